@@ -1,0 +1,39 @@
+"""Readers and writers: the only modules that import mido, pretty_midi or music21."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from melodia.errors import ReadError
+from melodia.score import Score
+
+MIDI_SUFFIXES = (".mid", ".midi", ".smf", ".kar", ".rmi")
+MUSIC21_SUFFIXES = (".abc", ".xml", ".musicxml", ".mxl", ".krn")
+SUFFIXES = MIDI_SUFFIXES + MUSIC21_SUFFIXES
+
+
+def read_score(path: str | os.PathLike[str]) -> Score:
+    """Read any supported file (MIDI, ABC, MusicXML, Humdrum) by its suffix.
+
+    Raises:
+        ReadError: unknown suffix, or a file that cannot be read as that format.
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix in MIDI_SUFFIXES:
+        from melodia.io.midi import read_midi
+
+        return read_midi(path)
+    if suffix in MUSIC21_SUFFIXES:
+        from melodia.io.music21 import read_music21
+
+        return read_music21(path)
+    raise ReadError(str(path), f"unknown file type {suffix or '(no suffix)'!r}; "
+                               f"melodia reads {', '.join(SUFFIXES)}")
+
+
+def write_score(score: Score, path: str | os.PathLike[str], *, overwrite: bool = True) -> Path:
+    """Write `score` as MIDI (the only output format for now), atomically."""
+    from melodia.io.midi import write_midi
+
+    return write_midi(score, path, overwrite=overwrite)

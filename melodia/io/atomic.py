@@ -1,0 +1,37 @@
+"""Write files whole or not at all: a temp file beside the target, then a rename."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from melodia.errors import WriteError
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, overwrite: bool = True) -> Path:
+    """Write `data` to `path` so that readers see the old file or the new one, never a torn one.
+
+    Raises:
+        WriteError: when `path` exists and `overwrite` is false, or the write fails.
+    """
+    target = Path(path)
+    if not overwrite and target.exists():
+        raise WriteError(f"{target}: already exists (pass --force to overwrite)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    try:
+        with os.fdopen(handle, "wb") as temp_file:
+            temp_file.write(data)
+            temp_file.flush()
+            os.fsync(temp_file.fileno())
+        os.replace(temp_name, target)
+    except OSError as error:
+        Path(temp_name).unlink(missing_ok=True)
+        raise WriteError(f"{target}: could not write ({error.strerror or error})") from error
+    return target
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str, *, overwrite: bool = True) -> Path:
+    """`atomic_write_bytes` for UTF-8 text."""
+    return atomic_write_bytes(path, text.encode("utf-8"), overwrite=overwrite)

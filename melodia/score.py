@@ -1,0 +1,247 @@
+"""The one in-memory music type every step of melodia hands on.
+
+A `Score` holds tracks of notes, tempo changes, time-signature changes and key
+signatures, with every time in ticks at a fixed resolution (`TICKS_PER_QUARTER`).
+It does no file I/O; readers and writers live in `melodia.io`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from melodia.errors import ScoreError
+from melodia.gm import program_name
+
+if TYPE_CHECKING:
+    import pretty_midi
+
+TICKS_PER_QUARTER = 480
+DEFAULT_BPM = 120.0
+MAJOR, MINOR = "major", "minor"
+PITCH_CLASS_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+
+
+@dataclass(slots=True)
+class Note:
+    """One sounding note: MIDI pitch and velocity, onset and duration in ticks."""
+
+    pitch: int
+    velocity: int
+    onset_tick: int
+    duration_tick: int
+
+    @property
+    def end_tick(self) -> int:
+        return self.onset_tick + self.duration_tick
+
+
+@dataclass(slots=True)
+class Track:
+    """A named part played by one General MIDI program, or by the drum kit."""
+
+    name: str = ""
+    program: int = 0
+    is_drum: bool = False
+    notes: list[Note] = field(default_factory=list)
+
+    @property
+    def instrument_name(self) -> str:
+        return program_name(self.program, self.is_drum)
+
+
+@dataclass(frozen=True, slots=True)
+class TempoChange:
+    """From `tick` on, `bpm` quarter notes per minute."""
+
+    tick: int
+    bpm: float
+
+
+@dataclass(frozen=True, slots=True)
+class TimeSignature:
+    """From `tick` on, bars of `numerator` beats of note value 1/`denominator`."""
+
+    tick: int
+    numerator: int
+    denominator: int
+
+    @property
+    def bar_ticks(self) -> int:
+        return self.numerator * TICKS_PER_QUARTER * 4 // self.denominator
+
+    def __str__(self) -> str:
+        return f"{self.numerator}/{self.denominator}"
+
+
+@dataclass(frozen=True, slots=True)
+class KeySignature:
+    """From `tick` on, the key of `tonic` (pitch class 0-11, C = 0) in `mode`."""
+
+    tick: int
+    tonic: int
+    mode: str = MAJOR
+
+    @property
+    def name(self) -> str:
+        return f"{PITCH_CLASS_NAMES[self.tonic]} {self.mode}"
+
+
+@dataclass(slots=True)
+class Score:
+    """A piece of music: tracks, tempo map, meter and keys, all in ticks.
+
+    Times are ticks at `TICKS_PER_QUARTER` per quarter note. Where no tempo or
+    time signature is given at tick 0, 120 BPM and 4/4 apply.
+    """
+
+    tracks: list[Track] = field(default_factory=list)
+    tempos: list[TempoChange] = field(default_factory=list)
+    time_signatures: list[TimeSignature] = field(default_factory=list)
+    key_signatures: list[KeySignature] = field(default_factory=list)
+    title: str = ""
+
+    @property
+    def notes(self) -> list[Note]:
+        """Every note of every track (a new list)."""
+        return [note for track in self.tracks for note in track.notes]
+
+    @property
+    def note_count(self) -> int:
+        return sum(len(track.notes) for track in self.tracks)
+
+    @property
+    def end_tick(self) -> int:
+        """The tick at which the last note ends (0 for a score without notes)."""
+        return max((n.end_tick for t in self.tracks for n in t.notes), default=0)
+
+    def initial_time_signature(self) -> TimeSignature:
+        first = self.time_signatures[0] if self.time_signatures else None
+        return first if first is not None and first.tick == 0 else TimeSignature(0, 4, 4)
+
+    def initial_bpm(self) -> float:
+        first = self.tempos[0] if self.tempos else None
+        return first.bpm if first is not None and first.tick == 0 else DEFAULT_BPM
+
+    def bar_starts(self, end_tick: int | None = None) -> list[int]:
+        """Ticks at which bars begin, up to and including the bar holding `end_tick`.
+
+        A time signature that falls inside a bar starts a new bar there, as a MIDI
+        sequencer would count it.
+        """
+        end = self.end_tick if end_tick is None else end_tick
+        changes = [s for s in self.time_signatures if s.tick > 0]
+        meter = self.initial_time_signature()
+        starts, tick = [], 0
+        while True:
+            starts.append(tick)
+            next_tick = tick + meter.bar_ticks
+            while changes and changes[0].tick <= next_tick:
+                meter = changes.pop(0)
+                next_tick = min(next_tick, meter.tick)
+            if next_tick > end:
+                return starts
+            tick = next_tick
+
+    def duration_seconds(self) -> float:
+        """How long the score sounds, from tick 0 to the end of its last note."""
+        end, seconds, tick, bpm = self.end_tick, 0.0, 0, self.initial_bpm()
+        for change in self.tempos:
+            if change.tick >= end:
+                break
+            seconds += (change.tick - tick) / TICKS_PER_QUARTER * 60.0 / bpm
+            tick, bpm = change.tick, change.bpm
+        return seconds + (end - tick) / TICKS_PER_QUARTER * 60.0 / bpm
+
+    def problems(self) -> list[str]:
+        """Every broken invariant, one readable line each (empty when valid)."""
+        found: list[str] = []
+        for index, track in enumerate(self.tracks):
+            where = f"track {index} ({track.name or track.instrument_name})"
+            if not 0 <= track.program <= 127:
+                found.append(f"{where}: program {track.program} is not in 0..127")
+            for note in track.notes:
+                found.extend(_note_problems(note, where))
+        found.extend(_ordered_problems("tempo change", [t.tick for t in self.tempos]))
+        for tempo in self.tempos:
+            if not (math.isfinite(tempo.bpm) and 0 < tempo.bpm <= 10_000):
+                found.append(f"tempo at tick {tempo.tick}: {tempo.bpm} BPM is not in (0, 10000]")
+        found.extend(_ordered_problems("time signature", [s.tick for s in self.time_signatures]))
+        for sig in self.time_signatures:
+            if not 1 <= sig.numerator <= 255 or sig.denominator not in (1, 2, 4, 8, 16, 32, 64):
+                found.append(f"time signature at tick {sig.tick}: {sig} is not n/d with "
+                             "n in 1..255 and d a power of two up to 64")
+        found.extend(_ordered_problems("key signature", [k.tick for k in self.key_signatures]))
+        for key in self.key_signatures:
+            if not 0 <= key.tonic <= 11 or key.mode not in (MAJOR, MINOR):
+                found.append(f"key at tick {key.tick}: tonic {key.tonic} / mode {key.mode!r} "
+                             "is not a pitch class 0..11 in 'major' or 'minor'")
+        return found
+
+    def validate(self) -> Score:
+        """Raise `ScoreError` naming every broken invariant; return the score if none."""
+        found = self.problems()
+        if found:
+            more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+            raise ScoreError(f"invalid score: {found[0]}{more}")
+        return self
+
+    def summary(self) -> str:
+        """A few lines describing the score, for `melodia inspect` and notebooks."""
+        lines = [f"{self.title or 'untitled'}: {len(self.tracks)} tracks, {self.note_count} notes, "
+                 f"{len(self.bar_starts())} bars, {self.duration_seconds():.1f} s"]
+        tempos = ", ".join(f"{t.bpm:g} BPM at {t.tick}" for t in self.tempos) or "120 BPM (default)"
+        meters = ", ".join(f"{s} at {s.tick}" for s in self.time_signatures) or "4/4 (default)"
+        keys = ", ".join(f"{k.name} at {k.tick}" for k in self.key_signatures) or "none given"
+        lines += [f"  tempo: {tempos}", f"  meter: {meters}", f"  key: {keys}"]
+        for track in self.tracks:
+            pitches = [n.pitch for n in track.notes]
+            span = f"pitches {min(pitches)}..{max(pitches)}" if pitches else "no notes"
+            lines.append(f"  track {track.name or '-'!r}: {track.instrument_name}"
+                         f"{' (channel 10)' if track.is_drum else ''}, {len(track.notes)} notes, {span}")
+        return "\n".join(lines)
+
+    def to_pretty_midi(self) -> pretty_midi.PrettyMIDI:
+        from melodia.io.midi import score_to_pretty_midi
+
+        return score_to_pretty_midi(self)
+
+    @staticmethod
+    def from_pretty_midi(midi: pretty_midi.PrettyMIDI) -> Score:
+        from melodia.io.midi import score_from_pretty_midi
+
+        return score_from_pretty_midi(midi)
+
+    def to_music21(self) -> Any:
+        """A `music21.stream.Score` with one part per track."""
+        from melodia.io.music21 import score_to_music21
+
+        return score_to_music21(self)
+
+    @staticmethod
+    def from_music21(stream: Any) -> Score:
+        from melodia.io.music21 import score_from_music21
+
+        return score_from_music21(stream)
+
+
+def _note_problems(note: Note, where: str) -> list[str]:
+    found = []
+    if not 0 <= note.pitch <= 127:
+        found.append(f"{where}: pitch {note.pitch} is not in 0..127")
+    if not 1 <= note.velocity <= 127:
+        found.append(f"{where}: velocity {note.velocity} is not in 1..127")
+    if note.onset_tick < 0:
+        found.append(f"{where}: onset tick {note.onset_tick} is negative")
+    if note.duration_tick < 1:
+        found.append(f"{where}: note at tick {note.onset_tick} has duration "
+                     f"{note.duration_tick}, needs at least 1 tick")
+    return found
+
+
+def _ordered_problems(what: str, ticks: list[int]) -> list[str]:
+    found = [f"{what} at tick {t}: negative tick" for t in ticks if t < 0]
+    if any(b <= a for a, b in zip(ticks, ticks[1:])):
+        found.append(f"{what}s are not in strictly increasing tick order: {ticks[:8]}")
+    return found
