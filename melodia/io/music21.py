@@ -1,0 +1,204 @@
+"""ABC, MusicXML and Humdrum through music21, and `Score` to and from music21 streams.
+
+Notes are built from music21's own note objects (ties merged, grace notes
+dropped, a pickup bar shifted so bar lines fall where the notation puts them);
+music21's MIDI writer is never used, as it fails on about one Essen tune in eight.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from melodia.errors import MelodiaWarning, ReadError
+from melodia.score import (
+    MAJOR,
+    MINOR,
+    TICKS_PER_QUARTER,
+    KeySignature,
+    Note,
+    Score,
+    TempoChange,
+    TimeSignature,
+    Track,
+)
+
+MAX_TEXT_BYTES = 8 * 1024 * 1024
+DEFAULT_VELOCITY = 80
+
+
+def read_music21(path: str | os.PathLike[str], index: int = 0) -> Score:
+    """Read the `index`-th piece of an ABC, MusicXML or Humdrum file.
+
+    Raises:
+        ReadError: the file is missing, too big, unparsable or holds no piece `index`.
+    """
+    pieces = read_music21_pieces(path)
+    if not 0 <= index < len(pieces):
+        raise ReadError(str(path), f"piece {index} asked for; the file holds {len(pieces)}")
+    return pieces[index]
+
+
+def read_music21_pieces(path: str | os.PathLike[str]) -> list[Score]:
+    """Every piece in a file (an ABC file may hold many tunes)."""
+    stream = parse_music21(path)
+    return [score_from_music21(piece) for piece in _pieces(stream)]
+
+
+def parse_music21(path: str | os.PathLike[str]) -> Any:
+    """Parse a file with music21, turning its many exception types into one `ReadError`."""
+    import music21
+
+    source = str(path)
+    try:
+        size = os.path.getsize(path)
+    except OSError as error:
+        raise ReadError(source, f"cannot open ({error.strerror or error})") from error
+    if size > MAX_TEXT_BYTES:
+        raise ReadError(source, f"file is {size} bytes, over the {MAX_TEXT_BYTES}-byte limit")
+    suffix = Path(path).suffix.lower()
+    try:
+        return music21.converter.parse(Path(path), format=_FORMATS.get(suffix))
+    except Exception as error:  # music21 raises many unrelated exception types on bad input
+        reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+        raise ReadError(source, f"music21 cannot parse it: {reason}") from error
+
+
+_FORMATS = {".abc": "abc", ".xml": "musicxml", ".musicxml": "musicxml", ".mxl": "musicxml",
+            ".krn": "humdrum"}
+
+
+def _pieces(stream: Any) -> list[Any]:
+    import music21
+
+    if isinstance(stream, music21.stream.Opus):
+        return list(stream.scores)
+    return [stream]
+
+
+def score_from_music21(stream: Any) -> Score:
+    """Build a `Score` from a music21 Score, Part or Stream, one track per part."""
+    import music21
+
+    parts = list(stream.parts) if hasattr(stream, "parts") and len(stream.parts) else [stream]
+    shift = _pickup_shift(parts[0])
+    tracks = [_track_from_part(part, shift) for part in parts]
+    conductor = parts[0]
+
+    def tick(element: Any) -> int:
+        return _event_tick(element.getOffsetInHierarchy(conductor), shift)
+
+    tempos = _unique([TempoChange(tick(mark), float(mark.getQuarterBPM()))
+                      for mark in conductor.recurse().getElementsByClass(music21.tempo.MetronomeMark)
+                      if mark.number is not None or mark.numberSounding is not None])
+    meters = _unique([TimeSignature(tick(sig), sig.numerator, sig.denominator)
+                      for sig in conductor.recurse().getElementsByClass(music21.meter.TimeSignature)
+                      if sig.numerator and sig.denominator in (1, 2, 4, 8, 16, 32, 64)])
+    keys = _unique([_key_signature(sig, tick(sig))
+                    for sig in conductor.recurse().getElementsByClass(music21.key.KeySignature)])
+    title = str(stream.metadata.bestTitle or "") if stream.metadata is not None else ""
+    return Score(tracks, tempos, meters, keys, title)
+
+
+def _pickup_shift(part: Any) -> Fraction:
+    """How far a pickup bar's notes sit from the start of a full bar."""
+    measures = part.getElementsByClass("Measure")
+    if not measures:
+        return Fraction(0)
+    return Fraction(measures[0].paddingLeft)
+
+
+def _ticks(quarter_length: Any) -> int:
+    return round(Fraction(quarter_length) * TICKS_PER_QUARTER)
+
+
+def _event_tick(offset: Any, shift: Fraction) -> int:
+    """Meter, key and tempo at the very start stay at tick 0; later ones move with the notes."""
+    return 0 if offset == 0 else _ticks(Fraction(offset) + shift)
+
+
+def _track_from_part(part: Any, shift: Fraction) -> Track:
+    import music21
+
+    instrument = part.getInstrument(returnDefault=True)
+    program = instrument.midiProgram if instrument.midiProgram is not None else 0
+    name = part.partName or instrument.partName or ""
+    notes, skipped = [], 0
+    for element in part.stripTies().flatten().notes:
+        duration = _ticks(element.duration.quarterLength)
+        if duration <= 0:  # grace notes take no time
+            continue
+        onset = _ticks(Fraction(element.offset) + shift)
+        velocity = element.volume.velocity if element.hasVolumeInformation() else None
+        velocity = int(velocity) if velocity else DEFAULT_VELOCITY
+        pitches = element.pitches if isinstance(element, music21.chord.Chord) else (
+            [element.pitch] if isinstance(element, music21.note.Note) else [])
+        skipped += len(pitches) == 0
+        for pitch in pitches:
+            midi = round(pitch.ps)
+            if 0 <= midi <= 127:
+                notes.append(Note(midi, max(1, min(127, velocity)), onset, duration))
+            else:
+                skipped += 1
+    if skipped:
+        warnings.warn(MelodiaWarning(f"part {name!r}: skipped {skipped} unpitched or out-of-range "
+                                     "notes"), stacklevel=3)
+    notes.sort(key=lambda n: (n.onset_tick, n.pitch))
+    return Track(str(name), int(program), False, notes)
+
+
+def _key_signature(signature: Any, tick: int) -> KeySignature:
+    mode = getattr(signature, "mode", None)
+    key = signature if mode in (MAJOR, MINOR) else signature.asKey(MAJOR)
+    return KeySignature(tick, key.tonic.pitchClass, key.mode)
+
+
+def _unique(events: list[Any]) -> list[Any]:
+    by_tick = {event.tick: event for event in sorted(events, key=lambda event: event.tick)}
+    return list(by_tick.values())
+
+
+def score_to_music21(score: Score) -> Any:
+    """A `music21.stream.Score`: one part per track, notes of equal onset and length as chords."""
+    import music21
+
+    result = music21.stream.Score()
+    result.metadata = music21.metadata.Metadata(title=score.title or "")
+    for index, track in enumerate(score.tracks):
+        part = music21.stream.Part()
+        part.partName = track.name or track.instrument_name
+        instrument = (music21.instrument.UnpitchedPercussion() if track.is_drum
+                      else music21.instrument.instrumentFromMidiProgram(track.program))
+        part.insert(0, instrument)
+        if index == 0:
+            _insert_conductor(part, score)
+        groups: dict[tuple[int, int], list[Note]] = {}
+        for note in track.notes:
+            groups.setdefault((note.onset_tick, note.duration_tick), []).append(note)
+        for (onset, duration), chord_notes in groups.items():
+            element: Any
+            if len(chord_notes) == 1:
+                element = music21.note.Note(chord_notes[0].pitch)
+            else:
+                element = music21.chord.Chord([n.pitch for n in chord_notes])
+            element.duration = music21.duration.Duration(Fraction(duration, TICKS_PER_QUARTER))
+            element.volume.velocity = chord_notes[0].velocity
+            part.insert(Fraction(onset, TICKS_PER_QUARTER), element)
+        result.insert(0, part)
+    return result
+
+
+def _insert_conductor(part: Any, score: Score) -> None:
+    import music21
+
+    for sig in score.time_signatures:
+        part.insert(Fraction(sig.tick, TICKS_PER_QUARTER),
+                    music21.meter.TimeSignature(f"{sig.numerator}/{sig.denominator}"))
+    for key in score.key_signatures:
+        tonic = music21.pitch.Pitch(key.tonic)
+        part.insert(Fraction(key.tick, TICKS_PER_QUARTER), music21.key.Key(tonic.name, key.mode))
+    for tempo in score.tempos:
+        part.insert(Fraction(tempo.tick, TICKS_PER_QUARTER), music21.tempo.MetronomeMark(number=tempo.bpm))
