@@ -1,0 +1,234 @@
+"""The metrical (REMI-like) scheme: bars, positions in the bar, and notes at each position.
+
+    BOS TimeSig Tempo  (Bar [TimeSig] (Position [Tempo] ([Program] Pitch [Velocity] Duration)*)*)*  EOS
+
+Canonical order: positions rise within a bar; at one position programs rise
+(drums last) and pitches rise within a program. A TimeSig after a Bar changes
+the meter from that bar on; a Tempo after a Position changes the tempo there.
+Either appears only when it changes something. The sequence ends after a note.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from melodia.tokenizers.base import BOS, EOS, GrammarState, Tokenizer, interleave
+from melodia.tokenizers.grid import QuantizedScore
+
+
+class MetricalTokenizer(Tokenizer):
+    """Bar / Position / Program / Pitch / Velocity / Duration tokens, plus TimeSig and Tempo."""
+
+    scheme = "metrical"
+
+    def _vocabulary_groups(self) -> list[tuple[str, Sequence[Any]]]:
+        config, grid = self.config, self.grid
+        low, high = config.pitch_range
+        groups: list[tuple[str, Sequence[Any]]] = [
+            ("Bar", [None]),
+            ("TimeSig", [f"{n}/{d}" for n, d in grid.meters]),
+            ("Position", range(config.max_bar_quarters * config.steps_per_quarter)),
+        ]
+        if config.tempo:
+            groups.append(("Tempo", grid.tempo_values))
+        if config.use_programs:
+            groups.append(("Program", [*range(128), "Drums"]))
+        groups.append(("Pitch", range(low, high + 1)))
+        if config.velocity_bins > 1:
+            groups.append(("Velocity", grid.velocity_values))
+        groups.append(("Duration", range(1, config.max_duration_quarters * config.steps_per_quarter + 1)))
+        return groups
+
+    def new_state(self) -> MetricalState:
+        return MetricalState(self)
+
+    def _encode_quantized(self, quantized: QuantizedScore) -> np.ndarray:
+        vocab, config, grid = self.vocab, self.config, self.grid
+        meter_ids = {meter: vocab.id("TimeSig", i) for i, meter in enumerate(grid.meters)}
+        header = [BOS, meter_ids[quantized.meters[0][1:]]]
+        if config.tempo:
+            header.append(vocab.id("Tempo", quantized.tempos[0][1]))
+        if len(quantized.onset) == 0:
+            return np.asarray([*header, EOS], dtype=np.int32)
+        bar_starts = self._bar_starts(quantized.meters, int(quantized.onset[-1]))
+        meter_steps = np.asarray([m[0] for m in quantized.meters[1:]], dtype=np.int64)
+        tempo_steps = np.asarray([t[0] for t in quantized.tempos[1:]], dtype=np.int64)
+        notes = len(quantized.onset)
+        kind = np.concatenate([np.zeros(len(bar_starts)), np.ones(len(meter_steps)),
+                               np.full(len(tempo_steps), 2), np.full(notes, 3)]).astype(np.int64)
+        time = np.concatenate([bar_starts, meter_steps, tempo_steps, quantized.onset])
+        key = np.concatenate([np.zeros(len(kind) - notes, dtype=np.int64), quantized.track_key])
+        pitch = np.concatenate([np.zeros(len(kind) - notes, dtype=np.int64), quantized.pitch])
+        main = np.concatenate([
+            np.full(len(bar_starts), vocab.id("Bar", 0)),
+            [meter_ids[m[1:]] for m in quantized.meters[1:]],
+            [vocab.id("Tempo", t[1]) for t in quantized.tempos[1:]],
+            vocab.id("Pitch", 0) + quantized.pitch - config.pitch_range[0],
+        ]).astype(np.int64)
+        order = np.lexsort((pitch, key, kind, time))
+        kind, time, key, main = kind[order], time[order], key[order], main[order]
+        is_note = kind == 3
+        is_event = kind >= 2
+        event_rows = np.flatnonzero(is_event)
+        new_position = np.zeros(len(kind), dtype=bool)
+        new_position[event_rows] = np.diff(time[event_rows], prepend=-1) != 0
+        bar = np.searchsorted(bar_starts, time, side="right") - 1
+        position = vocab.id("Position", 0) + time - bar_starts[bar]
+        note_rows = np.flatnonzero(is_note)
+        columns = [(new_position, position)]
+        if config.use_programs:
+            new_program = np.zeros(len(kind), dtype=bool)
+            new_program[note_rows] = (np.diff(time[note_rows], prepend=-1) != 0) | (
+                np.diff(key[note_rows], prepend=-1) != 0)
+            columns.append((new_program, vocab.id("Program", 0) + key))
+        columns.append((np.ones(len(kind), dtype=bool), main))
+        note_order = order[note_rows] - (len(kind) - notes)  # where each note row came from
+        if config.velocity_bins > 1:
+            velocity = np.zeros(len(kind), dtype=np.int64)
+            velocity[note_rows] = vocab.id("Velocity", 0) + quantized.velocity_bin[note_order]
+            columns.append((is_note, velocity))
+        duration = np.zeros(len(kind), dtype=np.int64)
+        duration[note_rows] = vocab.id("Duration", 0) + quantized.duration[note_order] - 1
+        columns.append((is_note, duration))
+        return np.concatenate([np.asarray(header, dtype=np.int32), interleave(columns),
+                               np.asarray([EOS], dtype=np.int32)])
+
+    def _bar_starts(self, meters: list[tuple[int, int, int]], last_step: int) -> np.ndarray:
+        starts, step, index = [], 0, 0
+        while step <= last_step:
+            while index + 1 < len(meters) and meters[index + 1][0] <= step:
+                index += 1
+            starts.append(step)
+            step += self.grid.bar_steps(*meters[index][1:])
+        return np.asarray(starts, dtype=np.int64)
+
+
+class MetricalState(GrammarState):
+    """The metrical grammar, with the bar, position, program and pitch reached so far."""
+
+    def __init__(self, tokenizer: Tokenizer) -> None:
+        super().__init__(tokenizer)
+        config = tokenizer.config
+        self.grid = tokenizer.grid
+        self.use_programs = config.use_programs
+        self.melody = config.melody
+        self.pitch_low = config.pitch_range[0]
+        self.key = -1 if config.use_programs else config.default_program
+        self.velocity_bins = config.velocity_bins
+        self.bars = 0
+        self.bar_start = 0
+        self.bar_length = 0
+        self.meter_changed = False  # a TimeSig was read in this bar
+        self.position = -1
+        self.pitch = -1
+        self.velocity_bin = 0
+        self.note_end = 0
+        self.meter_index = 0
+        self.tempo_bin = -1
+
+    def allowed(self) -> np.ndarray:
+        last, vocab = self.last_kind, self.vocab
+        if self.ended:
+            return self._mask()
+        if last == "PAD":
+            return self._mask("BOS")
+        if last == "BOS":
+            return self._mask("TimeSig")
+        if last == "TimeSig" and self.bars == 0:
+            mask = self._mask("Tempo") if self.tokenizer.config.tempo else self._mask("Bar", "EOS")
+            return mask
+        if last == "Tempo" and self.bars == 0:
+            return self._mask("Bar", "EOS")
+        if last == "Pitch":
+            return self._mask("Velocity" if self.velocity_bins > 1 else "Duration")
+        if last == "Velocity":
+            return self._mask("Duration")
+        if last == "Program":
+            return self._pitches(self._mask())
+        if last in ("Bar", "TimeSig"):
+            mask = self._positions(self._mask("Bar"))
+            if last == "Bar" and self.bars > 1:
+                mask[slice(*vocab.ranges["TimeSig"])] = True
+                mask[vocab.id("TimeSig", self.meter_index)] = False
+            return mask
+        mask = self._mask()
+        if last == "Position":
+            if "Tempo" in vocab.ranges and self.bar_start + self.position > 0:
+                mask[slice(*vocab.ranges["Tempo"])] = True
+                mask[vocab.id("Tempo", self.tempo_bin)] = False
+            return self._notes(mask)
+        # after a Tempo or a Duration: more notes here, a later position, a new bar or the end
+        mask = self._positions(self._notes(mask))
+        mask[vocab.id("Bar", 0)] = True
+        mask[EOS] = last == "Duration"
+        return mask
+
+    def _notes(self, mask: np.ndarray) -> np.ndarray:
+        if self.use_programs:
+            start, stop = self.vocab.ranges["Program"]
+            mask[start + self.key + 1:stop] = True
+            if self.key >= 0:
+                self._pitches(mask)
+        elif not self.melody or (self.pitch < 0 and self.bar_start + self.position >= self.note_end):
+            self._pitches(mask)
+        return mask
+
+    def _pitches(self, mask: np.ndarray) -> np.ndarray:
+        start, stop = self.vocab.ranges["Pitch"]
+        mask[max(start, start + self.pitch - self.pitch_low + 1):stop] = True
+        return mask
+
+    def _positions(self, mask: np.ndarray) -> np.ndarray:
+        start, _ = self.vocab.ranges["Position"]
+        first = self.position + 1
+        if self.melody and "Tempo" not in self.vocab.ranges:  # else a Tempo may come mid-note
+            first = max(first, self.note_end - self.bar_start)
+        if first < self.bar_length:
+            mask[start + first:start + self.bar_length] = True
+        return mask
+
+    def advance(self, token: int) -> None:
+        kind, index = self.vocab.kind_of[token], self.vocab.index_of[token]
+        self.last_kind = kind
+        if kind == "EOS":
+            self.ended = True
+        elif kind == "TimeSig":
+            self.meter_index = index
+            numerator, denominator = self.grid.meters[index]
+            self.bar_length = self.grid.bar_steps(numerator, denominator)
+            if self.meters and self.meters[-1][0] == self.bar_start:
+                self.meters.pop()
+            self.meters.append((self.bar_start, numerator, denominator))
+        elif kind == "Tempo":
+            self.tempo_bin = index
+            self.tempos.append((self.bar_start + max(self.position, 0), index))
+        elif kind == "Bar":
+            if self.bars:
+                self.bar_start += self.bar_length
+            self.bar_length = self.grid.bar_steps(*self.grid.meters[self.meter_index])
+            self.bars += 1
+            self.position = -1
+            self._new_position()
+        elif kind == "Position":
+            self.position = index
+            self._new_position()
+        elif kind == "Program":
+            self.key = index
+            self.pitch = -1
+        elif kind == "Pitch":
+            self.pitch = self.pitch_low + index
+        elif kind == "Velocity":
+            self.velocity_bin = index
+        elif kind == "Duration":
+            onset = self.bar_start + self.position
+            self.notes.append((onset, index + 1, self.pitch, self.velocity_bin, self.key))
+            self.note_end = onset + index + 1
+
+    def _new_position(self) -> None:
+        self.pitch = -1
+        if self.use_programs:
+            self.key = -1
+
