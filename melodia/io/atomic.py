@@ -16,8 +16,8 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, overwrite: 
         WriteError: when `path` exists and `overwrite` is false, or the write fails.
     """
     target = Path(path)
-    if not overwrite and target.exists():
-        raise WriteError(f"{target}: already exists (pass --force to overwrite)")
+    if not overwrite:
+        refuse_overwrite(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     try:
@@ -35,3 +35,9 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, overwrite: 
 def atomic_write_text(path: str | os.PathLike[str], text: str, *, overwrite: bool = True) -> Path:
     """`atomic_write_bytes` for UTF-8 text."""
     return atomic_write_bytes(path, text.encode("utf-8"), overwrite=overwrite)
+
+
+def refuse_overwrite(path: str | os.PathLike[str]) -> None:
+    """Raise `WriteError` when `path` exists: checked before work starts, not after."""
+    if Path(path).exists():
+        raise WriteError(f"{path}: already exists (pass --force to overwrite)")

@@ -193,6 +193,7 @@ def _parse_track(data: bytes, position: int, end: int, track_index: int, max_tic
                     _add_note(parse, track_index, channel, program, first, velocity, onset, tick)
             elif kind == 0xC0:
                 programs[channel] = first
+                _reprogram_notes_struck_now(open_notes, channel, tick, first)
         elif byte == 0xFF:
             if position + 1 > end:
                 raise ReadError(source, f"truncated meta event in track {track_index}")
@@ -216,6 +217,16 @@ def _parse_track(data: bytes, position: int, end: int, track_index: int, max_tic
         for onset, velocity, program in started:
             parse.unfinished += 1
             _add_note(parse, track_index, channel, program, pitch, velocity, onset, -1)
+
+
+def _reprogram_notes_struck_now(open_notes: dict[tuple[int, int], deque[tuple[int, int, int]]],
+                                channel: int, tick: int, program: int) -> None:
+    """A program change at the tick a note starts applies to that note, whichever event came first."""
+    for (note_channel, _), started in open_notes.items():
+        if note_channel == channel:
+            for index, (onset, velocity, _) in enumerate(started):
+                if onset == tick:
+                    started[index] = (onset, velocity, program)
 
 
 def _add_note(parse: _Parse, track_index: int, channel: int, program: int, pitch: int,
@@ -253,7 +264,8 @@ def _build_score(parse: _Parse, ticks_per_quarter: int, smpte: bool) -> Score:
 
     file_end = parse.end_tick
     tracks = []
-    for (track_index, channel, program), raw_notes in parse.notes.items():
+    by_part = sorted(parse.notes.items(), key=lambda item: item[0][:2])  # stable: programs in order met
+    for (track_index, channel, program), raw_notes in by_part:
         notes = []
         for pitch, velocity, onset, end in raw_notes:
             if end < 0:  # never switched off: hold it to the end of the piece
@@ -386,9 +398,9 @@ def score_from_pretty_midi(midi: pretty_midi.PrettyMIDI) -> Score:
         for note in instrument.notes:
             onset, end = tick(note.start), tick(note.end)
             if end > onset and note.velocity > 0:
-                notes.append(Note(note.pitch, note.velocity, onset, end - onset))
+                notes.append(Note(int(note.pitch), int(note.velocity), onset, end - onset))
         notes.sort(key=lambda n: (n.onset_tick, n.pitch))
-        tracks.append(Track(instrument.name, instrument.program, instrument.is_drum, notes))
+        tracks.append(Track(instrument.name, int(instrument.program), bool(instrument.is_drum), notes))
     times, bpms = midi.get_tempo_changes()
     tempos = _unique_ticks([TempoChange(tick(t), float(b)) for t, b in zip(times, bpms)])
     meters = _unique_ticks([TimeSignature(tick(s.time), s.numerator, s.denominator)

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import pytest
+
+from melodia import KeySignature, Note, Score, ScoreError, TempoChange, TimeSignature, Track
+
+
+def test_valid_score_passes_validate() -> None:
+    score = Score([Track("lead", 73, False, [Note(60, 90, 0, 480)])], [TempoChange(0, 100.0)],
+                  [TimeSignature(0, 6, 8)], [KeySignature(0, 2, "major")])
+    assert score.validate() is score
+    assert score.problems() == []
+
+
+@pytest.mark.parametrize(("note", "fragment"), [
+    (Note(128, 90, 0, 480), "pitch 128"),
+    (Note(60, 0, 0, 480), "velocity 0"),
+    (Note(60, 90, -5, 480), "onset tick -5"),
+    (Note(60, 90, 0, 0), "duration 0"),
+], ids=["pitch", "velocity", "onset", "duration"])
+def test_validate_names_the_bad_value(note: Note, fragment: str) -> None:
+    with pytest.raises(ScoreError, match=fragment):
+        Score([Track(notes=[note])]).validate()
+
+
+def test_validate_finds_unordered_and_bad_meta_events() -> None:
+    score = Score(tempos=[TempoChange(480, 120.0), TempoChange(0, -3.0)],
+                  time_signatures=[TimeSignature(0, 3, 5)], key_signatures=[KeySignature(0, 12, "dorian")])
+    problems = score.problems()
+    assert any("tempo changes are not in strictly increasing" in p for p in problems)
+    assert any("-3.0 BPM" in p for p in problems)
+    assert any("3/5" in p for p in problems)
+    assert any("'dorian'" in p for p in problems)
+
+
+def test_bar_starts_follow_meter_changes_including_mid_bar() -> None:
+    score = Score(time_signatures=[TimeSignature(0, 4, 4), TimeSignature(1920 * 2, 3, 4),
+                                   TimeSignature(1920 * 2 + 1440 + 480, 6, 8)])
+    # 4/4, 4/4, 3/4, then a 6/8 that begins one beat into the next 3/4 bar
+    assert score.bar_starts(8000) == [0, 1920, 3840, 5280, 5760, 7200]
+
+
+def test_duration_seconds_follows_the_tempo_map() -> None:
+    score = Score([Track(notes=[Note(60, 90, 0, 1920)])], [TempoChange(0, 120.0), TempoChange(960, 60.0)])
+    assert score.duration_seconds() == pytest.approx(1.0 + 2.0)
+
+
+def test_key_names() -> None:
+    assert KeySignature(0, 6, "minor").name == "F# minor"
+    assert KeySignature(0, 10, "major").name == "Bb major"
