@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from melodia.tokenizers.base import BOS, EOS, GrammarState, Tokenizer, interleave
-from melodia.tokenizers.grid import QuantizedScore
+from melodia.tokenizers.grid import DRUM_KEY, QuantizedScore
 
 
 class MetricalTokenizer(Tokenizer):
@@ -128,6 +128,8 @@ class MetricalState(GrammarState):
         self.note_end = 0
         self.meter_index = 0
         self.tempo_bin = -1
+        pitch_count = config.pitch_range[1] - config.pitch_range[0] + 1
+        self.held_until = np.zeros((DRUM_KEY + 1, pitch_count), dtype=np.int64)  # end step, by track and pitch
 
     def allowed(self) -> np.ndarray:
         last, vocab = self.last_kind, self.vocab
@@ -177,8 +179,11 @@ class MetricalState(GrammarState):
         return mask
 
     def _pitches(self, mask: np.ndarray) -> np.ndarray:
+        """Pitches above the last one here, except those still held in this track."""
         start, stop = self.vocab.ranges["Pitch"]
-        mask[max(start, start + self.pitch - self.pitch_low + 1):stop] = True
+        free = self.held_until[self.key] <= self.bar_start + self.position
+        free[:max(0, self.pitch - self.pitch_low + 1)] = False
+        mask[start:stop] = free
         return mask
 
     def _positions(self, mask: np.ndarray) -> np.ndarray:
@@ -225,6 +230,7 @@ class MetricalState(GrammarState):
         elif kind == "Duration":
             onset = self.bar_start + self.position
             self.notes.append((onset, index + 1, self.pitch, self.velocity_bin, self.key))
+            self.held_until[self.key, self.pitch - self.pitch_low] = onset + index + 1
             self.note_end = onset + index + 1
 
     def _new_position(self) -> None:

@@ -166,7 +166,8 @@ class PerformanceState(GrammarState):
             self._metas(mask)
         if self.use_programs:
             start, stop = self.vocab.ranges["Program"]
-            mask[start + (self.group + 1 if self.phase == ON else 0):stop] = True
+            first = self.group + 1 if self.phase == ON else 0
+            mask[start + first:stop] |= ~self.sounding[first:].all(axis=1)
         if not self.use_programs or self.phase == ON:
             self._velocities(mask)
             self._note_ons(mask)
@@ -194,7 +195,7 @@ class PerformanceState(GrammarState):
             mask[self.vocab.id("Tempo", self.tempo_bin)] = False
 
     def _velocities(self, mask: np.ndarray) -> None:
-        if self.velocity_bins > 1:
+        if self.velocity_bins > 1 and self._free_pitches().any():
             mask[slice(*self.vocab.ranges["Velocity"])] = True
             if self.velocity_bin >= 0:
                 mask[self.vocab.id("Velocity", self.velocity_bin)] = False
@@ -203,11 +204,15 @@ class PerformanceState(GrammarState):
         if self.velocity_bin < 0:
             return mask
         start, _ = self.vocab.ranges["NoteOn"]
+        mask[start:start + self.pitch_count] |= self._free_pitches()
+        return mask
+
+    def _free_pitches(self) -> np.ndarray:
+        """Pitches that may start now in the current program: silent, and above the last one started."""
         free = ~self.sounding[self.group]
         if self.phase == ON:
             free[:max(0, self.pitch - self.pitch_low + 1)] = False
-        mask[start:start + self.pitch_count] |= free
-        return mask
+        return free
 
     def advance(self, token: int) -> None:
         kind, index = self.vocab.kind_of[token], self.vocab.index_of[token]
