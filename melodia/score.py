@@ -7,6 +7,7 @@ It does no file I/O; readers and writers live in `melodia.io`.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -242,6 +243,6 @@ def _note_problems(note: Note, where: str) -> list[str]:
 
 def _ordered_problems(what: str, ticks: list[int]) -> list[str]:
     found = [f"{what} at tick {t}: negative tick" for t in ticks if t < 0]
-    if any(b <= a for a, b in zip(ticks, ticks[1:])):
+    if any(b <= a for a, b in itertools.pairwise(ticks)):
         found.append(f"{what}s are not in strictly increasing tick order: {ticks[:8]}")
     return found

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from music21 import corpus
 
-from melodia.io.music21 import read_music21
 from melodia.io.midi import write_midi
+from melodia.io.music21 import read_music21
 from melodia.resources import example_path
 
 

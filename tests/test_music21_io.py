@@ -66,5 +66,5 @@ def test_music21_stream_round_trip() -> None:
 def test_unparsable_text_is_a_read_error(tmp_path: Path) -> None:
     broken = tmp_path / "broken.xml"
     broken.write_text("<score-partwise><part id='P1'><measure>unfinished")
-    with pytest.raises(ReadError, match="broken.xml: music21 cannot parse it"):
+    with pytest.raises(ReadError, match=r"broken\.xml: music21 cannot parse it"):
         read_score(broken)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -79,10 +80,7 @@ def random_walk(name: str, seed: int, length: int = 400) -> list[int]:
         mask = state.allowed()
         choices = np.flatnonzero(mask)
         assert len(choices), f"dead end after {tokenizer.to_strings(tokens[-8:])}"
-        if mask[EOS] and rng.random() < len(tokens) / length:
-            token = EOS
-        else:
-            token = int(rng.choice(choices))
+        token = EOS if mask[EOS] and rng.random() < len(tokens) / length else int(rng.choice(choices))
         state.advance(token)
         tokens.append(token)
     return tokens
@@ -106,8 +104,8 @@ def test_mutated_sequences_are_rejected(name: str) -> None:
     rng = np.random.default_rng(0)
     mutations = {
         "drop a token": lambda t, i: t[:i] + t[i + 1:],
-        "repeat a token": lambda t, i: t[:i] + [t[i]] + t[i:],
-        "swap neighbours": lambda t, i: t[:i] + [t[i + 1], t[i]] + t[i + 2:] if t[i] != t[i + 1] else t[:i],
+        "repeat a token": lambda t, i: [*t[:i], t[i], *t[i:]],
+        "swap neighbours": lambda t, i: [*t[:i], t[i + 1], t[i], *t[i + 2:]] if t[i] != t[i + 1] else t[:i],
     }
     for label, mutate in mutations.items():
         for _ in range(30):
@@ -153,7 +151,7 @@ def test_melody_mode_keeps_the_top_line() -> None:
     tokenizer = TOKENIZERS["metrical-melody"]
     chords = read_score(DATA / "triplets.mid")  # a held bass under a triplet run
     melody = tokenizer.quantize(chords).tracks[0].notes
-    assert all(a.end_tick <= b.onset_tick for a, b in zip(melody, melody[1:]))
+    assert all(a.end_tick <= b.onset_tick for a, b in itertools.pairwise(melody))
     assert [n.pitch for n in melody][:3] == [60, 61, 62]
 
 

@@ -155,13 +155,20 @@ def _parse_track(data: bytes, position: int, end: int, track_index: int, max_tic
     source = parse.source
     tick, status = 0, 0
     programs = [0] * 16
-    open_notes: dict[tuple[int, int], deque[tuple[int, int, int]]] = {}
+    open_notes: dict[int, deque[tuple[int, int, int]]] = {}  # by channel * 128 + pitch
+    finished: list[tuple[int, int, int, int, int, int]] = []  # channel, program, pitch, velocity, onset, end
+    note_budget = MAX_NOTES - parse.note_count
     while position < end:
-        delta, position = _read_varlen(data, position, end, source)
-        tick += delta
-        if tick > max_ticks:
-            raise ReadError(source, f"track {track_index} reaches tick {tick}, over "
-                                    f"{MAX_QUARTERS} quarter notes; likely corrupt")
+        byte = data[position]
+        if byte < 0x80:  # one-byte delta time, by far the most common
+            position += 1
+            tick += byte
+        else:
+            delta, position = _read_varlen(data, position, end, source)
+            tick += delta
+            if tick > max_ticks:
+                raise ReadError(source, f"track {track_index} reaches tick {tick}, over "
+                                        f"{MAX_QUARTERS} quarter notes; likely corrupt")
         if position >= end:
             raise ReadError(source, f"truncated event in track {track_index} at byte {position}")
         byte = data[position]
@@ -176,7 +183,7 @@ def _parse_track(data: bytes, position: int, end: int, track_index: int, max_tic
             byte = status
         if byte < 0xF0:
             kind, channel = byte & 0xF0, byte & 0x0F
-            width = 1 if kind in (0xC0, 0xD0) else 2
+            width = 1 if kind == 0xC0 or kind == 0xD0 else 2
             if position + width > end:
                 raise ReadError(source, f"truncated event in track {track_index} at byte {position}")
             first = data[position]
@@ -185,12 +192,18 @@ def _parse_track(data: bytes, position: int, end: int, track_index: int, max_tic
             if first > 127 or second > 127:
                 raise ReadError(source, f"data byte over 127 in track {track_index} at byte {position}")
             if kind == 0x90 and second > 0:
-                open_notes.setdefault((channel, first), deque()).append((tick, second, programs[channel]))
+                key = channel * 128 + first
+                started = open_notes.get(key)
+                if started is None:
+                    started = open_notes[key] = deque()
+                started.append((tick, second, programs[channel]))
             elif kind == 0x80 or kind == 0x90:
-                started = open_notes.get((channel, first))
+                started = open_notes.get(channel * 128 + first)
                 if started:
                     onset, velocity, program = started.popleft()
-                    _add_note(parse, track_index, channel, program, first, velocity, onset, tick)
+                    finished.append((channel, program, first, velocity, onset, tick))
+                    if len(finished) > note_budget:
+                        raise ReadError(source, f"more than {MAX_NOTES} notes; refusing to read")
             elif kind == 0xC0:
                 programs[channel] = first
                 _reprogram_notes_struck_now(open_notes, channel, tick, first)
@@ -205,40 +218,40 @@ def _parse_track(data: bytes, position: int, end: int, track_index: int, max_tic
             position += length
             if meta_type == 0x2F:
                 break
-        elif byte in (0xF0, 0xF7):
+        elif byte == 0xF0 or byte == 0xF7:
             length, position = _read_varlen(data, position, end, source)
             position += length
             status = 0
         else:
             raise ReadError(source, f"status byte {byte:#04x} is not allowed in a MIDI file "
                                     f"(track {track_index}, byte {position - 1})")
+    if tick > max_ticks:  # one-byte deltas skip the check inside the loop
+        raise ReadError(source, f"track {track_index} reaches tick {tick}, over "
+                                f"{MAX_QUARTERS} quarter notes; likely corrupt")
     parse.end_tick = max(parse.end_tick, tick)
-    for (channel, pitch), started in open_notes.items():
+    for key, started in open_notes.items():
         for onset, velocity, program in started:
             parse.unfinished += 1
-            _add_note(parse, track_index, channel, program, pitch, velocity, onset, -1)
+            finished.append((key // 128, program, key % 128, velocity, onset, -1))
+    parse.note_count += len(finished)
+    if parse.note_count > MAX_NOTES:
+        raise ReadError(source, f"more than {MAX_NOTES} notes; refusing to read")
+    for channel, program, pitch, velocity, onset, stop in finished:
+        part = (track_index, channel, -1 if channel == DRUM_CHANNEL else program)
+        notes = parse.notes.get(part)
+        if notes is None:
+            notes = parse.notes[part] = []
+        notes.append((pitch, velocity, onset, stop))
 
 
-def _reprogram_notes_struck_now(open_notes: dict[tuple[int, int], deque[tuple[int, int, int]]],
+def _reprogram_notes_struck_now(open_notes: dict[int, deque[tuple[int, int, int]]],
                                 channel: int, tick: int, program: int) -> None:
     """A program change at the tick a note starts applies to that note, whichever event came first."""
-    for (note_channel, _), started in open_notes.items():
-        if note_channel == channel:
+    for key, started in open_notes.items():
+        if key // 128 == channel:
             for index, (onset, velocity, _) in enumerate(started):
                 if onset == tick:
                     started[index] = (onset, velocity, program)
-
-
-def _add_note(parse: _Parse, track_index: int, channel: int, program: int, pitch: int,
-              velocity: int, onset: int, end: int) -> None:
-    parse.note_count += 1
-    if parse.note_count > MAX_NOTES:
-        raise ReadError(parse.source, f"more than {MAX_NOTES} notes; refusing to read")
-    key = (track_index, channel, -1 if channel == DRUM_CHANNEL else program)
-    notes = parse.notes.get(key)
-    if notes is None:
-        notes = parse.notes[key] = []
-    notes.append((pitch, velocity, onset, end))
 
 
 def _meta_event(parse: _Parse, track_index: int, tick: int, meta_type: int, body: bytes) -> None:
@@ -259,8 +272,10 @@ def _meta_event(parse: _Parse, track_index: int, tick: int, meta_type: int, body
 
 
 def _build_score(parse: _Parse, ticks_per_quarter: int, smpte: bool) -> Score:
+    half, same = ticks_per_quarter // 2, ticks_per_quarter == TICKS_PER_QUARTER
+
     def rescale(tick: int) -> int:
-        return (tick * TICKS_PER_QUARTER + ticks_per_quarter // 2) // ticks_per_quarter
+        return tick if same else (tick * TICKS_PER_QUARTER + half) // ticks_per_quarter
 
     file_end = parse.end_tick
     tracks = []
@@ -270,11 +285,12 @@ def _build_score(parse: _Parse, ticks_per_quarter: int, smpte: bool) -> Score:
         for pitch, velocity, onset, end in raw_notes:
             if end < 0:  # never switched off: hold it to the end of the piece
                 end = file_end if file_end > onset else onset + ticks_per_quarter
-            start, stop = rescale(onset), rescale(end)
-            if stop <= start:
+            if not same:
+                onset, end = rescale(onset), rescale(end)
+            if end <= onset:
                 parse.zero_length += 1
                 continue
-            notes.append(Note(pitch, velocity, start, stop - start))
+            notes.append(Note(pitch, velocity, onset, end - onset))
         notes.sort(key=lambda n: (n.onset_tick, n.pitch))
         is_drum = channel == DRUM_CHANNEL
         tracks.append(Track(parse.names.get(track_index, ""), max(program, 0), is_drum, notes))

@@ -1,0 +1,69 @@
+"""The real `melodia` command, run as a newcomer would run it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import mido
+import pretty_midi
+from conftest import DATA
+
+from melodia import read_score
+from melodia.tokenizers import TokenizerConfig, tokenizer_from_config
+
+
+def melodia(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "melodia.cli", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=120)
+
+
+def test_help_does_not_import_heavy_packages() -> None:
+    code = ("import sys; from melodia.cli import main; main(['--help']) if False else None; "
+            "import melodia.cli as c; c._parser(); "
+            "print(','.join(m for m in ('torch', 'music21', 'numpy', 'mido') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.strip() == ""
+    assert "tokenize" in melodia("--help").stdout
+
+
+def test_demo_writes_an_exact_round_trip(tmp_path: Path) -> None:
+    result = melodia("demo", "-o", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "round trip exact" in result.stdout
+    written = tmp_path / "bwv66.6-roundtrip.mid"
+    assert pretty_midi.PrettyMIDI(str(written)).instruments and mido.MidiFile(written).tracks
+
+
+def test_tokenize_prints_tokens_and_writes_the_round_trip(tmp_path: Path) -> None:
+    target = tmp_path / "out.mid"
+    result = melodia("tokenize", str(DATA / "jig_6_8.mid"), "--roundtrip", str(target))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("BOS TimeSig_6/8 Tempo_120.0 Bar Position_0")
+    tokenizer = tokenizer_from_config(TokenizerConfig())
+    assert read_score(target).tracks[0].notes == tokenizer.quantize(read_score(DATA / "jig_6_8.mid")).tracks[0].notes
+    again = melodia("tokenize", str(DATA / "jig_6_8.mid"), "--roundtrip", str(target))
+    assert again.returncode == 1 and "already exists (pass --force" in again.stderr
+
+
+def test_tokenize_performance_ids() -> None:
+    result = melodia("tokenize", str(DATA / "drums.mid"), "--scheme", "performance", "--ids")
+    assert result.returncode == 0
+    assert all(word.isdigit() for word in result.stdout.split())
+
+
+def test_inspect_summarises() -> None:
+    result = melodia("inspect", str(DATA / "drums.mid"))
+    assert result.returncode == 0
+    assert "track 'Kit': Drums (channel 10), 24 notes" in result.stdout
+    assert "Electric Bass (finger)" in result.stdout
+
+
+def test_unreadable_input_is_one_line_on_stderr() -> None:
+    for bad in ("not_midi.mid", "corrupt_truncated.mid", "missing.abc"):
+        result = melodia("inspect", str(DATA / bad))
+        assert result.returncode == 1
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"melodia: error: {DATA / bad}: "), result.stderr
+        assert "Traceback" not in result.stderr
