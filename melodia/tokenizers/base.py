@@ -121,6 +121,17 @@ class Tokenizer(ABC):
     def __len__(self) -> int:
         return len(self.vocab)
 
+    @property
+    def meter_ids(self) -> dict[tuple[int, int], int]:
+        return {meter: self.vocab.id("TimeSig", i) for i, meter in enumerate(self.grid.meters)}
+
+    def _header(self, quantized: QuantizedScore) -> list[int]:
+        """BOS, the initial time signature and (when tempo is on) the initial tempo."""
+        header = [BOS, self.meter_ids[quantized.meters[0][1:]]]
+        if self.config.tempo:
+            header.append(self.vocab.id("Tempo", quantized.tempos[0][1]))
+        return header
+
     def quantize(self, score: Score) -> Score:
         """What this tokenizer keeps of `score`: exactly what `decode(encode(score))` gives."""
         return self.grid.to_score(self.grid.quantize(score))

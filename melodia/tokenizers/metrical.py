@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from melodia.tokenizers.base import BOS, EOS, GrammarState, Tokenizer, interleave
+from melodia.tokenizers.base import EOS, GrammarState, Tokenizer, interleave
 from melodia.tokenizers.grid import DRUM_KEY, QuantizedScore
 
 
@@ -46,11 +46,9 @@ class MetricalTokenizer(Tokenizer):
         return MetricalState(self)
 
     def _encode_quantized(self, quantized: QuantizedScore) -> np.ndarray:
-        vocab, config, grid = self.vocab, self.config, self.grid
-        meter_ids = {meter: vocab.id("TimeSig", i) for i, meter in enumerate(grid.meters)}
-        header = [BOS, meter_ids[quantized.meters[0][1:]]]
-        if config.tempo:
-            header.append(vocab.id("Tempo", quantized.tempos[0][1]))
+        vocab, config = self.vocab, self.config
+        meter_ids = self.meter_ids
+        header = self._header(quantized)
         if len(quantized.onset) == 0:
             return np.asarray([*header, EOS], dtype=np.int32)
         bar_starts = self._bar_starts(quantized.meters, int(quantized.onset[-1]))

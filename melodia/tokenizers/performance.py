@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from melodia.tokenizers.base import BOS, EOS, PAD, GrammarState, Tokenizer, interleave
+from melodia.tokenizers.base import EOS, PAD, GrammarState, Tokenizer, interleave
 from melodia.tokenizers.grid import DRUM_KEY, QuantizedScore
 
 SHIFT, OFF, META, ON = -1, 0, 1, 2
@@ -48,10 +48,8 @@ class PerformanceTokenizer(Tokenizer):
 
     def _encode_quantized(self, quantized: QuantizedScore) -> np.ndarray:
         vocab, config = self.vocab, self.config
-        meter_ids = {meter: vocab.id("TimeSig", i) for i, meter in enumerate(self.grid.meters)}
-        header = [BOS, meter_ids[quantized.meters[0][1:]]]
-        if config.tempo:
-            header.append(vocab.id("Tempo", quantized.tempos[0][1]))
+        meter_ids = self.meter_ids
+        header = self._header(quantized)
         low = config.pitch_range[0]
         notes = len(quantized.onset)
         meters, tempos = quantized.meters[1:], quantized.tempos[1:]
