@@ -66,7 +66,53 @@ def _parser() -> argparse.ArgumentParser:
     tokenize.add_argument("--force", action="store_true", help="overwrite OUT.mid if it exists")
     _tokenizer_options(tokenize)
     tokenize.set_defaults(run=_tokenize)
+    _corpus_commands(commands)
     return parser
+
+
+def _corpus_commands(commands: Any) -> None:
+    corpus = commands.add_parser("corpus", help="build and describe training corpora")
+    actions = corpus.add_subparsers(title="corpus commands", metavar="ACTION")
+    build = actions.add_parser("build", help="parse and tokenize a corpus into the cache (incremental)")
+    build.add_argument("corpus", help="a corpus name (folk, chorales, jsb), a recipe .toml or a folder of files")
+    build.add_argument("--workers", type=int, help="processes to use (default: one per CPU)")
+    build.add_argument("--quiet", action="store_true", help="no progress bar")
+    build.set_defaults(run=_corpus_build)
+    stats = actions.add_parser("stats", help="pieces, notes, tokens, vocabulary use and split sizes")
+    stats.add_argument("corpus", help="a built corpus: its name, or the folder it was built into")
+    stats.add_argument("--json", action="store_true", help="print JSON for scripts")
+    stats.set_defaults(run=_corpus_stats)
+    listing = actions.add_parser("list", help="the named corpus recipes")
+    listing.set_defaults(run=_corpus_list)
+
+
+def _corpus_build(args: argparse.Namespace) -> None:
+    from melodia.corpus import build_corpus, find_recipe
+
+    recipe = find_recipe(args.corpus)
+    result = build_corpus(recipe, workers=args.workers, progress=not args.quiet)
+    state = "up to date" if result.up_to_date else (
+        f"{result.files_parsed} files parsed, {result.files_cached} taken from the cache")
+    print(f"corpus {recipe.name}: {result.pieces} pieces built, {result.skipped} skipped, {result.altered} altered "
+          f"({state}) in {result.seconds:.1f} s")
+    print(f"cache: {result.folder} (report: {result.folder / 'report.txt'})")
+
+
+def _corpus_stats(args: argparse.Namespace) -> None:
+    import json
+
+    from melodia.corpus.reader import Corpus, format_stats
+
+    stats = Corpus.open(args.corpus).stats()
+    print(json.dumps(stats, indent=2) if args.json else format_stats(stats))
+
+
+def _corpus_list(args: argparse.Namespace) -> None:
+    from melodia.corpus import find_recipe, recipe_names
+
+    for name in recipe_names():
+        recipe = find_recipe(name)
+        print(f"{name:10} {recipe.description}")
 
 
 def _tokenizer_options(parser: argparse.ArgumentParser) -> None:

@@ -155,13 +155,16 @@ def test_melody_mode_keeps_the_top_line() -> None:
     assert [n.pitch for n in melody][:3] == [60, 61, 62]
 
 
-def test_unsupported_meter_becomes_four_four() -> None:
+@pytest.mark.parametrize(("meter", "expected"), [
+    ((6, 2), "3/2"), ((4, 1), "4/2"), ((3, 1), "3/2"), ((12, 4), "6/4"), ((9, 4), "3/4"), ((10, 4), "5/4"),
+    ((1, 32), "4/4"), ((17, 8), "4/4")])
+def test_unsupported_meter_becomes_equal_shorter_bars(meter: tuple[int, int], expected: str) -> None:
     from melodia.errors import MelodiaWarning
 
-    score = Score([Track(notes=[Note(60, 80, 4000, 480)])], [], [TimeSignature(0, 6, 2)])
-    with pytest.warns(MelodiaWarning, match="6/2"):
+    score = Score([Track(notes=[Note(60, 80, 4000, 480)])], [], [TimeSignature(0, *meter)])
+    with pytest.warns(MelodiaWarning, match=f"{meter[0]}/{meter[1]}"):
         quantized = TOKENIZERS["metrical"].quantize(score)
-    assert [str(s) for s in quantized.time_signatures] == ["4/4"]
+    assert [str(s) for s in quantized.time_signatures] == [expected]
 
 
 # ---------------------------------------------------------------- saving

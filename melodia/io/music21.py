@@ -8,6 +8,7 @@ music21's MIDI writer is never used, as it fails on about one Essen tune in eigh
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from fractions import Fraction
 from pathlib import Path
@@ -67,6 +68,33 @@ def parse_music21(path: str | os.PathLike[str]) -> Any:
         raise ReadError(source, f"music21 cannot parse it: {reason}") from error
 
 
+def abc_tunes(text: str) -> list[str]:
+    """Split the text of an ABC file into tunes (each starts at an `X:` line).
+
+    Lines before the first tune (a file header) are put in front of every tune, as the
+    ABC standard says they apply to all of them.
+    """
+    chunks = re.split(r"(?m)^(?=X:)", text)
+    header, tunes = chunks[0], chunks[1:]
+    header = header if header.strip() else ""
+    return [header + tune for tune in tunes] or ([text] if text.strip() else [])
+
+
+def score_from_text(text: str, music_format: str, source: str) -> Score:
+    """Parse one piece given as text (`music_format` 'abc', 'musicxml' or 'humdrum')."""
+    import music21
+
+    if len(text) > MAX_TEXT_BYTES:
+        raise ReadError(source, f"{len(text)} characters, over the {MAX_TEXT_BYTES} limit")
+    try:
+        stream = music21.converter.parse(text, format=music_format)
+        pieces = _pieces(stream)
+        return score_from_music21(pieces[0])
+    except Exception as error:  # music21 raises many unrelated exception types on bad input
+        reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+        raise ReadError(source, f"music21 cannot parse it: {reason}") from error
+
+
 _FORMATS = {".abc": "abc", ".xml": "musicxml", ".musicxml": "musicxml", ".mxl": "musicxml",
             ".krn": "humdrum"}
 
@@ -121,28 +149,36 @@ def _event_tick(offset: Any, shift: Fraction) -> int:
 
 
 def _track_from_part(part: Any, shift: Fraction) -> Track:
-    import music21
-
     instrument = part.getInstrument(returnDefault=True)
     program = instrument.midiProgram if instrument.midiProgram is not None else 0
     name = part.partName or instrument.partName or ""
-    notes, skipped = [], 0
-    for element in part.stripTies().flatten().notes:
+    notes: list[Note] = []
+    tied: dict[int, Note] = {}  # pitch -> the note a tie is carrying on
+    skipped = 0
+    for element in part.flatten().notes:
         duration = _ticks(element.duration.quarterLength)
         if duration <= 0:  # grace notes take no time
             continue
         onset = _ticks(Fraction(element.offset) + shift)
         velocity = element.volume.velocity if element.hasVolumeInformation() else None
-        velocity = int(velocity) if velocity else DEFAULT_VELOCITY
-        pitches = element.pitches if isinstance(element, music21.chord.Chord) else (
-            [element.pitch] if isinstance(element, music21.note.Note) else [])
-        skipped += len(pitches) == 0
-        for pitch in pitches:
-            midi = round(pitch.ps)
-            if 0 <= midi <= 127:
-                notes.append(Note(midi, max(1, min(127, velocity)), onset, duration))
-            else:
+        velocity = max(1, min(127, int(velocity))) if velocity else DEFAULT_VELOCITY
+        members = element.notes if element.isChord else ((element,) if element.isNote else ())
+        skipped += len(members) == 0
+        for member in members:
+            pitch = round(member.pitch.ps)
+            if not 0 <= pitch <= 127:
                 skipped += 1
+                continue
+            tie = member.tie.type if member.tie is not None else None
+            held = tied.pop(pitch, None)
+            if held is not None and tie in ("stop", "continue") and held.end_tick == onset:
+                held.duration_tick += duration  # ties merged here: stripTies() deep-copies the whole part
+                note = held
+            else:
+                note = Note(pitch, velocity, onset, duration)
+                notes.append(note)
+            if tie in ("start", "continue"):
+                tied[pitch] = note
     if skipped:
         warnings.warn(MelodiaWarning(f"part {name!r}: skipped {skipped} unpitched or out-of-range "
                                      "notes"), stacklevel=3)

@@ -111,7 +111,7 @@ class Tokenizer(ABC):
         """(kind, values) in id order, after PAD, BOS and EOS."""
 
     @abstractmethod
-    def _encode_quantized(self, quantized: QuantizedScore) -> np.ndarray:
+    def encode_quantized(self, quantized: QuantizedScore) -> np.ndarray:
         """The token ids of a quantized score, BOS to EOS."""
 
     @abstractmethod
@@ -138,7 +138,7 @@ class Tokenizer(ABC):
 
     def encode(self, score: Score) -> np.ndarray:
         """The token ids of `score` (int32), from BOS to EOS."""
-        return self._encode_quantized(self.grid.quantize(score))
+        return self.encode_quantized(self.grid.quantize(score))
 
     def decode(self, tokens: Iterable[int]) -> Score:
         """Read a token sequence back into a `Score`.

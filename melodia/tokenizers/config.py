@@ -111,7 +111,9 @@ class TokenizerConfig:
                 values[name] = tuple(values[name])
         try:
             return cls(**values)
-        except TypeError as error:
+        except (TypeError, ValueError) as error:
+            raise TokenizerError(f"{source}: {error}") from error
+        except TokenizerError as error:
             raise TokenizerError(f"{source}: {error}") from error
 
     def to_json(self) -> str:

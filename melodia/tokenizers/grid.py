@@ -61,6 +61,18 @@ class Grid:
         bins = config.velocity_bins
         self.velocity_values = [max(1, min(127, round((b + 0.5) * 128 / bins))) for b in range(bins)]
 
+    def nearest_meter(self, numerator: int, denominator: int) -> tuple[int, int]:
+        """A meter of the vocabulary for one outside it: a long bar split into equal shorter bars
+        (4/1 to 4/2, 6/2 to 3/2, 12/4 to 6/4, 9/4 to 3/4), or 4/4 when no such split exists."""
+        if denominator == 1:
+            numerator, denominator = numerator * 2, 2
+        while (numerator, denominator) not in self.meters:
+            divisor = next((d for d in (2, 3, 5, 7) if numerator % d == 0), 0)
+            if not divisor:
+                return (4, 4)
+            numerator //= divisor
+        return numerator, denominator
+
     def bar_steps(self, numerator: int, denominator: int) -> int:
         return 4 * self.steps_per_quarter * numerator // denominator
 
@@ -76,7 +88,11 @@ class Grid:
         onset_step = (onset + step // 2) // step
         duration = np.maximum(1, (end + step // 2) // step - onset_step)
         if self.config.scheme == "metrical":
-            duration = np.minimum(duration, self.config.max_duration_quarters * self.steps_per_quarter)
+            longest = self.config.max_duration_quarters * self.steps_per_quarter
+            if (duration > longest).any():
+                warnings.warn(MelodiaWarning(f"cut {np.count_nonzero(duration > longest)} notes to the longest "
+                                             f"duration, {self.config.max_duration_quarters} quarters"), stacklevel=3)
+                duration = np.minimum(duration, longest)
         velocity_bin = np.minimum(self.config.velocity_bins - 1, velocity * self.config.velocity_bins // 128)
         columns: Columns = (onset_step, duration, pitch, velocity_bin, key)
         columns = _monophonic(columns) if self.config.melody else _no_overlaps(columns)
@@ -111,21 +127,26 @@ class Grid:
         onset, end, pitch, velocity, key = (np.asarray(c, dtype=np.int64) for c in columns)
         low, high = config.pitch_range
         pitched = key != DRUM_KEY
+        outside = (pitch < low) | (pitch > high)
+        if outside.any():
+            warnings.warn(MelodiaWarning(f"{np.count_nonzero(outside & pitched)} pitched notes moved by octaves "
+                                         f"and {np.count_nonzero(outside & ~pitched)} drum notes dropped: outside "
+                                         f"the pitch range {low}..{high}"), stacklevel=4)
         pitch = np.where(pitched & (pitch < low), pitch + 12 * ((low - pitch + 11) // 12), pitch)
         pitch = np.where(pitched & (pitch > high), pitch - 12 * ((pitch - high + 11) // 12), pitch)
         keep = (pitch >= low) & (pitch <= high)
         return onset[keep], end[keep], pitch[keep], velocity[keep], key[keep]
 
     def _meters(self, score: Score, last_onset: int) -> list[tuple[int, int, int]]:
-        """Time-signature changes moved to the next bar line, unsupported ones replaced by 4/4."""
+        """Time-signature changes moved to the next bar line; unsupported ones replaced (see `nearest_meter`)."""
         changes = []
         for sig in score.time_signatures:
             meter = (sig.numerator, sig.denominator)
             if meter not in self.meters:
-                warnings.warn(MelodiaWarning(f"time signature {sig} at tick {sig.tick} is not in the "
-                                             f"vocabulary (bars up to {self.config.max_bar_quarters} "
-                                             "quarters); using 4/4"), stacklevel=4)
-                meter = (4, 4)
+                meter = self.nearest_meter(*meter)
+                warnings.warn(MelodiaWarning(f"time signature {sig} at tick {sig.tick} is not in the vocabulary "
+                                             f"(bars up to {self.config.max_bar_quarters} quarters); using "
+                                             f"{meter[0]}/{meter[1]}"), stacklevel=4)
             changes.append(((sig.tick + self.ticks_per_step // 2) // self.ticks_per_step, meter))
         result: list[tuple[int, tuple[int, int]]] = [(0, (4, 4))]
         for step, meter in changes:

@@ -45,7 +45,7 @@ class MetricalTokenizer(Tokenizer):
     def new_state(self) -> MetricalState:
         return MetricalState(self)
 
-    def _encode_quantized(self, quantized: QuantizedScore) -> np.ndarray:
+    def encode_quantized(self, quantized: QuantizedScore) -> np.ndarray:
         vocab, config = self.vocab, self.config
         meter_ids = self.meter_ids
         header = self._header(quantized)

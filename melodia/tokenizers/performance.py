@@ -46,7 +46,7 @@ class PerformanceTokenizer(Tokenizer):
     def new_state(self) -> PerformanceState:
         return PerformanceState(self)
 
-    def _encode_quantized(self, quantized: QuantizedScore) -> np.ndarray:
+    def encode_quantized(self, quantized: QuantizedScore) -> np.ndarray:
         vocab, config = self.vocab, self.config
         meter_ids = self.meter_ids
         header = self._header(quantized)

@@ -1,0 +1,16 @@
+"""Training corpora: recipes, the cache builder, and reading a built corpus."""
+
+from melodia.corpus.build import BuildResult, build_corpus, cache_root, corpus_folder
+from melodia.corpus.recipe import Recipe, RecipeError, find_recipe, load_recipe, recipe_names
+
+__all__ = [
+    "BuildResult",
+    "Recipe",
+    "RecipeError",
+    "build_corpus",
+    "cache_root",
+    "corpus_folder",
+    "find_recipe",
+    "load_recipe",
+    "recipe_names",
+]

@@ -1,0 +1,189 @@
+"""Corpus recipes, the incremental parallel build, and datasets over the cache."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import DATA, REAL_MIDI
+
+from melodia import MelodiaError
+from melodia.corpus import RecipeError, build_corpus, find_recipe, load_recipe
+from melodia.corpus.dataset import Augmentation, PitchMap, TokenDataset, augment, make_loader
+from melodia.corpus.reader import Corpus, CorpusError
+from melodia.tokenizers import BOS, EOS
+
+
+@pytest.fixture(scope="module")
+def music_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Real MIDI files, the fixtures (broken ones included), an ABC file of two tunes and a Humdrum file."""
+    folder = tmp_path_factory.mktemp("music") / "mine"
+    folder.mkdir()
+    for path in [*REAL_MIDI[:12], *DATA.glob("*.mid"), DATA / "tune.abc", DATA / "chorale.krn"]:
+        shutil.copy(path, folder / path.name)
+    (folder / "notes.txt").write_text("not music, not picked up")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def built(music_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("cache") / "mine"
+    build_corpus(find_recipe(str(music_folder)), workers=1, progress=False, folder=target)
+    return target
+
+
+def test_named_recipes_load() -> None:
+    for name in ("folk", "chorales", "jsb"):
+        recipe = find_recipe(name)
+        assert recipe.name == name and recipe.sources
+    assert find_recipe("folk").tokenizer.melody
+    assert {s.collection for s in find_recipe("folk").sources} == {"essen", "oneills", "airds", "ryans"}
+
+
+def test_recipe_errors_name_file_and_field(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\n[[sources]]\nfolder = "."\n[tokenizer]\ngrid = 4\n')
+    with pytest.raises(MelodiaError, match=r"bad\.toml: \[tokenizer\]: unknown field 'grid'"):
+        load_recipe(bad)
+    bad.write_text('name = "x"\n[[sources]]\nfolder = "."\n[split]\nvalid = 0.7\ntest = 0.5\n')
+    with pytest.raises(RecipeError, match=r"valid = 0\.7, test = 0\.5"):
+        load_recipe(bad)
+    bad.write_text('name = "x"\n[[sources]]\nfolder = "nowhere"\n')
+    with pytest.raises(RecipeError, match="does not exist"):
+        load_recipe(bad)
+    with pytest.raises(RecipeError, match="not a corpus name"):
+        find_recipe("no-such-corpus")
+
+
+def test_build_report_and_index(built: Path) -> None:
+    corpus = Corpus.open(built)
+    report = (built / "report.txt").read_text()
+    for broken in ("not_midi.mid", "corrupt_truncated.mid", "zero_division.mid", "absurd_ticks.mid"):
+        assert f"skipped mine/{broken}" in report
+    assert "skipped mine/empty.mid: no notes" in report
+    assert "altered mine/overlapping.mid" in report and "never switched off" in report
+    titles = {p["title"] for p in corpus.pieces}
+    assert {"Test Jig", "Test Reel With Pickup"} <= titles
+    jig = next(p for p in corpus.pieces if p["title"] == "Test Jig")
+    assert jig["meter"] == "6/8" and jig["key"] == "D major" and jig["key_source"] == "given"
+    assert {p["split"] for p in corpus.pieces} <= {"train", "valid", "test"}
+    for piece in corpus.pieces:
+        tokens = corpus.piece_tokens(piece)
+        assert tokens[0] == BOS and tokens[-1] == EOS and len(tokens) == piece["tokens"]
+        assert corpus.tokenizer.check(tokens) == []
+
+
+def test_build_is_identical_for_any_worker_count_and_incremental(music_folder: Path, built: Path,
+                                                                  tmp_path: Path) -> None:
+    recipe = find_recipe(str(music_folder))
+    two = build_corpus(recipe, workers=2, progress=False, folder=tmp_path / "two")
+    assert two.files_parsed > 10 and not two.up_to_date
+    for name in ("tokens.u16", "index.json", "report.txt", "tokenizer.json"):
+        assert (tmp_path / "two" / name).read_bytes() == (built / name).read_bytes(), name
+    again = build_corpus(recipe, workers=2, progress=False, folder=tmp_path / "two")
+    assert again.up_to_date and again.files_parsed == 0
+    # change one file: only it is parsed again
+    changed = music_folder / "waltz_3_4.mid"
+    original = changed.read_bytes()
+    try:
+        shutil.copy(DATA / "jig_6_8.mid", changed)
+        third = build_corpus(find_recipe(str(music_folder)), workers=1, progress=False, folder=tmp_path / "two")
+        assert third.files_parsed == 1 and third.files_cached == two.files_parsed - 1
+    finally:
+        changed.write_bytes(original)
+
+
+def test_exact_duplicates_share_a_split(tmp_path: Path) -> None:
+    folder = tmp_path / "dups"
+    folder.mkdir()
+    for copy in range(12):
+        shutil.copy(DATA / "jig_6_8.mid", folder / f"copy{copy}.mid")
+    for path in REAL_MIDI[:10]:
+        shutil.copy(path, folder / path.name)
+    build_corpus(find_recipe(str(folder)), workers=1, progress=False, folder=tmp_path / "cache")
+    corpus = Corpus.open(tmp_path / "cache")
+    copies = [p for p in corpus.pieces if p["source"].startswith("dups/copy")]
+    assert len(copies) == 12 and len({p["split"] for p in copies}) == 1
+    assert corpus.stats()["duplicates"] >= 11
+
+
+def test_stats(built: Path) -> None:
+    stats = Corpus.open(built).stats()
+    assert stats["pieces"] == sum(s["pieces"] for s in stats["splits"].values())
+    assert stats["tokens"] == sum(s["tokens"] for s in stats["splits"].values())
+    assert 0 < stats["vocabulary_used"] <= stats["vocabulary"]
+    assert stats["built"]["mine"]["skipped"] >= 5
+
+
+def test_unbuilt_corpus_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(CorpusError, match="no corpus built here; run: melodia corpus build"):
+        Corpus(tmp_path)
+
+
+def test_window_dataset_marks_piece_boundaries(built: Path) -> None:
+    corpus = Corpus.open(built)
+    dataset = TokenDataset(corpus, "train", window=64)
+    stream = np.concatenate([corpus.piece_tokens(p) for p in corpus.split("train")])
+    assert len(dataset) == (len(stream) - 1) // 64
+    first = dataset[0]
+    assert first.dtype == torch.long and len(first) == 65
+    assert first[0] == BOS and torch.equal(first, torch.from_numpy(stream[:65].astype(np.int64)))
+    assert (stream == EOS).sum() == len(corpus.split("train"))
+    batch = next(iter(make_loader(dataset, batch_size=4, seed=1)))
+    assert batch.shape == (4, 65)
+
+
+def test_piece_dataset_pads(built: Path) -> None:
+    corpus = Corpus.open(built)
+    dataset = TokenDataset(corpus, "train", window=None)
+    padded, lengths = next(iter(make_loader(dataset, batch_size=3, shuffle=False)))
+    assert padded.shape == (3, int(lengths.max()))
+    assert all(padded[row, 0] == BOS and padded[row, lengths[row] - 1] == EOS for row in range(3))
+
+
+def test_transposition_keeps_notes_in_range_and_drums_still(built: Path) -> None:
+    corpus = Corpus.open(built)
+    tokenizer = corpus.tokenizer
+    pitch_map = PitchMap(tokenizer)
+    drums = next(p for p in corpus.pieces if p["id"] == "mine/drums.mid")
+    tokens = corpus.piece_tokens(drums).astype(np.int64)
+    pitched = pitch_map.pitched(tokens)
+    original = tokenizer.decode(tokens)
+    seen = set()
+    for seed in range(20):
+        moved = augment(tokens, pitched, pitch_map, Augmentation(transpose=6), np.random.default_rng(seed))
+        assert tokenizer.check(moved) == []
+        score = tokenizer.decode(moved)
+        shift = score.tracks[0].notes[0].pitch - original.tracks[0].notes[0].pitch
+        seen.add(shift)
+        assert [n.pitch - shift for n in score.tracks[0].notes] == [n.pitch for n in original.tracks[0].notes]
+        assert score.tracks[1].is_drum and score.tracks[1].notes == original.tracks[1].notes
+    assert len(seen) > 5 and max(abs(s) for s in seen) <= 6
+
+
+def test_transposition_never_leaves_the_pitch_range(built: Path) -> None:
+    corpus = Corpus.open(built)
+    pitch_map = PitchMap(corpus.tokenizer)
+    pitch_map.low, pitch_map.high = 60, 72  # a narrow range: the only legal shifts are small
+    tokens = corpus.tokenizer.to_ids(["BOS", "TimeSig_4/4", "Tempo_120.0", "Bar", "Position_0", "Program_0",
+                                      "Pitch_62", "Velocity_72", "Duration_12", "Pitch_70", "Velocity_72",
+                                      "Duration_12", "EOS"]).astype(np.int64)
+    for seed in range(30):
+        moved = augment(tokens, pitch_map.pitched(tokens), pitch_map, Augmentation(transpose=12),
+                        np.random.default_rng(seed))
+        pitches = pitch_map.pitch_of[moved][pitch_map.pitch_of[moved] >= 0]
+        assert pitches.min() >= 60 and pitches.max() <= 72
+
+
+def test_augmentation_is_reproducible_and_changes_by_epoch(built: Path) -> None:
+    corpus = Corpus.open(built)
+    dataset = TokenDataset(corpus, "train", window=64, augmentation=Augmentation(transpose=5, tempo_levels=2), seed=3)
+    assert torch.equal(dataset[1], dataset[1])
+    draws = set()
+    for epoch in range(6):
+        dataset.set_epoch(epoch)
+        draws.add(tuple(dataset[1].tolist()))
+    assert len(draws) > 1
