@@ -67,3 +67,25 @@ def test_unreadable_input_is_one_line_on_stderr() -> None:
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith(f"melodia: error: {DATA / bad}: "), result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_corpus_build_and_stats_commands(tmp_path: Path) -> None:
+    import os
+    import shutil
+
+    folder = tmp_path / "tunes"
+    folder.mkdir()
+    for name in ("jig_6_8.mid", "waltz_3_4.mid", "tune.abc", "not_midi.mid"):
+        shutil.copy(DATA / name, folder / name)
+    env = {**os.environ, "MELODIA_CACHE": str(tmp_path / "cache")}
+    run = [sys.executable, "-m", "melodia.cli", "corpus"]
+    built = subprocess.run([*run, "build", str(folder), "--quiet", "--workers", "2"], capture_output=True,
+                           text=True, env=env, timeout=300)
+    assert built.returncode == 0, built.stderr
+    assert "corpus tunes: 4 pieces built, 1 skipped" in built.stdout
+    again = subprocess.run([*run, "build", str(folder), "--quiet"], capture_output=True, text=True, env=env)
+    assert "(up to date)" in again.stdout
+    stats = subprocess.run([*run, "stats", "tunes"], capture_output=True, text=True, env=env)
+    assert stats.returncode == 0 and "corpus tunes: 4 pieces" in stats.stdout
+    missing = subprocess.run([*run, "stats", "nothing-built"], capture_output=True, text=True, env=env)
+    assert missing.returncode == 1 and "no corpus built here" in missing.stderr
