@@ -67,7 +67,54 @@ def _parser() -> argparse.ArgumentParser:
     _tokenizer_options(tokenize)
     tokenize.set_defaults(run=_tokenize)
     _corpus_commands(commands)
+    _model_commands(commands)
     return parser
+
+
+def _model_commands(commands: Any) -> None:
+    train = commands.add_parser("train", help="train a model on a built corpus (resumable; works under torchrun)")
+    train.add_argument("--corpus", help="the corpus to train on (default: the config's, else folk)")
+    train.add_argument("--config", metavar="FILE", help="training settings, TOML or JSON")
+    train.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], help="override one setting")
+    train.add_argument("-o", "--output", required=True, metavar="MODEL", help="the model file to write")
+    train.add_argument("--resume", action="store_true", help="continue from MODEL.ckpt")
+    train.add_argument("--force", action="store_true", help="overwrite MODEL if it exists")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(run=_train)
+    evaluate = commands.add_parser("evaluate", help="NLL of pieces under a model, beside an n-gram baseline")
+    evaluate.add_argument("--model", required=True, metavar="FILE", help="a model file")
+    evaluate.add_argument("inputs", nargs="+", metavar="INPUT",
+                          help="music files or folders, or corpus:NAME:SPLIT for a split of a built corpus")
+    evaluate.add_argument("--baseline", action="store_true",
+                          help="also score with an n-gram model fitted on the model's training corpus")
+    evaluate.add_argument("--json", action="store_true", help="print JSON for scripts")
+    evaluate.set_defaults(run=_evaluate)
+
+
+def _train(args: argparse.Namespace) -> None:
+    from melodia.io.atomic import refuse_overwrite
+    from melodia.train import TrainConfig, train
+
+    config = TrainConfig.from_file(Path(args.config)) if args.config else TrainConfig()
+    if args.corpus:
+        config = config.with_overrides([f"corpus={args.corpus}"])
+    config = config.with_overrides(args.set)
+    output = Path(args.output)
+    if not args.resume and not args.force:
+        refuse_overwrite(output)
+    record = train(config, output, resume=args.resume, progress_bar=not args.quiet)
+    if int(__import__("os").environ.get("RANK", "0")) == 0:
+        print(f"wrote {output}: {record['steps']} steps, best valid loss {record['valid_loss']:.4f} nats/token "
+              f"(epoch {record['best_epoch'] + 1})")
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    import json
+
+    from melodia.evaluate import evaluate_inputs, format_scores
+
+    report = evaluate_inputs(Path(args.model), args.inputs, baseline=args.baseline)
+    print(json.dumps(report, indent=2) if args.json else format_scores(report))
 
 
 def _corpus_commands(commands: Any) -> None:

@@ -1,0 +1,209 @@
+"""Likelihood of pieces under a model: NLL in nats, nats per token, bits per note, perplexity.
+
+A piece's NLL is the sum over its tokens after BOS of -ln p(token | all before it),
+EOS included, so it is the log-probability of the whole sequence.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from melodia.errors import MelodiaError
+from melodia.model import MelodyLM
+from melodia.score import Score
+from melodia.tokenizers import Tokenizer
+from melodia.tokenizers.grid import QuantizedScore
+
+
+@dataclass(frozen=True)
+class PieceScore:
+    """How well a model predicts one piece."""
+
+    name: str
+    nll: float  # nats, the whole piece
+    tokens: int  # tokens predicted (all after BOS)
+    notes: int
+
+    @property
+    def nats_per_token(self) -> float:
+        return self.nll / max(self.tokens, 1)
+
+    @property
+    def bits_per_note(self) -> float:
+        return self.nll / math.log(2) / max(self.notes, 1)
+
+    @property
+    def perplexity(self) -> float:
+        return math.exp(min(self.nats_per_token, 700.0))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "nll": self.nll, "tokens": self.tokens, "notes": self.notes,
+                "nats_per_token": self.nats_per_token, "bits_per_note": self.bits_per_note,
+                "perplexity": self.perplexity}
+
+
+def total(scores: Sequence[PieceScore], name: str = "total") -> PieceScore:
+    return PieceScore(name, sum(s.nll for s in scores), sum(s.tokens for s in scores), sum(s.notes for s in scores))
+
+
+@torch.no_grad()
+def model_nll(model: MelodyLM, sequences: Sequence[np.ndarray], conditions: Sequence[np.ndarray] | None = None,
+              batch_tokens: int = 65536) -> list[float]:
+    """The NLL (nats) of each token sequence (BOS first) under `model`, in float64 sums.
+
+    Pieces are run in padded batches of similar length; padding never touches a piece's score.
+    """
+    model.eval()
+    device = next(model.parameters()).device
+    order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
+    result = [0.0] * len(sequences)
+    start = 0
+    while start < len(order):
+        longest = len(sequences[order[min(len(order) - 1, start)]])
+        size = max(1, batch_tokens // max(longest, 1))
+        batch = order[start:start + size]
+        longest = max(len(sequences[i]) for i in batch)
+        tokens = torch.zeros((len(batch), longest), dtype=torch.long)
+        labels = None
+        if conditions is not None and len(conditions[0]):
+            labels = torch.stack([torch.as_tensor(conditions[i], dtype=torch.long) for i in batch])
+        for row, index in enumerate(batch):
+            tokens[row, :len(sequences[index])] = torch.as_tensor(sequences[index], dtype=torch.long)
+        tokens = tokens.to(device)
+        logits, _ = model(tokens[:, :-1], None, None if labels is None else labels.to(device))
+        losses = nn.functional.cross_entropy(logits.float().transpose(1, 2), tokens[:, 1:], reduction="none")
+        for row, index in enumerate(batch):
+            result[index] = float(losses[row, :len(sequences[index]) - 1].double().sum())
+        start += size
+    return result
+
+
+# ---------------------------------------------------------------- the evaluate command
+
+
+def evaluate_inputs(model_path: Path, inputs: Sequence[str], baseline: bool = False) -> dict[str, Any]:
+    """Score every input piece with the model (and an n-gram baseline); a JSON-ready report."""
+    from melodia.io.modelfile import load_model
+
+    model, tokenizer, training = load_model(model_path)
+    pieces, skipped = _collect(inputs, tokenizer)
+    if not pieces:
+        raise EvaluateError(f"no piece to evaluate among {', '.join(inputs)}")
+    names = list(model.config.conditions)
+    labels = [np.asarray([_condition_id(model.config.conditions[n], piece[3].get(n, "")) for n in names],
+                         dtype=np.int64) for piece in pieces] if names else None
+    nll = model_nll(model, [piece[1] for piece in pieces], labels)
+    scores = [PieceScore(name, value, len(tokens) - 1, notes) for (name, tokens, notes, _), value in zip(pieces, nll)]
+    report: dict[str, Any] = {"model": str(model_path), "corpus": training.get("corpus"), "skipped": skipped,
+                              "pieces": [s.as_dict() for s in scores], "total": total(scores).as_dict()}
+    if baseline:
+        report["baseline"] = _baseline(training, tokenizer, pieces)
+    return report
+
+
+class EvaluateError(MelodiaError):
+    """Nothing to evaluate, or a corpus that does not match the model."""
+
+
+def _condition_id(values: list[str], label: str) -> int:
+    return values.index(label) if label in values else 0
+
+
+def _collect(inputs: Sequence[str], tokenizer: Tokenizer) -> tuple[list[tuple[str, np.ndarray, int, dict[str, str]]],
+                                                                   list[str]]:
+    """(name, tokens, notes, condition labels) of every input piece, and the inputs that could not be read."""
+    from melodia.io import SUFFIXES, read_score
+
+    pieces, skipped = [], []
+    for item in inputs:
+        if item.startswith("corpus:"):
+            pieces += _corpus_pieces(item, tokenizer)
+            continue
+        path = Path(item)
+        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES) if path.is_dir() else [path]
+        for file in files:
+            try:
+                score = read_score(file)
+                quantized = tokenizer.grid.quantize(score)
+                tokens = tokenizer.encode_quantized(quantized)
+            except MelodiaError as error:
+                skipped.append(str(error))
+                continue
+            pieces.append((str(file), tokens, len(quantized.onset), _labels(score, quantized)))
+    return pieces, skipped
+
+
+def _corpus_pieces(item: str, tokenizer: Tokenizer) -> list[tuple[str, np.ndarray, int, dict[str, str]]]:
+    from melodia.corpus.reader import Corpus
+
+    parts = item.split(":")
+    if len(parts) != 3:
+        raise EvaluateError(f"{item}: expected corpus:NAME:SPLIT, for example corpus:folk:test")
+    corpus = Corpus.open(parts[1])
+    if corpus.tokenizer.config != tokenizer.config:
+        raise EvaluateError(f"{item}: the corpus was tokenized with other settings than the model's tokenizer")
+    return [(piece["id"], corpus.piece_tokens(piece).astype(np.int64), piece["notes"],
+             {"meter": piece["meter"], "mode": piece["key"].split()[-1], "collection": piece["collection"]})
+            for piece in corpus.split(parts[2])]
+
+
+def _labels(score: Score, quantized: QuantizedScore) -> dict[str, str]:
+    from melodia.analysis import estimate_key
+
+    if score.key_signatures:
+        mode = score.key_signatures[0].mode
+    else:
+        mode = estimate_key(quantized.pitch, quantized.duration)[1]
+    numerator, denominator = quantized.meters[0][1:]
+    return {"meter": f"{numerator}/{denominator}", "mode": mode, "collection": "unknown"}
+
+
+def _baseline(training: dict[str, Any], tokenizer: Tokenizer,
+              pieces: list[tuple[str, np.ndarray, int, dict[str, str]]]) -> dict[str, Any]:
+    """The n-gram fitted on the model's training split, its order chosen on the valid split."""
+    from melodia.corpus.reader import Corpus
+    from melodia.ngram import choose_order
+
+    name = training.get("corpus")
+    if not name:
+        raise EvaluateError("the model file does not name its training corpus; no baseline possible")
+    corpus = Corpus.open(name)
+    if corpus.tokenizer.config != tokenizer.config:
+        raise EvaluateError(f"corpus {name} is now tokenized differently from the model; rebuild it as trained")
+    train = [corpus.piece_tokens(p) for p in corpus.split("train")]
+    valid = [corpus.piece_tokens(p) for p in corpus.split("valid")] or train[-max(1, len(train) // 20):]
+    ngram, by_order = choose_order(train, valid, len(tokenizer))
+    scores = [PieceScore(name, ngram.nll(tokens), len(tokens) - 1, notes) for name, tokens, notes, _ in pieces]
+    return {"kind": "interpolated Kneser-Ney", "order": ngram.order, "corpus": name,
+            "corpus_matches_model": corpus.content_hash() == training.get("corpus_hash"),
+            "valid_nats_per_token_by_order": by_order, "pieces": [s.as_dict() for s in scores],
+            "total": total(scores).as_dict()}
+
+
+def format_scores(report: dict[str, Any]) -> str:
+    """The evaluate report as a table: one row per piece, then the total (and the baseline's)."""
+    base = {p["name"]: p for p in report["baseline"]["pieces"]} if "baseline" in report else {}
+    header = f"{'piece':40}{'tokens':>8}{'notes':>7}{'NLL nats':>12}{'nats/tok':>10}{'bits/note':>10}{'ppl':>8}"
+    lines = [f"model {report['model']} (trained on {report['corpus']})", header + ("  n-gram NLL" if base else "")]
+    for row in [*report["pieces"], report["total"]]:
+        line = (f"{row['name'][-40:]:40}{row['tokens']:>8}{row['notes']:>7}{row['nll']:>12.2f}"
+                f"{row['nats_per_token']:>10.4f}{row['bits_per_note']:>10.3f}{row['perplexity']:>8.3f}")
+        if base:
+            reference = report["baseline"]["total"] if row is report["total"] else base[row["name"]]
+            line += f"{reference['nll']:>12.2f}"
+        lines.append(line)
+    if base:
+        baseline = report["baseline"]
+        ratio = report["total"]["nll"] / baseline["total"]["nll"]
+        lines.append(f"baseline: {baseline['kind']} of order {baseline['order']} (chosen on {baseline['corpus']} "
+                     f"valid), total NLL {baseline['total']['nll']:.2f} nats; model / n-gram = {ratio:.3f}")
+    lines += [f"skipped: {reason}" for reason in report["skipped"]]
+    return "\n".join(lines)

@@ -1,0 +1,121 @@
+"""The language model: token embedding, a recurrent stack, a projection back to the vocabulary.
+
+This module imports no data code: it knows token ids and tensors, nothing about files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from melodia.errors import MelodiaError
+
+CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+State = Any  # (h, c) for an LSTM, h for a GRU or RNN
+
+
+class ModelConfigError(MelodiaError):
+    """A model setting outside what is accepted."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Model settings; saved in every model file so the model rebuilds from the file alone.
+
+    Attributes:
+        vocab_size: tokens in the tokenizer's vocabulary.
+        embedding_size: width of token embeddings.
+        hidden_size: units per recurrent layer.
+        layers: recurrent layers.
+        cell: "lstm", "gru" or "rnn".
+        dropout: dropout between layers and on embeddings and outputs.
+        tie_weights: share the input embedding with the output projection.
+        conditions: per-piece labels the model is conditioned on, name -> list of values
+            (for example meter -> ["3/4", "4/4", "6/8"]); index 0 of each list is "unknown".
+    """
+
+    vocab_size: int
+    embedding_size: int = 256
+    hidden_size: int = 512
+    layers: int = 2
+    cell: str = "lstm"
+    dropout: float = 0.2
+    tie_weights: bool = True
+    conditions: dict[str, list[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        checks = [("vocab_size", self.vocab_size >= 4, ">= 4"), ("embedding_size", self.embedding_size >= 1, ">= 1"),
+                  ("hidden_size", self.hidden_size >= 1, ">= 1"), ("layers", 1 <= self.layers <= 16, "1..16"),
+                  ("cell", self.cell in CELLS, " or ".join(CELLS)), ("dropout", 0 <= self.dropout < 1, "[0, 1)")]
+        for name, ok, accepted in checks:
+            if not ok:
+                raise ModelConfigError(f"model setting {name} = {getattr(self, name)!r}: expected {accepted}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ModelConfigError(f"unknown model setting {unknown[0]!r}; known: {', '.join(sorted(known))}")
+        return cls(**data)
+
+
+class MelodyLM(nn.Module):
+    """An embedding, an LSTM (or GRU / RNN) stack and a tied projection to token logits."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.embedding = nn.Embedding(config.vocab_size, config.embedding_size)
+        self.condition_embeddings = nn.ModuleList(
+            nn.Embedding(len(values), config.embedding_size) for values in config.conditions.values())
+        self.dropout = nn.Dropout(config.dropout)
+        self.rnn = CELLS[config.cell](config.embedding_size, config.hidden_size, config.layers, batch_first=True,
+                                      dropout=config.dropout if config.layers > 1 else 0.0)
+        # with tied weights the output passes through the embedding's width first
+        self.bottleneck = (nn.Linear(config.hidden_size, config.embedding_size)
+                           if config.tie_weights and config.hidden_size != config.embedding_size else None)
+        out_width = config.embedding_size if config.tie_weights else config.hidden_size
+        self.decoder = nn.Linear(out_width, config.vocab_size)
+        if config.tie_weights:
+            self.decoder.weight = self.embedding.weight
+        nn.init.uniform_(self.embedding.weight, -0.05, 0.05)
+        nn.init.zeros_(self.decoder.bias)
+
+    def forward(self, tokens: torch.Tensor, state: State = None,
+                conditions: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
+        """Logits (batch, time, vocab) for `tokens` (batch, time), and the state after them.
+
+        `conditions` holds one label index per condition, for each sequence (batch, conditions)
+        or for each token (batch, time, conditions).
+        """
+        embedded = self.embedding(tokens)
+        if conditions is not None and len(self.condition_embeddings):
+            if conditions.dim() == 2:
+                conditions = conditions.unsqueeze(1).expand(-1, tokens.shape[1], -1)
+            for index, table in enumerate(self.condition_embeddings):
+                embedded = embedded + table(conditions[..., index])
+        output, state = self.rnn(self.dropout(embedded), state)
+        output = self.dropout(output)
+        if self.bottleneck is not None:
+            output = self.bottleneck(output)
+        return self.decoder(output), state
+
+    def parameter_count(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+
+def detach_state(state: State) -> State:
+    """Cut the graph between chunks of truncated back-propagation, keeping the values."""
+    if state is None:
+        return None
+    if isinstance(state, tuple):
+        return tuple(s.detach() for s in state)
+    return state.detach()

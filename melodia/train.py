@@ -1,0 +1,437 @@
+"""Training: truncated back-propagation over token streams, resumable and distributed.
+
+Each epoch lays the training pieces end to end in an order drawn from (seed, epoch),
+each piece transposed by a draw from (seed, epoch, piece), and cuts the stream into
+`batch_size` rows per process (`batch_size * world` in all). Chunks of `bptt` tokens are
+taken in order and the recurrent state is carried, detached, from chunk to chunk.
+
+Checkpoints (model, optimizer, schedule, position in the epoch, carried state and random
+state of every process) are written atomically every `checkpoint_minutes` (or
+`checkpoint_steps`) and at the end of every epoch, so `resume=True` continues a killed
+run to the same final weights. Under `torchrun` the same code trains with
+DistributedDataParallel: gloo on CPU, NCCL on GPU, with bf16 autocast on GPU.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from melodia import __version__
+from melodia.corpus.dataset import Augmentation, PitchMap, augment
+from melodia.corpus.reader import Corpus
+from melodia.errors import MelodiaError
+from melodia.io.atomic import atomic_write_bytes, atomic_write_text
+from melodia.io.modelfile import save_model
+from melodia.model import MelodyLM, ModelConfig, detach_state
+
+CONDITION_NAMES = ("meter", "mode", "collection")
+
+
+class TrainError(MelodiaError):
+    """A bad training setting or a checkpoint that cannot be resumed."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every training setting; `--config FILE` and `--set key=value` override the defaults."""
+
+    corpus: str = "folk"
+    embedding_size: int = 256
+    hidden_size: int = 512
+    layers: int = 2
+    cell: str = "lstm"
+    dropout: float = 0.2
+    tie_weights: bool = True
+    conditions: tuple[str, ...] = ()
+    batch_size: int = 32
+    bptt: int = 128
+    transpose: int = 5
+    tempo_levels: int = 0
+    epochs: int = 20
+    max_steps: int = 0
+    lr: float = 3e-3
+    weight_decay: float = 0.01
+    warmup_steps: int = 100
+    min_lr_ratio: float = 0.05
+    clip: float = 1.0
+    patience: int = 3
+    seed: int = 0
+    checkpoint_minutes: float = 10.0
+    checkpoint_steps: int = 0
+    valid_batch_size: int = 16
+    half_weights: bool = False
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.conditions) - set(CONDITION_NAMES))
+        if unknown:
+            raise TrainError(f"condition {unknown[0]!r}: expected some of {', '.join(CONDITION_NAMES)}")
+        for name in ("batch_size", "bptt", "epochs", "valid_batch_size"):
+            if getattr(self, name) < 1:
+                raise TrainError(f"training setting {name} = {getattr(self, name)}: must be at least 1")
+
+    def with_overrides(self, pairs: list[str]) -> TrainConfig:
+        """Apply `key=value` strings, converting each value to the field's type."""
+        types = {f.name: f.type for f in dataclasses.fields(self)}
+        values: dict[str, Any] = {}
+        for pair in pairs:
+            key, sep, text = pair.partition("=")
+            key = key.strip()
+            if not sep or key not in types:
+                raise TrainError(f"--set {pair!r}: expected key=value with key one of {', '.join(types)}")
+            values[key] = _convert(key, text.strip(), str(types[key]))
+        return dataclasses.replace(self, **values)
+
+    @classmethod
+    def from_file(cls, path: Path) -> TrainConfig:
+        """Settings from a TOML or JSON file of key = value pairs."""
+        try:
+            text = path.read_text(encoding="utf-8")
+            if path.suffix == ".json":
+                data = json.loads(text)
+            else:
+                from melodia.corpus.recipe import tomllib
+
+                data = tomllib.loads(text)
+        except (OSError, ValueError) as error:
+            raise TrainError(f"{path}: cannot read training settings ({error})") from error
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise TrainError(f"{path}: unknown training setting {unknown[0]!r}; known: {', '.join(sorted(known))}")
+        if "conditions" in data:
+            data["conditions"] = tuple(data["conditions"])
+        return cls(**data)
+
+
+def _convert(key: str, text: str, kind: str) -> Any:
+    try:
+        if kind == "bool":
+            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(text)
+            return text.lower() in ("true", "1", "yes")
+        if kind == "int":
+            return int(text)
+        if kind == "float":
+            return float(text)
+        if kind.startswith("tuple"):
+            return tuple(part.strip() for part in text.split(",") if part.strip())
+        return text
+    except ValueError:
+        raise TrainError(f"--set {key}={text}: expected a {kind}") from None
+
+
+# ---------------------------------------------------------------- data
+
+
+class EpochStreams:
+    """The training stream of each epoch, as rows of tokens (and condition labels)."""
+
+    def __init__(self, corpus: Corpus, split: str, config: TrainConfig, conditions: dict[str, list[str]]) -> None:
+        self.pieces = corpus.split(split)
+        if not self.pieces:
+            raise TrainError(f"corpus {corpus.name} has no pieces in its {split} split")
+        self.tokens = [corpus.piece_tokens(piece).astype(np.int64) for piece in self.pieces]
+        self.pitch_map = PitchMap(corpus.tokenizer)
+        self.pitched = [self.pitch_map.pitched(tokens) for tokens in self.tokens]
+        self.labels = np.asarray([[values.index(_label(piece, name)) if _label(piece, name) in values else 0
+                                   for name, values in conditions.items()] for piece in self.pieces],
+                                 dtype=np.int64).reshape(len(self.pieces), len(conditions))
+        self.config = config
+        self.total = sum(len(t) for t in self.tokens)
+
+    def rows(self, epoch: int, rows: int, shuffle: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """(tokens, conditions) cut into `rows` equal rows: (rows, length) and (rows, length, conditions)."""
+        order = np.random.default_rng((self.config.seed, epoch)).permutation(len(self.tokens)) if shuffle \
+            else np.arange(len(self.tokens))
+        augmentation = Augmentation(self.config.transpose, self.config.tempo_levels) if shuffle else Augmentation()
+        pieces, labels = [], []
+        for index in order:
+            tokens = self.tokens[index]
+            if augmentation.transpose or augmentation.tempo_levels:
+                rng = np.random.default_rng((self.config.seed, epoch, int(index)))
+                tokens = augment(tokens, self.pitched[index], self.pitch_map, augmentation, rng)
+            pieces.append(tokens)
+            labels.append(np.broadcast_to(self.labels[index], (len(tokens), self.labels.shape[1])))
+        stream, label_stream = np.concatenate(pieces), np.concatenate(labels)
+        length = len(stream) // rows
+        if length < 2:
+            raise TrainError(f"{len(stream)} tokens cannot fill {rows} rows; lower batch_size")
+        return (torch.from_numpy(stream[:rows * length].reshape(rows, length).copy()),
+                torch.from_numpy(label_stream[:rows * length].reshape(rows, length, -1).copy()))
+
+
+def _label(piece: dict[str, Any], name: str) -> str:
+    if name == "mode":
+        return str(piece["key"]).split()[-1]
+    return str(piece[name])
+
+
+def condition_values(corpus: Corpus, names: tuple[str, ...]) -> dict[str, list[str]]:
+    """For each condition, "unknown" and then every label the training split uses, sorted."""
+    train = corpus.split("train")
+    return {name: ["unknown", *sorted({_label(piece, name) for piece in train})] for name in names}
+
+
+# ---------------------------------------------------------------- the loop
+
+
+@dataclass
+class Progress:
+    """Where a run stands; all of it goes into checkpoints."""
+
+    epoch: int = 0
+    chunk: int = 0
+    step: int = 0
+    best_valid: float = math.inf
+    best_epoch: int = -1
+    bad_epochs: int = 0
+    tokens_seen: int = 0
+    log: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    done: bool = False
+
+
+def train(config: TrainConfig, output: Path, resume: bool = False, progress_bar: bool = True) -> dict[str, Any]:
+    """Train a model on `config.corpus` and write it to `output`; return the training record."""
+    rank, world, device = _distributed_setup()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    corpus = Corpus.open(config.corpus)
+    tokenizer = corpus.tokenizer
+    conditions = condition_values(corpus, config.conditions)
+    model_config = ModelConfig(len(tokenizer), config.embedding_size, config.hidden_size, config.layers,
+                               config.cell, config.dropout, config.tie_weights, conditions)
+    torch.manual_seed(config.seed)
+    model = MelodyLM(model_config).to(device)
+    train_data = EpochStreams(corpus, "train", config, conditions)
+    valid_data = EpochStreams(corpus, "valid", config, conditions) if corpus.split("valid") else None
+    steps_per_epoch = (train_data.total // (config.batch_size * world) - 1) // config.bptt
+    total_steps = config.epochs * steps_per_epoch
+    if config.max_steps:
+        total_steps = min(total_steps, config.max_steps)
+    if steps_per_epoch < 1:
+        raise TrainError(f"the train split ({train_data.total} tokens) is too small for batch_size "
+                         f"{config.batch_size} x bptt {config.bptt}")
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(config, total_steps))
+    state = Progress()
+    checkpoint = output.with_name(output.name + ".ckpt")
+    carried: Any = None
+    best_weights: dict[str, torch.Tensor] | None = None
+    if resume:
+        if not checkpoint.is_file():
+            raise TrainError(f"{checkpoint}: no checkpoint to resume from")
+        state, carried, best_weights = _load_checkpoint(checkpoint, model, optimizer, schedule, rank, world, config,
+                                                        device)
+    else:
+        torch.manual_seed(config.seed * 1000 + rank)  # dropout draws differ between processes
+    network: nn.Module = model
+    if world > 1:
+        network = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda"
+                                                      else None)
+    record = {"corpus": corpus.name, "corpus_hash": corpus.content_hash(), "melodia": __version__,
+              "config": dataclasses.asdict(config), "world_size": world, "device": device.type,
+              "parameters": model.parameter_count(), "steps_per_epoch": steps_per_epoch}
+    from tqdm import tqdm
+
+    bar = tqdm(total=total_steps, initial=state.step, desc="training", unit="step",
+               disable=not progress_bar or rank != 0, file=sys.stderr)
+    last_checkpoint = time.monotonic()
+    started, tokens_at_start = time.monotonic(), state.tokens_seen
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else _nothing()
+    while not state.done and state.epoch < config.epochs:
+        rows, labels = train_data.rows(state.epoch, config.batch_size * world, shuffle=True)
+        rows, labels = rows[rank::world].to(device), labels[rank::world].to(device)
+        network.train()
+        losses = []
+        while state.chunk < steps_per_epoch and not state.done:
+            start = state.chunk * config.bptt
+            inputs, targets = rows[:, start:start + config.bptt], rows[:, start + 1:start + config.bptt + 1]
+            with autocast:
+                logits, carried = network(inputs, carried, labels[:, start:start + config.bptt])
+                loss = nn.functional.cross_entropy(logits.float().reshape(-1, logits.shape[-1]),
+                                                   targets.reshape(-1))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), config.clip)
+            optimizer.step()
+            schedule.step()
+            carried = detach_state(carried)
+            losses.append(loss.item())
+            state.chunk += 1
+            state.step += 1
+            state.tokens_seen += inputs.numel() * world
+            rate = (state.tokens_seen - tokens_at_start) / max(time.monotonic() - started, 1e-9)
+            bar.set_postfix(loss=f"{losses[-1]:.3f}", tok_s=f"{rate:,.0f}", refresh=False)
+            bar.update()
+            if config.max_steps and state.step >= config.max_steps:
+                state.done = True
+            due = (config.checkpoint_steps and state.step % config.checkpoint_steps == 0) or (
+                time.monotonic() - last_checkpoint > config.checkpoint_minutes * 60)
+            if due and not state.done and state.chunk < steps_per_epoch:
+                _save_checkpoint(checkpoint, model, optimizer, schedule, state, carried, best_weights, rank, world,
+                                 config)
+                last_checkpoint = time.monotonic()
+        valid_loss = _validate(model, valid_data, config, device) if valid_data else float(np.mean(losses))
+        elapsed = time.monotonic() - started
+        state.log.append({"epoch": state.epoch, "step": state.step, "lr": schedule.get_last_lr()[0],
+                          "train_loss": float(np.mean(losses)) if losses else math.nan, "valid_loss": valid_loss,
+                          "tokens_per_s": (state.tokens_seen - tokens_at_start) / max(elapsed, 1e-9)})
+        if valid_loss < state.best_valid:
+            state.best_valid, state.best_epoch, state.bad_epochs = valid_loss, state.epoch, 0
+            best_weights = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        else:
+            state.bad_epochs += 1
+            if state.bad_epochs >= config.patience:
+                state.done = True
+        state.epoch += 1
+        state.chunk = 0
+        carried = None
+        if rank == 0:
+            _write_log(output, state.log)
+            bar.write(f"epoch {state.epoch}: train {state.log[-1]['train_loss']:.4f}, valid {valid_loss:.4f} "
+                      f"nats/token")
+        _save_checkpoint(checkpoint, model, optimizer, schedule, state, carried, best_weights, rank, world, config)
+        last_checkpoint = time.monotonic()
+    bar.close()
+    if best_weights is not None:
+        model.load_state_dict(best_weights)
+    record.update({"steps": state.step, "epochs": state.epoch, "best_epoch": state.best_epoch,
+                   "valid_loss": state.best_valid, "tokens_seen": state.tokens_seen})
+    if rank == 0:
+        save_model(output, model, tokenizer, record, half=config.half_weights)
+    if world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+    return record
+
+
+class _nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *_: Any) -> None:
+        return None
+
+
+def _lr_lambda(config: TrainConfig, total_steps: int) -> Any:
+    def factor(step: int) -> float:
+        if step < config.warmup_steps:
+            return (step + 1) / config.warmup_steps
+        progress = min(1.0, (step - config.warmup_steps) / max(1, total_steps - config.warmup_steps))
+        return config.min_lr_ratio + (1 - config.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+    return factor
+
+
+@torch.no_grad()
+def _validate(model: MelodyLM, data: EpochStreams, config: TrainConfig, device: torch.device) -> float:
+    """Mean NLL per token (nats) over the valid split, streamed with carried state."""
+    model.eval()
+    rows, labels = data.rows(0, min(config.valid_batch_size, max(1, data.total // (config.bptt + 1))), shuffle=False)
+    rows, labels = rows.to(device), labels.to(device)
+    total, count, state = 0.0, 0, None
+    for start in range(0, rows.shape[1] - 1, config.bptt):
+        inputs, targets = rows[:, start:start + config.bptt], rows[:, start + 1:start + config.bptt + 1]
+        inputs = inputs[:, :targets.shape[1]]
+        logits, state = model(inputs, state, labels[:, start:start + inputs.shape[1]])
+        total += float(nn.functional.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1),
+                                                   reduction="sum"))
+        count += targets.numel()
+    return total / max(count, 1)
+
+
+def _write_log(output: Path, log: list[dict[str, Any]]) -> None:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(log[0]))
+    writer.writeheader()
+    writer.writerows(log)
+    atomic_write_text(output.with_name(output.name + ".log.csv"), buffer.getvalue())
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return
+    with SummaryWriter(str(output.with_name(output.name + ".tensorboard"))) as board:
+        for name in ("train_loss", "valid_loss", "lr", "tokens_per_s"):
+            board.add_scalar(name, log[-1][name], log[-1]["step"])
+
+
+# ---------------------------------------------------------------- checkpoints and processes
+
+
+def _gathered(tensor: torch.Tensor, world: int) -> list[torch.Tensor]:
+    if world == 1:
+        return [tensor.cpu()]
+    parts = [torch.empty_like(tensor) for _ in range(world)]
+    dist.all_gather(parts, tensor)
+    return [p.cpu() for p in parts]
+
+
+def _save_checkpoint(path: Path, model: MelodyLM, optimizer: Any, schedule: Any, state: Progress, carried: Any,
+                     best: dict[str, torch.Tensor] | None, rank: int, world: int, config: TrainConfig) -> None:
+    """Every process hands in its carried state and random state; the first one writes."""
+    device = next(model.parameters()).device
+    carried_parts = [] if carried is None else [
+        _gathered(part.contiguous(), world) for part in (carried if isinstance(carried, tuple) else (carried,))]
+    rng = _gathered(torch.get_rng_state().to(device) if device.type == "cuda" else torch.get_rng_state(), world)
+    if rank != 0:
+        return
+    payload = {"config": json.dumps(dataclasses.asdict(config)), "progress": json.dumps(dataclasses.asdict(state)),
+               "model": model.state_dict(), "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
+               "carried": carried_parts, "rng": rng, "best": best or {}, "melodia": __version__}
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def _load_checkpoint(path: Path, model: MelodyLM, optimizer: Any, schedule: Any, rank: int, world: int,
+                     config: TrainConfig, device: torch.device) -> tuple[Progress, Any, dict[str, torch.Tensor] | None]:
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many kinds on a damaged or hostile file
+        raise TrainError(f"{path}: not a usable checkpoint ({str(error).splitlines()[0][:160]})") from error
+    saved = json.loads(payload["config"])
+    saved["conditions"] = tuple(saved["conditions"])
+    if saved != dataclasses.asdict(config) | {"conditions": tuple(config.conditions)}:
+        changed = sorted(k for k in saved if saved[k] != getattr(config, k))
+        raise TrainError(f"{path}: the checkpoint was made with other settings ({', '.join(changed)}); "
+                         "resume with the same ones")
+    if len(payload["rng"]) != world:
+        raise TrainError(f"{path}: made by {len(payload['rng'])} processes, resumed with {world}")
+    model.load_state_dict(payload["model"])
+    optimizer.load_state_dict(payload["optimizer"])
+    schedule.load_state_dict(payload["schedule"])
+    torch.set_rng_state(payload["rng"][rank].cpu().to(torch.uint8))
+    parts = [part[rank].to(device) for part in payload["carried"]]
+    carried = None if not parts else (tuple(parts) if len(parts) > 1 else parts[0])
+    return Progress(**json.loads(payload["progress"])), carried, payload["best"] or None
+
+
+def _distributed_setup() -> tuple[int, int, torch.device]:
+    """(rank, world size, device): one process, or one of torchrun's."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return 0, 1, torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if torch.cuda.is_available():
+        torch.cuda.set_device(local_rank)
+        device, backend = torch.device("cuda", local_rank), "nccl"
+    else:
+        device, backend = torch.device("cpu"), "gloo"
+    if not dist.is_initialized():
+        dist.init_process_group(backend)
+    return dist.get_rank(), dist.get_world_size(), device
