@@ -64,6 +64,7 @@ class TrainConfig:
     tempo_levels: int = 0
     epochs: int = 20
     max_steps: int = 0
+    max_minutes: float = 0.0
     lr: float = 3e-3
     weight_decay: float = 0.01
     warmup_steps: int = 100
@@ -281,8 +282,14 @@ def train(config: TrainConfig, output: Path, resume: bool = False, progress_bar:
             bar.update()
             if config.max_steps and state.step >= config.max_steps:
                 state.done = True
-            due = (config.checkpoint_steps and state.step % config.checkpoint_steps == 0) or (
+            if config.max_minutes and time.monotonic() - started > config.max_minutes * 60:
+                state.done = True  # out of time: this epoch still ends with a validation
+            due = bool(config.checkpoint_steps and state.step % config.checkpoint_steps == 0) or (
                 time.monotonic() - last_checkpoint > config.checkpoint_minutes * 60)
+            if world > 1:  # clocks differ between processes: all must agree, or the collectives hang
+                flags = torch.tensor([int(due), int(state.done)], device=device)
+                dist.all_reduce(flags, op=dist.ReduceOp.MAX)
+                due, state.done = bool(flags[0]), bool(flags[1])
             if due and not state.done and state.chunk < steps_per_epoch:
                 _save_checkpoint(checkpoint, model, optimizer, schedule, state, carried, best_weights, rank, world,
                                  config)
