@@ -6,6 +6,7 @@ Heavy imports (numpy, music21, torch) happen inside the commands, so `--help` is
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -68,7 +69,54 @@ def _parser() -> argparse.ArgumentParser:
     tokenize.set_defaults(run=_tokenize)
     _corpus_commands(commands)
     _model_commands(commands)
+    _generate_command(commands)
     return parser
+
+
+def _generate_command(commands: Any) -> None:
+    generate = commands.add_parser("generate", help="new melodies that continue a seed phrase")
+    generate.add_argument("--model", required=True, metavar="FILE", help="a model file")
+    generate.add_argument("--seed", required=True, metavar="NOTES",
+                          help='the seed phrase, e.g. "D4 E4 F#4/8 G4/8 A4/2 key=D meter=6/8"')
+    generate.add_argument("--num", type=int, default=10, help="how many melodies (default: %(default)s)")
+    generate.add_argument("--bars", type=int, default=8, help="length in bars, seed included (default: %(default)s)")
+    generate.add_argument("--key", help='key and mode, e.g. "D dorian" (default: the seed\'s)')
+    generate.add_argument("--range", metavar="LOW:HIGH", help="pitch range, e.g. C4:C6")
+    generate.add_argument("--max-leap", type=int, metavar="SEMITONES", help="largest leap between notes")
+    generate.add_argument("--temperature", type=float, default=1.0)
+    generate.add_argument("--top-k", type=int, default=0)
+    generate.add_argument("--top-p", type=float, default=1.0)
+    generate.add_argument("--repetition-penalty", type=float, default=1.0)
+    generate.add_argument("--random-seed", type=int, default=0, help="the same number gives the same output")
+    generate.add_argument("-o", "--output", default=DEFAULT_OUTPUT, help="output folder (default: %(default)s)")
+    generate.add_argument("--force", action="store_true", help="overwrite files in the output folder")
+    generate.set_defaults(run=_generate)
+
+
+def _generate(args: argparse.Namespace) -> None:
+    from melodia.generate import Constraints, generate, settings_record, write_outputs
+    from melodia.sampler import SamplingConfig
+
+    constraints = Constraints(args.key, _pitch_range(args.range) if args.range else None, args.max_leap, args.bars)
+    sampling = SamplingConfig(args.temperature, args.top_k, args.top_p, args.repetition_penalty)
+    scores = generate(args.model, args.seed, args.num, constraints, sampling, args.random_seed)
+    settings = settings_record(args.seed, constraints, sampling, args.random_seed, args.model, args.num)
+    paths = write_outputs(scores, Path(args.output), settings, force=args.force)
+    print(f"wrote {len(paths)} MIDI files and manifest.json to {args.output}")
+
+
+def _pitch_range(text: str) -> tuple[int, int]:
+    from melodia.errors import MelodiaError
+    from melodia.seed import parse_seed
+
+    low, sep, high = text.partition(":")
+    try:
+        pitches = [parse_seed(note)[0].tracks[0].notes[0].pitch for note in (low, high)]
+    except MelodiaError:
+        pitches = []
+    if not sep or len(pitches) != 2 or pitches[0] >= pitches[1]:
+        raise MelodiaError(f"--range {text!r}: expected LOW:HIGH note names, low first, e.g. C4:C6")
+    return pitches[0], pitches[1]
 
 
 def _model_commands(commands: Any) -> None:
@@ -87,6 +135,8 @@ def _model_commands(commands: Any) -> None:
                           help="music files or folders, or corpus:NAME:SPLIT for a split of a built corpus")
     evaluate.add_argument("--baseline", action="store_true",
                           help="also score with an n-gram model fitted on the model's training corpus")
+    evaluate.add_argument("--transpositions", type=int, default=0, metavar="K",
+                          help="average the model's probability over transpositions by -K..K semitones")
     evaluate.add_argument("--json", action="store_true", help="print JSON for scripts")
     evaluate.set_defaults(run=_evaluate)
 
@@ -103,7 +153,7 @@ def _train(args: argparse.Namespace) -> None:
     if not args.resume and not args.force:
         refuse_overwrite(output)
     record = train(config, output, resume=args.resume, progress_bar=not args.quiet)
-    if int(__import__("os").environ.get("RANK", "0")) == 0:
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one process reports
         print(f"wrote {output}: {record['steps']} steps, best valid loss {record['valid_loss']:.4f} nats/token "
               f"(epoch {record['best_epoch'] + 1})")
 
@@ -113,7 +163,8 @@ def _evaluate(args: argparse.Namespace) -> None:
 
     from melodia.evaluate import evaluate_inputs, format_scores
 
-    report = evaluate_inputs(Path(args.model), args.inputs, baseline=args.baseline)
+    report = evaluate_inputs(Path(args.model), args.inputs, baseline=args.baseline,
+                             transpositions=args.transpositions)
     print(json.dumps(report, indent=2) if args.json else format_scores(report))
 
 

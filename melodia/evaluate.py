@@ -86,11 +86,43 @@ def model_nll(model: MelodyLM, sequences: Sequence[np.ndarray], conditions: Sequ
     return result
 
 
+def transposition_average_nll(model: MelodyLM, tokenizer: Tokenizer, sequences: Sequence[np.ndarray],
+                              shifts: int, conditions: Sequence[np.ndarray] | None = None) -> list[float]:
+    """NLL under the mixture q(x) = mean over s in -shifts..shifts of p(x transposed by s).
+
+    A transposition that takes a note out of range counts as probability 0, so q is a proper
+    distribution; with shifts = 0 this is the plain NLL.
+    """
+    from melodia.corpus.dataset import PitchMap
+
+    pitch_map = PitchMap(tokenizer)
+    variants, owners, labels = [], [], []
+    for index, tokens in enumerate(sequences):
+        pitched = pitch_map.pitched(np.asarray(tokens, dtype=np.int64))
+        for shift in range(-shifts, shifts + 1):
+            moved = pitch_map.transposed(np.asarray(tokens), pitched, shift)
+            if moved is not None:
+                variants.append(moved)
+                owners.append(index)
+                if conditions is not None:
+                    labels.append(conditions[index])
+    nll = model_nll(model, variants, labels or None)
+    log_probabilities: list[list[float]] = [[] for _ in sequences]
+    for owner, value in zip(owners, nll):
+        log_probabilities[owner].append(-value)
+    return [float(-np.logaddexp.reduce(values) + math.log(2 * shifts + 1)) for values in log_probabilities]
+
+
 # ---------------------------------------------------------------- the evaluate command
 
 
-def evaluate_inputs(model_path: Path, inputs: Sequence[str], baseline: bool = False) -> dict[str, Any]:
-    """Score every input piece with the model (and an n-gram baseline); a JSON-ready report."""
+def evaluate_inputs(model_path: Path, inputs: Sequence[str], baseline: bool = False,
+                    transpositions: int = 0) -> dict[str, Any]:
+    """Score every input piece with the model (and an n-gram baseline); a JSON-ready report.
+
+    With `transpositions` k > 0 the model's figure is the average over transpositions by
+    -k..k semitones (see `transposition_average_nll`).
+    """
     from melodia.io.modelfile import load_model
 
     model, tokenizer, training = load_model(model_path)
@@ -100,9 +132,10 @@ def evaluate_inputs(model_path: Path, inputs: Sequence[str], baseline: bool = Fa
     names = list(model.config.conditions)
     labels = [np.asarray([_condition_id(model.config.conditions[n], piece[3].get(n, "")) for n in names],
                          dtype=np.int64) for piece in pieces] if names else None
-    nll = model_nll(model, [piece[1] for piece in pieces], labels)
+    nll = transposition_average_nll(model, tokenizer, [piece[1] for piece in pieces], transpositions, labels)
     scores = [PieceScore(name, value, len(tokens) - 1, notes) for (name, tokens, notes, _), value in zip(pieces, nll)]
     report: dict[str, Any] = {"model": str(model_path), "corpus": training.get("corpus"), "skipped": skipped,
+                              "transpositions": transpositions,
                               "pieces": [s.as_dict() for s in scores], "total": total(scores).as_dict()}
     if baseline:
         report["baseline"] = _baseline(training, tokenizer, pieces)

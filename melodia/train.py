@@ -22,6 +22,7 @@ import math
 import os
 import sys
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -253,9 +254,10 @@ def train(config: TrainConfig, output: Path, resume: bool = False, progress_bar:
     bar = tqdm(total=total_steps, initial=state.step, desc="training", unit="step",
                disable=not progress_bar or rank != 0, file=sys.stderr)
     last_checkpoint = time.monotonic()
-    started, tokens_at_start = time.monotonic(), state.tokens_seen
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else _nothing()
+    started, tokens_at_start, training_seconds = time.monotonic(), state.tokens_seen, 0.0
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
     while not state.done and state.epoch < config.epochs:
+        epoch_started = time.monotonic()
         rows, labels = train_data.rows(state.epoch, config.batch_size * world, shuffle=True)
         rows, labels = rows[rank::world].to(device), labels[rank::world].to(device)
         network.train()
@@ -294,6 +296,7 @@ def train(config: TrainConfig, output: Path, resume: bool = False, progress_bar:
                 _save_checkpoint(checkpoint, model, optimizer, schedule, state, carried, best_weights, rank, world,
                                  config)
                 last_checkpoint = time.monotonic()
+        training_seconds += time.monotonic() - epoch_started  # data and steps, not validation
         valid_loss = _validate(model, valid_data, config, device) if valid_data else float(np.mean(losses))
         elapsed = time.monotonic() - started
         state.log.append({"epoch": state.epoch, "step": state.step, "lr": schedule.get_last_lr()[0],
@@ -318,7 +321,8 @@ def train(config: TrainConfig, output: Path, resume: bool = False, progress_bar:
     bar.close()
     if best_weights is not None:
         model.load_state_dict(best_weights)
-    record.update({"steps": state.step, "epochs": state.epoch, "best_epoch": state.best_epoch,
+    record.update({"training_tokens_per_s": (state.tokens_seen - tokens_at_start) / max(training_seconds, 1e-9),
+                   "steps": state.step, "epochs": state.epoch, "best_epoch": state.best_epoch,
                    "valid_loss": state.best_valid, "tokens_seen": state.tokens_seen})
     if rank == 0:
         save_model(output, model, tokenizer, record, half=config.half_weights)
@@ -326,14 +330,6 @@ def train(config: TrainConfig, output: Path, resume: bool = False, progress_bar:
         dist.barrier()
         dist.destroy_process_group()
     return record
-
-
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *_: Any) -> None:
-        return None
 
 
 def _lr_lambda(config: TrainConfig, total_steps: int) -> Any:

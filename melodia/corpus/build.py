@@ -62,6 +62,7 @@ class Unit:
     path: Path
     name: str  # collection/relative path: stable across machines
     key: str
+    steps_as: str = "held"
 
 
 @dataclass
@@ -110,10 +111,10 @@ def _units(source: Source, config_json: str) -> Iterator[Unit]:
     for path in source.files():
         name = f"{source.collection}/{path.relative_to(root).as_posix()}"
         digest = hashlib.sha256()
-        for part in (str(CACHE_FORMAT), __version__, config_json, source.kind, name):
+        for part in (str(CACHE_FORMAT), __version__, config_json, source.kind, source.steps_as, name):
             digest.update(part.encode() + b"\0")
         digest.update(path.read_bytes())
-        yield Unit(source.collection, source.kind, path, name, digest.hexdigest()[:32])
+        yield Unit(source.collection, source.kind, path, name, digest.hexdigest()[:32], source.steps_as)
 
 
 def _parse_units(todo: list[Unit], config: TokenizerConfig, parts: Path, workers: int | None,
@@ -192,7 +193,7 @@ def _pieces_of(unit: Unit) -> Iterator[tuple[str, Callable[[], Score], dict[str,
     if unit.kind == "jsb":
         from melodia.io.jsb import read_jsb
 
-        for split, chorales in read_jsb(path).items():
+        for split, chorales in read_jsb(path, unit.steps_as).items():
             for number, (score, steps) in enumerate(chorales):
                 yield f"{unit.name}#{split}{number}", (lambda s=score: s), {"split": split, "steps": steps}
     elif suffix == ".abc":

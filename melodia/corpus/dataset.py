@@ -47,6 +47,22 @@ class PitchMap:
         self.drums = self.program_range[1] - 1 if self.program_range else -1
         self.tempo_range = vocab.ranges.get("Tempo")
 
+    def shift_range(self, tokens: np.ndarray, pitched: np.ndarray) -> tuple[int, int]:
+        """The smallest and largest transposition (semitones) that keep every pitched note in range."""
+        if not pitched.any():
+            return 0, 0
+        pitches = self.pitch_of[tokens[pitched]]
+        return self.low - int(pitches.min()), self.high - int(pitches.max())
+
+    def transposed(self, tokens: np.ndarray, pitched: np.ndarray, shift: int) -> np.ndarray | None:
+        """`tokens` moved by `shift` semitones, or None when a note would leave the pitch range."""
+        lowest, highest = self.shift_range(tokens, pitched)
+        if not lowest <= shift <= highest:
+            return None
+        moved = tokens.astype(np.int64)
+        moved[pitched] += shift
+        return moved
+
     def pitched(self, tokens: np.ndarray) -> np.ndarray:
         """True for pitch tokens of pitched instruments (a drum's pitch follows Program_Drums)."""
         is_pitch = self.pitch_of[tokens] >= 0
@@ -64,9 +80,8 @@ def augment(tokens: np.ndarray, pitched: np.ndarray, pitch_map: PitchMap, augmen
     """A transposed (and tempo-shifted) copy of `tokens`; every note stays in the pitch range."""
     tokens = tokens.astype(np.int64)
     if augmentation.transpose and pitched.any():
-        pitches = pitch_map.pitch_of[tokens[pitched]]
-        lowest = max(-augmentation.transpose, pitch_map.low - int(pitches.min()))
-        highest = min(augmentation.transpose, pitch_map.high - int(pitches.max()))
+        lowest, highest = pitch_map.shift_range(tokens, pitched)
+        lowest, highest = max(lowest, -augmentation.transpose), min(highest, augmentation.transpose)
         if highest >= lowest:
             tokens[pitched] += int(rng.integers(lowest, highest + 1))
     if augmentation.tempo_levels and pitch_map.tempo_range is not None:

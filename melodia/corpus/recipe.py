@@ -38,6 +38,7 @@ class Source:
     kind: str
     location: Path
     patterns: tuple[str, ...] = ()
+    steps_as: str = "held"  # the jsb kind only: see `melodia.io.jsb.read_jsb`
 
     def files(self) -> list[Path]:
         """The files of this source, sorted, so every build walks them in one order."""
@@ -135,7 +136,7 @@ def load_recipe(path: Path, with_sources: bool = True) -> Recipe:
 def _source(table: Any, path: Path) -> Source:
     if not isinstance(table, dict):
         raise RecipeError(f"{path}: each [[sources]] entry must be a table")
-    _only(table, {"collection", "patterns", *SOURCE_KINDS}, path, "[[sources]]")
+    _only(table, {"collection", "patterns", "steps_as", *SOURCE_KINDS}, path, "[[sources]]")
     kinds = [kind for kind in SOURCE_KINDS if kind in table]
     if len(kinds) != 1:
         raise RecipeError(f"{path}: a [[sources]] entry needs exactly one of {', '.join(SOURCE_KINDS)}")
@@ -150,7 +151,10 @@ def _source(table: Any, path: Path) -> Source:
         location = (path.parent / str(table[kind])).resolve()
     if not location.exists():
         raise RecipeError(f"{path}: source {collection!r}: {location} does not exist")
-    return Source(collection, kind, location, patterns)
+    steps_as = str(table.get("steps_as", "held"))
+    if steps_as not in ("held", "struck"):
+        raise RecipeError(f"{path}: source {collection!r}: steps_as = {steps_as!r}: expected 'held' or 'struck'")
+    return Source(collection, kind, location, patterns, steps_as)
 
 
 def _only(table: Any, allowed: set[str], path: Path, where: str) -> None:

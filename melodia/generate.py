@@ -1,0 +1,186 @@
+"""New music from a seed phrase: the seed is tokenized, continued by the model, decoded.
+
+    melodia.generate("folk.safetensors", "D4 E4 F#4/8 G4/8 A4/2 key=D meter=6/8", count=10, bars=8)
+
+returns `Score`s, each the seed followed by what the model wrote, under the constraints
+asked for (key or mode, pitch range, largest leap, length in bars), all enforced as
+masks while sampling.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from melodia.analysis import estimate_key
+from melodia.errors import MelodiaError
+from melodia.io.atomic import atomic_write_text, refuse_overwrite
+from melodia.sampler import Constraint, SamplingConfig, sample
+from melodia.score import PITCH_CLASS_NAMES, Score, TimeSignature
+from melodia.seed import Mode, parse_key, parse_seed
+from melodia.tokenizers import EOS, GrammarState, Tokenizer
+
+SCALES = {
+    "major": (0, 2, 4, 5, 7, 9, 11), "ionian": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10),
+    "aeolian": (0, 2, 3, 5, 7, 8, 10), "dorian": (0, 2, 3, 5, 7, 9, 10), "phrygian": (0, 1, 3, 5, 7, 8, 10),
+    "lydian": (0, 2, 4, 6, 7, 9, 11), "mixolydian": (0, 2, 4, 5, 7, 9, 10), "locrian": (0, 1, 3, 5, 6, 8, 10),
+    "harmonic-minor": (0, 2, 3, 5, 7, 8, 11), "major-pentatonic": (0, 2, 4, 7, 9),
+    "minor-pentatonic": (0, 3, 5, 7, 10),
+}
+
+
+class GenerateError(MelodiaError):
+    """A generation request that cannot be met as asked."""
+
+
+@dataclass(frozen=True)
+class Constraints:
+    """What every output must respect; None leaves a constraint off."""
+
+    key: str | None = None  # "D dorian"; by default the seed's key, else one estimated from its notes
+    pitch_range: tuple[int, int] | None = None
+    max_leap: int | None = None
+    bars: int | None = None
+
+
+def generate(model: Any, seed: str | Score, count: int = 1, constraints: Constraints = Constraints(),
+             sampling: SamplingConfig | None = None, random_seed: int = 0) -> list[Score]:
+    """`count` continuations of `seed` (note text or a `Score`) by `model` (a model file path or a loaded
+    (model, tokenizer, record) triple)."""
+    model, tokenizer = _load(model)
+    seed_score, mode = (parse_seed(seed) if isinstance(seed, str) else (seed, None))
+    mode = parse_key(constraints.key, "--key") if constraints.key else mode or _estimated_mode(seed_score)
+    prompt = tokenizer.encode(seed_score).tolist()
+    if prompt[-1] == EOS:
+        prompt = prompt[:-1]
+    rules = _constraint_masks(tokenizer, mode, constraints)
+    generator = torch.Generator().manual_seed(random_seed)
+    torch.manual_seed(random_seed)
+    sequences = sample(model, tokenizer, prompt, count, sampling or SamplingConfig(), generator, rules)
+    return [tokenizer.decode(tokens) for tokens in sequences]
+
+
+def _load(model: Any) -> tuple[Any, Tokenizer]:
+    if isinstance(model, (str, os.PathLike)):
+        from melodia.io.modelfile import load_model
+
+        loaded, tokenizer, _ = load_model(model)
+        return loaded, tokenizer
+    return model[0], model[1]
+
+
+def _estimated_mode(score: Score) -> Mode:
+    pitches = np.asarray([n.pitch for n in score.notes])
+    durations = np.asarray([n.duration_tick for n in score.notes])
+    tonic, mode = estimate_key(pitches, durations)
+    return Mode(tonic, mode)
+
+
+def _constraint_masks(tokenizer: Tokenizer, mode: Mode, constraints: Constraints) -> list[Constraint]:
+    """Constraint functions over the grammar's mask (metrical tokenizers)."""
+    vocab = tokenizer.vocab
+    if "Pitch" not in vocab.ranges:
+        raise GenerateError("generation with constraints needs a metrical tokenizer")
+    start, stop = vocab.ranges["Pitch"]
+    pitches = np.arange(tokenizer.config.pitch_range[0], tokenizer.config.pitch_range[1] + 1)
+    allowed_pitch = np.isin((pitches - mode.tonic) % 12, SCALES[mode.name])
+    if constraints.pitch_range:
+        low, high = constraints.pitch_range
+        allowed_pitch &= (pitches >= low) & (pitches <= high)
+    rules: list[Constraint] = []
+    changes = [vocab.ranges[kind] for kind in ("TimeSig", "Tempo") if kind in vocab.ranges]
+
+    position_start, _ = vocab.ranges["Position"]
+
+    def steady(state: GrammarState, mask: np.ndarray) -> np.ndarray:
+        """The seed's meter and tempo hold throughout (and a melody never offers a position
+        inside a held note, which could only take a tempo change)."""
+        if getattr(state, "bars", 0) == 0:
+            return mask
+        narrowed = mask.copy()
+        for first, last in changes:
+            narrowed[first:last] = False
+        if tokenizer.config.melody:
+            held = state.note_end - state.bar_start  # type: ignore[attr-defined]
+            narrowed[position_start:position_start + max(0, held)] = False
+        return narrowed
+
+    rules.append(steady)
+
+    def in_key(state: GrammarState, mask: np.ndarray) -> np.ndarray:
+        narrowed = mask.copy()
+        narrowed[start:stop] &= allowed_pitch
+        return narrowed
+
+    rules.append(in_key)
+    if constraints.max_leap is not None:
+        leap = constraints.max_leap
+
+        def small_leaps(state: GrammarState, mask: np.ndarray) -> np.ndarray:
+            if not state.notes or not mask[start:stop].any():
+                return mask
+            narrowed = mask.copy()
+            narrowed[start:stop] &= np.abs(pitches - state.notes[-1][2]) <= leap
+            return narrowed
+
+        rules.append(small_leaps)
+    if constraints.bars is not None:
+        bars, bar_token = constraints.bars, vocab.id("Bar", 0)
+
+        duration_start, duration_stop = vocab.ranges["Duration"]
+
+        def length(state: GrammarState, mask: np.ndarray) -> np.ndarray:
+            """Exactly `bars` bars, and no note held past the last one."""
+            narrowed = mask.copy()
+            count = getattr(state, "bars", 0)
+            if count >= bars:
+                narrowed[bar_token] = False
+            else:
+                narrowed[EOS] = False
+            if count and mask[duration_start:duration_stop].any():
+                end = state.bar_start + (bars - count + 1) * state.bar_length  # type: ignore[attr-defined]
+                if count < bars:
+                    end -= 1  # the last bar must keep a free step for a note, or it could not end
+                longest = end - (state.bar_start + state.position)  # type: ignore[attr-defined]
+                narrowed[duration_start + max(longest, 1):duration_stop] = False
+            return narrowed
+
+        rules.append(length)
+    return rules
+
+
+def write_outputs(scores: list[Score], folder: Path, settings: dict[str, Any], force: bool = False) -> list[Path]:
+    """MIDI files 001.mid ... and manifest.json, each written atomically; nothing overwritten unless `force`."""
+    from melodia.io.midi import write_midi
+
+    names = [folder / f"{index + 1:03d}.mid" for index in range(len(scores))]
+    if not force:
+        for path in [*names, folder / "manifest.json"]:
+            refuse_overwrite(path)
+    outputs = []
+    for path, score in zip(names, scores):
+        write_midi(score, path)
+        notes = score.notes
+        pitches = [n.pitch for n in notes]
+        tonic, mode = _estimated_mode(score).tonic, _estimated_mode(score).name
+        outputs.append({"file": path.name, "notes": len(notes), "bars": len(score.bar_starts(score.end_tick - 1)),
+                        "lowest": min(pitches, default=0), "highest": max(pitches, default=0),
+                        "estimated_key": f"{PITCH_CLASS_NAMES[tonic]} {mode}"})
+    atomic_write_text(folder / "manifest.json", json.dumps({"settings": settings, "outputs": outputs}, indent=2))
+    return names
+
+
+def settings_record(seed: str, constraints: Constraints, sampling: SamplingConfig, random_seed: int,
+                    model: str, count: int) -> dict[str, Any]:
+    return {"model": model, "seed": seed, "count": count, "random_seed": random_seed,
+            "constraints": asdict(constraints), "sampling": asdict(sampling)}
+
+
+def meter_of(score: Score) -> TimeSignature:
+    return score.initial_time_signature()

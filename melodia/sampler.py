@@ -1,0 +1,138 @@
+"""Sampling token sequences from a model, masked by the tokenizer's grammar and by constraints.
+
+The sampler knows tokens and tensors, not files. Every step, each sequence's grammar
+state gives the tokens that may come next, constraints remove more, and only then are
+temperature, top-k, top-p and the repetition control applied, so every sequence it
+returns decodes and passes `check()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from melodia.model import MelodyLM, State
+from melodia.tokenizers import EOS, GrammarState, Tokenizer
+
+Constraint = Callable[[GrammarState, np.ndarray], np.ndarray]  # (state, allowed mask) -> narrower mask
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """How tokens are drawn.
+
+    Attributes:
+        temperature: divides the logits; below 1 is safer, above 1 wilder.
+        top_k: keep only the k likeliest allowed tokens (0 keeps all).
+        top_p: keep the smallest set of likeliest tokens whose probability reaches p.
+        repetition_penalty: divides the probability of a pitch used in the last
+            `repetition_window` notes (1 turns it off).
+        repetition_window: how many recent notes the penalty looks at.
+        max_tokens: the longest sequence, seed included.
+    """
+
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+    repetition_penalty: float = 1.0
+    repetition_window: int = 8
+    max_tokens: int = 2048
+
+
+def filter_logits(logits: torch.Tensor, config: SamplingConfig) -> torch.Tensor:
+    """Temperature, then top-k, then top-p, on (batch, vocab) logits (masked ones at -inf)."""
+    logits = logits / max(config.temperature, 1e-6)
+    if config.top_k > 0:
+        kth = torch.topk(logits, min(config.top_k, logits.shape[-1]), dim=-1).values[:, -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if config.top_p < 1.0:
+        ordered, order = torch.sort(logits, descending=True, dim=-1)
+        cumulative = torch.softmax(ordered, dim=-1).cumsum(dim=-1)
+        drop = cumulative - torch.softmax(ordered, dim=-1) > config.top_p  # keep the token that crosses p
+        logits = logits.masked_fill(torch.zeros_like(drop).scatter(-1, order, drop), float("-inf"))
+    return logits
+
+
+@torch.no_grad()
+def sample(model: MelodyLM, tokenizer: Tokenizer, prompt: Sequence[int], count: int, config: SamplingConfig,
+           generator: torch.Generator, constraints: Sequence[Constraint] = (),
+           conditions: torch.Tensor | None = None) -> list[list[int]]:
+    """`count` sequences that continue `prompt` (which starts with BOS), sampled as one batch."""
+    model.eval()
+    device = next(model.parameters()).device
+    states = [tokenizer.new_state() for _ in range(count)]
+    for state in states:
+        for token in prompt:
+            state.advance(int(token))
+    sequences = [list(map(int, prompt)) for _ in range(count)]
+    labels = None if conditions is None else conditions.to(device).expand(count, -1)
+    logits, carried = _run_prompt(model, prompt, count, labels, device)
+    pitch_tokens = _pitch_ids(tokenizer)
+    while True:
+        alive = [i for i, state in enumerate(states) if not state.ended and len(sequences[i]) < config.max_tokens]
+        if not alive:
+            break
+        masks = np.stack([_allowed(states[i], constraints) for i in alive])
+        scores = logits[alive].float()
+        scores = scores.masked_fill(~torch.from_numpy(masks).to(device), float("-inf"))
+        if config.repetition_penalty != 1.0:
+            scores = _penalize(scores, [sequences[i] for i in alive], pitch_tokens, config)
+        probabilities = torch.softmax(filter_logits(scores, config), dim=-1)
+        drawn = torch.multinomial(probabilities.cpu(), 1, generator=generator).squeeze(1).tolist()
+        step = torch.full((count, 1), EOS, dtype=torch.long)
+        for row, token in zip(alive, drawn):
+            states[row].advance(token)
+            sequences[row].append(token)
+            step[row, 0] = token
+        output, carried = model(step.to(device), carried, None if labels is None else labels)
+        logits = output[:, -1]
+    return sequences
+
+
+def _run_prompt(model: MelodyLM, prompt: Sequence[int], count: int, labels: torch.Tensor | None,
+                device: torch.device) -> tuple[torch.Tensor, State]:
+    """Run the shared prompt once and copy its state to every sequence of the batch."""
+    tokens = torch.tensor([list(map(int, prompt))], dtype=torch.long, device=device)
+    output, state = model(tokens, None, None if labels is None else labels[:1])
+    def expand(part: torch.Tensor) -> torch.Tensor:
+        return part.expand(-1, count, -1).contiguous()
+
+    state = tuple(expand(s) for s in state) if isinstance(state, tuple) else expand(state)
+    return output[:, -1].expand(count, -1), state
+
+
+def _allowed(state: GrammarState, constraints: Sequence[Constraint]) -> np.ndarray:
+    """The grammar's mask narrowed by each constraint in turn.
+
+    A constraint that would leave nothing gives way: to EOS when the grammar allows it
+    (the piece ends rather than break a rule), else to the mask before it.
+    """
+    mask = state.allowed()
+    for constraint in constraints:
+        narrowed = constraint(state, mask)
+        if narrowed.any():
+            mask = narrowed
+        elif mask[EOS]:
+            mask = np.zeros_like(mask)
+            mask[EOS] = True
+    return mask
+
+
+def _pitch_ids(tokenizer: Tokenizer) -> np.ndarray:
+    kind = "NoteOn" if "NoteOn" in tokenizer.vocab.ranges else "Pitch"
+    start, stop = tokenizer.vocab.ranges[kind]
+    return np.arange(start, stop)
+
+
+def _penalize(scores: torch.Tensor, sequences: list[list[int]], pitch_tokens: np.ndarray,
+              config: SamplingConfig) -> torch.Tensor:
+    low, high = int(pitch_tokens[0]), int(pitch_tokens[-1])
+    penalty = float(np.log(config.repetition_penalty))
+    for row, sequence in enumerate(sequences):
+        recent = [t for t in sequence if low <= t <= high][-config.repetition_window:]
+        if recent:
+            scores[row, recent] -= penalty
+    return scores

@@ -1,0 +1,105 @@
+"""Seed phrases, grammar-safe sampling and constraints, with small untrained models."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from melodia.generate import SCALES, Constraints, generate
+from melodia.io.modelfile import save_model
+from melodia.model import MelodyLM, ModelConfig
+from melodia.sampler import SamplingConfig, sample
+from melodia.seed import SeedError, parse_key, parse_seed
+from melodia.tokenizers import BOS, TokenizerConfig, tokenizer_from_config
+
+MELODY = tokenizer_from_config(TokenizerConfig(melody=True, velocity_bins=1, pitch_range=(36, 96)))
+
+
+def untrained(tokenizer, seed: int = 0) -> MelodyLM:  # noqa: ANN001
+    torch.manual_seed(seed)
+    return MelodyLM(ModelConfig(len(tokenizer), 32, 48, 2))
+
+
+def test_seed_phrase_notes_rests_ties_key_meter() -> None:
+    score, mode = parse_seed("C4 D4 E4/8 E4/8 G4/2 r/4 F#/8. Bb/16 C5/8t~ C5/8t key=G meter=3/4 tempo=90")
+    notes = [(n.pitch, n.onset_tick, n.duration_tick) for n in score.tracks[0].notes]
+    assert notes == [(60, 0, 480), (62, 480, 480), (64, 960, 240), (64, 1200, 240), (67, 1440, 960),
+                     (66, 2880, 360), (70, 3240, 120), (72, 3360, 320)]
+    assert str(mode) == "G major" and str(score.time_signatures[0]) == "3/4" and score.tempos[0].bpm == 90
+    assert str(parse_key("D dorian")) == "D dorian" and str(parse_key("Bbm")) == "Bb minor"
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("C4 H4", "word 2 'H4': expected a note like C4"),
+    ("C4/3", "duration /3 is not"),
+    ("C4 key=X", "expected a tonic and a mode"),
+    ("C4 key=D-bluesy", "mode 'bluesy' is not one of"),
+    ("C4 meter=3", "expected a meter like meter=3/4"),
+    ("r/4 r/2", "holds no notes"),
+    ("A9", "outside MIDI's 0..127"),
+])
+def test_seed_errors_point_at_the_word(text: str, message: str) -> None:
+    with pytest.raises(SeedError, match=message):
+        parse_seed(text)
+
+
+@pytest.mark.parametrize("config", [
+    TokenizerConfig(melody=True, velocity_bins=1, pitch_range=(36, 96)),
+    TokenizerConfig(),
+    TokenizerConfig(scheme="performance"),
+], ids=["metrical-melody", "metrical", "performance"])
+def test_thousands_of_untrained_samples_all_decode_and_pass_check(config: TokenizerConfig) -> None:
+    tokenizer = tokenizer_from_config(config)
+    model = untrained(tokenizer)
+    sequences = sample(model, tokenizer, [BOS], 1000, SamplingConfig(max_tokens=120),
+                       torch.Generator().manual_seed(0))
+    failures = [s for s in sequences if tokenizer.check(s, complete=False)]
+    assert len(sequences) == 1000 and not failures
+    for tokens in sequences:
+        tokenizer.decode(tokens).validate()
+
+
+def test_constraints_hold_on_every_output() -> None:
+    model = untrained(MELODY, 1)
+    outputs = generate((model, MELODY), "D4 E4 F#4/8 G4/8 A4/2 meter=6/8", count=300,
+                       constraints=Constraints(key="D dorian", pitch_range=(60, 84), max_leap=5, bars=8),
+                       sampling=SamplingConfig(temperature=1.3), random_seed=3)
+    seed_notes = 5
+    for score in outputs:
+        notes = score.tracks[0].notes[seed_notes:]
+        assert all((n.pitch - 2) % 12 in SCALES["dorian"] for n in notes)
+        assert all(60 <= n.pitch <= 84 for n in notes)
+        pitches = [n.pitch for n in score.tracks[0].notes[seed_notes - 1:]]
+        assert all(abs(a - b) <= 5 for a, b in zip(pitches, pitches[1:]))
+        assert len(score.bar_starts(score.end_tick - 1)) == 8 and score.end_tick <= 8 * 1440
+        assert [str(s) for s in score.time_signatures] == ["6/8"]
+
+
+def test_same_random_seed_same_output() -> None:
+    model = untrained(MELODY, 2)
+    first = generate((model, MELODY), "C4 E4 G4", count=5, random_seed=7, constraints=Constraints(bars=4))
+    again = generate((model, MELODY), "C4 E4 G4", count=5, random_seed=7, constraints=Constraints(bars=4))
+    other = generate((model, MELODY), "C4 E4 G4", count=5, random_seed=8, constraints=Constraints(bars=4))
+    assert first == again and first != other
+
+
+def test_generate_command_writes_files_and_manifest(tmp_path: Path) -> None:
+    model_path = save_model(tmp_path / "m.safetensors", untrained(MELODY), MELODY, {"corpus": "none"})
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "melodia.cli", "generate", "--model", str(model_path), "--seed",
+               "D4 E4 F#4/8 G4/8 A4/2 key=D meter=6/8", "--num", "4", "--bars", "4", "--range", "C4:C6",
+               "--max-leap", "7", "--random-seed", "5", "-o", str(out)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [o["file"] for o in manifest["outputs"]] == ["001.mid", "002.mid", "003.mid", "004.mid"]
+    assert manifest["settings"]["random_seed"] == 5 and manifest["settings"]["constraints"]["max_leap"] == 7
+    again = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 1 and "already exists (pass --force" in again.stderr
+    bad = subprocess.run([*command[:7], "C4 X9", "-o", str(tmp_path / "x")], capture_output=True, text=True)
+    assert bad.returncode == 1 and "word 2 'X9'" in bad.stderr
