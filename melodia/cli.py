@@ -76,13 +76,19 @@ def _parser() -> argparse.ArgumentParser:
 def _generate_command(commands: Any) -> None:
     generate = commands.add_parser("generate", help="new melodies that continue a seed phrase")
     generate.add_argument("--model", required=True, metavar="FILE", help="a model file")
-    generate.add_argument("--seed", required=True, metavar="NOTES",
-                          help='the seed phrase, e.g. "D4 E4 F#4/8 G4/8 A4/2 key=D meter=6/8"')
+    generate.add_argument("--seed", required=True, metavar="NOTES|FILE",
+                          help='the seed phrase, e.g. "D4 E4 F#4/8 G4/8 A4/2 key=D meter=6/8", an ABC fragment, '
+                               "or a MIDI / ABC / MusicXML file")
+    generate.add_argument("--seed-bars", type=int, metavar="N", help="take only the first N bars of a seed file")
+    generate.add_argument("--seed-track", type=int, metavar="T", help="take only track T of a seed file")
     generate.add_argument("--num", type=int, default=10, help="how many melodies (default: %(default)s)")
-    generate.add_argument("--bars", type=int, default=8, help="length in bars, seed included (default: %(default)s)")
+    generate.add_argument("--bars", type=int, help="length in bars, seed included (default: 8 unless --notes)")
     generate.add_argument("--key", help='key and mode, e.g. "D dorian" (default: the seed\'s)')
     generate.add_argument("--range", metavar="LOW:HIGH", help="pitch range, e.g. C4:C6")
     generate.add_argument("--max-leap", type=int, metavar="SEMITONES", help="largest leap between notes")
+    generate.add_argument("--meter", help="time signature, e.g. 6/8 (default: the seed's)")
+    generate.add_argument("--notes", type=int, help="length in notes, seed included (instead of --bars)")
+    generate.add_argument("--end-on-tonic", action="store_true", help="end every melody on the key's tonic")
     generate.add_argument("--temperature", type=float, default=1.0)
     generate.add_argument("--top-k", type=int, default=0)
     generate.add_argument("--top-p", type=float, default=1.0)
@@ -94,12 +100,17 @@ def _generate_command(commands: Any) -> None:
 
 
 def _generate(args: argparse.Namespace) -> None:
-    from melodia.generate import Constraints, generate, settings_record, write_outputs
+    from melodia.generate import Constraints, SeedFile, generate, settings_record, write_outputs
     from melodia.sampler import SamplingConfig
 
-    constraints = Constraints(args.key, _pitch_range(args.range) if args.range else None, args.max_leap, args.bars)
+    bars = args.bars if args.bars or args.notes else 8
+    constraints = Constraints(args.key, _pitch_range(args.range) if args.range else None, args.max_leap, bars,
+                              args.notes, args.meter, args.end_on_tonic)
     sampling = SamplingConfig(args.temperature, args.top_k, args.top_p, args.repetition_penalty)
-    scores = generate(args.model, args.seed, args.num, constraints, sampling, args.random_seed)
+    seed: Any = args.seed
+    if Path(args.seed).suffix and Path(args.seed).is_file():
+        seed = SeedFile(Path(args.seed), args.seed_bars, args.seed_track)
+    scores = generate(args.model, seed, args.num, constraints, sampling, args.random_seed)
     settings = settings_record(args.seed, constraints, sampling, args.random_seed, args.model, args.num)
     paths = write_outputs(scores, Path(args.output), settings, force=args.force)
     print(f"wrote {len(paths)} MIDI files and manifest.json to {args.output}")

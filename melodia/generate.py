@@ -9,8 +9,10 @@ masks while sampling.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -46,16 +48,27 @@ class Constraints:
     key: str | None = None  # "D dorian"; by default the seed's key, else one estimated from its notes
     pitch_range: tuple[int, int] | None = None
     max_leap: int | None = None
-    bars: int | None = None
+    bars: int | None = None  # length in bars, seed included
+    notes: int | None = None  # length in notes, seed included
+    meter: str | None = None  # "6/8"; by default the seed's
+    end_on_tonic: bool = False
 
 
-def generate(model: Any, seed: str | Score, count: int = 1, constraints: Constraints = Constraints(),
+def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints = Constraints(),
              sampling: SamplingConfig | None = None, random_seed: int = 0) -> list[Score]:
-    """`count` continuations of `seed` (note text or a `Score`) by `model` (a model file path or a loaded
-    (model, tokenizer, record) triple)."""
+    """`count` continuations of `seed` by `model`, sampled as one batch.
+
+    `seed` is note text ("C4 D4 E4/8"), an ABC fragment, a `Score`, a music21 stream, or
+    `SeedFile(path, bars, track)`; `model` is a model file path or a loaded
+    (model, tokenizer) pair. The same `random_seed` gives the same output.
+    """
     model, tokenizer = _load(model)
-    seed_score, mode = (parse_seed(seed) if isinstance(seed, str) else (seed, None))
-    mode = parse_key(constraints.key, "--key") if constraints.key else mode or _estimated_mode(seed_score)
+    seed_score, mode = read_seed(seed)
+    if constraints.meter:
+        seed_score.time_signatures = [_meter(constraints.meter)]
+    if constraints.key:
+        mode = parse_key(constraints.key, "--key")
+    mode = mode or _estimated_mode(seed_score)
     prompt = tokenizer.encode(seed_score).tolist()
     if prompt[-1] == EOS:
         prompt = prompt[:-1]
@@ -64,6 +77,61 @@ def generate(model: Any, seed: str | Score, count: int = 1, constraints: Constra
     torch.manual_seed(random_seed)
     sequences = sample(model, tokenizer, prompt, count, sampling or SamplingConfig(), generator, rules)
     return [tokenizer.decode(tokens) for tokens in sequences]
+
+
+@dataclass(frozen=True)
+class SeedFile:
+    """A seed taken from a file: its first `bars` bars (all when None), of track `track` (all when None)."""
+
+    path: Path
+    bars: int | None = None
+    track: int | None = None
+
+
+def read_seed(seed: Any) -> tuple[Score, Mode | None]:
+    """The seed as a `Score`, and its key when the seed names one."""
+    if isinstance(seed, Score):
+        return copy.deepcopy(seed), None
+    if isinstance(seed, SeedFile):
+        return _seed_from_file(seed), None
+    if isinstance(seed, str):
+        if re.search(r"(?m)^\s*K:", seed):
+            from melodia.io.music21 import score_from_text
+
+            return score_from_text(seed, "abc", "ABC seed"), None
+        return parse_seed(seed)
+    if hasattr(seed, "flatten"):  # a music21 stream
+        return Score.from_music21(seed), None
+    raise GenerateError(f"seed of type {type(seed).__name__}: expected note text, an ABC fragment, a Score, "
+                        "a music21 stream or a SeedFile")
+
+
+def _seed_from_file(seed: SeedFile) -> Score:
+    from melodia.io import read_score
+
+    score = read_score(seed.path)
+    if seed.track is not None:
+        if not 0 <= seed.track < len(score.tracks):
+            raise GenerateError(f"{seed.path}: track {seed.track} asked for; the file has tracks "
+                                f"0..{len(score.tracks) - 1}")
+        score.tracks = [score.tracks[seed.track]]
+    if seed.bars is not None:
+        starts = score.bar_starts()
+        end = starts[seed.bars] if seed.bars < len(starts) else score.end_tick
+        for track in score.tracks:
+            track.notes = [n for n in track.notes if n.onset_tick < end]
+            for note in track.notes:
+                note.duration_tick = min(note.duration_tick, end - note.onset_tick)
+    if not score.note_count:
+        raise GenerateError(f"{seed.path}: the seed taken from it holds no notes")
+    return score
+
+
+def _meter(text: str) -> TimeSignature:
+    found = re.match(r"^(\d+)/(\d+)$", text.strip())
+    if not found or int(found.group(2)) not in (1, 2, 4, 8, 16, 32) or int(found.group(1)) < 1:
+        raise GenerateError(f"--meter {text!r}: expected a time signature like 3/4 or 6/8")
+    return TimeSignature(0, int(found.group(1)), int(found.group(2)))
 
 
 def _load(model: Any) -> tuple[Any, Tokenizer]:
@@ -94,6 +162,7 @@ def _constraint_masks(tokenizer: Tokenizer, mode: Mode, constraints: Constraints
         low, high = constraints.pitch_range
         allowed_pitch &= (pitches >= low) & (pitches <= high)
     rules: list[Constraint] = []
+    duration_start, duration_stop = vocab.ranges["Duration"]
     changes = [vocab.ranges[kind] for kind in ("TimeSig", "Tempo") if kind in vocab.ranges]
 
     position_start, _ = vocab.ranges["Position"]
@@ -133,8 +202,6 @@ def _constraint_masks(tokenizer: Tokenizer, mode: Mode, constraints: Constraints
     if constraints.bars is not None:
         bars, bar_token = constraints.bars, vocab.id("Bar", 0)
 
-        duration_start, duration_stop = vocab.ranges["Duration"]
-
         def length(state: GrammarState, mask: np.ndarray) -> np.ndarray:
             """Exactly `bars` bars, and no note held past the last one."""
             narrowed = mask.copy()
@@ -152,6 +219,36 @@ def _constraint_masks(tokenizer: Tokenizer, mode: Mode, constraints: Constraints
             return narrowed
 
         rules.append(length)
+    if constraints.notes is not None:
+        most = constraints.notes
+
+        def note_count(state: GrammarState, mask: np.ndarray) -> np.ndarray:
+            narrowed = mask.copy()
+            if len(state.notes) >= most:
+                narrowed[:] = False
+                narrowed[EOS] = mask[EOS]
+            else:
+                narrowed[EOS] = False
+            return narrowed
+
+        rules.append(note_count)
+    if constraints.end_on_tonic:
+        tonic = mode.tonic
+
+        def end_on_tonic(state: GrammarState, mask: np.ndarray) -> np.ndarray:
+            """EOS only after the tonic; in the last bar a note other than the tonic leaves room after it."""
+            narrowed = mask.copy()
+            if state.notes and state.notes[-1][2] % 12 != tonic:
+                narrowed[EOS] = False
+            last_bar = constraints.bars is not None and getattr(state, "bars", 0) >= constraints.bars
+            if last_bar and mask[start:stop].any() and state.position >= state.bar_length - 1:  # type: ignore
+                narrowed[start:stop] &= (pitches % 12) == tonic  # the last step: only the tonic fits
+            if last_bar and mask[duration_start:duration_stop].any() and state.pitch % 12 != tonic:  # type: ignore
+                room = state.bar_start + state.bar_length - 1 - (state.bar_start + state.position)  # type: ignore
+                narrowed[duration_start + max(room, 1):duration_stop] = False
+            return narrowed
+
+        rules.append(end_on_tonic)
     return rules
 
 

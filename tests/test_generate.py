@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -15,12 +16,12 @@ from melodia.io.modelfile import save_model
 from melodia.model import MelodyLM, ModelConfig
 from melodia.sampler import SamplingConfig, sample
 from melodia.seed import SeedError, parse_key, parse_seed
-from melodia.tokenizers import BOS, TokenizerConfig, tokenizer_from_config
+from melodia.tokenizers import BOS, Tokenizer, TokenizerConfig, tokenizer_from_config
 
 MELODY = tokenizer_from_config(TokenizerConfig(melody=True, velocity_bins=1, pitch_range=(36, 96)))
 
 
-def untrained(tokenizer, seed: int = 0) -> MelodyLM:  # noqa: ANN001
+def untrained(tokenizer: Tokenizer, seed: int = 0) -> MelodyLM:
     torch.manual_seed(seed)
     return MelodyLM(ModelConfig(len(tokenizer), 32, 48, 2))
 
@@ -75,7 +76,7 @@ def test_constraints_hold_on_every_output() -> None:
         assert all((n.pitch - 2) % 12 in SCALES["dorian"] for n in notes)
         assert all(60 <= n.pitch <= 84 for n in notes)
         pitches = [n.pitch for n in score.tracks[0].notes[seed_notes - 1:]]
-        assert all(abs(a - b) <= 5 for a, b in zip(pitches, pitches[1:]))
+        assert all(abs(a - b) <= 5 for a, b in itertools.pairwise(pitches))
         assert len(score.bar_starts(score.end_tick - 1)) == 8 and score.end_tick <= 8 * 1440
         assert [str(s) for s in score.time_signatures] == ["6/8"]
 
@@ -103,3 +104,30 @@ def test_generate_command_writes_files_and_manifest(tmp_path: Path) -> None:
     assert again.returncode == 1 and "already exists (pass --force" in again.stderr
     bad = subprocess.run([*command[:7], "C4 X9", "-o", str(tmp_path / "x")], capture_output=True, text=True)
     assert bad.returncode == 1 and "word 2 'X9'" in bad.stderr
+
+
+def test_end_on_tonic_meter_and_note_count() -> None:
+    model = untrained(MELODY, 4)
+    tonic_ended = generate((model, MELODY), "A4 B4 C5 key=Am", count=200, random_seed=1,
+                           constraints=Constraints(bars=4, meter="3/4", end_on_tonic=True, pitch_range=(57, 81)))
+    for score in tonic_ended:
+        assert score.tracks[0].notes[-1].pitch % 12 == 9
+        assert [str(s) for s in score.time_signatures] == ["3/4"]
+        assert len(score.bar_starts(score.end_tick - 1)) == 4
+    counted = generate((model, MELODY), "A4 B4 C5", count=50, random_seed=2, constraints=Constraints(notes=12))
+    assert all(score.note_count == 12 for score in counted)
+
+
+def test_seed_from_abc_file_track_and_bars(tmp_path: Path) -> None:
+    from conftest import DATA
+
+    from melodia.generate import SeedFile, read_seed
+
+    abc, _ = read_seed("X:1\nM:6/8\nL:1/8\nK:D\nA|d2e fef|g2f e2d|\n")
+    assert str(abc.time_signatures[0]) == "6/8" and abc.note_count == 10
+    first_bar, _ = read_seed(SeedFile(DATA / "drums.mid", bars=1, track=0))
+    assert len(first_bar.tracks) == 1 and [n.pitch for n in first_bar.tracks[0].notes] == [36, 43]
+    with pytest.raises(Exception, match="track 5 asked for"):
+        read_seed(SeedFile(DATA / "drums.mid", track=5))
+    stream = first_bar.to_music21()
+    assert read_seed(stream)[0].note_count == 2
