@@ -5,6 +5,8 @@ Data flows one way: file -> `Score` -> tokens -> model -> tokens -> `Score` -> f
 
 from __future__ import annotations
 
+from typing import Any
+
 from melodia.errors import MelodiaError, MelodiaWarning, ReadError, ScoreError, TokenizerError
 from melodia.io import read_score, write_score
 from melodia.score import (
@@ -19,6 +21,14 @@ from melodia.score import (
 
 __version__ = "0.1.0"
 
+
+def generate(*args: Any, **kwargs: Any) -> list[Score]:
+    """New music continuing a seed phrase; see `melodia.generation.generate` (imports torch when called)."""
+    from melodia.generation import generate as run
+
+    return run(*args, **kwargs)
+
+
 __all__ = [
     "TICKS_PER_QUARTER",
     "KeySignature",
@@ -32,6 +42,7 @@ __all__ = [
     "TimeSignature",
     "TokenizerError",
     "Track",
+    "generate",
     "read_score",
     "write_score",
 ]

@@ -100,7 +100,7 @@ def _generate_command(commands: Any) -> None:
 
 
 def _generate(args: argparse.Namespace) -> None:
-    from melodia.generate import Constraints, SeedFile, generate, settings_record, write_outputs
+    from melodia.generation import Constraints, SeedFile, generate, settings_record, write_outputs
     from melodia.sampler import SamplingConfig
 
     bars = args.bars if args.bars or args.notes else 8

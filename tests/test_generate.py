@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from melodia.generate import SCALES, Constraints, generate
+from melodia.generation import SCALES, Constraints, generate
 from melodia.io.modelfile import save_model
 from melodia.model import MelodyLM, ModelConfig
 from melodia.sampler import SamplingConfig, sample
@@ -121,7 +121,7 @@ def test_end_on_tonic_meter_and_note_count() -> None:
 def test_seed_from_abc_file_track_and_bars(tmp_path: Path) -> None:
     from conftest import DATA
 
-    from melodia.generate import SeedFile, read_seed
+    from melodia.generation import SeedFile, read_seed
 
     abc, _ = read_seed("X:1\nM:6/8\nL:1/8\nK:D\nA|d2e fef|g2f e2d|\n")
     assert str(abc.time_signatures[0]) == "6/8" and abc.note_count == 10
@@ -131,3 +131,16 @@ def test_seed_from_abc_file_track_and_bars(tmp_path: Path) -> None:
         read_seed(SeedFile(DATA / "drums.mid", track=5))
     stream = first_bar.to_music21()
     assert read_seed(stream)[0].note_count == 2
+
+
+def test_fast_stepper_matches_the_model() -> None:
+    from melodia.sampler import Stepper
+
+    torch.manual_seed(0)
+    model = MelodyLM(ModelConfig(len(MELODY), 32, 48, 2)).eval()
+    tokens = torch.randint(3, len(MELODY), (5, 7))
+    with torch.no_grad():
+        expected, _ = model(tokens)
+        _, state = model(tokens[:, :6])
+        logits, _ = Stepper(model)(tokens[:, 6], state)
+    assert torch.allclose(logits, expected[:, 6], atol=1e-5)

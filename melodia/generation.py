@@ -1,6 +1,6 @@
 """New music from a seed phrase: the seed is tokenized, continued by the model, decoded.
 
-    melodia.generate("folk.safetensors", "D4 E4 F#4/8 G4/8 A4/2 key=D meter=6/8", count=10, bars=8)
+    melodia.generate("folk.safetensors", "D4 E4 F#4/8 G4/8 A4/2 key=D meter=6/8", 10, Constraints(bars=8))
 
 returns `Score`s, each the seed followed by what the model wrote, under the constraints
 asked for (key or mode, pitch range, largest leap, length in bars), all enforced as
