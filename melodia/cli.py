@@ -89,10 +89,13 @@ def _generate_command(commands: Any) -> None:
     generate.add_argument("--meter", help="time signature, e.g. 6/8 (default: the seed's)")
     generate.add_argument("--notes", type=int, help="length in notes, seed included (instead of --bars)")
     generate.add_argument("--end-on-tonic", action="store_true", help="end every melody on the key's tonic")
+    generate.add_argument("--instrument", help="keep notes in this instrument's range (violin, flute, ...)")
     generate.add_argument("--temperature", type=float, default=1.0)
     generate.add_argument("--top-k", type=int, default=0)
     generate.add_argument("--top-p", type=float, default=1.0)
     generate.add_argument("--repetition-penalty", type=float, default=1.0)
+    generate.add_argument("--beam-size", type=int, default=0, help="beam search with this many beams (0: sample)")
+    generate.add_argument("--branch-factor", type=int, default=4, help="tokens each beam tries per step")
     generate.add_argument("--random-seed", type=int, default=0, help="the same number gives the same output")
     generate.add_argument("-o", "--output", default=DEFAULT_OUTPUT, help="output folder (default: %(default)s)")
     generate.add_argument("--force", action="store_true", help="overwrite files in the output folder")
@@ -105,8 +108,9 @@ def _generate(args: argparse.Namespace) -> None:
 
     bars = args.bars if args.bars or args.notes else 8
     constraints = Constraints(args.key, _pitch_range(args.range) if args.range else None, args.max_leap, bars,
-                              args.notes, args.meter, args.end_on_tonic)
-    sampling = SamplingConfig(args.temperature, args.top_k, args.top_p, args.repetition_penalty)
+                              args.notes, args.meter, args.end_on_tonic, args.instrument)
+    sampling = SamplingConfig(args.temperature, args.top_k, args.top_p, args.repetition_penalty,
+                              beam_size=args.beam_size, branch_factor=args.branch_factor)
     seed: Any = args.seed
     if Path(args.seed).suffix and Path(args.seed).is_file():
         seed = SeedFile(Path(args.seed), args.seed_bars, args.seed_track)

@@ -22,8 +22,9 @@ import torch
 
 from melodia.analysis import estimate_key
 from melodia.errors import MelodiaError
+from melodia.gm import INSTRUMENT_RANGES
 from melodia.io.atomic import atomic_write_text, refuse_overwrite
-from melodia.sampler import Constraint, SamplingConfig, sample
+from melodia.sampler import Constraint, SamplingConfig, beam_search, sample
 from melodia.score import PITCH_CLASS_NAMES, Score, TimeSignature
 from melodia.seed import Mode, parse_key, parse_seed
 from melodia.tokenizers import EOS, GrammarState, Tokenizer
@@ -52,6 +53,7 @@ class Constraints:
     notes: int | None = None  # length in notes, seed included
     meter: str | None = None  # "6/8"; by default the seed's
     end_on_tonic: bool = False
+    instrument: str | None = None  # keep notes in this instrument's range (see gm.INSTRUMENT_RANGES)
 
 
 def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints = Constraints(),
@@ -75,7 +77,12 @@ def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints = C
     rules = _constraint_masks(tokenizer, mode, constraints)
     generator = torch.Generator().manual_seed(random_seed)
     torch.manual_seed(random_seed)
-    sequences = sample(model, tokenizer, prompt, count, sampling or SamplingConfig(), generator, rules)
+    sampling = sampling or SamplingConfig()
+    if sampling.beam_size:
+        sequences = beam_search(model, tokenizer, prompt, sampling.beam_size, sampling.branch_factor,
+                                sampling.max_tokens, rules, count)
+    else:
+        sequences = sample(model, tokenizer, prompt, count, sampling, generator, rules)
     return [tokenizer.decode(tokens) for tokens in sequences]
 
 
@@ -160,6 +167,12 @@ def _constraint_masks(tokenizer: Tokenizer, mode: Mode, constraints: Constraints
     allowed_pitch = np.isin((pitches - mode.tonic) % 12, SCALES[mode.name])
     if constraints.pitch_range:
         low, high = constraints.pitch_range
+        allowed_pitch &= (pitches >= low) & (pitches <= high)
+    if constraints.instrument:
+        if constraints.instrument not in INSTRUMENT_RANGES:
+            raise GenerateError(f"--instrument {constraints.instrument!r}: expected one of "
+                                f"{', '.join(sorted(INSTRUMENT_RANGES))}")
+        low, high = INSTRUMENT_RANGES[constraints.instrument]
         allowed_pitch &= (pitches >= low) & (pitches <= high)
     rules: list[Constraint] = []
     duration_start, duration_stop = vocab.ranges["Duration"]

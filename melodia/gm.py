@@ -53,3 +53,15 @@ def program_name(program: int, is_drum: bool = False) -> str:
 def program_family(program: int) -> str:
     """The General MIDI family of `program` (eight programs a family)."""
     return FAMILY_NAMES[program // 8]
+
+
+# Playable ranges (lowest, highest MIDI pitch) of common melody instruments, from standard
+# orchestration references; `--instrument` keeps generated notes inside them.
+INSTRUMENT_RANGES: dict[str, tuple[int, int]] = {
+    "piano": (21, 108), "violin": (55, 103), "viola": (48, 91), "cello": (36, 76), "double-bass": (28, 67),
+    "flute": (60, 96), "piccolo": (74, 108), "oboe": (58, 91), "clarinet": (50, 94), "bassoon": (34, 75),
+    "alto-sax": (49, 81), "tenor-sax": (44, 76), "trumpet": (54, 86), "horn": (34, 77), "trombone": (40, 72),
+    "tuba": (28, 58), "guitar": (40, 88), "bass-guitar": (28, 67), "harp": (24, 103), "recorder": (72, 98),
+    "tin-whistle": (74, 98), "fiddle": (55, 100), "accordion": (53, 93), "soprano": (60, 81), "alto": (53, 74),
+    "tenor": (48, 69), "baritone": (43, 65), "bass": (40, 64),
+}

@@ -32,6 +32,9 @@ class SamplingConfig:
             `repetition_window` notes (1 turns it off).
         repetition_window: how many recent notes the penalty looks at.
         max_tokens: the longest sequence, seed included.
+        beam_size: search for the likeliest continuations with this many beams instead of
+            drawing at random (0 draws).
+        branch_factor: how many tokens each beam tries per step.
     """
 
     temperature: float = 1.0
@@ -40,6 +43,8 @@ class SamplingConfig:
     repetition_penalty: float = 1.0
     repetition_window: int = 8
     max_tokens: int = 2048
+    beam_size: int = 0
+    branch_factor: int = 4
 
 
 def filter_logits(logits: torch.Tensor, config: SamplingConfig) -> torch.Tensor:
@@ -183,3 +188,54 @@ def _penalize(scores: torch.Tensor, sequences: list[list[int]], pitch_tokens: np
         if recent:
             scores[row, recent] -= penalty
     return scores
+
+
+@torch.no_grad()
+def beam_search(model: MelodyLM, tokenizer: Tokenizer, prompt: Sequence[int], beam_size: int, branch_factor: int,
+                max_tokens: int, constraints: Sequence[Constraint] = (), count: int = 1) -> list[list[int]]:
+    """The `count` likeliest continuations found by beam search under the grammar and constraints.
+
+    Each step every live hypothesis is extended by its `branch_factor` likeliest allowed
+    tokens, and the `beam_size` best by total log-probability live on. Finished hypotheses
+    (EOS) are ranked by log-probability per token, so short ones are not favoured.
+    """
+    import copy
+
+    model.eval()
+    device = next(model.parameters()).device
+    first = tokenizer.new_state()
+    for token in prompt:
+        first.advance(int(token))
+    logits, carried = _run_prompt(model, prompt, 1, None, device)
+    beams = [(0.0, list(map(int, prompt)), first)]
+    finished: list[tuple[float, list[int]]] = []
+    while beams and len(finished) < max(count, beam_size):
+        log_probs = torch.log_softmax(logits.float(), dim=-1)
+        candidates = []
+        for row, (score, _, state) in enumerate(beams):
+            mask = torch.from_numpy(_allowed(state, constraints)).to(device)
+            allowed = log_probs[row].masked_fill(~mask, float("-inf"))
+            top = torch.topk(allowed, min(branch_factor, int(mask.sum())))
+            candidates += [(score + float(value), row, int(token)) for value, token in zip(top.values, top.indices)]
+        candidates.sort(key=lambda c: -c[0])
+        survivors, rows, next_tokens = [], [], []
+        for score, row, token in candidates:
+            tokens = [*beams[row][1], token]
+            if token == EOS or len(tokens) >= max_tokens:
+                finished.append((score / max(len(tokens) - len(prompt), 1), tokens))
+                continue
+            if len(survivors) < beam_size:
+                state = copy.deepcopy(beams[row][2])
+                state.advance(token)
+                survivors.append((score, tokens, state))
+                rows.append(row)
+                next_tokens.append(token)
+        if not survivors:
+            break
+        index = torch.tensor(rows, device=device)
+        carried = tuple(part.index_select(1, index) for part in carried) if isinstance(carried, tuple) \
+            else carried.index_select(1, index)
+        output, carried = model(torch.tensor(next_tokens, device=device).unsqueeze(1), carried)
+        logits, beams = output[:, -1], survivors
+    finished.sort(key=lambda f: -f[0])
+    return [tokens for _, tokens in finished[:count]]

@@ -144,3 +144,21 @@ def test_fast_stepper_matches_the_model() -> None:
         _, state = model(tokens[:, :6])
         logits, _ = Stepper(model)(tokens[:, 6], state)
     assert torch.allclose(logits, expected[:, 6], atol=1e-5)
+
+
+def test_beam_search_and_instrument_range() -> None:
+    from melodia.gm import INSTRUMENT_RANGES
+
+    model = untrained(MELODY, 5)
+    constraints = Constraints(bars=4, instrument="flute", max_leap=9)
+    beams = generate((model, MELODY), "G4 A4 B4 key=G", count=3, constraints=constraints,
+                     sampling=SamplingConfig(beam_size=4, branch_factor=3))
+    again = generate((model, MELODY), "G4 A4 B4 key=G", count=3, constraints=constraints,
+                     sampling=SamplingConfig(beam_size=4, branch_factor=3), random_seed=99)
+    assert beams == again and len(beams) == 3  # beam search draws nothing at random
+    low, high = INSTRUMENT_RANGES["flute"]
+    for score in beams:
+        assert all(low <= n.pitch <= high for n in score.tracks[0].notes[3:])
+        assert len(score.bar_starts(score.end_tick - 1)) == 4
+    with pytest.raises(Exception, match="--instrument 'kazoo'"):
+        generate((model, MELODY), "G4", constraints=Constraints(instrument="kazoo"))
