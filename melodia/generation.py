@@ -25,7 +25,7 @@ from melodia.errors import MelodiaError
 from melodia.gm import INSTRUMENT_RANGES
 from melodia.io.atomic import atomic_write_text, refuse_overwrite
 from melodia.sampler import Constraint, SamplingConfig, beam_search, sample
-from melodia.score import PITCH_CLASS_NAMES, Score, TimeSignature
+from melodia.score import Score, TimeSignature
 from melodia.seed import Mode, parse_key, parse_seed
 from melodia.tokenizers import EOS, GrammarState, Tokenizer
 
@@ -278,10 +278,10 @@ def write_outputs(scores: list[Score], folder: Path, settings: dict[str, Any], f
         write_midi(score, path)
         notes = score.notes
         pitches = [n.pitch for n in notes]
-        tonic, mode = _estimated_mode(score).tonic, _estimated_mode(score).name
+        key = _estimated_mode(score)
         outputs.append({"file": path.name, "notes": len(notes), "bars": len(score.bar_starts(score.end_tick - 1)),
                         "lowest": min(pitches, default=0), "highest": max(pitches, default=0),
-                        "estimated_key": f"{PITCH_CLASS_NAMES[tonic]} {mode}"})
+                        "estimated_key": str(key)})
     atomic_write_text(folder / "manifest.json", json.dumps({"settings": settings, "outputs": outputs}, indent=2))
     return names
 
@@ -291,6 +291,3 @@ def settings_record(seed: str, constraints: Constraints, sampling: SamplingConfi
     return {"model": model, "seed": seed, "count": count, "random_seed": random_seed,
             "constraints": asdict(constraints), "sampling": asdict(sampling)}
 
-
-def meter_of(score: Score) -> TimeSignature:
-    return score.initial_time_signature()
