@@ -80,7 +80,7 @@ def _discount(level: dict[tuple[int, ...], dict[int, int]]) -> float:
 
 
 def choose_order(train: Sequence[np.ndarray], valid: Sequence[np.ndarray], vocab_size: int,
-                 orders: Sequence[int] = tuple(range(2, 13))) -> tuple[KneserNey, dict[int, float]]:
+                 orders: Sequence[int] = tuple(range(2, 25))) -> tuple[KneserNey, dict[int, float]]:
     """Fit each order on `train`; keep the one with the lowest NLL per token on `valid`."""
     results: dict[int, float] = {}
     best: KneserNey | None = None

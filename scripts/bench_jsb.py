@@ -70,7 +70,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     ngram_test = per_step(corpus, "test", [ngram.nll(t) for t in tokens("test")])
     ours = per_step(corpus, "test", test_nll)
     with tempfile.TemporaryDirectory() as folder:
-        for number, (score, _) in enumerate(read_jsb(_jsb_file())["test"]):
+        source = find_recipe("jsb").sources[0]
+        for number, (score, _) in enumerate(read_jsb(source.location, source.steps_as)["test"]):
             write_score(score, Path(folder) / f"test{number:02d}.mid")
         result = subprocess.run([sys.executable, "-m", "melodia.cli", "evaluate", "--model", str(output), folder,
                                  "--transpositions", str(shifts), "--json"], capture_output=True, text=True)
@@ -98,11 +99,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"melodia evaluate on the test chorales written as MIDI: total {command_total:.4f} nats, "
           f"this script: {sum(test_nll):.4f} ({'the same' if same else 'DIFFERENT'})")
     print(f"whole run: {(time.monotonic() - started) / 60:.1f} min; model file: {output}")
-
-
-def _jsb_file() -> Path:
-    recipe = find_recipe("jsb")
-    return recipe.sources[0].location
 
 
 if __name__ == "__main__":
