@@ -8,8 +8,10 @@ returns decodes and passes `check()`.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -75,28 +77,29 @@ def sample(model: MelodyLM, tokenizer: Tokenizer, prompt: Sequence[int], count: 
     sequences = [list(map(int, prompt)) for _ in range(count)]
     labels = None if conditions is None else conditions.to(device).expand(count, -1)
     logits, carried = _run_prompt(model, prompt, count, labels, device)
-    stepper = Stepper(model) if Stepper.fits(model, labels) else None
+    stepper = Stepper.of(model) if Stepper.fits(model, labels, count) else None
     pitch_tokens = _pitch_ids(tokenizer)
     while True:
         alive = [i for i, state in enumerate(states) if not state.ended and len(sequences[i]) < config.max_tokens]
         if not alive:
             break
         masks = np.stack([_allowed(states[i], constraints) for i in alive])
-        scores = logits[alive].float()
+        scores = (logits if len(alive) == count else logits[alive]).float()
         scores = scores.masked_fill(~torch.from_numpy(masks).to(device), float("-inf"))
         if config.repetition_penalty != 1.0:
             scores = _penalize(scores, [sequences[i] for i in alive], pitch_tokens, config)
         probabilities = torch.softmax(filter_logits(scores, config), dim=-1)
         drawn = torch.multinomial(probabilities.cpu(), 1, generator=generator).squeeze(1).tolist()
-        step = torch.full((count, 1), EOS, dtype=torch.long)
+        next_tokens = [EOS] * count  # finished sequences are fed EOS; their output is never read
         for row, token in zip(alive, drawn):
             states[row].advance(token)
             sequences[row].append(token)
-            step[row, 0] = token
+            next_tokens[row] = token
+        step = torch.tensor(next_tokens, dtype=torch.long, device=device)
         if stepper is not None:
-            logits, carried = stepper(step[:, 0].to(device), carried)
+            logits, carried = stepper(step, carried)
         else:
-            output, carried = model(step.to(device), carried, None if labels is None else labels)
+            output, carried = model(step.unsqueeze(1), carried, None if labels is None else labels)
             logits = output[:, -1]
     return sequences
 
@@ -108,9 +111,22 @@ class Stepper:
     same arithmetic in a few fused matrix products (dropout is off when sampling).
     """
 
-    @staticmethod
-    def fits(model: MelodyLM, labels: torch.Tensor | None) -> bool:
-        return model.config.cell == "lstm" and labels is None
+    _made: ClassVar[weakref.WeakKeyDictionary[MelodyLM, tuple[int, Stepper]]] = weakref.WeakKeyDictionary()
+
+    largest_batch = 8  # beyond it the cost is arithmetic, and nn.LSTM's fused kernels do that better
+
+    @classmethod
+    def fits(cls, model: MelodyLM, labels: torch.Tensor | None, batch: int) -> bool:
+        return model.config.cell == "lstm" and labels is None and batch <= cls.largest_batch
+
+    @classmethod
+    def of(cls, model: MelodyLM) -> Stepper:
+        """The stepper of `model`, made again only when its weights have changed since."""
+        version = sum(p._version for p in model.parameters())
+        made = cls._made.get(model)
+        if made is None or made[0] != version:
+            made = cls._made[model] = (version, cls(model))
+        return made[1]
 
     def __init__(self, model: MelodyLM) -> None:
         rnn, hidden = model.rnn, model.config.hidden_size
