@@ -70,7 +70,101 @@ def _parser() -> argparse.ArgumentParser:
     _corpus_commands(commands)
     _model_commands(commands)
     _generate_command(commands)
+    _evaluation_commands(commands)
     return parser
+
+
+def _evaluation_commands(commands: Any) -> None:
+    metrics = commands.add_parser("metrics", help="objective metrics of music files")
+    metrics.add_argument("files", nargs="+", metavar="FILE", help="music files or folders")
+    metrics.add_argument("--json", action="store_true", help="print JSON for scripts")
+    metrics.set_defaults(run=_metrics)
+    compare = commands.add_parser("compare", help="compare a generated set with a reference set, metric by metric")
+    compare.add_argument("--generated", required=True, nargs="+", metavar="PATH", help="generated files or folders")
+    compare.add_argument("--reference", required=True, nargs="+", metavar="PATH|CORPUS",
+                         help="reference files or folders, or corpus:NAME[:SPLIT]")
+    compare.add_argument("--json", action="store_true", help="print JSON for scripts")
+    compare.set_defaults(run=_compare)
+    originality = commands.add_parser("originality", help="longest run of notes each piece shares with a corpus")
+    originality.add_argument("--corpus", required=True, help="a built corpus")
+    originality.add_argument("--split", default="all", choices=("all", "train", "valid", "test"),
+                             help="which pieces of the corpus to check against (default: all)")
+    originality.add_argument("files", nargs="+", metavar="FILE", help="music files or folders")
+    originality.add_argument("--json", action="store_true", help="print JSON for scripts")
+    originality.set_defaults(run=_originality)
+
+
+def _read_all(paths: list[str]) -> list[tuple[str, Any]]:
+    """(name, Score) for every readable file among `paths` (folders searched); bad ones are reported and skipped."""
+    from melodia.errors import MelodiaError
+    from melodia.io import SUFFIXES, read_score
+
+    scores = []
+    for item in paths:
+        if item.startswith("corpus:"):
+            from melodia.corpus.reader import Corpus
+
+            _, name, *split = item.split(":")
+            scores += Corpus.open(name).scores(split[0] if split else None)
+            continue
+        path = Path(item)
+        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES) if path.is_dir() else [path]
+        for file in files:
+            try:
+                scores.append((str(file), read_score(file)))
+            except MelodiaError as error:
+                print(f"melodia: skipped {error}", file=sys.stderr)
+    if not scores:
+        raise MelodiaError(f"no readable music among {', '.join(paths)}")
+    return scores
+
+
+def _metrics(args: argparse.Namespace) -> None:
+    import json
+
+    from melodia.metrics import SCALAR_METRICS, all_metrics
+
+    rows = {name: all_metrics(score) for name, score in _read_all(args.files)}
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return
+    names = list(SCALAR_METRICS)
+    for name, values in rows.items():
+        print(name)
+        for metric in names:
+            print(f"  {metric:24}{values[metric]:>10.3f}")
+
+
+def _compare(args: argparse.Namespace) -> None:
+    import json
+
+    from melodia.compare import compare_sets, format_comparison, summary
+
+    generated = [score for _, score in _read_all(args.generated)]
+    reference = [score for _, score in _read_all(args.reference)]
+    result = compare_sets(generated, reference)
+    print(json.dumps(summary(result), indent=2) if args.json else
+          format_comparison(result, len(generated), len(reference)))
+
+
+def _originality(args: argparse.Namespace) -> None:
+    import json
+
+    from melodia.corpus.reader import Corpus
+    from melodia.originality import ReferenceIndex, share_with_runs
+
+    corpus = Corpus.open(args.corpus)
+    index = ReferenceIndex(corpus.scores(None if args.split == "all" else args.split))
+    matches = [(name, index.longest_match(score)) for name, score in _read_all(args.files)]
+    shares = share_with_runs([m for _, m in matches])
+    if args.json:
+        print(json.dumps({"pieces": [{"name": n, "notes": m.notes, "reference": m.reference, "at_note": m.position}
+                                     for n, m in matches], "share_with_runs": shares}, indent=2))
+        return
+    for name, match in matches:
+        where = f"with {match.reference} (from note {match.position + 1})" if match.notes else "with nothing"
+        print(f"{name}: longest shared run {match.notes} notes {where}")
+    print("share of pieces sharing a run of " + ", ".join(f"{k} notes: {v:.1%}" for k, v in shares.items()))
 
 
 def _generate_command(commands: Any) -> None:

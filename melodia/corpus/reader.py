@@ -11,6 +11,7 @@ import numpy as np
 
 from melodia.corpus.build import TOKEN_DTYPE, corpus_folder
 from melodia.errors import MelodiaError
+from melodia.score import Score
 from melodia.tokenizers import Tokenizer, load_tokenizer
 
 SPLITS = ("train", "valid", "test")
@@ -57,6 +58,11 @@ class Corpus:
 
     def piece_tokens(self, piece: dict[str, Any]) -> np.ndarray:
         return np.asarray(self.tokens[piece["offset"]:piece["offset"] + piece["tokens"]])
+
+    def scores(self, split: str | None = None) -> list[tuple[str, Score]]:
+        """(piece id, decoded `Score`) of every piece, or of one split."""
+        pieces = self.pieces if split is None else self.split(split)
+        return [(piece["id"], self.tokenizer.decode(self.piece_tokens(piece))) for piece in pieces]
 
     def content_hash(self) -> str:
         """Identifies exactly these pieces and tokens (model files record it)."""
