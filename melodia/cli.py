@@ -97,7 +97,7 @@ def _evaluation_commands(commands: Any) -> None:
 def _read_all(paths: list[str]) -> list[tuple[str, Any]]:
     """(name, Score) for every readable file among `paths` (folders searched); bad ones are reported and skipped."""
     from melodia.errors import MelodiaError
-    from melodia.io import SUFFIXES, read_score
+    from melodia.io import music_files, read_score
 
     scores = []
     for item in paths:
@@ -107,9 +107,7 @@ def _read_all(paths: list[str]) -> list[tuple[str, Any]]:
             _, name, *split = item.split(":")
             scores += Corpus.open(name).scores(split[0] if split else None)
             continue
-        path = Path(item)
-        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES) if path.is_dir() else [path]
-        for file in files:
+        for file in music_files(item):
             try:
                 scores.append((str(file), read_score(file)))
             except MelodiaError as error:

@@ -153,16 +153,14 @@ def _condition_id(values: list[str], label: str) -> int:
 def _collect(inputs: Sequence[str], tokenizer: Tokenizer) -> tuple[list[tuple[str, np.ndarray, int, dict[str, str]]],
                                                                    list[str]]:
     """(name, tokens, notes, condition labels) of every input piece, and the inputs that could not be read."""
-    from melodia.io import SUFFIXES, read_score
+    from melodia.io import music_files, read_score
 
     pieces, skipped = [], []
     for item in inputs:
         if item.startswith("corpus:"):
             pieces += _corpus_pieces(item, tokenizer)
             continue
-        path = Path(item)
-        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES) if path.is_dir() else [path]
-        for file in files:
+        for file in music_files(item):
             try:
                 score = read_score(file)
                 quantized = tokenizer.grid.quantize(score)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from melodia.errors import MelodiaError
-from melodia.io import SUFFIXES
+from melodia.io import music_files
 from melodia.tokenizers import TokenizerConfig
 
 if sys.version_info >= (3, 11):
@@ -46,11 +46,9 @@ class Source:
             return [self.location]
         if not self.location.is_dir():
             raise RecipeError(f"{self.location}: collection {self.collection!r} is not a folder")
-        if self.patterns:
-            found = {p for pattern in self.patterns for p in self.location.glob(pattern)}
-        else:
-            found = {p for p in self.location.rglob("*") if p.suffix.lower() in SUFFIXES}
-        return sorted(p for p in found if p.is_file())
+        if not self.patterns:
+            return music_files(self.location)
+        return sorted({p for pattern in self.patterns for p in self.location.glob(pattern) if p.is_file()})
 
 
 @dataclass(frozen=True)

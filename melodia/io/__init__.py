@@ -13,6 +13,14 @@ MUSIC21_SUFFIXES = (".abc", ".xml", ".musicxml", ".mxl", ".krn")
 SUFFIXES = MIDI_SUFFIXES + MUSIC21_SUFFIXES
 
 
+def music_files(path: str | os.PathLike[str]) -> list[Path]:
+    """The file itself, or every file with a music suffix under a folder, sorted."""
+    path = Path(path)
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file())
+    return [path]
+
+
 def read_score(path: str | os.PathLike[str]) -> Score:
     """Read any supported file (MIDI, ABC, MusicXML, Humdrum) by its suffix.
 
