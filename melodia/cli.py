@@ -167,7 +167,8 @@ def _originality(args: argparse.Namespace) -> None:
 
 def _generate_command(commands: Any) -> None:
     generate = commands.add_parser("generate", help="new melodies that continue a seed phrase")
-    generate.add_argument("--model", required=True, metavar="FILE", help="a model file")
+    generate.add_argument("--model", default="default", metavar="FILE",
+                          help="a model file, or 'default' for the one shipped in the package (the default)")
     generate.add_argument("--seed", required=True, metavar="NOTES|FILE",
                           help='the seed phrase, e.g. "D4 E4 F#4/8 G4/8 A4/2 key=D meter=6/8", an ABC fragment, '
                                "or a MIDI / ABC / MusicXML file")

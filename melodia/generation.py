@@ -142,9 +142,16 @@ def _meter(text: str) -> TimeSignature:
 
 
 def _load(model: Any) -> tuple[Any, Tokenizer]:
+    """A model file path, "default" (the model shipped in the package), or a (model, tokenizer) pair."""
     if isinstance(model, (str, os.PathLike)):
         from melodia.io.modelfile import load_model
+        from melodia.resources import default_model_path
 
+        if str(model) == "default":
+            model = default_model_path()
+            if not model.is_file():
+                raise GenerateError(f"{model}: this install has no default model yet; train one with "
+                                    "scripts/train_default.py, or pass --model FILE")
         loaded, tokenizer, _ = load_model(model)
         return loaded, tokenizer
     return model[0], model[1]

@@ -162,3 +162,15 @@ def test_beam_search_and_instrument_range() -> None:
         assert len(score.bar_starts(score.end_tick - 1)) == 4
     with pytest.raises(Exception, match="--instrument 'kazoo'"):
         generate((model, MELODY), "G4", constraints=Constraints(instrument="kazoo"))
+
+
+def test_default_model_is_used_or_its_absence_explained(tmp_path: Path) -> None:
+    from melodia.resources import default_model_path
+
+    result = subprocess.run([sys.executable, "-m", "melodia.cli", "generate", "--seed", "G4 A4 B4", "--num", "2",
+                             "--bars", "2", "-o", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    if default_model_path().is_file():
+        assert result.returncode == 0, result.stderr
+        assert (tmp_path / "001.mid").is_file()
+    else:
+        assert result.returncode == 1 and "has no default model yet" in result.stderr
