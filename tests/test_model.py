@@ -198,8 +198,6 @@ def test_evaluate_files_equals_corpus_split(cache: Path, tmp_path: Path) -> None
     assert total["bits_per_note"] == pytest.approx(total["nll"] / math.log(2) / total["notes"])
     assert report["baseline"]["order"] >= 2 and report["baseline"]["total"]["nll"] > 0
     one = Corpus.open("tiny").split("train")[0]
-    source = Path(os.environ["MELODIA_CACHE"]).parent  # not used; files come from tests/data below
-    del source
     result = cli("evaluate", "--model", str(path), str(DATA / "waltz_3_4.mid"), str(DATA / "not_midi.mid"), "--json",
                  cache=cache)
     assert result.returncode == 0, result.stderr

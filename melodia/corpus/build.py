@@ -36,7 +36,7 @@ from melodia.corpus.recipe import Recipe, Source
 from melodia.errors import MelodiaError
 from melodia.io.atomic import atomic_write_bytes, atomic_write_text
 from melodia.score import PITCH_CLASS_NAMES, Score
-from melodia.tokenizers import Tokenizer, TokenizerConfig, tokenizer_from_config
+from melodia.tokenizers import TokenizerConfig, tokenizer_from_config
 from melodia.tokenizers.grid import DRUM_KEY, QuantizedScore
 
 CACHE_FORMAT = 1
@@ -299,8 +299,3 @@ def _report_text(recipe: Recipe, totals: dict[str, int], per_collection: dict[st
                      f"{counts['skipped']} skipped, {counts['altered']} altered")
     return "\n".join([*lines, "", *report]) + "\n"
 
-
-def tokenizer_of(folder: Path) -> Tokenizer:
-    from melodia.tokenizers import load_tokenizer
-
-    return load_tokenizer(folder / "tokenizer.json")

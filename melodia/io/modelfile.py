@@ -99,10 +99,3 @@ def _metadata(data: bytes) -> dict[str, str]:
         raise ValueError("metadata is not an object")
     return {str(k): str(v) for k, v in metadata.items()}
 
-
-def model_summary(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """What a model file says about itself, without building the model."""
-    model, tokenizer, training = load_model(path)
-    return {"model": model.config.to_dict(), "parameters": model.parameter_count(),
-            "tokenizer": tokenizer.config.to_dict(), "training": training}
-
