@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -33,14 +34,14 @@ GOAL_METRICS = ("pitch_class_entropy", "scale_consistency", "pitch_range", "inte
 
 
 def first_bar(score: Score) -> Score:
-    """The notes of the first bar that holds notes (a seed for one melody)."""
+    """A copy of `score` cut after the first bar that holds notes (a seed for one melody)."""
     starts = score.bar_starts()
     track = score.tracks[0]
     first = track.notes[0].onset_tick
     bar = max(i for i, s in enumerate(starts) if s <= first)
     end = starts[bar + 1] if bar + 1 < len(starts) else score.end_tick
-    track.notes = [n for n in track.notes if n.onset_tick < end]
-    return score
+    notes = [replace(n) for n in track.notes if n.onset_tick < end]
+    return replace(score, tracks=[replace(track, notes=notes)])
 
 
 def main(argv: Sequence[str] | None = None) -> None:
