@@ -70,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     _corpus_commands(commands)
     _model_commands(commands)
     _generate_command(commands)
+    _style_command(commands)
     _evaluation_commands(commands)
     return parser
 
@@ -165,6 +166,47 @@ def _originality(args: argparse.Namespace) -> None:
     print("share of pieces sharing a run of " + ", ".join(f"{k} notes: {v:.1%}" for k, v in shares.items()))
 
 
+def _style_command(commands: Any) -> None:
+    style = commands.add_parser("style", help="the same music for other instruments, in another rhythm or tempo")
+    style.add_argument("input", nargs="?", help="a MIDI, ABC or MusicXML file")
+    style.add_argument("--instrumentation", metavar="NAME|FILE", help="an instrumentation preset or TOML file")
+    style.add_argument("--rhythm", metavar="NAME|FILE", help="a rhythm preset or TOML file")
+    style.add_argument("--style", metavar="NAME|FILE", help="a combined preset (instrumentation, rhythm, tempo)")
+    style.add_argument("--tempo", type=float, metavar="BPM", help="quarter notes per minute")
+    style.add_argument("--no-accompaniment", action="store_true",
+                       help="leave a bare melody bare (by default harmony, bass and drum parts are filled in)")
+    style.add_argument("--list", action="store_true", help="list the presets and stop")
+    style.add_argument("-o", "--output", metavar="OUT.mid", help="the MIDI file to write")
+    style.add_argument("--force", action="store_true", help="overwrite OUT.mid")
+    style.set_defaults(run=_style)
+
+
+def _style(args: argparse.Namespace) -> None:
+    from melodia.errors import MelodiaError
+    from melodia.style import load_instrumentation, load_rhythm, load_style, preset_names, stylize
+
+    if args.list:
+        for kind, load in (("instrumentation", load_instrumentation), ("rhythm", load_rhythm),
+                           ("styles", load_style)):
+            print(f"{kind}:")
+            for name in preset_names(kind):
+                print(f"  {name:18} {load(name).description}")
+        return
+    if not args.input or not args.output:
+        raise MelodiaError("style needs an input file and -o OUT.mid (or --list)")
+    if not (args.instrumentation or args.rhythm or args.style or args.tempo):
+        raise MelodiaError("style needs --instrumentation, --rhythm, --style or --tempo (see melodia style --list)")
+    from melodia.io import read_score, write_score
+    from melodia.io.atomic import refuse_overwrite
+
+    if not args.force:
+        refuse_overwrite(args.output)
+    styled = stylize(read_score(args.input), args.instrumentation, args.rhythm, args.tempo, args.style,
+                     accompaniment=not args.no_accompaniment)
+    path = write_score(styled, args.output)
+    print(f"wrote {path}: " + ", ".join(f"{t.name} ({len(t.notes)} notes)" for t in styled.tracks))
+
+
 def _generate_command(commands: Any) -> None:
     generate = commands.add_parser("generate", help="new melodies that continue a seed phrase")
     generate.add_argument("--model", default="default", metavar="FILE",
@@ -189,6 +231,8 @@ def _generate_command(commands: Any) -> None:
     generate.add_argument("--repetition-penalty", type=float, default=1.0)
     generate.add_argument("--beam-size", type=int, default=0, help="beam search with this many beams (0: sample)")
     generate.add_argument("--branch-factor", type=int, default=4, help="tokens each beam tries per step")
+    generate.add_argument("--style", metavar="NAME|FILE",
+                          help="play each melody in a combined style preset (see melodia style --list)")
     generate.add_argument("--random-seed", type=int, default=0, help="the same number gives the same output")
     generate.add_argument("-o", "--output", default=DEFAULT_OUTPUT, help="output folder (default: %(default)s)")
     generate.add_argument("--force", action="store_true", help="overwrite files in the output folder")
@@ -207,8 +251,16 @@ def _generate(args: argparse.Namespace) -> None:
     seed: Any = args.seed
     if Path(args.seed).suffix and Path(args.seed).is_file():
         seed = SeedFile(Path(args.seed), args.seed_bars, args.seed_track)
+    style = None
+    if args.style:
+        from melodia.style import load_style, stylize
+
+        style = load_style(args.style)  # before generating: a bad name fails at once
     scores = generate(args.model, seed, args.num, constraints, sampling, args.random_seed)
+    if style is not None:
+        scores = [stylize(score, style=style) for score in scores]
     settings = settings_record(args.seed, constraints, sampling, args.random_seed, args.model, args.num)
+    settings["style"] = args.style
     paths = write_outputs(scores, Path(args.output), settings, force=args.force)
     print(f"wrote {len(paths)} MIDI files and manifest.json to {args.output}")
 

@@ -32,6 +32,10 @@ class TokenizerError(MelodiaError):
     """A bad tokenizer setting, a bad vocabulary file or an undecodable token sequence."""
 
 
+class StyleError(MelodiaError):
+    """A bad style template (instrumentation, rhythm or combined preset) or style setting."""
+
+
 class MelodiaWarning(UserWarning):
     """Something odd was found and mended (a note never switched off, say).
 

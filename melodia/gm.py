@@ -65,3 +65,30 @@ INSTRUMENT_RANGES: dict[str, tuple[int, int]] = {
     "tin-whistle": (74, 98), "fiddle": (55, 100), "accordion": (53, 93), "soprano": (60, 81), "alto": (53, 74),
     "tenor": (48, 69), "baritone": (43, 65), "bass": (40, 64),
 }
+
+# Playable range of each General MIDI family (lowest, highest MIDI pitch), and of programs
+# whose range differs much from their family's; style templates fold notes into these.
+FAMILY_RANGES: tuple[tuple[int, int], ...] = (
+    (21, 108), (60, 108), (36, 96), (40, 88), (28, 67), (36, 96), (36, 96), (40, 84),
+    (44, 84), (60, 96), (36, 96), (36, 96), (36, 96), (48, 88), (36, 84), (36, 96),
+)
+PROGRAM_RANGES: dict[int, tuple[int, int]] = {
+    6: (29, 89), 8: (60, 108), 9: (79, 108), 11: (53, 89), 12: (45, 96), 13: (65, 108), 14: (60, 77),
+    21: (53, 93), 22: (60, 84), 24: (40, 83), 25: (40, 83), 40: (55, 103), 41: (48, 91), 42: (36, 76),
+    43: (28, 67), 45: (36, 96), 46: (24, 103), 47: (36, 57), 52: (48, 79), 53: (48, 79),
+    56: (54, 86), 57: (40, 72), 58: (28, 58), 59: (54, 84), 60: (34, 77), 61: (40, 82),
+    64: (56, 87), 65: (49, 81), 66: (44, 76), 67: (36, 69), 68: (58, 91), 69: (52, 81), 70: (34, 75),
+    71: (50, 94), 72: (74, 108), 73: (60, 96), 74: (60, 96), 75: (60, 96), 78: (72, 96), 79: (60, 84),
+    105: (48, 84), 109: (58, 84), 110: (55, 100),
+}
+
+
+def program_range(program: int) -> tuple[int, int]:
+    """The playable range (lowest, highest MIDI pitch) of General MIDI `program`."""
+    return PROGRAM_RANGES.get(program, FAMILY_RANGES[program // 8])
+
+
+def program_number(text: str) -> int | None:
+    """The program (0-127) whose General MIDI name is `text`, ignoring case; None if none is."""
+    wanted = text.strip().lower()
+    return next((number for number, name in enumerate(PROGRAM_NAMES) if name.lower() == wanted), None)

@@ -121,6 +121,14 @@ class Score:
         first = self.time_signatures[0] if self.time_signatures else None
         return first if first is not None and first.tick == 0 else TimeSignature(0, 4, 4)
 
+    def time_signature_at(self, tick: int) -> TimeSignature:
+        """The time signature in force at `tick` (4/4 before the first one)."""
+        current = self.initial_time_signature()
+        for ts in self.time_signatures:
+            if ts.tick <= tick:
+                current = ts
+        return current
+
     def initial_bpm(self) -> float:
         first = self.tempos[0] if self.tempos else None
         return first.bpm if first is not None and first.tick == 0 else DEFAULT_BPM

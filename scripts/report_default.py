@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import replace
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np

@@ -89,3 +89,21 @@ def test_corpus_build_and_stats_commands(tmp_path: Path) -> None:
     assert stats.returncode == 0 and "corpus tunes: 4 pieces" in stats.stdout
     missing = subprocess.run([*run, "stats", "nothing-built"], capture_output=True, text=True, env=env)
     assert missing.returncode == 1 and "no corpus built here" in missing.stderr
+
+
+def test_style_command_lists_converts_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    listing = melodia("style", "--list")
+    assert listing.returncode == 0 and "string-quartet" in listing.stdout and "waltz" in listing.stdout
+    target = tmp_path / "quartet.mid"
+    source = Path(__file__).resolve().parent.parent / "melodia" / "data" / "bwv66.6.mid"
+    result = melodia("style", str(source), "--instrumentation", "string-quartet", "--rhythm", "waltz", "--tempo",
+                     "150", "-o", str(target))
+    assert result.returncode == 0, result.stderr
+    styled = read_score(target)
+    assert [t.name for t in styled.tracks] == ["Violin I", "Violin II", "Viola", "Cello"]
+    assert str(styled.time_signatures[0]) == "3/4" and round(styled.initial_bpm()) == 150
+    again = melodia("style", str(source), "--style", "rock", "-o", str(target))
+    assert again.returncode == 1 and "already exists (pass --force" in again.stderr
+    bad = melodia("style", str(source), "--rhythm", "polka", "-o", str(tmp_path / "x.mid"))
+    assert bad.returncode == 1 and "rhythm 'polka': no such preset or file" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 import torch
 
 from melodia.generation import SCALES, Constraints, generate
+from melodia.io import read_score
 from melodia.io.modelfile import save_model
 from melodia.model import MelodyLM, ModelConfig
 from melodia.sampler import SamplingConfig, sample
@@ -164,13 +166,31 @@ def test_beam_search_and_instrument_range() -> None:
         generate((model, MELODY), "G4", constraints=Constraints(instrument="kazoo"))
 
 
-def test_default_model_is_used_or_its_absence_explained(tmp_path: Path) -> None:
-    from melodia.resources import default_model_path
+def test_readme_first_command_generates_with_the_shipped_model(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    first_command = readme.split("\n\n    ")[1].split("\n")[0]
+    words = shlex.split(first_command.split("&& .venv/bin/melodia ")[1])
+    result = subprocess.run([sys.executable, "-m", "melodia.cli", *words], capture_output=True, text=True,
+                            timeout=120, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "wrote 10 MIDI files and manifest.json to melodia-output" in result.stdout
+    written = sorted((tmp_path / "melodia-output").glob("*.mid"))
+    assert len(written) == 10
+    for path in written:
+        score = read_score(path)
+        assert str(score.time_signatures[0]) == "6/8" and len(score.bar_starts(score.end_tick - 1)) == 8
+        assert [n.pitch for n in score.tracks[0].notes[:5]] == [62, 64, 66, 67, 69]  # the seed, then new notes
 
-    result = subprocess.run([sys.executable, "-m", "melodia.cli", "generate", "--seed", "G4 A4 B4", "--num", "2",
-                             "--bars", "2", "-o", str(tmp_path)], capture_output=True, text=True, timeout=120)
-    if default_model_path().is_file():
-        assert result.returncode == 0, result.stderr
-        assert (tmp_path / "001.mid").is_file()
-    else:
-        assert result.returncode == 1 and "has no default model yet" in result.stderr
+
+def test_generate_with_a_style(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "melodia.cli", "generate", "--seed", "G4 A4 B4 key=G", "--num",
+                             "2", "--bars", "4", "--style", "celtic-jig", "-o", str(tmp_path)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    score = read_score(tmp_path / "001.mid")
+    assert {t.name for t in score.tracks} >= {"Fiddle", "Guitar"} and any(t.is_drum for t in score.tracks)
+    assert str(score.time_signatures[0]) == "6/8" and round(score.initial_bpm()) == 180
+    assert json.loads((tmp_path / "manifest.json").read_text())["settings"]["style"] == "celtic-jig"
+    bad = subprocess.run([sys.executable, "-m", "melodia.cli", "generate", "--seed", "G4", "--style", "polka",
+                          "-o", str(tmp_path / "x")], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and "style 'polka': no such preset" in bad.stderr

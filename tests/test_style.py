@@ -1,17 +1,362 @@
-"""The code stays ruff clean: the suite fails otherwise, so CI enforces it."""
+"""Style conversion: templates, role detection, instrumentation, rhythm and accompaniment."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
+import itertools
+import warnings
+from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+import mido
+import pretty_midi
+import pytest
+from conftest import REAL_MIDI, ids
+
+from melodia.errors import StyleError
+from melodia.io import read_score, write_score
+from melodia.resources import example_path
+from melodia.score import Note, Score, TimeSignature, Track
+from melodia.seed import parse_seed
+from melodia.style import (
+    load_instrumentation,
+    load_rhythm,
+    load_style,
+    preset_names,
+    stylize,
+)
+from melodia.style.accompany import chord_bars, key_of
+from melodia.style.arrange import fold_into_range, split_by_rank
+from melodia.style.rhythm import apply_rhythm
+from melodia.style.roles import detect_voices, top_line
+
+INSTRUMENTATIONS = preset_names("instrumentation")
+RHYTHMS = preset_names("rhythm")
+STYLES = preset_names("styles")
 
 
-def test_ruff_is_clean() -> None:
-    ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
-    result = subprocess.run([ruff, "check", "--output-format", "concise", str(ROOT)],
-                            capture_output=True, text=True, cwd=ROOT)
-    assert result.returncode == 0, result.stdout + result.stderr
+def _multitrack() -> list[Path]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return [*[p for p in REAL_MIDI if len([t for t in read_score(p).tracks if t.notes]) >= 2][:3], example_path()]
+
+
+MULTITRACK = _multitrack()
+
+
+def melody(text: str) -> Score:
+    return parse_seed(text)[0]
+
+
+def four_voices() -> Score:
+    """Two bars of a four-part chorale texture in C major, one track a voice."""
+    voices = {"Soprano": [72, 71, 72, 74, 76, 74, 72, 71], "Alto": [67, 67, 69, 67, 67, 65, 64, 62],
+              "Tenor": [64, 62, 65, 64, 60, 60, 57, 55], "Bass": [48, 55, 53, 52, 48, 50, 45, 43]}
+    tracks = [Track(name, 0, False, [Note(p, 80, i * 480, 480) for i, p in enumerate(pitches)])
+              for name, pitches in voices.items()]
+    return Score(tracks, time_signatures=[TimeSignature(0, 4, 4)])
+
+
+def eighths_then_quarters(numerator: int = 4, denominator: int = 4) -> Score:
+    """A bar of eighth notes, then a bar of quarter notes (bar length from the meter)."""
+    bar = numerator * 1920 // denominator
+    notes = [Note(60 + i, 80, i * 240, 240) for i in range(bar // 240)]
+    notes += [Note(72 + i, 80, bar + i * 480, 480) for i in range(bar // 480)]
+    return Score([Track("Melody", 0, False, notes)], time_signatures=[TimeSignature(0, numerator, denominator)])
+
+
+def pitched_onset_classes(score: Score) -> Counter[tuple[int, int]]:
+    return Counter((n.onset_tick, n.pitch % 12) for t in score.tracks if not t.is_drum for n in t.notes)
+
+
+def part_of(instrumentation_name: str, track: Track):
+    return next(p for p in load_instrumentation(instrumentation_name).parts if p.name == track.name)
+
+
+# --- templates ---------------------------------------------------------------------------
+
+def test_at_least_eight_presets_of_each_kind_load() -> None:
+    assert len(INSTRUMENTATIONS) >= 8 and len(RHYTHMS) >= 8 and len(STYLES) >= 8
+    for name in STYLES:
+        style = load_style(name)
+        assert style.instrumentation is not None and style.rhythm is not None and style.tempo
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[[parts]]\nrole = "melody"\nprogram = 40\ncolour = "red"\n', "unknown field 'parts[0].colour'"),
+    ('[[parts]]\nrole = "melody"\nprogram = 200\n', "parts[0].program = 200 is not a General MIDI program"),
+    ('[[parts]]\nrole = "melody"\nprogram = "Kazoo"\n', "parts[0].program = 'Kazoo' is not a General MIDI"),
+    ('[[parts]]\nrole = "soloist"\n', "parts[0].role = 'soloist' is not one of"),
+    ('[[parts]]\nrole = "bass"\npattern = "boogie"\n', "parts[0].pattern = 'boogie' is not a bass pattern"),
+    ('[[parts]]\nrole = "melody"\narticulation = "slurred"\n', "articulation = 'slurred'"),
+    ('[[parts]]\nrole = "melody"\nrange = ["C4", "E4"]\n', "parts[0].range = ['C4', 'E4'] should be"),
+    ('description = "no parts"\n', "field 'parts' is missing"),
+    ("[[parts]\n", "not a valid TOML file"),
+])
+def test_bad_instrumentation_files_name_the_file_and_field(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text(text)
+    with pytest.raises(StyleError, match=r"mine\.toml") as error:
+        load_instrumentation(path)
+    assert message in str(error.value)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("tempo_factor = 2\n", "unknown field 'tempo_factor'"),
+    ("[swing]\nratio = 9\n", "swing.ratio = 9 should be a number"),
+    ('[[meter]]\nfrom = "4/4"\nto = "3/4"\nmap = [[0, 0], [4, 4]]\n', "meter[0].map"),
+    ('[[meter]]\nfrom = "4/5"\nto = "3/4"\nmap = [[0, 0], [4, 3]]\n', "meter[0].from = '4/5'"),
+    ("[groove]\naccents = [[0, 7]]\n", "groove.accents entry [0, 7]"),
+    ('[accompaniment]\ndrums = "polka"\n', "accompaniment.drums = 'polka' is not a drums pattern"),
+])
+def test_bad_rhythm_files_name_the_file_and_field(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "groove.toml"
+    path.write_text(text)
+    with pytest.raises(StyleError, match=r"groove\.toml") as error:
+        load_rhythm(path)
+    assert message in str(error.value)
+
+
+def test_unknown_preset_lists_the_presets() -> None:
+    with pytest.raises(StyleError, match=r"no such preset or file; presets: .*string-quartet"):
+        load_instrumentation("kazoo-band")
+
+
+def test_a_users_own_template_file_works(tmp_path: Path) -> None:
+    path = tmp_path / "duo.toml"
+    path.write_text('[[parts]]\nrole = "melody"\nprogram = "Oboe"\n\n[[parts]]\nrole = "bass"\nprogram = 70\n'
+                    'range = ["Bb1", "E4"]\n')
+    out = stylize(four_voices(), instrumentation=path)
+    assert [(t.name, t.program) for t in out.tracks] == [("Oboe", 68), ("Bassoon", 70)]
+    assert pitched_onset_classes(out) == pitched_onset_classes(four_voices())
+
+
+# --- roles ----------------------------------------------------------------------------------
+
+def test_roles_of_a_four_part_texture() -> None:
+    voices = detect_voices(four_voices())
+    assert [n.pitch for n in voices.melody] == [72, 71, 72, 74, 76, 74, 72, 71]
+    assert [n.pitch for n in voices.bass] == [48, 55, 53, 52, 48, 50, 45, 43]
+    assert [[n.pitch for n in line][:2] for line in voices.inner] == [[67, 67], [64, 62]]
+    assert not voices.is_bare_melody
+
+
+def test_roles_of_one_polyphonic_track_split_top_middle_bottom() -> None:
+    merged = Score([Track("Piano", 0, False, sorted((n for t in four_voices().tracks for n in t.notes),
+                                                    key=lambda n: (n.onset_tick, n.pitch)))])
+    voices = detect_voices(merged)
+    assert [n.pitch for n in voices.melody] == [72, 71, 72, 74, 76, 74, 72, 71]
+    assert [n.pitch for n in voices.bass] == [48, 55, 53, 52, 48, 50, 45, 43]
+    assert sorted(n.pitch for line in voices.inner for n in line)[:3] == [55, 57, 60]
+
+
+def test_top_line_cuts_held_notes_where_a_higher_note_starts() -> None:
+    line, rest = top_line([Note(60, 80, 0, 960), Note(67, 80, 480, 480), Note(55, 80, 480, 480)])
+    assert [(n.pitch, n.onset_tick, n.duration_tick) for n in line] == [(60, 0, 480), (67, 480, 480)]
+    assert [n.pitch for n in rest] == [55]
+
+
+def test_a_single_line_is_a_bare_melody() -> None:
+    assert detect_voices(melody("C4 D4 E4 F4")).is_bare_melody
+
+
+def test_split_by_rank_shares_chords_from_the_top() -> None:
+    chord = [Note(p, 80, 0, 480) for p in (48, 52, 55, 60)]
+    high, low = split_by_rank(chord, 2)
+    assert sorted(n.pitch for n in high) == [55, 60] and sorted(n.pitch for n in low) == [48, 52]
+
+
+def test_fold_into_range_keeps_pitch_classes_and_the_line() -> None:
+    folded = fold_into_range([Note(p, 80, i * 480, 480) for i, p in enumerate((36, 40, 43, 48, 30))], 55, 79)
+    assert [n.pitch for n in folded] == [60, 64, 67, 72, 66]
+
+
+# --- instrumentation --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", INSTRUMENTATIONS)
+def test_instrumentation_keeps_every_note_in_range_and_pitch_class(name: str, tmp_path: Path) -> None:
+    source = four_voices()
+    out = stylize(source, instrumentation=name)
+    assert pitched_onset_classes(out) == pitched_onset_classes(source)  # nothing lost, nothing added
+    parts = load_instrumentation(name).parts
+    for track in out.tracks:
+        part = part_of(name, track)
+        assert (track.program, track.is_drum) == (0 if part.is_drum else part.program, part.is_drum)
+        assert all(part.low <= n.pitch <= part.high for n in track.notes), track.name
+    assert out.tracks[0].name == parts[0].name and [n.pitch % 12 for n in out.tracks[0].notes] == \
+        [p % 12 for p in (72, 71, 72, 74, 76, 74, 72, 71)]
+
+
+@pytest.mark.parametrize("name", INSTRUMENTATIONS)
+def test_instrumentation_accompanies_a_bare_melody(name: str, tmp_path: Path) -> None:
+    tune = melody("C4 E4 G4 E4 F4 A4 C5 A4 G4 B4 D5 B4 C5/1 key=C")
+    out = stylize(tune, instrumentation=name)
+    template = load_instrumentation(name)
+    expected = {p.name for p in template.parts if p.role == "melody" or p.pattern != "none"}
+    assert {t.name for t in out.tracks} == expected
+    melody_track = out.tracks[0]
+    assert [(n.pitch % 12, n.onset_tick) for n in melody_track.notes] == \
+        [(n.pitch % 12, n.onset_tick) for n in tune.tracks[0].notes]
+    for track in out.tracks:
+        part = part_of(name, track)
+        assert all(part.low <= n.pitch <= part.high for n in track.notes), track.name
+        assert all(n.onset_tick < 4 * 1920 for n in track.notes)
+    path = write_score(out, tmp_path / "out.mid")
+    channels = {(m.channel, out.tracks[i].is_drum) for i, track in enumerate(mido.MidiFile(path).tracks[1:])
+                for m in track if m.type == "note_on"}
+    assert all((channel == 9) == is_drum for channel, is_drum in channels)
+    assert any(is_drum for _, is_drum in channels) == any(p.role == "drums" for p in template.parts)
+
+
+def test_piano_solo_accompaniment_exact_notes() -> None:
+    out = stylize(melody("C4 E4 G4 E4 F4 A4 C5 A4 G4 B4 D5 B4 C5/1 key=C"), instrumentation="piano-solo")
+    right, left, bass = out.tracks
+    assert [n.pitch for n in right.notes][:4] == [60, 64, 67, 64]  # already inside the right hand's C4-C7
+    assert [(n.pitch, n.onset_tick, n.duration_tick) for n in left.notes[:4]] == \
+        [(55, 0, 240), (64, 240, 240), (60, 480, 240), (64, 720, 240)]  # Alberti on C: G3 E4 C4 E4
+    assert [(n.pitch, n.onset_tick, n.duration_tick) for n in bass.notes] == \
+        [(36, 0, 1920), (41, 1920, 1920), (43, 3840, 1920), (36, 5760, 1920)]  # C F G C
+
+
+def test_chords_are_estimated_bar_by_bar_in_the_key() -> None:
+    tune = melody("A4 C5 E5 C5 D5 F5 A5 F5 E5 G#5 B5 G#5 A5/1")
+    assert key_of(tune) == (9, "minor")
+    bars = chord_bars(tune, tune.tracks[0].notes, key_of(tune))
+    assert [(b.chord.root, b.chord.third) for b in bars] == [(9, 3), (2, 3), (4, 4), (9, 3)]  # Am Dm E Am
+
+
+def test_string_quartet_on_four_voices_exact() -> None:
+    out = stylize(four_voices(), instrumentation="string-quartet")
+    assert [(t.name, [n.pitch for n in t.notes]) for t in out.tracks] == [
+        ("Violin I", [72, 71, 72, 74, 76, 74, 72, 71]),
+        ("Violin II", [67, 67, 69, 67, 67, 65, 64, 62]),
+        ("Viola", [64, 62, 65, 64, 60, 60, 57, 55]),
+        ("Cello", [48, 55, 53, 52, 48, 50, 45, 43])]
+    assert all(n.duration_tick == 480 and n.velocity == 82 for n in out.tracks[0].notes)  # legato, template level
+
+
+def test_input_drums_go_to_channel_ten(tmp_path: Path) -> None:
+    score = read_score(Path(__file__).parent / "data" / "drums.mid")
+    out = stylize(score, instrumentation="rock-band")
+    path = write_score(out, tmp_path / "rock.mid")
+    drum_channels = {m.channel for t in mido.MidiFile(path).tracks for m in t if m.type == "note_on"
+                     and m.note in {n.pitch for tr in out.tracks if tr.is_drum for n in tr.notes}}
+    assert 9 in drum_channels
+
+
+# --- rhythm ---------------------------------------------------------------------------------------
+
+EIGHTHS = [0, 240, 480, 720, 960, 1200, 1440, 1680]
+QUARTERS = [1920, 2400, 2880, 3360]
+EXPECTED_ONSETS = {
+    "straight": ((4, 4), EIGHTHS + QUARTERS),
+    "swing": ((4, 4), [0, 320, 480, 800, 960, 1280, 1440, 1760, *QUARTERS]),
+    "shuffle": ((4, 4), [0, 320, 480, 800, 960, 1280, 1440, 1760, *QUARTERS]),
+    "dotted": ((4, 4), [0, 360, 480, 840, 960, 1320, 1440, 1800, *QUARTERS]),
+    "reel": ((4, 4), [0, 262, 480, 742, 960, 1222, 1440, 1702, *QUARTERS]),
+    "waltz": ((4, 4), [0, 240, 480, 720, 960, 1080, 1200, 1320, 1440, 1920, 2400, 2640]),
+    "jig": ((4, 4), [0, 240, 480, 600, 720, 960, 1200, 1320, 1440, 1920, 2160, 2640]),
+    "duple": ((3, 4), [0, 480, 960, 1200, 1440, 1680, 1920, 2880, 3360]),
+    "half-time": ((4, 4), [2 * t for t in EIGHTHS + QUARTERS]),
+    "double-time": ((4, 4), [t // 2 for t in EIGHTHS + QUARTERS]),
+    "march": ((4, 4), EIGHTHS + QUARTERS),
+    "habanera": ((4, 4), EIGHTHS + QUARTERS),
+    "bossa-nova": ((4, 4), EIGHTHS + QUARTERS),
+}
+EXPECTED_VELOCITIES = {
+    "march": [96, 72, 72, 72, 84, 72, 72, 72, 96, 72, 84, 72],
+    "habanera": [96, 68, 88, 84, 96, 68, 88, 84, 96, 88, 96, 88],
+    "bossa-nova": [92, 72, 72, 92, 72, 72, 92, 72, 72, 92, 92, 72],
+}
+EXPECTED_METER = {"waltz": (3, 4), "jig": (6, 8), "duple": (4, 4)}
+
+
+def test_every_rhythm_preset_has_an_expected_onset_test() -> None:
+    assert set(RHYTHMS) == set(EXPECTED_ONSETS) | {"humanize"}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_ONSETS))
+def test_rhythm_puts_onsets_where_the_template_says(name: str) -> None:
+    meter, onsets = EXPECTED_ONSETS[name]
+    source = eighths_then_quarters(*meter)
+    out = apply_rhythm(source, load_rhythm(name))
+    notes = out.tracks[0].notes
+    assert [n.onset_tick for n in notes] == onsets
+    assert [n.pitch for n in notes] == [n.pitch for n in source.tracks[0].notes]
+    assert all(a.end_tick <= b.onset_tick for a, b in itertools.pairwise(notes))  # still one line
+    if name in EXPECTED_VELOCITIES:
+        assert [n.velocity for n in notes] == EXPECTED_VELOCITIES[name]
+    if name in EXPECTED_METER:
+        assert (out.time_signatures[0].numerator, out.time_signatures[0].denominator) == EXPECTED_METER[name]
+
+
+def test_swing_shares_each_pair_two_to_one() -> None:
+    notes = apply_rhythm(eighths_then_quarters(), load_rhythm("swing")).tracks[0].notes
+    assert [n.duration_tick for n in notes[:4]] == [320, 160, 320, 160]
+
+
+def test_march_shortens_notes_off_the_downbeat() -> None:
+    notes = apply_rhythm(eighths_then_quarters(), load_rhythm("march")).tracks[0].notes
+    assert [n.duration_tick for n in notes[:2]] + [n.duration_tick for n in notes[8:10]] == [204, 144, 408, 288]
+
+
+def test_humanize_is_seeded_and_stays_near_the_grid() -> None:
+    rhythm = load_rhythm("humanize")
+    first = apply_rhythm(eighths_then_quarters(), rhythm).tracks[0].notes
+    second = apply_rhythm(eighths_then_quarters(), rhythm).tracks[0].notes
+    assert first == second
+    grid = EIGHTHS + QUARTERS
+    assert all(abs(n.onset_tick - t) <= 29 for n, t in zip(first, grid, strict=True))
+    assert [n.onset_tick for n in first] != grid and {n.velocity for n in first} != {80}
+    other = apply_rhythm(eighths_then_quarters(), replace(rhythm, humanize_seed=1)).tracks[0].notes
+    assert other != first
+
+
+def test_meter_change_warns_about_bars_it_cannot_convert() -> None:
+    from melodia.errors import MelodiaWarning
+
+    with pytest.warns(MelodiaWarning, match="bars in 5/4 are left as they are"):
+        out = apply_rhythm(eighths_then_quarters(5, 4), load_rhythm("waltz"))
+    assert [n.onset_tick for n in out.tracks[0].notes][:3] == [0, 240, 480]
+
+
+def test_waltz_accompaniment_is_written_in_three_four() -> None:
+    out = stylize(melody("C4 E4 G4 E4 F4 A4 C5 A4 key=C"), instrumentation="string-quartet", rhythm="waltz")
+    cello = next(t for t in out.tracks if t.name == "Cello")
+    assert [n.onset_tick for n in cello.notes] == [0, 1440]  # "oom" on each 3/4 downbeat
+    viola = next(t for t in out.tracks if t.name == "Viola")
+    assert sorted({n.onset_tick for n in viola.notes}) == [480, 960, 1920, 2400]  # "pah pah"
+
+
+# --- whole styles on real files ------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", MULTITRACK, ids=ids(MULTITRACK))
+def test_every_preset_on_real_multitrack_files_gives_a_valid_file(path: Path, tmp_path: Path) -> None:
+    score = read_score(path)
+    for kind, names in (("style", STYLES), ("instrumentation", INSTRUMENTATIONS), ("rhythm", RHYTHMS)):
+        for name in names:
+            out = stylize(score, **{kind: name})
+            target = write_score(out, tmp_path / f"{kind}-{name}.mid")
+            assert read_score(target).validate().note_count == out.note_count
+            midi = pretty_midi.PrettyMIDI(str(target))
+            assert sum(len(i.notes) for i in midi.instruments) == out.note_count
+            if kind == "rhythm":
+                assert pitched_onset_classes(out).total() == pitched_onset_classes(score).total()
+
+
+def test_tempo_sets_the_first_tempo_and_keeps_later_ratios() -> None:
+    score = read_score(Path(__file__).parent / "data" / "tempo_changes.mid")
+    out = stylize(score, tempo=60)
+    assert out.tempos[0].bpm == 60
+    assert [round(t.bpm / out.tempos[0].bpm, 3) for t in out.tempos] == \
+        [round(t.bpm / score.tempos[0].bpm, 3) for t in score.tempos]
+    with pytest.raises(StyleError, match="tempo 1000"):
+        stylize(score, tempo=1000)
+
+
+def test_stylize_leaves_its_input_alone() -> None:
+    source, pristine = four_voices(), four_voices()
+    for name in STYLES:
+        stylize(source, style=name)
+    stylize(source, tempo=90)
+    assert source == pristine

@@ -1,0 +1,201 @@
+"""Rhythm templates applied to a `Score`: meter maps and time scaling (`retime`), then
+groove accents and lengths, swing and humanizing (`perform`).
+
+Every re-timing is a rising piecewise-linear map of ticks, applied to note onsets and ends
+alike, so the order of notes is kept and a line that did not overlap itself still does not.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import replace
+
+import numpy as np
+
+from melodia.errors import MelodiaWarning
+from melodia.score import TICKS_PER_QUARTER, KeySignature, Score, TempoChange, TimeSignature, Track
+from melodia.style.templates import Rhythm
+
+MIN_DURATION = TICKS_PER_QUARTER // 16  # a 64th note: the shortest note a transform leaves
+
+
+def apply_rhythm(score: Score, rhythm: Rhythm) -> Score:
+    """`score` re-timed by `rhythm` (a new Score)."""
+    return perform(retime(score, rhythm), rhythm)
+
+
+def retime(score: Score, rhythm: Rhythm) -> Score:
+    """Meter maps, then time scaling: both change where bars fall."""
+    out = _map_meters(score, rhythm) if rhythm.meters else copy_score(score)
+    if rhythm.time_scale != 1.0:
+        scale = rhythm.time_scale
+        out = _map_times(out, lambda ticks: np.asarray(ticks, dtype=float) * scale)
+        out.time_signatures = [replace(ts, tick=round(ts.tick * scale)) for ts in out.time_signatures]
+    return out
+
+
+def perform(score: Score, rhythm: Rhythm) -> Score:
+    """Groove accents and lengths (on the straight grid), swing, then humanizing."""
+    out = copy_score(score)
+    if rhythm.groove.accents or rhythm.groove.lengths or rhythm.groove.other_accent != 1.0 \
+            or rhythm.groove.other_length != 1.0:
+        _apply_groove(out, rhythm)
+    if rhythm.swing_ratio != 1.0:
+        out = _map_times(out, _swing_map(out, rhythm.swing_ratio, round(rhythm.swing_unit * TICKS_PER_QUARTER)))
+    if rhythm.humanize_timing or rhythm.humanize_velocity:
+        _humanize(out, rhythm)
+    return tidy(out)
+
+
+def tidy(score: Score) -> Score:
+    """Sorts notes, gives each at least `MIN_DURATION` where there is room, and ends a note where
+    the next note of the same pitch in its track begins (MIDI cannot hold both)."""
+    for track in score.tracks:
+        track.notes.sort(key=lambda n: (n.onset_tick, n.pitch))
+        next_onset: dict[int, int] = {}
+        for note in reversed(track.notes):
+            limit = next_onset.get(note.pitch)
+            duration = max(note.duration_tick, MIN_DURATION)
+            if limit is not None:
+                duration = min(duration, limit - note.onset_tick)
+            note.duration_tick = max(duration, 1)
+            next_onset[note.pitch] = note.onset_tick
+        track.notes = [n for n in track.notes if n.duration_tick > 0]
+    return score
+
+
+def copy_score(score: Score) -> Score:
+    """A deep copy: new tracks and notes, so transforms never change their input."""
+    tracks = [Track(t.name, t.program, t.is_drum, [replace(n) for n in t.notes]) for t in score.tracks]
+    return Score(tracks, list(score.tempos), list(score.time_signatures), list(score.key_signatures), score.title)
+
+
+def _map_times(score: Score, mapping: Callable[[np.ndarray], np.ndarray]) -> Score:
+    """Every note, tempo change and key signature moved by `mapping` (ticks to ticks)."""
+    out = copy_score(score)
+    for track in out.tracks:
+        if not track.notes:
+            continue
+        onsets = np.array([n.onset_tick for n in track.notes], dtype=float)
+        ends = np.array([n.end_tick for n in track.notes], dtype=float)
+        new_onsets, new_ends = np.rint(mapping(onsets)).astype(int), np.rint(mapping(ends)).astype(int)
+        for note, onset, end in zip(track.notes, new_onsets, new_ends, strict=True):
+            note.onset_tick, note.duration_tick = int(onset), max(int(end - onset), 1)
+    out.tempos = [TempoChange(int(np.rint(mapping(np.array([t.tick], dtype=float)))[0]), t.bpm) for t in out.tempos]
+    out.key_signatures = [KeySignature(int(np.rint(mapping(np.array([k.tick], dtype=float)))[0]), k.tonic, k.mode)
+                          for k in out.key_signatures]
+    return out
+
+
+def _map_meters(score: Score, rhythm: Rhythm) -> Score:
+    """Each bar in a meter some map converts becomes a bar of that map's target meter."""
+    maps = {m.source: m for m in rhythm.meters}
+    targets = {m.target for m in rhythm.meters}
+    end = max(score.end_tick, 1)
+    starts = score.bar_starts(end - 1)
+    source_points: list[float] = [0.0]
+    target_points: list[float] = [0.0]
+    meters: list[tuple[int, tuple[int, int]]] = []
+    unmatched: set[str] = set()
+    for index, start in enumerate(starts):
+        ts = score.time_signature_at(start)
+        length = (starts[index + 1] if index + 1 < len(starts) else start + ts.bar_ticks) - start
+        meter = (ts.numerator, ts.denominator)
+        base = target_points[-1]
+        meters.append((round(base), maps[meter].target if meter in maps and length == ts.bar_ticks else meter))
+        if meter in maps and length == ts.bar_ticks:
+            for source, target in maps[meter].points[1:]:
+                source_points.append(start + source * TICKS_PER_QUARTER)
+                target_points.append(base + target * TICKS_PER_QUARTER)
+        else:
+            if meter not in targets:
+                unmatched.add(str(ts))
+            source_points.append(start + length)
+            target_points.append(base + length)
+    if unmatched:
+        warnings.warn(f"rhythm {rhythm.name!r} converts {', '.join(f'{a}/{b}' for a, b in maps)}; bars in "
+                      f"{', '.join(sorted(unmatched))} are left as they are", MelodiaWarning, stacklevel=3)
+    xs, ys = np.array(source_points), np.array(target_points)
+
+    def mapping(ticks: np.ndarray) -> np.ndarray:
+        inside = np.interp(ticks, xs, ys)
+        return np.where(ticks > xs[-1], ys[-1] + (ticks - xs[-1]), inside)
+
+    out = _map_times(score, mapping)
+    out.time_signatures = []
+    for tick, (numerator, denominator) in meters:
+        if not out.time_signatures or (out.time_signatures[-1].numerator,
+                                       out.time_signatures[-1].denominator) != (numerator, denominator):
+            out.time_signatures.append(TimeSignature(tick, numerator, denominator))
+    return out
+
+
+def _bar_positions(score: Score, ticks: np.ndarray, cycle_ticks: int) -> np.ndarray:
+    """Position of each tick in its groove cycle: ticks from the bar's start, plus whole bars
+    of the cycle already passed (a cycle of 0 is one bar)."""
+    starts = score.bar_starts(max(int(ticks.max(initial=0)), 0))
+    index = np.searchsorted(np.array(starts), ticks, side="right") - 1
+    index = np.clip(index, 0, len(starts) - 1)
+    offset = ticks - np.array(starts)[index]
+    if cycle_ticks <= 0:
+        return offset
+    bar_ticks = np.array([score.time_signature_at(starts[i]).bar_ticks for i in index])
+    bars_per_cycle = np.maximum(cycle_ticks // np.maximum(bar_ticks, 1), 1)
+    return (offset + (index % bars_per_cycle) * bar_ticks) % cycle_ticks
+
+
+def _factor(positions: np.ndarray, table: tuple[tuple[float, float], ...], other: float) -> np.ndarray:
+    tolerance = TICKS_PER_QUARTER // 24
+    factors = np.full(len(positions), other)
+    for position, factor in table:
+        factors[np.abs(positions - position * TICKS_PER_QUARTER) <= tolerance] = factor
+    return factors
+
+
+def _apply_groove(score: Score, rhythm: Rhythm) -> None:
+    groove = rhythm.groove
+    cycle = round(groove.cycle * TICKS_PER_QUARTER)
+    for track in score.tracks:
+        if not track.notes:
+            continue
+        positions = _bar_positions(score, np.array([n.onset_tick for n in track.notes]), cycle)
+        accents = _factor(positions, groove.accents, groove.other_accent)
+        lengths = _factor(positions, groove.lengths, groove.other_length)
+        for note, accent, length in zip(track.notes, accents, lengths, strict=True):
+            note.velocity = int(min(max(round(note.velocity * accent), 1), 127))
+            if not track.is_drum:
+                note.duration_tick = max(round(note.duration_tick * length), 1)
+
+
+def _swing_map(score: Score, ratio: float, unit: int) -> Callable[[np.ndarray], np.ndarray]:
+    """Within each pair of `unit`-long notes, counted from the bar's start, the first takes
+    ratio / (1 + ratio) of the pair's time and the second the rest."""
+    first = 2 * unit * ratio / (1 + ratio)
+    starts = np.array([*score.bar_starts(max(score.end_tick, 1)), np.iinfo(np.int64).max // 2])
+
+    def mapping(ticks: np.ndarray) -> np.ndarray:
+        bar = np.clip(np.searchsorted(starts, ticks, side="right") - 1, 0, len(starts) - 2)
+        offset = ticks - starts[bar]
+        bar_end = starts[bar + 1] - starts[bar]
+        pair_start = (offset // (2 * unit)) * (2 * unit)
+        within = offset - pair_start
+        swung = np.where(within <= unit, within * first / unit, first + (within - unit) * (2 * unit - first) / unit)
+        whole_pair = pair_start + 2 * unit <= bar_end
+        return starts[bar] + pair_start + np.where(whole_pair, swung, within)
+
+    return mapping
+
+
+def _humanize(score: Score, rhythm: Rhythm) -> None:
+    rng = np.random.default_rng(rhythm.humanize_seed)
+    sigma = rhythm.humanize_timing * TICKS_PER_QUARTER
+    for track in score.tracks:
+        count = len(track.notes)
+        shifts = np.clip(rng.normal(0.0, sigma, count), -3 * sigma, 3 * sigma) if sigma else np.zeros(count)
+        velocities = rng.normal(0.0, rhythm.humanize_velocity, count) if rhythm.humanize_velocity else np.zeros(count)
+        for note, shift, change in zip(track.notes, shifts, velocities, strict=True):
+            onset = max(note.onset_tick + round(shift), 0)
+            note.duration_tick = max(note.end_tick - onset, 1) if onset < note.end_tick else note.duration_tick
+            note.onset_tick = onset
+            note.velocity = int(min(max(round(note.velocity + change), 1), 127))
