@@ -262,7 +262,7 @@ def _generate(args: argparse.Namespace) -> None:
     settings = settings_record(args.seed, constraints, sampling, args.random_seed, args.model, args.num)
     settings["style"] = args.style
     paths = write_outputs(scores, Path(args.output), settings, force=args.force)
-    print(f"wrote {len(paths)} MIDI files and manifest.json to {args.output}")
+    print(f"wrote {len(paths)} MIDI files, a piano roll of each (.png) and manifest.json to {args.output}")
 
 
 def _pitch_range(text: str) -> tuple[int, int]:

@@ -23,7 +23,7 @@ import torch
 from melodia.analysis import estimate_key
 from melodia.errors import MelodiaError
 from melodia.gm import INSTRUMENT_RANGES
-from melodia.io.atomic import atomic_write_text, refuse_overwrite
+from melodia.io.atomic import atomic_write_bytes, atomic_write_text, refuse_overwrite
 from melodia.sampler import Constraint, SamplingConfig, beam_search, sample
 from melodia.score import Score, TimeSignature
 from melodia.seed import Mode, parse_key, parse_seed
@@ -273,16 +273,19 @@ def _constraint_masks(tokenizer: Tokenizer, mode: Mode, constraints: Constraints
 
 
 def write_outputs(scores: list[Score], folder: Path, settings: dict[str, Any], force: bool = False) -> list[Path]:
-    """MIDI files 001.mid ... and manifest.json, each written atomically; nothing overwritten unless `force`."""
+    """MIDI files 001.mid ..., a piano roll of each (001.png ...) and manifest.json, each written
+    atomically; nothing overwritten unless `force`."""
+    from melodia.display import pianoroll_png
     from melodia.io.midi import write_midi
 
     names = [folder / f"{index + 1:03d}.mid" for index in range(len(scores))]
     if not force:
-        for path in [*names, folder / "manifest.json"]:
+        for path in [*names, *(p.with_suffix(".png") for p in names), folder / "manifest.json"]:
             refuse_overwrite(path)
     outputs = []
     for path, score in zip(names, scores):
         write_midi(score, path)
+        atomic_write_bytes(path.with_suffix(".png"), pianoroll_png(score))
         notes = score.notes
         pitches = [n.pitch for n in notes]
         key = _estimated_mode(score)

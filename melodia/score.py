@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import itertools
 import math
+from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -153,6 +155,19 @@ class Score:
                 return starts
             tick = next_tick
 
+    def seconds_at(self, ticks: Sequence[int]) -> list[float]:
+        """The time in seconds of each tick, through the tempo map."""
+        changes = [(0, self.initial_bpm())] + [(t.tick, t.bpm) for t in self.tempos if t.tick > 0]
+        starts, seconds = [0], [0.0]
+        for (tick, bpm), (next_tick, _) in itertools.pairwise(changes):
+            starts.append(next_tick)
+            seconds.append(seconds[-1] + (next_tick - tick) / TICKS_PER_QUARTER * 60.0 / bpm)
+        out = []
+        for tick in ticks:
+            index = bisect_right(starts, tick) - 1
+            out.append(seconds[index] + (tick - starts[index]) / TICKS_PER_QUARTER * 60.0 / changes[index][1])
+        return out
+
     def duration_seconds(self) -> float:
         """How long the score sounds, from tick 0 to the end of its last note."""
         end, seconds, tick, bpm = self.end_tick, 0.0, 0, self.initial_bpm()
@@ -210,6 +225,29 @@ class Score:
             lines.append(f"  track {track.name or '-'!r}: {track.instrument_name}"
                          f"{' (channel 10)' if track.is_drum else ''}, {len(track.notes)} notes, {span}")
         return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        from melodia.display import summary_html
+
+        return summary_html(self)
+
+    def show_pianoroll(self, **options: Any) -> Any:
+        """A piano roll (matplotlib Figure); see `melodia.display.show_pianoroll`."""
+        from melodia.display import show_pianoroll
+
+        return show_pianoroll(self, **options)
+
+    def play(self, **options: Any) -> Any:
+        """An audio player for a notebook; see `melodia.display.play`."""
+        from melodia.display import play
+
+        return play(self, **options)
+
+    def show_score(self, **options: Any) -> Any:
+        """Notation, engraved inline; see `melodia.display.show_score`."""
+        from melodia.display import show_score
+
+        return show_score(self, **options)
 
     def to_pretty_midi(self) -> pretty_midi.PrettyMIDI:
         from melodia.io.midi import score_to_pretty_midi

@@ -173,7 +173,8 @@ def test_readme_first_command_generates_with_the_shipped_model(tmp_path: Path) -
     result = subprocess.run([sys.executable, "-m", "melodia.cli", *words], capture_output=True, text=True,
                             timeout=120, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "wrote 10 MIDI files and manifest.json to melodia-output" in result.stdout
+    assert "wrote 10 MIDI files, a piano roll of each (.png) and manifest.json to melodia-output" in result.stdout
+    assert len(list((tmp_path / "melodia-output").glob("*.png"))) == 10
     written = sorted((tmp_path / "melodia-output").glob("*.mid"))
     assert len(written) == 10
     for path in written:

@@ -14,7 +14,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from melodia.errors import MelodiaWarning, ReadError
+from melodia.errors import MelodiaWarning, ReadError, WriteError
 from melodia.score import (
     MAJOR,
     MINOR,
@@ -238,3 +238,13 @@ def _insert_conductor(part: Any, score: Score) -> None:
         part.insert(Fraction(key.tick, TICKS_PER_QUARTER), music21.key.Key(tonic.name, key.mode))
     for tempo in score.tempos:
         part.insert(Fraction(tempo.tick, TICKS_PER_QUARTER), music21.tempo.MetronomeMark(number=tempo.bpm))
+
+
+def musicxml_bytes(score: Score) -> bytes:
+    """The score as MusicXML (music21 spells the notation: bars, ties, rests, beams)."""
+    from music21.musicxml.m21ToXml import GeneralObjectExporter
+
+    try:
+        return GeneralObjectExporter(score_to_music21(score)).parse()
+    except Exception as error:  # music21 raises many kinds on notation it cannot spell
+        raise WriteError(f"MusicXML: music21 could not notate this score ({type(error).__name__}: {error})") from None

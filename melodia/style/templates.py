@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tomllib
-
+from melodia.corpus.recipe import tomllib
 from melodia.errors import StyleError
 from melodia.gm import program_name, program_number, program_range
 

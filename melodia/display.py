@@ -1,0 +1,156 @@
+"""Looking at and listening to a `Score` in a notebook: an HTML summary, a piano roll, audio
+and notation. Every helper works without system packages: matplotlib, IPython and verovio
+come from pip (`pip install melodia[notebook]`); `pianoroll_png` needs nothing but numpy.
+"""
+
+from __future__ import annotations
+
+import html
+import struct
+import zlib
+from typing import Any
+
+import numpy as np
+
+from melodia.errors import MelodiaError
+from melodia.score import PITCH_CLASS_NAMES, TICKS_PER_QUARTER, Score
+
+# Track colors (RGB), cycled: distinct on white, drums in grey.
+COLORS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
+          (227, 119, 194), (188, 189, 34), (23, 190, 207))
+DRUM_COLOR = (110, 110, 110)
+
+
+def _needs(module: str, what: str) -> Any:
+    try:
+        return __import__(module, fromlist=["_"])
+    except ImportError:
+        raise MelodiaError(f"{what} needs the Python package {module.split('.')[0]!r}: "
+                           "pip install 'melodia[notebook]'") from None
+
+
+def note_name(pitch: int) -> str:
+    """MIDI pitch to a name with octave: 60 -> C4."""
+    return f"{PITCH_CLASS_NAMES[pitch % 12]}{pitch // 12 - 1}"
+
+
+def summary_html(score: Score) -> str:
+    """Title, length, tempo, meter and key, then one table row per track."""
+    first_key = score.key_signatures[0].name if score.key_signatures else "not given"
+    head = (f"<b>{html.escape(score.title or 'Untitled')}</b>: {len(score.tracks)} tracks, {score.note_count} notes, "
+            f"{len(score.bar_starts(max(score.end_tick - 1, 0)))} bars, {score.duration_seconds():.1f} s; "
+            f"{score.initial_bpm():g} BPM, {score.initial_time_signature()}, key {first_key}")
+    rows = []
+    for track in score.tracks:
+        pitches = [n.pitch for n in track.notes]
+        span = f"{note_name(min(pitches))}-{note_name(max(pitches))}" if pitches and not track.is_drum else ""
+        rows.append(f"<tr><td>{html.escape(track.name)}</td><td>{html.escape(track.instrument_name)}</td>"
+                    f"<td>{len(track.notes)}</td><td>{span}</td></tr>")
+    return (f"<div>{head}<table><tr><th>track</th><th>instrument</th><th>notes</th><th>range</th></tr>"
+            f"{''.join(rows)}</table></div>")
+
+
+def show_pianoroll(score: Score, ax: Any = None, figsize: tuple[float, float] = (10, 4)) -> Any:
+    """A matplotlib piano roll: one color per track, bar lines, note names on the pitch axis.
+    Returns the Figure (a notebook shows it)."""
+    pyplot = _needs("matplotlib.pyplot", "show_pianoroll")
+    figure = None
+    if ax is None:
+        figure, ax = pyplot.subplots(figsize=figsize)
+        pyplot.close(figure)  # shown once, as the returned value, not twice
+    pitches = [n.pitch for n in score.notes] or [60]
+    for index, track in enumerate(score.tracks):
+        color = np.array(DRUM_COLOR if track.is_drum else COLORS[index % len(COLORS)]) / 255
+        bars = [(n.onset_tick / TICKS_PER_QUARTER, n.duration_tick / TICKS_PER_QUARTER) for n in track.notes]
+        for pitch in sorted({n.pitch for n in track.notes}):
+            ax.broken_barh([b for b, n in zip(bars, track.notes, strict=True) if n.pitch == pitch],
+                           (pitch - 0.4, 0.8), facecolors=color)
+        ax.plot([], [], color=color, linewidth=6, label=f"{track.name} ({track.instrument_name})")
+    for start in score.bar_starts(max(score.end_tick - 1, 0)):
+        ax.axvline(start / TICKS_PER_QUARTER, color="0.8", linewidth=0.8, zorder=0)
+    low, high = min(pitches) - 2, max(pitches) + 2
+    ticks = [p for p in range(low, high + 1) if p % 12 == 0] or [low]
+    ax.set_yticks(ticks, [note_name(p) for p in ticks])
+    ax.set_ylim(low, high)
+    ax.set_xlim(0, max(score.end_tick, 1) / TICKS_PER_QUARTER)
+    ax.set_xlabel("quarter notes")
+    if score.tracks:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
+        ax.figure.tight_layout()
+    if score.title:
+        ax.set_title(score.title)
+    return figure if figure is not None else ax.figure
+
+
+def play(score: Score, sample_rate: int = 22050) -> Any:
+    """An `IPython.display.Audio` player: FluidSynth with a GM SoundFont when installed, else
+    melodia's built-in synthesizer."""
+    display = _needs("IPython.display", "play")
+    from melodia.synth import render
+
+    samples, rate = render(score, sample_rate)
+    return display.Audio(data=samples, rate=rate, normalize=False)
+
+
+def score_svg(score: Score, page: int = 1, width: int = 2100) -> str:
+    """Notation as SVG: music21 writes MusicXML, verovio engraves it."""
+    verovio = _needs("verovio", "show_score")
+    from melodia.io.music21 import musicxml_bytes
+
+    toolkit = verovio.toolkit()
+    toolkit.setOptions({"pageWidth": width, "adjustPageHeight": True, "scale": 40, "footer": "none"})
+    if not toolkit.loadData(musicxml_bytes(_notatable(score)).decode("utf-8")):
+        raise MelodiaError("show_score: verovio could not read the MusicXML music21 wrote")
+    return toolkit.renderToSVG(min(page, toolkit.getPageCount()))
+
+
+def show_score(score: Score, page: int = 1) -> Any:
+    """Notation inline in a notebook (the first page unless `page` says otherwise)."""
+    display = _needs("IPython.display", "show_score")
+    return display.SVG(score_svg(score, page))
+
+
+def _notatable(score: Score) -> Score:
+    """A copy on a grid of 1/12 quarter (sixteenths and triplets), which notation can spell."""
+    from dataclasses import replace
+
+    step = TICKS_PER_QUARTER // 12
+    tracks = [replace(t, notes=[replace(n, onset_tick=round(n.onset_tick / step) * step,
+                                        duration_tick=max(round(n.duration_tick / step), 1) * step)
+                                for n in t.notes]) for t in score.tracks]
+    return replace(score, tracks=tracks)
+
+
+def pianoroll_png(score: Score, pixels_per_quarter: int = 24, pixels_per_pitch: int = 6) -> bytes:
+    """A piano roll as PNG file contents, drawn with numpy alone: tracks in colors, bar
+    lines in grey, a faint line at every C."""
+    pitches = [n.pitch for n in score.notes] or [60]
+    low, high = min(pitches) - 2, max(pitches) + 2
+    width = max(score.end_tick * pixels_per_quarter // TICKS_PER_QUARTER, 1) + 1
+    height = (high - low + 1) * pixels_per_pitch
+    image = np.full((height, width, 3), 255, dtype=np.uint8)
+    for pitch in range(low, high + 1):
+        if pitch % 12 == 0:
+            image[(high - pitch) * pixels_per_pitch + pixels_per_pitch - 1, :] = 235
+    for start in score.bar_starts(max(score.end_tick - 1, 0)):
+        image[:, min(start * pixels_per_quarter // TICKS_PER_QUARTER, width - 1)] = 200
+    for index, track in enumerate(score.tracks):
+        color = DRUM_COLOR if track.is_drum else COLORS[index % len(COLORS)]
+        for note in track.notes:
+            x0 = note.onset_tick * pixels_per_quarter // TICKS_PER_QUARTER
+            x1 = max(note.end_tick * pixels_per_quarter // TICKS_PER_QUARTER - 1, x0 + 1)
+            y0 = (high - note.pitch) * pixels_per_pitch
+            image[y0:y0 + pixels_per_pitch - 1, x0:x1] = color
+    return png_bytes(image)
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """An RGB uint8 array (height, width, 3) as PNG file contents."""
+    height, width, _ = image.shape
+    rows = b"".join(b"\x00" + image[y].tobytes() for y in range(height))
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows, 6)) + chunk(b"IEND", b"")
