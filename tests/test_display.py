@@ -46,7 +46,7 @@ def test_show_pianoroll_labels_octaves_and_tracks() -> None:
     figure = show_pianoroll(read_score(example_path()))
     axes = figure.axes[0]
     assert [t.get_text() for t in axes.get_yticklabels()] == ["C3", "C4", "C5"]
-    assert [t.get_text() for t in axes.get_legend().get_texts()][0] == "Soprano (Acoustic Grand Piano)"
+    assert next(t.get_text() for t in axes.get_legend().get_texts()) == "Soprano (Acoustic Grand Piano)"
     assert len(axes.get_lines()) >= 10 + 4  # bar lines and legend handles
 
 
