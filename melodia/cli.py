@@ -71,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     _model_commands(commands)
     _generate_command(commands)
     _style_command(commands)
+    _batch_command(commands)
     _evaluation_commands(commands)
     return parser
 
@@ -166,6 +167,26 @@ def _originality(args: argparse.Namespace) -> None:
     print("share of pieces sharing a run of " + ", ".join(f"{k} notes: {v:.1%}" for k, v in shares.items()))
 
 
+def _batch_command(commands: Any) -> None:
+    batch = commands.add_parser("batch", help="make a grid of melodies from a job file (resumable, shardable)")
+    batch.add_argument("job", help="the job file (TOML): seeds, temperatures, styles, count, ...")
+    batch.add_argument("--shard", default="1/1", metavar="I/N", help="make only the I-th of N disjoint slices")
+    batch.add_argument("--workers", type=int, metavar="N", help="processes (default: the job's, else 1)")
+    batch.add_argument("--quiet", action="store_true", help="no progress bar")
+    batch.set_defaults(run=_batch)
+
+
+def _batch(args: argparse.Namespace) -> None:
+    from melodia.batch import load_job, parse_shard, run_job
+
+    job = load_job(args.job)
+    report = run_job(job, parse_shard(args.shard), args.workers, progress=not args.quiet)
+    print(f"made {report.made}, already there {report.existing}, failed cells {len(report.failed)}; "
+          f"manifest {report.manifest}")
+    for cell, error in report.failed:
+        print(f"failed: {cell}: {error}", file=sys.stderr)
+
+
 def _style_command(commands: Any) -> None:
     style = commands.add_parser("style", help="the same music for other instruments, in another rhythm or tempo")
     style.add_argument("input", nargs="?", help="a MIDI, ABC or MusicXML file")
@@ -242,9 +263,10 @@ def _generate_command(commands: Any) -> None:
 def _generate(args: argparse.Namespace) -> None:
     from melodia.generation import Constraints, SeedFile, generate, settings_record, write_outputs
     from melodia.sampler import SamplingConfig
+    from melodia.seed import parse_range
 
     bars = args.bars if args.bars or args.notes else 8
-    constraints = Constraints(args.key, _pitch_range(args.range) if args.range else None, args.max_leap, bars,
+    constraints = Constraints(args.key, parse_range(args.range) if args.range else None, args.max_leap, bars,
                               args.notes, args.meter, args.end_on_tonic, args.instrument)
     sampling = SamplingConfig(args.temperature, args.top_k, args.top_p, args.repetition_penalty,
                               beam_size=args.beam_size, branch_factor=args.branch_factor)
@@ -263,20 +285,6 @@ def _generate(args: argparse.Namespace) -> None:
     settings["style"] = args.style
     paths = write_outputs(scores, Path(args.output), settings, force=args.force)
     print(f"wrote {len(paths)} MIDI files, a piano roll of each (.png) and manifest.json to {args.output}")
-
-
-def _pitch_range(text: str) -> tuple[int, int]:
-    from melodia.errors import MelodiaError
-    from melodia.seed import parse_seed
-
-    low, sep, high = text.partition(":")
-    try:
-        pitches = [parse_seed(note)[0].tracks[0].notes[0].pitch for note in (low, high)]
-    except MelodiaError:
-        pitches = []
-    if not sep or len(pitches) != 2 or pitches[0] >= pitches[1]:
-        raise MelodiaError(f"--range {text!r}: expected LOW:HIGH note names, low first, e.g. C4:C6")
-    return pitches[0], pitches[1]
 
 
 def _model_commands(commands: Any) -> None:

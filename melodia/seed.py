@@ -138,3 +138,15 @@ def parse_seed(text: str) -> tuple[Score, Mode | None]:
     score = Score([Track("seed", 0, False, notes)], [TempoChange(0, tempo)] if tempo else [],
                   [meter] if meter else [], keys, "seed phrase")
     return score, mode
+
+
+def parse_range(text: str, where: str = "--range") -> tuple[int, int]:
+    """'C4:C6' to (60, 84): the lowest and highest pitch, low first."""
+    low, sep, high = text.partition(":")
+    try:
+        pitches = [parse_seed(note)[0].tracks[0].notes[0].pitch for note in (low, high)]
+    except (MelodiaError, IndexError):
+        pitches = []
+    if not sep or len(pitches) != 2 or pitches[0] >= pitches[1]:
+        raise SeedError(f"{where} {text!r}: expected LOW:HIGH note names, low first, e.g. C4:C6")
+    return pitches[0], pitches[1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import tempfile
 from pathlib import Path
 
@@ -17,6 +18,7 @@ def _file_mode() -> int:
 
 
 FILE_MODE = _file_mode()
+OWNER = f"{socket.gethostname().replace('.', '_')}-{os.getpid()}"  # in temp names: who is writing
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, overwrite: bool = True) -> Path:
@@ -29,7 +31,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, overwrite: 
     if not overwrite:
         refuse_overwrite(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.{OWNER}.", suffix=".part", dir=target.parent)
     try:
         os.chmod(temp_name, FILE_MODE)
         with os.fdopen(handle, "wb") as temp_file:
@@ -52,3 +54,33 @@ def refuse_overwrite(path: str | os.PathLike[str]) -> None:
     """Raise `WriteError` when `path` exists: checked before work starts, not after."""
     if Path(path).exists():
         raise WriteError(f"{path}: already exists (pass --force to overwrite)")
+
+
+def remove_stale_parts(folder: str | os.PathLike[str], older_than_seconds: float = 600.0) -> int:
+    """Delete temp files that killed writers left in `folder`: those of a process of this host
+    that is gone, and any older than a live write could be. Returns how many went."""
+    import time
+
+    host = socket.gethostname().replace(".", "_")
+    removed = 0
+    for part in Path(folder).glob(".*.part"):
+        owner = part.name.rsplit(".", 3)[-3] if part.name.count(".") >= 4 else ""
+        owner_host, _, pid = owner.rpartition("-")
+        try:
+            gone = owner_host == host and pid.isdigit() and not _alive(int(pid))
+            if gone or time.time() - part.stat().st_mtime > older_than_seconds:
+                part.unlink()
+                removed += 1
+        except FileNotFoundError:
+            continue
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,364 @@
+"""Batch jobs: a grid of seed phrases x temperatures x styles x count, made by several
+processes, resumable after a kill, and split into disjoint shards for several machines.
+
+A job file (TOML):
+
+    seeds = ["D4 E4 F#4/8 G4/8 A4/2 key=D meter=6/8", "tunes/start.mid"]   # required
+    temperatures = [0.8, 1.0]
+    styles = ["none", "celtic-jig"]        # "none": the plain melody
+    count = 4                              # melodies per grid cell
+    bars = 8
+    model = "default"                      # or a model file
+    output = "batch-output"                # relative to the job file
+    random_seed = 0
+    top_p = 1.0
+    audio = false                          # also a WAV per melody
+    workers = 2
+    [constraints]                          # as `melodia generate`: key, range, max_leap, meter,
+    range = "C4:C6"                        # end_on_tonic, instrument, notes
+
+Every cell has its own random seed derived from the job's, so a rerun remakes exactly what a
+killed run did not finish, and every file is written whole or not at all.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+import os
+import warnings
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from melodia.corpus.recipe import tomllib
+from melodia.errors import MelodiaError
+from melodia.generation import Constraints
+
+FIELDS = ("seeds", "temperatures", "styles", "count", "bars", "model", "output", "random_seed", "top_p", "audio",
+          "workers", "constraints")
+CONSTRAINT_FIELDS = ("key", "range", "max_leap", "meter", "end_on_tonic", "instrument", "notes")
+MAX_ITEMS = 1_000_000
+
+
+class BatchError(MelodiaError):
+    """A job file that cannot be run as written."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """A parsed job file; `output` is resolved against the job file's folder."""
+
+    path: Path
+    seeds: tuple[str, ...]
+    temperatures: tuple[float, ...] = (1.0,)
+    styles: tuple[str, ...] = ("none",)
+    count: int = 1
+    bars: int = 8
+    model: str = "default"
+    output: Path = Path("batch-output")
+    random_seed: int = 0
+    top_p: float = 1.0
+    audio: bool = False
+    workers: int = 1
+    constraints: Constraints = field(default_factory=Constraints)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One point of the grid: a seed, a temperature and a style, made `len(names)` times."""
+
+    index: int
+    seed_index: int
+    seed: str
+    temperature: float
+    style: str
+    random_seed: int
+    names: tuple[str, ...]
+
+
+@dataclass
+class BatchReport:
+    """What a run did: files made, files already there, cells that failed and why."""
+
+    made: int = 0
+    existing: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (cell, error)
+    warnings: list[str] = field(default_factory=list)
+    manifest: Path | None = None
+
+
+def load_job(path: str | os.PathLike[str]) -> Job:
+    """Read and check a job file; every mistake is a `BatchError` naming the file and field."""
+    path = Path(path)
+    try:
+        table = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BatchError(f"{path}: no such job file") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise BatchError(f"{path}: not a readable TOML job file ({error})") from None
+    unknown = sorted(set(table) - set(FIELDS))
+    if unknown:
+        raise BatchError(f"{path}: unknown field {unknown[0]!r}; expected one of {', '.join(FIELDS)}")
+    seeds = _strings(path, table, "seeds", None)
+    temperatures = tuple(_number(path, "temperatures", t, 0.05, 5.0) for t in _list(path, table, "temperatures", [1.0]))
+    styles = _strings(path, table, "styles", ["none"])
+    count = int(_number(path, "count", table.get("count", 1), 1, 100_000, integer=True))
+    if len(seeds) * len(temperatures) * len(styles) * count > MAX_ITEMS:
+        raise BatchError(f"{path}: the grid holds more than {MAX_ITEMS:,} melodies; split it into several jobs")
+    _check_styles(path, styles)
+    job = Job(path, seeds, temperatures, styles, count,
+              bars=int(_number(path, "bars", table.get("bars", 8), 1, 1024, integer=True)),
+              model=str(table.get("model", "default")),
+              output=Path(os.path.normpath(path.parent / str(table.get("output", "batch-output")))),
+              random_seed=int(_number(path, "random_seed", table.get("random_seed", 0), 0, 2**31, integer=True)),
+              top_p=_number(path, "top_p", table.get("top_p", 1.0), 0.01, 1.0),
+              audio=_boolean(path, "audio", table.get("audio", False)),
+              workers=int(_number(path, "workers", table.get("workers", 1), 1, 256, integer=True)),
+              constraints=_constraints(path, table.get("constraints", {})))
+    return job
+
+
+def _list(path: Path, table: dict[str, Any], key: str, default: list[Any] | None) -> list[Any]:
+    value = table.get(key, default)
+    if value is None:
+        raise BatchError(f"{path}: field {key!r} is missing")
+    if not isinstance(value, list) or not value:
+        raise BatchError(f"{path}: {key} = {value!r} should be a non-empty list")
+    return value
+
+
+def _strings(path: Path, table: dict[str, Any], key: str, default: list[str] | None) -> tuple[str, ...]:
+    values = _list(path, table, key, default)
+    bad = next((v for v in values if not isinstance(v, str) or not v.strip()), None)
+    if bad is not None:
+        raise BatchError(f"{path}: {key} entry {bad!r} should be a non-empty string")
+    return tuple(values)
+
+
+def _number(path: Path, key: str, value: Any, low: float, high: float, integer: bool = False) -> float:
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not low <= value <= high:
+        kind = "a whole number" if integer else "a number"
+        raise BatchError(f"{path}: {key} = {value!r} should be {kind} from {low:g} to {high:g}")
+    return float(value)
+
+
+def _boolean(path: Path, key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise BatchError(f"{path}: {key} = {value!r} should be true or false")
+    return value
+
+
+def _check_styles(path: Path, styles: Iterable[str]) -> None:
+    from melodia.style import load_style
+
+    for style in styles:
+        if style != "none":
+            try:
+                load_style(_beside(path, style))
+            except MelodiaError as error:
+                raise BatchError(f"{path}: styles entry {style!r}: {error}") from None
+
+
+def _beside(path: Path, reference: str) -> str:
+    """A name stays a name; a relative file path is taken from the job file's folder."""
+    candidate = path.parent / reference
+    return str(candidate) if reference.endswith(".toml") or (candidate.suffix and candidate.is_file()) else reference
+
+
+def _constraints(path: Path, table: Any) -> Constraints:
+    from melodia.seed import parse_range
+
+    if not isinstance(table, dict):
+        raise BatchError(f"{path}: [constraints] should be a table")
+    unknown = sorted(set(table) - set(CONSTRAINT_FIELDS))
+    if unknown:
+        raise BatchError(f"{path}: unknown field 'constraints.{unknown[0]}'; expected one of "
+                         f"{', '.join(CONSTRAINT_FIELDS)}")
+    try:
+        pitch_range = parse_range(str(table["range"]), f"{path}: constraints.range") if "range" in table else None
+    except MelodiaError as error:
+        raise BatchError(str(error)) from None
+    leap = table.get("max_leap")
+    notes = table.get("notes")
+    for key, value in (("max_leap", leap), ("notes", notes)):
+        if value is not None:
+            _number(path, f"constraints.{key}", value, 1, 10_000, integer=True)
+    return Constraints(key=table.get("key"), pitch_range=pitch_range, max_leap=leap, notes=notes,
+                       meter=table.get("meter"), end_on_tonic=_boolean(path, "constraints.end_on_tonic",
+                                                                         table.get("end_on_tonic", False)),
+                       instrument=table.get("instrument"))
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """'2/4' to (2, 4): the second of four disjoint slices of the grid."""
+    index, _, total = text.partition("/")
+    if not (index.isdigit() and total.isdigit() and 1 <= int(index) <= int(total)):
+        raise BatchError(f"--shard {text!r}: expected I/N with 1 <= I <= N, e.g. 2/4")
+    return int(index), int(total)
+
+
+def grid(job: Job) -> list[Cell]:
+    """Every cell of the job, in a fixed order (seed, then temperature, then style)."""
+    cells = []
+    product = itertools.product(enumerate(job.seeds), job.temperatures, job.styles)
+    for index, ((seed_index, seed), temperature, style) in enumerate(product):
+        label = "plain" if style == "none" else Path(style).stem
+        names = tuple(f"{seed_index + 1:02d}-t{temperature:g}-{label}-{k + 1:03d}" for k in range(job.count))
+        cells.append(Cell(index, seed_index, seed, temperature, style, job.random_seed * 1_000_003 + index, names))
+    return cells
+
+
+def shard_cells(cells: list[Cell], shard: tuple[int, int]) -> list[Cell]:
+    index, total = shard
+    return [cell for cell in cells if cell.index % total == index - 1]
+
+
+def missing(job: Job, cell: Cell) -> list[str]:
+    """The outputs of `cell` not yet on disk (a MIDI file, and its WAV when the job asks)."""
+    suffixes = (".mid", ".wav") if job.audio else (".mid",)
+    return [name for name in cell.names if not all((job.output / f"{name}{s}").is_file() for s in suffixes)]
+
+
+def run_job(job: Job, shard: tuple[int, int] = (1, 1), workers: int | None = None,
+            progress: bool = True) -> BatchReport:
+    """Make whatever the job's shard still lacks, then write its manifest (CSV and JSON)."""
+    from tqdm import tqdm
+
+    from melodia.io.atomic import remove_stale_parts
+
+    job.output.mkdir(parents=True, exist_ok=True)
+    remove_stale_parts(job.output)
+    cells = shard_cells(grid(job), shard)
+    todo = [cell for cell in cells if missing(job, cell)]
+    report = BatchReport(existing=sum(len(c.names) - len(missing(job, c)) for c in cells))
+    workers = min(workers or job.workers, max(len(todo), 1))
+    bar = tqdm(total=len(todo), desc="batch", unit="cell", disable=not progress)
+    results = _run_here(job, todo, bar) if workers == 1 else _run_in_pool(job, todo, workers, bar)
+    bar.close()
+    for cell, made, error, caught in results:
+        report.made += made
+        report.warnings += [f"{_label(cell)}: {w}" for w in caught]
+        if error:
+            report.failed.append((_label(cell), error))
+    report.manifest = write_manifest(job, cells, shard, report)
+    return report
+
+
+def _run_here(job: Job, todo: list[Cell], bar: Any) -> list[tuple[Cell, int, str, list[str]]]:
+    _start_worker(job)
+    results = []
+    for cell in todo:
+        results.append(_make_cell(cell))
+        bar.update(1)
+    return results
+
+
+def _run_in_pool(job: Job, todo: list[Cell], workers: int, bar: Any) -> list[tuple[Cell, int, str, list[str]]]:
+    import multiprocessing
+
+    results = []
+    context = multiprocessing.get_context("spawn")  # no forked torch state
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(job,)) as pool:
+        futures = [pool.submit(_make_cell, cell) for cell in todo]
+        for future in as_completed(futures):
+            results.append(future.result())
+            bar.update(1)
+    return results
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _start_worker(job: Job) -> None:
+    """Load the model once per process; one thread each, as the processes share the cores."""
+    import torch
+
+    from melodia.generation import _load
+
+    torch.set_num_threads(1)
+    _WORKER.update(job=job, model=_load(job.model), styles={})
+
+
+def _make_cell(cell: Cell) -> tuple[Cell, int, str, list[str]]:
+    """Generate one cell and write the outputs it still lacks; errors are returned, not raised."""
+    from melodia.generation import SeedFile, generate
+    from melodia.io.midi import write_midi
+    from melodia.sampler import SamplingConfig
+    from melodia.style import load_style, stylize
+    from melodia.synth import write_wav
+
+    job: Job = _WORKER["job"]
+    wanted = missing(job, cell)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            seed_path = job.path.parent / cell.seed
+            seed: Any = SeedFile(seed_path) if seed_path.suffix and seed_path.is_file() else cell.seed
+            constraints = job.constraints if job.constraints.notes else \
+                Constraints(**{**asdict(job.constraints), "bars": job.bars})
+            scores = generate(_WORKER["model"], seed, len(cell.names), constraints,
+                              SamplingConfig(temperature=cell.temperature, top_p=job.top_p), cell.random_seed)
+            if cell.style != "none":
+                styles = _WORKER["styles"]
+                style = styles.setdefault(cell.style, load_style(_beside(job.path, cell.style)))
+                scores = [stylize(score, style=style) for score in scores]
+            for name, score in zip(cell.names, scores, strict=True):
+                if name in wanted:
+                    write_midi(score, job.output / f"{name}.mid")
+                    if job.audio:
+                        write_wav(score, job.output / f"{name}.wav")
+        except MelodiaError as error:
+            return cell, 0, str(error), [str(w.message) for w in caught]
+    return cell, len(wanted), "", [str(w.message) for w in caught]
+
+
+def _label(cell: Cell) -> str:
+    return f"seed {cell.seed_index + 1} ({cell.seed!r}), temperature {cell.temperature:g}, style {cell.style}"
+
+
+def write_manifest(job: Job, cells: list[Cell], shard: tuple[int, int], report: BatchReport) -> Path:
+    """manifest.csv and manifest.json (manifest-shard-I-of-N.* for a shard): one row per output
+    with its settings and metrics; failed cells and warnings also go to report.txt."""
+    from melodia.io import read_score
+    from melodia.io.atomic import atomic_write_text
+    from melodia.metrics import SCALAR_METRICS
+
+    failed = dict(report.failed)
+    rows: list[dict[str, Any]] = []
+    for cell in cells:
+        for number, name in enumerate(cell.names, start=1):
+            row: dict[str, Any] = {"file": f"{name}.mid", "seed": cell.seed, "temperature": cell.temperature,
+                                   "style": cell.style, "number": number, "random_seed": cell.random_seed,
+                                   "audio": f"{name}.wav" if job.audio else ""}
+            path = job.output / f"{name}.mid"
+            if path.is_file():
+                score = read_score(path)
+                row.update(notes=score.note_count, bars=len(score.bar_starts(max(score.end_tick - 1, 0))),
+                           seconds=round(score.duration_seconds(), 3),
+                           **{k: round(float(f(score)), 4) for k, f in SCALAR_METRICS.items()})
+            else:
+                row["error"] = failed.get(_label(cell), "not made")
+            rows.append(row)
+    stem = "manifest" if shard == (1, 1) else f"manifest-shard-{shard[0]}-of-{shard[1]}"
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    table = io.StringIO()
+    writer = csv.DictWriter(table, columns, restval="")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(job.output / f"{stem}.csv", table.getvalue())
+    settings = {"job": str(job.path), "model": job.model, "bars": job.bars, "count": job.count, "top_p": job.top_p,
+                "random_seed": job.random_seed, "shard": f"{shard[0]}/{shard[1]}",
+                "constraints": asdict(job.constraints)}
+    atomic_write_text(job.output / f"{stem}.json", json.dumps({"settings": settings, "outputs": rows}, indent=2))
+    lines = [f"{len(rows)} outputs in this {'job' if shard == (1, 1) else 'shard'}: {report.made} made now, "
+             f"{report.existing} already there, {sum('error' in r for r in rows)} missing"]
+    lines += [f"failed: {cell}: {error}" for cell, error in report.failed]
+    lines += [f"warning: {text}" for text in report.warnings]
+    atomic_write_text(job.output / f"{stem.replace('manifest', 'report')}.txt", "\n".join(lines) + "\n")
+    return job.output / f"{stem}.csv"

@@ -1,0 +1,126 @@
+"""Batch jobs: job files, the grid and its shards, resuming after a kill."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import mido
+import pretty_midi
+import pytest
+
+from melodia.batch import BatchError, grid, load_job, parse_shard, run_job, shard_cells
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def job_file(folder: Path, text: str) -> Path:
+    path = folder / "job.toml"
+    path.write_text(text)
+    return path
+
+
+def test_the_example_job_loads() -> None:
+    job = load_job(ROOT / "scripts" / "batch_example.toml")
+    assert len(grid(job)) == 3 * 2 * 3 and job.constraints.pitch_range == (60, 84)
+    assert job.output == ROOT / "melodia-output" / "batch"
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('seeds = ["C4"]\ncolour = 1\n', "unknown field 'colour'"),
+    ("count = 2\n", "field 'seeds' is missing"),
+    ('seeds = ["C4"]\ntemperatures = [0]\n', "temperatures = 0 should be a number from 0.05 to 5"),
+    ('seeds = ["C4"]\ncount = 2.5\n', "count = 2.5 should be a whole number"),
+    ('seeds = ["C4"]\nstyles = ["polka"]\n', "styles entry 'polka': style 'polka': no such preset"),
+    ('seeds = ["C4"]\n[constraints]\nrange = "C6:C4"\n', "constraints.range 'C6:C4'"),
+    ('seeds = ["C4"]\n[constraints]\nspeed = 2\n', "unknown field 'constraints.speed'"),
+    ('seeds = ["C4"]\naudio = "yes"\n', "audio = 'yes' should be true or false"),
+    ('seeds = ["C4"]\ncount = 100000\ntemperatures = [1, 2, 3, 4, 5, 1.5, 2.5, 3.5, 4.5, 0.5, 0.7]\n', "more than"),
+    ('seeds = ["C4"\n', "not a readable TOML job file"),
+])
+def test_bad_job_files_name_the_file_and_field(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(BatchError, match=r"job\.toml") as error:
+        load_job(job_file(tmp_path, text))
+    assert message in str(error.value)
+
+
+def test_shards_are_disjoint_and_cover_the_grid(tmp_path: Path) -> None:
+    job = load_job(job_file(tmp_path, 'seeds = ["C4", "D4", "E4"]\ntemperatures = [0.8, 1.0]\n'
+                                      'styles = ["none", "rock"]\ncount = 2\n'))
+    cells = grid(job)
+    for total in (1, 2, 3, 5, 13):
+        shards = [shard_cells(cells, (i, total)) for i in range(1, total + 1)]
+        assert sorted(c.index for s in shards for c in s) == list(range(len(cells)))
+    assert len({name for c in cells for name in c.names}) == 3 * 2 * 2 * 2
+    assert len({c.random_seed for c in cells}) == len(cells)
+    with pytest.raises(BatchError, match="--shard '0/2'"):
+        parse_shard("0/2")
+
+
+def test_a_bad_seed_is_skipped_and_reported(tmp_path: Path) -> None:
+    job = load_job(job_file(tmp_path, 'seeds = ["G4 A4 B4", "C4 X9"]\ncount = 2\nbars = 2\n'))
+    report = run_job(job, progress=False)
+    assert report.made == 2 and len(report.failed) == 1 and "word 2 'X9'" in report.failed[0][1]
+    rows = list(csv.DictReader((job.output / "manifest.csv").open()))
+    assert [r["file"] for r in rows] == ["01-t1-plain-001.mid", "01-t1-plain-002.mid", "02-t1-plain-001.mid",
+                                         "02-t1-plain-002.mid"]
+    assert rows[0]["notes"] and "word 2 'X9'" in rows[2]["error"]
+    assert "failed: seed 2 ('C4 X9')" in (job.output / "report.txt").read_text()
+
+
+def test_audio_and_styles_and_sharded_manifests(tmp_path: Path) -> None:
+    job = load_job(job_file(tmp_path, 'seeds = ["D4 E4 F#4 key=D"]\nstyles = ["none", "rock"]\ncount = 1\n'
+                                      "bars = 2\naudio = true\n"))
+    first = run_job(job, shard=(1, 2), progress=False)
+    second = run_job(job, shard=(2, 2), progress=False)
+    assert (first.made, second.made) == (1, 1)
+    assert sorted(p.name for p in job.output.glob("*.wav")) == ["01-t1-plain-001.wav", "01-t1-rock-001.wav"]
+    shard = json.loads((job.output / "manifest-shard-2-of-2.json").read_text())
+    assert [o["style"] for o in shard["outputs"]] == ["rock"] and shard["settings"]["shard"] == "2/2"
+    again = run_job(job, progress=False)
+    assert (again.made, again.existing) == (0, 2)
+
+
+def run_batch(job: Path, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "melodia.cli", "batch", str(job), "--quiet", *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def test_killed_batch_resumes_to_the_full_set(tmp_path: Path) -> None:
+    text = ('seeds = ["D4 E4 F#4/8 G4/8 A4/2 key=D meter=6/8", "A4 B4 C5 key=Am", "G4 A4 B4"]\n'
+            'temperatures = [0.9, 1.1]\nstyles = ["none", "jazz-swing"]\ncount = 3\nbars = 8\naudio = true\n')
+    job = load_job(job_file(tmp_path, text))
+    expected = {f"{name}{suffix}" for cell in grid(job) for name in cell.names for suffix in (".mid", ".wav")}
+    process = run_batch(job.path, "--workers", "2")
+    deadline = time.monotonic() + 120
+    while not list(job.output.glob("*.wav")) and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.02)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    done_at_kill = {p.name for p in job.output.iterdir() if not p.name.startswith(".")}
+    assert done_at_kill and done_at_kill < expected | {"manifest.csv"}, "the kill came too late to test resuming"
+    assert not (job.output / "manifest.csv").exists()
+    rerun = run_batch(job.path, "--workers", "2")
+    out, err = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, err
+    made = int(out.split("made ")[1].split(",")[0])
+    assert made == len(expected) // 2 - len({n for n in done_at_kill if n.endswith(".wav")})
+    files = {p.name for p in job.output.iterdir()}
+    assert expected <= files and not [f for f in files if f.endswith(".part")]
+    for name in sorted(n for n in expected if n.endswith(".mid")):
+        assert mido.MidiFile(job.output / name).tracks
+        assert pretty_midi.PrettyMIDI(str(job.output / name)).instruments
+    rows = list(csv.DictReader((job.output / "manifest.csv").open()))
+    assert len(rows) == len(expected) // 2 and all(r["notes"] and not r.get("error") for r in rows)
+    # the rerun made exactly what an uninterrupted run makes
+    (tmp_path / "fresh").mkdir()
+    fresh = load_job(job_file(tmp_path / "fresh", text))
+    run_job(fresh, workers=2, progress=False)
+    for name in sorted(n for n in expected if n.endswith(".mid")):
+        assert (fresh.output / name).read_bytes() == (job.output / name).read_bytes(), name
