@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from melodia.errors import ReadError
+from melodia.errors import ReadError, WriteError
 from melodia.score import Score
 
 MIDI_SUFFIXES = (".mid", ".midi", ".smf", ".kar", ".rmi")
@@ -41,7 +41,20 @@ def read_score(path: str | os.PathLike[str]) -> Score:
 
 
 def write_score(score: Score, path: str | os.PathLike[str], *, overwrite: bool = True) -> Path:
-    """Write `score` as MIDI (the only output format for now), atomically."""
-    from melodia.io.midi import write_midi
+    """Write `score` as MIDI or MusicXML, chosen by the suffix, atomically.
 
-    return write_midi(score, path, overwrite=overwrite)
+    Raises:
+        WriteError: a suffix melodia cannot write, or a file that cannot be written.
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix in MIDI_SUFFIXES:
+        from melodia.io.midi import write_midi
+
+        return write_midi(score, path, overwrite=overwrite)
+    if suffix in (".xml", ".musicxml"):
+        from melodia.io.atomic import atomic_write_bytes
+        from melodia.io.music21 import musicxml_bytes
+
+        return atomic_write_bytes(path, musicxml_bytes(score), overwrite=overwrite)
+    raise WriteError(f"{path}: melodia writes MIDI ({', '.join(MIDI_SUFFIXES)}) and MusicXML (.musicxml, .xml), "
+                     f"not {suffix or '(no suffix)'!r}")

@@ -10,11 +10,14 @@ from __future__ import annotations
 import os
 import re
 import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from melodia.errors import MelodiaWarning, ReadError, WriteError
+from melodia.errors import MelodiaError, MelodiaWarning, ReadError, WriteError
+from melodia.limits import TimeLimitExceeded, time_limit
 from melodia.score import (
     MAJOR,
     MINOR,
@@ -28,6 +31,9 @@ from melodia.score import (
 )
 
 MAX_TEXT_BYTES = 8 * 1024 * 1024
+PARSE_SECONDS = 2.0  # music21's time budget: this much, plus a second per PARSE_BYTES_PER_SECOND
+PARSE_BYTES_PER_SECOND = 5000  # music21 reads ABC at 13-19 KB/s on our 2-core machine
+T = TypeVar("T")
 DEFAULT_VELOCITY = 80
 
 
@@ -46,7 +52,8 @@ def read_music21(path: str | os.PathLike[str], index: int = 0) -> Score:
 def read_music21_pieces(path: str | os.PathLike[str]) -> list[Score]:
     """Every piece in a file (an ABC file may hold many tunes)."""
     stream = parse_music21(path)
-    return [score_from_music21(piece) for piece in _pieces(stream)]
+    return _within_budget(str(path), os.path.getsize(path),
+                          lambda: [score_from_music21(piece) for piece in _pieces(stream)])
 
 
 def parse_music21(path: str | os.PathLike[str]) -> Any:
@@ -61,8 +68,72 @@ def parse_music21(path: str | os.PathLike[str]) -> Any:
     if size > MAX_TEXT_BYTES:
         raise ReadError(source, f"file is {size} bytes, over the {MAX_TEXT_BYTES}-byte limit")
     suffix = Path(path).suffix.lower()
+    if suffix in (".abc", ".xml", ".musicxml"):
+        _check_meters(Path(path).read_text(encoding="utf-8", errors="replace"), source)
+    return _within_budget(source, size, lambda: music21.converter.parse(Path(path), format=_FORMATS.get(suffix)))
+
+
+# Fields whose absurd values send music21 into minutes of work, and the largest number each may hold.
+CHECKED_FIELDS = (
+    (re.compile(r"<beats>\s*([^<]{0,40})</beats>"), 128),
+    (re.compile(r"<beat-type>\s*([^<]{0,40})</beat-type>"), 128),
+    (re.compile(r"<fifths>\s*([^<]{0,40})</fifths>"), 14),
+    (re.compile(r"^\s*\[?M:\s*([^\n\]]{0,40})", re.MULTILINE), 128),
+    (re.compile(r"^\s*\[?L:\s*([^\n\]]{0,40})", re.MULTILINE), 1024),
+)
+
+
+def _check_meters(text: str, source: str) -> None:
+    """Refuse meters, key signatures and note lengths music21 would spend minutes on
+    (<beats>999999999</beats>, <fifths>99999</fifths>, M:99999/8, L:1/65536) before it starts."""
+    for pattern, limit in CHECKED_FIELDS:
+        for match in pattern.finditer(text):
+            if any(int(n) > limit for n in re.findall(r"\d+", match.group(1))[:8]):
+                raise ReadError(source, f"{match.group(0).strip()[:60]!r}: numbers over {limit} are refused there")
+
+
+@contextmanager
+def _sane_bar_meters() -> Iterator[None]:
+    """While melodia parses, bars of odd lengths get a meter music21 can handle.
+
+    music21 gives a bar whose length is not a whole number of 32nd notes (a triplet in an
+    overfull bar) a meter such as 4879784/1125899906842624, then spends minutes and gigabytes
+    dividing it into beats. Such bars get the nearest meter in 32nd notes instead; a bar of
+    over 1024 quarter notes is refused.
+    """
+    import music21
+
+    measure = music21.stream.Measure
+    original = measure.bestTimeSignature
+
+    def best(bar: Any) -> Any:
+        length = Fraction(bar.duration.quarterLength)
+        if length > 1024:
+            raise ValueError(f"a bar of {float(length):g} quarter notes")
+        if (length * 8).denominator == 1 or length == 0:
+            return original(bar)
+        return music21.meter.TimeSignature(f"{max(round(length * 8), 1)}/32")
+
+    measure.bestTimeSignature = best
     try:
-        return music21.converter.parse(Path(path), format=_FORMATS.get(suffix))
+        yield
+    finally:
+        measure.bestTimeSignature = original
+
+
+def _within_budget(source: str, size: int, work: Callable[[], T]) -> T:
+    """Run music21 `work` on `size` bytes of input under a time budget, turning its many
+    exception types, and running over budget, into one `ReadError`."""
+    budget = PARSE_SECONDS + size / PARSE_BYTES_PER_SECOND
+    try:
+        with time_limit(budget), _sane_bar_meters():
+            return work()
+    except TimeLimitExceeded:
+        raise ReadError(source, f"music21 took over {budget:.1f} s on {size} bytes (a budget of "
+                                f"{PARSE_SECONDS:g} s plus 1 s per {PARSE_BYTES_PER_SECOND // 1000} KB); "
+                                "refused as too complex") from None
+    except MelodiaError:
+        raise
     except Exception as error:  # music21 raises many unrelated exception types on bad input
         reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
         raise ReadError(source, f"music21 cannot parse it: {reason}") from error
@@ -86,13 +157,9 @@ def score_from_text(text: str, music_format: str, source: str) -> Score:
 
     if len(text) > MAX_TEXT_BYTES:
         raise ReadError(source, f"{len(text)} characters, over the {MAX_TEXT_BYTES} limit")
-    try:
-        stream = music21.converter.parse(text, format=music_format)
-        pieces = _pieces(stream)
-        return score_from_music21(pieces[0])
-    except Exception as error:  # music21 raises many unrelated exception types on bad input
-        reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
-        raise ReadError(source, f"music21 cannot parse it: {reason}") from error
+    _check_meters(text, source)
+    return _within_budget(source, len(text), lambda: score_from_music21(
+        _pieces(music21.converter.parse(text, format=music_format))[0]))
 
 
 _FORMATS = {".abc": "abc", ".xml": "musicxml", ".musicxml": "musicxml", ".mxl": "musicxml",
