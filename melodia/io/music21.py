@@ -53,7 +53,17 @@ def read_music21_pieces(path: str | os.PathLike[str]) -> list[Score]:
     """Every piece in a file (an ABC file may hold many tunes)."""
     stream = parse_music21(path)
     return _within_budget(str(path), os.path.getsize(path),
-                          lambda: [score_from_music21(piece) for piece in _pieces(stream)])
+                          lambda: [_checked(score_from_music21(piece), str(path)) for piece in _pieces(stream)])
+
+
+def _checked(score: Score, source: str) -> Score:
+    """The score, unless it lasts longer than the MIDI reader would accept."""
+    from melodia.io.midi import MAX_NOTES, MAX_QUARTERS
+
+    if score.end_tick > MAX_QUARTERS * TICKS_PER_QUARTER or score.note_count > MAX_NOTES:
+        raise ReadError(source, f"{score.note_count} notes over {score.end_tick / TICKS_PER_QUARTER:.0f} quarter "
+                                f"notes; over the limits of {MAX_NOTES} notes and {MAX_QUARTERS} quarters")
+    return score
 
 
 def parse_music21(path: str | os.PathLike[str]) -> Any:
@@ -158,8 +168,8 @@ def score_from_text(text: str, music_format: str, source: str) -> Score:
     if len(text) > MAX_TEXT_BYTES:
         raise ReadError(source, f"{len(text)} characters, over the {MAX_TEXT_BYTES} limit")
     _check_meters(text, source)
-    return _within_budget(source, len(text), lambda: score_from_music21(
-        _pieces(music21.converter.parse(text, format=music_format))[0]))
+    return _within_budget(source, len(text), lambda: _checked(score_from_music21(
+        _pieces(music21.converter.parse(text, format=music_format))[0]), source))
 
 
 _FORMATS = {".abc": "abc", ".xml": "musicxml", ".musicxml": "musicxml", ".mxl": "musicxml",
