@@ -82,38 +82,31 @@ def test_at_least_eight_presets_of_each_kind_load() -> None:
         assert style.instrumentation is not None and style.rhythm is not None and style.tempo
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ('[[parts]]\nrole = "melody"\nprogram = 40\ncolour = "red"\n', "unknown field 'parts[0].colour'"),
-    ('[[parts]]\nrole = "melody"\nprogram = 200\n', "parts[0].program = 200 is not a General MIDI program"),
-    ('[[parts]]\nrole = "melody"\nprogram = "Kazoo"\n', "parts[0].program = 'Kazoo' is not a General MIDI"),
-    ('[[parts]]\nrole = "soloist"\n', "parts[0].role = 'soloist' is not one of"),
-    ('[[parts]]\nrole = "bass"\npattern = "boogie"\n', "parts[0].pattern = 'boogie' is not a bass pattern"),
-    ('[[parts]]\nrole = "melody"\narticulation = "slurred"\n', "articulation = 'slurred'"),
-    ('[[parts]]\nrole = "melody"\nrange = ["C4", "E4"]\n', "parts[0].range = ['C4', 'E4'] should be"),
-    ('description = "no parts"\n', "field 'parts' is missing"),
-    ("[[parts]\n", "not a valid TOML file"),
-])
-def test_bad_instrumentation_files_name_the_file_and_field(tmp_path: Path, text: str, message: str) -> None:
+BAD_TEMPLATES = [
+    ("instrumentation", '[[parts]]\nrole = "melody"\nprogram = 40\ncolour = "red"\n', "field 'parts[0].colour'"),
+    ("instrumentation", '[[parts]]\nrole = "melody"\nprogram = 200\n', "parts[0].program = 200 is not a General MIDI"),
+    ("instrumentation", '[[parts]]\nrole = "melody"\nprogram = "Kazoo"\n', "program = 'Kazoo' is not a General MIDI"),
+    ("instrumentation", '[[parts]]\nrole = "soloist"\n', "parts[0].role = 'soloist' is not one of"),
+    ("instrumentation", '[[parts]]\nrole = "bass"\npattern = "boogie"\n', "pattern = 'boogie' is not a bass pattern"),
+    ("instrumentation", '[[parts]]\nrole = "melody"\narticulation = "slurred"\n', "articulation = 'slurred'"),
+    ("instrumentation", '[[parts]]\nrole = "melody"\nrange = ["C4", "E4"]\n', "range = ['C4', 'E4'] should be"),
+    ("instrumentation", 'description = "no parts"\n', "field 'parts' is missing"),
+    ("instrumentation", "[[parts]\n", "not a valid TOML file"),
+    ("rhythm", "tempo_factor = 2\n", "unknown field 'tempo_factor'"),
+    ("rhythm", "[swing]\nratio = 9\n", "swing.ratio = 9 should be a number"),
+    ("rhythm", '[[meter]]\nfrom = "4/4"\nto = "3/4"\nmap = [[0, 0], [4, 4]]\n', "meter[0].map"),
+    ("rhythm", '[[meter]]\nfrom = "4/5"\nto = "3/4"\nmap = [[0, 0], [4, 3]]\n', "meter[0].from = '4/5'"),
+    ("rhythm", "[groove]\naccents = [[0, 7]]\n", "groove.accents entry [0, 7]"),
+    ("rhythm", '[accompaniment]\ndrums = "polka"\n', "accompaniment.drums = 'polka' is not a drums pattern"),
+]
+
+
+@pytest.mark.parametrize(("kind", "text", "message"), BAD_TEMPLATES)
+def test_bad_template_files_name_the_file_and_field(tmp_path: Path, kind: str, text: str, message: str) -> None:
     path = tmp_path / "mine.toml"
     path.write_text(text)
     with pytest.raises(StyleError, match=r"mine\.toml") as error:
-        load_instrumentation(path)
-    assert message in str(error.value)
-
-
-@pytest.mark.parametrize(("text", "message"), [
-    ("tempo_factor = 2\n", "unknown field 'tempo_factor'"),
-    ("[swing]\nratio = 9\n", "swing.ratio = 9 should be a number"),
-    ('[[meter]]\nfrom = "4/4"\nto = "3/4"\nmap = [[0, 0], [4, 4]]\n', "meter[0].map"),
-    ('[[meter]]\nfrom = "4/5"\nto = "3/4"\nmap = [[0, 0], [4, 3]]\n', "meter[0].from = '4/5'"),
-    ("[groove]\naccents = [[0, 7]]\n", "groove.accents entry [0, 7]"),
-    ('[accompaniment]\ndrums = "polka"\n', "accompaniment.drums = 'polka' is not a drums pattern"),
-])
-def test_bad_rhythm_files_name_the_file_and_field(tmp_path: Path, text: str, message: str) -> None:
-    path = tmp_path / "groove.toml"
-    path.write_text(text)
-    with pytest.raises(StyleError, match=r"groove\.toml") as error:
-        load_rhythm(path)
+        (load_instrumentation if kind == "instrumentation" else load_rhythm)(path)
     assert message in str(error.value)
 
 
