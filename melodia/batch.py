@@ -28,6 +28,7 @@ import io
 import itertools
 import json
 import os
+import re
 import warnings
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -113,7 +114,7 @@ def load_job(path: str | os.PathLike[str]) -> Job:
     _check_styles(path, styles)
     job = Job(path, seeds, temperatures, styles, count,
               bars=int(_number(path, "bars", table.get("bars", 8), 1, 1024, integer=True)),
-              model=str(table.get("model", "default")),
+              model=_model(path, table.get("model", "default")),
               output=Path(os.path.normpath(path.parent / str(table.get("output", "batch-output")))),
               random_seed=int(_number(path, "random_seed", table.get("random_seed", 0), 0, 2**31, integer=True)),
               top_p=_number(path, "top_p", table.get("top_p", 1.0), 0.01, 1.0),
@@ -121,6 +122,16 @@ def load_job(path: str | os.PathLike[str]) -> Job:
               workers=int(_number(path, "workers", table.get("workers", 1), 1, 256, integer=True)),
               constraints=_constraints(path, table.get("constraints", {})))
     return job
+
+
+def _model(path: Path, value: Any) -> str:
+    """'default', or a model file; a relative path is taken from the job file's folder."""
+    if value == "default":
+        return value
+    candidate = path.parent / str(value)
+    if not isinstance(value, str) or not candidate.is_file():
+        raise BatchError(f"{path}: model = {value!r}: no such model file (or 'default' for the shipped model)")
+    return str(candidate)
 
 
 def _list(path: Path, table: dict[str, Any], key: str, default: list[Any] | None) -> list[Any]:
@@ -184,6 +195,19 @@ def _constraints(path: Path, table: Any) -> Constraints:
         pitch_range = parse_range(str(table["range"]), f"{path}: constraints.range") if "range" in table else None
     except MelodiaError as error:
         raise BatchError(str(error)) from None
+    from melodia.gm import INSTRUMENT_RANGES
+    from melodia.seed import parse_key
+
+    try:
+        if "key" in table:
+            parse_key(str(table["key"]), f"{path}: constraints.key")
+    except MelodiaError as error:
+        raise BatchError(str(error)) from None
+    if "meter" in table and not re.fullmatch(r"[1-9]\d?/(1|2|4|8|16|32)", str(table["meter"])):
+        raise BatchError(f"{path}: constraints.meter = {table['meter']!r} should be a time signature such as 6/8")
+    if "instrument" in table and table["instrument"] not in INSTRUMENT_RANGES:
+        raise BatchError(f"{path}: constraints.instrument = {table['instrument']!r} is not one of "
+                         f"{', '.join(sorted(INSTRUMENT_RANGES))}")
     leap = table.get("max_leap")
     notes = table.get("notes")
     for key, value in (("max_leap", leap), ("notes", notes)):

@@ -41,6 +41,10 @@ def test_the_example_job_loads() -> None:
     ('seeds = ["C4"]\n[constraints]\nrange = "C6:C4"\n', "constraints.range 'C6:C4'"),
     ('seeds = ["C4"]\n[constraints]\nspeed = 2\n', "unknown field 'constraints.speed'"),
     ('seeds = ["C4"]\naudio = "yes"\n', "audio = 'yes' should be true or false"),
+    ('seeds = ["C4"]\nmodel = "nowhere.safetensors"\n', "model = 'nowhere.safetensors': no such model file"),
+    ('seeds = ["C4"]\n[constraints]\nkey = "H major"\n', "constraints.key 'H major'"),
+    ('seeds = ["C4"]\n[constraints]\nmeter = "6/7"\n', "constraints.meter = '6/7'"),
+    ('seeds = ["C4"]\n[constraints]\ninstrument = "kazoo"\n', "constraints.instrument = 'kazoo'"),
     ('seeds = ["C4"]\ncount = 100000\ntemperatures = [1, 2, 3, 4, 5, 1.5, 2.5, 3.5, 4.5, 0.5, 0.7]\n', "more than"),
     ('seeds = ["C4"\n', "not a readable TOML job file"),
 ])
