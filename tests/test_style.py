@@ -92,6 +92,7 @@ BAD_TEMPLATES = [
     ("instrumentation", '[[parts]]\nrole = "melody"\nrange = ["C4", "E4"]\n', "range = ['C4', 'E4'] should be"),
     ("instrumentation", 'description = "no parts"\n', "field 'parts' is missing"),
     ("instrumentation", "[[parts]\n", "not a valid TOML file"),
+    ("instrumentation", '[[parts]]\nrole = "drums"\n', "needs at least one pitched part"),
     ("rhythm", "tempo_factor = 2\n", "unknown field 'tempo_factor'"),
     ("rhythm", "[swing]\nratio = 9\n", "swing.ratio = 9 should be a number"),
     ("rhythm", '[[meter]]\nfrom = "4/4"\nto = "3/4"\nmap = [[0, 0], [4, 4]]\n', "meter[0].map"),
@@ -226,6 +227,16 @@ def test_string_quartet_on_four_voices_exact() -> None:
         ("Viola", [64, 62, 65, 64, 60, 60, 57, 55]),
         ("Cello", [48, 55, 53, 52, 48, 50, 45, 43])]
     assert all(n.duration_tick == 480 and n.velocity == 82 for n in out.tracks[0].notes)  # legato, template level
+
+
+def test_drums_without_a_drum_part_are_left_out_with_a_warning() -> None:
+    from melodia.errors import MelodiaWarning
+
+    score = read_score(Path(__file__).parent / "data" / "drums.mid")
+    with pytest.warns(MelodiaWarning, match="'string-quartet' has no drums part; 24 drums notes left out"):
+        out = stylize(score, instrumentation="string-quartet", accompaniment=False)
+    assert not any(t.is_drum for t in out.tracks)
+    assert pitched_onset_classes(out) == pitched_onset_classes(score)
 
 
 def test_input_drums_go_to_channel_ten(tmp_path: Path) -> None:

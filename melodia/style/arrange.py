@@ -3,10 +3,12 @@ each instrument's range, velocities and articulation, and accompaniment for a ba
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import replace
 from itertools import groupby, pairwise
 from statistics import median
 
+from melodia.errors import MelodiaWarning
 from melodia.score import TICKS_PER_QUARTER, Note, Score, Track
 from melodia.style import accompany
 from melodia.style.roles import detect_voices
@@ -45,6 +47,9 @@ def arrange(score: Score, instrumentation: Instrumentation, patterns: dict[str, 
     for role, role_lines in lines.items():
         notes = [n for line in role_lines for n in line]
         target = next((r for r in FALLBACK[role] if instrumentation.parts_for(r)), None)
+        if notes and target is None:
+            warnings.warn(f"instrumentation {instrumentation.name!r} has no {role} part; {len(notes)} {role} notes "
+                          "left out", MelodiaWarning, stacklevel=2)
         if not notes or target is None:
             continue
         indices = [i for i, part in enumerate(instrumentation.parts) if part.role == target]

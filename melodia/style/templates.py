@@ -125,6 +125,9 @@ def load_instrumentation(name_or_path: str | Path) -> Instrumentation:
     if not parts_table:
         raise StyleError(f"{path}: 'parts' must list at least one [[parts]] table")
     parts = tuple(_part(path, index, entry) for index, entry in enumerate(parts_table))
+    if all(part.is_drum for part in parts):
+        raise StyleError(f"{path}: 'parts' needs at least one pitched part (role melody, counter_melody, harmony "
+                         "or bass) to play the notes")
     return Instrumentation(path.stem, str(table.get("description", "")), parts)
 
 
