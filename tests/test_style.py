@@ -12,6 +12,9 @@ import mido
 import pretty_midi
 import pytest
 from conftest import REAL_MIDI, ids
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_tokenizers import scores
 
 from melodia.errors import StyleError
 from melodia.io import read_score, write_score
@@ -364,3 +367,29 @@ def test_stylize_leaves_its_input_alone() -> None:
         stylize(source, style=name)
     stylize(source, tempo=90)
     assert source == pristine
+
+
+PRESETS = [("instrumentation", n) for n in INSTRUMENTATIONS] + [("rhythm", n) for n in RHYTHMS] + \
+    [("style", n) for n in STYLES]
+
+
+@settings(max_examples=80, deadline=None)
+@given(score=scores(), preset=st.sampled_from(PRESETS))
+def test_any_score_in_any_preset_stays_valid(score: Score, preset: tuple[str, str]) -> None:
+    kind, name = preset
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = stylize(score, **{kind: name})
+    assert out.problems() == []
+    if kind == "rhythm":
+        assert out.note_count == score.note_count
+    if kind == "instrumentation" and not detect_voices(score).is_bare_melody:
+        assert pitched_onset_classes(out) == pitched_onset_classes(score)
+
+
+def test_a_bar_one_tick_long_gets_no_accompaniment_notes_outside_it() -> None:
+    """Found by the property test above: a bodhran hit landed before the piece began."""
+    score = Score([Track("", 0, False, [Note(60, 80, 0, 2)])],
+                  time_signatures=[TimeSignature(0, 4, 4), TimeSignature(1, 4, 4)])
+    out = stylize(score, instrumentation="celtic-session")
+    assert out.problems() == [] and all(n.onset_tick >= 0 for n in out.notes)

@@ -7,6 +7,7 @@ beats, so they follow the meter: a waltz bar gets three beats, a 6/8 bar two dot
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,6 +43,19 @@ class Bar:
     beat: int
     beats: int
     chord: Chord
+
+
+def _clipped(notes: list[Note], bars: list[Bar]) -> list[Note]:
+    """Pattern notes cut to end with their bar; notes a short bar has no room for are dropped."""
+    ends = {bar.start: bar.start + bar.length for bar in bars}
+    starts = sorted(ends)
+    out = []
+    for note in notes:
+        bar_start = starts[max(bisect_right(starts, note.onset_tick) - 1, 0)]
+        room = ends[bar_start] - note.onset_tick
+        if room > 0:
+            out.append(Note(note.pitch, note.velocity, note.onset_tick, min(note.duration_tick, room)))
+    return out
 
 
 def key_of(score: Score) -> tuple[int, str]:
@@ -148,7 +162,7 @@ def harmony_part(bars: list[Bar], pattern: str, velocity: int = 64) -> list[Note
             for step, onset in enumerate(range(bar.start, bar.start + bar.length, EIGHTH)):
                 length = min(EIGHTH, bar.start + bar.length - onset)
                 notes.append(Note(order[step % 4], velocity - 8 * (step % 2), onset, length))
-    return notes
+    return _clipped(notes, bars)
 
 
 def bass_part(bars: list[Bar], pattern: str, velocity: int = 72) -> list[Note]:
@@ -170,7 +184,7 @@ def bass_part(bars: list[Bar], pattern: str, velocity: int = 72) -> list[Note]:
                                   bar.length - half))
         else:
             notes += _walking_bar(bar, root, bars[index + 1] if index + 1 < len(bars) else None, velocity)
-    return notes
+    return _clipped(notes, bars)
 
 
 def _walking_bar(bar: Bar, root: int, following: Bar | None, velocity: int) -> list[Note]:
@@ -207,7 +221,7 @@ def drum_part(bars: list[Bar], pattern: str, velocity: int = 90) -> list[Note]:
     notes: list[Note] = []
     for index, bar in enumerate(bars):
         for offset, pitch, accent in _drum_hits(bar, pattern, index):
-            if offset < bar.length:
+            if 0 <= offset < bar.length:
                 notes.append(Note(pitch, max(min(round(velocity * accent), 127), 1), bar.start + offset,
                                   min(EIGHTH, bar.length - offset)))
     return notes
