@@ -19,6 +19,7 @@ from melodia.score import PITCH_CLASS_NAMES, TICKS_PER_QUARTER, Score
 COLORS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
           (227, 119, 194), (188, 189, 34), (23, 190, 207))
 DRUM_COLOR = (110, 110, 110)
+MAX_WIDTH = 20_000  # pixels of a piano-roll picture
 
 
 def _needs(module: str, what: str) -> Any:
@@ -123,22 +124,23 @@ def _notatable(score: Score) -> Score:
 
 def pianoroll_png(score: Score, pixels_per_quarter: int = 24, pixels_per_pitch: int = 6) -> bytes:
     """A piano roll as PNG file contents, drawn with numpy alone: tracks in colors, bar
-    lines in grey, a faint line at every C."""
+    lines in grey, a faint line at every C. A long piece is squeezed to `MAX_WIDTH` pixels."""
     pitches = [n.pitch for n in score.notes] or [60]
     low, high = min(pitches) - 2, max(pitches) + 2
-    width = max(score.end_tick * pixels_per_quarter // TICKS_PER_QUARTER, 1) + 1
+    scale = min(pixels_per_quarter / TICKS_PER_QUARTER, MAX_WIDTH / max(score.end_tick, 1))  # pixels a tick
+    width = int(score.end_tick * scale) + 1
     height = (high - low + 1) * pixels_per_pitch
     image = np.full((height, width, 3), 255, dtype=np.uint8)
     for pitch in range(low, high + 1):
         if pitch % 12 == 0:
             image[(high - pitch) * pixels_per_pitch + pixels_per_pitch - 1, :] = 235
     for start in score.bar_starts(max(score.end_tick - 1, 0)):
-        image[:, min(start * pixels_per_quarter // TICKS_PER_QUARTER, width - 1)] = 200
+        image[:, min(int(start * scale), width - 1)] = 200
     for index, track in enumerate(score.tracks):
         color = DRUM_COLOR if track.is_drum else COLORS[index % len(COLORS)]
         for note in track.notes:
-            x0 = note.onset_tick * pixels_per_quarter // TICKS_PER_QUARTER
-            x1 = max(note.end_tick * pixels_per_quarter // TICKS_PER_QUARTER - 1, x0 + 1)
+            x0 = int(note.onset_tick * scale)
+            x1 = max(int(note.end_tick * scale) - 1, x0 + 1)
             y0 = (high - note.pitch) * pixels_per_pitch
             image[y0:y0 + pixels_per_pitch - 1, x0:x1] = color
     return png_bytes(image)

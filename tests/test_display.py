@@ -129,3 +129,13 @@ def test_score_svg_engraves_every_note() -> None:
     svg = score_svg(score)
     assert svg.lstrip().startswith(("<?xml", "<svg")) and svg.count('class="note"') == 4
     assert "<svg" in str(read_score(example_path()).show_score().data)
+
+
+def test_a_long_piece_is_squeezed_into_a_bounded_picture() -> None:
+    import matplotlib.image
+
+    from melodia.display import MAX_WIDTH
+
+    score = Score([Track("T", 0, False, [Note(60, 80, 0, 480), Note(62, 80, 200_000 * 480, 480)])])
+    image = matplotlib.image.imread(io.BytesIO(pianoroll_png(score)), format="png")
+    assert image.shape[1] <= MAX_WIDTH + 1
