@@ -20,6 +20,7 @@ COLORS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 10
           (227, 119, 194), (188, 189, 34), (23, 190, 207))
 DRUM_COLOR = (110, 110, 110)
 MAX_WIDTH = 20_000  # pixels of a piano-roll picture
+MAX_BAR_LINES = 400  # a longer piece's matplotlib piano roll draws none
 
 
 def _needs(module: str, what: str) -> Any:
@@ -52,8 +53,8 @@ def summary_html(score: Score) -> str:
 
 
 def show_pianoroll(score: Score, ax: Any = None, figsize: tuple[float, float] = (10, 4)) -> Any:
-    """A matplotlib piano roll: one color per track, bar lines, note names on the pitch axis.
-    Returns the Figure (a notebook shows it)."""
+    """A matplotlib piano roll: one color per track, bar lines (up to `MAX_BAR_LINES` bars),
+    note names on the pitch axis. Returns the Figure (a notebook shows it)."""
     pyplot = _needs("matplotlib.pyplot", "show_pianoroll")
     figure = None
     if ax is None:
@@ -67,7 +68,8 @@ def show_pianoroll(score: Score, ax: Any = None, figsize: tuple[float, float] = 
             ax.broken_barh([b for b, n in zip(bars, track.notes, strict=True) if n.pitch == pitch],
                            (pitch - 0.4, 0.8), facecolors=color)
         ax.plot([], [], color=color, linewidth=6, label=f"{track.name} ({track.instrument_name})")
-    for start in score.bar_starts(max(score.end_tick - 1, 0)):
+    starts = score.bar_starts(max(score.end_tick - 1, 0))
+    for start in starts if len(starts) <= MAX_BAR_LINES else []:
         ax.axvline(start / TICKS_PER_QUARTER, color="0.8", linewidth=0.8, zorder=0)
     low, high = min(pitches) - 2, max(pitches) + 2
     ticks = [p for p in range(low, high + 1) if p % 12 == 0] or [low]
