@@ -225,7 +225,8 @@ def _style(args: argparse.Namespace) -> None:
     styled = stylize(read_score(args.input), args.instrumentation, args.rhythm, args.tempo, args.style,
                      accompaniment=not args.no_accompaniment)
     path = write_score(styled, args.output)
-    print(f"wrote {path}: " + ", ".join(f"{t.name} ({len(t.notes)} notes)" for t in styled.tracks))
+    parts = ", ".join(f"{t.name} ({len(t.notes)} notes)" for t in styled.tracks if t.notes)
+    print(f"wrote {path}: {parts or 'no notes (the input has none)'}")
 
 
 def _generate_command(commands: Any) -> None:
