@@ -96,6 +96,7 @@ BAD_TEMPLATES = [
     ("instrumentation", 'description = "no parts"\n', "field 'parts' is missing"),
     ("instrumentation", "[[parts]\n", "not a valid TOML file"),
     ("instrumentation", '[[parts]]\nrole = "drums"\n', "needs at least one pitched part"),
+    ("instrumentation", '[[parts]]\nrole = "melody"\nprogram = [40]\n', "program = [40] should be a int or str"),
     ("rhythm", "tempo_factor = 2\n", "unknown field 'tempo_factor'"),
     ("rhythm", "[swing]\nratio = 9\n", "swing.ratio = 9 should be a number"),
     ("rhythm", '[[meter]]\nfrom = "4/4"\nto = "3/4"\nmap = [[0, 0], [4, 4]]\n', "meter[0].map"),

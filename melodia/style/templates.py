@@ -8,6 +8,7 @@ field, program, role, pattern or articulation is a `StyleError` naming the file 
 from __future__ import annotations
 
 import itertools
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -205,7 +206,8 @@ class _Fields:
             return default
         value = self.table[key]
         if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-            raise StyleError(f"{self.path}: {self.name(key)} = {value!r} should be a {kind.__name__}")
+            names = " or ".join(t.__name__ for t in (typing.get_args(kind) or (kind,)))
+            raise StyleError(f"{self.path}: {self.name(key)} = {value!r} should be a {names}")
         return value
 
     def number(self, key: str, default: float, low: float, high: float) -> float:
