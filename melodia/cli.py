@@ -72,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     _generate_command(commands)
     _style_command(commands)
     _batch_command(commands)
+    _render_command(commands)
     _evaluation_commands(commands)
     return parser
 
@@ -167,6 +168,40 @@ def _originality(args: argparse.Namespace) -> None:
     print("share of pieces sharing a run of " + ", ".join(f"{k} notes: {v:.1%}" for k, v in shares.items()))
 
 
+def _render_command(commands: Any) -> None:
+    render = commands.add_parser("render", help="a music file as audio (.wav), a piano roll (.png), MusicXML or MIDI")
+    render.add_argument("input", help="a MIDI, ABC, MusicXML or Humdrum file")
+    render.add_argument("-o", "--output", required=True, metavar="OUT",
+                        help="OUT.wav (FluidSynth when installed, else the built-in synthesizer), OUT.png, "
+                             "OUT.musicxml or OUT.mid")
+    render.add_argument("--force", action="store_true", help="overwrite OUT")
+    render.set_defaults(run=_render)
+
+
+def _render(args: argparse.Namespace) -> None:
+    from melodia.errors import MelodiaError
+    from melodia.io import read_score, write_score
+    from melodia.io.atomic import atomic_write_bytes, refuse_overwrite
+
+    suffix = Path(args.output).suffix.lower()
+    if suffix not in (".wav", ".png", ".musicxml", ".xml", ".mid", ".midi"):
+        raise MelodiaError(f"-o {args.output}: expected a .wav, .png, .musicxml, .xml or .mid file")
+    if not args.force:
+        refuse_overwrite(args.output)
+    score = read_score(args.input)
+    if suffix == ".wav":
+        from melodia.synth import engine, write_wav
+
+        path = write_wav(score, args.output)
+        print(f"wrote {path}: {score.duration_seconds():.1f} s of audio by {engine()}")
+    elif suffix == ".png":
+        from melodia.display import pianoroll_png
+
+        print(f"wrote {atomic_write_bytes(args.output, pianoroll_png(score))}: a piano roll")
+    else:
+        print(f"wrote {write_score(score, args.output)}")
+
+
 def _batch_command(commands: Any) -> None:
     batch = commands.add_parser("batch", help="make a grid of melodies from a job file (resumable, shardable)")
     batch.add_argument("job", help="the job file (TOML): seeds, temperatures, styles, count, ...")
@@ -194,6 +229,8 @@ def _style_command(commands: Any) -> None:
     style.add_argument("--rhythm", metavar="NAME|FILE", help="a rhythm preset or TOML file")
     style.add_argument("--style", metavar="NAME|FILE", help="a combined preset (instrumentation, rhythm, tempo)")
     style.add_argument("--tempo", type=float, metavar="BPM", help="quarter notes per minute")
+    style.add_argument("--swing", type=float, metavar="RATIO",
+                       help="swing each pair of eighths long:short RATIO (2: triplet feel, 3: dotted)")
     style.add_argument("--no-accompaniment", action="store_true",
                        help="leave a bare melody bare (by default harmony, bass and drum parts are filled in)")
     style.add_argument("--list", action="store_true", help="list the presets and stop")
@@ -215,15 +252,16 @@ def _style(args: argparse.Namespace) -> None:
         return
     if not args.input or not args.output:
         raise MelodiaError("style needs an input file and -o OUT.mid (or --list)")
-    if not (args.instrumentation or args.rhythm or args.style or args.tempo):
-        raise MelodiaError("style needs --instrumentation, --rhythm, --style or --tempo (see melodia style --list)")
+    if not (args.instrumentation or args.rhythm or args.style or args.tempo or args.swing):
+        raise MelodiaError("style needs --instrumentation, --rhythm, --style, --tempo or --swing "
+                           "(see melodia style --list)")
     from melodia.io import read_score, write_score
     from melodia.io.atomic import refuse_overwrite
 
     if not args.force:
         refuse_overwrite(args.output)
     styled = stylize(read_score(args.input), args.instrumentation, args.rhythm, args.tempo, args.style,
-                     accompaniment=not args.no_accompaniment)
+                     accompaniment=not args.no_accompaniment, swing=args.swing)
     path = write_score(styled, args.output)
     parts = ", ".join(f"{t.name} ({len(t.notes)} notes)" for t in styled.tracks if t.notes)
     print(f"wrote {path}: {parts or 'no notes (the input has none)'}")

@@ -70,10 +70,22 @@ def render(score: Score, sample_rate: int = SAMPLE_RATE, use_fluidsynth: bool = 
     if score.duration_seconds() > MAX_SECONDS:
         raise SynthError(f"the score lasts {score.duration_seconds() / 60:.0f} minutes; audio is made for "
                          f"at most {MAX_SECONDS / 60:.0f}")
-    soundfont = find_soundfont() if use_fluidsynth else None
-    if soundfont is not None and shutil.which("fluidsynth"):
+    soundfont = fluidsynth_soundfont() if use_fluidsynth else None
+    if soundfont is not None:
         return _fluidsynth(score, soundfont, sample_rate), sample_rate
     return synthesize(score, sample_rate), sample_rate
+
+
+def fluidsynth_soundfont() -> Path | None:
+    """The SoundFont FluidSynth will play with, when both are installed; else None."""
+    soundfont = find_soundfont()
+    return soundfont if soundfont is not None and shutil.which("fluidsynth") else None
+
+
+def engine() -> str:
+    """Which synthesizer `render` uses here, in words."""
+    soundfont = fluidsynth_soundfont()
+    return f"FluidSynth with {soundfont}" if soundfont else "the built-in synthesizer"
 
 
 def find_soundfont() -> Path | None:

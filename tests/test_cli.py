@@ -107,3 +107,20 @@ def test_style_command_lists_converts_and_refuses_to_overwrite(tmp_path: Path) -
     bad = melodia("style", str(source), "--rhythm", "polka", "-o", str(tmp_path / "x.mid"))
     assert bad.returncode == 1 and "rhythm 'polka': no such preset or file" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_render_writes_audio_pictures_and_notation(tmp_path: Path) -> None:
+    import wave
+
+    source = str(DATA / "jig_6_8.mid")
+    for name in ("jig.wav", "jig.png", "jig.musicxml"):
+        result = melodia("render", source, "-o", str(tmp_path / name))
+        assert result.returncode == 0, result.stderr
+    with wave.open(str(tmp_path / "jig.wav")) as reader:
+        assert reader.getnframes() > reader.getframerate()
+    assert (tmp_path / "jig.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert read_score(tmp_path / "jig.musicxml").note_count == read_score(DATA / "jig_6_8.mid").note_count
+    again = melodia("render", source, "-o", str(tmp_path / "jig.wav"))
+    assert again.returncode == 1 and "already exists" in again.stderr
+    bad = melodia("render", source, "-o", str(tmp_path / "jig.mp3"))
+    assert bad.returncode == 1 and "expected a .wav, .png" in bad.stderr

@@ -148,6 +148,21 @@ def test_roles_of_one_polyphonic_track_split_top_middle_bottom() -> None:
     assert sorted(n.pitch for line in voices.inner for n in line)[:3] == [55, 57, 60]
 
 
+def test_track_names_and_bass_programs_guide_the_roles() -> None:
+    def line(name: str, program: int, pitches: list[int]) -> Track:
+        return Track(name, program, False, [Note(p, 80, i * 480, 480) for i, p in enumerate(pitches)])
+
+    pad, lead = line("Pad", 89, [67, 69, 71, 72]), line("Lead vocal", 80, [60, 62, 64, 65])
+    slap = line("", 36, [64, 65, 67, 69])  # a slap bass riff above the tune
+    voices = detect_voices(Score([pad, lead, slap]))
+    assert [n.pitch for n in voices.melody] == [60, 62, 64, 65]
+    assert [n.pitch for n in voices.bass] == [64, 65, 67, 69]
+    assert [[n.pitch for n in v] for v in voices.inner] == [[67, 69, 71, 72]]
+    cello = detect_voices(Score([line("Violin", 40, [76, 77]), line("Bassoon", 70, [50, 52]),
+                                 line("Cello", 42, [43, 45])]))
+    assert [n.pitch for n in cello.bass] == [43, 45]  # a bassoon is not a bass part by name
+
+
 def test_top_line_cuts_held_notes_where_a_higher_note_starts() -> None:
     line, rest = top_line([Note(60, 80, 0, 960), Note(67, 80, 480, 480), Note(55, 80, 480, 480)])
     assert [(n.pitch, n.onset_tick, n.duration_tick) for n in line] == [(60, 0, 480), (67, 480, 480)]
@@ -394,3 +409,12 @@ def test_a_bar_one_tick_long_gets_no_accompaniment_notes_outside_it() -> None:
                   time_signatures=[TimeSignature(0, 4, 4), TimeSignature(1, 4, 4)])
     out = stylize(score, instrumentation="celtic-session")
     assert out.problems() == [] and all(n.onset_tick >= 0 for n in out.notes)
+
+
+def test_swing_ratio_is_adjustable() -> None:
+    triplet = stylize(eighths_then_quarters(), swing=2).tracks[0].notes
+    light = stylize(eighths_then_quarters(), rhythm="march", swing=1.5).tracks[0].notes
+    assert [n.onset_tick for n in triplet[:4]] == [0, 320, 480, 800]
+    assert [n.onset_tick for n in light[:4]] == [0, 288, 480, 768] and light[0].velocity == 96  # march accents kept
+    with pytest.raises(StyleError, match="swing 9"):
+        stylize(eighths_then_quarters(), swing=9)

@@ -26,15 +26,17 @@ from melodia.style.templates import (
 )
 
 __all__ = ["Instrumentation", "Rhythm", "Style", "load_instrumentation", "load_rhythm", "load_style",
-           "preset_names", "stylize", "with_tempo"]
+           "preset_names", "stylize", "with_swing", "with_tempo"]
 
 
 def stylize(score: Score, instrumentation: str | Path | Instrumentation | None = None,
             rhythm: str | Path | Rhythm | None = None, tempo: float | None = None,
-            style: str | Path | Style | None = None, accompaniment: bool = True) -> Score:
+            style: str | Path | Style | None = None, accompaniment: bool = True,
+            swing: float | None = None) -> Score:
     """`score` re-timed by `rhythm`, played by `instrumentation`, at `tempo` BPM (a new Score).
 
-    A combined `style` preset supplies whichever of the three is not given. The meter change
+    A combined `style` preset supplies whichever of the three is not given; `swing` (long:short
+    of each pair of eighths, 2 for a triplet feel) overrides the rhythm's. The meter change
     of a rhythm comes first, so an added accompaniment is written in the new meter; swing,
     accents and humanizing come last, so they apply to the accompaniment too.
     """
@@ -47,6 +49,8 @@ def stylize(score: Score, instrumentation: str | Path | Instrumentation | None =
         instrumentation = load_instrumentation(instrumentation)
     if isinstance(rhythm, str | Path):
         rhythm = load_rhythm(rhythm)
+    if swing is not None:
+        rhythm = with_swing(rhythm or load_rhythm("straight"), swing)
     out = retime(score, rhythm) if rhythm else score
     if instrumentation:
         out = arrange(out, instrumentation, rhythm.accompaniment if rhythm else None, accompaniment)
@@ -54,6 +58,13 @@ def stylize(score: Score, instrumentation: str | Path | Instrumentation | None =
     if tempo is not None:
         out = with_tempo(out, tempo)
     return out.validate()
+
+
+def with_swing(rhythm: Rhythm, ratio: float) -> Rhythm:
+    """`rhythm` with its pairs of eighths swung long:short `ratio` (1 straight, 2 triplet, 3 dotted)."""
+    if not 0.25 <= ratio <= 4:
+        raise StyleError(f"swing {ratio:g}: expected a long:short ratio from 0.25 to 4 (1 straight, 2 triplet feel)")
+    return replace(rhythm, swing_ratio=float(ratio))
 
 
 def with_tempo(score: Score, bpm: float) -> Score:

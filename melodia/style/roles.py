@@ -1,8 +1,10 @@
 """Who plays what: split any score into a melody, inner voices, a bass line and drums.
 
-The melody is the top line of the highest, most active part; the bass the bottom line of
-the lowest part (when it lies well below the melody); everything else is inner voices,
-ordered from high to low. A score with one pitched line and nothing else is a bare melody.
+The melody is the top line of the highest, most active part (a part named melody, lead,
+vocal... first; a bass instrument never); the bass the bottom line of a bass instrument or
+a part named bass, else of the lowest part when it lies well below the melody; everything
+else is inner voices, ordered from high to low. A score with one pitched line and nothing
+else is a bare melody.
 """
 
 from __future__ import annotations
@@ -34,11 +36,16 @@ def detect_voices(score: Score) -> Voices:
     if not pitched:
         return voices
     most = max(len(t.notes) for t in pitched)
-    melody_track = max(pitched, key=lambda t: _mean_pitch(t) + 12 * len(t.notes) / most)
+    candidates = [t for t in pitched if _named(t, MELODY_NAMES)] or [t for t in pitched if not _is_bass(t)] or pitched
+    melody_track = max(candidates, key=lambda t: _mean_pitch(t) + 12 * len(t.notes) / most)
     others = sorted((t for t in pitched if t is not melody_track), key=_mean_pitch, reverse=True)
+    basses = [t for t in others if _is_bass(t)]
+    if basses:  # a bass instrument, or a part named bass, plays the bass whatever its register
+        others.remove(basses[-1])
+        others.append(basses[-1])
     voices.melody, rest = top_line([replace(n) for n in melody_track.notes])
     leftovers = [rest] if rest else []
-    if others and _mean_pitch(others[-1]) <= _mean_pitch(melody_track) - 7:
+    if others and (basses or _mean_pitch(others[-1]) <= _mean_pitch(melody_track) - 7):
         bass_rest, voices.bass = bottom_line([replace(n) for n in others.pop().notes])
         leftovers.append(bass_rest)
     elif not others and rest and len(rest) >= len(voices.melody) // 4:
@@ -47,6 +54,20 @@ def detect_voices(score: Score) -> Voices:
     inner = [[replace(n) for n in t.notes] for t in others] + leftovers
     voices.inner = sorted((line for line in inner if line), key=_mean_of, reverse=True)
     return voices
+
+
+MELODY_NAMES = ("melody", "lead", "vocal", "voice", "soprano", "tune", "solo", "theme")
+
+
+def _named(track: Track, words: tuple[str, ...]) -> bool:
+    name = track.name.lower()
+    return any(word in name for word in words)
+
+
+def _is_bass(track: Track) -> bool:
+    """A General MIDI bass program (32-39), or a part named bass (not bassoon or bass clarinet)."""
+    name = track.name.lower()
+    return track.program // 8 == 4 or ("bass" in name and "bassoon" not in name and "clarinet" not in name)
 
 
 def top_line(notes: list[Note]) -> tuple[list[Note], list[Note]]:
