@@ -72,8 +72,14 @@ def render(score: Score, sample_rate: int = SAMPLE_RATE, use_fluidsynth: bool = 
                          f"at most {MAX_SECONDS / 60:.0f}")
     soundfont = fluidsynth_soundfont() if use_fluidsynth else None
     if soundfont is not None:
-        return _fluidsynth(score, soundfont, sample_rate), sample_rate
+        return _normalized(_fluidsynth(score, soundfont, sample_rate)), sample_rate
     return synthesize(score, sample_rate), sample_rate
+
+
+def _normalized(samples: np.ndarray, peak: float = 0.9) -> np.ndarray:
+    """Scaled so the loudest sample is `peak` (silence stays silence)."""
+    loudest = float(np.abs(samples).max()) if len(samples) else 0.0
+    return (samples * (peak / loudest)).astype(np.float32) if loudest > 0 else samples
 
 
 def fluidsynth_soundfont() -> Path | None:
@@ -108,8 +114,7 @@ def synthesize(score: Score, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
         begin = int(start * sample_rate)
         sound = sound[:len(out) - begin] * (note.velocity / 127) ** 1.5
         out[begin:begin + len(sound)] += sound
-    peak = float(np.abs(out).max())
-    return out * (0.9 / peak) if peak > 0 else out
+    return _normalized(out)
 
 
 def _tone(note: Note, seconds: float, timbre: Timbre, sample_rate: int) -> np.ndarray:
