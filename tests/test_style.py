@@ -418,3 +418,16 @@ def test_swing_ratio_is_adjustable() -> None:
     assert [n.onset_tick for n in light[:4]] == [0, 288, 480, 768] and light[0].velocity == 96  # march accents kept
     with pytest.raises(StyleError, match="swing 9"):
         stylize(eighths_then_quarters(), swing=9)
+
+
+def test_a_bar_whose_halves_want_different_chords_gets_two() -> None:
+    tune = melody("C4 E4 F4 A4 G4 B4 C5/2 key=C")
+    bars = chord_bars(tune, tune.tracks[0].notes, key_of(tune))
+    assert [(b.start, b.chord.root, b.beats, b.number) for b in bars] == \
+        [(0, 0, 2, 0), (960, 5, 2, 0), (1920, 7, 2, 1), (2880, 0, 2, 1)]  # C F | G C
+    bass = stylize(tune, instrumentation="piano-solo").tracks[2]
+    assert [(n.pitch, n.onset_tick) for n in bass.notes] == [(36, 0), (41, 960), (43, 1920), (36, 2880)]
+    drums = next(t for t in stylize(tune, instrumentation="rock-band").tracks if t.is_drum)
+    kicks_and_snares = [(n.pitch, n.onset_tick) for n in drums.notes if n.pitch in (36, 38)]
+    assert kicks_and_snares == [(36, 0), (38, 480), (36, 960), (38, 1440), (36, 1920), (38, 2400), (36, 2880),
+                                (38, 3360)]  # the groove still runs by written bars

@@ -77,10 +77,15 @@ def remove_stale_parts(folder: str | os.PathLike[str], older_than_seconds: float
 
 
 def _alive(pid: int) -> bool:
+    """Whether process `pid` still runs here (a zombie, killed but not yet reaped, does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]

@@ -8,7 +8,8 @@ beats, so they follow the meter: a waltz bar gets three beats, a 6/8 bar two dot
 from __future__ import annotations
 
 from bisect import bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from itertools import groupby
 
 import numpy as np
 
@@ -36,13 +37,15 @@ class Chord:
 
 @dataclass(frozen=True)
 class Bar:
-    """One bar: where it starts, how long it is, its beats and its chord."""
+    """A stretch with one chord: a bar, or half of a 4-beat bar whose halves want different
+    chords. `number` is the written bar it lies in."""
 
     start: int
     length: int
     beat: int
     beats: int
     chord: Chord
+    number: int = 0
 
 
 def _clipped(notes: list[Note], bars: list[Bar]) -> list[Note]:
@@ -103,11 +106,34 @@ def chord_bars(score: Score, melody: list[Note], key: tuple[int, str]) -> list[B
         length = (starts[index + 1] if index + 1 < len(starts) else start + ts.bar_ticks) - start
         weights = _pitch_class_weights(melody, start, start + length)
         last = index == len(starts) - 1
-        chord = _best_chord(candidates, weights, previous, last) if weights.any() else previous
         beat, beats = beat_of(ts)
-        bars.append(Bar(start, length, beat, beats, chord))
-        previous = chord
+        chord, score_of_bar = _best_chord(candidates, weights, previous, last) if weights.any() else (previous, 0.0)
+        halves = _half_bar_chords(melody, start, beat, beats, length, candidates, previous, last)
+        if halves is not None and halves[2] > score_of_bar + HALF_BAR_GAIN:
+            bars += [Bar(start, 2 * beat, beat, 2, halves[0], index), Bar(start + 2 * beat, 2 * beat, beat, 2,
+                                                                           halves[1], index)]
+            previous = halves[1]
+        else:
+            bars.append(Bar(start, length, beat, beats, chord, index))
+            previous = chord
     return bars
+
+
+HALF_BAR_GAIN = 0.25  # how much better two chords must fit a 4-beat bar than one
+
+
+def _half_bar_chords(melody: list[Note], start: int, beat: int, beats: int, length: int, candidates: list[Chord],
+                     previous: Chord, last: bool) -> tuple[Chord, Chord, float] | None:
+    """The best chord of each half of a full 4-beat bar, with their mean fit; None otherwise."""
+    if beats != 4 or length != 4 * beat:
+        return None
+    first_weights = _pitch_class_weights(melody, start, start + 2 * beat)
+    second_weights = _pitch_class_weights(melody, start + 2 * beat, start + length)
+    if not first_weights.any() or not second_weights.any():
+        return None
+    first, first_fit = _best_chord(candidates, first_weights, previous, False)
+    second, second_fit = _best_chord(candidates, second_weights, first, last)
+    return (first, second, (first_fit + second_fit) / 2) if first != second else None
 
 
 def _pitch_class_weights(melody: list[Note], start: int, stop: int) -> np.ndarray:
@@ -119,13 +145,17 @@ def _pitch_class_weights(melody: list[Note], start: int, stop: int) -> np.ndarra
     return weights / max(stop - start, 1)
 
 
-def _best_chord(candidates: list[Chord], weights: np.ndarray, previous: Chord, last: bool) -> Chord:
+def _best_chord(candidates: list[Chord], weights: np.ndarray, previous: Chord, last: bool) -> tuple[Chord, float]:
+    """The candidate whose tones the melody dwells on most (the tonic, staying put, ending on
+    the tonic and a sounding root get a little extra), and how well it fits."""
     def fit(chord: Chord) -> float:
         inside = sum(weights[pc] for pc in chord.pitch_classes)
-        bonus = 0.15 * (chord == candidates[0]) + 0.1 * (chord == previous) + 0.5 * (last and chord == candidates[0])
-        return inside - 0.6 * (weights.sum() - inside) + bonus
+        bonus = 0.15 * (chord == candidates[0]) + 0.1 * (chord == previous) + 0.5 * (last and chord == candidates[0]) \
+            + 0.1 * weights[chord.root]
+        return float(inside - 0.6 * (weights.sum() - inside) + bonus)
 
-    return max(candidates, key=fit)
+    best = max(candidates, key=fit)
+    return best, fit(best)
 
 
 def voicing(chord: Chord, previous: tuple[int, ...] | None) -> tuple[int, int, int]:
@@ -217,10 +247,12 @@ def counter_melody(melody: list[Note], key: tuple[int, str], pattern: str) -> li
 
 
 def drum_part(bars: list[Bar], pattern: str, velocity: int = 90) -> list[Note]:
-    """A drum kit groove (General MIDI drum notes) for every bar in `pattern`."""
+    """A drum kit groove (General MIDI drum notes) for every written bar in `pattern`."""
     notes: list[Note] = []
-    for index, bar in enumerate(bars):
-        for offset, pitch, accent in _drum_hits(bar, pattern, index):
+    for number, halves in groupby(bars, key=lambda b: b.number):
+        parts = list(halves)
+        bar = replace(parts[0], length=sum(p.length for p in parts), beats=sum(p.beats for p in parts))
+        for offset, pitch, accent in _drum_hits(bar, pattern, number):
             if 0 <= offset < bar.length:
                 notes.append(Note(pitch, max(min(round(velocity * accent), 127), 1), bar.start + offset,
                                   min(EIGHTH, bar.length - offset)))
