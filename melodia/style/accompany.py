@@ -95,7 +95,8 @@ def beat_of(ts: TimeSignature) -> tuple[int, int]:
 
 
 def chord_bars(score: Score, melody: list[Note], key: tuple[int, str]) -> list[Bar]:
-    """The bars of `score` up to the melody's end, each with its estimated chord."""
+    """The bars of `score` up to the melody's end, each with its estimated chord; a 4-beat bar
+    whose halves fit two different chords clearly better than one comes as two half bars."""
     end = max((n.end_tick for n in melody), default=0)
     starts = score.bar_starts(max(end - 1, 0))
     candidates = diatonic_chords(*key)
@@ -110,9 +111,10 @@ def chord_bars(score: Score, melody: list[Note], key: tuple[int, str]) -> list[B
         chord, score_of_bar = _best_chord(candidates, weights, previous, last) if weights.any() else (previous, 0.0)
         halves = _half_bar_chords(melody, start, beat, beats, length, candidates, previous, last)
         if halves is not None and halves[2] > score_of_bar + HALF_BAR_GAIN:
-            bars += [Bar(start, 2 * beat, beat, 2, halves[0], index), Bar(start + 2 * beat, 2 * beat, beat, 2,
-                                                                           halves[1], index)]
-            previous = halves[1]
+            first, second, _ = halves
+            half = 2 * beat
+            bars += [Bar(start, half, beat, 2, first, index), Bar(start + half, half, beat, 2, second, index)]
+            previous = second
         else:
             bars.append(Bar(start, length, beat, beats, chord, index))
             previous = chord
