@@ -74,6 +74,7 @@ def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints = C
     prompt = tokenizer.encode(seed_score).tolist()
     if prompt[-1] == EOS:
         prompt = prompt[:-1]
+    _check_room(seed_score, len(prompt), constraints, sampling or SamplingConfig())
     rules = _constraint_masks(tokenizer, mode, constraints)
     generator = torch.Generator().manual_seed(random_seed)
     torch.manual_seed(random_seed)
@@ -84,6 +85,19 @@ def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints = C
     else:
         sequences = sample(model, tokenizer, prompt, count, sampling, generator, rules)
     return [tokenizer.decode(tokens) for tokens in sequences]
+
+
+def _check_room(seed: Score, prompt_tokens: int, constraints: Constraints, sampling: SamplingConfig) -> None:
+    """Refuse, before sampling, a seed that leaves nothing to generate."""
+    if prompt_tokens >= sampling.max_tokens - 16:
+        raise GenerateError(f"the seed phrase is {prompt_tokens} tokens long, too close to the longest sequence "
+                            f"the sampler makes ({sampling.max_tokens}); shorten it (--seed-bars)")
+    seed_bars = len(seed.bar_starts(seed.end_tick - 1)) if seed.end_tick else 0
+    if constraints.bars and seed_bars >= constraints.bars:
+        raise GenerateError(f"the seed phrase already fills {seed_bars} bars; ask for more than that (--bars "
+                            f"{seed_bars + 4}, say) or shorten the seed (--seed-bars)")
+    if constraints.notes and seed.note_count >= constraints.notes:
+        raise GenerateError(f"the seed phrase already has {seed.note_count} notes; ask for more than that (--notes)")
 
 
 @dataclass(frozen=True)

@@ -195,3 +195,15 @@ def test_generate_with_a_style(tmp_path: Path) -> None:
     bad = subprocess.run([sys.executable, "-m", "melodia.cli", "generate", "--seed", "G4", "--style", "polka",
                           "-o", str(tmp_path / "x")], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 1 and "style 'polka': no such preset" in bad.stderr
+
+
+def test_a_seed_that_leaves_nothing_to_generate_is_refused() -> None:
+    from melodia.generation import GenerateError
+
+    model = untrained(MELODY)
+    with pytest.raises(GenerateError, match="already fills 9 bars; ask for more than that"):
+        generate((model, MELODY), "C4/1 " * 9, constraints=Constraints(bars=8))
+    with pytest.raises(GenerateError, match="already has 3 notes"):
+        generate((model, MELODY), "C4 D4 E4", constraints=Constraints(notes=3))
+    with pytest.raises(GenerateError, match="tokens long, too close to the longest sequence"):
+        generate((model, MELODY), "C4/16 " * 3000, constraints=Constraints(bars=400))
