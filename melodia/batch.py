@@ -339,6 +339,9 @@ def _make_cell(cell: Cell) -> tuple[Cell, int, str, list[str]]:
                         write_wav(score, job.output / f"{name}.wav")
         except MelodiaError as error:
             return cell, 0, str(error), [str(w.message) for w in caught]
+        except Exception as error:  # a bug must not sink a long job: the cell is reported, the rest go on
+            return cell, 0, f"internal error, please report it: {type(error).__name__}: {error}", \
+                [str(w.message) for w in caught]
     return cell, len(wanted), "", [str(w.message) for w in caught]
 
 
