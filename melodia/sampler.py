@@ -234,7 +234,9 @@ def beam_search(model: MelodyLM, tokenizer: Tokenizer, prompt: Sequence[int], be
             top = torch.topk(allowed, min(branch_factor, int(mask.sum())))
             candidates += [(score + float(value), row, int(token)) for value, token in zip(top.values, top.indices)]
         candidates.sort(key=lambda c: -c[0])
-        survivors, rows, next_tokens = [], [], []
+        survivors: list[tuple[float, list[int], GrammarState]] = []
+        rows: list[int] = []
+        next_tokens: list[int] = []
         for score, row, token in candidates:
             tokens = [*beams[row][1], token]
             if token == EOS or len(tokens) >= max_tokens:

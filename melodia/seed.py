@@ -62,7 +62,7 @@ def parse_key(text: str, where: str = "key") -> Mode:
 
 
 def _duration(denominator: str | None, triplet: str | None, dots: str | None, word: str, index: int) -> Fraction:
-    value = int(denominator)
+    value = int(denominator or 4)
     if value not in (1, 2, 4, 8, 16, 32, 64):
         raise SeedError(f"seed phrase, word {index + 1} {word!r}: duration /{value} is not /1 /2 /4 /8 /16 /32 or /64")
     length = Fraction(4, value)

@@ -176,7 +176,8 @@ def _fluidsynth(score: Score, soundfont: Path, sample_rate: int) -> np.ndarray:
         with wave.open(str(wav_path), "rb") as reader:
             channels, width = reader.getnchannels(), reader.getsampwidth()
             data = np.frombuffer(reader.readframes(reader.getnframes()), dtype=np.int16 if width == 2 else np.int32)
-    samples = data.reshape(-1, channels).mean(axis=1) / float(np.iinfo(data.dtype).max)
+    full_scale = 32767.0 if width == 2 else 2147483647.0
+    samples = data.reshape(-1, channels).mean(axis=1) / full_scale
     return samples.astype(np.float32)
 
 

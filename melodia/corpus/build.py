@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -195,18 +196,18 @@ def _pieces_of(unit: Unit) -> Iterator[tuple[str, Callable[[], Score], dict[str,
 
         for split, chorales in read_jsb(path, unit.steps_as).items():
             for number, (score, steps) in enumerate(chorales):
-                yield f"{unit.name}#{split}{number}", (lambda s=score: s), {"split": split, "steps": steps}
+                yield f"{unit.name}#{split}{number}", _returning(score), {"split": split, "steps": steps}
     elif suffix == ".abc":
         from melodia.io.music21 import abc_tunes, score_from_text
 
         text = path.read_text(encoding="utf-8", errors="replace")
         for number, tune in enumerate(abc_tunes(text)):
             piece_id = f"{unit.name}#{number}"
-            yield piece_id, (lambda t=tune, p=piece_id: score_from_text(t, "abc", p)), {}
+            yield piece_id, partial(score_from_text, tune, "abc", piece_id), {}
     elif suffix in (".mid", ".midi", ".smf", ".kar", ".rmi"):
         from melodia.io.midi import read_midi
 
-        yield unit.name, (lambda: read_midi(path)), {}
+        yield unit.name, partial(read_midi, path), {}
     else:
         from melodia.io.music21 import read_music21_pieces
 
@@ -218,7 +219,12 @@ def _pieces_of(unit: Unit) -> Iterator[tuple[str, Callable[[], Score], dict[str,
             yield unit.name, fail, {}
             return
         for number, score in enumerate(scores):
-            yield (unit.name if len(scores) == 1 else f"{unit.name}#{number}"), (lambda s=score: s), {}
+            yield (unit.name if len(scores) == 1 else f"{unit.name}#{number}"), _returning(score), {}
+
+
+def _returning(score: Score) -> Callable[[], Score]:
+    """A loader for a score already read."""
+    return lambda: score
 
 
 def _describe(piece_id: str, unit: Unit, number: int, score: Score, quantized: QuantizedScore,

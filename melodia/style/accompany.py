@@ -162,14 +162,14 @@ def _best_chord(candidates: list[Chord], weights: np.ndarray, previous: Chord, l
 
 def voicing(chord: Chord, previous: tuple[int, ...] | None) -> tuple[int, int, int]:
     """Close position triad between E3 and G4, the inversion nearest the previous voicing."""
-    options = []
+    options: list[tuple[int, int, int]] = []
     for inversion in range(3):
         pcs = chord.pitch_classes[inversion:] + chord.pitch_classes[:inversion]
         bottom = 52 + (pcs[0] - 52) % 12
         pitches = [bottom]
         for pc in pcs[1:]:
             pitches.append(pitches[-1] + (pc - pitches[-1]) % 12)
-        options.append(tuple(pitches))
+        options.append((pitches[0], pitches[1], pitches[2]))
     reference = previous or (55, 60, 64)
     return min(options, key=lambda v: sum(abs(a - b) for a, b in zip(v, reference, strict=True)))
 

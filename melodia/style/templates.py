@@ -193,12 +193,13 @@ class _Fields:
     def __init__(self, path: Path, table: Any, where: str = "") -> None:
         if not isinstance(table, dict):
             raise StyleError(f"{path}: {where or 'the file'} must be a table, not {table!r}")
-        self.path, self.table, self.where, self.seen = path, table, where, set()
+        self.path, self.table, self.where = path, table, where
+        self.seen: set[str] = set()
 
     def name(self, key: str) -> str:
         return f"{self.where}.{key}" if self.where else key
 
-    def take(self, key: str, kind: type, default: Any = None) -> Any:
+    def take(self, key: str, kind: Any, default: Any = None) -> Any:
         self.seen.add(key)
         if key not in self.table:
             if default is None:

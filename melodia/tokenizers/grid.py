@@ -124,9 +124,9 @@ class Grid:
             columns[2] += [n.pitch for n in notes]
             columns[3] += [n.velocity for n in notes]
             columns[4] += [key] * len(notes)
-        onset, end, pitch, velocity, key = (np.asarray(c, dtype=np.int64) for c in columns)
+        onset, end, pitch, velocity, keys = (np.asarray(c, dtype=np.int64) for c in columns)
         low, high = config.pitch_range
-        pitched = key != DRUM_KEY
+        pitched = keys != DRUM_KEY
         outside = (pitch < low) | (pitch > high)
         if outside.any():
             warnings.warn(MelodiaWarning(f"{np.count_nonzero(outside & pitched)} pitched notes moved by octaves "
@@ -135,7 +135,7 @@ class Grid:
         pitch = np.where(pitched & (pitch < low), pitch + 12 * ((low - pitch + 11) // 12), pitch)
         pitch = np.where(pitched & (pitch > high), pitch - 12 * ((pitch - high + 11) // 12), pitch)
         keep = (pitch >= low) & (pitch <= high)
-        return onset[keep], end[keep], pitch[keep], velocity[keep], key[keep]
+        return onset[keep], end[keep], pitch[keep], velocity[keep], keys[keep]
 
     def _meters(self, score: Score, last_onset: int) -> list[tuple[int, int, int]]:
         """Time-signature changes moved to the next bar line; unsupported ones replaced (see `nearest_meter`)."""
