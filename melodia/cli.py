@@ -224,7 +224,7 @@ def _batch(args: argparse.Namespace) -> None:
 
 def _style_command(commands: Any) -> None:
     style = commands.add_parser("style", help="the same music for other instruments, in another rhythm or tempo")
-    style.add_argument("input", nargs="?", help="a MIDI, ABC or MusicXML file")
+    style.add_argument("input", nargs="?", help="a MIDI, ABC or MusicXML file, or a folder of them")
     style.add_argument("--instrumentation", metavar="NAME|FILE", help="an instrumentation preset or TOML file")
     style.add_argument("--rhythm", metavar="NAME|FILE", help="a rhythm preset or TOML file")
     style.add_argument("--style", metavar="NAME|FILE", help="a combined preset (instrumentation, rhythm, tempo)")
@@ -234,14 +234,14 @@ def _style_command(commands: Any) -> None:
     style.add_argument("--no-accompaniment", action="store_true",
                        help="leave a bare melody bare (by default harmony, bass and drum parts are filled in)")
     style.add_argument("--list", action="store_true", help="list the presets and stop")
-    style.add_argument("-o", "--output", metavar="OUT.mid", help="the MIDI file to write")
-    style.add_argument("--force", action="store_true", help="overwrite OUT.mid")
+    style.add_argument("-o", "--output", metavar="OUT.mid", help="the MIDI file to write (a folder for a folder)")
+    style.add_argument("--force", action="store_true", help="overwrite what is there")
     style.set_defaults(run=_style)
 
 
 def _style(args: argparse.Namespace) -> None:
     from melodia.errors import MelodiaError
-    from melodia.style import load_instrumentation, load_rhythm, load_style, preset_names, stylize
+    from melodia.style import load_instrumentation, load_rhythm, load_style, preset_names
 
     if args.list:
         for kind, load in (("instrumentation", load_instrumentation), ("rhythm", load_rhythm),
@@ -255,16 +255,49 @@ def _style(args: argparse.Namespace) -> None:
     if not (args.instrumentation or args.rhythm or args.style or args.tempo or args.swing):
         raise MelodiaError("style needs --instrumentation, --rhythm, --style, --tempo or --swing "
                            "(see melodia style --list)")
-    from melodia.io import read_score, write_score
+    if Path(args.input).is_dir():
+        _style_folder(args)
+        return
     from melodia.io.atomic import refuse_overwrite
 
     if not args.force:
         refuse_overwrite(args.output)
-    styled = stylize(read_score(args.input), args.instrumentation, args.rhythm, args.tempo, args.style,
-                     accompaniment=not args.no_accompaniment, swing=args.swing)
-    path = write_score(styled, args.output)
+    path, styled = _style_file(args, Path(args.input), Path(args.output))
     parts = ", ".join(f"{t.name} ({len(t.notes)} notes)" for t in styled.tracks if t.notes)
     print(f"wrote {path}: {parts or 'no notes (the input has none)'}")
+
+
+def _style_file(args: argparse.Namespace, source: Path, target: Path) -> tuple[Path, Any]:
+    from melodia.io import read_score, write_score
+    from melodia.style import stylize
+
+    styled = stylize(read_score(source), args.instrumentation, args.rhythm, args.tempo, args.style,
+                     accompaniment=not args.no_accompaniment, swing=args.swing)
+    return write_score(styled, target), styled
+
+
+def _style_folder(args: argparse.Namespace) -> None:
+    """Every music file under the folder, into the output folder as NAME.mid; a file that
+    cannot be read or styled is skipped and listed."""
+    from melodia.errors import MelodiaError
+    from melodia.io import music_files
+    from melodia.io.atomic import refuse_overwrite
+
+    source = Path(args.input)
+    files = music_files(source)
+    targets = [Path(args.output) / file.relative_to(source).with_suffix(".mid") for file in files]
+    if not args.force:
+        for target in targets:
+            refuse_overwrite(target)
+    failed = []
+    for file, target in zip(files, targets, strict=True):
+        try:
+            _style_file(args, file, target)
+        except MelodiaError as error:
+            failed.append(f"skipped {file}: {error}")
+    print(f"wrote {len(files) - len(failed)} of {len(files)} files to {args.output}")
+    for line in failed:
+        print(line, file=sys.stderr)
 
 
 def _generate_command(commands: Any) -> None:

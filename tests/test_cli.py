@@ -124,3 +124,19 @@ def test_render_writes_audio_pictures_and_notation(tmp_path: Path) -> None:
     assert again.returncode == 1 and "already exists" in again.stderr
     bad = melodia("render", source, "-o", str(tmp_path / "jig.mp3"))
     assert bad.returncode == 1 and "expected a .wav, .png" in bad.stderr
+
+
+def test_style_a_folder_skips_and_lists_bad_files(tmp_path: Path) -> None:
+    import shutil
+
+    folder = tmp_path / "tunes"
+    (folder / "more").mkdir(parents=True)
+    shutil.copy(DATA / "jig_6_8.mid", folder / "jig.mid")
+    shutil.copy(DATA / "waltz_3_4.mid", folder / "more" / "waltz.mid")
+    shutil.copy(DATA / "corrupt_truncated.mid", folder / "broken.mid")
+    result = melodia("style", str(folder), "--style", "jazz-swing", "-o", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    assert "wrote 2 of 3 files" in result.stdout and "skipped" in result.stderr and "broken.mid" in result.stderr
+    assert read_score(tmp_path / "out" / "more" / "waltz.mid").note_count > 0
+    again = melodia("style", str(folder), "--style", "jazz-swing", "-o", str(tmp_path / "out"))
+    assert again.returncode == 1 and "already exists" in again.stderr
