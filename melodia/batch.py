@@ -28,7 +28,6 @@ import io
 import itertools
 import json
 import os
-import re
 import warnings
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -39,10 +38,8 @@ from typing import Any
 from melodia.corpus.recipe import tomllib
 from melodia.errors import MelodiaError
 from melodia.generation import Constraints
+from melodia.tomlfields import Fields, beside
 
-FIELDS = ("seeds", "temperatures", "styles", "count", "bars", "model", "output", "random_seed", "top_p", "audio",
-          "workers", "constraints")
-CONSTRAINT_FIELDS = ("key", "range", "max_leap", "meter", "end_on_tonic", "instrument", "notes")
 MAX_ITEMS = 1_000_000
 
 
@@ -102,67 +99,35 @@ def load_job(path: str | os.PathLike[str]) -> Job:
         raise BatchError(f"{path}: no such job file") from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise BatchError(f"{path}: not a readable TOML job file ({error})") from None
-    unknown = sorted(set(table) - set(FIELDS))
-    if unknown:
-        raise BatchError(f"{path}: unknown field {unknown[0]!r}; expected one of {', '.join(FIELDS)}")
-    seeds = _strings(path, table, "seeds", None)
-    temperatures = tuple(_number(path, "temperatures", t, 0.05, 5.0) for t in _list(path, table, "temperatures", [1.0]))
-    styles = _strings(path, table, "styles", ["none"])
-    count = int(_number(path, "count", table.get("count", 1), 1, 100_000, integer=True))
+    fields = Fields(path, table, BatchError)
+    seeds = fields.strings("seeds", None)
+    temperatures = fields.numbers("temperatures", [1.0], 0.05, 5.0)
+    styles = fields.strings("styles", ["none"])
+    count = int(fields.number("count", 1, 1, 100_000, whole=True))
     if len(seeds) * len(temperatures) * len(styles) * count > MAX_ITEMS:
         raise BatchError(f"{path}: the grid holds more than {MAX_ITEMS:,} melodies; split it into several jobs")
     _check_styles(path, styles)
     job = Job(path, seeds, temperatures, styles, count,
-              bars=int(_number(path, "bars", table.get("bars", 8), 1, 1024, integer=True)),
-              model=_model(path, table.get("model", "default")),
-              output=Path(os.path.normpath(path.parent / str(table.get("output", "batch-output")))),
-              random_seed=int(_number(path, "random_seed", table.get("random_seed", 0), 0, 2**31, integer=True)),
-              top_p=_number(path, "top_p", table.get("top_p", 1.0), 0.01, 1.0),
-              audio=_boolean(path, "audio", table.get("audio", False)),
-              workers=int(_number(path, "workers", table.get("workers", 1), 1, 256, integer=True)),
-              constraints=_constraints(path, table.get("constraints", {})))
+              bars=int(fields.number("bars", 8, 1, 1024, whole=True)),
+              model=_model(path, fields.take("model", str, "default")),
+              output=Path(os.path.normpath(path.parent / fields.take("output", str, "batch-output"))),
+              random_seed=int(fields.number("random_seed", 0, 0, 2**31, whole=True)),
+              top_p=fields.number("top_p", 1.0, 0.01, 1.0),
+              audio=fields.boolean("audio", False),
+              workers=int(fields.number("workers", 1, 1, 256, whole=True)),
+              constraints=_constraints(Fields(path, fields.take("constraints", dict, {}), BatchError, "constraints")))
+    fields.done()
     return job
 
 
-def _model(path: Path, value: Any) -> str:
+def _model(path: Path, value: str) -> str:
     """'default', or a model file; a relative path is taken from the job file's folder."""
     if value == "default":
         return value
-    candidate = path.parent / str(value)
-    if not isinstance(value, str) or not candidate.is_file():
+    candidate = path.parent / value
+    if not candidate.is_file():
         raise BatchError(f"{path}: model = {value!r}: no such model file (or 'default' for the shipped model)")
     return str(candidate)
-
-
-def _list(path: Path, table: dict[str, Any], key: str, default: list[Any] | None) -> list[Any]:
-    value = table.get(key, default)
-    if value is None:
-        raise BatchError(f"{path}: field {key!r} is missing")
-    if not isinstance(value, list) or not value:
-        raise BatchError(f"{path}: {key} = {value!r} should be a non-empty list")
-    return value
-
-
-def _strings(path: Path, table: dict[str, Any], key: str, default: list[str] | None) -> tuple[str, ...]:
-    values = _list(path, table, key, default)
-    bad = next((v for v in values if not isinstance(v, str) or not v.strip()), None)
-    if bad is not None:
-        raise BatchError(f"{path}: {key} entry {bad!r} should be a non-empty string")
-    return tuple(values)
-
-
-def _number(path: Path, key: str, value: Any, low: float, high: float, integer: bool = False) -> float:
-    kinds = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds) or not low <= value <= high:
-        kind = "a whole number" if integer else "a number"
-        raise BatchError(f"{path}: {key} = {value!r} should be {kind} from {low:g} to {high:g}")
-    return float(value)
-
-
-def _boolean(path: Path, key: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise BatchError(f"{path}: {key} = {value!r} should be true or false")
-    return value
 
 
 def _check_styles(path: Path, styles: Iterable[str]) -> None:
@@ -171,52 +136,38 @@ def _check_styles(path: Path, styles: Iterable[str]) -> None:
     for style in styles:
         if style != "none":
             try:
-                load_style(_beside(path, style))
+                load_style(beside(path, style))
             except MelodiaError as error:
                 raise BatchError(f"{path}: styles entry {style!r}: {error}") from None
 
 
-def _beside(path: Path, reference: str) -> str:
-    """A name stays a name; a relative file path is taken from the job file's folder."""
-    candidate = path.parent / reference
-    return str(candidate) if reference.endswith(".toml") or (candidate.suffix and candidate.is_file()) else reference
-
-
-def _constraints(path: Path, table: Any) -> Constraints:
-    from melodia.seed import parse_range
-
-    if not isinstance(table, dict):
-        raise BatchError(f"{path}: [constraints] should be a table")
-    unknown = sorted(set(table) - set(CONSTRAINT_FIELDS))
-    if unknown:
-        raise BatchError(f"{path}: unknown field 'constraints.{unknown[0]}'; expected one of "
-                         f"{', '.join(CONSTRAINT_FIELDS)}")
-    try:
-        pitch_range = parse_range(str(table["range"]), f"{path}: constraints.range") if "range" in table else None
-    except MelodiaError as error:
-        raise BatchError(str(error)) from None
+def _constraints(fields: Fields) -> Constraints:
+    """The [constraints] table, each value checked as `melodia generate` would check it."""
     from melodia.gm import INSTRUMENT_RANGES
-    from melodia.seed import parse_key
+    from melodia.seed import parse_key, parse_meter, parse_range
 
+    where = f"{fields.path}: constraints"
     try:
-        if "key" in table:
-            parse_key(str(table["key"]), f"{path}: constraints.key")
+        key = fields.take("key", str, "") or None
+        if key:
+            parse_key(key, f"{where}.key")
+        text = fields.take("range", str, "")
+        pitch_range = parse_range(text, f"{where}.range") if text else None
+        meter = fields.take("meter", str, "") or None
+        if meter:
+            parse_meter(meter, f"{where}.meter = {meter!r}", "6/8")
     except MelodiaError as error:
         raise BatchError(str(error)) from None
-    if "meter" in table and not re.fullmatch(r"[1-9]\d?/(1|2|4|8|16|32)", str(table["meter"])):
-        raise BatchError(f"{path}: constraints.meter = {table['meter']!r} should be a time signature such as 6/8")
-    if "instrument" in table and table["instrument"] not in INSTRUMENT_RANGES:
-        raise BatchError(f"{path}: constraints.instrument = {table['instrument']!r} is not one of "
-                         f"{', '.join(sorted(INSTRUMENT_RANGES))}")
-    leap = table.get("max_leap")
-    notes = table.get("notes")
-    for key, value in (("max_leap", leap), ("notes", notes)):
-        if value is not None:
-            _number(path, f"constraints.{key}", value, 1, 10_000, integer=True)
-    return Constraints(key=table.get("key"), pitch_range=pitch_range, max_leap=leap, notes=notes,
-                       meter=table.get("meter"), end_on_tonic=_boolean(path, "constraints.end_on_tonic",
-                                                                         table.get("end_on_tonic", False)),
-                       instrument=table.get("instrument"))
+    instrument = fields.take("instrument", str, "") or None
+    if instrument and instrument not in INSTRUMENT_RANGES:
+        raise fields.fail(f"constraints.instrument = {instrument!r} is not one of "
+                          f"{', '.join(sorted(INSTRUMENT_RANGES))}")
+    leap = int(fields.number("max_leap", 1, 1, 10_000, whole=True)) if "max_leap" in fields.table else None
+    notes = int(fields.number("notes", 1, 1, 10_000, whole=True)) if "notes" in fields.table else None
+    constraints = Constraints(key=key, pitch_range=pitch_range, max_leap=leap, notes=notes, meter=meter,
+                              end_on_tonic=fields.boolean("end_on_tonic", False), instrument=instrument)
+    fields.done()
+    return constraints
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -330,7 +281,7 @@ def _make_cell(cell: Cell) -> tuple[Cell, int, str, list[str]]:
                               SamplingConfig(temperature=cell.temperature, top_p=job.top_p), cell.random_seed)
             if cell.style != "none":
                 styles = _WORKER["styles"]
-                style = styles.setdefault(cell.style, load_style(_beside(job.path, cell.style)))
+                style = styles.setdefault(cell.style, load_style(beside(job.path, cell.style)))
                 scores = [stylize(score, style=style) for score in scores]
             for name, score in zip(cell.names, scores, strict=True):
                 if name in wanted:

@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import random
 import re
-import signal
 import tempfile
 import time
 import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from melodia.errors import MelodiaError
+from melodia.limits import time_limit
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = Path(__file__).resolve().parent
@@ -60,22 +59,8 @@ class Target:
 
 
 class _Hang(BaseException):
-    """Raised by the alarm when one input runs far past the bound (not an Exception, so
-    readers that catch Exception cannot swallow it)."""
-
-
-@contextmanager
-def _alarm(seconds: float) -> Iterator[None]:
-    def ring(*_: Any) -> None:
-        raise _Hang
-
-    previous = signal.signal(signal.SIGALRM, ring)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+    """Raised when one input runs far past the bound: distinct from the readers' own
+    `TimeLimitExceeded`, which they turn into a refusal."""
 
 
 def try_input(target: Target, data: Any, tally: Tally, bound: float = TIME_BOUND) -> None:
@@ -83,7 +68,7 @@ def try_input(target: Target, data: Any, tally: Tally, bound: float = TIME_BOUND
     tally.tried += 1
     started = time.perf_counter()
     try:
-        with _alarm(bound * 5):
+        with time_limit(bound * 5, _Hang):
             target.feed(data)
     except MelodiaError:
         tally.refused += 1

@@ -20,22 +20,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from melodia.analysis import estimate_key
+from melodia.analysis import SCALES, estimate_key
 from melodia.errors import MelodiaError
 from melodia.gm import INSTRUMENT_RANGES
 from melodia.io.atomic import atomic_write_bytes, atomic_write_text, refuse_overwrite
 from melodia.sampler import Constraint, SamplingConfig, beam_search, sample
-from melodia.score import Score, TimeSignature
-from melodia.seed import Mode, parse_key, parse_seed
+from melodia.score import Score
+from melodia.seed import Mode, parse_key, parse_meter, parse_seed
 from melodia.tokenizers import EOS, GrammarState, Tokenizer
-
-SCALES = {
-    "major": (0, 2, 4, 5, 7, 9, 11), "ionian": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10),
-    "aeolian": (0, 2, 3, 5, 7, 8, 10), "dorian": (0, 2, 3, 5, 7, 9, 10), "phrygian": (0, 1, 3, 5, 7, 8, 10),
-    "lydian": (0, 2, 4, 6, 7, 9, 11), "mixolydian": (0, 2, 4, 5, 7, 9, 10), "locrian": (0, 1, 3, 5, 6, 8, 10),
-    "harmonic-minor": (0, 2, 3, 5, 7, 8, 11), "major-pentatonic": (0, 2, 4, 7, 9),
-    "minor-pentatonic": (0, 3, 5, 7, 10),
-}
 
 
 class GenerateError(MelodiaError):
@@ -67,7 +59,7 @@ def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints = C
     model, tokenizer = _load(model)
     seed_score, mode = read_seed(seed)
     if constraints.meter:
-        seed_score.time_signatures = [_meter(constraints.meter)]
+        seed_score.time_signatures = [parse_meter(constraints.meter, f"--meter {constraints.meter!r}")]
     if constraints.key:
         mode = parse_key(constraints.key, "--key")
     mode = mode or _estimated_mode(seed_score)
@@ -146,13 +138,6 @@ def _seed_from_file(seed: SeedFile) -> Score:
     if not score.note_count:
         raise GenerateError(f"{seed.path}: the seed taken from it holds no notes")
     return score
-
-
-def _meter(text: str) -> TimeSignature:
-    found = re.match(r"^(\d+)/(\d+)$", text.strip())
-    if not found or int(found.group(2)) not in (1, 2, 4, 8, 16, 32) or int(found.group(1)) < 1:
-        raise GenerateError(f"--meter {text!r}: expected a time signature like 3/4 or 6/8")
-    return TimeSignature(0, int(found.group(1)), int(found.group(2)))
 
 
 def _load(model: Any) -> tuple[Any, Tokenizer]:

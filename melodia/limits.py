@@ -15,8 +15,8 @@ class TimeLimitExceeded(BaseException):
 
 
 @contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
-    """Raise `TimeLimitExceeded` in the block when it runs longer than `seconds`.
+def time_limit(seconds: float, error: type[BaseException] = TimeLimitExceeded) -> Iterator[None]:
+    """Raise `error` (`TimeLimitExceeded`) in the block when it runs longer than `seconds`.
 
     Uses SIGALRM, so it works in the main thread of a process (corpus workers and notebook
     kernels included); elsewhere the block runs unbounded. An outer limit that would fire
@@ -35,7 +35,7 @@ def time_limit(seconds: float) -> Iterator[None]:
 
     def ring(*_: object) -> None:
         if active[0]:
-            raise TimeLimitExceeded
+            raise error
 
     signal.signal(signal.SIGALRM, ring)
     # Keeps ringing every 50 ms: code with a bare `except:` may swallow one ring, not all.

@@ -11,11 +11,10 @@ from typing import Any
 
 import numpy as np
 
+from melodia.analysis import MAJOR_SCALE, MINOR_SCALE
 from melodia.score import TICKS_PER_QUARTER, Note, Score
 
 SIXTEENTH = TICKS_PER_QUARTER // 4
-MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
-MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10)
 INTERVAL_BINS = 25  # -12..+12 semitones; larger leaps fold into the end bins
 DURATION_BINS = (1, 2, 3, 4, 6, 8, 12, 16)  # in sixteenths: 16th, 8th, dotted 8th, quarter, ..., whole
 

@@ -155,6 +155,17 @@ class Score:
                 return starts
             tick = next_tick
 
+    def bars(self, end_tick: int | None = None) -> list[tuple[int, int, TimeSignature]]:
+        """(start tick, length in ticks, time signature) of each bar of `bar_starts`; the last
+        bar is given its full length."""
+        starts = self.bar_starts(end_tick)
+        out = []
+        for index, start in enumerate(starts):
+            meter = self.time_signature_at(start)
+            stop = starts[index + 1] if index + 1 < len(starts) else start + meter.bar_ticks
+            out.append((start, stop - start, meter))
+        return out
+
     def seconds_at(self, ticks: Sequence[int]) -> list[float]:
         """The time in seconds of each tick, through the tempo map."""
         changes = [(0, self.initial_bpm())] + [(t.tick, t.bpm) for t in self.tempos if t.tick > 0]
@@ -170,13 +181,7 @@ class Score:
 
     def duration_seconds(self) -> float:
         """How long the score sounds, from tick 0 to the end of its last note."""
-        end, seconds, tick, bpm = self.end_tick, 0.0, 0, self.initial_bpm()
-        for change in self.tempos:
-            if change.tick >= end:
-                break
-            seconds += (change.tick - tick) / TICKS_PER_QUARTER * 60.0 / bpm
-            tick, bpm = change.tick, change.bpm
-        return seconds + (end - tick) / TICKS_PER_QUARTER * 60.0 / bpm
+        return self.seconds_at([self.end_tick])[0]
 
     def problems(self) -> list[str]:
         """Every broken invariant, one readable line each (empty when valid)."""

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
+from melodia.analysis import SCALES
 from melodia.errors import MelodiaError
 from melodia.score import MAJOR, MINOR, TICKS_PER_QUARTER, KeySignature, Note, Score, TempoChange, TimeSignature, Track
 
@@ -25,8 +26,7 @@ NOTE = re.compile(r"^([A-Ga-g])(##|bb|#|b)?(-?\d)?(?:/(\d+)(t)?(\.{0,2}))?(~)?$"
 REST = re.compile(r"^[rR](?:/(\d+)(t)?(\.{0,2}))?$")
 LETTERS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 ACCIDENTALS = {None: 0, "#": 1, "##": 2, "b": -1, "bb": -2}
-MODES = ("major", "minor", "ionian", "dorian", "phrygian", "lydian", "mixolydian", "aeolian", "locrian",
-         "harmonic-minor", "major-pentatonic", "minor-pentatonic")
+MODES = tuple(SCALES)
 ACCEPTED = ("a note like C4, F#3/8, Bb5/4. or E4/8t (~ ties it on), a rest like r/4, "
             "key=G (Gm, D-dorian), meter=6/8 or tempo=100")
 
@@ -92,10 +92,7 @@ def parse_seed(text: str) -> tuple[Score, Mode | None]:
             mode = parse_key(word[4:].replace("_", " "), where)
             continue
         if word.startswith("meter="):
-            found = re.match(r"^(\d+)/(\d+)$", word[6:])
-            if not found or int(found.group(1)) < 1 or int(found.group(2)) not in (1, 2, 4, 8, 16, 32):
-                raise SeedError(f"{where}: expected a meter like meter=3/4 or meter=6/8")
-            meter = TimeSignature(0, int(found.group(1)), int(found.group(2)))
+            meter = parse_meter(word[6:], where, "meter=3/4 or meter=6/8")
             continue
         if word.startswith("tempo="):
             try:
@@ -138,6 +135,14 @@ def parse_seed(text: str) -> tuple[Score, Mode | None]:
     score = Score([Track("seed", 0, False, notes)], [TempoChange(0, tempo)] if tempo else [],
                   [meter] if meter else [], keys, "seed phrase")
     return score, mode
+
+
+def parse_meter(text: str, where: str, example: str = "3/4 or 6/8") -> TimeSignature:
+    """'6/8' to a time signature at tick 0: a numerator 1-255 over 1, 2, 4, 8, 16 or 32."""
+    found = re.match(r"^(\d+)/(\d+)$", text.strip())
+    if not found or not 1 <= int(found.group(1)) <= 255 or int(found.group(2)) not in (1, 2, 4, 8, 16, 32):
+        raise SeedError(f"{where}: expected a meter like {example}")
+    return TimeSignature(0, int(found.group(1)), int(found.group(2)))
 
 
 def parse_range(text: str, where: str = "--range") -> tuple[int, int]:

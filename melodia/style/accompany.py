@@ -13,11 +13,9 @@ from itertools import groupby
 
 import numpy as np
 
-from melodia.analysis import estimate_key
+from melodia.analysis import MAJOR_SCALE, MINOR_SCALE, estimate_key
 from melodia.score import MAJOR, TICKS_PER_QUARTER, Note, Score, TimeSignature
 
-MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
-MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10)
 EIGHTH = TICKS_PER_QUARTER // 2
 KICK, SIDE_STICK, SNARE, CLOSED_HAT, LOW_TOM, PEDAL_HAT, HIGH_TOM, RIDE = 36, 37, 38, 42, 45, 44, 50, 51
 
@@ -98,15 +96,13 @@ def chord_bars(score: Score, melody: list[Note], key: tuple[int, str]) -> list[B
     """The bars of `score` up to the melody's end, each with its estimated chord; a 4-beat bar
     whose halves fit two different chords clearly better than one comes as two half bars."""
     end = max((n.end_tick for n in melody), default=0)
-    starts = score.bar_starts(max(end - 1, 0))
+    written = score.bars(max(end - 1, 0))
     candidates = diatonic_chords(*key)
     bars: list[Bar] = []
     previous = candidates[0]
-    for index, start in enumerate(starts):
-        ts = score.time_signature_at(start)
-        length = (starts[index + 1] if index + 1 < len(starts) else start + ts.bar_ticks) - start
+    for index, (start, length, ts) in enumerate(written):
         weights = _pitch_class_weights(melody, start, start + length)
-        last = index == len(starts) - 1
+        last = index == len(written) - 1
         beat, beats = beat_of(ts)
         chord, score_of_bar = _best_chord(candidates, weights, previous, last) if weights.any() else (previous, 0.0)
         halves = _half_bar_chords(melody, start, beat, beats, length, candidates, previous, last)

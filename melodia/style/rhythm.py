@@ -92,19 +92,16 @@ def _map_meters(score: Score, rhythm: Rhythm) -> Score:
     """Each bar in a meter some map converts becomes a bar of that map's target meter."""
     maps = {m.source: m for m in rhythm.meters}
     targets = {m.target for m in rhythm.meters}
-    end = max(score.end_tick, 1)
-    starts = score.bar_starts(end - 1)
     source_points: list[float] = [0.0]
     target_points: list[float] = [0.0]
     meters: list[tuple[int, tuple[int, int]]] = []
     unmatched: set[str] = set()
-    for index, start in enumerate(starts):
-        ts = score.time_signature_at(start)
-        length = (starts[index + 1] if index + 1 < len(starts) else start + ts.bar_ticks) - start
+    for start, length, ts in score.bars(max(score.end_tick - 1, 0)):
         meter = (ts.numerator, ts.denominator)
         base = target_points[-1]
-        meters.append((round(base), maps[meter].target if meter in maps and length == ts.bar_ticks else meter))
-        if meter in maps and length == ts.bar_ticks:
+        converted = meter in maps and length == ts.bar_ticks
+        meters.append((round(base), maps[meter].target if converted else meter))
+        if converted:
             for source, target in maps[meter].points[1:]:
                 source_points.append(start + source * TICKS_PER_QUARTER)
                 target_points.append(base + target * TICKS_PER_QUARTER)

@@ -8,7 +8,6 @@ field, program, role, pattern or articulation is a `StyleError` naming the file 
 from __future__ import annotations
 
 import itertools
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from melodia.corpus.recipe import tomllib
 from melodia.errors import StyleError
 from melodia.gm import program_name, program_number, program_range
+from melodia.tomlfields import Fields, beside
 
 PRESETS = Path(__file__).parent / "presets"
 KINDS = ("instrumentation", "rhythm", "styles")
@@ -119,7 +119,7 @@ def preset_names(kind: str) -> list[str]:
 
 def load_instrumentation(name_or_path: str | Path) -> Instrumentation:
     path, table = _read("instrumentation", name_or_path)
-    fields = _Fields(path, table)
+    fields = Fields(path, table, StyleError)
     parts_table = fields.take("parts", list)
     fields.take("description", str, "")
     fields.done()
@@ -134,15 +134,15 @@ def load_instrumentation(name_or_path: str | Path) -> Instrumentation:
 
 def load_rhythm(name_or_path: str | Path) -> Rhythm:
     path, table = _read("rhythm", name_or_path)
-    fields = _Fields(path, table)
+    fields = Fields(path, table, StyleError)
     description = fields.take("description", str, "")
     meters = tuple(_meter_map(path, i, entry) for i, entry in enumerate(fields.take("meter", list, [])))
     time_scale = fields.number("time_scale", 1.0, low=0.125, high=8.0)
     groove = _groove(path, fields.take("groove", dict, {}))
-    swing = _Fields(path, fields.take("swing", dict, {}), "swing")
+    swing = Fields(path, fields.take("swing", dict, {}), StyleError, "swing")
     ratio, unit = swing.number("ratio", 1.0, low=0.25, high=4.0), swing.number("unit", 0.5, low=0.0625, high=4.0)
     swing.done()
-    humanize = _Fields(path, fields.take("humanize", dict, {}), "humanize")
+    humanize = Fields(path, fields.take("humanize", dict, {}), StyleError, "humanize")
     timing = humanize.number("timing", 0.0, low=0.0, high=0.25)
     velocity = humanize.number("velocity", 0.0, low=0.0, high=40.0)
     seed = int(humanize.number("seed", 0, low=0, high=2**31))
@@ -157,22 +157,15 @@ def load_rhythm(name_or_path: str | Path) -> Rhythm:
 
 def load_style(name_or_path: str | Path) -> Style:
     path, table = _read("styles", name_or_path)
-    fields = _Fields(path, table)
+    fields = Fields(path, table, StyleError)
     description = fields.take("description", str, "")
     instrumentation = fields.take("instrumentation", str, "")
     rhythm = fields.take("rhythm", str, "")
     tempo = fields.number("tempo", 0.0, low=0.0, high=400.0) or None
     fields.done()
-    return Style(path.stem, description, load_instrumentation(_beside(path, instrumentation, "instrumentation"))
+    return Style(path.stem, description, load_instrumentation(beside(path, instrumentation))
                  if instrumentation else None,
-                 load_rhythm(_beside(path, rhythm, "rhythm")) if rhythm else None, tempo)
-
-
-def _beside(path: Path, reference: str, kind: str) -> str | Path:
-    """A preset name, or a file path relative to the style file that names it."""
-    if reference.endswith(".toml"):
-        return path.parent / reference
-    return reference
+                 load_rhythm(beside(path, rhythm)) if rhythm else None, tempo)
 
 
 def _read(kind: str, name_or_path: str | Path) -> tuple[Path, dict[str, Any]]:
@@ -187,46 +180,8 @@ def _read(kind: str, name_or_path: str | Path) -> tuple[Path, dict[str, Any]]:
         raise StyleError(f"{path}: not a valid TOML file ({error})") from None
 
 
-class _Fields:
-    """Takes fields out of one TOML table; `done` rejects whatever is left."""
-
-    def __init__(self, path: Path, table: Any, where: str = "") -> None:
-        if not isinstance(table, dict):
-            raise StyleError(f"{path}: {where or 'the file'} must be a table, not {table!r}")
-        self.path, self.table, self.where = path, table, where
-        self.seen: set[str] = set()
-
-    def name(self, key: str) -> str:
-        return f"{self.where}.{key}" if self.where else key
-
-    def take(self, key: str, kind: Any, default: Any = None) -> Any:
-        self.seen.add(key)
-        if key not in self.table:
-            if default is None:
-                raise StyleError(f"{self.path}: field {self.name(key)!r} is missing")
-            return default
-        value = self.table[key]
-        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-            names = " or ".join(t.__name__ for t in (typing.get_args(kind) or (kind,)))
-            raise StyleError(f"{self.path}: {self.name(key)} = {value!r} should be a {names}")
-        return value
-
-    def number(self, key: str, default: float, low: float, high: float) -> float:
-        self.seen.add(key)
-        value = self.table.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-            raise StyleError(f"{self.path}: {self.name(key)} = {value!r} should be a number from {low} to {high}")
-        return float(value)
-
-    def done(self) -> None:
-        unknown = sorted(set(self.table) - self.seen)
-        if unknown:
-            raise StyleError(f"{self.path}: unknown field {self.name(unknown[0])!r}; expected one of "
-                             f"{', '.join(sorted(self.seen))}")
-
-
 def _part(path: Path, index: int, entry: Any) -> Part:
-    fields = _Fields(path, entry, f"parts[{index}]")
+    fields = Fields(path, entry, StyleError, f"parts[{index}]")
     role = fields.take("role", str)
     if role not in ROLES:
         raise StyleError(f"{path}: parts[{index}].role = {role!r} is not one of {', '.join(ROLES)}")
@@ -278,7 +233,7 @@ def _check_pattern(path: Path, where: str, role: str, pattern: Any) -> str:
 
 
 def _meter_map(path: Path, index: int, entry: Any) -> MeterMap:
-    fields = _Fields(path, entry, f"meter[{index}]")
+    fields = Fields(path, entry, StyleError, f"meter[{index}]")
     source = _time_signature(path, f"meter[{index}].from", fields.take("from", str))
     target = _time_signature(path, f"meter[{index}].to", fields.take("to", str))
     points = fields.take("map", list)
@@ -295,14 +250,17 @@ def _meter_map(path: Path, index: int, entry: Any) -> MeterMap:
 
 
 def _time_signature(path: Path, where: str, text: str) -> tuple[int, int]:
-    numerator, _, denominator = text.partition("/")
-    if not (numerator.isdigit() and denominator in ("1", "2", "4", "8", "16", "32") and 0 < int(numerator) <= 32):
-        raise StyleError(f"{path}: {where} = {text!r} should be a time signature such as 4/4 or 6/8")
-    return int(numerator), int(denominator)
+    from melodia.seed import SeedError, parse_meter
+
+    try:
+        meter = parse_meter(text, f"{path}: {where} = {text!r}", "4/4 or 6/8")
+    except SeedError as error:
+        raise StyleError(str(error)) from None
+    return meter.numerator, meter.denominator
 
 
 def _groove(path: Path, table: dict[str, Any]) -> Groove:
-    fields = _Fields(path, table, "groove")
+    fields = Fields(path, table, StyleError, "groove")
     cycle = fields.number("cycle", 0.0, low=0.0, high=64.0)
     accents = _positions(path, "groove.accents", fields.take("accents", list, []), 0.0, 2.0)
     lengths = _positions(path, "groove.lengths", fields.take("lengths", list, []), 0.05, 2.0)
