@@ -317,7 +317,7 @@ def write_manifest(job: Job, cells: list[Cell], shard: tuple[int, int], report: 
             path = job.output / f"{name}.mid"
             if path.is_file():
                 score = read_score(path)
-                row.update(notes=score.note_count, bars=len(score.bar_starts(max(score.end_tick - 1, 0))),
+                row.update(notes=score.note_count, bars=score.bar_count(),
                            seconds=round(score.duration_seconds(), 3),
                            **{k: round(float(f(score)), 4) for k, f in SCALAR_METRICS.items()})
             else:

@@ -40,7 +40,7 @@ def summary_html(score: Score) -> str:
     """Title, length, tempo, meter and key, then one table row per track."""
     first_key = score.key_signatures[0].name if score.key_signatures else "not given"
     head = (f"<b>{html.escape(score.title or 'Untitled')}</b>: {len(score.tracks)} tracks, {score.note_count} notes, "
-            f"{len(score.bar_starts(max(score.end_tick - 1, 0)))} bars, {score.duration_seconds():.1f} s; "
+            f"{score.bar_count()} bars, {score.duration_seconds():.1f} s; "
             f"{score.initial_bpm():g} BPM, {score.initial_time_signature()}, key {first_key}")
     rows = []
     for track in score.tracks:

@@ -155,6 +155,11 @@ class Score:
                 return starts
             tick = next_tick
 
+    def bar_count(self) -> int:
+        """How many bars the notes take: a piece that ends exactly on a bar line does not
+        start another (0 for a score without notes)."""
+        return len(self.bar_starts(self.end_tick - 1)) if self.end_tick else 0
+
     def bars(self, end_tick: int | None = None) -> list[tuple[int, int, TimeSignature]]:
         """(start tick, length in ticks, time signature) of each bar of `bar_starts`; the last
         bar is given its full length."""
@@ -219,7 +224,7 @@ class Score:
     def summary(self) -> str:
         """A few lines describing the score, for `melodia inspect` and notebooks."""
         lines = [f"{self.title or 'untitled'}: {len(self.tracks)} tracks, {self.note_count} notes, "
-                 f"{len(self.bar_starts())} bars, {self.duration_seconds():.1f} s"]
+                 f"{self.bar_count()} bars, {self.duration_seconds():.1f} s"]
         tempos = ", ".join(f"{t.bpm:g} BPM at {t.tick}" for t in self.tempos) or "120 BPM (default)"
         meters = ", ".join(f"{s} at {s.tick}" for s in self.time_signatures) or "4/4 (default)"
         keys = ", ".join(f"{k.name} at {k.tick}" for k in self.key_signatures) or "none given"

@@ -48,3 +48,15 @@ def test_duration_seconds_follows_the_tempo_map() -> None:
 def test_key_names() -> None:
     assert KeySignature(0, 6, "minor").name == "F# minor"
     assert KeySignature(0, 10, "major").name == "Bb major"
+
+
+@pytest.mark.parametrize(("end_tick", "bars"), [(1920 * 8, 8), (1920 * 8 + 1, 9), (1, 1)],
+                         ids=["ends-on-bar-line", "one-tick-over", "one-tick"])
+def test_summary_counts_the_bars_the_notes_take(end_tick: int, bars: int) -> None:
+    score = Score([Track(notes=[Note(60, 90, 0, end_tick)])])
+    assert score.bar_count() == bars
+    assert f", {bars} bars," in score.summary()
+
+
+def test_an_empty_score_has_no_bars() -> None:
+    assert Score().bar_count() == 0
