@@ -83,6 +83,7 @@ class Cell:
 class BatchReport:
     """What a run did: files made, files already there, cells that failed and why."""
 
+    cells: int = 0  # in the shard
     made: int = 0
     existing: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)  # (cell, error)
@@ -205,13 +206,13 @@ def run_job(job: Job, shard: tuple[int, int] = (1, 1), workers: int | None = Non
     """Make whatever the job's shard still lacks, then write its manifest (CSV and JSON)."""
     from tqdm import tqdm
 
-    from melodia.io.atomic import remove_stale_parts
+    from melodia.io.atomic import make_folder, remove_stale_parts
 
-    job.output.mkdir(parents=True, exist_ok=True)
+    make_folder(job.output)
     remove_stale_parts(job.output)
     cells = shard_cells(grid(job), shard)
     todo = [cell for cell in cells if missing(job, cell)]
-    report = BatchReport(existing=sum(len(c.names) - len(missing(job, c)) for c in cells))
+    report = BatchReport(cells=len(cells), existing=sum(len(c.names) - len(missing(job, c)) for c in cells))
     workers = min(workers or job.workers, max(len(todo), 1))
     bar = tqdm(total=len(todo), desc="batch", unit="cell", disable=not progress)
     results = _run_here(job, todo, bar) if workers == 1 else _run_in_pool(job, todo, workers, bar)
@@ -263,6 +264,7 @@ def _start_worker(job: Job) -> None:
 def _make_cell(cell: Cell) -> tuple[Cell, int, str, list[str]]:
     """Generate one cell and write the outputs it still lacks; errors are returned, not raised."""
     from melodia.generation import SeedFile, generate
+    from melodia.io import seed_file
     from melodia.io.midi import write_midi
     from melodia.sampler import SamplingConfig
     from melodia.style import load_style, stylize
@@ -273,8 +275,8 @@ def _make_cell(cell: Cell) -> tuple[Cell, int, str, list[str]]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            seed_path = job.path.parent / cell.seed
-            seed: Any = SeedFile(seed_path) if seed_path.suffix and seed_path.is_file() else cell.seed
+            seed_path = seed_file(cell.seed, job.path.parent)
+            seed: Any = SeedFile(seed_path) if seed_path else cell.seed
             constraints = job.constraints if job.constraints.notes else \
                 Constraints(**{**asdict(job.constraints), "bars": job.bars})
             scores = generate(_WORKER["model"], seed, len(cell.names), constraints,

@@ -31,11 +31,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MelodiaError as error:
         print(f"melodia: error: {error}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        return 0
+    except OSError as error:  # a file system refusal melodia did not foresee: still one line
+        print(f"melodia: error: {error.filename or ''}: {error.strerror or error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("melodia: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        return 0
     return 0
 
 
@@ -212,7 +215,7 @@ def _batch_command(commands: Any) -> None:
 
 
 def _batch(args: argparse.Namespace) -> None:
-    from melodia.batch import load_job, parse_shard, run_job
+    from melodia.batch import BatchError, load_job, parse_shard, run_job
 
     job = load_job(args.job)
     report = run_job(job, parse_shard(args.shard), args.workers, progress=not args.quiet)
@@ -220,6 +223,9 @@ def _batch(args: argparse.Namespace) -> None:
           f"manifest {report.manifest}")
     for cell, error in report.failed:
         print(f"failed: {cell}: {error}", file=sys.stderr)
+    if report.failed:  # a scheduler reads the exit status, not the text
+        listing = Path(str(report.manifest).replace("manifest", "report")).with_suffix(".txt")
+        raise BatchError(f"{args.job}: {len(report.failed)} of {report.cells} cells failed (see {listing})")
 
 
 def _style_command(commands: Any) -> None:
@@ -255,10 +261,13 @@ def _style(args: argparse.Namespace) -> None:
     if not (args.instrumentation or args.rhythm or args.style or args.tempo or args.swing):
         raise MelodiaError("style needs --instrumentation, --rhythm, --style, --tempo or --swing "
                            "(see melodia style --list)")
+    from melodia.io.atomic import check_folder, refuse_overwrite
+
     if Path(args.input).is_dir():
+        check_folder(args.output)
         _style_folder(args)
         return
-    from melodia.io.atomic import refuse_overwrite
+    check_folder(Path(args.output).parent)
 
     if not args.force:
         refuse_overwrite(args.output)
@@ -337,6 +346,7 @@ def _generate(args: argparse.Namespace) -> None:
     from melodia.sampler import SamplingConfig
     from melodia.seed import parse_range
 
+    _check_generate_paths(args)
     bars = args.bars if args.bars or args.notes else 8
     constraints = Constraints(args.key, parse_range(args.range) if args.range else None, args.max_leap, bars,
                               args.notes, args.meter, args.end_on_tonic, args.instrument)
@@ -357,6 +367,15 @@ def _generate(args: argparse.Namespace) -> None:
     settings["style"] = args.style
     paths = write_outputs(scores, Path(args.output), settings, force=args.force)
     print(f"wrote {len(paths)} MIDI files, a piano roll of each (.png) and manifest.json to {args.output}")
+
+
+def _check_generate_paths(args: argparse.Namespace) -> None:
+    """Before any sampling: the output folder can be made, and a seed that names a file names one."""
+    from melodia.io import seed_file
+    from melodia.io.atomic import check_folder
+
+    check_folder(args.output)
+    seed_file(args.seed)
 
 
 def _model_commands(commands: Any) -> None:

@@ -16,6 +16,7 @@ import pretty_midi
 import pytest
 
 from melodia.batch import BatchError, grid, load_job, parse_shard, run_job, shard_cells
+from melodia.errors import MelodiaError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -128,3 +129,22 @@ def test_killed_batch_resumes_to_the_full_set(tmp_path: Path) -> None:
     run_job(fresh, workers=2, progress=False)
     for name in sorted(n for n in expected if n.endswith(".mid")):
         assert (fresh.output / name).read_bytes() == (job.output / name).read_bytes(), name
+
+
+def test_failed_cells_give_a_failing_exit_status_with_the_count(tmp_path: Path) -> None:
+    job = job_file(tmp_path, 'seeds = ["C4 X9", "nope.mid"]\ncount = 1\nbars = 2\n')
+    result = subprocess.run([sys.executable, "-m", "melodia.cli", "batch", str(job), "--quiet"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (f"melodia: error: {job}: 2 of 2 cells failed "
+                                                     f"(see {tmp_path / 'batch-output' / 'report.txt'})")
+    report = (tmp_path / "batch-output" / "report.txt").read_text()
+    assert f"{tmp_path / 'nope.mid'}: no such file" in report and "word 1 'nope.mid'" not in report
+
+
+def test_an_output_folder_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "taken").write_text("a file\n")
+    job = load_job(job_file(tmp_path, 'seeds = ["C4"]\noutput = "taken"\n'))
+    with pytest.raises(MelodiaError, match="taken: is a file, not a folder"):
+        run_job(job, progress=False)

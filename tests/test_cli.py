@@ -140,3 +140,29 @@ def test_style_a_folder_skips_and_lists_bad_files(tmp_path: Path) -> None:
     assert read_score(tmp_path / "out" / "more" / "waltz.mid").note_count > 0
     again = melodia("style", str(folder), "--style", "jazz-swing", "-o", str(tmp_path / "out"))
     assert again.returncode == 1 and "already exists" in again.stderr
+
+
+def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    """The single `melodia: error:` line a failing command prints, with no traceback."""
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("melodia: error: "), result.stderr
+    return lines[0]
+
+
+def test_an_output_path_through_a_file_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("not a folder\n")
+    source = Path(__file__).resolve().parent.parent / "melodia" / "data" / "bwv66.6.mid"
+    commands = [("generate", "--seed", "G4 A4 B4 key=G", "--num", "1", "-o", "README.md"),
+                ("style", str(source), "--tempo", "90", "-o", "README.md/x.mid"),
+                ("style", str(DATA), "--tempo", "90", "-o", "README.md/styled")]
+    for command in commands:
+        line = one_error_line(melodia(*command, cwd=tmp_path))
+        assert line.startswith("melodia: error: README.md: is a file, not a folder"), command
+    assert (tmp_path / "README.md").read_text() == "not a folder\n"
+
+
+def test_a_missing_seed_file_is_named_as_missing(tmp_path: Path) -> None:
+    line = one_error_line(melodia("generate", "--seed", "nope.mid", "--num", "1", "-o", "out", cwd=tmp_path))
+    assert line.startswith("melodia: error: nope.mid: no such file") and "word" not in line
+    assert not (tmp_path / "out").exists()

@@ -21,6 +21,23 @@ def music_files(path: str | os.PathLike[str]) -> list[Path]:
     return [path]
 
 
+def seed_file(seed: str, folder: str | os.PathLike[str] | None = None) -> Path | None:
+    """The music file a seed names (relative to `folder`), or None when the seed is notes.
+
+    A seed that is one word ending in a music suffix names a file, even when there is none.
+
+    Raises:
+        ReadError: the seed names a music file that does not exist.
+    """
+    path = Path(folder or "") / seed
+    if path.suffix and path.is_file():
+        return path
+    if len(seed.split()) == 1 and path.suffix.lower() in SUFFIXES:
+        raise ReadError(str(path), "no such file (a seed is an existing music file, or notes such as "
+                                   '"G4 A4 B4 key=G")')
+    return None
+
+
 def read_score(path: str | os.PathLike[str]) -> Score:
     """Read any supported file (MIDI, ABC, MusicXML, Humdrum) by its suffix.
 

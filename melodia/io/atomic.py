@@ -30,7 +30,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, overwrite: 
     target = Path(path)
     if not overwrite:
         refuse_overwrite(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(target.parent)
     handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.{OWNER}.", suffix=".part", dir=target.parent)
     try:
         os.chmod(temp_name, FILE_MODE)
@@ -54,6 +54,31 @@ def refuse_overwrite(path: str | os.PathLike[str]) -> None:
     """Raise `WriteError` when `path` exists: checked before work starts, not after."""
     if Path(path).exists():
         raise WriteError(f"{path}: already exists (pass --force to overwrite)")
+
+
+def check_folder(folder: str | os.PathLike[str]) -> None:
+    """Raise `WriteError` when a file stands where `folder`, or a folder above it, would be:
+    checked before work starts, so that the outputs have somewhere to go."""
+    folder = Path(folder)
+    for place in (folder, *folder.parents):
+        if place.exists() and not place.is_dir():
+            inside = "" if place == folder else f" to hold {folder}"
+            raise WriteError(f"{place}: is a file, not a folder{inside}; name a new or existing folder")
+
+
+def make_folder(folder: str | os.PathLike[str]) -> Path:
+    """Make `folder` and the folders above it, as `mkdir -p` does.
+
+    Raises:
+        WriteError: a file is in the way, or the folder cannot be made.
+    """
+    folder = Path(folder)
+    check_folder(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise WriteError(f"{folder}: could not make this folder ({error.strerror or error})") from error
+    return folder
 
 
 def remove_stale_parts(folder: str | os.PathLike[str], older_than_seconds: float = 600.0) -> int:
