@@ -389,7 +389,8 @@ def _model_commands(commands: Any) -> None:
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(run=_train)
     evaluate = commands.add_parser("evaluate", help="NLL of pieces under a model, beside an n-gram baseline")
-    evaluate.add_argument("--model", required=True, metavar="FILE", help="a model file")
+    evaluate.add_argument("--model", default="default", metavar="FILE",
+                          help="a model file, or 'default' for the one shipped in the package (the default)")
     evaluate.add_argument("inputs", nargs="+", metavar="INPUT",
                           help="music files or folders, or corpus:NAME:SPLIT for a split of a built corpus")
     evaluate.add_argument("--baseline", action="store_true",

@@ -236,3 +236,15 @@ def test_transposition_average_is_a_proper_mixture(cache: Path, tmp_path: Path) 
     edge = tokenizer.encode(Score([Track(notes=[Note(low, 80, 0, 480), Note(high, 80, 480, 480)])]))
     alone = transposition_average_nll(model, tokenizer, [edge], 2)[0]
     assert alone == pytest.approx(model_nll(model, [edge])[0] + math.log(5))
+
+
+def test_default_names_the_shipped_model_everywhere(tmp_path: Path) -> None:
+    from melodia.resources import default_model_path
+
+    shipped = load_model(default_model_path())
+    by_name = load_model("default")
+    assert by_name[2] == shipped[2] and by_name[0].config == shipped[0].config
+    result = cli("evaluate", "--model", "default", str(DATA / "waltz_3_4.mid"), "--json", cache=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["pieces"][0]["tokens"] > 0
+    assert cli("evaluate", str(DATA / "waltz_3_4.mid"), "--json", cache=tmp_path).stdout == result.stdout

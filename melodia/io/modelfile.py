@@ -20,6 +20,7 @@ from melodia.tokenizers import Tokenizer, tokenizer_from_dict
 MODEL_FORMAT = "melodia-model"
 MODEL_VERSION = 1
 MAX_MODEL_BYTES = 2 * 1024**3
+DEFAULT_MODEL = "default"  # names the model shipped in the package, wherever a model file is asked for
 
 
 class ModelFileError(MelodiaError):
@@ -42,8 +43,26 @@ def save_model(path: str | os.PathLike[str], model: MelodyLM, tokenizer: Tokeniz
     return atomic_write_bytes(path, save(tensors, metadata))
 
 
+def model_path(name: str | os.PathLike[str]) -> Path:
+    """A model file's path from its name: `DEFAULT_MODEL` is the model shipped in the package.
+
+    Raises:
+        ModelFileError: `DEFAULT_MODEL` asked for, and this install ships none.
+    """
+    if str(name) != DEFAULT_MODEL:
+        return Path(name)
+    from melodia.resources import default_model_path
+
+    path = default_model_path()
+    if not path.is_file():
+        raise ModelFileError(f"{path}: this install has no default model yet; train one with "
+                             "scripts/train_default.py, or pass --model FILE")
+    return path
+
+
 def load_model(path: str | os.PathLike[str], device: str = "cpu") -> tuple[MelodyLM, Tokenizer, dict[str, Any]]:
-    """Rebuild the model, its tokenizer and its training record from a model file.
+    """Rebuild the model, its tokenizer and its training record from a model file, or from
+    the shipped model when `path` is `DEFAULT_MODEL` ("default").
 
     Raises:
         ModelFileError: not a melodia model file, damaged, truncated, or from another format version.
@@ -51,6 +70,7 @@ def load_model(path: str | os.PathLike[str], device: str = "cpu") -> tuple[Melod
     from safetensors import SafetensorError
     from safetensors.torch import load
 
+    path = model_path(path)
     source = str(path)
     try:
         size = os.path.getsize(path)
