@@ -84,12 +84,14 @@ def _evaluation_commands(commands: Any) -> None:
     metrics = commands.add_parser("metrics", help="objective metrics of music files")
     metrics.add_argument("files", nargs="+", metavar="FILE", help="music files or folders")
     metrics.add_argument("--json", action="store_true", help="print JSON for scripts")
+    _recursive_option(metrics)
     metrics.set_defaults(run=_metrics)
     compare = commands.add_parser("compare", help="compare a generated set with a reference set, metric by metric")
     compare.add_argument("--generated", required=True, nargs="+", metavar="PATH", help="generated files or folders")
     compare.add_argument("--reference", required=True, nargs="+", metavar="PATH|CORPUS",
                          help="reference files or folders, or corpus:NAME[:SPLIT]")
     compare.add_argument("--json", action="store_true", help="print JSON for scripts")
+    _recursive_option(compare)
     compare.set_defaults(run=_compare)
     originality = commands.add_parser("originality", help="longest run of notes each piece shares with a corpus")
     originality.add_argument("--corpus", required=True, help="a built corpus")
@@ -97,13 +99,20 @@ def _evaluation_commands(commands: Any) -> None:
                              help="which pieces of the corpus to check against (default: all)")
     originality.add_argument("files", nargs="+", metavar="FILE", help="music files or folders")
     originality.add_argument("--json", action="store_true", help="print JSON for scripts")
+    _recursive_option(originality)
     originality.set_defaults(run=_originality)
 
 
-def _read_all(paths: list[str]) -> list[tuple[str, Any]]:
-    """(name, Score) for every readable file among `paths` (folders searched); bad ones are reported and skipped."""
+def _recursive_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-r", "--recursive", action="store_true",
+                        help="also read the files in a folder's subfolders (by default, only its own files)")
+
+
+def _read_all(paths: list[str], recursive: bool = False) -> list[tuple[str, Any]]:
+    """(name, Score) for every readable file among `paths`: a folder gives its own files, and
+    those of its subfolders when `recursive`; bad files are reported and skipped."""
     from melodia.errors import MelodiaError
-    from melodia.io import music_files, read_score
+    from melodia.io import read_score
 
     scores = []
     for item in paths:
@@ -113,7 +122,7 @@ def _read_all(paths: list[str]) -> list[tuple[str, Any]]:
             _, name, *split = item.split(":")
             scores += Corpus.open(name).scores(split[0] if split else None)
             continue
-        for file in music_files(item):
+        for file in _folder_files(item, recursive):
             try:
                 scores.append((str(file), read_score(file)))
             except MelodiaError as error:
@@ -123,12 +132,24 @@ def _read_all(paths: list[str]) -> list[tuple[str, Any]]:
     return scores
 
 
+def _folder_files(item: str, recursive: bool) -> list[Path]:
+    """`music_files`, saying on stderr what a folder holds and what its subfolders hold when left out."""
+    from melodia.io import music_files
+
+    files = music_files(item, recursive)
+    if Path(item).is_dir():
+        below = 0 if recursive else len(music_files(item)) - len(files)
+        left_out = f"; {below} more in its subfolders, not read (pass --recursive)" if below else ""
+        print(f"melodia: {item}: {len(files)} music files{left_out}", file=sys.stderr)
+    return files
+
+
 def _metrics(args: argparse.Namespace) -> None:
     import json
 
     from melodia.metrics import SCALAR_METRICS, all_metrics
 
-    rows = {name: all_metrics(score) for name, score in _read_all(args.files)}
+    rows = {name: all_metrics(score) for name, score in _read_all(args.files, args.recursive)}
     if args.json:
         print(json.dumps(rows, indent=2))
         return
@@ -144,9 +165,12 @@ def _compare(args: argparse.Namespace) -> None:
 
     from melodia.compare import compare_sets, format_comparison, summary
 
-    generated = [score for _, score in _read_all(args.generated)]
-    reference = [score for _, score in _read_all(args.reference)]
+    generated = [score for _, score in _read_all(args.generated, args.recursive)]
+    reference = [score for _, score in _read_all(args.reference, args.recursive)]
     result = compare_sets(generated, reference)
+    if args.json:
+        print(f"melodia: {len(generated)} generated pieces against {len(reference)} reference pieces",
+              file=sys.stderr)
     print(json.dumps(summary(result), indent=2) if args.json else
           format_comparison(result, len(generated), len(reference)))
 
@@ -159,7 +183,7 @@ def _originality(args: argparse.Namespace) -> None:
 
     corpus = Corpus.open(args.corpus)
     index = ReferenceIndex(corpus.scores(None if args.split == "all" else args.split))
-    matches = [(name, index.longest_match(score)) for name, score in _read_all(args.files)]
+    matches = [(name, index.longest_match(score)) for name, score in _read_all(args.files, args.recursive)]
     shares = share_with_runs([m for _, m in matches])
     if args.json:
         print(json.dumps({"pieces": [{"name": n, "notes": m.notes, "reference": m.reference, "at_note": m.position}

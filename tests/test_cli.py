@@ -166,3 +166,17 @@ def test_a_missing_seed_file_is_named_as_missing(tmp_path: Path) -> None:
     line = one_error_line(melodia("generate", "--seed", "nope.mid", "--num", "1", "-o", "out", cwd=tmp_path))
     assert line.startswith("melodia: error: nope.mid: no such file") and "word" not in line
     assert not (tmp_path / "out").exists()
+
+
+def test_compare_reads_a_folders_own_files_unless_asked_to_recurse(tmp_path: Path) -> None:
+    (tmp_path / "out" / "batch").mkdir(parents=True)
+    for name in ("out/001.mid", "out/002.mid", "out/batch/a.mid", "out/batch/b.mid", "out/batch/c.mid"):
+        (tmp_path / name).write_bytes((DATA / "jig_6_8.mid").read_bytes())
+    reference = str(DATA / "waltz_3_4.mid")
+    flat = melodia("compare", "--generated", "out", "--reference", reference, cwd=tmp_path)
+    assert flat.returncode == 0, flat.stderr
+    assert flat.stdout.startswith("2 generated pieces against 1 reference pieces")
+    assert "out: 2 music files; 3 more in its subfolders, not read (pass --recursive)" in flat.stderr
+    deep = melodia("compare", "--generated", "out", "--reference", reference, "--recursive", "--json", cwd=tmp_path)
+    assert deep.returncode == 0, deep.stderr
+    assert "5 generated pieces against 1 reference pieces" in deep.stderr and "not read" not in deep.stderr

@@ -13,11 +13,13 @@ MUSIC21_SUFFIXES = (".abc", ".xml", ".musicxml", ".mxl", ".krn")
 SUFFIXES = MIDI_SUFFIXES + MUSIC21_SUFFIXES
 
 
-def music_files(path: str | os.PathLike[str]) -> list[Path]:
-    """The file itself, or every file with a music suffix under a folder, sorted."""
+def music_files(path: str | os.PathLike[str], recursive: bool = True) -> list[Path]:
+    """The file itself, or every file with a music suffix in a folder (and, when `recursive`,
+    in the folders under it), sorted."""
     path = Path(path)
     if path.is_dir():
-        return sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file())
+        found = path.rglob("*") if recursive else path.glob("*")
+        return sorted(p for p in found if p.suffix.lower() in SUFFIXES and p.is_file())
     return [path]
 
 
