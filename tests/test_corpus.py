@@ -10,7 +10,7 @@ import pytest
 import torch
 from conftest import DATA, REAL_MIDI
 
-from melodia import MelodiaError
+from melodia import MelodiaError, ReadError
 from melodia.corpus import RecipeError, build_corpus, find_recipe, load_recipe
 from melodia.corpus.dataset import Augmentation, PitchMap, TokenDataset, augment, make_loader
 from melodia.corpus.reader import Corpus, CorpusError
@@ -94,6 +94,21 @@ def test_build_is_identical_for_any_worker_count_and_incremental(music_folder: P
         assert third.files_parsed == 1 and third.files_cached == two.files_parsed - 1
     finally:
         changed.write_bytes(original)
+
+
+def test_a_tight_music21_budget_gives_the_same_corpus(music_folder: Path, built: Path, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A slow or busy machine is a tight budget: the pieces refused at first are tried again."""
+    import melodia.io.music21 as music21_reader
+
+    monkeypatch.setattr(music21_reader, "PARSE_SECONDS", 1e-6)
+    monkeypatch.setattr(music21_reader, "PARSE_BYTES_PER_SECOND", 10**15)
+    with pytest.raises(ReadError, match="refused as too complex"):  # the budget does refuse a first try
+        music21_reader.read_music21_pieces(DATA / "tune.abc")
+    build_corpus(find_recipe(str(music_folder)), workers=1, progress=False, folder=tmp_path / "tight")
+    for name in ("tokens.u16", "index.json", "report.txt"):
+        assert (tmp_path / "tight" / name).read_bytes() == (built / name).read_bytes(), name
+    assert "too complex" not in (built / "report.txt").read_text()
 
 
 def test_exact_duplicates_share_a_split(tmp_path: Path) -> None:

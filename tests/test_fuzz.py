@@ -91,6 +91,15 @@ def test_time_limit_stops_a_block_and_keeps_an_outer_limit() -> None:
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
 
 
+def test_a_cpu_time_limit_does_not_count_waiting() -> None:
+    with time_limit(0.05, clock="cpu"):
+        time.sleep(0.3)  # no CPU used, as when other processes hold the cores: no ring
+    with pytest.raises(TimeLimitExceeded), time_limit(0.05, clock="cpu"):
+        while True:
+            pass
+    assert signal.getitimer(signal.ITIMER_PROF) == (0.0, 0.0)
+
+
 # --- writes ---------------------------------------------------------------------------------------
 
 WRITER = textwrap.dedent("""

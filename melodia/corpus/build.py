@@ -36,11 +36,12 @@ from melodia.analysis import estimate_key
 from melodia.corpus.recipe import Recipe, Source
 from melodia.errors import MelodiaError
 from melodia.io.atomic import atomic_write_bytes, atomic_write_text
+from melodia.io.music21 import patiently
 from melodia.score import PITCH_CLASS_NAMES, Score
 from melodia.tokenizers import TokenizerConfig, tokenizer_from_config
 from melodia.tokenizers.grid import DRUM_KEY, QuantizedScore
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: music21 budgets in CPU time, retried once; ABC tunes get the standard's default L: and K:
 TOKEN_DTYPE = np.uint16
 
 
@@ -159,7 +160,7 @@ def parse_unit(unit: Unit, config: dict[str, Any]) -> tuple[np.ndarray, dict[str
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                score = load()
+                score = patiently(load)
                 quantized = tokenizer.grid.quantize(score)
                 if len(quantized.onset) == 0:
                     raise MelodiaError("no notes")
@@ -212,7 +213,7 @@ def _pieces_of(unit: Unit) -> Iterator[tuple[str, Callable[[], Score], dict[str,
         from melodia.io.music21 import read_music21_pieces
 
         try:
-            scores = read_music21_pieces(path)
+            scores = patiently(partial(read_music21_pieces, path))
         except MelodiaError as error:
             def fail(error: MelodiaError = error) -> Score:
                 raise error

@@ -12,6 +12,7 @@ import re
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,27 +34,75 @@ from melodia.score import (
 MAX_TEXT_BYTES = 8 * 1024 * 1024
 PARSE_SECONDS = 2.0  # music21's time budget: this much, plus a second per PARSE_BYTES_PER_SECOND
 PARSE_BYTES_PER_SECOND = 5000  # music21 reads ABC at 13-19 KB/s on our 2-core machine
+RETRY_FACTOR = 10  # `patiently` tries a refused piece again with this many times the budget,
+RETRY_SECONDS = 30.0  # and at least this many seconds of CPU time
+_GENEROUS: ContextVar[bool] = ContextVar("generous_budget", default=False)
 T = TypeVar("T")
 DEFAULT_VELOCITY = 80
 
 
-def read_music21(path: str | os.PathLike[str], index: int = 0) -> Score:
-    """Read the `index`-th piece of an ABC, MusicXML or Humdrum file.
+class NoSuchPiece(ReadError):
+    """A piece asked for by number that the file does not hold."""
+
+    def __init__(self, source: str, reason: str, count: int) -> None:
+        super().__init__(source, reason)
+        self.count = count
+
+
+class TooComplex(ReadError):
+    """music21 ran past its CPU-time budget: see `_within_budget` and `patiently`."""
+
+
+def read_music21(path: str | os.PathLike[str], index: int | None = None) -> Score:
+    """Read one piece of an ABC, MusicXML or Humdrum file: the `index`-th, counting from 0, or
+    the first when `index` is None, with a warning when the file holds more than one.
 
     Raises:
-        ReadError: the file is missing, too big, unparsable or holds no piece `index`.
+        ReadError: the file is missing, too big or unparsable; `NoSuchPiece` when it holds no
+            piece `index`.
     """
-    pieces = read_music21_pieces(path)
-    if not 0 <= index < len(pieces):
-        raise ReadError(str(path), f"piece {index} asked for; the file holds {len(pieces)}")
-    return pieces[index]
+    tunes = abc_tunes(_source_text(path)) if Path(path).suffix.lower() == ".abc" else None
+    pieces = read_music21_pieces(path) if tunes is None else []  # an ABC tune is read only when chosen
+    count = len(pieces) if tunes is None else len(tunes)
+    if count == 0:
+        raise ReadError(str(path), "holds no music")
+    if index is None and count > 1:
+        warnings.warn(MelodiaWarning(f"{path}: holds {count} pieces; read the first (name another as "
+                                     f"{Path(path).name}#2 ... #{count})"), stacklevel=2)
+    chosen = 0 if index is None else index
+    if not 0 <= chosen < count:
+        raise NoSuchPiece(str(path), f"piece {chosen} asked for; the file holds {count}", count)
+    if tunes is None:
+        return pieces[chosen]
+    return score_from_text(tunes[chosen], "abc", _piece_name(path, chosen, count))
 
 
 def read_music21_pieces(path: str | os.PathLike[str]) -> list[Score]:
-    """Every piece in a file (an ABC file may hold many tunes)."""
+    """Every piece in a file (an ABC file may hold many tunes, each read on its own)."""
+    if Path(path).suffix.lower() == ".abc":
+        tunes = abc_tunes(_source_text(path))
+        return [score_from_text(tune, "abc", _piece_name(path, number, len(tunes)))
+                for number, tune in enumerate(tunes)]
     stream = parse_music21(path)
     return _within_budget(str(path), os.path.getsize(path),
                           lambda: [_checked(score_from_music21(piece), str(path)) for piece in _pieces(stream)])
+
+
+def _piece_name(path: str | os.PathLike[str], number: int, count: int) -> str:
+    """How errors name piece `number` (from 0) of a file: FILE#1 ... when it holds several."""
+    return f"{path}#{number + 1}" if count > 1 else str(path)
+
+
+def _source_text(path: str | os.PathLike[str]) -> str:
+    """The text of a file, refused when missing or over `MAX_TEXT_BYTES`."""
+    source = str(path)
+    try:
+        size = os.path.getsize(path)
+        if size <= MAX_TEXT_BYTES:
+            return Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError as error:
+        raise ReadError(source, f"cannot open ({error.strerror or error})") from error
+    raise ReadError(source, f"file is {size} bytes, over the {MAX_TEXT_BYTES}-byte limit")
 
 
 def _checked(score: Score, source: str) -> Score:
@@ -132,21 +181,45 @@ def _sane_bar_meters() -> Iterator[None]:
 
 
 def _within_budget(source: str, size: int, work: Callable[[], T]) -> T:
-    """Run music21 `work` on `size` bytes of input under a time budget, turning its many
-    exception types, and running over budget, into one `ReadError`."""
+    """Run music21 `work` on `size` bytes of input under a budget of CPU time (which a busy
+    machine does not eat into, as it would wall-clock time), turning its many exception
+    types, and running over budget, into one `ReadError`."""
     budget = PARSE_SECONDS + size / PARSE_BYTES_PER_SECOND
+    if _GENEROUS.get():
+        budget = max(budget * RETRY_FACTOR, RETRY_SECONDS)
     try:
-        with time_limit(budget), _sane_bar_meters():
+        with _sane_bar_meters(), time_limit(budget, clock="cpu"):
             return work()
     except TimeLimitExceeded:
-        raise ReadError(source, f"music21 took over {budget:.1f} s on {size} bytes (a budget of "
-                                f"{PARSE_SECONDS:g} s plus 1 s per {PARSE_BYTES_PER_SECOND // 1000} KB); "
-                                "refused as too complex") from None
+        raise TooComplex(source, f"music21 took over {budget:.1f} s of CPU time on {size} bytes (a budget of "
+                                 f"{PARSE_SECONDS:g} s plus 1 s per {PARSE_BYTES_PER_SECOND // 1000} KB); "
+                                 "refused as too complex") from None
     except MelodiaError:
         raise
     except Exception as error:  # music21 raises many unrelated exception types on bad input
-        reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
-        raise ReadError(source, f"music21 cannot parse it: {reason}") from error
+        raise ReadError(source, f"music21 cannot parse it: {_plain_reason(error)}") from error
+
+
+def _plain_reason(error: Exception) -> str:
+    """music21's message without its internals (`tPrev: <music21.abcFormat.ABCMetadata ...>`)."""
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    text = re.sub(r"\.?\s*tPrev: .*?token: <music21\.[\w.]+ ('[^']*')>.*", r" (at \1)", text)
+    return re.sub(r"<music21\.[\w.]+ ('[^']*')>", r"\1", text)[:200]
+
+
+def patiently(load: Callable[[], T]) -> T:
+    """`load()`, and when music21 runs past its budget, `load()` once more with
+    `RETRY_FACTOR` times the budget (at least `RETRY_SECONDS`): a piece is then refused only
+    for being complex, never for a slow machine. For corpus builds, which must give the
+    same corpus everywhere; a command reading one file has no need to wait that long."""
+    try:
+        return load()
+    except TooComplex:
+        token = _GENEROUS.set(True)
+        try:
+            return load()
+        finally:
+            _GENEROUS.reset(token)
 
 
 def abc_tunes(text: str) -> list[str]:
@@ -161,12 +234,36 @@ def abc_tunes(text: str) -> list[str]:
     return [header + tune for tune in tunes] or ([text] if text.strip() else [])
 
 
+_HEADER_LINE = re.compile(r"\s*(%.*|[A-Za-z]:.*)?$")
+_KEY_LINE = re.compile(r"(?m)^\s*K:")
+
+
+def abc_with_defaults(tune: str) -> str:
+    """One ABC tune with the header fields the standard lets it leave out filled in, as the
+    standard defines them: L:1/8 when neither L: nor M: sets the unit note length, and K:C
+    when there is no key line at all (a bare fragment such as 'GAB cBA|BGE D3|')."""
+    lines = tune.splitlines(keepends=True)
+    head = 0
+    while head < len(lines) and _HEADER_LINE.match(lines[head]) and not lines[head].lstrip().startswith("K:"):
+        head += 1
+    has_key = head < len(lines) and lines[head].lstrip().startswith("K:")
+    if not has_key and _KEY_LINE.search(tune):
+        return tune  # a key line after the music: music21's to judge
+    fields = {line.lstrip()[:2] for line in lines[:head]}
+    missing = ("" if fields & {"L:", "M:"} else "L:1/8\n") + ("" if has_key else "K:C\n")
+    if head and not lines[head - 1].endswith("\n"):
+        lines[head - 1] += "\n"
+    return "".join(lines[:head]) + missing + "".join(lines[head:])
+
+
 def score_from_text(text: str, music_format: str, source: str) -> Score:
     """Parse one piece given as text (`music_format` 'abc', 'musicxml' or 'humdrum')."""
     import music21
 
     if len(text) > MAX_TEXT_BYTES:
         raise ReadError(source, f"{len(text)} characters, over the {MAX_TEXT_BYTES} limit")
+    if music_format == "abc":
+        text = abc_with_defaults(text)
     _check_meters(text, source)
     return _within_budget(source, len(text), lambda: _checked(score_from_music21(
         _pieces(music21.converter.parse(text, format=music_format))[0]), source))
