@@ -229,10 +229,10 @@ class Score:
         meters = ", ".join(f"{s} at {s.tick}" for s in self.time_signatures) or "4/4 (default)"
         keys = ", ".join(f"{k.name} at {k.tick}" for k in self.key_signatures) or "none given"
         lines += [f"  tempo: {tempos}", f"  meter: {meters}", f"  key: {keys}"]
-        for track in self.tracks:
+        for number, track in enumerate(self.tracks, start=1):
             pitches = [n.pitch for n in track.notes]
             span = f"pitches {min(pitches)}..{max(pitches)}" if pitches else "no notes"
-            lines.append(f"  track {track.name or '-'!r}: {track.instrument_name}"
+            lines.append(f"  track {repr(track.name) if track.name else f'{number} (no name)'}: {track.instrument_name}"
                          f"{' (channel 10)' if track.is_drum else ''}, {len(track.notes)} notes, {span}")
         return "\n".join(lines)
 

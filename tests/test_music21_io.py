@@ -7,7 +7,8 @@ import pytest
 from conftest import DATA, MUSIC21
 
 from melodia import ReadError, Score, read_score
-from melodia.io.music21 import read_music21, read_music21_pieces
+from melodia.errors import MelodiaWarning
+from melodia.io.music21 import _plain_reason, read_music21, read_music21_pieces, score_from_text
 
 
 def test_abc_tunes_with_pickup_triplets_and_ties() -> None:
@@ -68,3 +69,37 @@ def test_unparsable_text_is_a_read_error(tmp_path: Path) -> None:
     broken.write_text("<score-partwise><part id='P1'><measure>unfinished")
     with pytest.raises(ReadError, match=r"broken\.xml: music21 cannot parse it"):
         read_score(broken)
+
+
+@pytest.mark.parametrize(("text", "tonic"), [
+    ("GAB cBA|BGE D3|\n", "C major"),
+    ("K:G\nGAB cBA|BGE D3|\n", "G major"),
+    ("T:No length\nK:G\nGAB cBA|BGE D3|\n", "G major"),
+], ids=["bare-fragment", "only-K", "no-L-no-M"])
+def test_abc_without_optional_header_fields_reads_as_the_standard_says(tmp_path: Path, text: str,
+                                                                       tonic: str) -> None:
+    path = tmp_path / "fragment.abc"
+    path.write_text(text)
+    for score in (read_score(path), score_from_text(text, "abc", "text")):
+        notes = score.tracks[0].notes
+        assert [n.pitch for n in notes[:4]] == [67, 69, 71, 72] and notes[0].duration_tick == 240  # L:1/8
+        assert notes[-1].duration_tick == 3 * 240 and score.key_signatures[0].name == tonic
+    assert "track 1 (no name): Acoustic Grand Piano" in read_score(path).summary()
+
+
+def test_music21_internals_stay_out_of_messages() -> None:
+    message = ("no active default note length provided for note processing. tPrev: <music21.abcFormat.ABCMetadata "
+               "'K:G'>, token: <music21.abcFormat.ABCNote 'G'>, tNext: <music21.abcFormat.ABCNote 'A'>")
+    assert _plain_reason(ValueError(message)) == ("no active default note length provided for note processing "
+                                                  "(at 'G')")
+
+
+def test_a_file_of_several_tunes_picks_one_by_number() -> None:
+    assert read_score(f"{DATA / 'tune.abc'}#2").title == "Test Reel With Pickup"
+    assert read_score(f"{DATA / 'tune.abc'}#1").title == "Test Jig"
+    with pytest.warns(MelodiaWarning, match=r"holds 2 pieces; read the first \(name another as tune\.abc#2"):
+        assert read_score(DATA / "tune.abc").title == "Test Jig"
+    with pytest.raises(ReadError, match=r"tune\.abc#3: no such piece; the file holds 2 \(#1 to #2\)"):
+        read_score(f"{DATA / 'tune.abc'}#3")
+    with pytest.raises(ReadError, match=r"waltz_3_4\.mid#2: a MIDI file holds one piece"):
+        read_score(f"{DATA / 'waltz_3_4.mid'}#2")

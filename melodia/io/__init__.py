@@ -41,22 +41,48 @@ def seed_file(seed: str, folder: str | os.PathLike[str] | None = None) -> Path |
 
 
 def read_score(path: str | os.PathLike[str]) -> Score:
-    """Read any supported file (MIDI, ABC, MusicXML, Humdrum) by its suffix.
+    """Read any supported file (MIDI, ABC, MusicXML, Humdrum) by its suffix. `FILE#N` reads the
+    N-th piece (from 1) of a file that holds several, as an ABC file of many tunes may; a
+    plain `FILE` of several gives the first, with a warning.
 
     Raises:
-        ReadError: unknown suffix, or a file that cannot be read as that format.
+        ReadError: unknown suffix, or a file that cannot be read as that format, or holds no piece N.
     """
+    path, number = split_piece_number(path)
     suffix = Path(path).suffix.lower()
-    if suffix in MIDI_SUFFIXES:
+    if suffix in MIDI_SUFFIXES and number in (None, 1):
         from melodia.io.midi import read_midi
 
         return read_midi(path)
     if suffix in MUSIC21_SUFFIXES:
-        from melodia.io.music21 import read_music21
-
-        return read_music21(path)
+        return _read_piece(path, number)
+    if suffix in MIDI_SUFFIXES:
+        raise ReadError(f"{path}#{number}", "a MIDI file holds one piece: #1, or no number")
     raise ReadError(str(path), f"unknown file type {suffix or '(no suffix)'!r}; "
                                f"melodia reads {', '.join(SUFFIXES)}")
+
+
+def split_piece_number(path: str | os.PathLike[str]) -> tuple[str | os.PathLike[str], int | None]:
+    """'tunes.abc#3' -> ('tunes.abc', 3); a path without '#N' (or a file so named) is left whole."""
+    text = str(path)
+    name, mark, number = text.rpartition("#")
+    if not mark or not number.isdigit() or Path(text).exists():
+        return path, None
+    return name, int(number)
+
+
+def _read_piece(path: str | os.PathLike[str], number: int | None) -> Score:
+    from melodia.io.music21 import NoSuchPiece, read_music21
+
+    if number is None:
+        return read_music21(path)
+    if number < 1:
+        raise ReadError(f"{path}#{number}", "pieces are numbered from #1")
+    try:
+        return read_music21(path, number - 1)
+    except NoSuchPiece as error:
+        held = f"#1 to #{error.count}" if error.count > 1 else "#1 only"
+        raise ReadError(f"{path}#{number}", f"no such piece; the file holds {error.count} ({held})") from None
 
 
 def write_score(score: Score, path: str | os.PathLike[str], *, overwrite: bool = True) -> Path:
