@@ -124,28 +124,80 @@ def _notatable(score: Score) -> Score:
     return replace(score, tracks=tracks)
 
 
-def pianoroll_png(score: Score, pixels_per_quarter: int = 24, pixels_per_pitch: int = 6) -> bytes:
-    """A piano roll as PNG file contents, drawn with numpy alone: tracks in colors, bar
-    lines in grey, a faint line at every C. A long piece is squeezed to `MAX_WIDTH` pixels."""
-    pitches = [n.pitch for n in score.notes] or [60]
-    low, high = min(pitches) - 2, max(pitches) + 2
-    scale = min(pixels_per_quarter / TICKS_PER_QUARTER, MAX_WIDTH / max(score.end_tick, 1))  # pixels a tick
-    width = int(score.end_tick * scale) + 1
-    height = (high - low + 1) * pixels_per_pitch
-    image = np.full((height, width, 3), 255, dtype=np.uint8)
+# A 3x5 pixel font for the piano roll's labels, drawn at twice that size: pitch names and bar numbers.
+GLYPHS = {
+    "0": "111101101101111", "1": "010110010010111", "2": "111001111100111", "3": "111001111001111",
+    "4": "101101111001001", "5": "111100111001111", "6": "111100111101111", "7": "111001010010010",
+    "8": "111101111101111", "9": "111101111001111", "A": "010101111101101", "B": "110101110101110",
+    "C": "011100100100011", "D": "110101101101110", "E": "111100110100111", "F": "111100110100100",
+    "G": "011100101101011", "#": "101111101111101", "-": "000000111000000",
+}
+GLYPH_SCALE = 2
+GLYPH_WIDTH, GLYPH_HEIGHT = 3 * GLYPH_SCALE, 5 * GLYPH_SCALE
+LEFT_MARGIN = 4 * (GLYPH_WIDTH + GLYPH_SCALE)  # pitch names such as C-1 or F#4
+TOP_MARGIN = GLYPH_HEIGHT + 6  # bar numbers
+MIN_PITCHES = 25  # a short phrase still gets two octaves of height
+INK, BAR_LINE, OCTAVE_LINE, SEED_SHADE = (40, 40, 40), (190, 190, 190), (225, 225, 225), (236, 236, 244)
+
+
+def pianoroll_png(score: Score, pixels_per_quarter: int = 32, pixels_per_pitch: int = 8,
+                  seed_end_tick: int = 0) -> bytes:
+    """A piano roll as PNG file contents, drawn with numpy alone: tracks in colors, bar lines
+    numbered along the top, every C named on the left, and the seed (the notes before
+    `seed_end_tick`) shaded. A long piece is squeezed to `MAX_WIDTH` pixels."""
+    low, high = _pitch_span(score)
+    scale = min(pixels_per_quarter / TICKS_PER_QUARTER, (MAX_WIDTH - LEFT_MARGIN) / max(score.end_tick, 1))
+    width = LEFT_MARGIN + int(score.end_tick * scale) + 1
+    image = np.full((TOP_MARGIN + (high - low + 1) * pixels_per_pitch, width, 3), 255, dtype=np.uint8)
+    roll = image[TOP_MARGIN:, LEFT_MARGIN:]
+    if seed_end_tick > 0:
+        roll[:, :int(seed_end_tick * scale)] = SEED_SHADE
     for pitch in range(low, high + 1):
-        if pitch % 12 == 0:
-            image[(high - pitch) * pixels_per_pitch + pixels_per_pitch - 1, :] = 235
-    for start in score.bar_starts(max(score.end_tick - 1, 0)):
-        image[:, min(int(start * scale), width - 1)] = 200
+        if pitch % 12 == 0:  # every C: a faint line, and its name (at least two, as the span is two octaves)
+            row = (high - pitch) * pixels_per_pitch
+            roll[row + pixels_per_pitch - 1, :] = OCTAVE_LINE
+            _draw_text(image, note_name(pitch), 2, TOP_MARGIN + row + (pixels_per_pitch - GLYPH_HEIGHT) // 2)
+    _draw_bars(image, score, scale)
     for index, track in enumerate(score.tracks):
         color = DRUM_COLOR if track.is_drum else COLORS[index % len(COLORS)]
         for note in track.notes:
             x0 = int(note.onset_tick * scale)
             x1 = max(int(note.end_tick * scale) - 1, x0 + 1)
             y0 = (high - note.pitch) * pixels_per_pitch
-            image[y0:y0 + pixels_per_pitch - 1, x0:x1] = color
+            roll[y0:y0 + pixels_per_pitch - 1, x0:x1] = color
     return png_bytes(image)
+
+
+def _pitch_span(score: Score) -> tuple[int, int]:
+    """Lowest and highest pitch rows: the notes' range, two more each side, at least `MIN_PITCHES` rows."""
+    pitches = [n.pitch for n in score.notes] or [60]
+    low, high = min(pitches) - 2, max(pitches) + 2
+    missing = max(MIN_PITCHES - (high - low + 1), 0)
+    low, high = low - missing // 2, high + missing - missing // 2
+    shift = max(0 - low, 0) - max(high - 127, 0)
+    return low + shift, high + shift
+
+
+def _draw_bars(image: np.ndarray, score: Score, scale: float) -> None:
+    """Bar lines through the roll, and each bar's number above it where there is room."""
+    label_end = -1
+    for number, start in enumerate(score.bar_starts(max(score.end_tick - 1, 0)), start=1):
+        x = LEFT_MARGIN + min(int(start * scale), image.shape[1] - LEFT_MARGIN - 1)
+        image[TOP_MARGIN - 3:, x] = BAR_LINE
+        if x + 2 > label_end:
+            label_end = _draw_text(image, str(number), x + 2, 2) + GLYPH_WIDTH
+
+
+def _draw_text(image: np.ndarray, text: str, x: int, y: int) -> int:
+    """Draw `text` in `GLYPHS` with its top left corner at (x, y), clipped; returns where it ends."""
+    for char in text:
+        glyph = np.array([bit == "1" for bit in GLYPHS[char]]).reshape(5, 3)
+        mask = np.kron(glyph, np.ones((GLYPH_SCALE, GLYPH_SCALE), dtype=bool))
+        y0, x0 = max(y, 0), max(x, 0)
+        region = image[y0:y + GLYPH_HEIGHT, x0:x + GLYPH_WIDTH]
+        region[mask[y0 - y:y0 - y + region.shape[0], x0 - x:x0 - x + region.shape[1]]] = INK
+        x += GLYPH_WIDTH + GLYPH_SCALE
+    return x
 
 
 def png_bytes(image: np.ndarray) -> bytes:

@@ -12,7 +12,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from melodia.display import pianoroll_png, score_svg, show_pianoroll, summary_html
+from melodia.display import (
+    INK,
+    LEFT_MARGIN,
+    MIN_PITCHES,
+    SEED_SHADE,
+    TOP_MARGIN,
+    pianoroll_png,
+    score_svg,
+    show_pianoroll,
+    summary_html,
+)
 from melodia.io import read_score
 from melodia.resources import example_path
 from melodia.score import Note, Score, Track
@@ -35,11 +45,33 @@ def test_pianoroll_png_draws_each_note_in_its_track_color() -> None:
 
     score = Score([Track("A", 0, False, [Note(60, 80, 0, 480)]), Track("B", 0, False, [Note(64, 80, 480, 480)])])
     image = matplotlib.image.imread(io.BytesIO(pianoroll_png(score, 24, 6)), format="png")
-    assert image.shape[:2] == ((64 + 2 - (60 - 2) + 1) * 6, 2 * 24 + 1)
-    row_c4, row_e4 = (66 - 60) * 6 + 2, (66 - 64) * 6 + 2
-    assert np.allclose(image[row_c4, 10, :3] * 255, (31, 119, 180), atol=1)
-    assert np.allclose(image[row_e4, 34, :3] * 255, (255, 127, 14), atol=1)
-    assert np.allclose(image[row_e4, 10, :3], 1.0)  # nothing there yet
+    high = 64 + 2 + 8  # two pitches of room, then widened to MIN_PITCHES rows
+    assert image.shape[:2] == (TOP_MARGIN + MIN_PITCHES * 6, LEFT_MARGIN + 2 * 24 + 1)
+    row_c4, row_e4 = TOP_MARGIN + (high - 60) * 6 + 2, TOP_MARGIN + (high - 64) * 6 + 2
+    assert np.allclose(image[row_c4, LEFT_MARGIN + 10, :3] * 255, (31, 119, 180), atol=1)
+    assert np.allclose(image[row_e4, LEFT_MARGIN + 34, :3] * 255, (255, 127, 14), atol=1)
+    assert np.allclose(image[row_e4, LEFT_MARGIN + 10, :3], 1.0)  # nothing there yet
+
+
+def test_pianoroll_png_names_pitches_numbers_bars_and_shades_the_seed() -> None:
+    import matplotlib.image
+
+    bar = 1920
+    score = Score([Track("A", 0, False, [Note(60 + 2 * k, 80, k * bar, bar) for k in range(8)])])
+    png = pianoroll_png(score, 24, 6, seed_end_tick=2 * bar)
+    image = np.round(matplotlib.image.imread(io.BytesIO(png), format="png")[..., :3] * 255).astype(int)
+    ink = (image == INK).all(axis=-1)
+    low, high = 58 - 3, 76 + 3  # notes 60..74, two pitches of room, widened to MIN_PITCHES rows
+    assert image.shape[0] == TOP_MARGIN + (high - low + 1) * 6 and high - low + 1 == MIN_PITCHES
+    label_rows = [row for row in range(TOP_MARGIN, image.shape[0]) if ink[row, :LEFT_MARGIN].any()]
+    named = {high - (row - TOP_MARGIN) // 6 for row in label_rows}
+    assert {60, 72} <= named and all(abs(p - 60) <= 1 or abs(p - 72) <= 1 for p in named)  # beside each C
+    pixels_per_bar = bar * 24 // 480
+    numbered = [b for b in range(8) if ink[:TOP_MARGIN, LEFT_MARGIN + b * pixels_per_bar + 1:][:, :8].any()]
+    assert numbered == list(range(8)) and image.shape[1] == LEFT_MARGIN + 8 * pixels_per_bar + 1  # 8 bars, not 9
+    empty_row = TOP_MARGIN + (high - (low + 1)) * 6 + 2  # no note there
+    assert tuple(image[empty_row, LEFT_MARGIN + pixels_per_bar + 5]) == SEED_SHADE
+    assert tuple(image[empty_row, LEFT_MARGIN + 3 * pixels_per_bar + 5]) == (255, 255, 255)
 
 
 def test_show_pianoroll_labels_octaves_and_tracks() -> None:
