@@ -5,7 +5,7 @@ Data flows one way: file -> `Score` -> tokens -> model -> tokens -> `Score` -> f
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from melodia.errors import MelodiaError, MelodiaWarning, ReadError, ScoreError, TokenizerError
 from melodia.io import read_score, write_score
@@ -19,7 +19,21 @@ from melodia.score import (
     Track,
 )
 
+if TYPE_CHECKING:
+    from melodia.generation import Constraints
+    from melodia.sampler import SamplingConfig
+
 __version__ = "0.1.0"
+_LAZY = {"Constraints": "melodia.generation", "SamplingConfig": "melodia.sampler"}  # they import torch
+
+
+def __getattr__(name: str) -> Any:
+    """`Constraints` and `SamplingConfig`, imported (with torch) when first asked for."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'melodia' has no attribute {name!r}")
 
 
 def generate(*args: Any, **kwargs: Any) -> list[Score]:
@@ -31,11 +45,13 @@ def generate(*args: Any, **kwargs: Any) -> list[Score]:
 
 __all__ = [
     "TICKS_PER_QUARTER",
+    "Constraints",
     "KeySignature",
     "MelodiaError",
     "MelodiaWarning",
     "Note",
     "ReadError",
+    "SamplingConfig",
     "Score",
     "ScoreError",
     "TempoChange",

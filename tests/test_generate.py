@@ -207,3 +207,18 @@ def test_a_seed_that_leaves_nothing_to_generate_is_refused() -> None:
         generate((model, MELODY), "C4 D4 E4", constraints=Constraints(notes=3))
     with pytest.raises(GenerateError, match="tokens long, too close to the longest sequence"):
         generate((model, MELODY), "C4/16 " * 3000, constraints=Constraints(bars=400))
+
+
+def test_readme_python_generate_example_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    code = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "Constraints(" in b)
+    assert "from melodia import Constraints, SamplingConfig" in code  # says where they come from
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, object] = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    assert sorted(p.name for p in tmp_path.glob("*.mid")) == [f"melody-{n}.mid" for n in range(1, 5)]
+    for path in tmp_path.glob("*.mid"):
+        notes = read_score(path).tracks[0].notes
+        assert all(60 <= n.pitch <= 84 for n in notes) and read_score(path).bar_count() == 8
