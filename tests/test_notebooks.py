@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
+from melodia.corpus.recipe import tomllib
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def test_the_notebook_extra_brings_jupyter_and_the_test_extra_does_not() -> None:
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    names = {kind: {re.split(r"[<>=;\[ ]", item)[0] for item in items} for kind, items in extras.items()}
+    assert names["notebook"] & {"jupyterlab", "notebook"}
+    assert not names["test"] & {"jupyterlab", "notebook"}  # CI installs the test extra: kept small
 
 
 def test_there_are_four_notebooks() -> None:
@@ -36,3 +48,8 @@ def test_notebook_runs_top_to_bottom(path: Path, tmp_path: Path, monkeypatch: py
     assert not [o for o in outputs if o.output_type == "error"]
     kinds = {kind for o in outputs for kind in o.get("data", {})}
     assert "image/png" in kinds  # piano rolls and plots were drawn
+    written = sorted(p.name for p in tmp_path.iterdir() if p.name not in (path.name, "cache"))
+    if written and (ROOT / ".git").exists():  # run in notebooks/, what they write stays out of git
+        ignored = subprocess.run(["git", "-C", str(ROOT), "check-ignore", *(f"notebooks/{n}" for n in written)],
+                                 capture_output=True, text=True).stdout.split()
+        assert ignored == [f"notebooks/{n}" for n in written]
