@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from melodia.score import MAJOR, MINOR
+from melodia.score import MAJOR, MINOR, Score
 
 # Scale steps above the tonic, by mode name (the modes a seed phrase's key= accepts).
 SCALES: dict[str, tuple[int, ...]] = {
@@ -19,18 +19,40 @@ MAJOR_SCALE, MINOR_SCALE = SCALES[MAJOR], SCALES[MINOR]
 # Krumhansl & Kessler (1982) key profiles, tonic first
 MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+# Aarden-Essen profiles (from folk songs of the Essen collection; music21's default key analysis)
+FOLK_MAJOR_PROFILE = np.array([17.7661, 0.145624, 14.9265, 0.160186, 19.8049, 11.3587, 0.291248, 22.062, 0.145624,
+                               8.15494, 0.232998, 4.95122])
+FOLK_MINOR_PROFILE = np.array([18.2648, 0.737619, 14.0499, 16.8599, 0.702494, 14.4362, 0.702494, 18.6161, 4.56621,
+                               1.93186, 7.37619, 1.75623])
+PROFILES = {"krumhansl": (MAJOR_PROFILE, MINOR_PROFILE), "aarden": (FOLK_MAJOR_PROFILE, FOLK_MINOR_PROFILE)}
 
 
-def estimate_key(pitches: np.ndarray, durations: np.ndarray) -> tuple[int, str]:
-    """The (tonic pitch class, mode) whose Krumhansl-Kessler profile best correlates with the
-    duration-weighted pitch-class histogram; (0, 'major') for no notes."""
-    histogram = np.bincount(np.asarray(pitches) % 12, weights=np.asarray(durations, dtype=float), minlength=12)
-    if not histogram.any():
+def estimate_key(pitches: np.ndarray, durations: np.ndarray, profiles: str = "krumhansl") -> tuple[int, str]:
+    """The (tonic pitch class, mode) whose key profile (Krumhansl-Kessler, or Aarden-Essen with
+    profiles="aarden") best correlates with the duration-weighted pitch-class histogram; (0, 'major') for
+    no notes."""
+    if not len(pitches):
         return 0, MAJOR
-    best = (-2.0, 0, MAJOR)
-    for mode, profile in ((MAJOR, MAJOR_PROFILE), (MINOR, MINOR_PROFILE)):
-        for tonic in range(12):
-            correlation = float(np.corrcoef(histogram, np.roll(profile, tonic))[0, 1])
-            if correlation > best[0]:
-                best = (correlation, tonic, mode)
-    return best[1], best[2]
+    correlations = key_correlations(pitches, durations, profiles)
+    return max(correlations, key=lambda key: correlations[key])
+
+
+def key_correlations(pitches: np.ndarray, durations: np.ndarray, profiles: str = "krumhansl"
+                     ) -> dict[tuple[int, str], float]:
+    """The correlation of the duration-weighted pitch-class histogram with every key's profile."""
+    major_profile, minor_profile = PROFILES[profiles]
+    histogram = np.bincount(np.asarray(pitches, dtype=int) % 12, weights=np.asarray(durations, dtype=float),
+                            minlength=12)
+    if not histogram.any() or histogram.std() == 0:
+        return {(tonic, mode): 0.0 for mode in (MAJOR, MINOR) for tonic in range(12)}
+    return {(tonic, mode): float(np.corrcoef(histogram, np.roll(profile, tonic))[0, 1])
+            for mode, profile in ((MAJOR, major_profile), (MINOR, minor_profile)) for tonic in range(12)}
+
+
+def key_of(score: Score) -> tuple[int, str]:
+    """The key a piece is in: its first key signature's, or else the key estimated from its notes."""
+    if score.key_signatures:
+        return score.key_signatures[0].tonic, score.key_signatures[0].mode
+    notes = [n for t in score.tracks if not t.is_drum for n in t.notes]
+    return estimate_key(np.asarray([n.pitch for n in notes], dtype=int),
+                        np.asarray([n.duration_tick for n in notes], dtype=float))

@@ -4,7 +4,9 @@
 
 returns `Score`s, each the seed followed by what the model wrote, under the constraints
 asked for (key or mode, pitch range, largest leap, length in bars), all enforced as
-masks while sampling.
+masks while sampling. A tune of known length is given a form (see `melodia.form`):
+phrases that return and end on cadences, the last on the tonic. Every output carries
+the key as a key signature.
 """
 
 from __future__ import annotations
@@ -13,21 +15,29 @@ import copy
 import json
 import os
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from melodia.analysis import SCALES, estimate_key
+from melodia.analysis import SCALES, estimate_key, key_correlations
 from melodia.errors import MelodiaError
+from melodia.form import FormPlan, FormRules, beat_steps, cadence_pitch_classes, plan_form, strong_positions
 from melodia.gm import INSTRUMENT_RANGES
 from melodia.io.atomic import atomic_write_bytes, atomic_write_text, refuse_overwrite
+from melodia.metrics import SCALAR_METRICS, STRUCTURE_METRICS, beat_ticks, on_strong_beat
 from melodia.sampler import Constraint, SamplingConfig, beam_search, sample
-from melodia.score import Score
+from melodia.score import MAJOR, MINOR, KeySignature, Score
 from melodia.seed import Mode, parse_key, parse_meter, parse_seed
 from melodia.tokenizers import EOS, GrammarState, Tokenizer
+
+SCALE_CHOICES = ("strict", "soft", "off")
+# soft scale: log-probability taken from pitches outside the scale; minor's raised 6th and 7th lose less
+SOFT_OUTSIDE, SOFT_RAISED = 2.5, 0.7
+TONIC_GRAVITY = 0.7  # log-probability given to the tonic chord's pitches, so that the key is heard
+RETRIES = 12  # draws of a melody that broke a rule (a mask that had to give way) before giving up
 
 
 class GenerateError(MelodiaError):
@@ -46,6 +56,21 @@ class Constraints:
     meter: str | None = None  # "6/8"; by default the seed's
     end_on_tonic: bool = False
     instrument: str | None = None  # keep notes in this instrument's range (see gm.INSTRUMENT_RANGES)
+    form: str | None = None  # "AABB", one letter a phrase; by default one fitting the length; "none": no form
+    phrase_bars: int | None = None  # bars per phrase; by default 4 where the length allows
+    scale: str = "strict"  # "strict": only the key's scale; "soft": a bias towards it; "off": any pitch
+
+
+def form_plan(constraints: Constraints) -> FormPlan | None:
+    """The form the outputs will have: None without a length in bars, or with form "none"
+    (then a single phrase when the ending must still be the tonic)."""
+    if (constraints.form or "").lower() == "none" or (constraints.bars is None and not constraints.form):
+        if constraints.end_on_tonic and constraints.bars:
+            return plan_form("A", constraints.bars, constraints.bars)
+        return None
+    if constraints.notes is not None:
+        raise GenerateError("--form and --phrase-bars need a length in bars (--bars), not --notes")
+    return plan_form(constraints.form, constraints.phrase_bars, constraints.bars)
 
 
 def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints = Constraints(),
@@ -62,21 +87,114 @@ def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints = C
         seed_score.time_signatures = [parse_meter(constraints.meter, f"--meter {constraints.meter!r}")]
     if constraints.key:
         mode = parse_key(constraints.key, "--key")
-    mode = mode or _estimated_mode(seed_score)
+    named = mode is not None
+    mode = mode or seed_key(seed_score)
+    if constraints.scale not in SCALE_CHOICES:
+        raise GenerateError(f"scale {constraints.scale!r}: expected one of {', '.join(SCALE_CHOICES)}")
+    plan = form_plan(constraints)
+    if plan is not None:
+        constraints = replace(constraints, bars=plan.bars)
     prompt = tokenizer.encode(seed_score).tolist()
     if prompt[-1] == EOS:
         prompt = prompt[:-1]
-    _check_room(seed_score, len(prompt), constraints, sampling or SamplingConfig())
-    rules = _constraint_masks(tokenizer, mode, constraints)
+    sampling = sampling or SamplingConfig()
+    _check_room(seed_score, len(prompt), constraints, sampling)
+    allowed = _allowed_pitches(tokenizer, seed_score if not named else None, mode, constraints)
+    _check_conflicts(seed_score, mode, constraints, tokenizer, allowed)
+    rules = _constraint_masks(tokenizer, mode, constraints, allowed)
+    if plan is not None:
+        rules += _form_rules(tokenizer, plan, mode, _seed_bars(seed_score) + 1)
+    bias = _key_bias(tokenizer, mode, seed_score, constraints.scale)
     generator = torch.Generator().manual_seed(random_seed)
     torch.manual_seed(random_seed)
-    sampling = sampling or SamplingConfig()
-    if sampling.beam_size:
-        sequences = beam_search(model, tokenizer, prompt, sampling.beam_size, sampling.branch_factor,
-                                sampling.max_tokens, rules, count)
+
+    def draw(how_many: int) -> list[Score]:
+        if sampling.beam_size:
+            sequences = beam_search(model, tokenizer, prompt, sampling.beam_size, sampling.branch_factor,
+                                    sampling.max_tokens, rules, how_many, bias)
+        else:
+            sequences = sample(model, tokenizer, prompt, how_many, sampling, generator, rules, bias=bias)
+        return [tokenizer.decode(tokens) for tokens in sequences]
+
+    scores = draw(count)
+    hard = _hard_faults(seed_score, mode, constraints)
+    for _ in range(0 if sampling.beam_size else RETRIES):
+        failing = [i for i, score in enumerate(scores) if hard(score) or (plan and not _ends_home(score, mode))]
+        if not failing:
+            break
+        for index, again in zip(failing, draw(len(failing))):
+            if not hard(again) and (hard(scores[index]) or _ends_home(again, mode)):
+                scores[index] = again
+    broken = [fault for score in scores if (fault := hard(score))]
+    if broken:
+        raise GenerateError(f"{len(broken)} of {len(scores)} melodies could not keep every constraint "
+                            f"({broken[0]}); loosen --range, --max-leap or --instrument")
+    signature = KeySignature(0, mode.tonic, mode_quality(mode.name))
+    for score in scores:
+        score.key_signatures = [signature]
+    return scores
+
+
+def mode_quality(name: str) -> str:
+    """'minor' for modes with a minor third above the tonic (aeolian, dorian, phrygian, ...), else 'major'."""
+    steps = SCALES[name]
+    return MINOR if 3 in steps and 4 not in steps else MAJOR
+
+
+def seed_key(score: Score) -> Mode:
+    """The seed's key: its key signature's major or relative minor, whichever the notes fit, or else the
+    major or minor key that fits the notes best among those whose scale (with minor's raised 6th and 7th)
+    holds every pitch class of the seed."""
+    notes = score.notes
+    pitches = np.asarray([n.pitch for n in notes], dtype=int)
+    durations = np.asarray([n.duration_tick for n in notes], dtype=float)
+    correlations = key_correlations(pitches, durations, "aarden")
+    if score.key_signatures:
+        signature = score.key_signatures[0]
+        major = (signature.tonic + (3 if signature.mode == MINOR else 0)) % 12
+        candidates = [(major, MAJOR), ((major + 9) % 12, MINOR)]
     else:
-        sequences = sample(model, tokenizer, prompt, count, sampling, generator, rules)
-    return [tokenizer.decode(tokens) for tokens in sequences]
+        used = set(pitches % 12)
+        candidates = [(tonic, name) for (tonic, name) in correlations
+                      if used <= {(tonic + step) % 12 for step in (*SCALES[name], *((9, 11) if name == MINOR else ()))}]
+        candidates = candidates or list(correlations)
+    tonic, name = max(candidates, key=lambda key: correlations[key])
+    return Mode(tonic, name)
+
+
+def _seed_bars(seed: Score) -> int:
+    """How many bars the seed's notes reach into."""
+    return len(seed.bar_starts(seed.end_tick - 1)) if seed.end_tick else 0
+
+
+def _ends_home(score: Score, mode: Mode) -> bool:
+    """The last note is the tonic, on a strong beat, at least a beat long."""
+    notes = score.notes
+    if not notes:
+        return False
+    last = max(notes, key=lambda n: (n.onset_tick, n.pitch))
+    beat = beat_ticks(score.time_signature_at(last.onset_tick))
+    return last.pitch % 12 == mode.tonic and last.duration_tick >= beat and on_strong_beat(score, last.onset_tick)
+
+
+def _hard_faults(seed: Score, mode: Mode, constraints: Constraints) -> Any:
+    """A check of one output against the constraints that must hold: the first fault found, or ''."""
+    seed_notes = seed.note_count
+
+    def faults(score: Score) -> str:
+        line = sorted(score.notes, key=lambda n: (n.onset_tick, n.pitch))
+        new = line[seed_notes:]
+        if constraints.pitch_range and any(not constraints.pitch_range[0] <= n.pitch <= constraints.pitch_range[1]
+                                           for n in new):
+            return "a note outside --range"
+        if constraints.max_leap is not None and any(abs(b.pitch - a.pitch) > constraints.max_leap
+                                                    for a, b in zip(line[max(seed_notes - 1, 0):], new)):
+            return f"a leap wider than --max-leap {constraints.max_leap}"
+        if constraints.end_on_tonic and not _ends_home(score, mode):
+            return "an ending off the tonic"
+        return ""
+
+    return faults
 
 
 def _check_room(seed: Score, prompt_tokens: int, constraints: Constraints, sampling: SamplingConfig) -> None:
@@ -163,23 +281,84 @@ def _estimated_mode(score: Score) -> Mode:
     return Mode(tonic, mode)
 
 
-def _constraint_masks(tokenizer: Tokenizer, mode: Mode, constraints: Constraints) -> list[Constraint]:
+def _allowed_pitches(tokenizer: Tokenizer, seed: Score | None, mode: Mode, constraints: Constraints) -> np.ndarray:
+    """Over the tokenizer's pitch range: the pitches --range, --instrument and a strict scale leave (a strict
+    scale also keeps the pitch classes of `seed`, given when the key was estimated from it)."""
+    pitches = np.arange(tokenizer.config.pitch_range[0], tokenizer.config.pitch_range[1] + 1)
+    allowed = np.ones(len(pitches), dtype=bool)
+    if constraints.scale == "strict":
+        seed_classes = [(n.pitch - mode.tonic) % 12 for n in seed.notes] if seed else []
+        allowed &= np.isin((pitches - mode.tonic) % 12, [*SCALES[mode.name], *seed_classes])
+    if constraints.pitch_range:
+        low, high = constraints.pitch_range
+        allowed &= (pitches >= low) & (pitches <= high)
+    if constraints.instrument:
+        if constraints.instrument not in INSTRUMENT_RANGES:
+            raise GenerateError(f"--instrument {constraints.instrument!r}: expected one of "
+                                f"{', '.join(sorted(INSTRUMENT_RANGES))}")
+        low, high = INSTRUMENT_RANGES[constraints.instrument]
+        allowed &= (pitches >= low) & (pitches <= high)
+    return allowed
+
+
+def _check_conflicts(seed: Score, mode: Mode, constraints: Constraints, tokenizer: Tokenizer,
+                     allowed: np.ndarray) -> None:
+    """Refuse, before sampling, constraints that cannot all hold, naming them."""
+    pitches = np.arange(tokenizer.config.pitch_range[0], tokenizer.config.pitch_range[1] + 1)
+    named = [name for name, given in (("--range", constraints.pitch_range), ("--instrument", constraints.instrument),
+                                      (f"the key {mode}", constraints.scale == "strict")) if given]
+    if not allowed.any():
+        raise GenerateError(f"{' and '.join(named)} leave no pitch to play; widen the range or change the key")
+    if constraints.end_on_tonic and not (allowed & (pitches % 12 == mode.tonic)).any():
+        raise GenerateError(f"--end-on-tonic: {' and '.join(named)} leave no {str(mode).split()[0]} to end on")
+    if constraints.max_leap is not None and seed.note_count:
+        last = max(seed.notes, key=lambda n: (n.onset_tick, n.pitch)).pitch
+        if not (allowed & (np.abs(pitches - last) <= constraints.max_leap)).any():
+            raise GenerateError(f"the seed ends on {_note_name(last)}, and {' and '.join(named)} with --max-leap "
+                                f"{constraints.max_leap} leave no note to follow it; widen the range or the leap")
+
+
+def _note_name(pitch: int) -> str:
+    from melodia.score import PITCH_CLASS_NAMES
+
+    return f"{PITCH_CLASS_NAMES[pitch % 12]}{pitch // 12 - 1}"
+
+
+def _key_bias(tokenizer: Tokenizer, mode: Mode, seed: Score, scale: str) -> np.ndarray | None:
+    """Log-probability added to each token: the tonic chord's pitches gain TONIC_GRAVITY (so the key is
+    heard), and with a soft scale, pitches outside it lose SOFT_OUTSIDE, minor's raised 6th and 7th (and the
+    seed's own pitch classes) SOFT_RAISED. None with the scale off."""
+    if scale == "off":
+        return None
+    bias = np.zeros(len(tokenizer.vocab), dtype=np.float32)
+    start, stop = tokenizer.vocab.ranges["Pitch"]
+    degrees = (np.arange(tokenizer.config.pitch_range[0], tokenizer.config.pitch_range[1] + 1) - mode.tonic) % 12
+    in_scale = np.isin(degrees, SCALES[mode.name])
+    mild = np.isin(degrees, [(n.pitch - mode.tonic) % 12 for n in seed.notes])
+    if mode_quality(mode.name) == MINOR:
+        mild |= np.isin(degrees, [9, 11])
+    tonic_chord = np.isin(degrees, [0, 3 if mode_quality(mode.name) == MINOR else 4, 7])
+    bias[start:stop] = np.where(tonic_chord, TONIC_GRAVITY, 0.0)
+    if scale == "soft":
+        bias[start:stop] += np.where(in_scale, 0.0, np.where(mild, -SOFT_RAISED, -SOFT_OUTSIDE))
+    return bias
+
+
+def _form_rules(tokenizer: Tokenizer, plan: FormPlan, mode: Mode, first_free_bar: int) -> list[Constraint]:
+    steps = SCALES[mode.name]
+    cadences = {kind: cadence_pitch_classes(kind, mode.tonic, steps) for kind in ("final", "half", "full")}
+    rules = FormRules(tokenizer, plan, cadences, first_free_bar)
+    return [rules.cadence, rules.copy]
+
+
+def _constraint_masks(tokenizer: Tokenizer, mode: Mode, constraints: Constraints,
+                      allowed_pitch: np.ndarray) -> list[Constraint]:
     """Constraint functions over the grammar's mask (metrical tokenizers)."""
     vocab = tokenizer.vocab
     if "Pitch" not in vocab.ranges:
         raise GenerateError("generation with constraints needs a metrical tokenizer")
     start, stop = vocab.ranges["Pitch"]
     pitches = np.arange(tokenizer.config.pitch_range[0], tokenizer.config.pitch_range[1] + 1)
-    allowed_pitch = np.isin((pitches - mode.tonic) % 12, SCALES[mode.name])
-    if constraints.pitch_range:
-        low, high = constraints.pitch_range
-        allowed_pitch &= (pitches >= low) & (pitches <= high)
-    if constraints.instrument:
-        if constraints.instrument not in INSTRUMENT_RANGES:
-            raise GenerateError(f"--instrument {constraints.instrument!r}: expected one of "
-                                f"{', '.join(sorted(INSTRUMENT_RANGES))}")
-        low, high = INSTRUMENT_RANGES[constraints.instrument]
-        allowed_pitch &= (pitches >= low) & (pitches <= high)
     rules: list[Constraint] = []
     duration_start, duration_stop = vocab.ranges["Duration"]
     changes = [vocab.ranges[kind] for kind in ("TimeSig", "Tempo") if kind in vocab.ranges]
@@ -239,36 +418,43 @@ def _constraint_masks(tokenizer: Tokenizer, mode: Mode, constraints: Constraints
 
         rules.append(length)
     if constraints.notes is not None:
-        most = constraints.notes
-
-        def note_count(state: GrammarState, mask: np.ndarray) -> np.ndarray:
-            narrowed = mask.copy()
-            if len(state.notes) >= most:
-                narrowed[:] = False
-                narrowed[EOS] = mask[EOS]
-            else:
-                narrowed[EOS] = False
-            return narrowed
-
-        rules.append(note_count)
-    if constraints.end_on_tonic:
-        tonic = mode.tonic
-
-        def end_on_tonic(state: GrammarState, mask: np.ndarray) -> np.ndarray:
-            """EOS only after the tonic; in the last bar a note other than the tonic leaves room after it."""
-            narrowed = mask.copy()
-            if state.notes and state.notes[-1][2] % 12 != tonic:
-                narrowed[EOS] = False
-            last_bar = constraints.bars is not None and getattr(state, "bars", 0) >= constraints.bars
-            if last_bar and mask[start:stop].any() and state.position >= state.bar_length - 1:  # type: ignore
-                narrowed[start:stop] &= (pitches % 12) == tonic  # the last step: only the tonic fits
-            if last_bar and mask[duration_start:duration_stop].any() and state.pitch % 12 != tonic:  # type: ignore
-                room = state.bar_start + state.bar_length - 1 - (state.bar_start + state.position)  # type: ignore
-                narrowed[duration_start + max(room, 1):duration_stop] = False
-            return narrowed
-
-        rules.append(end_on_tonic)
+        rules += _note_count_rules(tokenizer, mode, constraints.notes, constraints.end_on_tonic)
     return rules
+
+
+def _note_count_rules(tokenizer: Tokenizer, mode: Mode, most: int, end_on_tonic: bool) -> list[Constraint]:
+    """Exactly `most` notes; with `end_on_tonic`, the last one the tonic on a strong beat, a beat or longer."""
+    vocab = tokenizer.vocab
+    pitch_start, pitch_stop = vocab.ranges["Pitch"]
+    duration_start = vocab.ranges["Duration"][0]
+    position_start = vocab.ranges["Position"][0]
+    pitches = np.arange(tokenizer.config.pitch_range[0], tokenizer.config.pitch_range[1] + 1)
+
+    def note_count(state: GrammarState, mask: np.ndarray) -> np.ndarray:
+        narrowed = mask.copy()
+        if len(state.notes) >= most:
+            narrowed[:] = False
+            narrowed[EOS] = mask[EOS]
+        else:
+            narrowed[EOS] = False
+        return narrowed
+
+    def last_note_home(state: GrammarState, mask: np.ndarray) -> np.ndarray:
+        if len(state.notes) != most - 1 or not state.meters:
+            return mask
+        beat = beat_steps(tokenizer, *state.meters[-1][1:])
+        length = state.bar_length  # type: ignore[attr-defined]
+        strong = strong_positions(length, beat)
+        narrowed = mask.copy()
+        positions = np.zeros(length, dtype=bool)
+        positions[strong] = True
+        narrowed[position_start:position_start + length] &= positions
+        narrowed[pitch_start:pitch_stop] &= (pitches % 12 == mode.tonic) & (
+            state.position in strong)  # type: ignore[attr-defined]
+        narrowed[duration_start:duration_start + beat - 1] = False
+        return narrowed
+
+    return [note_count, last_note_home] if end_on_tonic else [note_count]
 
 
 def write_outputs(scores: list[Score], folder: Path, settings: dict[str, Any], force: bool = False) -> list[Path]:
@@ -287,16 +473,19 @@ def write_outputs(scores: list[Score], folder: Path, settings: dict[str, Any], f
         atomic_write_bytes(path.with_suffix(".png"), pianoroll_png(score))
         notes = score.notes
         pitches = [n.pitch for n in notes]
-        key = _estimated_mode(score)
         outputs.append({"file": path.name, "notes": len(notes), "bars": len(score.bar_starts(score.end_tick - 1)),
                         "lowest": min(pitches, default=0), "highest": max(pitches, default=0),
-                        "estimated_key": str(key)})
+                        "key": score.key_signatures[0].name if score.key_signatures else None,
+                        "estimated_key": str(_estimated_mode(score)),
+                        **{name: round(float(SCALAR_METRICS[name](score)), 4) for name in STRUCTURE_METRICS}})
     atomic_write_text(folder / "manifest.json", json.dumps({"settings": settings, "outputs": outputs}, indent=2))
     return names
 
 
 def settings_record(seed: str, constraints: Constraints, sampling: SamplingConfig, random_seed: int,
                     model: str, count: int) -> dict[str, Any]:
+    plan = form_plan(constraints)
     return {"model": model, "seed": seed, "count": count, "random_seed": random_seed,
-            "constraints": asdict(constraints), "sampling": asdict(sampling)}
+            "constraints": asdict(constraints), "sampling": asdict(sampling),
+            "form": plan.form if plan else None, "phrase_bars": plan.phrase_bars if plan else None}
 

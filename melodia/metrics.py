@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from melodia.analysis import MAJOR_SCALE, MINOR_SCALE
-from melodia.score import TICKS_PER_QUARTER, Note, Score
+from melodia.analysis import MAJOR_SCALE, MINOR_SCALE, estimate_key, key_of
+from melodia.score import MINOR, TICKS_PER_QUARTER, Note, Score, TimeSignature
 
 SIXTEENTH = TICKS_PER_QUARTER // 4
 INTERVAL_BINS = 25  # -12..+12 semitones; larger leaps fold into the end bins
@@ -182,12 +182,102 @@ def repetition(score: Score) -> float:
     return repeated / len(bars) if bars else 0.0
 
 
+def beat_ticks(meter: TimeSignature) -> int:
+    """The beat of `meter` in ticks: a dotted quarter in compound meters (6/8, 9/8, 12/8), else 1/denominator."""
+    if meter.denominator == 8 and meter.numerator % 3 == 0 and meter.numerator > 3:
+        return 3 * TICKS_PER_QUARTER // 2
+    return 4 * TICKS_PER_QUARTER // meter.denominator
+
+
+def phrase_parallelism(score: Score) -> float:
+    """Share of bars (with notes, from bar 5 on) equal to the bar 4, 8 or 12 bars before."""
+    bars = _bar_patterns(score)
+    eligible = [index for index in range(4, len(bars)) if bars[index]]
+    same = sum(any(bars[index] == bars[index - lag] for lag in (4, 8, 12) if index >= lag) for index in eligible)
+    return same / len(eligible) if eligible else 0.0
+
+
+def motif_reuse(score: Score, length: int = 4) -> float:
+    """Share of the top line's motifs of `length` intervals that occur more than once in the piece."""
+    steps = intervals(score)
+    motifs = [tuple(steps[i:i + length]) for i in range(len(steps) - length + 1)]
+    counts: dict[tuple[int, ...], int] = {}
+    for motif in motifs:
+        counts[motif] = counts.get(motif, 0) + 1
+    return sum(counts[motif] > 1 for motif in motifs) / len(motifs) if motifs else 0.0
+
+
+def final_note_beats(score: Score) -> float:
+    """Length of the top line's last note, in beats of the meter at its onset."""
+    line = melody(score)
+    if not line:
+        return 0.0
+    return line[-1].duration_tick / beat_ticks(score.time_signature_at(line[-1].onset_tick))
+
+
+def on_strong_beat(score: Score, tick: int) -> bool:
+    """Whether `tick` falls on the first beat of its bar, or on the middle beat of a bar of 4 or 6 beats."""
+    bar_start = max(start for start in score.bar_starts(tick) if start <= tick)
+    meter = score.time_signature_at(tick)
+    beat = beat_ticks(meter)
+    beats = max(1, meter.bar_ticks // beat)
+    offset = tick - bar_start
+    return offset % beat == 0 and (offset == 0 or (beats in (4, 6) and offset // beat == beats // 2))
+
+
+def tonic_ending(score: Score) -> float:
+    """1 when the top line ends on the tonic of the piece's key, on a strong beat, lasting at least a beat; else 0."""
+    line = melody(score)
+    if not line:
+        return 0.0
+    tonic, _ = key_of(score)
+    last = line[-1]
+    return float(last.pitch % 12 == tonic and final_note_beats(score) >= 1 and on_strong_beat(score, last.onset_tick))
+
+
+def cadence_rate(score: Score, phrase_bars: int = 4) -> float:
+    """Share of phrases (of `phrase_bars` bars) whose last note, in the phrase's last bar, is a degree of the
+    tonic triad lasting at least a beat."""
+    line = melody(score)
+    if not line:
+        return 0.0
+    tonic, mode = key_of(score)
+    triad = {tonic, (tonic + (3 if mode == MINOR else 4)) % 12, (tonic + 7) % 12}
+    starts = score.bar_starts(line[-1].onset_tick)
+    phrase_ends = [starts[i] for i in range(phrase_bars, len(starts), phrase_bars)] + [line[-1].end_tick]
+    stable = 0
+    for end in phrase_ends:
+        before = [note for note in line if note.onset_tick < end]
+        last_bar = max(start for start in starts if start < end)
+        note = before[-1] if before else None
+        stable += bool(note and note.onset_tick >= last_bar and note.pitch % 12 in triad
+                       and note.duration_tick >= beat_ticks(score.time_signature_at(note.onset_tick)))
+    return stable / len(phrase_ends)
+
+
+def key_agreement(score: Score, key: tuple[int, str] | None = None) -> float:
+    """1 when the key heard in the notes (Aarden-Essen profiles, as music21 hears it) is `key` (tonic, 'major' or 'minor'; by default the
+    score's first key signature), else 0; NaN when there is no key to agree with."""
+    if key is None:
+        if not score.key_signatures:
+            return float("nan")
+        key = (score.key_signatures[0].tonic, score.key_signatures[0].mode)
+    notes = pitched_notes(score)
+    heard = estimate_key(np.asarray([n.pitch for n in notes]), np.asarray([n.duration_tick for n in notes]), "aarden")
+    return float(heard == key)
+
+
+STRUCTURE_METRICS = ("repetition", "phrase_parallelism", "motif_reuse", "final_note_beats", "tonic_ending",
+                     "cadence_rate", "key_agreement")
+
 SCALAR_METRICS = {
     "pitch_range": pitch_range, "pitches_used": pitches_used, "pitch_classes_used": pitch_classes_used,
     "pitch_class_entropy": pitch_class_entropy, "scale_consistency": scale_consistency, "polyphony": polyphony,
     "polyphony_rate": polyphony_rate, "mean_absolute_interval": mean_absolute_interval,
     "note_density": note_density, "empty_beat_rate": empty_beat_rate, "groove_consistency": groove_consistency,
-    "repetition": repetition,
+    "repetition": repetition, "phrase_parallelism": phrase_parallelism, "motif_reuse": motif_reuse,
+    "final_note_beats": final_note_beats, "tonic_ending": tonic_ending, "cadence_rate": cadence_rate,
+    "key_agreement": key_agreement,
 }
 HISTOGRAM_METRICS = {"interval_histogram": interval_histogram, "duration_histogram": duration_histogram,
                      "pitch_class_histogram": pitch_class_histogram}

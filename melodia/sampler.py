@@ -66,8 +66,11 @@ def filter_logits(logits: torch.Tensor, config: SamplingConfig) -> torch.Tensor:
 @torch.no_grad()
 def sample(model: MelodyLM, tokenizer: Tokenizer, prompt: Sequence[int], count: int, config: SamplingConfig,
            generator: torch.Generator, constraints: Sequence[Constraint] = (),
-           conditions: torch.Tensor | None = None) -> list[list[int]]:
-    """`count` sequences that continue `prompt` (which starts with BOS), sampled as one batch."""
+           conditions: torch.Tensor | None = None, bias: np.ndarray | None = None) -> list[list[int]]:
+    """`count` sequences that continue `prompt` (which starts with BOS), sampled as one batch.
+
+    `bias`, a log-probability per token, is added to the model's logits before the draws are shaped.
+    """
     model.eval()
     device = next(model.parameters()).device
     states = [tokenizer.new_state() for _ in range(count)]
@@ -79,12 +82,15 @@ def sample(model: MelodyLM, tokenizer: Tokenizer, prompt: Sequence[int], count: 
     logits, carried = _run_prompt(model, prompt, count, labels, device)
     stepper = Stepper.of(model) if Stepper.fits(model, labels, count) else None
     pitch_tokens = _pitch_ids(tokenizer)
+    shift = None if bias is None else torch.from_numpy(bias).to(device)
     while True:
         alive = [i for i, state in enumerate(states) if not state.ended and len(sequences[i]) < config.max_tokens]
         if not alive:
             break
         masks = np.stack([_allowed(states[i], constraints) for i in alive])
         scores = (logits if len(alive) == count else logits[alive]).float()
+        if shift is not None:
+            scores = scores + shift
         scores = scores.masked_fill(~torch.from_numpy(masks).to(device), float("-inf"))
         if config.repetition_penalty != 1.0:
             scores = _penalize(scores, [sequences[i] for i in alive], pitch_tokens, config)
@@ -208,7 +214,8 @@ def _penalize(scores: torch.Tensor, sequences: list[list[int]], pitch_tokens: np
 
 @torch.no_grad()
 def beam_search(model: MelodyLM, tokenizer: Tokenizer, prompt: Sequence[int], beam_size: int, branch_factor: int,
-                max_tokens: int, constraints: Sequence[Constraint] = (), count: int = 1) -> list[list[int]]:
+                max_tokens: int, constraints: Sequence[Constraint] = (), count: int = 1,
+                bias: np.ndarray | None = None) -> list[list[int]]:
     """The `count` likeliest continuations found by beam search under the grammar and constraints.
 
     Each step every live hypothesis is extended by its `branch_factor` likeliest allowed
@@ -226,7 +233,8 @@ def beam_search(model: MelodyLM, tokenizer: Tokenizer, prompt: Sequence[int], be
     beams = [(0.0, list(map(int, prompt)), first)]
     finished: list[tuple[float, list[int]]] = []
     while beams and len(finished) < max(count, beam_size):
-        log_probs = torch.log_softmax(logits.float(), dim=-1)
+        log_probs = torch.log_softmax(logits.float() + (0 if bias is None else torch.from_numpy(bias).to(device)),
+                                      dim=-1)
         candidates = []
         for row, (score, _, state) in enumerate(beams):
             mask = torch.from_numpy(_allowed(state, constraints)).to(device)

@@ -1,0 +1,249 @@
+"""The form of a tune: phrases of equal length, lettered sections that return, cadences at phrase ends.
+
+    plan = plan_form("AABA", phrase_bars=4, bars=16)
+
+A tune is a row of phrases, one letter each. A letter met before returns varied, as folk
+tunes bring a phrase back: the first time, its first bar is copied note for note from
+where the letter first came (so a seed's motive comes back) and its second bar plays the
+pitches of the bar it returns to in a rhythm of its own; later times, both bars take the
+pitches only. The rest is new and leads to a cadence of its own, as a
+second ending differs from the first. Every phrase ends on a cadence: the last note of its last
+bar falls on a beat (the last phrase's on a strong beat), lasts at least a beat, and is a degree of the tonic chord
+("full"), of the dominant ("half": an open ending, asking for more), or the tonic itself
+("final", the tune's last note).
+
+Both rules work on the metrical grammar's state as masks over the next token, so they
+hold in sampling and in beam search alike, and they give way (leave the mask as it was)
+where the grammar or a stronger constraint leaves them no token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from melodia.errors import MelodiaError
+from melodia.score import TICKS_PER_QUARTER, TimeSignature
+from melodia.tokenizers import EOS, GrammarState, Tokenizer
+
+FORM_LETTERS = "ABCDEFGH"
+# cadence kind -> pitch classes above the tonic (a third is taken from the mode)
+CADENCE_DEGREES = {"final": (0,), "half": (7, 2), "full": (0, None)}
+
+
+class FormError(MelodiaError):
+    """A form that cannot be read, or that does not fit the length asked for."""
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """One phrase of a form: its letter, first bar (1-based), length, the bars it copies and its cadence."""
+
+    letter: str
+    first_bar: int
+    bars: int
+    copy_from: int | None  # the first bar of the phrase it returns to
+    copied_bars: int  # bars copied from `copy_from` on
+    exact_bars: int  # of those, how many note for note (the rest take the pitches only)
+    cadence: str  # "final", "half" or "full"
+
+
+@dataclass(frozen=True)
+class FormPlan:
+    """The phrases of a tune, bar by bar."""
+
+    form: str
+    phrase_bars: int
+    phrases: tuple[Phrase, ...]
+
+    @property
+    def bars(self) -> int:
+        return sum(phrase.bars for phrase in self.phrases)
+
+    def source_bar(self, bar: int) -> tuple[int, bool] | None:
+        """The earlier bar that `bar` (1-based) repeats, and whether whole (else only its pitches)."""
+        for phrase in self.phrases:
+            offset = bar - phrase.first_bar
+            if phrase.copy_from is not None and 0 <= offset < phrase.copied_bars:
+                return phrase.copy_from + offset, offset < phrase.exact_bars
+        return None
+
+    def cadence_at(self, bar: int) -> str | None:
+        """The cadence that `bar` (1-based) ends on, when it closes a phrase."""
+        for phrase in self.phrases:
+            if bar == phrase.first_bar + phrase.bars - 1:
+                return phrase.cadence
+        return None
+
+
+def default_form(phrases: int) -> str:
+    """The form used when none is asked for: a period (AA), a bar form (AAB), AABA, then pairs (AABBCC...)."""
+    if phrases <= 4:
+        return ("A", "AA", "AAB", "AABA")[max(phrases, 1) - 1]
+    return "".join(FORM_LETTERS[index // 2 % len(FORM_LETTERS)] for index in range(phrases))
+
+
+def default_phrase_bars(bars: int) -> int:
+    """Four-bar phrases where the length allows, else three or two, else the whole tune is one phrase."""
+    return next((length for length in (4, 3, 2) if bars % length == 0 and bars > length), bars)
+
+
+def plan_form(form: str | None, phrase_bars: int | None, bars: int | None) -> FormPlan:
+    """The plan of a tune of `bars` bars (or of len(form) * phrase_bars when `bars` is None).
+
+    Raises:
+        FormError: naming the form, the phrase length and the bars when they do not fit.
+    """
+    letters = (form or "").replace(" ", "").replace("'", "").upper()
+    if form and (not letters or any(letter not in FORM_LETTERS for letter in letters)):
+        raise FormError(f"--form {form!r}: expected letters A-H, one per phrase, such as AABB, AABA or ABAC")
+    if phrase_bars is not None and not 1 <= phrase_bars <= 64:
+        raise FormError(f"--phrase-bars {phrase_bars}: expected 1 to 64 bars")
+    if bars is None:
+        if not letters:
+            raise FormError("a form needs a length: give --bars, or --form with --phrase-bars")
+        bars = len(letters) * (phrase_bars or 4)
+    length = phrase_bars or (bars // len(letters) if letters and bars % len(letters) == 0
+                             else default_phrase_bars(bars))
+    letters = letters or default_form(max(1, bars // length))
+    if len(letters) * length != bars:
+        raise FormError(f"--form {letters} of {length}-bar phrases makes {len(letters) * length} bars, "
+                        f"but {bars} are asked for; change --bars, --form or --phrase-bars")
+    first_bars: dict[str, int] = {}
+    phrases = []
+    for index, letter in enumerate(letters):
+        first_bar = 1 + index * length
+        source = first_bars.setdefault(letter, first_bar)
+        last = index == len(letters) - 1
+        cadence = "final" if last else ("half" if index % 2 == 0 else "full")
+        copied = min(2, length - 1) if source != first_bar else 0
+        exact = int(letters[:index].count(letter) == 1)
+        phrases.append(Phrase(letter, first_bar, length, source if copied else None, copied, exact, cadence))
+    return FormPlan(letters, length, tuple(phrases))
+
+
+def beat_steps(tokenizer: Tokenizer, numerator: int, denominator: int) -> int:
+    """The meter's beat in grid steps (a dotted quarter in 6/8, 9/8, 12/8)."""
+    from melodia.metrics import beat_ticks
+
+    return beat_ticks(TimeSignature(0, numerator, denominator)) * tokenizer.grid.steps_per_quarter \
+        // TICKS_PER_QUARTER
+
+
+def strong_positions(bar_length: int, beat: int, every_beat: bool = False) -> list[int]:
+    """The first beat of a bar, and its middle beat in bars of 4 or 6 beats (or, with `every_beat`, each beat),
+    where a note of a beat fits."""
+    beats = bar_length // max(beat, 1)
+    positions = list(range(beats)) if every_beat else [0] + ([beats // 2] if beats in (4, 6) else [])
+    return [p * beat for p in positions if (p + 1) * beat <= bar_length]
+
+
+def cadence_pitch_classes(kind: str, tonic: int, mode_steps: tuple[int, ...]) -> set[int]:
+    """The pitch classes a cadence of `kind` may end on, in the key of `tonic` with the mode's scale steps."""
+    third = 3 if 3 in mode_steps and 4 not in mode_steps else 4
+    return {(tonic + (third if step is None else step)) % 12 for step in CADENCE_DEGREES[kind]}
+
+
+class FormRules:
+    """The copy and cadence rules of a `FormPlan`, as constraints over the metrical grammar's mask.
+
+    `cadences` maps a cadence kind to the pitch classes it may end on; `first_free_bar` is the
+    first bar after the seed (bars the seed fills are never touched).
+    """
+
+    def __init__(self, tokenizer: Tokenizer, plan: FormPlan, cadences: dict[str, set[int]],
+                 first_free_bar: int) -> None:
+        vocab = tokenizer.vocab
+        self.tokenizer, self.plan, self.first_free_bar = tokenizer, plan, first_free_bar
+        self.positions = vocab.ranges["Position"][0]
+        self.pitch_start, self.pitch_stop = vocab.ranges["Pitch"]
+        self.durations = vocab.ranges["Duration"]
+        self.bar_token = vocab.id("Bar", 0)
+        low, high = tokenizer.config.pitch_range
+        pitch_classes = np.arange(low, high + 1) % 12
+        self.cadence_pitches = {kind: np.isin(pitch_classes, sorted(classes)) for kind, classes in cadences.items()}
+
+    def copy(self, state: GrammarState, mask: np.ndarray) -> np.ndarray:
+        """In a bar that repeats an earlier one, only the token that continues the copy."""
+        bar = getattr(state, "bars", 0)
+        source = self.plan.source_bar(bar)
+        if source is None or bar < self.first_free_bar or state.last_kind == "PAD":
+            return mask
+        expected = self._next_copied_token(state, bar - source[0], source[1])
+        if expected is None or not mask[expected]:
+            return mask
+        narrowed = np.zeros_like(mask)
+        narrowed[expected] = True
+        return narrowed
+
+    def _next_copied_token(self, state: GrammarState, distance: int, whole: bool) -> int | None:
+        """The token that keeps the current bar a copy of the bar `distance` bars back, or of its pitches
+        (None: the copy is done, broke, or leaves this token free)."""
+        start, length = state.bar_start, state.bar_length  # type: ignore[attr-defined]
+        source_start = start - distance * length
+        source = [(n[0] - source_start, n[2], n[1]) for n in state.notes
+                  if source_start <= n[0] < source_start + length]
+        done = [(n[0] - start, n[2], n[1]) for n in state.notes if n[0] >= start]
+        if not whole:
+            if state.last_kind != "Position" or len(done) >= len(source):
+                return None
+            return self.pitch_start + source[len(done)][1] - self.tokenizer.config.pitch_range[0]
+        if done != source[:len(done)]:
+            return None
+        following = source[len(done)] if len(done) < len(source) else None
+        kind = state.last_kind
+        if kind == "Position":
+            position = state.position  # type: ignore[attr-defined]
+            return None if following is None or following[0] != position else \
+                self.pitch_start + following[1] - self.tokenizer.config.pitch_range[0]
+        if kind == "Pitch":
+            if following is None or following[1] != state.pitch:  # type: ignore[attr-defined]
+                return None
+            return self.durations[0] + following[2] - 1
+        if kind in ("Bar", "TimeSig", "Duration", "Tempo"):
+            return self.bar_token if following is None else self.positions + following[0]
+        return None
+
+    def cadence(self, state: GrammarState, mask: np.ndarray) -> np.ndarray:
+        """In a bar that closes a phrase, the bar's last note is a cadence note: on a beat (strong at the end), at
+        least a beat long, on a pitch of the cadence's kind."""
+        bar = getattr(state, "bars", 0)
+        kind = self.plan.cadence_at(bar)
+        if kind is None or bar < self.first_free_bar or not state.meters:
+            return mask
+        _, numerator, denominator = state.meters[-1]
+        beat = beat_steps(self.tokenizer, numerator, denominator)
+        length = state.bar_length  # type: ignore[attr-defined]
+        strong = strong_positions(length, beat, every_beat=kind != "final")
+        if not strong:
+            return mask
+        narrowed = mask.copy()
+        start = state.bar_start  # type: ignore[attr-defined]
+        position = state.position  # type: ignore[attr-defined]
+        if not self._closed(state, start, strong, beat, kind):
+            narrowed[self.bar_token] = narrowed[EOS] = False
+        narrowed[self.positions + strong[-1] + 1:self.positions + length] = False
+        later = [p for p in strong if p > position]
+        if mask[self.pitch_start:self.pitch_stop].any() and not later:
+            narrowed[self.pitch_start:self.pitch_stop] &= self.cadence_pitches[kind] if position in strong \
+                else False
+        if mask[self.durations[0]:self.durations[1]].any():
+            lengths = np.arange(1, self.durations[1] - self.durations[0] + 1)
+            can_close = position in strong and bool(self.cadence_pitches[kind][state.pitch - self._low])  # type: ignore
+            fits = (lengths <= later[-1] - position) if later else np.zeros(len(lengths), dtype=bool)
+            if can_close:
+                fits |= (lengths >= beat) & (lengths <= length - position)
+            narrowed[self.durations[0]:self.durations[1]] &= fits
+        return narrowed
+
+    @property
+    def _low(self) -> int:
+        return self.tokenizer.config.pitch_range[0]
+
+    def _closed(self, state: GrammarState, bar_start: int, strong: list[int], beat: int, kind: str) -> bool:
+        """Whether the bar's last note so far is a cadence note."""
+        if not state.notes:
+            return False
+        onset, duration, pitch = state.notes[-1][:3]
+        return onset - bar_start in strong and duration >= beat and bool(self.cadence_pitches[kind][pitch - self._low])
