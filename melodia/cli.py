@@ -349,7 +349,15 @@ def _generate_command(commands: Any) -> None:
     generate.add_argument("--max-leap", type=int, metavar="SEMITONES", help="largest leap between notes")
     generate.add_argument("--meter", help="time signature, e.g. 6/8 (default: the seed's)")
     generate.add_argument("--notes", type=int, help="length in notes, seed included (instead of --bars)")
-    generate.add_argument("--end-on-tonic", action="store_true", help="end every melody on the key's tonic")
+    generate.add_argument("--end-on-tonic", action="store_true",
+                          help="end every melody on the key's tonic, on a strong beat, a beat or longer")
+    generate.add_argument("--form", metavar="LETTERS",
+                          help="phrases that return, e.g. AABB, AABA, ABAC; 'none' for no form (default: by "
+                               "length: AA for 8 bars, AABA for 16)")
+    generate.add_argument("--phrase-bars", type=int, metavar="N", help="bars per phrase (default: 4 where it fits)")
+    generate.add_argument("--scale", choices=("strict", "soft", "off"), default="strict",
+                          help="strict: only the key's scale; soft: a bias towards it (minor's raised 6th and 7th, "
+                               "chromatic passing notes); off: any pitch (default: %(default)s)")
     generate.add_argument("--instrument", help="keep notes in this instrument's range (violin, flute, ...)")
     generate.add_argument("--temperature", type=float, default=1.0)
     generate.add_argument("--top-k", type=int, default=0)
@@ -366,14 +374,18 @@ def _generate_command(commands: Any) -> None:
 
 
 def _generate(args: argparse.Namespace) -> None:
-    from melodia.generation import Constraints, SeedFile, generate, settings_record, write_outputs
+    from melodia.generation import Constraints, SeedFile, generate, read_seed, settings_record, write_outputs
     from melodia.sampler import SamplingConfig
     from melodia.seed import parse_range
 
     _check_generate_paths(args)
     bars = args.bars if args.bars or args.notes else 8
-    constraints = Constraints(args.key, parse_range(args.range) if args.range else None, args.max_leap, bars,
-                              args.notes, args.meter, args.end_on_tonic, args.instrument)
+    if args.form and args.form.lower() != "none" and not args.bars and not args.notes:
+        bars = None  # the form and its phrases give the length
+    constraints = Constraints(key=args.key, pitch_range=parse_range(args.range) if args.range else None,
+                              max_leap=args.max_leap, bars=bars, notes=args.notes, meter=args.meter,
+                              end_on_tonic=args.end_on_tonic, instrument=args.instrument, form=args.form,
+                              phrase_bars=args.phrase_bars, scale=args.scale)
     sampling = SamplingConfig(args.temperature, args.top_k, args.top_p, args.repetition_penalty,
                               beam_size=args.beam_size, branch_factor=args.branch_factor)
     seed: Any = args.seed
@@ -389,17 +401,24 @@ def _generate(args: argparse.Namespace) -> None:
         scores = [stylize(score, style=style) for score in scores]
     settings = settings_record(args.seed, constraints, sampling, args.random_seed, args.model, args.num)
     settings["style"] = args.style
-    paths = write_outputs(scores, Path(args.output), settings, force=args.force)
+    paths = write_outputs(scores, Path(args.output), settings, force=args.force,
+                          seed_end_tick=read_seed(seed)[0].end_tick)
     print(f"wrote {len(paths)} MIDI files, a piano roll of each (.png) and manifest.json to {args.output}")
 
 
 def _check_generate_paths(args: argparse.Namespace) -> None:
     """Before any sampling: the output folder can be made, and a seed that names a file names one."""
     from melodia.io import seed_file
-    from melodia.io.atomic import check_folder
+    from melodia.io.atomic import check_folder, refuse_overwrite
 
     check_folder(args.output)
     seed_file(args.seed)
+    if not args.force:
+        folder = Path(args.output)
+        for index in range(max(args.num, 0)):
+            for suffix in (".mid", ".png"):
+                refuse_overwrite(folder / f"{index + 1:03d}{suffix}")
+        refuse_overwrite(folder / "manifest.json")
 
 
 def _model_commands(commands: Any) -> None:

@@ -67,15 +67,22 @@ def overlap_and_kl(intra: np.ndarray, inter: np.ndarray) -> tuple[float, float]:
 
 
 def compare_sets(generated: Sequence[Score], reference: Sequence[Score]) -> dict[str, dict[str, float]]:
-    """Per metric: overlap area, KL divergence, and the mean value in each set."""
+    """Per metric: overlap area, KL divergence, and the mean value in each set (pieces a metric cannot
+    measure, such as key agreement without a key signature, are left out of that metric)."""
     ours, theirs = features(generated), features(reference)
     result = {}
     for name in ours:
-        overlap, kl = overlap_and_kl(_distances(theirs[name], theirs[name], True),
-                                     _distances(ours[name], theirs[name], False))
-        result[name] = {"overlap": overlap, "kl": kl, "generated_mean": float(np.mean(ours[name])),
-                        "reference_mean": float(np.mean(theirs[name]))}
+        mine, real = _measured(ours[name]), _measured(theirs[name])
+        overlap, kl = overlap_and_kl(_distances(real, real, True), _distances(mine, real, False))
+        result[name] = {"overlap": overlap, "kl": kl,
+                        "generated_mean": float(np.mean(mine)) if len(mine) else float("nan"),
+                        "reference_mean": float(np.mean(real)) if len(real) else float("nan")}
     return result
+
+
+def _measured(values: np.ndarray) -> np.ndarray:
+    """The rows without NaN."""
+    return values[~np.isnan(values.reshape(len(values), -1)).any(axis=1)]
 
 
 def format_comparison(result: dict[str, dict[str, float]], generated: int, reference: int) -> str:

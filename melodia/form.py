@@ -28,7 +28,8 @@ from melodia.score import TICKS_PER_QUARTER, TimeSignature
 from melodia.tokenizers import EOS, GrammarState, Tokenizer
 
 FORM_LETTERS = "ABCDEFGH"
-# cadence kind -> pitch classes above the tonic (a third is taken from the mode)
+# cadence kind -> pitch classes above the tonic (None: the major third, in major modes only, since a minor
+# tune that closes a phrase on its third sounds as if in the relative major)
 CADENCE_DEGREES = {"final": (0,), "half": (7, 2), "full": (0, None)}
 
 
@@ -141,8 +142,9 @@ def strong_positions(bar_length: int, beat: int, every_beat: bool = False) -> li
 
 def cadence_pitch_classes(kind: str, tonic: int, mode_steps: tuple[int, ...]) -> set[int]:
     """The pitch classes a cadence of `kind` may end on, in the key of `tonic` with the mode's scale steps."""
-    third = 3 if 3 in mode_steps and 4 not in mode_steps else 4
-    return {(tonic + (third if step is None else step)) % 12 for step in CADENCE_DEGREES[kind]}
+    minor = 3 in mode_steps and 4 not in mode_steps
+    return {(tonic + (4 if step is None else step)) % 12 for step in CADENCE_DEGREES[kind]
+            if not (step is None and minor)}
 
 
 class FormRules:

@@ -36,6 +36,7 @@ from melodia.tokenizers import EOS, GrammarState, Tokenizer
 SCALE_CHOICES = ("strict", "soft", "off")
 # soft scale: log-probability taken from pitches outside the scale; minor's raised 6th and 7th lose less
 SOFT_OUTSIDE, SOFT_RAISED = 2.5, 0.7
+TONIC_EVIDENCE = 0.2  # correlation added to a key whose tonic the seed starts on or dwells on
 TONIC_GRAVITY = 0.7  # log-probability given to the tonic chord's pitches, so that the key is heard
 RETRIES = 12  # draws of a melody that broke a rule (a mask that had to give way) before giving up
 
@@ -98,7 +99,7 @@ def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints = C
     if prompt[-1] == EOS:
         prompt = prompt[:-1]
     sampling = sampling or SamplingConfig()
-    _check_room(seed_score, len(prompt), constraints, sampling)
+    _check_room(seed_score, len(prompt), constraints, sampling, isinstance(seed, SeedFile))
     allowed = _allowed_pitches(tokenizer, seed_score if not named else None, mode, constraints)
     _check_conflicts(seed_score, mode, constraints, tokenizer, allowed)
     rules = _constraint_masks(tokenizer, mode, constraints, allowed)
@@ -143,9 +144,10 @@ def mode_quality(name: str) -> str:
 
 def seed_key(score: Score) -> Mode:
     """The seed's key: its key signature's major or relative minor, whichever the notes fit, or else the
-    major or minor key that fits the notes best among those whose scale (with minor's raised 6th and 7th)
-    holds every pitch class of the seed."""
-    notes = score.notes
+    major or minor key whose scale (with minor's raised 6th and 7th) holds every pitch class of the seed and
+    fits its notes best: the Aarden-Essen correlation, plus TONIC_EVIDENCE where the key's tonic is the seed's
+    first note or its most-sounding pitch class (a few notes say little about a key by their mix alone)."""
+    notes = sorted(score.notes, key=lambda n: (n.onset_tick, n.pitch))
     pitches = np.asarray([n.pitch for n in notes], dtype=int)
     durations = np.asarray([n.duration_tick for n in notes], dtype=float)
     correlations = key_correlations(pitches, durations, "aarden")
@@ -158,7 +160,13 @@ def seed_key(score: Score) -> Mode:
         candidates = [(tonic, name) for (tonic, name) in correlations
                       if used <= {(tonic + step) % 12 for step in (*SCALES[name], *((9, 11) if name == MINOR else ()))}]
         candidates = candidates or list(correlations)
-    tonic, name = max(candidates, key=lambda key: correlations[key])
+    sounding = np.bincount(pitches % 12, weights=durations, minlength=12) if len(pitches) else np.zeros(12)
+    hints = [int(pitches[0] % 12), int(sounding.argmax())] if len(pitches) else []
+
+    def fit(key: tuple[int, str]) -> float:
+        return correlations[key] + TONIC_EVIDENCE * hints.count(key[0])
+
+    tonic, name = max(candidates, key=fit)
     return Mode(tonic, name)
 
 
@@ -197,15 +205,17 @@ def _hard_faults(seed: Score, mode: Mode, constraints: Constraints) -> Any:
     return faults
 
 
-def _check_room(seed: Score, prompt_tokens: int, constraints: Constraints, sampling: SamplingConfig) -> None:
+def _check_room(seed: Score, prompt_tokens: int, constraints: Constraints, sampling: SamplingConfig,
+                from_file: bool) -> None:
     """Refuse, before sampling, a seed that leaves nothing to generate."""
+    shorten = "take fewer of its bars (--seed-bars)" if from_file else "type a shorter seed phrase"
     if prompt_tokens >= sampling.max_tokens - 16:
         raise GenerateError(f"the seed phrase is {prompt_tokens} tokens long, too close to the longest sequence "
-                            f"the sampler makes ({sampling.max_tokens}); shorten it (--seed-bars)")
-    seed_bars = len(seed.bar_starts(seed.end_tick - 1)) if seed.end_tick else 0
+                            f"the sampler makes ({sampling.max_tokens}); {shorten}")
+    seed_bars = _seed_bars(seed)
     if constraints.bars and seed_bars >= constraints.bars:
-        raise GenerateError(f"the seed phrase already fills {seed_bars} bars; ask for more than that (--bars "
-                            f"{seed_bars + 4}, say) or shorten the seed (--seed-bars)")
+        raise GenerateError(f"the seed phrase already fills {seed_bars} bar{'s' if seed_bars != 1 else ''}; ask for "
+                            f"more than that (--bars {seed_bars + 4}, say) or {shorten}")
     if constraints.notes and seed.note_count >= constraints.notes:
         raise GenerateError(f"the seed phrase already has {seed.note_count} notes; ask for more than that (--notes)")
 
@@ -226,7 +236,7 @@ def read_seed(seed: Any) -> tuple[Score, Mode | None]:
     if isinstance(seed, SeedFile):
         return _seed_from_file(seed), None
     if isinstance(seed, str):
-        if re.search(r"(?m)^\s*K:", seed):
+        if re.search(r"(?m)^\s*K:", seed) or "|" in seed:  # ABC: a tune, or a bare fragment of bars
             from melodia.io.music21 import score_from_text
 
             return score_from_text(seed, "abc", "ABC seed"), None
@@ -457,9 +467,10 @@ def _note_count_rules(tokenizer: Tokenizer, mode: Mode, most: int, end_on_tonic:
     return [note_count, last_note_home] if end_on_tonic else [note_count]
 
 
-def write_outputs(scores: list[Score], folder: Path, settings: dict[str, Any], force: bool = False) -> list[Path]:
-    """MIDI files 001.mid ..., a piano roll of each (001.png ...) and manifest.json, each written
-    atomically; nothing overwritten unless `force`."""
+def write_outputs(scores: list[Score], folder: Path, settings: dict[str, Any], force: bool = False,
+                  seed_end_tick: int = 0) -> list[Path]:
+    """MIDI files 001.mid ..., a piano roll of each (001.png ..., the seed shaded up to `seed_end_tick`) and
+    manifest.json, each written atomically; nothing overwritten unless `force`."""
     from melodia.display import pianoroll_png
     from melodia.io.midi import write_midi
 
@@ -470,7 +481,7 @@ def write_outputs(scores: list[Score], folder: Path, settings: dict[str, Any], f
     outputs = []
     for path, score in zip(names, scores):
         write_midi(score, path)
-        atomic_write_bytes(path.with_suffix(".png"), pianoroll_png(score))
+        atomic_write_bytes(path.with_suffix(".png"), pianoroll_png(score, seed_end_tick=seed_end_tick))
         notes = score.notes
         pitches = [n.pitch for n in notes]
         outputs.append({"file": path.name, "notes": len(notes), "bars": len(score.bar_starts(score.end_tick - 1)),

@@ -256,8 +256,8 @@ def cadence_rate(score: Score, phrase_bars: int = 4) -> float:
 
 
 def key_agreement(score: Score, key: tuple[int, str] | None = None) -> float:
-    """1 when the key heard in the notes (Aarden-Essen profiles, as music21 hears it) is `key` (tonic, 'major' or 'minor'; by default the
-    score's first key signature), else 0; NaN when there is no key to agree with."""
+    """1 when the key heard in the notes (Aarden-Essen profiles, as music21 hears it) is `key` (tonic,
+    'major' or 'minor'; by default the score's first key signature), else 0; NaN with no key to agree with."""
     if key is None:
         if not score.key_signatures:
             return float("nan")
