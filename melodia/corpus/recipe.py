@@ -1,8 +1,8 @@
 """Corpus recipes: which files make a corpus, how they are tokenized and how they are split.
 
 A recipe is a small TOML file (see `corpora/`). Named recipes live in the repository's
-`corpora/` folder (or `$MELODIA_CORPORA`); any folder of music files gets a recipe
-made on the spot.
+`corpora/` folder, installed as the package `melodia.corpora` (or in `$MELODIA_CORPORA`);
+any folder of music files gets a recipe made on the spot.
 """
 
 from __future__ import annotations
@@ -70,9 +70,14 @@ class Recipe:
 
 
 def corpora_folder() -> Path:
-    """Where named recipes live: `$MELODIA_CORPORA`, else the repository's `corpora/`."""
+    """Where named recipes live: `$MELODIA_CORPORA`, else the package's `melodia.corpora` (the repository's
+    `corpora/` folder, shipped inside the package)."""
     configured = os.environ.get("MELODIA_CORPORA")
-    return Path(configured) if configured else Path(__file__).resolve().parents[2] / "corpora"
+    if configured:
+        return Path(configured)
+    import melodia.corpora
+
+    return Path(next(iter(melodia.corpora.__path__)))
 
 
 def recipe_names() -> list[str]:
