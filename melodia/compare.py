@@ -30,6 +30,8 @@ def features(scores: Sequence[Score]) -> dict[str, np.ndarray]:
 
 
 def _distances(first: np.ndarray, second: np.ndarray, same: bool) -> np.ndarray:
+    if not len(first) or not len(second):
+        return np.zeros(0)
     a = first.reshape(len(first), -1)
     b = second.reshape(len(second), -1)
     distances = np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=-1))
