@@ -163,7 +163,7 @@ def _constraints(fields: Fields) -> Constraints:
     if instrument and instrument not in INSTRUMENT_RANGES:
         raise fields.fail(f"constraints.instrument = {instrument!r} is not one of "
                           f"{', '.join(sorted(INSTRUMENT_RANGES))}")
-    leap = int(fields.number("max_leap", 1, 1, 10_000, whole=True)) if "max_leap" in fields.table else None
+    leap = int(fields.number("max_leap", 0, 0, 10_000, whole=True)) if "max_leap" in fields.table else None
     notes = int(fields.number("notes", 1, 1, 10_000, whole=True)) if "notes" in fields.table else None
     constraints = Constraints(key=key, pitch_range=pitch_range, max_leap=leap, notes=notes, meter=meter,
                               end_on_tonic=fields.boolean("end_on_tonic", False), instrument=instrument)

@@ -48,11 +48,22 @@ def test_the_example_job_loads() -> None:
     ('seeds = ["C4"]\n[constraints]\ninstrument = "kazoo"\n', "constraints.instrument = 'kazoo'"),
     ('seeds = ["C4"]\ncount = 100000\ntemperatures = [1, 2, 3, 4, 5, 1.5, 2.5, 3.5, 4.5, 0.5, 0.7]\n', "more than"),
     ('seeds = ["C4"\n', "not a readable TOML job file"),
+    ('seeds = ["C4"]\nbars = 0\n', "bars = 0 should be a whole number from 1 to 1024"),
+    ('seeds = ["C4"]\ncount = 0\n', "count = 0 should be a whole number from 1 to 100000"),
+    ('seeds = ["C4"]\ntemperatures = [-1]\n', "temperatures = -1 should be a number from 0.05 to 5"),
+    ('seeds = ["C4"]\ntop_p = 2\n', "top_p = 2 should be a number from 0.01 to 1"),
+    ('seeds = ["C4"]\n[constraints]\nnotes = 0\n', "constraints.notes = 0 should be a whole number from 1"),
+    ('seeds = ["C4"]\n[constraints]\nmax_leap = -1\n', "constraints.max_leap = -1 should be a whole number from 0"),
 ])
 def test_bad_job_files_name_the_file_and_field(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(BatchError, match=r"job\.toml") as error:
         load_job(job_file(tmp_path, text))
     assert message in str(error.value)
+
+
+def test_a_job_may_allow_only_repeated_notes_as_generate_does(tmp_path: Path) -> None:
+    job = load_job(job_file(tmp_path, 'seeds = ["C4"]\n[constraints]\nmax_leap = 0\n'))
+    assert job.constraints.max_leap == 0
 
 
 def test_shards_are_disjoint_and_cover_the_grid(tmp_path: Path) -> None:
