@@ -9,7 +9,8 @@ import argparse
 import os
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -370,24 +371,15 @@ def _generate_command(commands: Any) -> None:
     generate.add_argument("--random-seed", type=int, default=0, help="the same number gives the same output")
     generate.add_argument("-o", "--output", default=DEFAULT_OUTPUT, help="output folder (default: %(default)s)")
     generate.add_argument("--force", action="store_true", help="overwrite files in the output folder")
+    generate.add_argument("--quiet", action="store_true", help="no progress bar")
     generate.set_defaults(run=_generate)
 
 
 def _generate(args: argparse.Namespace) -> None:
-    from melodia.generation import Constraints, SeedFile, generate, read_seed, settings_record, write_outputs
-    from melodia.sampler import SamplingConfig
-    from melodia.seed import parse_range
+    from melodia.generation import SeedFile, generate, read_seed, settings_record, write_outputs
 
+    constraints, sampling = _generation_settings(args)
     _check_generate_paths(args)
-    bars = args.bars if args.bars or args.notes else 8
-    if args.form and args.form.lower() != "none" and not args.bars and not args.notes:
-        bars = None  # the form and its phrases give the length
-    constraints = Constraints(key=args.key, pitch_range=parse_range(args.range) if args.range else None,
-                              max_leap=args.max_leap, bars=bars, notes=args.notes, meter=args.meter,
-                              end_on_tonic=args.end_on_tonic, instrument=args.instrument, form=args.form,
-                              phrase_bars=args.phrase_bars, scale=args.scale)
-    sampling = SamplingConfig(args.temperature, args.top_k, args.top_p, args.repetition_penalty,
-                              beam_size=args.beam_size, branch_factor=args.branch_factor)
     seed: Any = args.seed
     if Path(args.seed).suffix and Path(args.seed).is_file():
         seed = SeedFile(Path(args.seed), args.seed_bars, args.seed_track)
@@ -396,7 +388,8 @@ def _generate(args: argparse.Namespace) -> None:
         from melodia.style import load_style, stylize
 
         style = load_style(args.style)  # before generating: a bad name fails at once
-    scores = generate(args.model, seed, args.num, constraints, sampling, args.random_seed)
+    with _sampling_progress(args.num, args.quiet) as progress:
+        scores = generate(args.model, seed, args.num, constraints, sampling, args.random_seed, progress=progress)
     if style is not None:
         scores = [stylize(score, style=style) for score in scores]
     settings = settings_record(args.seed, constraints, sampling, args.random_seed, args.model, args.num)
@@ -404,6 +397,51 @@ def _generate(args: argparse.Namespace) -> None:
     paths = write_outputs(scores, Path(args.output), settings, force=args.force,
                           seed_end_tick=read_seed(seed)[0].end_tick)
     print(f"wrote {len(paths)} MIDI files, a piano roll of each (.png) and manifest.json to {args.output}")
+
+
+def _generation_settings(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The constraints and sampling settings asked for, checked before any file is touched."""
+    from melodia.errors import MelodiaError
+    from melodia.generation import Constraints
+    from melodia.sampler import SamplingConfig
+    from melodia.seed import parse_range
+
+    if args.num < 1:
+        raise MelodiaError(f"--num {args.num}: expected 1 or more melodies")
+    if args.seed_bars is not None and args.seed_bars < 1:
+        raise MelodiaError(f"--seed-bars {args.seed_bars}: expected 1 or more bars")
+    bars = args.bars
+    if bars is None and args.notes is None:  # 8 bars, unless a form and its phrases give the length
+        bars = None if args.form and args.form.lower() != "none" else 8
+    constraints = Constraints(key=args.key, pitch_range=parse_range(args.range) if args.range else None,
+                              max_leap=args.max_leap, bars=bars, notes=args.notes, meter=args.meter,
+                              end_on_tonic=args.end_on_tonic, instrument=args.instrument, form=args.form,
+                              phrase_bars=args.phrase_bars, scale=args.scale)
+    sampling = SamplingConfig(args.temperature, args.top_k, args.top_p, args.repetition_penalty,
+                              beam_size=args.beam_size, branch_factor=args.branch_factor)
+    return constraints, sampling
+
+
+@contextmanager
+def _sampling_progress(count: int, quiet: bool) -> Iterator[Callable[[int], None] | None]:
+    """On stderr, when it is a terminal and not `quiet`, the melodies finished and the sampling steps taken
+    (the melodies are drawn together, so most finish near the end); else None."""
+    if quiet or not sys.stderr.isatty():
+        yield None
+        return
+    from tqdm import tqdm
+
+    steps = 0
+    with tqdm(total=count, desc="generating", leave=False,
+              bar_format="{desc}: {n_fmt}/{total_fmt} melodies{postfix} [{elapsed}]") as bar:
+        def advance(finished: int) -> None:
+            nonlocal steps
+            steps += 1
+            bar.total = max(bar.total, bar.n + finished)  # melodies drawn again count too
+            bar.set_postfix_str(f"step {steps}", refresh=False)
+            bar.update(finished)  # also when 0: the display keeps moving
+
+        yield advance
 
 
 def _check_generate_paths(args: argparse.Namespace) -> None:

@@ -28,7 +28,7 @@ from melodia.form import FormPlan, FormRules, beat_steps, cadence_pitch_classes,
 from melodia.gm import INSTRUMENT_RANGES
 from melodia.io.atomic import atomic_write_bytes, atomic_write_text, refuse_overwrite
 from melodia.metrics import SCALAR_METRICS, STRUCTURE_METRICS, beat_ticks, on_strong_beat
-from melodia.sampler import Constraint, SamplingConfig, beam_search, sample
+from melodia.sampler import Constraint, Progress, SamplingConfig, beam_search, sample
 from melodia.score import MAJOR, MINOR, KeySignature, Score
 from melodia.seed import Mode, parse_key, parse_meter, parse_seed
 from melodia.tokenizers import EOS, GrammarState, Tokenizer
@@ -61,6 +61,23 @@ class Constraints:
     phrase_bars: int | None = None  # bars per phrase; by default 4 where the length allows
     scale: str = "strict"  # "strict": only the key's scale; "soft": a bias towards it; "off": any pitch
 
+    def __post_init__(self) -> None:
+        """Refuse a length, leap or range no melody could have, naming the field and what is accepted."""
+        def whole(value: object, least: int) -> bool:
+            return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and bool(value >= least)
+
+        least_of = {"bars": 1, "notes": 1, "max_leap": 0, "phrase_bars": 1}
+        checks = [(name, getattr(self, name) is None or whole(getattr(self, name), least), f"a whole number >= {least}")
+                  for name, least in least_of.items()]
+        pair = self.pitch_range
+        checks.append(("pitch_range", pair is None or (isinstance(pair, (tuple, list)) and len(pair) == 2
+                                                       and whole(pair[0], 0) and whole(pair[1], 0)
+                                                       and pair[0] < pair[1] <= 127),
+                       "(low, high), MIDI pitches with 0 <= low < high <= 127"))
+        for name, ok, accepted in checks:
+            if not ok:
+                raise GenerateError(f"constraint {name} = {getattr(self, name)!r}: expected {accepted}")
+
 
 def form_plan(constraints: Constraints) -> FormPlan | None:
     """The form the outputs will have: None without a length in bars, or with form "none"
@@ -75,12 +92,14 @@ def form_plan(constraints: Constraints) -> FormPlan | None:
 
 
 def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints = Constraints(),
-             sampling: SamplingConfig | None = None, random_seed: int = 0) -> list[Score]:
+             sampling: SamplingConfig | None = None, random_seed: int = 0, *,
+             progress: Progress | None = None) -> list[Score]:
     """`count` continuations of `seed` by `model`, sampled as one batch.
 
     `seed` is note text ("C4 D4 E4/8"), an ABC fragment, a `Score`, a music21 stream, or
     `SeedFile(path, bars, track)`; `model` is a model file path or a loaded
-    (model, tokenizer) pair. The same `random_seed` gives the same output.
+    (model, tokenizer) pair. The same `random_seed` gives the same output. `progress`, when
+    given, is called every sampling step with how many melodies were finished in it.
     """
     model, tokenizer = _load(model)
     seed_score, mode = read_seed(seed)
@@ -111,10 +130,10 @@ def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints = C
 
     def draw(how_many: int) -> list[Score]:
         if sampling.beam_size:
-            sequences = beam_search(model, tokenizer, prompt, sampling.beam_size, sampling.branch_factor,
-                                    sampling.max_tokens, rules, how_many, bias)
+            sequences = beam_search(model, tokenizer, prompt, sampling, rules, how_many, bias, progress)
         else:
-            sequences = sample(model, tokenizer, prompt, how_many, sampling, generator, rules, bias=bias)
+            sequences = sample(model, tokenizer, prompt, how_many, sampling, generator, rules, bias=bias,
+                               progress=progress)
         return [tokenizer.decode(tokens) for tokens in sequences]
 
     scores = draw(count)

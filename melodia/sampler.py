@@ -8,6 +8,7 @@ returns decodes and passes `check()`.
 
 from __future__ import annotations
 
+import copy
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -16,10 +17,19 @@ from typing import ClassVar
 import numpy as np
 import torch
 
+from melodia.errors import MelodiaError
 from melodia.model import MelodyLM, State
 from melodia.tokenizers import EOS, GrammarState, Tokenizer
 
 Constraint = Callable[[GrammarState, np.ndarray], np.ndarray]  # (state, allowed mask) -> narrower mask
+Progress = Callable[[int], None]  # called every step with how many sequences finished in it
+# the likeliest line is a monotone one, so beam search (only) discourages runs of one pitch:
+MAX_RUN = 3  # a pitch sounds at most this many times in a row
+BEAM_REPEAT_COST = 1.0  # log-probability lost by a repeated pitch for each note of the run it extends
+
+
+class SamplingError(MelodiaError):
+    """A sampling setting outside what is accepted."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,32 @@ class SamplingConfig:
     beam_size: int = 0
     branch_factor: int = 4
 
+    def __post_init__(self) -> None:
+        checks = [
+            ("temperature", _number(self.temperature) and self.temperature > 0,
+             "a number > 0 (0 is not greedy decoding; for the likeliest melodies use beam search, beam_size >= 1)"),
+            ("top_k", _whole(self.top_k) and self.top_k >= 0, "a whole number >= 0 (0 keeps every token)"),
+            ("top_p", _number(self.top_p) and 0 < self.top_p <= 1, "a number in (0, 1]"),
+            ("repetition_penalty", _number(self.repetition_penalty) and self.repetition_penalty > 0,
+             "a number > 0 (1 turns it off)"),
+            ("repetition_window", _whole(self.repetition_window) and self.repetition_window >= 1,
+             "a whole number >= 1"),
+            ("max_tokens", _whole(self.max_tokens) and self.max_tokens >= 16, "a whole number >= 16"),
+            ("beam_size", _whole(self.beam_size) and self.beam_size >= 0, "a whole number >= 0 (0 samples)"),
+            ("branch_factor", _whole(self.branch_factor) and self.branch_factor >= 1, "a whole number >= 1")]
+        for name, ok, accepted in checks:
+            if not ok:
+                raise SamplingError(f"sampling setting {name} = {getattr(self, name)!r}: expected {accepted}")
+
+
+def _number(value: object) -> bool:
+    """A real number, not a bool and not NaN (NaN fails every comparison, so ranges refuse it)."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
 
 def filter_logits(logits: torch.Tensor, config: SamplingConfig) -> torch.Tensor:
     """Temperature, then top-k, then top-p, on (batch, vocab) logits (masked ones at -inf)."""
@@ -66,10 +102,12 @@ def filter_logits(logits: torch.Tensor, config: SamplingConfig) -> torch.Tensor:
 @torch.no_grad()
 def sample(model: MelodyLM, tokenizer: Tokenizer, prompt: Sequence[int], count: int, config: SamplingConfig,
            generator: torch.Generator, constraints: Sequence[Constraint] = (),
-           conditions: torch.Tensor | None = None, bias: np.ndarray | None = None) -> list[list[int]]:
+           conditions: torch.Tensor | None = None, bias: np.ndarray | None = None,
+           progress: Progress | None = None) -> list[list[int]]:
     """`count` sequences that continue `prompt` (which starts with BOS), sampled as one batch.
 
     `bias`, a log-probability per token, is added to the model's logits before the draws are shaped.
+    `progress`, when given, is called every step with how many sequences finished in it.
     """
     model.eval()
     device = next(model.parameters()).device
@@ -101,6 +139,8 @@ def sample(model: MelodyLM, tokenizer: Tokenizer, prompt: Sequence[int], count: 
             states[row].advance(token)
             sequences[row].append(token)
             next_tokens[row] = token
+        if progress is not None:
+            progress(sum(states[row].ended or len(sequences[row]) >= config.max_tokens for row in alive))
         step = torch.tensor(next_tokens, dtype=torch.long, device=device)
         if stepper is not None:
             logits, carried = stepper(step, carried)
@@ -212,56 +252,102 @@ def _penalize(scores: torch.Tensor, sequences: list[list[int]], pitch_tokens: np
     return scores
 
 
+Beam = tuple[float, list[int], GrammarState]  # (total log-probability, tokens, grammar state)
+
+
 @torch.no_grad()
-def beam_search(model: MelodyLM, tokenizer: Tokenizer, prompt: Sequence[int], beam_size: int, branch_factor: int,
-                max_tokens: int, constraints: Sequence[Constraint] = (), count: int = 1,
-                bias: np.ndarray | None = None) -> list[list[int]]:
+def beam_search(model: MelodyLM, tokenizer: Tokenizer, prompt: Sequence[int], config: SamplingConfig,
+                constraints: Sequence[Constraint] = (), count: int = 1, bias: np.ndarray | None = None,
+                progress: Progress | None = None) -> list[list[int]]:
     """The `count` likeliest continuations found by beam search under the grammar and constraints.
 
-    Each step every live hypothesis is extended by its `branch_factor` likeliest allowed
-    tokens, and the `beam_size` best by total log-probability live on. Finished hypotheses
-    (EOS) are ranked by log-probability per token, so short ones are not favoured.
+    Each step every live hypothesis is extended by its `config.branch_factor` likeliest allowed
+    tokens, and the `config.beam_size` best by total log-probability live on. Finished hypotheses
+    (EOS) are ranked by log-probability per token, so short ones are not favoured. The likeliest
+    line is a monotone one, so `bias` and the repetition penalty count as in `sample`, and runs of one
+    pitch are discouraged (see `_extend`). Temperature, top-k and top-p only shape random draws, so they
+    are not used. `progress`, when given, is called every step with how many of the `count` results
+    were found in it.
     """
-    import copy
-
     model.eval()
     device = next(model.parameters()).device
     first = tokenizer.new_state()
     for token in prompt:
         first.advance(int(token))
     logits, carried = _run_prompt(model, prompt, 1, None, device)
-    beams = [(0.0, list(map(int, prompt)), first)]
+    shift = None if bias is None else torch.from_numpy(bias).to(device)
+    pitch_tokens = _pitch_ids(tokenizer)
+    beams: list[Beam] = [(0.0, list(map(int, prompt)), first)]
     finished: list[tuple[float, list[int]]] = []
-    while beams and len(finished) < max(count, beam_size):
-        log_probs = torch.log_softmax(logits.float() + (0 if bias is None else torch.from_numpy(bias).to(device)),
-                                      dim=-1)
-        candidates = []
-        for row, (score, _, state) in enumerate(beams):
-            mask = torch.from_numpy(_allowed(state, constraints)).to(device)
-            allowed = log_probs[row].masked_fill(~mask, float("-inf"))
-            top = torch.topk(allowed, min(branch_factor, int(mask.sum())))
-            candidates += [(score + float(value), row, int(token)) for value, token in zip(top.values, top.indices)]
-        candidates.sort(key=lambda c: -c[0])
-        survivors: list[tuple[float, list[int], GrammarState]] = []
-        rows: list[int] = []
-        next_tokens: list[int] = []
-        for score, row, token in candidates:
-            tokens = [*beams[row][1], token]
-            if token == EOS or len(tokens) >= max_tokens:
-                finished.append((score / max(len(tokens) - len(prompt), 1), tokens))
-                continue
-            if len(survivors) < beam_size:
-                state = copy.deepcopy(beams[row][2])
-                state.advance(token)
-                survivors.append((score, tokens, state))
-                rows.append(row)
-                next_tokens.append(token)
-        if not survivors:
+    while beams and len(finished) < max(count, config.beam_size):
+        candidates = _extend(beams, logits if shift is None else logits + shift, constraints, pitch_tokens, config)
+        found = min(len(finished), count)
+        beams, rows, ended = _survivors(candidates, beams, config, len(prompt))
+        finished += ended
+        if progress is not None:
+            progress(min(len(finished), count) - found)
+        if not beams:
             break
         index = torch.tensor(rows, device=device)
         carried = tuple(part.index_select(1, index) for part in carried) if isinstance(carried, tuple) \
             else carried.index_select(1, index)
-        output, carried = model(torch.tensor(next_tokens, device=device).unsqueeze(1), carried)
-        logits, beams = output[:, -1], survivors
+        output, carried = model(torch.tensor([tokens[-1] for _, tokens, _ in beams], device=device).unsqueeze(1),
+                                carried)
+        logits = output[:, -1]
     finished.sort(key=lambda f: -f[0])
     return [tokens for _, tokens in finished[:count]]
+
+
+def _extend(beams: list[Beam], logits: torch.Tensor, constraints: Sequence[Constraint], pitch_tokens: np.ndarray,
+            config: SamplingConfig) -> list[tuple[float, int, int]]:
+    """(total log-probability, beam row, token) for each beam's `branch_factor` best allowed next tokens.
+
+    A pitch that would extend a run of the same pitch loses BEAM_REPEAT_COST for each note of the run,
+    and cannot make it longer than MAX_RUN while another pitch is allowed.
+    """
+    log_probs = torch.log_softmax(logits.float(), dim=-1)
+    if config.repetition_penalty != 1.0:
+        log_probs = _penalize(log_probs, [tokens for _, tokens, _ in beams], pitch_tokens, config)
+    low, high = int(pitch_tokens[0]), int(pitch_tokens[-1])
+    candidates = []
+    for row, (score, tokens, state) in enumerate(beams):
+        mask = _allowed(state, constraints).copy()
+        last, run = _last_run(tokens, low, high)
+        if run:
+            log_probs[row, last] -= BEAM_REPEAT_COST * run
+            if run >= MAX_RUN and mask[low:high + 1].sum() > 1:
+                mask[last] = False
+        allowed = log_probs[row].masked_fill(~torch.from_numpy(mask).to(log_probs.device), float("-inf"))
+        top = torch.topk(allowed, min(config.branch_factor, int(mask.sum())))
+        candidates += [(score + float(value), row, int(token)) for value, token in zip(top.values, top.indices)]
+    return candidates
+
+
+def _survivors(candidates: list[tuple[float, int, int]], beams: list[Beam], config: SamplingConfig,
+               prompt_length: int) -> tuple[list[Beam], list[int], list[tuple[float, list[int]]]]:
+    """The `beam_size` best unfinished extensions (and the rows they extend), and the finished ones
+    scored per token."""
+    survivors: list[Beam] = []
+    rows: list[int] = []
+    finished: list[tuple[float, list[int]]] = []
+    for score, row, token in sorted(candidates, key=lambda c: -c[0]):
+        tokens = [*beams[row][1], token]
+        if token == EOS or len(tokens) >= config.max_tokens:
+            finished.append((score / max(len(tokens) - prompt_length, 1), tokens))
+        elif len(survivors) < config.beam_size:
+            state = copy.deepcopy(beams[row][2])
+            state.advance(token)
+            survivors.append((score, tokens, state))
+            rows.append(row)
+    return survivors, rows, finished
+
+
+def _last_run(sequence: list[int], low: int, high: int) -> tuple[int, int]:
+    """The last pitch token (`low` to `high`) of `sequence` and how many times in a row it came; (0, 0) if none."""
+    last, run = 0, 0
+    for token in reversed(sequence):
+        if low <= token <= high:
+            if run and token != last:
+                break
+            last, run = token, run + 1
+    return last, run

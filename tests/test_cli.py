@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 from pathlib import Path
 
 import mido
 import pretty_midi
+import pytest
 from conftest import DATA
 
 from melodia import read_score
@@ -180,3 +182,58 @@ def test_compare_reads_a_folders_own_files_unless_asked_to_recurse(tmp_path: Pat
     deep = melodia("compare", "--generated", "out", "--reference", reference, "--recursive", "--json", cwd=tmp_path)
     assert deep.returncode == 0, deep.stderr
     assert "5 generated pieces against 1 reference pieces" in deep.stderr and "not read" not in deep.stderr
+
+
+BAD_OPTIONS = [
+    (["--bars", "0"], "constraint bars = 0: expected a whole number >= 1"),
+    (["--notes", "0"], "constraint notes = 0: expected a whole number >= 1"),
+    (["--num", "0"], "--num 0: expected 1 or more melodies"),
+    (["--temperature", "-1"], "sampling setting temperature = -1.0: expected a number > 0"),
+    (["--temperature", "0"], "sampling setting temperature = 0.0: expected a number > 0 (0 is not greedy"),
+    (["--top-p", "2"], "sampling setting top_p = 2.0: expected a number in (0, 1]"),
+    (["--top-k", "-3"], "sampling setting top_k = -3: expected a whole number >= 0"),
+    (["--repetition-penalty", "0"], "sampling setting repetition_penalty = 0.0: expected a number > 0"),
+    (["--beam-size", "-1"], "sampling setting beam_size = -1: expected a whole number >= 0"),
+    (["--branch-factor", "0"], "sampling setting branch_factor = 0: expected a whole number >= 1"),
+    (["--max-leap", "-2"], "constraint max_leap = -2: expected a whole number >= 0"),
+    (["--phrase-bars", "0"], "constraint phrase_bars = 0: expected a whole number >= 1"),
+    (["--seed-bars", "0"], "--seed-bars 0: expected 1 or more bars"),
+]
+
+
+@pytest.mark.parametrize(("option", "message"), BAD_OPTIONS, ids=[" ".join(o) for o, _ in BAD_OPTIONS])
+def test_generate_refuses_settings_outside_their_range(option: list[str], message: str, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from melodia.cli import main
+
+    status = main(["generate", "--seed", "C4 D4 E4 key=C", *option, "-o", str(tmp_path / "out")])
+    error = capsys.readouterr().err
+    assert status == 1 and error.startswith(f"melodia: error: {message}") and error.count("\n") == 1
+    assert not (tmp_path / "out").exists()  # nothing written, not even the folder
+
+
+class Stream(io.StringIO):
+    """A stand-in for stderr that is, or is not, a terminal."""
+
+    def __init__(self, terminal: bool) -> None:
+        super().__init__()
+        self.terminal = terminal
+
+    def isatty(self) -> bool:
+        return self.terminal
+
+
+@pytest.mark.parametrize(("terminal", "option", "shown"), [
+    (True, [], True), (True, ["--quiet"], False), (False, [], False),
+], ids=["terminal", "terminal-quiet", "pipe"])
+def test_generate_shows_a_progress_bar_only_on_a_terminal_and_not_when_quiet(
+        terminal: bool, option: list[str], shown: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from melodia.cli import main
+
+    stderr = Stream(terminal)
+    monkeypatch.setattr(sys, "stderr", stderr)
+    status = main(["generate", "--seed", "C4 D4 E4 key=C", "--num", "2", "--bars", "4", *option,
+                   "-o", str(tmp_path / "out")])
+    assert status == 0, stderr.getvalue()
+    assert ("generating: " in stderr.getvalue() and " melodies, step " in stderr.getvalue()) == shown
+    assert len(list((tmp_path / "out").glob("*.mid"))) == 2

@@ -222,3 +222,77 @@ def test_readme_python_generate_example_runs_as_written(tmp_path: Path, monkeypa
     for path in tmp_path.glob("*.mid"):
         notes = read_score(path).tracks[0].notes
         assert all(60 <= n.pitch <= 84 for n in notes) and read_score(path).bar_count() == 8
+
+
+BAD_SAMPLING = [
+    ({"temperature": 0}, "temperature = 0: expected a number > 0 (0 is not greedy decoding; for the likeliest"),
+    ({"temperature": -1.0}, "temperature = -1.0: expected a number > 0"),
+    ({"temperature": float("nan")}, "temperature = nan: expected a number > 0"),
+    ({"top_p": 2}, "top_p = 2: expected a number in (0, 1]"),
+    ({"top_p": 0.0}, "top_p = 0.0: expected a number in (0, 1]"),
+    ({"top_k": -1}, "top_k = -1: expected a whole number >= 0"),
+    ({"top_k": 2.5}, "top_k = 2.5: expected a whole number >= 0"),
+    ({"repetition_penalty": 0}, "repetition_penalty = 0: expected a number > 0"),
+    ({"repetition_window": 0}, "repetition_window = 0: expected a whole number >= 1"),
+    ({"max_tokens": 15}, "max_tokens = 15: expected a whole number >= 16"),
+    ({"beam_size": -1}, "beam_size = -1: expected a whole number >= 0"),
+    ({"branch_factor": 0}, "branch_factor = 0: expected a whole number >= 1"),
+]
+
+
+@pytest.mark.parametrize(("settings", "message"), BAD_SAMPLING, ids=[str(s) for s, _ in BAD_SAMPLING])
+def test_sampling_settings_outside_their_range_are_refused(settings: dict[str, object], message: str) -> None:
+    from melodia.errors import MelodiaError
+
+    with pytest.raises(MelodiaError) as error:
+        SamplingConfig(**settings)  # type: ignore[arg-type]
+    assert str(error.value).startswith(f"sampling setting {message}") and "\n" not in str(error.value)
+
+
+BAD_CONSTRAINTS = [
+    ({"bars": 0}, "constraint bars = 0: expected a whole number >= 1"),
+    ({"notes": 0}, "constraint notes = 0: expected a whole number >= 1"),
+    ({"max_leap": -1}, "constraint max_leap = -1: expected a whole number >= 0"),
+    ({"phrase_bars": 0}, "constraint phrase_bars = 0: expected a whole number >= 1"),
+    ({"bars": True}, "constraint bars = True: expected a whole number >= 1"),
+    ({"pitch_range": (72, 60)}, "constraint pitch_range = (72, 60): expected (low, high), MIDI pitches with 0"),
+    ({"pitch_range": (60, 128)}, "constraint pitch_range = (60, 128)"),
+]
+
+
+@pytest.mark.parametrize(("settings", "message"), BAD_CONSTRAINTS, ids=[str(s) for s, _ in BAD_CONSTRAINTS])
+def test_lengths_leaps_and_ranges_no_melody_could_have_are_refused(settings: dict[str, object],
+                                                                   message: str) -> None:
+    from melodia.generation import GenerateError
+
+    with pytest.raises(GenerateError) as error:
+        Constraints(**settings)  # type: ignore[arg-type]
+    assert str(error.value).startswith(message)
+    assert Constraints(bars=1, notes=1, max_leap=0, phrase_bars=1, pitch_range=(0, 127)).max_leap == 0
+
+
+def test_sampling_and_beam_search_report_progress_every_step() -> None:
+    model = untrained(MELODY)
+    calls: list[int] = []
+    sequences = sample(model, MELODY, [BOS], 5, SamplingConfig(max_tokens=60), torch.Generator().manual_seed(0),
+                       progress=calls.append)
+    assert sum(calls) == 5 and len(calls) == max(len(s) for s in sequences) - 1
+    calls.clear()
+    generate((model, MELODY), "G4 A4 B4 key=G", 2, Constraints(bars=4), SamplingConfig(beam_size=3),
+             progress=calls.append)
+    assert sum(calls) == 2 and len(calls) > 10
+
+
+def longest_run(pitches: list[int]) -> int:
+    return max(len(list(run)) for _, run in itertools.groupby(pitches))
+
+
+def test_beam_search_on_the_shipped_model_makes_a_tune_and_heeds_the_repetition_penalty() -> None:
+    def lines(sampling: SamplingConfig) -> list[list[int]]:
+        scores = generate("default", "C4 D4 E4 key=C", 2, Constraints(bars=8), sampling)
+        return [[n.pitch for n in sorted(s.notes, key=lambda n: (n.onset_tick, n.pitch))] for s in scores]
+
+    plain = lines(SamplingConfig(beam_size=4))
+    for pitches in plain:  # it used to be G4 over and over
+        assert len(set(pitches[3:])) >= 4 and longest_run(pitches) <= 4, pitches
+    assert lines(SamplingConfig(beam_size=4, repetition_penalty=1.3)) != plain
