@@ -101,6 +101,8 @@ def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints = C
     (model, tokenizer) pair. The same `random_seed` gives the same output. `progress`, when
     given, is called every sampling step with how many melodies were finished in it.
     """
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise GenerateError(f"count {count!r}: expected a whole number of melodies, 1 or more")
     model, tokenizer = _load(model)
     seed_score, mode = read_seed(seed)
     if constraints.meter:

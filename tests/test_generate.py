@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from melodia.generation import SCALES, Constraints, generate
+from melodia.generation import SCALES, Constraints, GenerateError, generate
 from melodia.io import read_score
 from melodia.io.modelfile import save_model
 from melodia.model import MelodyLM, ModelConfig
@@ -296,3 +296,9 @@ def test_beam_search_on_the_shipped_model_makes_a_tune_and_heeds_the_repetition_
     for pitches in plain:  # it used to be G4 over and over
         assert len(set(pitches[3:])) >= 4 and longest_run(pitches) <= 4, pitches
     assert lines(SamplingConfig(beam_size=4, repetition_penalty=1.3)) != plain
+
+
+@pytest.mark.parametrize("count", [0, -2, 1.5, True])
+def test_a_count_that_is_not_a_number_of_melodies_is_refused(count: object) -> None:
+    with pytest.raises(GenerateError, match="expected a whole number of melodies"):
+        generate((untrained(MELODY), MELODY), "C4 D4", count=count)  # type: ignore[arg-type]

@@ -11,16 +11,21 @@ import numpy as np
 import pytest
 from conftest import DATA
 
-from melodia import Note, Score, TimeSignature, Track
+from melodia import KeySignature, Note, Score, TimeSignature, Track
 from melodia.compare import compare_sets
 from melodia.metrics import (
+    cadence_rate,
     duration_histogram,
     empty_beat_rate,
+    final_note_beats,
     groove_consistency,
     in_key_rate,
     interval_histogram,
+    key_agreement,
     mean_absolute_interval,
+    motif_reuse,
     note_density,
+    phrase_parallelism,
     pitch_class_entropy,
     pitch_classes_used,
     pitch_range,
@@ -29,6 +34,7 @@ from melodia.metrics import (
     polyphony_rate,
     repetition,
     scale_consistency,
+    tonic_ending,
 )
 from melodia.originality import ReferenceIndex, share_with_runs
 
@@ -120,3 +126,30 @@ def test_metrics_and_compare_commands(tmp_path) -> None:
                                str(DATA / "tune.abc")], capture_output=True, text=True)
     assert compared.returncode == 0, compared.stderr
     assert "pitch_class_entropy" in compared.stdout and "melodia: skipped" in compared.stderr
+
+
+def test_structure_metrics_see_form_endings_and_key() -> None:
+    phrase = [60, 62, 64, 65, 67, 65, 64, 62, 60, 64, 67, 72, 71, 67, 65, 62]  # four bars of quarters
+    answer = [60, 62, 64, 65, 69, 67, 65, 64, 62, 65, 69, 67, 64, 62, 60, 60]
+    tune = line(phrase + answer)
+    assert phrase_parallelism(tune) == pytest.approx(1 / 4)  # bar 5 is bar 1; bars 6-8 differ
+    assert repetition(tune) == pytest.approx(1 / 8)
+    assert motif_reuse(line([60, 62, 64, 60, 62, 64, 60, 62, 64, 67])) == pytest.approx(4 / 6)  # 2 motifs twice
+    tune.key_signatures = [KeySignature(0, 0, "major")]
+    assert final_note_beats(tune) == 1.0 and tonic_ending(tune) == 0.0  # the tonic on beat 4 is not strong
+    held = line([*phrase[:14], 60], meter=(4, 4))
+    held.tracks[0].notes[-1].duration_tick = 2 * Q  # the tonic on beat 3 of bar 4, two beats long
+    held.key_signatures = [KeySignature(0, 0, "major")]
+    assert tonic_ending(held) == 1.0 and cadence_rate(held) == pytest.approx(1.0)
+    assert key_agreement(held) == 1.0 and key_agreement(held, (9, "minor")) == 0.0
+    assert math.isnan(key_agreement(line(phrase)))  # no key signature, no key to agree with
+    jig = line([62, 66, 69, 66, 62, 62], length=Q * 3 // 2, meter=(6, 8))
+    assert final_note_beats(jig) == 1.0  # a dotted quarter is the beat of 6/8
+
+
+def test_compare_leaves_out_pieces_a_metric_cannot_measure() -> None:
+    signed = line([60, 62, 64, 65, 67])
+    signed.key_signatures = [KeySignature(0, 0, "major")]
+    result = compare_sets([signed, signed], [line([60, 64, 67, 72])] * 3)
+    assert result["key_agreement"]["generated_mean"] == 1.0 and math.isnan(result["key_agreement"]["overlap"])
+    assert not math.isnan(result["repetition"]["overlap"])
