@@ -35,10 +35,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from melodia.corpus.recipe import tomllib
 from melodia.errors import MelodiaError
 from melodia.generation import Constraints
-from melodia.tomlfields import Fields, beside
+from melodia.settings import Fields, beside, read_file
 
 MAX_ITEMS = 1_000_000
 
@@ -94,13 +93,7 @@ class BatchReport:
 def load_job(path: str | os.PathLike[str]) -> Job:
     """Read and check a job file; every mistake is a `BatchError` naming the file and field."""
     path = Path(path)
-    try:
-        table = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BatchError(f"{path}: no such job file") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise BatchError(f"{path}: not a readable TOML job file ({error})") from None
-    fields = Fields(path, table, BatchError)
+    fields = Fields(path, read_file(path, BatchError, "job", adjective="readable"), BatchError)
     seeds = fields.strings("seeds", None)
     temperatures = fields.numbers("temperatures", [1.0], 0.05, 5.0)
     styles = fields.strings("styles", ["none"])
@@ -108,7 +101,7 @@ def load_job(path: str | os.PathLike[str]) -> Job:
     if len(seeds) * len(temperatures) * len(styles) * count > MAX_ITEMS:
         raise BatchError(f"{path}: the grid holds more than {MAX_ITEMS:,} melodies; split it into several jobs")
     _check_styles(path, styles)
-    job = Job(path, seeds, temperatures, styles, count,
+    job = Job(path=path, seeds=seeds, temperatures=temperatures, styles=styles, count=count,
               bars=int(fields.number("bars", 8, 1, 1024, whole=True)),
               model=_model(path, fields.take("model", str, "default")),
               output=Path(os.path.normpath(path.parent / fields.take("output", str, "batch-output"))),

@@ -463,7 +463,8 @@ def _model_commands(commands: Any) -> None:
     train = commands.add_parser("train", help="train a model on a built corpus (resumable; works under torchrun)")
     train.add_argument("--corpus", help="the corpus to train on (default: the config's, else folk)")
     train.add_argument("--config", metavar="FILE", help="training settings, TOML or JSON")
-    train.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], help="override one setting")
+    train.add_argument("--set", metavar="KEY=VALUE", action="append", default=[],
+                       help="override one setting: model.hidden_size=64, or by its flat name, hidden_size=64")
     train.add_argument("-o", "--output", required=True, metavar="MODEL", help="the model file to write")
     train.add_argument("--resume", action="store_true", help="continue from MODEL.ckpt")
     train.add_argument("--force", action="store_true", help="overwrite MODEL if it exists")

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from melodia import settings
 from melodia.errors import MelodiaError
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
@@ -27,7 +28,7 @@ class ModelConfig:
     """Model settings; saved in every model file so the model rebuilds from the file alone.
 
     Attributes:
-        vocab_size: tokens in the tokenizer's vocabulary.
+        vocab_size: tokens in the tokenizer's vocabulary; 0 until training fills it in.
         embedding_size: width of token embeddings.
         hidden_size: units per recurrent layer.
         layers: recurrent layers.
@@ -38,7 +39,7 @@ class ModelConfig:
             (for example meter -> ["3/4", "4/4", "6/8"]); index 0 of each list is "unknown".
     """
 
-    vocab_size: int
+    vocab_size: int = 0
     embedding_size: int = 256
     hidden_size: int = 512
     layers: int = 2
@@ -48,7 +49,8 @@ class ModelConfig:
     conditions: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        checks = [("vocab_size", self.vocab_size >= 4, ">= 4"), ("embedding_size", self.embedding_size >= 1, ">= 1"),
+        checks = [("vocab_size", self.vocab_size == 0 or self.vocab_size >= 4, ">= 4 (0: the tokenizer's)"),
+                  ("embedding_size", self.embedding_size >= 1, ">= 1"),
                   ("hidden_size", self.hidden_size >= 1, ">= 1"), ("layers", 1 <= self.layers <= 16, "1..16"),
                   ("cell", self.cell in CELLS, " or ".join(CELLS)), ("dropout", 0 <= self.dropout < 1, "[0, 1)")]
         for name, ok, accepted in checks:
@@ -59,18 +61,17 @@ class ModelConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ModelConfigError(f"unknown model setting {unknown[0]!r}; known: {', '.join(sorted(known))}")
-        return cls(**data)
+    def from_dict(cls, data: dict[str, Any], source: str = "model settings") -> ModelConfig:
+        """Build from a dict, naming any unknown field and the accepted ones."""
+        return settings.from_dict(cls, data, ModelConfigError, source)
 
 
 class MelodyLM(nn.Module):
     """An embedding, an LSTM (or GRU / RNN) stack and a tied projection to token logits."""
 
     def __init__(self, config: ModelConfig) -> None:
+        if config.vocab_size < 4:
+            raise ModelConfigError(f"model setting vocab_size = {config.vocab_size}: expected the tokenizer's, >= 4")
         super().__init__()
         self.config = config
         self.embedding = nn.Embedding(config.vocab_size, config.embedding_size)

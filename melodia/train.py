@@ -23,16 +23,16 @@ import os
 import sys
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
 
-from melodia import __version__
+from melodia import __version__, settings
 from melodia.corpus.dataset import Augmentation, PitchMap, augment
 from melodia.corpus.reader import Corpus
 from melodia.errors import MelodiaError
@@ -47,22 +47,28 @@ class TrainError(MelodiaError):
     """A bad training setting or a checkpoint that cannot be resumed."""
 
 
+MODEL_ALIASES = ("embedding_size", "hidden_size", "layers", "cell", "dropout", "tie_weights")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
-    """Every training setting; `--config FILE` and `--set key=value` override the defaults."""
+    """Every training setting; `--config FILE` and `--set key=value` override the defaults.
+
+    The model's settings are `model.NAME` and the augmentation's `augmentation.NAME`; their
+    flat names (`hidden_size`, `transpose`, ...) are accepted as aliases in files and `--set`.
+    The model's `vocab_size` and condition values come from the corpus when training starts.
+    """
+
+    ALIASES: ClassVar[dict[str, str]] = {**{name: f"model.{name}" for name in MODEL_ALIASES},
+                                         "transpose": "augmentation.transpose",
+                                         "tempo_levels": "augmentation.tempo_levels"}
 
     corpus: str = "folk"
-    embedding_size: int = 256
-    hidden_size: int = 512
-    layers: int = 2
-    cell: str = "lstm"
-    dropout: float = 0.2
-    tie_weights: bool = True
+    model: ModelConfig = field(default_factory=ModelConfig)
+    augmentation: Augmentation = field(default_factory=lambda: Augmentation(transpose=5))
     conditions: tuple[str, ...] = ()
     batch_size: int = 32
     bptt: int = 128
-    transpose: int = 5
-    tempo_levels: int = 0
     epochs: int = 20
     max_steps: int = 0
     max_minutes: float = 0.0
@@ -88,54 +94,17 @@ class TrainConfig:
                 raise TrainError(f"training setting {name} = {getattr(self, name)}: must be at least 1")
 
     def with_overrides(self, pairs: list[str]) -> TrainConfig:
-        """Apply `key=value` strings, converting each value to the field's type."""
-        types = {f.name: f.type for f in dataclasses.fields(self)}
-        values: dict[str, Any] = {}
-        for pair in pairs:
-            key, sep, text = pair.partition("=")
-            key = key.strip()
-            if not sep or key not in types:
-                raise TrainError(f"--set {pair!r}: expected key=value with key one of {', '.join(types)}")
-            values[key] = _convert(key, text.strip(), str(types[key]))
-        return dataclasses.replace(self, **values)
+        """Apply `key=value` strings (`model.hidden_size=64` or `hidden_size=64`), converted to the fields' types."""
+        return settings.with_overrides(self, pairs, TrainError)
 
     @classmethod
     def from_file(cls, path: Path) -> TrainConfig:
-        """Settings from a TOML or JSON file of key = value pairs."""
-        try:
-            text = path.read_text(encoding="utf-8")
-            if path.suffix == ".json":
-                data = json.loads(text)
-            else:
-                from melodia.corpus.recipe import tomllib
+        """Settings from a TOML or JSON file: key = value pairs, [model] and [augmentation] tables."""
+        return settings.read_settings(cls, path, TrainError)
 
-                data = tomllib.loads(text)
-        except (OSError, ValueError) as error:
-            raise TrainError(f"{path}: cannot read training settings ({error})") from error
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise TrainError(f"{path}: unknown training setting {unknown[0]!r}; known: {', '.join(sorted(known))}")
-        if "conditions" in data:
-            data["conditions"] = tuple(data["conditions"])
-        return cls(**data)
-
-
-def _convert(key: str, text: str, kind: str) -> Any:
-    try:
-        if kind == "bool":
-            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                raise ValueError(text)
-            return text.lower() in ("true", "1", "yes")
-        if kind == "int":
-            return int(text)
-        if kind == "float":
-            return float(text)
-        if kind.startswith("tuple"):
-            return tuple(part.strip() for part in text.split(",") if part.strip())
-        return text
-    except ValueError:
-        raise TrainError(f"--set {key}={text}: expected a {kind}") from None
+    def flat(self) -> dict[str, Any]:
+        """Every setting under its flat name, as model files record them."""
+        return settings.flat_settings(self)
 
 
 # ---------------------------------------------------------------- data
@@ -161,7 +130,7 @@ class EpochStreams:
         """(tokens, conditions) cut into `rows` equal rows: (rows, length) and (rows, length, conditions)."""
         order = np.random.default_rng((self.config.seed, epoch)).permutation(len(self.tokens)) if shuffle \
             else np.arange(len(self.tokens))
-        augmentation = Augmentation(self.config.transpose, self.config.tempo_levels) if shuffle else Augmentation()
+        augmentation = self.config.augmentation if shuffle else Augmentation()
         pieces, labels = [], []
         for index in order:
             tokens = self.tokens[index]
@@ -216,8 +185,7 @@ def train(config: TrainConfig, output: Path, resume: bool = False, progress_bar:
     corpus = Corpus.open(config.corpus)
     tokenizer = corpus.tokenizer
     conditions = condition_values(corpus, config.conditions)
-    model_config = ModelConfig(len(tokenizer), config.embedding_size, config.hidden_size, config.layers,
-                               config.cell, config.dropout, config.tie_weights, conditions)
+    model_config = dataclasses.replace(config.model, vocab_size=len(tokenizer), conditions=conditions)
     torch.manual_seed(config.seed)
     model = MelodyLM(model_config).to(device)
     train_data = EpochStreams(corpus, "train", config, conditions)
@@ -247,7 +215,7 @@ def train(config: TrainConfig, output: Path, resume: bool = False, progress_bar:
         network = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda"
                                                       else None)
     record = {"corpus": corpus.name, "corpus_hash": corpus.content_hash(), "melodia": __version__,
-              "config": dataclasses.asdict(config), "world_size": world, "device": device.type,
+              "config": config.flat(), "world_size": world, "device": device.type,
               "parameters": model.parameter_count(), "steps_per_epoch": steps_per_epoch}
     from tqdm import tqdm
 
@@ -407,10 +375,8 @@ def _load_checkpoint(path: Path, model: MelodyLM, optimizer: Any, schedule: Any,
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many kinds on a damaged or hostile file
         raise TrainError(f"{path}: not a usable checkpoint ({str(error).splitlines()[0][:160]})") from error
-    saved = json.loads(payload["config"])
-    saved["conditions"] = tuple(saved["conditions"])
-    if saved != dataclasses.asdict(config) | {"conditions": tuple(config.conditions)}:
-        changed = sorted(k for k in saved if saved[k] != getattr(config, k))
+    changed = _changed_settings(json.loads(payload["config"]), json.loads(json.dumps(dataclasses.asdict(config))))
+    if changed:
         raise TrainError(f"{path}: the checkpoint was made with other settings ({', '.join(changed)}); "
                          "resume with the same ones")
     if len(payload["rng"]) != world:
@@ -422,6 +388,18 @@ def _load_checkpoint(path: Path, model: MelodyLM, optimizer: Any, schedule: Any,
     parts = [part[rank].to(device) for part in payload["carried"]]
     carried = None if not parts else (tuple(parts) if len(parts) > 1 else parts[0])
     return Progress(**json.loads(payload["progress"])), carried, payload["best"] or None
+
+
+def _changed_settings(saved: dict[str, Any], current: dict[str, Any], where: str = "") -> list[str]:
+    """The dotted names of the settings that differ between two dicts of settings."""
+    changed = []
+    for name in sorted(set(saved) | set(current)):
+        old, new = saved.get(name), current.get(name)
+        if isinstance(old, dict) and isinstance(new, dict):
+            changed.extend(_changed_settings(old, new, f"{where}{name}."))
+        elif old != new:
+            changed.append(f"{where}{name}")
+    return changed
 
 
 def _distributed_setup() -> tuple[int, int, torch.device]:

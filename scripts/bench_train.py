@@ -22,8 +22,10 @@ import torch
 from torch import nn
 
 from melodia.corpus import build_corpus, find_recipe
+from melodia.corpus.dataset import Augmentation
 from melodia.corpus.reader import Corpus
 from melodia.errors import MelodiaError
+from melodia.model import ModelConfig
 from melodia.train import TrainConfig, train
 
 
@@ -82,9 +84,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         corpus = Corpus.open(args.corpus)
     vocab = len(corpus.tokenizer)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # where melodia's train() runs
-    config = TrainConfig(corpus=args.corpus, hidden_size=args.hidden, embedding_size=args.embedding,
-                         batch_size=args.batch, bptt=args.bptt, max_steps=args.steps, epochs=1, transpose=5,
-                         warmup_steps=10, checkpoint_minutes=1e9)
+    config = TrainConfig(corpus=args.corpus, model=ModelConfig(hidden_size=args.hidden, embedding_size=args.embedding),
+                         augmentation=Augmentation(transpose=5), batch_size=args.batch, bptt=args.bptt,
+                         max_steps=args.steps, epochs=1, warmup_steps=10, checkpoint_minutes=1e9)
     bare_loop(vocab, args.embedding, args.hidden, args.batch, args.bptt, 5, device)  # warm up the kernels
     with tempfile.TemporaryDirectory() as folder:
         record = train(config, Path(folder) / "bench.safetensors", progress_bar=False)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
 import warnings
 from collections import Counter
 from dataclasses import replace
@@ -30,8 +32,9 @@ from melodia.style import (
 )
 from melodia.style.accompany import chord_bars, key_of
 from melodia.style.arrange import fold_into_range, split_by_rank
-from melodia.style.rhythm import apply_rhythm
+from melodia.style.rhythm import perform, retime
 from melodia.style.roles import detect_voices, top_line
+from melodia.style.templates import Rhythm
 
 INSTRUMENTATIONS = preset_names("instrumentation")
 RHYTHMS = preset_names("rhythm")
@@ -45,6 +48,11 @@ def _multitrack() -> list[Path]:
 
 
 MULTITRACK = _multitrack()
+
+
+def apply_rhythm(score: Score, rhythm: Rhythm) -> Score:
+    """`score` re-timed by `rhythm` alone (what `stylize` does around its arranging)."""
+    return perform(retime(score, rhythm), rhythm)
 
 
 def melody(text: str) -> Score:
@@ -77,6 +85,14 @@ def part_of(instrumentation_name: str, track: Track):
 
 
 # --- templates ---------------------------------------------------------------------------
+
+def test_import_loads_no_torch_and_no_corpus_code() -> None:
+    code = ("import sys, melodia.style; print(','.join(sorted(m for m in sys.modules if m == 'torch' "
+            "or m.startswith(('torch.', 'melodia.corpus', 'melodia.tokenizers', 'music21')))))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""
+
 
 def test_at_least_eight_presets_of_each_kind_load() -> None:
     assert len(INSTRUMENTATIONS) >= 8 and len(RHYTHMS) >= 8 and len(STYLES) >= 8

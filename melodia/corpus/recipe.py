@@ -9,19 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from melodia.errors import MelodiaError
 from melodia.io import music_files
+from melodia.settings import Fields, read_file
 from melodia.tokenizers import TokenizerConfig
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 SOURCE_KINDS = ("music21", "folder", "jsb")
 
@@ -102,8 +96,9 @@ def folder_recipe(folder: Path) -> Recipe:
     """The recipe `corpora/folder.toml` describes, for `folder`."""
     template = load_recipe(corpora_folder() / "folder.toml", with_sources=False)
     source = Source(folder.resolve().name or "folder", "folder", folder.resolve())
-    return Recipe(folder.resolve().name or "folder", (source,), template.tokenizer, template.valid_share,
-                  template.test_share, f"files under {folder}", str(folder))
+    return Recipe(name=folder.resolve().name or "folder", sources=(source,), tokenizer=template.tokenizer,
+                  valid_share=template.valid_share, test_share=template.test_share,
+                  description=f"files under {folder}", origin=str(folder))
 
 
 def load_recipe(path: Path, with_sources: bool = True) -> Recipe:
@@ -111,58 +106,50 @@ def load_recipe(path: Path, with_sources: bool = True) -> Recipe:
 
     Without `with_sources`, only its settings are read (for a template).
     """
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise RecipeError(f"{path}: cannot read ({error.strerror or error})") from error
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise RecipeError(f"{path}: not valid TOML ({error})") from error
-    _only(data, {"name", "description", "sources", "tokenizer", "split"}, path, "the recipe")
-    name = data.get("name")
-    if not isinstance(name, str) or not name:
-        raise RecipeError(f"{path}: field 'name' must be a non-empty string")
-    sources = data.get("sources")
-    if not isinstance(sources, list) or not sources:
-        raise RecipeError(f"{path}: needs at least one [[sources]] table")
-    split = data.get("split", {})
-    _only(split, {"valid", "test"}, path, "[split]")
-    valid, test = split.get("valid", 0.05), split.get("test", 0.05)
-    if not all(isinstance(v, (int, float)) and 0 <= v < 1 for v in (valid, test)) or valid + test >= 1:
-        raise RecipeError(f"{path}: [split] valid = {valid!r}, test = {test!r}: shares in [0, 1) "
-                          "adding up to less than 1")
-    tokenizer = TokenizerConfig.from_dict(data.get("tokenizer", {}), f"{path}: [tokenizer]")
-    resolved = tuple(_source(s, path) for s in sources) if with_sources else ()
-    return Recipe(name, resolved, tokenizer, float(valid), float(test),
-                  str(data.get("description", "")), str(path))
+    fields = Fields(path, read_file(path, RecipeError), RecipeError)
+    name = fields.take("name", str)
+    if not name:
+        raise fields.fail("field 'name' must be a non-empty string")
+    description = fields.take("description", str, "")
+    sources = fields.take("sources", list, [])
+    if not sources:
+        raise fields.fail("needs at least one [[sources]] table")
+    valid, test = _split(Fields(path, fields.take("split", dict, {}), RecipeError, "split"))
+    tokenizer = TokenizerConfig.from_dict(fields.take("tokenizer", dict, {}), f"{path}: [tokenizer]")
+    fields.done()
+    resolved = tuple(_source(Fields(path, table, RecipeError, f"sources[{index}]"))
+                     for index, table in enumerate(sources)) if with_sources else ()
+    return Recipe(name=name, sources=resolved, tokenizer=tokenizer, valid_share=valid, test_share=test,
+                  description=description, origin=str(path))
 
 
-def _source(table: Any, path: Path) -> Source:
-    if not isinstance(table, dict):
-        raise RecipeError(f"{path}: each [[sources]] entry must be a table")
-    _only(table, {"collection", "patterns", "steps_as", *SOURCE_KINDS}, path, "[[sources]]")
-    kinds = [kind for kind in SOURCE_KINDS if kind in table]
+def _split(fields: Fields) -> tuple[float, float]:
+    """The [split] table's valid and test shares."""
+    valid, test = fields.take("valid", int | float, 0.05), fields.take("test", int | float, 0.05)
+    fields.done()
+    if not all(0 <= v < 1 for v in (valid, test)) or valid + test >= 1:
+        raise fields.fail(f"[split] valid = {valid!r}, test = {test!r}: shares in [0, 1) adding up to less than 1")
+    return float(valid), float(test)
+
+
+def _source(fields: Fields) -> Source:
+    kinds = [kind for kind in SOURCE_KINDS if kind in fields.table]
     if len(kinds) != 1:
-        raise RecipeError(f"{path}: a [[sources]] entry needs exactly one of {', '.join(SOURCE_KINDS)}")
+        raise fields.fail(f"{fields.where} needs exactly one of {', '.join(SOURCE_KINDS)}")
     kind = kinds[0]
-    collection = str(table.get("collection", table[kind]))
-    patterns = tuple(str(p) for p in table.get("patterns", ()))
+    place = str(fields.take(kind, str | int))
+    collection = str(fields.take("collection", str, place))
+    patterns = tuple(str(p) for p in fields.take("patterns", list, []))
+    steps_as = fields.take("steps_as", str, "held")
+    fields.done()
     if kind == "music21":
         import music21
 
-        location = Path(music21.__file__).parent / "corpus" / str(table[kind])
+        location = Path(music21.__file__).parent / "corpus" / place
     else:
-        location = (path.parent / str(table[kind])).resolve()
+        location = (fields.path.parent / place).resolve()
     if not location.exists():
-        raise RecipeError(f"{path}: source {collection!r}: {location} does not exist")
-    steps_as = str(table.get("steps_as", "held"))
+        raise fields.fail(f"source {collection!r}: {location} does not exist")
     if steps_as not in ("held", "struck"):
-        raise RecipeError(f"{path}: source {collection!r}: steps_as = {steps_as!r}: expected 'held' or 'struck'")
-    return Source(collection, kind, location, patterns, steps_as)
-
-
-def _only(table: Any, allowed: set[str], path: Path, where: str) -> None:
-    if not isinstance(table, dict):
-        raise RecipeError(f"{path}: {where} must be a table")
-    unknown = sorted(set(table) - allowed)
-    if unknown:
-        raise RecipeError(f"{path}: unknown field {unknown[0]!r} in {where}; known: {', '.join(sorted(allowed))}")
+        raise fields.fail(f"source {collection!r}: steps_as = {steps_as!r}: expected 'held' or 'struck'")
+    return Source(collection=collection, kind=kind, location=location, patterns=patterns, steps_as=steps_as)

@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from melodia.corpus.recipe import tomllib
 from melodia.errors import StyleError
 from melodia.gm import program_name, program_number, program_range
-from melodia.tomlfields import Fields, beside
+from melodia.settings import Fields, beside, read_file
 
 PRESETS = Path(__file__).parent / "presets"
 KINDS = ("instrumentation", "rhythm", "styles")
@@ -151,8 +150,9 @@ def load_rhythm(name_or_path: str | Path) -> Rhythm:
     for role, pattern in accompaniment.items():
         _check_pattern(path, f"accompaniment.{role}", role, pattern)
     fields.done()
-    return Rhythm(path.stem, description, meters, time_scale, groove, ratio, unit, timing, velocity, seed,
-                  dict(accompaniment))
+    return Rhythm(name=path.stem, description=description, meters=meters, time_scale=time_scale, groove=groove,
+                  swing_ratio=ratio, swing_unit=unit, humanize_timing=timing, humanize_velocity=velocity,
+                  humanize_seed=seed, accompaniment=dict(accompaniment))
 
 
 def load_style(name_or_path: str | Path) -> Style:
@@ -174,10 +174,7 @@ def _read(kind: str, name_or_path: str | Path) -> tuple[Path, dict[str, Any]]:
     if not path.is_file():
         what = "style" if kind == "styles" else kind
         raise StyleError(f"{what} {text!r}: no such preset or file; presets: {', '.join(preset_names(kind))}")
-    try:
-        return path, tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise StyleError(f"{path}: not a valid TOML file ({error})") from None
+    return path, read_file(path, StyleError)
 
 
 def _part(path: Path, index: int, entry: Any) -> Part:
@@ -198,7 +195,8 @@ def _part(path: Path, index: int, entry: Any) -> Part:
     pattern = _check_pattern(path, f"parts[{index}].pattern", role,
                              fields.take("pattern", str, DEFAULT_PATTERNS[role]))
     fields.done()
-    return Part(role, program, name, low, high, velocity, articulation, pattern)
+    return Part(role=role, program=program, name=name, low=low, high=high, velocity=velocity,
+                articulation=articulation, pattern=pattern)
 
 
 def _program(path: Path, index: int, value: int | str) -> int:
@@ -267,7 +265,8 @@ def _groove(path: Path, table: dict[str, Any]) -> Groove:
     other_accent = fields.number("other_accent", 1.0, low=0.0, high=2.0)
     other_length = fields.number("other_length", 1.0, low=0.05, high=2.0)
     fields.done()
-    return Groove(cycle, accents, lengths, other_accent, other_length)
+    return Groove(cycle=cycle, accents=accents, lengths=lengths, other_accent=other_accent,
+                  other_length=other_length)
 
 
 def _positions(path: Path, where: str, value: list[Any], low: float, high: float) -> tuple[tuple[float, float], ...]:

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from melodia import settings
 from melodia.errors import TokenizerError
 from melodia.score import TICKS_PER_QUARTER
 
@@ -100,21 +101,7 @@ class TokenizerConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "tokenizer config") -> TokenizerConfig:
         """Build from a dict, naming any unknown field and the accepted ones."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise TokenizerError(f"{source}: unknown field {unknown[0]!r}; known fields: "
-                                 f"{', '.join(sorted(known))}")
-        values = dict(data)
-        for name in ("pitch_range", "tempo_range", "programs"):
-            if isinstance(values.get(name), list):
-                values[name] = tuple(values[name])
-        try:
-            return cls(**values)
-        except (TypeError, ValueError) as error:
-            raise TokenizerError(f"{source}: {error}") from error
-        except TokenizerError as error:
-            raise TokenizerError(f"{source}: {error}") from error
+        return settings.from_dict(cls, data, TokenizerError, source)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
