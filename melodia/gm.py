@@ -38,21 +38,10 @@ PROGRAM_NAMES: tuple[str, ...] = (
     "Telephone Ring", "Helicopter", "Applause", "Gunshot",
 )
 
-FAMILY_NAMES: tuple[str, ...] = (
-    "Piano", "Chromatic Percussion", "Organ", "Guitar", "Bass", "Strings", "Ensemble",
-    "Brass", "Reed", "Pipe", "Synth Lead", "Synth Pad", "Synth Effects", "Ethnic",
-    "Percussive", "Sound Effects",
-)
-
 
 def program_name(program: int, is_drum: bool = False) -> str:
     """The General MIDI name of `program`, or "Drums" for a drum track."""
     return "Drums" if is_drum else PROGRAM_NAMES[program]
-
-
-def program_family(program: int) -> str:
-    """The General MIDI family of `program` (eight programs a family)."""
-    return FAMILY_NAMES[program // 8]
 
 
 # Playable ranges (lowest, highest MIDI pitch) of common melody instruments, from standard

@@ -1,4 +1,5 @@
-"""Corpus recipes, the incremental parallel build, and datasets over the cache."""
+"""Corpus recipes, the incremental parallel build, and augmentation over the cache (through a
+small dataset kept here: training itself streams with `melodia.train.EpochStreams`)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,57 @@ import numpy as np
 import pytest
 import torch
 from conftest import DATA, REAL_MIDI
+from torch.utils.data import DataLoader
 
 from melodia import MelodiaError, ReadError
 from melodia.corpus import RecipeError, build_corpus, find_recipe, load_recipe
-from melodia.corpus.dataset import Augmentation, PitchMap, TokenDataset, augment, make_loader
+from melodia.corpus.dataset import Augmentation, PitchMap, augment
 from melodia.corpus.reader import Corpus, CorpusError
-from melodia.tokenizers import BOS, EOS
+from melodia.tokenizers import BOS, EOS, PAD
+
+
+class TokenDataset(torch.utils.data.Dataset[torch.Tensor]):
+    """Examples from one split: windows of `window + 1` tokens of the pieces laid end to end, or
+    (without `window`) whole pieces; augmentation drawn from (seed, epoch, index)."""
+
+    def __init__(self, corpus: Corpus, split: str, window: int | None = 256,
+                 augmentation: Augmentation | None = None, seed: int = 0) -> None:
+        self.window, self.augmentation, self.seed, self.epoch = window, augmentation or Augmentation(), seed, 0
+        self.pitch_map = PitchMap(corpus.tokenizer)
+        pieces = [corpus.piece_tokens(piece) for piece in corpus.split(split)]
+        self.stream = np.concatenate(pieces).astype(np.int64)
+        self.pitched = self.pitch_map.pitched(self.stream)
+        self.starts = np.cumsum([0] + [len(tokens) for tokens in pieces])
+
+    def __len__(self) -> int:
+        return (len(self.stream) - 1) // self.window if self.window else len(self.starts) - 1
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        start, stop = ((index * self.window, (index + 1) * self.window + 1) if self.window
+                       else (int(self.starts[index]), int(self.starts[index + 1])))
+        tokens = self.stream[start:stop]
+        if self.augmentation.transpose or self.augmentation.tempo_levels:
+            tokens = augment(tokens, self.pitched[start:stop], self.pitch_map, self.augmentation,
+                             np.random.default_rng((self.seed, self.epoch, index)))
+        return torch.from_numpy(np.ascontiguousarray(tokens))
+
+
+def pad_pieces(batch: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Whole pieces padded with PAD into one (batch, longest) tensor, and their lengths."""
+    lengths = torch.tensor([len(piece) for piece in batch])
+    padded = torch.full((len(batch), int(lengths.max())), PAD, dtype=torch.long)
+    for row, piece in enumerate(batch):
+        padded[row, :len(piece)] = piece
+    return padded, lengths
+
+
+def make_loader(dataset: TokenDataset, batch_size: int, shuffle: bool = True, seed: int = 0) -> DataLoader:
+    """Stacked windows, or padded pieces with their lengths."""
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=torch.Generator().manual_seed(seed),
+                      collate_fn=None if dataset.window else pad_pieces, drop_last=bool(dataset.window) and shuffle)
 
 
 @pytest.fixture(scope="module")

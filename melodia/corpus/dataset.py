@@ -1,10 +1,9 @@
-"""Torch datasets over a built corpus, with augmentation applied on the fly.
+"""Augmentation of training pieces, applied on the fly to their tokens.
 
-Each piece runs BOS ... EOS, so piece boundaries stay marked inside fixed-length
-windows. Augmentation moves whole windows or pieces: a random transposition that
-keeps every pitched note inside the tokenizer's pitch range (drums never move), and
-an optional tempo shift by whole tempo levels. Only pieces of the requested split are
-ever read, so augmentation cannot carry a piece across splits.
+Augmentation moves whole pieces: a random transposition that keeps every pitched note
+inside the tokenizer's pitch range (drums never move), and an optional tempo shift by
+whole tempo levels. Training (`melodia.train`) draws it per piece and epoch, only from
+the pieces of the split it reads, so augmentation cannot carry a piece across splits.
 """
 
 from __future__ import annotations
@@ -12,11 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-from torch.utils.data import DataLoader, Dataset
 
-from melodia.corpus.reader import Corpus
-from melodia.tokenizers import PAD, Tokenizer
+from melodia.tokenizers import Tokenizer
 
 
 @dataclass(frozen=True)
@@ -90,69 +86,3 @@ def augment(tokens: np.ndarray, pitched: np.ndarray, pitch_map: PitchMap, augmen
         shift = int(rng.integers(-augmentation.tempo_levels, augmentation.tempo_levels + 1))
         tokens[is_tempo] = np.clip(tokens[is_tempo] + shift, start, stop - 1)
     return tokens
-
-
-class TokenDataset(Dataset[torch.Tensor]):
-    """Examples from one split: fixed-length windows, or whole pieces.
-
-    With `window`, the split's pieces are laid end to end and cut into examples of
-    `window + 1` tokens (inputs are the first `window`, targets the last `window`).
-    Without it, each example is one whole piece (cut to `max_tokens` when given).
-    Augmentation is drawn from (seed, epoch, index), so it is reproducible; call
-    `set_epoch` each epoch for fresh draws.
-    """
-
-    def __init__(self, corpus: Corpus, split: str, window: int | None = 256,
-                 augmentation: Augmentation = Augmentation(), seed: int = 0, max_tokens: int | None = None) -> None:
-        self.pieces = corpus.split(split)
-        self.window = window
-        self.augmentation = augmentation
-        self.seed = seed
-        self.epoch = 0
-        self.max_tokens = max_tokens
-        self.pitch_map = PitchMap(corpus.tokenizer)
-        self.piece_tokens = [corpus.piece_tokens(piece) for piece in self.pieces]
-        stream = np.concatenate(self.piece_tokens) if self.piece_tokens else np.zeros(0, dtype=np.uint16)
-        self.stream = stream.astype(np.int64)
-        self.stream_pitched = self.pitch_map.pitched(self.stream)
-        self.piece_starts = np.cumsum([0] + [len(t) for t in self.piece_tokens])
-
-    def __len__(self) -> int:
-        if self.window:
-            return max(0, (len(self.stream) - 1) // self.window)
-        return len(self.pieces)
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __getitem__(self, index: int) -> torch.Tensor:
-        if self.window:
-            start, stop = index * self.window, index * self.window + self.window + 1
-        else:
-            start = int(self.piece_starts[index])
-            stop = int(self.piece_starts[index + 1])
-            if self.max_tokens:
-                stop = min(stop, start + self.max_tokens)
-        tokens, pitched = self.stream[start:stop], self.stream_pitched[start:stop]
-        if self.augmentation.transpose or self.augmentation.tempo_levels:
-            rng = np.random.default_rng((self.seed, self.epoch, index))
-            tokens = augment(tokens, pitched, self.pitch_map, self.augmentation, rng)
-        return torch.from_numpy(np.ascontiguousarray(tokens))
-
-
-def pad_pieces(batch: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pad whole pieces with PAD into one (batch, longest) tensor; also return their lengths."""
-    lengths = torch.tensor([len(piece) for piece in batch])
-    padded = torch.full((len(batch), int(lengths.max())), PAD, dtype=torch.long)
-    for row, piece in enumerate(batch):
-        padded[row, :len(piece)] = piece
-    return padded, lengths
-
-
-def make_loader(dataset: TokenDataset, batch_size: int, shuffle: bool = True, seed: int = 0,
-                num_workers: int = 0) -> DataLoader:
-    """A DataLoader over `dataset`: stacked windows, or padded pieces with their lengths."""
-    generator = torch.Generator().manual_seed(seed)
-    collate = None if dataset.window else pad_pieces
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
-                      num_workers=num_workers, collate_fn=collate, drop_last=bool(dataset.window) and shuffle)

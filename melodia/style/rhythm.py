@@ -20,11 +20,6 @@ from melodia.style.templates import Rhythm
 MIN_DURATION = TICKS_PER_QUARTER // 16  # a 64th note: the shortest note a transform leaves
 
 
-def apply_rhythm(score: Score, rhythm: Rhythm) -> Score:
-    """`score` re-timed by `rhythm` (a new Score)."""
-    return perform(retime(score, rhythm), rhythm)
-
-
 def retime(score: Score, rhythm: Rhythm) -> Score:
     """Meter maps, then time scaling: both change where bars fall."""
     out = _map_meters(score, rhythm) if rhythm.meters else copy_score(score)

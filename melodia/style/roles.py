@@ -9,7 +9,6 @@ else is a bare melody.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field, replace
 
 from melodia.score import Note, Score, Track
@@ -99,12 +98,6 @@ def _extreme_line(notes: list[Note], highest: bool) -> tuple[list[Note], list[No
             line.append(note)
         sounding.append(note)
     return line, rest
-
-
-def is_monophonic(notes: list[Note]) -> bool:
-    """True when no note starts before the previous one ends (chords count as overlaps)."""
-    ordered = sorted(notes, key=lambda n: n.onset_tick)
-    return all(b.onset_tick >= a.end_tick for a, b in itertools.pairwise(ordered))
 
 
 def _mean_pitch(track: Track) -> float:
