@@ -22,6 +22,8 @@ from melodia.model import MelodyLM, State
 from melodia.tokenizers import EOS, GrammarState, Tokenizer
 
 Constraint = Callable[[GrammarState, np.ndarray], np.ndarray]  # (state, allowed mask) -> narrower mask
+# a log-probability per token added to the logits: the same at every step, or one for the state reached
+Bias = np.ndarray | Callable[[GrammarState], np.ndarray]
 Progress = Callable[[int], None]  # called every step with how many sequences finished in it
 # the likeliest line is a monotone one, so beam search (only) discourages runs of one pitch:
 MAX_RUN = 3  # a pitch sounds at most this many times in a row
@@ -102,11 +104,12 @@ def filter_logits(logits: torch.Tensor, config: SamplingConfig) -> torch.Tensor:
 @torch.no_grad()
 def sample(model: MelodyLM, tokenizer: Tokenizer, prompt: Sequence[int], count: int, config: SamplingConfig,
            generator: torch.Generator, constraints: Sequence[Constraint] = (),
-           conditions: torch.Tensor | None = None, bias: np.ndarray | None = None,
+           conditions: torch.Tensor | None = None, bias: Bias | None = None,
            progress: Progress | None = None) -> list[list[int]]:
     """`count` sequences that continue `prompt` (which starts with BOS), sampled as one batch.
 
-    `bias`, a log-probability per token, is added to the model's logits before the draws are shaped.
+    `bias`, a log-probability per token (or a function of the grammar state giving one), is added to
+    the model's logits before the draws are shaped.
     `progress`, when given, is called every step with how many sequences finished in it.
     """
     model.eval()
@@ -120,15 +123,14 @@ def sample(model: MelodyLM, tokenizer: Tokenizer, prompt: Sequence[int], count: 
     logits, carried = _run_prompt(model, prompt, count, labels, device)
     stepper = Stepper.of(model) if Stepper.fits(model, labels, count) else None
     pitch_tokens = _pitch_ids(tokenizer)
-    shift = None if bias is None else torch.from_numpy(bias).to(device)
     while True:
         alive = [i for i, state in enumerate(states) if not state.ended and len(sequences[i]) < config.max_tokens]
         if not alive:
             break
         masks = np.stack([_allowed(states[i], constraints) for i in alive])
         scores = (logits if len(alive) == count else logits[alive]).float()
-        if shift is not None:
-            scores = scores + shift
+        if bias is not None:
+            scores = scores + _bias_rows(bias, [states[i] for i in alive], device)
         scores = scores.masked_fill(~torch.from_numpy(masks).to(device), float("-inf"))
         if config.repetition_penalty != 1.0:
             scores = _penalize(scores, [sequences[i] for i in alive], pitch_tokens, config)
@@ -218,6 +220,12 @@ def _run_prompt(model: MelodyLM, prompt: Sequence[int], count: int, labels: torc
     return output[:, -1].expand(count, -1), state
 
 
+def _bias_rows(bias: Bias, states: Sequence[GrammarState], device: torch.device) -> torch.Tensor:
+    """The bias as a (1, vocab) or (states, vocab) tensor of log-probabilities."""
+    rows = bias if isinstance(bias, np.ndarray) else np.stack([bias(state) for state in states])
+    return torch.from_numpy(np.atleast_2d(rows)).to(device)
+
+
 def _allowed(state: GrammarState, constraints: Sequence[Constraint]) -> np.ndarray:
     """The grammar's mask narrowed by each constraint in turn.
 
@@ -257,7 +265,7 @@ Beam = tuple[float, list[int], GrammarState]  # (total log-probability, tokens, 
 
 @torch.no_grad()
 def beam_search(model: MelodyLM, tokenizer: Tokenizer, prompt: Sequence[int], config: SamplingConfig,
-                constraints: Sequence[Constraint] = (), count: int = 1, bias: np.ndarray | None = None,
+                constraints: Sequence[Constraint] = (), count: int = 1, bias: Bias | None = None,
                 progress: Progress | None = None) -> list[list[int]]:
     """The `count` likeliest continuations found by beam search under the grammar and constraints.
 
@@ -275,12 +283,12 @@ def beam_search(model: MelodyLM, tokenizer: Tokenizer, prompt: Sequence[int], co
     for token in prompt:
         first.advance(int(token))
     logits, carried = _run_prompt(model, prompt, 1, None, device)
-    shift = None if bias is None else torch.from_numpy(bias).to(device)
     pitch_tokens = _pitch_ids(tokenizer)
     beams: list[Beam] = [(0.0, list(map(int, prompt)), first)]
     finished: list[tuple[float, list[int]]] = []
     while beams and len(finished) < max(count, config.beam_size):
-        candidates = _extend(beams, logits if shift is None else logits + shift, constraints, pitch_tokens, config)
+        shifted = logits if bias is None else logits + _bias_rows(bias, [state for _, _, state in beams], device)
+        candidates = _extend(beams, shifted, constraints, pitch_tokens, config)
         found = min(len(finished), count)
         beams, rows, ended = _survivors(candidates, beams, config, len(prompt))
         finished += ended
