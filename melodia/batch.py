@@ -15,7 +15,7 @@ A job file (TOML):
     audio = false                          # also a WAV per melody
     workers = 2
     [constraints]                          # as `melodia generate`: key, range, max_leap, meter,
-    range = "C4:C6"                        # end_on_tonic, instrument, notes
+    range = "C4:C6"                        # end_on_tonic, instrument, notes, form, phrase_bars, scale
 
 Every cell has its own random seed derived from the job's, so a rerun remakes exactly what a
 killed run did not finish, and every file is written whole or not at all.
@@ -111,7 +111,19 @@ def load_job(path: str | os.PathLike[str]) -> Job:
               workers=int(fields.number("workers", 1, 1, 256, whole=True)),
               constraints=_constraints(Fields(path, fields.take("constraints", dict, {}), BatchError, "constraints")))
     fields.done()
+    _check_form(job)
     return job
+
+
+def _check_form(job: Job) -> None:
+    """The form fits the job's length, checked before any work (as `melodia generate` would)."""
+    from melodia.generation import form_plan
+
+    if job.constraints.notes is None:
+        try:
+            form_plan(Constraints(**{**asdict(job.constraints), "bars": job.bars}))
+        except MelodiaError as error:
+            raise BatchError(f"{job.path}: constraints.form: {error}") from None
 
 
 def _model(path: Path, value: str) -> str:
@@ -158,8 +170,17 @@ def _constraints(fields: Fields) -> Constraints:
                           f"{', '.join(sorted(INSTRUMENT_RANGES))}")
     leap = int(fields.number("max_leap", 0, 0, 10_000, whole=True)) if "max_leap" in fields.table else None
     notes = int(fields.number("notes", 1, 1, 10_000, whole=True)) if "notes" in fields.table else None
-    constraints = Constraints(key=key, pitch_range=pitch_range, max_leap=leap, notes=notes, meter=meter,
-                              end_on_tonic=fields.boolean("end_on_tonic", False), instrument=instrument)
+    form = fields.take("form", str, "") or None
+    phrase_bars = int(fields.number("phrase_bars", 4, 1, 64, whole=True)) if "phrase_bars" in fields.table else None
+    scale = fields.take("scale", str, "strict")
+    if scale not in ("strict", "soft", "off"):
+        raise fields.fail(f"constraints.scale = {scale!r} is not one of strict, soft, off")
+    try:
+        constraints = Constraints(key=key, pitch_range=pitch_range, max_leap=leap, notes=notes, meter=meter,
+                                  end_on_tonic=fields.boolean("end_on_tonic", False), instrument=instrument,
+                                  form=form, phrase_bars=phrase_bars, scale=scale)
+    except MelodiaError as error:
+        raise BatchError(f"{where}: {error}") from None
     fields.done()
     return constraints
 

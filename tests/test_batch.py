@@ -159,3 +159,18 @@ def test_an_output_folder_that_is_a_file_is_refused(tmp_path: Path) -> None:
     job = load_job(job_file(tmp_path, 'seeds = ["C4"]\noutput = "taken"\n'))
     with pytest.raises(MelodiaError, match="taken: is a file, not a folder"):
         run_job(job, progress=False)
+
+
+def test_a_job_gives_its_melodies_a_form_and_refuses_one_that_does_not_fit(tmp_path: Path) -> None:
+    job_file = tmp_path / "job.toml"
+    job_file.write_text('seeds = ["A4 B4 C5 E5 key=Am"]\ncount = 2\nbars = 8\noutput = "out"\n'
+                        '[constraints]\nform = "AABB"\nphrase_bars = 2\nscale = "soft"\n')
+    job = load_job(job_file)
+    assert (job.constraints.form, job.constraints.phrase_bars, job.constraints.scale) == ("AABB", 2, "soft")
+    run_job(job, workers=1, progress=False)
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    rows = manifest["outputs"] if isinstance(manifest, dict) else manifest
+    assert len(rows) == 2 and all(row["tonic_ending"] == 1.0 and row["bars"] == 8 for row in rows)
+    job_file.write_text('seeds = ["A4 B4"]\nbars = 8\n[constraints]\nform = "AAB"\n')
+    with pytest.raises(BatchError, match="constraints.form: --form AAB of 4-bar phrases makes 12 bars"):
+        load_job(job_file)
