@@ -172,5 +172,5 @@ def test_a_job_gives_its_melodies_a_form_and_refuses_one_that_does_not_fit(tmp_p
     rows = manifest["outputs"] if isinstance(manifest, dict) else manifest
     assert len(rows) == 2 and all(row["tonic_ending"] == 1.0 and row["bars"] == 8 for row in rows)
     job_file.write_text('seeds = ["A4 B4"]\nbars = 8\n[constraints]\nform = "AAB"\n')
-    with pytest.raises(BatchError, match="constraints.form: --form AAB of 4-bar phrases makes 12 bars"):
+    with pytest.raises(BatchError, match=r"constraints\.form: --form AAB of 4-bar phrases makes 12 bars"):
         load_job(job_file)
