@@ -39,6 +39,7 @@ from melodia.errors import MelodiaError
 from melodia.io.atomic import atomic_write_bytes, atomic_write_text
 from melodia.io.modelfile import save_model
 from melodia.model import MelodyLM, ModelConfig, detach_state
+from melodia.tokenizers import Tokenizer
 
 CONDITION_NAMES = ("meter", "mode", "collection")
 
@@ -177,127 +178,198 @@ class Progress:
     done: bool = False
 
 
+@dataclass
+class Run:
+    """Everything one training run works with: made by `_set_up`, then handed to the loop,
+    the checkpoints and the validation."""
+
+    config: TrainConfig
+    output: Path
+    rank: int
+    world: int
+    device: torch.device
+    tokenizer: Tokenizer
+    model: MelodyLM
+    network: nn.Module  # the model, or its DistributedDataParallel wrapper
+    optimizer: torch.optim.Optimizer
+    schedule: Any
+    train_data: EpochStreams
+    valid_data: EpochStreams | None
+    steps_per_epoch: int
+    total_steps: int
+    record: dict[str, Any] = dataclasses.field(default_factory=dict)
+    state: Progress = dataclasses.field(default_factory=Progress)
+    carried: Any = None
+    best_weights: dict[str, torch.Tensor] | None = None
+    started: float = dataclasses.field(default_factory=time.monotonic)
+    last_checkpoint: float = dataclasses.field(default_factory=time.monotonic)
+    tokens_at_start: int = 0
+    training_seconds: float = 0.0  # data and steps, not validation
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.output.with_name(self.output.name + ".ckpt")
+
+    def tokens_per_second(self, seconds: float) -> float:
+        return (self.state.tokens_seen - self.tokens_at_start) / max(seconds, 1e-9)
+
+
 def train(config: TrainConfig, output: Path, resume: bool = False, progress_bar: bool = True) -> dict[str, Any]:
     """Train a model on `config.corpus` and write it to `output`; return the training record."""
+    run = _set_up(config, output, resume)
+    from tqdm import tqdm
+
+    bar = tqdm(total=run.total_steps, initial=run.state.step, desc="training", unit="step",
+               disable=not progress_bar or run.rank != 0, file=sys.stderr)
+    run.started, run.last_checkpoint, run.tokens_at_start = time.monotonic(), time.monotonic(), run.state.tokens_seen
+    while not run.state.done and run.state.epoch < config.epochs:
+        epoch_started = time.monotonic()
+        losses = _train_epoch(run, bar)
+        run.training_seconds += time.monotonic() - epoch_started
+        _end_epoch(run, losses, bar)
+    bar.close()
+    return _finish(run)
+
+
+def _set_up(config: TrainConfig, output: Path, resume: bool) -> Run:
+    """The model, data, optimizer and schedule of a run, fresh or as its checkpoint left them."""
     rank, world, device = _distributed_setup()
     if config.threads:
         torch.set_num_threads(config.threads)
     corpus = Corpus.open(config.corpus)
-    tokenizer = corpus.tokenizer
     conditions = condition_values(corpus, config.conditions)
-    model_config = dataclasses.replace(config.model, vocab_size=len(tokenizer), conditions=conditions)
     torch.manual_seed(config.seed)
+    model_config = dataclasses.replace(config.model, vocab_size=len(corpus.tokenizer), conditions=conditions)
     model = MelodyLM(model_config).to(device)
     train_data = EpochStreams(corpus, "train", config, conditions)
     valid_data = EpochStreams(corpus, "valid", config, conditions) if corpus.split("valid") else None
-    steps_per_epoch = (train_data.total // (config.batch_size * world) - 1) // config.bptt
-    total_steps = config.epochs * steps_per_epoch
-    if config.max_steps:
-        total_steps = min(total_steps, config.max_steps)
-    if steps_per_epoch < 1:
-        raise TrainError(f"the train split ({train_data.total} tokens) is too small for batch_size "
-                         f"{config.batch_size} x bptt {config.bptt}")
+    steps_per_epoch, total_steps = _steps(config, train_data.total, world)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(config, total_steps))
-    state = Progress()
-    checkpoint = output.with_name(output.name + ".ckpt")
-    carried: Any = None
-    best_weights: dict[str, torch.Tensor] | None = None
+    run = Run(config=config, output=output, rank=rank, world=world, device=device, tokenizer=corpus.tokenizer,
+              model=model, network=model, optimizer=optimizer, schedule=schedule, train_data=train_data,
+              valid_data=valid_data, steps_per_epoch=steps_per_epoch, total_steps=total_steps)
     if resume:
-        if not checkpoint.is_file():
-            raise TrainError(f"{checkpoint}: no checkpoint to resume from")
-        state, carried, best_weights = _load_checkpoint(checkpoint, model, optimizer, schedule, rank, world, config,
-                                                        device)
+        _resume(run)
     else:
         torch.manual_seed(config.seed * 1000 + rank)  # dropout draws differ between processes
-    network: nn.Module = model
     if world > 1:
-        network = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda"
-                                                      else None)
-    record = {"corpus": corpus.name, "corpus_hash": corpus.content_hash(), "melodia": __version__,
-              "config": config.flat(), "world_size": world, "device": device.type,
-              "parameters": model.parameter_count(), "steps_per_epoch": steps_per_epoch}
-    from tqdm import tqdm
+        run.network = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda"
+                                                          else None)
+    run.record = _record(run, corpus)
+    return run
 
-    bar = tqdm(total=total_steps, initial=state.step, desc="training", unit="step",
-               disable=not progress_bar or rank != 0, file=sys.stderr)
-    last_checkpoint = time.monotonic()
-    started, tokens_at_start, training_seconds = time.monotonic(), state.tokens_seen, 0.0
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
-    while not state.done and state.epoch < config.epochs:
-        epoch_started = time.monotonic()
-        rows, labels = train_data.rows(state.epoch, config.batch_size * world, shuffle=True)
-        rows, labels = rows[rank::world].to(device), labels[rank::world].to(device)
-        network.train()
-        losses = []
-        while state.chunk < steps_per_epoch and not state.done:
-            start = state.chunk * config.bptt
-            inputs, targets = rows[:, start:start + config.bptt], rows[:, start + 1:start + config.bptt + 1]
-            with autocast:
-                logits, carried = network(inputs, carried, labels[:, start:start + config.bptt])
-                loss = nn.functional.cross_entropy(logits.float().reshape(-1, logits.shape[-1]),
-                                                   targets.reshape(-1))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), config.clip)
-            optimizer.step()
-            schedule.step()
-            carried = detach_state(carried)
-            losses.append(loss.item())
-            state.chunk += 1
-            state.step += 1
-            state.tokens_seen += inputs.numel() * world
-            rate = (state.tokens_seen - tokens_at_start) / max(time.monotonic() - started, 1e-9)
-            bar.set_postfix(loss=f"{losses[-1]:.3f}", tok_s=f"{rate:,.0f}", refresh=False)
-            bar.update()
-            if config.max_steps and state.step >= config.max_steps:
-                state.done = True
-            if config.max_minutes and time.monotonic() - started > config.max_minutes * 60:
-                state.done = True  # out of time: this epoch still ends with a validation
-            due = bool(config.checkpoint_steps and state.step % config.checkpoint_steps == 0) or (
-                time.monotonic() - last_checkpoint > config.checkpoint_minutes * 60)
-            if world > 1:  # clocks differ between processes: all must agree, or the collectives hang
-                flags = torch.tensor([int(due), int(state.done)], device=device)
-                dist.all_reduce(flags, op=dist.ReduceOp.MAX)
-                due, state.done = bool(flags[0]), bool(flags[1])
-            if due and not state.done and state.chunk < steps_per_epoch:
-                _save_checkpoint(checkpoint, model, optimizer, schedule, state, carried, best_weights, rank, world,
-                                 config)
-                last_checkpoint = time.monotonic()
-        training_seconds += time.monotonic() - epoch_started  # data and steps, not validation
-        valid_loss = _validate(model, valid_data, config, device) if valid_data else float(np.mean(losses))
-        elapsed = time.monotonic() - started
-        state.log.append({"epoch": state.epoch, "step": state.step, "lr": schedule.get_last_lr()[0],
-                          "train_loss": float(np.mean(losses)) if losses else math.nan, "valid_loss": valid_loss,
-                          "tokens_per_s": (state.tokens_seen - tokens_at_start) / max(elapsed, 1e-9)})
-        if valid_loss < state.best_valid:
-            state.best_valid, state.best_epoch, state.bad_epochs = valid_loss, state.epoch, 0
-            best_weights = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-        else:
-            state.bad_epochs += 1
-            if state.bad_epochs >= config.patience:
-                state.done = True
-        state.epoch += 1
-        state.chunk = 0
-        carried = None
-        if rank == 0:
-            _write_log(output, state.log)
-            bar.write(f"epoch {state.epoch}: train {state.log[-1]['train_loss']:.4f}, valid {valid_loss:.4f} "
-                      f"nats/token")
-        _save_checkpoint(checkpoint, model, optimizer, schedule, state, carried, best_weights, rank, world, config)
-        last_checkpoint = time.monotonic()
-    bar.close()
-    if best_weights is not None:
-        model.load_state_dict(best_weights)
-    record.update({"training_tokens_per_s": (state.tokens_seen - tokens_at_start) / max(training_seconds, 1e-9),
-                   "steps": state.step, "epochs": state.epoch, "best_epoch": state.best_epoch,
-                   "valid_loss": state.best_valid, "tokens_seen": state.tokens_seen})
-    if rank == 0:
-        save_model(output, model, tokenizer, record, half=config.half_weights)
-    if world > 1:
+
+def _record(run: Run, corpus: Corpus) -> dict[str, Any]:
+    """What the model file says of its training, before the training's own figures."""
+    return {"corpus": corpus.name, "corpus_hash": corpus.content_hash(), "melodia": __version__,
+            "config": run.config.flat(), "world_size": run.world, "device": run.device.type,
+            "parameters": run.model.parameter_count(), "steps_per_epoch": run.steps_per_epoch}
+
+
+def _steps(config: TrainConfig, tokens: int, world: int) -> tuple[int, int]:
+    """(steps per epoch, steps in all) for `tokens` training tokens."""
+    steps_per_epoch = (tokens // (config.batch_size * world) - 1) // config.bptt
+    if steps_per_epoch < 1:
+        raise TrainError(f"the train split ({tokens} tokens) is too small for batch_size "
+                         f"{config.batch_size} x bptt {config.bptt}")
+    total_steps = config.epochs * steps_per_epoch
+    return steps_per_epoch, min(total_steps, config.max_steps) if config.max_steps else total_steps
+
+
+def _train_epoch(run: Run, bar: Any) -> list[float]:
+    """Steps through the rest of the current epoch (or until told to stop); the losses of its steps."""
+    config, state = run.config, run.state
+    rows, labels = run.train_data.rows(state.epoch, config.batch_size * run.world, shuffle=True)
+    rows, labels = rows[run.rank::run.world].to(run.device), labels[run.rank::run.world].to(run.device)
+    run.network.train()
+    losses = []
+    while state.chunk < run.steps_per_epoch and not state.done:
+        start = state.chunk * config.bptt
+        losses.append(_step(run, rows[:, start:start + config.bptt + 1], labels[:, start:start + config.bptt]))
+        rate = run.tokens_per_second(time.monotonic() - run.started)
+        bar.set_postfix(loss=f"{losses[-1]:.3f}", tok_s=f"{rate:,.0f}", refresh=False)
+        bar.update()
+        if _checkpoint_due(run) and not state.done and state.chunk < run.steps_per_epoch:
+            _save_checkpoint(run)
+            run.last_checkpoint = time.monotonic()
+    return losses
+
+
+def _step(run: Run, window: torch.Tensor, labels: torch.Tensor) -> float:
+    """One optimizer step on the `bptt` tokens of `window` predicting the token after each; its loss."""
+    inputs, targets = window[:, :-1], window[:, 1:]
+    with torch.autocast("cuda", dtype=torch.bfloat16) if run.device.type == "cuda" else nullcontext():
+        logits, carried = run.network(inputs, run.carried, labels)
+        loss = nn.functional.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1))
+    run.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    nn.utils.clip_grad_norm_(run.model.parameters(), run.config.clip)
+    run.optimizer.step()
+    run.schedule.step()
+    run.carried = detach_state(carried)
+    run.state.chunk += 1
+    run.state.step += 1
+    run.state.tokens_seen += inputs.numel() * run.world
+    return float(loss.item())
+
+
+def _checkpoint_due(run: Run) -> bool:
+    """Whether a checkpoint is due after this step; marks the run done when it is out of steps or time."""
+    config, state = run.config, run.state
+    if config.max_steps and state.step >= config.max_steps:
+        state.done = True
+    if config.max_minutes and time.monotonic() - run.started > config.max_minutes * 60:
+        state.done = True  # out of time: this epoch still ends with a validation
+    due = bool(config.checkpoint_steps and state.step % config.checkpoint_steps == 0) or (
+        time.monotonic() - run.last_checkpoint > config.checkpoint_minutes * 60)
+    if run.world > 1:  # clocks differ between processes: all must agree, or the collectives hang
+        flags = torch.tensor([int(due), int(state.done)], device=run.device)
+        dist.all_reduce(flags, op=dist.ReduceOp.MAX)
+        due, state.done = bool(flags[0]), bool(flags[1])
+    return due
+
+
+def _end_epoch(run: Run, losses: list[float], bar: Any) -> None:
+    """Validate, log, keep the best weights, stop when out of patience, and checkpoint."""
+    state = run.state
+    valid_loss = _validate(run.model, run.valid_data, run.config, run.device) if run.valid_data \
+        else float(np.mean(losses))
+    state.log.append({"epoch": state.epoch, "step": state.step, "lr": run.schedule.get_last_lr()[0],
+                      "train_loss": float(np.mean(losses)) if losses else math.nan, "valid_loss": valid_loss,
+                      "tokens_per_s": run.tokens_per_second(time.monotonic() - run.started)})
+    if valid_loss < state.best_valid:
+        state.best_valid, state.best_epoch, state.bad_epochs = valid_loss, state.epoch, 0
+        run.best_weights = {k: v.detach().cpu().clone() for k, v in run.model.state_dict().items()}
+    else:
+        state.bad_epochs += 1
+        if state.bad_epochs >= run.config.patience:
+            state.done = True
+    state.epoch += 1
+    state.chunk = 0
+    run.carried = None
+    if run.rank == 0:
+        _write_log(run.output, state.log)
+        bar.write(f"epoch {state.epoch}: train {state.log[-1]['train_loss']:.4f}, valid {valid_loss:.4f} "
+                  f"nats/token")
+    _save_checkpoint(run)
+    run.last_checkpoint = time.monotonic()
+
+
+def _finish(run: Run) -> dict[str, Any]:
+    """Write the best weights with the training record; return the record."""
+    state = run.state
+    if run.best_weights is not None:
+        run.model.load_state_dict(run.best_weights)
+    run.record.update({"training_tokens_per_s": run.tokens_per_second(run.training_seconds), "steps": state.step,
+                       "epochs": state.epoch, "best_epoch": state.best_epoch, "valid_loss": state.best_valid,
+                       "tokens_seen": state.tokens_seen})
+    if run.rank == 0:
+        save_model(run.output, run.model, run.tokenizer, run.record, half=run.config.half_weights)
+    if run.world > 1:
         dist.barrier()
         dist.destroy_process_group()
-    return record
+    return run.record
 
 
 def _lr_lambda(config: TrainConfig, total_steps: int) -> Any:
@@ -352,42 +424,45 @@ def _gathered(tensor: torch.Tensor, world: int) -> list[torch.Tensor]:
     return [p.cpu() for p in parts]
 
 
-def _save_checkpoint(path: Path, model: MelodyLM, optimizer: Any, schedule: Any, state: Progress, carried: Any,
-                     best: dict[str, torch.Tensor] | None, rank: int, world: int, config: TrainConfig) -> None:
+def _save_checkpoint(run: Run) -> None:
     """Every process hands in its carried state and random state; the first one writes."""
-    device = next(model.parameters()).device
+    device, world, carried = next(run.model.parameters()).device, run.world, run.carried
     carried_parts = [] if carried is None else [
         _gathered(part.contiguous(), world) for part in (carried if isinstance(carried, tuple) else (carried,))]
     rng = _gathered(torch.get_rng_state().to(device) if device.type == "cuda" else torch.get_rng_state(), world)
-    if rank != 0:
+    if run.rank != 0:
         return
-    payload = {"config": json.dumps(dataclasses.asdict(config)), "progress": json.dumps(dataclasses.asdict(state)),
-               "model": model.state_dict(), "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
-               "carried": carried_parts, "rng": rng, "best": best or {}, "melodia": __version__}
+    payload = {"config": json.dumps(dataclasses.asdict(run.config)),
+               "progress": json.dumps(dataclasses.asdict(run.state)), "model": run.model.state_dict(),
+               "optimizer": run.optimizer.state_dict(), "schedule": run.schedule.state_dict(),
+               "carried": carried_parts, "rng": rng, "best": run.best_weights or {}, "melodia": __version__}
     buffer = io.BytesIO()
     torch.save(payload, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
+    atomic_write_bytes(run.checkpoint, buffer.getvalue())
 
 
-def _load_checkpoint(path: Path, model: MelodyLM, optimizer: Any, schedule: Any, rank: int, world: int,
-                     config: TrainConfig, device: torch.device) -> tuple[Progress, Any, dict[str, torch.Tensor] | None]:
+def _resume(run: Run) -> None:
+    """Put `run` where its checkpoint left it: weights, optimizer, schedule, progress, carried and random state."""
+    path = run.checkpoint
+    if not path.is_file():
+        raise TrainError(f"{path}: no checkpoint to resume from")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many kinds on a damaged or hostile file
         raise TrainError(f"{path}: not a usable checkpoint ({str(error).splitlines()[0][:160]})") from error
-    changed = _changed_settings(json.loads(payload["config"]), json.loads(json.dumps(dataclasses.asdict(config))))
+    changed = _changed_settings(json.loads(payload["config"]), json.loads(json.dumps(dataclasses.asdict(run.config))))
     if changed:
         raise TrainError(f"{path}: the checkpoint was made with other settings ({', '.join(changed)}); "
                          "resume with the same ones")
-    if len(payload["rng"]) != world:
-        raise TrainError(f"{path}: made by {len(payload['rng'])} processes, resumed with {world}")
-    model.load_state_dict(payload["model"])
-    optimizer.load_state_dict(payload["optimizer"])
-    schedule.load_state_dict(payload["schedule"])
-    torch.set_rng_state(payload["rng"][rank].cpu().to(torch.uint8))
-    parts = [part[rank].to(device) for part in payload["carried"]]
-    carried = None if not parts else (tuple(parts) if len(parts) > 1 else parts[0])
-    return Progress(**json.loads(payload["progress"])), carried, payload["best"] or None
+    if len(payload["rng"]) != run.world:
+        raise TrainError(f"{path}: made by {len(payload['rng'])} processes, resumed with {run.world}")
+    run.model.load_state_dict(payload["model"])
+    run.optimizer.load_state_dict(payload["optimizer"])
+    run.schedule.load_state_dict(payload["schedule"])
+    torch.set_rng_state(payload["rng"][run.rank].cpu().to(torch.uint8))
+    parts = [part[run.rank].to(run.device) for part in payload["carried"]]
+    run.carried = None if not parts else (tuple(parts) if len(parts) > 1 else parts[0])
+    run.state, run.best_weights = Progress(**json.loads(payload["progress"])), payload["best"] or None
 
 
 def _changed_settings(saved: dict[str, Any], current: dict[str, Any], where: str = "") -> list[str]:
