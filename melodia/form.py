@@ -6,11 +6,13 @@ A tune is a row of phrases, one letter each. A letter met before returns varied,
 tunes bring a phrase back: the first time, its first bar is copied note for note from
 where the letter first came (so a seed's motive comes back) and its second bar plays the
 pitches of the bar it returns to in a rhythm of its own; later times, both bars take the
-pitches only. The rest is new and leads to a cadence of its own, as a
-second ending differs from the first. Every phrase ends on a cadence: the last note of its last
-bar falls on a beat (the last phrase's on a strong beat), lasts at least a beat, and is a degree of the tonic chord
+pitches only. The rest is new and leads to a cadence of its own, as a second ending
+differs from the first. A new section (B, C, ...) states its opening bar twice, as folk
+tunes' second parts often do. Every phrase ends on a cadence: the last note of its last bar
+falls on a beat (the last phrase's on a strong beat) and is held at least a beat, to a
+beat (the tune's last note to the end of its bar), on a degree of the tonic chord
 ("full"), of the dominant ("half": an open ending, asking for more), or the tonic itself
-("final", the tune's last note).
+("final").
 
 Both rules work on the metrical grammar's state as masks over the next token, so they
 hold in sampling and in beam search alike, and they give way (leave the mask as it was)
@@ -44,9 +46,7 @@ class Phrase:
     letter: str
     first_bar: int
     bars: int
-    copy_from: int | None  # the first bar of the phrase it returns to
-    copied_bars: int  # bars copied from `copy_from` on
-    exact_bars: int  # of those, how many note for note (the rest take the pitches only)
+    copies: tuple[tuple[int, int, bool], ...]  # (bar, the earlier bar it takes, note for note or pitches only)
     cadence: str  # "final", "half" or "full"
 
 
@@ -65,9 +65,9 @@ class FormPlan:
     def source_bar(self, bar: int) -> tuple[int, bool] | None:
         """The earlier bar that `bar` (1-based) repeats, and whether whole (else only its pitches)."""
         for phrase in self.phrases:
-            offset = bar - phrase.first_bar
-            if phrase.copy_from is not None and 0 <= offset < phrase.copied_bars:
-                return phrase.copy_from + offset, offset < phrase.exact_bars
+            for copied, source, whole in phrase.copies:
+                if copied == bar:
+                    return source, whole
         return None
 
     def cadence_at(self, bar: int) -> str | None:
@@ -116,11 +116,16 @@ def plan_form(form: str | None, phrase_bars: int | None, bars: int | None) -> Fo
     for index, letter in enumerate(letters):
         first_bar = 1 + index * length
         source = first_bars.setdefault(letter, first_bar)
-        last = index == len(letters) - 1
-        cadence = "final" if last else ("half" if index % 2 == 0 else "full")
-        copied = min(2, length - 1) if source != first_bar else 0
-        exact = int(letters[:index].count(letter) == 1)
-        phrases.append(Phrase(letter, first_bar, length, source if copied else None, copied, exact, cadence))
+        cadence = "final" if index == len(letters) - 1 else ("half" if index % 2 == 0 else "full")
+        if source != first_bar:  # a return: the first time bar 1 whole and bar 2's pitches, later the pitches
+            again = letters[:index].count(letter) > 1
+            copies = [(first_bar + offset, source + offset, offset == 0 and not again)
+                      for offset in range(min(2, length - 1))]
+        elif index and length >= 4:  # a new section states its opening bar twice
+            copies = [(first_bar + 1, first_bar, True)]
+        else:
+            copies = []
+        phrases.append(Phrase(letter, first_bar, length, tuple(copies), cadence))
     return FormPlan(letters, length, tuple(phrases))
 
 
@@ -234,8 +239,10 @@ class FormRules:
             lengths = np.arange(1, self.durations[1] - self.durations[0] + 1)
             can_close = position in strong and bool(self.cadence_pitches[kind][state.pitch - self._low])  # type: ignore
             fits = (lengths <= later[-1] - position) if later else np.zeros(len(lengths), dtype=bool)
-            if can_close:
-                fits |= (lengths >= beat) & (lengths <= length - position)
+            if can_close:  # held to a beat (the tune's last note to the end of its bar), not to a stray step
+                ends = position + lengths
+                fits |= (ends == length) if kind == "final" else (
+                    (lengths >= beat) & (ends <= length) & (ends % beat == 0))
             narrowed[self.durations[0]:self.durations[1]] &= fits
         return narrowed
 

@@ -44,6 +44,7 @@ def test_a_plan_returns_its_letters_and_ends_each_phrase_on_a_cadence() -> None:
     assert [plan.cadence_at(bar) for bar in (4, 8, 12, 16)] == ["half", "full", "half", "final"]
     assert plan.source_bar(5) == (1, True) and plan.source_bar(6) == (2, False)  # the first return
     assert plan.source_bar(13) == (1, False) and plan.source_bar(9) is None  # a later return; a new letter
+    assert plan.source_bar(10) == (9, True)  # which states its opening bar twice
     assert plan_form(None, None, 8).form == "AA" and plan_form(None, None, 16).form == "AABA"
     assert plan_form(None, None, 12).phrase_bars == 4 and plan_form("AABB", 2, None).bars == 8
 
