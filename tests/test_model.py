@@ -100,7 +100,7 @@ def test_model_file_holds_everything_needed(cache: Path, tmp_path: Path) -> None
 
 
 def test_kill_and_resume_gives_the_same_weights(cache: Path, tmp_path: Path) -> None:
-    settings = [f"--set={s}" for s in [*TINY, "epochs=4", "checkpoint_steps=7", "hidden_size=96"]]
+    settings = [f"--set={s}" for s in [*TINY, "epochs=3", "checkpoint_steps=7", "hidden_size=64"]]
     whole = cli("train", "--corpus", "tiny", *settings, "-o", str(tmp_path / "whole.safetensors"), "--quiet",
                 cache=cache)
     assert whole.returncode == 0, whole.stderr
