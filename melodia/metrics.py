@@ -88,18 +88,31 @@ def _sounding(score: Score) -> np.ndarray:
     return np.cumsum(changes)[:length]
 
 
+def _voices(score: Score) -> tuple[np.ndarray, np.ndarray]:
+    """(how many pitched notes sound, for how many ticks) for each stretch between onsets and ends, to the
+    tick: two short notes in one sixteenth are one after the other, not together."""
+    notes = pitched_notes(score)
+    if not notes:
+        return np.zeros(0, dtype=int), np.zeros(0, dtype=int)
+    ticks = np.asarray([t for n in notes for t in (n.onset_tick, n.end_tick)])
+    steps = np.asarray([step for _ in notes for step in (1, -1)])
+    order = np.lexsort((steps, ticks))  # at one tick, ends before onsets
+    ticks, counts = ticks[order], np.cumsum(steps[order])
+    return counts[:-1], np.diff(ticks)
+
+
 def polyphony(score: Score) -> float:
-    """Mean number of notes sounding together, over the sixteenths where any sounds."""
-    sounding = _sounding(score)
-    busy = sounding[sounding > 0]
-    return float(busy.mean()) if len(busy) else 0.0
+    """Mean number of notes sounding together, over the time where any sounds."""
+    counts, lengths = _voices(score)
+    busy = lengths * (counts > 0)
+    return float((counts * busy).sum() / busy.sum()) if busy.sum() else 0.0
 
 
 def polyphony_rate(score: Score) -> float:
-    """Share of sounding sixteenths where more than one note sounds."""
-    sounding = _sounding(score)
-    busy = sounding[sounding > 0]
-    return float((busy > 1).mean()) if len(busy) else 0.0
+    """Share of the sounding time where more than one note sounds."""
+    counts, lengths = _voices(score)
+    busy = lengths * (counts > 0)
+    return float((busy * (counts > 1)).sum() / busy.sum()) if busy.sum() else 0.0
 
 
 def intervals(score: Score) -> np.ndarray:

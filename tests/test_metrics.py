@@ -153,3 +153,8 @@ def test_compare_leaves_out_pieces_a_metric_cannot_measure() -> None:
     result = compare_sets([signed, signed], [line([60, 64, 67, 72])] * 3)
     assert result["key_agreement"]["generated_mean"] == 1.0 and math.isnan(result["key_agreement"]["overlap"])
     assert not math.isnan(result["repetition"]["overlap"])
+
+
+def test_a_one_voice_line_of_very_short_notes_has_no_polyphony() -> None:
+    flurry = Score([Track(notes=[Note(60 + i % 5, 80, i * 50, 50) for i in range(40)])])  # 50-tick notes
+    assert polyphony(flurry) == 1.0 and polyphony_rate(flurry) == 0.0
