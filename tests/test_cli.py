@@ -235,5 +235,6 @@ def test_generate_shows_a_progress_bar_only_on_a_terminal_and_not_when_quiet(
     status = main(["generate", "--seed", "C4 D4 E4 key=C", "--num", "2", "--bars", "4", *option,
                    "-o", str(tmp_path / "out")])
     assert status == 0, stderr.getvalue()
-    assert ("generating: " in stderr.getvalue() and " melodies, step " in stderr.getvalue()) == shown
+    # the bar's first line shows at once; later ones (" melodies, step N") only as often as tqdm redraws
+    assert ("generating: 0/2 melodies" in stderr.getvalue()) == shown
     assert len(list((tmp_path / "out").glob("*.mid"))) == 2
