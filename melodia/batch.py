@@ -37,9 +37,12 @@ from typing import Any
 
 from melodia.errors import MelodiaError
 from melodia.generation import Constraints
-from melodia.settings import Fields, beside, read_file
+from melodia.settings import Fields, beside, read_file, table_with_overrides
 
 MAX_ITEMS = 1_000_000
+# the fields of a job's [constraints] table; `--set form=AABB` stands for `--set constraints.form=AABB`
+CONSTRAINT_FIELDS = ("key", "range", "max_leap", "meter", "end_on_tonic", "instrument", "notes", "form",
+                     "phrase_bars", "scale")
 
 
 class BatchError(MelodiaError):
@@ -90,10 +93,16 @@ class BatchReport:
     manifest: Path | None = None
 
 
-def load_job(path: str | os.PathLike[str]) -> Job:
-    """Read and check a job file; every mistake is a `BatchError` naming the file and field."""
+def load_job(path: str | os.PathLike[str], overrides: Iterable[str] = ()) -> Job:
+    """Read and check a job file; every mistake is a `BatchError` naming the file and field.
+
+    `overrides` are `key=value` strings (`count=2`, `constraints.form=AABB` or `form=AABB`) that
+    replace the file's values before they are checked, so they are checked as the file's are.
+    """
     path = Path(path)
-    fields = Fields(path, read_file(path, BatchError, "job", adjective="readable"), BatchError)
+    table = table_with_overrides(read_file(path, BatchError, "job", adjective="readable"), list(overrides),
+                                 BatchError, {name: f"constraints.{name}" for name in CONSTRAINT_FIELDS})
+    fields = Fields(path, table, BatchError)
     seeds = fields.strings("seeds", None)
     temperatures = fields.numbers("temperatures", [1.0], 0.05, 5.0)
     styles = fields.strings("styles", ["none"])

@@ -236,13 +236,16 @@ def _batch_command(commands: Any) -> None:
     batch.add_argument("--shard", default="1/1", metavar="I/N", help="make only the I-th of N disjoint slices")
     batch.add_argument("--workers", type=int, metavar="N", help="processes (default: the job's, else 1)")
     batch.add_argument("--quiet", action="store_true", help="no progress bar")
+    batch.add_argument("--set", metavar="KEY=VALUE", action="append", default=[],
+                       help="override one field of the job file: count=2, constraints.form=AABB, or a "
+                            "constraint by its flat name, form=AABB")
     batch.set_defaults(run=_batch)
 
 
 def _batch(args: argparse.Namespace) -> None:
     from melodia.batch import BatchError, load_job, parse_shard, run_job
 
-    job = load_job(args.job)
+    job = load_job(args.job, args.set)
     report = run_job(job, parse_shard(args.shard), args.workers, progress=not args.quiet)
     print(f"made {report.made}, already there {report.existing}, failed cells {len(report.failed)}; "
           f"manifest {report.manifest}")
@@ -369,6 +372,9 @@ def _generate_command(commands: Any) -> None:
     generate.add_argument("--style", metavar="NAME|FILE",
                           help="play each melody in a combined style preset (see melodia style --list)")
     generate.add_argument("--random-seed", type=int, default=0, help="the same number gives the same output")
+    generate.add_argument("--set", metavar="KEY=VALUE", action="append", default=[],
+                          help="override one constraint or sampling setting: sampling.temperature=0.9, "
+                               "constraints.max_leap=5, or by its flat name, temperature=0.9")
     generate.add_argument("-o", "--output", default=DEFAULT_OUTPUT, help="output folder (default: %(default)s)")
     generate.add_argument("--force", action="store_true", help="overwrite files in the output folder")
     generate.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -401,25 +407,31 @@ def _generate(args: argparse.Namespace) -> None:
 
 def _generation_settings(args: argparse.Namespace) -> tuple[Any, Any]:
     """The constraints and sampling settings asked for, checked before any file is touched."""
+    from dataclasses import replace
+
     from melodia.errors import MelodiaError
-    from melodia.generation import Constraints
+    from melodia.generation import Constraints, GenerateError, GenerationSettings
     from melodia.sampler import SamplingConfig
     from melodia.seed import parse_range
+    from melodia.settings import with_overrides
 
     if args.num < 1:
         raise MelodiaError(f"--num {args.num}: expected 1 or more melodies")
     if args.seed_bars is not None and args.seed_bars < 1:
         raise MelodiaError(f"--seed-bars {args.seed_bars}: expected 1 or more bars")
-    bars = args.bars
-    if bars is None and args.notes is None:  # 8 bars, unless a form and its phrases give the length
-        bars = None if args.form and args.form.lower() != "none" else 8
     constraints = Constraints(key=args.key, pitch_range=parse_range(args.range) if args.range else None,
-                              max_leap=args.max_leap, bars=bars, notes=args.notes, meter=args.meter,
+                              max_leap=args.max_leap, bars=args.bars, notes=args.notes, meter=args.meter,
                               end_on_tonic=args.end_on_tonic, instrument=args.instrument, form=args.form,
                               phrase_bars=args.phrase_bars, scale=args.scale)
-    sampling = SamplingConfig(args.temperature, args.top_k, args.top_p, args.repetition_penalty,
-                              beam_size=args.beam_size, branch_factor=args.branch_factor)
-    return constraints, sampling
+    sampling = SamplingConfig(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+                              repetition_penalty=args.repetition_penalty, beam_size=args.beam_size,
+                              branch_factor=args.branch_factor)
+    settings = with_overrides(GenerationSettings(constraints, sampling), args.set, GenerateError)
+    constraints = settings.constraints
+    if constraints.bars is None and constraints.notes is None:  # 8 bars, unless a form and its phrases give it
+        form = constraints.form
+        constraints = replace(constraints, bars=None if form and form.lower() != "none" else 8)
+    return constraints, settings.sampling
 
 
 @contextmanager

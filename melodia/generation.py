@@ -15,9 +15,9 @@ import copy
 import json
 import os
 import re
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -76,6 +76,19 @@ class Constraints:
         for name, ok, accepted in checks:
             if not ok:
                 raise GenerateError(f"constraint {name} = {getattr(self, name)!r}: expected {accepted}")
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """The constraints and the sampling settings of one request, so that `--set` reaches either:
+    `constraints.max_leap=5` and `sampling.temperature=0.9`, or by flat name `max_leap=5`."""
+
+    ALIASES: ClassVar[dict[str, str]] = {
+        **{spec.name: f"constraints.{spec.name}" for spec in fields(Constraints)},
+        **{spec.name: f"sampling.{spec.name}" for spec in fields(SamplingConfig)}}
+
+    constraints: Constraints = field(default_factory=Constraints)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
 
 
 def form_plan(constraints: Constraints) -> FormPlan | None:

@@ -11,6 +11,7 @@ This module imports nothing of melodia but its errors, so any module may use it.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import sys
@@ -27,8 +28,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["Fields", "beside", "flat_settings", "from_dict", "read_file", "read_settings", "tomllib",
-           "with_overrides"]
+__all__ = ["Fields", "beside", "flat_settings", "from_dict", "read_file", "read_settings", "table_with_overrides",
+           "tomllib", "with_overrides"]
 
 T = TypeVar("T")
 TRUE, FALSE = ("true", "1", "yes"), ("false", "0", "no")
@@ -108,6 +109,36 @@ def with_overrides(settings: T, pairs: list[str], error: type[MelodiaError]) -> 
             place = place.setdefault(name, {})
         place[path[-1]] = _parsed(hint, text.strip(), error, f"--set {key.strip()}={text.strip()}")
     return _replaced(settings, updates)
+
+
+def table_with_overrides(table: dict[str, Any], pairs: list[str], error: type[MelodiaError],
+                         aliases: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """A copy of the file's `table` with `key=value` strings applied, for files read with `Fields`
+    (which then check every value as they would a file's and name an unknown key with the accepted ones).
+
+    A key may be dotted (`constraints.form`) or one of `aliases` (`form` for `constraints.form`); a value
+    is read as a TOML value (`2`, `0.9`, `true`, `[0.8, 1.0]`), and as text when it is not one (`AABB`).
+    """
+    table = copy.deepcopy(table)
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        path = (aliases or {}).get(key.strip(), key.strip()).split(".")
+        if not sep or not all(name.strip() for name in path):
+            raise error(f"--set {pair!r}: expected key=value, e.g. count=2 or constraints.form=AABB")
+        place = table
+        for name in path[:-1]:
+            place = place.setdefault(name, {})
+            if not isinstance(place, dict):
+                raise error(f"--set {pair!r}: {name} is not a table")
+        place[path[-1]] = _toml_value(text.strip())
+    return table
+
+
+def _toml_value(text: str) -> Any:
+    try:
+        return tomllib.loads(f"value = {text}")["value"]
+    except tomllib.TOMLDecodeError:
+        return text
 
 
 def flat_settings(settings: Any) -> dict[str, Any]:

@@ -174,3 +174,38 @@ def test_a_job_gives_its_melodies_a_form_and_refuses_one_that_does_not_fit(tmp_p
     job_file.write_text('seeds = ["A4 B4"]\nbars = 8\n[constraints]\nform = "AAB"\n')
     with pytest.raises(BatchError, match=r"constraints\.form: --form AAB of 4-bar phrases makes 12 bars"):
         load_job(job_file)
+
+
+@pytest.mark.parametrize("pairs", [
+    ["count=2", "constraints.form=AABB", "constraints.phrase_bars=2", "temperatures=[0.8, 1.0]"],
+    ["count=2", "form=AABB", "phrase_bars=2", "temperatures=[0.8, 1.0]"],
+], ids=["dotted", "flat"])
+def test_set_overrides_the_fields_of_a_job_file(tmp_path: Path, pairs: list[str]) -> None:
+    path = job_file(tmp_path, 'seeds = ["C4"]\ncount = 4\n[constraints]\nform = "AB"\n')
+    job = load_job(path, pairs)
+    assert (job.count, job.constraints.form, job.constraints.phrase_bars, job.temperatures) == (2, "AABB", 2,
+                                                                                                 (0.8, 1.0))
+    assert load_job(path).count == 4  # the file is left as it was
+
+
+@pytest.mark.parametrize(("pair", "message"), [
+    ("colour=red", "unknown field 'colour'; expected one of audio, bars, constraints, count, "),
+    ("constraints.speed=2", "unknown field 'constraints.speed'; expected one of end_on_tonic, form, "),
+    ("count=0", "count = 0 should be a whole number from 1 to 100000"),
+    ("max_leap=-1", "constraints.max_leap = -1 should be a whole number from 0"),
+    ("count", "--set 'count': expected key=value"),
+], ids=["unknown", "unknown-constraint", "count", "max_leap", "no-value"])
+def test_set_values_are_checked_as_the_files_are(tmp_path: Path, pair: str, message: str) -> None:
+    with pytest.raises(BatchError) as error:
+        load_job(job_file(tmp_path, 'seeds = ["C4"]\n'), [pair])
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_the_batch_command_takes_set(tmp_path: Path) -> None:
+    from melodia.cli import main
+
+    job = job_file(tmp_path, 'seeds = ["C4 D4 E4 key=C"]\ncount = 3\nbars = 2\noutput = "out"\n')
+    assert main(["batch", str(job), "--quiet", "--set", "count=1", "--set", "constraints.max_leap=4"]) == 0
+    assert len(list((tmp_path / "out").glob("*.mid"))) == 1
+    settings = json.loads((tmp_path / "out" / "manifest.json").read_text())["settings"]
+    assert settings["count"] == 1 and settings["constraints"]["max_leap"] == 4

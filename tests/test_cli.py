@@ -238,3 +238,39 @@ def test_generate_shows_a_progress_bar_only_on_a_terminal_and_not_when_quiet(
     # the bar's first line shows at once; later ones (" melodies, step N") only as often as tqdm redraws
     assert ("generating: 0/2 melodies" in stderr.getvalue()) == shown
     assert len(list((tmp_path / "out").glob("*.mid"))) == 2
+
+
+@pytest.mark.parametrize("pairs", [
+    ["sampling.temperature=0.9", "constraints.max_leap=5"],
+    ["temperature=0.9", "max_leap=5"],
+], ids=["dotted", "flat"])
+def test_generate_set_overrides_the_settings_of_the_flags(pairs: list[str]) -> None:
+    from melodia.cli import _generation_settings, _parser
+
+    options = [word for pair in pairs for word in ("--set", pair)]
+    args = _parser().parse_args(["generate", "--seed", "C4", "--temperature", "1.2", "--max-leap", "7", *options])
+    constraints, sampling = _generation_settings(args)
+    assert (sampling.temperature, constraints.max_leap, constraints.bars) == (0.9, 5, 8)
+
+
+def test_generate_set_with_a_form_leaves_the_length_to_the_form() -> None:
+    from melodia.cli import _generation_settings, _parser
+
+    args = _parser().parse_args(["generate", "--seed", "C4", "--set", "form=AABB", "--set", "phrase_bars=2"])
+    constraints, _ = _generation_settings(args)
+    assert (constraints.form, constraints.phrase_bars, constraints.bars) == ("AABB", 2, None)
+
+
+@pytest.mark.parametrize(("pair", "message"), [
+    ("colour=red", "--set 'colour=red': expected key=value with key one of key, pitch_range, max_leap, "),
+    ("sampling.top_p=2", "sampling setting top_p = 2.0: expected a number in (0, 1]"),
+    ("max_leap=-1", "constraint max_leap = -1: expected a whole number >= 0"),
+], ids=["unknown", "top_p", "max_leap"])
+def test_generate_set_refuses_unknown_keys_and_bad_values(pair: str, message: str, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from melodia.cli import main
+
+    status = main(["generate", "--seed", "C4 D4 E4 key=C", "--set", pair, "-o", str(tmp_path / "out")])
+    error = capsys.readouterr().err
+    assert status == 1 and error.startswith(f"melodia: error: {message}") and error.count("\n") == 1
+    assert not (tmp_path / "out").exists()
