@@ -123,7 +123,7 @@ def evaluate_inputs(model_path: Path, inputs: Sequence[str], baseline: bool = Fa
     With `transpositions` k > 0 the model's figure is the average over transpositions by
     -k..k semitones (see `transposition_average_nll`).
     """
-    from melodia.io.modelfile import load_model
+    from melodia.modelfile import load_model
 
     model, tokenizer, training = load_model(model_path)
     pieces, skipped = _collect(inputs, tokenizer)

@@ -353,8 +353,8 @@ def job_target() -> Target:
 
 
 def model_target() -> Target:
-    from melodia.io.modelfile import load_model, save_model
     from melodia.model import MelodyLM, ModelConfig
+    from melodia.modelfile import load_model, save_model
     from melodia.tokenizers import TokenizerConfig, tokenizer_from_config
 
     tokenizer = tokenizer_from_config(TokenizerConfig(melody=True))

@@ -299,7 +299,7 @@ def _seed_from_file(seed: SeedFile) -> Score:
 def _load(model: Any) -> tuple[Any, Tokenizer]:
     """A model file path, "default" (the model shipped in the package), or a (model, tokenizer) pair."""
     if isinstance(model, (str, os.PathLike)):
-        from melodia.io.modelfile import load_model
+        from melodia.modelfile import load_model
         from melodia.resources import default_model_path
 
         if str(model) == "default":

@@ -37,8 +37,8 @@ from melodia.corpus.dataset import Augmentation, PitchMap, augment
 from melodia.corpus.reader import Corpus
 from melodia.errors import MelodiaError
 from melodia.io.atomic import atomic_write_bytes, atomic_write_text
-from melodia.io.modelfile import save_model
 from melodia.model import MelodyLM, ModelConfig, detach_state
+from melodia.modelfile import save_model
 from melodia.tokenizers import Tokenizer
 
 CONDITION_NAMES = ("meter", "mode", "collection")

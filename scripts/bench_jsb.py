@@ -28,7 +28,7 @@ from melodia.corpus.reader import Corpus
 from melodia.evaluate import transposition_average_nll
 from melodia.io import write_score
 from melodia.io.jsb import read_jsb
-from melodia.io.modelfile import load_model
+from melodia.modelfile import load_model
 from melodia.ngram import choose_order
 from melodia.train import TrainConfig, train
 

@@ -14,8 +14,8 @@ import torch
 
 from melodia.generation import SCALES, Constraints, GenerateError, generate
 from melodia.io import read_score
-from melodia.io.modelfile import save_model
 from melodia.model import MelodyLM, ModelConfig
+from melodia.modelfile import save_model
 from melodia.sampler import SamplingConfig, sample
 from melodia.seed import SeedError, parse_key, parse_seed
 from melodia.tokenizers import BOS, Tokenizer, TokenizerConfig, tokenizer_from_config

@@ -22,8 +22,8 @@ from melodia import Note, Score, Track
 from melodia.corpus import build_corpus, find_recipe
 from melodia.corpus.reader import Corpus
 from melodia.evaluate import evaluate_inputs
-from melodia.io.modelfile import ModelFileError, load_model, save_model
 from melodia.model import MelodyLM, ModelConfig, ModelConfigError
+from melodia.modelfile import ModelFileError, load_model, save_model
 from melodia.ngram import KneserNey, choose_order
 from melodia.train import TrainConfig, TrainError, train
 
