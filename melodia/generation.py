@@ -402,7 +402,7 @@ def _constraint_masks(tokenizer: Tokenizer, mode: Mode, constraints: Constraints
                       allowed_pitch: np.ndarray) -> list[Constraint]:
     """Constraint functions over the grammar's mask (metrical tokenizers)."""
     vocab = tokenizer.vocab
-    if "Pitch" not in vocab.ranges:
+    if not tokenizer.supports_constraints:
         raise GenerateError("generation with constraints needs a metrical tokenizer")
     start, stop = vocab.ranges["Pitch"]
     pitches = np.arange(tokenizer.config.pitch_range[0], tokenizer.config.pitch_range[1] + 1)

@@ -122,7 +122,7 @@ def sample(model: MelodyLM, tokenizer: Tokenizer, prompt: Sequence[int], count: 
     labels = None if conditions is None else conditions.to(device).expand(count, -1)
     logits, carried = _run_prompt(model, prompt, count, labels, device)
     stepper = Stepper.of(model) if Stepper.fits(model, labels, count) else None
-    pitch_tokens = _pitch_ids(tokenizer)
+    pitch_tokens = tokenizer.pitch_ids()
     while True:
         alive = [i for i, state in enumerate(states) if not state.ended and len(sequences[i]) < config.max_tokens]
         if not alive:
@@ -243,12 +243,6 @@ def _allowed(state: GrammarState, constraints: Sequence[Constraint]) -> np.ndarr
     return mask
 
 
-def _pitch_ids(tokenizer: Tokenizer) -> np.ndarray:
-    kind = "NoteOn" if "NoteOn" in tokenizer.vocab.ranges else "Pitch"
-    start, stop = tokenizer.vocab.ranges[kind]
-    return np.arange(start, stop)
-
-
 def _penalize(scores: torch.Tensor, sequences: list[list[int]], pitch_tokens: np.ndarray,
               config: SamplingConfig) -> torch.Tensor:
     low, high = int(pitch_tokens[0]), int(pitch_tokens[-1])
@@ -283,7 +277,7 @@ def beam_search(model: MelodyLM, tokenizer: Tokenizer, prompt: Sequence[int], co
     for token in prompt:
         first.advance(int(token))
     logits, carried = _run_prompt(model, prompt, 1, None, device)
-    pitch_tokens = _pitch_ids(tokenizer)
+    pitch_tokens = tokenizer.pitch_ids()
     beams: list[Beam] = [(0.0, list(map(int, prompt)), first)]
     finished: list[tuple[float, list[int]]] = []
     while beams and len(finished) < max(count, config.beam_size):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import itertools
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -195,3 +196,27 @@ def test_load_refuses_other_versions_and_unknown_fields(tmp_path: Path) -> None:
         load_tokenizer(path)
     with pytest.raises(TokenizerError, match="steps_per_quarter = 7"):
         TokenizerConfig(steps_per_quarter=7)
+
+
+@pytest.mark.parametrize(("scheme", "note_kind", "pitch_kinds", "constraints"), [
+    ("metrical", "Pitch", ["Pitch"], True),
+    ("performance", "NoteOn", ["NoteOn", "NoteOff"], False),
+], ids=["metrical", "performance"])
+def test_the_tokenizer_says_which_tokens_are_pitches(scheme: str, note_kind: str, pitch_kinds: list[str],
+                                                     constraints: bool) -> None:
+    tokenizer = tokenizer_from_config(TokenizerConfig(scheme=scheme, pitch_range=(48, 84)))
+    ids = tokenizer.pitch_ids()
+    assert tokenizer.to_strings(ids[[0, -1]]) == [f"{note_kind}_48", f"{note_kind}_84"] and len(ids) == 37
+    assert [tokenizer.vocab.kind_of[start] for start, _ in tokenizer.pitch_id_ranges()] == pitch_kinds
+    assert tokenizer.supports_constraints == constraints
+
+
+@pytest.mark.parametrize("scheme", ["metrical", "performance"])
+def test_only_a_scheme_with_duration_tokens_cuts_long_notes(scheme: str) -> None:
+    config = TokenizerConfig(scheme=scheme, max_duration_quarters=2)
+    tokenizer = tokenizer_from_config(config)
+    score = Score([Track(notes=[Note(pitch=60, velocity=90, onset_tick=0, duration_tick=480 * 3)])])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        decoded = tokenizer.decode(tokenizer.encode(score))
+    assert decoded.notes[0].duration_tick == (480 * 2 if scheme == "metrical" else 480 * 3)

@@ -34,10 +34,8 @@ class PitchMap:
     def __init__(self, tokenizer: Tokenizer) -> None:
         vocab = tokenizer.vocab
         self.low, self.high = tokenizer.config.pitch_range
-        kinds = ("NoteOn", "NoteOff") if tokenizer.config.scheme == "performance" else ("Pitch",)
         self.pitch_of = np.full(len(vocab), -1, dtype=np.int64)
-        for kind in kinds:
-            start, stop = vocab.ranges[kind]
+        for start, stop in tokenizer.pitch_id_ranges():
             self.pitch_of[start:stop] = np.arange(self.low, self.high + 1)
         self.program_range = vocab.ranges.get("Program")
         self.drums = self.program_range[1] - 1 if self.program_range else -1

@@ -97,13 +97,16 @@ class Tokenizer(ABC):
     """
 
     scheme: ClassVar[str]
+    pitch_kinds: ClassVar[tuple[str, ...]]  # the kinds of token that carry a pitch, the one that starts a note first
+    supports_constraints: ClassVar[bool] = False  # whether generation's constraint masks read this grammar
+    caps_durations: ClassVar[bool] = False  # a note longer than the longest Duration token is cut to it
 
     def __init__(self, config: TokenizerConfig) -> None:
         if config.scheme != self.scheme:
             raise TokenizerError(f"a {type(self).__name__} needs scheme {self.scheme!r}, "
                                  f"got {config.scheme!r}")
         self.config = config
-        self.grid = Grid(config)
+        self.grid = Grid(config, cap_durations=self.caps_durations)
         self.vocab = Vocabulary(self._vocabulary_groups())
 
     @abstractmethod
@@ -120,6 +123,15 @@ class Tokenizer(ABC):
 
     def __len__(self) -> int:
         return len(self.vocab)
+
+    def pitch_ids(self) -> np.ndarray:
+        """The ids of the tokens that start a note, one per pitch, from the lowest pitch up."""
+        start, stop = self.vocab.ranges[self.pitch_kinds[0]]
+        return np.arange(start, stop)
+
+    def pitch_id_ranges(self) -> list[tuple[int, int]]:
+        """The id range of every kind of token that carries a pitch, each from the lowest pitch up."""
+        return [self.vocab.ranges[kind] for kind in self.pitch_kinds]
 
     @property
     def meter_ids(self) -> dict[tuple[int, int], int]:

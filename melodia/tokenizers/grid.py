@@ -47,8 +47,11 @@ class QuantizedScore:
 class Grid:
     """The time, pitch, velocity and tempo grid a `TokenizerConfig` describes."""
 
-    def __init__(self, config: TokenizerConfig) -> None:
+    def __init__(self, config: TokenizerConfig, cap_durations: bool = False) -> None:
+        """`cap_durations`: cut a note longer than `config.max_duration_quarters` to it (a scheme with
+        Duration tokens has a longest one)."""
         self.config = config
+        self.cap_durations = cap_durations
         self.steps_per_quarter = config.steps_per_quarter
         self.ticks_per_step = config.ticks_per_step
         self.meters = [(n, d) for d in METER_DENOMINATORS
@@ -87,7 +90,7 @@ class Grid:
         step = self.ticks_per_step
         onset_step = (onset + step // 2) // step
         duration = np.maximum(1, (end + step // 2) // step - onset_step)
-        if self.config.scheme == "metrical":
+        if self.cap_durations:
             longest = self.config.max_duration_quarters * self.steps_per_quarter
             if (duration > longest).any():
                 warnings.warn(MelodiaWarning(f"cut {np.count_nonzero(duration > longest)} notes to the longest "

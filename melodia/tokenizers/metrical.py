@@ -23,6 +23,9 @@ class MetricalTokenizer(Tokenizer):
     """Bar / Position / Program / Pitch / Velocity / Duration tokens, plus TimeSig and Tempo."""
 
     scheme = "metrical"
+    pitch_kinds = ("Pitch",)
+    supports_constraints = True
+    caps_durations = True
 
     def _vocabulary_groups(self) -> list[tuple[str, Sequence[Any]]]:
         config, grid = self.config, self.grid

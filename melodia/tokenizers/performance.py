@@ -26,6 +26,7 @@ class PerformanceTokenizer(Tokenizer):
     """NoteOn / NoteOff / TimeShift / Velocity / Program tokens, plus TimeSig and Tempo."""
 
     scheme = "performance"
+    pitch_kinds = ("NoteOn", "NoteOff")
 
     def _vocabulary_groups(self) -> list[tuple[str, Sequence[Any]]]:
         config, grid = self.config, self.grid
