@@ -32,8 +32,8 @@ from melodia.compare import compare_sets
 from melodia.corpus.reader import Corpus
 from melodia.evaluate import evaluate_inputs
 from melodia.generation import Constraints, generate
-from melodia.io.modelfile import load_model
 from melodia.metrics import SCALAR_METRICS, key_agreement
+from melodia.modelfile import load_model
 from melodia.originality import ReferenceIndex, share_with_runs
 from melodia.sampler import SamplingConfig
 from melodia.score import Score

@@ -13,8 +13,8 @@ import pytest
 from melodia.form import FormError, plan_form
 from melodia.generation import SCALES, Constraints, GenerateError, generate, seed_key
 from melodia.io import read_score
-from melodia.io.modelfile import load_model
 from melodia.metrics import key_agreement, phrase_parallelism, repetition, tonic_ending
+from melodia.modelfile import load_model
 from melodia.sampler import SamplingConfig
 from melodia.score import PITCH_CLASS_NAMES, Score
 from melodia.seed import parse_seed
