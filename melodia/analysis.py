@@ -37,6 +37,12 @@ def estimate_key(pitches: np.ndarray, durations: np.ndarray, profiles: str = "kr
     return max(correlations, key=lambda key: correlations[key])
 
 
+def mode_quality(name: str) -> str:
+    """'minor' for modes with a minor third above the tonic (aeolian, dorian, phrygian, ...), else 'major'."""
+    steps = SCALES[name]
+    return MINOR if 3 in steps and 4 not in steps else MAJOR
+
+
 def key_correlations(pitches: np.ndarray, durations: np.ndarray, profiles: str = "krumhansl"
                      ) -> dict[tuple[int, str], float]:
     """The correlation of the duration-weighted pitch-class histogram with every key's profile."""

@@ -25,8 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from melodia.analysis import mode_quality
 from melodia.errors import MelodiaError
-from melodia.score import TICKS_PER_QUARTER, TimeSignature
+from melodia.score import MINOR, TICKS_PER_QUARTER, TimeSignature
 from melodia.tokenizers import EOS, GrammarState, Tokenizer
 
 FORM_LETTERS = "ABCDEFGH"
@@ -145,9 +146,9 @@ def strong_positions(bar_length: int, beat: int, every_beat: bool = False) -> li
     return [p * beat for p in positions if (p + 1) * beat <= bar_length]
 
 
-def cadence_pitch_classes(kind: str, tonic: int, mode_steps: tuple[int, ...]) -> set[int]:
-    """The pitch classes a cadence of `kind` may end on, in the key of `tonic` with the mode's scale steps."""
-    minor = 3 in mode_steps and 4 not in mode_steps
+def cadence_pitch_classes(kind: str, tonic: int, mode: str) -> set[int]:
+    """The pitch classes a cadence of `kind` may end on, in `mode` (a name of `analysis.SCALES`) on `tonic`."""
+    minor = mode_quality(mode) == MINOR
     return {(tonic + (4 if step is None else step)) % 12 for step in CADENCE_DEGREES[kind]
             if not (step is None and minor)}
 
@@ -195,7 +196,7 @@ class FormRules:
         if not whole:
             if state.last_kind != "Position" or len(done) >= len(source):
                 return None
-            return self.pitch_start + source[len(done)][1] - self.tokenizer.config.pitch_range[0]
+            return self.pitch_start + source[len(done)][1] - self._low
         if done != source[:len(done)]:
             return None
         following = source[len(done)] if len(done) < len(source) else None
@@ -203,7 +204,7 @@ class FormRules:
         if kind == "Position":
             position = state.position  # type: ignore[attr-defined]
             return None if following is None or following[0] != position else \
-                self.pitch_start + following[1] - self.tokenizer.config.pitch_range[0]
+                self.pitch_start + following[1] - self._low
         if kind == "Pitch":
             if following is None or following[1] != state.pitch:  # type: ignore[attr-defined]
                 return None

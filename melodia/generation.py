@@ -22,12 +22,12 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from melodia.analysis import SCALES, estimate_key, key_correlations
+from melodia.analysis import SCALES, estimate_key, key_correlations, mode_quality
 from melodia.errors import MelodiaError
 from melodia.form import FormPlan, FormRules, beat_steps, cadence_pitch_classes, plan_form, strong_positions
 from melodia.gm import INSTRUMENT_RANGES
 from melodia.io.atomic import atomic_write_bytes, atomic_write_text, refuse_overwrite
-from melodia.metrics import SCALAR_METRICS, STRUCTURE_METRICS, beat_ticks, on_strong_beat
+from melodia.metrics import SCALAR_METRICS, STRUCTURE_METRICS, ends_on_tonic
 from melodia.sampler import Bias, Constraint, Progress, SamplingConfig, beam_search, sample
 from melodia.score import MAJOR, MINOR, KeySignature, Score
 from melodia.seed import Mode, parse_key, parse_meter, parse_seed
@@ -151,13 +151,16 @@ def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints = C
         return [tokenizer.decode(tokens) for tokens in sequences]
 
     scores = draw(count)
-    hard = _hard_faults(seed_score, mode, constraints)
+    def hard(score: Score) -> str:
+        return _fault(score, seed_score.note_count, mode, constraints)
+
     for _ in range(0 if sampling.beam_size else RETRIES):
-        failing = [i for i, score in enumerate(scores) if hard(score) or (plan and not _ends_home(score, mode))]
+        failing = [i for i, score in enumerate(scores)
+                   if hard(score) or (plan and not ends_on_tonic(score, mode.tonic))]
         if not failing:
             break
         for index, again in zip(failing, draw(len(failing))):
-            if not hard(again) and (hard(scores[index]) or _ends_home(again, mode)):
+            if not hard(again) and (hard(scores[index]) or ends_on_tonic(again, mode.tonic)):
                 scores[index] = again
     broken = [fault for score in scores if (fault := hard(score))]
     if broken:
@@ -167,12 +170,6 @@ def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints = C
     for score in scores:
         score.key_signatures = [signature]
     return scores
-
-
-def mode_quality(name: str) -> str:
-    """'minor' for modes with a minor third above the tonic (aeolian, dorian, phrygian, ...), else 'major'."""
-    steps = SCALES[name]
-    return MINOR if 3 in steps and 4 not in steps else MAJOR
 
 
 def seed_key(score: Score) -> Mode:
@@ -203,34 +200,19 @@ def _seed_bars(seed: Score) -> int:
     return len(seed.bar_starts(seed.end_tick - 1)) if seed.end_tick else 0
 
 
-def _ends_home(score: Score, mode: Mode) -> bool:
-    """The last note is the tonic, on a strong beat, at least a beat long."""
-    notes = score.notes
-    if not notes:
-        return False
-    last = max(notes, key=lambda n: (n.onset_tick, n.pitch))
-    beat = beat_ticks(score.time_signature_at(last.onset_tick))
-    return last.pitch % 12 == mode.tonic and last.duration_tick >= beat and on_strong_beat(score, last.onset_tick)
-
-
-def _hard_faults(seed: Score, mode: Mode, constraints: Constraints) -> Any:
-    """A check of one output against the constraints that must hold: the first fault found, or ''."""
-    seed_notes = seed.note_count
-
-    def faults(score: Score) -> str:
-        line = sorted(score.notes, key=lambda n: (n.onset_tick, n.pitch))
-        new = line[seed_notes:]
-        if constraints.pitch_range and any(not constraints.pitch_range[0] <= n.pitch <= constraints.pitch_range[1]
-                                           for n in new):
-            return "a note outside --range"
-        if constraints.max_leap is not None and any(abs(b.pitch - a.pitch) > constraints.max_leap
-                                                    for a, b in zip(line[max(seed_notes - 1, 0):], new)):
-            return f"a leap wider than --max-leap {constraints.max_leap}"
-        if constraints.end_on_tonic and not _ends_home(score, mode):
-            return "an ending off the tonic"
-        return ""
-
-    return faults
+def _fault(score: Score, seed_notes: int, mode: Mode, constraints: Constraints) -> str:
+    """The first constraint that must hold and that `score` breaks, or ''."""
+    line = sorted(score.notes, key=lambda n: (n.onset_tick, n.pitch))
+    new = line[seed_notes:]
+    if constraints.pitch_range and any(not constraints.pitch_range[0] <= n.pitch <= constraints.pitch_range[1]
+                                       for n in new):
+        return "a note outside --range"
+    if constraints.max_leap is not None and any(abs(b.pitch - a.pitch) > constraints.max_leap
+                                                for a, b in zip(line[max(seed_notes - 1, 0):], new)):
+        return f"a leap wider than --max-leap {constraints.max_leap}"
+    if constraints.end_on_tonic and not ends_on_tonic(score, mode.tonic):
+        return "an ending off the tonic"
+    return ""
 
 
 def _check_room(seed: Score, prompt_tokens: int, constraints: Constraints, sampling: SamplingConfig,
@@ -352,14 +334,10 @@ def _check_conflicts(seed: Score, mode: Mode, constraints: Constraints, tokenize
     if constraints.max_leap is not None and seed.note_count:
         last = max(seed.notes, key=lambda n: (n.onset_tick, n.pitch)).pitch
         if not (allowed & (np.abs(pitches - last) <= constraints.max_leap)).any():
-            raise GenerateError(f"the seed ends on {_note_name(last)}, and {' and '.join(named)} with --max-leap "
+            from melodia.display import note_name
+
+            raise GenerateError(f"the seed ends on {note_name(last)}, and {' and '.join(named)} with --max-leap "
                                 f"{constraints.max_leap} leave no note to follow it; widen the range or the leap")
-
-
-def _note_name(pitch: int) -> str:
-    from melodia.score import PITCH_CLASS_NAMES
-
-    return f"{PITCH_CLASS_NAMES[pitch % 12]}{pitch // 12 - 1}"
 
 
 def _key_bias(tokenizer: Tokenizer, mode: Mode, seed: Score, scale: str) -> Bias | None:
@@ -392,8 +370,7 @@ def _key_bias(tokenizer: Tokenizer, mode: Mode, seed: Score, scale: str) -> Bias
 
 
 def _form_rules(tokenizer: Tokenizer, plan: FormPlan, mode: Mode, first_free_bar: int) -> list[Constraint]:
-    steps = SCALES[mode.name]
-    cadences = {kind: cadence_pitch_classes(kind, mode.tonic, steps) for kind in ("final", "half", "full")}
+    cadences = {kind: cadence_pitch_classes(kind, mode.tonic, mode.name) for kind in ("final", "half", "full")}
     rules = FormRules(tokenizer, plan, cadences, first_free_bar)
     return [rules.cadence, rules.copy]
 

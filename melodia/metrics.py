@@ -238,14 +238,16 @@ def on_strong_beat(score: Score, tick: int) -> bool:
     return offset % beat == 0 and (offset == 0 or (beats in (4, 6) and offset // beat == beats // 2))
 
 
+def ends_on_tonic(score: Score, tonic: int) -> bool:
+    """Whether the top line's last note is `tonic` (a pitch class), on a strong beat, lasting at least a beat."""
+    line = melody(score)
+    return bool(line) and line[-1].pitch % 12 == tonic and final_note_beats(score) >= 1 \
+        and on_strong_beat(score, line[-1].onset_tick)
+
+
 def tonic_ending(score: Score) -> float:
     """1 when the top line ends on the tonic of the piece's key, on a strong beat, lasting at least a beat; else 0."""
-    line = melody(score)
-    if not line:
-        return 0.0
-    tonic, _ = key_of(score)
-    last = line[-1]
-    return float(last.pitch % 12 == tonic and final_note_beats(score) >= 1 and on_strong_beat(score, last.onset_tick))
+    return float(ends_on_tonic(score, key_of(score)[0]))
 
 
 def cadence_rate(score: Score, phrase_bars: int = 4) -> float:

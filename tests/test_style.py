@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_tokenizers import scores
 
+from melodia.analysis import key_of
 from melodia.errors import StyleError
 from melodia.io import read_score, write_score
 from melodia.resources import example_path
@@ -30,7 +31,7 @@ from melodia.style import (
     preset_names,
     stylize,
 )
-from melodia.style.accompany import chord_bars, key_of
+from melodia.style.accompany import chord_bars
 from melodia.style.arrange import fold_into_range, split_by_rank
 from melodia.style.rhythm import perform, retime
 from melodia.style.roles import detect_voices, top_line

@@ -13,7 +13,7 @@ from itertools import groupby
 
 import numpy as np
 
-from melodia.analysis import MAJOR_SCALE, MINOR_SCALE, estimate_key
+from melodia.analysis import MAJOR_SCALE, MINOR_SCALE
 from melodia.score import MAJOR, TICKS_PER_QUARTER, Note, Score, TimeSignature
 
 EIGHTH = TICKS_PER_QUARTER // 2
@@ -57,14 +57,6 @@ def _clipped(notes: list[Note], bars: list[Bar]) -> list[Note]:
         if room > 0:
             out.append(Note(note.pitch, note.velocity, note.onset_tick, min(note.duration_tick, room)))
     return out
-
-
-def key_of(score: Score) -> tuple[int, str]:
-    """The score's first key signature, else the key estimated from its notes."""
-    if score.key_signatures:
-        return score.key_signatures[0].tonic, score.key_signatures[0].mode
-    notes = score.notes
-    return estimate_key(np.array([n.pitch for n in notes]), np.array([n.duration_tick for n in notes]))
 
 
 def scale_of(tonic: int, mode: str) -> list[int]:

@@ -8,6 +8,7 @@ from dataclasses import replace
 from itertools import groupby, pairwise
 from statistics import median
 
+from melodia.analysis import key_of
 from melodia.errors import MelodiaWarning
 from melodia.score import TICKS_PER_QUARTER, Note, Score, Track
 from melodia.style import accompany
@@ -62,7 +63,7 @@ def arrange(score: Score, instrumentation: Instrumentation, patterns: dict[str, 
 def _accompany(score: Score, melody: list[Note], instrumentation: Instrumentation, patterns: dict[str, str],
                lines: dict[str, list[list[Note]]]) -> None:
     """Fills the harmony, counter-melody, bass and drum roles of a bare melody."""
-    key = accompany.key_of(score)
+    key = key_of(score)
     bars = accompany.chord_bars(score, melody, key)
     for role in ("counter_melody", "harmony", "bass", "drums"):
         parts = instrumentation.parts_for(role)
