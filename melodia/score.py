@@ -91,6 +91,14 @@ class KeySignature:
         return f"{PITCH_CLASS_NAMES[self.tonic]} {self.mode}"
 
 
+@dataclass(frozen=True, slots=True)
+class ChordSymbol:
+    """From `tick` on, the harmony a lead sheet names `symbol` ('Am', 'G7', 'C/E')."""
+
+    tick: int
+    symbol: str
+
+
 @dataclass(slots=True)
 class Score:
     """A piece of music: tracks, tempo map, meter and keys, all in ticks.
@@ -104,6 +112,7 @@ class Score:
     time_signatures: list[TimeSignature] = field(default_factory=list)
     key_signatures: list[KeySignature] = field(default_factory=list)
     title: str = ""
+    chord_symbols: list[ChordSymbol] = field(default_factory=list)
 
     @property
     def notes(self) -> list[Note]:

@@ -339,6 +339,8 @@ def score_to_midi_bytes(score: Score) -> bytes:
     for tempo in score.tempos:
         microseconds = max(1, min(0xFFFFFF, round(60_000_000 / tempo.bpm)))
         conductor.append((tempo.tick, 3, _meta(0x51, microseconds.to_bytes(3, "big"))))
+    for chord in score.chord_symbols:  # text events, as lead-sheet MIDI files carry chord names
+        conductor.append((chord.tick, 4, _meta(0x01, chord.symbol.encode("latin-1", "replace"))))
     chunks = [_track_chunk(conductor)]
     pitched_channels = [c for c in range(16) if c != DRUM_CHANNEL]
     pitched_index = 0

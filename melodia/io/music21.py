@@ -412,6 +412,10 @@ def _insert_conductor(part: Any, score: Score) -> None:
         part.insert(Fraction(key.tick, TICKS_PER_QUARTER), music21.key.Key(tonic.name, key.mode))
     for tempo in score.tempos:
         part.insert(Fraction(tempo.tick, TICKS_PER_QUARTER), music21.tempo.MetronomeMark(number=tempo.bpm))
+    for chord in score.chord_symbols:
+        symbol = music21.harmony.ChordSymbol(chord.symbol.replace("b", "-").replace("m7-5", "m7b5"))
+        symbol.writeAsChord = False
+        part.insert(Fraction(chord.tick, TICKS_PER_QUARTER), symbol)
 
 
 def musicxml_bytes(score: Score) -> bytes:
