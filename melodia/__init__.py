@@ -43,6 +43,21 @@ def generate(*args: Any, **kwargs: Any) -> list[Score]:
     return run(*args, **kwargs)
 
 
+def harmonize(*args: Any, **kwargs: Any) -> Score:
+    """A melody in four parts, as Bach's chorales; see `melodia.harmony.harmonize` (imports torch when called)."""
+    from melodia.harmony import harmonize as run
+
+    return run(*args, **kwargs)
+
+
+def studio(model: Any = "default", folder: str = "melodia-kept") -> Any:
+    """A panel in Jupyter to try seeds and settings, listen, and keep melodies in `folder`; see
+    `melodia.studio_panel` (needs ipywidgets: pip install 'melodia[notebook]')."""
+    from melodia.studio_panel import studio as panel
+
+    return panel(model, folder)
+
+
 __all__ = [
     "TICKS_PER_QUARTER",
     "Constraints",
@@ -59,6 +74,8 @@ __all__ = [
     "TokenizerError",
     "Track",
     "generate",
+    "harmonize",
     "read_score",
+    "studio",
     "write_score",
 ]

@@ -1,0 +1,245 @@
+"""The studio's panel, built on ipywidgets: it shows in JupyterLab, Jupyter Notebook, VS Code and Voila.
+
+    import melodia
+    melodia.studio(model="default", folder="melodia-kept")
+
+A seed-phrase field (its parse error shown under it as you type), the settings (key, meter,
+bars, form, temperature, top-p, style, range, largest leap, scale, ending), Generate with a
+progress bar, then one row per candidate: its piano roll, an audio player, the notes as
+text, a notation toggle, Keep and Discard, a restyle menu and a MIDI download. Everything
+runs in the kernel (see `melodia.studio_session` for the logic); the CSS classes `melodia-*` name
+the parts for tests and for styling.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from typing import Any
+
+from melodia.errors import MelodiaError
+from melodia.studio_session import (
+    DEFAULT_FOLDER,
+    INFILLING_NOTE,
+    NO_STYLE,
+    Candidate,
+    Studio,
+    StudioSettings,
+    note_text,
+    with_next_seed,
+)
+
+METERS = ("the seed's", "2/4", "3/4", "4/4", "6/8", "9/8", "12/8", "5/4", "7/8")
+LEAPS = ("any", *(str(n) for n in range(1, 13)))
+SCALES = ("strict", "soft", "off")
+PROGRESS_EVERY = 4  # sampling steps between progress-bar updates (each is a message to the browser)
+ERROR_STYLE = "color:#b00020"
+
+
+def _widgets() -> Any:
+    try:
+        import ipywidgets
+    except ImportError:
+        raise MelodiaError("melodia.studio needs the Python package 'ipywidgets': pip install 'melodia[notebook]'"
+                           ) from None
+    return ipywidgets
+
+
+class StudioPanel:
+    """The panel over a `Studio`; a notebook shows it as the value of a cell.
+
+    Attributes:
+        studio: the logic: model, candidates, kept folder.
+        widget: the whole panel (an ipywidgets VBox).
+        rows: candidate number -> that candidate's row (a VBox).
+    """
+
+    def __init__(self, studio: Studio) -> None:
+        self.studio = studio
+        self.rows: dict[int, Any] = {}
+        self._steps_last_run = 0
+        self._build()
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def _build(self) -> None:
+        widgets = _widgets()
+        defaults = StudioSettings()
+        narrow, label = widgets.Layout(width="16em"), {"description_width": "initial"}
+        self.seed = widgets.Text(value=defaults.seed, description="seed", layout=widgets.Layout(width="40em"),
+                                 placeholder="notes such as D4 E4 F#4/8, an ABC fragment, or a file's path")
+        self.seed_error = widgets.HTML()
+        self.seed.observe(lambda _: self._check_seed(), names="value")
+        self.key = widgets.Text(description="key", placeholder="the seed's", layout=narrow)
+        self.meter = widgets.Dropdown(options=METERS, description="meter", layout=narrow)
+        self.bars = widgets.BoundedIntText(value=defaults.bars, min=2, max=64, description="bars", layout=narrow)
+        self.form = widgets.Text(description="form", placeholder="AA for 8 bars, AABA for 16", layout=narrow)
+        self.count = widgets.BoundedIntText(value=defaults.count, min=1, max=16, description="melodies",
+                                            layout=narrow)
+        self.temperature = widgets.FloatSlider(value=1.0, min=0.1, max=2.0, step=0.05, description="temperature",
+                                               style=label)
+        self.top_p = widgets.FloatSlider(value=1.0, min=0.05, max=1.0, step=0.05, description="top-p", style=label)
+        self.style = widgets.Dropdown(options=_style_options(), description="style", layout=narrow)
+        self.pitch_range = widgets.Text(description="range", placeholder="C4:C6", layout=narrow)
+        self.max_leap = widgets.Dropdown(options=LEAPS, description="max leap", layout=narrow)
+        self.scale = widgets.Dropdown(options=SCALES, description="scale", layout=narrow)
+        self.end_on_tonic = widgets.Checkbox(description="end on the tonic", indent=False)
+        self.random_seed = widgets.IntText(value=0, description="random seed", layout=narrow, style=label)
+        self.generate_button = widgets.Button(description="Generate", button_style="primary", icon="music")
+        self.generate_button.on_click(lambda _: self.generate())
+        self.progress = widgets.IntProgress(value=0, min=0, max=1, layout=widgets.Layout(visibility="hidden"))
+        self.status = widgets.HTML()
+        self.candidates_box = widgets.VBox()
+        controls = widgets.VBox([
+            widgets.HBox([self.seed]), self.seed_error,
+            widgets.HBox([self.key, self.meter, self.bars, self.form]),
+            widgets.HBox([self.temperature, self.top_p, self.count]),
+            widgets.HBox([self.style, self.pitch_range, self.max_leap, self.scale]),
+            widgets.HBox([self.end_on_tonic, self.random_seed]),
+            widgets.HBox([self.generate_button, self.progress]), self.status])
+        for part, name in ((self.seed, "seed"), (self.seed_error, "seed-error"), (self.generate_button, "generate"),
+                           (self.progress, "progress"), (self.status, "status"), (self.candidates_box, "candidates")):
+            part.add_class(f"melodia-{name}")
+        title = widgets.HTML(f"<b>melodia studio</b> &middot; model {html.escape(self.studio.model_name)} &middot; "
+                             f"kept melodies go to {html.escape(str(self.studio.folder))}/")
+        self.widget = widgets.VBox([title, controls, self.candidates_box])
+        self.widget.add_class("melodia-studio")
+
+    def settings(self) -> StudioSettings:
+        """The controls' values as `StudioSettings`."""
+        return StudioSettings(
+            seed=self.seed.value, count=self.count.value, bars=self.bars.value, key=self.key.value,
+            meter="" if self.meter.value == METERS[0] else self.meter.value, form=self.form.value,
+            temperature=self.temperature.value, top_p=self.top_p.value,
+            style="" if self.style.value == NO_STYLE else self.style.value, pitch_range=self.pitch_range.value,
+            max_leap=None if self.max_leap.value == LEAPS[0] else int(self.max_leap.value),
+            end_on_tonic=self.end_on_tonic.value, scale=self.scale.value, random_seed=self.random_seed.value)
+
+    def _check_seed(self) -> bool:
+        error = self.studio.check_seed(self.seed.value)
+        self.seed_error.value = f'<span style="{ERROR_STYLE}">{html.escape(error)}</span>' if error else ""
+        return not error
+
+    def generate(self) -> None:
+        """What the Generate button does: new candidates from the controls' settings, shown as rows."""
+        if not self._check_seed():
+            self.status.value = ""
+            return
+        settings = self.settings()
+        self.generate_button.disabled = True
+        self.progress.layout.visibility = "visible"
+        self.progress.value, self.progress.max = 0, self._steps_last_run or settings.bars * 24
+        self.status.value = f"generating {settings.count} melodies..."
+        steps = 0
+
+        def advance(_finished: int) -> None:
+            nonlocal steps
+            steps += 1
+            if steps % PROGRESS_EVERY == 0:
+                self.progress.value = min(steps, self.progress.max - 1)
+
+        try:
+            candidates = self.studio.generate(settings, progress=advance)
+            self.progress.value = self.progress.max
+            self._steps_last_run = steps
+            self.candidates_box.children = ()
+            self.rows = {c.number: self._row(c) for c in candidates}
+            self.candidates_box.children = tuple(self.rows.values())
+            self.status.value = (f"{len(candidates)} melodies, random seed {settings.random_seed}; "
+                                 "Keep the ones you like")
+            self.random_seed.value = with_next_seed(settings).random_seed
+        except MelodiaError as error:
+            self.status.value = f'<span style="{ERROR_STYLE}">{html.escape(str(error))}</span>'
+        finally:
+            self.generate_button.disabled = False
+            self.progress.layout.visibility = "hidden"
+
+    def _row(self, candidate: Candidate) -> Any:
+        widgets = _widgets()
+        header = widgets.HTML()
+        roll = widgets.Image(format="png", layout=widgets.Layout(max_width="100%", align_self="flex-start"))
+        audio = widgets.Audio(format="wav", autoplay=False, loop=False, controls=True)
+        download = widgets.HTML()
+        keep = widgets.Button(description="Keep", icon="check", button_style="success")
+        discard = widgets.Button(description="Discard", icon="times")
+        restyle = widgets.Dropdown(options=_style_options(), value=candidate.style or NO_STYLE,
+                                   description="restyle", layout=widgets.Layout(width="16em"))
+        notation = widgets.ToggleButton(description="notation", icon="music")
+        redo = widgets.Button(description="redo bars 5-8", disabled=True, tooltip=INFILLING_NOTE)
+        sheet = widgets.HTML(layout=widgets.Layout(display="none"))
+        message = widgets.HTML()
+        parts = {"header": header, "pianoroll": roll, "audio": audio, "download": download, "keep": keep,
+                 "discard": discard, "restyle": restyle, "notation": notation, "redo": redo, "sheet": sheet,
+                 "message": message}
+        for name, part in parts.items():
+            part.add_class(f"melodia-{name}")
+
+        def show() -> None:
+            header.value = (f"<b>#{candidate.number}</b> {html.escape(candidate.summary())}"
+                            f"{' in ' + html.escape(candidate.style) if candidate.style else ''}: "
+                            f"<code>{html.escape(note_text(candidate.melody))}</code>")
+            roll.value = candidate.pianoroll_png()
+            audio.value = candidate.wav()
+            download.value = _download_link(candidate)
+
+        def on_keep(_: Any) -> None:
+            try:
+                path = self.studio.keep(candidate)
+            except MelodiaError as error:
+                message.value = f'<span style="{ERROR_STYLE}">{html.escape(str(error))}</span>'
+                return
+            keep.disabled, keep.description = True, "Kept"
+            message.value = f"kept as {html.escape(str(path))}"
+
+        def on_discard(_: Any) -> None:
+            self.studio.discard(candidate)
+            self.rows.pop(candidate.number, None)
+            self.candidates_box.children = tuple(self.rows.values())
+
+        def on_restyle(change: dict[str, Any]) -> None:
+            try:
+                candidate.restyle(None if change["new"] == NO_STYLE else change["new"])
+                show()
+                message.value = "" if candidate.kept_as is None else message.value
+            except MelodiaError as error:
+                message.value = f'<span style="{ERROR_STYLE}">{html.escape(str(error))}</span>'
+
+        def on_notation(change: dict[str, Any]) -> None:
+            if change["new"] and not sheet.value:
+                try:
+                    sheet.value = candidate.notation_svg()
+                except MelodiaError as error:
+                    sheet.value = f'<span style="{ERROR_STYLE}">{html.escape(str(error))}</span>'
+            sheet.layout.display = "block" if change["new"] else "none"
+
+        keep.on_click(on_keep)
+        discard.on_click(on_discard)
+        restyle.observe(on_restyle, names="value")
+        notation.observe(on_notation, names="value")
+        show()
+        row = widgets.VBox([header, roll, widgets.HBox([audio, download]),
+                            widgets.HBox([keep, discard, restyle, notation, redo]), message, sheet],
+                           layout=widgets.Layout(border="1px solid #ddd", padding="6px", margin="4px 0"))
+        row.add_class("melodia-candidate")
+        return row
+
+
+def _style_options() -> tuple[str, ...]:
+    from melodia.style import preset_names
+
+    return (NO_STYLE, *preset_names("styles"))
+
+
+def _download_link(candidate: Candidate) -> str:
+    """An HTML link that saves the candidate's MIDI file, the file inside the link (no server needed)."""
+    data = base64.b64encode(candidate.midi()).decode("ascii")
+    name = html.escape(candidate.file_name())
+    return f'<a download="{name}" href="data:audio/midi;base64,{data}">download {name}</a>'
+
+
+def studio(model: Any = "default", folder: str = DEFAULT_FOLDER) -> StudioPanel:
+    """The studio panel over `model` (a model file, "default", or a loaded (model, tokenizer) pair),
+    keeping melodies in `folder`. Show it as a cell's value."""
+    _widgets()
+    return StudioPanel(Studio(model, folder))

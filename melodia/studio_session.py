@@ -1,0 +1,344 @@
+"""The studio: try seed phrases and settings, listen, keep the melodies you like.
+
+    import melodia
+    melodia.studio()                      # a panel in JupyterLab, Jupyter Notebook or VS Code
+
+This module holds the studio's logic, with no widgets: `Studio` loads a model once, checks a
+seed phrase, generates `Candidate`s (each with a piano roll, audio, notation and MIDI),
+restyles them with any combined style preset, and keeps them in a folder with a
+`manifest.json` that fine-tuning reads (`melodia finetune --kept DIR`, see `melodia.feedback`: an
+entry with `"keep": true` is a kept melody). The panel itself,
+built on ipywidgets, is `melodia.studio_panel`; `melodia.studio()` shows it.
+
+The kept folder holds `001.mid`, `002.mid` ... (the melodies, one track each, as generated),
+`styled/001-jazz-swing.mid` when a style was applied, and `manifest.json`:
+
+    {"outputs": [{"file": "001.mid", "keep": true, "settings": {...}, "style": null,
+                                  "styled_file": null, "notes": 31, "bars": 8, "lowest": 62,
+                                  "highest": 76, "key": "D major", "note_text": "D4 E4 F#4/8 ..."}]}
+
+where "settings" is the record `melodia generate` writes into its own manifest (model, seed,
+random seed, constraints, sampling, form). A folder that already has a manifest (one `melodia
+generate` wrote, say) keeps it: the new entries are added to its "outputs", numbered after its files.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from melodia.errors import MelodiaError
+from melodia.score import TICKS_PER_QUARTER, Score
+
+DEFAULT_SEED = "D4 E4 F#4/8 G4/8 A4/2 key=D meter=6/8"
+DEFAULT_FOLDER = "melodia-kept"
+MANIFEST = "manifest.json"
+NO_STYLE = "melody only"
+AUDIO_RATE = 22050
+NOTE_TEXT_NOTES = 40  # notes of a candidate shown as text above its piano roll
+# a batch of a few melodies is a chain of small matrix products: more threads only wait on each other, and
+# on a busy 2-core machine 2 threads took 2 to 27 s for 4 melodies of 8 bars where 1 took 0.2 to 0.5 s
+SAMPLING_THREADS = 1
+INFILLING_NOTE = "redo bars needs infilling (issue 19), which melodia does not have yet"
+
+
+class StudioError(MelodiaError):
+    """A studio setting or action that cannot be carried out as asked."""
+
+
+@dataclass(frozen=True)
+class StudioSettings:
+    """What the panel's controls say; text fields as typed ("" leaves a setting at its default)."""
+
+    seed: str = DEFAULT_SEED
+    count: int = 4
+    bars: int = 8
+    key: str = ""  # "D dorian"; "" is the seed's key
+    meter: str = ""  # "6/8"; "" is the seed's meter
+    form: str = ""  # "AABB", "none"; "" is the default for the length
+    temperature: float = 1.0
+    top_p: float = 1.0
+    style: str = ""  # a combined style preset; "" plays the melody as generated
+    pitch_range: str = ""  # "C4:C6"
+    max_leap: int | None = None
+    end_on_tonic: bool = False
+    scale: str = "strict"
+    random_seed: int = 0
+
+    def constraints(self) -> Any:
+        """The `Constraints` these settings ask for (checked: a bad value raises a one-line error)."""
+        from melodia.generation import Constraints
+        from melodia.seed import parse_range
+
+        return Constraints(key=self.key.strip() or None, meter=self.meter.strip() or None, bars=self.bars,
+                           form=self.form.strip() or None, end_on_tonic=self.end_on_tonic, scale=self.scale,
+                           pitch_range=parse_range(self.pitch_range.strip()) if self.pitch_range.strip() else None,
+                           max_leap=self.max_leap)
+
+    def sampling(self) -> Any:
+        """The `SamplingConfig` these settings ask for."""
+        from melodia.sampler import SamplingConfig
+
+        return SamplingConfig(temperature=self.temperature, top_p=self.top_p)
+
+
+@dataclass
+class Candidate:
+    """One generated melody in the studio, and how it is shown: its style, and whether it was kept."""
+
+    number: int  # 1, 2, ... over the studio's life, so that names never repeat
+    melody: Score
+    settings: dict[str, Any]
+    seed_end_tick: int
+    style: str | None = None
+    kept_as: Path | None = None
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def score(self) -> Score:
+        """The melody as heard: in its style when one is applied."""
+        if self.style is None:
+            return self.melody
+        if "styled" not in self._cache:
+            from melodia.style import stylize
+
+            self._cache["styled"] = stylize(self.melody, style=self.style)
+        return self._cache["styled"]
+
+    def restyle(self, style: str | None) -> None:
+        """Play the melody in another combined style preset (None: the melody alone)."""
+        if style is not None:
+            from melodia.style import load_style
+
+            load_style(style)  # a bad name fails here, before anything changes
+        if style != self.style:
+            self.style = style
+            self._cache.clear()
+
+    def pianoroll_png(self) -> bytes:
+        """The piano roll (PNG), the seed shaded."""
+        if "png" not in self._cache:
+            from melodia.display import pianoroll_png
+
+            self._cache["png"] = pianoroll_png(self.score, seed_end_tick=self.seed_end_tick)
+        return self._cache["png"]
+
+    def wav(self) -> bytes:
+        """The audio (WAV): FluidSynth when installed, else the built-in synthesizer."""
+        if "wav" not in self._cache:
+            from melodia.synth import render, wav_bytes
+
+            self._cache["wav"] = wav_bytes(*render(self.score, AUDIO_RATE))
+        return self._cache["wav"]
+
+    def midi(self) -> bytes:
+        """The MIDI file's contents, as heard (styled when a style is applied)."""
+        from melodia.io.midi import score_to_midi_bytes
+
+        return score_to_midi_bytes(self.score)
+
+    def notation_svg(self) -> str:
+        """Notation of the melody (not of a styled arrangement) as SVG, engraved by verovio."""
+        if "svg" not in self._cache:
+            from melodia.display import score_svg
+
+            self._cache["svg"] = score_svg(self.melody, width=1500)
+        return self._cache["svg"]
+
+    def file_name(self) -> str:
+        """The name a download of this candidate gets."""
+        return f"melodia-{self.number:03d}{'-' + self.style if self.style else ''}.mid"
+
+    def summary(self) -> str:
+        """Notes, bars and key in words: '31 notes, 8 bars, D major'."""
+        key = self.melody.key_signatures[0].name if self.melody.key_signatures else "no key"
+        return f"{self.melody.note_count} notes, {_bars(self.melody)} bars, {key}"
+
+
+def note_text(score: Score, most: int = NOTE_TEXT_NOTES) -> str:
+    """The first `most` notes of the top line as seed-phrase text ('D4 E4 F#4/8 G4 r/4 ...'), so that a
+    melody can be read, and pasted back as a seed (a length is written when it changes, as the seed
+    phrase reads it; a length note text cannot spell is written as the nearest it can)."""
+    from melodia.display import note_name
+
+    line = sorted(score.notes, key=lambda n: (n.onset_tick, -n.pitch))
+    words: list[str] = []
+    length, end = Fraction(1), 0
+    for note in line[:most]:
+        if note.onset_tick > end:
+            rest, length = _duration_text(Fraction(note.onset_tick - end, TICKS_PER_QUARTER))
+            words.append("r" + rest)
+        quarters = Fraction(note.duration_tick, TICKS_PER_QUARTER)
+        text, spelled = _duration_text(quarters)
+        words.append(note_name(note.pitch) + (text if spelled != length else ""))
+        length, end = spelled, max(end, note.end_tick)
+    return " ".join(words) + (" ..." if len(line) > most else "")
+
+
+SPELLED = sorted(((Fraction(4, d) * factor, f"/{d}{mark}") for d in (1, 2, 4, 8, 16, 32)
+                  for factor, mark in ((Fraction(1), ""), (Fraction(3, 2), "."), (Fraction(2, 3), "t"))),
+                 key=lambda pair: pair[0])
+
+
+def _duration_text(quarters: Fraction) -> tuple[str, Fraction]:
+    """A length in quarter notes as a seed duration, and the length that spells: 1/2 -> ('/8', 1/2)."""
+    length, text = min(SPELLED, key=lambda pair: (abs(pair[0] - quarters), pair[1]))
+    return text, length
+
+
+def _bars(score: Score) -> int:
+    return len(score.bar_starts(score.end_tick - 1)) if score.end_tick else 0
+
+
+class Studio:
+    """A model loaded once, the candidates of the last generation, and a folder for kept melodies.
+
+    Args:
+        model: a model file, "default" (shipped in the package), or a loaded (model, tokenizer) pair.
+        folder: where Keep writes melodies and `manifest.json` (made on the first Keep).
+    """
+
+    def __init__(self, model: Any = "default", folder: str | Path = DEFAULT_FOLDER) -> None:
+        from melodia.generation import _load
+
+        self.model_name = str(model) if isinstance(model, (str, Path)) else "a loaded model"
+        self.model = _load(model)
+        self.folder = Path(folder)
+        self.candidates: list[Candidate] = []
+        self.generated = 0  # candidates made so far, for their numbers
+
+    @staticmethod
+    def check_seed(text: str) -> str:
+        """'' when `text` reads as a seed phrase (note text, ABC, or a file's path), else the error in one line."""
+        try:
+            _seed(text)
+        except MelodiaError as error:
+            return str(error)
+        return ""
+
+    def generate(self, settings: StudioSettings, progress: Callable[[int], None] | None = None) -> list[Candidate]:
+        """`settings.count` new candidates; they replace the last generation's (kept ones stay on disk).
+
+        Raises:
+            MelodiaError: a bad seed or setting, in one line naming it.
+        """
+        from melodia.generation import generate, read_seed, settings_record
+
+        seed = _seed(settings.seed)
+        style = settings.style or None
+        if style is not None:
+            from melodia.style import load_style
+
+            load_style(style)
+        constraints, sampling = settings.constraints(), settings.sampling()
+        with _torch_threads(SAMPLING_THREADS):
+            scores = generate(self.model, seed, settings.count, constraints, sampling, settings.random_seed,
+                              progress=progress)
+        record = settings_record(settings.seed, constraints, sampling, settings.random_seed, self.model_name,
+                                 settings.count)
+        seed_end = read_seed(seed)[0].end_tick
+        self.candidates = [Candidate(self.generated + index + 1, score, record, seed_end, style)
+                           for index, score in enumerate(scores)]
+        self.generated += len(scores)
+        return self.candidates
+
+    def discard(self, candidate: Candidate) -> None:
+        """Drop a candidate from the studio (a kept file stays where it is)."""
+        self.candidates = [c for c in self.candidates if c is not candidate]
+
+    def keep(self, candidate: Candidate) -> Path:
+        """Write the candidate's melody as the next NNN.mid in the kept folder (its styled version under
+        styled/ when a style is applied) and list it in manifest.json. Returns the melody's path."""
+        if candidate.kept_as is not None:
+            return candidate.kept_as
+        from melodia.io.atomic import atomic_write_bytes, atomic_write_text, make_folder
+        from melodia.io.midi import score_to_midi_bytes
+
+        make_folder(self.folder)
+        manifest = read_manifest(self.folder)
+        entries = manifest["outputs"]
+        number = 1 + max([_number(e["file"]) for e in entries] + [_number(p.name) for p in self.folder.glob("*.mid")]
+                         + [0])
+        path = atomic_write_bytes(self.folder / f"{number:03d}.mid", score_to_midi_bytes(candidate.melody),
+                                  overwrite=False)
+        styled = None
+        if candidate.style:
+            styled = f"styled/{number:03d}-{candidate.style}.mid"
+            atomic_write_bytes(self.folder / styled, candidate.midi(), overwrite=False)
+        melody = candidate.melody
+        pitches = [n.pitch for n in melody.notes]
+        entries.append({"file": path.name, "keep": True, "settings": candidate.settings, "style": candidate.style,
+                        "styled_file": styled, "notes": melody.note_count, "bars": _bars(melody),
+                        "lowest": min(pitches, default=0), "highest": max(pitches, default=0),
+                        "key": melody.key_signatures[0].name if melody.key_signatures else None,
+                        "note_text": note_text(melody, most=10_000)})
+        atomic_write_text(self.folder / MANIFEST, json.dumps(manifest, indent=2))
+        candidate.kept_as = path
+        return path
+
+
+def read_manifest(folder: str | Path) -> dict[str, Any]:
+    """A folder's manifest.json ({"outputs": []} when there is none yet).
+
+    Raises:
+        StudioError: a manifest without a list of {"file": NAME, ...} entries in "outputs".
+    """
+    path = Path(folder) / MANIFEST
+    if not path.is_file():
+        return {"outputs": []}
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        if not all(isinstance(e, dict) and isinstance(e.get("file"), str) for e in manifest["outputs"]):
+            raise TypeError
+    except (ValueError, KeyError, TypeError):
+        raise StudioError(f"{path}: not a manifest of melodies; expected {{\"outputs\": [{{\"file\": ...}}]}}"
+                          " as melodia writes it (choose another folder)") from None
+    return manifest
+
+
+def read_kept(folder: str | Path) -> list[dict[str, Any]]:
+    """The entries of a folder's manifest.json marked `"keep": true`."""
+    return [e for e in read_manifest(folder)["outputs"] if e.get("keep") is True]
+
+
+def _number(name: str) -> int:
+    found = re.match(r"^(\d+)\.mid$", name)
+    return int(found.group(1)) if found else 0
+
+
+@contextmanager
+def _torch_threads(count: int) -> Iterator[None]:
+    """torch's intra-op threads set to at most `count` inside the block, and restored after it."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(min(count, before))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _seed(text: str) -> Any:
+    """What `generate` takes for typed seed text: the text itself, or a `SeedFile` when it names a file."""
+    from melodia.generation import SeedFile, read_seed
+
+    text = text.strip()
+    if not text:
+        raise StudioError("the seed phrase is empty; type notes such as D4 E4 F#4/8 G4/8 A4/2 key=D meter=6/8")
+    seed: Any = text
+    if "\n" not in text and Path(text).suffix and Path(text).is_file():
+        seed = SeedFile(Path(text))
+    read_seed(seed)
+    return seed
+
+
+def with_next_seed(settings: StudioSettings) -> StudioSettings:
+    """The same settings with the next random seed, so the next Generate draws new melodies."""
+    return replace(settings, random_seed=settings.random_seed + 1)
