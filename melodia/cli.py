@@ -73,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     tokenize.set_defaults(run=_tokenize)
     _corpus_commands(commands)
     _model_commands(commands)
+    _finetune_commands(commands)
     _generate_command(commands)
     _style_command(commands)
     _batch_command(commands)
@@ -620,6 +621,56 @@ def _demo(args: argparse.Namespace) -> None:
           f"(vocabulary {len(tokenizer)}); round trip {'exact' if exact else 'NOT exact'}")
     print(f"first tokens: {' '.join(tokenizer.to_strings(tokens[:16]))} ...")
     print(f"wrote {target}")
+
+
+
+def _finetune_commands(commands: Any) -> None:
+    finetune = commands.add_parser("finetune", help="fine-tune a model on your own files and the melodies you kept")
+    finetune.add_argument("--from", dest="base", default="default", metavar="MODEL",
+                          help="the model to start from: a model file, or 'default' (the default)")
+    finetune.add_argument("--folder", metavar="DIR", help="your MIDI / ABC / MusicXML files (10 to 200 work)")
+    finetune.add_argument("--kept", metavar="DIR", action="append", default=[],
+                          help="a folder of outputs whose manifest marks some kept (melodia keep); repeatable")
+    finetune.add_argument("-o", "--output", required=True, metavar="MODEL", help="the model file to write")
+    finetune.add_argument("--set", metavar="KEY=VALUE", action="append", default=[],
+                          help="override a training setting: epochs=10, lr=0.001 (see melodia.finetune)")
+    finetune.add_argument("--skip-unfit", action="store_true",
+                          help="leave out files the base model's tokenizer cannot encode instead of stopping")
+    finetune.add_argument("--no-guard", action="store_true", help="skip the memorization check afterwards")
+    finetune.add_argument("--resume", action="store_true", help="continue from MODEL.ckpt")
+    finetune.add_argument("--force", action="store_true", help="overwrite MODEL if it exists")
+    finetune.add_argument("--quiet", action="store_true", help="no progress bar")
+    finetune.set_defaults(run=_finetune)
+    keep = commands.add_parser("keep", help="mark outputs kept in their folder's manifest (finetune --kept reads it)")
+    keep.add_argument("files", nargs="+", metavar="FILE", help="melodies to mark, such as out/003.mid")
+    keep.add_argument("--drop", action="store_true", help="take the mark off instead")
+    keep.set_defaults(run=_keep)
+
+
+def _finetune(args: argparse.Namespace) -> None:
+    from melodia.finetune import finetune, guard_report_path
+    from melodia.io.atomic import refuse_overwrite
+
+    output = Path(args.output)
+    if not args.resume and not args.force:
+        refuse_overwrite(output)
+    record = finetune(args.base, output, Path(args.folder) if args.folder else None, [Path(k) for k in args.kept],
+                      overrides=args.set, resume=args.resume, progress_bar=not args.quiet,
+                      skip_unfit=args.skip_unfit, guard=not args.no_guard)
+    files = record["finetune"]
+    print(f"wrote {output}: fine-tuned from {args.base} on {files['files']} files ({files['train_files']} train, "
+          f"{files['valid_files']} valid, {files['kept']} kept) in {record['steps']} steps, best valid loss "
+          f"{record['valid_loss']:.4f} nats/token (epoch {record['best_epoch'] + 1})")
+    if not args.no_guard:
+        print(f"memorization check: {guard_report_path(output)}")
+
+
+def _keep(args: argparse.Namespace) -> None:
+    from melodia.feedback import mark_kept
+
+    for name in args.files:
+        changed = mark_kept(name, keep=not args.drop)
+        print(f"{'dropped' if args.drop else 'kept'} {name} in {', '.join(str(p) for p in changed) or 'no manifest'}")
 
 
 if __name__ == "__main__":

@@ -214,12 +214,28 @@ class Run:
         return (self.state.tokens_seen - self.tokens_at_start) / max(seconds, 1e-9)
 
 
-def train(config: TrainConfig, output: Path, resume: bool = False, progress_bar: bool = True) -> dict[str, Any]:
-    """Train a model on `config.corpus` and write it to `output`; return the training record."""
-    run = _set_up(config, output, resume)
+@dataclass(frozen=True)
+class Start:
+    """A run that starts from a model already trained (fine-tuning) on a corpus already open.
+
+    Attributes:
+        corpus: the corpus to train on, its splits as the caller set them (`config.corpus` names it).
+        model: the base model, whose settings, conditions and weights the run starts from.
+        record: what the model file should say besides the training's own figures.
+    """
+
+    corpus: Corpus
+    model: MelodyLM
+    record: dict[str, Any] = field(default_factory=dict)
+
+
+def train(config: TrainConfig, output: Path, resume: bool = False, progress_bar: bool = True,
+          start: Start | None = None, description: str = "training") -> dict[str, Any]:
+    """Train a model on `config.corpus` (or from `start`) and write it to `output`; return the training record."""
+    run = _set_up(config, output, resume, start)
     from tqdm import tqdm
 
-    bar = tqdm(total=run.total_steps, initial=run.state.step, desc="training", unit="step",
+    bar = tqdm(total=run.total_steps, initial=run.state.step, desc=description, unit="step",
                disable=not progress_bar or run.rank != 0, file=sys.stderr)
     run.started, run.last_checkpoint, run.tokens_at_start = time.monotonic(), time.monotonic(), run.state.tokens_seen
     while not run.state.done and run.state.epoch < config.epochs:
@@ -231,16 +247,22 @@ def train(config: TrainConfig, output: Path, resume: bool = False, progress_bar:
     return _finish(run)
 
 
-def _set_up(config: TrainConfig, output: Path, resume: bool) -> Run:
+def _set_up(config: TrainConfig, output: Path, resume: bool, start: Start | None = None) -> Run:
     """The model, data, optimizer and schedule of a run, fresh or as its checkpoint left them."""
     rank, world, device = _distributed_setup()
     if config.threads:
         torch.set_num_threads(config.threads)
-    corpus = Corpus.open(config.corpus)
-    conditions = condition_values(corpus, config.conditions)
+    corpus = start.corpus if start else Corpus.open(config.corpus)
     torch.manual_seed(config.seed)
-    model_config = dataclasses.replace(config.model, vocab_size=len(corpus.tokenizer), conditions=conditions)
-    model = MelodyLM(model_config).to(device)
+    if start:
+        conditions = start.model.config.conditions
+        model = MelodyLM(start.model.config)
+        model.load_state_dict(start.model.state_dict())
+        model = model.to(device)
+    else:
+        conditions = condition_values(corpus, config.conditions)
+        model_config = dataclasses.replace(config.model, vocab_size=len(corpus.tokenizer), conditions=conditions)
+        model = MelodyLM(model_config).to(device)
     train_data = EpochStreams(corpus, "train", config, conditions)
     valid_data = EpochStreams(corpus, "valid", config, conditions) if corpus.split("valid") else None
     steps_per_epoch, total_steps = _steps(config, train_data.total, world)
@@ -256,7 +278,7 @@ def _set_up(config: TrainConfig, output: Path, resume: bool) -> Run:
     if world > 1:
         run.network = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda"
                                                           else None)
-    run.record = _record(run, corpus)
+    run.record = {**_record(run, corpus), **(start.record if start else {})}
     return run
 
 
