@@ -78,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     _style_command(commands)
     _batch_command(commands)
     _render_command(commands)
+    _play_command(commands)
     _evaluation_commands(commands)
     return parser
 
@@ -231,6 +232,21 @@ def _render(args: argparse.Namespace) -> None:
         print(f"wrote {write_score(score, args.output)}")
 
 
+def _play_command(commands: Any) -> None:
+    play = commands.add_parser("play", help="listen to a music file, or a folder's MIDI files one after another")
+    play.add_argument("input", metavar="FILE|FOLDER", help="a MIDI, ABC or MusicXML file, or a folder of MIDI files")
+    play.add_argument("--wav-dir", metavar="DIR",
+                      help="without an audio output, write the WAVs here (default: beside each file)")
+    play.add_argument("--force", action="store_true", help="overwrite WAV files that exist")
+    play.set_defaults(run=_play)
+
+
+def _play(args: argparse.Namespace) -> None:
+    from melodia.play import play
+
+    play(args.input, args.wav_dir, args.force)
+
+
 def _batch_command(commands: Any) -> None:
     batch = commands.add_parser("batch", help="make a grid of melodies from a job file (resumable, shardable)")
     batch.add_argument("job", help="the job file (TOML): seeds, temperatures, styles, count, ...")
@@ -379,6 +395,8 @@ def _generate_command(commands: Any) -> None:
     generate.add_argument("-o", "--output", default=DEFAULT_OUTPUT, help="output folder (default: %(default)s)")
     generate.add_argument("--force", action="store_true", help="overwrite files in the output folder")
     generate.add_argument("--quiet", action="store_true", help="no progress bar")
+    generate.add_argument("--play", action="store_true",
+                          help="play the first melody (without an audio output, write it as a WAV beside it)")
     generate.set_defaults(run=_generate)
 
 
@@ -404,6 +422,10 @@ def _generate(args: argparse.Namespace) -> None:
     paths = write_outputs(scores, Path(args.output), settings, force=args.force,
                           seed_end_tick=read_seed(seed)[0].end_tick)
     print(f"wrote {len(paths)} MIDI files, a piano roll of each (.png) and manifest.json to {args.output}")
+    if args.play:
+        from melodia.play import play_outputs
+
+        play_outputs(paths, args.force)
 
 
 def _generation_settings(args: argparse.Namespace) -> tuple[Any, Any]:
