@@ -76,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     _finetune_commands(commands)
     _generate_command(commands)
     _style_command(commands)
+    _harmonize_command(commands)
     _batch_command(commands)
     _render_command(commands)
     _play_command(commands)
@@ -271,6 +272,47 @@ def _batch(args: argparse.Namespace) -> None:
     if report.failed:  # a scheduler reads the exit status, not the text
         listing = Path(str(report.manifest).replace("manifest", "report")).with_suffix(".txt")
         raise BatchError(f"{args.job}: {len(report.failed)} of {report.cells} cells failed (see {listing})")
+
+
+def _harmonize_command(commands: Any) -> None:
+    harmonize = commands.add_parser("harmonize", help="alto, tenor and bass under a melody, as Bach's chorales would")
+    harmonize.add_argument("melody", help="a MIDI, ABC or MusicXML file, or note text (\"G4 A4 B4/2 key=G\")")
+    harmonize.add_argument("-o", "--output", required=True, metavar="OUT.mid",
+                           help="the file to write: .mid, or .musicxml / .xml for four staves of notation")
+    harmonize.add_argument("--track", metavar="T", help="the track holding the melody (index from 0, or name)")
+    harmonize.add_argument("--temperature", type=float, default=0.7, help="0 for the likeliest (default: %(default)s)")
+    harmonize.add_argument("--most-likely", action="store_true", help="the likeliest choice at every step")
+    harmonize.add_argument("--candidates", type=int, default=4,
+                           help="harmonizations drawn; the one with the fewest faults is kept (default: %(default)s)")
+    harmonize.add_argument("--random-seed", type=int, default=0, help="fixes the draws (default: %(default)s)")
+    harmonize.add_argument("--model", metavar="FILE", help="a harmonizer file (default: the one shipped)")
+    harmonize.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
+    harmonize.set_defaults(run=_harmonize)
+
+
+def _harmonize(args: argparse.Namespace) -> None:
+    from melodia.errors import MelodiaError
+    from melodia.io import read_score, write_score
+    from melodia.io.atomic import check_folder, refuse_overwrite
+
+    if Path(args.output).suffix.lower() not in (".mid", ".midi", ".musicxml", ".xml"):
+        raise MelodiaError(f"-o {args.output}: expected a .mid, .midi, .musicxml or .xml file")
+    check_folder(Path(args.output).parent)
+    if not args.force:
+        refuse_overwrite(args.output)
+    if Path(args.melody).exists():
+        melody = read_score(args.melody)
+    else:
+        from melodia.seed import parse_seed
+
+        melody = parse_seed(args.melody)[0]
+    from melodia.harmony import harmonize
+
+    track = int(args.track) if args.track is not None and args.track.isdigit() else args.track
+    chorale = harmonize(melody, track, args.model, args.temperature, args.most_likely, args.candidates,
+                        args.random_seed)
+    parts = ", ".join(f"{t.name} ({len(t.notes)} notes)" for t in chorale.tracks)
+    print(f"wrote {write_score(chorale, args.output)}: {parts}")
 
 
 def _style_command(commands: Any) -> None:

@@ -1,0 +1,173 @@
+"""Four-part harmonization learned from the Bach chorales.
+
+    from melodia.harmony import harmonize
+    chorale = harmonize(tune)                       # soprano (the tune, unchanged), alto, tenor, bass
+    chorale = harmonize(tune, most_likely=True)      # the likeliest choice at every step
+
+The model (melodia/data/harmonizer.safetensors, trained by scripts/train_harmonizer.py) reads the
+whole melody at once, so each chord knows where the phrase is going; see `melodia.harmony.sampling`
+for the masks that keep the voices in range, uncrossed and free of parallel fifths and octaves.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from functools import lru_cache
+from pathlib import Path
+from statistics import median
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from melodia.harmony.data import STEP_TICKS, Chorale, HarmonyError, grid_steps, metre_features, voice_grid
+from melodia.score import Note, Score, Track
+
+if TYPE_CHECKING:
+    from melodia.harmony.inference import NumpyHarmonizer
+
+__all__ = ["HarmonyError", "default_harmonizer_path", "harmonize", "melody_grid", "melody_of"]
+
+CHOIR_AAHS = 52
+MAX_STEPS = 20_000  # about 40 minutes of eighth notes at 120 BPM
+VOICE_VELOCITY = {"Alto": 70, "Tenor": 70, "Bass": 74}
+
+
+def default_harmonizer_path() -> Path:
+    """The harmonizer shipped in the package."""
+    from melodia.resources import DATA
+
+    return DATA / "harmonizer.safetensors"
+
+
+@lru_cache(maxsize=4)
+def _load(path: str) -> NumpyHarmonizer:
+    from melodia.harmony.inference import load_numpy_harmonizer
+
+    return load_numpy_harmonizer(path)
+
+
+def load(model: str | os.PathLike[str] | None = None) -> NumpyHarmonizer:
+    """The harmonizer network from `model` (a file; the shipped one when None or "default")."""
+    path = default_harmonizer_path() if model in (None, "default") else Path(model)  # type: ignore[arg-type]
+    if not path.is_file():
+        raise HarmonyError(f"{path}: no harmonizer file there; train one with scripts/train_harmonizer.py, "
+                           "or pass the path of one")
+    return _load(str(path.resolve()))
+
+
+def melody_of(score: Score, track: int | str | None = None) -> list[Note]:
+    """The tune to harmonize: the top line of track `track` (an index from 0, or a name), else of the
+    only pitched track, else of the melody part as style conversion finds it."""
+    from melodia.style.roles import detect_voices, top_line
+
+    pitched = [t for t in score.tracks if not t.is_drum and t.notes]
+    if track is not None:
+        names = [t.name for t in score.tracks]
+        chosen = next((t for i, t in enumerate(score.tracks) if track in (i, str(i), t.name)), None)
+        if chosen is None:
+            raise HarmonyError(f"{score.title or 'score'}: no track {track!r}; tracks are 0-{len(names) - 1} "
+                               f"({', '.join(repr(n) for n in names)})")
+        notes = top_line([replace(n) for n in chosen.notes])[0]
+    elif len(pitched) == 1:
+        notes = top_line([replace(n) for n in pitched[0].notes])[0]
+    else:
+        notes = detect_voices(score).melody
+    if not notes:
+        raise HarmonyError(f"{score.title or 'score'}: no pitched notes to harmonize"
+                           + (f" in track {track!r}" if track is not None else ""))
+    return sorted(notes, key=lambda n: n.onset_tick)
+
+
+def phrase_ends(notes: list[Note], score: Score) -> list[Note]:
+    """Notes that end phrases, where a melody carries no fermatas: the last note, and notes held at least
+    a beat and twice the usual length that start on a beat after the first bar."""
+    from melodia.metrics import beat_ticks
+
+    usual = median(n.duration_tick for n in notes)
+    ends = [notes[-1]]
+    bar_ticks = score.initial_time_signature().bar_ticks
+    for note in notes[:-1]:
+        beat = beat_ticks(score.time_signature_at(note.onset_tick))
+        if note.duration_tick >= max(beat, 2 * usual) and note.onset_tick % beat == 0 \
+                and note.onset_tick >= bar_ticks:
+            ends.append(note)
+    return ends
+
+
+def melody_grid(score: Score, notes: list[Note], fermatas: list[Note] | None = None) -> Chorale:
+    """The melody on the eighth-note grid as a chorale with only its soprano, fermatas on `fermatas`
+    (by default the `phrase_ends`)."""
+    melody = Score([Track("Soprano", 0, False, notes)], list(score.tempos), list(score.time_signatures))
+    steps = grid_steps(melody)
+    if steps > MAX_STEPS:
+        raise HarmonyError(f"{score.title or 'score'}: {steps} eighth notes long; at most {MAX_STEPS} can be "
+                           "harmonized at once")
+    pitches, struck = voice_grid(notes, steps)
+    fermata = np.zeros(steps, dtype=bool)
+    for note in phrase_ends(notes, score) if fermatas is None else fermatas:
+        first = -(-note.onset_tick // STEP_TICKS)
+        fermata[first:max(first + 1, -(-note.end_tick // STEP_TICKS))] = True
+    position, strength = metre_features(melody, steps)
+    zeros = np.zeros((3, steps), dtype=np.int64)
+    meter = score.initial_time_signature()
+    return Chorale(score.title, np.vstack([pitches, zeros]), np.vstack([struck, zeros.astype(bool)]),
+                   fermata[:steps], position, strength, f"{meter.numerator}/{meter.denominator}")
+
+
+def harmonize(score: Score, track: int | str | None = None, model: str | os.PathLike[str] | None = None,
+              temperature: float = 0.7, most_likely: bool = False, candidates: int = 4, seed: int = 0,
+              program: int = CHOIR_AAHS) -> Score:
+    """`score`'s melody as the soprano of a four-part harmonization (a new Score of four tracks:
+    soprano, alto, tenor, bass, all played by `program`).
+
+    The soprano's notes are the melody's, unchanged; the lower voices move on an eighth-note grid.
+    `temperature` shapes the draws, `most_likely` takes the likeliest choice at every step instead,
+    and of `candidates` harmonizations drawn together the one with the fewest voice-leading faults is
+    kept; `seed` fixes the draws.
+
+    Raises:
+        HarmonyError: no melody, a bad setting, or no usable model file.
+    """
+    from melodia.harmony.sampling import Sampling, harmonize_grid
+
+    if not (temperature >= 0 and np.isfinite(temperature)) or temperature > 5:
+        raise HarmonyError(f"temperature {temperature}: expected a number from 0 to 5 (0 = most likely)")
+    if not 1 <= candidates <= 64:
+        raise HarmonyError(f"candidates {candidates}: expected from 1 to 64")
+    if not 0 <= program <= 127:
+        raise HarmonyError(f"program {program}: expected a General MIDI program from 0 to 127")
+    notes = melody_of(score, track)
+    network = load(model)
+    grid = harmonize_grid(network, melody_grid(score, notes),
+                          Sampling(temperature, most_likely or temperature == 0, candidates, seed))
+    return chorale_tracks(score, notes, grid, program)
+
+
+def chorale_tracks(score: Score, notes: list[Note], grid: Chorale, program: int = CHOIR_AAHS) -> Score:
+    """The melody's notes as the soprano, over the grid's alto, tenor and bass, in the score's tempo, meter
+    and key."""
+    from melodia.harmony.data import voice_notes
+
+    end = max(n.end_tick for n in notes)
+    tracks = [Track("Soprano", program, False, [replace(n) for n in notes])]
+    for row, name in ((1, "Alto"), (2, "Tenor"), (3, "Bass")):
+        voice = [n for n in voice_notes(grid.pitches[row], grid.struck[row], VOICE_VELOCITY[name])
+                 if n.onset_tick < end]
+        for note in voice:
+            note.duration_tick = min(note.duration_tick, end - note.onset_tick)
+        tracks.append(Track(name, program, False, voice))
+    return Score(tracks, list(score.tempos), list(score.time_signatures), list(score.key_signatures),
+                 score.title).validate()
+
+
+def _register() -> None:
+    """Offer `harmonize` to style files as `harmonizer = "chorale"` (where this melodia's styles take one)."""
+    try:
+        from melodia.style import register_harmonizer
+    except ImportError:
+        return
+    register_harmonizer("chorale", harmonize)
+
+
+_register()

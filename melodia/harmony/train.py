@@ -1,0 +1,144 @@
+"""Training the harmonizer on the Bach chorales: every key by transposition, fermatas sometimes hidden
+so that melodies without them still get cadences, a fixed number of epochs from a fixed seed."""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tomllib
+import torch
+
+from melodia.harmony.config import HIGHEST, LOWEST, HarmonizerConfig, pitch_token
+from melodia.harmony.data import Chorale, HarmonyError, load_chorales, lower_tokens, soprano_inputs, split_of
+from melodia.harmony.model import Harmonizer, save_harmonizer
+
+
+@dataclass(frozen=True)
+class HarmonizerTraining:
+    """What a training run does: sizes, steps and augmentation."""
+
+    model: HarmonizerConfig = field(default_factory=HarmonizerConfig)
+    epochs: int = 90
+    batch_size: int = 16
+    learning_rate: float = 2e-3
+    weight_decay: float = 1e-4
+    clip: float = 1.0
+    fermata_dropout: float = 0.2  # share of chorales shown without their fermatas
+    seed: int = 17
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> HarmonizerTraining:
+        """Settings from a TOML file: top-level training fields and a [model] table."""
+        try:
+            values = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as error:
+            raise HarmonyError(f"{path}: cannot read harmonizer settings ({error})") from error
+        unknown = set(values) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise HarmonyError(f"{path}: unknown fields {sorted(unknown)}; accepted: "
+                               f"{', '.join(cls.__dataclass_fields__)}")
+        model = HarmonizerConfig.from_dict(values.pop("model", {}))
+        return cls(model=model, **values)
+
+
+def transposed(chorale: Chorale, shift: int, drop_fermatas: bool = False) -> Chorale:
+    """The chorale `shift` semitones up (rests stay rests), optionally without its fermatas."""
+    pitches = np.where(chorale.pitches > 0, chorale.pitches + shift, 0)
+    fermata = np.zeros_like(chorale.fermata) if drop_fermatas else chorale.fermata
+    return Chorale(chorale.name, pitches, chorale.struck, fermata, chorale.bar_position, chorale.strength,
+                   chorale.meter)
+
+
+def shifts_that_fit(chorale: Chorale) -> list[int]:
+    """Transpositions to every key (-6 to +5 semitones) that keep the lower voices in the vocabulary."""
+    sounding = chorale.pitches[chorale.pitches > 0]
+    low, high = int(sounding.min()), int(sounding.max())
+    fits = [s for s in range(-6, 6) if low + s >= LOWEST and high + s <= HIGHEST]
+    return fits or [0]
+
+
+def batch_tensors(chorales: list[Chorale]) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
+    """Padded soprano inputs, lower sounding pitches (batch, steps, 3), target tokens (-100 in padding)."""
+    steps = max(c.steps for c in chorales)
+    inputs = [np.zeros((len(chorales), steps), dtype=np.int64) for _ in range(5)]
+    lower = np.zeros((len(chorales), steps, 3), dtype=np.int64)
+    targets = np.full((len(chorales), steps, 3), -100, dtype=np.int64)
+    for row, chorale in enumerate(chorales):
+        for array, values in zip(inputs, soprano_inputs(chorale), strict=True):
+            array[row, :chorale.steps] = values
+        lower[row, :chorale.steps] = chorale.pitches[1:].T
+        targets[row, :chorale.steps] = lower_tokens(chorale)
+    return [torch.from_numpy(a) for a in inputs], torch.from_numpy(lower), torch.from_numpy(targets)
+
+
+def nll_per_step(model: Harmonizer, chorales: list[Chorale], batch_size: int = 16) -> float:
+    """Mean negative log-likelihood (nats) of the three lower voices' tokens per grid step."""
+    model.eval()
+    total, steps = 0.0, 0
+    with torch.no_grad():
+        for start in range(0, len(chorales), batch_size):
+            inputs, lower, targets = batch_tensors(chorales[start:start + batch_size])
+            logits = model(*inputs, lower)
+            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
+                                                     ignore_index=-100, reduction="sum")
+            total += float(loss)
+            steps += int((targets[..., 0] != -100).sum())
+    return total / max(1, steps)
+
+
+def train_harmonizer(settings: HarmonizerTraining, out: str | Path, cache: str | Path | None = None,
+                     log: Any = print) -> dict[str, Any]:
+    """Train on the chorales' train split, write the model to `out`, return the training record."""
+    random.seed(settings.seed)
+    np.random.seed(settings.seed)
+    torch.manual_seed(settings.seed)
+    chorales = load_chorales(cache)
+    train = [c for c in chorales if split_of(c) == "train"]
+    valid = [c for c in chorales if split_of(c) == "valid"]
+    model = Harmonizer(settings.model)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
+    batches = math.ceil(len(train) / settings.batch_size)
+    total_steps = settings.epochs * batches
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min(1.0, (step + 1) / 100) * 0.5 * (1 + math.cos(math.pi * step / total_steps)))
+    rng = random.Random(settings.seed)
+    started = time.perf_counter()
+    history = []
+    for epoch in range(settings.epochs):
+        model.train()
+        order = sorted(train, key=lambda c: c.steps + rng.random() * 40)  # similar lengths batch together
+        groups = [order[i:i + settings.batch_size] for i in range(0, len(order), settings.batch_size)]
+        rng.shuffle(groups)
+        running = 0.0
+        for group in groups:
+            pieces = [transposed(c, rng.choice(shifts_that_fit(c)), rng.random() < settings.fermata_dropout)
+                      for c in group]
+            inputs, lower, targets = batch_tensors(pieces)
+            logits = model(*inputs, lower)
+            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
+                                                     ignore_index=-100)
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), settings.clip)
+            optimizer.step()
+            schedule.step()
+            running += loss.item()
+        valid_nll = nll_per_step(model, valid) if epoch % 5 == 4 or epoch == settings.epochs - 1 else None
+        history.append({"epoch": epoch + 1, "train_loss": running / len(groups), "valid_nll_per_step": valid_nll})
+        log(f"epoch {epoch + 1}/{settings.epochs} train {running / len(groups):.4f} per voice-step"
+            + (f", valid {valid_nll:.4f} nats per step (3 voices)" if valid_nll is not None else "")
+            + f", {time.perf_counter() - started:.0f} s")
+    record = {"settings": asdict(settings), "train_chorales": len(train), "valid_chorales": len(valid),
+              "history": history, "valid_nll_per_step": history[-1]["valid_nll_per_step"]}
+    save_harmonizer(out, model, record)
+    return record
+
+
+__all__ = ["HarmonizerTraining", "batch_tensors", "lower_tokens", "nll_per_step", "pitch_token", "soprano_inputs",
+           "train_harmonizer", "transposed"]
