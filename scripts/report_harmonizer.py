@@ -25,9 +25,9 @@ import torch
 import melodia
 from melodia.corpus.build import cache_root
 from melodia.harmony import default_harmonizer_path, harmonize, load, melody_grid, melody_of
-from melodia.harmony.data import STEPS_PER_QUARTER, load_chorales, split_of, voice_grid
-from melodia.harmony.evaluate import CountBaseline, compare_with_bach, nll_per_quarter
-from melodia.harmony.model import load_harmonizer
+from melodia.harmony.data import STEPS_PER_QUARTER, Chorale, load_chorales, split_of, voice_grid
+from melodia.harmony.evaluate import Comparison, CountBaseline, compare_with_bach, nll_per_quarter
+from melodia.harmony.model import Harmonizer, load_harmonizer
 from melodia.harmony.sampling import Sampling
 from melodia.harmony.voiceleading import FAULT_KINDS, SATB_RANGES, fault_counts
 from melodia.io import read_score, write_score
@@ -35,7 +35,7 @@ from melodia.seed import parse_seed
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-TEST_PRIMITIVE = Path(__import__("music21").__file__).parent / "midi" / "testPrimitive"
+TEST_PRIMITIVE = Path(str(__import__("music21").__file__)).parent / "midi" / "testPrimitive"
 # Melodies that are not chorales: note text (key and meter given) and MIDI files of music21's test set.
 TUNES = {
     "minor tune (A minor, 4/4)": "A4 C5 B4 A4 E5/2 D5/4 C5/4 B4 A4 G#4 B4 A4/1 "
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def likelihood(model: torch.nn.Module, train: list, test: list) -> list[str]:
+def likelihood(model: Harmonizer, train: list[Chorale], test: list[Chorale]) -> list[str]:
     started = time.perf_counter()
     baseline = CountBaseline(train)
     network, counts = nll_per_quarter(model, baseline, test)
@@ -93,7 +93,7 @@ def likelihood(model: torch.nn.Module, train: list, test: list) -> list[str]:
             f"| ratio, harmonizer / baseline | {network / counts:.3f} |\n"]
 
 
-def against_bach(label: str, c: object) -> list[str]:
+def against_bach(label: str, c: Comparison) -> list[str]:
     rows = [f"## Harmonizations, {label}, against Bach's\n",
             f"Chord (pitch-class set) the same as Bach's on {100 * c.chord_agreement:.1f} % of beats, "
             f"its root on {100 * c.root_agreement:.1f} %; lower-voice notes outside SATB ranges: "
@@ -107,7 +107,7 @@ def against_bach(label: str, c: object) -> list[str]:
     return [*rows, ""]
 
 
-def goal_table(goals: dict) -> list[str]:
+def goal_table(goals: dict[str, Comparison]) -> list[str]:
     sampled = goals["sampled (temperature 0.7, best of 4)"]
     ratio = sampled.faults["total"] / sampled.bach_faults["total"]
     return ["## Goals (sampled, the default)\n", "| | measured | goal |\n| --- | --- | --- |",
@@ -124,7 +124,7 @@ def generated_tune(seed: str, random_seed: int) -> melodia.Score:
     return melodia.generate("default", seed, 1, Constraints(bars=16), random_seed=random_seed)[0]
 
 
-def _tune(text: str):
+def _tune(text: str) -> melodia.Score:
     return read_score(text) if Path(text).is_file() else parse_seed(text)[0]
 
 

@@ -127,7 +127,7 @@ def read_chorale(path: Path) -> Chorale | None:
 
     from melodia.io.music21 import score_from_music21
 
-    stream = music21.converter.parse(str(path))
+    stream: Any = music21.converter.parse(str(path))
     parts = _sung_parts(list(stream.parts))
     if parts is None:
         return None
@@ -199,15 +199,16 @@ def _to_npz(chorales: list[Chorale], path: Path) -> None:
             arrays[f"{index}.{name}"] = getattr(c, name)
     arrays["index"] = np.frombuffer(json.dumps([[c.name, c.meter] for c in chorales]).encode(), dtype=np.uint8)
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
+    save: Any = np.savez_compressed  # its stubs mistake a ** of arrays for allow_pickle
+    save(buffer, **arrays)
     atomic_write_bytes(path, buffer.getvalue())
 
 
 def _from_npz(path: Path) -> list[Chorale]:
     with np.load(path) as data:
         index = json.loads(bytes(data["index"]).decode())
-        return [Chorale(name, *(data[f"{i}.{n}"] for n in ("pitches", "struck", "fermata", "bar_position",
-                                                           "strength")), meter)
+        return [Chorale(name, data[f"{i}.pitches"], data[f"{i}.struck"], data[f"{i}.fermata"],
+                        data[f"{i}.bar_position"], data[f"{i}.strength"], meter)
                 for i, (name, meter) in enumerate(index)]
 
 
