@@ -189,9 +189,10 @@ def finetune_config(base: Any, corpus: Any, overrides: Sequence[str] = ()) -> An
 
 def finetune(base: str | Path, output: Path, folder: Path | None = None, kept: Sequence[Path] = (), *,
              overrides: Sequence[str] = (), resume: bool = False, progress_bar: bool = True,
-             skip_unfit: bool = False, guard: bool = True) -> dict[str, Any]:
+             skip_unfit: bool = False, guard: bool = True, guard_samples: int = GUARD_SAMPLES) -> dict[str, Any]:
     """Fine-tune the model `base` ("default" or a model file) on `folder` and the kept melodies of `kept`
-    folders, write it to `output`, run the memorization guard; return the training record.
+    folders, write it to `output`, run the memorization guard on `guard_samples` melodies; return the training
+    record.
 
     Raises:
         FinetuneError: no files, files the base tokenizer cannot encode, or too few notes to train on.
@@ -210,7 +211,7 @@ def finetune(base: str | Path, output: Path, folder: Path | None = None, kept: S
                    description="fine-tuning")
     if guard:
         tuned, _, _ = load_model(output)
-        report = memorization_check(tuned, tokenizer, corpus.scores("train"), corpus.scores())
+        report = memorization_check(tuned, tokenizer, corpus.scores("train"), corpus.scores(), guard_samples)
         atomic_write_text(guard_report_path(output), report.text(output))
         if report.copying:
             warnings.warn(MelodiaWarning(report.warning(output)), stacklevel=2)

@@ -25,8 +25,8 @@ def test_the_notebook_extra_brings_jupyter_and_the_test_extra_does_not() -> None
     assert not names["test"] & {"jupyterlab", "notebook"}  # CI installs the test extra: kept small
 
 
-def test_there_are_four_notebooks() -> None:
-    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04"]
+def test_there_are_five_notebooks() -> None:
+    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
