@@ -8,13 +8,19 @@ Each argument is a preset name, a path to a TOML template of your own, or a load
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import replace
 from pathlib import Path
 
 from melodia.errors import StyleError
 from melodia.score import Score, TempoChange
 from melodia.style.arrange import arrange
+from melodia.style.form import check_form
+from melodia.style.form import ritardando as slow_down
+from melodia.style.harmony import Chord, parse_progression
 from melodia.style.rhythm import copy_score, perform, retime, tidy
+from melodia.style.roles import detect_voices
 from melodia.style.templates import (
     Instrumentation,
     Rhythm,
@@ -25,39 +31,73 @@ from melodia.style.templates import (
     preset_names,
 )
 
-__all__ = ["Instrumentation", "Rhythm", "Style", "load_instrumentation", "load_rhythm", "load_style",
-           "preset_names", "stylize", "with_swing", "with_tempo"]
+__all__ = ["HARMONIZERS", "Instrumentation", "Rhythm", "Style", "load_instrumentation", "load_rhythm", "load_style",
+           "preset_names", "register_harmonizer", "stylize", "with_swing", "with_tempo"]
+
+# Named harmonizers a style may use instead of the rule-based accompaniment: a bare melody in,
+# a score of parts (melody first) out. `melodia.harmony` registers its own when imported.
+HARMONIZERS: dict[str, Callable[[Score], Score]] = {}
+
+
+def register_harmonizer(name: str, harmonizer: Callable[[Score], Score]) -> None:
+    """Make `harmonizer` available to styles that name it (`harmonizer = "NAME"` in a style file)."""
+    HARMONIZERS[name] = harmonizer
 
 
 def stylize(score: Score, instrumentation: str | Path | Instrumentation | None = None,
             rhythm: str | Path | Rhythm | None = None, tempo: float | None = None,
             style: str | Path | Style | None = None, accompaniment: bool = True,
-            swing: float | None = None) -> Score:
+            swing: float | None = None, *, chords: str | list[list[Chord]] | None = None,
+            intro: str | None = None, ending: str | None = None, ritardando: bool | None = None) -> Score:
     """`score` re-timed by `rhythm`, played by `instrumentation`, at `tempo` BPM (a new Score).
 
-    A combined `style` preset supplies whichever of the three is not given; `swing` (long:short
-    of each pair of eighths, 2 for a triplet feel) overrides the rhythm's. The meter change
-    of a rhythm comes first, so an added accompaniment is written in the new meter; swing,
-    accents and humanizing come last, so they apply to the accompaniment too.
+    A combined `style` preset supplies whichever of the three is not given, and its form
+    (intro, ending, ritardando); `swing` (long:short of each pair of eighths, 2 for a triplet
+    feel) overrides the rhythm's. `chords` ("Am | Dm G | C | E7") replace the estimated harmony;
+    `intro` is 'none', 'vamp' or 'phrase', `ending` 'none' or 'held', and `ritardando` slows
+    the last two bars. The meter change of a rhythm comes first, so an added accompaniment is
+    written in the new meter; swing, accents and humanizing come last, so they apply to the
+    accompaniment too.
     """
-    if style is not None:
-        combined = style if isinstance(style, Style) else load_style(style)
+    combined = (style if isinstance(style, Style) else load_style(style)) if style is not None else None
+    if combined is not None:
         instrumentation = instrumentation or combined.instrumentation
         rhythm = rhythm or combined.rhythm
         tempo = tempo or combined.tempo
+    intro = intro or (combined.intro if combined else "none")
+    ending = ending or (combined.ending if combined else "none")
+    ritardando = ritardando if ritardando is not None else bool(combined and combined.ritardando)
+    check_form(intro, ending)
     if isinstance(instrumentation, str | Path):
         instrumentation = load_instrumentation(instrumentation)
     if isinstance(rhythm, str | Path):
         rhythm = load_rhythm(rhythm)
     if swing is not None:
         rhythm = with_swing(rhythm or load_rhythm("straight"), swing)
+    progression = parse_progression(chords) if isinstance(chords, str) else chords
     out = retime(score, rhythm) if rhythm else score
+    if combined is not None and combined.harmonizer and accompaniment and detect_voices(out).is_bare_melody:
+        out = harmonizer(combined.harmonizer)(out)
     if instrumentation:
-        out = arrange(out, instrumentation, rhythm.accompaniment if rhythm else None, accompaniment)
+        out = arrange(out, instrumentation, rhythm.accompaniment if rhythm else None, accompaniment,
+                      chords=progression, intro=intro, ending=ending)
     out = perform(out, rhythm) if rhythm else tidy(copy_score(out))
     if tempo is not None:
         out = with_tempo(out, tempo)
+    if ritardando:
+        out = slow_down(out)
     return out.validate()
+
+
+def harmonizer(name: str) -> Callable[[Score], Score]:
+    """The harmonizer registered as `name` (`melodia.harmony` is imported once to register its own)."""
+    if name not in HARMONIZERS:
+        with suppress(ImportError):
+            import melodia.harmony  # noqa: F401
+    if name not in HARMONIZERS:
+        known = ", ".join(sorted(HARMONIZERS)) or "none registered"
+        raise StyleError(f"harmonizer {name!r}: not available ({known})")
+    return HARMONIZERS[name]
 
 
 def with_swing(rhythm: Rhythm, ratio: float) -> Rhythm:

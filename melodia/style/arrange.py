@@ -1,18 +1,19 @@
 """Instrumentation templates applied to a `Score`: roles to instruments, octave folding into
-each instrument's range, velocities and articulation, and accompaniment for a bare melody."""
+each instrument's range, velocities and articulation, and an arrangement around a bare melody:
+harmony in the tune's key, parts written for their instruments, an intro and an ending."""
 
 from __future__ import annotations
 
 import warnings
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from itertools import groupby, pairwise
 from statistics import median
 
-from melodia.analysis import key_of
 from melodia.errors import MelodiaWarning
-from melodia.score import TICKS_PER_QUARTER, Note, Score, Track
-from melodia.style import accompany
-from melodia.style.roles import detect_voices
+from melodia.score import MAJOR, TICKS_PER_QUARTER, ChordSymbol, KeySignature, Note, Score, Track
+from melodia.style import accompany, form
+from melodia.style.harmony import Bar, Chord, from_progression, harmonize, tune_key, uses_flats
+from melodia.style.roles import Voices, detect_voices
 from melodia.style.templates import ARTICULATIONS, Instrumentation, Part
 
 # Where a role's notes go when the template has no part for it: nothing pitched is dropped.
@@ -25,61 +26,177 @@ FALLBACK = {
 }
 
 
+@dataclass
+class Plan:
+    """What the arrangement knows of the music: key, harmony slots, the melody as played, and
+    the lines each role plays."""
+
+    key: tuple[int, str]
+    bars: list[Bar]
+    melody: list[Note]
+    lines: dict[str, list[list[Note]]] = field(default_factory=dict)
+
+
 def arrange(score: Score, instrumentation: Instrumentation, patterns: dict[str, str] | None = None,
-            accompaniment: bool = True) -> Score:
+            accompaniment: bool = True, chords: list[list[Chord]] | None = None, intro: str = "none",
+            ending: str = "none") -> Score:
     """`score` played by the parts of `instrumentation` (a new Score).
 
     `patterns` (role -> pattern name) override the parts' own accompaniment patterns; with
-    `accompaniment` False a bare melody stays bare.
+    `accompaniment` False a bare melody stays bare and nothing is added. `chords` (bars of
+    chords, see `melodia.style.harmony.parse_progression`) replace the estimated harmony;
+    `intro` ('none', 'vamp', 'phrase') and `ending` ('none', 'held') add form (see
+    `melodia.style.form`). Chord symbols and the key signature are written into the result.
     """
+    form.check_form(intro, ending)
     voices = detect_voices(score)
+    pitched = [n for t in score.tracks if not t.is_drum for n in t.notes]
+    if not pitched:
+        return _assembled(score, instrumentation, _lines(voices, instrumentation), None, score)
+    bare = voices.is_bare_melody and accompaniment
+    melody = _folded_melody(voices.melody, instrumentation) if bare else voices.melody
+    key = tune_key(score, melody if bare else pitched)
+    end = max(n.end_tick for n in pitched)
+    bars = from_progression(score, end, chords) if chords else harmonize(score, melody if bare else pitched, key, end)
+    plan = Plan(key, bars, melody, _lines(voices, instrumentation, melody))
+    if not accompaniment or not bars:
+        return _assembled(score, instrumentation, plan.lines, plan if accompaniment else None, score)
+    timeline = _with_form(score, plan, bare, intro, ending)
+    _accompany(plan, instrumentation, patterns or {}, bare, voices)
+    return _assembled(score, instrumentation, plan.lines, plan, timeline)
+
+
+def _lines(voices: Voices, instrumentation: Instrumentation, melody: list[Note] | None = None
+           ) -> dict[str, list[list[Note]]]:
+    """The input's own lines by role: an inner voice goes to a counter-melody part when there
+    are others for the harmony parts (or no harmony part)."""
     lines: dict[str, list[list[Note]]] = {role: [] for role in FALLBACK}
-    lines["melody"].append(voices.melody)
-    inner = list(voices.inner)
+    lines["melody"].append(melody if melody is not None else voices.melody)
+    inner = [list(line) for line in voices.inner]
     if inner and instrumentation.parts_for("counter_melody") and \
             (len(inner) > 1 or not instrumentation.parts_for("harmony")):
         lines["counter_melody"].append(inner.pop(0))
     lines["harmony"] += inner
     lines["bass"].append(voices.bass)
     lines["drums"].append(voices.drums)
-    if accompaniment and voices.is_bare_melody:
-        _accompany(score, voices.melody, instrumentation, patterns or {}, lines)
+    return lines
+
+
+def _folded_melody(melody: list[Note], instrumentation: Instrumentation) -> list[Note]:
+    """The melody in the octave its part will play it in, so the accompaniment is written under it."""
+    part = next((p for role in FALLBACK["melody"] for p in instrumentation.parts_for(role)), None)
+    return fold_into_range(melody, part.low, part.high) if part is not None else melody
+
+
+def _with_form(score: Score, plan: Plan, bare: bool, intro_kind: str, ending_kind: str) -> Score:
+    """The intro and ending added to the plan; returns a score carrying the new tempo, meter and key."""
+    tonic = Chord(plan.key[0], "" if plan.key[1] == MAJOR else "m")
+    intro = form.make_intro(plan.bars, plan.melody, intro_kind if bare else ("vamp" if intro_kind != "none"
+                                                                             else "none"), tonic)
+    first_meter = score.time_signature_at(next((b.start for b in plan.bars if b.number == 0), 0))
+    tempos, meters, keys = form.moved_timeline(score, intro.offset, first_meter)
+    if not keys:
+        keys = [KeySignature(0, *plan.key)]
+    plan.bars = intro.bars + form.shifted(plan.bars, intro.offset)
+    plan.melody = intro.melody + form.shifted_notes(plan.melody, intro.offset)
+    plan.lines = {role: [form.shifted_notes(line, intro.offset) for line in lines]
+                  for role, lines in plan.lines.items()}
+    plan.lines["melody"] = [plan.melody]
+    if ending_kind == "held":
+        final = form.ending_bar(plan.bars)
+        plan.bars.append(final)
+        stop = final.start + final.length
+        last_onset = max(n.onset_tick for lines in plan.lines.values() for line in lines for n in line)
+        plan.lines = {role: [form.held_to(line, last_onset, stop) if role != "drums" else line for line in lines]
+                      for role, lines in plan.lines.items()}
+        plan.melody = plan.lines["melody"][0]
+    return Score([], tempos, meters, keys, score.title)
+
+
+def _accompany(plan: Plan, instrumentation: Instrumentation, patterns: dict[str, str], bare: bool,
+               voices: Voices) -> None:
+    """Writes the roles the input does not play: everything around a bare melody; drums (and an
+    intro) around a texture that has no drums."""
+    for role in ("counter_melody", "harmony", "bass", "drums"):
+        parts = instrumentation.parts_for(role)
+        played = any(plan.lines[role])
+        if not parts or (played and role != "drums") or (role == "drums" and voices.drums):
+            if parts and played and role != "drums":
+                _fill_form(plan, role, parts, patterns)
+            continue
+        pattern = patterns.get(role, parts[0].pattern)
+        if pattern == "none" or (not bare and role != "drums" and not _form_bars(plan)):
+            continue
+        bars = plan.bars if bare or role == "drums" else _form_bars(plan)
+        plan.lines[role].append(_role_line(plan, role, parts, pattern, bars))
+
+
+def _form_bars(plan: Plan) -> list[Bar]:
+    return [b for b in plan.bars if b.section == "intro"]
+
+
+def _fill_form(plan: Plan, role: str, parts: tuple[Part, ...], patterns: dict[str, str]) -> None:
+    """An intro vamp for a role the input already plays (its own notes follow)."""
+    intro = _form_bars(plan)
+    pattern = patterns.get(role, parts[0].pattern)
+    if intro and pattern != "none":
+        plan.lines[role].append(_role_line(plan, role, parts, pattern, intro))
+
+
+def _role_line(plan: Plan, role: str, parts: tuple[Part, ...], pattern: str, bars: list[Bar]) -> list[Note]:
+    low, high = _shared_range(parts)
+    if role == "counter_melody":
+        return accompany.counter_melody(plan.melody, bars, plan.key, pattern, low, high)
+    if role == "harmony":
+        voices = min(sum(_voices_of(p) for p in parts), 4)
+        spread = all(_voices_of(p) == 1 for p in parts) and len(parts) > 1
+        return accompany.harmony_part(bars, pattern, plan.melody, voices, max(low, 40), high, spread)
+    if role == "bass":
+        return accompany.bass_part(bars, pattern, low, high, plan.key)
+    return accompany.drum_part(bars, pattern)
+
+
+def _shared_range(parts: tuple[Part, ...]) -> tuple[int, int]:
+    """The range every part of a role can play, or all of them together when that is under an octave."""
+    low, high = max(p.low for p in parts), min(p.high for p in parts)
+    return (low, high) if high - low >= 12 else (min(p.low for p in parts), max(p.high for p in parts))
+
+
+def _voices_of(part: Part) -> int:
+    """How many notes one player of `part` sounds at once in a chord: keyboards, guitars, harps
+    and ensembles 3; a solo string 2 (a double stop); winds, brass, voices and leads 1."""
+    family = part.program // 8
+    if family in (0, 1, 2, 3) or part.program in (46, 48, 49, 50, 51) or family == 11:
+        return 3
+    if family == 5:
+        return 2
+    return 1
+
+
+def _assembled(score: Score, instrumentation: Instrumentation, lines: dict[str, list[list[Note]]],
+               plan: Plan | None, timeline: Score) -> Score:
     assigned: dict[int, list[Note]] = {}
     for role, role_lines in lines.items():
         notes = [n for line in role_lines for n in line]
         target = next((r for r in FALLBACK[role] if instrumentation.parts_for(r)), None)
         if notes and target is None:
             warnings.warn(f"instrumentation {instrumentation.name!r} has no {role} part; {len(notes)} {role} notes "
-                          "left out", MelodiaWarning, stacklevel=2)
+                          "left out", MelodiaWarning, stacklevel=3)
         if not notes or target is None:
             continue
         indices = [i for i, part in enumerate(instrumentation.parts) if part.role == target]
         for index, share in zip(indices, split_by_rank(notes, len(indices)), strict=True):
             assigned.setdefault(index, []).extend(share)
     tracks = [_played(instrumentation.parts[i], notes) for i, notes in sorted(assigned.items()) if notes]
-    return Score(tracks, list(score.tempos), list(score.time_signatures), list(score.key_signatures), score.title)
+    symbols = _chord_symbols(plan) if plan is not None else list(score.chord_symbols)
+    keys = list(timeline.key_signatures) or ([KeySignature(0, *plan.key)] if plan is not None else [])
+    return Score(tracks, list(timeline.tempos), list(timeline.time_signatures), keys, score.title, symbols)
 
 
-def _accompany(score: Score, melody: list[Note], instrumentation: Instrumentation, patterns: dict[str, str],
-               lines: dict[str, list[list[Note]]]) -> None:
-    """Fills the harmony, counter-melody, bass and drum roles of a bare melody."""
-    key = key_of(score)
-    bars = accompany.chord_bars(score, melody, key)
-    for role in ("counter_melody", "harmony", "bass", "drums"):
-        parts = instrumentation.parts_for(role)
-        if not parts or (lines[role] and any(lines[role])):
-            continue
-        pattern = patterns.get(role, parts[0].pattern)
-        if pattern == "none":
-            continue
-        if role == "counter_melody":
-            lines[role] = [accompany.counter_melody(melody, key, pattern)]
-        elif role == "harmony":
-            lines[role] = [accompany.harmony_part(bars, pattern)]
-        elif role == "bass":
-            lines[role] = [accompany.bass_part(bars, pattern)]
-        else:
-            lines[role] = [accompany.drum_part(bars, pattern)]
+def _chord_symbols(plan: Plan) -> list[ChordSymbol]:
+    flats = uses_flats(plan.key)
+    symbols = [ChordSymbol(bar.start, bar.chord.symbol(flats)) for bar in plan.bars]
+    return [s for i, s in enumerate(symbols) if i == 0 or s.symbol != symbols[i - 1].symbol]
 
 
 def split_by_rank(notes: list[Note], parts: int) -> list[list[Note]]:

@@ -14,8 +14,8 @@ from dataclasses import replace
 import numpy as np
 
 from melodia.errors import MelodiaWarning
-from melodia.score import TICKS_PER_QUARTER, KeySignature, Score, TempoChange, TimeSignature, Track
-from melodia.style.templates import Rhythm
+from melodia.score import TICKS_PER_QUARTER, ChordSymbol, KeySignature, Score, TempoChange, TimeSignature, Track
+from melodia.style.templates import MeterMap, Rhythm
 
 MIN_DURATION = TICKS_PER_QUARTER // 16  # a 64th note: the shortest note a transform leaves
 
@@ -63,7 +63,8 @@ def tidy(score: Score) -> Score:
 def copy_score(score: Score) -> Score:
     """A deep copy: new tracks and notes, so transforms never change their input."""
     tracks = [Track(t.name, t.program, t.is_drum, [replace(n) for n in t.notes]) for t in score.tracks]
-    return Score(tracks, list(score.tempos), list(score.time_signatures), list(score.key_signatures), score.title)
+    return Score(tracks, list(score.tempos), list(score.time_signatures), list(score.key_signatures), score.title,
+                 list(score.chord_symbols))
 
 
 def _map_times(score: Score, mapping: Callable[[np.ndarray], np.ndarray]) -> Score:
@@ -80,20 +81,33 @@ def _map_times(score: Score, mapping: Callable[[np.ndarray], np.ndarray]) -> Sco
     out.tempos = [TempoChange(int(np.rint(mapping(np.array([t.tick], dtype=float)))[0]), t.bpm) for t in out.tempos]
     out.key_signatures = [KeySignature(int(np.rint(mapping(np.array([k.tick], dtype=float)))[0]), k.tonic, k.mode)
                           for k in out.key_signatures]
+    out.chord_symbols = [ChordSymbol(int(np.rint(mapping(np.array([c.tick], dtype=float)))[0]), c.symbol)
+                         for c in out.chord_symbols]
     return out
 
 
 def _map_meters(score: Score, rhythm: Rhythm) -> Score:
-    """Each bar in a meter some map converts becomes a bar of that map's target meter."""
+    """Each bar in a meter some map converts becomes the map's bars of its target meter; a
+    pickup (a first bar shorter than the next, in a meter of its own) is mapped as the end of
+    a full bar of the next bar's meter, so it stays an upbeat of the same proportion."""
     maps = {m.source: m for m in rhythm.meters}
     targets = {m.target for m in rhythm.meters}
     source_points: list[float] = [0.0]
     target_points: list[float] = [0.0]
     meters: list[tuple[int, tuple[int, int]]] = []
     unmatched: set[str] = set()
-    for start, length, ts in score.bars(max(score.end_tick - 1, 0)):
+    written = score.bars(max(score.end_tick - 1, 0))
+    for index, (start, length, ts) in enumerate(written):
         meter = (ts.numerator, ts.denominator)
         base = target_points[-1]
+        pickup = _pickup_map(written, maps) if index == 0 else None
+        if pickup is not None:
+            points, target_meter = pickup
+            meters.append((round(base), target_meter))
+            for source, target in points[1:]:
+                source_points.append(start + source * TICKS_PER_QUARTER)
+                target_points.append(base + target * TICKS_PER_QUARTER)
+            continue
         converted = meter in maps and length == ts.bar_ticks
         meters.append((round(base), maps[meter].target if converted else meter))
         if converted:
@@ -123,13 +137,39 @@ def _map_meters(score: Score, rhythm: Rhythm) -> Score:
     return out
 
 
+def _pickup_map(written: list[tuple[int, int, TimeSignature]], maps: dict[tuple[int, int], MeterMap]
+                ) -> tuple[list[tuple[float, float]], tuple[int, int]] | None:
+    """(points from the pickup's start, its new meter) when the first bar is a pickup before a
+    bar the rhythm converts; None otherwise."""
+    if len(written) < 2:
+        return None
+    _, length, ts = written[0]
+    following = written[1][2]
+    meter_map = maps.get((following.numerator, following.denominator))
+    if meter_map is None or length >= following.bar_ticks or (ts.numerator, ts.denominator) in maps:
+        return None
+    source_bar = meter_map.points[-1][0]
+    skipped = source_bar - length / TICKS_PER_QUARTER
+    xs, ys = zip(*meter_map.points, strict=True)
+    offset = float(np.interp(skipped, xs, ys))
+    points = [(0.0, 0.0)] + [(x - skipped, y - offset) for x, y in meter_map.points if x > skipped]
+    quarters = points[-1][1]
+    numerator = quarters * meter_map.target[1] / 4
+    if abs(numerator - round(numerator)) > 1e-6 or round(numerator) < 1:
+        return None
+    return points, (round(numerator), meter_map.target[1])
+
+
 def _bar_positions(score: Score, ticks: np.ndarray, cycle_ticks: int) -> np.ndarray:
     """Position of each tick in its groove cycle: ticks from the bar's start, plus whole bars
-    of the cycle already passed (a cycle of 0 is one bar)."""
+    of the cycle already passed (a cycle of 0 is one bar). A pickup counts as the end of a bar."""
     starts = score.bar_starts(max(int(ticks.max(initial=0)), 0))
     index = np.searchsorted(np.array(starts), ticks, side="right") - 1
     index = np.clip(index, 0, len(starts) - 1)
     offset = ticks - np.array(starts)[index]
+    if len(starts) > 1:
+        full = score.time_signature_at(starts[1]).bar_ticks
+        offset = np.where(index == 0, offset + max(full - starts[1], 0), offset)
     if cycle_ticks <= 0:
         return offset
     bar_ticks = np.array([score.time_signature_at(starts[i]).bar_ticks for i in index])
@@ -161,22 +201,41 @@ def _apply_groove(score: Score, rhythm: Rhythm) -> None:
 
 
 def _swing_map(score: Score, ratio: float, unit: int) -> Callable[[np.ndarray], np.ndarray]:
-    """Within each pair of `unit`-long notes, counted from the bar's start, the first takes
-    ratio / (1 + ratio) of the pair's time and the second the rest."""
-    first = 2 * unit * ratio / (1 + ratio)
-    starts = np.array([*score.bar_starts(max(score.end_tick, 1)), np.iinfo(np.int64).max // 2])
+    """Within each pair of `unit`-long notes, counted from each beat's start, the first takes
+    ratio / (1 + ratio) of the pair's time and the second the rest, so beats never move. In a
+    compound meter (6/8, 9/8, 12/8) the beat's subdivision is the eighth, in threes: the swing
+    acts on the pairs of half-units inside each eighth, and eighths stay where they are. A
+    pair that does not fit inside its beat is left straight."""
+    bars = score.bars(max(score.end_tick, 1))
+    starts = np.array([b[0] for b in bars] + [np.iinfo(np.int64).max // 2])
+    lengths = np.array([b[1] for b in bars] + [np.iinfo(np.int64).max // 4])
+    beats = np.array([_swing_beat(ts, unit) for _, _, ts in bars] + [(TICKS_PER_QUARTER, unit)])
+    beat_ticks, units = beats[:, 0], beats[:, 1]
 
     def mapping(ticks: np.ndarray) -> np.ndarray:
         bar = np.clip(np.searchsorted(starts, ticks, side="right") - 1, 0, len(starts) - 2)
         offset = ticks - starts[bar]
-        bar_end = starts[bar + 1] - starts[bar]
-        pair_start = (offset // (2 * unit)) * (2 * unit)
-        within = offset - pair_start
-        swung = np.where(within <= unit, within * first / unit, first + (within - unit) * (2 * unit - first) / unit)
-        whole_pair = pair_start + 2 * unit <= bar_end
-        return starts[bar] + pair_start + np.where(whole_pair, swung, within)
+        beat, pair = beat_ticks[bar], 2 * units[bar]
+        beat_start = (offset // beat) * beat
+        within_beat = offset - beat_start
+        pair_start = (within_beat // pair) * pair
+        within = within_beat - pair_start
+        first = pair * ratio / (1 + ratio)
+        half = pair / 2
+        swung = np.where(within <= half, within * first / half, first + (within - half) * (pair - first) / half)
+        whole_pair = (pair_start + pair <= beat) & (beat_start + pair_start + pair <= lengths[bar])
+        return starts[bar] + beat_start + pair_start + np.where(whole_pair, swung, within)
 
     return mapping
+
+
+def _swing_beat(ts: TimeSignature, unit: int) -> tuple[int, int]:
+    """(beat in ticks, swing unit in ticks) for bars of `ts`."""
+    compound = ts.denominator >= 8 and ts.numerator % 3 == 0 and ts.numerator > 3
+    if compound:
+        eighth = TICKS_PER_QUARTER * 4 // ts.denominator
+        return eighth, max(unit // 2, 1)
+    return max(TICKS_PER_QUARTER * 4 // ts.denominator, 2 * unit), unit
 
 
 def _humanize(score: Score, rhythm: Rhythm) -> None:

@@ -17,13 +17,15 @@ from melodia.gm import program_name, program_number, program_range
 from melodia.settings import Fields, beside, read_file
 
 PRESETS = Path(__file__).parent / "presets"
+INTROS = ("none", "vamp", "phrase")
+ENDINGS = ("none", "held")
 KINDS = ("instrumentation", "rhythm", "styles")
 ROLES = ("melody", "counter_melody", "harmony", "bass", "drums")
 ARTICULATIONS = {"normal": 1.0, "legato": 1.0, "portato": 0.75, "staccato": 0.5, "staccatissimo": 0.25}
 PATTERNS = {
     "melody": ("none",),
-    "counter_melody": ("none", "thirds", "sixths"),
-    "harmony": ("none", "sustained", "block", "offbeat", "alberti", "arpeggio"),
+    "counter_melody": ("none", "thirds", "sixths", "unison"),
+    "harmony": ("none", "sustained", "block", "offbeat", "alberti", "arpeggio", "power", "comping"),
     "bass": ("none", "root", "root_fifth", "oom", "walking"),
     "drums": ("none", "rock", "swing", "waltz", "march", "bossa_nova", "compound", "bodhran"),
 }
@@ -64,7 +66,8 @@ class Instrumentation:
 @dataclass(frozen=True)
 class MeterMap:
     """Bars of meter `source` become bars of meter `target`; `points` maps beat positions
-    (quarter notes from the bar's start) piecewise linearly, first (0, 0), last (bar, bar)."""
+    (quarter notes from the bar's start) piecewise linearly, first (0, 0), last (bar, n bars):
+    one source bar may become several target bars."""
 
     source: tuple[int, int]
     target: tuple[int, int]
@@ -102,13 +105,19 @@ class Rhythm:
 
 @dataclass(frozen=True)
 class Style:
-    """A combined preset: an instrumentation, a rhythm and a tempo."""
+    """A combined preset: an instrumentation, a rhythm and a tempo, the arrangement's form
+    (intro, ending, ritardando), and optionally a named harmonizer that writes the parts of a
+    bare melody instead of the rule-based accompaniment."""
 
     name: str
     description: str
     instrumentation: Instrumentation | None
     rhythm: Rhythm | None
     tempo: float | None
+    intro: str = "none"
+    ending: str = "none"
+    ritardando: bool = False
+    harmonizer: str = ""
 
 
 def preset_names(kind: str) -> list[str]:
@@ -162,10 +171,16 @@ def load_style(name_or_path: str | Path) -> Style:
     instrumentation = fields.take("instrumentation", str, "")
     rhythm = fields.take("rhythm", str, "")
     tempo = fields.number("tempo", 0.0, low=0.0, high=400.0) or None
+    intro, ending = fields.take("intro", str, "none"), fields.take("ending", str, "none")
+    ritardando = fields.take("ritardando", bool, False)
+    harmonizer = fields.take("harmonizer", str, "")
     fields.done()
+    for what, value, allowed in (("intro", intro, INTROS), ("ending", ending, ENDINGS)):
+        if value not in allowed:
+            raise StyleError(f"{path}: {what} = {value!r} is not one of {', '.join(allowed)}")
     return Style(path.stem, description, load_instrumentation(beside(path, instrumentation))
                  if instrumentation else None,
-                 load_rhythm(beside(path, rhythm)) if rhythm else None, tempo)
+                 load_rhythm(beside(path, rhythm)) if rhythm else None, tempo, intro, ending, ritardando, harmonizer)
 
 
 def _read(kind: str, name_or_path: str | Path) -> tuple[Path, dict[str, Any]]:
@@ -240,10 +255,12 @@ def _meter_map(path: Path, index: int, entry: Any) -> MeterMap:
     pairs = [tuple(p) for p in points if isinstance(p, list) and len(p) == 2
              and all(isinstance(x, int | float) and not isinstance(x, bool) for x in p)]
     ordered = all(a[0] < b[0] and a[1] < b[1] for a, b in itertools.pairwise(pairs))
+    whole_bars = bool(pairs) and pairs[-1][1] / target_bar >= 1 and (pairs[-1][1] / target_bar).is_integer()
     if len(pairs) != len(points) or len(pairs) < 2 or not ordered or pairs[0] != (0, 0) \
-            or pairs[-1] != (source_bar, target_bar):
+            or pairs[-1][0] != source_bar or not whole_bars:
         raise StyleError(f"{path}: meter[{index}].map = {points!r} should be rising [from, to] positions in "
-                         f"quarters, from [0, 0] to [{source_bar:g}, {target_bar:g}]")
+                         f"quarters, from [0, 0] to [{source_bar:g}, {target_bar:g}] (or to a whole number of "
+                         f"{target_bar:g}-quarter bars)")
     return MeterMap(source, target, tuple((float(a), float(b)) for a, b in pairs))
 
 

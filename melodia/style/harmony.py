@@ -1,0 +1,407 @@
+"""Key-aware harmony for a melody: chords with sevenths, secondary dominants and cadences.
+
+`harmonize` cuts the melody's bars into harmony slots (a bar, or half of a 4/4, 6/8 or 12/8
+bar) and picks one chord per slot by dynamic programming over the chords of the key:
+
+- a melody note on the slot's downbeat should be a chord tone (the strongest term), notes
+  elsewhere count by how long they sound; a chord tone a half step from a held melody note
+  is a sustained clash and costs more;
+- root motion down a fifth is rewarded, a secondary dominant must resolve to its target, a
+  dominant does not fall back to the subdominant, and a chord changes inside a bar only when
+  the melody asks for it (so the harmonic rhythm follows the melody);
+- phrase ends every 4 bars close with a cadence: a half cadence (V) after the first phrase of
+  an eight-bar period, an authentic one (V(7) - I, after ii or IV) after the second and at
+  the end; a tune ending on a tonic-chord tone ends on the tonic chord.
+
+Inversions are chosen afterwards for a smooth bass (`choose_bass`). `parse_progression`
+reads a user's progression ("Am | Dm G | C | E7").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from itertools import pairwise
+
+import numpy as np
+
+from melodia.analysis import MAJOR_SCALE, MINOR_SCALE, key_correlations
+from melodia.errors import StyleError
+from melodia.score import MAJOR, MINOR, TICKS_PER_QUARTER, Note, Score, TimeSignature
+
+QUALITIES: dict[str, tuple[int, ...]] = {
+    "": (0, 4, 7), "m": (0, 3, 7), "dim": (0, 3, 6), "aug": (0, 4, 8), "sus4": (0, 5, 7), "sus2": (0, 2, 7),
+    "6": (0, 4, 7, 9), "m6": (0, 3, 7, 9), "7": (0, 4, 7, 10), "maj7": (0, 4, 7, 11), "m7": (0, 3, 7, 10),
+    "m7b5": (0, 3, 6, 10), "dim7": (0, 3, 6, 9), "mmaj7": (0, 3, 7, 11),
+}
+ALIASES = {"maj": "", "M": "", "min": "m", "-": "m", "M7": "maj7", "ø": "m7b5", "ø7": "m7b5", "°": "dim",
+           "°7": "dim7", "+": "aug", "min7": "m7", "-7": "m7"}
+SHARP_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+FLAT_NAMES = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
+LETTERS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+PHRASE_BARS = 4
+
+
+@dataclass(frozen=True)
+class Chord:
+    """A chord: root pitch class, quality (a key of `QUALITIES`), and the bass pitch class
+    when it is not the root (an inversion)."""
+
+    root: int
+    quality: str = ""
+    bass: int | None = None
+
+    @property
+    def intervals(self) -> tuple[int, ...]:
+        return QUALITIES[self.quality]
+
+    @property
+    def pitch_classes(self) -> tuple[int, ...]:
+        return tuple((self.root + step) % 12 for step in self.intervals)
+
+    @property
+    def third(self) -> int:
+        return self.intervals[1]
+
+    @property
+    def fifth(self) -> int:
+        return self.intervals[2]
+
+    @property
+    def bass_pc(self) -> int:
+        return self.root if self.bass is None else self.bass
+
+    @property
+    def is_dominant(self) -> bool:
+        return self.quality in ("", "7") and self.intervals[1] == 4
+
+    def symbol(self, flats: bool = False) -> str:
+        """The lead-sheet name: 'Am', 'G7', 'F#m7b5', 'C/E'."""
+        names = FLAT_NAMES if flats else SHARP_NAMES
+        bass = f"/{names[self.bass]}" if self.bass is not None and self.bass != self.root else ""
+        return f"{names[self.root]}{self.quality}{bass}"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A chord the key offers, its cost before any melody is heard, its function (T, S, D or
+    a secondary dominant 'V/x') and, for a secondary dominant, the root it must resolve to."""
+
+    chord: Chord
+    prior: float
+    function: str
+    target: int | None = None
+
+
+@dataclass(frozen=True)
+class Bar:
+    """A stretch with one chord: a bar, or part of one. `number` is the written bar it lies in
+    (counted from the first bar of the tune, intro bars negative), `section` is 'intro', 'tune'
+    or 'ending', and `phrase_end` marks the last stretch of a phrase."""
+
+    start: int
+    length: int
+    beat: int
+    beats: int
+    chord: Chord
+    number: int = 0
+    section: str = "tune"
+    phrase_end: bool = False
+
+
+# --- keys and symbols ------------------------------------------------------------------------------
+
+def tune_key(score: Score, notes: list[Note]) -> tuple[int, str]:
+    """The key of the tune: its key signature's, or the relative key when the notes (Aarden-Essen
+    profiles) and the final note say so clearly; without a signature, the best of all 24 keys,
+    with a pull towards a tonic on the final note."""
+    if not notes:
+        return (score.key_signatures[0].tonic, score.key_signatures[0].mode) if score.key_signatures else (0, MAJOR)
+    correlations = key_correlations(np.array([n.pitch for n in notes]), np.array([n.duration_tick for n in notes]),
+                                    "aarden")
+    final = max(notes, key=lambda n: (n.end_tick, -n.pitch)).pitch % 12
+    if score.key_signatures:
+        tonic, mode = score.key_signatures[0].tonic, score.key_signatures[0].mode
+        relative = ((tonic + 9) % 12, MINOR) if mode == MAJOR else ((tonic + 3) % 12, MAJOR)
+        candidates = {(tonic, mode): 0.1, relative: 0.0}
+    else:
+        candidates = {key: 0.0 for key in correlations}
+
+    def fit(key: tuple[int, str]) -> float:
+        triad = tonic_triad(*key)
+        return correlations[key] + candidates[key] + 0.2 * (final == key[0]) + 0.05 * (final in triad)
+
+    return max(candidates, key=fit)
+
+
+def tonic_triad(tonic: int, mode: str) -> tuple[int, int, int]:
+    return tonic, (tonic + (4 if mode == MAJOR else 3)) % 12, (tonic + 7) % 12
+
+
+def uses_flats(key: tuple[int, str]) -> bool:
+    """Whether the key signature of `key` has flats (so chords are spelled Bb, not A#)."""
+    major_tonic = key[0] if key[1] == MAJOR else (key[0] + 3) % 12
+    return major_tonic in (5, 10, 3, 8, 1, 6)
+
+
+SYMBOL = re.compile(r"^([A-G])([#b]?)([^/]*)(?:/([A-G])([#b]?))?$")
+
+
+def parse_symbol(text: str) -> Chord:
+    """'Am', 'G7', 'Bbmaj7', 'F#m7b5', 'C/E' as a `Chord`."""
+    match = SYMBOL.match(text.strip())
+    quality = match.group(3) if match else ""
+    quality = ALIASES.get(quality, quality)
+    if not match or quality not in QUALITIES:
+        raise StyleError(f"chord {text!r}: not a chord symbol; expected a root A-G with # or b, then one of "
+                         f"{', '.join(repr(q) for q in QUALITIES)}, then /BASS if any (C, Am, G7, Bbmaj7, C/E)")
+    root = (LETTERS[match.group(1)] + {"#": 1, "b": -1, "": 0}[match.group(2)]) % 12
+    bass = None
+    if match.group(4):
+        bass = (LETTERS[match.group(4)] + {"#": 1, "b": -1, "": 0}[match.group(5)]) % 12
+    return Chord(root, quality, bass if bass != root else None)
+
+
+def parse_progression(text: str) -> list[list[Chord]]:
+    """'Am | Dm G | C | E7' as bars of chords (a bar's chords share it evenly)."""
+    bars = [[parse_symbol(word) for word in bar.split()] for bar in text.split("|")]
+    if not bars or any(not bar for bar in bars):
+        raise StyleError(f"chords {text!r}: expected bars of chord symbols between '|', such as 'Am | Dm G | C | E7'")
+    return bars
+
+
+# --- the chords a key offers ---------------------------------------------------------------------
+
+def key_candidates(tonic: int, mode: str) -> list[Candidate]:
+    """Diatonic triads and sevenths, the dominant seventh, and secondary dominants of `tonic` `mode`."""
+    def at(step: int, quality: str, prior: float, function: str, target: int | None = None) -> Candidate:
+        return Candidate(Chord((tonic + step) % 12, quality), prior, function,
+                         None if target is None else (tonic + target) % 12)
+
+    if mode == MAJOR:
+        return [at(0, "", 0.0, "T"), at(0, "maj7", 0.35, "T"), at(2, "m", 0.15, "S"), at(2, "m7", 0.1, "S"),
+                at(4, "m", 0.3, "T"), at(5, "", 0.05, "S"), at(5, "maj7", 0.35, "S"), at(7, "", 0.05, "D"),
+                at(7, "7", 0.05, "D"), at(9, "m", 0.1, "T"), at(9, "m7", 0.3, "T"), at(11, "m7b5", 0.6, "D"),
+                at(2, "7", 0.35, "V/V", 7), at(4, "7", 0.4, "V/vi", 9), at(9, "7", 0.45, "V/ii", 2),
+                at(0, "7", 0.45, "V/IV", 5)]
+    return [at(0, "m", 0.0, "T"), at(0, "m7", 0.5, "T"), at(2, "m7b5", 0.25, "S"), at(3, "", 0.15, "T"),
+            at(5, "m", 0.05, "S"), at(5, "m7", 0.2, "S"), at(7, "", 0.05, "D"), at(7, "7", 0.05, "D"),
+            at(8, "", 0.1, "S"), at(8, "maj7", 0.35, "S"), at(10, "", 0.2, "D"), at(11, "dim7", 0.5, "D"),
+            at(10, "7", 0.4, "V/III", 3), at(0, "7", 0.45, "V/iv", 5), at(2, "7", 0.5, "V/V", 7)]
+
+
+def scale_of(tonic: int, mode: str) -> list[int]:
+    return [(tonic + step) % 12 for step in (MAJOR_SCALE if mode == MAJOR else MINOR_SCALE)]
+
+
+def beat_of(ts: TimeSignature) -> tuple[int, int]:
+    """(beat length in ticks, beats in a bar): compound meters (6/8, 9/8, 12/8) beat in dotted quarters."""
+    if ts.denominator >= 8 and ts.numerator % 3 == 0 and ts.numerator > 3:
+        return 3 * TICKS_PER_QUARTER * 4 // ts.denominator, ts.numerator // 3
+    return TICKS_PER_QUARTER * 4 // ts.denominator, ts.numerator
+
+
+# --- slots -------------------------------------------------------------------------------------------
+
+def slots_of(score: Score, end_tick: int) -> list[Bar]:
+    """Harmony slots up to `end_tick`: a bar, or the halves of a bar of 4 beats (4/4, 12/8) or of
+    2 compound beats (6/8). A first bar shorter than its meter is a pickup, numbered -1; bars
+    count from the first full one, and every `PHRASE_BARS`-th bar ends a phrase."""
+    written = score.bars(max(end_tick - 1, 0))
+    pickup = len(written) > 1 and written[0][1] < written[0][2].bar_ticks
+    slots: list[Bar] = []
+    placeholder = Chord(0)
+    for index, (start, length, ts) in enumerate(written):
+        number = index - 1 if pickup else index
+        beat, beats = beat_of(ts)
+        beats = max(min(beats, length // beat), 1) if length < ts.bar_ticks else beats
+        phrase_end = number >= 0 and ((number + 1) % PHRASE_BARS == 0 or index == len(written) - 1)
+        halves = length == ts.bar_ticks and (beats == 4 or (beats == 2 and beat % 3 == 0 and beat > 480))
+        if halves:
+            half = length // 2
+            slots += [Bar(start, half, beat, beats // 2, placeholder, number),
+                      Bar(start + half, length - half, beat, beats - beats // 2, placeholder, number,
+                          phrase_end=phrase_end)]
+        else:
+            slots.append(Bar(start, length, beat, beats, placeholder, number, phrase_end=phrase_end))
+    return slots
+
+
+# --- choosing chords ---------------------------------------------------------------------------------
+
+def harmonize(score: Score, melody: list[Note], key: tuple[int, str], end_tick: int | None = None) -> list[Bar]:
+    """One chord per harmony slot of `score` for `melody` in `key` (see the module's rules)."""
+    end = end_tick if end_tick is not None else max((n.end_tick for n in melody), default=0)
+    slots = slots_of(score, end)
+    if not slots:
+        return []
+    candidates = key_candidates(*key)
+    fits = np.array([[_fit(c.chord, melody, slot) for c in candidates] for slot in slots])
+    costs = -fits + np.array([c.prior for c in candidates])[None, :] + _cadence_costs(slots, candidates, melody, key)
+    moves = _transition_costs(candidates)
+    chosen = _best_path(costs, moves, [a.number == b.number for a, b in pairwise(slots)])
+    return choose_bass(_merged([replace(slot, chord=candidates[i].chord) for slot, i in zip(slots, chosen,
+                                                                                              strict=True)]))
+
+
+def from_progression(score: Score, melody_end: int, progression: list[list[Chord]]) -> list[Bar]:
+    """The user's progression over the bars of `score` (repeated when shorter than the tune; a
+    pickup bar takes the progression's last chord)."""
+    slots = slots_of(score, melody_end)
+    bars: list[Bar] = []
+    for number, group in _by_bar(slots):
+        start, length = group[0].start, sum(s.length for s in group)
+        beat, beats = group[0].beat, sum(s.beats for s in group)
+        chords = progression[number % len(progression)] if number >= 0 else progression[-1][-1:]
+        shares = [beats // len(chords) + (i < beats % len(chords)) for i in range(len(chords))] \
+            if beats >= len(chords) else [1] * len(chords)
+        onset = start
+        for i, (chord, share) in enumerate(zip(chords, shares, strict=True)):
+            stop = start + length if i == len(chords) - 1 else min(onset + share * beat, start + length)
+            if stop > onset:
+                bars.append(Bar(onset, stop - onset, beat, max(share, 1), chord, number,
+                                phrase_end=group[-1].phrase_end and i == len(chords) - 1))
+            onset = stop
+    return _merged(bars)
+
+
+def _by_bar(slots: list[Bar]) -> list[tuple[int, list[Bar]]]:
+    groups: dict[int, list[Bar]] = {}
+    for slot in slots:
+        groups.setdefault(slot.number, []).append(slot)
+    return sorted(groups.items())
+
+
+def _fit(chord: Chord, melody: list[Note], slot: Bar) -> float:
+    """How well `chord` fits the melody notes sounding in `slot` (higher is better)."""
+    pcs = chord.pitch_classes
+    stop = slot.start + slot.length
+    total = 0.0
+    for note in melody:
+        overlap = min(note.end_tick, stop) - max(note.onset_tick, slot.start)
+        if overlap <= 0:
+            continue
+        weight = overlap / slot.length
+        pc = note.pitch % 12
+        inside = pc in pcs
+        on_downbeat = note.onset_tick <= slot.start < note.end_tick
+        on_beat = (note.onset_tick - slot.start) % slot.beat == 0
+        if inside:
+            total += weight + (1.0 if on_downbeat else 0.3 if on_beat else 0.0)
+        else:
+            clash = any((pc - tone) % 12 in (1, 11) for tone in pcs)
+            total -= 0.6 * weight + (2.5 if on_downbeat else 0.6 if on_beat else 0.0) \
+                + (1.2 * weight if clash and overlap >= slot.beat else 0.0)
+    return total
+
+
+def _cadence_costs(slots: list[Bar], candidates: list[Candidate], melody: list[Note],
+                   key: tuple[int, str]) -> np.ndarray:
+    """Per slot and candidate: rewards (negative costs) for cadences at phrase ends."""
+    costs = np.zeros((len(slots), len(candidates)))
+    tonic = np.array([c.function == "T" and c.chord.root == key[0] and c.chord.quality in ("", "m")
+                      for c in candidates])
+    dominant = np.array([c.function == "D" and c.chord.root == (key[0] + 7) % 12 for c in candidates])
+    seventh = np.array([c.chord.quality == "7" for c in candidates])
+    before = np.array([c.function == "S" for c in candidates])
+    last_note = max(melody, key=lambda n: n.end_tick).pitch % 12 if melody else key[0]
+    ends_home = last_note in tonic_triad(*key)
+    for index, slot in enumerate(slots):
+        if not slot.phrase_end or slot.number < 0:
+            continue
+        final = index == len(slots) - 1
+        authentic = final or (slot.number + 1) % (2 * PHRASE_BARS) == 0
+        if authentic and (not final or ends_home):
+            costs[index] -= (4.0 if final else 0.8) * tonic
+            if index >= 1:
+                costs[index - 1] -= (1.2 if final else 0.6) * dominant + 0.15 * (dominant & seventh)
+            if index >= 2:
+                costs[index - 2] -= 0.25 * before
+        elif not authentic:
+            costs[index] -= 0.5 * dominant
+    return costs
+
+
+def _transition_costs(candidates: list[Candidate]) -> np.ndarray:
+    """Cost of moving from candidate i (row) to candidate j (column)."""
+    size = len(candidates)
+    moves = np.zeros((size, size))
+    for i, before in enumerate(candidates):
+        for j, after in enumerate(candidates):
+            if i == j:
+                continue
+            root_motion = (after.chord.root - before.chord.root) % 12
+            cost = -0.1 if root_motion == 5 else 0.0
+            if before.target is not None:
+                cost += -0.3 if after.chord.root == before.target else 1.5
+            if before.function == "D" and after.function == "S":
+                cost += 0.4
+            if before.chord.root == after.chord.root:
+                cost += 0.1  # a seventh added or dropped on the same root: little gained
+            moves[i, j] = cost
+    return moves
+
+
+CHANGE_IN_BAR = 0.3  # what a chord change inside a bar must earn
+
+
+def _best_path(costs: np.ndarray, moves: np.ndarray, same_bar: list[bool]) -> list[int]:
+    """Viterbi: the candidate per slot minimizing slot costs plus transition costs."""
+    total = costs[0].copy()
+    back = []
+    for index in range(1, len(costs)):
+        extra = moves + (CHANGE_IN_BAR * (1 - np.eye(len(total))) if same_bar[index - 1] else 0.0)
+        options = total[:, None] + extra
+        back.append(options.argmin(axis=0))
+        total = options.min(axis=0) + costs[index]
+    path = [int(total.argmin())]
+    for pointers in reversed(back):
+        path.append(int(pointers[path[-1]]))
+    return path[::-1]
+
+
+def _merged(slots: list[Bar]) -> list[Bar]:
+    """Neighbouring slots of one bar with the same chord become one."""
+    out: list[Bar] = []
+    for slot in slots:
+        last = out[-1] if out else None
+        if last is not None and last.number == slot.number and last.chord == slot.chord \
+                and last.start + last.length == slot.start:
+            out[-1] = replace(last, length=last.length + slot.length, beats=last.beats + slot.beats,
+                              phrase_end=slot.phrase_end)
+        else:
+            out.append(slot)
+    return out
+
+
+def choose_bass(bars: list[Bar]) -> list[Bar]:
+    """First inversions where they make the bass move by step (C G/B Am), never on a cadence's
+    last two chords nor on a chord the user spelled; the rest in root position."""
+    if len(bars) < 3:
+        return bars
+    out = list(bars)
+    for index in range(1, len(bars) - 1):
+        before, here, after = out[index - 1].chord, bars[index].chord, bars[index + 1].chord
+        if here.bass is not None or bars[index].phrase_end or bars[index + 1].phrase_end \
+                or bars[index].section != "tune":
+            continue
+        third = (here.root + here.third) % 12
+
+        def leap(pc: int, left: int = before.bass_pc, right: int = after.bass_pc) -> int:
+            return _step(left, pc) + _step(pc, right)
+
+        if _step(before.bass_pc, third) <= 2 and _step(third, after.bass_pc) <= 2 and leap(third) + 2 < leap(here.root):
+            out[index] = replace(bars[index], chord=replace(here, bass=third))
+    return out
+
+
+def _step(a: int, b: int) -> int:
+    return min((a - b) % 12, (b - a) % 12)
+
+
+def chord_tones_at(bars: list[Bar], tick: int) -> tuple[int, ...]:
+    """The pitch classes of the chord sounding at `tick` (empty outside the bars)."""
+    for bar in bars:
+        if bar.start <= tick < bar.start + bar.length:
+            return bar.chord.pitch_classes
+    return ()
