@@ -20,15 +20,15 @@ from melodia.score import (
 )
 
 if TYPE_CHECKING:
-    from melodia.generation import Constraints
+    from melodia.constraints import Constraints
     from melodia.sampler import SamplingConfig
 
 __version__ = "0.1.0"
-_LAZY = {"Constraints": "melodia.generation", "SamplingConfig": "melodia.sampler"}  # they import torch
+_LAZY = {"Constraints": "melodia.constraints", "SamplingConfig": "melodia.sampler"}  # torch for the sampler
 
 
 def __getattr__(name: str) -> Any:
-    """`Constraints` and `SamplingConfig`, imported (with torch) when first asked for."""
+    """`Constraints` and `SamplingConfig`, imported when first asked for (the sampler imports torch)."""
     if name in _LAZY:
         import importlib
 
@@ -44,7 +44,7 @@ def generate(*args: Any, **kwargs: Any) -> list[Score]:
 
 
 def harmonize(*args: Any, **kwargs: Any) -> Score:
-    """A melody in four parts, as Bach's chorales; see `melodia.harmony.harmonize` (imports torch when called)."""
+    """A melody in four parts, as Bach's chorales; see `melodia.harmony.harmonize`."""
     from melodia.harmony import harmonize as run
 
     return run(*args, **kwargs)

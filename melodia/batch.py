@@ -31,7 +31,7 @@ import os
 import warnings
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +41,8 @@ from melodia.settings import Fields, beside, read_file, table_with_overrides
 
 MAX_ITEMS = 1_000_000
 # the fields of a job's [constraints] table; `--set form=AABB` stands for `--set constraints.form=AABB`
-CONSTRAINT_FIELDS = ("key", "range", "max_leap", "meter", "end_on_tonic", "instrument", "notes", "form",
-                     "phrase_bars", "scale")
+CONSTRAINT_FIELDS = ("key", "range", "pitch_range", "max_leap", "meter", "end_on_tonic", "instrument", "notes",
+                     "form", "phrase_bars", "scale")
 
 
 class BatchError(MelodiaError):
@@ -118,7 +118,7 @@ def load_job(path: str | os.PathLike[str], overrides: Iterable[str] = ()) -> Job
               top_p=fields.number("top_p", 1.0, 0.01, 1.0),
               audio=fields.boolean("audio", False),
               workers=int(fields.number("workers", 1, 1, 256, whole=True)),
-              constraints=_constraints(Fields(path, fields.take("constraints", dict, {}), BatchError, "constraints")))
+              constraints=_constraints(path, fields.take("constraints", dict, {})))
     fields.done()
     _check_form(job)
     return job
@@ -130,7 +130,7 @@ def _check_form(job: Job) -> None:
 
     if job.constraints.notes is None:
         try:
-            form_plan(Constraints(**{**asdict(job.constraints), "bars": job.bars}))
+            form_plan(replace(job.constraints, bars=job.bars))
         except MelodiaError as error:
             raise BatchError(f"{job.path}: constraints.form: {error}") from None
 
@@ -156,42 +156,14 @@ def _check_styles(path: Path, styles: Iterable[str]) -> None:
                 raise BatchError(f"{path}: styles entry {style!r}: {error}") from None
 
 
-def _constraints(fields: Fields) -> Constraints:
-    """The [constraints] table, each value checked as `melodia generate` would check it."""
-    from melodia.gm import INSTRUMENT_RANGES
-    from melodia.seed import parse_key, parse_meter, parse_range
-
-    where = f"{fields.path}: constraints"
+def _constraints(path: Path, table: dict[str, Any]) -> Constraints:
+    """The [constraints] table, read as `melodia generate` reads its options (the length is the job's `bars`)."""
+    if "bars" in table:
+        raise BatchError(f"{path}: constraints.bars: the length in bars is the job's own field `bars`")
     try:
-        key = fields.take("key", str, "") or None
-        if key:
-            parse_key(key, f"{where}.key")
-        text = fields.take("range", str, "")
-        pitch_range = parse_range(text, f"{where}.range") if text else None
-        meter = fields.take("meter", str, "") or None
-        if meter:
-            parse_meter(meter, f"{where}.meter = {meter!r}", "6/8")
+        return Constraints.parse(table, str(path), "constraints")
     except MelodiaError as error:
         raise BatchError(str(error)) from None
-    instrument = fields.take("instrument", str, "") or None
-    if instrument and instrument not in INSTRUMENT_RANGES:
-        raise fields.fail(f"constraints.instrument = {instrument!r} is not one of "
-                          f"{', '.join(sorted(INSTRUMENT_RANGES))}")
-    leap = int(fields.number("max_leap", 0, 0, 10_000, whole=True)) if "max_leap" in fields.table else None
-    notes = int(fields.number("notes", 1, 1, 10_000, whole=True)) if "notes" in fields.table else None
-    form = fields.take("form", str, "") or None
-    phrase_bars = int(fields.number("phrase_bars", 4, 1, 64, whole=True)) if "phrase_bars" in fields.table else None
-    scale = fields.take("scale", str, "strict")
-    if scale not in ("strict", "soft", "off"):
-        raise fields.fail(f"constraints.scale = {scale!r} is not one of strict, soft, off")
-    try:
-        constraints = Constraints(key=key, pitch_range=pitch_range, max_leap=leap, notes=notes, meter=meter,
-                                  end_on_tonic=fields.boolean("end_on_tonic", False), instrument=instrument,
-                                  form=form, phrase_bars=phrase_bars, scale=scale)
-    except MelodiaError as error:
-        raise BatchError(f"{where}: {error}") from None
-    fields.done()
-    return constraints
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -300,8 +272,7 @@ def _make_cell(cell: Cell) -> tuple[Cell, int, str, list[str]]:
         try:
             seed_path = seed_file(cell.seed, job.path.parent)
             seed: Any = SeedFile(seed_path) if seed_path else cell.seed
-            constraints = job.constraints if job.constraints.notes else \
-                Constraints(**{**asdict(job.constraints), "bars": job.bars})
+            constraints = job.constraints if job.constraints.notes else replace(job.constraints, bars=job.bars)
             scores = generate(_WORKER["model"], seed, len(cell.names), constraints,
                               SamplingConfig(temperature=cell.temperature, top_p=job.top_p), cell.random_seed)
             if cell.style != "none":
@@ -328,11 +299,13 @@ def _label(cell: Cell) -> str:
 def write_manifest(job: Job, cells: list[Cell], shard: tuple[int, int], report: BatchReport) -> Path:
     """manifest.csv and manifest.json (manifest-shard-I-of-N.* for a shard): one row per output
     with its settings and metrics; failed cells and warnings also go to report.txt."""
+    from melodia.feedback import previously_kept
     from melodia.io import read_score
     from melodia.io.atomic import atomic_write_text
     from melodia.metrics import SCALAR_METRICS
 
     failed = dict(report.failed)
+    kept = previously_kept(job.output)  # a run again keeps the user's keep marks
     rows: list[dict[str, Any]] = []
     for cell in cells:
         for number, name in enumerate(cell.names, start=1):
@@ -347,6 +320,8 @@ def write_manifest(job: Job, cells: list[Cell], shard: tuple[int, int], report: 
                            **{k: round(float(f(score)), 4) for k, f in SCALAR_METRICS.items()})
             else:
                 row["error"] = failed.get(_label(cell), "not made")
+            if row["file"] in kept:
+                row["keep"] = True
             rows.append(row)
     stem = "manifest" if shard == (1, 1) else f"manifest-shard-{shard[0]}-of-{shard[1]}"
     columns = list(dict.fromkeys(key for row in rows for key in row))
@@ -357,7 +332,7 @@ def write_manifest(job: Job, cells: list[Cell], shard: tuple[int, int], report: 
     atomic_write_text(job.output / f"{stem}.csv", table.getvalue())
     settings = {"job": str(job.path), "model": job.model, "bars": job.bars, "count": job.count, "top_p": job.top_p,
                 "random_seed": job.random_seed, "shard": f"{shard[0]}/{shard[1]}",
-                "constraints": asdict(job.constraints)}
+                "constraints": job.constraints.as_text()}
     atomic_write_text(job.output / f"{stem}.json", json.dumps({"settings": settings, "outputs": rows}, indent=2))
     lines = [f"{len(rows)} outputs in this {'job' if shard == (1, 1) else 'shard'}: {report.made} made now, "
              f"{report.existing} already there, {sum('error' in r for r in rows)} missing"]

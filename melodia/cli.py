@@ -326,6 +326,13 @@ def _style_command(commands: Any) -> None:
                        help="swing each pair of eighths long:short RATIO (2: triplet feel, 3: dotted)")
     style.add_argument("--no-accompaniment", action="store_true",
                        help="leave a bare melody bare (by default harmony, bass and drum parts are filled in)")
+    style.add_argument("--chords", metavar="PROGRESSION",
+                       help='the harmony to play, bars between "|": "Am | Dm G | C | E7" (repeated over the tune)')
+    style.add_argument("--intro", choices=("none", "vamp", "phrase"),
+                       help="an intro: two bars on the tonic, or the tune's last phrase (default: the style's)")
+    style.add_argument("--ending", choices=("none", "held"), help="end on a held final chord (default: the style's)")
+    style.add_argument("--ritardando", action=argparse.BooleanOptionalAction, default=None,
+                       help="slow down over the last two bars (default: the style's)")
     style.add_argument("--list", action="store_true", help="list the presets and stop")
     style.add_argument("-o", "--output", metavar="OUT.mid", help="the MIDI file to write (a folder for a folder)")
     style.add_argument("--force", action="store_true", help="overwrite what is there")
@@ -368,7 +375,8 @@ def _style_file(args: argparse.Namespace, source: Path, target: Path) -> tuple[P
     from melodia.style import stylize
 
     styled = stylize(read_score(source), args.instrumentation, args.rhythm, args.tempo, args.style,
-                     accompaniment=not args.no_accompaniment, swing=args.swing)
+                     accompaniment=not args.no_accompaniment, swing=args.swing, chords=args.chords,
+                     intro=args.intro, ending=args.ending, ritardando=args.ritardando)
     return write_score(styled, target), styled
 
 
@@ -477,17 +485,15 @@ def _generation_settings(args: argparse.Namespace) -> tuple[Any, Any]:
     from melodia.errors import MelodiaError
     from melodia.generation import Constraints, GenerateError, GenerationSettings
     from melodia.sampler import SamplingConfig
-    from melodia.seed import parse_range
     from melodia.settings import with_overrides
 
     if args.num < 1:
         raise MelodiaError(f"--num {args.num}: expected 1 or more melodies")
     if args.seed_bars is not None and args.seed_bars < 1:
         raise MelodiaError(f"--seed-bars {args.seed_bars}: expected 1 or more bars")
-    constraints = Constraints(key=args.key, pitch_range=parse_range(args.range) if args.range else None,
-                              max_leap=args.max_leap, bars=args.bars, notes=args.notes, meter=args.meter,
-                              end_on_tonic=args.end_on_tonic, instrument=args.instrument, form=args.form,
-                              phrase_bars=args.phrase_bars, scale=args.scale)
+    constraints = Constraints.parse({name: getattr(args, name) for name in (
+        "key", "range", "max_leap", "bars", "notes", "meter", "end_on_tonic", "instrument", "form", "phrase_bars",
+        "scale")}, "", "constraints")
     sampling = SamplingConfig(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
                               repetition_penalty=args.repetition_penalty, beam_size=args.beam_size,
                               branch_factor=args.branch_factor)

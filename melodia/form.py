@@ -27,8 +27,10 @@ import numpy as np
 
 from melodia.analysis import mode_quality
 from melodia.errors import MelodiaError
-from melodia.score import MINOR, TICKS_PER_QUARTER, TimeSignature
-from melodia.tokenizers import EOS, GrammarState, Tokenizer
+from melodia.score import MINOR
+from melodia.tokenizers import EOS, Tokenizer
+from melodia.tokenizers.metrical import MetricalState
+from melodia.tokenizers.rules import MetricalRule, strong_positions
 
 FORM_LETTERS = "ABCDEFGH"
 # cadence kind -> pitch classes above the tonic (None: the major third, in major modes only, since a minor
@@ -91,27 +93,39 @@ def default_phrase_bars(bars: int) -> int:
     return next((length for length in (4, 3, 2) if bars % length == 0 and bars > length), bars)
 
 
+def form_letters(form: str) -> str:
+    """'AABB', 'A A B B' or "AA'BB" as 'AABB' (and 'none' as 'none').
+
+    Raises:
+        FormError: naming the form and what is accepted.
+    """
+    if form.strip().lower() == "none":
+        return "none"
+    letters = form.replace(" ", "").replace("'", "").upper()
+    if not letters or any(letter not in FORM_LETTERS for letter in letters):
+        raise FormError(f"form {form!r}: expected letters A-H, one per phrase, such as AABB, AABA or ABAC, or none")
+    return letters
+
+
 def plan_form(form: str | None, phrase_bars: int | None, bars: int | None) -> FormPlan:
     """The plan of a tune of `bars` bars (or of len(form) * phrase_bars when `bars` is None).
 
     Raises:
         FormError: naming the form, the phrase length and the bars when they do not fit.
     """
-    letters = (form or "").replace(" ", "").replace("'", "").upper()
-    if form and (not letters or any(letter not in FORM_LETTERS for letter in letters)):
-        raise FormError(f"--form {form!r}: expected letters A-H, one per phrase, such as AABB, AABA or ABAC")
+    letters = form_letters(form) if form else ""
     if phrase_bars is not None and not 1 <= phrase_bars <= 64:
-        raise FormError(f"--phrase-bars {phrase_bars}: expected 1 to 64 bars")
+        raise FormError(f"phrase_bars {phrase_bars}: expected 1 to 64 bars")
     if bars is None:
         if not letters:
-            raise FormError("a form needs a length: give --bars, or --form with --phrase-bars")
+            raise FormError("a form needs a length: a number of bars, or a form with its phrase_bars")
         bars = len(letters) * (phrase_bars or 4)
     length = phrase_bars or (bars // len(letters) if letters and bars % len(letters) == 0
                              else default_phrase_bars(bars))
     letters = letters or default_form(max(1, bars // length))
     if len(letters) * length != bars:
-        raise FormError(f"--form {letters} of {length}-bar phrases makes {len(letters) * length} bars, "
-                        f"but {bars} are asked for; change --bars, --form or --phrase-bars")
+        raise FormError(f"form {letters} of {length}-bar phrases makes {len(letters) * length} bars, "
+                        f"but {bars} are asked for; change the bars, the form or phrase_bars")
     first_bars: dict[str, int] = {}
     phrases = []
     for index, letter in enumerate(letters):
@@ -130,22 +144,6 @@ def plan_form(form: str | None, phrase_bars: int | None, bars: int | None) -> Fo
     return FormPlan(letters, length, tuple(phrases))
 
 
-def beat_steps(tokenizer: Tokenizer, numerator: int, denominator: int) -> int:
-    """The meter's beat in grid steps (a dotted quarter in 6/8, 9/8, 12/8)."""
-    from melodia.metrics import beat_ticks
-
-    return beat_ticks(TimeSignature(0, numerator, denominator)) * tokenizer.grid.steps_per_quarter \
-        // TICKS_PER_QUARTER
-
-
-def strong_positions(bar_length: int, beat: int, every_beat: bool = False) -> list[int]:
-    """The first beat of a bar, and its middle beat in bars of 4 or 6 beats (or, with `every_beat`, each beat),
-    where a note of a beat fits."""
-    beats = bar_length // max(beat, 1)
-    positions = list(range(beats)) if every_beat else [0] + ([beats // 2] if beats in (4, 6) else [])
-    return [p * beat for p in positions if (p + 1) * beat <= bar_length]
-
-
 def cadence_pitch_classes(kind: str, tonic: int, mode: str) -> set[int]:
     """The pitch classes a cadence of `kind` may end on, in `mode` (a name of `analysis.SCALES`) on `tonic`."""
     minor = mode_quality(mode) == MINOR
@@ -153,42 +151,33 @@ def cadence_pitch_classes(kind: str, tonic: int, mode: str) -> set[int]:
             if not (step is None and minor)}
 
 
-class FormRules:
-    """The copy and cadence rules of a `FormPlan`, as constraints over the metrical grammar's mask.
+class FormRule(MetricalRule):
+    """A rule of a `FormPlan` over the metrical grammar. `first_free_bar` is the first bar after the
+    seed (bars the seed fills are never touched)."""
 
-    `cadences` maps a cadence kind to the pitch classes it may end on; `first_free_bar` is the
-    first bar after the seed (bars the seed fills are never touched).
-    """
+    def __init__(self, tokenizer: Tokenizer, plan: FormPlan, first_free_bar: int) -> None:
+        super().__init__(tokenizer)
+        self.plan, self.first_free_bar = plan, first_free_bar
 
-    def __init__(self, tokenizer: Tokenizer, plan: FormPlan, cadences: dict[str, set[int]],
-                 first_free_bar: int) -> None:
-        vocab = tokenizer.vocab
-        self.tokenizer, self.plan, self.first_free_bar = tokenizer, plan, first_free_bar
-        self.positions = vocab.ranges["Position"][0]
-        self.pitch_start, self.pitch_stop = vocab.ranges["Pitch"]
-        self.durations = vocab.ranges["Duration"]
-        self.bar_token = vocab.id("Bar", 0)
-        low, high = tokenizer.config.pitch_range
-        pitch_classes = np.arange(low, high + 1) % 12
-        self.cadence_pitches = {kind: np.isin(pitch_classes, sorted(classes)) for kind, classes in cadences.items()}
 
-    def copy(self, state: GrammarState, mask: np.ndarray) -> np.ndarray:
-        """In a bar that repeats an earlier one, only the token that continues the copy."""
-        bar = getattr(state, "bars", 0)
-        source = self.plan.source_bar(bar)
-        if source is None or bar < self.first_free_bar or state.last_kind == "PAD":
+class FormCopy(FormRule):
+    """In a bar that repeats an earlier one, only the token that continues the copy."""
+
+    def narrow(self, state: MetricalState, mask: np.ndarray) -> np.ndarray:
+        source = self.plan.source_bar(state.bars)
+        if source is None or state.bars < self.first_free_bar or state.last_kind == "PAD":
             return mask
-        expected = self._next_copied_token(state, bar - source[0], source[1])
+        expected = self._next_copied_token(state, state.bars - source[0], source[1])
         if expected is None or not mask[expected]:
             return mask
         narrowed = np.zeros_like(mask)
         narrowed[expected] = True
         return narrowed
 
-    def _next_copied_token(self, state: GrammarState, distance: int, whole: bool) -> int | None:
+    def _next_copied_token(self, state: MetricalState, distance: int, whole: bool) -> int | None:
         """The token that keeps the current bar a copy of the bar `distance` bars back, or of its pitches
         (None: the copy is done, broke, or leaves this token free)."""
-        start, length = state.bar_start, state.bar_length  # type: ignore[attr-defined]
+        start, length = state.bar_start, state.bar_length
         source_start = start - distance * length
         source = [(n[0] - source_start, n[2], n[1]) for n in state.notes
                   if source_start <= n[0] < source_start + length]
@@ -196,64 +185,64 @@ class FormRules:
         if not whole:
             if state.last_kind != "Position" or len(done) >= len(source):
                 return None
-            return self.pitch_start + source[len(done)][1] - self._low
+            return self.pitch_start + source[len(done)][1] - self.low
         if done != source[:len(done)]:
             return None
         following = source[len(done)] if len(done) < len(source) else None
         kind = state.last_kind
         if kind == "Position":
-            position = state.position  # type: ignore[attr-defined]
-            return None if following is None or following[0] != position else \
-                self.pitch_start + following[1] - self._low
+            return None if following is None or following[0] != state.position else \
+                self.pitch_start + following[1] - self.low
         if kind == "Pitch":
-            if following is None or following[1] != state.pitch:  # type: ignore[attr-defined]
+            if following is None or following[1] != state.pitch:
                 return None
-            return self.durations[0] + following[2] - 1
+            return self.duration_start + following[2] - 1
         if kind in ("Bar", "TimeSig", "Duration", "Tempo"):
-            return self.bar_token if following is None else self.positions + following[0]
+            return self.bar_token if following is None else self.position_start + following[0]
         return None
 
-    def cadence(self, state: GrammarState, mask: np.ndarray) -> np.ndarray:
-        """In a bar that closes a phrase, the bar's last note is a cadence note: on a beat (strong at the end), at
-        least a beat long, on a pitch of the cadence's kind."""
-        bar = getattr(state, "bars", 0)
-        kind = self.plan.cadence_at(bar)
-        if kind is None or bar < self.first_free_bar or not state.meters:
+
+class FormCadence(FormRule):
+    """In a bar that closes a phrase, the bar's last note is a cadence note: on a beat (strong at the end), at
+    least a beat long, on a pitch of the cadence's kind (`cadences` maps a kind to its pitch classes)."""
+
+    def __init__(self, tokenizer: Tokenizer, plan: FormPlan, first_free_bar: int,
+                 cadences: dict[str, set[int]]) -> None:
+        super().__init__(tokenizer, plan, first_free_bar)
+        pitch_classes = self.pitches % 12
+        self.cadence_pitches = {kind: np.isin(pitch_classes, sorted(classes)) for kind, classes in cadences.items()}
+
+    def narrow(self, state: MetricalState, mask: np.ndarray) -> np.ndarray:
+        kind = self.plan.cadence_at(state.bars)
+        if kind is None or state.bars < self.first_free_bar or not state.meters:
             return mask
-        _, numerator, denominator = state.meters[-1]
-        beat = beat_steps(self.tokenizer, numerator, denominator)
-        length = state.bar_length  # type: ignore[attr-defined]
+        beat, length, position = self.beat(state), state.bar_length, state.position
         strong = strong_positions(length, beat, every_beat=kind != "final")
         if not strong:
             return mask
         narrowed = mask.copy()
-        start = state.bar_start  # type: ignore[attr-defined]
-        position = state.position  # type: ignore[attr-defined]
-        if not self._closed(state, start, strong, beat, kind):
+        if not self._closed(state, strong, beat, kind):
             narrowed[self.bar_token] = narrowed[EOS] = False
-        narrowed[self.positions + strong[-1] + 1:self.positions + length] = False
+        narrowed[self.position_start + strong[-1] + 1:self.position_start + length] = False
         later = [p for p in strong if p > position]
         if mask[self.pitch_start:self.pitch_stop].any() and not later:
             narrowed[self.pitch_start:self.pitch_stop] &= self.cadence_pitches[kind] if position in strong \
                 else False
-        if mask[self.durations[0]:self.durations[1]].any():
-            lengths = np.arange(1, self.durations[1] - self.durations[0] + 1)
-            can_close = position in strong and bool(self.cadence_pitches[kind][state.pitch - self._low])  # type: ignore
+        if mask[self.duration_start:self.duration_stop].any():
+            lengths = np.arange(1, self.duration_stop - self.duration_start + 1)
+            can_close = position in strong and bool(self.cadence_pitches[kind][state.pitch - self.low])
             fits = (lengths <= later[-1] - position) if later else np.zeros(len(lengths), dtype=bool)
             if can_close:  # held to a beat (the tune's last note to the end of its bar), not to a stray step
                 ends = position + lengths
                 fits |= (ends == length) if kind == "final" else (
                     (lengths >= beat) & (ends <= length) & (ends % beat == 0))
-            narrowed[self.durations[0]:self.durations[1]] &= fits
+            narrowed[self.duration_start:self.duration_stop] &= fits
         return narrowed
 
-    @property
-    def _low(self) -> int:
-        return self.tokenizer.config.pitch_range[0]
-
-    def _closed(self, state: GrammarState, bar_start: int, strong: list[int], beat: int, kind: str) -> bool:
+    def _closed(self, state: MetricalState, strong: list[int], beat: int, kind: str) -> bool:
         """Whether the bar's last note so far is a cadence note."""
         if not state.notes:
             return False
         onset, duration, pitch = state.notes[-1][:3]
-        return onset - bar_start in strong and duration >= beat and bool(self.cadence_pitches[kind][pitch - self._low])
+        return onset - state.bar_start in strong and duration >= beat and \
+            bool(self.cadence_pitches[kind][pitch - self.low])

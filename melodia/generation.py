@@ -23,59 +23,32 @@ import numpy as np
 import torch
 
 from melodia.analysis import SCALES, estimate_key, key_correlations, mode_quality
-from melodia.errors import MelodiaError
-from melodia.form import FormPlan, FormRules, beat_steps, cadence_pitch_classes, plan_form, strong_positions
+from melodia.constraints import SCALE_CHOICES, Constraints, GenerateError, Meter, PitchRange
+from melodia.form import FormCadence, FormCopy, FormPlan, cadence_pitch_classes, plan_form
 from melodia.gm import INSTRUMENT_RANGES
 from melodia.io.atomic import atomic_write_bytes, atomic_write_text, refuse_overwrite
 from melodia.metrics import SCALAR_METRICS, STRUCTURE_METRICS, ends_on_tonic
-from melodia.sampler import Bias, Constraint, Progress, SamplingConfig, beam_search, sample
+from melodia.sampler import Constraint, Progress, SamplingConfig, beam_search, sample
 from melodia.score import MAJOR, MINOR, KeySignature, Score
-from melodia.seed import Mode, parse_key, parse_meter, parse_seed
-from melodia.tokenizers import EOS, GrammarState, Tokenizer
+from melodia.seed import Mode, parse_seed
+from melodia.tokenizers import EOS, Tokenizer
+from melodia.tokenizers.rules import (
+    BarCount,
+    BeatBias,
+    LastNoteHome,
+    LeapLimit,
+    NoteCount,
+    PitchSet,
+    SteadyMeter,
+)
 
-SCALE_CHOICES = ("strict", "soft", "off")
+__all__ = ["SCALE_CHOICES", "Constraints", "GenerateError", "GenerationSettings", "Meter", "PitchRange",
+           "SeedFile", "generate", "read_seed", "seed_key", "settings_record", "write_outputs"]
+
 # soft scale: log-probability taken from pitches outside the scale; minor's raised 6th and 7th lose less
 SOFT_OUTSIDE, SOFT_RAISED = 2.5, 0.7
 TONIC_GRAVITY = 0.8  # log-probability given to the tonic chord's pitches on a beat, so that the key is heard
 RETRIES = 12  # draws of a melody that broke a rule (a mask that had to give way) before giving up
-
-
-class GenerateError(MelodiaError):
-    """A generation request that cannot be met as asked."""
-
-
-@dataclass(frozen=True)
-class Constraints:
-    """What every output must respect; None leaves a constraint off."""
-
-    key: str | None = None  # "D dorian"; by default the seed's key, else one estimated from its notes
-    pitch_range: tuple[int, int] | None = None
-    max_leap: int | None = None
-    bars: int | None = None  # length in bars, seed included
-    notes: int | None = None  # length in notes, seed included
-    meter: str | None = None  # "6/8"; by default the seed's
-    end_on_tonic: bool = False
-    instrument: str | None = None  # keep notes in this instrument's range (see gm.INSTRUMENT_RANGES)
-    form: str | None = None  # "AABB", one letter a phrase; by default one fitting the length; "none": no form
-    phrase_bars: int | None = None  # bars per phrase; by default 4 where the length allows
-    scale: str = "strict"  # "strict": only the key's scale; "soft": a bias towards it; "off": any pitch
-
-    def __post_init__(self) -> None:
-        """Refuse a length, leap or range no melody could have, naming the field and what is accepted."""
-        def whole(value: object, least: int) -> bool:
-            return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and bool(value >= least)
-
-        least_of = {"bars": 1, "notes": 1, "max_leap": 0, "phrase_bars": 1}
-        checks = [(name, getattr(self, name) is None or whole(getattr(self, name), least), f"a whole number >= {least}")
-                  for name, least in least_of.items()]
-        pair = self.pitch_range
-        checks.append(("pitch_range", pair is None or (isinstance(pair, (tuple, list)) and len(pair) == 2
-                                                       and whole(pair[0], 0) and whole(pair[1], 0)
-                                                       and pair[0] < pair[1] <= 127),
-                       "(low, high), MIDI pitches with 0 <= low < high <= 127"))
-        for name, ok, accepted in checks:
-            if not ok:
-                raise GenerateError(f"constraint {name} = {getattr(self, name)!r}: expected {accepted}")
 
 
 @dataclass(frozen=True)
@@ -84,7 +57,7 @@ class GenerationSettings:
     `constraints.max_leap=5` and `sampling.temperature=0.9`, or by flat name `max_leap=5`."""
 
     ALIASES: ClassVar[dict[str, str]] = {
-        **{spec.name: f"constraints.{spec.name}" for spec in fields(Constraints)},
+        **{spec.name: f"constraints.{spec.name}" for spec in fields(Constraints)}, "range": "constraints.pitch_range",
         **{spec.name: f"sampling.{spec.name}" for spec in fields(SamplingConfig)}}
 
     constraints: Constraints = field(default_factory=Constraints)
@@ -99,11 +72,11 @@ def form_plan(constraints: Constraints) -> FormPlan | None:
             return plan_form("A", constraints.bars, constraints.bars)
         return None
     if constraints.notes is not None:
-        raise GenerateError("--form and --phrase-bars need a length in bars (--bars), not --notes")
+        raise GenerateError("a form and its phrase_bars need a length in bars, not in notes")
     return plan_form(constraints.form, constraints.phrase_bars, constraints.bars)
 
 
-def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints = Constraints(),
+def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints | None = None,
              sampling: SamplingConfig | None = None, random_seed: int = 0, *,
              progress: Progress | None = None) -> list[Score]:
     """`count` continuations of `seed` by `model`, sampled as one batch.
@@ -115,16 +88,14 @@ def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints = C
     """
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise GenerateError(f"count {count!r}: expected a whole number of melodies, 1 or more")
+    constraints = constraints or Constraints()
     model, tokenizer = _load(model)
     seed_score, mode = read_seed(seed)
     if constraints.meter:
-        seed_score.time_signatures = [parse_meter(constraints.meter, f"--meter {constraints.meter!r}")]
-    if constraints.key:
-        mode = parse_key(constraints.key, "--key")
+        seed_score.time_signatures = [constraints.meter.time_signature()]
+    mode = constraints.key or mode
     named = mode is not None
     mode = mode or seed_key(seed_score)
-    if constraints.scale not in SCALE_CHOICES:
-        raise GenerateError(f"scale {constraints.scale!r}: expected one of {', '.join(SCALE_CHOICES)}")
     plan = form_plan(constraints)
     if plan is not None:
         constraints = replace(constraints, bars=plan.bars)
@@ -135,7 +106,7 @@ def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints = C
     _check_room(seed_score, len(prompt), constraints, sampling, isinstance(seed, SeedFile))
     allowed = _allowed_pitches(tokenizer, seed_score if not named else None, mode, constraints)
     _check_conflicts(seed_score, mode, constraints, tokenizer, allowed)
-    rules = _constraint_masks(tokenizer, mode, constraints, allowed)
+    rules = _constraint_rules(tokenizer, mode, constraints, allowed)
     if plan is not None:
         rules += _form_rules(tokenizer, plan, mode, _seed_bars(seed_score) + 1)
     bias = _key_bias(tokenizer, mode, seed_score, constraints.scale)
@@ -165,7 +136,7 @@ def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints = C
     broken = [fault for score in scores if (fault := hard(score))]
     if broken:
         raise GenerateError(f"{len(broken)} of {len(scores)} melodies could not keep every constraint "
-                            f"({broken[0]}); loosen --range, --max-leap or --instrument")
+                            f"({broken[0]}); loosen the pitch range, the largest leap or the instrument")
     signature = KeySignature(0, mode.tonic, mode_quality(mode.name))
     for score in scores:
         score.key_signatures = [signature]
@@ -206,10 +177,10 @@ def _fault(score: Score, seed_notes: int, mode: Mode, constraints: Constraints) 
     new = line[seed_notes:]
     if constraints.pitch_range and any(not constraints.pitch_range[0] <= n.pitch <= constraints.pitch_range[1]
                                        for n in new):
-        return "a note outside --range"
+        return f"a note outside the pitch range {constraints.pitch_range}"
     if constraints.max_leap is not None and any(abs(b.pitch - a.pitch) > constraints.max_leap
                                                 for a, b in zip(line[max(seed_notes - 1, 0):], new)):
-        return f"a leap wider than --max-leap {constraints.max_leap}"
+        return f"a leap wider than the largest leap, {constraints.max_leap} semitones"
     if constraints.end_on_tonic and not ends_on_tonic(score, mode.tonic):
         return "an ending off the tonic"
     return ""
@@ -218,16 +189,16 @@ def _fault(score: Score, seed_notes: int, mode: Mode, constraints: Constraints) 
 def _check_room(seed: Score, prompt_tokens: int, constraints: Constraints, sampling: SamplingConfig,
                 from_file: bool) -> None:
     """Refuse, before sampling, a seed that leaves nothing to generate."""
-    shorten = "take fewer of its bars (--seed-bars)" if from_file else "type a shorter seed phrase"
+    shorten = "take fewer of its bars" if from_file else "type a shorter seed phrase"
     if prompt_tokens >= sampling.max_tokens - 16:
         raise GenerateError(f"the seed phrase is {prompt_tokens} tokens long, too close to the longest sequence "
                             f"the sampler makes ({sampling.max_tokens}); {shorten}")
     seed_bars = _seed_bars(seed)
     if constraints.bars and seed_bars >= constraints.bars:
         raise GenerateError(f"the seed phrase already fills {seed_bars} bar{'s' if seed_bars != 1 else ''}; ask for "
-                            f"more than that (--bars {seed_bars + 4}, say) or {shorten}")
+                            f"more bars than that ({seed_bars + 4}, say) or {shorten}")
     if constraints.notes and seed.note_count >= constraints.notes:
-        raise GenerateError(f"the seed phrase already has {seed.note_count} notes; ask for more than that (--notes)")
+        raise GenerateError(f"the seed phrase already has {seed.note_count} notes; ask for more notes than that")
 
 
 @dataclass(frozen=True)
@@ -302,7 +273,7 @@ def _estimated_mode(score: Score) -> Mode:
 
 
 def _allowed_pitches(tokenizer: Tokenizer, seed: Score | None, mode: Mode, constraints: Constraints) -> np.ndarray:
-    """Over the tokenizer's pitch range: the pitches --range, --instrument and a strict scale leave (a strict
+    """Over the tokenizer's pitch range: the pitches the pitch range, the instrument and a strict scale leave (a strict
     scale also keeps the pitch classes of `seed`, given when the key was estimated from it)."""
     pitches = np.arange(tokenizer.config.pitch_range[0], tokenizer.config.pitch_range[1] + 1)
     allowed = np.ones(len(pitches), dtype=bool)
@@ -313,9 +284,6 @@ def _allowed_pitches(tokenizer: Tokenizer, seed: Score | None, mode: Mode, const
         low, high = constraints.pitch_range
         allowed &= (pitches >= low) & (pitches <= high)
     if constraints.instrument:
-        if constraints.instrument not in INSTRUMENT_RANGES:
-            raise GenerateError(f"--instrument {constraints.instrument!r}: expected one of "
-                                f"{', '.join(sorted(INSTRUMENT_RANGES))}")
         low, high = INSTRUMENT_RANGES[constraints.instrument]
         allowed &= (pitches >= low) & (pitches <= high)
     return allowed
@@ -325,160 +293,62 @@ def _check_conflicts(seed: Score, mode: Mode, constraints: Constraints, tokenize
                      allowed: np.ndarray) -> None:
     """Refuse, before sampling, constraints that cannot all hold, naming them."""
     pitches = np.arange(tokenizer.config.pitch_range[0], tokenizer.config.pitch_range[1] + 1)
-    named = [name for name, given in (("--range", constraints.pitch_range), ("--instrument", constraints.instrument),
+    named = [name for name, given in ((f"the pitch range {constraints.pitch_range}", constraints.pitch_range),
+                                      (f"the {constraints.instrument}'s range", constraints.instrument),
                                       (f"the key {mode}", constraints.scale == "strict")) if given]
     if not allowed.any():
         raise GenerateError(f"{' and '.join(named)} leave no pitch to play; widen the range or change the key")
     if constraints.end_on_tonic and not (allowed & (pitches % 12 == mode.tonic)).any():
-        raise GenerateError(f"--end-on-tonic: {' and '.join(named)} leave no {str(mode).split()[0]} to end on")
+        raise GenerateError(f"ending on the tonic: {' and '.join(named)} leave no {str(mode).split()[0]} to end on")
     if constraints.max_leap is not None and seed.note_count:
         last = max(seed.notes, key=lambda n: (n.onset_tick, n.pitch)).pitch
         if not (allowed & (np.abs(pitches - last) <= constraints.max_leap)).any():
             from melodia.display import note_name
 
-            raise GenerateError(f"the seed ends on {note_name(last)}, and {' and '.join(named)} with --max-leap "
+            raise GenerateError(f"the seed ends on {note_name(last)}, and {' and '.join(named)} with a largest leap of "
                                 f"{constraints.max_leap} leave no note to follow it; widen the range or the leap")
 
 
-def _key_bias(tokenizer: Tokenizer, mode: Mode, seed: Score, scale: str) -> Bias | None:
-    """Log-probability added to each token, by the grammar state: a note on a beat gets TONIC_GRAVITY for
-    the tonic chord's pitches (so the key is heard, while passing notes stay free), and with a soft scale,
-    pitches outside it lose SOFT_OUTSIDE, minor's raised 6th and 7th (and the seed's own pitch classes)
+def _key_bias(tokenizer: Tokenizer, mode: Mode, seed: Score, scale: str) -> BeatBias | None:
+    """Log-probability added to each token, by the beat: a note on a beat gets TONIC_GRAVITY for the tonic
+    chord's pitches (so the key is heard, while passing notes stay free), and with a soft scale, pitches
+    outside it lose SOFT_OUTSIDE, minor's raised 6th and 7th (and the seed's own pitch classes)
     SOFT_RAISED. None with the scale off."""
     if scale == "off":
         return None
     off_beat = np.zeros(len(tokenizer.vocab), dtype=np.float32)
     start, stop = tokenizer.vocab.ranges["Pitch"]
     degrees = (np.arange(tokenizer.config.pitch_range[0], tokenizer.config.pitch_range[1] + 1) - mode.tonic) % 12
+    minor = mode_quality(mode.name) == MINOR
     if scale == "soft":
         in_scale = np.isin(degrees, SCALES[mode.name])
         mild = np.isin(degrees, [(n.pitch - mode.tonic) % 12 for n in seed.notes])
-        if mode_quality(mode.name) == MINOR:
+        if minor:
             mild |= np.isin(degrees, [9, 11])
         off_beat[start:stop] = np.where(in_scale, 0.0, np.where(mild, -SOFT_RAISED, -SOFT_OUTSIDE))
     on_beat = off_beat.copy()
-    on_beat[start:stop] += np.where(np.isin(degrees, [0, 3 if mode_quality(mode.name) == MINOR else 4, 7]),
-                                    TONIC_GRAVITY, 0.0)
-
-    def bias(state: GrammarState) -> np.ndarray:
-        if state.last_kind != "Position" or not state.meters:
-            return off_beat
-        beat = beat_steps(tokenizer, *state.meters[-1][1:])
-        return on_beat if state.position % beat == 0 else off_beat  # type: ignore[attr-defined]
-
-    return bias
+    on_beat[start:stop] += np.where(np.isin(degrees, [0, 3 if minor else 4, 7]), TONIC_GRAVITY, 0.0)
+    return BeatBias(tokenizer, on_beat, off_beat)
 
 
 def _form_rules(tokenizer: Tokenizer, plan: FormPlan, mode: Mode, first_free_bar: int) -> list[Constraint]:
     cadences = {kind: cadence_pitch_classes(kind, mode.tonic, mode.name) for kind in ("final", "half", "full")}
-    rules = FormRules(tokenizer, plan, cadences, first_free_bar)
-    return [rules.cadence, rules.copy]
+    return [FormCadence(tokenizer, plan, first_free_bar, cadences), FormCopy(tokenizer, plan, first_free_bar)]
 
 
-def _constraint_masks(tokenizer: Tokenizer, mode: Mode, constraints: Constraints,
+def _constraint_rules(tokenizer: Tokenizer, mode: Mode, constraints: Constraints,
                       allowed_pitch: np.ndarray) -> list[Constraint]:
-    """Constraint functions over the grammar's mask (metrical tokenizers)."""
-    vocab = tokenizer.vocab
-    if not tokenizer.supports_constraints:
-        raise GenerateError("generation with constraints needs a metrical tokenizer")
-    start, stop = vocab.ranges["Pitch"]
-    pitches = np.arange(tokenizer.config.pitch_range[0], tokenizer.config.pitch_range[1] + 1)
-    rules: list[Constraint] = []
-    duration_start, duration_stop = vocab.ranges["Duration"]
-    changes = [vocab.ranges[kind] for kind in ("TimeSig", "Tempo") if kind in vocab.ranges]
-
-    position_start, _ = vocab.ranges["Position"]
-
-    def steady(state: GrammarState, mask: np.ndarray) -> np.ndarray:
-        """The seed's meter and tempo hold throughout (and a melody never offers a position
-        inside a held note, which could only take a tempo change)."""
-        if getattr(state, "bars", 0) == 0:
-            return mask
-        narrowed = mask.copy()
-        for first, last in changes:
-            narrowed[first:last] = False
-        if tokenizer.config.melody:
-            held = state.note_end - state.bar_start  # type: ignore[attr-defined]
-            narrowed[position_start:position_start + max(0, held)] = False
-        return narrowed
-
-    rules.append(steady)
-
-    def in_key(state: GrammarState, mask: np.ndarray) -> np.ndarray:
-        narrowed = mask.copy()
-        narrowed[start:stop] &= allowed_pitch
-        return narrowed
-
-    rules.append(in_key)
+    """The rules over the metrical grammar that keep `constraints` (see `melodia.tokenizers.rules`)."""
+    rules: list[Constraint] = [SteadyMeter(tokenizer), PitchSet(tokenizer, allowed_pitch)]
     if constraints.max_leap is not None:
-        leap = constraints.max_leap
-
-        def small_leaps(state: GrammarState, mask: np.ndarray) -> np.ndarray:
-            if not state.notes or not mask[start:stop].any():
-                return mask
-            narrowed = mask.copy()
-            narrowed[start:stop] &= np.abs(pitches - state.notes[-1][2]) <= leap
-            return narrowed
-
-        rules.append(small_leaps)
+        rules.append(LeapLimit(tokenizer, constraints.max_leap))
     if constraints.bars is not None:
-        bars, bar_token = constraints.bars, vocab.id("Bar", 0)
-
-        def length(state: GrammarState, mask: np.ndarray) -> np.ndarray:
-            """Exactly `bars` bars, and no note held past the last one."""
-            narrowed = mask.copy()
-            count = getattr(state, "bars", 0)
-            if count >= bars:
-                narrowed[bar_token] = False
-            else:
-                narrowed[EOS] = False
-            if count and mask[duration_start:duration_stop].any():
-                end = state.bar_start + (bars - count + 1) * state.bar_length  # type: ignore[attr-defined]
-                if count < bars:
-                    end -= 1  # the last bar must keep a free step for a note, or it could not end
-                longest = end - (state.bar_start + state.position)  # type: ignore[attr-defined]
-                narrowed[duration_start + max(longest, 1):duration_stop] = False
-            return narrowed
-
-        rules.append(length)
+        rules.append(BarCount(tokenizer, constraints.bars))
     if constraints.notes is not None:
-        rules += _note_count_rules(tokenizer, mode, constraints.notes, constraints.end_on_tonic)
+        rules.append(NoteCount(tokenizer, constraints.notes))
+        if constraints.end_on_tonic:
+            rules.append(LastNoteHome(tokenizer, constraints.notes, mode.tonic))
     return rules
-
-
-def _note_count_rules(tokenizer: Tokenizer, mode: Mode, most: int, end_on_tonic: bool) -> list[Constraint]:
-    """Exactly `most` notes; with `end_on_tonic`, the last one the tonic on a strong beat, a beat or longer."""
-    vocab = tokenizer.vocab
-    pitch_start, pitch_stop = vocab.ranges["Pitch"]
-    duration_start = vocab.ranges["Duration"][0]
-    position_start = vocab.ranges["Position"][0]
-    pitches = np.arange(tokenizer.config.pitch_range[0], tokenizer.config.pitch_range[1] + 1)
-
-    def note_count(state: GrammarState, mask: np.ndarray) -> np.ndarray:
-        narrowed = mask.copy()
-        if len(state.notes) >= most:
-            narrowed[:] = False
-            narrowed[EOS] = mask[EOS]
-        else:
-            narrowed[EOS] = False
-        return narrowed
-
-    def last_note_home(state: GrammarState, mask: np.ndarray) -> np.ndarray:
-        if len(state.notes) != most - 1 or not state.meters:
-            return mask
-        beat = beat_steps(tokenizer, *state.meters[-1][1:])
-        length = state.bar_length  # type: ignore[attr-defined]
-        strong = strong_positions(length, beat)
-        narrowed = mask.copy()
-        positions = np.zeros(length, dtype=bool)
-        positions[strong] = True
-        narrowed[position_start:position_start + length] &= positions
-        narrowed[pitch_start:pitch_stop] &= (pitches % 12 == mode.tonic) & (
-            state.position in strong)  # type: ignore[attr-defined]
-        narrowed[duration_start:duration_start + beat - 1] = False
-        return narrowed
-
-    return [note_count, last_note_home] if end_on_tonic else [note_count]
 
 
 def write_outputs(scores: list[Score], folder: Path, settings: dict[str, Any], force: bool = False,
@@ -511,6 +381,6 @@ def settings_record(seed: str, constraints: Constraints, sampling: SamplingConfi
                     model: str, count: int) -> dict[str, Any]:
     plan = form_plan(constraints)
     return {"model": model, "seed": seed, "count": count, "random_seed": random_seed,
-            "constraints": asdict(constraints), "sampling": asdict(sampling),
+            "constraints": constraints.as_text(), "sampling": asdict(sampling),
             "form": plan.form if plan else None, "phrase_bars": plan.phrase_bars if plan else None}
 

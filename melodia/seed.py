@@ -47,6 +47,13 @@ class Mode:
 
         return f"{PITCH_CLASS_NAMES[self.tonic]} {self.name}"
 
+    @classmethod
+    def read_setting(cls, value: object, where: str) -> Mode:
+        """'D dorian', 'Gm' or 'F# minor' (a settings value) as a `Mode`."""
+        if not isinstance(value, str):
+            raise SeedError(f"{where} = {value!r}: expected a tonic and a mode, such as G, Gm, F# minor or D dorian")
+        return parse_key(value, f"{where} =")
+
 
 def parse_key(text: str, where: str = "key") -> Mode:
     """'G', 'Gm', 'F# minor', 'D dorian', 'D-dorian', 'Bb_mixolydian' to a `Mode`."""

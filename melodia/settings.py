@@ -2,7 +2,8 @@
 
 Every mistake is one error naming the file, the field, the value and what would be accepted.
 A settings class is read field by field from its type hints (nested dataclasses from nested
-tables, lists into tuples); a class may declare `ALIASES`, flat names that stand for nested
+tables, lists into tuples, a class with a `read_setting(value, where)` classmethod by that
+reader: a key from "D dorian"); a class may declare `ALIASES`, flat names that stand for nested
 fields (`hidden_size` for `model.hidden_size`), in files and overrides alike. Files whose
 shape is not a dataclass (style templates, batch jobs, recipes) are read with `Fields`.
 
@@ -72,26 +73,26 @@ def from_dict(cls: type[T], data: Any, error: type[MelodiaError], source: str, w
         cls: a dataclass; nested dataclass fields are read from nested tables.
         data: the table (a dict).
         error: the class of the error to raise.
-        source: what the table came from (a file name), starting every message.
+        source: what the table came from (a file name), starting every message ("": nothing).
         where: the dotted name of the table inside its file ("" at the top).
     """
     if not isinstance(data, dict):
-        raise error(f"{source}: {where or 'the settings'} should be a table, not {data!r}")
+        raise error(f"{_at(source)}{where or 'the settings'} should be a table, not {data!r}")
     data = _unalias(cls, data, error, source)
     accepted = _init_fields(cls)
     unknown = sorted(set(data) - set(accepted))
     if unknown:
-        raise error(f"{source}: unknown field {_join(where, unknown[0])!r}; expected one of "
+        raise error(f"{_at(source)}unknown field {_join(where, unknown[0])!r}; expected one of "
                     f"{', '.join(sorted({*accepted, *_aliases(cls)}))}")
     hints = typing.get_type_hints(cls)
     values = {name: _checked(hints[name], value, error, source, _join(where, name)) for name, value in data.items()}
     missing = [name for name, spec in accepted.items() if name not in values and _required(spec)]
     if missing:
-        raise error(f"{source}: field {_join(where, missing[0])!r} is missing")
+        raise error(f"{_at(source)}field {_join(where, missing[0])!r} is missing")
     try:
         return cls(**values)
     except MelodiaError as problem:
-        raise error(f"{source}: {problem}") from None
+        raise error(f"{_at(source)}{problem}") from None
 
 
 def with_overrides(settings: T, pairs: list[str], error: type[MelodiaError]) -> T:
@@ -154,6 +155,11 @@ def flat_settings(settings: Any) -> dict[str, Any]:
     return flat
 
 
+def _at(source: str) -> str:
+    """The start of a message about a table read from `source` (nothing when the source goes without saying)."""
+    return f"{source}: " if source else ""
+
+
 def _aliases(cls: type) -> Mapping[str, str]:
     return getattr(cls, "ALIASES", {})
 
@@ -183,9 +189,9 @@ def _unalias(cls: type, data: dict[str, Any], error: type[MelodiaError], source:
         for table in tables:
             place = place.setdefault(table, {})
             if not isinstance(place, dict):
-                raise error(f"{source}: {table} should be a table, not {place!r}")
+                raise error(f"{_at(source)}{table} should be a table, not {place!r}")
         if name in place:
-            raise error(f"{source}: {key} is set twice (as {key} and as {aliases[key]})")
+            raise error(f"{_at(source)}{key} is set twice (as {key} and as {aliases[key]})")
         place[name] = data[key]
     return moved
 
@@ -250,7 +256,7 @@ def _checked(hint: Any, value: Any, error: type[MelodiaError], source: str, wher
         converted = _as(option, value, error, source, where)
         if converted is not _WRONG:
             return converted
-    raise error(f"{source}: {where} = {value!r} should be {_describe(hint)}")
+    raise error(f"{_at(source)}{where} = {value!r} should be {_describe(hint)}")
 
 
 _WRONG = object()
@@ -262,6 +268,8 @@ def _as(hint: Any, value: Any, error: type[MelodiaError], source: str, where: st
         return value
     if hint is type(None):
         return None if value is None else _WRONG
+    if hasattr(hint, "read_setting"):
+        return _read_setting(hint, value, error, source, where)
     if dataclasses.is_dataclass(hint):
         return from_dict(hint, value, error, source, where) if isinstance(value, dict) else _WRONG  # type: ignore[arg-type]
     if hint is bool or hint is str:
@@ -272,6 +280,17 @@ def _as(hint: Any, value: Any, error: type[MelodiaError], source: str, where: st
     if hint is Path:
         return Path(value) if isinstance(value, str) else _WRONG
     return _as_container(hint, value, error, source, where)
+
+
+def _read_setting(hint: Any, value: Any, error: type[MelodiaError], source: str, where: str) -> Any:
+    """`value` read by the class's own `read_setting(value, where)` (a key, a meter, a pitch range from
+    its text), or _WRONG for None."""
+    if value is None or isinstance(value, hint):
+        return _WRONG if value is None else value
+    try:
+        return hint.read_setting(value, where)
+    except MelodiaError as problem:
+        raise error(f"{_at(source)}{problem}") from None
 
 
 def _as_container(hint: Any, value: Any, error: type[MelodiaError], source: str, where: str) -> Any:
@@ -299,6 +318,8 @@ def _parsed(hint: Any, text: str, error: type[MelodiaError], where: str) -> Any:
     if type(None) in options and text.lower() in ("", "none"):
         return None
     for option in (o for o in options if o is not type(None)):
+        if hasattr(option, "read_setting"):
+            return _read_setting(option, text, error, "", where)
         origin = typing.get_origin(option)
         if origin in (tuple, list):
             args = typing.get_args(option)

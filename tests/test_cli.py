@@ -185,8 +185,8 @@ def test_compare_reads_a_folders_own_files_unless_asked_to_recurse(tmp_path: Pat
 
 
 BAD_OPTIONS = [
-    (["--bars", "0"], "constraint bars = 0: expected a whole number >= 1"),
-    (["--notes", "0"], "constraint notes = 0: expected a whole number >= 1"),
+    (["--bars", "0"], "constraints.bars = 0: expected a whole number >= 1"),
+    (["--notes", "0"], "constraints.notes = 0: expected a whole number >= 1"),
     (["--num", "0"], "--num 0: expected 1 or more melodies"),
     (["--temperature", "-1"], "sampling setting temperature = -1.0: expected a number > 0"),
     (["--temperature", "0"], "sampling setting temperature = 0.0: expected a number > 0 (0 is not greedy"),
@@ -195,8 +195,8 @@ BAD_OPTIONS = [
     (["--repetition-penalty", "0"], "sampling setting repetition_penalty = 0.0: expected a number > 0"),
     (["--beam-size", "-1"], "sampling setting beam_size = -1: expected a whole number >= 0"),
     (["--branch-factor", "0"], "sampling setting branch_factor = 0: expected a whole number >= 1"),
-    (["--max-leap", "-2"], "constraint max_leap = -2: expected a whole number >= 0"),
-    (["--phrase-bars", "0"], "constraint phrase_bars = 0: expected a whole number >= 1"),
+    (["--max-leap", "-2"], "constraints.max_leap = -2: expected a whole number >= 0"),
+    (["--phrase-bars", "0"], "constraints.phrase_bars = 0: expected a whole number >= 1"),
     (["--seed-bars", "0"], "--seed-bars 0: expected 1 or more bars"),
 ]
 
@@ -264,7 +264,7 @@ def test_generate_set_with_a_form_leaves_the_length_to_the_form() -> None:
 @pytest.mark.parametrize(("pair", "message"), [
     ("colour=red", "--set 'colour=red': expected key=value with key one of key, pitch_range, max_leap, "),
     ("sampling.top_p=2", "sampling setting top_p = 2.0: expected a number in (0, 1]"),
-    ("max_leap=-1", "constraint max_leap = -1: expected a whole number >= 0"),
+    ("max_leap=-1", "constraints.max_leap = -1: expected a whole number >= 0"),
 ], ids=["unknown", "top_p", "max_leap"])
 def test_generate_set_refuses_unknown_keys_and_bad_values(pair: str, message: str, tmp_path: Path,
                                                           capsys: pytest.CaptureFixture[str]) -> None:

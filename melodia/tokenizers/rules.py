@@ -1,0 +1,185 @@
+"""Rules over the metrical grammar: masks that narrow which token may come next, read off its state.
+
+A rule is called with the grammar's state and the mask of tokens the grammar allows, and returns
+a narrower mask. The sampler applies the rules in turn; one that would leave no token gives way
+(see `melodia.sampler`), and generation then draws the melody again. Every rule reads the typed
+`MetricalState` (bar count, bar start and length, position, the notes so far), so the rules hold
+in sampling and in beam search alike and every melody they let through decodes.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+from melodia.errors import TokenizerError
+from melodia.score import TICKS_PER_QUARTER, TimeSignature
+from melodia.tokenizers.base import EOS, GrammarState, Tokenizer
+from melodia.tokenizers.metrical import MetricalState
+
+
+def beat_steps(tokenizer: Tokenizer, numerator: int, denominator: int) -> int:
+    """The meter's beat in grid steps (a dotted quarter in 6/8, 9/8, 12/8)."""
+    from melodia.metrics import beat_ticks
+
+    return beat_ticks(TimeSignature(0, numerator, denominator)) * tokenizer.grid.steps_per_quarter \
+        // TICKS_PER_QUARTER
+
+
+def strong_positions(bar_length: int, beat: int, every_beat: bool = False) -> list[int]:
+    """The first beat of a bar, and its middle beat in bars of 4 or 6 beats (or, with `every_beat`, each beat),
+    where a note of a beat fits."""
+    beats = bar_length // max(beat, 1)
+    positions = list(range(beats)) if every_beat else [0] + ([beats // 2] if beats in (4, 6) else [])
+    return [p * beat for p in positions if (p + 1) * beat <= bar_length]
+
+
+class MetricalRule(ABC):
+    """A rule over the metrical grammar; subclasses write `narrow` against `MetricalState`."""
+
+    def __init__(self, tokenizer: Tokenizer) -> None:
+        if not tokenizer.supports_constraints:
+            raise TokenizerError(f"the {tokenizer.scheme} scheme has no bars to constrain; constraints, forms and "
+                                 "key rules need a model with the metrical scheme")
+        vocab = tokenizer.vocab
+        self.tokenizer = tokenizer
+        self.pitch_start, self.pitch_stop = vocab.ranges["Pitch"]
+        self.duration_start, self.duration_stop = vocab.ranges["Duration"]
+        self.position_start = vocab.ranges["Position"][0]
+        self.bar_token = vocab.id("Bar", 0)
+        self.low = tokenizer.config.pitch_range[0]
+        self.pitches = np.arange(self.low, tokenizer.config.pitch_range[1] + 1)
+
+    def __call__(self, state: GrammarState, mask: np.ndarray) -> np.ndarray:
+        if not isinstance(state, MetricalState):
+            raise TokenizerError(f"{type(self).__name__} reads the metrical grammar, not {type(state).__name__}")
+        return self.narrow(state, mask)
+
+    @abstractmethod
+    def narrow(self, state: MetricalState, mask: np.ndarray) -> np.ndarray:
+        """The tokens of `mask` this rule lets through in `state`."""
+
+    def beat(self, state: MetricalState) -> int:
+        """The beat of the current meter, in grid steps."""
+        return beat_steps(self.tokenizer, *state.meters[-1][1:])
+
+
+class SteadyMeter(MetricalRule):
+    """The seed's meter and tempo hold throughout (and a melody never offers a position inside a held note,
+    which could only take a tempo change)."""
+
+    def narrow(self, state: MetricalState, mask: np.ndarray) -> np.ndarray:
+        if state.bars == 0:
+            return mask
+        narrowed = mask.copy()
+        for kind in ("TimeSig", "Tempo"):
+            if kind in self.tokenizer.vocab.ranges:
+                first, last = self.tokenizer.vocab.ranges[kind]
+                narrowed[first:last] = False
+        if self.tokenizer.config.melody:
+            held = state.note_end - state.bar_start
+            narrowed[self.position_start:self.position_start + max(0, held)] = False
+        return narrowed
+
+
+class PitchSet(MetricalRule):
+    """Only the pitches of `allowed` (a flag for each pitch of the tokenizer's range)."""
+
+    def __init__(self, tokenizer: Tokenizer, allowed: np.ndarray) -> None:
+        super().__init__(tokenizer)
+        self.allowed = allowed
+
+    def narrow(self, state: MetricalState, mask: np.ndarray) -> np.ndarray:
+        narrowed = mask.copy()
+        narrowed[self.pitch_start:self.pitch_stop] &= self.allowed
+        return narrowed
+
+
+class LeapLimit(MetricalRule):
+    """No leap wider than `semitones` from the previous note."""
+
+    def __init__(self, tokenizer: Tokenizer, semitones: int) -> None:
+        super().__init__(tokenizer)
+        self.semitones = semitones
+
+    def narrow(self, state: MetricalState, mask: np.ndarray) -> np.ndarray:
+        if not state.notes or not mask[self.pitch_start:self.pitch_stop].any():
+            return mask
+        narrowed = mask.copy()
+        narrowed[self.pitch_start:self.pitch_stop] &= np.abs(self.pitches - state.notes[-1][2]) <= self.semitones
+        return narrowed
+
+
+class BarCount(MetricalRule):
+    """Exactly `bars` bars, and no note held past the last one."""
+
+    def __init__(self, tokenizer: Tokenizer, bars: int) -> None:
+        super().__init__(tokenizer)
+        self.bars = bars
+
+    def narrow(self, state: MetricalState, mask: np.ndarray) -> np.ndarray:
+        narrowed = mask.copy()
+        if state.bars >= self.bars:
+            narrowed[self.bar_token] = False
+        else:
+            narrowed[EOS] = False
+        if state.bars and mask[self.duration_start:self.duration_stop].any():
+            end = state.bar_start + (self.bars - state.bars + 1) * state.bar_length
+            if state.bars < self.bars:
+                end -= 1  # the last bar must keep a free step for a note, or it could not end
+            longest = end - (state.bar_start + state.position)
+            narrowed[self.duration_start + max(longest, 1):self.duration_stop] = False
+        return narrowed
+
+
+class NoteCount(MetricalRule):
+    """Exactly `notes` notes."""
+
+    def __init__(self, tokenizer: Tokenizer, notes: int) -> None:
+        super().__init__(tokenizer)
+        self.notes = notes
+
+    def narrow(self, state: MetricalState, mask: np.ndarray) -> np.ndarray:
+        narrowed = mask.copy()
+        if len(state.notes) >= self.notes:
+            narrowed[:] = False
+            narrowed[EOS] = mask[EOS]
+        else:
+            narrowed[EOS] = False
+        return narrowed
+
+
+class LastNoteHome(MetricalRule):
+    """The `notes`-th note, the last, is the tonic (`tonic`, a pitch class) on a strong beat, a beat or longer."""
+
+    def __init__(self, tokenizer: Tokenizer, notes: int, tonic: int) -> None:
+        super().__init__(tokenizer)
+        self.notes, self.tonic = notes, tonic
+
+    def narrow(self, state: MetricalState, mask: np.ndarray) -> np.ndarray:
+        if len(state.notes) != self.notes - 1 or not state.meters:
+            return mask
+        beat = self.beat(state)
+        strong = strong_positions(state.bar_length, beat)
+        narrowed = mask.copy()
+        positions = np.zeros(state.bar_length, dtype=bool)
+        positions[strong] = True
+        narrowed[self.position_start:self.position_start + state.bar_length] &= positions
+        narrowed[self.pitch_start:self.pitch_stop] &= (self.pitches % 12 == self.tonic) & (state.position in strong)
+        narrowed[self.duration_start:self.duration_start + beat - 1] = False
+        return narrowed
+
+
+class BeatBias:
+    """A log-probability per token that depends on the beat: `on_beat` for a note that starts on a beat of
+    the meter, `off_beat` elsewhere (a sampler `Bias`)."""
+
+    def __init__(self, tokenizer: Tokenizer, on_beat: np.ndarray, off_beat: np.ndarray) -> None:
+        self.tokenizer, self.on_beat, self.off_beat = tokenizer, on_beat, off_beat
+
+    def __call__(self, state: GrammarState) -> np.ndarray:
+        if not isinstance(state, MetricalState) or state.last_kind != "Position" or not state.meters:
+            return self.off_beat
+        beat = beat_steps(self.tokenizer, *state.meters[-1][1:])
+        return self.on_beat if state.position % beat == 0 else self.off_beat
