@@ -95,7 +95,7 @@ def mark_kept(path: str | os.PathLike[str], keep: bool = True) -> list[Path]:
 
 
 def _mark_csv(table: Path, name: str, keep: bool) -> None:
-    """The same mark in a batch job's manifest.csv, as a `keep` column (1 or empty)."""
+    """The same mark in a batch job's manifest.csv, as a `keep` column (True or empty)."""
     if not table.is_file():
         return
     rows = list(csv.DictReader(io.StringIO(table.read_text(encoding="utf-8"))))
@@ -103,7 +103,7 @@ def _mark_csv(table: Path, name: str, keep: bool) -> None:
         return
     for row in rows:
         if row["file"] == name:
-            row[KEEP] = "1" if keep else ""
+            row[KEEP] = "True" if keep else ""  # as csv writes a row's True
     columns = list(dict.fromkeys(key for row in rows for key in row))
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, columns, restval="")
@@ -120,6 +120,14 @@ def kept_names(folder: str | os.PathLike[str]) -> set[str]:
             if isinstance(entry, dict) and entry.get(KEEP) is True and isinstance(entry.get("file"), str):
                 names.add(entry["file"])
     return names
+
+
+def previously_kept(folder: str | os.PathLike[str]) -> set[str]:
+    """`kept_names`, or nothing when the folder's manifests are missing or damaged (they are about to be rewritten)."""
+    try:
+        return kept_names(folder)
+    except FeedbackError:
+        return set()
 
 
 def kept_files(folder: str | os.PathLike[str]) -> list[Path]:

@@ -9,6 +9,7 @@ import pytest
 import torch
 from conftest import DATA, MUSIC21
 
+from melodia.batch import load_job, run_job
 from melodia.cli import main
 from melodia.feedback import FeedbackError, kept_files, kept_names, mark_kept
 from melodia.finetune import (
@@ -144,17 +145,20 @@ def test_keep_marks_the_manifest_and_finetune_learns_from_kept(tmp_path: Path,
     assert record["finetune"]["kept"] == 1 and record["finetune"]["valid_files"] == 0
 
 
-def test_keep_in_a_batch_manifest_and_in_a_folder_collected_by_hand(tmp_path: Path) -> None:
-    batch = tmp_path / "batch"
-    batch.mkdir()
-    for name in ("01-a-001.mid", "01-a-002.mid"):
-        (batch / name).write_bytes((DATA / "waltz_3_4.mid").read_bytes())
-    (batch / "manifest.json").write_text(json.dumps({"settings": {}, "outputs": [
-        {"file": "01-a-001.mid", "notes": 3}, {"file": "01-a-002.mid", "notes": 4}]}))
-    (batch / "manifest.csv").write_text("file,notes\n01-a-001.mid,3\n01-a-002.mid,4\n")
-    mark_kept(batch / "01-a-002.mid")
-    assert (batch / "manifest.csv").read_text().splitlines() == ["file,notes,keep", "01-a-001.mid,3,",
-                                                                 "01-a-002.mid,4,1"]
+def test_keep_in_a_batch_manifest_survives_running_the_job_again(tmp_path: Path) -> None:
+    job_file = tmp_path / "job.toml"
+    job_file.write_text('seeds = ["D4 E4 F#4 key=D"]\ncount = 2\nbars = 2\n')
+    job = load_job(job_file)
+    run_job(job, progress=False)
+    mark_kept(job.output / "01-t1-plain-002.mid")
+    table = (job.output / "manifest.csv").read_text().splitlines()
+    assert table[0].endswith(",keep") and table[1].endswith(",") and table[2].endswith(",True")
+    again = run_job(job, progress=False)
+    assert again.made == 0 and kept_files(job.output) == [job.output / "01-t1-plain-002.mid"]
+    assert (job.output / "manifest.csv").read_text().splitlines() == table
+
+
+def test_keep_in_a_folder_collected_by_hand(tmp_path: Path) -> None:
     hand = tmp_path / "liked"
     hand.mkdir()
     (hand / "tune.mid").write_bytes((DATA / "jig_6_8.mid").read_bytes())
