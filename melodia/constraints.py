@@ -96,7 +96,15 @@ class Constraints:
 
     def __post_init__(self) -> None:
         """Read text given for key, meter and pitch_range; refuse a value no melody could have, naming the
-        field, the value and what is accepted."""
+        field, the value and what is accepted (a `GenerateError`)."""
+        try:
+            self._read_and_check()
+        except GenerateError:
+            raise
+        except MelodiaError as error:  # a key, meter or form that cannot be read
+            raise GenerateError(str(error)) from None
+
+    def _read_and_check(self) -> None:
         for name, reader in (("key", Mode.read_setting), ("meter", Meter.read_setting),
                              ("pitch_range", PitchRange.read_setting)):
             value = getattr(self, name)
@@ -118,7 +126,7 @@ class Constraints:
         if self.form is not None:
             if not isinstance(self.form, str):
                 raise GenerateError(f"constraints.form = {self.form!r}: expected letters such as AABB, or none")
-            object.__setattr__(self, "form", form_letters(self.form))
+            object.__setattr__(self, "form", form_letters(self.form, "constraints.form ="))
         if not isinstance(self.end_on_tonic, bool):
             raise GenerateError(f"constraints.end_on_tonic = {self.end_on_tonic!r}: expected true or false")
 

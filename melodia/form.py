@@ -93,7 +93,7 @@ def default_phrase_bars(bars: int) -> int:
     return next((length for length in (4, 3, 2) if bars % length == 0 and bars > length), bars)
 
 
-def form_letters(form: str) -> str:
+def form_letters(form: str, where: str = "form") -> str:
     """'AABB', 'A A B B' or "AA'BB" as 'AABB' (and 'none' as 'none').
 
     Raises:
@@ -103,7 +103,7 @@ def form_letters(form: str) -> str:
         return "none"
     letters = form.replace(" ", "").replace("'", "").upper()
     if not letters or any(letter not in FORM_LETTERS for letter in letters):
-        raise FormError(f"form {form!r}: expected letters A-H, one per phrase, such as AABB, AABA or ABAC, or none")
+        raise FormError(f"{where} {form!r}: expected letters A-H, one per phrase, such as AABB, AABA or ABAC, or none")
     return letters
 
 

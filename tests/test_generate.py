@@ -162,7 +162,7 @@ def test_beam_search_and_instrument_range() -> None:
     for score in beams:
         assert all(low <= n.pitch <= high for n in score.tracks[0].notes[3:])
         assert len(score.bar_starts(score.end_tick - 1)) == 4
-    with pytest.raises(Exception, match="constraints.instrument = 'kazoo': expected one of accordion"):
+    with pytest.raises(Exception, match=r"constraints\.instrument = 'kazoo': expected one of accordion"):
         generate((model, MELODY), "G4", constraints=Constraints(instrument="kazoo"))
 
 
@@ -247,28 +247,6 @@ def test_sampling_settings_outside_their_range_are_refused(settings: dict[str, o
     with pytest.raises(MelodiaError) as error:
         SamplingConfig(**settings)  # type: ignore[arg-type]
     assert str(error.value).startswith(f"sampling setting {message}") and "\n" not in str(error.value)
-
-
-BAD_CONSTRAINTS = [
-    ({"bars": 0}, "constraints.bars = 0: expected a whole number >= 1"),
-    ({"notes": 0}, "constraints.notes = 0: expected a whole number >= 1"),
-    ({"max_leap": -1}, "constraints.max_leap = -1: expected a whole number >= 0"),
-    ({"phrase_bars": 0}, "constraints.phrase_bars = 0: expected a whole number >= 1"),
-    ({"bars": True}, "constraints.bars = True: expected a whole number >= 1"),
-    ({"pitch_range": (72, 60)}, "constraints.pitch_range = (72, 60): expected LOW:HIGH note names such as C4:C6, or"),
-    ({"pitch_range": (60, 128)}, "constraints.pitch_range = (60, 128)"),
-]
-
-
-@pytest.mark.parametrize(("settings", "message"), BAD_CONSTRAINTS, ids=[str(s) for s, _ in BAD_CONSTRAINTS])
-def test_lengths_leaps_and_ranges_no_melody_could_have_are_refused(settings: dict[str, object],
-                                                                   message: str) -> None:
-    from melodia.generation import GenerateError
-
-    with pytest.raises(GenerateError) as error:
-        Constraints(**settings)  # type: ignore[arg-type]
-    assert str(error.value).startswith(message)
-    assert Constraints(bars=1, notes=1, max_leap=0, phrase_bars=1, pitch_range=(0, 127)).max_leap == 0
 
 
 def test_sampling_and_beam_search_report_progress_every_step() -> None:

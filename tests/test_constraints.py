@@ -1,0 +1,73 @@
+"""Constraints read once into typed values, from text, tables and `--set`, and refused with a named value."""
+
+from __future__ import annotations
+
+import pytest
+
+from melodia.constraints import Constraints, GenerateError, Meter, PitchRange
+from melodia.generation import GenerationSettings
+from melodia.seed import Mode
+from melodia.settings import with_overrides
+
+
+def test_text_is_read_into_typed_values() -> None:
+    constraints = Constraints.parse({"key": "D dorian", "meter": "6/8", "range": "C4:C6", "max_leap": 5,
+                                     "bars": 16, "form": "aa'bb", "instrument": "flute", "scale": "soft"})
+    assert constraints.key == Mode(2, "dorian") and constraints.meter == Meter(6, 8)
+    assert constraints.pitch_range == PitchRange(60, 84) and constraints.form == "AABB"
+    assert constraints.meter.time_signature(480).tick == 480
+
+
+def test_python_callers_may_give_typed_values_or_text_alike() -> None:
+    typed = Constraints(key=Mode(9, "minor"), meter=Meter(3, 4), pitch_range=PitchRange(57, 81), bars=8)
+    assert Constraints(key="Am", meter="3/4", pitch_range="A3:A5", bars=8) == typed  # type: ignore[arg-type]
+    assert Constraints(pitch_range=(57, 81)).pitch_range == PitchRange(57, 81)  # type: ignore[arg-type]
+
+
+def test_as_text_reads_back_to_the_same_constraints() -> None:
+    constraints = Constraints.parse({"key": "F# minor", "meter": "2/4", "range": "D4:B5", "end_on_tonic": True})
+    text = constraints.as_text()
+    assert (text["key"], text["meter"], text["pitch_range"]) == ("F# minor", "2/4", "D4:B5")
+    assert Constraints.parse(text) == constraints
+
+
+def test_set_overrides_read_text_the_same_way() -> None:
+    settings = with_overrides(GenerationSettings(), ["key=Bb mixolydian", "range=C4:G5", "meter=9/8"],
+                              GenerateError)
+    assert settings.constraints.key == Mode(10, "mixolydian")
+    assert settings.constraints.pitch_range == PitchRange(60, 79) and settings.constraints.meter == Meter(9, 8)
+
+
+BAD = [
+    ({"bars": 0}, "constraints.bars = 0: expected a whole number >= 1"),
+    ({"notes": 0}, "constraints.notes = 0: expected a whole number >= 1"),
+    ({"max_leap": -1}, "constraints.max_leap = -1: expected a whole number >= 0"),
+    ({"phrase_bars": 0}, "constraints.phrase_bars = 0: expected a whole number >= 1"),
+    ({"bars": True}, "constraints.bars = True: expected a whole number >= 1"),
+    ({"pitch_range": (72, 60)}, "constraints.pitch_range = (72, 60): expected LOW:HIGH note names such as C4:C6, or"),
+    ({"pitch_range": (60, 128)}, "constraints.pitch_range = (60, 128)"),
+    ({"pitch_range": "C6:C4"}, "constraints.pitch_range = 'C6:C4': expected LOW:HIGH note names, low first"),
+    ({"key": "H major"}, "constraints.key = 'H major': expected a tonic and a mode"),
+    ({"key": "D lydian-dominant"}, "constraints.key = 'D lydian-dominant': mode 'lydian-dominant' is not one of"),
+    ({"meter": "6/7"}, "constraints.meter = '6/7': expected a meter like 3/4 or 6/8"),
+    ({"instrument": "kazoo"}, "constraints.instrument = 'kazoo': expected one of accordion"),
+    ({"scale": "loose"}, "constraints.scale = 'loose': expected one of strict, soft, off"),
+    ({"form": "AAXB"}, "constraints.form = 'AAXB': expected letters A-H, one per phrase"),
+]
+
+
+@pytest.mark.parametrize(("values", "message"), BAD, ids=[str(v) for v, _ in BAD])
+def test_a_value_no_melody_could_have_is_named_with_what_is_accepted(values: dict[str, object],
+                                                                     message: str) -> None:
+    with pytest.raises(GenerateError) as error:
+        Constraints(**values)  # type: ignore[arg-type]
+    assert str(error.value).startswith(message) and "\n" not in str(error.value)
+    assert "--" not in str(error.value)  # the library names values, not command-line flags
+
+
+def test_a_table_names_its_source_and_unknown_fields() -> None:
+    with pytest.raises(GenerateError, match=r"^job\.toml: unknown field 'constraints\.speed'; expected one of"):
+        Constraints.parse({"speed": 2}, "job.toml", "constraints")
+    with pytest.raises(GenerateError, match=r"^job\.toml: constraints\.max_leap = 'far' should be"):
+        Constraints.parse({"max_leap": "far"}, "job.toml", "constraints")
+    assert Constraints(bars=1, notes=1, max_leap=0, phrase_bars=1, pitch_range=PitchRange(0, 127)).max_leap == 0
