@@ -45,7 +45,7 @@ def test_the_example_job_loads() -> None:
     ('seeds = ["C4"]\nmodel = "nowhere.safetensors"\n', "model = 'nowhere.safetensors': no such model file"),
     ('seeds = ["C4"]\n[constraints]\nkey = "H major"\n', "constraints.key = 'H major': expected a tonic and a mode"),
     ('seeds = ["C4"]\n[constraints]\nmeter = "6/7"\n', "constraints.meter = '6/7': expected a meter like 3/4 or 6/8"),
-    ('seeds = ["C4"]\n[constraints]\ninstrument = "kazoo"\n', "constraints.instrument = 'kazoo': expected one of accordion"),
+    ('seeds = ["C4"]\n[constraints]\ninstrument = "kazoo"\n', "constraints.instrument = 'kazoo': expected one of"),
     ('seeds = ["C4"]\ncount = 100000\ntemperatures = [1, 2, 3, 4, 5, 1.5, 2.5, 3.5, 4.5, 0.5, 0.7]\n', "more than"),
     ('seeds = ["C4"\n', "not a readable TOML job file"),
     ('seeds = ["C4"]\nbars = 0\n', "bars = 0 should be a whole number from 1 to 1024"),

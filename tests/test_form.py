@@ -104,7 +104,7 @@ def test_end_on_tonic_with_beam_search_and_a_repetition_penalty() -> None:
 def test_constraints_that_cannot_all_hold_are_named_before_sampling() -> None:
     with pytest.raises(GenerateError, match=r"ends on D5, and the pitch range D4:A4.*largest leap of 3 leave no note"):
         generate(shipped(), "A4 B4 D5", 2, Constraints(bars=8, pitch_range=(62, 69), max_leap=3))
-    with pytest.raises(GenerateError, match="ending on the tonic: the pitch range Eb4:C#5 and the key D major leave no D"):
+    with pytest.raises(GenerateError, match="ending on the tonic: the pitch range Eb4:C#5 and the key D major"):
         generate(shipped(), "A4 B4 C5 key=D", 2, Constraints(bars=8, pitch_range=(63, 73), end_on_tonic=True))
     with pytest.raises(FormError, match="makes 12 bars, but 8"):
         generate(shipped(), README_SEED, 2, Constraints(bars=8, form="AAB"))
