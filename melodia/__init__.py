@@ -21,41 +21,25 @@ from melodia.score import (
 
 if TYPE_CHECKING:
     from melodia.constraints import Constraints
+    from melodia.generation import generate
+    from melodia.harmony import harmonize
     from melodia.sampler import SamplingConfig
+    from melodia.studio_panel import studio
 
 __version__ = "0.1.0"
-_LAZY = {"Constraints": "melodia.constraints", "SamplingConfig": "melodia.sampler"}  # torch for the sampler
+# imported when first asked for, so that `import melodia` stays light (the sampler and the harmonizer bring torch,
+# the studio ipywidgets); each keeps its own signature and docstring
+_LAZY = {"Constraints": "melodia.constraints", "SamplingConfig": "melodia.sampler", "generate": "melodia.generation",
+         "harmonize": "melodia.harmony", "studio": "melodia.studio_panel"}
 
 
 def __getattr__(name: str) -> Any:
-    """`Constraints` and `SamplingConfig`, imported when first asked for (the sampler imports torch)."""
+    """`Constraints`, `SamplingConfig`, `generate`, `harmonize` and `studio`, imported when first asked for."""
     if name in _LAZY:
         import importlib
 
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'melodia' has no attribute {name!r}")
-
-
-def generate(*args: Any, **kwargs: Any) -> list[Score]:
-    """New music continuing a seed phrase; see `melodia.generation.generate` (imports torch when called)."""
-    from melodia.generation import generate as run
-
-    return run(*args, **kwargs)
-
-
-def harmonize(*args: Any, **kwargs: Any) -> Score:
-    """A melody in four parts, as Bach's chorales; see `melodia.harmony.harmonize`."""
-    from melodia.harmony import harmonize as run
-
-    return run(*args, **kwargs)
-
-
-def studio(model: Any = "default", folder: str = "melodia-kept") -> Any:
-    """A panel in Jupyter to try seeds and settings, listen, and keep melodies in `folder`; see
-    `melodia.studio_panel` (needs ipywidgets: pip install 'melodia[notebook]')."""
-    from melodia.studio_panel import studio as panel
-
-    return panel(model, folder)
 
 
 __all__ = [

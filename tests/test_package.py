@@ -57,3 +57,14 @@ def test_the_wheel_installs_and_every_main_command_works_outside_the_checkout(tm
     (user / "job.toml").write_text(f'seeds = ["{SEED}"]\ncount = 2\nbars = 8\noutput = "batch"\n')
     run([melodia, "batch", "job.toml", "--quiet"], user, env)
     assert len(list((user / "batch").rglob("*.mid"))) == 2
+
+
+def test_the_top_level_functions_keep_their_own_signatures_and_import_torch_only_when_used() -> None:
+    code = ("import inspect, sys, melodia\n"
+            "assert 'torch' not in sys.modules\n"
+            "from melodia.generation import generate\n"
+            "from melodia.harmony import harmonize\n"
+            "assert inspect.signature(melodia.generate) == inspect.signature(generate)\n"
+            "assert melodia.harmonize is harmonize and melodia.Constraints.__module__ == 'melodia.constraints'\n"
+            "assert 'constraints' in inspect.signature(melodia.generate).parameters\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
