@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -72,14 +73,13 @@ class StudioSettings:
     random_seed: int = 0
 
     def constraints(self) -> Any:
-        """The `Constraints` these settings ask for (checked: a bad value raises a one-line error)."""
-        from melodia.generation import Constraints
-        from melodia.seed import parse_range
+        """The `Constraints` these settings ask for (checked: a bad value raises a one-line error naming it)."""
+        from melodia.constraints import Constraints
 
-        return Constraints(key=self.key.strip() or None, meter=self.meter.strip() or None, bars=self.bars,
-                           form=self.form.strip() or None, end_on_tonic=self.end_on_tonic, scale=self.scale,
-                           pitch_range=parse_range(self.pitch_range.strip()) if self.pitch_range.strip() else None,
-                           max_leap=self.max_leap)
+        typed = {"key": self.key.strip() or None, "meter": self.meter.strip() or None,
+                 "range": self.pitch_range.strip() or None, "form": self.form.strip() or None}
+        return Constraints.parse({**typed, "bars": self.bars, "max_leap": self.max_leap,
+                                  "end_on_tonic": self.end_on_tonic, "scale": self.scale}, "studio")
 
     def sampling(self) -> Any:
         """The `SamplingConfig` these settings ask for."""
@@ -162,22 +162,26 @@ class Candidate:
 
 
 def note_text(score: Score, most: int = NOTE_TEXT_NOTES) -> str:
-    """The first `most` notes of the top line as seed-phrase text ('D4 E4 F#4/8 G4 r/4 ...'), so that a
-    melody can be read, and pasted back as a seed (a length is written when it changes, as the seed
-    phrase reads it; a length note text cannot spell is written as the nearest it can)."""
+    """The first `most` notes of the top line (the highest note at each onset) as seed-phrase text
+    ('D4 E4 F#4/8 G4 A4/2~ A4/8 r/4 ...'), so that a melody can be read, and pasted back as a seed. A
+    length is written when it changes, as the seed phrase reads it; one no single note value spells is
+    written as tied notes (rests: as several rests)."""
     from melodia.display import note_name
 
-    line = sorted(score.notes, key=lambda n: (n.onset_tick, -n.pitch))
+    line = [next(group) for _, group in groupby(sorted(score.notes, key=lambda n: (n.onset_tick, -n.pitch)),
+                                                key=lambda n: n.onset_tick)]
     words: list[str] = []
     length, end = Fraction(1), 0
     for note in line[:most]:
-        if note.onset_tick > end:
-            rest, length = _duration_text(Fraction(note.onset_tick - end, TICKS_PER_QUARTER))
-            words.append("r" + rest)
-        quarters = Fraction(note.duration_tick, TICKS_PER_QUARTER)
-        text, spelled = _duration_text(quarters)
-        words.append(note_name(note.pitch) + (text if spelled != length else ""))
-        length, end = spelled, max(end, note.end_tick)
+        for text, piece in _pieces(Fraction(note.onset_tick - end, TICKS_PER_QUARTER)):
+            words.append("r" + text)
+            length = piece
+        pieces = _pieces(Fraction(note.duration_tick, TICKS_PER_QUARTER)) or [_nearest(Fraction(1, 32))]
+        for number, (text, piece) in enumerate(pieces, start=1):
+            words.append(note_name(note.pitch) + (text if piece != length else "") + ("~" if number < len(pieces)
+                                                                                        else ""))
+            length = piece
+        end = max(end, note.end_tick)
     return " ".join(words) + (" ..." if len(line) > most else "")
 
 
@@ -186,10 +190,21 @@ SPELLED = sorted(((Fraction(4, d) * factor, f"/{d}{mark}") for d in (1, 2, 4, 8,
                  key=lambda pair: pair[0])
 
 
-def _duration_text(quarters: Fraction) -> tuple[str, Fraction]:
-    """A length in quarter notes as a seed duration, and the length that spells: 1/2 -> ('/8', 1/2)."""
+def _nearest(quarters: Fraction) -> tuple[str, Fraction]:
+    """The seed duration nearest a length in quarter notes, and the length it spells: 1/2 -> ('/8', 1/2)."""
     length, text = min(SPELLED, key=lambda pair: (abs(pair[0] - quarters), pair[1]))
     return text, length
+
+
+def _pieces(quarters: Fraction) -> list[tuple[str, Fraction]]:
+    """A length in quarter notes as seed durations that add up to it, longest first ([] for none; a rest of
+    the length finer than the shortest note value, a 32nd triplet, is rounded to it or dropped)."""
+    pieces = []
+    while quarters >= SPELLED[0][0] / 2:
+        length, text = max((pair for pair in SPELLED if pair[0] <= quarters), default=SPELLED[0])
+        pieces.append((text, length))
+        quarters -= length
+    return pieces
 
 
 def _bars(score: Score) -> int:
