@@ -144,8 +144,8 @@ def play_file(file: Path, player: Player | None, wav_path: Path, force: bool = F
 
 def _run(player: Player, audio: bytes) -> str:
     """Play WAV contents; '' when it played, else why not, in a few words."""
-    if player.command == ("winsound",):
-        import winsound  # type: ignore[import-not-found]
+    if sys.platform == "win32" and player.command == ("winsound",):
+        import winsound
 
         winsound.PlaySound(audio, winsound.SND_MEMORY)
         return ""

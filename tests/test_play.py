@@ -12,7 +12,7 @@ import pytest
 from melodia.cli import main
 from melodia.errors import WriteError
 from melodia.io import read_score
-from melodia.play import PlayError, Player, find_player, has_audio_output, music_files, play
+from melodia.play import Player, PlayError, find_player, has_audio_output, music_files, play
 
 DATA = Path(__file__).resolve().parent / "data"
 RECORDER = """import sys
@@ -72,7 +72,8 @@ def test_without_an_audio_output_a_wav_is_written(tunes: Path, monkeypatch: pyte
     with pytest.raises(WriteError, match="already exists"):
         play(tunes / "waltz_3_4.mid")
     assert play(tunes / "waltz_3_4.mid", force=True) == wav
-    assert play(tunes, wav_folder=tunes / "audio") == [tunes / "audio" / "jig_6_8.wav", tunes / "audio" / "waltz_3_4.wav"]
+    audio = tunes / "audio"
+    assert play(tunes, wav_folder=audio) == [audio / "jig_6_8.wav", audio / "waltz_3_4.wav"]
 
 
 def test_a_failing_player_falls_back_to_a_wav(tunes: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
