@@ -143,9 +143,11 @@ class StudioPanel:
             candidates = self.studio.generate(settings, progress=advance)
             self.progress.value = self.progress.max
             self._steps_last_run = steps
-            self.candidates_box.children = ()
+            old_rows = list(self.rows.values())
             self.rows = {c.number: self._row(c) for c in candidates}
             self.candidates_box.children = tuple(self.rows.values())
+            for row in old_rows:
+                _close(row)  # or their widgets, audio included, would stay in the kernel and the browser
             self.status.value = (f"{len(candidates)} melodies, random seed {settings.random_seed}; "
                                  "Keep the ones you like")
             self.random_seed.value = with_next_seed(settings).random_seed
@@ -194,8 +196,10 @@ class StudioPanel:
 
         def on_discard(_: Any) -> None:
             self.studio.discard(candidate)
-            self.rows.pop(candidate.number, None)
+            row = self.rows.pop(candidate.number, None)
             self.candidates_box.children = tuple(self.rows.values())
+            if row is not None:
+                _close(row)
 
         def on_restyle(change: dict[str, Any]) -> None:
             try:
@@ -223,6 +227,13 @@ class StudioPanel:
                            layout=widgets.Layout(border="1px solid #ddd", padding="6px", margin="4px 0"))
         row.add_class("melodia-candidate")
         return row
+
+
+def _close(widget: Any) -> None:
+    """Close a widget and every widget inside it."""
+    for child in getattr(widget, "children", ()):
+        _close(child)
+    widget.close()
 
 
 def _style_options() -> tuple[str, ...]:

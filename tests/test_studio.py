@@ -184,6 +184,7 @@ def test_panel_generate_keep_discard_and_errors(studio: Studio, tmp_path: Path) 
     assert "in celtic-jig" in _parts(rows[1], "header")[0].value  # type: ignore[attr-defined]
     _parts(rows[1], "discard")[0].click()  # type: ignore[attr-defined]
     assert _parts(panel.widget, "candidate") == [rows[0]]
+    assert rows[1].comm is None and rows[0].comm is not None  # type: ignore[attr-defined]  # closed, not leaked
 
     panel.pitch_range.value = "C6:C4"
     panel.generate_button.click()
