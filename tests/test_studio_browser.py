@@ -178,10 +178,10 @@ def test_studio_in_chromium(page: object, served: tuple[str, Path], tmp_path: Pa
     assert [e["file"] for e in manifest["outputs"]] == ["001.mid"] and (kept / "001.mid").stat().st_size > 100
     assert manifest["outputs"][0]["keep"] is True and manifest["outputs"][0]["settings"]["seed"] == SEED
 
-    _type(driver, BAD_SEED)
-    error = _wait(driver, lambda d: d.find_element(By.CSS_SELECTOR, ".melodia-seed-error").text.strip(),
-                  "the bad seed's error")
-    assert "word 3 'H4'" in error  # type: ignore[operator]
+    _type(driver, BAD_SEED)  # as it is typed, "G4 A4 H" shows its own error first: wait for the whole word
+    error = _wait(driver, lambda d: "'H4'" in (text := d.find_element(By.CSS_SELECTOR, ".melodia-seed-error").text)
+                  and text, "the bad seed's error")
+    assert "seed phrase, word 3 'H4': expected a note like C4" in error  # type: ignore[operator]
 
 
 def _screenshot(driver: object, folder: Path) -> None:
