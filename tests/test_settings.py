@@ -11,7 +11,6 @@ import pytest
 
 from melodia.errors import MelodiaError
 from melodia.settings import Fields, from_dict, read_file, read_settings, with_overrides
-from melodia.train import TrainConfig, TrainError
 
 
 class SettingsError(MelodiaError):
@@ -113,22 +112,3 @@ def test_fields_checks_hand_written_tables_and_rejects_what_is_left(tmp_path: Pa
     assert fields.number("count", 1, 1, 10, whole=True) == 3
     with pytest.raises(SettingsError, match=r"job\.toml: unknown field 'grid\.colour'; expected one of count"):
         fields.done()
-
-
-def test_training_settings_hold_model_and_augmentation_settings_under_flat_aliases(tmp_path: Path) -> None:
-    flat = TrainConfig().with_overrides(["hidden_size=64", "transpose=3", "layers=1"])
-    nested = TrainConfig().with_overrides(["model.hidden_size=64", "augmentation.transpose=3", "model.layers=1"])
-    assert flat == nested and flat.model.hidden_size == 64 and flat.augmentation.transpose == 3
-    (tmp_path / "flat.toml").write_text("hidden_size = 64\ntranspose = 3\nlayers = 1\n")
-    (tmp_path / "nested.toml").write_text("[model]\nhidden_size = 64\nlayers = 1\n[augmentation]\ntranspose = 3\n")
-    assert TrainConfig.from_file(tmp_path / "flat.toml") == TrainConfig.from_file(tmp_path / "nested.toml") == flat
-    assert flat.flat()["hidden_size"] == 64 and flat.flat()["transpose"] == 3 and "model" not in flat.flat()
-    (tmp_path / "bad.toml").write_text("[model]\ncell = 'transformer'\n")
-    with pytest.raises(TrainError, match=r"bad\.toml: model setting cell = 'transformer'"):
-        TrainConfig.from_file(tmp_path / "bad.toml")
-
-
-@pytest.mark.parametrize("name", ["default_model", "bench_jsb"])
-def test_shipped_training_settings_load(name: str) -> None:
-    config = TrainConfig.from_file(Path(__file__).resolve().parent.parent / "scripts" / f"{name}.toml")
-    assert config.model.layers == 2 and config.augmentation.transpose >= 5

@@ -1,0 +1,55 @@
+"""Evaluation (melodia/evaluate.py): likelihood of files and corpus splits, the transposition average."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import DATA
+from helpers import cli, tiny_config
+
+from melodia import Note, Score, Track
+from melodia.corpus.reader import Corpus
+from melodia.evaluate import evaluate_inputs
+from melodia.modelfile import load_model
+from melodia.train import train
+
+
+def test_evaluate_files_equals_corpus_split(tiny_cache: Path, tmp_path: Path) -> None:
+    path = tmp_path / "m.safetensors"
+    train(tiny_config("epochs=1"), path, progress_bar=False)
+    report = evaluate_inputs(path, ["corpus:tiny:train"], baseline=True)
+    total = report["total"]
+    assert total["nll"] > 0 and total["tokens"] > 0
+    assert total["nats_per_token"] == pytest.approx(total["nll"] / total["tokens"])
+    assert total["bits_per_note"] == pytest.approx(total["nll"] / math.log(2) / total["notes"])
+    assert report["baseline"]["order"] >= 2 and report["baseline"]["total"]["nll"] > 0
+    one = Corpus.open("tiny").split("train")[0]
+    result = cli("evaluate", "--model", str(path), str(DATA / "waltz_3_4.mid"), str(DATA / "not_midi.mid"), "--json",
+                 cache=tiny_cache)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert len(data["pieces"]) == 1 and "not_midi.mid" in data["skipped"][0]
+    assert one["tokens"] > 0
+
+
+def test_transposition_average_is_a_proper_mixture(tiny_cache: Path, tmp_path: Path) -> None:
+    from melodia.evaluate import model_nll, transposition_average_nll
+
+    path = tmp_path / "m.safetensors"
+    train(tiny_config("epochs=1"), path, progress_bar=False)
+    model, tokenizer, _ = load_model(path)
+    pieces = [Corpus.open("tiny").piece_tokens(p).astype(np.int64) for p in Corpus.open("tiny").split("train")[:3]]
+    plain = model_nll(model, pieces)
+    assert transposition_average_nll(model, tokenizer, pieces, 0) == pytest.approx(plain)
+    averaged = transposition_average_nll(model, tokenizer, pieces, 2)
+    # a mixture of 5 is never worse than log 5 nats above the untransposed sequence's own NLL
+    assert all(a <= p + math.log(5) + 1e-6 for a, p in zip(averaged, plain))
+    # a piece that touches both ends of the pitch range cannot move: only its own term counts
+    low, high = tokenizer.config.pitch_range
+    edge = tokenizer.encode(Score([Track(notes=[Note(low, 80, 0, 480), Note(high, 80, 480, 480)])]))
+    alone = transposition_average_nll(model, tokenizer, [edge], 2)[0]
+    assert alone == pytest.approx(model_nll(model, [edge])[0] + math.log(5))
