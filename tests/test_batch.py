@@ -1,4 +1,4 @@
-"""Batch jobs: job files, the grid and its shards, resuming after a kill."""
+"""Batch jobs (melodia/batch.py): job files, the grid and its shards, resuming after a kill."""
 
 from __future__ import annotations
 
@@ -14,17 +14,12 @@ from pathlib import Path
 import mido
 import pretty_midi
 import pytest
+from helpers import job_file
 
 from melodia.batch import BatchError, grid, load_job, parse_shard, run_job, shard_cells
 from melodia.errors import MelodiaError
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def job_file(folder: Path, text: str) -> Path:
-    path = folder / "job.toml"
-    path.write_text(text)
-    return path
 
 
 def test_the_example_job_loads() -> None:
@@ -142,18 +137,6 @@ def test_killed_batch_resumes_to_the_full_set(tmp_path: Path) -> None:
         assert (fresh.output / name).read_bytes() == (job.output / name).read_bytes(), name
 
 
-def test_failed_cells_give_a_failing_exit_status_with_the_count(tmp_path: Path) -> None:
-    job = job_file(tmp_path, 'seeds = ["C4 X9", "nope.mid"]\ncount = 1\nbars = 2\n')
-    result = subprocess.run([sys.executable, "-m", "melodia.cli", "batch", str(job), "--quiet"],
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    assert result.stderr.strip().splitlines()[-1] == (f"melodia: error: {job}: 2 of 2 cells failed "
-                                                     f"(see {tmp_path / 'batch-output' / 'report.txt'})")
-    report = (tmp_path / "batch-output" / "report.txt").read_text()
-    assert f"{tmp_path / 'nope.mid'}: no such file" in report and "word 1 'nope.mid'" not in report
-
-
 def test_an_output_folder_that_is_a_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "taken").write_text("a file\n")
     job = load_job(job_file(tmp_path, 'seeds = ["C4"]\noutput = "taken"\n'))
@@ -199,13 +182,3 @@ def test_set_values_are_checked_as_the_files_are(tmp_path: Path, pair: str, mess
     with pytest.raises(BatchError) as error:
         load_job(job_file(tmp_path, 'seeds = ["C4"]\n'), [pair])
     assert message in str(error.value) and "\n" not in str(error.value)
-
-
-def test_the_batch_command_takes_set(tmp_path: Path) -> None:
-    from melodia.cli import main
-
-    job = job_file(tmp_path, 'seeds = ["C4 D4 E4 key=C"]\ncount = 3\nbars = 2\noutput = "out"\n')
-    assert main(["batch", str(job), "--quiet", "--set", "count=1", "--set", "constraints.max_leap=4"]) == 0
-    assert len(list((tmp_path / "out").glob("*.mid"))) == 1
-    settings = json.loads((tmp_path / "out" / "manifest.json").read_text())["settings"]
-    assert settings["count"] == 1 and settings["constraints"]["max_leap"] == 4

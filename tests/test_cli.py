@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -11,8 +13,11 @@ import mido
 import pretty_midi
 import pytest
 from conftest import DATA
+from helpers import MELODY, README_SEED, job_file, untrained
 
 from melodia import read_score
+from melodia.modelfile import save_model
+from melodia.score import PITCH_CLASS_NAMES
 from melodia.tokenizers import TokenizerConfig, tokenizer_from_config
 
 
@@ -274,3 +279,99 @@ def test_generate_set_refuses_unknown_keys_and_bad_values(pair: str, message: st
     error = capsys.readouterr().err
     assert status == 1 and error.startswith(f"melodia: error: {message}") and error.count("\n") == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_generate_command_writes_files_and_manifest(tmp_path: Path) -> None:
+    model_path = save_model(tmp_path / "m.safetensors", untrained(MELODY), MELODY, {"corpus": "none"})
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "melodia.cli", "generate", "--model", str(model_path), "--seed",
+               "D4 E4 F#4/8 G4/8 A4/2 key=D meter=6/8", "--num", "4", "--bars", "4", "--range", "C4:C6",
+               "--max-leap", "7", "--random-seed", "5", "-o", str(out)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [o["file"] for o in manifest["outputs"]] == ["001.mid", "002.mid", "003.mid", "004.mid"]
+    assert manifest["settings"]["random_seed"] == 5 and manifest["settings"]["constraints"]["max_leap"] == 7
+    again = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 1 and "already exists (pass --force" in again.stderr
+    bad = subprocess.run([*command[:7], "C4 X9", "-o", str(tmp_path / "x")], capture_output=True, text=True)
+    assert bad.returncode == 1 and "word 2 'X9'" in bad.stderr
+
+
+def test_readme_first_command_generates_with_the_shipped_model(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    first_command = readme.split("\n\n    ")[1].split("\n")[0]
+    words = shlex.split(first_command.split("&& .venv/bin/melodia ")[1])
+    result = subprocess.run([sys.executable, "-m", "melodia.cli", *words], capture_output=True, text=True,
+                            timeout=120, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "wrote 10 MIDI files, a piano roll of each (.png) and manifest.json to melodia-output" in result.stdout
+    assert len(list((tmp_path / "melodia-output").glob("*.png"))) == 10
+    written = sorted((tmp_path / "melodia-output").glob("*.mid"))
+    assert len(written) == 10
+    for path in written:
+        score = read_score(path)
+        assert str(score.time_signatures[0]) == "6/8" and len(score.bar_starts(score.end_tick - 1)) == 8
+        assert [n.pitch for n in score.tracks[0].notes[:5]] == [62, 64, 66, 67, 69]  # the seed, then new notes
+
+
+def test_generate_with_a_style(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "melodia.cli", "generate", "--seed", "G4 A4 B4 key=G", "--num",
+                             "2", "--bars", "4", "--style", "celtic-jig", "-o", str(tmp_path)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    score = read_score(tmp_path / "001.mid")
+    assert {t.name for t in score.tracks} >= {"Fiddle", "Guitar"} and any(t.is_drum for t in score.tracks)
+    assert str(score.time_signatures[0]) == "6/8" and round(score.initial_bpm()) == 180
+    assert json.loads((tmp_path / "manifest.json").read_text())["settings"]["style"] == "celtic-jig"
+    bad = subprocess.run([sys.executable, "-m", "melodia.cli", "generate", "--seed", "G4", "--style", "polka",
+                          "-o", str(tmp_path / "x")], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and "style 'polka': no such preset" in bad.stderr
+
+
+def test_generate_command_takes_form_and_records_it(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "melodia.cli", "generate", "--seed", README_SEED, "--num", "3",
+                             "--form", "AABB", "--phrase-bars", "2", "-o", str(tmp_path)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["settings"]["form"] == "AABB" and manifest["settings"]["phrase_bars"] == 2
+    for output in manifest["outputs"]:
+        score = read_score(tmp_path / output["file"])
+        assert output["bars"] == 8 and output["key"] == "D major"
+        assert [f"{PITCH_CLASS_NAMES[k.tonic]} {k.mode}" for k in score.key_signatures] == ["D major"]
+
+
+def test_metrics_and_compare_commands(tmp_path) -> None:
+    result = subprocess.run([sys.executable, "-m", "melodia.cli", "metrics", str(DATA / "waltz_3_4.mid"), "--json"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    values = json.loads(result.stdout)[str(DATA / "waltz_3_4.mid")]
+    assert values["pitch_range"] == 7 and values["scale_consistency"] == 1.0
+    compared = subprocess.run([sys.executable, "-m", "melodia.cli", "compare", "--generated", str(DATA),
+                               "--reference", str(DATA / "jig_6_8.mid"), str(DATA / "waltz_3_4.mid"),
+                               str(DATA / "tune.abc")], capture_output=True, text=True)
+    assert compared.returncode == 0, compared.stderr
+    assert "pitch_class_entropy" in compared.stdout and "melodia: skipped" in compared.stderr
+
+
+def test_failed_cells_give_a_failing_exit_status_with_the_count(tmp_path: Path) -> None:
+    job = job_file(tmp_path, 'seeds = ["C4 X9", "nope.mid"]\ncount = 1\nbars = 2\n')
+    result = subprocess.run([sys.executable, "-m", "melodia.cli", "batch", str(job), "--quiet"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (f"melodia: error: {job}: 2 of 2 cells failed "
+                                                     f"(see {tmp_path / 'batch-output' / 'report.txt'})")
+    report = (tmp_path / "batch-output" / "report.txt").read_text()
+    assert f"{tmp_path / 'nope.mid'}: no such file" in report and "word 1 'nope.mid'" not in report
+
+
+def test_the_batch_command_takes_set(tmp_path: Path) -> None:
+    from melodia.cli import main
+
+    job = job_file(tmp_path, 'seeds = ["C4 D4 E4 key=C"]\ncount = 3\nbars = 2\noutput = "out"\n')
+    assert main(["batch", str(job), "--quiet", "--set", "count=1", "--set", "constraints.max_leap=4"]) == 0
+    assert len(list((tmp_path / "out").glob("*.mid"))) == 1
+    settings = json.loads((tmp_path / "out" / "manifest.json").read_text())["settings"]
+    assert settings["count"] == 1 and settings["constraints"]["max_leap"] == 4

@@ -1,18 +1,13 @@
-"""Metrics on hand-made scores whose values are known, set comparison and the originality check."""
+"""Metrics (melodia/metrics.py) on hand-made scores whose values are known."""
 
 from __future__ import annotations
 
-import json
 import math
-import subprocess
-import sys
 
-import numpy as np
 import pytest
-from conftest import DATA
+from helpers import C_MAJOR_SCALE, Q, line
 
-from melodia import KeySignature, Note, Score, TimeSignature, Track
-from melodia.compare import compare_sets
+from melodia import KeySignature, Note, Score, Track
 from melodia.metrics import (
     cadence_rate,
     duration_histogram,
@@ -36,17 +31,6 @@ from melodia.metrics import (
     scale_consistency,
     tonic_ending,
 )
-from melodia.originality import ReferenceIndex, share_with_runs
-
-Q = 480  # a quarter note
-
-
-def line(pitches: list[int], length: int = Q, meter: tuple[int, int] = (4, 4)) -> Score:
-    notes = [Note(p, 80, i * length, length) for i, p in enumerate(pitches)]
-    return Score([Track(notes=notes)], time_signatures=[TimeSignature(0, *meter)])
-
-
-C_MAJOR_SCALE = [60, 62, 64, 65, 67, 69, 71, 72]
 
 
 def test_pitch_metrics_of_a_scale() -> None:
@@ -91,43 +75,6 @@ def test_groove_and_repetition() -> None:
     assert repetition(mixed) == 0.0
 
 
-def test_compare_same_and_different_sets() -> None:
-    rng = np.random.default_rng(0)
-    folk_like = [line(list(60 + rng.choice(C_MAJOR_SCALE, 16) - 60)) for _ in range(30)]
-    similar = [line(list(60 + rng.choice(C_MAJOR_SCALE, 16) - 60)) for _ in range(30)]
-    wild = [line(list(rng.integers(30, 100, 16)), length=Q // 4) for _ in range(30)]
-    close = compare_sets(similar, folk_like)
-    far = compare_sets(wild, folk_like)
-    for metric in ("pitch_range", "scale_consistency", "interval_histogram", "pitch_class_entropy"):
-        assert close[metric]["overlap"] > 0.6 and far[metric]["overlap"] < close[metric]["overlap"] - 0.3, metric
-        assert far[metric]["kl"] > close[metric]["kl"]
-
-
-def test_originality_finds_a_planted_transposed_run() -> None:
-    rng = np.random.default_rng(1)
-    references = [(f"tune{i}", line(list(rng.integers(55, 80, 40)))) for i in range(50)]
-    source = references[17][1].tracks[0].notes[10:30]  # 20 notes of tune17 ...
-    planted = [n.pitch + 5 for n in source]  # ... up a fourth
-    piece = line([48, 90, *planted, 30, 99])
-    match = ReferenceIndex(references).longest_match(piece)
-    assert match.reference == "tune17" and match.notes == 20 and match.position == 2
-    assert ReferenceIndex(references).longest_match(line([60, 60, 60])).notes == 0
-    assert share_with_runs([match], (8, 20, 24)) == {8: 1.0, 20: 1.0, 24: 0.0}
-
-
-def test_metrics_and_compare_commands(tmp_path) -> None:
-    result = subprocess.run([sys.executable, "-m", "melodia.cli", "metrics", str(DATA / "waltz_3_4.mid"), "--json"],
-                            capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    values = json.loads(result.stdout)[str(DATA / "waltz_3_4.mid")]
-    assert values["pitch_range"] == 7 and values["scale_consistency"] == 1.0
-    compared = subprocess.run([sys.executable, "-m", "melodia.cli", "compare", "--generated", str(DATA),
-                               "--reference", str(DATA / "jig_6_8.mid"), str(DATA / "waltz_3_4.mid"),
-                               str(DATA / "tune.abc")], capture_output=True, text=True)
-    assert compared.returncode == 0, compared.stderr
-    assert "pitch_class_entropy" in compared.stdout and "melodia: skipped" in compared.stderr
-
-
 def test_structure_metrics_see_form_endings_and_key() -> None:
     phrase = [60, 62, 64, 65, 67, 65, 64, 62, 60, 64, 67, 72, 71, 67, 65, 62]  # four bars of quarters
     answer = [60, 62, 64, 65, 69, 67, 65, 64, 62, 65, 69, 67, 64, 62, 60, 60]
@@ -145,14 +92,6 @@ def test_structure_metrics_see_form_endings_and_key() -> None:
     assert math.isnan(key_agreement(line(phrase)))  # no key signature, no key to agree with
     jig = line([62, 66, 69, 66, 62, 62], length=Q * 3 // 2, meter=(6, 8))
     assert final_note_beats(jig) == 1.0  # a dotted quarter is the beat of 6/8
-
-
-def test_compare_leaves_out_pieces_a_metric_cannot_measure() -> None:
-    signed = line([60, 62, 64, 65, 67])
-    signed.key_signatures = [KeySignature(0, 0, "major")]
-    result = compare_sets([signed, signed], [line([60, 64, 67, 72])] * 3)
-    assert result["key_agreement"]["generated_mean"] == 1.0 and math.isnan(result["key_agreement"]["overlap"])
-    assert not math.isnan(result["repetition"]["overlap"])
 
 
 def test_a_one_voice_line_of_very_short_notes_has_no_polyphony() -> None:

@@ -1,0 +1,185 @@
+"""Generation (melodia/generation.py): constraints on every output, the seed's key, seeds from files, refusals,
+the Python API; with small untrained models and the shipped one."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+from helpers import MELODY, README_SEED, shipped, untrained
+
+from melodia.form import FormError
+from melodia.generation import SCALES, Constraints, GenerateError, generate, seed_key
+from melodia.io import read_score
+from melodia.metrics import key_agreement, tonic_ending
+from melodia.sampler import SamplingConfig
+from melodia.score import PITCH_CLASS_NAMES, Score
+from melodia.seed import parse_seed
+
+
+def test_constraints_hold_on_every_output() -> None:
+    model = untrained(MELODY, 1)
+    outputs = generate((model, MELODY), "D4 E4 F#4/8 G4/8 A4/2 meter=6/8", count=300,
+                       constraints=Constraints(key="D dorian", pitch_range=(60, 84), max_leap=5, bars=8),
+                       sampling=SamplingConfig(temperature=1.3), random_seed=3)
+    seed_notes = 5
+    for score in outputs:
+        notes = score.tracks[0].notes[seed_notes:]
+        assert all((n.pitch - 2) % 12 in SCALES["dorian"] for n in notes)
+        assert all(60 <= n.pitch <= 84 for n in notes)
+        pitches = [n.pitch for n in score.tracks[0].notes[seed_notes - 1:]]
+        assert all(abs(a - b) <= 5 for a, b in itertools.pairwise(pitches))
+        assert len(score.bar_starts(score.end_tick - 1)) == 8 and score.end_tick <= 8 * 1440
+        assert [str(s) for s in score.time_signatures] == ["6/8"]
+
+
+def test_same_random_seed_same_output() -> None:
+    model = untrained(MELODY, 2)
+    first = generate((model, MELODY), "C4 E4 G4", count=5, random_seed=7, constraints=Constraints(bars=4))
+    again = generate((model, MELODY), "C4 E4 G4", count=5, random_seed=7, constraints=Constraints(bars=4))
+    other = generate((model, MELODY), "C4 E4 G4", count=5, random_seed=8, constraints=Constraints(bars=4))
+    assert first == again and first != other
+
+
+def test_end_on_tonic_meter_and_note_count() -> None:
+    model = untrained(MELODY, 4)
+    tonic_ended = generate((model, MELODY), "A4 B4 C5 key=Am", count=200, random_seed=1,
+                           constraints=Constraints(bars=4, meter="3/4", end_on_tonic=True, pitch_range=(57, 81)))
+    for score in tonic_ended:
+        assert score.tracks[0].notes[-1].pitch % 12 == 9
+        assert [str(s) for s in score.time_signatures] == ["3/4"]
+        assert len(score.bar_starts(score.end_tick - 1)) == 4
+    counted = generate((model, MELODY), "A4 B4 C5", count=50, random_seed=2, constraints=Constraints(notes=12))
+    assert all(score.note_count == 12 for score in counted)
+
+
+def test_seed_from_abc_file_track_and_bars(tmp_path: Path) -> None:
+    from conftest import DATA
+
+    from melodia.generation import SeedFile, read_seed
+
+    abc, _ = read_seed("X:1\nM:6/8\nL:1/8\nK:D\nA|d2e fef|g2f e2d|\n")
+    assert str(abc.time_signatures[0]) == "6/8" and abc.note_count == 10
+    first_bar, _ = read_seed(SeedFile(DATA / "drums.mid", bars=1, track=0))
+    assert len(first_bar.tracks) == 1 and [n.pitch for n in first_bar.tracks[0].notes] == [36, 43]
+    with pytest.raises(Exception, match="track 5 asked for"):
+        read_seed(SeedFile(DATA / "drums.mid", track=5))
+    stream = first_bar.to_music21()
+    assert read_seed(stream)[0].note_count == 2
+
+
+def test_beam_search_and_instrument_range() -> None:
+    from melodia.gm import INSTRUMENT_RANGES
+
+    model = untrained(MELODY, 5)
+    constraints = Constraints(bars=4, instrument="flute", max_leap=9)
+    beams = generate((model, MELODY), "G4 A4 B4 key=G", count=3, constraints=constraints,
+                     sampling=SamplingConfig(beam_size=4, branch_factor=3))
+    again = generate((model, MELODY), "G4 A4 B4 key=G", count=3, constraints=constraints,
+                     sampling=SamplingConfig(beam_size=4, branch_factor=3), random_seed=99)
+    assert beams == again and len(beams) == 3  # beam search draws nothing at random
+    low, high = INSTRUMENT_RANGES["flute"]
+    for score in beams:
+        assert all(low <= n.pitch <= high for n in score.tracks[0].notes[3:])
+        assert len(score.bar_starts(score.end_tick - 1)) == 4
+    with pytest.raises(Exception, match=r"constraints\.instrument = 'kazoo': expected one of accordion"):
+        generate((model, MELODY), "G4", constraints=Constraints(instrument="kazoo"))
+
+
+def test_a_seed_that_leaves_nothing_to_generate_is_refused() -> None:
+    from melodia.generation import GenerateError
+
+    model = untrained(MELODY)
+    with pytest.raises(GenerateError, match=r"already fills 9 bars; ask for more bars than that \(13, say\)"):
+        generate((model, MELODY), "C4/1 " * 9, constraints=Constraints(bars=8))
+    with pytest.raises(GenerateError, match="already has 3 notes"):
+        generate((model, MELODY), "C4 D4 E4", constraints=Constraints(notes=3))
+    with pytest.raises(GenerateError, match="tokens long, too close to the longest sequence"):
+        generate((model, MELODY), "C4/16 " * 3000, constraints=Constraints(bars=400))
+
+
+def test_readme_python_generate_example_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    code = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "Constraints(" in b)
+    assert "from melodia import Constraints, SamplingConfig" in code  # says where they come from
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, object] = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    assert sorted(p.name for p in tmp_path.glob("*.mid")) == [f"melody-{n}.mid" for n in range(1, 5)]
+    for path in tmp_path.glob("*.mid"):
+        notes = read_score(path).tracks[0].notes
+        assert all(60 <= n.pitch <= 84 for n in notes) and read_score(path).bar_count() == 8
+
+
+@pytest.mark.parametrize("count", [0, -2, 1.5, True])
+def test_a_count_that_is_not_a_number_of_melodies_is_refused(count: object) -> None:
+    with pytest.raises(GenerateError, match="expected a whole number of melodies"):
+        generate((untrained(MELODY), MELODY), "C4 D4", count=count)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("seed", "tonic", "mode"), [
+    ("A4/8 B4/8 C5/8 A4/8 E5/4 key=Am meter=4/4", 9, "minor"),
+    ("G4/8 Bb4/8 D5/8 G5/8 F5/4 key=Gm meter=2/4", 7, "minor"),
+    ("F4 A4 C5 A4/2 key=F meter=3/4", 5, "major"),
+], ids=["A-minor", "G-minor", "F-major"])
+def test_outputs_are_heard_in_the_seed_key(seed: str, tonic: int, mode: str) -> None:
+    scores = generate(shipped(), seed, 20, Constraints(bars=16), random_seed=1)
+    assert sum(key_agreement(s, (tonic, mode)) for s in scores) >= 14  # 80 % over many seeds: see the report
+
+
+@pytest.mark.parametrize("options", [
+    {"notes": 30},
+    {"bars": 8, "pitch_range": (62, 69), "max_leap": 3},
+    {"bars": 8, "meter": "3/4", "instrument": "flute"},
+    {"bars": 8, "form": "none"},
+], ids=["notes", "range-and-leap", "meter-and-instrument", "no-form"])
+def test_end_on_tonic_holds_in_every_output(options: dict[str, object]) -> None:
+    scores = generate(shipped(), "D4 E4 F#4 key=D", 20, Constraints(end_on_tonic=True, **options),  # type: ignore
+                      random_seed=2)
+    assert all(tonic_ending(s) == 1.0 for s in scores)
+    last = [sorted(s.tracks[0].notes, key=lambda n: n.onset_tick)[-1] for s in scores]
+    assert all(n.duration_tick >= 480 for n in last)  # never a squeezed last note
+
+
+def test_end_on_tonic_with_beam_search_and_a_repetition_penalty() -> None:
+    scores = generate(shipped(), "C4 D4 E4 key=C", 2, Constraints(bars=8, end_on_tonic=True),
+                      SamplingConfig(beam_size=4), random_seed=0)
+    assert all(tonic_ending(s) == 1.0 for s in scores)
+
+
+def test_constraints_that_cannot_all_hold_are_named_before_sampling() -> None:
+    with pytest.raises(GenerateError, match=r"ends on D5, and the pitch range D4:A4.*largest leap of 3 leave no note"):
+        generate(shipped(), "A4 B4 D5", 2, Constraints(bars=8, pitch_range=(62, 69), max_leap=3))
+    with pytest.raises(GenerateError, match="ending on the tonic: the pitch range Eb4:C#5 and the key D major"):
+        generate(shipped(), "A4 B4 C5 key=D", 2, Constraints(bars=8, pitch_range=(63, 73), end_on_tonic=True))
+    with pytest.raises(FormError, match="makes 12 bars, but 8"):
+        generate(shipped(), README_SEED, 2, Constraints(bars=8, form="AAB"))
+    with pytest.raises(GenerateError, match="need a length in bars"):
+        generate(shipped(), README_SEED, 2, Constraints(notes=20, form="AABB"))
+
+
+def test_an_estimated_key_keeps_every_pitch_class_of_the_seed() -> None:
+    seed = "E4/8 E4/8 B4/8 E4/8 D5/8 E4/8 B4/8 E4/8"  # once read as E major: no D natural ever again
+    key = seed_key(parse_seed(seed)[0])
+    assert {4, 11, 2} <= {(key.tonic + step) % 12 for step in SCALES[key.name]}
+    scores = generate(shipped(), seed, 10, Constraints(bars=8), random_seed=0)
+    pitch_classes = {n.pitch % 12 for s in scores for n in s.tracks[0].notes[8:]}
+    assert 2 in pitch_classes and 3 not in pitch_classes  # D natural goes on, no D sharp
+    assert {s.key_signatures[0].name for s in scores} == {f"{PITCH_CLASS_NAMES[key.tonic]} {key.name}"}
+
+
+def test_scale_strict_soft_and_off_in_a_mode_and_in_minor() -> None:
+    dorian = generate(shipped(), "D4 E4 F4 G4 A4/2 key=D-dorian", 20, Constraints(bars=8), random_seed=0)
+    assert all((n.pitch - 2) % 12 in SCALES["dorian"] for s in dorian for n in s.tracks[0].notes)
+    strict = generate(shipped(), "A4 B4 C5 E5 key=Am", 40, Constraints(bars=8), random_seed=0)
+    soft = generate(shipped(), "A4 B4 C5 E5 key=Am", 40, Constraints(bars=8, scale="soft"), random_seed=0)
+    free = generate(shipped(), "A4 B4 C5 E5 key=Am", 40, Constraints(bars=8, scale="off"), random_seed=0)
+
+    def outside(scores: list[Score]) -> int:
+        return sum((n.pitch - 9) % 12 not in SCALES["minor"] for s in scores for n in s.tracks[0].notes)
+
+    assert outside(strict) == 0 < outside(soft) <= outside(free)
+    assert sum(key_agreement(s, (9, "minor")) for s in soft) >= 30

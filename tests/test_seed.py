@@ -1,0 +1,30 @@
+"""Seed phrases typed as note text (melodia/seed.py): notes, rests, ties, key and meter; errors point at the word."""
+
+from __future__ import annotations
+
+import pytest
+
+from melodia.seed import SeedError, parse_key, parse_seed
+
+
+def test_seed_phrase_notes_rests_ties_key_meter() -> None:
+    score, mode = parse_seed("C4 D4 E4/8 E4/8 G4/2 r/4 F#/8. Bb/16 C5/8t~ C5/8t key=G meter=3/4 tempo=90")
+    notes = [(n.pitch, n.onset_tick, n.duration_tick) for n in score.tracks[0].notes]
+    assert notes == [(60, 0, 480), (62, 480, 480), (64, 960, 240), (64, 1200, 240), (67, 1440, 960),
+                     (66, 2880, 360), (70, 3240, 120), (72, 3360, 320)]
+    assert str(mode) == "G major" and str(score.time_signatures[0]) == "3/4" and score.tempos[0].bpm == 90
+    assert str(parse_key("D dorian")) == "D dorian" and str(parse_key("Bbm")) == "Bb minor"
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("C4 H4", "word 2 'H4': expected a note like C4"),
+    ("C4/3", "duration /3 is not"),
+    ("C4 key=X", "expected a tonic and a mode"),
+    ("C4 key=D-bluesy", "mode 'bluesy' is not one of"),
+    ("C4 meter=3", "expected a meter like meter=3/4"),
+    ("r/4 r/2", "holds no notes"),
+    ("A9", "outside MIDI's 0..127"),
+])
+def test_seed_errors_point_at_the_word(text: str, message: str) -> None:
+    with pytest.raises(SeedError, match=message):
+        parse_seed(text)
