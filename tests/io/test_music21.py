@@ -1,5 +1,8 @@
+"""The music21 reader (melodia/io/music21.py): ABC, Humdrum and MusicXML, several pieces in a file, hostile text."""
+
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import music21
@@ -103,3 +106,31 @@ def test_a_file_of_several_tunes_picks_one_by_number() -> None:
         read_score(f"{DATA / 'tune.abc'}#3")
     with pytest.raises(ReadError, match=r"waltz_3_4\.mid#2: a MIDI file holds one piece"):
         read_score(f"{DATA / 'waltz_3_4.mid'}#2")
+
+
+# --- what the fuzzer (melodia/fuzz.py) found ---------------------------------------------------
+
+def test_a_triplet_in_an_overfull_bar_does_not_hang_music21() -> None:
+    """music21 gave such a bar a meter like 4879784/1125899906842624 and ran for minutes."""
+    started = time.monotonic()
+    score = score_from_text("X:1\nM:4/4\nL:1/8\nK:D\n(3ABc d2 e2fe d2|d8|\n", "abc", "odd bar")
+    assert score.note_count == 9 and time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize(("text", "kind", "message"), [
+    ("X:1\nM:4/4\nL:999999999/8\nK:G\nGAB d2e|\n", "abc", "numbers over 1024"),
+    ("X:1\nM:99999/8\nL:1/8\nK:G\nGAB d2e|\n", "abc", "numbers over 128"),
+    ("X:1\nM:4/4\nL:1/8\nK:G\nG99999999 AB|\n", "abc", "over the limits of"),
+    ('<score-partwise version="4.0"><part-list><score-part id="P1"><part-name>x</part-name></score-part>'
+     '</part-list><part id="P1"><measure number="1"><attributes><divisions>1</divisions><key><fifths>4294967296'
+     '</fifths></key></attributes></measure></part></score-partwise>', "musicxml", "numbers over 14"),
+    ('<score-partwise version="4.0"><part-list><score-part id="P1"><part-name>x</part-name></score-part>'
+     '</part-list><part id="P1"><measure number="1"><attributes><divisions>1</divisions><time><beats>999999999'
+     '</beats><beat-type>4</beat-type></time></attributes></measure></part></score-partwise>', "musicxml",
+     "numbers over 128"),
+])
+def test_absurd_fields_are_refused_before_music21_starts(text: str, kind: str, message: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(ReadError, match=message):
+        score_from_text(text, kind, "hostile")
+    assert time.monotonic() - started < 2

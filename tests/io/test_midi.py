@@ -1,3 +1,5 @@
+"""The MIDI reader and writer (melodia/io/midi.py), checked against pretty_midi and mido on real files and fixtures."""
+
 from __future__ import annotations
 
 import bisect
