@@ -45,8 +45,11 @@ FINETUNE_SETTINGS = ("lr=0.0005", "warmup_steps=20", "min_lr_ratio=0.1", "epochs
                      "bptt=64", "valid_batch_size=8", "checkpoint_minutes=5")
 GUARD_SAMPLES = 16
 GUARD_BARS = 16
+# Real tunes share runs with other tunes of their style: of held-out chorale lines, 20 % share 16 notes with 50
+# others (of held-out folk tunes, 18 % with the folk corpus); a model over-trained on 4 chorale lines copies 16 notes
+# in 69 % of its melodies, fine-tuned ones with early stopping in none (scripts/bench_finetune.py).
 GUARD_NOTES = 16  # a continuation sharing this many notes in a row with one of the user's tunes copies it
-GUARD_RATE = 0.25  # warn when more than this share of the sampled continuations copy
+GUARD_RATE = 0.4  # warn when more than this share of the sampled continuations copy: twice what real tunes share
 UNFIT_MARKS = ("not in the vocabulary",)  # alterations that change the music too much to train on
 
 
@@ -71,7 +74,8 @@ class GuardReport:
 
     def text(self, model: Path) -> str:
         lines = [f"memorization guard for {model}: {self.samples} melodies of {GUARD_BARS} bars, each seeded "
-                 "with the opening bar of one of your training files; the seed is left out of the check",
+                 "with the opening bar of one of your training files, free of form and scale; the seed is left "
+                 "out of the check",
                  "share of continuations repeating a run of N notes of one of your files:",
                  *(f"  {length:>3} notes: {share:6.1%}" for length, share in self.shares.items()),
                  f"verdict: {'COPYING' if self.copying else 'fine'} (warns above {GUARD_RATE:.0%} at {GUARD_NOTES} "
@@ -255,7 +259,11 @@ def memorization_check(model: Any, tokenizer: Any, seeds: Sequence[tuple[str, Sc
                        bars: int = GUARD_BARS, random_seed: int = 0,
                        lengths: Sequence[int] = (8, 12, GUARD_NOTES, 24)) -> GuardReport:
     """Sample `samples` melodies of `bars` bars from the opening bars of `seeds`' pieces and find the longest run
-    each continuation shares with one of `references` (the user's files)."""
+    each continuation shares with one of `references` (the user's files).
+
+    The melodies are drawn free of form and scale (what the model learnt, not what the form rules make of it):
+    a form's returns and cadences break up a copied tune, so with them an over-trained model looks innocent.
+    """
     from melodia.generation import Constraints, generate
     from melodia.originality import ReferenceIndex, share_with_runs
 
@@ -269,7 +277,7 @@ def memorization_check(model: Any, tokenizer: Any, seeds: Sequence[tuple[str, Sc
             continue
         try:
             outputs = generate((model, tokenizer), seed, min(per_seed, samples - len(matches)),
-                               Constraints(bars=bars), random_seed=random_seed + number)
+                               Constraints(bars=bars, form="none", scale="off"), random_seed=random_seed + number)
         except MelodiaError:
             continue  # a seed the constraints cannot continue: the others still sample
         matches += [index.longest_match(continuation(output, seed.end_tick)) for output in outputs]
