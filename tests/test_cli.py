@@ -375,3 +375,18 @@ def test_the_batch_command_takes_set(tmp_path: Path) -> None:
     assert len(list((tmp_path / "out").glob("*.mid"))) == 1
     settings = json.loads((tmp_path / "out" / "manifest.json").read_text())["settings"]
     assert settings["count"] == 1 and settings["constraints"]["max_leap"] == 4
+
+
+def test_play_command_and_generate_play(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from melodia.cli import main
+
+    monkeypatch.setenv("MELODIA_PLAYER", "none")  # no audio output: WAVs are written (melodia.play, test_play.py)
+    out = tmp_path / "out"
+    assert main(["generate", "--seed", "G4 A4 B4 key=G", "--num", "2", "--bars", "4", "-o", str(out), "--quiet",
+                 "--play"]) == 0
+    assert f"wrote {out / '001.wav'}" in capsys.readouterr().out and not (out / "002.wav").exists()
+    assert main(["play", str(out), "--wav-dir", str(tmp_path / "wav")]) == 0
+    assert sorted(p.name for p in (tmp_path / "wav").iterdir()) == ["001.wav", "002.wav"]
+    assert main(["play", str(out / "001.mid")]) == 1
+    assert "already exists" in capsys.readouterr().err

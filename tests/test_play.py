@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from melodia.cli import main
 from melodia.errors import WriteError
 from melodia.io import read_score
 from melodia.play import Player, PlayError, find_player, has_audio_output, music_files, play
@@ -110,15 +109,3 @@ def test_the_player_is_chosen_by_the_audio_output(tmp_path: Path, monkeypatch: p
     monkeypatch.setenv("MELODIA_PLAYER", "mpv --no-video -")
     assert find_player() == Player(("mpv", "--no-video", "-"))
 
-
-def test_play_command_and_generate_play(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setenv("MELODIA_PLAYER", "none")
-    out = tmp_path / "out"
-    assert main(["generate", "--seed", "G4 A4 B4 key=G", "--num", "2", "--bars", "4", "-o", str(out), "--quiet",
-                 "--play"]) == 0
-    assert f"wrote {out / '001.wav'}" in capsys.readouterr().out and not (out / "002.wav").exists()
-    assert main(["play", str(out), "--wav-dir", str(tmp_path / "wav")]) == 0
-    assert sorted(p.name for p in (tmp_path / "wav").iterdir()) == ["001.wav", "002.wav"]
-    assert main(["play", str(out / "001.mid")]) == 1
-    assert "already exists" in capsys.readouterr().err
