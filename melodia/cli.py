@@ -280,9 +280,10 @@ def _harmonize_command(commands: Any) -> None:
     harmonize.add_argument("-o", "--output", required=True, metavar="OUT.mid",
                            help="the file to write: .mid, or .musicxml / .xml for four staves of notation")
     harmonize.add_argument("--track", metavar="T", help="the track holding the melody (index from 0, or name)")
-    harmonize.add_argument("--temperature", type=float, default=0.7, help="0 for the likeliest (default: %(default)s)")
-    harmonize.add_argument("--most-likely", action="store_true", help="the likeliest choice at every step")
-    harmonize.add_argument("--candidates", type=int, default=4,
+    harmonize.add_argument("--temperature", type=float, default=0.5, help="0 for the likeliest (default: %(default)s)")
+    harmonize.add_argument("--most-likely", action="store_true",
+                           help="the likeliest harmonization (a beam search) instead of drawing")
+    harmonize.add_argument("--candidates", type=int, default=8,
                            help="harmonizations drawn; the one with the fewest faults is kept (default: %(default)s)")
     harmonize.add_argument("--random-seed", type=int, default=0, help="fixes the draws (default: %(default)s)")
     harmonize.add_argument("--model", metavar="FILE", help="a harmonizer file (default: the one shipped)")

@@ -64,17 +64,19 @@ def test_harmonizing_keeps_the_soprano_and_the_rules(name: str, folk_tune: Score
     assert chorale.time_signatures == tune.time_signatures
 
 
-@pytest.mark.parametrize("name", ["bwv136.6", "bwv180.7", "bwv227.11"])  # held out: not in training
-def test_a_held_out_bach_soprano_gets_bach_like_chords(name: str) -> None:
+def test_held_out_bach_sopranos_get_bach_like_chords() -> None:
     from melodia.harmony import load
     from melodia.harmony.data import chorale_files, read_chorale, split_of
     from melodia.harmony.evaluate import soprano_only
     from melodia.harmony.sampling import Sampling, harmonize_grid
 
-    bach = read_chorale(next(path for path in chorale_files() if path.stem == name))
-    assert bach is not None and split_of(bach) == "test" and bach.fermata.any()
-    written = harmonize_grid(load(), soprano_only(bach), Sampling(most_likely=True))
-    chords, roots = chord_agreement(written, bach)
+    agreements = []
+    for name in ("bwv136.6", "bwv180.7", "bwv227.11"):  # held out: not in training
+        bach = read_chorale(next(path for path in chorale_files() if path.stem == name))
+        assert bach is not None and split_of(bach) == "test" and bach.fermata.any()
+        written = harmonize_grid(load(), soprano_only(bach), Sampling(most_likely=True))
+        agreements.append(chord_agreement(written, bach))
+    chords, roots = np.mean(agreements, axis=0)
     assert chords >= 0.3 and roots >= 0.45  # an untrained network scores 0 and about 0.15
 
 

@@ -2,7 +2,7 @@
 
     from melodia.harmony import harmonize
     chorale = harmonize(tune)                       # soprano (the tune, unchanged), alto, tenor, bass
-    chorale = harmonize(tune, most_likely=True)      # the likeliest choice at every step
+    chorale = harmonize(tune, most_likely=True)      # the likeliest harmonization (a beam search)
 
 The model (melodia/data/harmonizer.safetensors, trained by scripts/train_harmonizer.py) reads the
 whole melody at once, so each chord knows where the phrase is going; see `melodia.harmony.sampling`
@@ -116,15 +116,16 @@ def melody_grid(score: Score, notes: list[Note], fermatas: list[Note] | None = N
 
 
 def harmonize(score: Score, track: int | str | None = None, model: str | os.PathLike[str] | None = None,
-              temperature: float = 0.7, most_likely: bool = False, candidates: int = 4, seed: int = 0,
+              temperature: float = 0.5, most_likely: bool = False, candidates: int = 8, seed: int = 0,
               program: int = CHOIR_AAHS) -> Score:
     """`score`'s melody as the soprano of a four-part harmonization (a new Score of four tracks:
     soprano, alto, tenor, bass, all played by `program`).
 
     The soprano's notes are the melody's, unchanged; the lower voices move on an eighth-note grid.
-    `temperature` shapes the draws, `most_likely` takes the likeliest choice at every step instead,
-    and of `candidates` harmonizations drawn together the one with the fewest voice-leading faults is
-    kept; `seed` fixes the draws.
+    `temperature` shapes the draws, and of `candidates` harmonizations drawn together the one with the
+    fewest voice-leading faults, then the likeliest, is kept (the defaults measured best of those tried on
+    the validation chorales); `most_likely` (or temperature 0) searches for the likeliest harmonization
+    instead (a beam 4 wide); `seed` fixes the draws.
 
     Raises:
         HarmonyError: no melody, a bad setting, or no usable model file.

@@ -21,7 +21,7 @@ Weights = dict[str, np.ndarray]
 def _dot(rows: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     """rows @ matrix; a few rows one at a time, since a threaded BLAS product of a handful of rows waits
     on its thread pool far longer than it computes, worst on a busy machine."""
-    if rows.ndim == 2 and len(rows) <= 32:
+    if rows.ndim == 2 and len(rows) <= 256:
         return np.stack([row @ matrix for row in rows])
     return rows @ matrix
 

@@ -23,14 +23,16 @@ STRUCK_PITCHES = np.arange(LOWEST, HIGHEST + 1)
 
 @dataclass(frozen=True)
 class Sampling:
-    """How choices are made: `temperature` over the masked distribution, or the likeliest choice at every
-    step (`most_likely`); `candidates` harmonizations are drawn at once and the one with the fewest
-    faults (then the likeliest) kept; `seed` fixes the draws."""
+    """How choices are made: `temperature` over the masked distribution, or the likeliest harmonization
+    (`most_likely`: a beam search `beam_width` wide, or the likeliest choice at every step for a width of 1);
+    `candidates` harmonizations are drawn at once and the one with the fewest faults (then the likeliest)
+    kept; `seed` fixes the draws."""
 
-    temperature: float = 0.7
+    temperature: float = 0.5
     most_likely: bool = False
-    candidates: int = 4
+    candidates: int = 8
     seed: int = 0
+    beam_width: int = 4
 
 
 def candidate_pitches(previous: np.ndarray) -> np.ndarray:
@@ -85,9 +87,13 @@ def allowed(candidates: np.ndarray, masks: list[np.ndarray]) -> np.ndarray:
 
 def harmonize_grid(model: NumpyHarmonizer, melody: Chorale, sampling: Sampling) -> Chorale:
     """`melody` (its soprano row and features) with alto, tenor and bass written under it."""
+    if sampling.most_likely and sampling.beam_width > 1:
+        from melodia.harmony.beam import beam_grid
+
+        return beam_grid(model, melody, sampling.beam_width)
     count = 1 if sampling.most_likely else max(1, sampling.candidates)
     rng = np.random.default_rng(sampling.seed)
-    soprano = _soprano_sounding(melody.pitches[0])
+    soprano = soprano_sounding(melody.pitches[0])
     steps = melody.steps
     lower = np.zeros((count, steps, 4), dtype=np.int64)  # column 0 unused; 1 alto, 2 tenor, 3 bass
     struck = np.zeros((count, steps, 4), dtype=bool)
@@ -119,7 +125,7 @@ def harmonize_grid(model: NumpyHarmonizer, melody: Chorale, sampling: Sampling) 
                    melody.meter)
 
 
-def _soprano_sounding(pitches: np.ndarray) -> np.ndarray:
+def soprano_sounding(pitches: np.ndarray) -> np.ndarray:
     """The soprano with its rests filled by the note before (or after, at the start), for the masks."""
     filled = pitches.astype(np.int64).copy()
     sounding = np.flatnonzero(filled > 0)
