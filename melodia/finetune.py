@@ -108,7 +108,7 @@ def finetune_corpus(tokenizer: Any, folder: Path | None = None, kept: Sequence[P
             raise FinetuneError(f"{folder}: not a folder; --folder takes a folder of MIDI / ABC / MusicXML files")
         sources.append(Source("mine", "folder", Path(folder).resolve()))
     for number, place in enumerate(kept):
-        names = tuple(glob.escape(p.name) for p in kept_files(place))
+        names = tuple(glob.escape(p.relative_to(place).as_posix()) for p in kept_files(place))
         if not names:
             raise FinetuneError(f"{place}: no melody is marked kept; mark some with: melodia keep {place}/001.mid")
         sources.append(Source(f"kept{number}", "folder", Path(place).resolve(), names))
