@@ -33,6 +33,7 @@ METERS = ("the seed's", "2/4", "3/4", "4/4", "6/8", "9/8", "12/8", "5/4", "7/8")
 LEAPS = ("any", *(str(n) for n in range(1, 13)))
 SCALES = ("strict", "soft", "off")
 PROGRESS_EVERY = 4  # sampling steps between progress-bar updates (each is a message to the browser)
+STEPS_PER_BAR = 7.0  # sampling steps (tokens) a bar takes, about: the first run's progress bar; then the last run's
 ERROR_STYLE = "color:#b00020"
 
 
@@ -57,7 +58,7 @@ class StudioPanel:
     def __init__(self, studio: Studio) -> None:
         self.studio = studio
         self.rows: dict[int, Any] = {}
-        self._steps_last_run = 0
+        self._steps_per_bar = STEPS_PER_BAR
         self._build()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
@@ -129,7 +130,7 @@ class StudioPanel:
         settings = self.settings()
         self.generate_button.disabled = True
         self.progress.layout.visibility = "visible"
-        self.progress.value, self.progress.max = 0, self._steps_last_run or settings.bars * 24
+        self.progress.value, self.progress.max = 0, max(round(self._steps_per_bar * settings.bars), 2)
         self.status.value = f"generating {settings.count} melodies..."
         steps = 0
 
@@ -142,7 +143,7 @@ class StudioPanel:
         try:
             candidates = self.studio.generate(settings, progress=advance)
             self.progress.value = self.progress.max
-            self._steps_last_run = steps
+            self._steps_per_bar = steps / settings.bars
             old_rows = list(self.rows.values())
             self.rows = {c.number: self._row(c) for c in candidates}
             self.candidates_box.children = tuple(self.rows.values())

@@ -168,6 +168,7 @@ def test_panel_generate_keep_discard_and_errors(studio: Studio, tmp_path: Path) 
     panel.seed.value, panel.bars.value, panel.count.value, panel.meter.value = "G4 A4 B4 key=G", 4, 2, "3/4"
     assert panel.seed_error.value == ""
     panel.generate_button.click()
+    assert panel.progress.value == panel.progress.max and panel._steps_per_bar > 2  # a step a token: the next max
     rows = _parts(panel.widget, "candidate")
     assert len(rows) == 2 and panel.random_seed.value == 1 and "2 melodies, random seed 0" in panel.status.value
     for row in rows:
@@ -192,6 +193,17 @@ def test_panel_generate_keep_discard_and_errors(studio: Studio, tmp_path: Path) 
     panel.pitch_range.value, panel.seed.value = "", "G4 A4 B4 C5 D5 E5 F#5 G5 A5 B5 C6 D6 E6 key=G"
     panel.generate_button.click()  # 13 quarter notes in 3/4 fill more than the 4 bars asked for
     assert "already fills" in panel.status.value and not panel.generate_button.disabled
+
+
+def test_melodia_studio_shows_the_panel_as_a_widget(studio: Studio, tmp_path: Path) -> None:
+    pytest.importorskip("ipywidgets")
+    import melodia
+    from melodia.studio_panel import StudioPanel
+
+    panel = melodia.studio(studio.model, folder=str(tmp_path / "kept"))
+    assert isinstance(panel, StudioPanel) and panel.studio.folder == tmp_path / "kept"
+    bundle = panel._repr_mimebundle_()
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == panel.widget.model_id
 
 
 def test_panel_notation_toggle_engraves_the_melody(studio: Studio, candidates: list[Candidate]) -> None:
