@@ -181,6 +181,11 @@ def finetune_config(base: Any, corpus: Any, overrides: Sequence[str] = ()) -> An
 
     config = TrainConfig(corpus=str(corpus.folder), model=base.config, conditions=tuple(base.config.conditions))
     config = config.with_overrides([*FINETUNE_SETTINGS, *overrides])
+    reshaped = [name for name, value in dataclasses.asdict(config.model).items()
+                if name != "dropout" and value != getattr(base.config, name)]
+    if reshaped:
+        raise FinetuneError(f"model.{reshaped[0]} = {getattr(config.model, reshaped[0])!r}: fine-tuning keeps the "
+                            "base model's shape; of its settings only model.dropout may change")
     tokens = sum(piece["tokens"] for piece in corpus.split("train"))
     rows = tokens // (config.bptt + 1)
     if rows < 1:
@@ -207,6 +212,11 @@ def finetune(base: str | Path, output: Path, folder: Path | None = None, kept: S
     model, tokenizer, base_record = load_model(base)
     corpus = finetune_corpus(tokenizer, folder, kept, skip_unfit, progress_bar)
     config = finetune_config(model, corpus, overrides)
+    if config.model != model.config:  # another dropout: the same weights in a model that drops differently
+        from melodia.model import MelodyLM
+
+        weights, model = model.state_dict(), MelodyLM(config.model)
+        model.load_state_dict(weights)
     record = {"base_model": str(base), "base_corpus": base_record.get("corpus"),
               "base_corpus_hash": base_record.get("corpus_hash"),
               "finetune": {**corpus_record(corpus), "folder": str(folder) if folder else None,

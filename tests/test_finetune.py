@@ -106,6 +106,14 @@ def test_the_split_is_by_file_and_the_same_every_time(tmp_path: Path) -> None:
     assert [p["split"] for p in again.pieces] == [p["split"] for p in corpus.pieces]
 
 
+def test_the_base_models_shape_cannot_be_changed_but_its_dropout_can(folder: Path, tmp_path: Path) -> None:
+    with pytest.raises(FinetuneError, match=r"model\.hidden_size = 64: fine-tuning keeps the base model's shape"):
+        finetune("default", tmp_path / "m.safetensors", folder, overrides=["hidden_size=64"], progress_bar=False)
+    finetune("default", tmp_path / "m.safetensors", folder, overrides=[*FEW_STEPS, "model.dropout=0.4"],
+             progress_bar=False, guard=False)
+    assert load_model(tmp_path / "m.safetensors")[0].config.dropout == 0.4
+
+
 def test_no_files_and_no_folder_are_refused_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "nothing").mkdir()
     assert main(["finetune", "--folder", str(tmp_path / "nothing"), "-o", str(tmp_path / "m.safetensors")]) == 1
