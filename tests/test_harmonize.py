@@ -175,3 +175,39 @@ def test_chorale_style_in_a_batch_job(tmp_path: Path) -> None:
     assert not report.failed
     written = [read_score(path) for path in sorted((tmp_path / "out").rglob("*.mid"))]
     assert len(written) == 1 and [t.name for t in written[0].tracks] == ["Soprano", "Alto", "Tenor", "Bass"]
+
+
+def test_training_writes_a_model_that_numpy_runs_as_torch_does(tmp_path: Path) -> None:
+    import torch
+
+    from melodia.harmony.config import HarmonizerConfig
+    from melodia.harmony.data import chorale_files, read_chorale, soprano_inputs, split_of
+    from melodia.harmony.inference import load_numpy_harmonizer
+    from melodia.harmony.model import load_harmonizer
+    from melodia.harmony.train import HarmonizerTraining, train_harmonizer
+
+    chorales = [c for c in (read_chorale(p) for p in chorale_files()[:8]) if c is not None]
+    tiny = HarmonizerTraining(HarmonizerConfig(pitch_size=8, feature_size=4, encoder_size=16, decoder_size=24,
+                                               head_size=16), epochs=3, batch_size=4, learning_rate=0.05)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a tiny LSTM: a thread pool only adds waiting (40 s instead of 0.2 on a busy machine)
+    try:
+        record = train_harmonizer(tiny, tmp_path / "tiny.safetensors", log=lambda line: None, chorales=chorales)
+    finally:
+        torch.set_num_threads(threads)
+    assert record["train_chorales"] == sum(split_of(c) == "train" for c in chorales) > 0
+    assert record["history"][-1]["train_loss"] < record["history"][0]["train_loss"]
+    network, _ = load_harmonizer(tmp_path / "tiny.safetensors")
+    twin = load_numpy_harmonizer(tmp_path / "tiny.safetensors")
+    bach = chorales[0]
+    inputs = [a[None] for a in soprano_inputs(bach)]
+    with torch.no_grad():
+        logits = network(*(torch.from_numpy(a) for a in inputs), torch.from_numpy(bach.pitches[1:].T.copy())[None])
+    encoded = twin.encode(*inputs)
+    state, previous = twin.start(1), np.zeros((1, 3), dtype=np.int64)
+    for step in range(bach.steps):
+        context, state = twin.decode_step(encoded[:, step], previous, state)
+        bass, tenor = bach.pitches[3, step:step + 1], bach.pitches[2, step:step + 1]
+        for column, below in ((2, []), (1, [bass]), (0, [bass, tenor])):
+            assert np.allclose(twin.voice_logits(context, below)[0], logits[0, step, column].numpy(), atol=1e-4)
+        previous = bach.pitches[1:, step][None]

@@ -93,12 +93,13 @@ def nll_per_step(model: Harmonizer, chorales: list[Chorale], batch_size: int = 1
 
 
 def train_harmonizer(settings: HarmonizerTraining, out: str | Path, cache: str | Path | None = None,
-                     log: Any = print) -> dict[str, Any]:
-    """Train on the chorales' train split, write the model to `out`, return the training record."""
+                     log: Any = print, chorales: list[Chorale] | None = None) -> dict[str, Any]:
+    """Train on the chorales' train split (music21's, read through `cache`, unless `chorales` are given),
+    write the model to `out`, return the training record."""
     random.seed(settings.seed)
     np.random.seed(settings.seed)
     torch.manual_seed(settings.seed)
-    chorales = load_chorales(cache)
+    chorales = load_chorales(cache) if chorales is None else chorales
     train = [c for c in chorales if split_of(c) == "train"]
     valid = [c for c in chorales if split_of(c) == "valid"]
     model = Harmonizer(settings.model)
