@@ -303,10 +303,14 @@ def _harmonize(args: argparse.Namespace) -> None:
         refuse_overwrite(args.output)
     if Path(args.melody).exists():
         melody = read_score(args.melody)
+    elif Path(args.melody).suffix.lower() in (".mid", ".midi", ".abc", ".xml", ".musicxml", ".mxl", ".krn"):
+        raise MelodiaError(f"{args.melody}: no such file")
     else:
         from melodia.seed import parse_seed
 
         melody = parse_seed(args.melody)[0]
+    if not any(track.notes for track in melody.tracks):
+        raise MelodiaError(f"{args.melody}: no notes to harmonize")
     from melodia.harmony import harmonize
 
     track = int(args.track) if args.track is not None and args.track.isdigit() else args.track

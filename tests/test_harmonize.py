@@ -160,6 +160,8 @@ def test_bad_input_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
         harmonize(tune, model=tmp_path / "bad.safetensors")
     assert main(["harmonize", str(example_path()), "--track", "9", "-o", str(tmp_path / "x.mid")]) == 1
     assert "no track" in capsys.readouterr().err
+    assert main(["harmonize", str(tmp_path / "missing.mid"), "-o", str(tmp_path / "x.mid")]) == 1
+    assert "missing.mid: no such file" in capsys.readouterr().err
 
 
 def test_chorale_style_in_a_batch_job(tmp_path: Path) -> None:
