@@ -26,8 +26,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from itertools import groupby
@@ -43,9 +42,6 @@ MANIFEST = "manifest.json"
 NO_STYLE = "melody only"
 AUDIO_RATE = 22050
 NOTE_TEXT_NOTES = 40  # notes of a candidate shown as text above its piano roll
-# a batch of a few melodies is a chain of small matrix products: more threads only wait on each other, and
-# on a busy 2-core machine 2 threads took 2 to 27 s for 4 melodies of 8 bars where 1 took 0.2 to 0.5 s
-SAMPLING_THREADS = 1
 INFILLING_NOTE = "redo bars needs infilling (issue 19), which melodia does not have yet"
 
 
@@ -252,9 +248,8 @@ class Studio:
 
             load_style(style)
         constraints, sampling = settings.constraints(), settings.sampling()
-        with _torch_threads(SAMPLING_THREADS):
-            scores = generate(self.model, seed, settings.count, constraints, sampling, settings.random_seed,
-                              progress=progress)
+        scores = generate(self.model, seed, settings.count, constraints, sampling, settings.random_seed,
+                          progress=progress)  # sampled on one torch thread (see generation._one_thread)
         record = settings_record(settings.seed, constraints, sampling, settings.random_seed, self.model_name,
                                  settings.count)
         seed_end = read_seed(seed)[0].end_tick
@@ -325,19 +320,6 @@ def read_kept(folder: str | Path) -> list[dict[str, Any]]:
 def _number(name: str) -> int:
     found = re.match(r"^(\d+)\.mid$", name)
     return int(found.group(1)) if found else 0
-
-
-@contextmanager
-def _torch_threads(count: int) -> Iterator[None]:
-    """torch's intra-op threads set to at most `count` inside the block, and restored after it."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(min(count, before))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _seed(text: str) -> Any:
