@@ -136,9 +136,20 @@ def _tone(note: Note, seconds: float, timbre: Timbre, sample_rate: int) -> np.nd
     return (wave_ * envelope / sum(timbre.harmonics)).astype(np.float32)
 
 
+CYMBALS = {49: (0.9, 0.55, 0.5), 57: (0.9, 0.55, 0.5), 52: (0.8, 0.45, 0.45), 55: (0.6, 0.3, 0.45),
+           51: (0.7, 0.35, 0.55), 53: (0.5, 0.25, 0.5), 59: (0.7, 0.35, 0.55)}  # length, decay (s), level
+HATS = {42: (0.08, 0.025, 0.8), 44: (0.08, 0.03, 0.7), 46: (0.35, 0.12, 0.6)}
+METAL_RATIOS = (1.0, 1.48, 1.8, 2.55, 2.63, 3.9)  # inharmonic partials of a struck plate, after the TR-808
+
+
 def _drum(pitch: int, sample_rate: int) -> np.ndarray:
-    """General MIDI drum notes as kicks, snares, hats, toms and cymbals."""
+    """General MIDI drum notes as kicks, snares, toms, hats and cymbals, at balanced levels: hats
+    and cymbals are a metallic chord of inharmonic partials over band-limited noise, so they do
+    not carry most of a kit's energy above 4 kHz as white noise would."""
     rng = np.random.default_rng(pitch)
+    if pitch in CYMBALS or pitch in HATS:
+        length, decay, level = CYMBALS.get(pitch) or HATS[pitch]
+        return level * _metal(pitch, length, decay, sample_rate, rng)
     if pitch in (35, 36):
         length, sweep, noise, decay = 0.35, (110.0, 45.0), 0.05, 0.12
     elif pitch in (37, 38, 39, 40):
@@ -146,20 +157,34 @@ def _drum(pitch: int, sample_rate: int) -> np.ndarray:
     elif pitch in (41, 43, 45, 47, 48, 50):
         base = 80.0 + (pitch - 41) * 18
         length, sweep, noise, decay = 0.35, (base * 1.4, base), 0.1, 0.15
-    elif pitch in (42, 44, 46):
-        length, sweep, noise, decay = (0.3 if pitch == 46 else 0.08), None, 1.0, (0.1 if pitch == 46 else 0.025)
-    elif pitch in (49, 51, 52, 53, 55, 57, 59):
-        length, sweep, noise, decay = 0.9, None, 1.0, 0.35
     else:
         length, sweep, noise, decay = 0.12, (900.0, 700.0), 0.4, 0.03
     t = np.arange(int(length * sample_rate), dtype=np.float32) / sample_rate
-    sound = noise * rng.uniform(-1, 1, len(t)).astype(np.float32)
-    if noise and sweep is None:
-        sound = np.diff(sound, prepend=0.0).astype(np.float32)  # brighter: hats and cymbals
-    if sweep is not None:
-        frequency = sweep[1] + (sweep[0] - sweep[1]) * np.exp(-t / 0.03)
-        sound += np.sin(2 * np.pi * np.cumsum(frequency) / sample_rate).astype(np.float32)
-    return sound * np.exp(-t / decay).astype(np.float32)
+    sound = noise * _band_noise(len(t), sample_rate, rng, 200.0, 5000.0)
+    frequency = sweep[1] + (sweep[0] - sweep[1]) * np.exp(-t / 0.03)
+    sound += np.sin(2 * np.pi * np.cumsum(frequency) / sample_rate).astype(np.float32)
+    return (sound * np.exp(-t / decay)).astype(np.float32)
+
+
+def _metal(pitch: int, length: float, decay: float, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+    t = np.arange(int(length * sample_rate), dtype=np.float32) / sample_rate
+    base = 420.0 if pitch in HATS else 300.0 + 12.0 * (pitch % 7)
+    tone = sum(np.sin(2 * np.pi * base * ratio * t + rng.uniform(0, 2 * np.pi)) for ratio in METAL_RATIOS)
+    sound = 0.12 * np.asarray(tone, dtype=np.float32) + _band_noise(len(t), sample_rate, rng, 1500.0, 6000.0)
+    attack = np.minimum(t / 0.002, 1.0)
+    return (sound * attack * np.exp(-t / decay)).astype(np.float32)
+
+
+def _band_noise(count: int, sample_rate: int, rng: np.random.Generator, low: float, high: float) -> np.ndarray:
+    """White noise kept between `low` and `high` Hz, rolling off above `high`; unit peak."""
+    if count < 2:
+        return np.zeros(count, dtype=np.float32)
+    spectrum = np.fft.rfft(rng.uniform(-1, 1, count))
+    frequency = np.fft.rfftfreq(count, 1 / sample_rate)
+    gain = np.where(frequency < low, (frequency / low) ** 2, 1.0) * np.where(frequency > high, (high / np.maximum(
+        frequency, 1.0)) ** 3, 1.0)
+    noise = np.fft.irfft(spectrum * gain, count)
+    return (noise / max(float(np.abs(noise).max()), 1e-9)).astype(np.float32)
 
 
 def _fluidsynth(score: Score, soundfont: Path, sample_rate: int) -> np.ndarray:

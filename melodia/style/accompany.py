@@ -105,9 +105,8 @@ def harmony_part(bars: list[Bar], pattern: str, melody: list[Note], voices: int 
         stop = bar.start + bar.length
         floor = melody_floor(melody, bar.start, stop)
         top = min(high, floor) if floor is not None else max(resting, low + 12)
-        avoid = frozenset(_held_pitch_classes(melody, bar.start, stop, bar.beat) - set(bar.chord.pitch_classes))
-        avoid = frozenset(pc for pc in range(12) if any((pc - m) % 12 in (1, 11) for m in avoid)) \
-            if avoid else frozenset()
+        held = _held_pitch_classes(melody, bar.start, stop, bar.beat)
+        avoid = frozenset(pc for pc in range(12) if any((pc - m) % 12 in (1, 11) for m in held))
         if pattern == "power":
             notes += _in_bar(_power_chords(bar, low, top, velocity), bar)
             continue
@@ -200,7 +199,7 @@ def _nearest(pc: int, reference: int, low: int, high: int) -> int:
 
 
 def bass_part(bars: list[Bar], pattern: str, low: int = 28, high: int = 52, key: tuple[int, str] = (0, "major"),
-              velocity: int = 72) -> list[Note]:
+              velocity: int = 72, melody: list[Note] | None = None) -> list[Note]:
     """A bass line for every bar in `pattern` (root, root_fifth, oom, walking); the chord's bass
     note (an inversion's third) on the downbeat, each note near the one before."""
     high = min(high, max(low + 16, 52))
@@ -222,7 +221,7 @@ def bass_part(bars: list[Bar], pattern: str, low: int = 28, high: int = 52, key:
                 own.append(Note(fifth, velocity - 6, bar.start + half, bar.length - half))
         else:
             following = bars[index + 1] if index + 1 < len(bars) else None
-            own += _walking_bar(bar, root, following, key, low, high, velocity)
+            own += _walking_bar(bar, root, following, key, (low, high), velocity, melody or [])
         notes += _in_bar(own, bar)
         previous = notes[-1].pitch if notes else root
     return _clipped(notes, bars)
@@ -231,23 +230,34 @@ def bass_part(bars: list[Bar], pattern: str, low: int = 28, high: int = 52, key:
 BAD_LEAPS = (6, 10, 11)  # a tritone, and sevenths, are not walked
 
 
-def _walking_bar(bar: Bar, root: int, following: Bar | None, key: tuple[int, str], low: int, high: int,
-                 velocity: int) -> list[Note]:
+def _walking_bar(bar: Bar, root: int, following: Bar | None, key: tuple[int, str], span: tuple[int, int],
+                 velocity: int, melody: list[Note]) -> list[Note]:
     """Quarter notes from the chord's bass note to a half step (or a scale step) from the next
-    chord's: chord and scale tones between, no tritone or seventh leaps, no repeated notes."""
+    chord's: chord and scale tones between, no tritone or seventh leaps, no repeated notes, and
+    nothing a half step from the melody note above it."""
+    low, high = span
     if bar.beats < 2 or following is None:
         return [Note(root, velocity, bar.start + b * bar.beat, bar.beat) for b in range(max(bar.beats, 1))]
     target = _nearest(following.chord.bass_pc, root, low + 1, high - 1)
     scale = set(scale_of(*key))
     tones = set(bar.chord.pitch_classes)
+
+    def free(pitch: int, beat: int) -> bool:
+        start = bar.start + beat * bar.beat
+        above = {n.pitch % 12 for n in melody if n.onset_tick < start + bar.beat and n.end_tick > start}
+        return not any((pitch - m) % 12 in (1, 11) for m in above)
+
     middle = [p for p in range(root - 7, root + 8) if low <= p <= high and (p % 12 in tones or p % 12 in scale)]
     approach = [p for p in (target - 1, target + 1, target - 2, target + 2) if low <= p <= high
                 and (abs(p - target) == 1 or p % 12 in scale)]
+    last = bar.beats - 1
+    approach = [p for p in approach if free(p, last)] or [p for p in middle if free(p, last)]
+    options = [[p for p in middle if free(p, b)] or middle for b in range(1, last)]
     best: tuple[float, tuple[int, ...]] | None = None
-    for path in product(*([middle] * (bar.beats - 2)), approach):
+    for path in product(*options, approach):
         line = (root, *path, target)
         steps = [abs(b - a) for a, b in pairwise(line)]
-        if any(s == 0 or s in BAD_LEAPS or s > 7 for s in steps):
+        if any(s == 0 or s in BAD_LEAPS or s > 7 for s in steps[:-1]) or steps[-1] in BAD_LEAPS or steps[-1] > 7:
             continue
         cost = sum(0 if s <= 2 else 1 if s <= 4 else 2.5 for s in steps)
         cost += sum(0.8 for p in path[:-1] if p % 12 not in tones) + (0 if abs(path[-1] - target) == 1 else 0.5)

@@ -152,7 +152,7 @@ def _role_line(plan: Plan, role: str, parts: tuple[Part, ...], pattern: str, bar
         spread = all(_voices_of(p) == 1 for p in parts) and len(parts) > 1
         return accompany.harmony_part(bars, pattern, plan.melody, voices, max(low, 40), high, spread)
     if role == "bass":
-        return accompany.bass_part(bars, pattern, low, high, plan.key)
+        return accompany.bass_part(bars, pattern, low, high, plan.key, melody=plan.melody)
     return accompany.drum_part(bars, pattern)
 
 
@@ -194,8 +194,7 @@ def _assembled(score: Score, instrumentation: Instrumentation, lines: dict[str, 
 
 
 def _chord_symbols(plan: Plan) -> list[ChordSymbol]:
-    flats = uses_flats(plan.key)
-    symbols = [ChordSymbol(bar.start, bar.chord.symbol(flats)) for bar in plan.bars]
+    symbols = [ChordSymbol(bar.start, bar.chord.symbol(uses_flats(plan.key, bar.chord.root))) for bar in plan.bars]
     return [s for i, s in enumerate(symbols) if i == 0 or s.symbol != symbols[i - 1].symbol]
 
 

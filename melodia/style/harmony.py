@@ -120,11 +120,12 @@ def tune_key(score: Score, notes: list[Note]) -> tuple[int, str]:
     correlations = key_correlations(np.array([n.pitch for n in notes]), np.array([n.duration_tick for n in notes]),
                                     "aarden")
     final = max(notes, key=lambda n: (n.end_tick, -n.pitch)).pitch % 12
-    if score.key_signatures:
-        tonic, mode = score.key_signatures[0].tonic, score.key_signatures[0].mode
-        relative = ((tonic + 9) % 12, MINOR) if mode == MAJOR else ((tonic + 3) % 12, MAJOR)
-        candidates = {(tonic, mode): 0.1, relative: 0.0}
-    else:
+    best = max(correlations.values())
+    signed = score.key_signatures[0] if score.key_signatures else None
+    if signed is not None and max(correlations[(signed.tonic, signed.mode)],
+                                  correlations[_relative(signed.tonic, signed.mode)]) >= best - WRONG_SIGNATURE:
+        candidates = {(signed.tonic, signed.mode): 0.1, _relative(signed.tonic, signed.mode): 0.0}
+    else:  # no signature, or one the notes contradict (a file saying C major for a tune in G)
         candidates = {key: 0.0 for key in correlations}
 
     def fit(key: tuple[int, str]) -> float:
@@ -134,14 +135,23 @@ def tune_key(score: Score, notes: list[Note]) -> tuple[int, str]:
     return max(candidates, key=fit)
 
 
+WRONG_SIGNATURE = 0.1  # how much better another key must fit the notes for a key signature to be ignored
+
+
+def _relative(tonic: int, mode: str) -> tuple[int, str]:
+    return ((tonic + 9) % 12, MINOR) if mode == MAJOR else ((tonic + 3) % 12, MAJOR)
+
+
 def tonic_triad(tonic: int, mode: str) -> tuple[int, int, int]:
     return tonic, (tonic + (4 if mode == MAJOR else 3)) % 12, (tonic + 7) % 12
 
 
-def uses_flats(key: tuple[int, str]) -> bool:
-    """Whether the key signature of `key` has flats (so chords are spelled Bb, not A#)."""
+def uses_flats(key: tuple[int, str], root: int | None = None) -> bool:
+    """Whether to spell with flats in `key` (Bb, not A#): keys with flats in their signature, and
+    chords borrowed from the minor mode (on the flat third, sixth or seventh of a major key)."""
     major_tonic = key[0] if key[1] == MAJOR else (key[0] + 3) % 12
-    return major_tonic in (5, 10, 3, 8, 1, 6)
+    borrowed = root is not None and key[1] == MAJOR and (root - key[0]) % 12 in (3, 8, 10)
+    return major_tonic in (5, 10, 3, 8, 1, 6) or borrowed
 
 
 SYMBOL = re.compile(r"^([A-G])([#b]?)([^/]*)(?:/([A-G])([#b]?))?$")
@@ -173,7 +183,8 @@ def parse_progression(text: str) -> list[list[Chord]]:
 # --- the chords a key offers ---------------------------------------------------------------------
 
 def key_candidates(tonic: int, mode: str) -> list[Candidate]:
-    """Diatonic triads and sevenths, the dominant seventh, and secondary dominants of `tonic` `mode`."""
+    """Diatonic triads and sevenths, the dominant seventh, secondary dominants and (in major) chords
+    borrowed from the minor mode, of `tonic` `mode`."""
     def at(step: int, quality: str, prior: float, function: str, target: int | None = None) -> Candidate:
         return Candidate(Chord((tonic + step) % 12, quality), prior, function,
                          None if target is None else (tonic + target) % 12)
@@ -183,11 +194,14 @@ def key_candidates(tonic: int, mode: str) -> list[Candidate]:
                 at(4, "m", 0.3, "T"), at(5, "", 0.05, "S"), at(5, "maj7", 0.35, "S"), at(7, "", 0.05, "D"),
                 at(7, "7", 0.05, "D"), at(9, "m", 0.1, "T"), at(9, "m7", 0.3, "T"), at(11, "m7b5", 0.6, "D"),
                 at(2, "7", 0.35, "V/V", 7), at(4, "7", 0.4, "V/vi", 9), at(9, "7", 0.45, "V/ii", 2),
-                at(0, "7", 0.45, "V/IV", 5)]
+                at(0, "7", 0.45, "V/IV", 5),
+                # borrowed from the minor mode, for modal tunes (a flat seventh, third or sixth in the melody)
+                at(10, "", 0.5, "S"), at(5, "m", 0.55, "S"), at(3, "", 0.6, "T"), at(8, "", 0.6, "S")]
     return [at(0, "m", 0.0, "T"), at(0, "m7", 0.5, "T"), at(2, "m7b5", 0.25, "S"), at(3, "", 0.15, "T"),
             at(5, "m", 0.05, "S"), at(5, "m7", 0.2, "S"), at(7, "", 0.05, "D"), at(7, "7", 0.05, "D"),
             at(8, "", 0.1, "S"), at(8, "maj7", 0.35, "S"), at(10, "", 0.2, "D"), at(11, "dim7", 0.5, "D"),
-            at(10, "7", 0.4, "V/III", 3), at(0, "7", 0.45, "V/iv", 5), at(2, "7", 0.5, "V/V", 7)]
+            at(10, "7", 0.4, "V/III", 3), at(0, "7", 0.45, "V/iv", 5), at(2, "7", 0.5, "V/V", 7),
+            at(0, "", 0.6, "T")]  # the tonic with a Picardy third, for a final major chord
 
 
 def scale_of(tonic: int, mode: str) -> list[int]:
@@ -208,13 +222,15 @@ def slots_of(score: Score, end_tick: int) -> list[Bar]:
     2 compound beats (6/8). A first bar shorter than its meter is a pickup, numbered -1; bars
     count from the first full one, and every `PHRASE_BARS`-th bar ends a phrase."""
     written = score.bars(max(end_tick - 1, 0))
-    pickup = len(written) > 1 and written[0][1] < written[0][2].bar_ticks
+    pickup = len(written) > 1 and written[0][1] < written[1][1]
     slots: list[Bar] = []
     placeholder = Chord(0)
     for index, (start, length, ts) in enumerate(written):
         number = index - 1 if pickup else index
         beat, beats = beat_of(ts)
-        beats = max(min(beats, length // beat), 1) if length < ts.bar_ticks else beats
+        if pickup and index == 0:
+            beat, beats = beat_of(written[1][2])
+        beats = max(min(beats, length // beat), 1) if length < ts.bar_ticks or (pickup and index == 0) else beats
         phrase_end = number >= 0 and ((number + 1) % PHRASE_BARS == 0 or index == len(written) - 1)
         halves = length == ts.bar_ticks and (beats == 4 or (beats == 2 and beat % 3 == 0 and beat > 480))
         if halves:
@@ -236,7 +252,8 @@ def harmonize(score: Score, melody: list[Note], key: tuple[int, str], end_tick: 
     if not slots:
         return []
     candidates = key_candidates(*key)
-    fits = np.array([[_fit(c.chord, melody, slot) for c in candidates] for slot in slots])
+    fits = np.array([[_fit(c.chord, heard, slot) for c in candidates]
+                     for slot, heard in zip(slots, _notes_per_slot(slots, melody), strict=True)])
     costs = -fits + np.array([c.prior for c in candidates])[None, :] + _cadence_costs(slots, candidates, melody, key)
     moves = _transition_costs(candidates)
     chosen = _best_path(costs, moves, [a.number == b.number for a, b in pairwise(slots)])
@@ -272,6 +289,22 @@ def _by_bar(slots: list[Bar]) -> list[tuple[int, list[Bar]]]:
     return sorted(groups.items())
 
 
+def _notes_per_slot(slots: list[Bar], notes: list[Note]) -> list[list[Note]]:
+    """For each slot (in time order), the notes sounding in it."""
+    ordered = sorted(notes, key=lambda n: n.onset_tick)
+    out: list[list[Note]] = []
+    active: list[Note] = []
+    position = 0
+    for slot in slots:
+        stop = slot.start + slot.length
+        while position < len(ordered) and ordered[position].onset_tick < stop:
+            active.append(ordered[position])
+            position += 1
+        active = [n for n in active if n.end_tick > slot.start]
+        out.append([n for n in active if n.onset_tick < stop])
+    return out
+
+
 def _fit(chord: Chord, melody: list[Note], slot: Bar) -> float:
     """How well `chord` fits the melody notes sounding in `slot` (higher is better)."""
     pcs = chord.pitch_classes
@@ -288,6 +321,8 @@ def _fit(chord: Chord, melody: list[Note], slot: Bar) -> float:
         on_beat = (note.onset_tick - slot.start) % slot.beat == 0
         if inside:
             total += weight + (1.0 if on_downbeat else 0.3 if on_beat else 0.0)
+            if overlap >= slot.beat and any((pc - tone) % 12 in (1, 11) for tone in pcs):
+                total -= 0.5 + weight  # a held major seventh (or ninth) against the chord's own tone
         else:
             clash = any((pc - tone) % 12 in (1, 11) for tone in pcs)
             total -= 0.6 * weight + (2.5 if on_downbeat else 0.6 if on_beat else 0.0) \
