@@ -218,6 +218,9 @@ def bass_part(bars: list[Bar], pattern: str, low: int = 28, high: int = 52, key:
             half = bar.beats // 2 * bar.beat if bar.beats % 3 != 0 and bar.beats > 1 else bar.length
             own.append(Note(root, velocity, bar.start, half))
             if half < bar.length:
+                following = bars[index + 1].chord.bass_pc if index + 1 < len(bars) else bar.chord.root
+                if (following - fifth) % 12 == 6:  # no tritone into the next root: the third instead
+                    fifth = _nearest((bar.chord.root + bar.chord.third) % 12, root, low, high)
                 own.append(Note(fifth, velocity - 6, bar.start + half, bar.length - half))
         else:
             following = bars[index + 1] if index + 1 < len(bars) else None

@@ -5,6 +5,7 @@ harmony in the tune's key, parts written for their instruments, an intro and an 
 from __future__ import annotations
 
 import warnings
+from bisect import bisect_right
 from dataclasses import dataclass, field, replace
 from itertools import groupby, pairwise
 from statistics import median
@@ -187,10 +188,31 @@ def _assembled(score: Score, instrumentation: Instrumentation, lines: dict[str, 
         indices = [i for i, part in enumerate(instrumentation.parts) if part.role == target]
         for index, share in zip(indices, split_by_rank(notes, len(indices)), strict=True):
             assigned.setdefault(index, []).extend(share)
-    tracks = [_played(instrumentation.parts[i], notes) for i, notes in sorted(assigned.items()) if notes]
+    played = [(instrumentation.parts[i], _played(instrumentation.parts[i], notes))
+              for i, notes in sorted(assigned.items()) if notes]
+    _under_the_melody(played)
+    tracks = [track for _, track in played]
     symbols = _chord_symbols(plan) if plan is not None else list(score.chord_symbols)
     keys = list(timeline.key_signatures) or ([KeySignature(0, *plan.key)] if plan is not None else [])
     return Score(tracks, list(timeline.tempos), list(timeline.time_signatures), keys, score.title, symbols)
+
+
+def _under_the_melody(played: list[tuple[Part, Track]]) -> None:
+    """Harmony and counter-melody notes struck above the melody note sounding go down by octaves
+    (not below their part's range): an input's inner voice that crossed the tune, or one an
+    instrument's range folded up, stays under it."""
+    melody = next((sorted(t.notes, key=lambda n: n.onset_tick) for part, t in played if part.role == "melody"), [])
+    if not melody:
+        return
+    onsets = [n.onset_tick for n in melody]
+    for part, track in played:
+        if part.role not in ("harmony", "counter_melody") or part.pattern == "unison":
+            continue
+        for note in track.notes:
+            index = bisect_right(onsets, note.onset_tick) - 1
+            above = melody[index] if index >= 0 and melody[index].end_tick > note.onset_tick else None
+            while above is not None and note.pitch > above.pitch and note.pitch - 12 >= part.low:
+                note.pitch -= 12
 
 
 def _chord_symbols(plan: Plan) -> list[ChordSymbol]:

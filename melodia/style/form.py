@@ -84,9 +84,11 @@ def shifted_notes(notes: list[Note], offset: int) -> list[Note]:
 
 
 def held_to(notes: list[Note], last_onset: int, end: int) -> list[Note]:
-    """Notes still sounding at `last_onset` (the piece's final onset) held to `end`."""
-    return [replace(n, duration_tick=end - n.onset_tick) if n.end_tick > last_onset or n.onset_tick == last_onset
-            else n for n in notes]
+    """The line's last notes (those ending last, when still sounding at `last_onset`, the piece's
+    final onset) held to `end`."""
+    line_end = max((n.end_tick for n in notes), default=0)
+    return [replace(n, duration_tick=end - n.onset_tick) if (n.end_tick == line_end and n.end_tick > last_onset)
+            or n.onset_tick == last_onset else n for n in notes]
 
 
 def moved_timeline(score: Score, offset: int, first_meter: TimeSignature) -> tuple[

@@ -64,8 +64,11 @@ def roles_of(styled: Score, instrumentation: Instrumentation) -> dict[str, list[
     return roles
 
 
-def measure(styled: Score, instrumentation: Instrumentation, key: tuple[int, str]) -> Figures:
-    """The figures of `styled` (made with `instrumentation`) for a tune in `key`."""
+def measure(styled: Score, instrumentation: Instrumentation, key: tuple[int, str], bare: bool = True,
+            rhythm: Rhythm | None = None) -> Figures:
+    """The figures of `styled` (made with `instrumentation` and `rhythm`) for a tune in `key`; a
+    walking bass is measured only where it was written: around a `bare` melody (an input's own
+    bass is not walked), when the rhythm does not ask the bass for another pattern."""
     roles = roles_of(styled, instrumentation)
     melody = sorted((n for t in roles.get("melody", [])[:1] for n in t.notes), key=lambda n: n.onset_tick)
     upper = [n for role in ("harmony", "counter_melody") for t in roles.get(role, []) for n in t.notes]
@@ -75,7 +78,8 @@ def measure(styled: Score, instrumentation: Instrumentation, key: tuple[int, str
         estimate_key(np.array([n.pitch for n in upper + bass], dtype=int),
                      np.array([n.duration_tick for n in upper + bass], dtype=float), "aarden")
     bass_part = next((p for p in instrumentation.parts if p.role == "bass"), None)
-    walking = bass_part is not None and bass_part.pattern == "walking"
+    pattern = (rhythm.accompaniment.get("bass") if rhythm else None) or (bass_part.pattern if bass_part else "none")
+    walking = bare and pattern == "walking"
     return Figures(
         bars=styled.bar_count(), strong_notes=strong, strong_chord_tones=inside,
         clashes=_clashes(melody, upper + bass, styled), key_kept=harmony_key == key or not (upper + bass),
