@@ -79,6 +79,8 @@ def main() -> None:
     pieces = inputs()
     styles = [name for name in preset_names("styles") if not load_style(name).harmonizer]
     worst: dict[str, list[float]] = {"share": [], "clashes": [], "above": [], "tritones": []}
+    by_kind: dict[str, dict[str, list[float]]] = {"bare": {"share": [], "clashes": [], "above": []},
+                                                  "multi": {"share": [], "clashes": [], "above": []}}
     key_failures, tonic_failures = [], []
     header = (f"  {'input':28} {'bars':>4} {'chord tones':>9} {'clash/16':>8} {'key':>6} {'tonic':>6} {'above':>6}"
               f" {'harmony':>7} {'tritones':>9}")
@@ -89,8 +91,13 @@ def main() -> None:
         for name, score in pieces:
             key = tune_key_of(score)
             styled = stylize(score, style=style)
-            figures = measure(styled, style.instrumentation, key, detect_voices(score).is_bare_melody, style.rhythm)
+            bare = detect_voices(score).is_bare_melody
+            figures = measure(styled, style.instrumentation, key, bare, style.rhythm)
             print(row(name, figures))
+            kind = by_kind["bare" if bare else "multi"]
+            kind["share"].append(figures.chord_tone_share)
+            kind["clashes"].append(figures.clashes_per_16_bars)
+            kind["above"].append(figures.above_melody)
             worst["share"].append(figures.chord_tone_share)
             worst["clashes"].append(figures.clashes_per_16_bars)
             worst["above"].append(figures.above_melody)
@@ -119,6 +126,11 @@ def main() -> None:
     print(f"  tritone leaps in walking basses: {sum(worst['tritones'])} (goal 0; a multi-track input keeps its own "
           "bass, not walked: '-')")
     print(f"  6/8 beats moved by swing: {', '.join(f'{k} {v}' for k, v in swung.items())} (goal 0)")
+    for kind, words in (("bare", "bare melodies (generated tunes: melodia writes every other part)"),
+                        ("multi", "multi-track inputs (the chorale and MIDI files: their own voices re-scored)")):
+        figures = by_kind[kind]
+        print(f"  {words}: chord tones lowest {100 * min(figures['share']):.1f} %, clashes per 16 bars highest "
+              f"{max(figures['clashes']):.2f}, notes above the melody {sum(figures['above']):.0f}")
     print(f"  styling a 16-bar tune: {styling:.3f} s for the slowest style (goal < 1 s); generating it with the "
           f"default model: {generating:.3f} s (styling = {styling / generating:.2f}x generating)")
 

@@ -264,6 +264,7 @@ def _walking_bar(bar: Bar, root: int, following: Bar | None, key: tuple[int, str
             continue
         cost = sum(0 if s <= 2 else 1 if s <= 4 else 2.5 for s in steps)
         cost += sum(0.8 for p in path[:-1] if p % 12 not in tones) + (0 if abs(path[-1] - target) == 1 else 0.5)
+        cost += sum(0.7 for a, b in zip(line, line[2:], strict=False) if a == b)  # walk on, not back and forth
         if best is None or cost < best[0]:
             best = (cost, path)
     pitches = (root, *(best[1] if best else [root] * (bar.beats - 1)))

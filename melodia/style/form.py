@@ -76,11 +76,13 @@ def ending_bar(bars: list[Bar]) -> Bar:
 
 
 def shifted(bars: list[Bar], offset: int) -> list[Bar]:
-    return [replace(b, start=b.start + offset) for b in bars]
+    return [replace(b, start=b.start + offset) for b in bars] if offset else list(bars)
 
 
 def shifted_notes(notes: list[Note], offset: int) -> list[Note]:
-    return [replace(n, onset_tick=n.onset_tick + offset) for n in notes]
+    if not offset:
+        return list(notes)
+    return [Note(n.pitch, n.velocity, n.onset_tick + offset, n.duration_tick) for n in notes]
 
 
 def held_to(notes: list[Note], last_onset: int, end: int) -> list[Note]:

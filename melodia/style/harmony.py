@@ -252,13 +252,35 @@ def harmonize(score: Score, melody: list[Note], key: tuple[int, str], end_tick: 
     if not slots:
         return []
     candidates = key_candidates(*key)
-    fits = np.array([[_fit(c.chord, heard, slot) for c in candidates]
+    tones = np.array([[pc in c.chord.pitch_classes for pc in range(12)] for c in candidates])
+    near = np.array([[any((pc - tone) % 12 in (1, 11) for tone in c.chord.pitch_classes) for pc in range(12)]
+                     for c in candidates])
+    fits = np.array([_fits(tones, near, heard, slot)
                      for slot, heard in zip(slots, _notes_per_slot(slots, melody), strict=True)])
     costs = -fits + np.array([c.prior for c in candidates])[None, :] + _cadence_costs(slots, candidates, melody, key)
     moves = _transition_costs(candidates)
     chosen = _best_path(costs, moves, [a.number == b.number for a, b in pairwise(slots)])
-    return choose_bass(_merged([replace(slot, chord=candidates[i].chord) for slot, i in zip(slots, chosen,
+    bars = choose_bass(_merged([replace(slot, chord=candidates[i].chord) for slot, i in zip(slots, chosen,
                                                                                               strict=True)]))
+    return _bass_clear_of(bars, melody)
+
+
+def _bass_clear_of(bars: list[Bar], melody: list[Note]) -> list[Bar]:
+    """Where the melody holds a note for a beat or more a half step (or major seventh) from the
+    chord's bass, the bass takes the chord's third, or else its fifth (Fmaj7/A under a held E)."""
+    out = []
+    for bar, heard in zip(bars, _notes_per_slot(bars, melody), strict=True):
+        stop = bar.start + bar.length
+        held = {n.pitch % 12 for n in heard if min(n.end_tick, stop) - max(n.onset_tick, bar.start) >= bar.beat}
+
+        if _clashes(bar.chord.bass_pc, held):
+            for step in (bar.chord.third, bar.chord.fifth):
+                pc = (bar.chord.root + step) % 12
+                if not _clashes(pc, held):
+                    bar = replace(bar, chord=replace(bar.chord, bass=pc))
+                    break
+        out.append(bar)
+    return out
 
 
 def from_progression(score: Score, melody_end: int, progression: list[list[Chord]]) -> list[Bar]:
@@ -305,29 +327,27 @@ def _notes_per_slot(slots: list[Bar], notes: list[Note]) -> list[list[Note]]:
     return out
 
 
-def _fit(chord: Chord, melody: list[Note], slot: Bar) -> float:
-    """How well `chord` fits the melody notes sounding in `slot` (higher is better)."""
-    pcs = chord.pitch_classes
+def _fits(tones: np.ndarray, near: np.ndarray, heard: list[Note], slot: Bar) -> np.ndarray:
+    """How well each candidate (rows of `tones`: its pitch classes; of `near`: the pitch classes a
+    half step from one of them) fits the notes sounding in `slot` (higher is better): a chord tone
+    counts by how long it sounds, more on the slot's downbeat and on a beat; a note outside the
+    chord costs, most on the downbeat, more again when held a beat against a chord tone a half
+    step away (a held major seventh against the chord's own tone costs too)."""
+    if not heard:
+        return np.zeros(len(tones))
     stop = slot.start + slot.length
-    total = 0.0
-    for note in melody:
-        overlap = min(note.end_tick, stop) - max(note.onset_tick, slot.start)
-        if overlap <= 0:
-            continue
-        weight = overlap / slot.length
-        pc = note.pitch % 12
-        inside = pc in pcs
-        on_downbeat = note.onset_tick <= slot.start < note.end_tick
-        on_beat = (note.onset_tick - slot.start) % slot.beat == 0
-        if inside:
-            total += weight + (1.0 if on_downbeat else 0.3 if on_beat else 0.0)
-            if overlap >= slot.beat and any((pc - tone) % 12 in (1, 11) for tone in pcs):
-                total -= 0.5 + weight  # a held major seventh (or ninth) against the chord's own tone
-        else:
-            clash = any((pc - tone) % 12 in (1, 11) for tone in pcs)
-            total -= 0.6 * weight + (2.5 if on_downbeat else 0.6 if on_beat else 0.0) \
-                + (1.2 * weight if clash and overlap >= slot.beat else 0.0)
-    return total
+    onsets = np.array([n.onset_tick for n in heard])
+    ends = np.array([n.end_tick for n in heard])
+    pcs = np.array([n.pitch % 12 for n in heard])
+    overlap = np.minimum(ends, stop) - np.maximum(onsets, slot.start)
+    weight = overlap / slot.length
+    downbeat = (onsets <= slot.start) & (ends > slot.start)
+    on_beat = (onsets - slot.start) % slot.beat == 0
+    held = overlap >= slot.beat
+    inside, clash = tones[:, pcs], near[:, pcs] & held
+    chord_tone = weight + np.where(downbeat, 1.0, np.where(on_beat, 0.3, 0.0)) - np.where(clash, 0.5 + weight, 0.0)
+    other = -(0.6 * weight + np.where(downbeat, 2.5, np.where(on_beat, 0.6, 0.0)) + np.where(clash, 1.2 * weight, 0.0))
+    return np.where(inside, chord_tone, other).sum(axis=1)
 
 
 def _cadence_costs(slots: list[Bar], candidates: list[Candidate], melody: list[Note],
@@ -407,6 +427,10 @@ def _merged(slots: list[Bar]) -> list[Bar]:
         else:
             out.append(slot)
     return out
+
+
+def _clashes(pc: int, held: set[int]) -> bool:
+    return any((pc - h) % 12 in (1, 11) for h in held)
 
 
 def choose_bass(bars: list[Bar]) -> list[Bar]:
