@@ -86,6 +86,7 @@ def main() -> None:
               f" {'harmony':>7} {'tritones':>9}")
     for style_name in styles:
         style = load_style(style_name)
+        assert style.instrumentation is not None  # rule-based styles name one
         print(f"style {style_name} ({style.description})")
         print(header)
         for name, score in pieces:
@@ -94,10 +95,10 @@ def main() -> None:
             bare = detect_voices(score).is_bare_melody
             figures = measure(styled, style.instrumentation, key, bare, style.rhythm)
             print(row(name, figures))
-            kind = by_kind["bare" if bare else "multi"]
-            kind["share"].append(figures.chord_tone_share)
-            kind["clashes"].append(figures.clashes_per_16_bars)
-            kind["above"].append(figures.above_melody)
+            group = by_kind["bare" if bare else "multi"]
+            group["share"].append(figures.chord_tone_share)
+            group["clashes"].append(figures.clashes_per_16_bars)
+            group["above"].append(figures.above_melody)
             worst["share"].append(figures.chord_tone_share)
             worst["clashes"].append(figures.clashes_per_16_bars)
             worst["above"].append(figures.above_melody)
@@ -126,11 +127,11 @@ def main() -> None:
     print(f"  tritone leaps in walking basses: {sum(worst['tritones'])} (goal 0; a multi-track input keeps its own "
           "bass, not walked: '-')")
     print(f"  6/8 beats moved by swing: {', '.join(f'{k} {v}' for k, v in swung.items())} (goal 0)")
-    for kind, words in (("bare", "bare melodies (generated tunes: melodia writes every other part)"),
-                        ("multi", "multi-track inputs (the chorale and MIDI files: their own voices re-scored)")):
-        figures = by_kind[kind]
-        print(f"  {words}: chord tones lowest {100 * min(figures['share']):.1f} %, clashes per 16 bars highest "
-              f"{max(figures['clashes']):.2f}, notes above the melody {sum(figures['above']):.0f}")
+    for kind_name, words in (("bare", "bare melodies (generated tunes: melodia writes every other part)"),
+                             ("multi", "multi-track inputs (the chorale and MIDI files: their own voices re-scored)")):
+        totals = by_kind[kind_name]
+        print(f"  {words}: chord tones lowest {100 * min(totals['share']):.1f} %, clashes per 16 bars highest "
+              f"{max(totals['clashes']):.2f}, notes above the melody {sum(totals['above']):.0f}")
     print(f"  styling a 16-bar tune: {styling:.3f} s for the slowest style (goal < 1 s); generating it with the "
           f"default model: {generating:.3f} s (styling = {styling / generating:.2f}x generating)")
 

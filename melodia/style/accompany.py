@@ -105,8 +105,8 @@ def harmony_part(bars: list[Bar], pattern: str, melody: list[Note], voices: int 
         stop = bar.start + bar.length
         floor = melody_floor(melody, bar.start, stop)
         top = min(high, floor) if floor is not None else max(resting, low + 12)
-        held = _held_pitch_classes(melody, bar.start, stop, bar.beat)
-        avoid = frozenset(pc for pc in range(12) if any((pc - m) % 12 in (1, 11) for m in held))
+        held_classes = _held_pitch_classes(melody, bar.start, stop, bar.beat)
+        avoid = frozenset(pc for pc in range(12) if any((pc - m) % 12 in (1, 11) for m in held_classes))
         if pattern == "power":
             notes += _in_bar(_power_chords(bar, low, top, velocity), bar)
             continue
@@ -218,8 +218,8 @@ def bass_part(bars: list[Bar], pattern: str, low: int = 28, high: int = 52, key:
             half = bar.beats // 2 * bar.beat if bar.beats % 3 != 0 and bar.beats > 1 else bar.length
             own.append(Note(root, velocity, bar.start, half))
             if half < bar.length:
-                following = bars[index + 1].chord.bass_pc if index + 1 < len(bars) else bar.chord.root
-                if (following - fifth) % 12 == 6:  # no tritone into the next root: the third instead
+                next_bass = bars[index + 1].chord.bass_pc if index + 1 < len(bars) else bar.chord.root
+                if (next_bass - fifth) % 12 == 6:  # no tritone into the next root: the third instead
                     fifth = _nearest((bar.chord.root + bar.chord.third) % 12, root, low, high)
                 own.append(Note(fifth, velocity - 6, bar.start + half, bar.length - half))
         else:
@@ -297,7 +297,7 @@ def counter_melody(melody: list[Note], bars: list[Bar], key: tuple[int, str], pa
 def _counter_line(beats: list[tuple[int, int, Bar, int]], low: int, high: int, nearest: int,
                   farthest: int) -> list[int | None]:
     """The pitch per beat (None where nothing fits), by dynamic programming over chord tones."""
-    options = []
+    options: list[list[int | None]] = []
     for _, _, bar, above in beats:
         pcs = bar.chord.pitch_classes
         options.append([p for p in range(max(low, above - farthest), min(high, above - nearest) + 1)
