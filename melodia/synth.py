@@ -168,9 +168,11 @@ def _drum(pitch: int, sample_rate: int) -> np.ndarray:
 
 def _metal(pitch: int, length: float, decay: float, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
     t = np.arange(int(length * sample_rate), dtype=np.float32) / sample_rate
-    base = 420.0 if pitch in HATS else 300.0 + 12.0 * (pitch % 7)
+    hat = pitch in HATS  # smaller plates: higher partials, brighter noise
+    base = 2100.0 if hat else 300.0 + 12.0 * (pitch % 7)
     tone = sum(np.sin(2 * np.pi * base * ratio * t + rng.uniform(0, 2 * np.pi)) for ratio in METAL_RATIOS)
-    sound = 0.12 * np.asarray(tone, dtype=np.float32) + _band_noise(len(t), sample_rate, rng, 1500.0, 6000.0)
+    noise = _band_noise(len(t), sample_rate, rng, 2500.0 if hat else 1500.0, 8000.0 if hat else 6000.0)
+    sound = 0.12 * np.asarray(tone, dtype=np.float32) + noise
     attack = np.minimum(t / 0.002, 1.0)
     return (sound * attack * np.exp(-t / decay)).astype(np.float32)
 
