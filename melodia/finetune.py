@@ -275,12 +275,12 @@ def memorization_check(model: Any, tokenizer: Any, seeds: Sequence[tuple[str, Sc
     a form's returns and cadences break up a copied tune, so with them an over-trained model looks innocent.
     """
     from melodia.generation import Constraints, generate
-    from melodia.originality import ReferenceIndex, share_with_runs
+    from melodia.originality import Match, ReferenceIndex, share_with_runs
 
     index = ReferenceIndex(list(references))
     chosen = list(seeds)[:samples] or list(references)[:samples]
     per_seed = math.ceil(samples / max(len(chosen), 1))
-    matches = []
+    matches: list[Match] = []
     for number, (_, piece) in enumerate(chosen):
         seed = opening(piece)
         if not seed.note_count or len(matches) >= samples:
