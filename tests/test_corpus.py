@@ -4,7 +4,9 @@ small dataset kept here: training itself streams with `melodia.train.EpochStream
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -145,8 +147,21 @@ def test_build_is_identical_for_any_worker_count_and_incremental(music_folder: P
 def test_a_tight_music21_budget_gives_the_same_corpus(music_folder: Path, built: Path, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """A slow or busy machine is a tight budget: the pieces refused at first are tried again."""
+    import music21
+
     import melodia.io.music21 as music21_reader
 
+    parse = music21.converter.parse
+
+    def slow_parse(*args: Any, **kwargs: Any) -> Any:
+        """music21 on a slow machine: 20 ms of CPU before each parse, so that the tight budget refuses even a
+        piece music21 has cached (a timer that short fires only once the CPU clock ticks on)."""
+        end = time.process_time() + 0.02
+        while time.process_time() < end:
+            pass
+        return parse(*args, **kwargs)
+
+    monkeypatch.setattr(music21.converter, "parse", slow_parse)
     monkeypatch.setattr(music21_reader, "PARSE_SECONDS", 1e-6)
     monkeypatch.setattr(music21_reader, "PARSE_BYTES_PER_SECOND", 10**15)
     with pytest.raises(ReadError, match="refused as too complex"):  # the budget does refuse a first try
