@@ -45,8 +45,10 @@ TUNES = {
     "pop melody (testPrimitive/test18.mid)": str(TEST_PRIMITIVE / "test18.mid"),
     "reel (testPrimitive/test06.mid)": str(TEST_PRIMITIVE / "test06.mid"),
 }
-SAMPLED = "drawn at the defaults (temperature 0.5, the likeliest of 8 with the fewest faults)"
-LIKELIEST = "most likely (--most-likely: a beam search 4 wide)"
+DEFAULTS = Sampling()
+SAMPLED = (f"drawn at the defaults (temperature {DEFAULTS.temperature}, {DEFAULTS.candidates} drawn; of those with "
+           "the fewest faults, the one whose chords the other drawn ones share most)")
+LIKELIEST = f"most likely (--most-likely: a beam search {DEFAULTS.beam_width} wide)"
 GREEDY = "the likeliest choice at each step (a beam 1 wide)"
 GENERATED = (("G4 A4 B4 key=G", "4/4"), ("E4 G4 A4 key=Em", "4/4"), ("D4 F#4 A4 key=D meter=3/4", "3/4"),
              ("A4/8 B4/8 C#5/8 D5/4 key=A meter=6/8", "6/8"))
@@ -69,8 +71,8 @@ def main(argv: list[str] | None = None) -> int:
              "chorales by hymn tune; each harmonized from its soprano (with its fermatas) alone.\n"]
     lines += likelihood(load_harmonizer(args.model)[0], train, test)
     goals = {}
-    for label, sampling in ((SAMPLED, Sampling(0.5, False, 8, 0)),
-                            (LIKELIEST, Sampling(0.0, True, 1, 0, beam_width=4)),
+    for label, sampling in ((SAMPLED, DEFAULTS),
+                            (LIKELIEST, Sampling(0.0, True, 1, 0, beam_width=DEFAULTS.beam_width)),
                             (GREEDY, Sampling(0.0, True, 1, 0, beam_width=1))):
         comparison = compare_with_bach(model, test, sampling)
         lines += against_bach(label, comparison)

@@ -89,6 +89,26 @@ def test_most_likely_repeats_and_seeds_vary(folk_tune: Score) -> None:
     assert lower(harmonize(folk_tune, seed=1, temperature=1.0)) != lower(harmonize(folk_tune, seed=2, temperature=1.0))
 
 
+def test_consensus_keeps_the_candidate_whose_chords_the_others_share() -> None:
+    from melodia.harmony.data import Chorale
+    from melodia.harmony.sampling import _best, consensus
+
+    steps = 4  # two quarter beats
+    soprano = np.array([72, 72, 74, 74])
+    melody = Chorale("t", np.vstack([soprano, np.zeros((3, steps), dtype=np.int64)]),
+                     np.array([[True, False, True, False]] * 4), np.zeros(steps, dtype=bool),
+                     np.zeros(steps, dtype=np.int64), np.zeros(steps, dtype=np.int64), "4/4")
+    c_then_g = [[0, 67, 64, 48], [0, 67, 64, 48], [0, 67, 59, 55], [0, 67, 59, 55]]
+    c_then_g_spaced = [[0, 67, 60, 52], [0, 67, 60, 52], [0, 67, 59, 43], [0, 67, 59, 43]]
+    a_minor = [[0, 69, 64, 57], [0, 69, 64, 57], [0, 65, 62, 50], [0, 65, 62, 50]]
+    lower = np.array([a_minor, c_then_g, c_then_g_spaced])  # (candidates, steps, 4)
+    struck = np.array([[[False, True, True, True], [False] * 4] * 2] * 3)
+    assert np.allclose(consensus(lower, melody), [0.0, 0.5, 0.5])  # the mean over the other two
+    score = np.array([0.0, -2.0, -1.0])  # the first is the likeliest, the third the likelier of the others
+    assert _best(lower, struck, melody, score, "likeliest") == 0
+    assert _best(lower, struck, melody, score, "consensus") == 2
+
+
 def test_fault_counts_find_parallels_crossing_spacing_and_range() -> None:
     # soprano, alto, tenor, bass over two quarter beats (two grid steps each)
     chords = [[72, 67, 64, 48], [74, 69, 65, 50]]  # C major to D minor in parallel: octaves S-B, fifths A-B

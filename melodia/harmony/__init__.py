@@ -122,10 +122,10 @@ def harmonize(score: Score, track: int | str | None = None, model: str | os.Path
     soprano, alto, tenor, bass, all played by `program`).
 
     The soprano's notes are the melody's, unchanged; the lower voices move on an eighth-note grid.
-    `temperature` shapes the draws, and of `candidates` harmonizations drawn together the one with the
-    fewest voice-leading faults, then the likeliest, is kept (the defaults measured best of those tried on
-    the validation chorales); `most_likely` (or temperature 0) searches for the likeliest harmonization
-    instead (a beam 4 wide); `seed` fixes the draws.
+    `temperature` shapes the draws, and of `candidates` harmonizations drawn together, among those with
+    the fewest voice-leading faults, the one whose beat chords the others share most (then the likeliest)
+    is kept: the choice that agreed best with Bach's chords on the validation chorales; `most_likely` (or
+    temperature 0) searches for the likeliest harmonization instead (a beam search); `seed` fixes the draws.
 
     Raises:
         HarmonyError: no melody, a bad setting, or no usable model file.

@@ -4,9 +4,12 @@ import takes longer than a whole harmonization)."""
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +21,34 @@ from melodia.harmony.data import HarmonyError
 Weights = dict[str, np.ndarray]
 
 
+@lru_cache(maxsize=1)
+def _blas_threads_setter() -> Callable[[int], int] | None:
+    """OpenBLAS's `openblas_set_num_threads_local` (it sets this thread's count and returns the one before),
+    from the library NumPy was built with, where there is one."""
+    folder = Path(np.__file__).resolve().parent.parent / "numpy.libs"
+    for library in sorted(folder.glob("*openblas*.so*")) if folder.is_dir() else []:
+        try:
+            setter = ctypes.CDLL(str(library)).openblas_set_num_threads_local
+        except (OSError, AttributeError):
+            continue
+        setter.argtypes, setter.restype = [ctypes.c_int], ctypes.c_int
+        return setter  # type: ignore[no-any-return]
+    return None
+
+
 def _dot(rows: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    """rows @ matrix; a few rows one at a time, since a threaded BLAS product of a handful of rows waits
-    on its thread pool far longer than it computes, worst on a busy machine."""
+    """rows @ matrix; for a few rows on one BLAS thread where NumPy's OpenBLAS allows (a threaded product of
+    a handful of rows waits on its thread pool far longer than it computes, worst on a busy machine), else
+    one row at a time."""
     if rows.ndim == 2 and len(rows) <= 256:
-        return np.stack([row @ matrix for row in rows])
+        setter = _blas_threads_setter()
+        if setter is None:
+            return np.stack([row @ matrix for row in rows])
+        previous = setter(1)
+        try:
+            return rows @ matrix
+        finally:
+            setter(max(1, previous))
     return rows @ matrix
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from melodia.harmony.config import HIGHEST, HOLD, LOWEST, REST, TOKENS
-from melodia.harmony.data import Chorale, soprano_inputs
+from melodia.harmony.data import STEPS_PER_QUARTER, Chorale, soprano_inputs
 from melodia.harmony.inference import NumpyHarmonizer
 from melodia.harmony.voiceleading import SATB_RANGES, fault_counts
 
@@ -25,14 +25,17 @@ STRUCK_PITCHES = np.arange(LOWEST, HIGHEST + 1)
 class Sampling:
     """How choices are made: `temperature` over the masked distribution, or the likeliest harmonization
     (`most_likely`: a beam search `beam_width` wide, or the likeliest choice at every step for a width of 1);
-    `candidates` harmonizations are drawn at once and the one with the fewest faults (then the likeliest)
-    kept; `seed` fixes the draws."""
+    `candidates` harmonizations are drawn at once and, of those with the fewest faults, the one kept is
+    chosen by `choose`: "consensus" the one whose chords agree with the other candidates' on the most beats
+    (a minimum-Bayes-risk choice for chord agreement: the chords the model itself finds likeliest, then
+    the likeliest), "likeliest" the one of highest total log-probability; `seed` fixes the draws."""
 
     temperature: float = 0.5
     most_likely: bool = False
     candidates: int = 8
     seed: int = 0
-    beam_width: int = 4
+    beam_width: int = 16
+    choose: str = "consensus"
 
 
 def candidate_pitches(previous: np.ndarray) -> np.ndarray:
@@ -118,7 +121,7 @@ def harmonize_grid(model: NumpyHarmonizer, melody: Chorale, sampling: Sampling) 
             chosen[voice] = pitch
             score += logp
             below.append(pitch)
-    best = _best(lower, struck, melody, score)
+    best = _best(lower, struck, melody, score, sampling.choose)
     pitches = np.stack([melody.pitches[0], *(lower[best, :, v] for v in (1, 2, 3))])
     struck_rows = np.stack([melody.struck[0], *(struck[best, :, v] for v in (1, 2, 3))])
     return Chorale(melody.name, pitches, struck_rows, melody.fermata, melody.bar_position, melody.strength,
@@ -161,11 +164,39 @@ def _logsumexp(values: np.ndarray) -> np.ndarray:
     return top + np.log(np.exp(values - top).sum(axis=-1, keepdims=True))
 
 
-def _best(lower: np.ndarray, struck: np.ndarray, melody: Chorale, score: np.ndarray) -> int:
-    """The candidate with the fewest voice-leading faults, then the likeliest."""
+def _best(lower: np.ndarray, struck: np.ndarray, melody: Chorale, score: np.ndarray,
+          choose: str = "consensus") -> int:
+    """Of the candidates with the fewest voice-leading faults, the one whose beat chords agree most with
+    the other candidates' ("consensus", then the likeliest), or the likeliest ("likeliest")."""
     def faults(row: int) -> int:
         pitches = np.stack([melody.pitches[0], *(lower[row, :, v] for v in (1, 2, 3))])
         strikes = np.stack([melody.struck[0], *(struck[row, :, v] for v in (1, 2, 3))])
         return sum(fault_counts(pitches, strikes).values())
 
-    return min(range(len(score)), key=lambda row: (faults(row), -score[row]))
+    if choose not in ("consensus", "likeliest"):
+        raise ValueError(f"choose {choose!r}: expected 'consensus' or 'likeliest'")
+    counts = [faults(row) for row in range(len(score))]
+    agreement = consensus(lower, melody) if choose == "consensus" else np.zeros(len(score))
+    return min(range(len(score)), key=lambda row: (counts[row], -agreement[row], -score[row]))
+
+
+def beat_chord_codes(lower: np.ndarray, soprano: np.ndarray) -> np.ndarray:
+    """(candidates, beats) pitch-class sets of the four voices at each quarter-note beat, as 12-bit masks
+    (0 where nothing sounds)."""
+    beat_steps = np.arange(0, lower.shape[1], STEPS_PER_QUARTER)
+    voices = np.concatenate([np.broadcast_to(soprano[beat_steps][None, :, None], (len(lower), len(beat_steps), 1)),
+                             lower[:, beat_steps, 1:]], axis=-1)
+    bits = np.where(voices > 0, np.left_shift(1, voices % 12), 0)
+    return np.bitwise_or.reduce(bits, axis=-1)
+
+
+def consensus(lower: np.ndarray, melody: Chorale) -> np.ndarray:
+    """Each candidate's mean share of beats whose chord (pitch-class set) is the same as another candidate's."""
+    count = len(lower)
+    if count < 2:
+        return np.zeros(count)
+    codes = beat_chord_codes(lower, melody.pitches[0].astype(np.int64))
+    sounding = codes != 0
+    same = (codes[:, None, :] == codes[None, :, :]) & sounding[None, :, :]
+    shares = same.sum(axis=-1) / np.maximum(1, sounding.sum(axis=-1))[None, :]
+    return (shares.sum(axis=1) - np.diag(shares)) / (count - 1)
