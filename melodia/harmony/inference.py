@@ -170,8 +170,13 @@ def _metadata(data: bytes) -> dict[str, str]:
     return {str(k): str(v) for k, v in metadata.items()}
 
 
-def load_numpy_harmonizer(path: str | os.PathLike[str]) -> NumpyHarmonizer:
-    """A harmonizer file's network for NumPy (see `melodia.harmony.model.load_harmonizer` for the checks)."""
+def read_harmonizer_file(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str, str],
+                                                             HarmonizerConfig]:
+    """The weights (as NumPy arrays), the metadata and the network's sizes of a harmonizer file, checked.
+
+    Raises:
+        HarmonyError: no such file, too big, not a harmonizer file of this version, or one that lacks weights.
+    """
     from safetensors import SafetensorError
     from safetensors.numpy import load
 
@@ -197,4 +202,10 @@ def load_numpy_harmonizer(path: str | os.PathLike[str]) -> NumpyHarmonizer:
     missing = sorted(expected - set(weights))
     if missing:
         raise HarmonyError(f"{source}: inconsistent harmonizer file (no {', '.join(missing)})")
+    return weights, metadata, config
+
+
+def load_numpy_harmonizer(path: str | os.PathLike[str]) -> NumpyHarmonizer:
+    """A harmonizer file's network for NumPy."""
+    weights, _, config = read_harmonizer_file(path)
     return NumpyHarmonizer(config, weights)

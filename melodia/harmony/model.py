@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from melodia.harmony.config import FILE_FORMAT, FILE_VERSION, MAX_FILE_BYTES, TOKENS, HarmonizerConfig
+from melodia.harmony.config import FILE_FORMAT, FILE_VERSION, TOKENS, HarmonizerConfig
 from melodia.harmony.data import MAX_BAR_POSITION, HarmonyError
 from melodia.io.atomic import atomic_write_bytes
 
@@ -91,27 +91,12 @@ def load_harmonizer(path: str | os.PathLike[str]) -> tuple[Harmonizer, dict[str,
     Raises:
         HarmonyError: no such file, or not a harmonizer file of this version.
     """
-    from safetensors import SafetensorError
-    from safetensors.torch import load
+    from melodia.harmony.inference import read_harmonizer_file
 
-    from melodia.modelfile import _metadata
-
-    source = str(path)
+    weights, metadata, config = read_harmonizer_file(path)
     try:
-        if os.path.getsize(path) > MAX_FILE_BYTES:
-            raise HarmonyError(f"{source}: over {MAX_FILE_BYTES} bytes, too big for a harmonizer file")
-        data = Path(path).read_bytes()
-        tensors, metadata = load(data), _metadata(data)
-    except OSError as error:
-        raise HarmonyError(f"{source}: cannot open ({error.strerror or error})") from error
-    except (SafetensorError, ValueError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise HarmonyError(f"{source}: not a harmonizer file, or a damaged one ({str(error)[:100]})") from error
-    if metadata.get("format") != FILE_FORMAT or metadata.get("version") != FILE_VERSION:
-        raise HarmonyError(f"{source}: format {metadata.get('format')!r} version {metadata.get('version')!r}; "
-                           f"expected a {FILE_FORMAT} file of version {FILE_VERSION}")
-    try:
-        model = Harmonizer(HarmonizerConfig.from_dict(json.loads(metadata["config"])))
-        model.load_state_dict({name: t.float() for name, t in tensors.items()})
-    except (KeyError, TypeError, RuntimeError, json.JSONDecodeError) as error:
-        raise HarmonyError(f"{source}: inconsistent harmonizer file ({str(error).splitlines()[0][:120]})") from error
+        model = Harmonizer(config)
+        model.load_state_dict({name: torch.tensor(array, dtype=torch.float32) for name, array in weights.items()})
+    except RuntimeError as error:
+        raise HarmonyError(f"{path}: inconsistent harmonizer file ({str(error).splitlines()[0][:120]})") from error
     return model.eval(), json.loads(metadata.get("training", "{}"))
