@@ -129,6 +129,20 @@ def test_harmony_and_counter_melody_stay_under_the_melody(name: str, folk_tunes:
         assert measure(out, style.instrumentation, tune_key(score, score.tracks[0].notes)).above_melody == 0
 
 
+@pytest.mark.parametrize("name", ["jazz-swing", "bossa-nova"])
+def test_a_piano_pieces_inner_voices_stay_under_its_tune(name: str) -> None:
+    """test09.mid's inner voices cross its tune; those its parts' ranges cannot take under it are left out."""
+    from melodia.style.roles import detect_voices
+
+    score = read_score(MUSIC21 / "midi" / "testPrimitive" / "test09.mid")
+    voices = detect_voices(score)
+    style = load_style(name)
+    out = stylize(score, style=style)
+    figures = measure(out, style.instrumentation, tune_key(score, voices.melody), voices.is_bare_melody, style.rhythm)
+    assert figures.above_melody == 0
+    assert sum(len(t.notes) for t in out.tracks if not t.is_drum) > len(voices.melody) + 100  # thinned, not emptied
+
+
 def test_voice_leading_keeps_common_tones() -> None:
     out = stylize(tune("E5/2 E5/2 F5/2 F5/2 G5/2 G5/2 E5/1 key=C"), instrumentation="choir",
                   chords="C | F | G7 | C")

@@ -200,7 +200,8 @@ def _assembled(score: Score, instrumentation: Instrumentation, lines: dict[str, 
 def _under_the_melody(played: list[tuple[Part, Track]]) -> None:
     """Harmony and counter-melody notes struck above the melody note sounding go down by octaves
     (not below their part's range): an input's inner voice that crossed the tune, or one an
-    instrument's range folded up, stays under it."""
+    instrument's range folded up, stays under it. A note its range keeps above the tune is left
+    out, as an arranger leaves the top to the lead."""
     melody = next((sorted(t.notes, key=lambda n: n.onset_tick) for part, t in played if part.role == "melody"), [])
     if not melody:
         return
@@ -208,11 +209,15 @@ def _under_the_melody(played: list[tuple[Part, Track]]) -> None:
     for part, track in played:
         if part.role not in ("harmony", "counter_melody") or part.pattern == "unison":
             continue
+        kept = []
         for note in track.notes:
             index = bisect_right(onsets, note.onset_tick) - 1
             above = melody[index] if index >= 0 and melody[index].end_tick > note.onset_tick else None
             while above is not None and note.pitch > above.pitch and note.pitch - 12 >= part.low:
                 note.pitch -= 12
+            if above is None or note.pitch <= above.pitch:
+                kept.append(note)
+        track.notes = kept
 
 
 def _chord_symbols(plan: Plan) -> list[ChordSymbol]:
