@@ -284,7 +284,8 @@ def _harmonize_command(commands: Any) -> None:
     harmonize.add_argument("--most-likely", action="store_true",
                            help="the likeliest harmonization (a beam search) instead of drawing")
     harmonize.add_argument("--candidates", type=int, default=8,
-                           help="harmonizations drawn; the one with the fewest faults is kept (default: %(default)s)")
+                           help="harmonizations drawn; of those with the fewest faults, the one whose chords "
+                                "the others share most is kept (default: %(default)s)")
     harmonize.add_argument("--random-seed", type=int, default=0, help="fixes the draws (default: %(default)s)")
     harmonize.add_argument("--model", metavar="FILE", help="a harmonizer file (default: the one shipped)")
     harmonize.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
