@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import warnings
 from collections import deque
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from melodia.score import (
     MAJOR,
     MINOR,
     TICKS_PER_QUARTER,
+    ChordSymbol,
     KeySignature,
     Note,
     Score,
@@ -40,7 +42,26 @@ MAX_QUARTERS = 200_000  # about 28 hours at 120 BPM
 DRUM_CHANNEL = 9
 
 T = TypeVar("T")
-E = TypeVar("E", TempoChange, TimeSignature, KeySignature)
+E = TypeVar("E", TempoChange, TimeSignature, KeySignature, ChordSymbol)
+MAX_SYMBOL_CHARS = 16  # a text event longer than this is never read as a chord symbol
+_SYMBOL = re.compile(r"([A-G][#b]?)([^/]*)(?:/([A-G][#b]?))?")
+
+
+def chord_symbol_parts(text: str) -> tuple[str, str, str] | None:
+    """(root, quality, bass) of a lead-sheet chord symbol: 'Bbmaj7' gives ('Bb', 'maj7', ''),
+    'C/E' ('C', '', 'E'), 'Gmin' ('G', 'm', ''), the quality as `melodia.style.harmony.QUALITIES`
+    names it; None when `text` is not one (the chord grammar of `melodia.style.harmony.parse_symbol`).
+
+    The text events of a MIDI file and the harmonies of a MusicXML or ABC file are read as chord
+    symbols when they pass this check; other text is left alone.
+    """
+    match = _SYMBOL.fullmatch(text.strip()) if len(text) <= MAX_SYMBOL_CHARS + 2 else None
+    if match is None:
+        return None
+    from melodia.style.harmony import ALIASES, QUALITIES  # imported when first needed: style builds on io's types
+
+    quality = ALIASES.get(match.group(2), match.group(2))
+    return (match.group(1), quality, match.group(3) or "") if quality in QUALITIES else None
 
 
 def read_midi(path: str | os.PathLike[str]) -> Score:
@@ -78,6 +99,7 @@ class _Parse:
     tempos: list[tuple[int, int, float]] = field(default_factory=list)
     meters: list[tuple[int, int, int, int]] = field(default_factory=list)
     keys: list[tuple[int, int, int, str]] = field(default_factory=list)
+    chords: list[tuple[int, int, str]] = field(default_factory=list)
     note_count: int = 0
     end_tick: int = 0
     unfinished: int = 0
@@ -269,6 +291,10 @@ def _meta_event(parse: _Parse, track_index: int, tick: int, meta_type: int, body
         if -7 <= sharps <= 7 and body[1] in (0, 1):
             tonic = (sharps * 7 + (9 if body[1] else 0)) % 12
             parse.keys.append((tick, track_index, tonic, MINOR if body[1] else MAJOR))
+    elif meta_type == 0x01 and len(body) <= MAX_SYMBOL_CHARS + 2:  # a text event naming a chord: 'Am', 'G7'
+        text = body.decode("latin-1").strip()
+        if chord_symbol_parts(text) is not None:
+            parse.chords.append((tick, track_index, text))
 
 
 def _build_score(parse: _Parse, ticks_per_quarter: int, smpte: bool) -> Score:
@@ -305,11 +331,12 @@ def _build_score(parse: _Parse, ticks_per_quarter: int, smpte: bool) -> Score:
               _last_per_tick([(t, i, (n, d)) for t, i, n, d in parse.meters])]
     keys = [KeySignature(rescale(t), tonic, mode) for t, (tonic, mode) in
             _last_per_tick([(t, i, (tonic, mode)) for t, i, tonic, mode in parse.keys])]
+    chords = [ChordSymbol(rescale(t), symbol) for t, symbol in _last_per_tick(parse.chords)]
     note_tracks = {index for index, _, _ in parse.notes}
     title = parse.names.get(0, "") if 0 not in note_tracks or len(parse.names) == 1 else ""
     if len(tracks) == 1 and tracks[0].name == title:
         tracks[0].name = ""
-    return Score(tracks, tempos, meters, keys, title)
+    return Score(tracks, tempos, meters, keys, title, chords)
 
 
 def _last_per_tick(events: list[tuple[int, int, T]]) -> list[tuple[int, T]]:
@@ -426,7 +453,9 @@ def score_from_pretty_midi(midi: pretty_midi.PrettyMIDI) -> Score:
     keys = _unique_ticks([KeySignature(tick(k.time), k.key_number % 12,
                                        MINOR if k.key_number >= 12 else MAJOR)
                           for k in midi.key_signature_changes])
-    return Score(tracks, tempos, meters, keys)
+    chords = _unique_ticks([ChordSymbol(tick(event.time), event.text.strip()) for event in midi.text_events
+                            if chord_symbol_parts(event.text) is not None])
+    return Score(tracks, tempos, meters, keys, chord_symbols=chords)
 
 
 def _unique_ticks(events: list[E]) -> list[E]:

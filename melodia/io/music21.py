@@ -23,6 +23,7 @@ from melodia.score import (
     MAJOR,
     MINOR,
     TICKS_PER_QUARTER,
+    ChordSymbol,
     KeySignature,
     Note,
     Score,
@@ -302,7 +303,50 @@ def score_from_music21(stream: Any) -> Score:
     keys = _unique([_key_signature(sig, tick(sig))
                     for sig in conductor.recurse().getElementsByClass(music21.key.KeySignature)])
     title = str(stream.metadata.bestTitle or "") if stream.metadata is not None else ""
-    return Score(tracks, tempos, meters, keys, title)
+    chords = _unique([ChordSymbol(_ticks(Fraction(symbol.getOffsetInHierarchy(part)) + shift), text)
+                      for part in parts for symbol in part.recurse().getElementsByClass(music21.harmony.ChordSymbol)
+                      if (text := _symbol_text(symbol)) is not None])
+    return Score(tracks, tempos, meters, keys, title, chords)
+
+
+# music21's chord kinds as melodia's chord qualities (melodia.style.harmony.QUALITIES); ninths,
+# elevenths and thirteenths are read as the seventh chord under them, as a lead sheet's reader
+# with triads and sevenths plays them. Other kinds (power, augmented sixths, pedal) are not read.
+KIND_QUALITIES = {
+    "major": "", "minor": "m", "diminished": "dim", "augmented": "aug", "suspended-fourth": "sus4",
+    "suspended-second": "sus2", "major-sixth": "6", "minor-sixth": "m6", "dominant-seventh": "7", "dominant": "7",
+    "major-seventh": "maj7", "minor-seventh": "m7", "half-diminished-seventh": "m7b5", "half-diminished": "m7b5",
+    "diminished-seventh": "dim7", "minor-major-seventh": "mmaj7", "dominant-ninth": "7", "dominant-11th": "7",
+    "dominant-13th": "7", "major-ninth": "maj7", "major-11th": "maj7", "major-13th": "maj7", "minor-ninth": "m7",
+    "minor-11th": "m7", "minor-13th": "m7", "minor-major-ninth": "mmaj7", "half-diminished-ninth": "m7b5",
+    "diminished-ninth": "dim7",
+}
+# and back: melodia's qualities as music21 figures spell them
+FIGURE_QUALITIES = {"mmaj7": "mM7", "dim7": "o7", "m7b5": "ø7"}
+
+
+def _symbol_text(symbol: Any) -> str | None:
+    """A music21 chord symbol as melodia names it ('Bbmaj7', 'C/E'): the quality whose pitch classes
+    the symbol sounds (music21 reads 'F#m7b5' as a minor seventh with a flat fifth), else the one
+    its kind maps to (`KIND_QUALITIES`); None for 'N.C.' and kinds melodia has no quality for."""
+    import music21
+
+    from melodia.io.midi import chord_symbol_parts
+    from melodia.style.harmony import QUALITIES
+
+    root = None if isinstance(symbol, music21.harmony.NoChord) else symbol.root()
+    if root is None:
+        return None
+    sounding = {(p.pitchClass - root.pitchClass) % 12 for p in symbol.pitches}
+    quality = next((q for q, steps in QUALITIES.items() if set(steps) == sounding),
+                   KIND_QUALITIES.get(symbol.chordKind))
+    if quality is None:
+        return None
+    bass = symbol.bass()
+    text = root.name.replace("-", "b") + quality
+    if bass is not None and bass.pitchClass != root.pitchClass:
+        text += "/" + bass.name.replace("-", "b")
+    return text if chord_symbol_parts(text) is not None else None  # a double flat or sharp is not read
 
 
 def _pickup_shift(part: Any) -> Fraction:
@@ -404,6 +448,8 @@ def score_to_music21(score: Score) -> Any:
 def _insert_conductor(part: Any, score: Score) -> None:
     import music21
 
+    from melodia.io.midi import chord_symbol_parts
+
     for sig in score.time_signatures:
         part.insert(Fraction(sig.tick, TICKS_PER_QUARTER),
                     music21.meter.TimeSignature(f"{sig.numerator}/{sig.denominator}"))
@@ -413,7 +459,15 @@ def _insert_conductor(part: Any, score: Score) -> None:
     for tempo in score.tempos:
         part.insert(Fraction(tempo.tick, TICKS_PER_QUARTER), music21.tempo.MetronomeMark(number=tempo.bpm))
     for chord in score.chord_symbols:
-        symbol = music21.harmony.ChordSymbol(chord.symbol.replace("b", "-").replace("m7-5", "m7b5"))
+        parts = chord_symbol_parts(chord.symbol)
+        if parts is None:
+            warnings.warn(MelodiaWarning(f"chord symbol {chord.symbol!r} at tick {chord.tick}: not a chord symbol "
+                                         "melodia reads (such as C, Am, G7, Bbmaj7, C/E); left out"), stacklevel=4)
+            continue
+        root, quality, bass = parts
+        figure = root.replace("b", "-") + FIGURE_QUALITIES.get(quality, quality) + \
+            ("/" + bass.replace("b", "-") if bass else "")
+        symbol = music21.harmony.ChordSymbol(figure)
         symbol.writeAsChord = False
         part.insert(Fraction(chord.tick, TICKS_PER_QUARTER), symbol)
 

@@ -15,7 +15,7 @@ from conftest import ALL_MIDI, BAD_FIXTURES, DATA, GOOD_FIXTURES, REAL_MIDI, ids
 
 from melodia import ReadError, Score, read_score
 from melodia.io.midi import score_from_midi_bytes, score_to_midi_bytes, write_midi
-from melodia.score import TICKS_PER_QUARTER
+from melodia.score import TICKS_PER_QUARTER, ChordSymbol, Note, Track
 
 
 def note_keys(score: Score) -> Counter[tuple[bool, int, int]]:
@@ -142,3 +142,28 @@ def test_writer_puts_drums_on_channel_10() -> None:
     channels = {m.channel for t in mido.MidiFile(file=io.BytesIO(data)).tracks for m in t
                 if m.type == "note_on"}
     assert channels == {0, 9}
+
+
+LEAD_SHEET = [ChordSymbol(0, "Am"), ChordSymbol(960, "Bbmaj7"), ChordSymbol(1920, "F#m7b5"), ChordSymbol(2400, "C/E"),
+              ChordSymbol(2880, "G7"), ChordSymbol(3840, "Ebdim7"), ChordSymbol(4320, "Dsus4"), ChordSymbol(5280, "C6")]
+
+
+def test_chord_symbols_come_back_from_midi_text_events(tmp_path: Path) -> None:
+    notes = [Note(60 + i % 5, 80, i * 480, 480) for i in range(12)]
+    score = Score([Track("lead", 0, False, notes)], chord_symbols=LEAD_SHEET)
+    path = write_midi(score, tmp_path / "lead.mid")
+    assert read_score(path).chord_symbols == LEAD_SHEET
+    assert Score.from_pretty_midi(pretty_midi.PrettyMIDI(str(path))).chord_symbols == LEAD_SHEET
+
+
+def test_only_text_that_names_a_chord_is_read_as_one() -> None:
+    track = mido.MidiTrack([mido.MetaMessage("text", text=text, time=480) for text in
+                            ("Sequenced by me", "Am", " G7 ", "H7", "N.C.", "Cmaj13", "C/E", "A")])
+    track.append(mido.Message("note_on", note=60, velocity=80, time=0))
+    track.append(mido.Message("note_off", note=60, velocity=0, time=480))
+    midi = mido.MidiFile(ticks_per_beat=480, tracks=[track])
+    data = io.BytesIO()
+    midi.save(file=data)
+    score = score_from_midi_bytes(data.getvalue())
+    assert [(c.tick, c.symbol) for c in score.chord_symbols] == [(960, "Am"), (1440, "G7"), (3360, "C/E"),
+                                                                 (3840, "A")]

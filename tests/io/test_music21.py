@@ -9,9 +9,10 @@ import music21
 import pytest
 from conftest import DATA, MUSIC21
 
-from melodia import ReadError, Score, read_score
+from melodia import ReadError, Score, read_score, write_score
 from melodia.errors import MelodiaWarning
 from melodia.io.music21 import _plain_reason, read_music21, read_music21_pieces, score_from_text
+from melodia.score import ChordSymbol, Note, Track
 
 
 def test_abc_tunes_with_pickup_triplets_and_ties() -> None:
@@ -134,3 +135,22 @@ def test_absurd_fields_are_refused_before_music21_starts(text: str, kind: str, m
     with pytest.raises(ReadError, match=message):
         score_from_text(text, kind, "hostile")
     assert time.monotonic() - started < 2
+
+
+def test_chord_symbols_come_back_from_musicxml(tmp_path: Path) -> None:
+    symbols = [ChordSymbol(0, "Am"), ChordSymbol(960, "Bbmaj7"), ChordSymbol(1920, "F#m7b5"), ChordSymbol(2400, "C/E"),
+               ChordSymbol(2880, "G7"), ChordSymbol(3840, "Ebdim7"), ChordSymbol(4320, "Dmmaj7"),
+               ChordSymbol(4800, "Caug")]
+    notes = [Note(60 + i % 5, 80, i * 480, 480) for i in range(12)]
+    path = write_score(Score([Track("lead", 0, False, notes)], chord_symbols=symbols), tmp_path / "lead.musicxml")
+    assert read_score(path).chord_symbols == symbols
+
+
+def test_abc_chord_annotations_are_read_as_chord_symbols(tmp_path: Path) -> None:
+    path = tmp_path / "lead.abc"
+    path.write_text('X:1\nT:Lead\nM:4/4\nL:1/4\nK:C\nG|"Am"A B "Dm7"c d|"G7"B "Bb"G "^slower"A "F#m7b5"E|'
+                    '"N.C."C4|"C9"c4|\n')
+    score = read_score(path)
+    assert [(c.tick, c.symbol) for c in score.chord_symbols] == \
+        [(1920, "Am"), (2880, "Dm7"), (3840, "G7"), (4320, "Bb"), (5280, "F#m7b5"), (7680, "C7")]
+    assert [n.onset_tick for n in score.tracks[0].notes][:3] == [1440, 1920, 2400]  # no notes made of symbols
