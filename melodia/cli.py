@@ -333,7 +333,9 @@ def _style_command(commands: Any) -> None:
     style.add_argument("--no-accompaniment", action="store_true",
                        help="leave a bare melody bare (by default harmony, bass and drum parts are filled in)")
     style.add_argument("--chords", metavar="PROGRESSION",
-                       help='the harmony to play, bars between "|": "Am | Dm G | C | E7" (repeated over the tune)')
+                       help='the harmony to play, bars between "|": "Am | Dm G | C | E7" (repeated over the '
+                            "tune); without it, the chord symbols the input carries (MIDI text events, MusicXML "
+                            "harmonies, ABC \"Am\" annotations) are played, and else the harmony is estimated")
     style.add_argument("--intro", choices=("none", "vamp", "phrase"),
                        help="an intro: two bars on the tonic, or the tune's last phrase (default: the style's)")
     style.add_argument("--ending", choices=("none", "held"), help="end on a held final chord (default: the style's)")

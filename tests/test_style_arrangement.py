@@ -16,7 +16,7 @@ from melodia.cli import main
 from melodia.errors import StyleError
 from melodia.io import read_score, write_score
 from melodia.resources import example_path
-from melodia.score import Note, Score, Track
+from melodia.score import ChordSymbol, Note, Score, Track
 from melodia.seed import parse_seed
 from melodia.style import load_style, preset_names, register_harmonizer, stylize
 from melodia.style.harmony import parse_progression, parse_symbol, tune_key
@@ -289,6 +289,57 @@ def test_a_style_may_name_a_harmonizer(tmp_path: Path) -> None:
     path.write_text('rhythm = "straight"\nharmonizer = "nobody"\n')
     with pytest.raises(StyleError, match="harmonizer 'nobody': not available"):
         stylize(tune(A_MINOR), style=path)
+
+
+LEAD_SHEET = "A4 C5 A4 F4 F5 F5 F5 F5 G5 G5 G5 G5 F5/1 key=F"  # alone, it is harmonized F | F | Gm7 | F
+GIVEN = ["F", "Bb", "C7", "F"]
+
+
+def lead_sheet() -> Score:
+    score = tune(LEAD_SHEET)
+    score.chord_symbols = [ChordSymbol(bar * 1920, symbol) for bar, symbol in enumerate(GIVEN)]
+    return score
+
+
+def played_by_bar(out: Score, name: str) -> list[set[int]]:
+    notes = track(out, name).notes
+    return [{n.pitch % 12 for n in notes if bar * 1920 <= n.onset_tick < (bar + 1) * 1920} for bar in range(4)]
+
+
+def test_the_chord_symbols_a_score_carries_are_played() -> None:
+    estimate = stylize(tune(LEAD_SHEET), instrumentation="piano-solo")
+    assert [c.symbol for c in estimate.chord_symbols] != GIVEN  # the estimate would differ
+    out = stylize(lead_sheet(), instrumentation="piano-solo")
+    assert [(c.tick, c.symbol) for c in out.chord_symbols] == [(0, "F"), (1920, "Bb"), (3840, "C7"), (5760, "F")]
+    assert played_by_bar(out, "Piano bass") == [{5}, {10}, {0}, {5}]
+    for played, symbol in zip(played_by_bar(out, "Piano left hand"), GIVEN, strict=True):
+        assert played and played <= set(parse_symbol(symbol).pitch_classes)
+    assert played_by_bar(out, "Piano left hand")[2] == {0, 4, 10}  # C7's seventh, not Gm7's tones
+    given = stylize(lead_sheet(), instrumentation="piano-solo", chords="F | Dm | Gm7 C7 | F")  # --chords wins
+    assert [c.symbol for c in given.chord_symbols] == ["F", "Dm", "Gm7", "C7", "F"]
+
+
+def test_a_chord_symbol_changes_inside_a_bar_at_its_tick() -> None:
+    score = lead_sheet()
+    score.chord_symbols[2:3] = [ChordSymbol(3840, "Gm7"), ChordSymbol(3840 + 1440, "C7")]  # on beat 4
+    out = stylize(score, instrumentation="piano-solo")
+    assert [(c.tick, c.symbol) for c in out.chord_symbols][2:4] == [(3840, "Gm7"), (5280, "C7")]
+
+
+def test_the_cli_styles_a_lead_sheet_with_its_own_chords(tmp_path: Path) -> None:
+    for suffix in ("mid", "musicxml"):
+        source = write_score(lead_sheet(), tmp_path / f"lead.{suffix}")
+        target = tmp_path / f"styled-{suffix}.mid"
+        assert main(["style", str(source), "--style", "jazz-swing", "-o", str(target)]) in (0, None)
+        out = read_score(target)
+        assert [c.symbol for c in out.chord_symbols if c.tick >= out.chord_symbols[0].tick][-4:] == GIVEN
+
+
+def test_a_bad_chord_symbol_in_a_score_names_it_and_its_tick() -> None:
+    score = tune(LEAD_SHEET)
+    score.chord_symbols = [ChordSymbol(0, "F"), ChordSymbol(1920, "Xyz")]
+    with pytest.raises(StyleError, match="chord symbol at tick 1920: chord 'Xyz': not a chord symbol; expected"):
+        stylize(score, instrumentation="piano-solo")
 
 
 # --- the built-in drum kit --------------------------------------------------------------------------------------

@@ -4,6 +4,11 @@
     quartet_waltz = stylize(score, instrumentation="string-quartet", rhythm="waltz", tempo=150)
 
 Each argument is a preset name, a path to a TOML template of your own, or a loaded template.
+
+The harmony of an added accompaniment is, in this order: the progression given as `chords`;
+else the chord symbols the score carries (a lead sheet's: MIDI text events such as 'Am' or
+'G7', MusicXML harmonies, ABC chord annotations such as "Am"), each from its tick until the
+next; else the chords estimated from the melody in its key (`melodia.style.harmony`).
 """
 
 from __future__ import annotations
@@ -53,7 +58,9 @@ def stylize(score: Score, instrumentation: str | Path | Instrumentation | None =
 
     A combined `style` preset supplies whichever of the three is not given, and its form
     (intro, ending, ritardando); `swing` (long:short of each pair of eighths, 2 for a triplet
-    feel) overrides the rhythm's. `chords` ("Am | Dm G | C | E7") replace the estimated harmony;
+    feel) overrides the rhythm's. `chords` ("Am | Dm G | C | E7") replace the estimated harmony,
+    and so, when no `chords` are given, do the chord symbols `score` carries (a style's named
+    harmonizer is then not used either, as it would choose chords of its own);
     `intro` is 'none', 'vamp' or 'phrase', `ending` 'none' or 'held', and `ritardando` slows
     the last two bars. The meter change of a rhythm comes first, so an added accompaniment is
     written in the new meter; swing, accents and humanizing come last, so they apply to the
@@ -76,7 +83,9 @@ def stylize(score: Score, instrumentation: str | Path | Instrumentation | None =
         rhythm = with_swing(rhythm or load_rhythm("straight"), swing)
     progression = parse_progression(chords) if isinstance(chords, str) else chords
     out = retime(score, rhythm) if rhythm else score
-    if combined is not None and combined.harmonizer and accompaniment and detect_voices(out).is_bare_melody:
+    given = bool(progression or out.chord_symbols)
+    if combined is not None and combined.harmonizer and accompaniment and not given \
+            and detect_voices(out).is_bare_melody:
         out = harmonizer(combined.harmonizer)(out)
     if instrumentation:
         out = arrange(out, instrumentation, rhythm.accompaniment if rhythm else None, accompaniment,

@@ -13,7 +13,7 @@ from statistics import median
 from melodia.errors import MelodiaWarning
 from melodia.score import MAJOR, TICKS_PER_QUARTER, ChordSymbol, KeySignature, Note, Score, Track
 from melodia.style import accompany, form
-from melodia.style.harmony import Bar, Chord, from_progression, harmonize, tune_key, uses_flats
+from melodia.style.harmony import Bar, Chord, from_progression, from_symbols, harmonize, tune_key, uses_flats
 from melodia.style.roles import Voices, detect_voices
 from melodia.style.templates import ARTICULATIONS, Instrumentation, Part
 
@@ -46,6 +46,7 @@ def arrange(score: Score, instrumentation: Instrumentation, patterns: dict[str, 
     `patterns` (role -> pattern name) override the parts' own accompaniment patterns; with
     `accompaniment` False a bare melody stays bare and nothing is added. `chords` (bars of
     chords, see `melodia.style.harmony.parse_progression`) replace the estimated harmony;
+    without them, the chord symbols `score` carries do (`melodia.style.harmony.from_symbols`);
     `intro` ('none', 'vamp', 'phrase') and `ending` ('none', 'held') add form (see
     `melodia.style.form`). Chord symbols and the key signature are written into the result.
     """
@@ -58,7 +59,12 @@ def arrange(score: Score, instrumentation: Instrumentation, patterns: dict[str, 
     melody = _folded_melody(voices.melody, instrumentation) if bare else voices.melody
     key = tune_key(score, melody if bare else pitched)
     end = max(n.end_tick for n in pitched)
-    bars = from_progression(score, end, chords) if chords else harmonize(score, melody if bare else pitched, key, end)
+    if chords:
+        bars = from_progression(score, end, chords)
+    elif score.chord_symbols:
+        bars = from_symbols(score, end, score.chord_symbols)
+    else:
+        bars = harmonize(score, melody if bare else pitched, key, end)
     plan = Plan(key, bars, melody, _lines(voices, instrumentation, melody))
     if not accompaniment or not bars:
         return _assembled(score, instrumentation, plan.lines, plan if accompaniment else None, score)
@@ -190,25 +196,33 @@ def _assembled(score: Score, instrumentation: Instrumentation, lines: dict[str, 
             assigned.setdefault(index, []).extend(share)
     played = [(instrumentation.parts[i], _played(instrumentation.parts[i], notes))
               for i, notes in sorted(assigned.items()) if notes]
-    _under_the_melody(played)
-    tracks = [track for _, track in played]
+    tracks = [track for _, track in _under_the_melody(played, instrumentation)]
     symbols = _chord_symbols(plan) if plan is not None else list(score.chord_symbols)
     keys = list(timeline.key_signatures) or ([KeySignature(0, *plan.key)] if plan is not None else [])
     return Score(tracks, list(timeline.tempos), list(timeline.time_signatures), keys, score.title, symbols)
 
 
-def _under_the_melody(played: list[tuple[Part, Track]]) -> None:
+def _under_the_melody(played: list[tuple[Part, Track]], instrumentation: Instrumentation
+                      ) -> list[tuple[Part, Track]]:
     """Harmony and counter-melody notes struck above the melody note sounding go down by octaves
     (not below their part's range): an input's inner voice that crossed the tune, or one an
-    instrument's range folded up, stays under it. A note its range keeps above the tune is left
-    out, as an arranger leaves the top to the lead."""
+    instrument's range folded up, stays under it. A note its range keeps above the tune goes to
+    another harmony or counter-melody part, or else the bass, that can play it under the tune (the
+    highest such octave); only a note none can play there is left out, as an arranger leaves the
+    top to the lead. Returns the parts that play, in the instrumentation's order."""
     melody = next((sorted(t.notes, key=lambda n: n.onset_tick) for part, t in played if part.role == "melody"), [])
     if not melody:
-        return
+        return played
     onsets = [n.onset_tick for n in melody]
-    for part, track in played:
-        if part.role not in ("harmony", "counter_melody") or part.pattern == "unison":
-            continue
+    under = [(part, track) for part, track in played
+             if part.role in ("harmony", "counter_melody") and part.pattern != "unison"]
+    playing = {id(part) for part, _ in played}
+    silent = [(part, Track(part.name, part.program, False, [])) for part in instrumentation.parts
+              if id(part) not in playing and part.role in ("harmony", "counter_melody", "bass") and not part.is_drum]
+    takers = under + [(part, track) for part, track in played if part.role == "bass" and not part.is_drum] + \
+        sorted(silent, key=lambda item: item[0].role == "bass")
+    handed: dict[int, list[Note]] = {}
+    for part, track in under:
         kept = []
         for note in track.notes:
             index = bisect_right(onsets, note.onset_tick) - 1
@@ -217,7 +231,19 @@ def _under_the_melody(played: list[tuple[Part, Track]]) -> None:
                 note.pitch -= 12
             if above is None or note.pitch <= above.pitch:
                 kept.append(note)
+                continue
+            for other, other_track in takers:
+                top = min(above.pitch, other.high)
+                pitch = top - (top - note.pitch) % 12
+                if other is not part and pitch >= other.low:
+                    handed.setdefault(id(other_track), []).append(replace(note, pitch=pitch))
+                    break
         track.notes = kept
+    for _, track in takers:
+        track.notes = sorted(track.notes + handed.get(id(track), []), key=lambda n: (n.onset_tick, n.pitch))
+    order = {id(part): index for index, part in enumerate(instrumentation.parts)}
+    return sorted(played + [(part, track) for part, track in silent if track.notes],
+                  key=lambda item: order[id(item[0])])
 
 
 def _chord_symbols(plan: Plan) -> list[ChordSymbol]:

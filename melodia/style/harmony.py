@@ -14,12 +14,15 @@ bar) and picks one chord per slot by dynamic programming over the chords of the 
   the end; a tune ending on a tonic-chord tone ends on the tonic chord.
 
 Inversions are chosen afterwards for a smooth bass (`choose_bass`). `parse_progression`
-reads a user's progression ("Am | Dm G | C | E7").
+reads a user's progression ("Am | Dm G | C | E7"); `from_symbols` plays the chord symbols a
+score carries (a lead sheet's, read from MIDI text events, MusicXML or ABC) instead of an
+estimate.
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, replace
 from itertools import pairwise
 
@@ -27,7 +30,7 @@ import numpy as np
 
 from melodia.analysis import MAJOR_SCALE, MINOR_SCALE, key_correlations
 from melodia.errors import StyleError
-from melodia.score import MAJOR, MINOR, TICKS_PER_QUARTER, Note, Score, TimeSignature
+from melodia.score import MAJOR, MINOR, TICKS_PER_QUARTER, ChordSymbol, Note, Score, TimeSignature
 
 QUALITIES: dict[str, tuple[int, ...]] = {
     "": (0, 4, 7), "m": (0, 3, 7), "dim": (0, 3, 6), "aug": (0, 4, 8), "sus4": (0, 5, 7), "sus2": (0, 2, 7),
@@ -301,6 +304,32 @@ def from_progression(score: Score, melody_end: int, progression: list[list[Chord
                 bars.append(Bar(onset, stop - onset, beat, max(share, 1), chord, number,
                                 phrase_end=group[-1].phrase_end and i == len(chords) - 1))
             onset = stop
+    return _merged(bars)
+
+
+def from_symbols(score: Score, melody_end: int, symbols: list[ChordSymbol]) -> list[Bar]:
+    """The chords `symbols` name over the bars of `score`: each from its tick until the next
+    symbol's, cut at bar lines, the first also before its tick (a pickup without a symbol takes
+    the first chord); as a user's progression, spelled inversions are kept and none is added.
+
+    Raises:
+        StyleError: a symbol that is not a chord symbol, naming it and its tick.
+    """
+    changes: dict[int, Chord] = {}
+    for symbol in sorted(symbols, key=lambda s: s.tick):
+        try:
+            changes[symbol.tick] = parse_symbol(symbol.symbol)
+        except StyleError as error:
+            raise StyleError(f"chord symbol at tick {symbol.tick}: {error}") from None
+    ticks, chords = list(changes), list(changes.values())
+    bars: list[Bar] = []
+    for number, group in _by_bar(slots_of(score, melody_end)):
+        start, stop, beat = group[0].start, group[-1].start + group[-1].length, group[0].beat
+        cuts = [start, *(t for t in ticks if start < t < stop), stop]
+        for onset, end in pairwise(cuts):
+            chord = chords[max(bisect_right(ticks, onset) - 1, 0)]
+            bars.append(Bar(onset, end - onset, beat, max(round((end - onset) / beat), 1), chord, number,
+                            phrase_end=group[-1].phrase_end and end == stop))
     return _merged(bars)
 
 
