@@ -37,6 +37,7 @@ from melodia.tokenizers import EOS, Tokenizer
 from melodia.tokenizers.rules import (
     BarCount,
     BeatBias,
+    InOrder,
     LastNoteHome,
     LeapLimit,
     NoteCount,
@@ -356,7 +357,7 @@ def _form_rules(tokenizer: Tokenizer, plan: FormPlan, mode: Mode, first_free_bar
 def _constraint_rules(tokenizer: Tokenizer, mode: Mode, constraints: Constraints,
                       allowed_pitch: np.ndarray) -> list[Constraint]:
     """The rules over the metrical grammar that keep `constraints` (see `melodia.tokenizers.rules`)."""
-    rules: list[Constraint] = [SteadyMeter(tokenizer), PitchSet(tokenizer, allowed_pitch)]
+    rules: list[Constraint] = [InOrder(tokenizer), SteadyMeter(tokenizer), PitchSet(tokenizer, allowed_pitch)]
     if constraints.max_leap is not None:
         rules.append(LeapLimit(tokenizer, constraints.max_leap))
     if constraints.bars is not None:

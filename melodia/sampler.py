@@ -12,10 +12,11 @@ import copy
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, cast
 
 import numpy as np
 import torch
+from torch import nn
 
 from melodia.errors import MelodiaError
 from melodia.model import MelodyLM, State
@@ -25,6 +26,7 @@ Constraint = Callable[[GrammarState, np.ndarray], np.ndarray]  # (state, allowed
 # a log-probability per token added to the logits: the same at every step, or one for the state reached
 Bias = np.ndarray | Callable[[GrammarState], np.ndarray]
 Progress = Callable[[int], None]  # called every step with how many sequences finished in it
+Labels = Callable[[GrammarState], np.ndarray]  # the condition labels of the token just read, from the state
 # the likeliest line is a monotone one, so beam search (only) discourages runs of one pitch:
 MAX_RUN = 3  # a pitch sounds at most this many times in a row
 BEAM_REPEAT_COST = 1.0  # log-probability lost by a repeated pitch for each note of the run it extends
@@ -105,12 +107,14 @@ def filter_logits(logits: torch.Tensor, config: SamplingConfig) -> torch.Tensor:
 def sample(model: MelodyLM, tokenizer: Tokenizer, prompt: Sequence[int], count: int, config: SamplingConfig,
            generator: torch.Generator, constraints: Sequence[Constraint] = (),
            conditions: torch.Tensor | None = None, bias: Bias | None = None,
-           progress: Progress | None = None) -> list[list[int]]:
+           progress: Progress | None = None, labels_of: Labels | None = None) -> list[list[int]]:
     """`count` sequences that continue `prompt` (which starts with BOS), sampled as one batch.
 
     `bias`, a log-probability per token (or a function of the grammar state giving one), is added to
     the model's logits before the draws are shaped.
     `progress`, when given, is called every step with how many sequences finished in it.
+    `conditions` are one set of condition labels for every token; `labels_of`, when given instead,
+    gives each token's labels from the grammar's state after it (see `melodia.controls.Labeler`).
     """
     model.eval()
     device = next(model.parameters()).device
@@ -120,7 +124,10 @@ def sample(model: MelodyLM, tokenizer: Tokenizer, prompt: Sequence[int], count: 
             state.advance(int(token))
     sequences = [list(map(int, prompt)) for _ in range(count)]
     labels = None if conditions is None else conditions.to(device).expand(count, -1)
-    logits, carried = _run_prompt(model, prompt, count, labels, device)
+    if labels_of is not None:
+        logits, carried = _run_prompt(model, prompt, count, _prompt_labels(tokenizer, prompt, labels_of), device)
+    else:
+        logits, carried = _run_prompt(model, prompt, count, labels, device)
     stepper = Stepper.of(model) if Stepper.fits(model, labels, count) else None
     pitch_tokens = tokenizer.pitch_ids()
     while True:
@@ -144,12 +151,26 @@ def sample(model: MelodyLM, tokenizer: Tokenizer, prompt: Sequence[int], count: 
         if progress is not None:
             progress(sum(states[row].ended or len(sequences[row]) >= config.max_tokens for row in alive))
         step = torch.tensor(next_tokens, dtype=torch.long, device=device)
+        if labels_of is not None:
+            rows = [labels_of(state) if not state.ended else np.zeros(len(model.config.conditions), dtype=np.int64)
+                    for state in states]
+            labels = torch.from_numpy(np.stack(rows)).to(device)
         if stepper is not None:
-            logits, carried = stepper(step, carried)
+            logits, carried = stepper(step, carried, labels)
         else:
             output, carried = model(step.unsqueeze(1), carried, None if labels is None else labels)
             logits = output[:, -1]
     return sequences
+
+
+def _prompt_labels(tokenizer: Tokenizer, prompt: Sequence[int], labels_of: Labels) -> torch.Tensor:
+    """The labels of each prompt token, (1, tokens, conditions)."""
+    state = tokenizer.new_state()
+    rows = []
+    for token in prompt:
+        state.advance(int(token))
+        rows.append(labels_of(state))
+    return torch.from_numpy(np.stack(rows)).unsqueeze(0)
 
 
 class Stepper:
@@ -165,7 +186,7 @@ class Stepper:
 
     @classmethod
     def fits(cls, model: MelodyLM, labels: torch.Tensor | None, batch: int) -> bool:
-        return model.config.cell == "lstm" and labels is None and batch <= cls.largest_batch
+        return model.config.cell == "lstm" and (labels is None or labels.dim() == 2) and batch <= cls.largest_batch
 
     @classmethod
     def of(cls, model: MelodyLM) -> Stepper:
@@ -179,6 +200,7 @@ class Stepper:
     def __init__(self, model: MelodyLM) -> None:
         rnn, hidden = model.rnn, model.config.hidden_size
         self.embedding = model.embedding.weight.detach()
+        self.conditions = [cast(nn.Embedding, table).weight.detach() for table in model.condition_embeddings]
         self.layers = []
         for layer in range(model.config.layers):
             weight_ih = getattr(rnn, f"weight_ih_l{layer}").detach()
@@ -190,10 +212,13 @@ class Stepper:
             model.bottleneck.weight.detach().t().contiguous(), model.bottleneck.bias.detach())
         self.decoder = (model.decoder.weight.detach().t().contiguous(), model.decoder.bias.detach())
 
-    def __call__(self, tokens: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
-                 ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    def __call__(self, tokens: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor],
+                 labels: torch.Tensor | None = None) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         hidden, cell = state
         x = self.embedding[tokens]
+        if labels is not None:
+            for index, table in enumerate(self.conditions):
+                x = x + table[labels[:, index]]
         new_hidden, new_cell = [], []
         for layer, (weight, bias) in enumerate(self.layers):
             gates = torch.addmm(bias, torch.cat([x, hidden[layer]], dim=1), weight)
@@ -260,7 +285,7 @@ Beam = tuple[float, list[int], GrammarState]  # (total log-probability, tokens, 
 @torch.no_grad()
 def beam_search(model: MelodyLM, tokenizer: Tokenizer, prompt: Sequence[int], config: SamplingConfig,
                 constraints: Sequence[Constraint] = (), count: int = 1, bias: Bias | None = None,
-                progress: Progress | None = None) -> list[list[int]]:
+                progress: Progress | None = None, labels_of: Labels | None = None) -> list[list[int]]:
     """The `count` likeliest continuations found by beam search under the grammar and constraints.
 
     Each step every live hypothesis is extended by its `config.branch_factor` likeliest allowed
@@ -276,7 +301,8 @@ def beam_search(model: MelodyLM, tokenizer: Tokenizer, prompt: Sequence[int], co
     first = tokenizer.new_state()
     for token in prompt:
         first.advance(int(token))
-    logits, carried = _run_prompt(model, prompt, 1, None, device)
+    prompt_labels = None if labels_of is None else _prompt_labels(tokenizer, prompt, labels_of)
+    logits, carried = _run_prompt(model, prompt, 1, prompt_labels, device)
     pitch_tokens = tokenizer.pitch_ids()
     beams: list[Beam] = [(0.0, list(map(int, prompt)), first)]
     finished: list[tuple[float, list[int]]] = []
@@ -293,8 +319,9 @@ def beam_search(model: MelodyLM, tokenizer: Tokenizer, prompt: Sequence[int], co
         index = torch.tensor(rows, device=device)
         carried = tuple(part.index_select(1, index) for part in carried) if isinstance(carried, tuple) \
             else carried.index_select(1, index)
+        labels = None if labels_of is None else torch.from_numpy(np.stack([labels_of(state) for _, _, state in beams]))
         output, carried = model(torch.tensor([tokens[-1] for _, tokens, _ in beams], device=device).unsqueeze(1),
-                                carried)
+                                carried, None if labels is None else labels.to(device))
         logits = output[:, -1]
     finished.sort(key=lambda f: -f[0])
     return [tokens for _, tokens in finished[:count]]

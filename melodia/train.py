@@ -33,15 +33,17 @@ import torch.distributed as dist
 from torch import nn
 
 from melodia import __version__, settings
+from melodia.controls import CONTROL_NAMES, PieceControls, control_values, corpus_controls, fill_index
 from melodia.corpus.dataset import Augmentation, PitchMap, augment
 from melodia.corpus.reader import Corpus
 from melodia.errors import MelodiaError
 from melodia.io.atomic import atomic_write_bytes, atomic_write_text
 from melodia.model import MelodyLM, ModelConfig, detach_state
 from melodia.modelfile import save_model
-from melodia.tokenizers import Tokenizer
+from melodia.tokenizers import EOS, Tokenizer, tokenizer_from_config
 
-CONDITION_NAMES = ("meter", "mode", "collection")
+PIECE_CONDITIONS = ("meter", "mode", "collection")  # one label for a whole piece
+CONDITION_NAMES = (*PIECE_CONDITIONS, *CONTROL_NAMES)  # the controls: a label for each token (melodia.controls)
 
 
 class TrainError(MelodiaError):
@@ -58,6 +60,10 @@ class TrainConfig:
     The model's settings are `model.NAME` and the augmentation's `augmentation.NAME`; their
     flat names (`hidden_size`, `transpose`, ...) are accepted as aliases in files and `--set`.
     The model's `vocab_size` and condition values come from the corpus when training starts.
+    `infill` is the share of training pieces written fill-in-the-middle (a gap of 1 to 8 bars, see
+    `melodia.tokenizers.metrical`), which adds the Gap and Middle tokens to the tokenizer;
+    `control_dropout` the chance that a piece's chords, densities or registers (each on its own) are
+    hidden as "unknown" (see `melodia.controls`).
     """
 
     ALIASES: ClassVar[dict[str, str]] = {**{name: f"model.{name}" for name in MODEL_ALIASES},
@@ -68,6 +74,8 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     augmentation: Augmentation = field(default_factory=lambda: Augmentation(transpose=5))
     conditions: tuple[str, ...] = ()
+    infill: float = 0.0
+    control_dropout: float = 0.5
     batch_size: int = 32
     bptt: int = 128
     epochs: int = 20
@@ -90,6 +98,9 @@ class TrainConfig:
         unknown = sorted(set(self.conditions) - set(CONDITION_NAMES))
         if unknown:
             raise TrainError(f"condition {unknown[0]!r}: expected some of {', '.join(CONDITION_NAMES)}")
+        for name in ("infill", "control_dropout"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise TrainError(f"training setting {name} = {getattr(self, name)}: expected a share in [0, 1]")
         for name in ("batch_size", "bptt", "epochs", "valid_batch_size"):
             if getattr(self, name) < 1:
                 raise TrainError(f"training setting {name} = {getattr(self, name)}: must be at least 1")
@@ -114,17 +125,24 @@ class TrainConfig:
 class EpochStreams:
     """The training stream of each epoch, as rows of tokens (and condition labels)."""
 
-    def __init__(self, corpus: Corpus, split: str, config: TrainConfig, conditions: dict[str, list[str]]) -> None:
+    def __init__(self, corpus: Corpus, split: str, config: TrainConfig, conditions: dict[str, list[str]],
+                 tokenizer: Tokenizer | None = None) -> None:
+        tokenizer = tokenizer or corpus.tokenizer
         self.pieces = corpus.split(split)
         if not self.pieces:
             raise TrainError(f"corpus {corpus.name} has no pieces in its {split} split")
         self.tokens = [corpus.piece_tokens(piece).astype(np.int64) for piece in self.pieces]
         self.pitch_map = PitchMap(corpus.tokenizer)
         self.pitched = [self.pitch_map.pitched(tokens) for tokens in self.tokens]
-        self.labels = np.asarray([[values.index(_label(piece, name)) if _label(piece, name) in values else 0
+        self.labels = np.asarray([[values.index(_label(piece, name)) if name in PIECE_CONDITIONS
+                                   and _label(piece, name) in values else 0
                                    for name, values in conditions.items()] for piece in self.pieces],
                                  dtype=np.int64).reshape(len(self.pieces), len(conditions))
         self.config = config
+        self.names = tuple(conditions)
+        self.controls: list[PieceControls] = corpus_controls(corpus, self.pieces) \
+            if set(self.names) & set(CONTROL_NAMES) else []
+        self.tokenizer = tokenizer
         self.total = sum(len(t) for t in self.tokens)
 
     def rows(self, epoch: int, rows: int, shuffle: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -134,18 +152,65 @@ class EpochStreams:
         augmentation = self.config.augmentation if shuffle else Augmentation()
         pieces, labels = [], []
         for index in order:
-            tokens = self.tokens[index]
+            tokens = written = self.tokens[index]
             if augmentation.transpose or augmentation.tempo_levels:
                 rng = np.random.default_rng((self.config.seed, epoch, int(index)))
                 tokens = augment(tokens, self.pitched[index], self.pitch_map, augmentation, rng)
+            piece_labels = np.broadcast_to(self.labels[index], (len(tokens), self.labels.shape[1]))
+            if self.controls or self.config.infill:
+                rng = np.random.default_rng((self.config.seed, epoch, int(index), 1))
+                shift = int(tokens[self.pitched[index]][0] - written[self.pitched[index]][0]) \
+                    if self.pitched[index].any() else 0
+                tokens, piece_labels = self._controlled(int(index), tokens, piece_labels, shift, rng)
             pieces.append(tokens)
-            labels.append(np.broadcast_to(self.labels[index], (len(tokens), self.labels.shape[1])))
+            labels.append(piece_labels)
         stream, label_stream = np.concatenate(pieces), np.concatenate(labels)
         length = len(stream) // rows
         if length < 2:
             raise TrainError(f"{len(stream)} tokens cannot fill {rows} rows; lower batch_size")
         return (torch.from_numpy(stream[:rows * length].reshape(rows, length).copy()),
                 torch.from_numpy(label_stream[:rows * length].reshape(rows, length, -1).copy()))
+
+
+    def _controlled(self, index: int, tokens: np.ndarray, labels: np.ndarray, shift: int,
+                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """The piece's tokens and labels with its control labels filled in (each control hidden at random),
+        then, for a share `infill` of pieces, rearranged fill-in-the-middle."""
+        labels = labels.copy()
+        columns = [i for i, name in enumerate(self.names) if name in CONTROL_NAMES and name != "fill"]
+        if columns:
+            keep = rng.random(len(columns)) >= self.config.control_dropout
+            names = [self.names[i] for i in columns]
+            labels[:, columns] = self.controls[index].labels(names, shift, keep.tolist())
+        if self.config.infill and rng.random() < self.config.infill:
+            return self._fill_in_the_middle(index, tokens, labels, rng)
+        return tokens, labels
+
+    def _fill_in_the_middle(self, index: int, tokens: np.ndarray, labels: np.ndarray,
+                            rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """prefix, Gap_N, suffix, Middle, the N bars of the gap, EOS (a piece that changes meter or tempo
+        stays in order); the gap's tokens get the "fill" label of the bars left."""
+        vocab = self.tokenizer.vocab
+        bars = np.flatnonzero(tokens == vocab.id("Bar", 0))
+        changes = sum(int(((tokens >= a) & (tokens < b)).sum()) for kind in ("TimeSig", "Tempo")
+                      if kind in vocab.ranges for a, b in [vocab.ranges[kind]])
+        if len(bars) < 2 or changes > 1 + ("Tempo" in vocab.ranges) or tokens[-1] != EOS:
+            return tokens, labels
+        first = int(rng.integers(0, len(bars)))
+        length = int(rng.integers(1, min(MAX_FILL_BARS, len(bars) - first) + 1))
+        start = bars[first]
+        stop = bars[first + length] if first + length < len(bars) else len(tokens) - 1
+        none = np.zeros((1, labels.shape[1]), dtype=labels.dtype)
+        middle = labels[start:stop].copy()
+        if "fill" in self.names:
+            bar = np.cumsum(tokens[start:stop] == vocab.id("Bar", 0)) - 1
+            middle[:, self.names.index("fill")] = [fill_index(length - b) for b in bar]
+        arranged = np.concatenate([tokens[:start], [vocab.id("Gap", length - 1)], tokens[stop:-1],
+                                   [vocab.ranges["Middle"][0]], tokens[start:stop], [EOS]])
+        return arranged, np.concatenate([labels[:start], none, labels[stop:-1], none, middle, none])
+
+
+MAX_FILL_BARS = 8  # the longest gap training leaves
 
 
 def _label(piece: dict[str, Any], name: str) -> str:
@@ -157,7 +222,16 @@ def _label(piece: dict[str, Any], name: str) -> str:
 def condition_values(corpus: Corpus, names: tuple[str, ...]) -> dict[str, list[str]]:
     """For each condition, "unknown" and then every label the training split uses, sorted."""
     train = corpus.split("train")
-    return {name: ["unknown", *sorted({_label(piece, name) for piece in train})] for name in names}
+    return {name: control_values([name])[name] if name in CONTROL_NAMES
+            else ["unknown", *sorted({_label(piece, name) for piece in train})] for name in names}
+
+
+def training_tokenizer(corpus: Corpus, config: TrainConfig) -> Tokenizer:
+    """The corpus's tokenizer, with the fill-in-the-middle tokens added when `config.infill` asks for them."""
+    tokenizer = corpus.tokenizer
+    if config.infill and not tokenizer.config.infill:
+        tokenizer = tokenizer_from_config(dataclasses.replace(tokenizer.config, infill=True))
+    return tokenizer
 
 
 # ---------------------------------------------------------------- the loop
@@ -254,6 +328,7 @@ def _set_up(config: TrainConfig, output: Path, resume: bool, start: Start | None
         torch.set_num_threads(config.threads)
     corpus = start.corpus if start else Corpus.open(config.corpus)
     torch.manual_seed(config.seed)
+    tokenizer = training_tokenizer(corpus, config)
     if start:
         conditions = start.model.config.conditions
         model = MelodyLM(start.model.config)
@@ -261,14 +336,14 @@ def _set_up(config: TrainConfig, output: Path, resume: bool, start: Start | None
         model = model.to(device)
     else:
         conditions = condition_values(corpus, config.conditions)
-        model_config = dataclasses.replace(config.model, vocab_size=len(corpus.tokenizer), conditions=conditions)
+        model_config = dataclasses.replace(config.model, vocab_size=len(tokenizer), conditions=conditions)
         model = MelodyLM(model_config).to(device)
-    train_data = EpochStreams(corpus, "train", config, conditions)
-    valid_data = EpochStreams(corpus, "valid", config, conditions) if corpus.split("valid") else None
+    train_data = EpochStreams(corpus, "train", config, conditions, tokenizer)
+    valid_data = EpochStreams(corpus, "valid", config, conditions, tokenizer) if corpus.split("valid") else None
     steps_per_epoch, total_steps = _steps(config, train_data.total, world)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(config, total_steps))
-    run = Run(config=config, output=output, rank=rank, world=world, device=device, tokenizer=corpus.tokenizer,
+    run = Run(config=config, output=output, rank=rank, world=world, device=device, tokenizer=tokenizer,
               model=model, network=model, optimizer=optimizer, schedule=schedule, train_data=train_data,
               valid_data=valid_data, steps_per_epoch=steps_per_epoch, total_steps=total_steps)
     if resume:

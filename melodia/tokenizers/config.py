@@ -39,6 +39,8 @@ class TokenizerConfig:
         tempo: emit tempo tokens.
         tempo_bins: number of tempo levels, spaced evenly in log-tempo.
         tempo_range: slowest and fastest tempo in quarter notes per minute.
+        infill: add the fill-in-the-middle tokens of the metrical scheme (`Gap_N`, `Middle`), so a
+            model can regenerate bars between kept ones (see `melodia.infill`). Needs `melody`.
     """
 
     scheme: str = "metrical"
@@ -57,6 +59,7 @@ class TokenizerConfig:
     tempo: bool = True
     tempo_bins: int = 32
     tempo_range: tuple[float, float] = (40.0, 250.0)
+    infill: bool = False
 
     def __post_init__(self) -> None:
         problem = self.problem()
@@ -85,6 +88,8 @@ class TokenizerConfig:
             ("tempo_bins", 2 <= self.tempo_bins <= 256, "2..256"),
             ("tempo_range", len(self.tempo_range) == 2 and 0 < self.tempo_range[0] < self.tempo_range[1],
              "(slowest, fastest) with 0 < slowest < fastest"),
+            ("infill", not self.infill or (self.melody and self.scheme == "metrical"),
+             "False, or True with melody = True and the metrical scheme"),
         ]
         for name, ok, accepted in checks:
             if not ok:

@@ -6,17 +6,30 @@ Canonical order: positions rise within a bar; at one position programs rise
 (drums last) and pitches rise within a program. A TimeSig after a Bar changes
 the meter from that bar on; a Tempo after a Position changes the tempo there.
 Either appears only when it changes something. The sequence ends after a note.
+
+With `infill` on, a melody may also be written out of order, to fill a gap between kept bars
+(fill-in-the-middle):
+
+    prefix  Gap_N  suffix  Middle  (Bar ...)xN  EOS
+
+The prefix ends at a bar line; `Gap_N` says N bars are left out there; the suffix is the rest of
+the tune from the bar after the gap (its bars numbered as in the tune); after `Middle` come exactly
+the N missing bars, in the meter and tempo of the bar before the gap, none of whose notes may run
+into the suffix's first note. It decodes to the whole tune, in time order.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from melodia.tokenizers.base import EOS, GrammarState, Tokenizer, interleave
 from melodia.tokenizers.grid import DRUM_KEY, QuantizedScore
+
+MAX_GAP_BARS = 16  # the longest gap a fill-in-the-middle sequence may leave
 
 
 class MetricalTokenizer(Tokenizer):
@@ -43,6 +56,8 @@ class MetricalTokenizer(Tokenizer):
         if config.velocity_bins > 1:
             groups.append(("Velocity", grid.velocity_values))
         groups.append(("Duration", range(1, config.max_duration_quarters * config.steps_per_quarter + 1)))
+        if config.infill:
+            groups += [("Gap", range(1, MAX_GAP_BARS + 1)), ("Middle", [None])]
         return groups
 
     def new_state(self) -> MetricalState:
@@ -131,6 +146,8 @@ class MetricalState(GrammarState):
         self.tempo_bin = -1
         pitch_count = config.pitch_range[1] - config.pitch_range[0] + 1
         self.held_until = np.zeros((DRUM_KEY + 1, pitch_count), dtype=np.int64)  # end step, by track and pitch
+        self.infill = config.infill
+        self.gap = Gap()  # the gap of a fill-in-the-middle sequence, once its Gap token is read
 
     def allowed(self) -> np.ndarray:
         last, vocab = self.last_kind, self.vocab
@@ -141,33 +158,98 @@ class MetricalState(GrammarState):
         if last == "BOS":
             return self._mask("TimeSig")
         if last == "TimeSig" and self.bars == 0:
-            mask = self._mask("Tempo") if self.tokenizer.config.tempo else self._mask("Bar", "EOS")
-            return mask
+            return self._mask("Tempo") if self.tokenizer.config.tempo else self._opening()
         if last == "Tempo" and self.bars == 0:
-            return self._mask("Bar", "EOS")
+            return self._opening()
         if last == "Pitch":
-            return self._mask("Velocity" if self.velocity_bins > 1 else "Duration")
+            return self._durations(self._mask("Velocity")) if self.velocity_bins > 1 else self._durations()
         if last == "Velocity":
-            return self._mask("Duration")
+            return self._durations()
         if last == "Program":
             return self._pitches(self._mask())
+        if last == "Gap":
+            return self._mask("Bar", "Middle")
+        if last == "Middle":
+            return self._mask("Bar")
         if last in ("Bar", "TimeSig"):
-            mask = self._positions(self._mask("Bar"))
-            if last == "Bar" and self.bars > 1:
+            mask = self._positions(self._mask())
+            self._bar_end(mask, last)
+            if last == "Bar" and self.bars > 1 and not self.gap.filling:
                 mask[slice(*vocab.ranges["TimeSig"])] = True
                 mask[vocab.id("TimeSig", self.meter_index)] = False
             return mask
         mask = self._mask()
         if last == "Position":
-            if "Tempo" in vocab.ranges and self.bar_start + self.position > 0:
+            if "Tempo" in vocab.ranges and self.bar_start + self.position > 0 and not self.gap.filling:
                 mask[slice(*vocab.ranges["Tempo"])] = True
                 mask[vocab.id("Tempo", self.tempo_bin)] = False
             return self._notes(mask)
         # after a Tempo or a Duration: more notes here, a later position, a new bar or the end
         mask = self._positions(self._notes(mask))
-        mask[vocab.id("Bar", 0)] = True
-        mask[EOS] = last == "Duration"
+        self._bar_end(mask, last)
         return mask
+
+    def _opening(self) -> np.ndarray:
+        """After the header: the first bar, the end of an empty piece, or (with infill) a gap at the start."""
+        mask = self._mask("Bar", "EOS")
+        if self.infill and not self.gap.bars:
+            mask[slice(*self.vocab.ranges["Gap"])] = True
+        return mask
+
+    def _durations(self, mask: np.ndarray | None = None) -> np.ndarray:
+        """Every duration; filling a gap, none that would run into the first note after it."""
+        mask = self._mask("Duration") if mask is None else mask
+        if self.gap.filling and self.gap.limit is not None:
+            start, stop = self.vocab.ranges["Duration"]
+            longest = self.gap.limit - (self.bar_start + self.position)
+            mask[start + max(longest, 0):stop] = False
+        return mask
+
+    def _bar_end(self, mask: np.ndarray, last: str) -> None:
+        """What may close the bar: a new bar; the end, after a note (or, filling a gap, after its last bar;
+        in the suffix, the Middle that starts the filling); with infill on, a Gap, once."""
+        gap = self.gap
+        if gap.filling:
+            last_bar = self.bars - gap.first_bar >= gap.bars
+            mask[self.vocab.id("Bar", 0)] = not last_bar
+            mask[EOS] = last_bar and last in ("Bar", "Duration")
+            return
+        mask[self.vocab.id("Bar", 0)] = True
+        if gap.bars:  # the suffix: it ends where the gap's bars come
+            mask[self.vocab.ranges["Middle"][0]] = last == "Duration"
+            return
+        mask[EOS] = last == "Duration"
+        if self.infill and last in ("Bar", "Duration"):
+            start = self.vocab.ranges["Gap"][0]
+            mask[start:start + MAX_GAP_BARS] = True
+
+    def _read_gap(self, bars: int) -> None:
+        """A Gap of `bars` bars: remember where it starts, then count its bars as passed, so that the suffix's
+        bars fall where they are in the tune."""
+        bar_length = self.grid.bar_steps(*self.grid.meters[self.meter_index])
+        start = self.bar_start + self.bar_length if self.bars else 0
+        self.gap = Gap(bars=bars, first_bar=self.bars, start=start, end=start + bars * bar_length,
+                       resume=(self.bars, self.bar_start, self.bar_length, self.note_end, self.meter_index,
+                               self.tempo_bin, len(self.notes), self.held_until.copy()))
+        self.bars += bars
+        self.bar_start, self.bar_length = start + (bars - 1) * bar_length, bar_length
+        self.position = bar_length
+
+    def _read_middle(self) -> None:
+        """Back to the gap's start, with the suffix's notes set aside until the end."""
+        gap = self.gap
+        (self.bars, self.bar_start, self.bar_length, self.note_end, self.meter_index, self.tempo_bin, kept,
+         self.held_until) = gap.resume
+        gap.suffix, self.notes = self.notes[kept:], self.notes[:kept]
+        first = min((note[0] for note in gap.suffix), default=None)
+        gap.limit = first  # with nothing after the gap, its last note may ring on, as a tune's last note does
+        gap.filling = True
+        self.position, self.pitch = -1, -1
+
+    def finish(self) -> QuantizedScore:
+        if self.gap.suffix:
+            self.notes, self.gap.suffix = self.notes + self.gap.suffix, []
+        return super().finish()
 
     def _notes(self, mask: np.ndarray) -> np.ndarray:
         if self.use_programs:
@@ -201,6 +283,10 @@ class MetricalState(GrammarState):
         self.last_kind = kind
         if kind == "EOS":
             self.ended = True
+        elif kind == "Gap":
+            self._read_gap(index + 1)
+        elif kind == "Middle":
+            self._read_middle()
         elif kind == "TimeSig":
             self.meter_index = index
             numerator, denominator = self.grid.meters[index]
@@ -239,3 +325,19 @@ class MetricalState(GrammarState):
         if self.use_programs:
             self.key = -1
 
+
+
+@dataclass
+class Gap:
+    """The gap of a fill-in-the-middle sequence: `bars` bars from bar `first_bar` (step `start` to `end`);
+    `resume` is the grammar's state at its start, `suffix` the notes after it (set aside while the gap is
+    filled), `limit` the step no note of the gap may reach past (the suffix's first onset; None without one)."""
+
+    bars: int = 0
+    first_bar: int = 0
+    start: int = 0
+    end: int = 0
+    resume: tuple[Any, ...] = ()
+    suffix: list[tuple[int, int, int, int, int]] = field(default_factory=list)
+    limit: int | None = None
+    filling: bool = False

@@ -83,6 +83,17 @@ class SteadyMeter(MetricalRule):
         return narrowed
 
 
+class InOrder(MetricalRule):
+    """The melody is written in time order: no fill-in-the-middle Gap (see `melodia.infill` for filling one)."""
+
+    def narrow(self, state: MetricalState, mask: np.ndarray) -> np.ndarray:
+        if "Gap" not in self.tokenizer.vocab.ranges:
+            return mask
+        narrowed = mask.copy()
+        narrowed[slice(*self.tokenizer.vocab.ranges["Gap"])] = False
+        return narrowed
+
+
 class PitchSet(MetricalRule):
     """Only the pitches of `allowed` (a flag for each pitch of the tokenizer's range)."""
 
