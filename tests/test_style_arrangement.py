@@ -95,7 +95,8 @@ def test_users_chords_are_played_and_written_into_midi_and_musicxml(tmp_path: Pa
 
 @pytest.mark.parametrize(("text", "symbol", "classes"), [("Bbmaj7", "A#maj7", (10, 2, 5, 9)),
                                                           ("F#m7b5", "F#m7b5", (6, 9, 0, 4)),
-                                                          ("C/E", "C/E", (0, 4, 7)), ("Gmin", "Gm", (7, 10, 2))])
+                                                          ("C/E", "C/E", (0, 4, 7)), ("Gmin", "Gm", (7, 10, 2)),
+                                                          ("D7sus", "D7sus4", (2, 7, 9, 0))])
 def test_chord_symbols_parse(text: str, symbol: str, classes: tuple[int, ...]) -> None:
     chord = parse_symbol(text)
     assert chord.symbol() == symbol and chord.pitch_classes == classes
@@ -340,6 +341,29 @@ def test_a_bad_chord_symbol_in_a_score_names_it_and_its_tick() -> None:
     score.chord_symbols = [ChordSymbol(0, "F"), ChordSymbol(1920, "Xyz")]
     with pytest.raises(StyleError, match="chord symbol at tick 1920: chord 'Xyz': not a chord symbol; expected"):
         stylize(score, instrumentation="piano-solo")
+
+
+
+@pytest.mark.parametrize("name", ["midi/testPrimitive/test09.mid", "omr/k525short.mid"])
+def test_a_textures_chord_symbols_hold_its_tune_on_the_strong_beats(name: str) -> None:
+    """A chromatic etude (augmented triads) and Mozart (a suspended dominant): the chords named
+    over a texture contain its top line's notes on the strong beats (81.7 and 86.7 % before)."""
+    score = read_score(MUSIC21 / name)
+    key = tune_key(score, [n for t in score.tracks for n in t.notes])
+    for style_name in ("rock", "string-waltz"):
+        style = load_style(style_name)
+        assert style.instrumentation is not None
+        figures = measure(stylize(score, style=style), style.instrumentation, key, False, style.rhythm)
+        assert figures.chord_tone_share >= 0.9 and figures.key_kept and figures.above_melody == 0
+
+
+def test_a_chorale_is_harmonized_by_the_beat_where_its_voices_move() -> None:
+    out = stylize(read_score(example_path()), instrumentation="string-quartet")
+    ticks = [c.tick for c in out.chord_symbols]
+    assert any(t % 960 for t in ticks)  # a chord on a weak beat, where Bach changes it
+    assert out.chord_symbols[-1].symbol == "F#"  # and still the Picardy tonic at the end
+    bare = stylize(tune(A_MINOR), instrumentation="string-quartet")
+    assert not any(c.tick % 960 for c in bare.chord_symbols)  # a bare tune keeps its slots
 
 
 # --- the built-in drum kit --------------------------------------------------------------------------------------

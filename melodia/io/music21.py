@@ -319,7 +319,7 @@ KIND_QUALITIES = {
     "diminished-seventh": "dim7", "minor-major-seventh": "mmaj7", "dominant-ninth": "7", "dominant-11th": "7",
     "dominant-13th": "7", "major-ninth": "maj7", "major-11th": "maj7", "major-13th": "maj7", "minor-ninth": "m7",
     "minor-11th": "m7", "minor-13th": "m7", "minor-major-ninth": "mmaj7", "half-diminished-ninth": "m7b5",
-    "diminished-ninth": "dim7",
+    "diminished-ninth": "dim7", "suspended-fourth-seventh": "7sus4",
 }
 # and back: melodia's qualities as music21 figures spell them
 FIGURE_QUALITIES = {"mmaj7": "mM7", "dim7": "o7", "m7b5": "ø7"}

@@ -64,7 +64,7 @@ def arrange(score: Score, instrumentation: Instrumentation, patterns: dict[str, 
     elif score.chord_symbols:
         bars = from_symbols(score, end, score.chord_symbols)
     else:
-        bars = harmonize(score, melody if bare else pitched, key, end)
+        bars = harmonize(score, melody, key, end) if bare else harmonize(score, pitched, key, end, lead=melody)
     plan = Plan(key, bars, melody, _lines(voices, instrumentation, melody))
     if not accompaniment or not bars:
         return _assembled(score, instrumentation, plan.lines, plan if accompaniment else None, score)

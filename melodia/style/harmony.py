@@ -13,6 +13,14 @@ bar) and picks one chord per slot by dynamic programming over the chords of the 
   an eight-bar period, an authentic one (V(7) - I, after ii or IV) after the second and at
   the end; a tune ending on a tonic-chord tone ends on the tonic chord.
 
+For a texture of several voices (`lead` given: its top line), whose chords are read rather
+than invented, the lead's notes count twice, every chord of the main qualities on any root is
+a candidate at a cost (`chromatic_candidates`: a chromatic piece's augmented triads, chords
+from other keys, the dominant with a suspended fourth that resolves on the next beat), and a
+chord is chosen per beat: on a beat inside a slot its notes count half (`WEAK_BEAT`) and a
+change there pays the new chord's cost as well as `CHANGE_IN_BAR`, so a chorale's chord per
+quarter note is named as it sounds while a slot's first beat still decides its chord.
+
 Inversions are chosen afterwards for a smooth bass (`choose_bass`). `parse_progression`
 reads a user's progression ("Am | Dm G | C | E7"); `from_symbols` plays the chord symbols a
 score carries (a lead sheet's, read from MIDI text events, MusicXML or ABC) instead of an
@@ -35,10 +43,11 @@ from melodia.score import MAJOR, MINOR, TICKS_PER_QUARTER, ChordSymbol, Note, Sc
 QUALITIES: dict[str, tuple[int, ...]] = {
     "": (0, 4, 7), "m": (0, 3, 7), "dim": (0, 3, 6), "aug": (0, 4, 8), "sus4": (0, 5, 7), "sus2": (0, 2, 7),
     "6": (0, 4, 7, 9), "m6": (0, 3, 7, 9), "7": (0, 4, 7, 10), "maj7": (0, 4, 7, 11), "m7": (0, 3, 7, 10),
-    "m7b5": (0, 3, 6, 10), "dim7": (0, 3, 6, 9), "mmaj7": (0, 3, 7, 11),
+    "m7b5": (0, 3, 6, 10), "dim7": (0, 3, 6, 9), "mmaj7": (0, 3, 7, 11), "7sus4": (0, 5, 7, 10),
 }
 ALIASES = {"maj": "", "M": "", "min": "m", "-": "m", "M7": "maj7", "ø": "m7b5", "ø7": "m7b5", "°": "dim",
-           "°7": "dim7", "+": "aug", "min7": "m7", "-7": "m7"}
+           "°7": "dim7", "+": "aug", "min7": "m7", "-7": "m7",
+           "7sus": "7sus4", "sus": "sus4"}
 SHARP_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 FLAT_NAMES = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
 LETTERS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
@@ -207,6 +216,27 @@ def key_candidates(tonic: int, mode: str) -> list[Candidate]:
             at(0, "", 0.6, "T")]  # the tonic with a Picardy third, for a final major chord
 
 
+CHROMATIC_QUALITIES = ("", "m", "7", "m7", "maj7", "aug", "dim", "dim7", "m7b5")
+CHROMATIC_PRIOR = 1.2  # what a chord outside the key's candidates costs in a texture of several voices
+SUSPENDED_PRIOR = 0.3  # a suspended fourth over the dominant: a cadence's 4-3 suspension, named as it sounds
+
+
+def chromatic_candidates(tonic: int, mode: str) -> list[Candidate]:
+    """The key's candidates, then a chord of every `CHROMATIC_QUALITIES` on every root the key
+    does not offer, at `CHROMATIC_PRIOR`, and the dominant with a suspended fourth (and seventh)
+    at `SUSPENDED_PRIOR`."""
+    own = key_candidates(tonic, mode)
+    offered = {(c.chord.root, c.chord.quality) for c in own}
+    dominant = (tonic + 7) % 12
+    extra = []
+    for root in range(12):
+        for quality in CHROMATIC_QUALITIES:
+            if (root, quality) not in offered:
+                extra.append(Candidate(Chord(root, quality), CHROMATIC_PRIOR, "X"))
+    suspended = [Candidate(Chord(dominant, quality), SUSPENDED_PRIOR, "D") for quality in ("sus4", "7sus4")]
+    return own + extra + suspended
+
+
 def scale_of(tonic: int, mode: str) -> list[int]:
     return [(tonic + step) % 12 for step in (MAJOR_SCALE if mode == MAJOR else MINOR_SCALE)]
 
@@ -248,24 +278,65 @@ def slots_of(score: Score, end_tick: int) -> list[Bar]:
 
 # --- choosing chords ---------------------------------------------------------------------------------
 
-def harmonize(score: Score, melody: list[Note], key: tuple[int, str], end_tick: int | None = None) -> list[Bar]:
-    """One chord per harmony slot of `score` for `melody` in `key` (see the module's rules)."""
+def harmonize(score: Score, melody: list[Note], key: tuple[int, str], end_tick: int | None = None, *,
+              lead: list[Note] | None = None) -> list[Bar]:
+    """One chord per harmony slot of `score` for `melody` in `key` (see the module's rules);
+    `melody` may be every note of a texture, whose top line is then given as `lead`."""
     end = end_tick if end_tick is not None else max((n.end_tick for n in melody), default=0)
     slots = slots_of(score, end)
     if not slots:
         return []
-    candidates = key_candidates(*key)
+    candidates = key_candidates(*key) if lead is None else chromatic_candidates(*key)
     tones = np.array([[pc in c.chord.pitch_classes for pc in range(12)] for c in candidates])
     near = np.array([[any((pc - tone) % 12 in (1, 11) for tone in c.chord.pitch_classes) for pc in range(12)]
                      for c in candidates])
-    fits = np.array([_fits(tones, near, heard, slot)
-                     for slot, heard in zip(slots, _notes_per_slot(slots, melody), strict=True)])
-    costs = -fits + np.array([c.prior for c in candidates])[None, :] + _cadence_costs(slots, candidates, melody, key)
+    priors = np.array([c.prior for c in candidates])
     moves = _transition_costs(candidates)
-    chosen = _best_path(costs, moves, [a.number == b.number for a, b in pairwise(slots)])
+    if lead is None:
+        fits = np.array([_fits(tones, near, heard, slot)
+                         for slot, heard in zip(slots, _notes_per_slot(slots, melody), strict=True)])
+        costs = -fits + priors[None, :] + _cadence_costs(slots, candidates, melody, key)
+        chosen = _best_path(costs, moves, [a.number == b.number for a, b in pairwise(slots)])
+    else:  # a texture: a chord per beat, changing on a weak beat only where the texture asks for it
+        beats, strong = _beats_of(slots)
+        fits = np.zeros((len(beats), len(candidates)))
+        for notes in (melody, lead):  # the lead's notes count twice
+            fits += np.array([_fits(tones, near, heard, beat)
+                              for beat, heard in zip(beats, _notes_per_slot(beats, notes), strict=True)])
+        fits *= np.where(strong, 1.0, WEAK_BEAT)[:, None]
+        cadences = [replace(beat, phrase_end=first and slot.phrase_end) for beat, first, slot
+                    in zip(beats, strong, _slot_of_each(beats, slots), strict=True)]
+        costs = -fits + np.where(strong, 1.0, 0.0)[:, None] * priors[None, :] + \
+            _cadence_costs(cadences, candidates, lead or melody, key)
+        chosen = _best_path(costs, moves, [a.number == b.number for a, b in pairwise(beats)],
+                            [None if first else priors for first in strong[1:]])
+        slots = beats
     bars = choose_bass(_merged([replace(slot, chord=candidates[i].chord) for slot, i in zip(slots, chosen,
                                                                                               strict=True)]))
     return _bass_clear_of(bars, melody)
+
+
+WEAK_BEAT = 0.5  # how much the notes of a beat inside a harmony slot count, against its first beat's
+
+
+def _beats_of(slots: list[Bar]) -> tuple[list[Bar], np.ndarray]:
+    """Each slot cut into its beats (the last one takes what is left), and which of them start a slot."""
+    beats: list[Bar] = []
+    strong: list[bool] = []
+    for slot in slots:
+        count = max(min(slot.beats, slot.length // slot.beat), 1)
+        for index in range(count):
+            start = slot.start + index * slot.beat
+            stop = slot.start + slot.length if index == count - 1 else start + slot.beat
+            beats.append(replace(slot, start=start, length=stop - start, beats=1,
+                                 phrase_end=slot.phrase_end and index == count - 1))
+            strong.append(index == 0)
+    return beats, np.array(strong)
+
+
+def _slot_of_each(beats: list[Bar], slots: list[Bar]) -> list[Bar]:
+    starts = [slot.start for slot in slots]
+    return [slots[bisect_right(starts, beat.start) - 1] for beat in beats]
 
 
 def _bass_clear_of(bars: list[Bar], melody: list[Note]) -> list[Bar]:
@@ -390,10 +461,11 @@ def _cadence_costs(slots: list[Bar], candidates: list[Candidate], melody: list[N
     before = np.array([c.function == "S" for c in candidates])
     last_note = max(melody, key=lambda n: n.end_tick).pitch % 12 if melody else key[0]
     ends_home = last_note in tonic_triad(*key)
+    last_end = max((index for index, slot in enumerate(slots) if slot.phrase_end), default=-1)
     for index, slot in enumerate(slots):
         if not slot.phrase_end or slot.number < 0:
             continue
-        final = index == len(slots) - 1
+        final = index == last_end
         authentic = final or (slot.number + 1) % (2 * PHRASE_BARS) == 0
         if authentic and (not final or ends_home):
             costs[index] -= (4.0 if final else 0.8) * tonic
@@ -429,12 +501,18 @@ def _transition_costs(candidates: list[Candidate]) -> np.ndarray:
 CHANGE_IN_BAR = 0.3  # what a chord change inside a bar must earn
 
 
-def _best_path(costs: np.ndarray, moves: np.ndarray, same_bar: list[bool]) -> list[int]:
-    """Viterbi: the candidate per slot minimizing slot costs plus transition costs."""
+def _best_path(costs: np.ndarray, moves: np.ndarray, same_bar: list[bool],
+               entering: list[np.ndarray | None] | None = None) -> list[int]:
+    """Viterbi: the candidate per slot minimizing slot costs plus transition costs; `entering`
+    (per transition, or None) is what a change to each candidate costs there."""
     total = costs[0].copy()
     back = []
+    change = 1 - np.eye(len(total))
     for index in range(1, len(costs)):
-        extra = moves + (CHANGE_IN_BAR * (1 - np.eye(len(total))) if same_bar[index - 1] else 0.0)
+        extra = moves + (CHANGE_IN_BAR * change if same_bar[index - 1] else 0.0)
+        cost_in = entering[index - 1] if entering is not None else None
+        if cost_in is not None:
+            extra = extra + change * cost_in[None, :]
         options = total[:, None] + extra
         back.append(options.argmin(axis=0))
         total = options.min(axis=0) + costs[index]

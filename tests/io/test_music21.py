@@ -140,7 +140,7 @@ def test_absurd_fields_are_refused_before_music21_starts(text: str, kind: str, m
 def test_chord_symbols_come_back_from_musicxml(tmp_path: Path) -> None:
     symbols = [ChordSymbol(0, "Am"), ChordSymbol(960, "Bbmaj7"), ChordSymbol(1920, "F#m7b5"), ChordSymbol(2400, "C/E"),
                ChordSymbol(2880, "G7"), ChordSymbol(3840, "Ebdim7"), ChordSymbol(4320, "Dmmaj7"),
-               ChordSymbol(4800, "Caug")]
+               ChordSymbol(4800, "Caug"), ChordSymbol(5280, "A7sus4")]
     notes = [Note(60 + i % 5, 80, i * 480, 480) for i in range(12)]
     path = write_score(Score([Track("lead", 0, False, notes)], chord_symbols=symbols), tmp_path / "lead.musicxml")
     assert read_score(path).chord_symbols == symbols
