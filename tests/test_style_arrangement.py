@@ -13,7 +13,7 @@ import pytest
 from conftest import MUSIC21
 
 from melodia.cli import main
-from melodia.errors import StyleError
+from melodia.errors import MelodiaWarning, StyleError
 from melodia.io import read_score, write_score
 from melodia.resources import example_path
 from melodia.score import ChordSymbol, Note, Score, Track
@@ -364,6 +364,24 @@ def test_a_chorale_is_harmonized_by_the_beat_where_its_voices_move() -> None:
     assert out.chord_symbols[-1].symbol == "F#"  # and still the Picardy tonic at the end
     bare = stylize(tune(A_MINOR), instrumentation="string-quartet")
     assert not any(c.tick % 960 for c in bare.chord_symbols)  # a bare tune keeps its slots
+
+
+
+def test_given_chords_are_played_instead_of_a_styles_harmonizer(tmp_path: Path) -> None:
+    calls = []
+
+    def counting(score: Score) -> Score:
+        calls.append(score)
+        return score
+
+    register_harmonizer("test-counting", counting)
+    path = tmp_path / "mine.toml"
+    path.write_text('rhythm = "straight"\nharmonizer = "test-counting"\n')
+    out = stylize(lead_sheet(), style=path, instrumentation="piano-solo")
+    assert not calls and [c.symbol for c in out.chord_symbols] == GIVEN
+    with pytest.warns(MelodiaWarning, match="harmonizer 'test-counting' chooses chords of its own"):
+        stylize(lead_sheet(), style=path)  # no instrumentation to play them: the harmonizer, with a warning
+    assert len(calls) == 1
 
 
 # --- the built-in drum kit --------------------------------------------------------------------------------------

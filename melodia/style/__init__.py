@@ -13,12 +13,13 @@ next; else the chords estimated from the melody in its key (`melodia.style.harmo
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import replace
 from pathlib import Path
 
-from melodia.errors import StyleError
+from melodia.errors import MelodiaWarning, StyleError
 from melodia.score import Score, TempoChange
 from melodia.style.arrange import arrange
 from melodia.style.form import check_form
@@ -60,7 +61,8 @@ def stylize(score: Score, instrumentation: str | Path | Instrumentation | None =
     (intro, ending, ritardando); `swing` (long:short of each pair of eighths, 2 for a triplet
     feel) overrides the rhythm's. `chords` ("Am | Dm G | C | E7") replace the estimated harmony,
     and so, when no `chords` are given, do the chord symbols `score` carries (a style's named
-    harmonizer is then not used either, as it would choose chords of its own);
+    harmonizer, which would choose chords of its own, is then used only when no instrumentation
+    is there to play them, with a warning);
     `intro` is 'none', 'vamp' or 'phrase', `ending` 'none' or 'held', and `ritardando` slows
     the last two bars. The meter change of a rhythm comes first, so an added accompaniment is
     written in the new meter; swing, accents and humanizing come last, so they apply to the
@@ -84,8 +86,12 @@ def stylize(score: Score, instrumentation: str | Path | Instrumentation | None =
     progression = parse_progression(chords) if isinstance(chords, str) else chords
     out = retime(score, rhythm) if rhythm else score
     given = bool(progression or out.chord_symbols)
-    if combined is not None and combined.harmonizer and accompaniment and not given \
+    if combined is not None and combined.harmonizer and accompaniment and not (given and instrumentation) \
             and detect_voices(out).is_bare_melody:
+        if given:
+            warnings.warn(MelodiaWarning(f"style {combined.name!r}: its harmonizer {combined.harmonizer!r} chooses "
+                                         "chords of its own; the chords given are not played (name an "
+                                         "instrumentation to have them played)"), stacklevel=2)
         out = harmonizer(combined.harmonizer)(out)
     if instrumentation:
         out = arrange(out, instrumentation, rhythm.accompaniment if rhythm else None, accompaniment,
