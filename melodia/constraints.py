@@ -93,6 +93,10 @@ class Constraints:
     form: str | None = None  # "AABB", one letter a phrase; by default one fitting the length; "none": no form
     phrase_bars: int | None = None  # bars per phrase; by default 4 where the length allows
     scale: str = "strict"  # "strict": only the key's scale; "soft": a bias towards it; "off": any pitch
+    # soft controls (see melodia.controls), which the model is conditioned on rather than held to:
+    chords: str | None = None  # "D | G | A7 | D": chords per bar (a bar's chords share it), repeated to the length
+    density: str | None = None  # notes per bar, "2,4,4,8" (repeated), or a curve: steady, rising, falling, arch
+    register: str | None = None  # low, mid or high per bar, "mid,mid,high,mid" (repeated), or a curve
 
     def __post_init__(self) -> None:
         """Read text given for key, meter and pitch_range; refuse a value no melody could have, naming the
@@ -127,8 +131,25 @@ class Constraints:
             if not isinstance(self.form, str):
                 raise GenerateError(f"constraints.form = {self.form!r}: expected letters such as AABB, or none")
             object.__setattr__(self, "form", form_letters(self.form, "constraints.form ="))
+        self._check_controls()
         if not isinstance(self.end_on_tonic, bool):
             raise GenerateError(f"constraints.end_on_tonic = {self.end_on_tonic!r}: expected true or false")
+
+    def _check_controls(self) -> None:
+        from melodia.controls import plan_chords, plan_density, plan_register
+
+        for name in ("chords", "density", "register"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise GenerateError(f"constraints.{name} = {value!r}: expected text, such as "
+                                    + {"chords": "'D | G | A7 | D'", "density": "'2,4,4,8' or 'rising'",
+                                       "register": "'mid,mid,high,mid' or 'rising'"}[name])
+        if self.chords is not None:
+            plan_chords(self.chords, 48, 12, 1)
+        if self.density is not None:
+            plan_density(self.density, self.bars or 1, 8)
+        if self.register is not None:
+            plan_register(self.register, self.bars or 1)
 
     @classmethod
     def parse(cls, values: Mapping[str, Any], source: str = "constraints", where: str = "") -> Constraints:

@@ -39,7 +39,7 @@ CONTROL_NAMES = ("chord", "density", "register", "fill")
 ROOTS = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 KINDS = ("", "m", "7", "dim")  # major, minor, dominant seventh, diminished
 KIND_OF_QUALITY = {"": "", "6": "", "maj7": "", "aug": "", "sus4": "", "sus2": "", "m": "m", "m6": "m", "m7": "m",
-                   "mmaj7": "m", "7": "7", "dim": "dim", "m7b5": "dim", "dim7": "dim"}
+                   "mmaj7": "m", "7": "7", "7sus4": "7", "dim": "dim", "m7b5": "dim", "dim7": "dim"}
 DENSITY_TOP = 16  # bars with this many notes or more share one label
 REGISTERS = ("low", "mid", "high")
 REGISTER_FLOORS = (66.0, 71.0)  # mean pitch where mid (F#4) and high (B4) begin: a quarter of folk bars each
@@ -276,7 +276,7 @@ def plan_chords(progression: str, bar_steps: int, beat_steps: int, bars: int) ->
     try:
         chords = parse_progression(progression)
     except MelodiaError as error:
-        raise ControlError(str(error).replace("chords ", "controls.chords = ", 1)) from error
+        raise ControlError(f"constraints.chords = {progression!r}: {error}") from error
     beats = max(bar_steps // max(beat_steps, 1), 1)
     out = []
     for number in range(bars):
@@ -311,7 +311,7 @@ def plan_register(text: str, bars: int | None) -> tuple[int, ...]:
         return tuple(1 + REGISTERS.index(word) for word in words)
     if len(words) > 1:
         bad = next(word for word in words if word not in REGISTERS)
-        raise ControlError(f"controls.register = {text!r}: {bad!r} is not a register; expected low, mid or high "
+        raise ControlError(f"constraints.register = {text!r}: {bad!r} is not a register; expected low, mid or high "
                            f"per bar, or one of the curves {', '.join(CURVES)}")
     return tuple(1 + min(int(level * len(REGISTERS)), len(REGISTERS) - 1)
                  for level in _curve(text, bars, "register"))
@@ -323,9 +323,9 @@ def _curve(text: str, bars: int | None, name: str) -> list[float]:
     accepted = f"numbers per bar such as 2,4,4,8, or one of the curves {', '.join(CURVES)}" if name == "density" \
         else f"low, mid or high per bar, or one of the curves {', '.join(CURVES)}"
     if curve not in CURVES:
-        raise ControlError(f"controls.{name} = {text!r}: expected {accepted}")
+        raise ControlError(f"constraints.{name} = {text!r}: expected {accepted}")
     if not bars:
-        raise ControlError(f"controls.{name} = {text!r}: a curve needs the length in bars; give bars as well")
+        raise ControlError(f"constraints.{name} = {text!r}: a curve needs the length in bars; give bars as well")
     if bars == 1 or curve == "steady":
         return [0.5] * bars
     ramp = [i / (bars - 1) for i in range(bars)]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -35,8 +35,9 @@ class ModelConfig:
         cell: "lstm", "gru" or "rnn".
         dropout: dropout between layers and on embeddings and outputs.
         tie_weights: share the input embedding with the output projection.
-        conditions: per-piece labels the model is conditioned on, name -> list of values
-            (for example meter -> ["3/4", "4/4", "6/8"]); index 0 of each list is "unknown".
+        conditions: labels the model is conditioned on, name -> list of values: per piece (for
+            example meter -> ["3/4", "4/4", "6/8"]) or per token (the controls of `melodia.controls`);
+            index 0 of each list is "unknown".
     """
 
     vocab_size: int = 0
@@ -95,9 +96,12 @@ class MelodyLM(nn.Module):
         """Logits (batch, time, vocab) for `tokens` (batch, time), and the state after them.
 
         `conditions` holds one label index per condition, for each sequence (batch, conditions)
-        or for each token (batch, time, conditions).
+        or for each token (batch, time, conditions); None gives every condition its "unknown" label, 0.
         """
         embedded = self.embedding(tokens)
+        if conditions is None and len(self.condition_embeddings):  # every condition "unknown"
+            conditions = torch.zeros(tokens.shape[0], len(self.condition_embeddings), dtype=torch.long,
+                                     device=tokens.device)
         if conditions is not None and len(self.condition_embeddings):
             if conditions.dim() == 2:
                 conditions = conditions.unsqueeze(1).expand(-1, tokens.shape[1], -1)
@@ -108,6 +112,37 @@ class MelodyLM(nn.Module):
         if self.bottleneck is not None:
             output = self.bottleneck(output)
         return self.decoder(output), state
+
+    def widened(self, vocab_size: int, conditions: dict[str, list[str]]) -> MelodyLM:
+        """A copy whose vocabulary grows to `vocab_size` (new tokens added at the end, their embeddings drawn
+        small and their output bias at the lowest existing one) and which reads more `conditions` (new tables
+        all zero, so until trained it predicts exactly as this model does)."""
+        config = self.config
+        if vocab_size < config.vocab_size or any(config.conditions.get(name, values) != values
+                                                 for name, values in conditions.items()):
+            raise ModelConfigError(f"a model can only be widened: vocab_size {config.vocab_size} -> {vocab_size}, "
+                                   f"conditions {list(config.conditions)} -> {list(conditions)}")
+        wider = MelodyLM(dataclasses.replace(config, vocab_size=vocab_size,
+                                             conditions={**config.conditions, **conditions}))
+        state = {name: value for name, value in self.state_dict().items()
+                 if not name.startswith(("embedding.", "decoder.", "condition_embeddings."))}
+        wider.load_state_dict(state, strict=False)
+        with torch.no_grad():
+            old = config.vocab_size
+            wider.embedding.weight[:old] = self.embedding.weight
+            wider.embedding.weight[old:].normal_(0.0, float(self.embedding.weight.std()))
+            if not config.tie_weights:
+                wider.decoder.weight[:old] = self.decoder.weight
+            wider.decoder.bias[:old] = self.decoder.bias
+            wider.decoder.bias[old:] = self.decoder.bias.min()
+            names = list(wider.config.conditions)
+            for index, name in enumerate(names):
+                table = cast(nn.Embedding, wider.condition_embeddings[index])
+                table.weight.zero_()
+                if name in config.conditions:
+                    table.weight.copy_(cast(nn.Embedding,
+                                            self.condition_embeddings[list(config.conditions).index(name)]).weight)
+        return wider
 
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -216,9 +216,8 @@ class Stepper:
                  labels: torch.Tensor | None = None) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         hidden, cell = state
         x = self.embedding[tokens]
-        if labels is not None:
-            for index, table in enumerate(self.conditions):
-                x = x + table[labels[:, index]]
+        for index, table in enumerate(self.conditions):  # without labels, every condition "unknown"
+            x = x + (table[labels[:, index]] if labels is not None else table[0])
         new_hidden, new_cell = [], []
         for layer, (weight, bias) in enumerate(self.layers):
             gates = torch.addmm(bias, torch.cat([x, hidden[layer]], dim=1), weight)
