@@ -75,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     _model_commands(commands)
     _finetune_commands(commands)
     _generate_command(commands)
+    _infill_command(commands)
     _style_command(commands)
     _harmonize_command(commands)
     _batch_command(commands)
@@ -438,6 +439,7 @@ def _generate_command(commands: Any) -> None:
                           help="strict: only the key's scale; soft: a bias towards it (minor's raised 6th and 7th, "
                                "chromatic passing notes); off: any pitch (default: %(default)s)")
     generate.add_argument("--instrument", help="keep notes in this instrument's range (violin, flute, ...)")
+    _control_options(generate)
     generate.add_argument("--temperature", type=float, default=1.0)
     generate.add_argument("--top-k", type=int, default=0)
     generate.add_argument("--top-p", type=float, default=1.0)
@@ -486,6 +488,78 @@ def _generate(args: argparse.Namespace) -> None:
         play_outputs(paths, args.force)
 
 
+def _control_options(parser: argparse.ArgumentParser) -> None:
+    """The soft controls (melodia.controls), which the model is conditioned on."""
+    parser.add_argument("--chords", metavar="PROGRESSION",
+                        help='chords to write the melody over, per bar, repeated to the length: "D | G | A7 | D" '
+                             '(a bar\'s chords share it by beats: "D G | A7 D"); written with the melody as chord '
+                             "symbols, which --style then plays")
+    parser.add_argument("--density", metavar="N,N,...|CURVE",
+                        help="notes per bar, repeated to the length (2,4,4,8), or a curve: steady, rising, falling, "
+                             "arch (from half a note to a note per eighth)")
+    parser.add_argument("--register", metavar="R,R,...|CURVE",
+                        help="low, mid or high per bar (mid,mid,high,mid), repeated to the length, or a curve: "
+                             "steady, rising, falling, arch")
+
+
+def _infill_command(commands: Any) -> None:
+    infill = commands.add_parser("infill", help="write chosen bars of a melody anew, keeping the rest exactly")
+    infill.add_argument("file", help="a MIDI, ABC or MusicXML file")
+    infill.add_argument("--bars", required=True, metavar="FIRST-LAST", help="the bars to rewrite, from 1: 5-8")
+    infill.add_argument("--num", type=int, default=10, help="how many versions (default: %(default)s)")
+    infill.add_argument("--track", metavar="T", help="the track to rewrite, an index from 0 or a name (needed when "
+                                                   "the file has more than one pitched track)")
+    infill.add_argument("--model", default="default", metavar="FILE",
+                        help="a model trained with infilling (default: the one shipped)")
+    infill.add_argument("--key", help='key and mode of the new bars, e.g. "D dorian" (default: the tune\'s)')
+    infill.add_argument("--scale", choices=("strict", "soft", "off"), default="strict",
+                        help="strict: the key's scale and the tune's own notes; soft: a bias; off: any pitch")
+    infill.add_argument("--range", metavar="LOW:HIGH", help="pitch range of the new notes, e.g. C4:C6")
+    infill.add_argument("--max-leap", type=int, metavar="SEMITONES", help="largest leap between notes")
+    _control_options(infill)
+    infill.add_argument("--temperature", type=float, default=1.0)
+    infill.add_argument("--top-p", type=float, default=1.0)
+    infill.add_argument("--random-seed", type=int, default=0, help="the same number gives the same output")
+    infill.add_argument("-o", "--output", default=DEFAULT_OUTPUT, help="output folder (default: %(default)s)")
+    infill.add_argument("--force", action="store_true", help="overwrite files in the output folder")
+    infill.add_argument("--quiet", action="store_true", help="no progress bar")
+    infill.set_defaults(run=_infill)
+
+
+def _infill(args: argparse.Namespace) -> None:
+    from melodia.errors import MelodiaError
+    from melodia.generation import Constraints, write_outputs
+    from melodia.infill import BarSpan, infill
+    from melodia.io.atomic import check_folder, refuse_overwrite
+    from melodia.sampler import SamplingConfig
+
+    if args.num < 1:
+        raise MelodiaError(f"--num {args.num}: expected 1 or more versions")
+    span = BarSpan.read_setting(args.bars, "--bars")
+    constraints = Constraints.parse({name: getattr(args, name) for name in (
+        "key", "range", "max_leap", "scale", "chords", "density", "register")}, "", "constraints")
+    sampling = SamplingConfig(temperature=args.temperature, top_p=args.top_p)
+    if not Path(args.file).is_file():
+        raise MelodiaError(f"{args.file}: no such file; infill rewrites bars of a MIDI, ABC or MusicXML file")
+    check_folder(args.output)
+    folder = Path(args.output)
+    if not args.force:
+        for index in range(args.num):
+            for suffix in (".mid", ".png"):
+                refuse_overwrite(folder / f"{index + 1:03d}{suffix}")
+        refuse_overwrite(folder / "manifest.json")
+    track = int(args.track) if args.track is not None and args.track.isdigit() else args.track
+    with _sampling_progress(args.num, args.quiet) as progress:
+        scores = infill(args.model, Path(args.file), span, args.num, track, constraints, sampling, args.random_seed,
+                        progress=progress)
+    settings = {"model": args.model, "source": args.file, "bars": str(span), "track": args.track,
+                "count": args.num, "random_seed": args.random_seed, "constraints": constraints.as_text(),
+                "sampling": {"temperature": args.temperature, "top_p": args.top_p}}
+    paths = write_outputs(scores, folder, settings, force=args.force)
+    print(f"wrote {len(paths)} MIDI files with bars {span} written anew, a piano roll of each (.png) and "
+          f"manifest.json to {args.output}")
+
+
 def _generation_settings(args: argparse.Namespace) -> tuple[Any, Any]:
     """The constraints and sampling settings asked for, checked before any file is touched."""
     from dataclasses import replace
@@ -501,7 +575,7 @@ def _generation_settings(args: argparse.Namespace) -> tuple[Any, Any]:
         raise MelodiaError(f"--seed-bars {args.seed_bars}: expected 1 or more bars")
     constraints = Constraints.parse({name: getattr(args, name) for name in (
         "key", "range", "max_leap", "bars", "notes", "meter", "end_on_tonic", "instrument", "form", "phrase_bars",
-        "scale")}, "", "constraints")
+        "scale", "chords", "density", "register")}, "", "constraints")
     sampling = SamplingConfig(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
                               repetition_penalty=args.repetition_penalty, beam_size=args.beam_size,
                               branch_factor=args.branch_factor)

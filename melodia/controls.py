@@ -268,8 +268,8 @@ class Labeler:
         return out
 
 
-def plan_chords(progression: str, bar_steps: int, beat_steps: int, bars: int) -> tuple[tuple[int, int], ...]:
-    """'D | G | A7 | D' (a bar's chords share it by beats) as (step, chord label) over `bars` bars, the
+def chord_changes(progression: str, bar_steps: int, beat_steps: int, bars: int) -> list[tuple[int, Any]]:
+    """'D | G | A7 | D' (a bar's chords share it by beats) as (grid step, `Chord`) changes over `bars` bars, the
     progression repeated to the length."""
     from melodia.style.harmony import parse_progression
 
@@ -278,17 +278,23 @@ def plan_chords(progression: str, bar_steps: int, beat_steps: int, bars: int) ->
     except MelodiaError as error:
         raise ControlError(f"constraints.chords = {progression!r}: {error}") from error
     beats = max(bar_steps // max(beat_steps, 1), 1)
-    out = []
+    out: list[tuple[int, Any]] = []
     for number in range(bars):
         group = chords[number % len(chords)]
         shares = [beats // len(group) + (i < beats % len(group)) for i in range(len(group))] \
             if beats >= len(group) else [1] * len(group)
         onset = number * bar_steps
         for chord, share in zip(group, shares, strict=True):
-            if onset < (number + 1) * bar_steps:
-                out.append((onset, chord_index(chord.root, chord.quality)))
+            if onset < (number + 1) * bar_steps and (not out or out[-1][1] != chord):
+                out.append((onset, chord))
             onset += share * beat_steps
-    return tuple(out)
+    return out
+
+
+def plan_chords(progression: str, bar_steps: int, beat_steps: int, bars: int) -> tuple[tuple[int, int], ...]:
+    """`chord_changes` as (grid step, "chord" label)."""
+    return tuple((step, chord_index(chord.root, chord.quality))
+                 for step, chord in chord_changes(progression, bar_steps, beat_steps, bars))
 
 
 NUMBER_LIST = re.compile(r"^\s*\d+(\s*,\s*\d+)*\s*$")

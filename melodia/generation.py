@@ -26,12 +26,13 @@ import torch
 
 from melodia.analysis import SCALES, estimate_key, key_correlations, mode_quality
 from melodia.constraints import SCALE_CHOICES, Constraints, GenerateError, Meter, PitchRange
+from melodia.controls import ControlError, ControlPlan, Labeler, chord_changes, chord_index, plan_density, plan_register
 from melodia.form import FormCadence, FormCopy, FormPlan, cadence_pitch_classes, plan_form
 from melodia.gm import INSTRUMENT_RANGES
 from melodia.io.atomic import atomic_write_bytes, atomic_write_text, refuse_overwrite
 from melodia.metrics import SCALAR_METRICS, STRUCTURE_METRICS, ends_on_tonic
 from melodia.sampler import Constraint, Progress, SamplingConfig, beam_search, sample
-from melodia.score import MAJOR, MINOR, KeySignature, Score
+from melodia.score import MAJOR, MINOR, ChordSymbol, KeySignature, Score, TimeSignature
 from melodia.seed import Mode, parse_seed
 from melodia.tokenizers import EOS, Tokenizer
 from melodia.tokenizers.rules import (
@@ -43,6 +44,7 @@ from melodia.tokenizers.rules import (
     NoteCount,
     PitchSet,
     SteadyMeter,
+    beat_steps,
 )
 
 __all__ = ["SCALE_CHOICES", "Constraints", "GenerateError", "GenerationSettings", "Meter", "PitchRange",
@@ -113,16 +115,18 @@ def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints | N
     if plan is not None:
         rules += _form_rules(tokenizer, plan, mode, _seed_bars(seed_score) + 1)
     bias = _key_bias(tokenizer, mode, seed_score, constraints.scale)
+    labels_of, chord_symbols = controls_asked(model, tokenizer, seed_score, constraints, mode)
     generator = torch.Generator().manual_seed(random_seed)
     torch.manual_seed(random_seed)
 
     def draw(how_many: int) -> list[Score]:
         with _one_thread():
             if sampling.beam_size:
-                sequences = beam_search(model, tokenizer, prompt, sampling, rules, how_many, bias, progress)
+                sequences = beam_search(model, tokenizer, prompt, sampling, rules, how_many, bias, progress,
+                                        labels_of=labels_of)
             else:
                 sequences = sample(model, tokenizer, prompt, how_many, sampling, generator, rules, bias=bias,
-                                   progress=progress)
+                                   progress=progress, labels_of=labels_of)
         return [tokenizer.decode(tokens) for tokens in sequences]
 
     scores = draw(count)
@@ -144,7 +148,45 @@ def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints | N
     signature = KeySignature(0, mode.tonic, mode_quality(mode.name))
     for score in scores:
         score.key_signatures = [signature]
+        score.chord_symbols = [symbol for symbol in chord_symbols if symbol.tick < score.end_tick]
     return scores
+
+
+CONTROL_FIELDS = {"chord": "chords", "density": "density", "register": "register"}
+PLAN_BARS = 512  # bars a progression is laid over when the length is not given (more than a sampler makes)
+
+
+def controls_asked(model: Any, tokenizer: Tokenizer, score: Score, constraints: Constraints,
+                   mode: Mode) -> tuple[Labeler | None, list[ChordSymbol]]:
+    """The labels the model reads for the controls asked for (None when none is), and the chord symbols of a
+    progression, to be written with the melody; bars are counted from the tune's first, seed included."""
+    asked = [name for name, spec in CONTROL_FIELDS.items() if getattr(constraints, spec) is not None]
+    if not asked:
+        return None, []
+    names = tuple(model.config.conditions)
+    for name in asked:
+        if name not in names:
+            raise GenerateError(f"constraints.{CONTROL_FIELDS[name]}: this model was trained without the {name} "
+                                "control; use the default model, or train one with conditions = [\"chord\", "
+                                "\"density\", \"register\"]")
+    meter = score.time_signatures[0] if score.time_signatures else TimeSignature(0, 4, 4)
+    bar_steps = tokenizer.grid.bar_steps(meter.numerator, meter.denominator)
+    beat = beat_steps(tokenizer, meter.numerator, meter.denominator)
+    bars = constraints.bars or PLAN_BARS
+    eighths = bar_steps * 2 // tokenizer.config.steps_per_quarter
+    try:
+        changes = chord_changes(constraints.chords, bar_steps, beat, bars) if constraints.chords else []
+        plan = ControlPlan(
+            chords=tuple((step, chord_index(chord.root, chord.quality)) for step, chord in changes) or None,
+            density=plan_density(constraints.density, constraints.bars, eighths) if constraints.density else None,
+            register=plan_register(constraints.register, constraints.bars) if constraints.register else None)
+    except ControlError as error:
+        raise GenerateError(str(error)) from None
+    from melodia.style.harmony import uses_flats
+
+    flats = uses_flats((mode.tonic, mode_quality(mode.name)))
+    ticks = tokenizer.config.ticks_per_step
+    return Labeler(names, plan), [ChordSymbol(step * ticks, chord.symbol(flats)) for step, chord in changes]
 
 
 @contextmanager

@@ -7,6 +7,7 @@ tracks are left out of every pitch metric.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -282,6 +283,77 @@ def key_agreement(score: Score, key: tuple[int, str] | None = None) -> float:
     return float(heard == key)
 
 
+def chord_tone_rate(score: Score) -> float:
+    """Share of the top line's notes struck on a strong beat (`on_strong_beat`) whose pitch class belongs to the
+    chord symbol sounding there (`score.chord_symbols`); NaN without chord symbols or such notes."""
+    from melodia.style.harmony import parse_symbol
+
+    if not score.chord_symbols:
+        return float("nan")
+    symbols = sorted(score.chord_symbols, key=lambda c: c.tick)
+    ticks = [c.tick for c in symbols]
+    tones = [set(parse_symbol(c.symbol).pitch_classes) for c in symbols]
+    hits = total = 0
+    for note in melody(score):
+        which = int(np.searchsorted(ticks, note.onset_tick, side="right")) - 1
+        if which >= 0 and on_strong_beat(score, note.onset_tick):
+            total += 1
+            hits += note.pitch % 12 in tones[which]
+    return hits / total if total else float("nan")
+
+
+def bar_note_counts(score: Score) -> np.ndarray:
+    """How many notes of the top line start in each bar."""
+    line = melody(score)
+    starts = score.bar_starts(max((n.onset_tick for n in line), default=0))
+    return np.bincount(np.searchsorted(starts, [n.onset_tick for n in line], side="right") - 1,
+                       minlength=len(starts)).astype(np.int64)
+
+
+def bar_mean_pitches(score: Score) -> np.ndarray:
+    """The mean pitch of the top line's notes in each bar (NaN for a bar with none)."""
+    line = melody(score)
+    starts = score.bar_starts(max((n.onset_tick for n in line), default=0))
+    bar = np.searchsorted(starts, [n.onset_tick for n in line], side="right") - 1
+    counts = np.bincount(bar, minlength=len(starts))
+    sums = np.bincount(bar, weights=[n.pitch for n in line], minlength=len(starts))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
+def junction(score: Score, tick: int) -> tuple[int, float, float] | None:
+    """How the top line crosses `tick` (a bar line): the leap in semitones from the last note struck before it
+    to the first struck from it on, the rest between them and the length of the note before, both in beats;
+    None without a note on each side."""
+    line = melody(score)
+    before = [n for n in line if n.onset_tick < tick]
+    after = [n for n in line if n.onset_tick >= tick]
+    if not before or not after:
+        return None
+    last, first = before[-1], after[0]
+    beat = beat_ticks(score.time_signature_at(last.onset_tick))
+    return (abs(first.pitch - last.pitch), max(first.onset_tick - last.end_tick, 0) / beat,
+            last.duration_tick / beat)
+
+
+def spearman(a: Sequence[float], b: Sequence[float]) -> float:
+    """Spearman's rank correlation of two equally long sequences (ties share their mean rank); NaN when either
+    is constant."""
+    def ranks(values: Sequence[float]) -> np.ndarray:
+        values = np.asarray(values, dtype=float)
+        order = np.argsort(values, kind="stable")
+        ranked = np.empty(len(values))
+        ranked[order] = np.arange(len(values))
+        for value in np.unique(values):
+            ranked[values == value] = ranked[values == value].mean()
+        return ranked
+
+    x, y = ranks(a), ranks(b)
+    if len(x) < 2 or x.std() == 0 or y.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(x, y)[0, 1])
+
+
 STRUCTURE_METRICS = ("repetition", "phrase_parallelism", "motif_reuse", "final_note_beats", "tonic_ending",
                      "cadence_rate", "key_agreement")
 
@@ -292,7 +364,7 @@ SCALAR_METRICS = {
     "note_density": note_density, "empty_beat_rate": empty_beat_rate, "groove_consistency": groove_consistency,
     "repetition": repetition, "phrase_parallelism": phrase_parallelism, "motif_reuse": motif_reuse,
     "final_note_beats": final_note_beats, "tonic_ending": tonic_ending, "cadence_rate": cadence_rate,
-    "key_agreement": key_agreement,
+    "key_agreement": key_agreement, "chord_tone_rate": chord_tone_rate,
 }
 HISTOGRAM_METRICS = {"interval_histogram": interval_histogram, "duration_histogram": duration_histogram,
                      "pitch_class_histogram": pitch_class_histogram}

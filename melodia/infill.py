@@ -1,0 +1,247 @@
+"""Regenerate chosen bars of a melody in place, keeping everything else exactly.
+
+    melodia.infill("default", "tune.mid", "5-8", count=4)
+
+returns 4 copies of the tune whose bars 5 to 8 (counted from 1) are new. The model reads the
+bars before the gap and the bars after it (fill-in-the-middle: prefix, `Gap_N`, suffix,
+`Middle`, then it writes the N bars; see `melodia.tokenizers.metrical`), so the new bars lead
+into what follows; the grammar makes them fill the gap exactly, in its meter, with no note
+running into the next kept one. Of a file with several tracks one track is rewritten (the gap
+as a single line) and every other note, track, tempo and signature is kept as it was.
+
+The constraints of `melodia.constraints` apply to the new bars: key and scale (by default the
+tune's own key, estimated from all of it, with the tune's own chromatic notes allowed), pitch
+range, largest leap, instrument, and the soft controls chords, density and register (bars
+counted from the tune's first).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from melodia.analysis import mode_quality
+from melodia.constraints import Constraints, GenerateError
+from melodia.generation import (
+    _allowed_pitches,
+    _key_bias,
+    _load,
+    _one_thread,
+    controls_asked,
+    read_seed,
+    seed_key,
+)
+from melodia.sampler import Constraint, Progress, SamplingConfig, beam_search, sample
+from melodia.score import KeySignature, Note, Score, Track
+from melodia.tokenizers import EOS, Tokenizer
+from melodia.tokenizers.metrical import MAX_GAP_BARS, MetricalState
+from melodia.tokenizers.rules import LeapLimit, PitchSet, SteadyMeter
+
+RETRIES = 12  # draws of an infill that broke a rule before giving up
+
+__all__ = ["BarSpan", "InfillError", "infill", "read_source"]
+
+
+class InfillError(GenerateError):
+    """An infill request that cannot be met: bars outside the tune, a model without infilling, ..."""
+
+
+@dataclass(frozen=True)
+class BarSpan:
+    """Bars `first` to `last` of a tune, counted from 1, both included."""
+
+    first: int
+    last: int
+
+    @classmethod
+    def read_setting(cls, value: object, where: str = "bars") -> BarSpan:
+        """'5-8', '5' or (5, 8) as a `BarSpan`."""
+        if isinstance(value, BarSpan):
+            return value
+        text = f"{value[0]}-{value[1]}" if isinstance(value, list | tuple) and len(value) == 2 else value
+        match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+))?\s*", str(text)) if isinstance(text, str | int) else None
+        if not match or int(match.group(1)) < 1 or int(match.group(2) or match.group(1)) < int(match.group(1)):
+            raise InfillError(f"{where} = {value!r}: expected bars FIRST-LAST counted from 1, such as 5-8 (or one "
+                              "bar, such as 5)")
+        return cls(int(match.group(1)), int(match.group(2) or match.group(1)))
+
+    @property
+    def count(self) -> int:
+        return self.last - self.first + 1
+
+    def __str__(self) -> str:
+        return f"{self.first}-{self.last}"
+
+
+def infill(model: Any, source: Any, bars: BarSpan | str, count: int = 1, track: int | str | None = None,
+           constraints: Constraints | None = None, sampling: SamplingConfig | None = None, random_seed: int = 0,
+           *, progress: Progress | None = None) -> list[Score]:
+    """`count` versions of `source` with `bars` written anew, sampled as one batch.
+
+    `source` is a music file path, a `Score` or note text; `track` picks the track to rewrite (an index from 0
+    or a name; needed when the source has more than one pitched track). `model` is a model file, "default" or a
+    (model, tokenizer) pair, trained with infilling. The same `random_seed` gives the same output.
+    """
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise InfillError(f"count {count!r}: expected a whole number of versions, 1 or more")
+    span = BarSpan.read_setting(bars)
+    constraints = constraints or Constraints()
+    sampling = sampling or SamplingConfig()
+    network, tokenizer = _load(model)
+    if not tokenizer.config.infill:
+        raise InfillError("this model was trained without infilling; use the default model, or train one with "
+                          "infill = 0.3")
+    score = read_source(source)
+    index = _track_index(score, track)
+    line = copy.deepcopy(score)
+    line.tracks = [line.tracks[index]]
+    prompt, gap = _prompt(tokenizer, line, span)
+    mode = constraints.key or seed_key(line)
+    allowed = _allowed_pitches(tokenizer, line if constraints.key is None else None, mode, constraints)
+    if not allowed.any():
+        raise InfillError("the pitch range, the instrument and the key leave no pitch to play; widen the range")
+    rules: list[Constraint] = [SteadyMeter(tokenizer), PitchSet(tokenizer, allowed)]
+    if constraints.max_leap is not None:
+        rules.append(LeapLimit(tokenizer, constraints.max_leap))
+    bias = _key_bias(tokenizer, mode, line, constraints.scale)
+    labels_of, _ = controls_asked(network, tokenizer, line, constraints, mode)
+    if labels_of is None and network.config.conditions:
+        from melodia.controls import Labeler
+
+        labels_of = Labeler(tuple(network.config.conditions))  # the gap's bars left, with every control unknown
+    generator = torch.Generator().manual_seed(random_seed)
+    torch.manual_seed(random_seed)
+
+    def draw(how_many: int) -> list[list[Note]]:
+        with _one_thread():
+            if sampling.beam_size:
+                sequences = beam_search(network, tokenizer, prompt, sampling, rules, how_many, bias, progress,
+                                        labels_of=labels_of)
+            else:
+                sequences = sample(network, tokenizer, prompt, how_many, sampling, generator, rules, bias=bias,
+                                   progress=progress, labels_of=labels_of)
+        return [_gap_notes(tokenizer, tokens, gap) for tokens in sequences]
+
+    fillings = draw(count)
+    for _ in range(0 if sampling.beam_size else RETRIES):
+        failing = [i for i, notes in enumerate(fillings) if _fault(notes, line, gap, constraints)]
+        if not failing:
+            break
+        for i, again in zip(failing, draw(len(failing))):
+            fillings[i] = again
+    broken = [fault for notes in fillings if (fault := _fault(notes, line, gap, constraints))]
+    if broken:
+        raise InfillError(f"{len(broken)} of {count} infills could not keep every constraint ({broken[0]}); "
+                          "loosen the pitch range or the largest leap")
+    return [_with_gap(score, index, notes, gap) for notes in fillings]
+
+
+def read_source(source: Any) -> Score:
+    """A music file path, a `Score` or note text, as a `Score` (a copy)."""
+    if isinstance(source, Score):
+        return copy.deepcopy(source)
+    if isinstance(source, (str, os.PathLike)) and Path(source).suffix and Path(source).is_file():
+        from melodia.io import read_score
+
+        return read_score(Path(source))
+    if isinstance(source, str):  # note text ("key=D" becomes its key signature) or ABC
+        score, mode = read_seed(source)
+        if mode is not None and not score.key_signatures:
+            score.key_signatures = [KeySignature(0, mode.tonic, mode_quality(mode.name))]
+        return score
+    raise InfillError(f"source of type {type(source).__name__}: expected a music file, a Score, note text or ABC")
+
+
+def _track_index(score: Score, track: int | str | None) -> int:
+    """The track to rewrite: `track` (an index from 0 or a name), else the only pitched one."""
+    names = ", ".join(f"{i} {t.name!r}" if t.name else str(i) for i, t in enumerate(score.tracks))
+    if track is not None:
+        for index, candidate in enumerate(score.tracks):
+            if str(track) in (str(index), candidate.name):
+                if candidate.is_drum or not candidate.notes:
+                    raise InfillError(f"{score.title or 'the tune'}: track {track!r} holds no pitched notes to "
+                                      f"rewrite; tracks: {names}")
+                return index
+        raise InfillError(f"{score.title or 'the tune'}: no track {track!r}; tracks: {names}")
+    pitched = [i for i, t in enumerate(score.tracks) if t.notes and not t.is_drum]
+    if len(pitched) != 1:
+        raise InfillError(f"{score.title or 'the tune'}: {len(pitched)} pitched tracks; choose the one to rewrite "
+                          f"with track (tracks: {names})" if pitched else
+                          f"{score.title or 'the tune'}: no pitched notes to rewrite")
+    return pitched[0]
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Where the new bars go, in ticks: from `start` to `end`, and no new note past `limit`."""
+
+    start: int
+    end: int
+    limit: int | None
+
+
+def _prompt(tokenizer: Tokenizer, line: Score, span: BarSpan) -> tuple[list[int], Gap]:
+    """prefix, Gap_N, suffix, Middle: the tokens the model continues, and the gap they leave."""
+    tokens = tokenizer.encode(line).astype(np.int64)
+    vocab = tokenizer.vocab
+    bar_rows = np.flatnonzero(tokens == vocab.id("Bar", 0))
+    if span.last > len(bar_rows):
+        raise InfillError(f"bars = {span}: the tune has {len(bar_rows)} bar{'s' if len(bar_rows) != 1 else ''}; "
+                          f"choose bars within 1-{len(bar_rows)}")
+    if span.count > MAX_GAP_BARS:
+        raise InfillError(f"bars = {span}: {span.count} bars; at most {MAX_GAP_BARS} can be filled at once")
+    start = int(bar_rows[span.first - 1])
+    stop = int(bar_rows[span.last]) if span.last < len(bar_rows) else len(tokens) - 1
+    meters = slice(*vocab.ranges["TimeSig"])
+    changes = [row for row in range(start, stop + 1) if meters.start <= tokens[row] < meters.stop]
+    if changes:
+        raise InfillError(f"bars = {span}: the meter changes there; a gap keeps one meter, so choose bars "
+                          "within one meter")
+    suffix = tokens[stop:-1] if tokens[-1] == EOS else tokens[stop:]
+    prompt = [*map(int, tokens[:start]), vocab.id("Gap", span.count - 1), *map(int, suffix),
+              vocab.ranges["Middle"][0]]
+    state = tokenizer.new_state()
+    for token in prompt:
+        state.advance(token)
+    assert isinstance(state, MetricalState)
+    ticks = tokenizer.config.ticks_per_step
+    limit = None if state.gap.limit is None else state.gap.limit * ticks
+    return prompt, Gap(state.gap.start * ticks, state.gap.end * ticks, limit)
+
+
+def _gap_notes(tokenizer: Tokenizer, tokens: Sequence[int], gap: Gap) -> list[Note]:
+    """The notes an infill wrote: those of the decoded tune that start inside the gap."""
+    return [n for n in tokenizer.decode(tokens).notes if gap.start <= n.onset_tick < gap.end]
+
+
+def _fault(notes: list[Note], line: Score, gap: Gap, constraints: Constraints) -> str:
+    """The first hard constraint the new notes break, or ''."""
+    if constraints.pitch_range and any(not constraints.pitch_range[0] <= n.pitch <= constraints.pitch_range[1]
+                                       for n in notes):
+        return f"a note outside the pitch range {constraints.pitch_range}"
+    if constraints.max_leap is not None and notes:
+        before = [n for n in line.notes if n.onset_tick < gap.start]
+        melody = [*sorted(before, key=lambda n: n.onset_tick)[-1:], *notes]
+        if any(abs(b.pitch - a.pitch) > constraints.max_leap for a, b in pairwise(melody)):
+            return f"a leap wider than the largest leap, {constraints.max_leap} semitones"
+    return ""
+
+
+def _with_gap(score: Score, index: int, notes: list[Note], gap: Gap) -> Score:
+    """A copy of `score` whose track `index` has `notes` in place of the notes that started inside the gap."""
+    out = copy.deepcopy(score)
+    track: Track = out.tracks[index]
+    kept = [n for n in track.notes if not gap.start <= n.onset_tick < gap.end]
+    velocity = int(np.median([n.velocity for n in track.notes])) if track.notes else 80
+    track.notes = sorted([*kept, *(replace(n, velocity=velocity) for n in notes)],
+                         key=lambda n: (n.onset_tick, n.pitch))
+    return out
