@@ -339,11 +339,10 @@ def junction(score: Score, tick: int) -> tuple[int, float, float] | None:
 def spearman(a: Sequence[float], b: Sequence[float]) -> float:
     """Spearman's rank correlation of two equally long sequences (ties share their mean rank); NaN when either
     is constant."""
-    def ranks(values: Sequence[float]) -> np.ndarray:
-        values = np.asarray(values, dtype=float)
-        order = np.argsort(values, kind="stable")
+    def ranks(sequence: Sequence[float]) -> np.ndarray:
+        values = np.asarray(sequence, dtype=float)
         ranked = np.empty(len(values))
-        ranked[order] = np.arange(len(values))
+        ranked[np.argsort(values, kind="stable")] = np.arange(len(values))
         for value in np.unique(values):
             ranked[values == value] = ranked[values == value].mean()
         return ranked

@@ -230,6 +230,10 @@ def training_tokenizer(corpus: Corpus, config: TrainConfig) -> Tokenizer:
     """The corpus's tokenizer, with the fill-in-the-middle tokens added when `config.infill` asks for them."""
     tokenizer = corpus.tokenizer
     if config.infill and not tokenizer.config.infill:
+        if not (tokenizer.config.melody and tokenizer.config.scheme == "metrical"):
+            raise TrainError(f"infill = {config.infill}: fill-in-the-middle needs a corpus of melodies in the "
+                             f"metrical scheme (tokenizer melody = true); corpus {corpus.name} has "
+                             f"{tokenizer.config.scheme}, melody = {str(tokenizer.config.melody).lower()}")
         tokenizer = tokenizer_from_config(dataclasses.replace(tokenizer.config, infill=True))
     return tokenizer
 
