@@ -15,7 +15,8 @@ A job file (TOML):
     audio = false                          # also a WAV per melody
     workers = 2
     [constraints]                          # as `melodia generate`: key, range, max_leap, meter,
-    range = "C4:C6"                        # end_on_tonic, instrument, notes, form, phrase_bars, scale
+    range = "C4:C6"                        # end_on_tonic, instrument, notes, form, phrase_bars, scale,
+    chords = "D | G | A7 | D"              # and the soft controls chords, density and register
 
 Every cell has its own random seed derived from the job's, so a rerun remakes exactly what a
 killed run did not finish, and every file is written whole or not at all.
@@ -42,7 +43,7 @@ from melodia.settings import Fields, beside, read_file, table_with_overrides
 MAX_ITEMS = 1_000_000
 # the fields of a job's [constraints] table; `--set form=AABB` stands for `--set constraints.form=AABB`
 CONSTRAINT_FIELDS = ("key", "range", "pitch_range", "max_leap", "meter", "end_on_tonic", "instrument", "notes",
-                     "form", "phrase_bars", "scale")
+                     "form", "phrase_bars", "scale", "chords", "density", "register")
 
 
 class BatchError(MelodiaError):

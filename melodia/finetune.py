@@ -179,7 +179,8 @@ def finetune_config(base: Any, corpus: Any, overrides: Sequence[str] = ()) -> An
     the batch made smaller when the user's files are too few to fill it."""
     from melodia.train import TrainConfig
 
-    config = TrainConfig(corpus=str(corpus.folder), model=base.config, conditions=tuple(base.config.conditions))
+    config = TrainConfig(corpus=str(corpus.folder), model=base.config, conditions=tuple(base.config.conditions),
+                         infill=0.3 if corpus.tokenizer.config.infill else 0.0)  # a base that infills still does
     config = config.with_overrides([*FINETUNE_SETTINGS, *overrides])
     reshaped = [name for name, value in dataclasses.asdict(config.model).items()
                 if name != "dropout" and value != getattr(base.config, name)]

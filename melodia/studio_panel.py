@@ -25,6 +25,7 @@ from melodia.studio_session import (
     Candidate,
     Studio,
     StudioSettings,
+    bar_count,
     note_text,
     with_next_seed,
 )
@@ -169,11 +170,17 @@ class StudioPanel:
         restyle = widgets.Dropdown(options=_style_options(), value=candidate.style or NO_STYLE,
                                    description="restyle", layout=widgets.Layout(width="16em"))
         notation = widgets.ToggleButton(description="notation", icon="music")
-        redo = widgets.Button(description="redo bars 5-8", disabled=True, tooltip=INFILLING_NOTE)
+        bars = bar_count(candidate.melody)
+        redo_bars = widgets.Text(value=f"{bars // 2 + 1}-{bars}" if bars > 1 else "1", description="bars",
+                                 layout=widgets.Layout(width="10em"))
+        redo = widgets.Button(description="redo bars", icon="refresh", disabled=not self.studio.can_infill,
+                              tooltip="write these bars anew, keeping the rest" if self.studio.can_infill
+                              else INFILLING_NOTE)
         sheet = widgets.HTML(layout=widgets.Layout(display="none"))
         message = widgets.HTML()
         parts = {"header": header, "pianoroll": roll, "audio": audio, "download": download, "keep": keep,
-                 "discard": discard, "restyle": restyle, "notation": notation, "redo": redo, "sheet": sheet,
+                 "discard": discard, "restyle": restyle, "notation": notation, "redo": redo, "redo_bars": redo_bars,
+                 "sheet": sheet,
                  "message": message}
         for name, part in parts.items():
             part.add_class(f"melodia-{name}")
@@ -218,13 +225,25 @@ class StudioPanel:
                     sheet.value = f'<span style="{ERROR_STYLE}">{html.escape(str(error))}</span>'
             sheet.layout.display = "block" if change["new"] else "none"
 
+        def on_redo(_: Any) -> None:
+            try:
+                self.studio.redo(candidate, redo_bars.value)
+            except MelodiaError as error:
+                message.value = f'<span style="{ERROR_STYLE}">{html.escape(str(error))}</span>'
+                return
+            keep.disabled, keep.description = False, "Keep"
+            sheet.value, notation.value = "", False
+            message.value = f"bars {html.escape(redo_bars.value)} written anew"
+            show()
+
         keep.on_click(on_keep)
+        redo.on_click(on_redo)
         discard.on_click(on_discard)
         restyle.observe(on_restyle, names="value")
         notation.observe(on_notation, names="value")
         show()
         row = widgets.VBox([header, roll, widgets.HBox([audio, download]),
-                            widgets.HBox([keep, discard, restyle, notation, redo]), message, sheet],
+                            widgets.HBox([keep, discard, restyle, notation, redo_bars, redo]), message, sheet],
                            layout=widgets.Layout(border="1px solid #ddd", padding="6px", margin="4px 0"))
         row.add_class("melodia-candidate")
         return row

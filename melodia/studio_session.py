@@ -42,7 +42,7 @@ MANIFEST = "manifest.json"
 NO_STYLE = "melody only"
 AUDIO_RATE = 22050
 NOTE_TEXT_NOTES = 40  # notes of a candidate shown as text above its piano roll
-INFILLING_NOTE = "redo bars needs infilling (issue 19), which melodia does not have yet"
+INFILLING_NOTE = "this model was trained without infilling; the default model has it"
 
 
 class StudioError(MelodiaError):
@@ -94,6 +94,7 @@ class Candidate:
     seed_end_tick: int
     style: str | None = None
     kept_as: Path | None = None
+    redone: int = 0  # times bars of it were written anew
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -154,7 +155,7 @@ class Candidate:
     def summary(self) -> str:
         """Notes, bars and key in words: '31 notes, 8 bars, D major'."""
         key = self.melody.key_signatures[0].name if self.melody.key_signatures else "no key"
-        return f"{self.melody.note_count} notes, {_bars(self.melody)} bars, {key}"
+        return f"{self.melody.note_count} notes, {bar_count(self.melody)} bars, {key}"
 
 
 def note_text(score: Score, most: int = NOTE_TEXT_NOTES) -> str:
@@ -203,7 +204,7 @@ def _pieces(quarters: Fraction) -> list[tuple[str, Fraction]]:
     return pieces
 
 
-def _bars(score: Score) -> int:
+def bar_count(score: Score) -> int:
     return len(score.bar_starts(score.end_tick - 1)) if score.end_tick else 0
 
 
@@ -258,6 +259,28 @@ class Studio:
         self.generated += len(scores)
         return self.candidates
 
+    @property
+    def can_infill(self) -> bool:
+        """Whether the model can write chosen bars anew (it was trained with infilling)."""
+        return bool(self.model[1].config.infill)
+
+    def redo(self, candidate: Candidate, bars: str) -> None:
+        """Write bars `bars` ("5-8", counted from 1) of the candidate's melody anew, keeping the rest exactly
+        (see `melodia.infill`); a kept candidate counts as not kept until kept again.
+
+        Raises:
+            MelodiaError: bars outside the melody, or a model without infilling, in one line.
+        """
+        from melodia.infill import infill
+
+        if not self.can_infill:
+            raise StudioError(INFILLING_NOTE)
+        seed = 1000 * candidate.number + candidate.redone + 1
+        candidate.melody = infill(self.model, candidate.melody, bars, 1, random_seed=seed)[0]
+        candidate.redone += 1
+        candidate.kept_as = None
+        candidate._cache.clear()
+
     def discard(self, candidate: Candidate) -> None:
         """Drop a candidate from the studio (a kept file stays where it is)."""
         self.candidates = [c for c in self.candidates if c is not candidate]
@@ -284,7 +307,7 @@ class Studio:
         melody = candidate.melody
         pitches = [n.pitch for n in melody.notes]
         entries.append({"file": path.name, "keep": True, "settings": candidate.settings, "style": candidate.style,
-                        "styled_file": styled, "notes": melody.note_count, "bars": _bars(melody),
+                        "styled_file": styled, "notes": melody.note_count, "bars": bar_count(melody),
                         "lowest": min(pitches, default=0), "highest": max(pitches, default=0),
                         "key": melody.key_signatures[0].name if melody.key_signatures else None,
                         "note_text": note_text(melody, most=10_000)})

@@ -176,7 +176,19 @@ def test_panel_generate_keep_discard_and_errors(studio: Studio, tmp_path: Path) 
         assert bytes(_parts(row, "audio")[0].value)[:4] == b"RIFF"  # type: ignore[attr-defined]
         assert "data:audio/midi;base64,TVRoZ" in _parts(row, "download")[0].value  # type: ignore[attr-defined]
         assert "4 bars, G major" in _parts(row, "header")[0].value  # type: ignore[attr-defined]
-        assert _parts(row, "redo")[0].disabled  # type: ignore[attr-defined]  # no infilling yet
+        assert not _parts(row, "redo")[0].disabled  # type: ignore[attr-defined]  # the default model infills
+
+    before = _line(panel.studio.candidates[0].melody)
+    _parts(rows[0], "redo_bars")[0].value = "2-3"  # type: ignore[attr-defined]
+    _parts(rows[0], "redo")[0].click()  # type: ignore[attr-defined]
+    assert "bars 2-3 written anew" in _parts(rows[0], "message")[0].value  # type: ignore[attr-defined]
+    after = _line(panel.studio.candidates[0].melody)
+    bar = 1440  # 3/4
+    assert [n for n in after if not bar <= n[0] < 3 * bar] == [n for n in before if not bar <= n[0] < 3 * bar]
+    assert after != before
+    _parts(rows[0], "redo_bars")[0].value = "4-9"  # type: ignore[attr-defined]
+    _parts(rows[0], "redo")[0].click()  # type: ignore[attr-defined]
+    assert "the tune has 4 bars" in _parts(rows[0], "message")[0].value  # type: ignore[attr-defined]
 
     _parts(rows[0], "keep")[0].click()  # type: ignore[attr-defined]
     assert "kept as" in _parts(rows[0], "message")[0].value  # type: ignore[attr-defined]
