@@ -18,6 +18,9 @@ A job file (TOML):
     range = "C4:C6"                        # end_on_tonic, instrument, notes, form, phrase_bars, scale,
     chords = "D | G | A7 | D"              # and the soft controls chords, density and register
 
+With `infill = "5-8"` (and `track = "0"` for a file of several tracks) each seed, a music file,
+is not continued: each melody is that file with bars 5 to 8 written anew (see `melodia.infill`).
+
 Every cell has its own random seed derived from the job's, so a rerun remakes exactly what a
 killed run did not finish, and every file is written whole or not at all.
 """
@@ -67,6 +70,8 @@ class Job:
     audio: bool = False
     workers: int = 1
     constraints: Constraints = field(default_factory=Constraints)
+    infill: str | None = None  # "5-8": each seed, a music file, with these bars written anew (bars unused)
+    track: str | None = None  # with infill: the track to rewrite (an index from 0, or a name)
 
 
 @dataclass(frozen=True)
@@ -119,10 +124,24 @@ def load_job(path: str | os.PathLike[str], overrides: Iterable[str] = ()) -> Job
               top_p=fields.number("top_p", 1.0, 0.01, 1.0),
               audio=fields.boolean("audio", False),
               workers=int(fields.number("workers", 1, 1, 256, whole=True)),
-              constraints=_constraints(path, fields.take("constraints", dict, {})))
+              constraints=_constraints(path, fields.take("constraints", dict, {})),
+              infill=_infill_bars(path, fields.take("infill", str, "") or None),
+              track=fields.take("track", str, "") or None)
     fields.done()
     _check_form(job)
     return job
+
+
+def _infill_bars(path: Path, value: str | None) -> str | None:
+    """The bars an infill job writes anew, checked ('5-8')."""
+    if value is None:
+        return None
+    from melodia.infill import BarSpan
+
+    try:
+        return str(BarSpan.read_setting(value, "infill"))
+    except MelodiaError as error:
+        raise BatchError(f"{path}: {error}") from None
 
 
 def _check_form(job: Job) -> None:
@@ -273,9 +292,16 @@ def _make_cell(cell: Cell) -> tuple[Cell, int, str, list[str]]:
         try:
             seed_path = seed_file(cell.seed, job.path.parent)
             seed: Any = SeedFile(seed_path) if seed_path else cell.seed
-            constraints = job.constraints if job.constraints.notes else replace(job.constraints, bars=job.bars)
-            scores = generate(_WORKER["model"], seed, len(cell.names), constraints,
-                              SamplingConfig(temperature=cell.temperature, top_p=job.top_p), cell.random_seed)
+            sampling = SamplingConfig(temperature=cell.temperature, top_p=job.top_p)
+            if job.infill:
+                from melodia.infill import infill
+
+                track = int(job.track) if job.track is not None and job.track.isdigit() else job.track
+                scores = infill(_WORKER["model"], seed_path or cell.seed, job.infill, len(cell.names), track,
+                                job.constraints, sampling, cell.random_seed)
+            else:
+                constraints = job.constraints if job.constraints.notes else replace(job.constraints, bars=job.bars)
+                scores = generate(_WORKER["model"], seed, len(cell.names), constraints, sampling, cell.random_seed)
             if cell.style != "none":
                 styles = _WORKER["styles"]
                 style = styles.setdefault(cell.style, load_style(beside(job.path, cell.style)))
@@ -333,7 +359,7 @@ def write_manifest(job: Job, cells: list[Cell], shard: tuple[int, int], report: 
     atomic_write_text(job.output / f"{stem}.csv", table.getvalue())
     settings = {"job": str(job.path), "model": job.model, "bars": job.bars, "count": job.count, "top_p": job.top_p,
                 "random_seed": job.random_seed, "shard": f"{shard[0]}/{shard[1]}",
-                "constraints": job.constraints.as_text()}
+                "constraints": job.constraints.as_text(), "infill": job.infill, "track": job.track}
     atomic_write_text(job.output / f"{stem}.json", json.dumps({"settings": settings, "outputs": rows}, indent=2))
     lines = [f"{len(rows)} outputs in this {'job' if shard == (1, 1) else 'shard'}: {report.made} made now, "
              f"{report.existing} already there, {sum('error' in r for r in rows)} missing"]

@@ -182,3 +182,26 @@ def test_set_values_are_checked_as_the_files_are(tmp_path: Path, pair: str, mess
     with pytest.raises(BatchError) as error:
         load_job(job_file(tmp_path, 'seeds = ["C4"]\n'), [pair])
     assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_an_infill_job_rewrites_the_bars_of_each_seed_file(tmp_path: Path) -> None:
+    from test_infill import INFILL, tune, untrained_infill
+
+    from melodia.io import read_score
+    from melodia.io.midi import write_midi
+    from melodia.modelfile import save_model
+
+    save_model(tmp_path / "fim.safetensors", untrained_infill(7), INFILL, {})
+    write_midi(tune(), tmp_path / "tune.mid")
+    job = load_job(job_file(tmp_path, 'seeds = ["tune.mid", "missing.mid"]\nmodel = "fim.safetensors"\ncount = 3\n'
+                                      'infill = "3-4"\n[constraints]\nchords = "D | G"\n'))
+    report = run_job(job, progress=False)
+    assert report.made == 3 and len(report.failed) == 1 and "missing.mid" in report.failed[0][1]
+    source = read_score(tmp_path / "tune.mid")
+    for path in sorted(job.output.glob("01-*.mid")):
+        written = read_score(path)
+        assert [n for n in written.notes if not 3840 <= n.onset_tick < 7680] == \
+            [n for n in source.notes if not 3840 <= n.onset_tick < 7680]
+    assert json.loads((job.output / "manifest.json").read_text())["settings"]["infill"] == "3-4"
+    with pytest.raises(BatchError, match=r"job.toml: infill = '4-2': expected bars FIRST-LAST"):
+        load_job(job_file(tmp_path, 'seeds = ["tune.mid"]\ninfill = "4-2"\n'))
