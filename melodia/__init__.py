@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from melodia.constraints import Constraints
     from melodia.generation import generate
     from melodia.harmony import harmonize
+    from melodia.infill import infill
     from melodia.sampler import SamplingConfig
     from melodia.studio_panel import studio
 
@@ -30,11 +31,12 @@ __version__ = "0.1.0"
 # imported when first asked for, so that `import melodia` stays light (the sampler and the harmonizer bring torch,
 # the studio ipywidgets); each keeps its own signature and docstring
 _LAZY = {"Constraints": "melodia.constraints", "SamplingConfig": "melodia.sampler", "generate": "melodia.generation",
-         "harmonize": "melodia.harmony", "studio": "melodia.studio_panel"}
+         "harmonize": "melodia.harmony", "infill": "melodia.infill", "studio": "melodia.studio_panel"}
 
 
 def __getattr__(name: str) -> Any:
-    """`Constraints`, `SamplingConfig`, `generate`, `harmonize` and `studio`, imported when first asked for."""
+    """`Constraints`, `SamplingConfig`, `generate`, `harmonize`, `infill` and `studio`, imported when first asked
+    for."""
     if name in _LAZY:
         import importlib
 
@@ -59,6 +61,7 @@ __all__ = [
     "Track",
     "generate",
     "harmonize",
+    "infill",
     "read_score",
     "studio",
     "write_score",
