@@ -38,6 +38,7 @@ from melodia.tokenizers import EOS, Tokenizer
 from melodia.tokenizers.rules import (
     BarCount,
     BeatBias,
+    ChordBeatBias,
     InOrder,
     LastNoteHome,
     LeapLimit,
@@ -116,6 +117,8 @@ def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints | N
         rules += _form_rules(tokenizer, plan, mode, _seed_bars(seed_score) + 1)
     bias = _key_bias(tokenizer, mode, seed_score, constraints.scale)
     labels_of, chord_symbols = controls_asked(model, tokenizer, seed_score, constraints, mode)
+    if chord_symbols:
+        bias = _chord_bias(tokenizer, bias, chord_symbols)
     generator = torch.Generator().manual_seed(random_seed)
     torch.manual_seed(random_seed)
 
@@ -389,6 +392,22 @@ def _key_bias(tokenizer: Tokenizer, mode: Mode, seed: Score, scale: str) -> Beat
     on_beat = off_beat.copy()
     on_beat[start:stop] += np.where(np.isin(degrees, [0, 3 if minor else 4, 7]), TONIC_GRAVITY, 0.0)
     return BeatBias(tokenizer, on_beat, off_beat)
+
+
+def _chord_bias(tokenizer: Tokenizer, key_bias: BeatBias | None, symbols: list[ChordSymbol]) -> BeatBias:
+    """The key's bias with its pull on the beat moved from the tonic chord to the chord given there."""
+    from melodia.style.harmony import parse_symbol
+
+    off_beat = key_bias.off_beat if key_bias is not None else np.zeros(len(tokenizer.vocab), dtype=np.float32)
+    start, stop = tokenizer.vocab.ranges["Pitch"]
+    classes = np.arange(tokenizer.config.pitch_range[0], tokenizer.config.pitch_range[1] + 1) % 12
+    on_beats = []
+    for symbol in symbols:
+        on_beat = off_beat.copy()
+        on_beat[start:stop] += np.where(np.isin(classes, parse_symbol(symbol.symbol).pitch_classes), TONIC_GRAVITY, 0.0)
+        on_beats.append(on_beat)
+    ticks = tokenizer.config.ticks_per_step
+    return ChordBeatBias(tokenizer, [symbol.tick // ticks for symbol in symbols], on_beats, off_beat)
 
 
 def _form_rules(tokenizer: Tokenizer, plan: FormPlan, mode: Mode, first_free_bar: int) -> list[Constraint]:

@@ -33,6 +33,7 @@ from melodia.analysis import mode_quality
 from melodia.constraints import Constraints, GenerateError
 from melodia.generation import (
     _allowed_pitches,
+    _chord_bias,
     _key_bias,
     _load,
     _one_thread,
@@ -113,7 +114,9 @@ def infill(model: Any, source: Any, bars: BarSpan | str, count: int = 1, track: 
     if constraints.max_leap is not None:
         rules.append(LeapLimit(tokenizer, constraints.max_leap))
     bias = _key_bias(tokenizer, mode, line, constraints.scale)
-    labels_of, _ = controls_asked(network, tokenizer, line, constraints, mode)
+    labels_of, chords = controls_asked(network, tokenizer, line, constraints, mode)
+    if chords:
+        bias = _chord_bias(tokenizer, bias, chords)
     if labels_of is None and network.config.conditions:
         from melodia.controls import Labeler
 

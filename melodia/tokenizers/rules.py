@@ -194,3 +194,20 @@ class BeatBias:
             return self.off_beat
         beat = beat_steps(self.tokenizer, *state.meters[-1][1:])
         return self.on_beat if state.position % beat == 0 else self.off_beat
+
+
+class ChordBeatBias(BeatBias):
+    """`BeatBias` whose on-beat log-probabilities follow a chord progression: `on_beats[i]` from grid step
+    `starts[i]` on (the pull a key gives its tonic chord, given instead to the chord sounding)."""
+
+    def __init__(self, tokenizer: Tokenizer, starts: list[int], on_beats: list[np.ndarray],
+                 off_beat: np.ndarray) -> None:
+        super().__init__(tokenizer, on_beats[0], off_beat)
+        self.starts, self.on_beats = starts, on_beats
+
+    def __call__(self, state: GrammarState) -> np.ndarray:
+        if super().__call__(state) is self.off_beat:
+            return self.off_beat
+        assert isinstance(state, MetricalState)
+        which = int(np.searchsorted(self.starts, state.bar_start + state.position, side="right")) - 1
+        return self.on_beats[max(which, 0)]
