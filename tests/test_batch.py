@@ -173,7 +173,7 @@ def test_set_overrides_the_fields_of_a_job_file(tmp_path: Path, pairs: list[str]
 
 @pytest.mark.parametrize(("pair", "message"), [
     ("colour=red", "unknown field 'colour'; expected one of audio, bars, constraints, count, "),
-    ("constraints.speed=2", "unknown field 'constraints.speed'; expected one of bars, end_on_tonic, form, "),
+    ("constraints.speed=2", "unknown field 'constraints.speed'; expected one of bars, chords, density, "),
     ("count=0", "count = 0 should be a whole number from 1 to 100000"),
     ("max_leap=-1", "constraints.max_leap = -1: expected a whole number >= 0"),
     ("count", "--set 'count': expected key=value"),
