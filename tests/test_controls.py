@@ -178,3 +178,16 @@ def test_generated_chords_reach_the_midi_file(tmp_path: Path) -> None:
         :len(outputs[0].chord_symbols)]
     path = write_outputs(outputs, tmp_path, {})[0]
     assert [c.symbol for c in read_score(path).chord_symbols][:3] == ["G", "C", "D7"]
+
+
+def test_the_style_step_plays_the_generated_chords() -> None:
+    from melodia.generation import generate
+    from melodia.style import stylize
+
+    melody = generate((untrained_infill(8), INFILL), "A4 B4 C5 key=Am", 1,
+                      Constraints(bars=4, chords="Am | F | E7 | Am", form="none"))[0]
+    styled = stylize(melody, style="piano-ballad", intro="none", ending="none")
+    assert [c.symbol for c in styled.chord_symbols][:4] == ["Am", "F", "E7", "Am"]
+    bass = next(t for t in styled.tracks if "bass" in t.name.lower())
+    bar = 1920
+    assert {n.pitch % 12 for n in bass.notes if bar <= n.onset_tick < 2 * bar} <= {5, 9, 0}  # F major's tones
