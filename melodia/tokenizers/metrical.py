@@ -326,7 +326,6 @@ class MetricalState(GrammarState):
             self.key = -1
 
 
-
 @dataclass
 class Gap:
     """The gap of a fill-in-the-middle sequence: `bars` bars from bar `first_bar` (step `start` to `end`);
