@@ -43,8 +43,8 @@ from melodia.generation import (
 )
 from melodia.sampler import Constraint, Progress, SamplingConfig, beam_search, sample
 from melodia.score import KeySignature, Note, Score, Track
-from melodia.tokenizers import EOS, Tokenizer
-from melodia.tokenizers.metrical import MAX_GAP_BARS, MetricalState
+from melodia.tokenizers import Tokenizer
+from melodia.tokenizers.metrical import MAX_GAP_BARS, MetricalState, fill_prompt
 from melodia.tokenizers.rules import LeapLimit, PitchSet, SteadyMeter
 
 RETRIES = 12  # draws of an infill that broke a rule before giving up
@@ -202,16 +202,12 @@ def _prompt(tokenizer: Tokenizer, line: Score, span: BarSpan) -> tuple[list[int]
                           f"choose bars within 1-{len(bar_rows)}")
     if span.count > MAX_GAP_BARS:
         raise InfillError(f"bars = {span}: {span.count} bars; at most {MAX_GAP_BARS} can be filled at once")
-    start = int(bar_rows[span.first - 1])
-    stop = int(bar_rows[span.last]) if span.last < len(bar_rows) else len(tokens) - 1
+    prompt, start, stop = fill_prompt(tokenizer, tokens, span.first - 1, span.count)
     meters = slice(*vocab.ranges["TimeSig"])
     changes = [row for row in range(start, stop + 1) if meters.start <= tokens[row] < meters.stop]
     if changes:
         raise InfillError(f"bars = {span}: the meter changes there; a gap keeps one meter, so choose bars "
                           "within one meter")
-    suffix = tokens[stop:-1] if tokens[-1] == EOS else tokens[stop:]
-    prompt = [*map(int, tokens[:start]), vocab.id("Gap", span.count - 1), *map(int, suffix),
-              vocab.ranges["Middle"][0]]
     state = tokenizer.new_state()
     for token in prompt:
         state.advance(token)
@@ -245,6 +241,8 @@ def _with_gap(score: Score, index: int, notes: list[Note], gap: Gap) -> Score:
     track: Track = out.tracks[index]
     kept = [n for n in track.notes if not gap.start <= n.onset_tick < gap.end]
     velocity = int(np.median([n.velocity for n in track.notes])) if track.notes else 80
-    track.notes = sorted([*kept, *(replace(n, velocity=velocity) for n in notes)],
-                         key=lambda n: (n.onset_tick, n.pitch))
+    after = min((n.onset_tick for n in kept if n.onset_tick >= gap.end), default=None)
+    new = [replace(n, velocity=velocity, duration_tick=min(n.duration_tick, after - n.onset_tick) if after
+                   else n.duration_tick) for n in notes]  # none rings into a kept note past the prompt's bars
+    track.notes = sorted([*kept, *new], key=lambda n: (n.onset_tick, n.pitch))
     return out

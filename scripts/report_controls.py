@@ -37,6 +37,7 @@ from melodia.metrics import bar_mean_pitches, bar_note_counts, chord_tone_rate, 
 from melodia.sampler import SamplingConfig, sample
 from melodia.score import ChordSymbol, Score
 from melodia.tokenizers import EOS
+from melodia.tokenizers.metrical import fill_prompt
 from melodia.tokenizers.rules import BarCount, InOrder
 
 GAP = 4
@@ -107,17 +108,14 @@ def _labels(tokenizer: Any, model: Any, tokens: list[int]) -> np.ndarray | None:
 
 
 def _infilling(model: Any, tokenizer: Any, tunes: list[tuple[np.ndarray, int]]) -> None:
-    vocab = tokenizer.vocab
     both = prefix_only = 0.0
     count = 0
     infills, continued, real = [], [], []
     started = time.monotonic()
     for number, (tokens, first) in enumerate(tunes):
-        bars = np.flatnonzero(tokens == vocab.id("Bar", 0))
-        a, b = int(bars[first]), int(bars[first + GAP])
+        prompt, a, b = fill_prompt(tokenizer, tokens, first, GAP)
         middle = list(map(int, tokens[a:b]))
-        arranged = [*map(int, tokens[:a]), vocab.id("Gap", GAP - 1), *map(int, tokens[b:-1]),
-                    vocab.ranges["Middle"][0], *middle, EOS]
+        arranged = [*prompt, *middle, EOS]
         start = len(arranged) - 1 - len(middle)
         both += _nll(model, arranged, _labels(tokenizer, model, arranged), range(start, start + len(middle)))
         plain = list(map(int, tokens))

@@ -182,8 +182,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         "# The default model: quality report", "",
         f"Written by `scripts/report_default.py` in {(time.monotonic() - started) / 60:.1f} minutes. Model: "
         f"{record['config']['layers']}-layer {record['config']['cell'].upper()}, {record['config']['hidden_size']} "
-        f"units, trained {record['steps']} steps on `{record['corpus']}` (best valid {record['valid_loss']:.4f} "
-        "nats/token).", "",
+        f"units, trained {_steps(record)} steps on `{record['corpus']}` (best valid {record['valid_loss']:.4f} "
+        "nats/token, plain continuation, fill-in-the-middle and controls mixed; docs/controls.md).", "",
         "## Likelihood on the folk test split", "",
         "| model | NLL (nats) | nats/token | bits/note |", "| --- | --- | --- | --- |",
         f"| default model | {nll['total']['nll']:.0f} | {nll['total']['nats_per_token']:.4f} | "
@@ -208,6 +208,12 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     atomic_write_text(args.output, "\n".join(lines))
     print("\n".join(lines))
+
+
+def _steps(record: dict) -> str:
+    """The training steps, by stage when the model was trained in two (scripts/train_default.py)."""
+    stage1 = record.get("stage1")
+    return f"{stage1['steps']} + {record['steps']}" if stage1 else str(record["steps"])
 
 
 if __name__ == "__main__":

@@ -12,8 +12,8 @@ With `infill` on, a melody may also be written out of order, to fill a gap betwe
 
     prefix  Gap_N  suffix  Middle  (Bar ...)xN  EOS
 
-The prefix ends at a bar line; `Gap_N` says N bars are left out there; the suffix is the rest of
-the tune from the bar after the gap (its bars numbered as in the tune); after `Middle` come exactly
+The prefix ends at a bar line; `Gap_N` says N bars are left out there; the suffix is the tune from
+the bar after the gap (its bars numbered as in the tune; `fill_prompt` gives the next 4); after `Middle` come exactly
 the N missing bars, in the meter and tempo of the bar before the gap, none of whose notes may run
 into the suffix's first note. It decodes to the whole tune, in time order.
 """
@@ -30,6 +30,22 @@ from melodia.tokenizers.base import EOS, GrammarState, Tokenizer, interleave
 from melodia.tokenizers.grid import DRUM_KEY, QuantizedScore
 
 MAX_GAP_BARS = 16  # the longest gap a fill-in-the-middle sequence may leave
+SUFFIX_BARS = 4  # bars after the gap that a fill-in-the-middle prompt gives (so the bars before stay near)
+
+
+def fill_prompt(tokenizer: Tokenizer, tokens: np.ndarray, first: int, bars: int) -> tuple[list[int], int, int]:
+    """The fill-in-the-middle prompt of an in-order sequence whose bars `first` to `first + bars - 1` (from 0)
+    are the gap: the tokens before them, `Gap_N`, up to `SUFFIX_BARS` bars after them, `Middle`; and where the
+    gap's own tokens start and stop in `tokens` (they follow the prompt, then EOS, in training)."""
+    vocab = tokenizer.vocab
+    rows = np.flatnonzero(np.asarray(tokens) == vocab.id("Bar", 0))
+    end = len(tokens) - 1 if len(tokens) and tokens[-1] == EOS else len(tokens)
+    start = int(rows[first])
+    stop = int(rows[first + bars]) if first + bars < len(rows) else end
+    suffix_stop = int(rows[first + bars + SUFFIX_BARS]) if first + bars + SUFFIX_BARS < len(rows) else end
+    prompt = [*map(int, tokens[:start]), vocab.id("Gap", bars - 1), *map(int, tokens[stop:suffix_stop]),
+              vocab.ranges["Middle"][0]]
+    return prompt, start, stop
 
 
 class MetricalTokenizer(Tokenizer):
@@ -216,7 +232,7 @@ class MetricalState(GrammarState):
             return
         mask[self.vocab.id("Bar", 0)] = True
         if gap.bars:  # the suffix: it ends where the gap's bars come
-            mask[self.vocab.ranges["Middle"][0]] = last == "Duration"
+            mask[self.vocab.ranges["Middle"][0]] = last in ("Bar", "Duration")
             return
         mask[EOS] = last == "Duration"
         if self.infill and last in ("Bar", "Duration"):
