@@ -268,25 +268,26 @@ class Labeler:
         return out
 
 
-def chord_changes(progression: str, bar_steps: int, beat_steps: int, bars: int) -> list[tuple[int, Any]]:
-    """'D | G | A7 | D' (a bar's chords share it by beats) as (grid step, `Chord`) changes over `bars` bars, the
-    progression repeated to the length."""
+def chord_changes(progression: str, bar_steps: int, beat_steps: int, bars: int) -> list[tuple[int, Any, str]]:
+    """'D | G | A7 | D' (a bar's chords share it by beats) as (grid step, `Chord`, the symbol as written) changes
+    over `bars` bars, the progression repeated to the length."""
     from melodia.style.harmony import parse_progression
 
     try:
         chords = parse_progression(progression)
     except MelodiaError as error:
         raise ControlError(f"constraints.chords = {progression!r}: {error}") from error
+    words = [bar.split() for bar in progression.split("|")]
     beats = max(bar_steps // max(beat_steps, 1), 1)
-    out: list[tuple[int, Any]] = []
+    out: list[tuple[int, Any, str]] = []
     for number in range(bars):
-        group = chords[number % len(chords)]
+        group, written = chords[number % len(chords)], words[number % len(chords)]
         shares = [beats // len(group) + (i < beats % len(group)) for i in range(len(group))] \
             if beats >= len(group) else [1] * len(group)
         onset = number * bar_steps
-        for chord, share in zip(group, shares, strict=True):
+        for chord, word, share in zip(group, written, shares, strict=True):
             if onset < (number + 1) * bar_steps and (not out or out[-1][1] != chord):
-                out.append((onset, chord))
+                out.append((onset, chord, word))
             onset += share * beat_steps
     return out
 
@@ -294,7 +295,7 @@ def chord_changes(progression: str, bar_steps: int, beat_steps: int, bars: int) 
 def plan_chords(progression: str, bar_steps: int, beat_steps: int, bars: int) -> tuple[tuple[int, int], ...]:
     """`chord_changes` as (grid step, "chord" label)."""
     return tuple((step, chord_index(chord.root, chord.quality))
-                 for step, chord in chord_changes(progression, bar_steps, beat_steps, bars))
+                 for step, chord, _ in chord_changes(progression, bar_steps, beat_steps, bars))
 
 
 NUMBER_LIST = re.compile(r"^\s*\d+(\s*,\s*\d+)*\s*$")

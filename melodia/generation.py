@@ -116,7 +116,7 @@ def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints | N
     if plan is not None:
         rules += _form_rules(tokenizer, plan, mode, _seed_bars(seed_score) + 1)
     bias = _key_bias(tokenizer, mode, seed_score, constraints.scale)
-    labels_of, chord_symbols = controls_asked(model, tokenizer, seed_score, constraints, mode)
+    labels_of, chord_symbols = controls_asked(model, tokenizer, seed_score, constraints)
     if chord_symbols:
         bias = _chord_bias(tokenizer, bias, chord_symbols)
     generator = torch.Generator().manual_seed(random_seed)
@@ -159,8 +159,8 @@ CONTROL_FIELDS = {"chord": "chords", "density": "density", "register": "register
 PLAN_BARS = 512  # bars a progression is laid over when the length is not given (more than a sampler makes)
 
 
-def controls_asked(model: Any, tokenizer: Tokenizer, score: Score, constraints: Constraints,
-                   mode: Mode) -> tuple[Labeler | None, list[ChordSymbol]]:
+def controls_asked(model: Any, tokenizer: Tokenizer, score: Score,
+                   constraints: Constraints) -> tuple[Labeler | None, list[ChordSymbol]]:
     """The labels the model reads for the controls asked for (None when none is), and the chord symbols of a
     progression, to be written with the melody; bars are counted from the tune's first, seed included."""
     asked = [name for name, spec in CONTROL_FIELDS.items() if getattr(constraints, spec) is not None]
@@ -180,16 +180,13 @@ def controls_asked(model: Any, tokenizer: Tokenizer, score: Score, constraints: 
     try:
         changes = chord_changes(constraints.chords, bar_steps, beat, bars) if constraints.chords else []
         plan = ControlPlan(
-            chords=tuple((step, chord_index(chord.root, chord.quality)) for step, chord in changes) or None,
+            chords=tuple((step, chord_index(chord.root, chord.quality)) for step, chord, _ in changes) or None,
             density=plan_density(constraints.density, constraints.bars, eighths) if constraints.density else None,
             register=plan_register(constraints.register, constraints.bars) if constraints.register else None)
     except ControlError as error:
         raise GenerateError(str(error)) from None
-    from melodia.style.harmony import uses_flats
-
-    flats = uses_flats((mode.tonic, mode_quality(mode.name)))
     ticks = tokenizer.config.ticks_per_step
-    return Labeler(names, plan), [ChordSymbol(step * ticks, chord.symbol(flats)) for step, chord in changes]
+    return Labeler(names, plan), [ChordSymbol(step * ticks, written) for step, _, written in changes]
 
 
 @contextmanager

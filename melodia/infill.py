@@ -114,7 +114,7 @@ def infill(model: Any, source: Any, bars: BarSpan | str, count: int = 1, track: 
     if constraints.max_leap is not None:
         rules.append(LeapLimit(tokenizer, constraints.max_leap))
     bias = _key_bias(tokenizer, mode, line, constraints.scale)
-    labels_of, chords = controls_asked(network, tokenizer, line, constraints, mode)
+    labels_of, chords = controls_asked(network, tokenizer, line, constraints)
     if chords:
         bias = _chord_bias(tokenizer, bias, chords)
     if labels_of is None and network.config.conditions:
