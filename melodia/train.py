@@ -145,6 +145,8 @@ class EpochStreams:
             if set(self.names) & set(CONTROL_NAMES) else []
         self.tokenizer = tokenizer
         self.total = sum(len(t) for t in self.tokens)
+        if config.infill:  # a filled piece gives only 4 bars after its gap: count the tokens an epoch really has
+            self.total = len(self.rows(0, 1, shuffle=split == "train")[0][0])
 
     def rows(self, epoch: int, rows: int, shuffle: bool) -> tuple[torch.Tensor, torch.Tensor]:
         """(tokens, conditions) cut into `rows` equal rows: (rows, length) and (rows, length, conditions)."""
@@ -385,13 +387,14 @@ def _train_epoch(run: Run, bar: Any) -> list[float]:
     rows, labels = rows[run.rank::run.world].to(run.device), labels[run.rank::run.world].to(run.device)
     run.network.train()
     losses = []
-    while state.chunk < run.steps_per_epoch and not state.done:
+    chunks = min(run.steps_per_epoch, (rows.shape[1] - 1) // config.bptt)  # filled pieces vary an epoch's length
+    while state.chunk < chunks and not state.done:
         start = state.chunk * config.bptt
         losses.append(_step(run, rows[:, start:start + config.bptt + 1], labels[:, start:start + config.bptt]))
         rate = run.tokens_per_second(time.monotonic() - run.started)
         bar.set_postfix(loss=f"{losses[-1]:.3f}", tok_s=f"{rate:,.0f}", refresh=False)
         bar.update()
-        if _checkpoint_due(run) and not state.done and state.chunk < run.steps_per_epoch:
+        if _checkpoint_due(run) and not state.done and state.chunk < chunks:
             _save_checkpoint(run)
             run.last_checkpoint = time.monotonic()
     return losses
