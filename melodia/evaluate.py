@@ -179,7 +179,7 @@ def _corpus_pieces(item: str, tokenizer: Tokenizer) -> list[tuple[str, np.ndarra
     if len(parts) != 3:
         raise EvaluateError(f"{item}: expected corpus:NAME:SPLIT, for example corpus:folk:test")
     corpus = Corpus.open(parts[1])
-    if corpus.tokenizer.config != tokenizer.config:
+    if not corpus.tokenizer.config.encodes_like(tokenizer.config):
         raise EvaluateError(f"{item}: the corpus was tokenized with other settings than the model's tokenizer")
     return [(piece["id"], corpus.piece_tokens(piece).astype(np.int64), piece["notes"],
              {"meter": piece["meter"], "mode": piece["key"].split()[-1], "collection": piece["collection"]})
@@ -207,7 +207,7 @@ def _baseline(training: dict[str, Any], tokenizer: Tokenizer,
     if not name:
         raise EvaluateError("the model file does not name its training corpus; no baseline possible")
     corpus = Corpus.open(name)
-    if corpus.tokenizer.config != tokenizer.config:
+    if not corpus.tokenizer.config.encodes_like(tokenizer.config):
         raise EvaluateError(f"corpus {name} is now tokenized differently from the model; rebuild it as trained")
     train = [corpus.piece_tokens(p) for p in corpus.split("train")]
     valid = [corpus.piece_tokens(p) for p in corpus.split("valid")] or train[-max(1, len(train) // 20):]

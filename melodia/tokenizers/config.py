@@ -96,6 +96,11 @@ class TokenizerConfig:
                 return f"{name} = {getattr(self, name)!r}: expected {accepted}"
         return ""
 
+    def encodes_like(self, other: TokenizerConfig) -> bool:
+        """Whether a score encodes to the same tokens under both (they differ at most in `infill`, which only adds
+        tokens after the others)."""
+        return dataclasses.replace(self, infill=False) == dataclasses.replace(other, infill=False)
+
     @property
     def ticks_per_step(self) -> int:
         return TICKS_PER_QUARTER // self.steps_per_quarter
