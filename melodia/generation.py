@@ -31,7 +31,7 @@ from melodia.form import FormCadence, FormCopy, FormPlan, cadence_pitch_classes,
 from melodia.gm import INSTRUMENT_RANGES
 from melodia.io.atomic import atomic_write_bytes, atomic_write_text, refuse_overwrite
 from melodia.metrics import SCALAR_METRICS, STRUCTURE_METRICS, ends_on_tonic
-from melodia.sampler import Constraint, Progress, SamplingConfig, beam_search, sample
+from melodia.sampler import Constraint, Labels, Progress, SamplingConfig, beam_search, sample
 from melodia.score import MAJOR, MINOR, ChordSymbol, KeySignature, Score, TimeSignature
 from melodia.seed import Mode, parse_seed
 from melodia.tokenizers import EOS, Tokenizer
@@ -123,13 +123,8 @@ def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints | N
     torch.manual_seed(random_seed)
 
     def draw(how_many: int) -> list[Score]:
-        with _one_thread():
-            if sampling.beam_size:
-                sequences = beam_search(model, tokenizer, prompt, sampling, rules, how_many, bias, progress,
-                                        labels_of=labels_of)
-            else:
-                sequences = sample(model, tokenizer, prompt, how_many, sampling, generator, rules, bias=bias,
-                                   progress=progress, labels_of=labels_of)
+        sequences = draw_sequences(model, tokenizer, prompt, how_many, sampling, generator, rules, bias, progress,
+                                   labels_of)
         return [tokenizer.decode(tokens) for tokens in sequences]
 
     scores = draw(count)
@@ -187,6 +182,18 @@ def controls_asked(model: Any, tokenizer: Tokenizer, score: Score,
         raise GenerateError(str(error)) from None
     ticks = tokenizer.config.ticks_per_step
     return Labeler(names, plan), [ChordSymbol(step * ticks, written) for step, _, written in changes]
+
+
+def draw_sequences(model: Any, tokenizer: Tokenizer, prompt: list[int], count: int, sampling: SamplingConfig,
+                   generator: torch.Generator, rules: list[Constraint], bias: Any, progress: Progress | None,
+                   labels_of: Labels | None) -> list[list[int]]:
+    """`count` continuations of `prompt`: drawn, or the likeliest by beam search when `sampling.beam_size` is set;
+    on one torch thread."""
+    with _one_thread():
+        if sampling.beam_size:
+            return beam_search(model, tokenizer, prompt, sampling, rules, count, bias, progress, labels_of=labels_of)
+        return sample(model, tokenizer, prompt, count, sampling, generator, rules, bias=bias, progress=progress,
+                      labels_of=labels_of)
 
 
 @contextmanager

@@ -36,12 +36,12 @@ from melodia.generation import (
     _chord_bias,
     _key_bias,
     _load,
-    _one_thread,
     controls_asked,
+    draw_sequences,
     read_seed,
     seed_key,
 )
-from melodia.sampler import Constraint, Progress, SamplingConfig, beam_search, sample
+from melodia.sampler import Constraint, Progress, SamplingConfig
 from melodia.score import KeySignature, Note, Score, Track
 from melodia.tokenizers import Tokenizer
 from melodia.tokenizers.metrical import MAX_GAP_BARS, MetricalState, fill_prompt
@@ -125,13 +125,8 @@ def infill(model: Any, source: Any, bars: BarSpan | str, count: int = 1, track: 
     torch.manual_seed(random_seed)
 
     def draw(how_many: int) -> list[list[Note]]:
-        with _one_thread():
-            if sampling.beam_size:
-                sequences = beam_search(network, tokenizer, prompt, sampling, rules, how_many, bias, progress,
-                                        labels_of=labels_of)
-            else:
-                sequences = sample(network, tokenizer, prompt, how_many, sampling, generator, rules, bias=bias,
-                                   progress=progress, labels_of=labels_of)
+        sequences = draw_sequences(network, tokenizer, prompt, how_many, sampling, generator, rules, bias, progress,
+                                   labels_of)
         return [_gap_notes(tokenizer, tokens, gap) for tokens in sequences]
 
     fillings = draw(count)
