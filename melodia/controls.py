@@ -232,10 +232,6 @@ class ControlPlan:
     density: tuple[int, ...] | None = None
     register: tuple[int, ...] | None = None
 
-    @property
-    def empty(self) -> bool:
-        return self.chords is None and self.density is None and self.register is None
-
 
 @dataclass
 class Labeler:
@@ -244,6 +240,10 @@ class Labeler:
 
     names: tuple[str, ...]
     plan: ControlPlan = field(default_factory=ControlPlan)
+    chord_starts: list[int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.chord_starts = [start for start, _ in self.plan.chords or ()]
 
     def __call__(self, state: GrammarState) -> np.ndarray:
         out = np.zeros(len(self.names), dtype=np.int64)
@@ -256,8 +256,7 @@ class Labeler:
         plan = self.plan
         for column, name in enumerate(self.names):
             if name == "chord" and plan.chords:
-                starts = [start for start, _ in plan.chords]
-                which = int(np.searchsorted(starts, step, side="right")) - 1
+                which = int(np.searchsorted(self.chord_starts, step, side="right")) - 1
                 out[column] = plan.chords[which][1] if which >= 0 else 0
             elif name == "density" and plan.density:
                 out[column] = plan.density[bar % len(plan.density)]
@@ -271,7 +270,7 @@ class Labeler:
 def chord_changes(progression: str, bar_steps: int, beat_steps: int, bars: int) -> list[tuple[int, Any, str]]:
     """'D | G | A7 | D' (a bar's chords share it by beats) as (grid step, `Chord`, the symbol as written) changes
     over `bars` bars, the progression repeated to the length."""
-    from melodia.style.harmony import parse_progression
+    from melodia.style.harmony import beat_shares, parse_progression
 
     try:
         chords = parse_progression(progression)
@@ -282,20 +281,22 @@ def chord_changes(progression: str, bar_steps: int, beat_steps: int, bars: int) 
     out: list[tuple[int, Any, str]] = []
     for number in range(bars):
         group, written = chords[number % len(chords)], words[number % len(chords)]
-        shares = [beats // len(group) + (i < beats % len(group)) for i in range(len(group))] \
-            if beats >= len(group) else [1] * len(group)
         onset = number * bar_steps
-        for chord, word, share in zip(group, written, shares, strict=True):
+        for chord, word, share in zip(group, written, beat_shares(beats, len(group)), strict=True):
             if onset < (number + 1) * bar_steps and (not out or out[-1][1] != chord):
                 out.append((onset, chord, word))
             onset += share * beat_steps
     return out
 
 
-def plan_chords(progression: str, bar_steps: int, beat_steps: int, bars: int) -> tuple[tuple[int, int], ...]:
+def chord_labels(changes: Sequence[tuple[int, Any, str]]) -> tuple[tuple[int, int], ...]:
     """`chord_changes` as (grid step, "chord" label)."""
-    return tuple((step, chord_index(chord.root, chord.quality))
-                 for step, chord, _ in chord_changes(progression, bar_steps, beat_steps, bars))
+    return tuple((step, chord_index(chord.root, chord.quality)) for step, chord, _ in changes)
+
+
+def plan_chords(progression: str, bar_steps: int, beat_steps: int, bars: int) -> tuple[tuple[int, int], ...]:
+    """`chord_labels` of `chord_changes`."""
+    return chord_labels(chord_changes(progression, bar_steps, beat_steps, bars))
 
 
 NUMBER_LIST = re.compile(r"^\s*\d+(\s*,\s*\d+)*\s*$")

@@ -26,7 +26,15 @@ import torch
 
 from melodia.analysis import SCALES, estimate_key, key_correlations, mode_quality
 from melodia.constraints import SCALE_CHOICES, Constraints, GenerateError, Meter, PitchRange
-from melodia.controls import ControlError, ControlPlan, Labeler, chord_changes, chord_index, plan_density, plan_register
+from melodia.controls import (
+    ControlError,
+    ControlPlan,
+    Labeler,
+    chord_changes,
+    chord_labels,
+    plan_density,
+    plan_register,
+)
 from melodia.form import FormCadence, FormCopy, FormPlan, cadence_pitch_classes, plan_form
 from melodia.gm import INSTRUMENT_RANGES
 from melodia.io.atomic import atomic_write_bytes, atomic_write_text, refuse_overwrite
@@ -175,7 +183,7 @@ def controls_asked(model: Any, tokenizer: Tokenizer, score: Score,
     try:
         changes = chord_changes(constraints.chords, bar_steps, beat, bars) if constraints.chords else []
         plan = ControlPlan(
-            chords=tuple((step, chord_index(chord.root, chord.quality)) for step, chord, _ in changes) or None,
+            chords=chord_labels(changes) or None,
             density=plan_density(constraints.density, constraints.bars, eighths) if constraints.density else None,
             register=plan_register(constraints.register, constraints.bars) if constraints.register else None)
     except ControlError as error:

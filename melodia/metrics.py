@@ -302,21 +302,24 @@ def chord_tone_rate(score: Score) -> float:
     return hits / total if total else float("nan")
 
 
-def bar_note_counts(score: Score) -> np.ndarray:
-    """How many notes of the top line start in each bar."""
+def _bars_of_line(score: Score) -> tuple[list[Note], np.ndarray, int]:
+    """The top line, the bar each of its notes starts in, and how many bars the line reaches into."""
     line = melody(score)
     starts = score.bar_starts(max((n.onset_tick for n in line), default=0))
-    return np.bincount(np.searchsorted(starts, [n.onset_tick for n in line], side="right") - 1,
-                       minlength=len(starts)).astype(np.int64)
+    return line, np.searchsorted(starts, [n.onset_tick for n in line], side="right") - 1, len(starts)
+
+
+def bar_note_counts(score: Score) -> np.ndarray:
+    """How many notes of the top line start in each bar."""
+    _, bar, bars = _bars_of_line(score)
+    return np.bincount(bar, minlength=bars).astype(np.int64)
 
 
 def bar_mean_pitches(score: Score) -> np.ndarray:
     """The mean pitch of the top line's notes in each bar (NaN for a bar with none)."""
-    line = melody(score)
-    starts = score.bar_starts(max((n.onset_tick for n in line), default=0))
-    bar = np.searchsorted(starts, [n.onset_tick for n in line], side="right") - 1
-    counts = np.bincount(bar, minlength=len(starts))
-    sums = np.bincount(bar, weights=[n.pitch for n in line], minlength=len(starts))
+    line, bar, bars = _bars_of_line(score)
+    counts = np.bincount(bar, minlength=bars)
+    sums = np.bincount(bar, weights=[n.pitch for n in line], minlength=bars)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 

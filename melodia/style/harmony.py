@@ -357,6 +357,14 @@ def _bass_clear_of(bars: list[Bar], melody: list[Note]) -> list[Bar]:
     return out
 
 
+def beat_shares(beats: int, chords: int) -> list[int]:
+    """How many of a bar's `beats` each of its `chords` gets: evenly, the first ones a beat more when they do not
+    divide; a beat each when there are more chords than beats."""
+    if beats < chords:
+        return [1] * chords
+    return [beats // chords + (i < beats % chords) for i in range(chords)]
+
+
 def from_progression(score: Score, melody_end: int, progression: list[list[Chord]]) -> list[Bar]:
     """The user's progression over the bars of `score` (repeated when shorter than the tune; a
     pickup bar takes the progression's last chord)."""
@@ -366,8 +374,7 @@ def from_progression(score: Score, melody_end: int, progression: list[list[Chord
         start, length = group[0].start, sum(s.length for s in group)
         beat, beats = group[0].beat, sum(s.beats for s in group)
         chords = progression[number % len(progression)] if number >= 0 else progression[-1][-1:]
-        shares = [beats // len(chords) + (i < beats % len(chords)) for i in range(len(chords))] \
-            if beats >= len(chords) else [1] * len(chords)
+        shares = beat_shares(beats, len(chords))
         onset = start
         for i, (chord, share) in enumerate(zip(chords, shares, strict=True)):
             stop = start + length if i == len(chords) - 1 else min(onset + share * beat, start + length)
