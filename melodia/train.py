@@ -41,7 +41,7 @@ from melodia.io.atomic import atomic_write_bytes, atomic_write_text
 from melodia.model import MelodyLM, ModelConfig, detach_state
 from melodia.modelfile import save_model
 from melodia.tokenizers import EOS, Tokenizer, tokenizer_from_config
-from melodia.tokenizers.metrical import fill_prompt
+from melodia.tokenizers.metrical import fill_layout
 
 PIECE_CONDITIONS = ("meter", "mode", "collection")  # one label for a whole piece
 CONDITION_NAMES = (*PIECE_CONDITIONS, *CONTROL_NAMES)  # the controls: a label for each token (melodia.controls)
@@ -191,8 +191,9 @@ class EpochStreams:
 
     def _fill_in_the_middle(self, index: int, tokens: np.ndarray, labels: np.ndarray,
                             rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """prefix, Gap_N, suffix (up to 4 bars), Middle, the N bars of the gap, EOS (`metrical.fill_prompt`; a
-        piece that changes meter or tempo stays in order); the gap's tokens get the "fill" label of the bars left."""
+        """prefix, Gap_N, suffix (up to 4 bars), Middle, bridge (the 2 bars before the gap again), the N bars of
+        the gap, EOS (`metrical.fill_layout`; a piece that changes meter or tempo stays in order); the gap's tokens
+        get the "fill" label of the bars left, the two marks none."""
         vocab = self.tokenizer.vocab
         bars = np.flatnonzero(tokens == vocab.id("Bar", 0))
         changes = sum(int(((tokens >= a) & (tokens < b)).sum()) for kind in ("TimeSig", "Tempo")
@@ -201,15 +202,17 @@ class EpochStreams:
             return tokens, labels
         first = int(rng.integers(0, len(bars)))
         length = int(rng.integers(1, min(MAX_FILL_BARS, len(bars) - first) + 1))
-        prompt, start, stop = fill_prompt(self.tokenizer, tokens, first, length)
-        suffix = len(prompt) - start - 2  # tokens of the suffix the prompt keeps
-        none = np.zeros((1, labels.shape[1]), dtype=labels.dtype)
-        middle = labels[start:stop].copy()
+        layout = fill_layout(self.tokenizer, tokens, first, length)
+        order = np.append(layout.order(), len(tokens) - 1)  # the EOS
+        arranged = tokens[order]
+        arranged[order == -1], arranged[order == -2] = vocab.id("Gap", length - 1), vocab.ranges["Middle"][0]
+        arranged_labels = labels[order]
+        arranged_labels[order < 0] = 0
         if "fill" in self.names:
-            bar = np.cumsum(tokens[start:stop] == vocab.id("Bar", 0)) - 1
-            middle[:, self.names.index("fill")] = [fill_index(length - b) for b in bar]
-        arranged = np.concatenate([prompt, tokens[start:stop], [EOS]])
-        return arranged, np.concatenate([labels[:start], none, labels[stop:stop + suffix], none, middle, none])
+            gap = slice(len(order) - 1 - (layout.stop - layout.start), len(order) - 1)
+            bar = np.cumsum(arranged[gap] == vocab.id("Bar", 0)) - 1
+            arranged_labels[gap, self.names.index("fill")] = [fill_index(length - b) for b in bar]
+        return arranged, arranged_labels
 
 
 MAX_FILL_BARS = 8  # the longest gap training leaves

@@ -17,6 +17,7 @@ from melodia.io import read_score
 from melodia.model import MelodyLM, ModelConfig
 from melodia.score import Note, Score, TimeSignature, Track
 from melodia.tokenizers import EOS, tokenizer_from_config
+from melodia.tokenizers.metrical import fill_layout, fill_prompt
 
 INFILL = tokenizer_from_config(dataclasses.replace(MELODY.config, infill=True))
 CONTROLS = {"chord": None, "density": None, "register": None, "fill": None}
@@ -56,14 +57,17 @@ def test_fill_in_the_middle_sequences_decode_to_the_tune() -> None:
         if len(bars) < 2 or changes > 2:
             continue
         tried += 1
-        expected = INFILL.decode(tokens)
         for first in range(min(len(bars), 12)):
             for length in range(1, min(4, len(bars) - first) + 1):
-                start = bars[first]
-                stop = bars[first + length] if first + length < len(bars) else len(tokens) - 1
-                arranged = [*tokens[:start], vocab.id("Gap", length - 1), *tokens[stop:-1],
-                            vocab.ranges["Middle"][0], *tokens[start:stop], EOS]
+                prompt, start, stop = fill_prompt(INFILL, tokens, first, length)
+                assert start == bars[first] and stop == (bars[first + length] if first + length < len(bars)
+                                                         else len(tokens) - 1)
+                bridge = prompt[prompt.index(vocab.ranges["Middle"][0]) + 1:]  # the 2 bars before the gap again
+                assert bridge == list(tokens[bars[max(first - 2, 0)]:start]), path.name
+                arranged = [*prompt, *tokens[start:stop], EOS]
                 assert INFILL.check(arranged) == [], path.name
+                suffix_stop = fill_layout(INFILL, tokens, first, length).suffix_stop  # the suffix keeps 4 bars
+                expected = INFILL.decode([*tokens[:suffix_stop], EOS])
                 assert INFILL.decode(arranged).notes == expected.notes, path.name
     assert tried >= 8
 

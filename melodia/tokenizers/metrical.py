@@ -10,16 +10,19 @@ Either appears only when it changes something. The sequence ends after a note.
 With `infill` on, a melody may also be written out of order, to fill a gap between kept bars
 (fill-in-the-middle):
 
-    prefix  Gap_N  suffix  Middle  (Bar ...)xN  EOS
+    prefix  Gap_N  suffix  Middle  bridge  (Bar ...)xN  EOS
 
 The prefix ends at a bar line; `Gap_N` says N bars are left out there; the suffix is the tune from
-the bar after the gap (its bars numbered as in the tune; `fill_prompt` gives the next 4); after `Middle` come exactly
-the N missing bars, in the meter and tempo of the bar before the gap, none of whose notes may run
-into the suffix's first note. It decodes to the whole tune, in time order.
+the bar after the gap (its bars numbered as in the tune; `fill_prompt` gives the next 4); after `Middle`
+the bridge repeats the prefix's last 2 bars (so the gap's first notes follow the notes just before it,
+as in plain continuation, while the suffix is still near), then come exactly the N missing bars, in the
+meter and tempo of the bar before the gap, none of whose notes may run into the suffix's first note.
+It decodes to the whole tune, in time order.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,21 +34,45 @@ from melodia.tokenizers.grid import DRUM_KEY, QuantizedScore
 
 MAX_GAP_BARS = 16  # the longest gap a fill-in-the-middle sequence may leave
 SUFFIX_BARS = 4  # bars after the gap that a fill-in-the-middle prompt gives (so the bars before stay near)
+BRIDGE_BARS = 2  # bars before the gap that a fill-in-the-middle prompt repeats after `Middle`
+
+
+@dataclass(frozen=True)
+class FillLayout:
+    """Where the parts of a fill-in-the-middle sequence lie in the in-order tokens of a tune: the gap's tokens
+    from `start` to `stop`, the suffix up to `suffix_stop`, the bridge from `bridge_start` to `start`."""
+
+    start: int
+    stop: int
+    suffix_stop: int
+    bridge_start: int
+
+    def order(self) -> np.ndarray:
+        """Rows of the in-order tokens, fill-in-the-middle: prefix, -1 (Gap), suffix, -2 (Middle), bridge, gap."""
+        return np.concatenate([np.arange(self.start), [-1], np.arange(self.stop, self.suffix_stop), [-2],
+                               np.arange(self.bridge_start, self.stop)]).astype(np.int64)
+
+
+def fill_layout(tokenizer: Tokenizer, tokens: np.ndarray, first: int, bars: int) -> FillLayout:
+    """The layout of a gap of `bars` bars from bar `first` (from 0) in an in-order sequence."""
+    rows = np.flatnonzero(np.asarray(tokens) == tokenizer.vocab.id("Bar", 0))
+    end = len(tokens) - 1 if len(tokens) and tokens[-1] == EOS else len(tokens)
+    stop = int(rows[first + bars]) if first + bars < len(rows) else end
+    suffix_stop = int(rows[first + bars + SUFFIX_BARS]) if first + bars + SUFFIX_BARS < len(rows) else end
+    bridge_start = int(rows[max(first - BRIDGE_BARS, 0)]) if first else int(rows[first])
+    return FillLayout(int(rows[first]), stop, suffix_stop, bridge_start)
 
 
 def fill_prompt(tokenizer: Tokenizer, tokens: np.ndarray, first: int, bars: int) -> tuple[list[int], int, int]:
     """The fill-in-the-middle prompt of an in-order sequence whose bars `first` to `first + bars - 1` (from 0)
-    are the gap: the tokens before them, `Gap_N`, up to `SUFFIX_BARS` bars after them, `Middle`; and where the
-    gap's own tokens start and stop in `tokens` (they follow the prompt, then EOS, in training)."""
-    vocab = tokenizer.vocab
-    rows = np.flatnonzero(np.asarray(tokens) == vocab.id("Bar", 0))
-    end = len(tokens) - 1 if len(tokens) and tokens[-1] == EOS else len(tokens)
-    start = int(rows[first])
-    stop = int(rows[first + bars]) if first + bars < len(rows) else end
-    suffix_stop = int(rows[first + bars + SUFFIX_BARS]) if first + bars + SUFFIX_BARS < len(rows) else end
-    prompt = [*map(int, tokens[:start]), vocab.id("Gap", bars - 1), *map(int, tokens[stop:suffix_stop]),
-              vocab.ranges["Middle"][0]]
-    return prompt, start, stop
+    are the gap: the tokens before them, `Gap_N`, up to `SUFFIX_BARS` bars after them, `Middle`, the bridge; and
+    where the gap's own tokens start and stop in `tokens` (they follow the prompt, then EOS, in training)."""
+    layout = fill_layout(tokenizer, tokens, first, bars)
+    order = layout.order()
+    order = order[:len(order) - (layout.stop - layout.start)]
+    marks = {-1: tokenizer.vocab.id("Gap", bars - 1), -2: tokenizer.vocab.ranges["Middle"][0]}
+    prompt = [marks[row] if row < 0 else int(tokens[row]) for row in order]
+    return prompt, layout.start, layout.stop
 
 
 class MetricalTokenizer(Tokenizer):
@@ -164,6 +191,7 @@ class MetricalState(GrammarState):
         self.held_until = np.zeros((DRUM_KEY + 1, pitch_count), dtype=np.int64)  # end step, by track and pitch
         self.infill = config.infill
         self.gap = Gap()  # the gap of a fill-in-the-middle sequence, once its Gap token is read
+        self.bar_marks: deque[tuple[Any, ...]] = deque(maxlen=BRIDGE_BARS)  # the state before each recent Bar
 
     def allowed(self) -> np.ndarray:
         last, vocab = self.last_kind, self.vocab
@@ -231,6 +259,8 @@ class MetricalState(GrammarState):
             mask[EOS] = last_bar and last in ("Bar", "Duration")
             return
         mask[self.vocab.id("Bar", 0)] = True
+        if gap.bridging:
+            return
         if gap.bars:  # the suffix: it ends where the gap's bars come
             mask[self.vocab.ranges["Middle"][0]] = last in ("Bar", "Duration")
             return
@@ -245,21 +275,28 @@ class MetricalState(GrammarState):
         bar_length = self.grid.bar_steps(*self.grid.meters[self.meter_index])
         start = self.bar_start + self.bar_length if self.bars else 0
         self.gap = Gap(bars=bars, first_bar=self.bars, start=start, end=start + bars * bar_length,
-                       resume=(self.bars, self.bar_start, self.bar_length, self.note_end, self.meter_index,
-                               self.tempo_bin, len(self.notes), self.held_until.copy()))
+                       resume=self.bar_marks[0] if self.bars else self._mark(), kept=len(self.notes))
         self.bars += bars
         self.bar_start, self.bar_length = start + (bars - 1) * bar_length, bar_length
         self.position = bar_length
 
+    def _mark(self) -> tuple[Any, ...]:
+        """What the grammar needs to read the tokens from here again."""
+        return (self.bars, self.bar_start, self.bar_length, self.note_end, self.meter_index, self.tempo_bin,
+                len(self.notes), len(self.meters), len(self.tempos), self.held_until.copy())
+
     def _read_middle(self) -> None:
-        """Back to the gap's start, with the suffix's notes set aside until the end."""
+        """Back to the bridge's start (the gap's, without bars before it), with the suffix's notes set aside
+        until the end."""
         gap = self.gap
-        (self.bars, self.bar_start, self.bar_length, self.note_end, self.meter_index, self.tempo_bin, kept,
-         self.held_until) = gap.resume
-        gap.suffix, self.notes = self.notes[kept:], self.notes[:kept]
-        first = min((note[0] for note in gap.suffix), default=None)
-        gap.limit = first  # with nothing after the gap, its last note may ring on, as a tune's last note does
-        gap.filling = True
+        (self.bars, self.bar_start, self.bar_length, self.note_end, self.meter_index, self.tempo_bin, notes,
+         meters, tempos, held_until) = gap.resume
+        self.held_until = held_until.copy()
+        gap.suffix, self.notes = self.notes[gap.kept:], self.notes[:notes]
+        del self.meters[meters:], self.tempos[tempos:]
+        gap.limit = min((note[0] for note in gap.suffix), default=None)  # None: its last note may ring on
+        gap.bridging = self.bars < gap.first_bar
+        gap.filling = not gap.bridging
         self.position, self.pitch = -1, -1
 
     def finish(self) -> QuantizedScore:
@@ -314,10 +351,14 @@ class MetricalState(GrammarState):
             self.tempo_bin = index
             self.tempos.append((self.bar_start + max(self.position, 0), index))
         elif kind == "Bar":
+            if self.infill and not self.gap.bars:
+                self.bar_marks.append(self._mark())
             if self.bars:
                 self.bar_start += self.bar_length
             self.bar_length = self.grid.bar_steps(*self.grid.meters[self.meter_index])
             self.bars += 1
+            if self.gap.bridging and self.bars > self.gap.first_bar:
+                self.gap.bridging, self.gap.filling = False, True
             self.position = -1
             self._new_position()
         elif kind == "Position":
@@ -345,14 +386,17 @@ class MetricalState(GrammarState):
 @dataclass
 class Gap:
     """The gap of a fill-in-the-middle sequence: `bars` bars from bar `first_bar` (step `start` to `end`);
-    `resume` is the grammar's state at its start, `suffix` the notes after it (set aside while the gap is
-    filled), `limit` the step no note of the gap may reach past (the suffix's first onset; None without one)."""
+    `resume` is the grammar's state where the bridge starts (the bars before the gap, read again after
+    `Middle`), `kept` the notes before the gap, `suffix` the notes after it (set aside while the gap is filled),
+    `limit` the step no note of the gap may reach past (the suffix's first onset; None without one)."""
 
     bars: int = 0
     first_bar: int = 0
     start: int = 0
     end: int = 0
     resume: tuple[Any, ...] = ()
+    kept: int = 0
     suffix: list[tuple[int, int, int, int, int]] = field(default_factory=list)
     limit: int | None = None
+    bridging: bool = False
     filling: bool = False
