@@ -62,6 +62,7 @@ __all__ = ["SCALE_CHOICES", "Constraints", "GenerateError", "GenerationSettings"
 # soft scale: log-probability taken from pitches outside the scale; minor's raised 6th and 7th lose less
 SOFT_OUTSIDE, SOFT_RAISED = 2.5, 0.7
 TONIC_GRAVITY = 0.8  # log-probability given to the tonic chord's pitches on a beat, so that the key is heard
+CHORD_GRAVITY = 1.6  # given to the pitches of the chord asked for (--chords) on a strong beat, so that it is heard
 RETRIES = 12  # draws of a melody that broke a rule (a mask that had to give way) before giving up
 
 
@@ -413,13 +414,16 @@ def _chord_bias(tokenizer: Tokenizer, key_bias: BeatBias | None, symbols: list[C
     off_beat = key_bias.off_beat if key_bias is not None else np.zeros(len(tokenizer.vocab), dtype=np.float32)
     start, stop = tokenizer.vocab.ranges["Pitch"]
     classes = np.arange(tokenizer.config.pitch_range[0], tokenizer.config.pitch_range[1] + 1) % 12
-    on_beats = []
+    on_beats, strong_beats = [], []
     for symbol in symbols:
-        on_beat = off_beat.copy()
-        on_beat[start:stop] += np.where(np.isin(classes, parse_symbol(symbol.symbol).pitch_classes), TONIC_GRAVITY, 0.0)
+        tones = np.isin(classes, parse_symbol(symbol.symbol).pitch_classes)
+        on_beat, strong_beat = off_beat.copy(), off_beat.copy()
+        on_beat[start:stop] += np.where(tones, TONIC_GRAVITY, 0.0)
+        strong_beat[start:stop] += np.where(tones, CHORD_GRAVITY, 0.0)
         on_beats.append(on_beat)
+        strong_beats.append(strong_beat)
     ticks = tokenizer.config.ticks_per_step
-    return ChordBeatBias(tokenizer, [symbol.tick // ticks for symbol in symbols], on_beats, off_beat)
+    return ChordBeatBias(tokenizer, [symbol.tick // ticks for symbol in symbols], on_beats, strong_beats, off_beat)
 
 
 def _form_rules(tokenizer: Tokenizer, plan: FormPlan, mode: Mode, first_free_bar: int) -> list[Constraint]:

@@ -191,3 +191,27 @@ def test_the_style_step_plays_the_generated_chords() -> None:
     bass = next(t for t in styled.tracks if "bass" in t.name.lower())
     bar = 1920
     assert {n.pitch % 12 for n in bass.notes if bar <= n.onset_tick < 2 * bar} <= {5, 9, 0}  # F major's tones
+
+
+def test_chords_pull_harder_on_strong_beats_than_on_the_other_beats() -> None:
+    """Over `G | C`, a note on beat 1 or 3 leans to the chord's tones by CHORD_GRAVITY, on beat 2 or 4 by
+    TONIC_GRAVITY, between beats not at all; from bar 2 on, C's tones are pulled, not G's."""
+    from melodia.generation import CHORD_GRAVITY, TONIC_GRAVITY, _chord_bias
+    from melodia.score import ChordSymbol
+
+    bias = _chord_bias(INFILL, None, [ChordSymbol(0, "G"), ChordSymbol(1920, "C")])
+    vocab, state = INFILL.vocab, INFILL.new_state()
+    low = INFILL.config.pitch_range[0]
+    g_tone, c_tone = vocab.id("Pitch", 62 - low), vocab.id("Pitch", 64 - low)  # D4 (in G only), E4 (in C only)
+    beat = INFILL.config.steps_per_quarter
+    pulls = []
+    for token in [vocab.id("TimeSig", INFILL.grid.meters.index((4, 4))), vocab.id("Bar", 0)]:
+        state.advance(token)
+    for _ in range(2):
+        for position in (0, beat, beat // 2, 2 * beat):
+            state.advance(vocab.id("Position", position))
+            pulls.append((round(float(bias(state)[g_tone]), 4), round(float(bias(state)[c_tone]), 4)))
+            state.position = -1  # only the bias is read here, not a tune
+        state.advance(vocab.id("Bar", 0))
+    assert pulls[:4] == [(CHORD_GRAVITY, 0), (TONIC_GRAVITY, 0), (0, 0), (CHORD_GRAVITY, 0)]
+    assert pulls[4:] == [(0, CHORD_GRAVITY), (0, TONIC_GRAVITY), (0, 0), (0, CHORD_GRAVITY)]

@@ -198,16 +198,19 @@ class BeatBias:
 
 class ChordBeatBias(BeatBias):
     """`BeatBias` whose on-beat log-probabilities follow a chord progression: `on_beats[i]` from grid step
-    `starts[i]` on (the pull a key gives its tonic chord, given instead to the chord sounding)."""
+    `starts[i]` on (the pull a key gives its tonic chord, given instead to the chord sounding), and
+    `strong_beats[i]` on the strong beats (`strong_positions`), where a melody over chords lands on their tones."""
 
     def __init__(self, tokenizer: Tokenizer, starts: list[int], on_beats: list[np.ndarray],
-                 off_beat: np.ndarray) -> None:
+                 strong_beats: list[np.ndarray], off_beat: np.ndarray) -> None:
         super().__init__(tokenizer, on_beats[0], off_beat)
-        self.starts, self.on_beats = starts, on_beats
+        self.starts, self.on_beats, self.strong_beats = starts, on_beats, strong_beats
 
     def __call__(self, state: GrammarState) -> np.ndarray:
         if super().__call__(state) is self.off_beat:
             return self.off_beat
         assert isinstance(state, MetricalState)
-        which = int(np.searchsorted(self.starts, state.bar_start + state.position, side="right")) - 1
-        return self.on_beats[max(which, 0)]
+        which = max(int(np.searchsorted(self.starts, state.bar_start + state.position, side="right")) - 1, 0)
+        beat = beat_steps(self.tokenizer, *state.meters[-1][1:])
+        strong = state.position in strong_positions(state.bar_length, beat)
+        return self.strong_beats[which] if strong else self.on_beats[which]
