@@ -4,9 +4,10 @@
 
 returns 4 copies of the tune whose bars 5 to 8 (counted from 1) are new. The model reads the
 bars before the gap and the bars after it (fill-in-the-middle: prefix, `Gap_N`, suffix,
-`Middle`, then it writes the N bars; see `melodia.tokenizers.metrical`), so the new bars lead
-into what follows; the grammar makes them fill the gap exactly, in its meter, with no note
-running into the next kept one. Of a file with several tracks one track is rewritten (the gap
+`Middle`, the 2 bars before the gap again, then it writes the N bars; see
+`melodia.tokenizers.metrical`), so the new bars lead into what follows; near the gap's end,
+pitches far from the next kept note lose a little likelihood (`APPROACH_PULL`), and the grammar
+makes the new bars fill the gap exactly, in its meter, with no note running into the next kept one. Of a file with several tracks one track is rewritten (the gap
 as a single line) and every other note, track, tempo and signature is kept as it was.
 
 The constraints of `melodia.constraints` apply to the new bars: key and scale (by default the
@@ -45,9 +46,10 @@ from melodia.sampler import Constraint, Progress, SamplingConfig
 from melodia.score import KeySignature, Note, Score, Track
 from melodia.tokenizers import Tokenizer
 from melodia.tokenizers.metrical import MAX_GAP_BARS, MetricalState, fill_prompt
-from melodia.tokenizers.rules import LeapLimit, PitchSet, SteadyMeter
+from melodia.tokenizers.rules import ApproachBias, LeapLimit, PitchSet, SteadyMeter
 
 RETRIES = 12  # draws of an infill that broke a rule before giving up
+APPROACH_PULL = 0.3  # log-probability per semitone beyond a step from the note after the gap, near its end
 
 __all__ = ["BarSpan", "InfillError", "infill", "read_source"]
 
@@ -117,6 +119,7 @@ def infill(model: Any, source: Any, bars: BarSpan | str, count: int = 1, track: 
     labels_of, chords = controls_asked(network, tokenizer, line, constraints)
     if chords:
         bias = _chord_bias(tokenizer, bias, chords)
+    approach = ApproachBias(tokenizer, bias, APPROACH_PULL)
     if labels_of is None and network.config.conditions:
         from melodia.controls import Labeler
 
@@ -125,8 +128,8 @@ def infill(model: Any, source: Any, bars: BarSpan | str, count: int = 1, track: 
     torch.manual_seed(random_seed)
 
     def draw(how_many: int) -> list[list[Note]]:
-        sequences = draw_sequences(network, tokenizer, prompt, how_many, sampling, generator, rules, bias, progress,
-                                   labels_of)
+        sequences = draw_sequences(network, tokenizer, prompt, how_many, sampling, generator, rules, approach,
+                                   progress, labels_of)
         return [_gap_notes(tokenizer, tokens, gap) for tokens in sequences]
 
     fillings = draw(count)
@@ -188,7 +191,7 @@ class Gap:
 
 
 def _prompt(tokenizer: Tokenizer, line: Score, span: BarSpan) -> tuple[list[int], Gap]:
-    """prefix, Gap_N, suffix, Middle: the tokens the model continues, and the gap they leave."""
+    """prefix, Gap_N, suffix, Middle, bridge: the tokens the model continues, and the gap they leave."""
     tokens = tokenizer.encode(line).astype(np.int64)
     vocab = tokenizer.vocab
     bar_rows = np.flatnonzero(tokens == vocab.id("Bar", 0))

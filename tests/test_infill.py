@@ -187,3 +187,26 @@ def test_trained_infill_model_from_the_command_line(tiny_cache: Path, tmp_path: 
     bad = cli("infill", str(midi), "--bars", "0-2", "--model", str(model_path), "-o", str(tmp_path / "bad"),
               cache=tiny_cache)
     assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "--bars = '0-2'" in bad.stderr
+
+
+def test_near_the_end_of_a_gap_pitches_far_from_the_next_kept_note_lose_likelihood() -> None:
+    from melodia.tokenizers.rules import ApproachBias
+
+    tokens = INFILL.encode(tune()).astype(np.int64)
+    prompt, _, _ = fill_prompt(INFILL, tokens, 2, 2)  # bars 3-4 anew
+    state = INFILL.new_state()
+    for token in prompt:
+        state.advance(token)
+    bias = ApproachBias(INFILL, None, 0.5)
+    vocab, low = INFILL.vocab, INFILL.config.pitch_range[0]
+    target = next(p for onset, _, p, _, _ in sorted(state.gap.suffix) if onset == state.gap.limit)
+    pull = {}
+    for bar, position in ((1, 0), (2, 0), (2, 36)):  # 12 steps a beat: the last bar's beats 1 and 4
+        while state.bars < state.gap.first_bar + bar:
+            state.advance(vocab.id("Bar", 0))
+        state.advance(vocab.id("Position", position))
+        pull[bar, position] = {step: float(bias(state)[vocab.id("Pitch", target + step - low)]) for step in (0, 2, 7)}
+        state.position = -1
+    assert state.gap.limit - (state.bar_start + 36) <= 24  # half a bar or less before the next kept note
+    assert pull[1, 0] == pull[2, 0] == {0: 0.0, 2: 0.0, 7: 0.0}  # earlier: no pull
+    assert pull[2, 36] == {0: 0.0, 2: 0.0, 7: pytest.approx(-2.5)}  # a fifth away: 5 semitones beyond a step

@@ -214,3 +214,29 @@ class ChordBeatBias(BeatBias):
         beat = beat_steps(self.tokenizer, *state.meters[-1][1:])
         strong = state.position in strong_positions(state.bar_length, beat)
         return self.strong_beats[which] if strong else self.on_beats[which]
+
+
+class ApproachBias:
+    """A sampler bias for filling a gap: `base` (a `BeatBias`, or none), and for a note that starts in the gap's
+    last half bar (a beat at least) before the first note after it, `pull` log-probability taken per semitone by
+    which its pitch lies more than a step from that note's, so that the gap leads into what follows."""
+
+    def __init__(self, tokenizer: Tokenizer, base: BeatBias | None, pull: float) -> None:
+        self.tokenizer, self.base, self.pull = tokenizer, base, pull
+        self.zeros = np.zeros(len(tokenizer.vocab), dtype=np.float32)
+        start, stop = tokenizer.vocab.ranges["Pitch"]
+        self.pitch_start, self.pitch_stop = start, stop
+        self.pitches = np.arange(tokenizer.config.pitch_range[0], tokenizer.config.pitch_range[1] + 1)
+
+    def __call__(self, state: GrammarState) -> np.ndarray:
+        base = self.zeros if self.base is None else self.base(state)
+        if not isinstance(state, MetricalState) or state.last_kind != "Position" or not state.gap.filling \
+                or state.gap.limit is None or not state.meters:
+            return base
+        window = max(beat_steps(self.tokenizer, *state.meters[-1][1:]), state.bar_length // 2)
+        if state.bar_start + state.position < state.gap.limit - window:
+            return base
+        target = max(note[2] for note in state.gap.suffix if note[0] == state.gap.limit)
+        out = base.copy()
+        out[self.pitch_start:self.pitch_stop] -= self.pull * np.maximum(np.abs(self.pitches - target) - 2, 0)
+        return out
