@@ -13,7 +13,14 @@ import melodia
 from melodia.cli import main
 from melodia.harmony import HarmonyError, harmonize, melody_grid
 from melodia.harmony.data import chorale_score, voice_grid
-from melodia.harmony.voiceleading import SATB_RANGES, beat_chords, chord_agreement, chord_root, fault_counts
+from melodia.harmony.voiceleading import (
+    SATB_RANGES,
+    beat_chords,
+    chord_agreement,
+    chord_root,
+    fault_counts,
+    lower_voices_out_of_range,
+)
 from melodia.io import read_score
 from melodia.resources import example_path
 from melodia.score import Note, Score, TimeSignature, Track
@@ -107,6 +114,45 @@ def test_consensus_keeps_the_candidate_whose_chords_the_others_share() -> None:
     score = np.array([0.0, -2.0, -1.0])  # the first is the likeliest, the third the likelier of the others
     assert _best(lower, struck, melody, score, "likeliest") == 0
     assert _best(lower, struck, melody, score, "consensus") == 2
+
+
+def test_draws_vote_on_each_beats_chord() -> None:
+    from melodia.harmony import load
+    from melodia.harmony.sampling import Sampling, beat_chord_codes, draw
+
+    melody = melody_grid(parse_seed(MINOR_TUNE)[0], parse_seed(MINOR_TUNE)[0].tracks[0].notes)
+    lower, _, _, votes = draw(load(), melody, Sampling(1.0, False, 6, 0), vote=True)
+    assert votes is not None and len(votes.codes) == len(range(0, melody.steps, 2))
+    drawn = beat_chord_codes(lower, melody.pitches[0].astype(np.int64))  # (draws, beats)
+    for beat, (codes, shares) in enumerate(zip(votes.codes, votes.shares, strict=True)):
+        assert list(codes) == sorted(set(codes.tolist())) and (shares >= 0).all()
+        assert 0.5 < shares.sum() <= 1 + 1e-9  # the likeliest basses and tenors hold most of the probability
+        soprano_bit = 1 << int(melody.pitches[0, 2 * beat]) % 12
+        assert all(int(code) & soprano_bit for code in codes)
+        assert votes.share(beat, np.array([0]))[0] == 0.0
+        # each draw's own chord there is among the chords voted for (it was one of its likely choices)
+        assert (votes.share(beat, drawn[:, beat]) > 0).mean() >= 0.5
+
+
+def test_the_beam_follows_the_chords_voted_for() -> None:
+    from melodia.harmony import load
+    from melodia.harmony.beam import beam_grid
+    from melodia.harmony.sampling import ChordVotes, Sampling, beat_chord_codes, draw
+    from melodia.harmony.voiceleading import beat_chords
+
+    melody = melody_grid(parse_seed(MINOR_TUNE)[0], parse_seed(MINOR_TUNE)[0].tracks[0].notes)
+    model = load()
+    lower = draw(model, melody, Sampling(1.2, False, 1, 5))[0]
+    wanted = beat_chord_codes(lower, melody.pitches[0].astype(np.int64))[0]  # one drawn harmonization's chords
+    votes = ChordVotes([np.array([code]) for code in wanted], [np.ones(1) for _ in wanted])
+
+    def agreement(chorale: object) -> float:
+        codes = [sum(1 << pc for pc in chord) for chord in beat_chords(chorale)]  # type: ignore[arg-type]
+        return float(np.mean([code == want for code, want in zip(codes, wanted, strict=True)]))
+
+    plain, guided = beam_grid(model, melody, 8), beam_grid(model, melody, 8, votes=votes, guide=100.0)
+    assert agreement(guided) >= 0.8 and agreement(guided) >= agreement(plain) + 0.2
+    assert lower_voices_out_of_range(guided) == 0
 
 
 def test_fault_counts_find_parallels_crossing_spacing_and_range() -> None:

@@ -2,7 +2,7 @@
 
     from melodia.harmony import harmonize
     chorale = harmonize(tune)                       # soprano (the tune, unchanged), alto, tenor, bass
-    chorale = harmonize(tune, most_likely=True)      # the likeliest harmonization (a beam search)
+    chorale = harmonize(tune, most_likely=True)      # the likeliest voices under the likeliest chords
 
 The model (melodia/data/harmonizer.safetensors, trained by scripts/train_harmonizer.py) reads the
 whole melody at once, so each chord knows where the phrase is going; see `melodia.harmony.sampling`
@@ -122,10 +122,11 @@ def harmonize(score: Score, track: int | str | None = None, model: str | os.Path
     soprano, alto, tenor, bass, all played by `program`).
 
     The soprano's notes are the melody's, unchanged; the lower voices move on an eighth-note grid.
-    `temperature` shapes the draws, and of `candidates` harmonizations drawn together, among those with
-    the fewest voice-leading faults, the one whose beat chords the others share most (then the likeliest)
-    is kept: the choice that agreed best with Bach's chords on the validation chorales; `most_likely` (or
-    temperature 0) searches for the likeliest harmonization instead (a beam search); `seed` fixes the draws.
+    `candidates` harmonizations drawn at `temperature` vote on the chord of each beat (each with its own
+    probabilities of the chords it could sound there), and a beam search writes the likeliest voices with a
+    bonus for the chords most voted for: the choice that agreed best with Bach's chords on the validation
+    chorales; `most_likely` (or temperature 0) lets 32 draws at the model's own temperature vote instead,
+    so that the chords are the ones the model finds likeliest on each beat; `seed` fixes the draws.
 
     Raises:
         HarmonyError: no melody, a bad setting, or no usable model file.

@@ -1,15 +1,23 @@
 """The likeliest harmonization by beam search: at each step every kept harmonization tries its `branch`
 likeliest basses, under each of them the `branch` likeliest tenors, under those the likeliest altos (all
-under the masks of `melodia.harmony.sampling`), and the `width` likeliest continuations go on."""
+under the masks of `melodia.harmony.sampling`), and the `width` likeliest continuations go on. Guided by
+chord votes, each beat's chord adds `guide` nats times its share of the votes to the score."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from melodia.harmony.config import HOLD, REST
-from melodia.harmony.data import Chorale, soprano_inputs
+from melodia.harmony.data import STEPS_PER_QUARTER, Chorale, soprano_inputs
 from melodia.harmony.inference import LSTMState, NumpyHarmonizer
-from melodia.harmony.sampling import allowed, candidate_pitches, soprano_sounding, voice_masks
+from melodia.harmony.sampling import (
+    ChordVotes,
+    allowed,
+    candidate_pitches,
+    pitch_class_bits,
+    soprano_sounding,
+    voice_masks,
+)
 
 
 def _log_softmax(logits: np.ndarray) -> np.ndarray:
@@ -26,9 +34,12 @@ def _best_tokens(scores: np.ndarray, keep: np.ndarray, branch: int) -> tuple[np.
     return tokens, np.take_along_axis(masked, tokens, axis=-1)
 
 
-def beam_grid(model: NumpyHarmonizer, melody: Chorale, width: int = 8, branch: int = 3) -> Chorale:
-    """`melody` with the likeliest alto, tenor and bass the beam finds."""
+def beam_grid(model: NumpyHarmonizer, melody: Chorale, width: int = 8, branch: int = 3,
+              votes: ChordVotes | None = None, guide: float = 0.0) -> Chorale:
+    """`melody` with the likeliest alto, tenor and bass the beam finds (with `votes`, the likeliest plus `guide`
+    nats times each beat chord's share of the votes)."""
     soprano = soprano_sounding(melody.pitches[0])
+    soprano_bits = pitch_class_bits(melody.pitches[0].astype(np.int64))
     steps = melody.steps
     encoded = model.encode(*(a[None] for a in soprano_inputs(melody)))[0]
     lower = np.zeros((1, steps, 4), dtype=np.int64)
@@ -62,6 +73,10 @@ def beam_grid(model: NumpyHarmonizer, melody: Chorale, width: int = 8, branch: i
             token = tokens.ravel()
             picked[voice] = (token, candidates[expand, token])
             chosen[voice] = picked[voice][1]
+        if votes is not None and guide and step % STEPS_PER_QUARTER == 0:
+            codes = soprano_bits[step] | pitch_class_bits(chosen[1]) | pitch_class_bits(chosen[2]) \
+                | pitch_class_bits(chosen[3])
+            scores = scores + np.where(np.isfinite(scores), guide * votes.share(step // STEPS_PER_QUARTER, codes), 0)
         order = [i for i in np.argsort(-scores, kind="stable")[:width] if np.isfinite(scores[i])]
         order = order or [int(np.argmax(scores))]
         lower, struck = lower[rows[order]], struck[rows[order]]

@@ -5,6 +5,12 @@ has; its range (`SATB_RANGES`); no crossing and at most an octave between neighb
 no parallel fifths or octaves with the voices already written at that step. A mask that would leave
 no choice is dropped (then the next ones still apply), so a melody outside a soprano's compass
 still gets three voices.
+
+The harmonization kept is chosen for its chords: the draws vote on the chord (pitch-class set) of
+every quarter-note beat, each with its own probabilities of the chords it could sound there, and a
+beam search (`melodia.harmony.beam`) writes the likeliest voices, with a bonus for the chords most
+voted for on each beat (a minimum-Bayes-risk choice for agreeing on each beat with the chords the model
+finds likeliest).
 """
 
 from __future__ import annotations
@@ -21,21 +27,46 @@ from melodia.harmony.voiceleading import SATB_RANGES, fault_counts
 STRUCK_PITCHES = np.arange(LOWEST, HIGHEST + 1)
 
 
+CHOICES = ("chords", "consensus", "likeliest")
+
+
 @dataclass(frozen=True)
 class Sampling:
-    """How choices are made: `temperature` over the masked distribution, or the likeliest harmonization
-    (`most_likely`: a beam search `beam_width` wide, or the likeliest choice at every step for a width of 1);
-    `candidates` harmonizations are drawn at once and, of those with the fewest faults, the one kept is
-    chosen by `choose`: "consensus" the one whose chords agree with the other candidates' on the most beats
-    (a minimum-Bayes-risk choice for chord agreement: the chords the model itself finds likeliest, then
-    the likeliest), "likeliest" the one of highest total log-probability; `seed` fixes the draws."""
+    """How choices are made. Drawn (the default): `candidates` harmonizations are drawn at `temperature`
+    over the masked distribution, and `choose` picks what is kept: "chords" writes the likeliest voices
+    under the chords the draws vote for on each beat (a beam search `beam_width` wide, each beat's chord
+    worth `guide` nats times its share of the votes); "consensus" keeps, of the draws with the fewest
+    faults, the one whose chords agree with the other draws' on the most beats (then the likeliest);
+    "likeliest" the draw of highest total log-probability. `most_likely`: the likeliest voices under the
+    chords the model itself finds likeliest (`votes` draws at temperature 1 vote; `guide` 0 for the
+    likeliest harmonization alone), a beam search `beam_width` wide, or the likeliest choice at every step
+    for a width of 1. `seed` fixes the draws."""
 
     temperature: float = 0.5
     most_likely: bool = False
     candidates: int = 8
     seed: int = 0
-    beam_width: int = 16
-    choose: str = "consensus"
+    beam_width: int = 8
+    choose: str = "chords"
+    votes: int = 32
+    guide: float = 30.0
+
+
+@dataclass
+class ChordVotes:
+    """Per quarter-note beat, the chords voted for (pitch-class sets as 12-bit masks, sorted) and each one's
+    share of the votes (the draws' mean probability of sounding it there)."""
+
+    codes: list[np.ndarray]
+    shares: list[np.ndarray]
+
+    def share(self, beat: int, codes: np.ndarray) -> np.ndarray:
+        """The share of the votes at `beat` of each chord in `codes` (0 for one nobody voted for)."""
+        known, shares = self.codes[beat], self.shares[beat]
+        if not len(known):
+            return np.zeros(len(codes))
+        index = np.minimum(np.searchsorted(known, codes), len(known) - 1)
+        return np.where(known[index] == codes, shares[index], 0.0)
 
 
 def candidate_pitches(previous: np.ndarray) -> np.ndarray:
@@ -90,23 +121,54 @@ def allowed(candidates: np.ndarray, masks: list[np.ndarray]) -> np.ndarray:
 
 def harmonize_grid(model: NumpyHarmonizer, melody: Chorale, sampling: Sampling) -> Chorale:
     """`melody` (its soprano row and features) with alto, tenor and bass written under it."""
+    if sampling.choose not in CHOICES:
+        raise ValueError(f"choose {sampling.choose!r}: expected one of {', '.join(CHOICES)}")
     if sampling.most_likely and sampling.beam_width > 1:
         from melodia.harmony.beam import beam_grid
 
-        return beam_grid(model, melody, sampling.beam_width)
+        guided = sampling.guide > 0 and sampling.votes > 0
+        votes = draw(model, melody, Sampling(1.0, False, sampling.votes, sampling.seed), vote=True)[3] \
+            if guided else None
+        return beam_grid(model, melody, sampling.beam_width, votes=votes, guide=sampling.guide if guided else 0.0)
+    by_chords = not sampling.most_likely and sampling.choose == "chords" and sampling.beam_width > 1 \
+        and sampling.guide > 0
+    lower, struck, score, votes = draw(model, melody, sampling, vote=by_chords)
+    if by_chords:
+        from melodia.harmony.beam import beam_grid
+
+        return beam_grid(model, melody, sampling.beam_width, votes=votes, guide=sampling.guide)
+    best = _best(lower, struck, melody, score, "likeliest" if sampling.choose == "likeliest" else "consensus")
+    pitches = np.stack([melody.pitches[0], *(lower[best, :, v] for v in (1, 2, 3))])
+    struck_rows = np.stack([melody.struck[0], *(struck[best, :, v] for v in (1, 2, 3))])
+    return Chorale(melody.name, pitches, struck_rows, melody.fermata, melody.bar_position, melody.strength,
+                   melody.meter)
+
+
+def draw(model: NumpyHarmonizer, melody: Chorale, sampling: Sampling,
+         vote: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, ChordVotes | None]:
+    """`sampling.candidates` harmonizations drawn together (the likeliest choice at each step, one of them,
+    when `most_likely`): lower pitches and strikes (candidates, steps, 4: column 0 unused; 1 alto, 2 tenor,
+    3 bass), total log-probabilities, and where `vote`, their votes on each beat's chord."""
     count = 1 if sampling.most_likely else max(1, sampling.candidates)
     rng = np.random.default_rng(sampling.seed)
     soprano = soprano_sounding(melody.pitches[0])
+    soprano_bits = pitch_class_bits(melody.pitches[0].astype(np.int64))
     steps = melody.steps
-    lower = np.zeros((count, steps, 4), dtype=np.int64)  # column 0 unused; 1 alto, 2 tenor, 3 bass
+    lower = np.zeros((count, steps, 4), dtype=np.int64)
     struck = np.zeros((count, steps, 4), dtype=bool)
     score = np.zeros(count)
+    votes = ChordVotes([], [])
     encoded = np.repeat(model.encode(*(a[None] for a in soprano_inputs(melody))), count, axis=0)
     state = model.start(count)
     for step in range(steps):
         previous = lower[:, step - 1] if step else np.zeros((count, 4), dtype=np.int64)
         before = {0: np.full(count, soprano[step - 1] if step else 0), **{v: previous[:, v] for v in (1, 2, 3)}}
         context, state = model.decode_step(encoded[:, step], previous[:, [1, 2, 3]], state)
+        if vote and step % STEPS_PER_QUARTER == 0:
+            codes, shares = _beat_votes(model, context, previous, before, int(soprano[step]),
+                                        int(soprano_bits[step]), step == 0)
+            votes.codes.append(codes)
+            votes.shares.append(shares)
         chosen = {0: np.full(count, soprano[step])}
         below: list[np.ndarray] = []
         for voice in (3, 2, 1):
@@ -121,11 +183,48 @@ def harmonize_grid(model: NumpyHarmonizer, melody: Chorale, sampling: Sampling) 
             chosen[voice] = pitch
             score += logp
             below.append(pitch)
-    best = _best(lower, struck, melody, score, sampling.choose)
-    pitches = np.stack([melody.pitches[0], *(lower[best, :, v] for v in (1, 2, 3))])
-    struck_rows = np.stack([melody.struck[0], *(struck[best, :, v] for v in (1, 2, 3))])
-    return Chorale(melody.name, pitches, struck_rows, melody.fermata, melody.bar_position, melody.strength,
-                   melody.meter)
+    return lower, struck, score, votes if vote else None
+
+
+def pitch_class_bits(pitches: np.ndarray) -> np.ndarray:
+    """Each pitch's pitch class as a bit of a 12-bit mask (0 for a rest)."""
+    return np.where(pitches > 0, np.left_shift(1, pitches % 12), 0)
+
+
+def _beat_votes(model: NumpyHarmonizer, context: np.ndarray, previous: np.ndarray, before: dict[int, np.ndarray],
+                soprano: int, soprano_bits: int, first: bool, branch: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """The draws' votes at a beat: each draw's probabilities (under the masks, at temperature 1) of the chords
+    it could sound there, over its `branch` likeliest basses, under each the `branch` likeliest tenors, and
+    every alto; the chords as sorted 12-bit masks and their mean probabilities over the draws."""
+    count = len(context)
+    rows = np.arange(count)
+    weight = np.ones(count)
+    chosen = {0: np.full(count, soprano)}
+    below: list[np.ndarray] = []
+
+    def probabilities_of(voice: int) -> tuple[np.ndarray, np.ndarray]:
+        candidates = candidate_pitches(previous[rows, voice])
+        if first:
+            candidates[:, HOLD] = 0
+        keep = allowed(candidates, voice_masks(voice, candidates, previous[rows, voice], chosen,
+                                               {v: pitches[rows] for v, pitches in before.items()}))
+        logits = np.where(keep, model.voice_logits(context[rows], below).astype(np.float64), -np.inf)
+        return candidates, np.exp(logits - _logsumexp(logits))
+
+    for voice in (3, 2):
+        candidates, probabilities = probabilities_of(voice)
+        top = np.argsort(-probabilities, axis=-1, kind="stable")[:, :branch]
+        expand = np.repeat(np.arange(len(rows)), branch)
+        weight = weight[expand] * np.take_along_axis(probabilities, top, axis=-1).ravel()
+        rows = rows[expand]
+        chosen = {v: pitches[expand] for v, pitches in chosen.items()}
+        chosen[voice] = candidates[expand, top.ravel()]
+        below = [pitches[expand] for pitches in below] + [chosen[voice]]
+    candidates, probabilities = probabilities_of(1)
+    codes = (soprano_bits | pitch_class_bits(chosen[3]) | pitch_class_bits(chosen[2]))[:, None] \
+        | pitch_class_bits(candidates)
+    known, where = np.unique(codes.ravel(), return_inverse=True)
+    return known, np.bincount(where.ravel(), (weight[:, None] * probabilities).ravel(), len(known)) / count
 
 
 def soprano_sounding(pitches: np.ndarray) -> np.ndarray:
