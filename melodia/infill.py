@@ -49,7 +49,7 @@ from melodia.tokenizers.metrical import MAX_GAP_BARS, MetricalState, fill_prompt
 from melodia.tokenizers.rules import ApproachBias, LeapLimit, PitchSet, SteadyMeter
 
 RETRIES = 12  # draws of an infill that broke a rule before giving up
-APPROACH_PULL = 0.3  # log-probability per semitone beyond a step from the note after the gap, near its end
+APPROACH_PULL = 0.6  # log-probability per semitone beyond a step from the note after the gap, near its end
 
 __all__ = ["BarSpan", "InfillError", "infill", "read_source"]
 
