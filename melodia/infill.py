@@ -7,8 +7,9 @@ bars before the gap and the bars after it (fill-in-the-middle: prefix, `Gap_N`, 
 `Middle`, the 2 bars before the gap again, then it writes the N bars; see
 `melodia.tokenizers.metrical`), so the new bars lead into what follows; near the gap's end,
 pitches far from the next kept note lose a little likelihood (`APPROACH_PULL`), and the grammar
-makes the new bars fill the gap exactly, in its meter, with no note running into the next kept one. Of a file with several tracks one track is rewritten (the gap
-as a single line) and every other note, track, tempo and signature is kept as it was.
+makes the new bars fill the gap exactly, in its meter, with no note running into the next kept one.
+Of a file with several tracks one track is rewritten (the gap as a single line) and every other note,
+track, tempo and signature is kept as it was.
 
 The constraints of `melodia.constraints` apply to the new bars: key and scale (by default the
 tune's own key, estimated from all of it, with the tune's own chromatic notes allowed), pitch
