@@ -283,10 +283,10 @@ def _harmonize_command(commands: Any) -> None:
     harmonize.add_argument("--track", metavar="T", help="the track holding the melody (index from 0, or name)")
     harmonize.add_argument("--temperature", type=float, default=0.5, help="0 for the likeliest (default: %(default)s)")
     harmonize.add_argument("--most-likely", action="store_true",
-                           help="the likeliest harmonization (a beam search) instead of drawing")
+                           help="let 32 draws at temperature 1 vote on each beat's chord instead")
     harmonize.add_argument("--candidates", type=int, default=8,
-                           help="harmonizations drawn; of those with the fewest faults, the one whose chords "
-                                "the others share most is kept (default: %(default)s)")
+                           help="harmonizations drawn; they vote on each beat's chord, and a beam search writes "
+                                "the likeliest voices under those chords (default: %(default)s)")
     harmonize.add_argument("--random-seed", type=int, default=0, help="fixes the draws (default: %(default)s)")
     harmonize.add_argument("--model", metavar="FILE", help="a harmonizer file (default: the one shipped)")
     harmonize.add_argument("--force", action="store_true", help="overwrite OUT if it exists")

@@ -211,9 +211,11 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def _steps(record: dict) -> str:
-    """The training steps, by stage when the model was trained in two (scripts/train_default.py)."""
-    stage1 = record.get("stage1")
-    return f"{stage1['steps']} + {record['steps']}" if stage1 else str(record["steps"])
+    """The training steps, by stage when the model was trained in stages (scripts/train_default.py)."""
+    stages = [record]
+    while earlier := stages[0].get("stage2") or stages[0].get("stage1"):
+        stages.insert(0, earlier)
+    return " + ".join(str(stage["steps"]) for stage in stages)
 
 
 if __name__ == "__main__":
