@@ -3,7 +3,8 @@
 Held-out folk tunes (the folk corpus's test split) and fixed random draws, so a rerun prints the
 same figures:
 1. Infilling: NLL per token of 4 masked bars given the bars before and after them (fill-in-the-
-   middle) against given the bars before only (plain continuation), and how the top line crosses
+   middle) against given the bars before only (plain continuation), the network's own (also by token
+   kind) and under the grammar, and how the top line crosses
    the gap's last bar line (leap, rest, length of the note before) in infills, in prefix-only
    continuations glued to the same suffix, and at the bar lines of the real tunes.
 2. Melodies over chords: melody notes on strong beats that are chord tones (metrics.chord_tone_rate)
@@ -87,14 +88,28 @@ def _tunes(corpus: Corpus, count: int) -> list[tuple[np.ndarray, int]]:
     return out
 
 
-def _nll(model: Any, tokens: list[int], labels: np.ndarray | None, targets: range) -> float:
-    """Summed NLL (nats) of the tokens at `targets` given the ones before them."""
+KINDS = ("Pitch", "Duration", "Position", "Bar")  # the token kinds whose NLL is shown apart
+
+
+def _nll(model: Any, tokenizer: Any, tokens: list[int], labels: np.ndarray | None, targets: range,
+         grammar: bool = True) -> np.ndarray:
+    """NLL (nats) of each token at `targets` given the ones before them: (targets, 2), the network's own and
+    under the grammar (its probabilities renormalised over the tokens the grammar allows there, the
+    distribution melodia draws from; the network's own again without `grammar`)."""
     inputs = torch.tensor([tokens[:-1]])
     conditions = None if labels is None else torch.from_numpy(labels[:-1]).unsqueeze(0)
     with torch.no_grad():
         logits, _ = model(inputs, None, conditions)
-    log_probs = torch.log_softmax(logits[0].float(), dim=-1)
-    return -float(sum(log_probs[i - 1, tokens[i]] for i in targets))
+    logits_np = logits[0].float().numpy().astype(np.float64)
+    state, out = tokenizer.new_state(), []
+    for i, token in enumerate(tokens[:-1]):
+        state.advance(token)
+        if i + 1 in targets:
+            row = logits_np[i]
+            allowed = state.allowed() if grammar else np.ones(len(row), dtype=bool)
+            out.append((np.logaddexp.reduce(row) - row[tokens[i + 1]],
+                        np.logaddexp.reduce(row[allowed]) - row[tokens[i + 1]]))
+    return np.asarray(out)
 
 
 def _labels(tokenizer: Any, model: Any, tokens: list[int]) -> np.ndarray | None:
@@ -108,8 +123,7 @@ def _labels(tokenizer: Any, model: Any, tokens: list[int]) -> np.ndarray | None:
 
 
 def _infilling(model: Any, tokenizer: Any, tunes: list[tuple[np.ndarray, int]]) -> None:
-    both = prefix_only = 0.0
-    count = 0
+    both, prefix_only, kinds = [], [], []
     infills, continued, real = [], [], []
     started = time.monotonic()
     for number, (tokens, first) in enumerate(tunes):
@@ -117,10 +131,11 @@ def _infilling(model: Any, tokenizer: Any, tunes: list[tuple[np.ndarray, int]]) 
         middle = list(map(int, tokens[a:b]))
         arranged = [*prompt, *middle, EOS]
         start = len(arranged) - 1 - len(middle)
-        both += _nll(model, arranged, _labels(tokenizer, model, arranged), range(start, start + len(middle)))
+        both.append(_nll(model, tokenizer, arranged, _labels(tokenizer, model, arranged),
+                         range(start, start + len(middle))))
         plain = list(map(int, tokens))
-        prefix_only += _nll(model, plain, _labels(tokenizer, model, plain), range(a, b))
-        count += len(middle)
+        prefix_only.append(_nll(model, tokenizer, plain, _labels(tokenizer, model, plain), range(a, b)))
+        kinds += [tokenizer.vocab.kind_of[token] for token in middle]
         tune = tokenizer.decode(tokens)
         starts = tune.bar_starts()
         gap_end = starts[first + GAP]
@@ -130,8 +145,7 @@ def _infilling(model: Any, tokenizer: Any, tunes: list[tuple[np.ndarray, int]]) 
         continued.append(junction(_continued(model, tokenizer, tune, tokens[:a], first, starts), gap_end))
     seconds = time.monotonic() - started
     print("1. Infilling")
-    print(f"   NLL of the {count} tokens of the masked bars, nats/token: given both sides {both / count:.4f}, "
-          f"given the bars before only {prefix_only / count:.4f} (ratio {both / prefix_only:.3f})")
+    _print_nll(np.concatenate(both), np.concatenate(prefix_only), np.asarray(kinds))
     print("   crossing into the kept bars after the gap (real: every bar line of the same tunes):")
     print(f"   {'':24s}{'mean leap':>10s}{'steps<=2':>10s}{'leaps>=7':>10s}{'rest':>8s}{'held>=1 beat':>14s}"
           f"{'leap overlap':>14s}")
@@ -145,7 +159,22 @@ def _infilling(model: Any, tokenizer: Any, tunes: list[tuple[np.ndarray, int]]) 
     print(f"   ({len(tunes)} infills and continuations drawn in {seconds:.0f} s)\n")
 
 
-def _leap_histogram(rows: list[tuple[int, float, float] | None]) -> np.ndarray:
+def _print_nll(both: np.ndarray, prefix_only: np.ndarray, kinds: np.ndarray) -> None:
+    """NLL per token of the masked bars given both sides and given the bars before only: the network's own, by
+    token kind, and under the grammar."""
+    print(f"   NLL of the {len(kinds)} tokens of the masked bars, nats/token: given both sides "
+          f"{both[:, 0].mean():.4f}, given the bars before only {prefix_only[:, 0].mean():.4f} "
+          f"(ratio {both[:, 0].sum() / prefix_only[:, 0].sum():.3f})")
+    for kind in KINDS:
+        rows = kinds == kind
+        print(f"     {kind + ' tokens':16s}({rows.sum():5d}): both sides {both[rows, 0].mean():.4f}, before only "
+              f"{prefix_only[rows, 0].mean():.4f} (ratio {both[rows, 0].sum() / prefix_only[rows, 0].sum():.3f})")
+    print(f"   under the grammar (what melodia draws from: the gap's length and the next kept note are known): "
+          f"both sides {both[:, 1].mean():.4f}, before only {prefix_only[:, 1].mean():.4f} "
+          f"(ratio {both[:, 1].sum() / prefix_only[:, 1].sum():.3f})")
+
+
+def _leap_histogram(rows: Sequence[tuple[int, float, float] | None]) -> np.ndarray:
     leaps = np.minimum([r[0] for r in rows if r], 13)
     return np.bincount(leaps, minlength=14) / max(len(leaps), 1)
 
@@ -230,7 +259,8 @@ def _plain(model: str, reference: str | None, corpus: Corpus, tunes: list[tuple[
         total = count = 0.0
         for tokens, _ in tunes:
             plain = list(map(int, tokens))
-            total += _nll(network, plain, _labels(tokenizer, network, plain), range(1, len(plain)))
+            total += _nll(network, tokenizer, plain, _labels(tokenizer, network, plain), range(1, len(plain)),
+                          grammar=False)[:, 0].sum()
             count += len(plain) - 1
         figures[name] = total / count
         print(f"   {name}: {figures[name]:.4f} nats/token")
