@@ -8,7 +8,8 @@ Three stages, each with fixed settings and seed:
 3. scripts/default_model_polish.toml: 3 more epochs of the same, with more infilling (about 25 min).
 `--from MODEL` skips stage 1 and starts stage 2 from MODEL: the shipped model was made from the
 previous default (melodia 0.1's, stage 1 alone) this way. Builds the folk corpus first if it is
-not cached. Each stage resumes from its checkpoint if a previous run was stopped.
+not cached. Each stage resumes from its checkpoint if a previous run was stopped, and a finished
+stage 2 (OUTPUT.stage2.safetensors beside the output) is reused: delete it to train stage 2 again.
 Usage: python scripts/train_default.py [-o melodia/data/default.safetensors] [--from STAGE1_MODEL]
 """
 
