@@ -7,7 +7,8 @@ bars before the gap and the bars after it (fill-in-the-middle: prefix, `Gap_N`, 
 `Middle`, the 2 bars before the gap again, then it writes the N bars; see
 `melodia.tokenizers.metrical`), so the new bars lead into what follows; near the gap's end,
 pitches far from the next kept note lose a little likelihood (`APPROACH_PULL`), and the grammar
-makes the new bars fill the gap exactly, in its meter, with no note running into the next kept one.
+makes the new bars fill the gap exactly, in its meter, with no note running into the next kept one;
+bars that end a tune which ended on its tonic end on the tonic too.
 Of a file with several tracks one track is rewritten (the gap as a single line) and every other note,
 track, tempo and signature is kept as it was.
 
@@ -33,6 +34,7 @@ import torch
 
 from melodia.analysis import mode_quality
 from melodia.constraints import Constraints, GenerateError
+from melodia.form import FormCadence, FormPlan, Phrase, cadence_pitch_classes
 from melodia.generation import (
     _allowed_pitches,
     _chord_bias,
@@ -43,11 +45,13 @@ from melodia.generation import (
     read_seed,
     seed_key,
 )
+from melodia.metrics import ends_on_tonic
 from melodia.sampler import Constraint, Progress, SamplingConfig
 from melodia.score import KeySignature, Note, Score, Track
+from melodia.seed import Mode
 from melodia.tokenizers import Tokenizer
 from melodia.tokenizers.metrical import MAX_GAP_BARS, MetricalState, fill_prompt
-from melodia.tokenizers.rules import ApproachBias, LeapLimit, PitchSet, SteadyMeter
+from melodia.tokenizers.rules import ApproachBias, BarCount, LeapLimit, PitchSet, SteadyMeter
 
 RETRIES = 12  # draws of an infill that broke a rule before giving up
 APPROACH_PULL = 0.6  # log-probability per semitone beyond a step from the note after the gap, near its end
@@ -116,6 +120,9 @@ def infill(model: Any, source: Any, bars: BarSpan | str, count: int = 1, track: 
     rules: list[Constraint] = [SteadyMeter(tokenizer), PitchSet(tokenizer, allowed)]
     if constraints.max_leap is not None:
         rules.append(LeapLimit(tokenizer, constraints.max_leap))
+    closing = gap.limit is None and ends_on_tonic(line, mode.tonic)  # the gap ends a tune that closes
+    if closing:
+        rules += [BarCount(tokenizer, span.last), _final_cadence(tokenizer, span, mode)]
     bias = _key_bias(tokenizer, mode, line, constraints.scale)
     labels_of, chords = controls_asked(network, tokenizer, line, constraints)
     if chords:
@@ -133,18 +140,31 @@ def infill(model: Any, source: Any, bars: BarSpan | str, count: int = 1, track: 
                                    progress, labels_of)
         return [_gap_notes(tokenizer, tokens, gap) for tokens in sequences]
 
+    def open_ending(notes: list[Note]) -> bool:
+        return closing and not ends_on_tonic(_with_gap(line, 0, notes, gap), mode.tonic)
+
     fillings = draw(count)
     for _ in range(0 if sampling.beam_size else RETRIES):
-        failing = [i for i, notes in enumerate(fillings) if _fault(notes, line, gap, constraints)]
+        failing = [i for i, notes in enumerate(fillings) if _fault(notes, line, gap, constraints)
+                   or open_ending(notes)]
         if not failing:
             break
         for i, again in zip(failing, draw(len(failing))):
-            fillings[i] = again
+            if not _fault(again, line, gap, constraints) and (_fault(fillings[i], line, gap, constraints)
+                                                               or not open_ending(again)):
+                fillings[i] = again
     broken = [fault for notes in fillings if (fault := _fault(notes, line, gap, constraints))]
     if broken:
         raise InfillError(f"{len(broken)} of {count} infills could not keep every constraint ({broken[0]}); "
                           "loosen the pitch range or the largest leap")
     return [_with_gap(score, index, notes, gap) for notes in fillings]
+
+
+def _final_cadence(tokenizer: Tokenizer, span: BarSpan, mode: Mode) -> FormCadence:
+    """For a gap that ends a tune that ended on the tonic: its last bar closes on the tonic too (on a strong beat,
+    held to the end of the bar), as `generate` ends a tune (a draw that could not is drawn again)."""
+    plan = FormPlan("A", span.last, (Phrase("A", 1, span.last, (), "final"),))
+    return FormCadence(tokenizer, plan, span.first, {"final": cadence_pitch_classes("final", mode.tonic, mode.name)})
 
 
 def read_source(source: Any) -> Score:

@@ -26,6 +26,7 @@ SAMPLE_RATE = 22050
 SOUNDFONT_PLACES = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/default-GM.sf2",
                     "/usr/share/soundfonts/FluidR3_GM.sf2", "/usr/share/soundfonts/default.sf2")
 MAX_SECONDS = 3600.0
+TAIL_SECONDS = 1.5  # sound kept after the music's last note ends
 
 
 class SynthError(MelodiaError):
@@ -72,8 +73,21 @@ def render(score: Score, sample_rate: int = SAMPLE_RATE, use_fluidsynth: bool = 
                          f"at most {MAX_SECONDS / 60:.0f}")
     soundfont = fluidsynth_soundfont() if use_fluidsynth else None
     if soundfont is not None:
-        return _normalized(_fluidsynth(score, soundfont, sample_rate)), sample_rate
+        samples = _faded(_fluidsynth(score, soundfont, sample_rate), score.duration_seconds(), sample_rate)
+        return _normalized(samples), sample_rate
     return synthesize(score, sample_rate), sample_rate
+
+
+def _faded(samples: np.ndarray, seconds: float, sample_rate: int) -> np.ndarray:
+    """At most `TAIL_SECONDS` after the music's end (FluidSynth renders every voice's release and reverb out,
+    seconds of near silence), faded out over the last tenth of a second."""
+    end = int((seconds + TAIL_SECONDS) * sample_rate)
+    if len(samples) <= end:
+        return samples
+    out = samples[:end].copy()
+    fade = min(len(out), sample_rate // 10)
+    out[len(out) - fade:] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
+    return out
 
 
 def _normalized(samples: np.ndarray, peak: float = 0.9) -> np.ndarray:

@@ -210,3 +210,18 @@ def test_near_the_end_of_a_gap_pitches_far_from_the_next_kept_note_lose_likeliho
     assert state.gap.limit - (state.bar_start + 36) <= 24  # half a bar or less before the next kept note
     assert pull[1, 0] == pull[2, 0] == {0: 0.0, 2: 0.0, 7: 0.0}  # earlier: no pull
     assert pull[2, 36] == {0: 0.0, 2: 0.0, 7: pytest.approx(-2.5)}  # a fifth away: 5 semitones beyond a step
+
+
+def test_a_gap_that_ends_a_tune_ending_on_the_tonic_ends_on_the_tonic_too() -> None:
+    """Redo the last bars of a tune that closes on its tonic, and each new ending closes there as well (on a strong
+    beat, at least a beat long); a fragment that stops elsewhere is left free to stop anywhere."""
+    from melodia.metrics import ends_on_tonic
+
+    model = untrained_infill(11)
+    closed = "D4 E4 F#4 G4 A4 G4 F#4 E4 F#4 G4 A4 B4 A4 G4 E4 D4 E4 F#4 G4 A4 B4 A4 F#4 E4 D4/1 key=D"
+    outputs = infill((model, INFILL), closed, "6-7", count=40, random_seed=2)  # the last 2 of 7 bars
+    assert all(ends_on_tonic(out, 2) for out in outputs)
+    assert len({tuple(n.pitch for n in out.notes) for out in outputs}) > 30  # new bars, not one fixed ending
+    open_ended = closed.replace("D4/1 key=D", "E4/1 key=D")
+    free = infill((model, INFILL), open_ended, "6-7", count=40, random_seed=2)
+    assert sum(ends_on_tonic(out, 2) for out in free) < 20

@@ -91,3 +91,16 @@ def test_wav_bytes_round_trip() -> None:
     with wave.open(io.BytesIO(data)) as reader:
         frames = np.frombuffer(reader.readframes(4), dtype="<i2")
     assert frames.tolist() == [0, 16383, -16383, 32767]
+
+
+def test_fluidsynths_long_silent_tail_is_cut_a_moment_after_the_music_and_faded() -> None:
+    import numpy as np
+
+    from melodia.synth import TAIL_SECONDS, _faded
+
+    rate = 1000
+    rendered = np.ones(10 * rate, dtype=np.float32)  # 10 s rendered for 5 s of music
+    faded = _faded(rendered, 5.0, rate)
+    assert len(faded) == int((5.0 + TAIL_SECONDS) * rate) and faded[-1] == 0.0 and faded[0] == 1.0
+    assert (np.diff(faded[-rate // 10:]) <= 0).all()  # a fade, not a click
+    assert len(_faded(rendered[:5500], 5.0, rate)) == 5500  # a short tail is kept whole
