@@ -140,18 +140,20 @@ def infill(model: Any, source: Any, bars: BarSpan | str, count: int = 1, track: 
                                    progress, labels_of)
         return [_gap_notes(tokenizer, tokens, gap) for tokens in sequences]
 
-    def open_ending(notes: list[Note]) -> bool:
-        return closing and not ends_on_tonic(_with_gap(line, 0, notes, gap), mode.tonic)
+    def trouble(notes: list[Note]) -> int:
+        """2 for a broken constraint, 1 for a tune's closing bars that no longer close, else 0."""
+        if _fault(notes, line, gap, constraints):
+            return 2
+        return int(closing and not ends_on_tonic(_with_gap(line, 0, notes, gap), mode.tonic))
 
     fillings = draw(count)
     for _ in range(0 if sampling.beam_size else RETRIES):
-        failing = [i for i, notes in enumerate(fillings) if _fault(notes, line, gap, constraints)
-                   or open_ending(notes)]
+        troubles = [trouble(notes) for notes in fillings]
+        failing = [i for i, level in enumerate(troubles) if level]
         if not failing:
             break
         for i, again in zip(failing, draw(len(failing))):
-            if not _fault(again, line, gap, constraints) and (_fault(fillings[i], line, gap, constraints)
-                                                               or not open_ending(again)):
+            if trouble(again) < troubles[i]:
                 fillings[i] = again
     broken = [fault for notes in fillings if (fault := _fault(notes, line, gap, constraints))]
     if broken:

@@ -100,16 +100,18 @@ def _nll(model: Any, tokenizer: Any, tokens: list[int], labels: np.ndarray | Non
     conditions = None if labels is None else torch.from_numpy(labels[:-1]).unsqueeze(0)
     with torch.no_grad():
         logits, _ = model(inputs, None, conditions)
-    logits_np = logits[0].float().numpy().astype(np.float64)
-    state, out = tokenizer.new_state(), []
+    rows = logits[0].double().numpy()[[i - 1 for i in targets]]
+    chosen = rows[np.arange(len(rows)), [tokens[i] for i in targets]]
+    own = np.logaddexp.reduce(rows, axis=1) - chosen
+    if not grammar:
+        return np.stack([own, own], axis=1)
+    state, allowed = tokenizer.new_state(), []
     for i, token in enumerate(tokens[:-1]):
         state.advance(token)
         if i + 1 in targets:
-            row = logits_np[i]
-            allowed = state.allowed() if grammar else np.ones(len(row), dtype=bool)
-            out.append((np.logaddexp.reduce(row) - row[tokens[i + 1]],
-                        np.logaddexp.reduce(row[allowed]) - row[tokens[i + 1]]))
-    return np.asarray(out)
+            allowed.append(state.allowed())
+    masked = np.logaddexp.reduce(np.where(np.asarray(allowed), rows, -np.inf), axis=1) - chosen
+    return np.stack([own, masked], axis=1)
 
 
 def _labels(tokenizer: Any, model: Any, tokens: list[int]) -> np.ndarray | None:

@@ -190,10 +190,14 @@ class BeatBias:
         self.tokenizer, self.on_beat, self.off_beat = tokenizer, on_beat, off_beat
 
     def __call__(self, state: GrammarState) -> np.ndarray:
+        return self.off_beat if self.beat_here(state) is None else self.on_beat
+
+    def beat_here(self, state: GrammarState) -> int | None:
+        """The meter's beat in grid steps when a note is about to start on a beat, else None."""
         if not isinstance(state, MetricalState) or state.last_kind != "Position" or not state.meters:
-            return self.off_beat
+            return None
         beat = beat_steps(self.tokenizer, *state.meters[-1][1:])
-        return self.on_beat if state.position % beat == 0 else self.off_beat
+        return beat if state.position % beat == 0 else None
 
 
 class ChordBeatBias(BeatBias):
@@ -207,11 +211,11 @@ class ChordBeatBias(BeatBias):
         self.starts, self.on_beats, self.strong_beats = starts, on_beats, strong_beats
 
     def __call__(self, state: GrammarState) -> np.ndarray:
-        if super().__call__(state) is self.off_beat:
+        beat = self.beat_here(state)
+        if beat is None:
             return self.off_beat
         assert isinstance(state, MetricalState)
         which = max(int(np.searchsorted(self.starts, state.bar_start + state.position, side="right")) - 1, 0)
-        beat = beat_steps(self.tokenizer, *state.meters[-1][1:])
         strong = state.position in strong_positions(state.bar_length, beat)
         return self.strong_beats[which] if strong else self.on_beats[which]
 
