@@ -28,7 +28,7 @@ from melodia.corpus.build import cache_root
 from melodia.harmony import default_harmonizer_path, harmonize, load, melody_grid, melody_of
 from melodia.harmony.data import STEPS_PER_QUARTER, Chorale, load_chorales, split_of, voice_grid
 from melodia.harmony.evaluate import Comparison, CountBaseline, compare_with_bach, nll_per_quarter
-from melodia.harmony.model import Harmonizer, load_harmonizer
+from melodia.harmony.model import Harmonizer, HarmonizerMix, load_harmonizer
 from melodia.harmony.sampling import Sampling
 from melodia.harmony.voiceleading import FAULT_KINDS, SATB_RANGES, fault_counts
 from melodia.io import read_score, write_score
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def likelihood(model: Harmonizer, train: list[Chorale], test: list[Chorale]) -> list[str]:
+def likelihood(model: Harmonizer | HarmonizerMix, train: list[Chorale], test: list[Chorale]) -> list[str]:
     started = time.perf_counter()
     baseline = CountBaseline(train)
     network, counts = nll_per_quarter(model, baseline, test)
@@ -216,15 +216,21 @@ def speed_and_size(model_path: str, train_log: str | None, train_minutes: float 
         inspect_time = best_of(3, [*command, "inspect", str(source)])
     size = os.path.getsize(model_path)
     record = load_harmonizer(model_path)[1]
-    minutes = training_minutes(train_log) if train_minutes is None else \
-        f"{train_minutes:.1f} wall minutes on one thread of a shared 2-core machine, as measured when it was trained " \
-        "(so at most that in CPU-minutes)"
+    members = record.get("members") or [record]
+    epochs = "/".join(sorted({str(m.get("settings", {}).get("epochs")) for m in members}))
+    if "cpu_minutes" in record and train_minutes is None and train_log is None:
+        minutes = f"{record['cpu_minutes']:.1f} CPU-minutes (the training processes' CPU time, recorded as they ran)"
+    else:
+        minutes = training_minutes(train_log) if train_minutes is None else \
+            f"{train_minutes:.1f} wall minutes on one thread of a shared 2-core machine, as measured when it was " \
+            "trained (so at most that in CPU-minutes)"
+    networks = f"{len(members)} networks of {epochs} epochs" if len(members) > 1 else f"{epochs} epochs"
     return ["## Speed and size\n", "| | measured | goal |\n| --- | --- | --- |",
             f"| `melodia harmonize` of a 16-bar tune (best of 3), beside `melodia inspect` of the same file | "
             f"{harmonize_time:.2f} s ({harmonize_time / inspect_time:.1f}x inspect's {inspect_time:.2f} s) | "
             "under 3 s on 2 CPU cores |",
             f"| model file | {size / 1e6:.1f} MB | at most 10 MB |",
-            f"| training ({record.get('settings', {}).get('epochs')} epochs, one thread, "
+            f"| training ({networks}, one thread each, "
             f"scripts/train_harmonizer.py) | {minutes} | at most 60 CPU-minutes |",
             f"| valid NLL per step at the end of training | {record.get('valid_nll_per_step', float('nan')):.3f} "
             "nats | |\n"]

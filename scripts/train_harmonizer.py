@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from melodia.corpus.build import cache_root
-from melodia.harmony.train import HarmonizerTraining, train_harmonizer
+from melodia.harmony.train import HarmonizerTraining, train_ensemble
 
 HERE = Path(__file__).resolve().parent
 
@@ -24,12 +24,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", default=str(HERE / "harmonizer.toml"))
     parser.add_argument("-o", "--output", default=str(HERE.parent / "melodia" / "data" / "harmonizer.safetensors"))
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the result does not depend on it)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="networks of an ensemble trained at once, one process and one thread each "
+                             "(the result does not depend on it)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     settings = HarmonizerTraining.from_toml(args.config)
-    record = train_harmonizer(settings, args.output, cache_root() / "harmonizer-chorales.npz",
-                              log=lambda line: print(line, flush=True))
-    print(f"wrote {args.output}: valid NLL {record['valid_nll_per_step']:.4f} nats per step")
+    record = train_ensemble(settings, args.output, cache_root() / "harmonizer-chorales.npz",
+                            log=lambda line: print(line, flush=True), jobs=args.jobs)
+    print(f"wrote {args.output}: valid NLL {record['valid_nll_per_step']:.4f} nats per step, "
+          f"{record['cpu_minutes']:.1f} CPU-minutes of training")
     return 0
 
 

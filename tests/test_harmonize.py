@@ -256,7 +256,8 @@ def test_training_writes_a_model_that_numpy_runs_as_torch_does(tmp_path: Path) -
 
     chorales = [c for c in (read_chorale(p) for p in chorale_files()[:8]) if c is not None]
     tiny = HarmonizerTraining(HarmonizerConfig(pitch_size=8, feature_size=4, encoder_size=16, decoder_size=24,
-                                               head_size=16), epochs=3, batch_size=4, learning_rate=0.05)
+                                               head_size=16, key_features=True), epochs=3, batch_size=4,
+                              learning_rate=0.05)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a tiny LSTM: a thread pool only adds waiting (40 s instead of 0.2 on a busy machine)
     try:
@@ -270,8 +271,8 @@ def test_training_writes_a_model_that_numpy_runs_as_torch_does(tmp_path: Path) -
     bach = chorales[0]
     inputs = [a[None] for a in soprano_inputs(bach)]
     with torch.no_grad():
-        logits = network(*(torch.from_numpy(a) for a in inputs), torch.from_numpy(bach.pitches[1:].T.copy())[None])
-    encoded = twin.encode(*inputs)
+        logits = network([torch.from_numpy(a) for a in inputs], torch.from_numpy(bach.pitches[1:].T.copy())[None])
+    encoded = twin.encode(inputs)
     state, previous = twin.start(1), np.zeros((1, 3), dtype=np.int64)
     for step in range(bach.steps):
         context, state = twin.decode_step(encoded[:, step], previous, state)
@@ -279,3 +280,46 @@ def test_training_writes_a_model_that_numpy_runs_as_torch_does(tmp_path: Path) -
         for column, below in ((2, []), (1, [bass]), (0, [bass, tenor])):
             assert np.allclose(twin.voice_logits(context, below)[0], logits[0, step, column].numpy(), atol=1e-4)
         previous = bach.pitches[1:, step][None]
+
+
+def test_an_ensemble_file_runs_in_numpy_as_its_torch_mixture_does(tmp_path: Path) -> None:
+    import torch
+
+    from melodia.harmony.config import HarmonizerConfig
+    from melodia.harmony.data import chorale_files, read_chorale, soprano_inputs
+    from melodia.harmony.evaluate import soprano_only
+    from melodia.harmony.inference import HarmonizerEnsemble, load_numpy_harmonizer
+    from melodia.harmony.model import HarmonizerMix, load_harmonizer
+    from melodia.harmony.sampling import Sampling, harmonize_grid
+    from melodia.harmony.train import HarmonizerTraining, train_ensemble
+
+    chorales = [c for c in (read_chorale(p) for p in chorale_files()[:8]) if c is not None]
+    tiny = HarmonizerTraining(HarmonizerConfig(pitch_size=8, feature_size=4, encoder_size=16, decoder_size=24,
+                                               head_size=16), epochs=2, batch_size=4, learning_rate=0.05,
+                              members=({"seed": 1, "key_features": True}, {"seed": 2, "decoder_size": 20,
+                                                                            "chord_head": True}))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        record = train_ensemble(tiny, tmp_path / "pair.safetensors", log=lambda line: None, chorales=chorales)
+    finally:
+        torch.set_num_threads(threads)
+    assert len(record["members"]) == 2 and record["cpu_minutes"] > 0
+    mix, saved = load_harmonizer(tmp_path / "pair.safetensors")
+    assert isinstance(mix, HarmonizerMix) and saved["valid_nll_per_step"] == record["valid_nll_per_step"]
+    assert [m.config.decoder_size for m in mix.members] == [24, 20]  # type: ignore[union-attr]
+    twin = load_numpy_harmonizer(tmp_path / "pair.safetensors")
+    assert isinstance(twin, HarmonizerEnsemble) and len(twin.members) == 2
+    bach = chorales[0]
+    inputs = [a[None] for a in soprano_inputs(bach)]
+    with torch.no_grad():
+        expected = mix([torch.from_numpy(a) for a in inputs], torch.from_numpy(bach.pitches[1:].T.copy())[None])
+    encoded = twin.encode(inputs)
+    state, previous = twin.start(1), np.zeros((1, 3), dtype=np.int64)
+    for step in range(12):
+        context, state = twin.decode_step(encoded[:, step], previous, state)
+        bass = bach.pitches[3, step:step + 1]
+        assert np.allclose(twin.voice_logits(context, [bass])[0], expected[0, step, 1].numpy(), atol=1e-4)
+        previous = bach.pitches[1:, step][None]
+    written = harmonize_grid(twin, soprano_only(bach), Sampling())
+    assert np.array_equal(written.pitches[0], bach.pitches[0]) and (written.pitches[1:] > 0).all()

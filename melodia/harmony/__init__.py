@@ -24,7 +24,7 @@ from melodia.harmony.data import STEP_TICKS, Chorale, HarmonyError, grid_steps, 
 from melodia.score import Note, Score, Track
 
 if TYPE_CHECKING:
-    from melodia.harmony.inference import NumpyHarmonizer
+    from melodia.harmony.inference import Network
 
 __all__ = ["HarmonyError", "default_harmonizer_path", "harmonize", "melody_grid", "melody_of"]
 
@@ -41,13 +41,13 @@ def default_harmonizer_path() -> Path:
 
 
 @lru_cache(maxsize=4)
-def _load(path: str) -> NumpyHarmonizer:
+def _load(path: str) -> Network:
     from melodia.harmony.inference import load_numpy_harmonizer
 
     return load_numpy_harmonizer(path)
 
 
-def load(model: str | os.PathLike[str] | None = None) -> NumpyHarmonizer:
+def load(model: str | os.PathLike[str] | None = None) -> Network:
     """The harmonizer network from `model` (a file; the shipped one when None or "default")."""
     path = default_harmonizer_path() if model in (None, "default") else Path(model)  # type: ignore[arg-type]
     if not path.is_file():

@@ -9,7 +9,7 @@ import numpy as np
 
 from melodia.harmony.config import HOLD, REST
 from melodia.harmony.data import STEPS_PER_QUARTER, Chorale, soprano_inputs
-from melodia.harmony.inference import LSTMState, NumpyHarmonizer
+from melodia.harmony.inference import LSTMState, Network
 from melodia.harmony.sampling import (
     ChordVotes,
     allowed,
@@ -34,14 +34,14 @@ def _best_tokens(scores: np.ndarray, keep: np.ndarray, branch: int) -> tuple[np.
     return tokens, np.take_along_axis(masked, tokens, axis=-1)
 
 
-def beam_grid(model: NumpyHarmonizer, melody: Chorale, width: int = 8, branch: int = 3,
+def beam_grid(model: Network, melody: Chorale, width: int = 8, branch: int = 3,
               votes: ChordVotes | None = None, guide: float = 0.0) -> Chorale:
     """`melody` with the likeliest alto, tenor and bass the beam finds (with `votes`, the likeliest plus `guide`
     nats times each beat chord's share of the votes)."""
     soprano = soprano_sounding(melody.pitches[0])
     soprano_bits = pitch_class_bits(melody.pitches[0].astype(np.int64))
     steps = melody.steps
-    encoded = model.encode(*(a[None] for a in soprano_inputs(melody)))[0]
+    encoded = model.encode([a[None] for a in soprano_inputs(melody)])[0]
     lower = np.zeros((1, steps, 4), dtype=np.int64)
     struck = np.zeros((1, steps, 4), dtype=bool)
     total = np.zeros(1)

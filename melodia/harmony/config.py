@@ -15,7 +15,9 @@ LOWEST, HIGHEST = 28, 84
 TOKENS = 2 + HIGHEST - LOWEST + 1
 LOWER_VOICES = ("alto", "tenor", "bass")
 FILE_FORMAT = "melodia-harmonizer"
-FILE_VERSION = "1"
+FILE_VERSION = "2"  # one network or an ensemble: "members" lists each one's sizes, its tensors under "m0." ...
+READABLE_VERSIONS = ("1", "2")  # version 1: one network, its sizes in "config", its tensors unprefixed
+MEMBER_PREFIX = "m{}."
 MAX_FILE_BYTES = 64 * 1024**2
 
 
@@ -38,6 +40,8 @@ class HarmonizerConfig:
     decoder_size: int = 256
     head_size: int = 192
     dropout: float = 0.2
+    key_features: bool = False  # the soprano's scale degree, mode and steps to the next fermata
+    chord_head: bool = False  # the encoder also learns each beat's chord (training only)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> HarmonizerConfig:

@@ -20,7 +20,7 @@ import numpy as np
 from melodia.errors import MelodiaError
 from melodia.harmony.config import HOLD, LOWEST, REST
 from melodia.io.atomic import atomic_write_bytes
-from melodia.score import TICKS_PER_QUARTER, Note, Score, TimeSignature, Track
+from melodia.score import MINOR, TICKS_PER_QUARTER, Note, Score, TimeSignature, Track
 
 STEPS_PER_QUARTER = 2
 STEP_TICKS = TICKS_PER_QUARTER // STEPS_PER_QUARTER
@@ -93,10 +93,45 @@ def grid_steps(score: Score) -> int:
 
 
 def soprano_inputs(chorale: Chorale) -> list[np.ndarray]:
-    """The encoder's five per-step inputs: pitch, struck, fermata, bar position, strength."""
-    return [chorale.pitches[SOPRANO].astype(np.int64), chorale.struck[SOPRANO].astype(np.int64),
-            chorale.fermata.astype(np.int64), chorale.bar_position.astype(np.int64),
-            chorale.strength.astype(np.int64)]
+    """The encoder's per-step inputs: pitch, struck, fermata, bar position, strength, then the soprano's
+    scale degree and mode in the key estimated from it (`melody_tonic`) and the steps to the next fermata
+    (a network without key features reads the first five)."""
+    soprano = chorale.pitches[SOPRANO].astype(np.int64)
+    tonic, minor = melody_tonic(soprano)
+    degree = np.where(soprano > 0, (soprano - tonic) % 12, REST_DEGREE)
+    return [soprano, chorale.struck[SOPRANO].astype(np.int64), chorale.fermata.astype(np.int64),
+            chorale.bar_position.astype(np.int64), chorale.strength.astype(np.int64), degree,
+            np.full_like(soprano, int(minor)), steps_to_fermata(chorale.fermata)]
+
+
+REST_DEGREE = 12  # the degree input where the soprano rests
+MAX_TO_FERMATA = 15  # steps to the next fermata, capped (also where none follows)
+FINAL_NOTE_BONUS = 0.15  # a melody's last note is most often its tonic
+
+
+def melody_tonic(soprano: np.ndarray) -> tuple[int, bool]:
+    """The tonic pitch class of a melody on the grid (0 = rest) and whether it is minor: the Krumhansl-Kessler
+    key whose profile best fits the steps each pitch class sounds, with a bonus for the key whose tonic is
+    the last note; (0, False) for a silent one."""
+    from melodia.analysis import key_correlations
+
+    sounding = soprano[soprano > 0]
+    if not len(sounding):
+        return 0, False
+    fits = key_correlations(sounding, np.ones(len(sounding)))
+    last = int(sounding[-1]) % 12
+    (tonic, mode) = max(fits, key=lambda key: fits[key] + FINAL_NOTE_BONUS * (key[0] == last))
+    return tonic, mode == MINOR
+
+
+def steps_to_fermata(fermata: np.ndarray) -> np.ndarray:
+    """Per step, the steps until the next fermata starts (0 on one), capped at `MAX_TO_FERMATA`."""
+    distance = np.full(len(fermata), MAX_TO_FERMATA, dtype=np.int64)
+    following = MAX_TO_FERMATA
+    for step in range(len(fermata) - 1, -1, -1):
+        following = 0 if fermata[step] else min(MAX_TO_FERMATA, following + 1)
+        distance[step] = following
+    return distance
 
 
 def lower_tokens(chorale: Chorale) -> np.ndarray:

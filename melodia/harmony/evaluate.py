@@ -10,8 +10,8 @@ import numpy as np
 
 from melodia.harmony.config import TOKENS
 from melodia.harmony.data import STEPS_PER_QUARTER, Chorale, lower_tokens
-from melodia.harmony.inference import NumpyHarmonizer
-from melodia.harmony.model import Harmonizer
+from melodia.harmony.inference import Network
+from melodia.harmony.model import Harmonizer, HarmonizerMix
 from melodia.harmony.sampling import Sampling, harmonize_grid
 from melodia.harmony.train import nll_per_step, shifts_that_fit, transposed
 from melodia.harmony.voiceleading import (
@@ -107,7 +107,7 @@ def faults_per_100_beats(chorales: list[Chorale]) -> dict[str, float]:
     return rates
 
 
-def compare_with_bach(model: NumpyHarmonizer, chorales: list[Chorale], sampling: Sampling) -> Comparison:
+def compare_with_bach(model: Network, chorales: list[Chorale], sampling: Sampling) -> Comparison:
     """Harmonize each chorale from its soprano and measure the result beside Bach's own."""
     written = [harmonize_grid(model, soprano_only(c), sampling) for c in chorales]
     agreements = [chord_agreement(w, c) for w, c in zip(written, chorales, strict=True)]
@@ -119,7 +119,8 @@ def compare_with_bach(model: NumpyHarmonizer, chorales: list[Chorale], sampling:
                       sum(lower_voices_out_of_range(w) for w in written))
 
 
-def nll_per_quarter(model: Harmonizer, baseline: CountBaseline, chorales: list[Chorale]) -> tuple[float, float]:
+def nll_per_quarter(model: Harmonizer | HarmonizerMix, baseline: CountBaseline,
+                    chorales: list[Chorale]) -> tuple[float, float]:
     """NLL (nats) of Bach's alto, tenor and bass per quarter-note step: the network's and the baseline's."""
     return (STEPS_PER_QUARTER * nll_per_step(model, chorales),
             STEPS_PER_QUARTER * baseline.nll_per_step(chorales))

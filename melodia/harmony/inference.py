@@ -7,7 +7,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from melodia.harmony.config import FILE_FORMAT, FILE_VERSION, MAX_FILE_BYTES, HarmonizerConfig
+from melodia.harmony.config import FILE_FORMAT, MAX_FILE_BYTES, MEMBER_PREFIX, READABLE_VERSIONS, HarmonizerConfig
 from melodia.harmony.data import HarmonyError
 
 Weights = dict[str, np.ndarray]
@@ -108,7 +108,8 @@ def lstm_layer(weights: Weights, suffix: str, inputs: np.ndarray, reverse: bool 
 
 def _is_table(name: str) -> bool:
     """Embedding tables are looked up by row, not multiplied."""
-    return name.split(".")[0] in ("pitch", "struck", "fermata", "position", "strength", "lower_pitch")
+    return name.split(".")[0] in ("pitch", "struck", "fermata", "position", "strength", "lower_pitch", "degree",
+                                  "mode", "to_fermata")
 
 
 class NumpyHarmonizer:
@@ -129,11 +130,13 @@ class NumpyHarmonizer:
         """The NumPy twin of a torch `Harmonizer`."""
         return cls(model.config, {name: t.detach().cpu().float().numpy() for name, t in model.state_dict().items()})
 
-    def encode(self, soprano: np.ndarray, struck: np.ndarray, fermata: np.ndarray, position: np.ndarray,
-               strength: np.ndarray) -> np.ndarray:
-        w = self.weights
-        layer = np.concatenate([w["pitch.weight"][soprano], w["struck.weight"][struck], w["fermata.weight"][fermata],
-                                w["position.weight"][position], w["strength.weight"][strength]], axis=-1)
+    def encode(self, features: Sequence[np.ndarray]) -> np.ndarray:
+        """(batch, steps) soprano features (`soprano_inputs`) -> (batch, steps, 2 x encoder_size)."""
+        names = ["pitch", "struck", "fermata", "position", "strength"]
+        if self.config.key_features:
+            names += ["degree", "mode", "to_fermata"]
+        layer = np.concatenate([self.weights[f"{name}.weight"][feature]
+                                for name, feature in zip(names, features, strict=False)], axis=-1)
         for index in range(self.config.encoder_layers):
             layer = np.concatenate([lstm_layer(self.encoder, f"l{index}", layer),
                                     lstm_layer(self.encoder, f"l{index}_reverse", layer, reverse=True)], axis=-1)
@@ -170,12 +173,14 @@ def _metadata(data: bytes) -> dict[str, str]:
     return {str(k): str(v) for k, v in metadata.items()}
 
 
-def read_harmonizer_file(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str, str],
-                                                             HarmonizerConfig]:
-    """The weights (as NumPy arrays), the metadata and the network's sizes of a harmonizer file, checked.
+def read_harmonizer_file(path: str | os.PathLike[str]) -> tuple[list[tuple[HarmonizerConfig, Weights]],
+                                                             dict[str, str]]:
+    """Each network's sizes and weights (as NumPy arrays; more than one for an ensemble) and the metadata of
+    a harmonizer file, checked.
 
     Raises:
-        HarmonyError: no such file, too big, not a harmonizer file of this version, or one that lacks weights.
+        HarmonyError: no such file, too big, not a harmonizer file of a version this melodia reads, or one that
+            lacks weights.
     """
     from safetensors import SafetensorError
     from safetensors.numpy import load
@@ -190,22 +195,81 @@ def read_harmonizer_file(path: str | os.PathLike[str]) -> tuple[dict[str, np.nda
         raise HarmonyError(f"{source}: cannot open ({error.strerror or error})") from error
     except (SafetensorError, ValueError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise HarmonyError(f"{source}: not a harmonizer file, or a damaged one ({str(error)[:100]})") from error
-    if metadata.get("format") != FILE_FORMAT or metadata.get("version") != FILE_VERSION:
+    if metadata.get("format") != FILE_FORMAT or metadata.get("version") not in READABLE_VERSIONS:
         raise HarmonyError(f"{source}: format {metadata.get('format')!r} version {metadata.get('version')!r}; "
-                           f"expected a {FILE_FORMAT} file of version {FILE_VERSION}")
+                           f"expected a {FILE_FORMAT} file of version {' or '.join(READABLE_VERSIONS)}")
     try:
-        config = HarmonizerConfig.from_dict(json.loads(metadata["config"]))
-    except (KeyError, TypeError, json.JSONDecodeError) as error:
+        if metadata["version"] == "1":
+            members = [(HarmonizerConfig.from_dict(json.loads(metadata["config"])), weights)]
+        else:
+            configs = json.loads(metadata["members"])
+            members = [(HarmonizerConfig.from_dict(values), _member_weights(weights, MEMBER_PREFIX.format(index)))
+                       for index, values in enumerate(configs)]
+    except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as error:
         raise HarmonyError(f"{source}: inconsistent harmonizer file ({error})") from error
-    expected = {"pitch.weight", "lower_pitch.weight", "heads.2.2.weight", "decoder.weight_ih_l0",
-                *(f"encoder.weight_ih_l{i}_reverse" for i in range(config.encoder_layers))}
-    missing = sorted(expected - set(weights))
-    if missing:
-        raise HarmonyError(f"{source}: inconsistent harmonizer file (no {', '.join(missing)})")
-    return weights, metadata, config
+    if not members:
+        raise HarmonyError(f"{source}: inconsistent harmonizer file (no networks)")
+    for index, (config, member) in enumerate(members):
+        expected = {"pitch.weight", "lower_pitch.weight", "heads.2.2.weight", "decoder.weight_ih_l0",
+                    *(f"encoder.weight_ih_l{i}_reverse" for i in range(config.encoder_layers))}
+        missing = sorted(expected - set(member))
+        if missing:
+            which = f"network {index}: " if len(members) > 1 else ""
+            raise HarmonyError(f"{source}: inconsistent harmonizer file ({which}no {', '.join(missing)})")
+    return members, metadata
 
 
-def load_numpy_harmonizer(path: str | os.PathLike[str]) -> NumpyHarmonizer:
-    """A harmonizer file's network for NumPy."""
-    weights, _, config = read_harmonizer_file(path)
-    return NumpyHarmonizer(config, weights)
+def _member_weights(weights: Weights, prefix: str) -> Weights:
+    return {name.removeprefix(prefix): array for name, array in weights.items() if name.startswith(prefix)}
+
+
+def load_numpy_harmonizer(path: str | os.PathLike[str]) -> Network:
+    """A harmonizer file's network for NumPy (an ensemble where the file holds several)."""
+    members, _ = read_harmonizer_file(path)
+    networks = [NumpyHarmonizer(config, weights) for config, weights in members]
+    return networks[0] if len(networks) == 1 else HarmonizerEnsemble(networks)
+
+
+class HarmonizerEnsemble:
+    """Several harmonizer networks as one: the same interface as `NumpyHarmonizer`, their encodings, decoder
+    states and contexts side by side, and as logits the log of their mean probabilities (equal weights)."""
+
+    def __init__(self, members: list[NumpyHarmonizer]) -> None:
+        if not members:
+            raise HarmonyError("an ensemble needs at least one harmonizer network")
+        self.members = members
+        self.encoded_sizes = [2 * m.config.encoder_size for m in members]
+        self.decoder_sizes = [m.config.decoder_size for m in members]
+
+    def encode(self, features: Sequence[np.ndarray]) -> np.ndarray:
+        return np.concatenate([m.encode(features) for m in self.members], axis=-1)
+
+    def start(self, batch: int) -> LSTMState:
+        zeros = np.zeros((batch, sum(self.decoder_sizes)), dtype=np.float32)
+        return LSTMState(zeros, zeros.copy())
+
+    def decode_step(self, encoded: np.ndarray, previous: np.ndarray, state: LSTMState) -> tuple[np.ndarray, LSTMState]:
+        encodings = np.split(encoded, np.cumsum(self.encoded_sizes)[:-1], axis=-1)
+        cuts = np.cumsum(self.decoder_sizes)[:-1]
+        states = [LSTMState(h, c) for h, c in zip(np.split(state.hidden, cuts, axis=-1),
+                                                  np.split(state.cell, cuts, axis=-1), strict=True)]
+        stepped = [m.decode_step(e, previous, s) for m, e, s in zip(self.members, encodings, states, strict=True)]
+        hidden = np.concatenate([s.hidden for _, s in stepped], axis=-1)
+        cell = np.concatenate([s.cell for _, s in stepped], axis=-1)
+        return np.concatenate([context for context, _ in stepped], axis=-1), LSTMState(hidden, cell)
+
+    def voice_logits(self, context: np.ndarray, below: list[np.ndarray]) -> np.ndarray:
+        sizes = [d + e for d, e in zip(self.decoder_sizes, self.encoded_sizes, strict=True)]
+        contexts = np.split(context, np.cumsum(sizes)[:-1], axis=-1)
+        logits = [m.voice_logits(c, below).astype(np.float64) for m, c in zip(self.members, contexts, strict=True)]
+        log_probabilities = [x - _log_sum_exp(x) for x in logits]
+        return (_log_sum_exp(np.stack(log_probabilities), axis=0, keepdims=False) - np.log(len(logits)))
+
+
+def _log_sum_exp(values: np.ndarray, axis: int = -1, keepdims: bool = True) -> np.ndarray:
+    top = values.max(axis=axis, keepdims=True)
+    total = top + np.log(np.exp(values - top).sum(axis=axis, keepdims=True))
+    return total if keepdims else np.squeeze(total, axis=axis)
+
+
+Network = NumpyHarmonizer | HarmonizerEnsemble

@@ -5,7 +5,9 @@ below it at the same step (tokens: see `melodia.harmony.config`)."""
 from __future__ import annotations
 
 import json
+import math
 import os
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -13,8 +15,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from melodia.harmony.config import FILE_FORMAT, FILE_VERSION, TOKENS, HarmonizerConfig
-from melodia.harmony.data import MAX_BAR_POSITION, HarmonyError
+from melodia.harmony.config import FILE_FORMAT, FILE_VERSION, MEMBER_PREFIX, TOKENS, HarmonizerConfig
+from melodia.harmony.data import MAX_BAR_POSITION, MAX_TO_FERMATA, REST_DEGREE, HarmonyError
 from melodia.io.atomic import atomic_write_bytes
 
 
@@ -30,23 +32,32 @@ class Harmonizer(nn.Module):
         self.fermata = nn.Embedding(2, f)
         self.position = nn.Embedding(MAX_BAR_POSITION + 1, f)
         self.strength = nn.Embedding(3, f)
-        self.encoder = nn.LSTM(p + 4 * f, config.encoder_size, config.encoder_layers, batch_first=True,
+        key_inputs = 0
+        if config.key_features:
+            self.degree = nn.Embedding(REST_DEGREE + 1, p // 2)
+            self.mode = nn.Embedding(2, f)
+            self.to_fermata = nn.Embedding(MAX_TO_FERMATA + 1, f)
+            key_inputs = p // 2 + 2 * f
+        self.encoder = nn.LSTM(p + 4 * f + key_inputs, config.encoder_size, config.encoder_layers, batch_first=True,
                                bidirectional=True, dropout=config.dropout if config.encoder_layers > 1 else 0.0)
         self.lower_pitch = nn.Embedding(128, p)
         self.decoder = nn.LSTM(2 * config.encoder_size + 3 * p, config.decoder_size, batch_first=True)
         self.drop = nn.Dropout(config.dropout)
         context = config.decoder_size + 2 * config.encoder_size
         self.heads = nn.ModuleList([self._head(context + below * p) for below in range(3)])  # bass, tenor, alto
+        if config.chord_head:  # each beat's pitch classes from the encoding alone: a training signal only
+            self.chord = nn.Linear(2 * config.encoder_size, 12)
 
     def _head(self, inputs: int) -> nn.Sequential:
         return nn.Sequential(nn.Linear(inputs, self.config.head_size), nn.GELU(),
                              nn.Linear(self.config.head_size, TOKENS))
 
-    def encode(self, soprano: torch.Tensor, struck: torch.Tensor, fermata: torch.Tensor, position: torch.Tensor,
-               strength: torch.Tensor) -> torch.Tensor:
-        """(batch, steps) soprano features -> (batch, steps, 2 x encoder_size)."""
-        inputs = torch.cat([self.pitch(soprano), self.struck(struck), self.fermata(fermata),
-                            self.position(position), self.strength(strength)], dim=-1)
+    def encode(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
+        """(batch, steps) soprano features (`soprano_inputs`) -> (batch, steps, 2 x encoder_size)."""
+        tables = [self.pitch, self.struck, self.fermata, self.position, self.strength]
+        if self.config.key_features:
+            tables += [self.degree, self.mode, self.to_fermata]
+        inputs = torch.cat([table(feature) for table, feature in zip(tables, features, strict=False)], dim=-1)
         encoded, _ = self.encoder(self.drop(inputs))
         return self.drop(encoded)
 
@@ -61,11 +72,13 @@ class Harmonizer(nn.Module):
         inputs = torch.cat([context, *(self.lower_pitch(pitch) for pitch in below)], dim=-1)
         return self.heads[len(below)](inputs)
 
-    def forward(self, soprano: torch.Tensor, struck: torch.Tensor, fermata: torch.Tensor, position: torch.Tensor,
-                strength: torch.Tensor, lower: torch.Tensor) -> torch.Tensor:
-        """Teacher-forced logits (batch, steps, 3 voices alto-tenor-bass, TOKENS) for sounding lower pitches
-        `lower` (batch, steps, 3)."""
-        encoded = self.encode(soprano, struck, fermata, position, strength)
+    def forward(self, features: Sequence[torch.Tensor], lower: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced logits (batch, steps, 3 voices alto-tenor-bass, TOKENS) for soprano `features` and
+        sounding lower pitches `lower` (batch, steps, 3)."""
+        return self.decode(self.encode(features), lower)
+
+    def decode(self, encoded: torch.Tensor, lower: torch.Tensor) -> torch.Tensor:
+        """`forward` from the soprano's encoding."""
         previous = torch.cat([torch.zeros_like(lower[:, :1]), lower[:, :-1]], dim=1)
         decoded, _ = self.decoder(self.step_inputs(encoded, previous))
         context = torch.cat([self.drop(decoded), encoded], dim=-1)
@@ -75,28 +88,52 @@ class Harmonizer(nn.Module):
         return torch.stack([alto, tenor, bass], dim=2)
 
 
-def save_harmonizer(path: str | os.PathLike[str], model: Harmonizer, training: dict[str, Any]) -> Path:
-    """Write the weights (float16) with the network's sizes and the training record, atomically."""
+class HarmonizerMix(nn.Module):
+    """Several harmonizer networks as one (an ensemble): their forward pass gives the log of their mean
+    probabilities, which cross-entropy reads as logits."""
+
+    def __init__(self, members: list[Harmonizer]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, features: Sequence[torch.Tensor], lower: torch.Tensor) -> torch.Tensor:
+        log_probabilities = torch.stack([torch.log_softmax(m(features, lower), dim=-1) for m in self.members])
+        return torch.logsumexp(log_probabilities, dim=0) - math.log(len(self.members))
+
+
+def save_harmonizer(path: str | os.PathLike[str], model: Harmonizer | list[Harmonizer],
+                    training: dict[str, Any]) -> Path:
+    """Write the weights (float16) of one network or of an ensemble's members, with their sizes and the
+    training record, atomically."""
     from safetensors.torch import save
 
-    tensors = {name: t.detach().cpu().half().contiguous() for name, t in model.state_dict().items()}
-    metadata = {"format": FILE_FORMAT, "version": FILE_VERSION, "config": json.dumps(asdict(model.config)),
+    members = model if isinstance(model, list) else [model]
+    tensors = {f"{MEMBER_PREFIX.format(index)}{name}": t.detach().cpu().half().contiguous()
+               for index, member in enumerate(members) for name, t in member.state_dict().items()}
+    metadata = {"format": FILE_FORMAT, "version": FILE_VERSION,
+                "members": json.dumps([asdict(member.config) for member in members]),
                 "training": json.dumps(training, sort_keys=True)}
     return atomic_write_bytes(path, save(tensors, metadata))
 
 
-def load_harmonizer(path: str | os.PathLike[str]) -> tuple[Harmonizer, dict[str, Any]]:
-    """The network and its training record from a harmonizer file.
+def load_harmonizer(path: str | os.PathLike[str]) -> tuple[Harmonizer | HarmonizerMix, dict[str, Any]]:
+    """The network (or the ensemble of networks) and its training record from a harmonizer file.
 
     Raises:
-        HarmonyError: no such file, or not a harmonizer file of this version.
+        HarmonyError: no such file, or not a harmonizer file of a version this melodia reads.
     """
     from melodia.harmony.inference import read_harmonizer_file
 
-    weights, metadata, config = read_harmonizer_file(path)
-    try:
-        model = Harmonizer(config)
-        model.load_state_dict({name: torch.tensor(array, dtype=torch.float32) for name, array in weights.items()})
-    except RuntimeError as error:
-        raise HarmonyError(f"{path}: inconsistent harmonizer file ({str(error).splitlines()[0][:120]})") from error
-    return model.eval(), json.loads(metadata.get("training", "{}"))
+    members, metadata = read_harmonizer_file(path)
+    networks = []
+    for config, weights in members:
+        try:
+            network = Harmonizer(config)
+            network.load_state_dict({name: torch.tensor(array, dtype=torch.float32)
+                                     for name, array in weights.items()})
+        except RuntimeError as error:
+            raise HarmonyError(f"{path}: inconsistent harmonizer file ({str(error).splitlines()[0][:120]})") \
+                from error
+        networks.append(network.eval())
+    model = networks[0] if len(networks) == 1 else HarmonizerMix(networks).eval()
+    return model, json.loads(metadata.get("training", "{}"))

@@ -21,7 +21,7 @@ import numpy as np
 
 from melodia.harmony.config import HIGHEST, HOLD, LOWEST, REST, TOKENS
 from melodia.harmony.data import STEPS_PER_QUARTER, Chorale, soprano_inputs
-from melodia.harmony.inference import NumpyHarmonizer
+from melodia.harmony.inference import Network
 from melodia.harmony.voiceleading import SATB_RANGES, fault_counts
 
 STRUCK_PITCHES = np.arange(LOWEST, HIGHEST + 1)
@@ -119,7 +119,7 @@ def allowed(candidates: np.ndarray, masks: list[np.ndarray]) -> np.ndarray:
     return keep
 
 
-def harmonize_grid(model: NumpyHarmonizer, melody: Chorale, sampling: Sampling) -> Chorale:
+def harmonize_grid(model: Network, melody: Chorale, sampling: Sampling) -> Chorale:
     """`melody` (its soprano row and features) with alto, tenor and bass written under it."""
     if sampling.choose not in CHOICES:
         raise ValueError(f"choose {sampling.choose!r}: expected one of {', '.join(CHOICES)}")
@@ -144,7 +144,7 @@ def harmonize_grid(model: NumpyHarmonizer, melody: Chorale, sampling: Sampling) 
                    melody.meter)
 
 
-def draw(model: NumpyHarmonizer, melody: Chorale, sampling: Sampling,
+def draw(model: Network, melody: Chorale, sampling: Sampling,
          vote: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, ChordVotes | None]:
     """`sampling.candidates` harmonizations drawn together (the likeliest choice at each step, one of them,
     when `most_likely`): lower pitches and strikes (candidates, steps, 4: column 0 unused; 1 alto, 2 tenor,
@@ -158,7 +158,7 @@ def draw(model: NumpyHarmonizer, melody: Chorale, sampling: Sampling,
     struck = np.zeros((count, steps, 4), dtype=bool)
     score = np.zeros(count)
     votes = ChordVotes([], [])
-    encoded = np.repeat(model.encode(*(a[None] for a in soprano_inputs(melody))), count, axis=0)
+    encoded = np.repeat(model.encode([a[None] for a in soprano_inputs(melody)]), count, axis=0)
     state = model.start(count)
     for step in range(steps):
         previous = lower[:, step - 1] if step else np.zeros((count, 4), dtype=np.int64)
@@ -191,7 +191,7 @@ def pitch_class_bits(pitches: np.ndarray) -> np.ndarray:
     return np.where(pitches > 0, np.left_shift(1, pitches % 12), 0)
 
 
-def _beat_votes(model: NumpyHarmonizer, context: np.ndarray, previous: np.ndarray, before: dict[int, np.ndarray],
+def _beat_votes(model: Network, context: np.ndarray, previous: np.ndarray, before: dict[int, np.ndarray],
                 soprano: int, soprano_bits: int, first: bool, branch: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """The draws' votes at a beat: each draw's probabilities (under the masks, at temperature 1) of the chords
     it could sound there, over its `branch` likeliest basses, under each the `branch` likeliest tenors, and

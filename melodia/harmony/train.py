@@ -3,10 +3,13 @@ so that melodies without them still get cadences, a fixed number of epochs from 
 
 from __future__ import annotations
 
+import concurrent.futures
 import math
+import multiprocessing
 import random
+import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +18,16 @@ import tomllib
 import torch
 
 from melodia.harmony.config import HIGHEST, LOWEST, HarmonizerConfig, pitch_token
-from melodia.harmony.data import Chorale, HarmonyError, load_chorales, lower_tokens, soprano_inputs, split_of
-from melodia.harmony.model import Harmonizer, save_harmonizer
+from melodia.harmony.data import (
+    STEPS_PER_QUARTER,
+    Chorale,
+    HarmonyError,
+    load_chorales,
+    lower_tokens,
+    soprano_inputs,
+    split_of,
+)
+from melodia.harmony.model import Harmonizer, HarmonizerMix, load_harmonizer, save_harmonizer
 
 
 @dataclass(frozen=True)
@@ -30,11 +41,14 @@ class HarmonizerTraining:
     weight_decay: float = 1e-4
     clip: float = 1.0
     fermata_dropout: float = 0.2  # share of chorales shown without their fermatas
+    chord_weight: float = 0.5  # weight of the chord head's loss, where the network has one
     seed: int = 17
+    members: tuple[dict[str, Any], ...] = ()  # an ensemble: what each network changes of these settings
 
     @classmethod
     def from_toml(cls, path: str | Path) -> HarmonizerTraining:
-        """Settings from a TOML file: top-level training fields and a [model] table."""
+        """Settings from a TOML file: top-level training fields, a [model] table, and for an ensemble a
+        [[members]] table per network with the training or model fields it changes (its seed, say)."""
         try:
             values = tomllib.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as error:
@@ -44,7 +58,21 @@ class HarmonizerTraining:
             raise HarmonyError(f"{path}: unknown fields {sorted(unknown)}; accepted: "
                                f"{', '.join(cls.__dataclass_fields__)}")
         model = HarmonizerConfig.from_dict(values.pop("model", {}))
-        return cls(model=model, **values)
+        members = tuple(values.pop("members", []))
+        changeable = (set(cls.__dataclass_fields__) | set(HarmonizerConfig.__dataclass_fields__)) - {"model", "members"}
+        for index, changes in enumerate(members):
+            wrong = set(changes) - changeable
+            if wrong:
+                raise HarmonyError(f"{path}: member {index + 1} changes unknown fields {sorted(wrong)}; accepted: "
+                                   f"{', '.join(sorted(changeable))}")
+        return cls(model=model, members=members, **values)
+
+    def member(self, index: int) -> HarmonizerTraining:
+        """The settings of the ensemble's network `index` (from 0)."""
+        changes = self.members[index]
+        sizes = {k: v for k, v in changes.items() if k in HarmonizerConfig.__dataclass_fields__}
+        training = {k: v for k, v in changes.items() if k not in sizes}
+        return replace(self, model=replace(self.model, **sizes), members=(), **training)
 
 
 def transposed(chorale: Chorale, shift: int, drop_fermatas: bool = False) -> Chorale:
@@ -66,7 +94,7 @@ def shifts_that_fit(chorale: Chorale) -> list[int]:
 def batch_tensors(chorales: list[Chorale]) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
     """Padded soprano inputs, lower sounding pitches (batch, steps, 3), target tokens (-100 in padding)."""
     steps = max(c.steps for c in chorales)
-    inputs = [np.zeros((len(chorales), steps), dtype=np.int64) for _ in range(5)]
+    inputs = [np.zeros((len(chorales), steps), dtype=np.int64) for _ in range(len(soprano_inputs(chorales[0])))]
     lower = np.zeros((len(chorales), steps, 3), dtype=np.int64)
     targets = np.full((len(chorales), steps, 3), -100, dtype=np.int64)
     for row, chorale in enumerate(chorales):
@@ -77,14 +105,31 @@ def batch_tensors(chorales: list[Chorale]) -> tuple[list[torch.Tensor], torch.Te
     return [torch.from_numpy(a) for a in inputs], torch.from_numpy(lower), torch.from_numpy(targets)
 
 
-def nll_per_step(model: Harmonizer, chorales: list[Chorale], batch_size: int = 16) -> float:
+def chord_loss(model: Harmonizer, encoded: torch.Tensor, chorales: list[Chorale]) -> torch.Tensor:
+    """Binary cross-entropy of the chord head's pitch classes against the four voices' at each beat
+    (every second step) of each chorale."""
+    targets = np.zeros((*encoded.shape[:2], 12), dtype=np.float32)
+    where = np.zeros(encoded.shape[:2], dtype=bool)
+    for row, chorale in enumerate(chorales):
+        pitches = chorale.pitches[:, ::STEPS_PER_QUARTER]
+        beats = np.arange(0, chorale.steps, STEPS_PER_QUARTER)
+        for voice in pitches:
+            sounding = voice > 0
+            targets[row, beats[sounding], voice[sounding] % 12] = 1.0
+        where[row, beats] = True
+    mask = torch.from_numpy(where)
+    logits = model.chord(encoded)[mask]
+    return torch.nn.functional.binary_cross_entropy_with_logits(logits, torch.from_numpy(targets)[mask])
+
+
+def nll_per_step(model: Harmonizer | HarmonizerMix, chorales: list[Chorale], batch_size: int = 16) -> float:
     """Mean negative log-likelihood (nats) of the three lower voices' tokens per grid step."""
     model.eval()
     total, steps = 0.0, 0
     with torch.no_grad():
         for start in range(0, len(chorales), batch_size):
             inputs, lower, targets = batch_tensors(chorales[start:start + batch_size])
-            logits = model(*inputs, lower)
+            logits = model(inputs, lower)
             loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
                                                      ignore_index=-100, reduction="sum")
             total += float(loss)
@@ -109,7 +154,7 @@ def train_harmonizer(settings: HarmonizerTraining, out: str | Path, cache: str |
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: min(1.0, (step + 1) / 100) * 0.5 * (1 + math.cos(math.pi * step / total_steps)))
     rng = random.Random(settings.seed)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     history = []
     for epoch in range(settings.epochs):
         model.train()
@@ -121,9 +166,12 @@ def train_harmonizer(settings: HarmonizerTraining, out: str | Path, cache: str |
             pieces = [transposed(c, rng.choice(shifts_that_fit(c)), rng.random() < settings.fermata_dropout)
                       for c in group]
             inputs, lower, targets = batch_tensors(pieces)
-            logits = model(*inputs, lower)
+            encoded = model.encode(inputs)
+            logits = model.decode(encoded, lower)
             loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
                                                      ignore_index=-100)
+            if settings.model.chord_head:
+                loss = loss + settings.chord_weight * chord_loss(model, encoded, pieces)
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), settings.clip)
@@ -136,10 +184,58 @@ def train_harmonizer(settings: HarmonizerTraining, out: str | Path, cache: str |
             + (f", valid {valid_nll:.4f} nats per step (3 voices)" if valid_nll is not None else "")
             + f", {time.perf_counter() - started:.0f} s")
     record = {"settings": asdict(settings), "train_chorales": len(train), "valid_chorales": len(valid),
-              "history": history, "valid_nll_per_step": history[-1]["valid_nll_per_step"]}
+              "history": history, "valid_nll_per_step": history[-1]["valid_nll_per_step"],
+              "wall_minutes": (time.perf_counter() - started) / 60,
+              "cpu_minutes": (time.process_time() - cpu_started) / 60}
     save_harmonizer(out, model, record)
     return record
 
 
-__all__ = ["HarmonizerTraining", "batch_tensors", "lower_tokens", "nll_per_step", "pitch_token", "soprano_inputs",
-           "train_harmonizer", "transposed"]
+def train_ensemble(settings: HarmonizerTraining, out: str | Path, cache: str | Path | None = None,
+                   log: Any = print, jobs: int = 1, chorales: list[Chorale] | None = None) -> dict[str, Any]:
+    """Train each of the settings' `members` (one network where there are none) and write them to `out` as one
+    ensemble file; `jobs` networks train at once, each in its own process on one thread (the networks do not
+    depend on it). Returns the training record: each network's, and the ensemble's valid NLL."""
+    if not settings.members:
+        return train_harmonizer(settings, out, cache, log, chorales)
+    chorales = load_chorales(cache) if chorales is None else chorales
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as folder:
+        paths = [Path(folder) / f"member{index}.safetensors" for index in range(len(settings.members))]
+        work = [(settings.member(index), path, chorales, index) for index, path in enumerate(paths)]
+        if jobs > 1:
+            context = multiprocessing.get_context("spawn")
+            with concurrent.futures.ProcessPoolExecutor(min(jobs, len(work)), mp_context=context) as pool:
+                records = list(pool.map(_train_member, *zip(*work, strict=True)))
+        else:
+            records = [_train_member(*item, log=log) for item in work]
+        networks = [load_harmonizer(path)[0] for path in paths]
+    valid = [c for c in chorales if split_of(c) == "valid"]
+    mix = HarmonizerMix([n for n in networks if isinstance(n, Harmonizer)])
+    record = {"settings": asdict(settings), "members": records, "valid_nll_per_step": nll_per_step(mix, valid),
+              "train_chorales": records[0]["train_chorales"], "valid_chorales": len(valid),
+              "cpu_minutes": sum(r["cpu_minutes"] for r in records),
+              "wall_minutes": (time.perf_counter() - started) / 60}
+    save_harmonizer(out, list(mix.members), record)  # type: ignore[arg-type]
+    return record
+
+
+def _train_member(settings: HarmonizerTraining, out: Path, chorales: list[Chorale], index: int,
+                  log: Any = None) -> dict[str, Any]:
+    """One network of an ensemble, on one thread (in a worker process, its log lines printed)."""
+    torch.set_num_threads(1)
+    say = log or (lambda line: print(line, flush=True))
+    return train_harmonizer(settings, out, None, lambda line: say(f"network {index + 1}: {line}"), chorales)
+
+
+__all__ = [
+    "HarmonizerTraining",
+    "batch_tensors",
+    "lower_tokens",
+    "nll_per_step",
+    "pitch_token",
+    "soprano_inputs",
+    "train_ensemble",
+    "train_harmonizer",
+    "transposed",
+]
