@@ -1,6 +1,9 @@
-"""The harmonizer network: a bidirectional LSTM reads the whole soprano, past and future; an LSTM
-decoder writes the bass, tenor and alto step by step, each voice's choice seeing the voices chosen
-below it at the same step (tokens: see `melodia.harmony.config`)."""
+"""The harmonizer network: a bidirectional LSTM reads the whole soprano, past and future (with key features,
+also its scale degree and mode in the key estimated from it, and the steps to the next fermata); an LSTM
+decoder writes the bass, tenor and alto step by step, each voice's choice seeing the voices chosen below it
+at the same step (tokens: see `melodia.harmony.config`). With a chord head, training also asks the encoding
+alone for the pitch classes of each beat's chord, so that the encoder learns harmony from the soprano; the
+head is not used to harmonize. An ensemble (`HarmonizerMix`) averages its networks' probabilities."""
 
 from __future__ import annotations
 
