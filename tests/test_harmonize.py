@@ -4,6 +4,7 @@ that are not chorales, the measures themselves, the command, the chorale style a
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import music21
 import numpy as np
@@ -249,7 +250,7 @@ def test_training_writes_a_model_that_numpy_runs_as_torch_does(tmp_path: Path) -
     import torch
 
     from melodia.harmony.config import HarmonizerConfig
-    from melodia.harmony.data import chorale_files, read_chorale, soprano_inputs, split_of
+    from melodia.harmony.data import chorale_files, read_chorale, split_of
     from melodia.harmony.inference import load_numpy_harmonizer
     from melodia.harmony.model import load_harmonizer
     from melodia.harmony.train import HarmonizerTraining, train_harmonizer
@@ -268,25 +269,14 @@ def test_training_writes_a_model_that_numpy_runs_as_torch_does(tmp_path: Path) -
     assert record["history"][-1]["train_loss"] < record["history"][0]["train_loss"]
     network, _ = load_harmonizer(tmp_path / "tiny.safetensors")
     twin = load_numpy_harmonizer(tmp_path / "tiny.safetensors")
-    bach = chorales[0]
-    inputs = [a[None] for a in soprano_inputs(bach)]
-    with torch.no_grad():
-        logits = network([torch.from_numpy(a) for a in inputs], torch.from_numpy(bach.pitches[1:].T.copy())[None])
-    encoded = twin.encode(inputs)
-    state, previous = twin.start(1), np.zeros((1, 3), dtype=np.int64)
-    for step in range(bach.steps):
-        context, state = twin.decode_step(encoded[:, step], previous, state)
-        bass, tenor = bach.pitches[3, step:step + 1], bach.pitches[2, step:step + 1]
-        for column, below in ((2, []), (1, [bass]), (0, [bass, tenor])):
-            assert np.allclose(twin.voice_logits(context, below)[0], logits[0, step, column].numpy(), atol=1e-4)
-        previous = bach.pitches[1:, step][None]
+    _numpy_runs_as_torch(twin, network, chorales[0], chorales[0].steps)
 
 
 def test_an_ensemble_file_runs_in_numpy_as_its_torch_mixture_does(tmp_path: Path) -> None:
     import torch
 
     from melodia.harmony.config import HarmonizerConfig
-    from melodia.harmony.data import chorale_files, read_chorale, soprano_inputs
+    from melodia.harmony.data import chorale_files, read_chorale
     from melodia.harmony.evaluate import soprano_only
     from melodia.harmony.inference import HarmonizerEnsemble, load_numpy_harmonizer
     from melodia.harmony.model import HarmonizerMix, load_harmonizer
@@ -310,16 +300,26 @@ def test_an_ensemble_file_runs_in_numpy_as_its_torch_mixture_does(tmp_path: Path
     assert [m.config.decoder_size for m in mix.members] == [24, 20]  # type: ignore[union-attr]
     twin = load_numpy_harmonizer(tmp_path / "pair.safetensors")
     assert isinstance(twin, HarmonizerEnsemble) and len(twin.members) == 2
+    _numpy_runs_as_torch(twin, mix, chorales[0], 12)
     bach = chorales[0]
-    inputs = [a[None] for a in soprano_inputs(bach)]
-    with torch.no_grad():
-        expected = mix([torch.from_numpy(a) for a in inputs], torch.from_numpy(bach.pitches[1:].T.copy())[None])
-    encoded = twin.encode(inputs)
-    state, previous = twin.start(1), np.zeros((1, 3), dtype=np.int64)
-    for step in range(12):
-        context, state = twin.decode_step(encoded[:, step], previous, state)
-        bass = bach.pitches[3, step:step + 1]
-        assert np.allclose(twin.voice_logits(context, [bass])[0], expected[0, step, 1].numpy(), atol=1e-4)
-        previous = bach.pitches[1:, step][None]
     written = harmonize_grid(twin, soprano_only(bach), Sampling())
     assert np.array_equal(written.pitches[0], bach.pitches[0]) and (written.pitches[1:] > 0).all()
+
+
+def _numpy_runs_as_torch(twin: Any, network: Any, bach: Any, steps: int) -> None:
+    """The NumPy network's logits of every voice match the torch one's over a chorale's first `steps`."""
+    import torch
+
+    from melodia.harmony.data import soprano_inputs
+
+    inputs = [a[None] for a in soprano_inputs(bach)]
+    with torch.no_grad():
+        logits = network([torch.from_numpy(a) for a in inputs], torch.from_numpy(bach.pitches[1:].T.copy())[None])
+    encoded = twin.encode(inputs)
+    state, previous = twin.start(1), np.zeros((1, 3), dtype=np.int64)
+    for step in range(steps):
+        context, state = twin.decode_step(encoded[:, step], previous, state)
+        bass, tenor = bach.pitches[3, step:step + 1], bach.pitches[2, step:step + 1]
+        for column, below in ((2, []), (1, [bass]), (0, [bass, tenor])):
+            assert np.allclose(twin.voice_logits(context, below)[0], logits[0, step, column].numpy(), atol=1e-4)
+        previous = bach.pitches[1:, step][None]
