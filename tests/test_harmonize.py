@@ -274,6 +274,7 @@ def test_training_writes_a_model_that_numpy_runs_as_torch_does(tmp_path: Path) -
 
 def test_an_ensemble_file_runs_in_numpy_as_its_torch_mixture_does(tmp_path: Path) -> None:
     import torch
+    from safetensors.numpy import load_file
 
     from melodia.harmony.config import HarmonizerConfig
     from melodia.harmony.data import chorale_files, read_chorale
@@ -295,6 +296,9 @@ def test_an_ensemble_file_runs_in_numpy_as_its_torch_mixture_does(tmp_path: Path
     finally:
         torch.set_num_threads(threads)
     assert len(record["members"]) == 2 and record["cpu_minutes"] > 0
+    train_ensemble(tiny, tmp_path / "parallel.safetensors", log=lambda line: None, jobs=2, chorales=chorales)
+    serial, parallel = (load_file(tmp_path / name) for name in ("pair.safetensors", "parallel.safetensors"))
+    assert serial.keys() == parallel.keys() and all(np.array_equal(serial[k], parallel[k]) for k in serial)
     mix, saved = load_harmonizer(tmp_path / "pair.safetensors")
     assert isinstance(mix, HarmonizerMix) and saved["valid_nll_per_step"] == record["valid_nll_per_step"]
     assert [m.config.decoder_size for m in mix.members] == [24, 20]  # type: ignore[union-attr]

@@ -209,21 +209,22 @@ def train_ensemble(settings: HarmonizerTraining, out: str | Path, cache: str | P
                 records = list(pool.map(_train_member, *zip(*work, strict=True)))
         else:
             records = [_train_member(*item, log=log) for item in work]
-        networks = [load_harmonizer(path)[0] for path in paths]
+        networks = [network for network, _ in map(load_harmonizer, paths) if isinstance(network, Harmonizer)]
     valid = [c for c in chorales if split_of(c) == "valid"]
-    mix = HarmonizerMix([n for n in networks if isinstance(n, Harmonizer)])
-    record = {"settings": asdict(settings), "members": records, "valid_nll_per_step": nll_per_step(mix, valid),
+    record = {"settings": asdict(settings), "members": records,
+              "valid_nll_per_step": nll_per_step(HarmonizerMix(networks), valid),
               "train_chorales": records[0]["train_chorales"], "valid_chorales": len(valid),
               "cpu_minutes": sum(r["cpu_minutes"] for r in records),
               "wall_minutes": (time.perf_counter() - started) / 60}
-    save_harmonizer(out, list(mix.members), record)  # type: ignore[arg-type]
+    save_harmonizer(out, networks, record)
     return record
 
 
 def _train_member(settings: HarmonizerTraining, out: Path, chorales: list[Chorale], index: int,
                   log: Any = None) -> dict[str, Any]:
-    """One network of an ensemble, on one thread (in a worker process, its log lines printed)."""
-    torch.set_num_threads(1)
+    """One network of an ensemble; without `log`, in a worker process on one thread, its log lines printed."""
+    if log is None:
+        torch.set_num_threads(1)
     say = log or (lambda line: print(line, flush=True))
     return train_harmonizer(settings, out, None, lambda line: say(f"network {index + 1}: {line}"), chorales)
 
