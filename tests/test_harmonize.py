@@ -3,6 +3,8 @@ that are not chorales, the measures themselves, the command, the chorale style a
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -270,6 +272,13 @@ def test_training_writes_a_model_that_numpy_runs_as_torch_does(tmp_path: Path) -
     network, _ = load_harmonizer(tmp_path / "tiny.safetensors")
     twin = load_numpy_harmonizer(tmp_path / "tiny.safetensors")
     _numpy_runs_as_torch(twin, network, chorales[0], chorales[0].steps)
+    # a file of version 1 (one network, its sizes in "config", its tensors unprefixed) still loads
+    from safetensors.numpy import load_file, save_file
+
+    tensors = {name.removeprefix("m0."): array for name, array in load_file(tmp_path / "tiny.safetensors").items()}
+    save_file(tensors, tmp_path / "v1.safetensors", {"format": "melodia-harmonizer", "version": "1",
+                                                      "config": json.dumps(asdict(tiny.model))})
+    _numpy_runs_as_torch(load_numpy_harmonizer(tmp_path / "v1.safetensors"), network, chorales[0], 12)
 
 
 def test_an_ensemble_file_runs_in_numpy_as_its_torch_mixture_does(tmp_path: Path) -> None:
