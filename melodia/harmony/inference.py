@@ -240,6 +240,10 @@ class HarmonizerEnsemble:
         self.members = members
         self.encoded_sizes = [2 * m.config.encoder_size for m in members]
         self.decoder_sizes = [m.config.decoder_size for m in members]
+        # where one member's part ends in the side-by-side encodings, decoder states and contexts
+        self.encoded_cuts = np.cumsum(self.encoded_sizes)[:-1]
+        self.decoder_cuts = np.cumsum(self.decoder_sizes)[:-1]
+        self.context_cuts = np.cumsum([d + e for d, e in zip(self.decoder_sizes, self.encoded_sizes, strict=True)])[:-1]
 
     def encode(self, features: Sequence[np.ndarray]) -> np.ndarray:
         return np.concatenate([m.encode(features) for m in self.members], axis=-1)
@@ -249,27 +253,25 @@ class HarmonizerEnsemble:
         return LSTMState(zeros, zeros.copy())
 
     def decode_step(self, encoded: np.ndarray, previous: np.ndarray, state: LSTMState) -> tuple[np.ndarray, LSTMState]:
-        encodings = np.split(encoded, np.cumsum(self.encoded_sizes)[:-1], axis=-1)
-        cuts = np.cumsum(self.decoder_sizes)[:-1]
-        states = [LSTMState(h, c) for h, c in zip(np.split(state.hidden, cuts, axis=-1),
-                                                  np.split(state.cell, cuts, axis=-1), strict=True)]
+        encodings = np.split(encoded, self.encoded_cuts, axis=-1)
+        states = [LSTMState(h, c) for h, c in zip(np.split(state.hidden, self.decoder_cuts, axis=-1),
+                                                  np.split(state.cell, self.decoder_cuts, axis=-1), strict=True)]
         stepped = [m.decode_step(e, previous, s) for m, e, s in zip(self.members, encodings, states, strict=True)]
         hidden = np.concatenate([s.hidden for _, s in stepped], axis=-1)
         cell = np.concatenate([s.cell for _, s in stepped], axis=-1)
         return np.concatenate([context for context, _ in stepped], axis=-1), LSTMState(hidden, cell)
 
     def voice_logits(self, context: np.ndarray, below: list[np.ndarray]) -> np.ndarray:
-        sizes = [d + e for d, e in zip(self.decoder_sizes, self.encoded_sizes, strict=True)]
-        contexts = np.split(context, np.cumsum(sizes)[:-1], axis=-1)
+        contexts = np.split(context, self.context_cuts, axis=-1)
         logits = [m.voice_logits(c, below).astype(np.float64) for m, c in zip(self.members, contexts, strict=True)]
-        log_probabilities = [x - _log_sum_exp(x) for x in logits]
-        return (_log_sum_exp(np.stack(log_probabilities), axis=0, keepdims=False) - np.log(len(logits)))
+        log_probabilities = np.stack([x - log_sum_exp(x) for x in logits], axis=-1)
+        return log_sum_exp(log_probabilities)[..., 0] - np.log(len(logits))
 
 
-def _log_sum_exp(values: np.ndarray, axis: int = -1, keepdims: bool = True) -> np.ndarray:
-    top = values.max(axis=axis, keepdims=True)
-    total = top + np.log(np.exp(values - top).sum(axis=axis, keepdims=True))
-    return total if keepdims else np.squeeze(total, axis=axis)
+def log_sum_exp(values: np.ndarray) -> np.ndarray:
+    """log(sum(exp(values))) over the last axis, kept as an axis of 1, without overflow."""
+    top = values.max(axis=-1, keepdims=True)
+    return top + np.log(np.exp(values - top).sum(axis=-1, keepdims=True))
 
 
 Network = NumpyHarmonizer | HarmonizerEnsemble

@@ -21,7 +21,7 @@ import numpy as np
 
 from melodia.harmony.config import HIGHEST, HOLD, LOWEST, REST, TOKENS
 from melodia.harmony.data import STEPS_PER_QUARTER, Chorale, soprano_inputs
-from melodia.harmony.inference import Network
+from melodia.harmony.inference import Network, log_sum_exp
 from melodia.harmony.voiceleading import SATB_RANGES, fault_counts
 
 STRUCK_PITCHES = np.arange(LOWEST, HIGHEST + 1)
@@ -209,7 +209,7 @@ def _beat_votes(model: Network, context: np.ndarray, previous: np.ndarray, befor
         keep = allowed(candidates, voice_masks(voice, candidates, previous[rows, voice], chosen,
                                                {v: pitches[rows] for v, pitches in before.items()}))
         logits = np.where(keep, model.voice_logits(context[rows], below).astype(np.float64), -np.inf)
-        return candidates, np.exp(logits - _logsumexp(logits))
+        return candidates, np.exp(logits - log_sum_exp(logits))
 
     for voice in (3, 2):
         candidates, probabilities = probabilities_of(voice)
@@ -245,7 +245,7 @@ def _choose(logits: np.ndarray, keep: np.ndarray, sampling: Sampling,
     """Tokens drawn (or the likeliest) among the kept ones, and their log-probabilities under the model."""
     logits = logits.astype(np.float64)
     logits[:, REST] = -np.inf  # written voices always sound; keep[:, REST] is False anyway
-    log_probabilities = logits - _logsumexp(logits)
+    log_probabilities = logits - log_sum_exp(logits)
     masked = np.where(keep, logits, -np.inf)
     if sampling.most_likely or sampling.temperature <= 0:
         token = masked.argmax(axis=-1)
@@ -256,11 +256,6 @@ def _choose(logits: np.ndarray, keep: np.ndarray, sampling: Sampling,
         draws = rng.random(len(weights))[:, None] * cumulative[:, -1:]
         token = np.minimum((cumulative <= draws).sum(axis=-1), weights.shape[1] - 1)
     return token, log_probabilities[np.arange(len(token)), token]
-
-
-def _logsumexp(values: np.ndarray) -> np.ndarray:
-    top = values.max(axis=-1, keepdims=True)
-    return top + np.log(np.exp(values - top).sum(axis=-1, keepdims=True))
 
 
 def _best(lower: np.ndarray, struck: np.ndarray, melody: Chorale, score: np.ndarray,

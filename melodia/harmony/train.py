@@ -94,11 +94,12 @@ def shifts_that_fit(chorale: Chorale) -> list[int]:
 def batch_tensors(chorales: list[Chorale]) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
     """Padded soprano inputs, lower sounding pitches (batch, steps, 3), target tokens (-100 in padding)."""
     steps = max(c.steps for c in chorales)
-    inputs = [np.zeros((len(chorales), steps), dtype=np.int64) for _ in range(len(soprano_inputs(chorales[0])))]
+    features = [soprano_inputs(chorale) for chorale in chorales]
+    inputs = [np.zeros((len(chorales), steps), dtype=np.int64) for _ in features[0]]
     lower = np.zeros((len(chorales), steps, 3), dtype=np.int64)
     targets = np.full((len(chorales), steps, 3), -100, dtype=np.int64)
     for row, chorale in enumerate(chorales):
-        for array, values in zip(inputs, soprano_inputs(chorale), strict=True):
+        for array, values in zip(inputs, features[row], strict=True):
             array[row, :chorale.steps] = values
         lower[row, :chorale.steps] = chorale.pitches[1:].T
         targets[row, :chorale.steps] = lower_tokens(chorale)
