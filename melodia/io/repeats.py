@@ -111,7 +111,8 @@ def _implied_starts(bars: list[WrittenBar]) -> list[int]:
         after_endings = bool(bar.ending) and (index + 1 == len(bars) or not bars[index + 1].ending)
         if bar.section_end or after_endings or (bar.end_repeat and not bar.ending):
             last_break = index + 1
-            open_start = bool(index + 1 < len(bars) and bars[index + 1].start_repeat)
+            still_open = open_start and not bar.end_repeat and not bar.ending  # a double bar closes no repeat
+            open_start = still_open or bool(index + 1 < len(bars) and bars[index + 1].start_repeat)
     return implied
 
 
