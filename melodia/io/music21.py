@@ -454,7 +454,7 @@ def score_to_music21(score: Score) -> Any:
             if len(chord_notes) == 1:
                 element = music21.note.Note(chord_notes[0].pitch)
             else:
-                element = music21.chord.Chord([n.pitch for n in chord_notes])
+                element = music21.chord.Chord([music21.pitch.Pitch(midi=n.pitch) for n in chord_notes])
             element.duration = music21.duration.Duration(Fraction(duration, TICKS_PER_QUARTER))
             element.volume.velocity = chord_notes[0].velocity
             part.insert(Fraction(onset, TICKS_PER_QUARTER), element)
@@ -489,11 +489,124 @@ def _insert_conductor(part: Any, score: Score) -> None:
         part.insert(Fraction(chord.tick, TICKS_PER_QUARTER), symbol)
 
 
+# Notation keeps a note whose onset and length are whole 32nds or whole sixteenth triplets; any other
+# note (a played MIDI file's) goes to the nearest sixteenth or eighth triplet, as music21 reads MIDI.
+KEPT_STEPS = (TICKS_PER_QUARTER // 8, TICKS_PER_QUARTER // 6)
+SNAP_STEPS = (TICKS_PER_QUARTER // 4, TICKS_PER_QUARTER // 3)
+
+
+def notatable(score: Score) -> Score:
+    """A copy of `score` whose notes notation can spell (see `KEPT_STEPS`, `SNAP_STEPS`); meters,
+    keys, tempos and chord symbols go to the nearest sixteenth. Notes snapped onto one another
+    (same onset and pitch) are kept once, the longest."""
+    tracks = [replace(track, notes=_notatable_notes(track.notes)) for track in score.tracks]
+    step = SNAP_STEPS[0]
+
+    def snapped(events: list[Any]) -> list[Any]:
+        return _unique([replace(event, tick=round(event.tick / step) * step) for event in events])
+
+    return replace(score, tracks=tracks, tempos=snapped(score.tempos), time_signatures=snapped(score.time_signatures),
+                   key_signatures=snapped(score.key_signatures), chord_symbols=snapped(score.chord_symbols))
+
+
+def _notatable_notes(notes: list[Note]) -> list[Note]:
+    kept: dict[tuple[int, int], Note] = {}
+    for note in notes:
+        if not any(note.onset_tick % step == 0 and note.duration_tick % step == 0 for step in KEPT_STEPS):
+            note = min((_snap(note, step) for step in SNAP_STEPS),
+                       key=lambda n: abs(n.onset_tick - note.onset_tick) + abs(n.end_tick - note.end_tick))
+        held = kept.get((note.onset_tick, note.pitch))
+        if held is None or held.duration_tick < note.duration_tick:
+            kept[(note.onset_tick, note.pitch)] = note
+    return sorted(kept.values(), key=lambda n: (n.onset_tick, n.pitch))
+
+
+def _snap(note: Note, step: int) -> Note:
+    onset = round(note.onset_tick / step) * step
+    end = max(round(note.end_tick / step) * step, onset + step)
+    return Note(note.pitch, note.velocity, onset, end - onset)
+
+
 def musicxml_bytes(score: Score) -> bytes:
-    """The score as MusicXML (music21 spells the notation: bars, ties, rests, beams)."""
+    """The score as MusicXML (music21 spells the notation: bars, ties, rests, beams), its notes
+    made `notatable` first."""
     from music21.musicxml.m21ToXml import GeneralObjectExporter
 
+    score = notatable(score)
     try:
-        return GeneralObjectExporter(score_to_music21(score)).parse()
+        return GeneralObjectExporter(_with_repeats(score) or score_to_music21(score)).parse()
     except Exception as error:  # music21 raises many kinds on notation it cannot spell
         raise WriteError(f"MusicXML: music21 could not notate this score ({type(error).__name__}: {error})") from None
+
+
+def _with_repeats(score: Score) -> Any:
+    """A `music21.stream.Score` with each strain of `score.form` written once, with its repeat
+    barlines and volta brackets; None for a score without repeats. A form that cannot be written
+    so (see `written_segments`) is written as played, with a warning."""
+    import music21
+
+    from melodia.io.repeats import written_bars, written_score, written_segments
+
+    if score.form is None or not score.form.has_repeats:
+        return None
+    segments = written_segments(score)
+    bars = written_bars(score, segments) if segments is not None else []
+    meters = [_bar_meter(ticks) for _, ticks, _ in bars]
+    if segments is None or None in meters:
+        warnings.warn(MelodiaWarning(f"{score.title or 'score'}: its repeats ({score.form.describe()}) cannot be "
+                                     "written as repeat signs; MusicXML written as played"), stacklevel=3)
+        return None
+    written = written_score(score, segments)
+    result = score_to_music21(replace(written, time_signatures=[]))
+    meter_stream = music21.stream.Stream()
+    for (start, _, _), meter in zip(bars, meters, strict=True):
+        meter_stream.insert(Fraction(start, TICKS_PER_QUARTER), meter)
+    signatures = {sig.tick: sig for sig in written.time_signatures}
+    for part in list(result.parts):
+        measured = part.makeMeasures(meterStream=meter_stream)
+        measured.makeTies(inPlace=True)
+        _mark_repeats(measured, bars, signatures)
+        result.replace(part, measured)
+    return result
+
+
+def _bar_meter(ticks: int) -> Any:
+    """A meter of exactly `ticks` (7/8 for a short bar), None when no n/2^k is so long."""
+    import music21
+
+    for denominator in (1, 2, 4, 8, 16, 32, 64):
+        numerator = Fraction(ticks * denominator, 4 * TICKS_PER_QUARTER)
+        if numerator.denominator == 1 and numerator > 0:
+            return music21.meter.TimeSignature(f"{numerator.numerator}/{denominator}")
+    return None
+
+
+def _mark_repeats(part: Any, bars: list[Any], signatures: dict[int, TimeSignature]) -> None:
+    """The measures' own meters in place of the bar lengths that made them; repeat barlines and volta
+    brackets where the segments say."""
+    import music21
+
+    measures = list(part.getElementsByClass("Measure"))
+    meter = signatures.get(0, TimeSignature(0, 4, 4))
+    for index, (measure, (start, ticks, segment)) in enumerate(zip(measures, bars, strict=True)):
+        for sig in list(measure.getElementsByClass(music21.meter.TimeSignature)):
+            measure.remove(sig)
+        if index == 0 or start in signatures:
+            meter = signatures.get(start, meter)
+            measure.timeSignature = music21.meter.TimeSignature(str(meter))
+        short = Fraction(meter.bar_ticks - ticks, TICKS_PER_QUARTER)
+        if short > 0:  # a pickup, or the bar that completes one: no rests to fill it
+            if index == 0:
+                measure.paddingLeft = short
+            else:
+                measure.paddingRight = short
+        measure.number = index if bars[0][1] < meter.bar_ticks else index + 1
+        previous = bars[index - 1][2] if index else None
+        following = bars[index + 1][2] if index + 1 < len(bars) else None
+        if segment.opens and previous is not segment:
+            measure.leftBarline = music21.bar.Repeat(direction="start")
+        if segment.closes and following is not segment:
+            measure.rightBarline = music21.bar.Repeat(direction="end")
+    for segment in {id(b[2]): b[2] for b in bars if b[2].ending}.values():
+        spanned = [m for m, b in zip(measures, bars, strict=True) if b[2] is segment]
+        part.insert(0, music21.spanner.RepeatBracket(spanned, number=segment.ending))

@@ -17,7 +17,7 @@ from fractions import Fraction
 from typing import Any
 
 from melodia.errors import MelodiaWarning
-from melodia.score import TICKS_PER_QUARTER, Form, Playing, Strain
+from melodia.score import TICKS_PER_QUARTER, Form, Note, Playing, Score, Strain
 
 SECTION_BARLINES = ("double", "final", "light-light", "light-heavy", "heavy-light", "heavy-heavy")
 _WRITTEN = "melodiaWrittenBar"  # each written measure is tagged with its index before expanding
@@ -167,3 +167,111 @@ def _section_starts(written: list[WrittenBar], order: list[tuple[int, Any]]) -> 
 
 def _tick(offset: Any, shift: Fraction) -> int:
     return round((Fraction(offset) + shift) * TICKS_PER_QUARTER)
+
+
+# ---------------------------------------------------------------- writing: the strains once, with repeats
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Played ticks [start, end) written once from written tick `written`; `ending` its volta number
+    (0: none), `opens` / `closes` whether a start / end repeat sign stands at its start / end."""
+
+    start: int
+    end: int
+    written: int
+    ending: int = 0
+    opens: bool = False
+    closes: bool = False
+
+
+def written_segments(score: Score) -> list[Segment] | None:
+    """How to write a score read with repeats so that playing it gives its notes: each strain once,
+    with its repeat signs and endings; None when the form cannot be written that way (a strain
+    played again after another, played three times without endings, or whose playings no longer
+    hold the same notes)."""
+    form = score.form
+    if form is None or not form.has_repeats:
+        return None
+    groups: list[list[Playing]] = []
+    for playing in form.playings:
+        if groups and groups[-1][0].strain == playing.strain:
+            groups[-1].append(playing)
+        elif any(group[0].strain == playing.strain for group in groups):
+            return None
+        else:
+            groups.append([playing])
+    segments: list[Segment] = []
+    written = 0
+    for group in groups:
+        plan = _strain_segments(score, group)
+        if plan is None:
+            return None
+        for start, end, ending, opens, closes in plan:
+            segments.append(Segment(start, end, written, ending, opens, closes))
+            written += end - start
+    return segments
+
+
+def _strain_segments(score: Score, group: list[Playing]) -> list[tuple[int, int, int, bool, bool]] | None:
+    """(start, end, ending, opens, closes) in played ticks for one strain's playings."""
+    first = group[0]
+    if len(group) == 1:
+        return [(first.start_tick, first.end_tick, 0, False, False)]
+    body = {p.ending_tick - p.start_tick for p in group[1:]}
+    lead = first.ending_tick - first.start_tick - min(body)
+    endings = [p.ending for p in group]
+    if len(body) > 1 or lead < 0 or (any(endings) and endings != list(range(1, len(group) + 1))) \
+            or (not any(endings) and len(group) > 2):
+        return None
+    shared = _notes_between(score, first.start_tick + lead, first.ending_tick)
+    if any(_notes_between(score, p.start_tick, p.ending_tick) != shared for p in group[1:]):
+        return None
+    plan = [(first.start_tick, first.start_tick + lead, 0, False, False)] if lead else []
+    if not any(endings):
+        return [*plan, (first.start_tick + lead, first.end_tick, 0, True, True)]
+    plan.append((first.start_tick + lead, first.ending_tick, 0, True, False))
+    plan += [(p.ending_tick, p.end_tick, p.ending, False, p is not group[-1]) for p in group]
+    return plan
+
+
+def _notes_between(score: Score, start: int, end: int) -> list[list[tuple[int, int, int]]]:
+    """Each track's notes that start in [start, end), as (onset from start, pitch, ticks up to end)."""
+    return [sorted((n.onset_tick - start, n.pitch, min(n.end_tick, end) - n.onset_tick)
+                   for n in track.notes if start <= n.onset_tick < end) for track in score.tracks]
+
+
+def written_score(score: Score, segments: list[Segment]) -> Score:
+    """The notes (and meter, key, tempo and chord events) of each segment moved to where it is written."""
+
+    def moved(tick: int) -> int | None:
+        return next((s.written + tick - s.start for s in segments if s.start <= tick < s.end), None)
+
+    tracks = []
+    for track in score.tracks:
+        notes = [Note(n.pitch, n.velocity, s.written + n.onset_tick - s.start, min(n.end_tick, s.end) - n.onset_tick)
+                 for s in segments for n in track.notes if s.start <= n.onset_tick < s.end]
+        tracks.append(replace(track, notes=sorted(notes, key=lambda n: (n.onset_tick, n.pitch))))
+
+    def events(items: list[Any]) -> list[Any]:
+        kept = {}
+        for item in items:
+            tick = 0 if item.tick == 0 else moved(item.tick)
+            if tick is not None and tick not in kept:
+                kept[tick] = replace(item, tick=tick)
+        return [kept[tick] for tick in sorted(kept)]
+
+    return Score(tracks, events(score.tempos), events(score.time_signatures), events(score.key_signatures),
+                 score.title, events(score.chord_symbols))
+
+
+def written_bars(score: Score, segments: list[Segment]) -> list[tuple[int, int, Segment]]:
+    """(written start tick, ticks, segment) of each written bar: the played score's bar lines within
+    each segment, and a bar line at each segment's start and end (a short bar where they fall
+    inside a bar, as a pickup is written)."""
+    lines = score.bar_starts(max(s.end for s in segments))
+    bars = []
+    for segment in segments:
+        cuts = [segment.start, *(t for t in lines if segment.start < t < segment.end), segment.end]
+        bars += [(segment.written + a - segment.start, b - a, segment) for a, b in zip(cuts, cuts[1:], strict=False)]
+    return bars
