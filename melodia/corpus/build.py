@@ -8,7 +8,7 @@ order workers finish, so the output is byte-identical for any number of workers.
 
 Output, in the corpus folder:
     tokens.u16      every piece's tokens, BOS to EOS, end to end (uint16; memory-mapped)
-    index.json      each piece: source, title, key, meter, notes, tokens, offset, split ...
+    index.json      each piece: source, title, key, meter, form, notes, tokens, offset, split ...
     report.txt      every piece that was skipped or altered, and why
     tokenizer.json  the tokenizer (config and vocabulary)
 """
@@ -41,7 +41,7 @@ from melodia.score import PITCH_CLASS_NAMES, Score
 from melodia.tokenizers import TokenizerConfig, tokenizer_from_config
 from melodia.tokenizers.grid import DRUM_KEY, QuantizedScore
 
-CACHE_FORMAT = 2  # 2: music21 budgets in CPU time, retried once; ABC tunes get the standard's default L: and K:
+CACHE_FORMAT = 3  # 3: pieces read as played (repeats expanded), each with its form; 2: music21 budgets in CPU time, retried once; ABC tunes get the standard's default L: and K:
 TOKEN_DTYPE = np.uint16
 
 
@@ -245,8 +245,16 @@ def _describe(piece_id: str, unit: Unit, number: int, score: Score, quantized: Q
         "meter": f"{numerator}/{denominator}", "notes": len(quantized.onset), "tokens": len(tokens),
         "pitch_low": int(quantized.pitch[pitched].min()) if pitched.any() else 0,
         "pitch_high": int(quantized.pitch[pitched].max()) if pitched.any() else 0,
-        "content": content.hexdigest()[:24], **extra,
+        "content": content.hexdigest()[:24], **_form_fields(score), **extra,
     }
+
+
+def _form_fields(score: Score) -> dict[str, Any]:
+    """The form of a piece read with repeats: its strains as played ('AABB'), and whether it repeats
+    any and has endings."""
+    form = score.form
+    return {"form": form.letters if form is not None else "", "repeats": bool(form and form.has_repeats),
+            "endings": bool(form and form.has_endings)}
 
 
 # ---------------------------------------------------------------- putting it together

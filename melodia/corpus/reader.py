@@ -87,6 +87,8 @@ class Corpus:
             "name": self.name, "pieces": totals["pieces"], "skipped": totals["skipped"],
             "altered": totals["altered"], "duplicates": totals["duplicates"],
             "notes": sum(s["notes"] for s in per_split.values()), "tokens": totals["tokens"],
+            "with_repeats": sum(bool(p.get("repeats")) for p in self.pieces),
+            "with_endings": sum(bool(p.get("endings")) for p in self.pieces),
             "vocabulary": len(vocab), "vocabulary_used": int((counts_by_token > 0).sum()),
             "unused_by_kind": {k: v for k, v in unused_kinds.items() if v},
             "splits": per_split, "collections": {k: dict(v) for k, v in per_collection.items()},
@@ -99,6 +101,8 @@ def format_stats(stats: dict[str, Any]) -> str:
     lines = [f"corpus {stats['name']}: {stats['pieces']} pieces ({stats['skipped']} skipped, "
              f"{stats['altered']} altered, {stats['duplicates']} exact duplicates), {stats['notes']} notes, "
              f"{stats['tokens']} tokens",
+             f"form: {stats['with_repeats']} pieces with repeats, {stats['with_endings']} with first and second "
+             "endings (read as played)",
              f"vocabulary: {stats['vocabulary_used']} of {stats['vocabulary']} tokens used",
              f"{'split':10}{'pieces':>9}{'notes':>11}{'tokens':>12}"]
     for split, counts in stats["splits"].items():

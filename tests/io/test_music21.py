@@ -25,7 +25,10 @@ def test_abc_tunes_with_pickup_triplets_and_ties() -> None:
     assert notes[0].onset_tick == 1440 - 240 and notes[1].onset_tick == 1440
     assert jig.bar_starts()[1] == 1440
     triplet = [n.onset_tick for n in notes if n.duration_tick == 160]
-    assert len(triplet) == 3 and triplet[1] - triplet[0] == 160
+    assert triplet[:3] == [4320, 4480, 4640]
+    # "... | d3 d2 :|" is played twice, the pickup again before the repeat: four 6/8 bars a time
+    assert jig.form is not None and jig.form.describe() == "AA, 4 bars"
+    assert [t - 4 * 1440 for t in triplet[3:]] == triplet[:3] and notes[19].onset_tick == 4 * 1440 + 1200
     # "A4- | A2" is one tied note of six eighths
     assert any(n.pitch == 69 and n.duration_tick == 6 * 240 for n in reel.tracks[0].notes)
     assert reel.key_signatures[0].name == "G minor"
