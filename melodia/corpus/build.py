@@ -41,7 +41,9 @@ from melodia.score import PITCH_CLASS_NAMES, Score
 from melodia.tokenizers import TokenizerConfig, tokenizer_from_config
 from melodia.tokenizers.grid import DRUM_KEY, QuantizedScore
 
-CACHE_FORMAT = 3  # 3: pieces read as played (repeats expanded), each with its form; 2: music21 budgets in CPU time, retried once; ABC tunes get the standard's default L: and K:
+# 3: pieces read as played (repeats expanded), each with its form;
+# 2: music21 budgets in CPU time, retried once; ABC tunes get the standard's default L: and K:
+CACHE_FORMAT = 3
 TOKEN_DTYPE = np.uint16
 
 

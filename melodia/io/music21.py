@@ -313,7 +313,8 @@ def score_from_music21(stream: Any) -> Score:
     if played is None:
         return Score(tracks, tempos, meters, keys, title, chords)
     tempos, meters, keys = _restated_once(tempos), _restated_once(meters), _restated_once(keys)
-    form = form_of(played, written, shift, (meters[0] if meters and meters[0].tick == 0 else TimeSignature(0, 4, 4)).bar_ticks)
+    meter = meters[0] if meters and meters[0].tick == 0 else TimeSignature(0, 4, 4)
+    form = form_of(played, written, shift, meter.bar_ticks)
     return Score(tracks, tempos, meters, keys, title, chords, form)
 
 
@@ -558,7 +559,7 @@ def _with_repeats(score: Score) -> Any:
         return None
     written = written_score(score, segments)
     result = score_to_music21(replace(written, time_signatures=[]))
-    meter_stream = music21.stream.Stream()
+    meter_stream: Any = music21.stream.Stream()
     for (start, _, _), meter in zip(bars, meters, strict=True):
         meter_stream.insert(Fraction(start, TICKS_PER_QUARTER), meter)
     signatures = {sig.tick: sig for sig in written.time_signatures}
