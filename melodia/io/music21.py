@@ -438,10 +438,10 @@ def score_to_music21(score: Score) -> Any:
     import music21
 
     result = music21.stream.Score()
-    result.metadata = music21.metadata.Metadata(title=score.title or "")
+    result.metadata = music21.metadata.Metadata(title=_xml_text(score.title))
     for index, track in enumerate(score.tracks):
         part = music21.stream.Part()
-        part.partName = track.name or track.instrument_name
+        part.partName = _xml_text(track.name) or track.instrument_name
         instrument = (music21.instrument.UnpitchedPercussion() if track.is_drum
                       else music21.instrument.instrumentFromMidiProgram(track.program))
         part.insert(0, instrument)
@@ -461,6 +461,14 @@ def score_to_music21(score: Score) -> Any:
             part.insert(Fraction(onset, TICKS_PER_QUARTER), element)
         result.insert(0, part)
     return result
+
+
+_NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml_text(text: str) -> str:
+    """Text without the control characters XML cannot hold (a MIDI title may end in a NUL byte)."""
+    return _NOT_IN_XML.sub("", text or "").strip()
 
 
 def _insert_conductor(part: Any, score: Score) -> None:

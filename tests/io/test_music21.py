@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import music21
 import pytest
-from conftest import DATA, MUSIC21
+from conftest import DATA, MUSIC21, REAL_MIDI, ids
 
 from melodia import ReadError, Score, read_score, write_score
 from melodia.errors import MelodiaWarning
-from melodia.io.music21 import _plain_reason, read_music21, read_music21_pieces, score_from_text
+from melodia.io.music21 import (
+    KEPT_STEPS,
+    _plain_reason,
+    notatable,
+    read_music21,
+    read_music21_pieces,
+    score_from_text,
+)
 from melodia.score import ChordSymbol, Note, Track
 
 
@@ -157,3 +165,40 @@ def test_abc_chord_annotations_are_read_as_chord_symbols(tmp_path: Path) -> None
     assert [(c.tick, c.symbol) for c in score.chord_symbols] == \
         [(1920, "Am"), (2880, "Dm7"), (3840, "G7"), (4320, "Bb"), (5280, "F#m7b5"), (7680, "C7")]
     assert [n.onset_tick for n in score.tracks[0].notes][:3] == [1440, 1920, 2400]  # no notes made of symbols
+
+
+# --- notation from played MIDI (issue 33: "Cannot convert '2048th' duration to MusicXML") --------------
+
+EXPORT_BARS = 8  # each file's first bars: test04 (21 tracks) and k525MIDIMvt1 whole take 15-27 s of CPU to notate
+
+
+@pytest.mark.parametrize("path", REAL_MIDI, ids=ids(REAL_MIDI))
+def test_every_real_midi_file_exports_to_musicxml(tmp_path: Path, path: Path) -> None:
+    score = read_score(path)
+    end = score.bar_starts()[min(EXPORT_BARS, len(score.bar_starts()) - 1)] if score.bar_count() > EXPORT_BARS \
+        else score.end_tick + 1
+    opening = replace(score, tracks=[replace(t, notes=[n for n in t.notes if n.onset_tick < end])
+                                     for t in score.tracks])
+    notated = notatable(opening)
+    assert all(n.onset_tick % step == 0 and n.duration_tick % step == 0 and n.duration_tick > 0
+               for n in notated.notes if not any(n.onset_tick % k == 0 and n.duration_tick % k == 0 for k in KEPT_STEPS)
+               for step in [120 if n.onset_tick % 120 == 0 else 160])
+    back = read_score(write_score(opening, tmp_path / "out.musicxml"))
+    assert sorted(n.pitch for n in back.notes) == sorted(n.pitch for n in notated.notes)
+
+
+@pytest.mark.parametrize("name", ["test05.mid", "test06.mid", "test07.mid", "test17.mid"])
+def test_the_files_that_failed_export_whole(tmp_path: Path, name: str) -> None:
+    score = read_score(MUSIC21 / "midi" / "testPrimitive" / name)
+    back = read_score(write_score(score, tmp_path / "out.musicxml"))
+    assert back.note_count == notatable(score).note_count > 0
+    assert abs(back.end_tick - score.end_tick) <= 160  # snapped to the nearest sixteenth or eighth triplet, no more
+
+
+def test_notation_keeps_what_is_already_notatable() -> None:
+    notes = [Note(60, 80, 0, 60), Note(62, 80, 60, 60), Note(64, 80, 480, 80), Note(65, 80, 560, 80),
+             Note(67, 80, 700, 1), Note(69, 80, 1000, 150)]
+    kept = notatable(Score([Track("", 0, False, notes)])).tracks[0].notes
+    assert kept[:4] == notes[:4]  # 32nds and sixteenth triplets as they were
+    assert (kept[4].onset_tick, kept[4].duration_tick) == (720, 120)  # a tick-long note: a sixteenth on the grid
+    assert (kept[5].onset_tick, kept[5].duration_tick) == (960, 160)  # nearer the eighth-triplet grid
