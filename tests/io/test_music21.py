@@ -177,8 +177,8 @@ def test_every_real_midi_file_exports_to_musicxml(tmp_path: Path, path: Path) ->
     score = read_score(path)
     end = score.bar_starts()[min(EXPORT_BARS, len(score.bar_starts()) - 1)] if score.bar_count() > EXPORT_BARS \
         else score.end_tick + 1
-    opening = replace(score, tracks=[replace(t, notes=[n for n in t.notes if n.onset_tick < end])
-                                     for t in score.tracks])
+    opening = replace(score, tracks=[replace(t, notes=[n for n in t.notes if n.onset_tick < end]) for t in score.tracks],
+                      tempos=[t for t in score.tempos if t.tick < end])
     notated = notatable(opening)
     assert all(n.onset_tick % step == 0 and n.duration_tick % step == 0 and n.duration_tick > 0
                for n in notated.notes if not any(n.onset_tick % k == 0 and n.duration_tick % k == 0 for k in KEPT_STEPS)
