@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from melodia import KeySignature, Note, Score, ScoreError, TempoChange, TimeSignature, Track
+from melodia.score import Form, Playing, Strain
 
 
 def test_valid_score_passes_validate() -> None:
@@ -60,3 +61,46 @@ def test_summary_counts_the_bars_the_notes_take(end_tick: int, bars: int) -> Non
 
 def test_an_empty_score_has_no_bars() -> None:
     assert Score().bar_count() == 0
+
+
+BAR = 1920
+
+
+def aabb(endings: bool = True) -> Form:
+    """Two 8-bar strains of 4/4, each played twice; with first and second endings of one bar."""
+    playings = []
+    for strain in (0, 1):
+        for time in (0, 1):
+            start = (2 * strain + time) * 8 * BAR
+            playings.append(Playing(strain, start, start + 8 * BAR, time + 1 if endings else 0,
+                                    start + 7 * BAR if endings else start + 8 * BAR))
+    numbers = (1, 2) if endings else ()
+    return Form((Strain("A", 8, numbers), Strain("B", 8, numbers)), tuple(playings))
+
+
+def test_a_form_describes_itself_as_a_player_would() -> None:
+    assert aabb().describe() == "AABB, 8 + 8 bars, endings 1-2"
+    assert aabb(endings=False).describe() == "AABB, 8 + 8 bars"
+    assert aabb().letters == "AABB" and aabb().has_repeats and aabb().has_endings
+    assert not aabb(endings=False).has_endings
+    once = Form((Strain("A", 8), Strain("B", 8)), (Playing(0, 0, 8 * BAR), Playing(1, 8 * BAR, 16 * BAR)))
+    assert once.describe() == "no repeats" and not once.has_repeats
+    assert aabb().playings[1].ending_ticks == BAR and aabb(endings=False).playings[1].ending_ticks == 0
+
+
+def test_summary_shows_the_form() -> None:
+    notes = [Note(60, 90, bar * BAR, BAR) for bar in range(32)]
+    assert "  form: AABB, 8 + 8 bars, endings 1-2" in Score([Track(notes=notes)], form=aabb()).summary().splitlines()
+    assert "  form: no repeats" in Score([Track(notes=notes)]).summary().splitlines()
+
+
+def test_validate_finds_a_form_that_does_not_fit_the_notes() -> None:
+    notes = [Note(60, 90, 0, BAR)]
+    assert Score([Track(notes=notes)], form=aabb()).problems() == \
+        [f"form: its last playing starts at tick {24 * BAR}, after the notes"]
+    backwards = Form((Strain("A", 1),), (Playing(0, BAR, 2 * BAR), Playing(0, 0, BAR), Playing(3, 2 * BAR, 3 * BAR)))
+    found = Score([Track(notes=[Note(60, 90, 0, 3 * BAR)])], form=backwards).problems()
+    assert "form: playing 2: ticks 0..1920 overlap or go back" in found
+    assert "form: playing 3 names strain 3; the form has 1" in found
+    with pytest.raises(ScoreError, match="invalid score: form: "):
+        Score([Track(notes=notes)], form=aabb()).validate()
