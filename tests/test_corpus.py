@@ -11,14 +11,16 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from conftest import DATA, REAL_MIDI
+from conftest import DATA, MUSIC21, REAL_MIDI
 from torch.utils.data import DataLoader
 
 from melodia import MelodiaError, ReadError
 from melodia.corpus import RecipeError, build_corpus, find_recipe, load_recipe
 from melodia.corpus.dataset import Augmentation, PitchMap, augment
-from melodia.corpus.reader import Corpus, CorpusError
+from melodia.corpus.reader import Corpus, CorpusError, format_stats
 from melodia.tokenizers import BOS, EOS, PAD
+
+BELLE = MUSIC21 / "corpus" / "ryansMammoth" / "BelleOfBostonReel.abc"  # AABB with first and second endings
 
 
 class TokenDataset(torch.utils.data.Dataset[torch.Tensor]):
@@ -70,7 +72,7 @@ def music_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Real MIDI files, the fixtures (broken ones included), an ABC file of two tunes and a Humdrum file."""
     folder = tmp_path_factory.mktemp("music") / "mine"
     folder.mkdir()
-    for path in [*REAL_MIDI[:12], *DATA.glob("*.mid"), DATA / "tune.abc", DATA / "chorale.krn"]:
+    for path in [*REAL_MIDI[:12], *DATA.glob("*.mid"), DATA / "tune.abc", DATA / "chorale.krn", BELLE]:
         shutil.copy(path, folder / path.name)
     (folder / "notes.txt").write_text("not music, not picked up")
     return folder
@@ -192,6 +194,12 @@ def test_stats(built: Path) -> None:
     assert stats["tokens"] == sum(s["tokens"] for s in stats["splits"].values())
     assert 0 < stats["vocabulary_used"] <= stats["vocabulary"]
     assert stats["built"]["mine"]["skipped"] >= 5
+    # read as played: the jig of tune.abc repeats its one strain; Belle of Boston has first and second endings
+    assert (stats["with_repeats"], stats["with_endings"]) == (2, 1)
+    assert "form: 2 pieces with repeats, 1 with first and second endings (read as played)" in format_stats(stats)
+    forms = {p["title"]: (p["form"], p["repeats"], p["endings"]) for p in Corpus.open(built).pieces}
+    assert forms["Test Jig"] == ("AA", True, False) and forms["Test Reel With Pickup"] == ("", False, False)
+    assert forms["Belle of Boston -- Reel"] == ("AABB", True, True)
 
 
 def test_unbuilt_corpus_is_a_clear_error(tmp_path: Path) -> None:
