@@ -12,7 +12,7 @@ from pathlib import Path
 import mido
 import pretty_midi
 import pytest
-from conftest import DATA
+from conftest import DATA, MUSIC21
 from helpers import MELODY, README_SEED, job_file, untrained
 
 from melodia import read_score
@@ -65,6 +65,14 @@ def test_inspect_summarises() -> None:
     assert result.returncode == 0
     assert "track 'Kit': Drums (channel 10), 24 notes" in result.stdout
     assert "Electric Bass (finger)" in result.stdout
+
+
+def test_inspect_shows_the_form_as_written() -> None:
+    belle = MUSIC21 / "corpus" / "ryansMammoth" / "BelleOfBostonReel.abc"
+    result = melodia("inspect", str(belle))
+    assert result.returncode == 0 and "  form: AABB, 8 + 8 bars, endings 1-2" in result.stdout.splitlines()
+    assert ", 32 bars," in result.stdout  # as played
+    assert "  form: no repeats" in melodia("inspect", str(DATA / "drums.mid")).stdout.splitlines()
 
 
 def test_unreadable_input_is_one_line_on_stderr() -> None:
