@@ -5,11 +5,16 @@ each piece transposed by a draw from (seed, epoch, piece), and cuts the stream i
 `batch_size` rows per process (`batch_size * world` in all). Chunks of `bptt` tokens are
 taken in order and the recurrent state is carried, detached, from chunk to chunk.
 
-Checkpoints (model, optimizer, schedule, position in the epoch, carried state and random
-state of every process) are written atomically every `checkpoint_minutes` (or
-`checkpoint_steps`) and at the end of every epoch, so `resume=True` continues a killed
-run to the same final weights. Under `torchrun` the same code trains with
-DistributedDataParallel: gloo on CPU, NCCL on GPU, with bf16 autocast on GPU.
+A run trains a fixed number of steps (`epochs`, `max_steps`, early stopping on the valid
+split) from a fixed seed, so its result does not depend on how fast or how busy the machine
+is; the process's CPU time is recorded (`cpu_minutes`), never used to stop it.
+
+Checkpoints (model, optimizer, schedule, position in the epoch and the losses of its steps so
+far, carried state and random state of every process) are written atomically every
+`checkpoint_minutes` (or `checkpoint_steps`) and at the end of every epoch, so `resume=True`
+continues a killed run to the same final weights, whenever its last checkpoint was written.
+Under `torchrun` the same code trains with DistributedDataParallel: gloo on CPU, NCCL on GPU,
+with bf16 autocast on GPU.
 """
 
 from __future__ import annotations
@@ -52,6 +57,9 @@ class TrainError(MelodiaError):
 
 
 MODEL_ALIASES = ("embedding_size", "hidden_size", "layers", "cell", "dropout", "tie_weights")
+# Settings older versions read and this one refuses, with why: a wall-clock stop made the result depend on the machine.
+RETIRED = {"max_minutes": "a run trains a fixed number of steps (set epochs or max_steps) so that its result does "
+                          "not depend on the machine's speed; remove it"}
 
 
 @dataclass(frozen=True)
@@ -81,7 +89,6 @@ class TrainConfig:
     bptt: int = 128
     epochs: int = 20
     max_steps: int = 0
-    max_minutes: float = 0.0
     lr: float = 3e-3
     weight_decay: float = 0.01
     warmup_steps: int = 100
@@ -108,16 +115,25 @@ class TrainConfig:
 
     def with_overrides(self, pairs: list[str]) -> TrainConfig:
         """Apply `key=value` strings (`model.hidden_size=64` or `hidden_size=64`), converted to the fields' types."""
+        _refuse_retired([pair.partition("=")[0].strip() for pair in pairs], "--set")
         return settings.with_overrides(self, pairs, TrainError)
 
     @classmethod
     def from_file(cls, path: Path) -> TrainConfig:
         """Settings from a TOML or JSON file: key = value pairs, [model] and [augmentation] tables."""
-        return settings.read_settings(cls, path, TrainError)
+        table = settings.read_file(path, TrainError, "settings")
+        _refuse_retired(list(table), str(path))
+        return settings.from_dict(cls, table, TrainError, str(path))
 
     def flat(self) -> dict[str, Any]:
         """Every setting under its flat name, as model files record them."""
         return settings.flat_settings(self)
+
+
+def _refuse_retired(keys: list[str], source: str) -> None:
+    for key in keys:
+        if key in RETIRED:
+            raise TrainError(f"{source}: {key} is no longer a training setting: {RETIRED[key]}")
 
 
 # ---------------------------------------------------------------- data
@@ -259,6 +275,8 @@ class Progress:
     tokens_seen: int = 0
     log: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     done: bool = False
+    epoch_losses: list[float] = dataclasses.field(default_factory=list)  # the current epoch's steps so far
+    cpu_seconds: float = 0.0  # this run's CPU time, all its processes, up to the last checkpoint
 
 
 @dataclass
@@ -286,6 +304,7 @@ class Run:
     best_weights: dict[str, torch.Tensor] | None = None
     started: float = dataclasses.field(default_factory=time.monotonic)
     last_checkpoint: float = dataclasses.field(default_factory=time.monotonic)
+    cpu_counted: float = dataclasses.field(default_factory=time.process_time)  # CPU time already in cpu_seconds
     tokens_at_start: int = 0
     training_seconds: float = 0.0  # data and steps, not validation
 
@@ -321,6 +340,7 @@ def train(config: TrainConfig, output: Path, resume: bool = False, progress_bar:
     bar = tqdm(total=run.total_steps, initial=run.state.step, desc=description, unit="step",
                disable=not progress_bar or run.rank != 0, file=sys.stderr)
     run.started, run.last_checkpoint, run.tokens_at_start = time.monotonic(), time.monotonic(), run.state.tokens_seen
+    run.cpu_counted = time.process_time()
     while not run.state.done and run.state.epoch < config.epochs:
         epoch_started = time.monotonic()
         losses = _train_epoch(run, bar)
@@ -384,12 +404,13 @@ def _steps(config: TrainConfig, tokens: int, world: int) -> tuple[int, int]:
 
 
 def _train_epoch(run: Run, bar: Any) -> list[float]:
-    """Steps through the rest of the current epoch (or until told to stop); the losses of its steps."""
+    """Steps through the rest of the current epoch (or until told to stop); the losses of its steps (those
+    before a resume included)."""
     config, state = run.config, run.state
     rows, labels = run.train_data.rows(state.epoch, config.batch_size * run.world, shuffle=True)
     rows, labels = rows[run.rank::run.world].to(run.device), labels[run.rank::run.world].to(run.device)
     run.network.train()
-    losses = []
+    losses = state.epoch_losses
     chunks = min(run.steps_per_epoch, (rows.shape[1] - 1) // config.bptt)  # filled pieces vary an epoch's length
     while state.chunk < chunks and not state.done:
         start = state.chunk * config.bptt
@@ -422,18 +443,17 @@ def _step(run: Run, window: torch.Tensor, labels: torch.Tensor) -> float:
 
 
 def _checkpoint_due(run: Run) -> bool:
-    """Whether a checkpoint is due after this step; marks the run done when it is out of steps or time."""
+    """Whether a checkpoint is due after this step; marks the run done when it is out of steps. A checkpoint
+    may fall due by the clock: it holds all a resumed run needs to go on as if never stopped."""
     config, state = run.config, run.state
     if config.max_steps and state.step >= config.max_steps:
         state.done = True
-    if config.max_minutes and time.monotonic() - run.started > config.max_minutes * 60:
-        state.done = True  # out of time: this epoch still ends with a validation
     due = bool(config.checkpoint_steps and state.step % config.checkpoint_steps == 0) or (
         time.monotonic() - run.last_checkpoint > config.checkpoint_minutes * 60)
     if run.world > 1:  # clocks differ between processes: all must agree, or the collectives hang
-        flags = torch.tensor([int(due), int(state.done)], device=run.device)
+        flags = torch.tensor([int(due)], device=run.device)
         dist.all_reduce(flags, op=dist.ReduceOp.MAX)
-        due, state.done = bool(flags[0]), bool(flags[1])
+        due = bool(flags[0])
     return due
 
 
@@ -454,6 +474,7 @@ def _end_epoch(run: Run, losses: list[float], bar: Any) -> None:
             state.done = True
     state.epoch += 1
     state.chunk = 0
+    state.epoch_losses = []
     run.carried = None
     if run.rank == 0:
         _write_log(run.output, state.log)
@@ -468,7 +489,9 @@ def _finish(run: Run) -> dict[str, Any]:
     state = run.state
     if run.best_weights is not None:
         run.model.load_state_dict(run.best_weights)
+    _count_cpu(run)
     run.record.update({"training_tokens_per_s": run.tokens_per_second(run.training_seconds), "steps": state.step,
+                       "cpu_minutes": state.cpu_seconds / 60,
                        "epochs": state.epoch, "best_epoch": state.best_epoch, "valid_loss": state.best_valid,
                        "tokens_seen": state.tokens_seen})
     if run.rank == 0:
@@ -531,18 +554,33 @@ def _gathered(tensor: torch.Tensor, world: int) -> list[torch.Tensor]:
     return [p.cpu() for p in parts]
 
 
+def _count_cpu(run: Run) -> None:
+    """Add the CPU time of every process since the last count to `run.state.cpu_seconds`."""
+    now = time.process_time()
+    spent = now - run.cpu_counted
+    if run.world > 1:
+        total = torch.tensor([spent], dtype=torch.float64, device=run.device)
+        dist.all_reduce(total)
+        spent = float(total[0])
+    run.state.cpu_seconds += spent
+    run.cpu_counted = now
+
+
 def _save_checkpoint(run: Run) -> None:
-    """Every process hands in its carried state and random state; the first one writes."""
+    """Every process hands in its carried state and random state (the GPU's too); the first one writes."""
     device, world, carried = next(run.model.parameters()).device, run.world, run.carried
     carried_parts = [] if carried is None else [
         _gathered(part.contiguous(), world) for part in (carried if isinstance(carried, tuple) else (carried,))]
     rng = _gathered(torch.get_rng_state().to(device) if device.type == "cuda" else torch.get_rng_state(), world)
+    gpu_rng = _gathered(torch.cuda.get_rng_state(device).to(device), world) if device.type == "cuda" else []
+    _count_cpu(run)
     if run.rank != 0:
         return
     payload = {"config": json.dumps(dataclasses.asdict(run.config)),
                "progress": json.dumps(dataclasses.asdict(run.state)), "model": run.model.state_dict(),
                "optimizer": run.optimizer.state_dict(), "schedule": run.schedule.state_dict(),
-               "carried": carried_parts, "rng": rng, "best": run.best_weights or {}, "melodia": __version__}
+               "carried": carried_parts, "rng": rng, "gpu_rng": gpu_rng, "best": run.best_weights or {},
+               "melodia": __version__}
     buffer = io.BytesIO()
     torch.save(payload, buffer)
     atomic_write_bytes(run.checkpoint, buffer.getvalue())
@@ -557,7 +595,8 @@ def _resume(run: Run) -> None:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many kinds on a damaged or hostile file
         raise TrainError(f"{path}: not a usable checkpoint ({str(error).splitlines()[0][:160]})") from error
-    changed = _changed_settings(json.loads(payload["config"]), json.loads(json.dumps(dataclasses.asdict(run.config))))
+    saved = {name: value for name, value in json.loads(payload["config"]).items() if name not in RETIRED}
+    changed = _changed_settings(saved, json.loads(json.dumps(dataclasses.asdict(run.config))))
     if changed:
         raise TrainError(f"{path}: the checkpoint was made with other settings ({', '.join(changed)}); "
                          "resume with the same ones")
@@ -567,6 +606,8 @@ def _resume(run: Run) -> None:
     run.optimizer.load_state_dict(payload["optimizer"])
     run.schedule.load_state_dict(payload["schedule"])
     torch.set_rng_state(payload["rng"][run.rank].cpu().to(torch.uint8))
+    if run.device.type == "cuda" and payload.get("gpu_rng"):  # dropout on a GPU draws from the GPU's generator
+        torch.cuda.set_rng_state(payload["gpu_rng"][run.rank].cpu().to(torch.uint8), run.device)
     parts = [part[run.rank].to(run.device) for part in payload["carried"]]
     run.carried = None if not parts else (tuple(parts) if len(parts) > 1 else parts[0])
     run.state, run.best_weights = Progress(**json.loads(payload["progress"])), payload["best"] or None

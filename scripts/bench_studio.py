@@ -9,6 +9,9 @@ the median and the slowest time of:
   browser    (with --browser) Generate clicked in headless Chromium, Voila serving the panel, until all
              4 rows show an audio player and a loaded piano roll
 
+The reference and the kernel take turns, run by run (`melodia.bench.interleaved`), so that other work on
+the machine slows them alike; the kernel's time over the reference's is the median of each run's.
+
 Usage: python scripts/bench_studio.py [--runs 5] [--browser]
 """
 
@@ -22,6 +25,8 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
+from melodia.bench import interleaved
 
 SEED = "D4 E4 F#4/8 G4/8 A4/2 key=D meter=6/8"
 GOAL_SECONDS = 3.0
@@ -41,8 +46,20 @@ def timed(action: Callable[[int], object], runs: int) -> list[float]:
     return seconds
 
 
-def in_kernel(runs: int) -> tuple[dict[str, list[float]], list[float]]:
-    """(reference seconds by torch's thread count, kernel seconds)."""
+def turns(action: Callable[[int], object]) -> Callable[[], float]:
+    """`action(random_seed)` with random seeds 1, 2, ..., one a call, after one untimed call with seed 0."""
+    action(0)
+    seeds = iter(range(1, 1_000_000))
+
+    def turn() -> float:
+        action(next(seeds))
+        return 1.0
+
+    return turn
+
+
+def in_kernel(runs: int) -> tuple[dict[str, list[float]], list[float], float]:
+    """(reference seconds by torch's thread count, kernel seconds, the median of kernel / reference run by run)."""
     import torch
 
     import melodia
@@ -55,7 +72,6 @@ def in_kernel(runs: int) -> tuple[dict[str, list[float]], list[float]]:
     def reference(random_seed: int) -> None:
         melodia.generate(studio.model, SEED, 4, Constraints(bars=8), random_seed=random_seed)
 
-    references = {f"melodia.generate (on 1 of {torch.get_num_threads()} torch threads)": timed(reference, runs)}
     panel = StudioPanel(studio)
     panel.seed.value, panel.count.value, panel.bars.value = SEED, 4, 8
 
@@ -64,7 +80,9 @@ def in_kernel(runs: int) -> tuple[dict[str, list[float]], list[float]]:
         panel.generate_button.click()
         assert len(panel.rows) == 4, panel.status.value
 
-    return references, timed(click, runs)
+    rounds = interleaved({"reference": turns(reference), "kernel": turns(click)}, runs)
+    name = f"melodia.generate (on 1 of {torch.get_num_threads()} torch threads)"
+    return {name: rounds.seconds["reference"]}, rounds.seconds["kernel"], rounds.ratio("reference", "kernel")
 
 
 def in_browser(runs: int) -> list[float]:
@@ -125,10 +143,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--browser", action="store_true", help="also time it in headless Chromium (Voila)")
     args = parser.parse_args(argv)
     print(f"4 candidates of 8 bars from {SEED!r}, default model, {args.runs} runs after a warm-up")
-    references, kernel = in_kernel(args.runs)
+    references, kernel, ratio = in_kernel(args.runs)
     for threads, seconds in references.items():
         report(f"reference ({threads})", seconds)
     report("kernel", kernel)
+    print(f"kernel / reference: {ratio:.2f} (median over runs, taken in turns)")
     if args.browser:
         report("browser", in_browser(args.runs))
 

@@ -8,6 +8,9 @@ on one process:
   encode:         from each library's own in-memory score to token ids
   file to tokens: from the file on disk (melodia's reader; MidiTok reads with symusic)
 
+The four take turns (`melodia.bench.interleaved`), so that other work on the machine slows
+them alike; the figures are medians over the rounds, the ratios medians of each round's.
+
 MidiTok is installed for this benchmark only: pip install -e .[bench]
 Usage: python scripts/bench_tokenize.py [--repeat N]
 """
@@ -15,14 +18,13 @@ Usage: python scripts/bench_tokenize.py [--repeat N]
 from __future__ import annotations
 
 import argparse
-import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import music21
 
+from melodia.bench import interleaved
 from melodia.io import read_score
 from melodia.tokenizers import TokenizerConfig, tokenizer_from_config
 
@@ -37,19 +39,9 @@ def midi_files() -> list[Path]:
                           and "absurd" not in p.name and "zero" not in p.name)
 
 
-def best_seconds(work: Callable[[], Any], repeat: int) -> float:
-    """The fastest of `repeat` runs (the least disturbed by the rest of the machine)."""
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        work()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=5, help="runs per figure; the best counts")
+    parser.add_argument("--repeat", type=int, default=5, help="rounds: runs of each figure, the median counts")
     args = parser.parse_args(argv)
     try:
         import miditok
@@ -65,19 +57,20 @@ def main(argv: Sequence[str] | None = None) -> None:
         beat_res={(0, 4): 12, (4, 8): 12}, num_velocities=8, use_programs=True, use_tempos=True,
         use_time_signatures=True))
     symusic_scores = [symusic.Score(str(path)) for path in files]
-    figures = {
-        "encode": (
-            best_seconds(lambda: [ours.encode(score) for score in scores], args.repeat),
-            best_seconds(lambda: [remi.encode(score) for score in symusic_scores], args.repeat)),
-        "file to tokens": (
-            best_seconds(lambda: [ours.encode(read_score(path)) for path in files], args.repeat),
-            best_seconds(lambda: [remi.encode(path) for path in files], args.repeat)),
-    }
-    print(f"{len(files)} MIDI files, {notes} notes; best of {args.repeat} runs, one process")
+    def notes_done(work: object) -> float:
+        return notes
+
+    rounds = interleaved({
+        "melodia encode": lambda: notes_done([ours.encode(score) for score in scores]),
+        "miditok encode": lambda: notes_done([remi.encode(score) for score in symusic_scores]),
+        "melodia file to tokens": lambda: notes_done([ours.encode(read_score(path)) for path in files]),
+        "miditok file to tokens": lambda: notes_done([remi.encode(path) for path in files]),
+    }, args.repeat)
+    print(f"{len(files)} MIDI files, {notes} notes; {args.repeat} rounds (medians), one process")
     print(f"{'':16}{'melodia notes/s':>18}{'MidiTok REMI notes/s':>24}{'ratio':>9}")
-    for name, (melodia_seconds, miditok_seconds) in figures.items():
-        print(f"{name:16}{notes / melodia_seconds:18,.0f}{notes / miditok_seconds:24,.0f}"
-              f"{miditok_seconds / melodia_seconds:8.1f}x")
+    for name in ("encode", "file to tokens"):
+        print(f"{name:16}{rounds.median_rate(f'melodia {name}'):18,.0f}{rounds.median_rate(f'miditok {name}'):24,.0f}"
+              f"{rounds.ratio(f'melodia {name}', f'miditok {name}'):8.1f}x")
 
 
 if __name__ == "__main__":

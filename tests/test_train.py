@@ -12,20 +12,28 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import TINY, cli, tiny_config
+from helpers import ROOT, TINY, cli, tiny_config
 
+from melodia import train as training
 from melodia.corpus.reader import Corpus
+from melodia.harmony.train import HarmonizerTraining
+from melodia.model import MelodyLM, ModelConfig
 from melodia.modelfile import load_model
-from melodia.train import TrainConfig, TrainError, train
+from melodia.settings import tomllib
+from melodia.train import Start, TrainConfig, TrainError, train
+
+TIMINGS = ("training_tokens_per_s", "cpu_minutes")  # what a record measures of the machine, not of the model
 
 
 def test_training_is_reproducible_and_learns(tiny_cache: Path, tmp_path: Path) -> None:
+    """Two runs with the same seed give the same weights bit for bit, the second one checkpointing after every
+    step (as a clock that fell due at any moment would)."""
     first = train(tiny_config(), tmp_path / "a.safetensors", progress_bar=False)
-    train(tiny_config(), tmp_path / "b.safetensors", progress_bar=False)
+    train(tiny_config("checkpoint_minutes=0"), tmp_path / "b.safetensors", progress_bar=False)
     model_a, _, record_a = load_model(tmp_path / "a.safetensors")
     model_b, _, record_b = load_model(tmp_path / "b.safetensors")
-    timing = "training_tokens_per_s"
-    assert {k: v for k, v in record_a.items() if k != timing} == {k: v for k, v in record_b.items() if k != timing}
+    assert untimed({**record_a, "config": None}) == untimed({**record_b, "config": None})
+    assert record_a["cpu_minutes"] > 0
     for name, tensor in model_a.state_dict().items():
         assert torch.equal(tensor, model_b.state_dict()[name]), name
     log = (tmp_path / "a.safetensors.log.csv").read_text().splitlines()
@@ -61,6 +69,53 @@ def test_kill_and_resume_gives_the_same_weights(tiny_cache: Path, tmp_path: Path
     for name, tensor in whole_model.state_dict().items():
         assert torch.equal(tensor, resumed_model.state_dict()[name]), name
     assert whole_record["steps"] == resumed_record["steps"]
+
+
+def untimed(record: dict[str, object]) -> dict[str, object]:
+    return {key: value for key, value in record.items() if key not in TIMINGS}
+
+
+def logged_losses(model_path: Path) -> list[list[str]]:
+    """The training log's columns but the last (tokens/s)."""
+    log = model_path.with_name(model_path.name + ".log.csv").read_text().splitlines()
+    return [line.split(",")[:-1] for line in log]
+
+
+class Killed(Exception):
+    """Stands for a kill at a chosen step."""
+
+
+def test_a_run_resumed_mid_epoch_without_a_valid_split_ends_the_same(tiny_cache: Path, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no valid split, an epoch's mean training loss picks the best epoch: the checkpoint keeps the losses of
+    the epoch's steps so far, so the moment the last checkpoint was written changes nothing."""
+    def start() -> Start:
+        corpus = Corpus.open("tiny")
+        for piece in corpus.pieces:
+            piece["split"] = "train"
+        torch.manual_seed(0)
+        return Start(corpus, MelodyLM(ModelConfig(len(corpus.tokenizer), 16, 32, 2)))
+
+    config = tiny_config("epochs=3", "checkpoint_steps=4")
+    whole = train(config, tmp_path / "whole.safetensors", progress_bar=False, start=start())
+    step = training._step
+
+    def step_until_killed(run: training.Run, window: torch.Tensor, labels: torch.Tensor) -> float:
+        if run.state.step == whole["steps_per_epoch"] + 6:  # in the second epoch, after one of its checkpoints
+            raise Killed
+        return step(run, window, labels)
+
+    monkeypatch.setattr(training, "_step", step_until_killed)
+    target = tmp_path / "resumed.safetensors"
+    with pytest.raises(Killed):
+        train(config, target, progress_bar=False, start=start())
+    monkeypatch.undo()
+    resumed = train(config, target, resume=True, progress_bar=False, start=start())
+    assert untimed(resumed) == untimed(whole)
+    assert logged_losses(target) == logged_losses(tmp_path / "whole.safetensors")
+    whole_model, resumed_model = load_model(tmp_path / "whole.safetensors")[0], load_model(target)[0]
+    for name, tensor in whole_model.state_dict().items():
+        assert torch.equal(tensor, resumed_model.state_dict()[name]), name
 
 
 def test_resume_refuses_other_settings(tiny_cache: Path, tmp_path: Path) -> None:
@@ -99,3 +154,45 @@ def test_training_settings_hold_model_and_augmentation_settings_under_flat_alias
 def test_shipped_training_settings_load(name: str) -> None:
     config = TrainConfig.from_file(Path(__file__).resolve().parent.parent / "scripts" / f"{name}.toml")
     assert config.model.layers == 2 and config.augmentation.transpose >= 5
+
+
+# A key that could stop a run by the clock; checkpoint_minutes cannot change a result (the tests above).
+CLOCK_WORDS = ("minutes", "seconds", "hours", "time_limit", "timeout", "deadline", "budget")
+NOT_SHIPPED = {"build", "dist", "melodia-output", "node_modules"}
+
+
+def _keys(table: object) -> list[str]:
+    if isinstance(table, dict):
+        return [key for key, value in table.items() for key in (key, *_keys(value))]
+    return [key for value in table for key in _keys(value)] if isinstance(table, list) else []
+
+
+def test_no_shipped_configuration_stops_on_the_clock() -> None:
+    """Every TOML file in the repository (training settings, recipes, presets, jobs): no key sets a wall-clock
+    limit, and every training configuration among them loads and trains a fixed number of epochs."""
+    files = [path for path in sorted(ROOT.rglob("*.toml")) if path.name != "pyproject.toml"
+             and not any(part.startswith(".") or part in NOT_SHIPPED or part.endswith(".egg-info")
+                         for part in path.relative_to(ROOT).parts)]
+    clocked, training_files = [], []
+    for path in files:
+        table = tomllib.loads(path.read_text(encoding="utf-8"))
+        keys = _keys(table)
+        clocked += [f"{path.relative_to(ROOT)}: {key}" for key in keys
+                    if key != "checkpoint_minutes" and any(word in key for word in CLOCK_WORDS)]
+        if "epochs" in keys:
+            loaded = TrainConfig.from_file(path) if "corpus" in table else HarmonizerTraining.from_toml(path)
+            assert loaded.epochs > 0, path
+            training_files.append(path.name)
+    assert not clocked
+    assert {"bench_jsb.toml", "default_model.toml", "default_model_controls.toml", "default_model_polish.toml",
+            "harmonizer.toml"} <= set(training_files)
+
+
+def test_a_wall_clock_limit_is_refused_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "old.toml"
+    path.write_text("corpus = 'jsb'\nepochs = 3\nmax_minutes = 45\n")
+    with pytest.raises(TrainError, match=r"^[^\n]*old\.toml: max_minutes is no longer a training setting: a run "
+                                         r"trains a fixed number of steps \(set epochs or max_steps\)[^\n]*$"):
+        TrainConfig.from_file(path)
+    with pytest.raises(TrainError, match="--set: max_minutes is no longer a training setting"):
+        TrainConfig().with_overrides(["max_minutes=1"])
