@@ -238,7 +238,8 @@ def _play_command(commands: Any) -> None:
     play = commands.add_parser("play", help="listen to a music file, or a folder's MIDI files one after another")
     play.add_argument("input", metavar="FILE|FOLDER", help="a MIDI, ABC or MusicXML file, or a folder of MIDI files")
     play.add_argument("--wav-dir", metavar="DIR",
-                      help="without an audio output, write the WAVs here (default: beside each file)")
+                      help="without an audio output, write the WAVs here, refusing ones that exist unless --force "
+                           "(default: the scratch folder $MELODIA_CACHE/play, each play replacing the last)")
     play.add_argument("--force", action="store_true", help="overwrite WAV files that exist")
     play.set_defaults(run=_play)
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import glob
 import io
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -17,6 +19,7 @@ from helpers import MELODY, README_SEED, job_file, untrained
 
 from melodia import read_score
 from melodia.modelfile import save_model
+from melodia.play import ALSA_OUTPUTS
 from melodia.score import PITCH_CLASS_NAMES
 from melodia.tokenizers import TokenizerConfig, tokenizer_from_config
 
@@ -388,5 +391,25 @@ def test_play_command_and_generate_play(tmp_path: Path, monkeypatch: pytest.Monk
     assert f"wrote {out / '001.wav'}" in capsys.readouterr().out and not (out / "002.wav").exists()
     assert main(["play", str(out), "--wav-dir", str(tmp_path / "wav")]) == 0
     assert sorted(p.name for p in (tmp_path / "wav").iterdir()) == ["001.wav", "002.wav"]
-    assert main(["play", str(out / "001.mid")]) == 1
+    capsys.readouterr()
+    monkeypatch.setenv("MELODIA_CACHE", str(tmp_path / "cache"))
+    for _ in range(2):  # a second time too: the scratch WAV is melodia's, replaced
+        assert main(["play", str(out / "001.mid")]) == 0
+        assert f"wrote {tmp_path / 'cache' / 'play' / '001.wav'}" in capsys.readouterr().out
+    assert main(["play", str(out / "001.mid"), "--wav-dir", str(tmp_path / "wav")]) == 1  # the user's folder
     assert "already exists" in capsys.readouterr().err
+
+
+def test_play_with_a_missing_player_says_so_once_and_plays_as_without_it(tmp_path: Path) -> None:
+    env = {**os.environ, "MELODIA_PLAYER": "no-such-player-here", "MELODIA_CACHE": str(tmp_path / "cache"),
+           "XDG_RUNTIME_DIR": str(tmp_path), "PULSE_SERVER": ""}  # and no sound server: a WAV
+    wav = tmp_path / "cache" / "play" / "jig_6_8.wav"
+    for _ in range(2):  # the second run replaces the scratch WAV
+        result = subprocess.run([sys.executable, "-m", "melodia.cli", "play", str(DATA / "jig_6_8.mid")],
+                                capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+        assert result.returncode == 0, result.stderr
+        assert result.stderr.splitlines() == ["melodia: warning: MELODIA_PLAYER='no-such-player-here': no such "
+                                              "program here; choosing a player as without it"]
+        if not glob.glob(ALSA_OUTPUTS):
+            assert result.stdout.startswith(f"wrote {wav}: jig_6_8.mid: ") and wav.is_file()
+    assert not list(tmp_path.glob("*.wav"))
