@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_OUTPUT = "melodia-output"
+DEFAULT_OUTPUT_HELP = (f"output folder (default: {DEFAULT_OUTPUT}, or when that holds an earlier run's files, the "
+                       f"first of {DEFAULT_OUTPUT}-2, -3, ... that does not; a folder you name keeps its files "
+                       "unless --force)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -453,7 +456,7 @@ def _generate_command(commands: Any) -> None:
     generate.add_argument("--set", metavar="KEY=VALUE", action="append", default=[],
                           help="override one constraint or sampling setting: sampling.temperature=0.9, "
                                "constraints.max_leap=5, or by its flat name, temperature=0.9")
-    generate.add_argument("-o", "--output", default=DEFAULT_OUTPUT, help="output folder (default: %(default)s)")
+    generate.add_argument("-o", "--output", help=DEFAULT_OUTPUT_HELP)
     generate.add_argument("--force", action="store_true", help="overwrite files in the output folder")
     generate.add_argument("--quiet", action="store_true", help="no progress bar")
     generate.add_argument("--play", action="store_true",
@@ -465,6 +468,7 @@ def _generate(args: argparse.Namespace) -> None:
     from melodia.generation import SeedFile, generate, read_seed, settings_record, write_outputs
 
     constraints, sampling = _generation_settings(args)
+    moved = _default_output(args, _output_names(args.num))
     _check_generate_paths(args)
     seed: Any = args.seed
     if Path(args.seed).suffix and Path(args.seed).is_file():
@@ -482,7 +486,7 @@ def _generate(args: argparse.Namespace) -> None:
     settings["style"] = args.style
     paths = write_outputs(scores, Path(args.output), settings, force=args.force,
                           seed_end_tick=read_seed(seed)[0].end_tick)
-    print(f"wrote {len(paths)} MIDI files, a piano roll of each (.png) and manifest.json to {args.output}")
+    print(f"wrote {len(paths)} MIDI files, a piano roll of each (.png) and manifest.json to {args.output}{moved}")
     if args.play:
         from melodia.play import play_outputs
 
@@ -521,7 +525,7 @@ def _infill_command(commands: Any) -> None:
     infill.add_argument("--temperature", type=float, default=1.0)
     infill.add_argument("--top-p", type=float, default=1.0)
     infill.add_argument("--random-seed", type=int, default=0, help="the same number gives the same output")
-    infill.add_argument("-o", "--output", default=DEFAULT_OUTPUT, help="output folder (default: %(default)s)")
+    infill.add_argument("-o", "--output", help=DEFAULT_OUTPUT_HELP)
     infill.add_argument("--force", action="store_true", help="overwrite files in the output folder")
     infill.add_argument("--quiet", action="store_true", help="no progress bar")
     infill.set_defaults(run=_infill)
@@ -542,13 +546,12 @@ def _infill(args: argparse.Namespace) -> None:
     sampling = SamplingConfig(temperature=args.temperature, top_p=args.top_p)
     if not Path(args.file).is_file():
         raise MelodiaError(f"{args.file}: no such file; infill rewrites bars of a MIDI, ABC or MusicXML file")
+    moved = _default_output(args, _output_names(args.num))
     check_folder(args.output)
     folder = Path(args.output)
     if not args.force:
-        for index in range(args.num):
-            for suffix in (".mid", ".png"):
-                refuse_overwrite(folder / f"{index + 1:03d}{suffix}")
-        refuse_overwrite(folder / "manifest.json")
+        for name in _output_names(args.num):
+            refuse_overwrite(folder / name)
     track = int(args.track) if args.track is not None and args.track.isdigit() else args.track
     with _sampling_progress(args.num, args.quiet) as progress:
         scores = infill(args.model, Path(args.file), span, args.num, track, constraints, sampling, args.random_seed,
@@ -558,7 +561,7 @@ def _infill(args: argparse.Namespace) -> None:
                 "sampling": {"temperature": args.temperature, "top_p": args.top_p}}
     paths = write_outputs(scores, folder, settings, force=args.force)
     print(f"wrote {len(paths)} MIDI files with bars {span} written anew, a piano roll of each (.png) and "
-          f"manifest.json to {args.output}")
+          f"manifest.json to {args.output}{moved}")
 
 
 def _generation_settings(args: argparse.Namespace) -> tuple[Any, Any]:
@@ -618,11 +621,32 @@ def _check_generate_paths(args: argparse.Namespace) -> None:
     check_folder(args.output)
     seed_file(args.seed)
     if not args.force:
-        folder = Path(args.output)
-        for index in range(max(args.num, 0)):
-            for suffix in (".mid", ".png"):
-                refuse_overwrite(folder / f"{index + 1:03d}{suffix}")
-        refuse_overwrite(folder / "manifest.json")
+        for name in _output_names(args.num):
+            refuse_overwrite(Path(args.output) / name)
+
+
+def _taken(folder: Path, names: list[str]) -> bool:
+    """Whether `folder` is a file, or holds one of `names`."""
+    return (folder.exists() and not folder.is_dir()) or any((folder / name).exists() for name in names)
+
+
+def _output_names(count: int) -> list[str]:
+    """The files `generate` and `infill` write into their output folder."""
+    return [f"{index + 1:03d}{suffix}" for index in range(max(count, 0)) for suffix in (".mid", ".png")] + [
+        "manifest.json"]
+
+
+def _default_output(args: argparse.Namespace, names: list[str]) -> str:
+    """Without -o: melodia-output, or when an earlier run's files are there (and no --force), the first of
+    melodia-output-2, -3, ... free of them, so that running a command again works and replaces nothing.
+    Returns a note for the closing line when the folder is not melodia-output."""
+    if args.output is not None:
+        return ""
+    args.output, number = DEFAULT_OUTPUT, 1
+    while not args.force and _taken(Path(args.output), names):
+        number += 1
+        args.output = f"{DEFAULT_OUTPUT}-{number}"
+    return f" ({DEFAULT_OUTPUT} holds an earlier run's files; -o DIR names a folder)" if number > 1 else ""
 
 
 def _model_commands(commands: Any) -> None:

@@ -316,6 +316,15 @@ def test_readme_first_command_generates_with_the_shipped_model(tmp_path: Path) -
         score = read_score(path)
         assert str(score.time_signatures[0]) == "6/8" and len(score.bar_starts(score.end_tick - 1)) == 8
         assert [n.pitch for n in score.tracks[0].notes[:5]] == [62, 64, 66, 67, 69]  # the seed, then new notes
+    first = {path.name: path.read_bytes() for path in (tmp_path / "melodia-output").iterdir()}
+    again = subprocess.run([sys.executable, "-m", "melodia.cli", *words, "--num", "2"], capture_output=True,
+                           text=True, timeout=120, cwd=tmp_path)  # run again: a new folder, the first untouched
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.splitlines()[-1] == ("wrote 2 MIDI files, a piano roll of each (.png) and manifest.json to "
+                                             "melodia-output-2 (melodia-output holds an earlier run's files; -o DIR "
+                                             "names a folder)")
+    assert {path.name: path.read_bytes() for path in (tmp_path / "melodia-output").iterdir()} == first
+    assert sorted(path.name for path in (tmp_path / "melodia-output-2").glob("*.mid")) == ["001.mid", "002.mid"]
 
 
 def test_generate_with_a_style(tmp_path: Path) -> None:
