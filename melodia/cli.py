@@ -6,6 +6,7 @@ Heavy imports (numpy, music21, torch) happen inside the commands, so `--help` is
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import sys
 import warnings
@@ -23,7 +24,7 @@ DEFAULT_OUTPUT_HELP = (f"output folder (default: {DEFAULT_OUTPUT}, or when that 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     parser = _parser()
-    args = parser.parse_args(argv)
+    args = _parse(parser, list(sys.argv[1:] if argv is None else argv))
     if not hasattr(args, "run"):
         parser.print_help()
         return 0
@@ -44,6 +45,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("melodia: interrupted", file=sys.stderr)
         return 130
     return 0
+
+
+def _parse(parser: argparse.ArgumentParser, words: list[str]) -> argparse.Namespace:
+    """The arguments; an option no command knows is refused with the usage of the command it was given to,
+    and the closest option that command has."""
+    args, unknown = parser.parse_known_args(words)
+    if unknown:
+        command = _command_parser(parser, words)
+        options = [option for action in command._actions for option in action.option_strings]
+        close = difflib.get_close_matches(unknown[0].split("=")[0], options, n=1) if unknown[0][:1] == "-" else []
+        command.error(f"unrecognized arguments: {' '.join(unknown)}" + (f"; did you mean {close[0]}?" if close else ""))
+    return args
+
+
+def _command_parser(parser: argparse.ArgumentParser, words: list[str]) -> argparse.ArgumentParser:
+    """The parser of the (sub)command `words` name: generate's for `generate --seed ...`."""
+    commands = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    named = [word for word in words if not word.startswith("-")][:1]
+    if commands and named and named[0] in commands[0].choices:
+        return _command_parser(commands[0].choices[named[0]], words[words.index(named[0]) + 1:])
+    return parser
 
 
 def _show_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
@@ -141,13 +163,23 @@ def _read_all(paths: list[str], recursive: bool = False) -> list[tuple[str, Any]
 
 
 def _folder_files(item: str, recursive: bool) -> list[Path]:
-    """`music_files`, saying on stderr what a folder holds and what its subfolders hold when left out."""
-    from melodia.io import music_files
+    """`music_files`, saying on stderr what a folder holds and what its subfolders hold when left out.
 
+    Raises:
+        MelodiaError: no such file or folder, or a folder without music files.
+    """
+    from melodia.errors import MelodiaError
+    from melodia.io import SUFFIXES, music_files
+
+    if not Path(item).exists():
+        raise MelodiaError(f"{item}: no such file or folder")
     files = music_files(item, recursive)
     if Path(item).is_dir():
         below = 0 if recursive else len(music_files(item)) - len(files)
         left_out = f"; {below} more in its subfolders, not read (pass --recursive)" if below else ""
+        if not files:
+            raise MelodiaError(f"{item}: no MIDI, ABC, MusicXML or Humdrum files in this folder "
+                               f"({', '.join(SUFFIXES)}){left_out}")
         print(f"melodia: {item}: {len(files)} music files{left_out}", file=sys.stderr)
     return files
 
@@ -444,10 +476,12 @@ def _generate_command(commands: Any) -> None:
                                "chromatic passing notes); off: any pitch (default: %(default)s)")
     generate.add_argument("--instrument", help="keep notes in this instrument's range (violin, flute, ...)")
     _control_options(generate)
-    generate.add_argument("--temperature", type=float, default=1.0)
-    generate.add_argument("--top-k", type=int, default=0)
-    generate.add_argument("--top-p", type=float, default=1.0)
-    generate.add_argument("--repetition-penalty", type=float, default=1.0)
+    _sampling_options(generate)
+    generate.add_argument("--top-k", type=int, default=0,
+                          help="draw only from the K likeliest tokens at each step (0: all; default: %(default)s)")
+    generate.add_argument("--repetition-penalty", type=float, default=1.0,
+                          help="above 1, makes the pitches of the last notes less likely to come again (1: off; "
+                               "default: %(default)s)")
     generate.add_argument("--beam-size", type=int, default=0, help="beam search with this many beams (0: sample)")
     generate.add_argument("--branch-factor", type=int, default=4, help="tokens each beam tries per step")
     generate.add_argument("--style", metavar="NAME|FILE",
@@ -493,6 +527,14 @@ def _generate(args: argparse.Namespace) -> None:
         play_outputs(paths, args.force)
 
 
+def _sampling_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--temperature", type=float, default=1.0,
+                        help="below 1, safer and more repetitive draws; above 1, bolder ones (default: %(default)s)")
+    parser.add_argument("--top-p", type=float, default=1.0,
+                        help="draw only from the likeliest tokens that together hold this share of the probability "
+                             "(1: all; default: %(default)s)")
+
+
 def _control_options(parser: argparse.ArgumentParser) -> None:
     """The soft controls (melodia.controls), which the model is conditioned on."""
     parser.add_argument("--chords", metavar="PROGRESSION",
@@ -522,8 +564,7 @@ def _infill_command(commands: Any) -> None:
     infill.add_argument("--range", metavar="LOW:HIGH", help="pitch range of the new notes, e.g. C4:C6")
     infill.add_argument("--max-leap", type=int, metavar="SEMITONES", help="largest leap between notes")
     _control_options(infill)
-    infill.add_argument("--temperature", type=float, default=1.0)
-    infill.add_argument("--top-p", type=float, default=1.0)
+    _sampling_options(infill)
     infill.add_argument("--random-seed", type=int, default=0, help="the same number gives the same output")
     infill.add_argument("-o", "--output", help=DEFAULT_OUTPUT_HELP)
     infill.add_argument("--force", action="store_true", help="overwrite files in the output folder")
@@ -821,6 +862,9 @@ def _finetune_commands(commands: Any) -> None:
     keep = commands.add_parser("keep", help="mark outputs kept in their folder's manifest (finetune --kept reads it)")
     keep.add_argument("files", nargs="+", metavar="FILE", help="melodies to mark, such as out/003.mid")
     keep.add_argument("--drop", action="store_true", help="take the mark off instead")
+    keep.add_argument("--add", action="store_true",
+                      help="list a file no manifest lists in its folder's manifest.json (made when missing), as "
+                           "kept; without it, such a file is refused")
     keep.set_defaults(run=_keep)
 
 
@@ -846,8 +890,8 @@ def _keep(args: argparse.Namespace) -> None:
     from melodia.feedback import mark_kept
 
     for name in args.files:
-        changed = mark_kept(name, keep=not args.drop)
-        print(f"{'dropped' if args.drop else 'kept'} {name} in {', '.join(str(p) for p in changed) or 'no manifest'}")
+        changed = mark_kept(name, keep=not args.drop, add=args.add)
+        print(f"{'dropped' if args.drop else 'kept'} {name} in {', '.join(str(p) for p in changed)}")
 
 
 if __name__ == "__main__":

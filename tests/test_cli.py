@@ -422,3 +422,61 @@ def test_play_with_a_missing_player_says_so_once_and_plays_as_without_it(tmp_pat
         if not glob.glob(ALSA_OUTPUTS):
             assert result.stdout.startswith(f"wrote {wav}: jig_6_8.mid: ") and wav.is_file()
     assert not list(tmp_path.glob("*.wav"))
+
+
+@pytest.mark.parametrize(("words", "usage", "message"), [
+    (["generate", "--seed", "C4", "--temprature", "0.9"], "usage: melodia generate",
+     "melodia generate: error: unrecognized arguments: --temprature 0.9; did you mean --temperature?"),
+    (["corpus", "stats", "folk", "--jsn"], "usage: melodia corpus stats",
+     "melodia corpus stats: error: unrecognized arguments: --jsn; did you mean --json?"),
+    (["inspect", "tune.mid", "--colour"], "usage: melodia inspect", "unrecognized arguments: --colour"),
+])
+def test_a_misspelled_option_gets_the_commands_usage_and_the_close_match(
+        words: list[str], usage: str, message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from melodia.cli import main
+
+    with pytest.raises(SystemExit) as exit_status:
+        main(words)
+    err = capsys.readouterr().err
+    assert exit_status.value.code == 2 and err.startswith(usage) and err.splitlines()[-1].endswith(message)
+
+
+@pytest.mark.parametrize("option", ["--temperature", "--top-k", "--top-p", "--repetition-penalty"])
+def test_sampling_options_have_help(option: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from melodia.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["generate", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"{option} {option[2:].upper().replace('-', '_')} " in text
+    described = text.split(f"{option} {option[2:].upper().replace('-', '_')} ")[1].split(" --")[0]
+    assert "default:" in described and len(described.split()) > 5, described
+
+
+def test_compare_names_a_missing_or_empty_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from melodia.cli import main
+
+    (tmp_path / "emptydir").mkdir()
+    (tmp_path / "emptydir" / "notes.txt").write_text("not music")
+    for folder, message in (("emptydir", "no MIDI, ABC, MusicXML or Humdrum files in this folder (.mid,"),
+                            ("nowhere", "no such file or folder")):
+        assert main(["compare", "--generated", f"{tmp_path / folder}/", "--reference", str(DATA / "jig_6_8.mid")]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"melodia: error: {tmp_path / folder}/: {message}") and err.count("\n") == 1
+
+
+def test_keep_refuses_a_file_no_manifest_lists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from melodia.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tune.mid").write_bytes((DATA / "jig_6_8.mid").read_bytes())
+    for extra in ([], ["--drop"]):
+        assert main(["keep", "tune.mid", *extra]) == 1
+        err = capsys.readouterr().err
+        assert err.splitlines() == [err.strip()] and "tune.mid: no manifest lists it (looked in manifest*.json)" in err
+    assert not (tmp_path / "manifest.json").exists()
+    assert main(["keep", "tune.mid", "--add"]) == 0
+    assert json.loads((tmp_path / "manifest.json").read_text()) == {"outputs": [{"file": "tune.mid", "keep": True}]}
+    assert main(["keep", "tune.mid", "--drop"]) == 0
+    assert "dropped tune.mid in manifest.json" in capsys.readouterr().out
