@@ -480,3 +480,20 @@ def test_keep_refuses_a_file_no_manifest_lists(tmp_path: Path, monkeypatch: pyte
     assert json.loads((tmp_path / "manifest.json").read_text()) == {"outputs": [{"file": "tune.mid", "keep": True}]}
     assert main(["keep", "tune.mid", "--drop"]) == 0
     assert "dropped tune.mid in manifest.json" in capsys.readouterr().out
+
+
+def test_inspect_reads_a_japanese_title_and_sums_up_many_tempo_changes(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from conftest import MUSIC21
+
+    from melodia.cli import main
+    from melodia.io import write_score
+
+    assert main(["inspect", str(MUSIC21 / "midi" / "testPrimitive" / "test04.mid")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("ベートーベン　交響曲第７番　第２楽章: 21 tracks")  # Shift JIS, Beethoven's 7th
+    assert lines[1] == "  tempo: 56 BPM at 0, then 94 changes between 35 and 93 BPM" and len(lines) == 25
+    score = read_score(MUSIC21 / "midi" / "testPrimitive" / "test04.mid")
+    written = write_score(score, tmp_path / "copy.mid")  # a title Latin-1 cannot hold is written as UTF-8
+    assert read_score(written).title == score.title
+    assert read_score(DATA / "jig_6_8.mid").summary().splitlines()[1].count("BPM") == 1
