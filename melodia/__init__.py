@@ -24,24 +24,38 @@ if TYPE_CHECKING:
     from melodia.generation import generate
     from melodia.harmony import harmonize
     from melodia.infill import infill
+    from melodia.modelfile import load_model
     from melodia.sampler import SamplingConfig
     from melodia.studio_panel import studio
+    from melodia.style import stylize
 
 __version__ = "0.1.0"
 # imported when first asked for, so that `import melodia` stays light (the sampler and the harmonizer bring torch,
 # the studio ipywidgets); each keeps its own signature and docstring
 _LAZY = {"Constraints": "melodia.constraints", "SamplingConfig": "melodia.sampler", "generate": "melodia.generation",
-         "harmonize": "melodia.harmony", "infill": "melodia.infill", "studio": "melodia.studio_panel"}
-
-
+         "harmonize": "melodia.harmony", "infill": "melodia.infill", "load_model": "melodia.modelfile",
+         "studio": "melodia.studio_panel", "stylize": "melodia.style"}
 def __getattr__(name: str) -> Any:
-    """`Constraints`, `SamplingConfig`, `generate`, `harmonize`, `infill` and `studio`, imported when first asked
-    for."""
-    if name in _LAZY:
-        import importlib
+    """The names of `_LAZY`, and melodia's modules (so that `melodia.style.stylize(...)` works after a bare
+    `import melodia`), imported when first asked for."""
+    import importlib
 
+    if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _modules():
+        return importlib.import_module(f"melodia.{name}")
     raise AttributeError(f"module 'melodia' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY, *_modules()})
+
+
+def _modules() -> set[str]:
+    """The modules and subpackages of melodia, by their files (none is imported)."""
+    import pkgutil
+
+    return {module.name for module in pkgutil.iter_modules(__path__) if not module.name.startswith("_")}
 
 
 __all__ = [
@@ -62,7 +76,9 @@ __all__ = [
     "generate",
     "harmonize",
     "infill",
+    "load_model",
     "read_score",
     "studio",
+    "stylize",
     "write_score",
 ]

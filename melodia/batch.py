@@ -32,9 +32,12 @@ import io
 import itertools
 import json
 import os
+import signal
+import threading
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -251,16 +254,48 @@ def _run_here(job: Job, todo: list[Cell], bar: Any) -> list[tuple[Cell, int, str
 
 
 def _run_in_pool(job: Job, todo: list[Cell], workers: int, bar: Any) -> list[tuple[Cell, int, str, list[str]]]:
+    """The cells on `workers` processes. Ctrl-C reaches the whole process group; only this process
+    answers it: the workers start with SIGINT blocked (a signal mask a new process keeps from its
+    parent, so no worker turns it into a traceback, even while it imports), and are stopped from here."""
     import multiprocessing
 
     results = []
     context = multiprocessing.get_context("spawn")  # no forked torch state
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(job,)) as pool:
-        futures = [pool.submit(_make_cell, cell) for cell in todo]
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(job,))
+    before = set(multiprocessing.active_children())
+    try:
+        with _sigint_held():
+            futures = [pool.submit(_make_cell, cell) for cell in todo]  # the workers are started here
         for future in as_completed(futures):
             results.append(future.result())
             bar.update(1)
+    except BaseException:  # Ctrl-C, or a worker lost: stop the others now instead of finishing the grid
+        pool.shutdown(wait=False, cancel_futures=True)
+        for worker in set(multiprocessing.active_children()) - before:
+            worker.terminate()
+        raise
+    pool.shutdown()
     return results
+
+
+@contextmanager
+def _sigint_held() -> Iterator[None]:
+    """While the worker processes are started: SIGINT blocked in this thread, so that they start with it
+    blocked, and a Ctrl-C that another thread receives meanwhile only noted, so that no process is left
+    half-started; it is raised as KeyboardInterrupt afterwards."""
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield  # Windows, or a thread that may not set handlers
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda number, _: caught.append(number))
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+    if caught:
+        raise KeyboardInterrupt
 
 
 _WORKER: dict[str, Any] = {}

@@ -6,6 +6,7 @@ Heavy imports (numpy, music21, torch) happen inside the commands, so `--help` is
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import sys
 import warnings
@@ -15,12 +16,15 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_OUTPUT = "melodia-output"
+DEFAULT_OUTPUT_HELP = (f"output folder (default: {DEFAULT_OUTPUT}, or when that holds an earlier run's files, the "
+                       f"first of {DEFAULT_OUTPUT}-2, -3, ... that does not; a folder you name keeps its files "
+                       "unless --force)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     parser = _parser()
-    args = parser.parse_args(argv)
+    args = _parse(parser, list(sys.argv[1:] if argv is None else argv))
     if not hasattr(args, "run"):
         parser.print_help()
         return 0
@@ -41,6 +45,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("melodia: interrupted", file=sys.stderr)
         return 130
     return 0
+
+
+def _parse(parser: argparse.ArgumentParser, words: list[str]) -> argparse.Namespace:
+    """The arguments; an option no command knows is refused with the usage of the command it was given to,
+    and the closest option that command has."""
+    args, unknown = parser.parse_known_args(words)
+    if unknown:
+        command = _command_parser(parser, words)
+        options = [option for action in command._actions for option in action.option_strings]
+        close = difflib.get_close_matches(unknown[0].split("=")[0], options, n=1) if unknown[0][:1] == "-" else []
+        command.error(f"unrecognized arguments: {' '.join(unknown)}" + (f"; did you mean {close[0]}?" if close else ""))
+    return args
+
+
+def _command_parser(parser: argparse.ArgumentParser, words: list[str]) -> argparse.ArgumentParser:
+    """The parser of the (sub)command `words` name: generate's for `generate --seed ...`."""
+    commands = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    named = [word for word in words if not word.startswith("-")][:1]
+    if commands and named and named[0] in commands[0].choices:
+        return _command_parser(commands[0].choices[named[0]], words[words.index(named[0]) + 1:])
+    return parser
 
 
 def _show_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
@@ -138,13 +163,23 @@ def _read_all(paths: list[str], recursive: bool = False) -> list[tuple[str, Any]
 
 
 def _folder_files(item: str, recursive: bool) -> list[Path]:
-    """`music_files`, saying on stderr what a folder holds and what its subfolders hold when left out."""
-    from melodia.io import music_files
+    """`music_files`, saying on stderr what a folder holds and what its subfolders hold when left out.
 
+    Raises:
+        MelodiaError: no such file or folder, or a folder without music files.
+    """
+    from melodia.errors import MelodiaError
+    from melodia.io import SUFFIXES, music_files
+
+    if not Path(item).exists():
+        raise MelodiaError(f"{item}: no such file or folder")
     files = music_files(item, recursive)
     if Path(item).is_dir():
         below = 0 if recursive else len(music_files(item)) - len(files)
         left_out = f"; {below} more in its subfolders, not read (pass --recursive)" if below else ""
+        if not files:
+            raise MelodiaError(f"{item}: no MIDI, ABC, MusicXML or Humdrum files in this folder "
+                               f"({', '.join(SUFFIXES)}){left_out}")
         print(f"melodia: {item}: {len(files)} music files{left_out}", file=sys.stderr)
     return files
 
@@ -238,7 +273,8 @@ def _play_command(commands: Any) -> None:
     play = commands.add_parser("play", help="listen to a music file, or a folder's MIDI files one after another")
     play.add_argument("input", metavar="FILE|FOLDER", help="a MIDI, ABC or MusicXML file, or a folder of MIDI files")
     play.add_argument("--wav-dir", metavar="DIR",
-                      help="without an audio output, write the WAVs here (default: beside each file)")
+                      help="without an audio output, write the WAVs here, refusing ones that exist unless --force "
+                           "(default: the scratch folder $MELODIA_CACHE/play, each play replacing the last)")
     play.add_argument("--force", action="store_true", help="overwrite WAV files that exist")
     play.set_defaults(run=_play)
 
@@ -440,10 +476,12 @@ def _generate_command(commands: Any) -> None:
                                "chromatic passing notes); off: any pitch (default: %(default)s)")
     generate.add_argument("--instrument", help="keep notes in this instrument's range (violin, flute, ...)")
     _control_options(generate)
-    generate.add_argument("--temperature", type=float, default=1.0)
-    generate.add_argument("--top-k", type=int, default=0)
-    generate.add_argument("--top-p", type=float, default=1.0)
-    generate.add_argument("--repetition-penalty", type=float, default=1.0)
+    _sampling_options(generate)
+    generate.add_argument("--top-k", type=int, default=0,
+                          help="draw only from the K likeliest tokens at each step (0: all; default: %(default)s)")
+    generate.add_argument("--repetition-penalty", type=float, default=1.0,
+                          help="above 1, makes the pitches of the last notes less likely to come again (1: off; "
+                               "default: %(default)s)")
     generate.add_argument("--beam-size", type=int, default=0, help="beam search with this many beams (0: sample)")
     generate.add_argument("--branch-factor", type=int, default=4, help="tokens each beam tries per step")
     generate.add_argument("--style", metavar="NAME|FILE",
@@ -452,7 +490,7 @@ def _generate_command(commands: Any) -> None:
     generate.add_argument("--set", metavar="KEY=VALUE", action="append", default=[],
                           help="override one constraint or sampling setting: sampling.temperature=0.9, "
                                "constraints.max_leap=5, or by its flat name, temperature=0.9")
-    generate.add_argument("-o", "--output", default=DEFAULT_OUTPUT, help="output folder (default: %(default)s)")
+    generate.add_argument("-o", "--output", help=DEFAULT_OUTPUT_HELP)
     generate.add_argument("--force", action="store_true", help="overwrite files in the output folder")
     generate.add_argument("--quiet", action="store_true", help="no progress bar")
     generate.add_argument("--play", action="store_true",
@@ -464,6 +502,7 @@ def _generate(args: argparse.Namespace) -> None:
     from melodia.generation import SeedFile, generate, read_seed, settings_record, write_outputs
 
     constraints, sampling = _generation_settings(args)
+    moved = _default_output(args, _output_names(args.num))
     _check_generate_paths(args)
     seed: Any = args.seed
     if Path(args.seed).suffix and Path(args.seed).is_file():
@@ -481,11 +520,19 @@ def _generate(args: argparse.Namespace) -> None:
     settings["style"] = args.style
     paths = write_outputs(scores, Path(args.output), settings, force=args.force,
                           seed_end_tick=read_seed(seed)[0].end_tick)
-    print(f"wrote {len(paths)} MIDI files, a piano roll of each (.png) and manifest.json to {args.output}")
+    print(f"wrote {len(paths)} MIDI files, a piano roll of each (.png) and manifest.json to {args.output}{moved}")
     if args.play:
         from melodia.play import play_outputs
 
         play_outputs(paths, args.force)
+
+
+def _sampling_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--temperature", type=float, default=1.0,
+                        help="below 1, safer and more repetitive draws; above 1, bolder ones (default: %(default)s)")
+    parser.add_argument("--top-p", type=float, default=1.0,
+                        help="draw only from the likeliest tokens that together hold this share of the probability "
+                             "(1: all; default: %(default)s)")
 
 
 def _control_options(parser: argparse.ArgumentParser) -> None:
@@ -517,10 +564,9 @@ def _infill_command(commands: Any) -> None:
     infill.add_argument("--range", metavar="LOW:HIGH", help="pitch range of the new notes, e.g. C4:C6")
     infill.add_argument("--max-leap", type=int, metavar="SEMITONES", help="largest leap between notes")
     _control_options(infill)
-    infill.add_argument("--temperature", type=float, default=1.0)
-    infill.add_argument("--top-p", type=float, default=1.0)
+    _sampling_options(infill)
     infill.add_argument("--random-seed", type=int, default=0, help="the same number gives the same output")
-    infill.add_argument("-o", "--output", default=DEFAULT_OUTPUT, help="output folder (default: %(default)s)")
+    infill.add_argument("-o", "--output", help=DEFAULT_OUTPUT_HELP)
     infill.add_argument("--force", action="store_true", help="overwrite files in the output folder")
     infill.add_argument("--quiet", action="store_true", help="no progress bar")
     infill.set_defaults(run=_infill)
@@ -541,13 +587,12 @@ def _infill(args: argparse.Namespace) -> None:
     sampling = SamplingConfig(temperature=args.temperature, top_p=args.top_p)
     if not Path(args.file).is_file():
         raise MelodiaError(f"{args.file}: no such file; infill rewrites bars of a MIDI, ABC or MusicXML file")
+    moved = _default_output(args, _output_names(args.num))
     check_folder(args.output)
     folder = Path(args.output)
     if not args.force:
-        for index in range(args.num):
-            for suffix in (".mid", ".png"):
-                refuse_overwrite(folder / f"{index + 1:03d}{suffix}")
-        refuse_overwrite(folder / "manifest.json")
+        for name in _output_names(args.num):
+            refuse_overwrite(folder / name)
     track = int(args.track) if args.track is not None and args.track.isdigit() else args.track
     with _sampling_progress(args.num, args.quiet) as progress:
         scores = infill(args.model, Path(args.file), span, args.num, track, constraints, sampling, args.random_seed,
@@ -557,7 +602,7 @@ def _infill(args: argparse.Namespace) -> None:
                 "sampling": {"temperature": args.temperature, "top_p": args.top_p}}
     paths = write_outputs(scores, folder, settings, force=args.force)
     print(f"wrote {len(paths)} MIDI files with bars {span} written anew, a piano roll of each (.png) and "
-          f"manifest.json to {args.output}")
+          f"manifest.json to {args.output}{moved}")
 
 
 def _generation_settings(args: argparse.Namespace) -> tuple[Any, Any]:
@@ -617,11 +662,32 @@ def _check_generate_paths(args: argparse.Namespace) -> None:
     check_folder(args.output)
     seed_file(args.seed)
     if not args.force:
-        folder = Path(args.output)
-        for index in range(max(args.num, 0)):
-            for suffix in (".mid", ".png"):
-                refuse_overwrite(folder / f"{index + 1:03d}{suffix}")
-        refuse_overwrite(folder / "manifest.json")
+        for name in _output_names(args.num):
+            refuse_overwrite(Path(args.output) / name)
+
+
+def _taken(folder: Path, names: list[str]) -> bool:
+    """Whether `folder` is a file, or holds one of `names`."""
+    return (folder.exists() and not folder.is_dir()) or any((folder / name).exists() for name in names)
+
+
+def _output_names(count: int) -> list[str]:
+    """The files `generate` and `infill` write into their output folder."""
+    return [f"{index + 1:03d}{suffix}" for index in range(max(count, 0)) for suffix in (".mid", ".png")] + [
+        "manifest.json"]
+
+
+def _default_output(args: argparse.Namespace, names: list[str]) -> str:
+    """Without -o: melodia-output, or when an earlier run's files are there (and no --force), the first of
+    melodia-output-2, -3, ... free of them, so that running a command again works and replaces nothing.
+    Returns a note for the closing line when the folder is not melodia-output."""
+    if args.output is not None:
+        return ""
+    args.output, number = DEFAULT_OUTPUT, 1
+    while not args.force and _taken(Path(args.output), names):
+        number += 1
+        args.output = f"{DEFAULT_OUTPUT}-{number}"
+    return f" ({DEFAULT_OUTPUT} holds an earlier run's files; -o DIR names a folder)" if number > 1 else ""
 
 
 def _model_commands(commands: Any) -> None:
@@ -796,6 +862,9 @@ def _finetune_commands(commands: Any) -> None:
     keep = commands.add_parser("keep", help="mark outputs kept in their folder's manifest (finetune --kept reads it)")
     keep.add_argument("files", nargs="+", metavar="FILE", help="melodies to mark, such as out/003.mid")
     keep.add_argument("--drop", action="store_true", help="take the mark off instead")
+    keep.add_argument("--add", action="store_true",
+                      help="list a file no manifest lists in its folder's manifest.json (made when missing), as "
+                           "kept; without it, such a file is refused")
     keep.set_defaults(run=_keep)
 
 
@@ -821,8 +890,8 @@ def _keep(args: argparse.Namespace) -> None:
     from melodia.feedback import mark_kept
 
     for name in args.files:
-        changed = mark_kept(name, keep=not args.drop)
-        print(f"{'dropped' if args.drop else 'kept'} {name} in {', '.join(str(p) for p in changed) or 'no manifest'}")
+        changed = mark_kept(name, keep=not args.drop, add=args.add)
+        print(f"{'dropped' if args.drop else 'kept'} {name} in {', '.join(str(p) for p in changed)}")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,8 @@ melody file there and adds its entry with `"keep": true` to that folder's manife
 creating the file as `{"outputs": [...]}` when it does not exist; `mark_kept` does
 exactly this. An entry without `keep`, or with `"keep": false`, is not kept.
 
-    melodia keep out/003.mid            mark it (an entry is added if no manifest lists it)
+    melodia keep out/003.mid            mark it (refused if no manifest of out/ lists it)
+    melodia keep liked/tune.mid --add   mark it, adding an entry to liked/manifest.json if none lists it
     melodia keep out/003.mid --drop     take the mark off
     melodia finetune --from MODEL --kept out/ -o mine.safetensors
 """
@@ -62,14 +63,15 @@ def _read(path: Path) -> dict[str, Any]:
     return data
 
 
-def mark_kept(path: str | os.PathLike[str], keep: bool = True) -> list[Path]:
+def mark_kept(path: str | os.PathLike[str], keep: bool = True, add: bool = True) -> list[Path]:
     """Mark `path` kept (or not) in every manifest of its folder that lists it; the manifests changed.
 
     A file no manifest lists gets an entry in its folder's manifest.json (made when missing)
-    when it is marked kept, so a folder of melodies collected by hand works too.
+    when it is marked kept and `add` is true, so a folder of melodies collected by hand works too.
 
     Raises:
-        FeedbackError: `path` is not a file, or a manifest of its folder is damaged.
+        FeedbackError: `path` is not a file, a manifest of its folder is damaged, or (when `add` is
+            false) no manifest of its folder lists it.
     """
     path = Path(path)
     if not path.is_file():
@@ -85,6 +87,10 @@ def mark_kept(path: str | os.PathLike[str], keep: bool = True) -> list[Path]:
         atomic_write_text(manifest, json.dumps(data, indent=2))
         _mark_csv(manifest.with_suffix(".csv"), path.name, keep)
         changed.append(manifest)
+    if not changed and not add:
+        add_it = f", or pass --add to list it in {path.parent / MANIFEST}" if keep else ""
+        raise FeedbackError(f"{path}: no manifest lists it (looked in {path.parent / 'manifest*.json'}); "
+                            f"melodia keep marks the outputs of generate and batch{add_it}")
     if not changed and keep:
         manifest = path.parent / MANIFEST
         data = _read(manifest) if manifest.is_file() else {"outputs": []}

@@ -4,9 +4,13 @@ A score is rendered to audio (FluidSynth with a General MIDI SoundFont when both
 installed, else melodia's built-in synthesizer, see `melodia.synth`) and piped to an audio
 player when this machine has an audio output: `pw-play`, `paplay`, `aplay`, `ffplay` or
 `play` (SoX) on Linux, `afplay` on macOS, `winsound` on Windows. Without one (a server, a
-container) the audio is written as a WAV file beside the music file, and the message says
-where. MELODIA_PLAYER names a player command that reads WAV on its standard input
-("none" always writes the WAV).
+container) the audio is written as a WAV file, and the message says where: into the folder
+given (`--wav-dir`, where a WAV that exists is refused unless `force`), else into the scratch
+folder `$MELODIA_CACHE/play` (~/.cache/melodia/play), where each play replaces the WAV of the
+same name a previous one left. Nothing is written beside the music file, which may be inside
+the installed package or a read-only folder. MELODIA_PLAYER names a player command that reads
+WAV on its standard input ("none" always writes the WAV); one that is not installed is named
+in a warning, and the player is chosen as without it.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,8 +59,14 @@ def find_player() -> Player | None:
     """The player to use here: MELODIA_PLAYER, else the first of `PLAYERS` installed, when the
     machine has an audio output; else None."""
     chosen = os.environ.get("MELODIA_PLAYER", "").strip()
+    if chosen.lower() == "none":
+        return None
     if chosen:
-        return None if chosen.lower() == "none" else Player(tuple(shlex.split(chosen)))
+        command = tuple(shlex.split(chosen))
+        if command and shutil.which(command[0]):
+            return Player(command)
+        warnings.warn(f"MELODIA_PLAYER={chosen!r}: no such program here; choosing a player as without it",
+                      stacklevel=2)
     if sys.platform == "win32":
         return Player(("winsound",))
     if not has_audio_output():
@@ -95,19 +106,28 @@ def music_files(path: str | os.PathLike[str]) -> list[Path]:
     return [path]
 
 
+def scratch_folder() -> Path:
+    """Where `play` writes the WAVs nobody asked to keep: `$MELODIA_CACHE/play` (~/.cache/melodia/play)."""
+    from melodia.corpus.build import cache_root
+
+    return cache_root() / "play"
+
+
 def play(path: str | os.PathLike[str], wav_folder: str | os.PathLike[str] | None = None, force: bool = False,
          say: Callable[[str], None] = print) -> list[Path]:
     """Play a music file, or a folder's MIDI files one after another; without an audio output, write
-    each as a WAV (into `wav_folder`, by default beside the file). Returns the WAV files written.
+    each as a WAV: into `wav_folder`, else into `scratch_folder()` (replacing what a previous play left
+    there). Returns the WAV files written.
 
     Raises:
-        PlayError: nothing to play, or a WAV that exists (unless `force`).
+        PlayError: nothing to play, or a WAV in `wav_folder` that exists (unless `force`).
     """
     files = music_files(path)
     player = find_player()
+    place = Path(wav_folder) if wav_folder is not None else scratch_folder()
+    force = force or wav_folder is None  # scratch audio is melodia's own, never the user's
     written = []
     for number, file in enumerate(files, start=1):
-        place = Path(wav_folder) if wav_folder is not None else file.parent
         wav = play_file(file, player, place / f"{file.stem}.wav", force, say,
                         f" ({number} of {len(files)})" if len(files) > 1 else "")
         if wav is not None:

@@ -314,7 +314,7 @@ class Score:
         """A few lines describing the score, for `melodia inspect` and notebooks."""
         lines = [f"{self.title or 'untitled'}: {len(self.tracks)} tracks, {self.note_count} notes, "
                  f"{self.bar_count()} bars, {self.duration_seconds():.1f} s"]
-        tempos = ", ".join(f"{t.bpm:g} BPM at {t.tick}" for t in self.tempos) or "120 BPM (default)"
+        tempos = _tempo_summary(self.tempos)
         meters = ", ".join(f"{s} at {s.tick}" for s in self.time_signatures) or "4/4 (default)"
         keys = ", ".join(f"{k.name} at {k.tick}" for k in self.key_signatures) or "none given"
         form = self.form.describe() if self.form is not None else "no repeats"
@@ -392,3 +392,14 @@ def _ordered_problems(what: str, ticks: list[int]) -> list[str]:
     if any(b <= a for a, b in itertools.pairwise(ticks)):
         found.append(f"{what}s are not in strictly increasing tick order: {ticks[:8]}")
     return found
+
+
+def _tempo_summary(tempos: list[TempoChange], listed: int = 4) -> str:
+    """A few tempo changes listed; more summed up as the first, the range and the count."""
+    if not tempos:
+        return "120 BPM (default)"
+    if len(tempos) <= listed:
+        return ", ".join(f"{round(t.bpm, 1):g} BPM at {t.tick}" for t in tempos)
+    slowest, fastest = min(t.bpm for t in tempos), max(t.bpm for t in tempos)
+    return (f"{round(tempos[0].bpm, 1):g} BPM at {tempos[0].tick}, then {len(tempos) - 1} changes between "
+            f"{round(slowest, 1):g} and {round(fastest, 1):g} BPM")

@@ -137,6 +137,37 @@ def test_killed_batch_resumes_to_the_full_set(tmp_path: Path) -> None:
         assert (fresh.output / name).read_bytes() == (job.output / name).read_bytes(), name
 
 
+def _importing_workers(pid: int) -> list[int]:
+    """The worker processes of a batch whose Python is running and importing numpy (Linux)."""
+    workers = []
+    try:
+        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes() and \
+                    "numpy" in Path(f"/proc/{child}/maps").read_text():
+                workers.append(int(child))
+    except OSError:  # a process that ended meanwhile
+        pass
+    return workers
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="child processes are found in /proc")
+def test_ctrl_c_while_the_workers_start_is_one_line(tmp_path: Path) -> None:
+    job = job_file(tmp_path, 'seeds = ["D4 E4 F#4 key=D", "A4 B4 C5 key=Am"]\ncount = 2\nbars = 4\n')
+    process = run_batch(job, "--workers", "2")
+    deadline = time.monotonic() + 60
+    while len(_importing_workers(process.pid)) < 2 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.01)
+    workers = _importing_workers(process.pid)
+    assert len(workers) == 2, "the batch did not start its workers"
+    os.killpg(process.pid, signal.SIGINT)  # as Ctrl-C does: the whole process group, the workers importing
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130 and "Traceback" not in err, err
+    assert err.splitlines()[-1:] == ["melodia: interrupted"], err
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in workers):
+        time.sleep(0.05)
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]  # no worker left running
+
+
 def test_an_output_folder_that_is_a_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "taken").write_text("a file\n")
     job = load_job(job_file(tmp_path, 'seeds = ["C4"]\noutput = "taken"\n'))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import glob
 import io
 import json
-import shlex
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from helpers import MELODY, README_SEED, job_file, untrained
 
 from melodia import read_score
 from melodia.modelfile import save_model
+from melodia.play import ALSA_OUTPUTS
 from melodia.score import PITCH_CLASS_NAMES
 from melodia.tokenizers import TokenizerConfig, tokenizer_from_config
 
@@ -306,23 +308,6 @@ def test_generate_command_writes_files_and_manifest(tmp_path: Path) -> None:
     assert bad.returncode == 1 and "word 2 'X9'" in bad.stderr
 
 
-def test_readme_first_command_generates_with_the_shipped_model(tmp_path: Path) -> None:
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    first_command = readme.split("\n\n    ")[1].split("\n")[0]
-    words = shlex.split(first_command.split("&& .venv/bin/melodia ")[1])
-    result = subprocess.run([sys.executable, "-m", "melodia.cli", *words], capture_output=True, text=True,
-                            timeout=120, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert "wrote 10 MIDI files, a piano roll of each (.png) and manifest.json to melodia-output" in result.stdout
-    assert len(list((tmp_path / "melodia-output").glob("*.png"))) == 10
-    written = sorted((tmp_path / "melodia-output").glob("*.mid"))
-    assert len(written) == 10
-    for path in written:
-        score = read_score(path)
-        assert str(score.time_signatures[0]) == "6/8" and len(score.bar_starts(score.end_tick - 1)) == 8
-        assert [n.pitch for n in score.tracks[0].notes[:5]] == [62, 64, 66, 67, 69]  # the seed, then new notes
-
-
 def test_generate_with_a_style(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "melodia.cli", "generate", "--seed", "G4 A4 B4 key=G", "--num",
                              "2", "--bars", "4", "--style", "celtic-jig", "-o", str(tmp_path)],
@@ -396,5 +381,100 @@ def test_play_command_and_generate_play(tmp_path: Path, monkeypatch: pytest.Monk
     assert f"wrote {out / '001.wav'}" in capsys.readouterr().out and not (out / "002.wav").exists()
     assert main(["play", str(out), "--wav-dir", str(tmp_path / "wav")]) == 0
     assert sorted(p.name for p in (tmp_path / "wav").iterdir()) == ["001.wav", "002.wav"]
-    assert main(["play", str(out / "001.mid")]) == 1
+    capsys.readouterr()
+    monkeypatch.setenv("MELODIA_CACHE", str(tmp_path / "cache"))
+    for _ in range(2):  # a second time too: the scratch WAV is melodia's, replaced
+        assert main(["play", str(out / "001.mid")]) == 0
+        assert f"wrote {tmp_path / 'cache' / 'play' / '001.wav'}" in capsys.readouterr().out
+    assert main(["play", str(out / "001.mid"), "--wav-dir", str(tmp_path / "wav")]) == 1  # the user's folder
     assert "already exists" in capsys.readouterr().err
+
+
+def test_play_with_a_missing_player_says_so_once_and_plays_as_without_it(tmp_path: Path) -> None:
+    env = {**os.environ, "MELODIA_PLAYER": "no-such-player-here", "MELODIA_CACHE": str(tmp_path / "cache"),
+           "XDG_RUNTIME_DIR": str(tmp_path), "PULSE_SERVER": ""}  # and no sound server: a WAV
+    wav = tmp_path / "cache" / "play" / "jig_6_8.wav"
+    for _ in range(2):  # the second run replaces the scratch WAV
+        result = subprocess.run([sys.executable, "-m", "melodia.cli", "play", str(DATA / "jig_6_8.mid")],
+                                capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+        assert result.returncode == 0, result.stderr
+        assert result.stderr.splitlines() == ["melodia: warning: MELODIA_PLAYER='no-such-player-here': no such "
+                                              "program here; choosing a player as without it"]
+        if not glob.glob(ALSA_OUTPUTS):
+            assert result.stdout.startswith(f"wrote {wav}: jig_6_8.mid: ") and wav.is_file()
+    assert not list(tmp_path.glob("*.wav"))
+
+
+@pytest.mark.parametrize(("words", "usage", "message"), [
+    (["generate", "--seed", "C4", "--temprature", "0.9"], "usage: melodia generate",
+     "melodia generate: error: unrecognized arguments: --temprature 0.9; did you mean --temperature?"),
+    (["corpus", "stats", "folk", "--jsn"], "usage: melodia corpus stats",
+     "melodia corpus stats: error: unrecognized arguments: --jsn; did you mean --json?"),
+    (["inspect", "tune.mid", "--colour"], "usage: melodia inspect", "unrecognized arguments: --colour"),
+])
+def test_a_misspelled_option_gets_the_commands_usage_and_the_close_match(
+        words: list[str], usage: str, message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from melodia.cli import main
+
+    with pytest.raises(SystemExit) as exit_status:
+        main(words)
+    err = capsys.readouterr().err
+    assert exit_status.value.code == 2 and err.startswith(usage) and err.splitlines()[-1].endswith(message)
+
+
+@pytest.mark.parametrize("option", ["--temperature", "--top-k", "--top-p", "--repetition-penalty"])
+def test_sampling_options_have_help(option: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from melodia.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["generate", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"{option} {option[2:].upper().replace('-', '_')} " in text
+    described = text.split(f"{option} {option[2:].upper().replace('-', '_')} ")[1].split(" --")[0]
+    assert "default:" in described and len(described.split()) > 5, described
+
+
+def test_compare_names_a_missing_or_empty_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from melodia.cli import main
+
+    (tmp_path / "emptydir").mkdir()
+    (tmp_path / "emptydir" / "notes.txt").write_text("not music")
+    for folder, message in (("emptydir", "no MIDI, ABC, MusicXML or Humdrum files in this folder (.mid,"),
+                            ("nowhere", "no such file or folder")):
+        assert main(["compare", "--generated", f"{tmp_path / folder}/", "--reference", str(DATA / "jig_6_8.mid")]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"melodia: error: {tmp_path / folder}/: {message}") and err.count("\n") == 1
+
+
+def test_keep_refuses_a_file_no_manifest_lists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from melodia.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tune.mid").write_bytes((DATA / "jig_6_8.mid").read_bytes())
+    for extra in ([], ["--drop"]):
+        assert main(["keep", "tune.mid", *extra]) == 1
+        err = capsys.readouterr().err
+        assert err.splitlines() == [err.strip()] and "tune.mid: no manifest lists it (looked in manifest*.json)" in err
+    assert not (tmp_path / "manifest.json").exists()
+    assert main(["keep", "tune.mid", "--add"]) == 0
+    assert json.loads((tmp_path / "manifest.json").read_text()) == {"outputs": [{"file": "tune.mid", "keep": True}]}
+    assert main(["keep", "tune.mid", "--drop"]) == 0
+    assert "dropped tune.mid in manifest.json" in capsys.readouterr().out
+
+
+def test_inspect_reads_a_japanese_title_and_sums_up_many_tempo_changes(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from conftest import MUSIC21
+
+    from melodia.cli import main
+    from melodia.io import write_score
+
+    assert main(["inspect", str(MUSIC21 / "midi" / "testPrimitive" / "test04.mid")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("ベートーベン　交響曲第７番　第２楽章: 21 tracks")  # Shift JIS, Beethoven's 7th
+    assert lines[1] == "  tempo: 56 BPM at 0, then 94 changes between 35 and 93 BPM" and len(lines) == 25
+    score = read_score(MUSIC21 / "midi" / "testPrimitive" / "test04.mid")
+    written = write_score(score, tmp_path / "copy.mid")  # a title Latin-1 cannot hold is written as UTF-8
+    assert read_score(written).title == score.title
+    assert read_score(DATA / "jig_6_8.mid").summary().splitlines()[1].count("BPM") == 1

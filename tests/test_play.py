@@ -11,7 +11,7 @@ import pytest
 
 from melodia.errors import WriteError
 from melodia.io import read_score
-from melodia.play import Player, PlayError, find_player, has_audio_output, music_files, play
+from melodia.play import Player, PlayError, find_player, has_audio_output, music_files, play, scratch_folder
 
 DATA = Path(__file__).resolve().parent / "data"
 RECORDER = """import sys
@@ -61,25 +61,58 @@ def test_a_folder_plays_its_midi_files_in_order(tunes: Path, tmp_path: Path, mon
     assert not list(tunes.glob("*.wav")) and log.parent.is_dir()
 
 
-def test_without_an_audio_output_a_wav_is_written(tunes: Path, monkeypatch: pytest.MonkeyPatch,
+@pytest.fixture
+def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """MELODIA_CACHE in the test's folder; the scratch folder `play` writes WAVs into."""
+    monkeypatch.setenv("MELODIA_CACHE", str(tmp_path / "cache"))
+    assert scratch_folder() == tmp_path / "cache" / "play"
+    return scratch_folder()
+
+
+def test_without_an_audio_output_a_wav_is_written(tunes: Path, scratch: Path, monkeypatch: pytest.MonkeyPatch,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("MELODIA_PLAYER", "none")
     wav = play(tunes / "waltz_3_4.mid")
-    assert wav == [tunes / "waltz_3_4.wav"]
+    assert wav == [scratch / "waltz_3_4.wav"] and not list(tunes.glob("*.wav"))  # nothing beside the file
     assert abs(_seconds(wav[0]) - read_score(tunes / "waltz_3_4.mid").duration_seconds()) < 2
     assert f"wrote {wav[0]}" in capsys.readouterr().out
-    with pytest.raises(WriteError, match="already exists"):
-        play(tunes / "waltz_3_4.mid")
-    assert play(tunes / "waltz_3_4.mid", force=True) == wav
+    assert play(tunes / "jig_6_8.mid") == [scratch / "jig_6_8.wav"]
+    assert play(tunes / "waltz_3_4.mid") == wav  # again: the scratch WAV is melodia's own, replaced
+    assert abs(_seconds(wav[0]) - read_score(tunes / "waltz_3_4.mid").duration_seconds()) < 2
     audio = tunes / "audio"
     assert play(tunes, wav_folder=audio) == [audio / "jig_6_8.wav", audio / "waltz_3_4.wav"]
+    with pytest.raises(WriteError, match="already exists"):  # a folder the user named is theirs
+        play(tunes / "waltz_3_4.mid", wav_folder=audio)
+    assert play(tunes / "waltz_3_4.mid", wav_folder=audio, force=True) == [audio / "waltz_3_4.wav"]
 
 
-def test_a_failing_player_falls_back_to_a_wav(tunes: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_the_bundled_example_plays_without_writing_into_the_package(scratch: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                    tmp_path: Path) -> None:
+    from melodia.resources import DATA as PACKAGE_DATA
+    from melodia.resources import example_path
+
+    monkeypatch.setenv("MELODIA_PLAYER", "none")
+    before = sorted(PACKAGE_DATA.iterdir())
+    monkeypatch.chdir(tmp_path)
+    assert play(example_path()) == [scratch / "bwv66.6.wav"]
+    assert sorted(PACKAGE_DATA.iterdir()) == before
+
+
+def test_a_failing_player_falls_back_to_a_wav(tunes: Path, tmp_path: Path, scratch: Path,
+                                             monkeypatch: pytest.MonkeyPatch,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     _recorder(tmp_path, monkeypatch, exit_status=3)
-    assert play(tunes / "jig_6_8.mid") == [tunes / "jig_6_8.wav"]
+    assert play(tunes / "jig_6_8.mid") == [scratch / "jig_6_8.wav"]
     assert "failed (exit 3" in capsys.readouterr().out
+    assert play(tunes / "jig_6_8.mid") == [scratch / "jig_6_8.wav"]  # and again
+
+
+def test_a_missing_player_is_one_warning_and_the_usual_choice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MELODIA_PLAYER", "no-such-player-here --flag")
+    monkeypatch.setattr("melodia.play.has_audio_output", lambda: False)
+    with pytest.warns(UserWarning, match="MELODIA_PLAYER='no-such-player-here --flag': no such program") as caught:
+        assert find_player() is None
+    assert len(caught) == 1
 
 
 @pytest.mark.parametrize(("name", "error"), [("nowhere.mid", "no such file or folder"), ("empty-folder", "no MIDI")])
@@ -106,6 +139,8 @@ def test_the_player_is_chosen_by_the_audio_output(tmp_path: Path, monkeypatch: p
     (fake / "aplay").chmod(0o755)
     monkeypatch.setenv("PATH", str(fake))
     assert find_player() == Player((str(fake / "aplay"), "-q", "-"), True)
+    (fake / "mpv").write_text("#!/bin/sh\n")
+    (fake / "mpv").chmod(0o755)
     monkeypatch.setenv("MELODIA_PLAYER", "mpv --no-video -")
     assert find_player() == Player(("mpv", "--no-video", "-"))
 

@@ -276,9 +276,25 @@ def _reprogram_notes_struck_now(open_notes: dict[int, deque[tuple[int, int, int]
                     started[index] = (onset, velocity, program)
 
 
+def meta_text(body: bytes) -> str:
+    """The text of a name or text event. MIDI leaves the encoding open: UTF-8 when the bytes are UTF-8,
+    Shift JIS when they read as Japanese (as many Japanese files are written), else Latin-1."""
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = body.decode("cp932")
+        if any("\u3000" <= char <= "\u9fff" or "\uff00" <= char <= "\uffef" for char in text):
+            return text
+    except UnicodeDecodeError:
+        pass
+    return body.decode("latin-1")
+
+
 def _meta_event(parse: _Parse, track_index: int, tick: int, meta_type: int, body: bytes) -> None:
     if meta_type == 0x03 and track_index not in parse.names:
-        parse.names[track_index] = body.decode("latin-1").strip()
+        parse.names[track_index] = meta_text(body).strip()
     elif meta_type == 0x51 and len(body) == 3:
         microseconds = int.from_bytes(body, "big")
         if microseconds > 0:
@@ -354,7 +370,7 @@ def score_to_midi_bytes(score: Score) -> bytes:
     """A type 1 MIDI file: a conductor track for tempo, meter and key, then one track per part."""
     conductor: list[tuple[int, int, bytes]] = []
     if score.title:
-        conductor.append((0, 0, _meta(0x03, score.title.encode("latin-1", "replace"))))
+        conductor.append((0, 0, _meta(0x03, _text_bytes(score.title))))
     for sig in score.time_signatures:
         exponent = sig.denominator.bit_length() - 1
         conductor.append((sig.tick, 1, _meta(0x58, bytes([sig.numerator, exponent, 24, 8]))))
@@ -387,13 +403,21 @@ def _track_events(track: Track, channel: int) -> list[tuple[int, int, bytes]]:
     """(tick, order, bytes): at one tick note-offs come before note-ons."""
     events: list[tuple[int, int, bytes]] = []
     if track.name:
-        events.append((0, 0, _meta(0x03, track.name.encode("latin-1", "replace"))))
+        events.append((0, 0, _meta(0x03, _text_bytes(track.name))))
     if not track.is_drum:
         events.append((0, 1, bytes([0xC0 | channel, track.program])))
     for note in track.notes:
         events.append((note.end_tick, 2, bytes([0x80 | channel, note.pitch, 0])))
         events.append((note.onset_tick, 3, bytes([0x90 | channel, note.pitch, note.velocity])))
     return events
+
+
+def _text_bytes(text: str) -> bytes:
+    """A name as MIDI text: Latin-1 when it can be (as most readers expect), else UTF-8 (read back by `meta_text`)."""
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        return text.encode("utf-8")
 
 
 def _meta(meta_type: int, body: bytes) -> bytes:
