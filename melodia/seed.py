@@ -208,7 +208,9 @@ def seed_key(score: Score) -> Key:
     """The key of a seed that names none: its key signature's (a file's), or else the key heard in its notes
     by the seed policy (`melodia.theory.key.SEED`): among the keys whose scale holds every pitch class, a
     minor key only when the notes sound its tonic and minor third, the best by Aarden-Essen correlation,
-    the first and last notes breaking near-ties. `scripts/report_seed_key.py` measures it on real tunes."""
+    the first and last notes breaking near-ties. On the first 1, 2 and 4 bars of 400 held-out folk tunes, without
+    their signatures, it finds music21's key of the whole tune 43, 67 and 72 % of the time (the estimate before
+    issue 33: 38, 63 and 71 %; `scripts/report_seed_key.py`)."""
     if score.key_signatures:
         signature = score.key_signatures[0]
         return Key(signature.tonic, signature.mode)
