@@ -18,10 +18,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from melodia.errors import MelodiaError
+
+if TYPE_CHECKING:  # numpy is imported where keys are estimated, so that `melodia --help` stays light
+    import numpy as np
 
 MAJOR, MINOR = "major", "minor"
 PITCH_CLASS_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
@@ -41,13 +43,13 @@ MODE_WORDS = {None: MAJOR, "m": MINOR, "min": MINOR, "maj": MAJOR}
 KEY_EXAMPLES = "such as G, Gm, F# minor or D dorian"
 
 # Krumhansl & Kessler (1982) key profiles, tonic first
-KRUMHANSL_PROFILES = (np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88]),
-                      np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17]))
+KRUMHANSL_PROFILES = ((6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88),
+                      (6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17))
 # Aarden-Essen profiles (from folk songs of the Essen collection; music21's default key analysis)
-AARDEN_PROFILES = (np.array([17.7661, 0.145624, 14.9265, 0.160186, 19.8049, 11.3587, 0.291248, 22.062, 0.145624,
-                             8.15494, 0.232998, 4.95122]),
-                   np.array([18.2648, 0.737619, 14.0499, 16.8599, 0.702494, 14.4362, 0.702494, 18.6161, 4.56621,
-                             1.93186, 7.37619, 1.75623]))
+AARDEN_PROFILES = ((17.7661, 0.145624, 14.9265, 0.160186, 19.8049, 11.3587, 0.291248, 22.062, 0.145624, 8.15494,
+                    0.232998, 4.95122),
+                   (18.2648, 0.737619, 14.0499, 16.8599, 0.702494, 14.4362, 0.702494, 18.6161, 4.56621, 1.93186,
+                    7.37619, 1.75623))
 PROFILES = {"krumhansl": KRUMHANSL_PROFILES, "aarden": AARDEN_PROFILES}
 
 
@@ -158,6 +160,8 @@ def key_correlations(pitches: Sequence[int] | np.ndarray, durations: Sequence[fl
                      profiles: str = "aarden") -> dict[Key, float]:
     """The correlation of the duration-weighted pitch-class histogram with each major and minor key's profile
     (all 0.0 for a histogram that is flat or empty)."""
+    import numpy as np
+
     major_profile, minor_profile = PROFILES[profiles]
     histogram = np.bincount(np.asarray(pitches, dtype=int) % 12, weights=np.asarray(durations, dtype=float),
                             minlength=12)
@@ -172,6 +176,8 @@ def estimate_key(pitches: Sequence[int] | np.ndarray, durations: Sequence[float]
     """The major or minor key heard in notes (`pitches` in the order they sound, each lasting `durations`),
     under `policy`; `signature`, the key signature the notes are written with, when there is one.
     C major for no notes."""
+    import numpy as np
+
     pitches = np.asarray(pitches, dtype=int)
     if signature is not None and policy.signature == "wins":
         return signature
