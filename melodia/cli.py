@@ -397,7 +397,7 @@ def _style(args: argparse.Namespace) -> None:
         return
     if not args.input or not args.output:
         raise MelodiaError("style needs an input file and -o OUT.mid (or --list)")
-    if not (args.instrumentation or args.rhythm or args.style or args.tempo or args.swing):
+    if not (args.instrumentation or args.rhythm or args.style) and args.tempo is None and args.swing is None:
         raise MelodiaError("style needs --instrumentation, --rhythm, --style, --tempo or --swing "
                            "(see melodia style --list)")
     from melodia.io.atomic import check_folder, refuse_overwrite
@@ -499,6 +499,7 @@ def _generate_command(commands: Any) -> None:
 
 
 def _generate(args: argparse.Namespace) -> None:
+    _check_seed_text(args)
     from melodia.generation import SeedFile, generate, read_seed, settings_record, write_outputs
 
     constraints, sampling = _generation_settings(args)
@@ -525,6 +526,21 @@ def _generate(args: argparse.Namespace) -> None:
         from melodia.play import play_outputs
 
         play_outputs(paths, args.force)
+
+
+def _check_seed_text(args: argparse.Namespace) -> None:
+    """A typed seed (notes or ABC) read before torch is loaded, so that a typo is reported at once, with a
+    key= that --key contradicts."""
+    from melodia.io import seed_file
+    from melodia.seed import SeedError, parse_key, read_seed, requested_key
+
+    if seed_file(args.seed) is None:
+        named = read_seed(args.seed)[1]
+        try:
+            asked = parse_key(args.key) if args.key else None
+        except SeedError:
+            return  # reported with the other constraints
+        requested_key(named, asked)
 
 
 def _sampling_options(parser: argparse.ArgumentParser) -> None:

@@ -84,7 +84,7 @@ class Constraints:
 
     key: Mode | None = None  # by default the seed's key, else one estimated from its notes
     pitch_range: PitchRange | None = None
-    max_leap: int | None = None  # semitones
+    max_leap: int | None = None  # semitones, 1 or more
     bars: int | None = None  # length in bars, seed included
     notes: int | None = None  # length in notes, seed included
     meter: Meter | None = None  # by default the seed's
@@ -116,10 +116,11 @@ class Constraints:
                 object.__setattr__(self, name, reader(value, f"constraints.{name}"))
             elif isinstance(value, PitchRange):
                 PitchRange.read_setting(tuple(value), f"constraints.{name}")
-        for name, least in (("bars", 1), ("notes", 1), ("max_leap", 0), ("phrase_bars", 1)):
+        for name, least in (("bars", 1), ("notes", 1), ("max_leap", 1), ("phrase_bars", 1)):
             value = getattr(self, name)
             if value is not None and not _whole(value, least):
-                raise GenerateError(f"constraints.{name} = {value!r}: expected a whole number >= {least}")
+                raise GenerateError(f"constraints.{name} = {value!r}: expected a whole number >= {least}"
+                                    + (" (semitones; 0 would repeat one note)" if name == "max_leap" else ""))
         if self.phrase_bars is not None and self.phrase_bars > 64:
             raise GenerateError(f"constraints.phrase_bars = {self.phrase_bars}: expected 1 to 64 bars")
         if self.instrument is not None and self.instrument not in INSTRUMENT_RANGES:

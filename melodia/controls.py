@@ -306,7 +306,11 @@ def plan_density(text: str, bars: int | None, eighths: int) -> tuple[int, ...]:
     """'2,4,4,8' (notes per bar, repeated to the length) or a curve (steady, rising, falling, arch) from half
     a note per eighth to one per eighth of the bar (4 to 8 in 4/4)."""
     if NUMBER_LIST.match(text):
-        return tuple(density_index(int(part)) for part in text.split(","))
+        counts = [int(part) for part in text.split(",")]
+        if not any(counts):
+            raise ControlError(f"constraints.density = {text!r}: no bar with a note; expected notes per bar with "
+                               "at least one above 0, such as 2,4,4,8 (a 0 is a bar held over from the last)")
+        return tuple(density_index(count) for count in counts)
     low, high = max(eighths // 2, 1), max(eighths, 2)
     return tuple(density_index(round(low + (high - low) * level)) for level in _curve(text, bars, "density"))
 

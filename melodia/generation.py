@@ -11,10 +11,8 @@ the key as a key signature.
 
 from __future__ import annotations
 
-import copy
 import json
 import os
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -24,7 +22,6 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from melodia.analysis import SCALES, estimate_key, key_correlations, mode_quality
 from melodia.constraints import SCALE_CHOICES, Constraints, GenerateError, Meter, PitchRange
 from melodia.controls import (
     ControlError,
@@ -38,10 +35,11 @@ from melodia.controls import (
 from melodia.form import FormCadence, FormCopy, FormPlan, cadence_pitch_classes, plan_form
 from melodia.gm import INSTRUMENT_RANGES
 from melodia.io.atomic import atomic_write_bytes, atomic_write_text, refuse_overwrite
-from melodia.metrics import SCALAR_METRICS, STRUCTURE_METRICS, ends_on_tonic
+from melodia.metrics import SCALAR_METRICS, STRUCTURE_METRICS, ends_on_tonic, heard_key
 from melodia.sampler import Constraint, Labels, Progress, SamplingConfig, beam_search, sample
-from melodia.score import MAJOR, MINOR, ChordSymbol, KeySignature, Score, TimeSignature
-from melodia.seed import Mode, parse_seed
+from melodia.score import MINOR, ChordSymbol, KeySignature, Score, TimeSignature
+from melodia.seed import Mode, SeedError, SeedFile, read_seed, requested_key, seed_key
+from melodia.theory.key import SCALES
 from melodia.tokenizers import EOS, Tokenizer
 from melodia.tokenizers.rules import (
     BarCount,
@@ -105,10 +103,13 @@ def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints | N
         raise GenerateError(f"count {count!r}: expected a whole number of melodies, 1 or more")
     constraints = constraints or Constraints()
     model, tokenizer = _load(model)
-    seed_score, mode = read_seed(seed)
+    seed_score, named_key = read_seed(seed)
     if constraints.meter:
         seed_score.time_signatures = [constraints.meter.time_signature()]
-    mode = constraints.key or mode
+    try:
+        mode = requested_key(named_key, constraints.key)
+    except SeedError as error:
+        raise GenerateError(str(error)) from None
     named = mode is not None
     mode = mode or seed_key(seed_score)
     plan = form_plan(constraints)
@@ -152,7 +153,7 @@ def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints | N
     if broken:
         raise GenerateError(f"{len(broken)} of {len(scores)} melodies could not keep every constraint "
                             f"({broken[0]}); loosen the pitch range, the largest leap or the instrument")
-    signature = KeySignature(0, mode.tonic, mode_quality(mode.name))
+    signature = KeySignature(0, mode.tonic, mode.quality)
     for score in scores:
         score.key_signatures = [signature]
         score.chord_symbols = [symbol for symbol in chord_symbols if symbol.tick < score.end_tick]
@@ -219,29 +220,6 @@ def _one_thread() -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def seed_key(score: Score) -> Mode:
-    """The seed's key: its key signature's major or relative minor, whichever the notes fit, or else the
-    major or minor key whose scale (with minor's raised 6th and 7th) holds every pitch class of the seed and
-    fits its notes best by Aarden-Essen correlation. (Taking the seed's first or longest note for the tonic
-    makes it worse: on the first bars of 400 held-out folk tunes, the key of the whole tune is found 47, 61
-    and 72 % of the time from 1, 2 and 4 bars with the correlation alone, less with either hint.)"""
-    notes = sorted(score.notes, key=lambda n: (n.onset_tick, n.pitch))
-    pitches = np.asarray([n.pitch for n in notes], dtype=int)
-    durations = np.asarray([n.duration_tick for n in notes], dtype=float)
-    correlations = key_correlations(pitches, durations, "aarden")
-    if score.key_signatures:
-        signature = score.key_signatures[0]
-        major = (signature.tonic + (3 if signature.mode == MINOR else 0)) % 12
-        candidates = [(major, MAJOR), ((major + 9) % 12, MINOR)]
-    else:
-        used = set(pitches % 12)
-        candidates = [(tonic, name) for (tonic, name) in correlations
-                      if used <= {(tonic + step) % 12 for step in (*SCALES[name], *((9, 11) if name == MINOR else ()))}]
-        candidates = candidates or list(correlations)
-    tonic, name = max(candidates, key=lambda key: correlations[key])
-    return Mode(tonic, name)
-
-
 def _seed_bars(seed: Score) -> int:
     """How many bars the seed's notes reach into."""
     return len(seed.bar_starts(seed.end_tick - 1)) if seed.end_tick else 0
@@ -277,54 +255,6 @@ def _check_room(seed: Score, prompt_tokens: int, constraints: Constraints, sampl
         raise GenerateError(f"the seed phrase already has {seed.note_count} notes; ask for more notes than that")
 
 
-@dataclass(frozen=True)
-class SeedFile:
-    """A seed taken from a file: its first `bars` bars (all when None), of track `track` (all when None)."""
-
-    path: Path
-    bars: int | None = None
-    track: int | None = None
-
-
-def read_seed(seed: Any) -> tuple[Score, Mode | None]:
-    """The seed as a `Score`, and its key when the seed names one."""
-    if isinstance(seed, Score):
-        return copy.deepcopy(seed), None
-    if isinstance(seed, SeedFile):
-        return _seed_from_file(seed), None
-    if isinstance(seed, str):
-        if re.search(r"(?m)^\s*K:", seed) or "|" in seed:  # ABC: a tune, or a bare fragment of bars
-            from melodia.io.music21 import score_from_text
-
-            return score_from_text(seed, "abc", "ABC seed"), None
-        return parse_seed(seed)
-    if hasattr(seed, "flatten"):  # a music21 stream
-        return Score.from_music21(seed), None
-    raise GenerateError(f"seed of type {type(seed).__name__}: expected note text, an ABC fragment, a Score, "
-                        "a music21 stream or a SeedFile")
-
-
-def _seed_from_file(seed: SeedFile) -> Score:
-    from melodia.io import read_score
-
-    score = read_score(seed.path)
-    if seed.track is not None:
-        if not 0 <= seed.track < len(score.tracks):
-            raise GenerateError(f"{seed.path}: track {seed.track} asked for; the file has tracks "
-                                f"0..{len(score.tracks) - 1}")
-        score.tracks = [score.tracks[seed.track]]
-    if seed.bars is not None:
-        starts = score.bar_starts()
-        end = starts[seed.bars] if seed.bars < len(starts) else score.end_tick
-        for track in score.tracks:
-            track.notes = [n for n in track.notes if n.onset_tick < end]
-            for note in track.notes:
-                note.duration_tick = min(note.duration_tick, end - note.onset_tick)
-    if not score.note_count:
-        raise GenerateError(f"{seed.path}: the seed taken from it holds no notes")
-    return score
-
-
 def _load(model: Any) -> tuple[Any, Tokenizer]:
     """A model file path, "default" (the model shipped in the package), or a (model, tokenizer) pair."""
     if isinstance(model, (str, os.PathLike)):
@@ -341,13 +271,6 @@ def _load(model: Any) -> tuple[Any, Tokenizer]:
     return model[0], model[1]
 
 
-def _estimated_mode(score: Score) -> Mode:
-    pitches = np.asarray([n.pitch for n in score.notes])
-    durations = np.asarray([n.duration_tick for n in score.notes])
-    tonic, mode = estimate_key(pitches, durations)
-    return Mode(tonic, mode)
-
-
 def _allowed_pitches(tokenizer: Tokenizer, seed: Score | None, mode: Mode, constraints: Constraints) -> np.ndarray:
     """Over the tokenizer's pitch range: the pitches the pitch range, the instrument and a strict scale leave (a strict
     scale also keeps the pitch classes of `seed`, given when the key was estimated from it)."""
@@ -355,7 +278,7 @@ def _allowed_pitches(tokenizer: Tokenizer, seed: Score | None, mode: Mode, const
     allowed = np.ones(len(pitches), dtype=bool)
     if constraints.scale == "strict":
         seed_classes = [(n.pitch - mode.tonic) % 12 for n in seed.notes] if seed else []
-        allowed &= np.isin((pitches - mode.tonic) % 12, [*SCALES[mode.name], *seed_classes])
+        allowed &= np.isin((pitches - mode.tonic) % 12, [*SCALES[mode.mode], *seed_classes])
     if constraints.pitch_range:
         low, high = constraints.pitch_range
         allowed &= (pitches >= low) & (pitches <= high)
@@ -395,9 +318,9 @@ def _key_bias(tokenizer: Tokenizer, mode: Mode, seed: Score, scale: str) -> Beat
     off_beat = np.zeros(len(tokenizer.vocab), dtype=np.float32)
     start, stop = tokenizer.vocab.ranges["Pitch"]
     degrees = (np.arange(tokenizer.config.pitch_range[0], tokenizer.config.pitch_range[1] + 1) - mode.tonic) % 12
-    minor = mode_quality(mode.name) == MINOR
+    minor = mode.quality == MINOR
     if scale == "soft":
-        in_scale = np.isin(degrees, SCALES[mode.name])
+        in_scale = np.isin(degrees, SCALES[mode.mode])
         mild = np.isin(degrees, [(n.pitch - mode.tonic) % 12 for n in seed.notes])
         if minor:
             mild |= np.isin(degrees, [9, 11])
@@ -427,7 +350,7 @@ def _chord_bias(tokenizer: Tokenizer, key_bias: BeatBias | None, symbols: list[C
 
 
 def _form_rules(tokenizer: Tokenizer, plan: FormPlan, mode: Mode, first_free_bar: int) -> list[Constraint]:
-    cadences = {kind: cadence_pitch_classes(kind, mode.tonic, mode.name) for kind in ("final", "half", "full")}
+    cadences = {kind: cadence_pitch_classes(kind, mode.tonic, mode.mode) for kind in ("final", "half", "full")}
     return [FormCadence(tokenizer, plan, first_free_bar, cadences), FormCopy(tokenizer, plan, first_free_bar)]
 
 
@@ -466,7 +389,7 @@ def write_outputs(scores: list[Score], folder: Path, settings: dict[str, Any], f
         outputs.append({"file": path.name, "notes": len(notes), "bars": len(score.bar_starts(score.end_tick - 1)),
                         "lowest": min(pitches, default=0), "highest": max(pitches, default=0),
                         "key": score.key_signatures[0].name if score.key_signatures else None,
-                        "estimated_key": str(_estimated_mode(score)),
+                        "estimated_key": str(heard_key(score)),
                         **{name: round(float(SCALAR_METRICS[name](score)), 4) for name in STRUCTURE_METRICS}})
     atomic_write_text(folder / "manifest.json", json.dumps({"settings": settings, "outputs": outputs}, indent=2))
     return names

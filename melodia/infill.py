@@ -32,7 +32,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from melodia.analysis import mode_quality
 from melodia.constraints import Constraints, GenerateError
 from melodia.form import FormCadence, FormPlan, Phrase, cadence_pitch_classes
 from melodia.generation import (
@@ -166,7 +165,7 @@ def _final_cadence(tokenizer: Tokenizer, span: BarSpan, mode: Mode) -> FormCaden
     """For a gap that ends a tune that ended on the tonic: its last bar closes on the tonic too (on a strong beat,
     held to the end of the bar), as `generate` ends a tune (a draw that could not is drawn again)."""
     plan = FormPlan("A", span.last, (Phrase("A", 1, span.last, (), "final"),))
-    return FormCadence(tokenizer, plan, span.first, {"final": cadence_pitch_classes("final", mode.tonic, mode.name)})
+    return FormCadence(tokenizer, plan, span.first, {"final": cadence_pitch_classes("final", mode.tonic, mode.mode)})
 
 
 def read_source(source: Any) -> Score:
@@ -180,7 +179,7 @@ def read_source(source: Any) -> Score:
     if isinstance(source, str):  # note text ("key=D" becomes its key signature) or ABC
         score, mode = read_seed(source)
         if mode is not None and not score.key_signatures:
-            score.key_signatures = [KeySignature(0, mode.tonic, mode_quality(mode.name))]
+            score.key_signatures = [KeySignature(0, mode.tonic, mode.quality)]
         return score
     raise InfillError(f"source of type {type(source).__name__}: expected a music file, a Score, note text or ABC")
 

@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from melodia.analysis import MAJOR_SCALE, MINOR_SCALE, estimate_key, key_of
+from melodia.analysis import MAJOR_SCALE, MINOR_SCALE, key_of
 from melodia.score import MINOR, TICKS_PER_QUARTER, Note, Score, TimeSignature
+from melodia.theory.key import HEARD, Key, estimate_key
 
 SIXTEENTH = TICKS_PER_QUARTER // 4
 INTERVAL_BINS = 25  # -12..+12 semitones; larger leaps fold into the end bins
@@ -278,9 +279,14 @@ def key_agreement(score: Score, key: tuple[int, str] | None = None) -> float:
         if not score.key_signatures:
             return float("nan")
         key = (score.key_signatures[0].tonic, score.key_signatures[0].mode)
-    notes = pitched_notes(score)
-    heard = estimate_key(np.asarray([n.pitch for n in notes]), np.asarray([n.duration_tick for n in notes]), "aarden")
-    return float(heard == key)
+    return float(heard_key(score) == Key(*key))
+
+
+def heard_key(score: Score) -> Key:
+    """The key heard in the pitched notes (`melodia.theory.key.HEARD`: Aarden-Essen profiles, as music21 hears
+    it); the one method behind key agreement and a manifest's estimated_key."""
+    notes = sorted(pitched_notes(score), key=lambda n: (n.onset_tick, n.pitch))
+    return estimate_key([n.pitch for n in notes], [n.duration_tick for n in notes], HEARD)
 
 
 def chord_tone_rate(score: Score) -> float:

@@ -16,14 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from melodia.errors import ScoreError
 from melodia.gm import program_name
+from melodia.theory.key import MAJOR, MINOR, PITCH_CLASS_NAMES, estimate_key
 
 if TYPE_CHECKING:
     import pretty_midi
 
 TICKS_PER_QUARTER = 480
 DEFAULT_BPM = 120.0
-MAJOR, MINOR = "major", "minor"
-PITCH_CLASS_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 
 
 @dataclass(slots=True)
@@ -316,7 +315,7 @@ class Score:
                  f"{self.bar_count()} bars, {self.duration_seconds():.1f} s"]
         tempos = _tempo_summary(self.tempos)
         meters = ", ".join(f"{s} at {s.tick}" for s in self.time_signatures) or "4/4 (default)"
-        keys = ", ".join(f"{k.name} at {k.tick}" for k in self.key_signatures) or "none given"
+        keys = ", ".join(f"{k.name} at {k.tick}" for k in self.key_signatures) or self._heard_key()
         form = self.form.describe() if self.form is not None else "no repeats"
         lines += [f"  tempo: {tempos}", f"  meter: {meters}", f"  key: {keys}", f"  form: {form}"]
         for number, track in enumerate(self.tracks, start=1):
@@ -325,6 +324,14 @@ class Score:
             lines.append(f"  track {repr(track.name) if track.name else f'{number} (no name)'}: {track.instrument_name}"
                          f"{' (channel 10)' if track.is_drum else ''}, {len(track.notes)} notes, {span}")
         return "\n".join(lines)
+
+    def _heard_key(self) -> str:
+        """'none given', and the key the notes are heard in (as music21 hears it) when there are notes."""
+        notes = sorted((n for t in self.tracks if not t.is_drum for n in t.notes), key=lambda n: n.onset_tick)
+        if not notes:
+            return "none given"
+        heard = estimate_key([n.pitch for n in notes], [n.duration_tick for n in notes])
+        return f"none given; the notes sound in {heard}"
 
     def _repr_html_(self) -> str:
         from melodia.display import summary_html

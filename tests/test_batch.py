@@ -48,7 +48,7 @@ def test_the_example_job_loads() -> None:
     ('seeds = ["C4"]\ntemperatures = [-1]\n', "temperatures = -1 should be a number from 0.05 to 5"),
     ('seeds = ["C4"]\ntop_p = 2\n', "top_p = 2 should be a number from 0.01 to 1"),
     ('seeds = ["C4"]\n[constraints]\nnotes = 0\n', "constraints.notes = 0: expected a whole number >= 1"),
-    ('seeds = ["C4"]\n[constraints]\nmax_leap = -1\n', "constraints.max_leap = -1: expected a whole number >= 0"),
+    ('seeds = ["C4"]\n[constraints]\nmax_leap = -1\n', "constraints.max_leap = -1: expected a whole number >= 1"),
 ])
 def test_bad_job_files_name_the_file_and_field(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(BatchError, match=r"job\.toml") as error:
@@ -56,9 +56,9 @@ def test_bad_job_files_name_the_file_and_field(tmp_path: Path, text: str, messag
     assert message in str(error.value)
 
 
-def test_a_job_may_allow_only_repeated_notes_as_generate_does(tmp_path: Path) -> None:
-    job = load_job(job_file(tmp_path, 'seeds = ["C4"]\n[constraints]\nmax_leap = 0\n'))
-    assert job.constraints.max_leap == 0
+def test_a_job_may_not_allow_only_repeated_notes_as_generate_may_not(tmp_path: Path) -> None:
+    with pytest.raises(BatchError, match=r"constraints\.max_leap = 0: expected a whole number >= 1"):
+        load_job(job_file(tmp_path, 'seeds = ["C4"]\n[constraints]\nmax_leap = 0\n'))
 
 
 def test_shards_are_disjoint_and_cover_the_grid(tmp_path: Path) -> None:
@@ -206,7 +206,7 @@ def test_set_overrides_the_fields_of_a_job_file(tmp_path: Path, pairs: list[str]
     ("colour=red", "unknown field 'colour'; expected one of audio, bars, constraints, count, "),
     ("constraints.speed=2", "unknown field 'constraints.speed'; expected one of bars, chords, density, "),
     ("count=0", "count = 0 should be a whole number from 1 to 100000"),
-    ("max_leap=-1", "constraints.max_leap = -1: expected a whole number >= 0"),
+    ("max_leap=-1", "constraints.max_leap = -1: expected a whole number >= 1"),
     ("count", "--set 'count': expected key=value"),
 ], ids=["unknown", "unknown-constraint", "count", "max_leap", "no-value"])
 def test_set_values_are_checked_as_the_files_are(tmp_path: Path, pair: str, message: str) -> None:

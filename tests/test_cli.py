@@ -108,6 +108,28 @@ def test_corpus_build_and_stats_commands(tmp_path: Path) -> None:
     assert missing.returncode == 1 and "no corpus built here" in missing.stderr
 
 
+@pytest.mark.parametrize("options", [["--tempo", "0"], ["--tempo", "0", "--style", "jazz-swing"], ["--tempo", "-5"]],
+                         ids=["tempo-alone", "tempo-over-a-style", "negative"])
+def test_style_refuses_a_tempo_of_0_as_it_refuses_a_negative_one(options: list[str], tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from melodia.cli import main
+
+    source = Path(__file__).resolve().parent.parent / "melodia" / "data" / "bwv66.6.mid"
+    status = main(["style", str(source), *options, "-o", str(tmp_path / "x.mid")])
+    error = capsys.readouterr().err
+    expected = f"melodia: error: tempo {options[1]}: expected quarter notes per minute from 10 to 400\n"
+    assert status == 1 and error == expected
+    assert not (tmp_path / "x.mid").exists()
+
+
+def test_a_seed_typo_is_reported_before_torch_is_loaded(tmp_path: Path) -> None:
+    code = ("import sys; from melodia.cli import main; status = main(['generate', '--seed', 'C4 X9', '-o', "
+            f"{str(tmp_path / 'out')!r}]); print(status, 'torch' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.split() == ["1", "False"]
+    assert result.stderr.startswith("melodia: error: seed phrase, word 2 'X9': expected a note like C4")
+
+
 def test_style_command_lists_converts_and_refuses_to_overwrite(tmp_path: Path) -> None:
     listing = melodia("style", "--list")
     assert listing.returncode == 0 and "string-quartet" in listing.stdout and "waltz" in listing.stdout
@@ -210,9 +232,12 @@ BAD_OPTIONS = [
     (["--repetition-penalty", "0"], "sampling setting repetition_penalty = 0.0: expected a number > 0"),
     (["--beam-size", "-1"], "sampling setting beam_size = -1: expected a whole number >= 0"),
     (["--branch-factor", "0"], "sampling setting branch_factor = 0: expected a whole number >= 1"),
-    (["--max-leap", "-2"], "constraints.max_leap = -2: expected a whole number >= 0"),
+    (["--max-leap", "-2"], "constraints.max_leap = -2: expected a whole number >= 1"),
     (["--phrase-bars", "0"], "constraints.phrase_bars = 0: expected a whole number >= 1"),
     (["--seed-bars", "0"], "--seed-bars 0: expected 1 or more bars"),
+    (["--max-leap", "0"], "constraints.max_leap = 0: expected a whole number >= 1 (semitones; 0 would repeat"),
+    (["--density", "0,0,0"], "constraints.density = '0,0,0': no bar with a note; expected notes per bar"),
+    (["--key", "F# major"], "the seed names key=C major and the constraints ask for key F# major; give one"),
 ]
 
 
@@ -279,7 +304,7 @@ def test_generate_set_with_a_form_leaves_the_length_to_the_form() -> None:
 @pytest.mark.parametrize(("pair", "message"), [
     ("colour=red", "--set 'colour=red': expected key=value with key one of key, pitch_range, max_leap, "),
     ("sampling.top_p=2", "sampling setting top_p = 2.0: expected a number in (0, 1]"),
-    ("max_leap=-1", "constraints.max_leap = -1: expected a whole number >= 0"),
+    ("max_leap=-1", "constraints.max_leap = -1: expected a whole number >= 1"),
 ], ids=["unknown", "top_p", "max_leap"])
 def test_generate_set_refuses_unknown_keys_and_bad_values(pair: str, message: str, tmp_path: Path,
                                                           capsys: pytest.CaptureFixture[str]) -> None:

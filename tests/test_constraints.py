@@ -41,7 +41,10 @@ def test_set_overrides_read_text_the_same_way() -> None:
 BAD = [
     ({"bars": 0}, "constraints.bars = 0: expected a whole number >= 1"),
     ({"notes": 0}, "constraints.notes = 0: expected a whole number >= 1"),
-    ({"max_leap": -1}, "constraints.max_leap = -1: expected a whole number >= 0"),
+    ({"max_leap": -1}, "constraints.max_leap = -1: expected a whole number >= 1"),
+    ({"max_leap": 0}, "constraints.max_leap = 0: expected a whole number >= 1 (semitones; 0 would repeat one note)"),
+    ({"density": "0,0,0"}, "constraints.density = '0,0,0': no bar with a note; expected notes per bar with at least"),
+    ({"key": "A bluesy"}, "constraints.key = 'A bluesy': mode 'bluesy' is not one of"),
     ({"phrase_bars": 0}, "constraints.phrase_bars = 0: expected a whole number >= 1"),
     ({"bars": True}, "constraints.bars = True: expected a whole number >= 1"),
     ({"pitch_range": (72, 60)}, "constraints.pitch_range = (72, 60): expected LOW:HIGH note names such as C4:C6, or"),
@@ -70,4 +73,4 @@ def test_a_table_names_its_source_and_unknown_fields() -> None:
         Constraints.parse({"speed": 2}, "job.toml", "constraints")
     with pytest.raises(GenerateError, match=r"^job\.toml: constraints\.max_leap = 'far' should be"):
         Constraints.parse({"max_leap": "far"}, "job.toml", "constraints")
-    assert Constraints(bars=1, notes=1, max_leap=0, phrase_bars=1, pitch_range=PitchRange(0, 127)).max_leap == 0
+    assert Constraints(bars=1, notes=1, max_leap=1, phrase_bars=1, pitch_range=PitchRange(0, 127)).max_leap == 1

@@ -14,7 +14,7 @@ from melodia.generation import SCALES, Constraints, GenerateError, generate, see
 from melodia.io import read_score
 from melodia.metrics import key_agreement, tonic_ending
 from melodia.sampler import SamplingConfig
-from melodia.score import PITCH_CLASS_NAMES, Score
+from melodia.score import Score
 from melodia.seed import parse_seed
 
 
@@ -164,11 +164,11 @@ def test_constraints_that_cannot_all_hold_are_named_before_sampling() -> None:
 def test_an_estimated_key_keeps_every_pitch_class_of_the_seed() -> None:
     seed = "E4/8 E4/8 B4/8 E4/8 D5/8 E4/8 B4/8 E4/8"  # once read as E major: no D natural ever again
     key = seed_key(parse_seed(seed)[0])
-    assert {4, 11, 2} <= {(key.tonic + step) % 12 for step in SCALES[key.name]}
+    assert {4, 11, 2} <= {(key.tonic + step) % 12 for step in SCALES[key.mode]}
     scores = generate(shipped(), seed, 10, Constraints(bars=8), random_seed=0)
     pitch_classes = {n.pitch % 12 for s in scores for n in s.tracks[0].notes[8:]}
     assert 2 in pitch_classes and 3 not in pitch_classes  # D natural goes on, no D sharp
-    assert {s.key_signatures[0].name for s in scores} == {f"{PITCH_CLASS_NAMES[key.tonic]} {key.name}"}
+    assert {s.key_signatures[0].name for s in scores} == {key.name}
 
 
 def test_scale_strict_soft_and_off_in_a_mode_and_in_minor() -> None:
@@ -183,3 +183,37 @@ def test_scale_strict_soft_and_off_in_a_mode_and_in_minor() -> None:
 
     assert outside(strict) == 0 < outside(soft) <= outside(free)
     assert sum(key_agreement(s, (9, "minor")) for s in soft) >= 30
+
+
+@pytest.mark.parametrize(("seed", "key"), [("C4 D4 E4", "C major"), ("G4 A4 B4", "G major"),
+                                           ("GAB cBA|BGE D3|", "G major")],
+                         ids=["C-D-E", "G-A-B", "readme-abc"])
+def test_a_seed_that_names_no_key_is_continued_in_the_key_its_notes_show(seed: str, key: str) -> None:
+    scores = generate((untrained(MELODY, 1), MELODY), seed, 3, Constraints(bars=4), random_seed=0)
+    assert {s.key_signatures[0].name for s in scores} == {key}  # was A minor, E minor, A minor
+
+
+def test_a_seed_file_is_continued_in_its_key_signatures_key() -> None:
+    import music21
+
+    from melodia.seed import SeedFile
+
+    test06 = Path(music21.__file__).parent / "midi" / "testPrimitive" / "test06.mid"
+    scores = generate((untrained(MELODY, 1), MELODY), SeedFile(test06, bars=2), 2, Constraints(bars=4, scale="off"))
+    assert {s.key_signatures[0].name for s in scores} == {"G major"}  # was E minor
+
+
+def test_a_seed_key_and_a_different_key_asked_for_are_refused() -> None:
+    with pytest.raises(GenerateError, match=r"^the seed names key=C minor and the constraints ask for key F# major"):
+        generate((untrained(MELODY, 1), MELODY), "C4 Eb4 G4 key=Cm", 1, Constraints(key="F# major", bars=4))
+
+
+def test_the_manifest_estimated_key_is_the_key_that_key_agreement_hears(tmp_path: Path) -> None:
+    import json
+
+    from melodia.generation import write_outputs
+
+    score = parse_seed("A3/2 F4/2 A3/4 D5/2 E5/2 B3/2 key=Am")[0]  # A minor to Aarden-Essen, A major to Krumhansl
+    write_outputs([score], tmp_path, {})
+    output = json.loads((tmp_path / "manifest.json").read_text())["outputs"][0]
+    assert (output["key"], output["estimated_key"], key_agreement(score)) == ("A minor", "A minor", 1.0)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from melodia.seed import SeedError, parse_key, parse_seed
+from melodia.seed import SeedError, parse_key, parse_seed, requested_key
+from melodia.theory.key import Key
 
 
 def test_seed_phrase_notes_rests_ties_key_meter() -> None:
@@ -28,3 +29,22 @@ def test_seed_phrase_notes_rests_ties_key_meter() -> None:
 def test_seed_errors_point_at_the_word(text: str, message: str) -> None:
     with pytest.raises(SeedError, match=message):
         parse_seed(text)
+
+
+@pytest.mark.parametrize(("text", "key"), [
+    ("A4 B4 C5 key=A minor", "A minor"),  # as --key "A minor" is written: was refused at the word 'minor'
+    ("D4 E4 key=D Dorian meter=3/4", "D dorian"),
+    ("F#4 key=F# min", "F# minor"),
+    ("C4 key=C", "C major"),
+])
+def test_a_seed_key_may_be_written_as_key_is(text: str, key: str) -> None:
+    score, mode = parse_seed(text)
+    assert str(mode) == key and score.key_signatures[0].mode == Key.parse(key).quality
+
+
+def test_a_seed_key_and_a_different_requested_key_are_refused() -> None:
+    seed_key = parse_seed("C4 Eb4 G4 key=Cm")[1]
+    with pytest.raises(SeedError, match=r"^the seed names key=C minor and the constraints ask for key F# major; "):
+        requested_key(seed_key, Key.parse("F# major"))
+    assert requested_key(seed_key, Key(0, "minor")) == Key(0, "minor")
+    assert requested_key(None, Key(2, "dorian")) == Key(2, "dorian") and requested_key(seed_key, None) == seed_key

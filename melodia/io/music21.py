@@ -265,10 +265,44 @@ def score_from_text(text: str, music_format: str, source: str) -> Score:
     if len(text) > MAX_TEXT_BYTES:
         raise ReadError(source, f"{len(text)} characters, over the {MAX_TEXT_BYTES} limit")
     if music_format == "abc":
-        text = abc_with_defaults(text)
+        _check_meters(text, source)
+        return _within_budget(source, len(text), lambda: _checked(_score_of_abc(text), source))
     _check_meters(text, source)
     return _within_budget(source, len(text), lambda: _checked(score_from_music21(
         _pieces(music21.converter.parse(text, format=music_format))[0]), source))
+
+
+_METER_FIELD = re.compile(r"(?m)^\s*M:|\[M:")
+
+
+def _score_of_abc(tune: str) -> Score:
+    """One ABC tune. A tune that names no key (a bare fragment, 'GAB cBA|BGE D3|') has no key signature,
+    rather than the C major music21 assumes; one that names no meter has the meter its bar lines imply
+    (`melodia.theory.meter`: 6/8 there), rather than 4/4."""
+    import music21
+
+    from melodia.theory.meter import meter_of_bars
+
+    text = abc_with_defaults(tune)
+    stream = _pieces(music21.converter.parse(text, format="abc"))[0]
+    if not _METER_FIELD.search(tune):
+        meter = meter_of_bars(_bars_of(stream))
+        if meter is not None:
+            text = _KEY_LINE.sub(lambda key: f"M:{meter[0]}/{meter[1]}\n{key.group(0)}", text, count=1)
+            stream = _pieces(music21.converter.parse(text, format="abc"))[0]
+    score = score_from_music21(stream)
+    if not _KEY_LINE.search(tune):
+        score.key_signatures = []
+    return score
+
+
+def _bars_of(stream: Any) -> list[tuple[Fraction, list[tuple[Fraction, Fraction]]]]:
+    """(length, (onset, duration) of each note) of each bar of the first part, in quarter notes."""
+    part = stream.parts[0] if hasattr(stream, "parts") and len(stream.parts) else stream
+    return [(Fraction(measure.duration.quarterLength).limit_denominator(96),
+             [(Fraction(note.offset).limit_denominator(96), Fraction(note.quarterLength).limit_denominator(96))
+              for note in measure.notes])
+            for measure in part.getElementsByClass("Measure")]
 
 
 _FORMATS = {".abc": "abc", ".xml": "musicxml", ".musicxml": "musicxml", ".mxl": "musicxml",

@@ -72,7 +72,7 @@ def stylize(score: Score, instrumentation: str | Path | Instrumentation | None =
     if combined is not None:
         instrumentation = instrumentation or combined.instrumentation
         rhythm = rhythm or combined.rhythm
-        tempo = tempo or combined.tempo
+        tempo = tempo if tempo is not None else combined.tempo  # 0 is refused, not replaced
     intro = intro or (combined.intro if combined else "none")
     ending = ending or (combined.ending if combined else "none")
     ritardando = ritardando if ritardando is not None else bool(combined and combined.ritardando)

@@ -87,19 +87,37 @@ def test_unparsable_text_is_a_read_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("text", "tonic"), [
-    ("GAB cBA|BGE D3|\n", "C major"),
+    ("GAB cBA|BGE D3|\n", None),
     ("K:G\nGAB cBA|BGE D3|\n", "G major"),
     ("T:No length\nK:G\nGAB cBA|BGE D3|\n", "G major"),
 ], ids=["bare-fragment", "only-K", "no-L-no-M"])
 def test_abc_without_optional_header_fields_reads_as_the_standard_says(tmp_path: Path, text: str,
-                                                                       tonic: str) -> None:
+                                                                       tonic: str | None) -> None:
     path = tmp_path / "fragment.abc"
     path.write_text(text)
     for score in (read_score(path), score_from_text(text, "abc", "text")):
         notes = score.tracks[0].notes
         assert [n.pitch for n in notes[:4]] == [67, 69, 71, 72] and notes[0].duration_tick == 240  # L:1/8
-        assert notes[-1].duration_tick == 3 * 240 and score.key_signatures[0].name == tonic
-    assert "track 1 (no name): Acoustic Grand Piano" in read_score(path).summary()
+        assert notes[-1].duration_tick == 3 * 240 and [k.name for k in score.key_signatures] == [tonic] * bool(tonic)
+        assert [str(m) for m in score.time_signatures] == ["6/8"]  # no M: the bar lines hold 3 quarters, in eighths
+    summary = read_score(path).summary()
+    assert "track 1 (no name): Acoustic Grand Piano" in summary
+    assert "key: G major at 0" in summary if tonic else "key: none given; the notes sound in G major" in summary
+
+
+@pytest.mark.parametrize(("text", "meter", "first_bar_notes"), [
+    ("GAB cBA|BGE D3|", "6/8", 6),  # a jig: eighths in threes, the dotted quarter on the second beat
+    ("D|GAB cBA|BGE D3|", "6/8", 1),  # a pickup bar is not a bar length
+    ("G2A2|B2c2d2|e2d2B2|", "3/4", 2),  # quarters: the second note would cross 6/8's second beat
+    ("GABc dcBA|G4 z4|", "4/4", 8),
+    ("GAB|cBA|", "3/8", 3),
+    ("M:3/4\nGAB cBA|BGE D3|", "3/4", 6),  # a meter given is kept
+], ids=["jig", "pickup", "waltz", "reel", "three-eighths", "given"])
+def test_an_abc_fragment_without_a_meter_takes_the_meter_of_its_bar_lines(text: str, meter: str,
+                                                                          first_bar_notes: int) -> None:
+    score = score_from_text(text, "abc", "text")
+    assert [str(m) for m in score.time_signatures] == [meter]
+    assert sum(n.onset_tick < score.bar_starts()[1] for n in score.notes) == first_bar_notes
 
 
 def test_music21_internals_stay_out_of_messages() -> None:
