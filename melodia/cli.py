@@ -871,7 +871,8 @@ def _finetune_commands(commands: Any) -> None:
     finetune.add_argument("--skip-unfit", action="store_true",
                           help="leave out files the base model's tokenizer cannot encode instead of stopping")
     finetune.add_argument("--no-guard", action="store_true", help="skip the memorization check afterwards")
-    finetune.add_argument("--resume", action="store_true", help="continue from MODEL.ckpt")
+    finetune.add_argument("--resume", action="store_true",
+                          help="continue from the run's last checkpoint (kept in MELODIA_CACHE)")
     finetune.add_argument("--force", action="store_true", help="overwrite MODEL if it exists")
     finetune.add_argument("--quiet", action="store_true", help="no progress bar")
     finetune.set_defaults(run=_finetune)
@@ -885,7 +886,7 @@ def _finetune_commands(commands: Any) -> None:
 
 
 def _finetune(args: argparse.Namespace) -> None:
-    from melodia.finetune import finetune, guard_report_path
+    from melodia.finetune import finetune, guard_report_path, summary
     from melodia.io.atomic import refuse_overwrite
 
     output = Path(args.output)
@@ -894,10 +895,7 @@ def _finetune(args: argparse.Namespace) -> None:
     record = finetune(args.base, output, Path(args.folder) if args.folder else None, [Path(k) for k in args.kept],
                       overrides=args.set, resume=args.resume, progress_bar=not args.quiet,
                       skip_unfit=args.skip_unfit, guard=not args.no_guard)
-    files = record["finetune"]
-    print(f"wrote {output}: fine-tuned from {args.base} on {files['files']} files ({files['train_files']} train, "
-          f"{files['valid_files']} valid, {files['kept']} kept) in {record['steps']} steps, best valid loss "
-          f"{record['valid_loss']:.4f} nats/token (epoch {record['best_epoch'] + 1})")
+    print(summary(record, output))
     if not args.no_guard:
         print(f"memorization check: {guard_report_path(output)}")
 

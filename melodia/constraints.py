@@ -24,6 +24,10 @@ from melodia.score import TimeSignature
 from melodia.seed import Mode, parse_meter, parse_range
 
 SCALE_CHOICES = ("strict", "soft", "off")
+# The longest melody asked for: sampling time grows with the length (a 1000-bar tune takes 10 to 30 s a melody on
+# one core), and a typed extra zero should be refused at once rather than run for an hour.
+MAX_BARS = 1000
+MAX_NOTES = 8000
 
 
 class GenerateError(MelodiaError):
@@ -121,6 +125,10 @@ class Constraints:
             if value is not None and not _whole(value, least):
                 raise GenerateError(f"constraints.{name} = {value!r}: expected a whole number >= {least}"
                                     + (" (semitones; 0 would repeat one note)" if name == "max_leap" else ""))
+        for name, most in (("bars", MAX_BARS), ("notes", MAX_NOTES)):
+            if (value := getattr(self, name)) is not None and value > most:
+                raise GenerateError(f"constraints.{name} = {value}: expected at most {most} {name}, the longest "
+                                    "melody melodia writes")
         if self.phrase_bars is not None and self.phrase_bars > 64:
             raise GenerateError(f"constraints.phrase_bars = {self.phrase_bars}: expected 1 to 64 bars")
         if self.instrument is not None and self.instrument not in INSTRUMENT_RANGES:

@@ -21,7 +21,11 @@ where the grammar or a stronger constraint leaves them no token.
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
+from operator import itemgetter
 
 import numpy as np
 
@@ -67,18 +71,20 @@ class FormPlan:
 
     def source_bar(self, bar: int) -> tuple[int, bool] | None:
         """The earlier bar that `bar` (1-based) repeats, and whether whole (else only its pitches)."""
-        for phrase in self.phrases:
-            for copied, source, whole in phrase.copies:
-                if copied == bar:
-                    return source, whole
-        return None
+        return self._sources.get(bar)
 
     def cadence_at(self, bar: int) -> str | None:
         """The cadence that `bar` (1-based) ends on, when it closes a phrase."""
-        for phrase in self.phrases:
-            if bar == phrase.first_bar + phrase.bars - 1:
-                return phrase.cadence
-        return None
+        return self._cadences.get(bar)
+
+    # looked up at every sampling step: tables, so that a tune of hundreds of phrases costs no more a step
+    @cached_property
+    def _sources(self) -> dict[int, tuple[int, bool]]:
+        return {copied: (source, whole) for phrase in self.phrases for copied, source, whole in phrase.copies}
+
+    @cached_property
+    def _cadences(self) -> dict[int, str]:
+        return {phrase.first_bar + phrase.bars - 1: phrase.cadence for phrase in self.phrases}
 
 
 def default_form(phrases: int) -> str:
@@ -179,9 +185,8 @@ class FormCopy(FormRule):
         (None: the copy is done, broke, or leaves this token free)."""
         start, length = state.bar_start, state.bar_length
         source_start = start - distance * length
-        source = [(n[0] - source_start, n[2], n[1]) for n in state.notes
-                  if source_start <= n[0] < source_start + length]
-        done = [(n[0] - start, n[2], n[1]) for n in state.notes if n[0] >= start]
+        source = [(n[0] - source_start, n[2], n[1]) for n in _notes_in(state.notes, source_start, length)]
+        done = [(n[0] - start, n[2], n[1]) for n in _notes_in(state.notes, start, length)]
         if not whole:
             if state.last_kind != "Position" or len(done) >= len(source):
                 return None
@@ -200,6 +205,13 @@ class FormCopy(FormRule):
         if kind in ("Bar", "TimeSig", "Duration", "Tempo"):
             return self.bar_token if following is None else self.position_start + following[0]
         return None
+
+
+def _notes_in(notes: Sequence[tuple[int, ...]], start: int, length: int) -> Sequence[tuple[int, ...]]:
+    """The notes (onset first, in time order) of the bar from `start`, found by bisection, so that a step of a long
+    tune costs no more than one of a short tune."""
+    onset = itemgetter(0)
+    return notes[bisect_left(notes, start, key=onset):bisect_left(notes, start + length, key=onset)]
 
 
 class FormCadence(FormRule):

@@ -119,6 +119,7 @@ def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints | N
     if prompt[-1] == EOS:
         prompt = prompt[:-1]
     sampling = sampling or SamplingConfig()
+    sampling = replace(sampling, max_tokens=token_budget(tokenizer, len(prompt), constraints, sampling))
     _check_room(seed_score, len(prompt), constraints, sampling, isinstance(seed, SeedFile))
     allowed = _allowed_pitches(tokenizer, seed_score if not named else None, mode, constraints)
     _check_conflicts(seed_score, mode, constraints, tokenizer, allowed)
@@ -141,7 +142,8 @@ def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints | N
     def hard(score: Score) -> str:
         return _fault(score, seed_score.note_count, mode, constraints)
 
-    for _ in range(0 if sampling.beam_size else RETRIES):
+    retries = 0 if sampling.beam_size else RETRIES
+    for _ in range(retries):
         failing = [i for i, score in enumerate(scores)
                    if hard(score) or (plan and not ends_on_tonic(score, mode.tonic))]
         if not failing:
@@ -151,8 +153,7 @@ def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints | N
                 scores[index] = again
     broken = [fault for score in scores if (fault := hard(score))]
     if broken:
-        raise GenerateError(f"{len(broken)} of {len(scores)} melodies could not keep every constraint "
-                            f"({broken[0]}); loosen the pitch range, the largest leap or the instrument")
+        raise GenerateError(unkept_message(broken, len(scores), retries + 1, constraints))
     signature = KeySignature(0, mode.tonic, mode.quality)
     for score in scores:
         score.key_signatures = [signature]
@@ -223,6 +224,35 @@ def _one_thread() -> Iterator[None]:
 def _seed_bars(seed: Score) -> int:
     """How many bars the seed's notes reach into."""
     return len(seed.bar_starts(seed.end_tick - 1)) if seed.end_tick else 0
+
+
+def unkept_message(faults: list[str], count: int, draws: int, constraints: Constraints) -> str:
+    """Why generation gave up: how many melodies broke a constraint in every draw, the one the first broke, and
+    what to loosen: the settings given that narrow it, never one that was not set."""
+    fault = faults[0]
+    if "pitch range" in fault:
+        remedy = "widen the pitch range"
+    elif "leap" in fault:
+        remedy = "allow a larger leap"
+    else:
+        given = [name for name, value in (("the pitch range", constraints.pitch_range),
+                                          ("the instrument's range", constraints.instrument),
+                                          ("the largest leap", constraints.max_leap is not None)) if value]
+        remedy = (f"loosen {' or '.join(given)}, or " if given else "") + "drop the tonic ending (end_on_tonic)"
+    tries = f"each of {draws} draws" if draws > 1 else "its draw"
+    return f"{len(faults)} of {count} melodies broke a constraint in {tries} ({fault}); {remedy}"
+
+
+def token_budget(tokenizer: Tokenizer, prompt_tokens: int, constraints: Constraints,
+                 sampling: SamplingConfig) -> int:
+    """The longest sequence the sampler may make: `sampling.max_tokens`, raised so that a length asked for in bars
+    or notes is always written whole (a bar can hold at most a note on every step of the longest bar, a note a
+    Position, a Pitch, a Duration and at most a Velocity, a Program, a Tempo; a bar a Bar and a TimeSig)."""
+    config = tokenizer.config
+    per_note = 3 + int(config.velocity_bins > 1) + int(config.use_programs) + int(config.tempo)
+    per_bar = 2 + config.steps_per_quarter * config.max_bar_quarters * per_note
+    need = prompt_tokens + 1 + max((constraints.bars or 0) * per_bar, (constraints.notes or 0) * (per_note + 2))
+    return max(sampling.max_tokens, need)
 
 
 def _fault(score: Score, seed_notes: int, mode: Mode, constraints: Constraints) -> str:

@@ -72,7 +72,9 @@ class TrainConfig:
     `infill` is the share of training pieces written fill-in-the-middle (a gap of 1 to 8 bars, see
     `melodia.tokenizers.metrical`), which adds the Gap and Middle tokens to the tokenizer;
     `control_dropout` the chance that a piece's chords, densities or registers (each on its own) are
-    hidden as "unknown" (see `melodia.controls`).
+    hidden as "unknown" (see `melodia.controls`). `passes` is how many times an epoch goes over the training
+    split (each pass in its own order and transpositions), so that the epochs of a small corpus, which end with
+    validation, early stopping and a checkpoint, are long enough for them.
     """
 
     ALIASES: ClassVar[dict[str, str]] = {**{name: f"model.{name}" for name in MODEL_ALIASES},
@@ -87,6 +89,7 @@ class TrainConfig:
     control_dropout: float = 0.5
     batch_size: int = 32
     bptt: int = 128
+    passes: int = 1
     epochs: int = 20
     max_steps: int = 0
     lr: float = 3e-3
@@ -109,7 +112,7 @@ class TrainConfig:
         for name in ("infill", "control_dropout"):
             if not 0 <= getattr(self, name) <= 1:
                 raise TrainError(f"training setting {name} = {getattr(self, name)}: expected a share in [0, 1]")
-        for name in ("batch_size", "bptt", "epochs", "valid_batch_size"):
+        for name in ("batch_size", "bptt", "passes", "epochs", "valid_batch_size"):
             if getattr(self, name) < 1:
                 raise TrainError(f"training setting {name} = {getattr(self, name)}: must be at least 1")
 
@@ -160,12 +163,22 @@ class EpochStreams:
         self.controls: list[PieceControls] = corpus_controls(corpus, self.pieces) \
             if set(self.names) & set(CONTROL_NAMES) else []
         self.tokenizer = tokenizer
-        self.total = sum(len(t) for t in self.tokens)
+        self.total = sum(len(t) for t in self.tokens) * (config.passes if split == "train" else 1)
         if config.infill:  # a filled piece gives only 4 bars after its gap: count the tokens an epoch really has
             self.total = len(self.rows(0, 1, shuffle=split == "train")[0][0])
 
     def rows(self, epoch: int, rows: int, shuffle: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        """(tokens, conditions) cut into `rows` equal rows: (rows, length) and (rows, length, conditions)."""
+        """(tokens, conditions) cut into `rows` equal rows: (rows, length) and (rows, length, conditions); shuffled,
+        the epoch's `passes` over the pieces, one after another."""
+        if not shuffle:
+            return self._cut(*self._pass(0, shuffle), rows)
+        passes = self.config.passes
+        drawn = [self._pass(epoch * passes + number, shuffle) for number in range(passes)]
+        return self._cut(np.concatenate([d[0] for d in drawn]), np.concatenate([d[1] for d in drawn]), rows)
+
+    def _pass(self, epoch: int, shuffle: bool) -> tuple[np.ndarray, np.ndarray]:
+        """One pass over the pieces as one stream of tokens and one of their labels, drawn as for `epoch` (pass p of
+        epoch e of `passes` draws as epoch e * passes + p: with one pass, as it always did)."""
         order = np.random.default_rng((self.config.seed, epoch)).permutation(len(self.tokens)) if shuffle \
             else np.arange(len(self.tokens))
         augmentation = self.config.augmentation if shuffle else Augmentation()
@@ -183,7 +196,10 @@ class EpochStreams:
                 tokens, piece_labels = self._controlled(int(index), tokens, piece_labels, shift, rng)
             pieces.append(tokens)
             labels.append(piece_labels)
-        stream, label_stream = np.concatenate(pieces), np.concatenate(labels)
+        return np.concatenate(pieces), np.concatenate(labels)
+
+    @staticmethod
+    def _cut(stream: np.ndarray, label_stream: np.ndarray, rows: int) -> tuple[torch.Tensor, torch.Tensor]:
         length = len(stream) // rows
         if length < 2:
             raise TrainError(f"{len(stream)} tokens cannot fill {rows} rows; lower batch_size")
@@ -307,10 +323,11 @@ class Run:
     cpu_counted: float = dataclasses.field(default_factory=time.process_time)  # CPU time already in cpu_seconds
     tokens_at_start: int = 0
     training_seconds: float = 0.0  # data and steps, not validation
+    checkpoint_at: Path | None = None  # where checkpoints go; None: beside the model, MODEL.ckpt
 
     @property
     def checkpoint(self) -> Path:
-        return self.output.with_name(self.output.name + ".ckpt")
+        return self.checkpoint_at or self.output.with_name(self.output.name + ".ckpt")
 
     def tokens_per_second(self, seconds: float) -> float:
         return (self.state.tokens_seen - self.tokens_at_start) / max(seconds, 1e-9)
@@ -324,16 +341,28 @@ class Start:
         corpus: the corpus to train on, its splits as the caller set them (`config.corpus` names it).
         model: the base model, whose settings, conditions and weights the run starts from.
         record: what the model file should say besides the training's own figures.
+        checkpoint: where the run's checkpoints go (None: beside the model, as MODEL.ckpt).
     """
 
     corpus: Corpus
     model: MelodyLM
     record: dict[str, Any] = field(default_factory=dict)
+    checkpoint: Path | None = None
 
 
 def train(config: TrainConfig, output: Path, resume: bool = False, progress_bar: bool = True,
           start: Start | None = None, description: str = "training") -> dict[str, Any]:
-    """Train a model on `config.corpus` (or from `start`) and write it to `output`; return the training record."""
+    """Train a model on `config.corpus` (or from `start`) and write it to `output`; return the training record.
+    `config.threads`, when set, holds for the run only."""
+    threads = torch.get_num_threads()
+    try:
+        return _train(config, output, resume, progress_bar, start, description)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(config: TrainConfig, output: Path, resume: bool, progress_bar: bool, start: Start | None,
+           description: str) -> dict[str, Any]:
     run = _set_up(config, output, resume, start)
     from tqdm import tqdm
 
@@ -374,7 +403,8 @@ def _set_up(config: TrainConfig, output: Path, resume: bool, start: Start | None
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(config, total_steps))
     run = Run(config=config, output=output, rank=rank, world=world, device=device, tokenizer=tokenizer,
               model=model, network=model, optimizer=optimizer, schedule=schedule, train_data=train_data,
-              valid_data=valid_data, steps_per_epoch=steps_per_epoch, total_steps=total_steps)
+              valid_data=valid_data, steps_per_epoch=steps_per_epoch, total_steps=total_steps,
+              checkpoint_at=start.checkpoint if start else None)
     if resume:
         _resume(run)
     else:
@@ -478,8 +508,9 @@ def _end_epoch(run: Run, losses: list[float], bar: Any) -> None:
     run.carried = None
     if run.rank == 0:
         _write_log(run.output, state.log)
-        bar.write(f"epoch {state.epoch}: train {state.log[-1]['train_loss']:.4f}, valid {valid_loss:.4f} "
-                  f"nats/token")
+        bar.write(f"epoch {state.epoch}: train {state.log[-1]['train_loss']:.4f}, valid {valid_loss:.4f} nats/token"
+                  if run.valid_data else f"epoch {state.epoch}: train {valid_loss:.4f} nats/token (no valid split: "
+                  "the training loss decides when to stop)")
     _save_checkpoint(run)
     run.last_checkpoint = time.monotonic()
 
@@ -493,6 +524,8 @@ def _finish(run: Run) -> dict[str, Any]:
     run.record.update({"training_tokens_per_s": run.tokens_per_second(run.training_seconds), "steps": state.step,
                        "cpu_minutes": state.cpu_seconds / 60,
                        "epochs": state.epoch, "best_epoch": state.best_epoch, "valid_loss": state.best_valid,
+                       "best_step": state.log[state.best_epoch]["step"] if 0 <= state.best_epoch < len(state.log)
+                       else state.step, "stopped_on": "valid" if run.valid_data else "train",
                        "tokens_seen": state.tokens_seen})
     if run.rank == 0:
         save_model(run.output, run.model, run.tokenizer, run.record, half=run.config.half_weights)
@@ -509,6 +542,14 @@ def _lr_lambda(config: TrainConfig, total_steps: int) -> Any:
         progress = min(1.0, (step - config.warmup_steps) / max(1, total_steps - config.warmup_steps))
         return config.min_lr_ratio + (1 - config.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
     return factor
+
+
+def split_loss(model: MelodyLM, corpus: Corpus, split: str, config: TrainConfig) -> float:
+    """Mean NLL per token (nats) of `model` over a split of `corpus`, measured as validation measures it (one
+    pass, in order, untransposed), so that a model before and after training can be compared."""
+    config = dataclasses.replace(config, passes=1)
+    data = EpochStreams(corpus, split, config, model.config.conditions, training_tokenizer(corpus, config))
+    return _validate(model, data, config, next(model.parameters()).device)
 
 
 @torch.no_grad()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import DATA, MUSIC21
+from conftest import DATA, MUSIC21, REAL_MIDI
 
 from melodia.batch import load_job, run_job
 from melodia.cli import main
@@ -16,14 +17,17 @@ from melodia.finetune import (
     FinetuneError,
     continuation,
     finetune,
+    finetune_config,
     finetune_corpus,
     guard_report_path,
     memorization_check,
     opening,
+    summary,
 )
 from melodia.generation import Constraints, generate, write_outputs
 from melodia.io.music21 import abc_tunes
 from melodia.modelfile import load_model
+from melodia.resources import default_model_path
 from melodia.train import TrainError
 
 ESSEN = MUSIC21 / "corpus" / "essenFolksong"
@@ -66,9 +70,12 @@ def test_finetune_starts_from_the_base_and_records_base_and_corpus(folder: Path,
     changes = [float((a - b).abs().max()) for a, b in zip(model.state_dict().values(), base.state_dict().values(),
                                                           strict=True)]
     assert 0 < max(changes) < 0.05  # moved from the base weights, a little: a low learning rate
-    assert saved["config"]["lr"] == 0.0005 and saved["config"]["warmup_steps"] == 20
+    assert saved["config"]["lr"] == 0.0005 and saved["config"]["warmup_steps"] == 1  # a quarter of the 3 steps
     report = guard_report_path(output).read_text()
     assert "4 melodies of 16 bars" in report and "16 notes" in report
+    line = summary(record, output)
+    assert re.search(r"3 steps in 1 epoch of \d+ steps, the weights of step 3 kept; held-out loss on 2 valid "
+                     r"files \d\.\d{4} -> \d\.\d{4} nats/token", line), line
 
 
 def test_resume_of_a_finished_run_writes_the_same_weights(folder: Path, tmp_path: Path) -> None:
@@ -79,6 +86,44 @@ def test_resume_of_a_finished_run_writes_the_same_weights(folder: Path, tmp_path
     assert all(torch.equal(first[k], v) for k, v in load_model(output)[0].state_dict().items())
     with pytest.raises(TrainError, match="other settings"):
         finetune("default", output, folder, overrides=["epochs=3", "max_steps=3"], progress_bar=False, resume=True)
+
+
+def test_a_small_folder_trains_for_real_past_its_warm_up(tmp_path: Path) -> None:
+    place = tmp_path / "six"
+    place.mkdir()
+    for number, tune in enumerate(tunes("han1.abc", 6, "2/4")):
+        (place / f"tune{number}.abc").write_text(tune, encoding="utf-8")
+    model, tokenizer, _ = load_model("default")
+    corpus = finetune_corpus(tokenizer, place, progress=False)
+    config = finetune_config(model, corpus)
+    tokens = sum(piece["tokens"] for piece in corpus.split("train"))
+    steps_per_epoch = (tokens * config.passes // config.batch_size - 1) // config.bptt
+    # once: one step an epoch, so three epochs of patience ended the run at step 9, in its 20-step warm-up
+    assert steps_per_epoch >= 10 and steps_per_epoch * config.epochs >= 60
+    assert config.warmup_steps <= steps_per_epoch * config.epochs // 4 and config.threads == 1
+    assert finetune_config(model, corpus, ["epochs=2", "passes=1"]).epochs == 2  # what is set stays set
+
+
+def test_the_model_is_as_small_as_the_base_and_the_last_line_says_what_changed(
+        tmp_path: Path, cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    place = tmp_path / "few"
+    place.mkdir()
+    for path in (REAL_MIDI[1], REAL_MIDI[5], REAL_MIDI[6]):  # three real MIDI files: none can be held out
+        (place / path.name).write_bytes(path.read_bytes())
+    output = tmp_path / "mine.safetensors"
+    assert main(["finetune", "--folder", str(place), "-o", str(output), "--set", "max_steps=3", "--no-guard",
+                 "--quiet", "--skip-unfit"]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith(f"wrote {output}: fine-tuned from default on 3 files (3 train, 0 valid, 0 kept): 3 steps")
+    assert "no file held out (fewer than 5 files)" in line and "valid loss" not in line
+    before, after = map(float, re.findall(r"training files (\d+\.\d+) -> (\d+\.\d+) nats/token", line)[0])
+    assert after < before  # three steps at a low rate still move the loss on the files trained on
+    base = load_model("default")[2]
+    assert abs(output.stat().st_size - Path(default_model_path()).stat().st_size) < 0.01 * output.stat().st_size
+    assert load_model(output)[2]["config"]["half_weights"] is base["config"]["half_weights"] is True
+    assert sorted(p.name for p in tmp_path.glob("mine.safetensors*")) == ["mine.safetensors",
+                                                                          "mine.safetensors.log.csv"]
+    assert [p.suffix for p in (cache / "finetune" / "checkpoints").iterdir()] == [".ckpt"]  # --resume finds it
 
 
 def test_a_file_the_base_tokenizer_cannot_encode_is_named(folder: Path) -> None:

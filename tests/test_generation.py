@@ -96,7 +96,7 @@ def test_a_seed_that_leaves_nothing_to_generate_is_refused() -> None:
     with pytest.raises(GenerateError, match="already has 3 notes"):
         generate((model, MELODY), "C4 D4 E4", constraints=Constraints(notes=3))
     with pytest.raises(GenerateError, match="tokens long, too close to the longest sequence"):
-        generate((model, MELODY), "C4/16 " * 3000, constraints=Constraints(bars=400))
+        generate((model, MELODY), "C4/16 " * 3000)  # a length left open: max_tokens bounds it
 
 
 def test_readme_python_generate_example_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -217,3 +217,36 @@ def test_the_manifest_estimated_key_is_the_key_that_key_agreement_hears(tmp_path
     write_outputs([score], tmp_path, {})
     output = json.loads((tmp_path / "manifest.json").read_text())["outputs"][0]
     assert (output["key"], output["estimated_key"], key_agreement(score)) == ("A minor", "A minor", 1.0)
+
+
+def test_a_long_tune_is_written_whole_to_the_bars_asked_for() -> None:
+    # max_tokens (2048 by default) once cut a 300-bar tune at 170 bars, off the tonic; a small one shows it in 60
+    sampling = SamplingConfig(max_tokens=256)
+    scores = generate(shipped(), "D4 E4 F#4 G4 key=D", 1, Constraints(bars=60, end_on_tonic=True), sampling,
+                      random_seed=0)
+    assert scores[0].bar_count() == 60 and tonic_ending(scores[0]) == 1.0
+    counted = generate(shipped(), "D4 E4 F#4 G4 key=D", 1, Constraints(notes=120), sampling, random_seed=0)
+    assert counted[0].note_count == 120
+
+
+def test_a_length_past_the_longest_is_refused_at_once() -> None:
+    with pytest.raises(GenerateError, match=r"constraints\.bars = 5000: expected at most 1000 bars"):
+        Constraints(bars=5000)
+    with pytest.raises(GenerateError, match=r"constraints\.notes = 90000: expected at most 8000 notes"):
+        Constraints.parse({"notes": 90000})
+
+
+def test_giving_up_names_the_constraint_that_failed(monkeypatch: pytest.MonkeyPatch) -> None:
+    import melodia.generation as generation
+
+    # without its form's final cadence and with no redraw, a tune can end off the tonic: that is what is named
+    monkeypatch.setattr(generation, "_form_rules", lambda *args: [])
+    monkeypatch.setattr(generation, "RETRIES", 0)
+    with pytest.raises(GenerateError) as raised:
+        generate(shipped(), "D4 E4 F#4 G4 key=D", 4, Constraints(bars=4, end_on_tonic=True), random_seed=0)
+    message = str(raised.value)
+    assert "an ending off the tonic" in message and "drop the tonic ending" in message
+    assert not any(word in message for word in ("pitch range", "leap", "instrument"))  # none of them was set
+    with pytest.raises(GenerateError, match=r"ending off the tonic\); loosen the pitch range or the largest leap, or"):
+        generate(shipped(), "D4 E4 F#4 G4 key=D", 4, Constraints(bars=4, end_on_tonic=True, pitch_range=(55, 86),
+                                                                 max_leap=7), random_seed=0)
