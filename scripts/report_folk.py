@@ -24,7 +24,7 @@ import numpy as np
 from melodia.generation import _load
 from melodia.metrics import tunes as measures
 from melodia.metrics.tunes import Playing
-from melodia.score import Note, Score, Track
+from melodia.score import KeySignature, Note, Score, TimeSignature, Track
 from melodia.tunes import TUNE_TYPES, write_tunes
 
 RATE_GOAL = (None, 1.5)  # at most 1.5x real tunes
@@ -99,9 +99,10 @@ def first_bar_seed(score: Score) -> Score:
     line = measures.melody(score)
     notes = [Note(n.pitch, 90, n.onset_tick - begin, min(n.end_tick, end) - n.onset_tick)
              for n in line if begin <= n.onset_tick < end]
-    signature = score.time_signature_at(begin)
-    return Score(tracks=[Track("seed", 0, False, notes)], time_signatures=[type(signature)(0, signature.numerator,
-                 signature.denominator)], key_signatures=[type(k)(0, k.tonic, k.mode) for k in score.key_signatures[:1]])
+    meter = score.time_signature_at(begin)
+    keys = [KeySignature(0, key.tonic, key.mode) for key in score.key_signatures[:1]]
+    return Score(tracks=[Track("seed", 0, False, notes)],
+                 time_signatures=[TimeSignature(0, meter.numerator, meter.denominator)], key_signatures=keys)
 
 
 def tonic_of(score: Score) -> int:
