@@ -99,6 +99,83 @@ class ChordSymbol:
     symbol: str
 
 
+@dataclass(frozen=True, slots=True)
+class Strain:
+    """A passage as written, played one or more times: its letter ('A', 'B'), its length in bars
+    as played once (a pickup and the short bar that completes it count as one bar), and the
+    numbers of its first, second ... endings (empty when it has none)."""
+
+    label: str
+    bars: int
+    endings: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Playing:
+    """One playing of strain number `strain` (an index into `Form.strains`), in played ticks from
+    `start_tick` up to `end_tick`; when `ending` is not 0, its ending of that number is played from
+    `ending_tick` on (else `ending_tick` is `end_tick`)."""
+
+    strain: int
+    start_tick: int
+    end_tick: int
+    ending: int = 0
+    ending_tick: int = 0
+
+    @property
+    def ending_ticks(self) -> int:
+        return self.end_tick - self.ending_tick if self.ending else 0
+
+
+@dataclass(frozen=True, slots=True)
+class Form:
+    """How a piece written with repeats is played: its strains as written, and each playing of
+    them in the order played (a score holding a form holds its notes as played)."""
+
+    strains: tuple[Strain, ...]
+    playings: tuple[Playing, ...]
+
+    @property
+    def letters(self) -> str:
+        """The strains in the order played, one letter each: 'AABB'."""
+        return "".join(self.strains[playing.strain].label for playing in self.playings)
+
+    @property
+    def has_repeats(self) -> bool:
+        return len(self.playings) > len(self.strains)
+
+    @property
+    def has_endings(self) -> bool:
+        return any(playing.ending for playing in self.playings)
+
+    def describe(self) -> str:
+        """'AABB, 8 + 8 bars, endings 1-2' ('no repeats' for a form of strains each played once)."""
+        if not self.has_repeats:
+            return "no repeats"
+        text = f"{self.letters}, {' + '.join(str(strain.bars) for strain in self.strains)} bars"
+        numbers = sorted({number for strain in self.strains for number in strain.endings})
+        if numbers:
+            text += f", endings {numbers[0]}" + (f"-{numbers[-1]}" if len(numbers) > 1 else "")
+        return text
+
+    def problems(self, end_tick: int) -> list[str]:
+        """Every broken invariant of a form over a score whose notes end at `end_tick`."""
+        found = []
+        previous = 0
+        for number, playing in enumerate(self.playings, start=1):
+            where = f"form: playing {number}"
+            if not 0 <= playing.strain < len(self.strains):
+                found.append(f"{where} names strain {playing.strain}; the form has {len(self.strains)}")
+            if not previous <= playing.start_tick < playing.end_tick:
+                found.append(f"{where}: ticks {playing.start_tick}..{playing.end_tick} overlap or go back")
+            if playing.ending and not playing.start_tick <= playing.ending_tick <= playing.end_tick:
+                found.append(f"{where}: its ending at tick {playing.ending_tick} is outside it")
+            previous = playing.end_tick
+        if self.playings and self.playings[-1].start_tick >= max(end_tick, 1):
+            found.append(f"form: its last playing starts at tick {self.playings[-1].start_tick}, after the notes")
+        return found
+
+
 @dataclass(slots=True)
 class Score:
     """A piece of music: tracks, tempo map, meter and keys, all in ticks.
@@ -113,6 +190,7 @@ class Score:
     key_signatures: list[KeySignature] = field(default_factory=list)
     title: str = ""
     chord_symbols: list[ChordSymbol] = field(default_factory=list)
+    form: Form | None = None  # the strains of a piece read with repeats; its notes are as played
 
     @property
     def notes(self) -> list[Note]:
@@ -220,6 +298,8 @@ class Score:
             if not 0 <= key.tonic <= 11 or key.mode not in (MAJOR, MINOR):
                 found.append(f"key at tick {key.tick}: tonic {key.tonic} / mode {key.mode!r} "
                              "is not a pitch class 0..11 in 'major' or 'minor'")
+        if self.form is not None:
+            found.extend(self.form.problems(self.end_tick))
         return found
 
     def validate(self) -> Score:
@@ -237,7 +317,8 @@ class Score:
         tempos = ", ".join(f"{t.bpm:g} BPM at {t.tick}" for t in self.tempos) or "120 BPM (default)"
         meters = ", ".join(f"{s} at {s.tick}" for s in self.time_signatures) or "4/4 (default)"
         keys = ", ".join(f"{k.name} at {k.tick}" for k in self.key_signatures) or "none given"
-        lines += [f"  tempo: {tempos}", f"  meter: {meters}", f"  key: {keys}"]
+        form = self.form.describe() if self.form is not None else "no repeats"
+        lines += [f"  tempo: {tempos}", f"  meter: {meters}", f"  key: {keys}", f"  form: {form}"]
         for number, track in enumerate(self.tracks, start=1):
             pitches = [n.pitch for n in track.notes]
             span = f"pitches {min(pitches)}..{max(pitches)}" if pitches else "no notes"

@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, TypeVar
@@ -286,7 +287,11 @@ def score_from_music21(stream: Any) -> Score:
     """Build a `Score` from a music21 Score, Part or Stream, one track per part."""
     import music21
 
+    from melodia.io.repeats import expand_parts, form_of
+
     parts = list(stream.parts) if hasattr(stream, "parts") and len(stream.parts) else [stream]
+    title = str(stream.metadata.bestTitle or "") if stream.metadata is not None else ""
+    parts, played, written = expand_parts(parts, title)
     shift = _pickup_shift(parts[0])
     tracks = [_track_from_part(part, shift) for part in parts]
     conductor = parts[0]
@@ -302,11 +307,23 @@ def score_from_music21(stream: Any) -> Score:
                       if sig.numerator and sig.denominator in (1, 2, 4, 8, 16, 32, 64)])
     keys = _unique([_key_signature(sig, tick(sig))
                     for sig in conductor.recurse().getElementsByClass(music21.key.KeySignature)])
-    title = str(stream.metadata.bestTitle or "") if stream.metadata is not None else ""
     chords = _unique([ChordSymbol(_ticks(Fraction(symbol.getOffsetInHierarchy(part)) + shift), text)
                       for part in parts for symbol in part.recurse().getElementsByClass(music21.harmony.ChordSymbol)
                       if (text := _symbol_text(symbol)) is not None])
-    return Score(tracks, tempos, meters, keys, title, chords)
+    if played is None:
+        return Score(tracks, tempos, meters, keys, title, chords)
+    tempos, meters, keys = _restated_once(tempos), _restated_once(meters), _restated_once(keys)
+    form = form_of(played, written, shift, (meters[0] if meters and meters[0].tick == 0 else TimeSignature(0, 4, 4)).bar_ticks)
+    return Score(tracks, tempos, meters, keys, title, chords, form)
+
+
+def _restated_once(events: list[Any]) -> list[Any]:
+    """Events without those a repeat restates (the same meter, key or tempo as the one before)."""
+    kept: list[Any] = []
+    for event in events:
+        if not kept or replace(event, tick=0) != replace(kept[-1], tick=0):
+            kept.append(event)
+    return kept
 
 
 # music21's chord kinds as melodia's chord qualities (melodia.style.harmony.QUALITIES); ninths,

@@ -1,0 +1,169 @@
+"""Repeats as played: music21 parts expanded with `expandRepeats`, and the `Form` they had.
+
+A part with repeat barlines, first and further endings (volta brackets), or D.C. / D.S.
+marks is expanded as music21's `Stream.expandRepeats` plays it, with one folk reading
+added: an end repeat with no start repeat before it goes back to the last double bar,
+final bar or end of a repeated strain, not to the top of the piece (music21 goes to the top,
+so "Belle of Boston", written `A |1 :|2 || B |1 :|2`, would be played AABAAB).
+A part whose repeats music21 cannot expand is kept as written, with a warning.
+"""
+
+from __future__ import annotations
+
+import warnings
+from bisect import bisect_right
+from dataclasses import dataclass, replace
+from fractions import Fraction
+from typing import Any
+
+from melodia.errors import MelodiaWarning
+from melodia.score import TICKS_PER_QUARTER, Form, Playing, Strain
+
+SECTION_BARLINES = ("double", "final", "light-light", "light-heavy", "heavy-light", "heavy-heavy")
+_WRITTEN = "melodiaWrittenBar"  # each written measure is tagged with its index before expanding
+
+
+@dataclass(frozen=True)
+class WrittenBar:
+    """What a written measure says about repeats."""
+
+    start_repeat: bool
+    end_repeat: bool
+    ending: tuple[int, ...]  # the volta numbers of the bracket over it, empty when none
+    section_end: bool  # a double or final bar line after it
+
+
+def has_repeats(part: Any) -> bool:
+    """Whether a part holds repeat barlines, endings, or D.C. / D.S. / segno / coda marks."""
+    import music21
+
+    if part.spannerBundle.getByClass(music21.spanner.RepeatBracket):
+        return True
+    return any(True for _ in part.recurse().getElementsByClass(music21.repeat.RepeatMark))
+
+
+def expand_parts(parts: list[Any], source: str = "") -> tuple[list[Any], list[tuple[int, Any]] | None,
+                                                                list[WrittenBar]]:
+    """Every part as played, the played measures of the first as (written index, measure), and
+    the first part's written bars; (parts as given, None, []) when there is nothing to expand or
+    music21 cannot expand them."""
+    if not parts or not has_repeats(parts[0]) or not parts[0].getElementsByClass("Measure"):
+        return parts, None, []
+    written = [_written_bars(part) for part in parts]
+    try:
+        played = [part.expandRepeats() for part in parts]
+    except Exception as error:  # music21 raises several kinds on repeats it finds incoherent
+        warnings.warn(MelodiaWarning(f"{source or 'piece'}: repeats left as written; music21 cannot expand "
+                                     f"them ({type(error).__name__}: {str(error).splitlines()[0][:120] if str(error) else ''})"),
+                      stacklevel=3)
+        return parts, None, []
+    lengths = {len(p.getElementsByClass("Measure")) for p in played}
+    if len(lengths) > 1:
+        warnings.warn(MelodiaWarning(f"{source or 'piece'}: repeats left as written; its parts expand to "
+                                     f"{sorted(lengths)} bars"), stacklevel=3)
+        return parts, None, []
+    order = [(getattr(m, _WRITTEN, -1), m) for m in played[0].getElementsByClass("Measure")]
+    return played, order, written[0]
+
+
+def _written_bars(part: Any) -> list[WrittenBar]:
+    """Tag each measure with its written index, supply the start repeats a folk player reads, and
+    describe each bar."""
+    import music21
+
+    measures = list(part.getElementsByClass("Measure"))
+    endings: dict[int, tuple[int, ...]] = {}
+    for bracket in part.spannerBundle.getByClass(music21.spanner.RepeatBracket):
+        numbers = tuple(int(n) for n in bracket.numberRange) or (1,)
+        for measure in bracket.getSpannedElements():
+            endings[id(measure)] = numbers
+    for index, measure in enumerate(measures):
+        setattr(measure, _WRITTEN, index)
+    bars = [WrittenBar(_is_repeat(m.leftBarline, "start"), _is_repeat(m.rightBarline, "end"),
+                       endings.get(id(m), ()), _is_section_end(m.rightBarline)
+                       or (i + 1 < len(measures) and _is_section_end(measures[i + 1].leftBarline)))
+            for i, m in enumerate(measures)]
+    for index in _implied_starts(bars):
+        measures[index].leftBarline = music21.bar.Repeat(direction="start")
+        bars[index] = replace(bars[index], start_repeat=True)
+    return bars
+
+
+def _is_repeat(barline: Any, direction: str) -> bool:
+    return barline is not None and getattr(barline, "direction", None) == direction
+
+
+def _is_section_end(barline: Any) -> bool:
+    return barline is not None and getattr(barline, "direction", None) is None and barline.type in SECTION_BARLINES
+
+
+def _implied_starts(bars: list[WrittenBar]) -> list[int]:
+    """Bars where an end repeat with no start repeat of its own goes back to: the bar after the
+    last section end (double or final bar, end of a repeat, end of its endings)."""
+    implied, last_break, open_start = [], 0, False
+    for index, bar in enumerate(bars):
+        if bar.start_repeat:
+            open_start = True
+        if bar.end_repeat:
+            if not open_start and last_break > 0:
+                implied.append(last_break)
+            open_start = False
+        after_endings = bool(bar.ending) and (index + 1 == len(bars) or not bars[index + 1].ending)
+        if bar.section_end or after_endings or (bar.end_repeat and not bar.ending):
+            last_break = index + 1
+            still_open = open_start and not bar.end_repeat and not bar.ending  # a double bar closes no repeat
+            open_start = still_open or bool(index + 1 < len(bars) and bars[index + 1].start_repeat)
+    return implied
+
+
+def form_of(order: list[tuple[int, Any]], written: list[WrittenBar], shift: Fraction, bar_ticks: int) -> Form:
+    """The strains and playings of a part from its played measures (see `expand_parts`)."""
+    starts = _section_starts(written, order)
+    playings: list[tuple[int, list[tuple[int, Any]]]] = []
+    previous = -1
+    for index, measure in order:
+        if not playings or index in starts or index <= previous:
+            playings.append((bisect_right(starts, index) - 1, []))
+        playings[-1][1].append((index, measure))
+        previous = index
+    sections = sorted({section for section, _ in playings})
+    label = {section: chr(ord("A") + n) if n < 26 else f"S{n + 1}" for n, section in enumerate(sections)}
+    heard: dict[int, int] = {}
+    played: list[Playing] = []
+    for section, bars in playings:
+        heard[section] = heard.get(section, 0) + 1
+        start = _tick(bars[0][1].offset, shift)
+        end = _tick(Fraction(bars[-1][1].offset) + Fraction(bars[-1][1].duration.quarterLength), shift)
+        ending_bars = [(i, m) for i, m in bars if written[i].ending] if 0 <= bars[0][0] < len(written) else []
+        numbers = written[ending_bars[0][0]].ending if ending_bars else ()
+        number = (heard[section] if heard[section] in numbers else numbers[0]) if numbers else 0
+        ending_tick = _tick(ending_bars[0][1].offset, shift) if ending_bars else end
+        played.append(Playing(sections.index(section), start, end, number, ending_tick))
+    strains = []
+    for n, section in enumerate(sections):
+        first = next(p for p in played if p.strain == n)
+        numbers = sorted({p.ending for p in played if p.strain == n and p.ending})
+        strains.append(Strain(label[section], max(1, round((first.end_tick - first.start_tick) / bar_ticks)),
+                              tuple(numbers)))
+    return Form(tuple(strains), tuple(played))
+
+
+def _section_starts(written: list[WrittenBar], order: list[tuple[int, Any]]) -> list[int]:
+    """Written bars that begin a strain: the first, start repeats, and bars after an end repeat,
+    after the last of a strain's endings, or after a double or final bar; a pickup bar belongs
+    to the strain after it."""
+    starts = {0}
+    for index, bar in enumerate(written):
+        if bar.start_repeat:
+            starts.add(index)
+        last_ending = bool(bar.ending) and (index + 1 == len(written) or not written[index + 1].ending)
+        if (bar.end_repeat and not bar.ending) or last_ending or bar.section_end:
+            starts.add(index + 1)
+    first = next((m for i, m in order if i == 0), None)
+    if first is not None and first.paddingLeft > 0:
+        starts.discard(1)
+    return sorted(s for s in starts if s < len(written))
+
+
+def _tick(offset: Any, shift: Fraction) -> int:
+    return round((Fraction(offset) + shift) * TICKS_PER_QUARTER)
