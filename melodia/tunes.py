@@ -13,13 +13,15 @@ register over its bars.
 
 Every part is drawn by the language model as a continuation of all that has been played
 so far, so the second ending follows the repeated body and the B strain follows the A
-strain as played. `Tune.played` is the score as played (MIDI); `Tune.playings` says where
-each strain is played, for measures of form (`melodia.metrics.tunes`).
+strain as played. `Tune.played` is the score as played (MIDI); its `form` says where each
+strain is played and with which ending, so MusicXML is written with repeat signs and
+volta brackets and `melodia.metrics.tunes` can measure the form.
 """
 
 from __future__ import annotations
 
 import copy
+import itertools
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -28,9 +30,8 @@ import numpy as np
 from melodia.constraints import Constraints, GenerateError
 from melodia.form import FormPlan, Phrase, form_letters
 from melodia.metrics import bar_mean_pitches
-from melodia.metrics.tunes import Playing
 from melodia.sampler import SamplingConfig
-from melodia.score import Note, Score
+from melodia.score import Form, Note, Playing, Score, Strain
 from melodia.seed import Mode
 
 
@@ -60,10 +61,9 @@ LAST_FALL = 3.0  # and the tune's last ending below it, so that the tune ends lo
 
 @dataclass
 class Tune:
-    """A tune as played, and where each strain is played in it."""
+    """A tune as played (its `Score.form` says where each strain is played, with which ending) and its key."""
 
     played: Score
-    playings: list[Playing]
     key: Mode
 
 
@@ -106,7 +106,6 @@ def _write_tune(loaded: Any, seed: Any, letters: str, length: int, base: Constra
 
     played: Score | None = None
     key = base.key
-    playings: list[Playing] = []
     bodies: dict[str, list[Note]] = {}
     endings: dict[tuple[str, bool], list[Note]] = {}
     for index, letter in enumerate(letters):
@@ -117,11 +116,10 @@ def _write_tune(loaded: Any, seed: Any, letters: str, length: int, base: Constra
             prompt = _with_notes(played, bodies[letter], first_bar, length)
             if (letter, closed) in endings:
                 played = _with_notes(played, bodies[letter] + endings[letter, closed], first_bar, length)
-                playings.append(Playing(letter, first_bar, length))
                 continue
         new_strain = letter not in bodies
         plan = _strain_plan(letters, index, length, closed, new_strain)
-        register = None if played is None else _register(played, playings, index, length, new_strain,
+        register = None if played is None else _register(played, index, length, new_strain,
                                                          closed and index + 1 == len(letters))
         asked = replace(base, key=key, bars=plan.bars, form=None, end_on_tonic=False,
                         register=register or base.register)
@@ -132,9 +130,28 @@ def _write_tune(loaded: Any, seed: Any, letters: str, length: int, base: Constra
         strain = _bar_notes(played, first_bar, length)
         bodies.setdefault(letter, strain[0])
         endings[letter, closed] = strain[1]
-        playings.append(Playing(letter, first_bar, length))
     assert played is not None and key is not None
-    return Tune(played, playings, key)
+    played.form = _form(played, letters, length)
+    return Tune(played, key)
+
+
+def _form(played: Score, letters: str, length: int) -> Form:
+    """The form of a tune written strain by strain: a strain played again right away has a first ending (open)
+    and a second (closed), each `ENDING_BARS` long."""
+    labels = list(dict.fromkeys(letters))
+    repeated = {a for a, b in itertools.pairwise(letters) if a == b}
+    strains = tuple(Strain(label, length, (1, 2) if label in repeated else ()) for label in labels)
+    starts = played.bar_starts(played.end_tick)
+    bar_ticks = played.time_signature_at(starts[-1]).bar_ticks
+    starts += [starts[-1] + bar_ticks * (k + 1) for k in range(len(letters) * length + 1 - len(starts))]
+    playings = []
+    for index, letter in enumerate(letters):
+        begin, end = starts[index * length], starts[(index + 1) * length]
+        ending = 0 if letter not in repeated else 1 if index + 1 < len(letters) and letters[index + 1] == letter \
+            else 2
+        playings.append(Playing(labels.index(letter), begin, end, ending,
+                                starts[(index + 1) * length - ENDING_BARS] if ending else end))
+    return Form(strains, tuple(playings))
 
 
 def _strain_plan(letters: str, index: int, length: int, closed: bool, new_strain: bool) -> FormPlan:
@@ -154,8 +171,7 @@ def _strain_plan(letters: str, index: int, length: int, closed: bool, new_strain
     return FormPlan(letters[:index + 1], length, tuple(phrases))
 
 
-def _register(played: Score, playings: list[Playing], index: int, length: int, new_strain: bool,
-              last: bool) -> str:
+def _register(played: Score, index: int, length: int, new_strain: bool, last: bool) -> str:
     """The register asked of each bar up to the end of strain `index`: what was played keeps its own; a new
     strain after the first sits `B_RISE` semitones above the first strain until its ending, which comes back to
     the first strain's register; the tune's closing ending sits `LAST_FALL` below it, so the tune ends low."""
@@ -165,8 +181,7 @@ def _register(played: Score, playings: list[Playing], index: int, length: int, n
         return REGISTERS[sum(pitch >= floor for floor in REGISTER_FLOORS)]
 
     means = bar_mean_pitches(played)
-    first = playings[0]
-    home = float(np.nanmean(means[first.first_bar:first.last_bar + 1]))
+    home = float(np.nanmean(means[:length]))
     earlier = [register(m) if not np.isnan(m) else register(home) for m in means[:index * length]]
     body = [register(home + B_RISE if new_strain else home)] * (length - ENDING_BARS)
     ending = [register(home - LAST_FALL if last else home)] * ENDING_BARS

@@ -1,44 +1,22 @@
 """What a folk player hears in a whole tune: strains that come back, metre that holds, a shape that ends home.
 
 Each measure is a small pure function of a `Score`'s top line (`melody`) and its bars (`Score.bar_starts`).
-Rates are shares of the line's notes (or bars), so tunes of any length compare. Measures of form take the
-tune's strains as played: a `Playing` is where one strain is played, and a strain played twice has two.
+Rates are shares of the line's notes (or bars), so tunes of any length compare. Measures of form read the
+strains as played from `Score.form` (a tune read with repeats, or written by `melodia.tunes`).
 """
 
 from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
 from melodia.metrics import beat_ticks, melody
-from melodia.score import Note, Score
+from melodia.score import Note, Playing, Score
 
 SIXTEENTH_TICKS = 120
 BarNotes = tuple[tuple[int, int, int], ...]  # (position in the bar, pitch, duration), by onset
-
-
-@dataclass(frozen=True, slots=True)
-class Playing:
-    """One playing of a strain: `label` (A, B, ...), its first bar (0-based, as played) and its length in bars."""
-
-    label: str
-    first_bar: int
-    bars: int
-
-    @property
-    def last_bar(self) -> int:
-        return self.first_bar + self.bars - 1
-
-
-def playings_of_form(form: str, strain_bars: int, pickup: bool = False) -> list[Playing]:
-    """The playings of a form written as letters ('AABB', 'AABA'), each strain `strain_bars` long, after a pickup
-    bar when `pickup` is set."""
-    first = int(pickup)
-    return [Playing(label, first + index * strain_bars, strain_bars) for index, label in enumerate(form)]
 
 
 def bar_notes(score: Score) -> list[BarNotes]:
@@ -52,22 +30,36 @@ def bar_notes(score: Score) -> list[BarNotes]:
     return [tuple(bar) for bar in bars]
 
 
-def strain_return_share(score: Score, playings: Sequence[Playing]) -> float:
-    """Share of bars, before the last two of each strain's second (or later) playing, equal to the same bar of the
-    strain's first playing (NaN when no strain is played twice)."""
+def playing_bars(score: Score, playing: Playing) -> tuple[int, int, int]:
+    """The first bar of a playing, the first bar of its ending (or of its last two bars, without endings) and
+    the bar after it, as indices into `bar_notes`."""
+    starts = score.bar_starts(max(score.end_tick, playing.end_tick))
+
+    def bar_at(tick: int) -> int:
+        return int(np.searchsorted(starts, tick, side="right")) - 1
+
+    first, after = bar_at(playing.start_tick), bar_at(playing.end_tick - 1) + 1
+    return first, bar_at(playing.ending_tick) if playing.ending else max(first, after - 2), after
+
+
+def strain_return_share(score: Score) -> float:
+    """Share of bars, before the ending (or the last two bars) of each strain's second and later playings, equal
+    to the same bar of the strain's first playing (NaN for a score without a form or without a repeat)."""
+    if score.form is None:
+        return float("nan")
     bars = bar_notes(score)
-    first: dict[str, Playing] = {}
+    first: dict[int, tuple[int, int, int]] = {}
     same = total = 0
-    for playing in playings:
-        if playing.label not in first:
-            first[playing.label] = playing
+    for playing in score.form.playings:
+        here = playing_bars(score, playing)
+        if playing.strain not in first:
+            first[playing.strain] = here
             continue
-        opening = first[playing.label]
-        for offset in range(min(playing.bars, opening.bars) - 2):
-            here, there = playing.first_bar + offset, opening.first_bar + offset
-            if here < len(bars) and there < len(bars):
+        there = first[playing.strain]
+        for offset in range(min(here[1] - here[0], there[1] - there[0])):
+            if here[0] + offset < len(bars):
                 total += 1
-                same += bars[here] == bars[there]
+                same += bars[here[0] + offset] == bars[there[0] + offset]
     return same / total if total else float("nan")
 
 
@@ -141,16 +133,18 @@ def common_duration_share(score: Score) -> float:
     return max(counts.values()) / sum(counts.values()) if counts else 0.0
 
 
-def strain_pitch_rise(score: Score, playings: Sequence[Playing], low: str = "A", high: str = "B") -> float:
-    """Mean pitch of strain `high`'s notes minus strain `low`'s, in semitones (NaN without both strains)."""
-    bars = bar_notes(score)
+def strain_pitch_rise(score: Score) -> float:
+    """Mean pitch of the second strain's notes minus the first strain's, in semitones (NaN without two strains)."""
+    if score.form is None or len(score.form.strains) < 2:
+        return float("nan")
+    line = melody(score)
 
-    def mean_pitch(label: str) -> float:
-        pitches = [p for playing in playings if playing.label == label
-                   for bar in bars[playing.first_bar:playing.last_bar + 1] for _, p, _ in bar]
+    def mean_pitch(strain: int) -> float:
+        pitches = [n.pitch for p in score.form.playings if p.strain == strain  # type: ignore[union-attr]
+                   for n in line if p.start_tick <= n.onset_tick < p.end_tick]
         return float(np.mean(pitches)) if pitches else float("nan")
 
-    return mean_pitch(high) - mean_pitch(low)
+    return mean_pitch(1) - mean_pitch(0)
 
 
 def final_height(score: Score) -> float:
@@ -162,14 +156,16 @@ def final_height(score: Score) -> float:
 
 
 def playing_ends_on_tonic(score: Score, playing: Playing, tonic: int) -> bool:
-    """Whether the last note struck in `playing`'s last bar is the tonic (`tonic`, a pitch class)."""
-    bars = bar_notes(score)
-    last = bars[playing.last_bar] if playing.last_bar < len(bars) else ()
-    return bool(last) and last[-1][1] % 12 == tonic
+    """Whether the last note struck in `playing` is the tonic (`tonic`, a pitch class)."""
+    inside = [n for n in melody(score) if playing.start_tick <= n.onset_tick < playing.end_tick]
+    return bool(inside) and inside[-1].pitch % 12 == tonic
 
 
-def strain_tonic_endings(score: Score, playings: Sequence[Playing], tonic: int) -> float:
-    """Share of strains whose last playing ends on the tonic (each strain's closing playing, the tune's end
-    among them)."""
-    closing = {playing.label: playing for playing in playings}
-    return float(np.mean([playing_ends_on_tonic(score, p, tonic) for p in closing.values()])) if closing else 0.0
+def strain_tonic_endings(score: Score, tonic: int) -> float:
+    """Share of strains whose last playing ends on the tonic (the tune's end among them); for a score without
+    a form, whether the tune ends on it."""
+    if score.form is None:
+        line = melody(score)
+        return float(bool(line) and line[-1].pitch % 12 == tonic)
+    closing = {playing.strain: playing for playing in score.form.playings}
+    return float(np.mean([playing_ends_on_tonic(score, p, tonic) for p in closing.values()]))
