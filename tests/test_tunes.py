@@ -38,8 +38,8 @@ def test_a_new_strain_is_written_afresh_and_the_same_seed_gives_the_same_tune(re
     tune = reels[0]
     bars = measures.bar_notes(tune.played)
     assert bars[16:22] != bars[0:6]  # the B strain is not the A strain again
-    again = write_tunes(shipped(), "D4/8 E4/8 F#4/8 A4/8 D5/8 A4/8 F#4/8 A4/8", "reel", count=1, random_seed=3)
-    assert measures.bar_notes(again[0].played) == bars
+    once, again = (write_tunes(shipped(), "D4/8 E4/8 F#4/8 A4/8", "reel", random_seed=5)[0] for _ in range(2))
+    assert measures.bar_notes(once.played) == measures.bar_notes(again.played)
 
 
 @pytest.mark.parametrize("kind", ["jig", "air"])
@@ -54,5 +54,5 @@ def test_each_tune_type_keeps_its_meter_and_form(kind: str) -> None:
 def test_an_unknown_tune_type_or_a_short_strain_is_refused() -> None:
     with pytest.raises(GenerateError, match="tune type 'gavotte': expected one of jig, reel"):
         write_tunes(shipped(), "C4 D4", "gavotte")
-    with pytest.raises(GenerateError, match="strain_bars 2: expected at least 4"):
-        write_tunes(shipped(), "C4 D4", "reel", strain_bars=2)
+    with pytest.raises(GenerateError, match="strain_bars 1: expected a whole number of bars, at least 2"):
+        write_tunes(shipped(), "C4 D4", "reel", strain_bars=1)
