@@ -113,6 +113,13 @@ def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints | N
     mode = constraints.key or mode
     named = mode is not None
     mode = mode or seed_key(seed_score)
+    if plan is None and (asked := form_plan(constraints)) is not None and _strains_fit(asked, seed_score):
+        from melodia.tunes import write_tunes  # a form of phrases that return: strains played as written
+
+        tunes = write_tunes((model, tokenizer), seed, count=count, form=asked.form, strain_bars=asked.phrase_bars,
+                            constraints=replace(constraints, bars=None, form=None, phrase_bars=None),
+                            sampling=sampling, random_seed=random_seed)
+        return [tune.played for tune in tunes]
     plan = plan or form_plan(constraints)
     if plan is not None:
         constraints = replace(constraints, bars=plan.bars)
@@ -244,6 +251,14 @@ def seed_key(score: Score) -> Mode:
         candidates = candidates or list(correlations)
     tonic, name = max(candidates, key=lambda key: correlations[key])
     return Mode(tonic, name)
+
+
+def _strains_fit(plan: FormPlan, seed: Score) -> bool:
+    """Whether a form is written strain by strain (`melodia.tunes`): it has two phrases or more, and the seed
+    leaves the first phrase its ending."""
+    from melodia.tunes import ending_bars
+
+    return len(plan.phrases) > 1 and _seed_bars(seed) <= plan.phrase_bars - ending_bars(plan.phrase_bars)
 
 
 def _seed_bars(seed: Score) -> int:

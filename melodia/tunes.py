@@ -99,12 +99,24 @@ def write_tunes(model: Any, seed: Any, kind: str | None = None, count: int = 1, 
         raise GenerateError(f"strain_bars {length!r}: expected a whole number of bars, at least 2")
     base = constraints or Constraints()
     if chosen:
-        base = replace(base, meter=base.meter or chosen.meter, density=base.density or chosen.density,
+        density = chosen.density if "density" in _conditions(loaded) else None
+        base = replace(base, meter=base.meter or chosen.meter, density=base.density or density,
                        metre=chosen.metre if base.metre == "free" else base.metre)
     writer = TuneWriter(loaded, letters, length, base, sampling, inner_return=chosen is not None)
     plan = writer.plan(0)
     openings = generate(loaded, seed, count, writer.asked(None, 0, plan), sampling, random_seed, plan=plan)
-    return [writer.finish(opening, random_seed * 1009 + index) for index, opening in enumerate(openings)]
+    key = _key_of(seed, base)
+    return [writer.finish(opening, key, random_seed * 1009 + index) for index, opening in enumerate(openings)]
+
+
+def _key_of(seed: Any, constraints: Constraints) -> Mode:
+    """The key `generate` writes a seed's continuation in: the one asked for, the seed's own, or its estimate."""
+    from melodia.generation import read_seed, seed_key
+
+    score, named = read_seed(seed)
+    if constraints.meter:
+        score.time_signatures = [constraints.meter.time_signature()]
+    return constraints.key or named or seed_key(score)
 
 
 def ending_bars(strain_bars: int) -> int:
@@ -144,17 +156,16 @@ class TuneWriter:
         """The constraints of playing `index`: the user's, with its length, the key, and (unless the user asked
         for a register) the register of its strain."""
         register = self.base.register
-        if register is None and played is not None:
+        if register is None and played is not None and "register" in _conditions(self.loaded):
             register = _register(played, index, self.length, self.letters[index] not in self.letters[:index],
                                  index + 1 == len(self.letters))
         return replace(self.base, key=key or self.base.key, bars=plan.bars, form=None, phrase_bars=None,
-                       end_on_tonic=False, register=register)
+                       end_on_tonic=self.base.end_on_tonic and index + 1 == len(self.letters), register=register)
 
-    def finish(self, opening: Score, random_seed: int) -> Tune:
-        """The tune whose first playing is `opening`: every later part drawn once, in the order played."""
+    def finish(self, opening: Score, key: Mode, random_seed: int) -> Tune:
+        """The tune in `key` whose first playing is `opening`: every later part drawn once, in the order played."""
         from melodia.generation import generate
 
-        key = Mode(opening.key_signatures[0].tonic, opening.key_signatures[0].mode)
         ending = ending_bars(self.length)
         played = opening
         parts: dict[PartKey, Part] = {(self.letters[0], self.closes(0)): _part(played, 0, self.length, ending)}
@@ -177,6 +188,11 @@ class TuneWriter:
             played = _with_notes(drawn, part[0] + part[1], first_bar)
         played.form = _form(played, self.letters, self.length, set(parts))
         return Tune(played, key)
+
+
+def _conditions(loaded: Any) -> tuple[str, ...]:
+    """The soft controls a loaded (model, tokenizer) pair was trained with."""
+    return tuple(getattr(loaded[0].config, "conditions", ()))
 
 
 def _bar_starts(score: Score, bars: int) -> list[int]:
