@@ -471,9 +471,17 @@ def _generate_command(commands: Any) -> None:
                           help="phrases that return, e.g. AABB, AABA, ABAC; 'none' for no form (default: by "
                                "length: AA for 8 bars, AABA for 16)")
     generate.add_argument("--phrase-bars", type=int, metavar="N", help="bars per phrase (default: 4 where it fits)")
+    generate.add_argument("--tune", choices=("jig", "reel", "hornpipe", "polka", "waltz", "air"),
+                          help="whole tunes as played, in the tune type's meter and form (a reel: AABB of 8-bar "
+                               "strains, each played twice with first and second endings, 32 bars); --form then "
+                               "names the strains (AABB, AABA, ABAC, AABBCC) and --strain-bars their length")
+    generate.add_argument("--strain-bars", type=int, metavar="N", help="bars per strain with --tune (default: 8)")
     generate.add_argument("--scale", choices=("strict", "soft", "off"), default="strict",
                           help="strict: only the key's scale; soft: a bias towards it (minor's raised 6th and 7th, "
                                "chromatic passing notes); off: any pitch (default: %(default)s)")
+    generate.add_argument("--metre", choices=("free", "strict"), default="free",
+                          help="strict: a dance tune's metre, no notes tied over bar lines or held across a beat, "
+                               "no triplets (default: %(default)s; strict for --tune, but for airs)")
     generate.add_argument("--instrument", help="keep notes in this instrument's range (violin, flute, ...)")
     _control_options(generate)
     _sampling_options(generate)
@@ -513,8 +521,11 @@ def _generate(args: argparse.Namespace) -> None:
         from melodia.style import load_style, stylize
 
         style = load_style(args.style)  # before generating: a bad name fails at once
-    with _sampling_progress(args.num, args.quiet) as progress:
-        scores = generate(args.model, seed, args.num, constraints, sampling, args.random_seed, progress=progress)
+    if args.tune:
+        scores = _whole_tunes(args, seed, constraints, sampling)
+    else:
+        with _sampling_progress(args.num, args.quiet) as progress:
+            scores = generate(args.model, seed, args.num, constraints, sampling, args.random_seed, progress=progress)
     if style is not None:
         scores = [stylize(score, style=style) for score in scores]
     settings = settings_record(args.seed, constraints, sampling, args.random_seed, args.model, args.num)
@@ -549,6 +560,22 @@ def _sampling_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top-p", type=float, default=1.0,
                         help="draw only from the likeliest tokens that together hold this share of the probability "
                              "(1: all; default: %(default)s)")
+
+
+def _whole_tunes(args: argparse.Namespace, seed: Any, constraints: Any, sampling: Any) -> list[Any]:
+    """`generate --tune`: whole tunes as played (melodia.tunes), their length set by their form."""
+    from dataclasses import replace
+
+    from melodia.errors import MelodiaError
+    from melodia.tunes import write_tunes
+
+    if args.bars or args.notes or args.phrase_bars:
+        raise MelodiaError(f"--tune {args.tune}: the length follows from the form and --strain-bars; leave out "
+                           "--bars, --notes and --phrase-bars")
+    constraints = replace(constraints, bars=None, form=None, phrase_bars=None)
+    tunes = write_tunes(args.model, seed, args.tune, args.num, form=args.form, strain_bars=args.strain_bars,
+                        constraints=constraints, sampling=sampling, random_seed=args.random_seed)
+    return [tune.played for tune in tunes]
 
 
 def _control_options(parser: argparse.ArgumentParser) -> None:
@@ -636,7 +663,7 @@ def _generation_settings(args: argparse.Namespace) -> tuple[Any, Any]:
         raise MelodiaError(f"--seed-bars {args.seed_bars}: expected 1 or more bars")
     constraints = Constraints.parse({name: getattr(args, name) for name in (
         "key", "range", "max_leap", "bars", "notes", "meter", "end_on_tonic", "instrument", "form", "phrase_bars",
-        "scale", "chords", "density", "register")}, "", "constraints")
+        "scale", "metre", "chords", "density", "register")}, "", "constraints")
     sampling = SamplingConfig(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
                               repetition_penalty=args.repetition_penalty, beam_size=args.beam_size,
                               branch_factor=args.branch_factor)

@@ -28,6 +28,7 @@ SCALE_CHOICES = ("strict", "soft", "off")
 # one core), and a typed extra zero should be refused at once rather than run for an hour.
 MAX_BARS = 1000
 MAX_NOTES = 8000
+METRE_CHOICES = ("free", "strict")
 
 
 class GenerateError(MelodiaError):
@@ -97,6 +98,7 @@ class Constraints:
     form: str | None = None  # "AABB", one letter a phrase; by default one fitting the length; "none": no form
     phrase_bars: int | None = None  # bars per phrase; by default 4 where the length allows
     scale: str = "strict"  # "strict": only the key's scale; "soft": a bias towards it; "off": any pitch
+    metre: str = "free"  # "strict": a dance tune's metre (no ties over bar lines or held syncopations, no triplets)
     # soft controls (see melodia.controls), which the model is conditioned on rather than held to:
     chords: str | None = None  # "D | G | A7 | D": chords per bar (a bar's chords share it), repeated to the length
     density: str | None = None  # notes per bar, "2,4,4,8" (repeated), or a curve: steady, rising, falling, arch
@@ -134,6 +136,8 @@ class Constraints:
         if self.instrument is not None and self.instrument not in INSTRUMENT_RANGES:
             raise GenerateError(f"constraints.instrument = {self.instrument!r}: expected one of "
                                   f"{', '.join(sorted(INSTRUMENT_RANGES))}")
+        if self.metre not in METRE_CHOICES:
+            raise GenerateError(f"constraints.metre = {self.metre!r}: expected one of {', '.join(METRE_CHOICES)}")
         if self.scale not in SCALE_CHOICES:
             raise GenerateError(f"constraints.scale = {self.scale!r}: expected one of {', '.join(SCALE_CHOICES)}")
         if self.form is not None:

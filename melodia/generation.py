@@ -45,6 +45,7 @@ from melodia.tokenizers.rules import (
     BarCount,
     BeatBias,
     ChordBeatBias,
+    DanceMetre,
     InOrder,
     LastNoteHome,
     LeapLimit,
@@ -91,13 +92,14 @@ def form_plan(constraints: Constraints) -> FormPlan | None:
 
 def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints | None = None,
              sampling: SamplingConfig | None = None, random_seed: int = 0, *,
-             progress: Progress | None = None) -> list[Score]:
+             progress: Progress | None = None, plan: FormPlan | None = None) -> list[Score]:
     """`count` continuations of `seed` by `model`, sampled as one batch.
 
     `seed` is note text ("C4 D4 E4/8"), an ABC fragment, a `Score`, a music21 stream, or
     `SeedFile(path, bars, track)`; `model` is a model file path or a loaded
     (model, tokenizer) pair. The same `random_seed` gives the same output. `progress`, when
-    given, is called every sampling step with how many melodies were finished in it.
+    given, is called every sampling step with how many melodies were finished in it. `plan`, when given,
+    is the form to keep instead of the one the constraints ask for (`melodia.tunes` plans strains with it).
     """
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise GenerateError(f"count {count!r}: expected a whole number of melodies, 1 or more")
@@ -112,7 +114,14 @@ def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints | N
         raise GenerateError(str(error)) from None
     named = mode is not None
     mode = mode or seed_key(seed_score)
-    plan = form_plan(constraints)
+    if plan is None and (asked := form_plan(constraints)) is not None and _strains_fit(asked, seed_score):
+        from melodia.tunes import write_tunes  # a form of phrases that return: strains played as written
+
+        tunes = write_tunes((model, tokenizer), seed, count=count, form=asked.form, strain_bars=asked.phrase_bars,
+                            constraints=replace(constraints, bars=None, form=None, phrase_bars=None),
+                            sampling=sampling, random_seed=random_seed)
+        return [tune.played for tune in tunes]
+    plan = plan or form_plan(constraints)
     if plan is not None:
         constraints = replace(constraints, bars=plan.bars)
     prompt = tokenizer.encode(seed_score).tolist()
@@ -139,17 +148,19 @@ def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints | N
         return [tokenizer.decode(tokens) for tokens in sequences]
 
     scores = draw(count)
+    closes = plan is not None and plan.phrases[-1].cadence == "final"
+
     def hard(score: Score) -> str:
         return _fault(score, seed_score.note_count, mode, constraints)
 
     retries = 0 if sampling.beam_size else RETRIES
     for _ in range(retries):
         failing = [i for i, score in enumerate(scores)
-                   if hard(score) or (plan and not ends_on_tonic(score, mode.tonic))]
+                   if hard(score) or (closes and not ends_on_tonic(score, mode.tonic))]
         if not failing:
             break
         for index, again in zip(failing, draw(len(failing))):
-            if not hard(again) and (hard(scores[index]) or ends_on_tonic(again, mode.tonic)):
+            if not hard(again) and (hard(scores[index]) or (closes and ends_on_tonic(again, mode.tonic))):
                 scores[index] = again
     broken = [fault for score in scores if (fault := hard(score))]
     if broken:
@@ -219,6 +230,14 @@ def _one_thread() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def _strains_fit(plan: FormPlan, seed: Score) -> bool:
+    """Whether a form is written strain by strain (`melodia.tunes`): it has two phrases or more, and the seed
+    leaves the first phrase its ending."""
+    from melodia.tunes import ending_bars
+
+    return len(plan.phrases) > 1 and _seed_bars(seed) <= plan.phrase_bars - ending_bars(plan.phrase_bars)
 
 
 def _seed_bars(seed: Score) -> int:
@@ -388,6 +407,8 @@ def _constraint_rules(tokenizer: Tokenizer, mode: Mode, constraints: Constraints
                       allowed_pitch: np.ndarray) -> list[Constraint]:
     """The rules over the metrical grammar that keep `constraints` (see `melodia.tokenizers.rules`)."""
     rules: list[Constraint] = [InOrder(tokenizer), SteadyMeter(tokenizer), PitchSet(tokenizer, allowed_pitch)]
+    if constraints.metre == "strict":
+        rules.append(DanceMetre(tokenizer))
     if constraints.max_leap is not None:
         rules.append(LeapLimit(tokenizer, constraints.max_leap))
     if constraints.bars is not None:

@@ -50,6 +50,10 @@ def test_readme_defaults_give_tunes_with_form_endings_and_the_seed_key() -> None
     assert sum(phrase_parallelism(s) > 0 for s in scores) >= 16
     assert sum(tonic_ending(s) for s in scores) >= 18
     assert sum(key_agreement(s) for s in scores) >= 16
-    assert sum(repetition(s) for s in scores) / len(scores) < 0.3  # returns vary: not a loop of copies
+    # AABA as played: the second A is the first with its second ending, the last A is the second again, the B new
+    assert all(s.form is not None and s.form.describe() == "AABA, 4 + 4 bars, endings 1-2" for s in scores)
+    assert all(bars_of(s)[12:16] == bars_of(s)[4:8] for s in scores)
+    assert sum(bars_of(s)[8:10] != bars_of(s)[0:2] for s in scores) >= 18  # the B strain is new, not A's opening
+    assert sum(repetition(s) for s in scores) / len(scores) < 0.45  # no more than the returns AABA plays
     free = generate(shipped(), README_SEED, 20, Constraints(bars=16, form="none"), random_seed=5)
     assert sum(phrase_parallelism(s) for s in free) < sum(phrase_parallelism(s) for s in scores)

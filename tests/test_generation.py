@@ -21,7 +21,7 @@ from melodia.seed import parse_seed
 def test_constraints_hold_on_every_output() -> None:
     model = untrained(MELODY, 1)
     outputs = generate((model, MELODY), "D4 E4 F#4/8 G4/8 A4/2 meter=6/8", count=300,
-                       constraints=Constraints(key="D dorian", pitch_range=(60, 84), max_leap=5, bars=8),
+                       constraints=Constraints(key="D dorian", pitch_range=(60, 84), max_leap=5, bars=8, form="none"),
                        sampling=SamplingConfig(temperature=1.3), random_seed=3)
     seed_notes = 5
     for score in outputs:

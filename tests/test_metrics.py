@@ -97,3 +97,49 @@ def test_structure_metrics_see_form_endings_and_key() -> None:
 def test_a_one_voice_line_of_very_short_notes_has_no_polyphony() -> None:
     flurry = Score([Track(notes=[Note(60 + i % 5, 80, i * 50, 50) for i in range(40)])])  # 50-tick notes
     assert polyphony(flurry) == 1.0 and polyphony_rate(flurry) == 0.0
+
+
+# ---------------------------------------------------------------- a folk player's measures (metrics.tunes)
+
+
+def test_metre_measures_see_ties_syncopations_and_triplets() -> None:
+    from melodia.metrics import tunes
+
+    eighth = Q // 2
+    steady = line([60, 62, 64, 65, 67, 65, 64, 62], eighth)
+    assert tunes.tie_rate(steady) == tunes.held_offbeat_rate(steady) == tunes.off_grid_rate(steady) == 0.0
+    # a quarter struck on the last eighth of a 4/4 bar is tied over the bar line and held across the beat
+    tied = Score([Track(notes=[Note(60, 80, 0, 7 * eighth), Note(62, 80, 7 * eighth, Q), Note(64, 80, 9 * eighth,
+                                                                                             7 * eighth)])])
+    assert tunes.tie_rate(tied) == pytest.approx(1 / 3)
+    assert tunes.held_offbeat_rate(tied) == pytest.approx(2 / 3)
+    triplets = line([60, 62, 64, 65, 67, 69], Q // 3)
+    assert tunes.off_grid_rate(triplets) == 1.0  # every triplet eighth lasts off the grid
+
+
+def test_shape_measures_see_runs_hanging_leaps_and_high_endings() -> None:
+    from melodia.metrics import tunes
+
+    assert tunes.same_pitch_runs(line([60] * 5 + [62, 64])) == pytest.approx(1 / 7)
+    assert tunes.same_pitch_runs(line([60] * 4 + [62, 64])) == 0.0
+    assert tunes.unrecovered_leap_rate(line([60, 69, 71, 72])) == pytest.approx(1 / 4)  # up a sixth, on up
+    assert tunes.unrecovered_leap_rate(line([60, 69, 67, 65])) == 0.0  # up a sixth, then back down
+    assert tunes.final_height(line([60, 64, 67, 72])) == 1.0
+    assert tunes.final_height(line([67, 72, 64, 60])) == 0.0
+    assert tunes.common_duration_share(line([60, 62, 64])) == 1.0
+
+
+def test_strain_measures_read_the_form_of_a_real_tune_as_played() -> None:
+    from melodia.io.music21 import score_from_text
+    from melodia.metrics import tunes
+
+    abc = ("X:1\nT:test\nM:4/4\nL:1/8\nK:G\n|:GABc dedB|dedB dedB|c2ec B2dB|1 AGFG A4:|2 AGFA G4||\n"
+           "|:gfga bgab|gfga bgab|egfg dgBd|1 cBAB c4:|2 cBAB G4|]\n")
+    score = score_from_text(abc, "abc", "test tune")
+    assert score.form is not None and score.form.letters == "AABB"
+    assert tunes.strain_return_share(score) == 1.0
+    assert tunes.strain_tonic_endings(score, 7) == 1.0  # both strains close on G
+    assert tunes.strain_pitch_rise(score) > 5  # the B strain sits an octave up
+    assert tunes.repeated_bar_rate(score) == pytest.approx(2 / 15)  # 16 bars as played: gfga bgab, twice
+    without_form = line([60, 62, 64])
+    assert math.isnan(tunes.strain_return_share(without_form))

@@ -83,6 +83,25 @@ class SteadyMeter(MetricalRule):
         return narrowed
 
 
+class DanceMetre(MetricalRule):
+    """A dance tune's metre: no note held over a bar line, a note struck off the beat over by the next beat, and
+    every onset and length on the sixteenth-note grid (no triplets), as jigs, reels and hornpipes keep it."""
+
+    def narrow(self, state: MetricalState, mask: np.ndarray) -> np.ndarray:
+        if not state.meters or state.bars == 0:
+            return mask
+        narrowed = mask.copy()
+        sixteenth = max(self.tokenizer.grid.steps_per_quarter // 4, 1)
+        length = state.bar_length
+        narrowed[self.position_start:self.position_start + length] &= np.arange(length) % sixteenth == 0
+        if mask[self.duration_start:self.duration_stop].any() and state.position >= 0:
+            beat, position = self.beat(state), state.position
+            room = length - position if position % beat == 0 else min(length - position, beat - position % beat)
+            lengths = np.arange(1, self.duration_stop - self.duration_start + 1)
+            narrowed[self.duration_start:self.duration_stop] &= (lengths <= room) & (lengths % sixteenth == 0)
+        return narrowed
+
+
 class InOrder(MetricalRule):
     """The melody is written in time order: no fill-in-the-middle Gap (see `melodia.infill` for filling one)."""
 

@@ -1,0 +1,171 @@
+"""What a folk player hears in a whole tune: strains that come back, metre that holds, a shape that ends home.
+
+Each measure is a small pure function of a `Score`'s top line (`melody`) and its bars (`Score.bar_starts`).
+Rates are shares of the line's notes (or bars), so tunes of any length compare. Measures of form read the
+strains as played from `Score.form` (a tune read with repeats, or written by `melodia.tunes`).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+
+import numpy as np
+
+from melodia.metrics import beat_ticks, melody
+from melodia.score import Note, Playing, Score
+
+SIXTEENTH_TICKS = 120
+BarNotes = tuple[tuple[int, int, int], ...]  # (position in the bar, pitch, duration), by onset
+
+
+def bar_notes(score: Score) -> list[BarNotes]:
+    """The top line bar by bar: each note as (position in its bar, pitch, duration), in ticks."""
+    line = melody(score)
+    starts = score.bar_starts(max((n.onset_tick for n in line), default=0))
+    bars: list[list[tuple[int, int, int]]] = [[] for _ in starts]
+    for note in line:
+        index = int(np.searchsorted(starts, note.onset_tick, side="right")) - 1
+        bars[index].append((note.onset_tick - starts[index], note.pitch, note.duration_tick))
+    return [tuple(bar) for bar in bars]
+
+
+def playing_bars(score: Score, playing: Playing) -> tuple[int, int, int]:
+    """The first bar of a playing, the first bar of its ending (or of its last two bars, without endings) and
+    the bar after it, as indices into `bar_notes`."""
+    starts = score.bar_starts(max(score.end_tick, playing.end_tick))
+
+    def bar_at(tick: int) -> int:
+        return int(np.searchsorted(starts, tick, side="right")) - 1
+
+    first, after = bar_at(playing.start_tick), bar_at(playing.end_tick - 1) + 1
+    return first, bar_at(playing.ending_tick) if playing.ending else max(first, after - 2), after
+
+
+def strain_return_share(score: Score) -> float:
+    """Share of bars, before the ending (or the last two bars) of each strain's second and later playings, equal
+    to the same bar of the strain's first playing (NaN for a score without a form or without a repeat)."""
+    if score.form is None:
+        return float("nan")
+    bars = bar_notes(score)
+    first: dict[int, tuple[int, int, int]] = {}
+    same = total = 0
+    for playing in score.form.playings:
+        here = playing_bars(score, playing)
+        if playing.strain not in first:
+            first[playing.strain] = here
+            continue
+        there = first[playing.strain]
+        for offset in range(min(here[1] - here[0], there[1] - there[0])):
+            if here[0] + offset < len(bars):
+                total += 1
+                same += bars[here[0] + offset] == bars[there[0] + offset]
+    return same / total if total else float("nan")
+
+
+def repeated_bar_rate(score: Score) -> float:
+    """Share of bars with notes (after the first) equal to the bar just before, in positions, pitches and lengths."""
+    bars = bar_notes(score)
+    pairs = [(before, bar) for before, bar in itertools.pairwise(bars) if bar]
+    return sum(before == bar for before, bar in pairs) / len(pairs) if pairs else 0.0
+
+
+def tie_rate(score: Score) -> float:
+    """Share of the top line's notes that sound on across a bar line (a note tied over the bar)."""
+    line = melody(score)
+    if not line:
+        return 0.0
+    starts = np.asarray(score.bar_starts(max(n.end_tick for n in line)))
+    crossing = [bool(np.any((starts > n.onset_tick) & (starts < n.end_tick))) for n in line]
+    return float(np.mean(crossing))
+
+
+def _beat_position(score: Score, note: Note) -> tuple[int, int]:
+    """The note's onset within its bar, in ticks, and the beat of the meter there."""
+    starts = score.bar_starts(note.onset_tick)
+    return note.onset_tick - starts[-1], beat_ticks(score.time_signature_at(note.onset_tick))
+
+
+def held_offbeat_rate(score: Score) -> float:
+    """Share of notes that start off the beat and sound on past the next beat (a syncopation held across it)."""
+    line = melody(score)
+    held = 0
+    for note in line:
+        position, beat = _beat_position(score, note)
+        off = position % beat
+        held += bool(off) and note.duration_tick > beat - off
+    return held / len(line) if line else 0.0
+
+
+def off_grid_rate(score: Score) -> float:
+    """Share of notes whose onset, or end, falls off the sixteenth-note grid of its bar (triplets, odd values)."""
+    line = melody(score)
+    off = 0
+    for note in line:
+        position, _ = _beat_position(score, note)
+        off += bool(position % SIXTEENTH_TICKS or note.duration_tick % SIXTEENTH_TICKS)
+    return off / len(line) if line else 0.0
+
+
+def same_pitch_runs(score: Score, length: int = 5) -> float:
+    """Runs of `length` or more notes in a row on one pitch, per note of the line."""
+    pitches = [n.pitch for n in melody(score)]
+    runs = sum(len(list(group)) >= length for _, group in itertools.groupby(pitches))
+    return runs / len(pitches) if pitches else 0.0
+
+
+def unrecovered_leap_rate(score: Score, leap: int = 8) -> float:
+    """Share of notes that leap `leap` semitones or more (a minor sixth by default) to a note that is left the same
+    way or not at all (a leap is recovered when the line turns back after it)."""
+    pitches = [n.pitch for n in melody(score)]
+    hanging = 0
+    for before, landing, after in itertools.zip_longest(pitches, pitches[1:], pitches[2:]):
+        if landing is None or abs(landing - before) < leap:
+            continue
+        step = 0 if after is None else after - landing
+        hanging += step == 0 or (step > 0) == (landing > before)
+    return hanging / len(pitches) if pitches else 0.0
+
+
+def common_duration_share(score: Score) -> float:
+    """Share of the line's notes that have its most common duration (reels: most notes are eighths)."""
+    counts = Counter(n.duration_tick for n in melody(score))
+    return max(counts.values()) / sum(counts.values()) if counts else 0.0
+
+
+def strain_pitch_rise(score: Score) -> float:
+    """Mean pitch of the second strain's notes minus the first strain's, in semitones (NaN without two strains)."""
+    if score.form is None or len(score.form.strains) < 2:
+        return float("nan")
+    line = melody(score)
+
+    def mean_pitch(strain: int) -> float:
+        pitches = [n.pitch for p in score.form.playings if p.strain == strain  # type: ignore[union-attr]
+                   for n in line if p.start_tick <= n.onset_tick < p.end_tick]
+        return float(np.mean(pitches)) if pitches else float("nan")
+
+    return mean_pitch(1) - mean_pitch(0)
+
+
+def final_height(score: Score) -> float:
+    """Where the last note sits in the line's range: 0 at its lowest pitch, 1 at its highest."""
+    pitches = [n.pitch for n in melody(score)]
+    if not pitches or max(pitches) == min(pitches):
+        return 0.0
+    return (pitches[-1] - min(pitches)) / (max(pitches) - min(pitches))
+
+
+def playing_ends_on_tonic(score: Score, playing: Playing, tonic: int) -> bool:
+    """Whether the last note struck in `playing` is the tonic (`tonic`, a pitch class)."""
+    inside = [n for n in melody(score) if playing.start_tick <= n.onset_tick < playing.end_tick]
+    return bool(inside) and inside[-1].pitch % 12 == tonic
+
+
+def strain_tonic_endings(score: Score, tonic: int) -> float:
+    """Share of strains whose last playing ends on the tonic (the tune's end among them); for a score without
+    a form, whether the tune ends on it."""
+    if score.form is None:
+        line = melody(score)
+        return float(bool(line) and line[-1].pitch % 12 == tonic)
+    closing = {playing.strain: playing for playing in score.form.playings}
+    return float(np.mean([playing_ends_on_tonic(score, p, tonic) for p in closing.values()]))

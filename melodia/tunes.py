@@ -1,0 +1,280 @@
+"""Whole tunes as players play them: strains written once, played again with first and second endings.
+
+    tunes = write_tunes(model, "D4/8 E4/8 F#4/8 A4/8 D5/8 A4/8 F#4/8 A4/8", "reel", count=4)
+
+A tune is a row of strains (AABB: the A strain played twice, then the B strain twice; AABA:
+song form). Each strain is written once, as ABC notation and folk-rnn write it: a body, then
+an ending. A playing followed by the same strain, or by a return to an earlier one, ends open
+(a half cadence that asks for more: the first ending); one followed by a new strain, or the
+tune's last, ends closed on the tonic (the second ending). A strain played again is its body
+note for note, as a repeat sign plays it, with the ending its place asks for. In a tune type
+(`--tune reel`) a strain of 8 bars or more brings its opening back in its second half, varied
+(`melodia.form`'s return), and a new strain after the first sits higher, as B strains do (the
+soft register control), coming back down for its ending and lower still at the tune's end.
+
+Every part is drawn by the language model as a continuation of all that was played before it,
+so a second ending follows the repeated body and the B strain follows the A strain as played.
+`Tune.played` is the score as played (MIDI); its `form` says where each strain is played and
+with which ending, so MusicXML keeps repeat signs and volta brackets and `melodia.metrics.tunes`
+can measure the form. Chords asked for win over a repeat: a playing whose bars carry other
+chords than the strain's first playing is written anew over them.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from melodia.constraints import Constraints, GenerateError
+from melodia.form import FormPlan, Phrase, form_letters
+from melodia.metrics import bar_mean_pitches
+from melodia.sampler import SamplingConfig
+from melodia.score import Form, Note, Playing, Score, Strain
+from melodia.seed import Mode
+
+
+@dataclass(frozen=True)
+class TuneType:
+    """A kind of tune: its usual meter, strain length, form, metre and notes per bar."""
+
+    meter: str
+    strain_bars: int
+    form: str
+    metre: str = "strict"  # dance tunes keep a strict metre (see `Constraints.metre`)
+    density: str | None = None  # notes per bar the soft density control asks for (running eighths)
+
+
+TUNE_TYPES = {
+    "jig": TuneType("6/8", 8, "AABB", density="6"),
+    "reel": TuneType("4/4", 8, "AABB", density="8"),
+    "hornpipe": TuneType("4/4", 8, "AABB", density="8"),
+    "polka": TuneType("2/4", 8, "AABB", density="4"),
+    "waltz": TuneType("3/4", 8, "AABB"),
+    "air": TuneType("3/4", 8, "AABA", metre="free"),
+}
+B_RISE = 4.0  # semitones a new strain's register sits above the first strain's (as real B strains do)
+LAST_FALL = 3.0  # semitones the tune's closing ending sits below the first strain's, so that the tune ends low
+
+PartKey = tuple[str, bool]  # a strain's letter, and whether the playing ends closed
+Part = tuple[list[Note], list[Note]]  # a strain's body and one of its endings, timed from the strain's start
+
+
+@dataclass
+class Tune:
+    """A tune as played (its `Score.form` says where each strain is played, with which ending) and its key."""
+
+    played: Score
+    key: Mode
+
+
+def tune_type(name: str) -> TuneType:
+    """The tune type called `name` (jig, reel, ...), or a `GenerateError` naming the accepted ones."""
+    if name not in TUNE_TYPES:
+        raise GenerateError(f"tune type {name!r}: expected one of {', '.join(TUNE_TYPES)}")
+    return TUNE_TYPES[name]
+
+
+def write_tunes(model: Any, seed: Any, kind: str | None = None, count: int = 1, *, form: str | None = None,
+                strain_bars: int | None = None, constraints: Constraints | None = None,
+                sampling: SamplingConfig | None = None, random_seed: int = 0) -> list[Tune]:
+    """`count` whole tunes from `seed`, each in `form` (by default the tune type's) of strains of `strain_bars`.
+
+    `kind` names a tune type (jig, reel, hornpipe, polka, waltz, air), which sets the meter, strain length,
+    form, metre and notes per bar unless given; `constraints` (key, range, scale, chords, ...) hold for every
+    part. The first playings are drawn together; the same `random_seed` gives the same tunes.
+
+    Raises:
+        GenerateError: an unknown tune type, a strain shorter than 2 bars, or what `generate` refuses.
+    """
+    from melodia.generation import _load, generate
+
+    loaded = _load(model)
+    chosen = tune_type(kind) if kind else None
+    letters = form_letters(form or (chosen.form if chosen else "AABB"), "form")
+    length = strain_bars or (chosen.strain_bars if chosen else 8)
+    if isinstance(length, bool) or not isinstance(length, int) or length < 2:
+        raise GenerateError(f"strain_bars {length!r}: expected a whole number of bars, at least 2")
+    base = constraints or Constraints()
+    if chosen:
+        density = chosen.density if "density" in _conditions(loaded) else None
+        base = replace(base, meter=base.meter or chosen.meter, density=base.density or density,
+                       metre=chosen.metre if base.metre == "free" else base.metre)
+    writer = TuneWriter(loaded, letters, length, base, sampling, inner_return=chosen is not None)
+    plan = writer.plan(0)
+    openings = generate(loaded, seed, count, writer.asked(None, 0, plan), sampling, random_seed, plan=plan)
+    key = _key_of(seed, base)
+    return [writer.finish(opening, key, random_seed * 1009 + index) for index, opening in enumerate(openings)]
+
+
+def _key_of(seed: Any, constraints: Constraints) -> Mode:
+    """The key `generate` writes a seed's continuation in: the one asked for, the seed's own, or its estimate."""
+    from melodia.seed import read_seed, requested_key, seed_key
+
+    score, named = read_seed(seed)
+    if constraints.meter:
+        score.time_signatures = [constraints.meter.time_signature()]
+    return requested_key(named, constraints.key) or seed_key(score)
+
+
+def ending_bars(strain_bars: int) -> int:
+    """Bars of a strain's first or second ending: two, or one in a strain shorter than four bars."""
+    return 2 if strain_bars >= 4 else 1
+
+
+@dataclass
+class TuneWriter:
+    """Writes the strains of one form, part by part, each part a continuation of all played before it."""
+
+    loaded: Any
+    letters: str
+    length: int
+    base: Constraints
+    sampling: SamplingConfig | None
+    inner_return: bool = False
+
+    def closes(self, index: int) -> bool:
+        """Whether playing `index` ends closed, on the tonic: the tune's last, or one followed by a new strain."""
+        return index + 1 == len(self.letters) or self.letters[index + 1] not in self.letters[:index + 1]
+
+    def plan(self, index: int) -> FormPlan:
+        """The form rules up to the end of playing `index` (the bars before it are prompt, never touched)."""
+        length, first = self.length, index * self.length + 1
+        letter, cadence = self.letters[index], "final" if self.closes(index) else "half"
+        phrases = [Phrase(self.letters[j], 1 + j * length, length, (), "full") for j in range(index)]
+        if self.inner_return and letter not in self.letters[:index] and length >= 8:
+            half = length // 2
+            returns = ((first + half, first, True), (first + half + 1, first + 1, False))
+            phrases += [Phrase(letter, first, half, (), "half"), Phrase(letter, first + half, half, returns, cadence)]
+        else:
+            phrases.append(Phrase(letter, first, length, (), cadence))
+        return FormPlan(self.letters[:index + 1], length, tuple(phrases))
+
+    def asked(self, played: Score | None, index: int, plan: FormPlan, key: Mode | None = None) -> Constraints:
+        """The constraints of playing `index`: the user's, with its length, the key, and (unless the user asked
+        for a register) the register of its strain."""
+        register = self.base.register
+        if register is None and played is not None and "register" in _conditions(self.loaded):
+            register = _register(played, index, self.length, self.letters[index] not in self.letters[:index],
+                                 index + 1 == len(self.letters))
+        return replace(self.base, key=key or self.base.key, bars=plan.bars, form=None, phrase_bars=None,
+                       end_on_tonic=self.base.end_on_tonic and index + 1 == len(self.letters), register=register)
+
+    def finish(self, opening: Score, key: Mode, random_seed: int) -> Tune:
+        """The tune in `key` whose first playing is `opening`: every later part drawn once, in the order played."""
+        from melodia.generation import generate
+
+        ending = ending_bars(self.length)
+        played = opening
+        parts: dict[PartKey, Part] = {(self.letters[0], self.closes(0)): _part(played, 0, self.length, ending)}
+        for index in range(1, len(self.letters)):
+            letter, closed, first_bar = self.letters[index], self.closes(index), index * self.length
+            body = next((part[0] for (name, _), part in parts.items() if name == letter), None)
+            if body is not None and not _same_chords(played, self.letters.index(letter) * self.length, first_bar,
+                                                     self.length):
+                body = None  # the chords win: this playing is written anew over its own chords
+            if body is not None and (letter, closed) in parts:
+                played = _with_notes(played, body + parts[letter, closed][1], first_bar)
+                continue
+            plan = self.plan(index)
+            prompt = _with_notes(played, body or [], first_bar)
+            drawn = generate(self.loaded, prompt, 1, self.asked(played, index, plan, key), self.sampling,
+                             random_seed + index, plan=plan)[0]
+            part = _part(drawn, first_bar, self.length, ending)
+            part = (part[0] if body is None else body, part[1])  # a note the model put after the body's end goes
+            parts.setdefault((letter, closed), part)
+            played = _with_notes(drawn, part[0] + part[1], first_bar)
+        played.form = _form(played, self.letters, self.length, set(parts))
+        return Tune(played, key)
+
+
+def _conditions(loaded: Any) -> tuple[str, ...]:
+    """The soft controls a loaded (model, tokenizer) pair was trained with."""
+    return tuple(getattr(loaded[0].config, "conditions", ()))
+
+
+def _bar_starts(score: Score, bars: int) -> list[int]:
+    """The ticks of the first `bars` + 1 bar lines of `score`, counting on in its last meter past its end."""
+    starts = score.bar_starts(max(score.end_tick, 1))
+    bar_ticks = score.time_signature_at(starts[-1]).bar_ticks
+    return starts + [starts[-1] + bar_ticks * (k + 1) for k in range(bars + 1 - len(starts))]
+
+
+def _part(score: Score, first_bar: int, length: int, ending: int) -> Part:
+    """The notes of a strain's body and of its ending (its last `ending` bars), each timed from its first bar."""
+    starts = _bar_starts(score, first_bar + length)
+    begin, split, end = starts[first_bar], starts[first_bar + length - ending], starts[first_bar + length]
+    line = sorted(score.notes, key=lambda n: (n.onset_tick, n.pitch))
+
+    def between(low: int, high: int) -> list[Note]:
+        return [Note(n.pitch, n.velocity, n.onset_tick - begin, min(n.end_tick, high) - n.onset_tick)
+                for n in line if low <= n.onset_tick < high]
+
+    return between(begin, split), between(split, end)
+
+
+def _with_notes(score: Score, notes: list[Note], first_bar: int) -> Score:
+    """`score` cut at bar `first_bar`, with `notes` (timed from that bar) played from there."""
+    begin = _bar_starts(score, first_bar)[first_bar]
+    result = copy.deepcopy(score)
+    track = result.tracks[0]
+    track.notes = [Note(n.pitch, n.velocity, n.onset_tick, min(n.end_tick, begin) - n.onset_tick)
+                   for n in track.notes if n.onset_tick < begin]
+    track.notes += [Note(n.pitch, n.velocity, n.onset_tick + begin, n.duration_tick) for n in notes]
+    for extra in result.tracks[1:]:
+        extra.notes = [n for n in extra.notes if n.onset_tick < begin]
+    return result
+
+
+def _same_chords(played: Score, first_bar: int, again_bar: int, length: int) -> bool:
+    """Whether the chord symbols over the `length` bars from `again_bar` are those over the bars from
+    `first_bar`, bar for bar (always, without chord symbols)."""
+    if not played.chord_symbols:
+        return True
+    starts = _bar_starts(played, again_bar + length)
+
+    def chords(bar: int) -> list[tuple[int, str]]:
+        begin, end = starts[bar], starts[bar + length]
+        sounding = [c.symbol for c in played.chord_symbols if c.tick <= begin]
+        inside = [(c.tick - begin, c.symbol) for c in played.chord_symbols if begin < c.tick < end]
+        return [(0, sounding[-1])] * bool(sounding) + inside
+
+    return chords(first_bar) == chords(again_bar)
+
+
+def _register(played: Score, index: int, length: int, new_strain: bool, last: bool) -> str:
+    """The register asked of each bar up to the end of playing `index`: the bars played keep their own; a new
+    strain's body sits `B_RISE` semitones above the first strain, its ending comes back to the first strain's
+    register, and the tune's closing ending sits `LAST_FALL` below it."""
+    from melodia.controls import REGISTER_FLOORS, REGISTERS
+
+    def register(pitch: float) -> str:
+        return REGISTERS[sum(pitch >= floor for floor in REGISTER_FLOORS)]
+
+    means = bar_mean_pitches(played)
+    home = float(np.nanmean(means[:length])) if np.isfinite(means[:length]).any() else 68.0
+    ending = ending_bars(length)
+    earlier = [register(m if np.isfinite(m) else home) for m in means[:index * length]]
+    earlier += [register(home)] * (index * length - len(earlier))
+    body = [register(home + B_RISE if new_strain else home)] * (length - ending)
+    return ",".join(earlier + body + [register(home - LAST_FALL if last else home)] * ending)
+
+
+def _form(played: Score, letters: str, length: int, parts: set[PartKey]) -> Form:
+    """The form of a tune written strain by strain: a strain played both open and closed has a first ending
+    (open) and a second (closed)."""
+    labels = list(dict.fromkeys(letters))
+    both = {label for label in labels if (label, True) in parts and (label, False) in parts}
+    strains = tuple(Strain(label, length, (1, 2) if label in both else ()) for label in labels)
+    starts = _bar_starts(played, len(letters) * length)
+    ending = ending_bars(length)
+    playings = []
+    for index, letter in enumerate(letters):
+        begin, end = starts[index * length], starts[(index + 1) * length]
+        closed = index + 1 == len(letters) or letters[index + 1] not in letters[:index + 1]
+        number = (2 if closed else 1) if letter in both else 0
+        playings.append(Playing(labels.index(letter), begin, end, number,
+                                starts[(index + 1) * length - ending] if number else end))
+    return Form(strains, tuple(playings))

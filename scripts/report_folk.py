@@ -1,0 +1,159 @@
+"""A folk player's report: whole generated tunes beside real tunes of the same kind, as played.
+
+For each kind (jigs in 6/8, reels and hornpipes, waltzes, airs) it reads real tunes from music21's corpus with
+their repeats expanded (Ryan's Mammoth Collection for jigs, reels and hornpipes; O'Neill's 1850 and Aird's
+Airs for waltzes and airs), writes as many tunes with `melodia.tunes.write_tunes` (32 bars as played where the
+kind has two strains, seeded with the first bar of a real tune of that kind), and prints the measures of
+`melodia.metrics.tunes` side by side with their ratio and the issue's goal.
+
+Usage: python scripts/report_folk.py [--model melodia/data/default.safetensors] [--count 40] [--kinds jig,reel]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from melodia.generation import _load
+from melodia.metrics import tunes as measures
+from melodia.score import KeySignature, Note, Score, TimeSignature, Track
+from melodia.tunes import TUNE_TYPES, write_tunes
+
+RATE_GOAL = (None, 1.5)  # at most 1.5x real tunes
+RATIO_GOAL = (0.75, 1.33)
+METRE_AND_SHAPE: dict[str, tuple[Callable[[Score], float], tuple[float | None, float]]] = {
+    "bar equal to the bar before": (measures.repeated_bar_rate, RATE_GOAL),
+    "notes tied over a bar line": (measures.tie_rate, RATE_GOAL),
+    "off-beat notes held across a beat": (measures.held_offbeat_rate, RATE_GOAL),
+    "notes off the sixteenth grid": (measures.off_grid_rate, RATE_GOAL),
+    "same-pitch runs of 5+ (per note)": (measures.same_pitch_runs, RATE_GOAL),
+    "unrecovered leaps of a minor 6th+": (measures.unrecovered_leap_rate, RATE_GOAL),
+    "share in the commonest duration": (measures.common_duration_share, RATIO_GOAL),
+    "final note's height in the range": (measures.final_height, RATIO_GOAL),
+}
+KIND_SOURCES = {  # kind -> (corpus folder, pattern of its R: field or meter, tunes with the meter)
+    "jig": ("ryansMammoth", r"R:\s*(double )?jig", "6/8"),
+    "reel": ("ryansMammoth", r"R:\s*reel", None),
+    "hornpipe": ("ryansMammoth", r"R:\s*hornpipe", None),
+    "waltz": ("oneills1850|airdsAirs", r"M:\s*3/4", "3/4"),
+    "air": ("oneills1850|airdsAirs", r"R:\s*air", None),
+}
+
+
+def corpus_tunes(kind: str) -> Iterator[tuple[str, str]]:
+    """(name, ABC text) of each tune of `kind` in music21's corpus, in a fixed order."""
+    import music21
+
+    root = Path(music21.__file__).parent / "corpus"
+    folders, pattern, _ = KIND_SOURCES[kind]
+    for folder in folders.split("|"):
+        for path in sorted((root / folder).glob("*.abc")):
+            text = path.read_text(encoding="latin-1")
+            for index, tune in enumerate(re.split(r"\n(?=X:)", text)):
+                if re.search(pattern, tune, re.IGNORECASE) and "K:" in tune:
+                    yield f"{path.stem}#{index}", tune
+
+
+def real_tunes(kind: str, count: int) -> list[Score]:
+    """Up to `count` real tunes of `kind` as played (with their form, where written with repeats)."""
+    from melodia.io.music21 import score_from_text
+
+    found: list[Score] = []
+    meter = KIND_SOURCES[kind][2]
+    for name, text in corpus_tunes(kind):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                score = score_from_text(text, "abc", name)
+            except Exception:  # a tune music21 cannot read is left out of the reference
+                continue
+        if not score.note_count or (meter and str(score.initial_time_signature()) != meter):
+            continue
+        found.append(score)
+        if len(found) == count:
+            break
+    return found
+
+
+def first_bar_seed(score: Score) -> Score:
+    """The real tune's first whole bar (after any pickup), as a seed."""
+    starts = score.bar_starts(score.end_tick)
+    first = 1 if len(starts) > 1 and starts[1] - starts[0] < score.time_signature_at(starts[1]).bar_ticks else 0
+    begin, end = starts[first], starts[first + 1] if first + 1 < len(starts) else score.end_tick
+    line = measures.melody(score)
+    notes = [Note(n.pitch, 90, n.onset_tick - begin, min(n.end_tick, end) - n.onset_tick)
+             for n in line if begin <= n.onset_tick < end]
+    meter = score.time_signature_at(begin)
+    keys = [KeySignature(0, key.tonic, key.mode) for key in score.key_signatures[:1]]
+    return Score(tracks=[Track("seed", 0, False, notes)],
+                 time_signatures=[TimeSignature(0, meter.numerator, meter.denominator)], key_signatures=keys)
+
+
+def tonic_of(score: Score) -> int:
+    return score.key_signatures[0].tonic if score.key_signatures else 0
+
+
+def mean(values: list[float]) -> float:
+    finite = [v for v in values if not np.isnan(v)]
+    return float(np.mean(finite)) if finite else float("nan")
+
+
+def verdict(made: float, real: float, goal: tuple[float | None, float]) -> str:
+    if np.isnan(made) or np.isnan(real):
+        return ""
+    if goal == RATE_GOAL:
+        return "met" if made <= 1.5 * real + 1e-9 else "not met"
+    ratio = made / real if real else float("inf")
+    return "met" if goal[0] <= ratio <= goal[1] else "not met"  # type: ignore[operator]
+
+
+def report_kind(kind: str, loaded: object, count: int) -> None:
+    real = real_tunes(kind, count)
+    started = time.process_time()
+    made = [write_tunes(loaded, first_bar_seed(score), kind, 1, random_seed=index)[0]
+            for index, score in enumerate(real)]
+    seconds = time.process_time() - started
+    print(f"\n## {kind}: {len(made)} generated ({TUNE_TYPES[kind].form} of {TUNE_TYPES[kind].strain_bars}-bar "
+          f"strains, {seconds / max(len(made), 1):.2f} CPU-s a tune) against {len(real)} real tunes as played\n")
+    print("| measure | generated | real | ratio | goal |\n| --- | --- | --- | --- | --- |")
+    with_form = [score for score in real if score.form is not None and score.form.has_repeats]
+    rows = [("strain repeats: bars equal in the second playing",
+             mean([measures.strain_return_share(t.played) for t in made]),
+             mean([measures.strain_return_share(s) for s in with_form]), "at least 0.95"),
+            ("strains' last playings ending on the tonic",
+             mean([measures.strain_tonic_endings(t.played, t.key.tonic) for t in made]),
+             mean([measures.strain_tonic_endings(s, tonic_of(s)) for s in with_form]), "at least 0.90"),
+            ("B strain's mean pitch above A's (semitones)",
+             mean([measures.strain_pitch_rise(t.played) for t in made]),
+             mean([measures.strain_pitch_rise(s) for s in with_form]), "0.75-1.33x")]
+    for name, ours, theirs, goal in rows:
+        print(f"| {name} | {ours:.3f} | {theirs:.3f} | {ours / theirs if theirs else float('nan'):.2f} | {goal} |")
+    for name, (measure, goal_range) in METRE_AND_SHAPE.items():
+        ours, theirs = mean([measure(t.played) for t in made]), mean([measure(s) for s in real])
+        goal = "at most 1.5x" if goal_range == RATE_GOAL else "0.75-1.33x"
+        print(f"| {name} | {ours:.4f} | {theirs:.4f} | {ours / theirs if theirs else float('nan'):.2f} | "
+              f"{goal} ({verdict(ours, theirs, goal_range)}) |")
+    print(f"\nreal tunes read with repeats: {len(with_form)} of {len(real)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="melodia/data/default.safetensors")
+    parser.add_argument("--count", type=int, default=40)
+    parser.add_argument("--kinds", default=",".join(KIND_SOURCES))
+    args = parser.parse_args(argv)
+    loaded = _load(args.model)
+    for kind in args.kinds.split(","):
+        report_kind(kind, loaded, args.count)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

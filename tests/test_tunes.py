@@ -1,0 +1,58 @@
+"""Whole tunes as played (melodia.tunes), on the shipped model with fixed random seeds: counts, not timings."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import shipped
+
+from melodia.constraints import GenerateError
+from melodia.metrics import tunes as measures
+from melodia.tunes import TUNE_TYPES, write_tunes
+
+
+@pytest.fixture(scope="module")
+def reels() -> list:
+    return write_tunes(shipped(), "D4/8 E4/8 F#4/8 A4/8 D5/8 A4/8 F#4/8 A4/8", "reel", count=4, random_seed=3)
+
+
+def test_a_reel_is_played_aabb_with_first_and_second_endings(reels: list) -> None:
+    for tune in reels:
+        form = tune.played.form
+        assert form is not None and form.letters == "AABB"
+        assert form.describe() == "AABB, 8 + 8 bars, endings 1-2"
+        assert [p.ending for p in form.playings] == [1, 2, 1, 2]
+        assert tune.played.bar_count() == 32
+        assert measures.strain_return_share(tune.played) == 1.0  # the repeat plays the strain's body again
+
+
+def test_a_reel_ends_its_strains_home_and_keeps_its_metre(reels: list) -> None:
+    assert sum(measures.strain_tonic_endings(t.played, t.key.tonic) == 1.0 for t in reels) == len(reels)
+    for tune in reels:
+        assert tune.key.name == "D major"
+        assert measures.tie_rate(tune.played) == measures.held_offbeat_rate(tune.played) == 0.0
+        assert measures.off_grid_rate(tune.played) == 0.0
+        assert measures.repeated_bar_rate(tune.played) < 0.2
+
+
+def test_a_new_strain_is_written_afresh_and_the_same_seed_gives_the_same_tune(reels: list) -> None:
+    tune = reels[0]
+    bars = measures.bar_notes(tune.played)
+    assert bars[16:22] != bars[0:6]  # the B strain is not the A strain again
+    once, again = (write_tunes(shipped(), "D4/8 E4/8 F#4/8 A4/8", "reel", random_seed=5)[0] for _ in range(2))
+    assert measures.bar_notes(once.played) == measures.bar_notes(again.played)
+
+
+@pytest.mark.parametrize("kind", ["jig", "air"])
+def test_each_tune_type_keeps_its_meter_and_form(kind: str) -> None:
+    tune = write_tunes(shipped(), "A4/4 B4/8 C5/4 A4/8", kind, random_seed=1)[0]
+    expected = TUNE_TYPES[kind]
+    assert str(tune.played.initial_time_signature()) == expected.meter
+    assert tune.played.form is not None and tune.played.form.letters == expected.form
+    assert tune.played.bar_count() == len(expected.form) * expected.strain_bars
+
+
+def test_an_unknown_tune_type_or_a_short_strain_is_refused() -> None:
+    with pytest.raises(GenerateError, match="tune type 'gavotte': expected one of jig, reel"):
+        write_tunes(shipped(), "C4 D4", "gavotte")
+    with pytest.raises(GenerateError, match="strain_bars 1: expected a whole number of bars, at least 2"):
+        write_tunes(shipped(), "C4 D4", "reel", strain_bars=1)
