@@ -62,6 +62,7 @@ __all__ = ["SCALE_CHOICES", "Constraints", "GenerateError", "GenerationSettings"
 SOFT_OUTSIDE, SOFT_RAISED = 2.5, 0.7
 TONIC_GRAVITY = 0.8  # log-probability given to the tonic chord's pitches on a beat, so that the key is heard
 CHORD_GRAVITY = 1.6  # given to the pitches of the chord asked for (--chords) on a strong beat, so that it is heard
+LEADING_NOTE = 11  # semitones above the tonic
 RETRIES = 12  # draws of a melody that broke a rule (a mask that had to give way) before giving up
 
 
@@ -322,12 +323,14 @@ def _load(model: Any) -> tuple[Any, Tokenizer]:
 
 def _allowed_pitches(tokenizer: Tokenizer, seed: Score | None, mode: Mode, constraints: Constraints) -> np.ndarray:
     """Over the tokenizer's pitch range: the pitches the pitch range, the instrument and a strict scale leave (a strict
-    scale also keeps the pitch classes of `seed`, given when the key was estimated from it)."""
+    scale also keeps the pitch classes of `seed`, given when the key was estimated from it, and in a minor key its
+    raised seventh, the leading note of its cadences; a modal minor, aeolian or dorian, keeps its own seventh)."""
     pitches = np.arange(tokenizer.config.pitch_range[0], tokenizer.config.pitch_range[1] + 1)
     allowed = np.ones(len(pitches), dtype=bool)
     if constraints.scale == "strict":
         seed_classes = [(n.pitch - mode.tonic) % 12 for n in seed.notes] if seed else []
-        allowed &= np.isin((pitches - mode.tonic) % 12, [*SCALES[mode.mode], *seed_classes])
+        leading_note = [LEADING_NOTE] if mode.mode == MINOR else []  # the minor key's raised 7th, at its cadences
+        allowed &= np.isin((pitches - mode.tonic) % 12, [*SCALES[mode.mode], *seed_classes, *leading_note])
     if constraints.pitch_range:
         low, high = constraints.pitch_range
         allowed &= (pitches >= low) & (pitches <= high)

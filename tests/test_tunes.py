@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from helpers import shipped
 
@@ -56,3 +58,15 @@ def test_an_unknown_tune_type_or_a_short_strain_is_refused() -> None:
         write_tunes(shipped(), "C4 D4", "gavotte")
     with pytest.raises(GenerateError, match="strain_bars 1: expected a whole number of bars, at least 2"):
         write_tunes(shipped(), "C4 D4", "reel", strain_bars=1)
+
+
+def test_a_tune_is_written_to_musicxml_with_its_repeats_and_reads_back_as_played(reels: list, tmp_path: Path) -> None:
+    from melodia.io import read_score, write_score
+
+    tune = reels[1].played
+    write_score(tune, tmp_path / "reel.musicxml")
+    back = read_score(tmp_path / "reel.musicxml")
+    assert back.form is not None and back.form.describe() == "AABB, 8 + 8 bars, endings 1-2"
+    assert measures.bar_notes(back) == measures.bar_notes(tune)
+    written = (tmp_path / "reel.musicxml").read_text()
+    assert "<repeat" in written and "<ending" in written
