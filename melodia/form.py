@@ -183,9 +183,14 @@ class FormCopy(FormRule):
     def _next_copied_token(self, state: MetricalState, distance: int, whole: bool) -> int | None:
         """The token that keeps the current bar a copy of the bar `distance` bars back, or of its pitches
         (None: the copy is done, broke, or leaves this token free)."""
+        source_start = state.bar_start - distance * state.bar_length
+        source = [(n[0] - source_start, n[2], n[1]) for n in _notes_in(state.notes, source_start, state.bar_length)]
+        return self._next_token_of(state, source, whole)
+
+    def _next_token_of(self, state: MetricalState, source: Sequence[tuple[int, int, int]], whole: bool) -> int | None:
+        """The token that keeps the current bar `source` ((position, pitch, duration) in steps, by onset), or its
+        pitches (None: the bar is done, broke from it, or this token is free)."""
         start, length = state.bar_start, state.bar_length
-        source_start = start - distance * length
-        source = [(n[0] - source_start, n[2], n[1]) for n in _notes_in(state.notes, source_start, length)]
         done = [(n[0] - start, n[2], n[1]) for n in _notes_in(state.notes, start, length)]
         if not whole:
             if state.last_kind != "Position" or len(done) >= len(source):
@@ -205,6 +210,26 @@ class FormCopy(FormRule):
         if kind in ("Bar", "TimeSig", "Duration", "Tempo"):
             return self.bar_token if following is None else self.position_start + following[0]
         return None
+
+
+class Restatement(FormCopy):
+    """In the bars of `bars` (bar number from 1 -> its notes as (position, pitch, duration) in steps), only the
+    token that plays those notes again: an infill restating the opening where the tune's form returns to it."""
+
+    def __init__(self, tokenizer: Tokenizer, bars: dict[int, list[tuple[int, int, int]]]) -> None:
+        super().__init__(tokenizer, FormPlan("A", 1, ()), min(bars, default=1))
+        self.bars = bars
+
+    def narrow(self, state: MetricalState, mask: np.ndarray) -> np.ndarray:
+        source = self.bars.get(state.bars)
+        if source is None or state.last_kind == "PAD":
+            return mask
+        expected = self._next_token_of(state, source, True)
+        if expected is None or not mask[expected]:
+            return mask
+        narrowed = np.zeros_like(mask)
+        narrowed[expected] = True
+        return narrowed
 
 
 def _notes_in(notes: Sequence[tuple[int, ...]], start: int, length: int) -> Sequence[tuple[int, ...]]:

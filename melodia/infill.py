@@ -8,7 +8,8 @@ bars before the gap and the bars after it (fill-in-the-middle: prefix, `Gap_N`, 
 `melodia.tokenizers.metrical`), so the new bars lead into what follows; near the gap's end,
 pitches far from the next kept note lose a little likelihood (`APPROACH_PULL`), and the grammar
 makes the new bars fill the gap exactly, in its meter, with no note running into the next kept one;
-bars that end a tune which ended on its tonic end on the tonic too.
+bars that end a tune which ended on its tonic end on the tonic too, and a bar where the tune returns to an
+earlier bar (bar 5 playing bar 1 again, as a strain's second half restates its opening) is restated.
 Of a file with several tracks one track is rewritten (the gap as a single line) and every other note,
 track, tempo and signature is kept as it was.
 
@@ -33,7 +34,7 @@ import numpy as np
 import torch
 
 from melodia.constraints import Constraints, GenerateError
-from melodia.form import FormCadence, FormPlan, Phrase, cadence_pitch_classes
+from melodia.form import FormCadence, FormPlan, Phrase, Restatement, cadence_pitch_classes
 from melodia.generation import (
     _allowed_pitches,
     _chord_bias,
@@ -44,7 +45,8 @@ from melodia.generation import (
     read_seed,
     seed_key,
 )
-from melodia.metrics import ends_on_tonic
+from melodia.metrics import ends_on_tonic, melody
+from melodia.metrics.tunes import bar_notes
 from melodia.sampler import Constraint, Progress, SamplingConfig
 from melodia.score import KeySignature, Note, Score, Track
 from melodia.seed import Mode
@@ -119,9 +121,12 @@ def infill(model: Any, source: Any, bars: BarSpan | str, count: int = 1, track: 
     rules: list[Constraint] = [SteadyMeter(tokenizer), PitchSet(tokenizer, allowed)]
     if constraints.max_leap is not None:
         rules.append(LeapLimit(tokenizer, constraints.max_leap))
-    closing = gap.limit is None and ends_on_tonic(line, mode.tonic)  # the gap ends a tune that closes
+    closing = gap.limit is None and _ends_home(line, mode.tonic)  # the gap ends a tune that closes
     if closing:
         rules += [BarCount(tokenizer, span.last), _final_cadence(tokenizer, span, mode)]
+    returns = _returns(tokenizer, line, span)
+    if returns:
+        rules.append(Restatement(tokenizer, returns))
     bias = _key_bias(tokenizer, mode, line, constraints.scale)
     labels_of, chords = controls_asked(network, tokenizer, line, constraints)
     if chords:
@@ -159,6 +164,25 @@ def infill(model: Any, source: Any, bars: BarSpan | str, count: int = 1, track: 
         raise InfillError(f"{len(broken)} of {count} infills could not keep every constraint ({broken[0]}); "
                           "loosen the pitch range or the largest leap")
     return [_with_gap(score, index, notes, gap) for notes in fillings]
+
+
+def _ends_home(line: Score, tonic: int) -> bool:
+    """Whether the line's last note is the tonic (`tonic`, a pitch class), wherever in its bar it falls."""
+    notes = melody(line)
+    return bool(notes) and notes[-1].pitch % 12 == tonic
+
+
+def _returns(tokenizer: Tokenizer, line: Score, span: BarSpan) -> dict[int, list[tuple[int, int, int]]]:
+    """The bars of the gap where the tune's form returns to a bar before the gap (the original plays that bar
+    again, note for note), with that bar's notes in steps: an infill restates them."""
+    bars = bar_notes(line)
+    step = tokenizer.config.ticks_per_step
+    returns = {}
+    for number in range(span.first, min(span.last, len(bars)) + 1):
+        bar = bars[number - 1]
+        if bar and bar in bars[:span.first - 1] and all(p % step == 0 and d % step == 0 for p, _, d in bar):
+            returns[number] = [(p // step, pitch, d // step) for p, pitch, d in bar]
+    return returns
 
 
 def _final_cadence(tokenizer: Tokenizer, span: BarSpan, mode: Mode) -> FormCadence:

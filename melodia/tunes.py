@@ -38,13 +38,14 @@ from melodia.seed import Mode
 
 @dataclass(frozen=True)
 class TuneType:
-    """A kind of tune: its usual meter, strain length, form, metre and notes per bar."""
+    """A kind of tune: its usual meter, strain length, form, metre, notes per bar and largest leap."""
 
     meter: str
     strain_bars: int
     form: str
     metre: str = "strict"  # dance tunes keep a strict metre (see `Constraints.metre`)
     density: str | None = None  # notes per bar the soft density control asks for (running eighths)
+    max_leap: int = 12  # semitones: a tune's line moves within the octave, as players' fingers do
 
 
 TUNE_TYPES = {
@@ -101,7 +102,8 @@ def write_tunes(model: Any, seed: Any, kind: str | None = None, count: int = 1, 
     if chosen:
         density = chosen.density if "density" in _conditions(loaded) else None
         base = replace(base, meter=base.meter or chosen.meter, density=base.density or density,
-                       metre=chosen.metre if base.metre == "free" else base.metre)
+                       metre=chosen.metre if base.metre == "free" else base.metre,
+                       max_leap=chosen.max_leap if base.max_leap is None else base.max_leap)
     writer = TuneWriter(loaded, letters, length, base, sampling, inner_return=chosen is not None)
     plan = writer.plan(0)
     openings = generate(loaded, seed, count, writer.asked(None, 0, plan), sampling, random_seed, plan=plan)

@@ -107,7 +107,8 @@ def test_a_thousand_melodies_over_chords_with_controls_decode_and_fit() -> None:
     melodies = []
     for seed, (meter, chords) in enumerate([("4/4", "D | G A7 | D"), ("6/8", "Am | E7"), ("3/4", "C | F | G7 | C"),
                                             ("2/4", "G | D7"), ("4/4", "Bb | Eb | F7 | Bb")] * 2):
-        constraints = Constraints(bars=6, meter=meter, chords=chords, density="rising", register="low,mid,high")
+        constraints = Constraints(bars=6, meter=meter, chords=chords, density="rising", register="low,mid,high",
+                                  form="none")  # one batch of 100 (a form is written tune by tune: test_tunes.py)
         melodies += generate((model, INFILL), "D4 E4", 100, constraints, random_seed=seed)
     assert len(melodies) == 1000
     for score in melodies:
@@ -225,3 +226,19 @@ def test_a_gap_that_ends_a_tune_ending_on_the_tonic_ends_on_the_tonic_too() -> N
     open_ended = closed.replace("D4/1 key=D", "E4/1 key=D")
     free = infill((model, INFILL), open_ended, "6-7", count=40, random_seed=2)
     assert sum(ends_on_tonic(out, 2) for out in free) < 20
+
+
+def test_an_infill_keeps_the_form_of_a_jig_its_return_and_its_closing_cadence() -> None:
+    """Redo bars 5-8 of an 8-bar jig whose bar 5-6 play bars 1-2 again and whose last bar ends on the tonic off
+    the downbeat (D3 D3): every infill restates the opening there and closes on the tonic (it used to end on a
+    running eighth, 5 times in 5, and never restate the opening)."""
+    from melodia.metrics import ends_on_tonic
+    from melodia.metrics.tunes import bar_notes
+
+    jig = "X:1\nT:jig\nM:6/8\nL:1/8\nK:D\nDFA dAF|GBd gfe|dcB AFD|EFG A3|DFA dAF|GBd gfe|dcB AGE|D3 D3|]\n"
+    outputs = infill("default", jig, "5-8", count=5, random_seed=0)
+    for out in outputs:
+        bars = bar_notes(out)
+        assert bars[4:6] == bars[0:2]
+        assert ends_on_tonic(out, 2)
+    assert len({tuple(map(tuple, bar_notes(out)[6:8])) for out in outputs}) > 2  # bars 7-8 are new each time
