@@ -29,6 +29,7 @@ SCALE_CHOICES = ("strict", "soft", "off")
 MAX_BARS = 1000
 MAX_NOTES = 8000
 METRE_CHOICES = ("free", "strict")
+LINE_CHOICES = ("free", "singable")
 
 
 class GenerateError(MelodiaError):
@@ -99,6 +100,7 @@ class Constraints:
     phrase_bars: int | None = None  # bars per phrase; by default 4 where the length allows
     scale: str = "strict"  # "strict": only the key's scale; "soft": a bias towards it; "off": any pitch
     metre: str = "free"  # "strict": a dance tune's metre (no ties over bar lines or held syncopations, no triplets)
+    line: str = "free"  # "singable": at most 4 notes in a row on one pitch, a leap of a minor sixth or more turns back
     # soft controls (see melodia.controls), which the model is conditioned on rather than held to:
     chords: str | None = None  # "D | G | A7 | D": chords per bar (a bar's chords share it), repeated to the length
     density: str | None = None  # notes per bar, "2,4,4,8" (repeated), or a curve: steady, rising, falling, arch
@@ -136,6 +138,8 @@ class Constraints:
         if self.instrument is not None and self.instrument not in INSTRUMENT_RANGES:
             raise GenerateError(f"constraints.instrument = {self.instrument!r}: expected one of "
                                   f"{', '.join(sorted(INSTRUMENT_RANGES))}")
+        if self.line not in LINE_CHOICES:
+            raise GenerateError(f"constraints.line = {self.line!r}: expected one of {', '.join(LINE_CHOICES)}")
         if self.metre not in METRE_CHOICES:
             raise GenerateError(f"constraints.metre = {self.metre!r}: expected one of {', '.join(METRE_CHOICES)}")
         if self.scale not in SCALE_CHOICES:

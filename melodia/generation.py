@@ -51,6 +51,7 @@ from melodia.tokenizers.rules import (
     LeapLimit,
     NoteCount,
     PitchSet,
+    SingableLine,
     SteadyMeter,
     beat_steps,
 )
@@ -412,6 +413,8 @@ def _constraint_rules(tokenizer: Tokenizer, mode: Mode, constraints: Constraints
     rules: list[Constraint] = [InOrder(tokenizer), SteadyMeter(tokenizer), PitchSet(tokenizer, allowed_pitch)]
     if constraints.metre == "strict":
         rules.append(DanceMetre(tokenizer))
+    if constraints.line == "singable":
+        rules.append(SingableLine(tokenizer))
     if constraints.max_leap is not None:
         rules.append(LeapLimit(tokenizer, constraints.max_leap))
     if constraints.bars is not None:

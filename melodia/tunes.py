@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from melodia.constraints import Constraints, GenerateError
+from melodia.constraints import Constraints, GenerateError, Meter, PitchRange
 from melodia.form import FormPlan, Phrase, form_letters
 from melodia.metrics import bar_mean_pitches
 from melodia.sampler import SamplingConfig
@@ -46,17 +46,19 @@ class TuneType:
     metre: str = "strict"  # dance tunes keep a strict metre (see `Constraints.metre`)
     density: str | None = None  # notes per bar the soft density control asks for (running eighths)
     max_leap: int = 12  # semitones: a tune's line moves within the octave, as players' fingers do
+    b_floor: int = 1  # semitones below the first strain's mean pitch a new strain may go (it sits higher)
 
 
 TUNE_TYPES = {
-    "jig": TuneType("6/8", 8, "AABB", density="6"),
+    "jig": TuneType("6/8", 8, "AABB", density="6", b_floor=0),
     "reel": TuneType("4/4", 8, "AABB", density="8"),
-    "hornpipe": TuneType("4/4", 8, "AABB", density="8"),
+    "hornpipe": TuneType("4/4", 8, "AABB", density="8", b_floor=4),
     "polka": TuneType("2/4", 8, "AABB", density="4"),
     "waltz": TuneType("3/4", 8, "AABB"),
     "air": TuneType("3/4", 8, "AABA", metre="free"),
 }
-B_RISE = 4.0  # semitones a new strain's register sits above the first strain's (as real B strains do)
+FOLK_RANGE = (62, 83)  # D4 to B5, where fiddle and whistle tunes sit (widened to hold the seed)
+B_RISE = 7.0  # semitones a new strain's register sits above the first strain's (as real B strains do)
 LAST_FALL = 3.0  # semitones the tune's closing ending sits below the first strain's, so that the tune ends low
 
 PartKey = tuple[str, bool]  # a strain's letter, and whether the playing ends closed
@@ -84,7 +86,8 @@ def write_tunes(model: Any, seed: Any, kind: str | None = None, count: int = 1, 
     """`count` whole tunes from `seed`, each in `form` (by default the tune type's) of strains of `strain_bars`.
 
     `kind` names a tune type (jig, reel, hornpipe, polka, waltz, air), which sets the meter, strain length,
-    form, metre and notes per bar unless given; `constraints` (key, range, scale, chords, ...) hold for every
+    form, metre, notes per bar, largest leap and pitch range (D4-B5, widened to hold the seed) unless given, and a
+    singable line; `constraints` (key, range, scale, chords, ...) hold for every
     part. The first playings are drawn together; the same `random_seed` gives the same tunes.
 
     Raises:
@@ -100,15 +103,26 @@ def write_tunes(model: Any, seed: Any, kind: str | None = None, count: int = 1, 
         raise GenerateError(f"strain_bars {length!r}: expected a whole number of bars, at least 2")
     base = constraints or Constraints()
     if chosen:
+        if base.pitch_range is None:
+            seed_pitches = [n.pitch for n in _seed_score(seed).notes] or list(FOLK_RANGE)
+            base = replace(base, pitch_range=PitchRange(min(FOLK_RANGE[0], *seed_pitches),
+                                                        max(FOLK_RANGE[1], *seed_pitches)))
         density = chosen.density if "density" in _conditions(loaded) else None
-        base = replace(base, meter=base.meter or chosen.meter, density=base.density or density,
+        base = replace(base, meter=base.meter or Meter.read_setting(chosen.meter, "tune type"),
+                       density=base.density or density,
                        metre=chosen.metre if base.metre == "free" else base.metre,
-                       max_leap=chosen.max_leap if base.max_leap is None else base.max_leap)
-    writer = TuneWriter(loaded, letters, length, base, sampling, inner_return=chosen is not None)
+                       max_leap=chosen.max_leap if base.max_leap is None else base.max_leap, line="singable")
+    writer = TuneWriter(loaded, letters, length, base, sampling, chosen)
     plan = writer.plan(0)
     openings = generate(loaded, seed, count, writer.asked(None, 0, plan), sampling, random_seed, plan=plan)
     key = _key_of(seed, base)
     return [writer.finish(opening, key, random_seed * 1009 + index) for index, opening in enumerate(openings)]
+
+
+def _seed_score(seed: Any) -> Score:
+    from melodia.seed import read_seed
+
+    return read_seed(seed)[0]
 
 
 def _key_of(seed: Any, constraints: Constraints) -> Mode:
@@ -135,7 +149,7 @@ class TuneWriter:
     length: int
     base: Constraints
     sampling: SamplingConfig | None
-    inner_return: bool = False
+    kind: TuneType | None = None  # a tune type: its strains bring their opening back, a new one sits higher
 
     def closes(self, index: int) -> bool:
         """Whether playing `index` ends closed, on the tonic: the tune's last, or one followed by a new strain."""
@@ -146,7 +160,7 @@ class TuneWriter:
         length, first = self.length, index * self.length + 1
         letter, cadence = self.letters[index], "final" if self.closes(index) else "half"
         phrases = [Phrase(self.letters[j], 1 + j * length, length, (), "full") for j in range(index)]
-        if self.inner_return and letter not in self.letters[:index] and length >= 8:
+        if self.kind is not None and letter not in self.letters[:index] and length >= 8:
             half = length // 2
             returns = ((first + half, first, True), (first + half + 1, first + 1, False))
             phrases += [Phrase(letter, first, half, (), "half"), Phrase(letter, first + half, half, returns, cadence)]
@@ -155,14 +169,20 @@ class TuneWriter:
         return FormPlan(self.letters[:index + 1], length, tuple(phrases))
 
     def asked(self, played: Score | None, index: int, plan: FormPlan, key: Mode | None = None) -> Constraints:
-        """The constraints of playing `index`: the user's, with its length, the key, and (unless the user asked
-        for a register) the register of its strain."""
+        """The constraints of playing `index`: the user's, with its length, the key, (unless the user asked for a
+        register) the register of its strain, and in a tune type a new strain's floor, its `b_floor` below the first
+        strain's mean pitch, so that it sits higher as B strains do."""
         register = self.base.register
         if register is None and played is not None and "register" in _conditions(self.loaded):
             register = _register(played, index, self.length, self.letters[index] not in self.letters[:index],
                                  index + 1 == len(self.letters))
+        pitch_range = self.base.pitch_range
+        if self.kind and played is not None and pitch_range and self.letters[index] not in self.letters[:index]:
+            floor = round(float(np.nanmean(bar_mean_pitches(played)[:self.length]))) - self.kind.b_floor
+            pitch_range = PitchRange(max(pitch_range[0], min(floor, pitch_range[1] - 12)), pitch_range[1])
         return replace(self.base, key=key or self.base.key, bars=plan.bars, form=None, phrase_bars=None,
-                       end_on_tonic=self.base.end_on_tonic and index + 1 == len(self.letters), register=register)
+                       end_on_tonic=self.base.end_on_tonic and index + 1 == len(self.letters), register=register,
+                       pitch_range=pitch_range)
 
     def finish(self, opening: Score, key: Mode, random_seed: int) -> Tune:
         """The tune in `key` whose first playing is `opening`: every later part drawn once, in the order played."""

@@ -30,16 +30,18 @@ def bar_notes(score: Score) -> list[BarNotes]:
     return [tuple(bar) for bar in bars]
 
 
-def playing_bars(score: Score, playing: Playing) -> tuple[int, int, int]:
-    """The first bar of a playing, the first bar of its ending (or of its last two bars, without endings) and
-    the bar after it, as indices into `bar_notes`."""
-    starts = score.bar_starts(max(score.end_tick, playing.end_tick))
-
-    def bar_at(tick: int) -> int:
-        return int(np.searchsorted(starts, tick, side="right")) - 1
-
-    first, after = bar_at(playing.start_tick), bar_at(playing.end_tick - 1) + 1
-    return first, bar_at(playing.ending_tick) if playing.ending else max(first, after - 2), after
+def playing_windows(score: Score, playing: Playing) -> list[BarNotes]:
+    """The top line of a playing before its ending (or before its last two bars, without endings), in windows a
+    bar long counted from the playing's own start (so a strain that starts with a pickup lines up with itself):
+    each note as (position in its window, pitch, duration)."""
+    bar = score.time_signature_at(playing.start_tick).bar_ticks
+    body_end = playing.ending_tick if playing.ending else playing.end_tick - 2 * bar
+    windows: list[list[tuple[int, int, int]]] = [[] for _ in range(max(0, -(-(body_end - playing.start_tick) // bar)))]
+    for note in melody(score):
+        if playing.start_tick <= note.onset_tick < body_end:
+            offset = note.onset_tick - playing.start_tick
+            windows[offset // bar].append((offset % bar, note.pitch, note.duration_tick))
+    return [tuple(window) for window in windows]
 
 
 def strain_return_share(score: Score) -> float:
@@ -47,19 +49,16 @@ def strain_return_share(score: Score) -> float:
     to the same bar of the strain's first playing (NaN for a score without a form or without a repeat)."""
     if score.form is None:
         return float("nan")
-    bars = bar_notes(score)
-    first: dict[int, tuple[int, int, int]] = {}
+    first: dict[int, list[BarNotes]] = {}
     same = total = 0
     for playing in score.form.playings:
-        here = playing_bars(score, playing)
+        here = playing_windows(score, playing)
         if playing.strain not in first:
             first[playing.strain] = here
             continue
         there = first[playing.strain]
-        for offset in range(min(here[1] - here[0], there[1] - there[0])):
-            if here[0] + offset < len(bars):
-                total += 1
-                same += bars[here[0] + offset] == bars[there[0] + offset]
+        total += min(len(here), len(there))
+        same += sum(a == b for a, b in zip(here, there))
     return same / total if total else float("nan")
 
 
@@ -155,17 +154,26 @@ def final_height(score: Score) -> float:
     return (pitches[-1] - min(pitches)) / (max(pitches) - min(pitches))
 
 
+def closing_note(score: Score, start_tick: int, end_tick: int) -> Note | None:
+    """The note a passage closes on: its last note struck on a beat (a pickup into what follows, off the beat, is
+    not its close), or its last note when none is on a beat."""
+    inside = [n for n in melody(score) if start_tick <= n.onset_tick < end_tick]
+    on_beat = [n for n in inside if _beat_position(score, n)[0] % _beat_position(score, n)[1] == 0]
+    chosen = on_beat or inside
+    return chosen[-1] if chosen else None
+
+
 def playing_ends_on_tonic(score: Score, playing: Playing, tonic: int) -> bool:
-    """Whether the last note struck in `playing` is the tonic (`tonic`, a pitch class)."""
-    inside = [n for n in melody(score) if playing.start_tick <= n.onset_tick < playing.end_tick]
-    return bool(inside) and inside[-1].pitch % 12 == tonic
+    """Whether `playing` closes on the tonic (`tonic`, a pitch class; see `closing_note`)."""
+    note = closing_note(score, playing.start_tick, playing.end_tick)
+    return note is not None and note.pitch % 12 == tonic
 
 
 def strain_tonic_endings(score: Score, tonic: int) -> float:
     """Share of strains whose last playing ends on the tonic (the tune's end among them); for a score without
     a form, whether the tune ends on it."""
     if score.form is None:
-        line = melody(score)
-        return float(bool(line) and line[-1].pitch % 12 == tonic)
+        note = closing_note(score, 0, score.end_tick)
+        return float(note is not None and note.pitch % 12 == tonic)
     closing = {playing.strain: playing for playing in score.form.playings}
     return float(np.mean([playing_ends_on_tonic(score, p, tonic) for p in closing.values()]))

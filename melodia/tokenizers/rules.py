@@ -102,6 +102,27 @@ class DanceMetre(MetricalRule):
         return narrowed
 
 
+class SingableLine(MetricalRule):
+    """A line a player learns by ear: no more than `longest_run` notes in a row on one pitch, and a leap of
+    `turning_leap` semitones or more (a minor sixth) turns back the other way."""
+
+    def __init__(self, tokenizer: Tokenizer, longest_run: int = 4, turning_leap: int = 8) -> None:
+        super().__init__(tokenizer)
+        self.longest_run, self.turning_leap = longest_run, turning_leap
+
+    def narrow(self, state: MetricalState, mask: np.ndarray) -> np.ndarray:
+        if not state.notes or not mask[self.pitch_start:self.pitch_stop].any():
+            return mask
+        pitches = [note[2] for note in state.notes[-self.longest_run:]]
+        narrowed = mask.copy()
+        if len(pitches) == self.longest_run and len(set(pitches)) == 1:
+            narrowed[self.pitch_start + pitches[-1] - self.low] = False
+        if len(pitches) >= 2 and abs(pitches[-1] - pitches[-2]) >= self.turning_leap:
+            back = self.pitches < pitches[-1] if pitches[-1] > pitches[-2] else self.pitches > pitches[-1]
+            narrowed[self.pitch_start:self.pitch_stop] &= back
+        return narrowed
+
+
 class InOrder(MetricalRule):
     """The melody is written in time order: no fill-in-the-middle Gap (see `melodia.infill` for filling one)."""
 
