@@ -41,7 +41,9 @@ def __getattr__(name: str) -> Any:
     import importlib
 
     if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value  # importing melodia.infill made `melodia.infill` the module: the function wins
+        return value
     if name in _modules():
         return importlib.import_module(f"melodia.{name}")
     raise AttributeError(f"module 'melodia' has no attribute {name!r}")

@@ -67,10 +67,11 @@ def model_nll(model: MelodyLM, sequences: Sequence[np.ndarray], conditions: Sequ
     result = [0.0] * len(sequences)
     start = 0
     while start < len(order):
-        longest = len(sequences[order[min(len(order) - 1, start)]])
-        size = max(1, batch_tokens // max(longest, 1))
-        batch = order[start:start + size]
-        longest = max(len(sequences[i]) for i in batch)
+        end = start + 1  # the pieces are in rising length: the batch grows while its padded size fits
+        while end < len(order) and (end - start + 1) * len(sequences[order[end]]) <= batch_tokens:
+            end += 1
+        batch = order[start:end]
+        longest = len(sequences[batch[-1]])
         tokens = torch.zeros((len(batch), longest), dtype=torch.long)
         labels = None
         if conditions is not None and len(conditions[0]):
@@ -82,7 +83,7 @@ def model_nll(model: MelodyLM, sequences: Sequence[np.ndarray], conditions: Sequ
         losses = nn.functional.cross_entropy(logits.float().transpose(1, 2), tokens[:, 1:], reduction="none")
         for row, index in enumerate(batch):
             result[index] = float(losses[row, :len(sequences[index]) - 1].double().sum())
-        start += size
+        start = end
     return result
 
 

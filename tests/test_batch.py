@@ -105,7 +105,7 @@ def run_batch(job: Path, *extra: str) -> subprocess.Popen[str]:
 
 def test_killed_batch_resumes_to_the_full_set(tmp_path: Path) -> None:
     text = ('seeds = ["D4 E4 F#4/8 G4/8 A4/2 key=D meter=6/8", "A4 B4 C5 key=Am", "G4 A4 B4"]\n'
-            'temperatures = [0.9, 1.1]\nstyles = ["none", "jazz-swing"]\ncount = 3\nbars = 8\naudio = true\n')
+            'temperatures = [0.9, 1.1]\nstyles = ["none", "jazz-swing"]\ncount = 2\nbars = 4\naudio = true\n')
     job = load_job(job_file(tmp_path, text))
     expected = {f"{name}{suffix}" for cell in grid(job) for name in cell.names for suffix in (".mid", ".wav")}
     process = run_batch(job.path, "--workers", "2")
@@ -129,10 +129,10 @@ def test_killed_batch_resumes_to_the_full_set(tmp_path: Path) -> None:
         assert pretty_midi.PrettyMIDI(str(job.output / name)).instruments
     rows = list(csv.DictReader((job.output / "manifest.csv").open()))
     assert len(rows) == len(expected) // 2 and all(r["notes"] and not r.get("error") for r in rows)
-    # the rerun made exactly what an uninterrupted run makes
+    # the rerun made exactly what an uninterrupted run makes, on any number of workers
     (tmp_path / "fresh").mkdir()
     fresh = load_job(job_file(tmp_path / "fresh", text))
-    run_job(fresh, workers=2, progress=False)
+    run_job(fresh, workers=1, progress=False)  # in this process: the same files as two workers make
     for name in sorted(n for n in expected if n.endswith(".mid")):
         assert (fresh.output / name).read_bytes() == (job.output / name).read_bytes(), name
 

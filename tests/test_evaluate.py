@@ -18,9 +18,16 @@ from melodia.modelfile import load_model
 from melodia.train import train
 
 
-def test_evaluate_files_equals_corpus_split(tiny_cache: Path, tmp_path: Path) -> None:
-    path = tmp_path / "m.safetensors"
-    train(tiny_config("epochs=1"), path, progress_bar=False)
+@pytest.fixture(scope="module")
+def tiny_model(tiny_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small model trained briefly on the tiny corpus, once for the tests that only score with it."""
+    path = tmp_path_factory.mktemp("model") / "m.safetensors"
+    train(tiny_config("epochs=1", "max_steps=40"), path, progress_bar=False)
+    return path
+
+
+def test_evaluate_files_equals_corpus_split(tiny_cache: Path, tiny_model: Path) -> None:
+    path = tiny_model
     report = evaluate_inputs(path, ["corpus:tiny:train"], baseline=True)
     total = report["total"]
     assert total["nll"] > 0 and total["tokens"] > 0
@@ -36,12 +43,10 @@ def test_evaluate_files_equals_corpus_split(tiny_cache: Path, tmp_path: Path) ->
     assert one["tokens"] > 0
 
 
-def test_transposition_average_is_a_proper_mixture(tiny_cache: Path, tmp_path: Path) -> None:
+def test_transposition_average_is_a_proper_mixture(tiny_cache: Path, tiny_model: Path) -> None:
     from melodia.evaluate import model_nll, transposition_average_nll
 
-    path = tmp_path / "m.safetensors"
-    train(tiny_config("epochs=1"), path, progress_bar=False)
-    model, tokenizer, _ = load_model(path)
+    model, tokenizer, _ = load_model(tiny_model)
     pieces = [Corpus.open("tiny").piece_tokens(p).astype(np.int64) for p in Corpus.open("tiny").split("train")[:3]]
     plain = model_nll(model, pieces)
     assert transposition_average_nll(model, tokenizer, pieces, 0) == pytest.approx(plain)

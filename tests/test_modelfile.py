@@ -70,7 +70,8 @@ def test_truncated_and_foreign_model_files(tiny_cache: Path, tmp_path: Path) -> 
     assert load_model(tmp_path / "ok.safetensors")[2] == {"note": "resaved"}
 
 
-def test_default_names_the_shipped_model_everywhere(tmp_path: Path) -> None:
+def test_default_names_the_shipped_model_everywhere(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from melodia.cli import main
     from melodia.resources import default_model_path
 
     shipped = load_model(default_model_path())
@@ -79,4 +80,6 @@ def test_default_names_the_shipped_model_everywhere(tmp_path: Path) -> None:
     result = cli("evaluate", "--model", "default", str(DATA / "waltz_3_4.mid"), "--json", cache=tmp_path)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["pieces"][0]["tokens"] > 0
-    assert cli("evaluate", str(DATA / "waltz_3_4.mid"), "--json", cache=tmp_path).stdout == result.stdout
+    capsys.readouterr()
+    assert main(["evaluate", str(DATA / "waltz_3_4.mid"), "--json"]) == 0  # in this process: one start is enough
+    assert capsys.readouterr().out == result.stdout
