@@ -134,7 +134,14 @@ def evaluate_inputs(model_path: Path, inputs: Sequence[str], baseline: bool = Fa
     names = list(model.config.conditions)
     labels = [np.asarray([_condition_id(model.config.conditions[n], piece[3].get(n, "")) for n in names],
                          dtype=np.int64) for piece in pieces] if names else None
-    nll = transposition_average_nll(model, tokenizer, [piece[1] for piece in pieces], transpositions, labels)
+    # One torch thread, as sampling and fine-tuning: more only wait on each other on a busy machine (2 files under
+    # the default model took 8.5-11.8 s on 2 threads of a busy 2-core machine, 0.5 s on 1).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        nll = transposition_average_nll(model, tokenizer, [piece[1] for piece in pieces], transpositions, labels)
+    finally:
+        torch.set_num_threads(threads)
     scores = [PieceScore(name, value, len(tokens) - 1, notes) for (name, tokens, notes, _), value in zip(pieces, nll)]
     report: dict[str, Any] = {"model": str(model_path), "corpus": training.get("corpus"), "skipped": skipped,
                               "transpositions": transpositions,
