@@ -780,7 +780,7 @@ def _evaluate(args: argparse.Namespace) -> None:
     from melodia.evaluate import evaluate_inputs, format_scores
 
     report = evaluate_inputs(Path(args.model), args.inputs, baseline=args.baseline,
-                             transpositions=args.transpositions)
+                             transpositions=args.transpositions, say=lambda line: print(line, file=sys.stderr))
     print(json.dumps(report, indent=2) if args.json else format_scores(report))
 
 

@@ -24,8 +24,8 @@ from melodia.score import TimeSignature
 from melodia.seed import Mode, parse_meter, parse_range
 
 SCALE_CHOICES = ("strict", "soft", "off")
-# The longest melody asked for: sampling time grows with the length (a 1000-bar tune takes 10 to 30 s a melody on
-# one core), and a typed extra zero should be refused at once rather than run for an hour.
+# The longest melody asked for: sampling time grows with the length (a melody of 1000 bars took 25 CPU-s on a busy
+# 2-core machine), and a typed extra zero should be refused at once rather than run for an hour.
 MAX_BARS = 1000
 MAX_NOTES = 8000
 METRE_CHOICES = ("free", "strict")

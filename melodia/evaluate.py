@@ -6,8 +6,9 @@ EOS included, so it is the log-probability of the whole sequence.
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,11 +119,12 @@ def transposition_average_nll(model: MelodyLM, tokenizer: Tokenizer, sequences: 
 
 
 def evaluate_inputs(model_path: Path, inputs: Sequence[str], baseline: bool = False,
-                    transpositions: int = 0) -> dict[str, Any]:
+                    transpositions: int = 0, say: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Score every input piece with the model (and an n-gram baseline); a JSON-ready report.
 
     With `transpositions` k > 0 the model's figure is the average over transpositions by
-    -k..k semitones (see `transposition_average_nll`).
+    -k..k semitones (see `transposition_average_nll`). `say`, when given, is told in a line
+    what takes long (fitting the baseline) before it starts.
     """
     from melodia.modelfile import load_model
 
@@ -133,13 +135,20 @@ def evaluate_inputs(model_path: Path, inputs: Sequence[str], baseline: bool = Fa
     names = list(model.config.conditions)
     labels = [np.asarray([_condition_id(model.config.conditions[n], piece[3].get(n, "")) for n in names],
                          dtype=np.int64) for piece in pieces] if names else None
-    nll = transposition_average_nll(model, tokenizer, [piece[1] for piece in pieces], transpositions, labels)
+    # One torch thread, as sampling and fine-tuning: more only wait on each other on a busy machine (2 files under
+    # the default model took 8.5-11.8 s on 2 threads of a busy 2-core machine, 0.5 s on 1).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        nll = transposition_average_nll(model, tokenizer, [piece[1] for piece in pieces], transpositions, labels)
+    finally:
+        torch.set_num_threads(threads)
     scores = [PieceScore(name, value, len(tokens) - 1, notes) for (name, tokens, notes, _), value in zip(pieces, nll)]
     report: dict[str, Any] = {"model": str(model_path), "corpus": training.get("corpus"), "skipped": skipped,
                               "transpositions": transpositions,
                               "pieces": [s.as_dict() for s in scores], "total": total(scores).as_dict()}
     if baseline:
-        report["baseline"] = _baseline(training, tokenizer, pieces)
+        report["baseline"] = _baseline(training, tokenizer, pieces, say or (lambda line: None))
     return report
 
 
@@ -199,10 +208,11 @@ def _labels(score: Score, quantized: QuantizedScore) -> dict[str, str]:
 
 
 def _baseline(training: dict[str, Any], tokenizer: Tokenizer,
-              pieces: list[tuple[str, np.ndarray, int, dict[str, str]]]) -> dict[str, Any]:
-    """The n-gram fitted on the model's training split, its order chosen on the valid split."""
+              pieces: list[tuple[str, np.ndarray, int, dict[str, str]]], say: Callable[[str], None]) -> dict[str, Any]:
+    """The n-gram fitted on the model's training split, its order chosen on the valid split (once: the order is
+    kept in the cache by the corpus's content, so later runs fit that order alone)."""
     from melodia.corpus.reader import Corpus
-    from melodia.ngram import choose_order
+    from melodia.ngram import KneserNey, choose_order
 
     name = training.get("corpus")
     if not name:
@@ -212,12 +222,46 @@ def _baseline(training: dict[str, Any], tokenizer: Tokenizer,
         raise EvaluateError(f"corpus {name} is now tokenized differently from the model; rebuild it as trained")
     train = [corpus.piece_tokens(p) for p in corpus.split("train")]
     valid = [corpus.piece_tokens(p) for p in corpus.split("valid")] or train[-max(1, len(train) // 20):]
-    ngram, by_order = choose_order(train, valid, len(tokenizer))
+    content = corpus.content_hash()
+    kept = _kept_order(name, content, len(tokenizer))
+    size = f"{len(train):,} pieces, {sum(len(t) for t in train):,} tokens"
+    if kept:
+        say(f"fitting the {kept[0]}-gram baseline on corpus {name}'s train split ({size}; the order chosen before)")
+        ngram, by_order = KneserNey(kept[0], len(tokenizer)).fit(train), kept[1]
+    else:
+        say(f"fitting n-gram baselines on corpus {name}'s train split ({size}) to choose the order on its valid "
+            f"split: once, the order is then kept in {_order_file(name, content, len(tokenizer)).parent}")
+        ngram, by_order = choose_order(train, valid, len(tokenizer))
+        _keep_order(name, content, len(tokenizer), ngram.order, by_order)
     scores = [PieceScore(name, ngram.nll(tokens), len(tokens) - 1, notes) for name, tokens, notes, _ in pieces]
     return {"kind": "interpolated Kneser-Ney", "order": ngram.order, "corpus": name,
-            "corpus_matches_model": corpus.content_hash() == training.get("corpus_hash"),
+            "corpus_matches_model": content == training.get("corpus_hash"),
             "valid_nats_per_token_by_order": by_order, "pieces": [s.as_dict() for s in scores],
             "total": total(scores).as_dict()}
+
+
+def _order_file(corpus: str, content: str, vocab_size: int) -> Path:
+    from melodia.corpus.build import cache_root
+
+    return cache_root() / "ngram" / f"{corpus}-{content[:16]}-{vocab_size}.json"
+
+
+def _kept_order(corpus: str, content: str, vocab_size: int) -> tuple[int, dict[int, float]] | None:
+    """The n-gram order chosen before for this corpus content and vocabulary, and the valid figures it was
+    chosen by; None when there is none (or the file cannot be read: the order is chosen again)."""
+    try:
+        kept = json.loads(_order_file(corpus, content, vocab_size).read_text(encoding="utf-8"))
+        return int(kept["order"]), {int(k): float(v) for k, v in kept["valid_nats_per_token_by_order"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _keep_order(corpus: str, content: str, vocab_size: int, order: int, by_order: dict[int, float]) -> None:
+    from melodia.io.atomic import atomic_write_text
+
+    path = _order_file(corpus, content, vocab_size)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps({"order": order, "valid_nats_per_token_by_order": by_order}))
 
 
 def format_scores(report: dict[str, Any]) -> str:

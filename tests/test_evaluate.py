@@ -58,3 +58,18 @@ def test_transposition_average_is_a_proper_mixture(tiny_cache: Path, tiny_model:
     edge = tokenizer.encode(Score([Track(notes=[Note(low, 80, 0, 480), Note(high, 80, 480, 480)])]))
     alone = transposition_average_nll(model, tokenizer, [edge], 2)[0]
     assert alone == pytest.approx(model_nll(model, [edge])[0] + math.log(5))
+
+
+def test_the_baseline_says_it_is_fitted_and_keeps_its_order_for_next_time(tiny_cache: Path, tmp_path: Path) -> None:
+    import shutil
+
+    path = tmp_path / "m.safetensors"
+    train(tiny_config("epochs=1"), path, progress_bar=False)
+    shutil.rmtree(tiny_cache / "ngram", ignore_errors=True)
+    said: list[str] = []
+    first = evaluate_inputs(path, [str(DATA / "waltz_3_4.mid")], baseline=True, say=said.append)
+    again = evaluate_inputs(path, [str(DATA / "waltz_3_4.mid")], baseline=True, say=said.append)
+    assert len(said) == 2 and "to choose the order" in said[0] and "the order chosen before" in said[1]
+    assert f"fitting the {first['baseline']['order']}-gram baseline on corpus tiny's train split" in said[1]
+    assert len(list((tiny_cache / "ngram").glob("tiny-*.json"))) == 1
+    assert again["baseline"] == first["baseline"]  # the same order, the same figures
