@@ -482,6 +482,9 @@ def _generate_command(commands: Any) -> None:
     generate.add_argument("--metre", choices=("free", "strict"), default="free",
                           help="strict: a dance tune's metre, no notes tied over bar lines or held across a beat, "
                                "no triplets (default: %(default)s; strict for --tune, but for airs)")
+    generate.add_argument("--line", choices=("free", "singable"), default="free",
+                          help="singable: at most 4 notes in a row on one pitch, and a leap of a minor sixth or more "
+                               "turns back (default: %(default)s; singable for --tune)")
     generate.add_argument("--instrument", help="keep notes in this instrument's range (violin, flute, ...)")
     _control_options(generate)
     _sampling_options(generate)
@@ -663,7 +666,7 @@ def _generation_settings(args: argparse.Namespace) -> tuple[Any, Any]:
         raise MelodiaError(f"--seed-bars {args.seed_bars}: expected 1 or more bars")
     constraints = Constraints.parse({name: getattr(args, name) for name in (
         "key", "range", "max_leap", "bars", "notes", "meter", "end_on_tonic", "instrument", "form", "phrase_bars",
-        "scale", "metre", "chords", "density", "register")}, "", "constraints")
+        "scale", "metre", "line", "chords", "density", "register")}, "", "constraints")
     sampling = SamplingConfig(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
                               repetition_penalty=args.repetition_penalty, beam_size=args.beam_size,
                               branch_factor=args.branch_factor)

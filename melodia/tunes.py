@@ -194,8 +194,8 @@ class TuneWriter:
         for index in range(1, len(self.letters)):
             letter, closed, first_bar = self.letters[index], self.closes(index), index * self.length
             body = next((part[0] for (name, _), part in parts.items() if name == letter), None)
-            if body is not None and not _same_chords(played, self.letters.index(letter) * self.length, first_bar,
-                                                     self.length):
+            if body is not None and not _same_chords(self.base.chords, self.letters.index(letter) * self.length,
+                                                     first_bar, self.length):
                 body = None  # the chords win: this playing is written anew over its own chords
             if body is not None and (letter, closed) in parts:
                 played = _with_notes(played, body + parts[letter, closed][1], first_bar)
@@ -250,20 +250,14 @@ def _with_notes(score: Score, notes: list[Note], first_bar: int) -> Score:
     return result
 
 
-def _same_chords(played: Score, first_bar: int, again_bar: int, length: int) -> bool:
-    """Whether the chord symbols over the `length` bars from `again_bar` are those over the bars from
-    `first_bar`, bar for bar (always, without chord symbols)."""
-    if not played.chord_symbols:
+def _same_chords(chords: str | None, first_bar: int, again_bar: int, length: int) -> bool:
+    """Whether a progression (`Constraints.chords`: bars between '|', repeated to the length from the tune's
+    first bar) puts the same chords over the `length` bars from `again_bar` as over those from `first_bar`
+    (always, without chords)."""
+    if not chords:
         return True
-    starts = _bar_starts(played, again_bar + length)
-
-    def chords(bar: int) -> list[tuple[int, str]]:
-        begin, end = starts[bar], starts[bar + length]
-        sounding = [c.symbol for c in played.chord_symbols if c.tick <= begin]
-        inside = [(c.tick - begin, c.symbol) for c in played.chord_symbols if begin < c.tick < end]
-        return [(0, sounding[-1])] * bool(sounding) + inside
-
-    return chords(first_bar) == chords(again_bar)
+    bars = [" ".join(bar.split()) for bar in chords.split("|")]
+    return all(bars[(first_bar + k) % len(bars)] == bars[(again_bar + k) % len(bars)] for k in range(length))
 
 
 def _register(played: Score, index: int, length: int, new_strain: bool, last: bool) -> str:

@@ -6,7 +6,10 @@ Airs for waltzes and airs), writes as many tunes with `melodia.tunes.write_tunes
 kind has two strains, seeded with the first bar of a real tune of that kind), and prints the measures of
 `melodia.metrics.tunes` side by side with their ratio and the issue's goal.
 
+Last, reels and waltzes over chord progressions (`--chords`): strong-beat notes on chord tones, repeats kept.
+
 Usage: python scripts/report_folk.py [--model melodia/data/default.safetensors] [--count 40] [--kinds jig,reel]
+       [--no-chords]
 """
 
 from __future__ import annotations
@@ -143,15 +146,39 @@ def report_kind(kind: str, loaded: object, count: int) -> None:
     print(f"\nreal tunes read with repeats: {len(with_form)} of {len(real)}")
 
 
+PROGRESSIONS = ("D | G | A7 | D", "D | Bm | G | A7", "D G | A7 D | Em | A7", "D | G | A7")
+
+
+def report_chords(loaded: object, count: int) -> None:
+    """Reels and waltzes over chord progressions (one of 3 bars, which a repeat of 8 bars does not fit): the share
+    of strong-beat notes on chord tones, and the share of repeats kept (a repeat over other chords is rewritten)."""
+    from melodia.constraints import Constraints
+    from melodia.metrics import chord_tone_rate
+
+    print("\n## with --chords: strong-beat melody notes on chord tones (goal: at least 90 %)\n")
+    print("| progression | reels: chord tones | reels: repeats kept | waltzes: chord tones |")
+    print("| --- | --- | --- | --- |")
+    for progression in PROGRESSIONS:
+        asked = Constraints(chords=progression)
+        reels = write_tunes(loaded, "D4/8 E4/8 F#4/8 A4/8", "reel", count, constraints=asked, random_seed=1)
+        waltzes = write_tunes(loaded, "D4/4 F#4/4 A4/4", "waltz", count, constraints=asked, random_seed=1)
+        print(f"| {progression} | {mean([chord_tone_rate(t.played) for t in reels]):.3f} | "
+              f"{mean([measures.strain_return_share(t.played) for t in reels]):.3f} | "
+              f"{mean([chord_tone_rate(t.played) for t in waltzes]):.3f} |")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="melodia/data/default.safetensors")
     parser.add_argument("--count", type=int, default=40)
     parser.add_argument("--kinds", default=",".join(KIND_SOURCES))
+    parser.add_argument("--no-chords", action="store_true", help="leave out the tunes over chord progressions")
     args = parser.parse_args(argv)
     loaded = _load(args.model)
     for kind in args.kinds.split(","):
         report_kind(kind, loaded, args.count)
+    if not args.no_chords:
+        report_chords(loaded, max(args.count // 4, 4))
     return 0
 
 
