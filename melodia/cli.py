@@ -535,7 +535,15 @@ def _generate(args: argparse.Namespace) -> None:
     settings["style"] = args.style
     paths = write_outputs(scores, Path(args.output), settings, force=args.force,
                           seed_end_tick=read_seed(seed)[0].end_tick)
-    print(f"wrote {len(paths)} MIDI files, a piano roll of each (.png) and manifest.json to {args.output}{moved}")
+    notation = ""
+    if args.tune:  # the notation a player reads: each strain once, with repeat signs and first and second endings
+        from melodia.io import write_score
+
+        for path, score in zip(paths, scores):
+            write_score(score, path.with_suffix(".musicxml"), overwrite=args.force)
+        notation = " (and the notation of each, with its repeats, as .musicxml)"
+    print(f"wrote {len(paths)} MIDI files, a piano roll of each (.png){notation} and manifest.json to "
+          f"{args.output}{moved}")
     if args.play:
         from melodia.play import play_outputs
 

@@ -503,3 +503,20 @@ def test_inspect_reads_a_japanese_title_and_sums_up_many_tempo_changes(
     written = write_score(score, tmp_path / "copy.mid")  # a title Latin-1 cannot hold is written as UTF-8
     assert read_score(written).title == score.title
     assert read_score(DATA / "jig_6_8.mid").summary().splitlines()[1].count("BPM") == 1
+
+
+def test_generate_tune_writes_whole_tunes_with_their_notation(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from melodia.cli import main
+    from melodia.io import read_score
+
+    out = tmp_path / "jigs"
+    assert main(["generate", "--tune", "jig", "--seed", "D4/8 F#4/8 A4/8 D5/4 A4/8", "--num", "2", "--quiet",
+                 "-o", str(out)]) == 0
+    assert "as .musicxml" in capsys.readouterr().out
+    played = read_score(out / "001.mid")
+    assert played.bar_count() == 32 and str(played.initial_time_signature()) == "6/8"
+    notation = read_score(out / "001.musicxml")
+    assert notation.form is not None and notation.form.describe() == "AABB, 8 + 8 bars, endings 1-2"
+    status = main(["generate", "--tune", "reel", "--bars", "16", "--seed", "D4 E4", "-o", str(tmp_path / "r")])
+    assert status == 1 and "--tune reel: the length follows from the form" in capsys.readouterr().err
