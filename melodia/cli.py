@@ -479,12 +479,12 @@ def _generate_command(commands: Any) -> None:
     generate.add_argument("--scale", choices=("strict", "soft", "off"), default="strict",
                           help="strict: only the key's scale; soft: a bias towards it (minor's raised 6th and 7th, "
                                "chromatic passing notes); off: any pitch (default: %(default)s)")
-    generate.add_argument("--metre", choices=("free", "strict"), default="free",
+    generate.add_argument("--metre", choices=("free", "strict"),
                           help="strict: a dance tune's metre, no notes tied over bar lines or held across a beat, "
-                               "no triplets (default: %(default)s; strict for --tune, but for airs)")
-    generate.add_argument("--line", choices=("free", "singable"), default="free",
+                               "no triplets (default: free; strict for --tune, but for airs)")
+    generate.add_argument("--line", choices=("free", "singable"),
                           help="singable: at most 4 notes in a row on one pitch, and a leap of a minor sixth or more "
-                               "turns back (default: %(default)s; singable for --tune)")
+                               "turns back (default: free; singable for --tune)")
     generate.add_argument("--instrument", help="keep notes in this instrument's range (violin, flute, ...)")
     _control_options(generate)
     _sampling_options(generate)
@@ -514,7 +514,7 @@ def _generate(args: argparse.Namespace) -> None:
     from melodia.generation import SeedFile, generate, read_seed, settings_record, write_outputs
 
     constraints, sampling = _generation_settings(args)
-    moved = _default_output(args, _output_names(args.num))
+    moved = _default_output(args, _output_names(args.num, bool(args.tune)))
     _check_generate_paths(args)
     seed: Any = args.seed
     if Path(args.seed).suffix and Path(args.seed).is_file():
@@ -533,6 +533,8 @@ def _generate(args: argparse.Namespace) -> None:
         scores = [stylize(score, style=style) for score in scores]
     settings = settings_record(args.seed, constraints, sampling, args.random_seed, args.model, args.num)
     settings["style"] = args.style
+    if args.tune:
+        settings.update(tune=args.tune, strain_bars=args.strain_bars, form=scores[0].form and scores[0].form.letters)
     paths = write_outputs(scores, Path(args.output), settings, force=args.force,
                           seed_end_tick=read_seed(seed)[0].end_tick)
     notation = ""
@@ -716,7 +718,7 @@ def _check_generate_paths(args: argparse.Namespace) -> None:
     check_folder(args.output)
     seed_file(args.seed)
     if not args.force:
-        for name in _output_names(args.num):
+        for name in _output_names(args.num, bool(getattr(args, "tune", None))):
             refuse_overwrite(Path(args.output) / name)
 
 
@@ -725,10 +727,10 @@ def _taken(folder: Path, names: list[str]) -> bool:
     return (folder.exists() and not folder.is_dir()) or any((folder / name).exists() for name in names)
 
 
-def _output_names(count: int) -> list[str]:
-    """The files `generate` and `infill` write into their output folder."""
-    return [f"{index + 1:03d}{suffix}" for index in range(max(count, 0)) for suffix in (".mid", ".png")] + [
-        "manifest.json"]
+def _output_names(count: int, notation: bool = False) -> list[str]:
+    """The files `generate` and `infill` write into their output folder (`generate --tune`: with notation)."""
+    suffixes = (".mid", ".png", ".musicxml") if notation else (".mid", ".png")
+    return [f"{index + 1:03d}{suffix}" for index in range(max(count, 0)) for suffix in suffixes] + ["manifest.json"]
 
 
 def _default_output(args: argparse.Namespace, names: list[str]) -> str:

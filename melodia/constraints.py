@@ -99,8 +99,10 @@ class Constraints:
     form: str | None = None  # "AABB", one letter a phrase; by default one fitting the length; "none": no form
     phrase_bars: int | None = None  # bars per phrase; by default 4 where the length allows
     scale: str = "strict"  # "strict": only the key's scale; "soft": a bias towards it; "off": any pitch
-    metre: str = "free"  # "strict": a dance tune's metre (no ties over bar lines or held syncopations, no triplets)
-    line: str = "free"  # "singable": at most 4 notes in a row on one pitch, a leap of a minor sixth or more turns back
+    metre: str | None = None  # "strict": a dance tune's metre (no ties over bar lines or held syncopations, no
+    # triplets); "free" or None (a tune type's own) otherwise
+    line: str | None = None  # "singable": at most 4 notes in a row on one pitch, a leap of a minor sixth or more
+    # turns back; "free" or None (a tune type's own) otherwise
     # soft controls (see melodia.controls), which the model is conditioned on rather than held to:
     chords: str | None = None  # "D | G | A7 | D": chords per bar (a bar's chords share it), repeated to the length
     density: str | None = None  # notes per bar, "2,4,4,8" (repeated), or a curve: steady, rising, falling, arch
@@ -138,9 +140,9 @@ class Constraints:
         if self.instrument is not None and self.instrument not in INSTRUMENT_RANGES:
             raise GenerateError(f"constraints.instrument = {self.instrument!r}: expected one of "
                                   f"{', '.join(sorted(INSTRUMENT_RANGES))}")
-        if self.line not in LINE_CHOICES:
+        if self.line is not None and self.line not in LINE_CHOICES:
             raise GenerateError(f"constraints.line = {self.line!r}: expected one of {', '.join(LINE_CHOICES)}")
-        if self.metre not in METRE_CHOICES:
+        if self.metre is not None and self.metre not in METRE_CHOICES:
             raise GenerateError(f"constraints.metre = {self.metre!r}: expected one of {', '.join(METRE_CHOICES)}")
         if self.scale not in SCALE_CHOICES:
             raise GenerateError(f"constraints.scale = {self.scale!r}: expected one of {', '.join(SCALE_CHOICES)}")

@@ -98,21 +98,29 @@ def write_tunes(model: Any, seed: Any, kind: str | None = None, count: int = 1, 
     loaded = _load(model)
     chosen = tune_type(kind) if kind else None
     letters = form_letters(form or (chosen.form if chosen else "AABB"), "form")
-    length = strain_bars or (chosen.strain_bars if chosen else 8)
+    if letters == "none":
+        raise GenerateError("form none: a whole tune is a row of strains; give letters such as AABB, AABA or ABAC")
+    length = strain_bars if strain_bars is not None else (chosen.strain_bars if chosen else 8)
     if isinstance(length, bool) or not isinstance(length, int) or length < 2:
         raise GenerateError(f"strain_bars {length!r}: expected a whole number of bars, at least 2")
     base = constraints or Constraints()
+    seed_score = _seed_score(seed)
+    pickup = _has_pickup(seed_score)
+    if _seed_bars(seed_score) - pickup > length - ending_bars(length):
+        raise GenerateError(f"the seed fills {_seed_bars(seed_score)} bars, more than a strain of {length} bars "
+                            f"leaves before its ending; take fewer of its bars (--seed-bars) or longer strains "
+                            f"(--strain-bars)")
     if chosen:
         if base.pitch_range is None:
-            seed_pitches = [n.pitch for n in _seed_score(seed).notes] or list(FOLK_RANGE)
+            seed_pitches = [n.pitch for n in seed_score.notes] or list(FOLK_RANGE)
             base = replace(base, pitch_range=PitchRange(min(FOLK_RANGE[0], *seed_pitches),
                                                         max(FOLK_RANGE[1], *seed_pitches)))
         density = chosen.density if "density" in _conditions(loaded) else None
         base = replace(base, meter=base.meter or Meter.read_setting(chosen.meter, "tune type"),
                        density=base.density or density,
-                       metre=chosen.metre if base.metre == "free" else base.metre,
-                       max_leap=chosen.max_leap if base.max_leap is None else base.max_leap, line="singable")
-    writer = TuneWriter(loaded, letters, length, base, sampling, chosen)
+                       metre=base.metre or chosen.metre, line=base.line or "singable",
+                       max_leap=chosen.max_leap if base.max_leap is None else base.max_leap)
+    writer = TuneWriter(loaded, letters, length, base, sampling, chosen, int(pickup))
     plan = writer.plan(0)
     openings = generate(loaded, seed, count, writer.asked(None, 0, plan), sampling, random_seed, plan=plan)
     key = _key_of(seed, base)
@@ -124,6 +132,16 @@ def _seed_score(seed: Any) -> Score:
 
     return read_seed(seed)[0]
 
+
+def _seed_bars(seed: Score) -> int:
+    return len(seed.bar_starts(seed.end_tick - 1)) if seed.end_tick else 0
+
+
+def _has_pickup(seed: Score) -> bool:
+    """Whether the seed opens with a pickup: its first note comes after the first bar line, inside its first bar
+    (the tune's strains then start at its second bar)."""
+    onsets = [n.onset_tick for n in seed.notes]
+    return bool(onsets) and 0 < min(onsets) < seed.initial_time_signature().bar_ticks
 
 def _key_of(seed: Any, constraints: Constraints) -> Mode:
     """The key `generate` writes a seed's continuation in: the one asked for, the seed's own, or its estimate."""
@@ -150,6 +168,11 @@ class TuneWriter:
     base: Constraints
     sampling: SamplingConfig | None
     kind: TuneType | None = None  # a tune type: its strains bring their opening back, a new one sits higher
+    pickup: int = 0  # 1 when the seed opens with a pickup bar: the strains start at the tune's second bar
+
+    def first_bar(self, index: int) -> int:
+        """The first bar of playing `index`, from 0."""
+        return self.pickup + index * self.length
 
     def closes(self, index: int) -> bool:
         """Whether playing `index` ends closed, on the tonic: the tune's last, or one followed by a new strain."""
@@ -157,9 +180,10 @@ class TuneWriter:
 
     def plan(self, index: int) -> FormPlan:
         """The form rules up to the end of playing `index` (the bars before it are prompt, never touched)."""
-        length, first = self.length, index * self.length + 1
+        length, first = self.length, self.first_bar(index) + 1
         letter, cadence = self.letters[index], "final" if self.closes(index) else "half"
-        phrases = [Phrase(self.letters[j], 1 + j * length, length, (), "full") for j in range(index)]
+        phrases = [Phrase(self.letters[0], 1, 1, (), "full")] if self.pickup else []
+        phrases += [Phrase(self.letters[j], self.first_bar(j) + 1, length, (), "full") for j in range(index)]
         if self.kind is not None and letter not in self.letters[:index] and length >= 8:
             half = length // 2
             returns = ((first + half, first, True), (first + half + 1, first + 1, False))
@@ -174,14 +198,16 @@ class TuneWriter:
         strain's mean pitch, so that it sits higher as B strains do."""
         register = self.base.register
         if register is None and played is not None and "register" in _conditions(self.loaded):
-            register = _register(played, index, self.length, self.letters[index] not in self.letters[:index],
-                                 index + 1 == len(self.letters))
+            register = _register(played, self.pickup, index, self.length,
+                                 self.letters[index] not in self.letters[:index], index + 1 == len(self.letters))
         pitch_range = self.base.pitch_range
         if self.kind and played is not None and pitch_range and self.letters[index] not in self.letters[:index]:
-            floor = round(float(np.nanmean(bar_mean_pitches(played)[:self.length]))) - self.kind.b_floor
+            home = bar_mean_pitches(played)[self.pickup:self.pickup + self.length]
+            floor = round(float(np.nanmean(home))) - self.kind.b_floor
             pitch_range = PitchRange(max(pitch_range[0], min(floor, pitch_range[1] - 12)), pitch_range[1])
         return replace(self.base, key=key or self.base.key, bars=plan.bars, form=None, phrase_bars=None,
-                       end_on_tonic=self.base.end_on_tonic and index + 1 == len(self.letters), register=register,
+                       end_on_tonic=self.base.end_on_tonic and self.closes(index)
+                       and self.letters[index] == self.letters[-1], register=register,
                        pitch_range=pitch_range)
 
     def finish(self, opening: Score, key: Mode, random_seed: int) -> Tune:
@@ -190,11 +216,12 @@ class TuneWriter:
 
         ending = ending_bars(self.length)
         played = opening
-        parts: dict[PartKey, Part] = {(self.letters[0], self.closes(0)): _part(played, 0, self.length, ending)}
+        parts: dict[PartKey, Part] = {(self.letters[0], self.closes(0)): _part(played, self.pickup, self.length,
+                                                                                 ending)}
         for index in range(1, len(self.letters)):
-            letter, closed, first_bar = self.letters[index], self.closes(index), index * self.length
+            letter, closed, first_bar = self.letters[index], self.closes(index), self.first_bar(index)
             body = next((part[0] for (name, _), part in parts.items() if name == letter), None)
-            if body is not None and not _same_chords(self.base.chords, self.letters.index(letter) * self.length,
+            if body is not None and not _same_chords(self.base.chords, self.first_bar(self.letters.index(letter)),
                                                      first_bar, self.length):
                 body = None  # the chords win: this playing is written anew over its own chords
             if body is not None and (letter, closed) in parts:
@@ -208,7 +235,7 @@ class TuneWriter:
             part = (part[0] if body is None else body, part[1])  # a note the model put after the body's end goes
             parts.setdefault((letter, closed), part)
             played = _with_notes(drawn, part[0] + part[1], first_bar)
-        played.form = _form(played, self.letters, self.length, set(parts))
+        played.form = _form(played, self.letters, self.length, set(parts), self.pickup)
         return Tune(played, key)
 
 
@@ -260,7 +287,7 @@ def _same_chords(chords: str | None, first_bar: int, again_bar: int, length: int
     return all(bars[(first_bar + k) % len(bars)] == bars[(again_bar + k) % len(bars)] for k in range(length))
 
 
-def _register(played: Score, index: int, length: int, new_strain: bool, last: bool) -> str:
+def _register(played: Score, pickup: int, index: int, length: int, new_strain: bool, last: bool) -> str:
     """The register asked of each bar up to the end of playing `index`: the bars played keep their own; a new
     strain's body sits `B_RISE` semitones above the first strain, its ending comes back to the first strain's
     register, and the tune's closing ending sits `LAST_FALL` below it."""
@@ -270,21 +297,23 @@ def _register(played: Score, index: int, length: int, new_strain: bool, last: bo
         return REGISTERS[sum(pitch >= floor for floor in REGISTER_FLOORS)]
 
     means = bar_mean_pitches(played)
-    home = float(np.nanmean(means[:length])) if np.isfinite(means[:length]).any() else 68.0
+    first = means[pickup:pickup + length]
+    home = float(np.nanmean(first)) if np.isfinite(first).any() else 68.0
     ending = ending_bars(length)
-    earlier = [register(m if np.isfinite(m) else home) for m in means[:index * length]]
-    earlier += [register(home)] * (index * length - len(earlier))
+    before = pickup + index * length
+    earlier = [register(m if np.isfinite(m) else home) for m in means[:before]]
+    earlier += [register(home)] * (before - len(earlier))
     body = [register(home + B_RISE if new_strain else home)] * (length - ending)
     return ",".join(earlier + body + [register(home - LAST_FALL if last else home)] * ending)
 
 
-def _form(played: Score, letters: str, length: int, parts: set[PartKey]) -> Form:
+def _form(played: Score, letters: str, length: int, parts: set[PartKey], pickup: int = 0) -> Form:
     """The form of a tune written strain by strain: a strain played both open and closed has a first ending
     (open) and a second (closed)."""
     labels = list(dict.fromkeys(letters))
     both = {label for label in labels if (label, True) in parts and (label, False) in parts}
     strains = tuple(Strain(label, length, (1, 2) if label in both else ()) for label in labels)
-    starts = _bar_starts(played, len(letters) * length)
+    starts = _bar_starts(played, pickup + len(letters) * length)[pickup:]
     ending = ending_bars(length)
     playings = []
     for index, letter in enumerate(letters):

@@ -84,3 +84,30 @@ def test_chords_win_over_a_repeat_that_would_sit_over_other_chords() -> None:
                          random_seed=1)
     assert all(measures.strain_return_share(t.played) < 0.5 for t in misfit)  # each playing over its own chords
     assert all(chord_tone_rate(t.played) >= 0.8 for t in misfit)
+
+
+def test_a_seed_with_a_pickup_leads_into_strains_of_whole_bars() -> None:
+    from melodia.io.music21 import score_from_text
+
+    seed = "X:1\nM:6/8\nL:1/8\nK:D\nA|dfa afd|"
+    tune = write_tunes(shipped(), seed, "jig", random_seed=0)[0].played
+    form = tune.form
+    assert form is not None and form.letters == "AABB"
+    bar = tune.initial_time_signature().bar_ticks
+    assert form.playings[0].start_tick == bar  # the strains start after the pickup's bar
+    assert tune.bar_count() == 33 and measures.strain_return_share(tune) == 1.0
+    starts = {n.onset_tick // bar for n in tune.notes}
+    assert set(range(1, 33)) <= starts  # no bar of the strains is left silent
+    assert score_from_text(seed, "abc", "seed").notes[0].pitch == min(tune.notes, key=lambda n: n.onset_tick).pitch
+
+
+def test_a_tune_type_leaves_the_users_own_metre_and_line_and_refuses_no_form() -> None:
+    from melodia.constraints import Constraints
+
+    free = write_tunes(shipped(), "D4/8 E4/8 F#4/8 A4/8", "reel", constraints=Constraints(metre="free", line="free"),
+                       random_seed=0)[0]
+    assert free.played.form is not None  # written, with the user's free metre and line (no rule forbids a tie)
+    with pytest.raises(GenerateError, match="form none: a whole tune is a row of strains"):
+        write_tunes(shipped(), "C4 D4", "reel", form="none")
+    with pytest.raises(GenerateError, match="the seed fills 8 bars"):
+        write_tunes(shipped(), " ".join(["C4/2"] * 16), "reel")
