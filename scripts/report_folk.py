@@ -130,7 +130,7 @@ def report_kind(kind: str, loaded: object, count: int) -> None:
     rows = [("strain repeats: bars equal in the second playing",
              mean([measures.strain_return_share(t.played) for t in made]),
              mean([measures.strain_return_share(s) for s in with_form]), "at least 0.95"),
-            ("strains' last playings ending on the tonic",
+            ("second endings and the tune's end on the tonic",
              mean([measures.strain_tonic_endings(t.played, t.key.tonic) for t in made]),
              mean([measures.strain_tonic_endings(s, tonic_of(s)) for s in with_form]), "at least 0.90"),
             ("B strain's mean pitch above A's (semitones)",

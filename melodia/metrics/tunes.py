@@ -170,10 +170,13 @@ def playing_ends_on_tonic(score: Score, playing: Playing, tonic: int) -> bool:
 
 
 def strain_tonic_endings(score: Score, tonic: int) -> float:
-    """Share of strains whose last playing ends on the tonic (the tune's end among them); for a score without
-    a form, whether the tune ends on it."""
+    """Share of closing playings that close on the tonic: the last playing of each strain played more than once
+    (its second ending) and the tune's last; for a score without a form, whether the tune closes on it."""
     if score.form is None:
         note = closing_note(score, 0, score.end_tick)
         return float(note is not None and note.pitch % 12 == tonic)
-    closing = {playing.strain: playing for playing in score.form.playings}
+    playings = score.form.playings
+    times = Counter(playing.strain for playing in playings)
+    closing = {playing.strain: playing for playing in playings if times[playing.strain] > 1}
+    closing[-1] = playings[-1]
     return float(np.mean([playing_ends_on_tonic(score, p, tonic) for p in closing.values()]))
