@@ -96,7 +96,7 @@ def test_a_run_resumed_mid_epoch_without_a_valid_split_ends_the_same(tiny_cache:
         torch.manual_seed(0)
         return Start(corpus, MelodyLM(ModelConfig(len(corpus.tokenizer), 16, 32, 2)))
 
-    config = tiny_config("epochs=3", "checkpoint_steps=4")
+    config = tiny_config("batch_size=16", "bptt=64", "checkpoint_steps=4")
     whole = train(config, tmp_path / "whole.safetensors", progress_bar=False, start=start())
     step = training._step
 
