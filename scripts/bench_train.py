@@ -10,7 +10,9 @@ The bare loop feeds one pre-made random tensor. Prints the median tokens/s of ea
 median over rounds of melodia / bare.
 
 Usage: python scripts/bench_train.py [--corpus folk] [--steps 70] [--rounds 7] [--hidden 512] [--batch 32]
-[--bptt 128] (the corpus is built first if it is not in the cache yet)
+[--bptt 128] [--threads N] (the corpus is built first if it is not in the cache yet). On a machine
+shared with other work, one thread (--threads 1) gives steadier rounds: with two, each step waits
+for whichever thread the other work held up.
 """
 
 from __future__ import annotations
@@ -121,7 +123,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--embedding", type=int, default=256)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--bptt", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's own choice)")
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     try:
         corpus = Corpus.open(args.corpus)  # a cache carried to a machine without music21 is used as it is
     except MelodiaError:
