@@ -571,12 +571,15 @@ def _with_repeats(score: Score) -> Any:
     for (start, _, _), meter in zip(bars, meters, strict=True):
         meter_stream.insert(Fraction(start, TICKS_PER_QUARTER), meter)
     signatures = {sig.tick: sig for sig in written.time_signatures}
-    for part in list(result.parts):
+    notation = music21.stream.Score()
+    notation.metadata = result.metadata
+    for part in result.parts:
         measured = part.makeMeasures(meterStream=meter_stream)
+        measured.partName = part.partName
         measured.makeTies(inPlace=True)
         _mark_repeats(measured, bars, signatures)
-        result.replace(part, measured)
-    return result
+        notation.insert(0, measured)
+    return notation
 
 
 def _bar_meter(ticks: int) -> Any:
