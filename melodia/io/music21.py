@@ -314,8 +314,17 @@ def score_from_music21(stream: Any) -> Score:
         return Score(tracks, tempos, meters, keys, title, chords)
     tempos, meters, keys = _restated_once(tempos), _restated_once(meters), _restated_once(keys)
     meter = meters[0] if meters and meters[0].tick == 0 else TimeSignature(0, 4, 4)
-    form = form_of(played, written, shift, meter.bar_ticks)
-    return Score(tracks, tempos, meters, keys, title, chords, form)
+    score = Score(tracks, tempos, meters, keys, title, chords)
+    try:
+        score.form = form_of(played, written, shift, meter.bar_ticks)
+        problems = score.form.problems(score.end_tick)
+    except Exception as error:  # an odd layout of bars music21 expanded: the notes stand, the form is not told
+        problems = [f"{type(error).__name__}: {error}"]
+    if problems:
+        warnings.warn(MelodiaWarning(f"{title or 'piece'}: read as played; its form could not be told "
+                                     f"({problems[0][:120]})"), stacklevel=2)
+        score.form = None
+    return score
 
 
 def _restated_once(events: list[Any]) -> list[Any]:

@@ -50,8 +50,8 @@ def expand_parts(parts: list[Any], source: str = "") -> tuple[list[Any], list[tu
     music21 cannot expand them."""
     if not parts or not has_repeats(parts[0]) or not parts[0].getElementsByClass("Measure"):
         return parts, None, []
-    written = [_written_bars(part) for part in parts]
     try:
+        written = [_written_bars(part) for part in parts]
         played = [part.expandRepeats() for part in parts]
     except Exception as error:  # music21 raises several kinds on repeats it finds incoherent
         reason = str(error).splitlines()[0][:120] if str(error) else ""
@@ -139,10 +139,12 @@ def form_of(order: list[tuple[int, Any]], written: list[WrittenBar], shift: Frac
         numbers = written[ending_bars[0][0]].ending if ending_bars else ()
         number = (heard[section] if heard[section] in numbers else numbers[0]) if numbers else 0
         ending_tick = _tick(ending_bars[0][1].offset, shift) if ending_bars else end
+        if end <= start or (played and start < played[-1].end_tick):  # empty bars: nothing played
+            continue
         played.append(Playing(sections.index(section), start, end, number, ending_tick))
     strains = []
     for n, section in enumerate(sections):
-        first = next(p for p in played if p.strain == n)
+        first = next((p for p in played if p.strain == n), Playing(n, 0, bar_ticks))
         endings = tuple(sorted({p.ending for p in played if p.strain == n and p.ending}))
         strains.append(Strain(label[section], max(1, round((first.end_tick - first.start_tick) / bar_ticks)), endings))
     return Form(tuple(strains), tuple(played))
