@@ -85,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     _tokenizer_options(demo)
     demo.set_defaults(run=_demo)
 
-    inspect = commands.add_parser("inspect", help="print tracks, notes, tempo, meter, key and length")
+    inspect = commands.add_parser("inspect", help="print tracks, notes, tempo, meter, key, length and form")
     inspect.add_argument("file", help="a MIDI, ABC, MusicXML or Humdrum file")
     inspect.set_defaults(run=_inspect)
 

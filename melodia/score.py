@@ -158,7 +158,8 @@ class Form:
         return text
 
     def problems(self, end_tick: int) -> list[str]:
-        """Every broken invariant of a form over a score whose notes end at `end_tick`."""
+        """Every broken invariant of a form over a score whose notes end at `end_tick` (a playing may
+        hold only rests; a note after the last playing cannot be)."""
         found = []
         previous = 0
         for number, playing in enumerate(self.playings, start=1):
@@ -170,8 +171,8 @@ class Form:
             if playing.ending and not playing.start_tick <= playing.ending_tick <= playing.end_tick:
                 found.append(f"{where}: its ending at tick {playing.ending_tick} is outside it")
             previous = playing.end_tick
-        if self.playings and self.playings[-1].start_tick >= max(end_tick, 1):
-            found.append(f"form: its last playing starts at tick {self.playings[-1].start_tick}, after the notes")
+        if self.playings and end_tick > self.playings[-1].end_tick:
+            found.append(f"form: its playings end at tick {self.playings[-1].end_tick}, before the notes ({end_tick})")
         return found
 
 

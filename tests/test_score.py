@@ -95,9 +95,10 @@ def test_summary_shows_the_form() -> None:
 
 
 def test_validate_finds_a_form_that_does_not_fit_the_notes() -> None:
-    notes = [Note(60, 90, 0, BAR)]
+    notes = [Note(60, 90, 0, 33 * BAR)]
     assert Score([Track(notes=notes)], form=aabb()).problems() == \
-        [f"form: its last playing starts at tick {24 * BAR}, after the notes"]
+        [f"form: its playings end at tick {32 * BAR}, before the notes ({33 * BAR})"]
+    assert Score([Track(notes=[Note(60, 90, 0, BAR)])], form=aabb()).problems() == []  # the rest is rests
     backwards = Form((Strain("A", 1),), (Playing(0, BAR, 2 * BAR), Playing(0, 0, BAR), Playing(3, 2 * BAR, 3 * BAR)))
     found = Score([Track(notes=[Note(60, 90, 0, 3 * BAR)])], form=backwards).problems()
     assert "form: playing 2: ticks 0..1920 overlap or go back" in found

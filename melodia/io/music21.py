@@ -348,8 +348,17 @@ def score_from_music21(stream: Any) -> Score:
         return Score(tracks, tempos, meters, keys, title, chords)
     tempos, meters, keys = _restated_once(tempos), _restated_once(meters), _restated_once(keys)
     meter = meters[0] if meters and meters[0].tick == 0 else TimeSignature(0, 4, 4)
-    form = form_of(played, written, shift, meter.bar_ticks)
-    return Score(tracks, tempos, meters, keys, title, chords, form)
+    score = Score(tracks, tempos, meters, keys, title, chords)
+    try:
+        score.form = form_of(played, written, shift, meter.bar_ticks)
+        problems = score.form.problems(score.end_tick)
+    except Exception as error:  # an odd layout of bars music21 expanded: the notes stand, the form is not told
+        problems = [f"{type(error).__name__}: {error}"]
+    if problems:
+        warnings.warn(MelodiaWarning(f"{title or 'piece'}: read as played; its form could not be told "
+                                     f"({problems[0][:120]})"), stacklevel=2)
+        score.form = None
+    return score
 
 
 def _restated_once(events: list[Any]) -> list[Any]:
@@ -605,12 +614,15 @@ def _with_repeats(score: Score) -> Any:
     for (start, _, _), meter in zip(bars, meters, strict=True):
         meter_stream.insert(Fraction(start, TICKS_PER_QUARTER), meter)
     signatures = {sig.tick: sig for sig in written.time_signatures}
-    for part in list(result.parts):
+    notation = music21.stream.Score()
+    notation.metadata = result.metadata
+    for part in result.parts:
         measured = part.makeMeasures(meterStream=meter_stream)
+        measured.partName = part.partName
         measured.makeTies(inPlace=True)
         _mark_repeats(measured, bars, signatures)
-        result.replace(part, measured)
-    return result
+        notation.insert(0, measured)
+    return notation
 
 
 def _bar_meter(ticks: int) -> Any:

@@ -50,9 +50,13 @@ def expand_parts(parts: list[Any], source: str = "") -> tuple[list[Any], list[tu
     music21 cannot expand them."""
     if not parts or not has_repeats(parts[0]) or not parts[0].getElementsByClass("Measure"):
         return parts, None, []
-    written = [_written_bars(part) for part in parts]
     try:
-        played = [part.expandRepeats() for part in parts]
+        try:
+            written = [_written_bars(part, folk=True) for part in parts]
+            played = [part.expandRepeats() for part in parts]
+        except Exception:  # the start repeats a folk player reads leave a repeat unmatched: as music21 reads it
+            written = [_written_bars(part, folk=False) for part in parts]
+            played = [part.expandRepeats() for part in parts]
     except Exception as error:  # music21 raises several kinds on repeats it finds incoherent
         reason = str(error).splitlines()[0][:120] if str(error) else ""
         warnings.warn(MelodiaWarning(f"{source or 'piece'}: repeats left as written; music21 cannot expand "
@@ -67,12 +71,19 @@ def expand_parts(parts: list[Any], source: str = "") -> tuple[list[Any], list[tu
     return played, order, written[0]
 
 
-def _written_bars(part: Any) -> list[WrittenBar]:
-    """Tag each measure with its written index, supply the start repeats a folk player reads, and
-    describe each bar."""
+_SUPPLIED = "melodiaSuppliedStart"  # a start repeat melodia wrote in, and the barline it replaced
+
+
+def _written_bars(part: Any, folk: bool) -> list[WrittenBar]:
+    """Tag each measure with its written index, supply the start repeats a folk player reads (when
+    `folk`; else take out those supplied before), and describe each bar."""
     import music21
 
     measures = list(part.getElementsByClass("Measure"))
+    for measure in measures:
+        if hasattr(measure, _SUPPLIED):
+            measure.leftBarline = getattr(measure, _SUPPLIED)
+            delattr(measure, _SUPPLIED)
     endings: dict[int, tuple[int, ...]] = {}
     for bracket in part.spannerBundle.getByClass(music21.spanner.RepeatBracket):
         numbers = tuple(int(n) for n in bracket.numberRange) or (1,)
@@ -84,7 +95,8 @@ def _written_bars(part: Any) -> list[WrittenBar]:
                        endings.get(id(m), ()), _is_section_end(m.rightBarline)
                        or (i + 1 < len(measures) and _is_section_end(measures[i + 1].leftBarline)))
             for i, m in enumerate(measures)]
-    for index in _implied_starts(bars):
+    for index in _implied_starts(bars) if folk else []:
+        setattr(measures[index], _SUPPLIED, measures[index].leftBarline)
         measures[index].leftBarline = music21.bar.Repeat(direction="start")
         bars[index] = replace(bars[index], start_repeat=True)
     return bars
@@ -139,10 +151,12 @@ def form_of(order: list[tuple[int, Any]], written: list[WrittenBar], shift: Frac
         numbers = written[ending_bars[0][0]].ending if ending_bars else ()
         number = (heard[section] if heard[section] in numbers else numbers[0]) if numbers else 0
         ending_tick = _tick(ending_bars[0][1].offset, shift) if ending_bars else end
+        if end <= start or (played and start < played[-1].end_tick):  # empty bars: nothing played
+            continue
         played.append(Playing(sections.index(section), start, end, number, ending_tick))
     strains = []
     for n, section in enumerate(sections):
-        first = next(p for p in played if p.strain == n)
+        first = next((p for p in played if p.strain == n), Playing(n, 0, bar_ticks))
         endings = tuple(sorted({p.ending for p in played if p.strain == n and p.ending}))
         strains.append(Strain(label[section], max(1, round((first.end_tick - first.start_tick) / bar_ticks)), endings))
     return Form(tuple(strains), tuple(played))

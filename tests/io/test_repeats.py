@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import warnings
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from melodia import read_score, write_score
 from melodia.errors import MelodiaWarning
 from melodia.io.music21 import abc_tunes, read_music21_pieces
 from melodia.io.repeats import agreement_with_music21
-from melodia.score import Score
+from melodia.score import Score, Track
 
 CORPUS = MUSIC21 / "corpus"
 BELLE = CORPUS / "ryansMammoth" / "BelleOfBostonReel.abc"
@@ -126,3 +127,16 @@ def test_midi_is_written_as_played(tmp_path: Path) -> None:
     back = read_score(write_score(score, tmp_path / "tune.mid"))
     assert back.bar_count() == 32 and [(n.onset_tick, n.pitch) for n in back.notes] == \
         [(n.onset_tick, n.pitch) for n in score.notes]
+
+
+def test_every_part_is_expanded_alike(tmp_path: Path) -> None:
+    """Two parts written with repeats and endings (as melodia writes them) read back as played, alike."""
+    belle = read_score(BELLE)
+    lower = Track("second fiddle", 40, False, [replace(n, pitch=n.pitch - 12) for n in belle.tracks[0].notes])
+    duet = replace(belle, tracks=[replace(belle.tracks[0], name="fiddle"), lower])
+    back = read_score(write_score(duet, tmp_path / "duet.musicxml"))
+    assert back.form == belle.form
+    assert [(t.name, t.program) for t in back.tracks] == [("fiddle", 0), ("second fiddle", 40)]
+    upper, second = ([(n.onset_tick, n.pitch) for n in t.notes] for t in back.tracks)
+    assert upper == [(n.onset_tick, n.pitch) for n in belle.tracks[0].notes]
+    assert second == [(onset, pitch - 12) for onset, pitch in upper]
