@@ -7,8 +7,8 @@ tunes bring a phrase back: the first time, its first bar is copied note for note
 where the letter first came (so a seed's motive comes back) and its second bar plays the
 pitches of the bar it returns to in a rhythm of its own; later times, both bars take the
 pitches only. The rest is new and leads to a cadence of its own, as a second ending
-differs from the first. A new section (B, C, ...) states its opening bar twice, as folk
-tunes' second parts often do. Every phrase ends on a cadence: the last note of its last bar
+differs from the first. A new section (B, C, ...) is new throughout (a bar copied into the next
+is a loop, not a return). Every phrase ends on a cadence: the last note of its last bar
 falls on a beat (the last phrase's on a strong beat) and is held at least a beat, to a
 beat (the tune's last note to the end of its bar), on a degree of the tonic chord
 ("full"), of the dominant ("half": an open ending, asking for more), or the tonic itself
@@ -142,8 +142,6 @@ def plan_form(form: str | None, phrase_bars: int | None, bars: int | None) -> Fo
             again = letters[:index].count(letter) > 1
             copies = [(first_bar + offset, source + offset, offset == 0 and not again)
                       for offset in range(min(2, length - 1))]
-        elif index and length >= 4:  # a new section states its opening bar twice
-            copies = [(first_bar + 1, first_bar, True)]
         else:
             copies = []
         phrases.append(Phrase(letter, first_bar, length, tuple(copies), cadence))

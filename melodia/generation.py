@@ -116,8 +116,8 @@ def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints | N
         raise GenerateError(str(error)) from None
     named = mode is not None
     mode = mode or seed_key(seed_score)
-    if plan is None and (asked := form_plan(constraints)) is not None and _strains_fit(asked, seed_score):
-        from melodia.tunes import write_tunes  # a form of phrases that return: strains played as written
+    if plan is None and (asked := form_plan(constraints)) is not None and _strains_fit(asked, constraints, seed_score):
+        from melodia.tunes import write_tunes  # a form asked for: strains played as written
 
         tunes = write_tunes((model, tokenizer), seed, count=count, form=asked.form, strain_bars=asked.phrase_bars,
                             constraints=replace(constraints, bars=None, form=None, phrase_bars=None),
@@ -234,12 +234,13 @@ def _one_thread() -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def _strains_fit(plan: FormPlan, seed: Score) -> bool:
-    """Whether a form is written strain by strain (`melodia.tunes`): it has two phrases or more, and the seed
-    leaves the first phrase its ending."""
+def _strains_fit(plan: FormPlan, constraints: Constraints, seed: Score) -> bool:
+    """Whether a form is written strain by strain (`melodia.tunes`): one asked for (`form`; a length alone gets
+    phrases that return varied), of two letters or more, whose seed leaves the first strain its ending."""
     from melodia.tunes import ending_bars
 
-    return len(plan.phrases) > 1 and _seed_bars(seed) <= plan.phrase_bars - ending_bars(plan.phrase_bars)
+    asked = constraints.form not in (None, "none")
+    return asked and len(plan.phrases) > 1 and _seed_bars(seed) <= plan.phrase_bars - ending_bars(plan.phrase_bars)
 
 
 def _seed_bars(seed: Score) -> int:

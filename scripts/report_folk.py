@@ -8,8 +8,10 @@ kind has two strains, seeded with the first bar of a real tune of that kind), an
 
 Last, reels and waltzes over chord progressions (`--chords`): strong-beat notes on chord tones, repeats kept.
 
+With `--defaults N`, issue 16's figures for N melodies of 16 bars at the command line's defaults.
+
 Usage: python scripts/report_folk.py [--model melodia/data/default.safetensors] [--count 40] [--kinds jig,reel]
-       [--no-chords]
+       [--no-chords] [--defaults 200]
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ KIND_SOURCES = {  # kind -> (corpus folder, pattern of its R: field or meter, tu
     "hornpipe": ("ryansMammoth", r"R:\s*hornpipe", None),
     "waltz": ("oneills1850|airdsAirs", r"M:\s*3/4", "3/4"),
     "air": ("oneills1850|airdsAirs", r"R:\s*air", None),
+    "folk": ("essenFolksong|oneills1850", r"", None),  # every tune: the sources of the folk corpus
 }
 
 
@@ -167,18 +170,46 @@ def report_chords(loaded: object, count: int) -> None:
               f"{mean([chord_tone_rate(t.played) for t in waltzes]):.3f} |")
 
 
+def report_defaults(loaded: object, count: int) -> None:
+    """Issue 16's figures at the command line's defaults (16 bars, AABA of 4-bar phrases as played) against the
+    first 16 bars of real tunes from the folk corpus's sources read as played (every 7th tune of Essen and
+    O'Neill's, standing in for the folk test split where the corpus is not built)."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from report_default import FORM_METRICS, first_bars, seed_agreement, tunes
+
+    from melodia.metrics import SCALAR_METRICS
+
+    made, modes = tunes(loaded, count)
+    real = [first_bars(score) for score in real_tunes("folk", count * 7)[::7]]
+    print(f"\n## defaults: {len(made)} melodies of 16 bars (AABA of 4-bar phrases, as played) against the first 16 "
+          f"bars of {len(real)} real tunes as played\n")
+    print("| measure | generated | real | ratio | goal |\n| --- | --- | --- | --- | --- |")
+    for name in FORM_METRICS:
+        ours, theirs = mean([SCALAR_METRICS[name](s) for s in made]), mean([SCALAR_METRICS[name](s) for s in real])
+        print(f"| {name} | {ours:.3f} | {theirs:.3f} | {ours / theirs:.2f} | 0.75-1.33 |")
+    endings = [mean([SCALAR_METRICS["tonic_ending"](s) for s in scores]) for scores in (made, real)]
+    print(f"| last note the tonic (strong beat, a beat or more) | {endings[0]:.3f} | {endings[1]:.3f} | | "
+          "at least 0.70 |")
+    print(f"| heard in the seed's key, major / minor seeds | {seed_agreement(made, modes, 'major'):.3f} / "
+          f"{seed_agreement(made, modes, 'minor'):.3f} | | | at least 0.80 |")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="melodia/data/default.safetensors")
     parser.add_argument("--count", type=int, default=40)
     parser.add_argument("--kinds", default=",".join(KIND_SOURCES))
     parser.add_argument("--no-chords", action="store_true", help="leave out the tunes over chord progressions")
+    parser.add_argument("--defaults", type=int, default=0, metavar="N",
+                        help="also N melodies of 16 bars at the defaults against real tunes (issue 16's figures)")
     args = parser.parse_args(argv)
     loaded = _load(args.model)
-    for kind in args.kinds.split(","):
+    for kind in filter(None, args.kinds.split(",")):
         report_kind(kind, loaded, args.count)
     if not args.no_chords:
         report_chords(loaded, max(args.count // 4, 4))
+    if args.defaults:
+        report_defaults(loaded, args.defaults)
     return 0
 
 

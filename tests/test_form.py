@@ -28,7 +28,7 @@ def test_a_plan_returns_its_letters_and_ends_each_phrase_on_a_cadence() -> None:
     assert [plan.cadence_at(bar) for bar in (4, 8, 12, 16)] == ["half", "full", "half", "final"]
     assert plan.source_bar(5) == (1, True) and plan.source_bar(6) == (2, False)  # the first return
     assert plan.source_bar(13) == (1, False) and plan.source_bar(9) is None  # a later return; a new letter
-    assert plan.source_bar(10) == (9, True)  # which states its opening bar twice
+    assert plan.source_bar(10) is None  # a new section is new throughout: no bar copied from the one before
     assert plan_form(None, None, 8).form == "AA" and plan_form(None, None, 16).form == "AABA"
     assert plan_form(None, None, 12).phrase_bars == 4 and plan_form("AABB", 2, None).bars == 8
 
@@ -50,10 +50,10 @@ def test_readme_defaults_give_tunes_with_form_endings_and_the_seed_key() -> None
     assert sum(phrase_parallelism(s) > 0 for s in scores) >= 16
     assert sum(tonic_ending(s) for s in scores) >= 18
     assert sum(key_agreement(s) for s in scores) >= 16
-    # AABA as played: the second A is the first with its second ending, the last A is the second again, the B new
-    assert all(s.form is not None and s.form.describe() == "AABA, 4 + 4 bars, endings 1-2" for s in scores)
-    assert all(bars_of(s)[12:16] == bars_of(s)[4:8] for s in scores)
-    assert sum(bars_of(s)[8:10] != bars_of(s)[0:2] for s in scores) >= 18  # the B strain is new, not A's opening
-    assert sum(repetition(s) for s in scores) / len(scores) < 0.45  # no more than the returns AABA plays
+    assert sum(repetition(s) for s in scores) / len(scores) < 0.3  # returns vary: not a loop of copies
+    assert sum(bars_of(s)[9] == bars_of(s)[8] for s in scores) <= 2  # the B is not its first bar twice
+    asked = generate(shipped(), README_SEED, 4, Constraints(bars=16, form="AABA"), random_seed=5)
+    assert all(s.form is not None and s.form.describe() == "AABA, 4 + 4 bars, endings 1-2" for s in asked)
+    assert all(bars_of(s)[12:16] == bars_of(s)[4:8] for s in asked)  # AABA asked for is played as written
     free = generate(shipped(), README_SEED, 20, Constraints(bars=16, form="none"), random_seed=5)
     assert sum(phrase_parallelism(s) for s in free) < sum(phrase_parallelism(s) for s in scores)
