@@ -181,8 +181,8 @@ def report_defaults(loaded: object, count: int) -> None:
 
     made, modes = tunes(loaded, count)
     real = [first_bars(score) for score in real_tunes("folk", count * 7)[::7]]
-    print(f"\n## defaults: {len(made)} melodies of 16 bars (AABA of 4-bar phrases, as played) against the first 16 "
-          f"bars of {len(real)} real tunes as played\n")
+    print(f"\n## defaults: {len(made)} melodies of 16 bars (AABA of 4-bar phrases that return varied) against the "
+          f"first 16 bars of {len(real)} real tunes as played\n")
     print("| measure | generated | real | ratio | goal |\n| --- | --- | --- | --- | --- |")
     for name in FORM_METRICS:
         ours, theirs = mean([SCALAR_METRICS[name](s) for s in made]), mean([SCALAR_METRICS[name](s) for s in real])
