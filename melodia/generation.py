@@ -121,7 +121,7 @@ def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints | N
 
         tunes = write_tunes((model, tokenizer), seed, count=count, form=asked.form, strain_bars=asked.phrase_bars,
                             constraints=replace(constraints, bars=None, form=None, phrase_bars=None),
-                            sampling=sampling, random_seed=random_seed)
+                            sampling=sampling, random_seed=random_seed, progress=progress)
         return [tune.played for tune in tunes]
     plan = plan or form_plan(constraints)
     if plan is not None:

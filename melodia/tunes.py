@@ -23,6 +23,7 @@ chords than the strain's first playing is written anew over them.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -82,13 +83,15 @@ def tune_type(name: str) -> TuneType:
 
 def write_tunes(model: Any, seed: Any, kind: str | None = None, count: int = 1, *, form: str | None = None,
                 strain_bars: int | None = None, constraints: Constraints | None = None,
-                sampling: SamplingConfig | None = None, random_seed: int = 0) -> list[Tune]:
+                sampling: SamplingConfig | None = None, random_seed: int = 0,
+                progress: Callable[[int], None] | None = None) -> list[Tune]:
     """`count` whole tunes from `seed`, each in `form` (by default the tune type's) of strains of `strain_bars`.
 
     `kind` names a tune type (jig, reel, hornpipe, polka, waltz, air), which sets the meter, strain length,
     form, metre, notes per bar, largest leap and pitch range (D4-B5, widened to hold the seed) unless given, and a
     singable line; `constraints` (key, range, scale, chords, ...) hold for every
-    part. The first playings are drawn together; the same `random_seed` gives the same tunes.
+    part. The first playings are drawn together; the same `random_seed` gives the same tunes. `progress`, when
+    given, is called every sampling step with how many tunes were finished in it.
 
     Raises:
         GenerateError: an unknown tune type, a strain shorter than 2 bars, or what `generate` refuses.
@@ -120,9 +123,10 @@ def write_tunes(model: Any, seed: Any, kind: str | None = None, count: int = 1, 
                        density=base.density or density,
                        metre=base.metre or chosen.metre, line=base.line or "singable",
                        max_leap=chosen.max_leap if base.max_leap is None else base.max_leap)
-    writer = TuneWriter(loaded, letters, length, base, sampling, chosen, int(pickup))
+    writer = TuneWriter(loaded, letters, length, base, sampling, chosen, int(pickup), progress)
     plan = writer.plan(0)
-    openings = generate(loaded, seed, count, writer.asked(None, 0, plan), sampling, random_seed, plan=plan)
+    openings = generate(loaded, seed, count, writer.asked(None, 0, plan), sampling, random_seed, plan=plan,
+                        progress=writer.step)
     key = _key_of(seed, base)
     return [writer.finish(opening, key, random_seed * 1009 + index) for index, opening in enumerate(openings)]
 
@@ -169,6 +173,12 @@ class TuneWriter:
     sampling: SamplingConfig | None
     kind: TuneType | None = None  # a tune type: its strains bring their opening back, a new one sits higher
     pickup: int = 0  # 1 when the seed opens with a pickup bar: the strains start at the tune's second bar
+    progress: Callable[[int], None] | None = None  # called every sampling step with the tunes finished in it
+
+    def step(self, finished: int) -> None:
+        """A sampling step of some part: no tune is finished until its last part is."""
+        if self.progress is not None:
+            self.progress(0)
 
     def first_bar(self, index: int) -> int:
         """The first bar of playing `index`, from 0."""
@@ -230,12 +240,14 @@ class TuneWriter:
             plan = self.plan(index)
             prompt = _with_notes(played, body or [], first_bar)
             drawn = generate(self.loaded, prompt, 1, self.asked(played, index, plan, key), self.sampling,
-                             random_seed + index, plan=plan)[0]
+                             random_seed + index, plan=plan, progress=self.step)[0]
             part = _part(drawn, first_bar, self.length, ending)
             part = (part[0] if body is None else body, part[1])  # a note the model put after the body's end goes
             parts.setdefault((letter, closed), part)
             played = _with_notes(drawn, part[0] + part[1], first_bar)
         played.form = _form(played, self.letters, self.length, set(parts), self.pickup)
+        if self.progress is not None:
+            self.progress(1)
         return Tune(played, key)
 
 

@@ -498,7 +498,8 @@ def test_inspect_reads_a_japanese_title_and_sums_up_many_tempo_changes(
     assert main(["inspect", str(MUSIC21 / "midi" / "testPrimitive" / "test04.mid")]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("ベートーベン　交響曲第７番　第２楽章: 21 tracks")  # Shift JIS, Beethoven's 7th
-    assert lines[1] == "  tempo: 56 BPM at 0, then 94 changes between 35 and 93 BPM" and len(lines) == 25
+    assert lines[1] == "  tempo: 56 BPM at 0, then 94 changes between 35 and 93 BPM" and len(lines) == 26
+    assert lines[4] == "  form: no repeats"
     score = read_score(MUSIC21 / "midi" / "testPrimitive" / "test04.mid")
     written = write_score(score, tmp_path / "copy.mid")  # a title Latin-1 cannot hold is written as UTF-8
     assert read_score(written).title == score.title
