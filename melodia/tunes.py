@@ -51,15 +51,16 @@ class TuneType:
 
 
 TUNE_TYPES = {
-    "jig": TuneType("6/8", 8, "AABB", density="6", b_floor=0),
+    "jig": TuneType("6/8", 8, "AABB", density="6", b_floor=-2),
     "reel": TuneType("4/4", 8, "AABB", density="8"),
     "hornpipe": TuneType("4/4", 8, "AABB", density="8", b_floor=4),
     "polka": TuneType("2/4", 8, "AABB", density="4"),
     "waltz": TuneType("3/4", 8, "AABB"),
-    "air": TuneType("3/4", 8, "AABA", metre="free"),
+    "air": TuneType("3/4", 8, "AABA", metre="free", b_floor=-1),
 }
 FOLK_RANGE = (62, 83)  # D4 to B5, where fiddle and whistle tunes sit (widened to hold the seed)
 B_RISE = 7.0  # semitones a new strain's register sits above the first strain's (as real B strains do)
+LAST_CEILING = 4  # semitones above the first strain's mean pitch that the tune's closing ending may reach
 LAST_FALL = 3.0  # semitones the tune's closing ending sits below the first strain's, so that the tune ends low
 
 PartKey = tuple[str, bool]  # a strain's letter, and whether the playing ends closed
@@ -211,10 +212,14 @@ class TuneWriter:
             register = _register(played, self.pickup, index, self.length,
                                  self.letters[index] not in self.letters[:index], index + 1 == len(self.letters))
         pitch_range = self.base.pitch_range
-        if self.kind and played is not None and pitch_range and self.letters[index] not in self.letters[:index]:
-            home = bar_mean_pitches(played)[self.pickup:self.pickup + self.length]
-            floor = round(float(np.nanmean(home))) - self.kind.b_floor
-            pitch_range = PitchRange(max(pitch_range[0], min(floor, pitch_range[1] - 12)), pitch_range[1])
+        if self.kind and played is not None and pitch_range:
+            home = round(float(np.nanmean(bar_mean_pitches(played)[self.pickup:self.pickup + self.length])))
+            if self.letters[index] not in self.letters[:index]:
+                pitch_range = PitchRange(max(pitch_range[0], min(home - self.kind.b_floor, pitch_range[1] - 12)),
+                                         pitch_range[1])
+            elif self.closes(index) and self.letters[index] == self.letters[-1]:  # the tune's last ending ends low
+                pitch_range = PitchRange(pitch_range[0], max(min(home + LAST_CEILING, pitch_range[1]),
+                                                             pitch_range[0] + 12))
         return replace(self.base, key=key or self.base.key, bars=plan.bars, form=None, phrase_bars=None,
                        end_on_tonic=self.base.end_on_tonic and self.closes(index)
                        and self.letters[index] == self.letters[-1], register=register,
