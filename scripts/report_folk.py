@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="melodia/data/default.safetensors")
     parser.add_argument("--count", type=int, default=40)
-    parser.add_argument("--kinds", default=",".join(TUNE_TYPES))
+    parser.add_argument("--kinds", default=",".join(kind for kind in TUNE_TYPES if kind in KIND_SOURCES))
     parser.add_argument("--no-chords", action="store_true", help="leave out the tunes over chord progressions")
     parser.add_argument("--defaults", type=int, default=0, metavar="N",
                         help="also N melodies of 16 bars at the defaults against real tunes (issue 16's figures)")
