@@ -165,7 +165,8 @@ def report_chords(loaded: object, count: int) -> None:
         asked = Constraints(chords=progression)
         reels = write_tunes(loaded, "D4/8 E4/8 F#4/8 A4/8", "reel", count, constraints=asked, random_seed=1)
         waltzes = write_tunes(loaded, "D4/4 F#4/4 A4/4", "waltz", count, constraints=asked, random_seed=1)
-        print(f"| {progression} | {mean([chord_tone_rate(t.played) for t in reels]):.3f} | "
+        cell = progression.replace("|", "\\|")  # a bar line inside a table cell
+        print(f"| {cell} | {mean([chord_tone_rate(t.played) for t in reels]):.3f} | "
               f"{mean([measures.strain_return_share(t.played) for t in reels]):.3f} | "
               f"{mean([chord_tone_rate(t.played) for t in waltzes]):.3f} |")
 
