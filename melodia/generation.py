@@ -119,8 +119,9 @@ def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints | N
     if plan is None and (asked := form_plan(constraints)) is not None and _strains_fit(asked, constraints, seed_score):
         from melodia.tunes import write_tunes  # a form asked for: strains played as written
 
-        tunes = write_tunes((model, tokenizer), seed, count=count, form=asked.form, strain_bars=asked.phrase_bars,
-                            constraints=replace(constraints, bars=None, form=None, phrase_bars=None),
+        tunes = write_tunes((model, tokenizer), seed_score, count=count, form=asked.form, strain_bars=asked.phrase_bars,
+                            constraints=replace(constraints, key=mode if named else None, bars=None, form=None,
+                                                phrase_bars=None),
                             sampling=sampling, random_seed=random_seed, progress=progress)
         return [tune.played for tune in tunes]
     plan = plan or form_plan(constraints)
@@ -136,7 +137,7 @@ def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints | N
     _check_conflicts(seed_score, mode, constraints, tokenizer, allowed)
     rules = _constraint_rules(tokenizer, mode, constraints, allowed)
     if plan is not None:
-        rules += _form_rules(tokenizer, plan, mode, _seed_bars(seed_score) + 1)
+        rules += _form_rules(tokenizer, plan, mode, seed_score.bar_count() + 1)
     bias = _key_bias(tokenizer, mode, seed_score, constraints.scale)
     labels_of, chord_symbols = controls_asked(model, tokenizer, seed_score, constraints)
     if chord_symbols:
@@ -240,12 +241,7 @@ def _strains_fit(plan: FormPlan, constraints: Constraints, seed: Score) -> bool:
     from melodia.tunes import ending_bars
 
     asked = constraints.form not in (None, "none")
-    return asked and len(plan.phrases) > 1 and _seed_bars(seed) <= plan.phrase_bars - ending_bars(plan.phrase_bars)
-
-
-def _seed_bars(seed: Score) -> int:
-    """How many bars the seed's notes reach into."""
-    return len(seed.bar_starts(seed.end_tick - 1)) if seed.end_tick else 0
+    return asked and len(plan.phrases) > 1 and seed.bar_count() <= plan.phrase_bars - ending_bars(plan.phrase_bars)
 
 
 def unkept_message(faults: list[str], count: int, draws: int, constraints: Constraints) -> str:
@@ -299,7 +295,7 @@ def _check_room(seed: Score, prompt_tokens: int, constraints: Constraints, sampl
     if prompt_tokens >= sampling.max_tokens - 16:
         raise GenerateError(f"the seed phrase is {prompt_tokens} tokens long, too close to the longest sequence "
                             f"the sampler makes ({sampling.max_tokens}); {shorten}")
-    seed_bars = _seed_bars(seed)
+    seed_bars = seed.bar_count()
     if constraints.bars and seed_bars >= constraints.bars:
         raise GenerateError(f"the seed phrase already fills {seed_bars} bar{'s' if seed_bars != 1 else ''}; ask for "
                             f"more bars than that ({seed_bars + 4}, say) or {shorten}")

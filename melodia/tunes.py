@@ -34,7 +34,7 @@ from melodia.form import FormPlan, Phrase, form_letters
 from melodia.metrics import bar_mean_pitches
 from melodia.sampler import SamplingConfig
 from melodia.score import Form, Note, Playing, Score, Strain
-from melodia.seed import Mode
+from melodia.seed import Mode, SeedError, read_seed, requested_key, seed_key
 
 
 @dataclass(frozen=True)
@@ -107,11 +107,10 @@ def write_tunes(model: Any, seed: Any, kind: str | None = None, count: int = 1, 
     length = strain_bars if strain_bars is not None else (chosen.strain_bars if chosen else 8)
     if isinstance(length, bool) or not isinstance(length, int) or length < 2:
         raise GenerateError(f"strain_bars {length!r}: expected a whole number of bars, at least 2")
-    base = constraints or Constraints()
-    seed_score = _seed_score(seed)
+    seed_score, base = _read_seed(seed, constraints or Constraints())
     pickup = _has_pickup(seed_score)
-    if _seed_bars(seed_score) - pickup > length - ending_bars(length):
-        raise GenerateError(f"the seed fills {_seed_bars(seed_score)} bars, more than a strain of {length} bars "
+    if seed_score.bar_count() - pickup > length - ending_bars(length):
+        raise GenerateError(f"the seed fills {seed_score.bar_count()} bars, more than a strain of {length} bars "
                             f"leaves before its ending; take fewer of its bars (--seed-bars) or longer strains "
                             f"(--strain-bars)")
     if chosen:
@@ -126,20 +125,19 @@ def write_tunes(model: Any, seed: Any, kind: str | None = None, count: int = 1, 
                        max_leap=chosen.max_leap if base.max_leap is None else base.max_leap)
     writer = TuneWriter(loaded, letters, length, base, sampling, chosen, int(pickup), progress)
     plan = writer.plan(0)
-    openings = generate(loaded, seed, count, writer.asked(None, 0, plan), sampling, random_seed, plan=plan,
+    openings = generate(loaded, seed_score, count, writer.asked(None, 0, plan), sampling, random_seed, plan=plan,
                         progress=writer.step)
-    key = _key_of(seed, base)
+    key = base.key or seed_key(seed_score)  # the key `generate` continued the seed in
     return [writer.finish(opening, key, random_seed * 1009 + index) for index, opening in enumerate(openings)]
 
 
-def _seed_score(seed: Any) -> Score:
-    from melodia.seed import read_seed
-
-    return read_seed(seed)[0]
-
-
-def _seed_bars(seed: Score) -> int:
-    return len(seed.bar_starts(seed.end_tick - 1)) if seed.end_tick else 0
+def _read_seed(seed: Any, constraints: Constraints) -> tuple[Score, Constraints]:
+    """The seed as a `Score`, read once, and the constraints with the key it names (`key=`) as theirs."""
+    try:
+        score, named = read_seed(seed)
+        return score, replace(constraints, key=requested_key(named, constraints.key))
+    except SeedError as error:
+        raise GenerateError(str(error)) from None
 
 
 def _has_pickup(seed: Score) -> bool:
@@ -147,15 +145,6 @@ def _has_pickup(seed: Score) -> bool:
     (the tune's strains then start at its second bar)."""
     onsets = [n.onset_tick for n in seed.notes]
     return bool(onsets) and 0 < min(onsets) < seed.initial_time_signature().bar_ticks
-
-def _key_of(seed: Any, constraints: Constraints) -> Mode:
-    """The key `generate` writes a seed's continuation in: the one asked for, the seed's own, or its estimate."""
-    from melodia.seed import read_seed, requested_key, seed_key
-
-    score, named = read_seed(seed)
-    if constraints.meter:
-        score.time_signatures = [constraints.meter.time_signature()]
-    return requested_key(named, constraints.key) or seed_key(score)
 
 
 def ending_bars(strain_bars: int) -> int:

@@ -163,9 +163,13 @@ def empty_beat_rate(score: Score) -> float:
 def _bar_patterns(score: Score) -> list[tuple[tuple[int, int, int], ...]]:
     """Each bar's notes as (position in ticks, pitch, duration), bar by bar."""
     notes = pitched_notes(score)
-    if not notes:
-        return []
-    starts = score.bar_starts(max(n.onset_tick for n in notes))
+    return notes_by_bar(score, notes) if notes else []
+
+
+def notes_by_bar(score: Score, notes: Sequence[Note]) -> list[tuple[tuple[int, int, int], ...]]:
+    """`notes` (by onset) bar by bar, up to the bar of the last onset: each as (position in its bar, pitch,
+    duration), in ticks."""
+    starts = score.bar_starts(max((n.onset_tick for n in notes), default=0))
     bars: list[list[tuple[int, int, int]]] = [[] for _ in starts]
     for note in notes:
         index = int(np.searchsorted(starts, note.onset_tick, side="right")) - 1

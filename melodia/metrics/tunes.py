@@ -12,7 +12,7 @@ from collections import Counter
 
 import numpy as np
 
-from melodia.metrics import beat_ticks, melody
+from melodia.metrics import beat_ticks, melody, notes_by_bar
 from melodia.score import Note, Playing, Score
 
 SIXTEENTH_TICKS = 120
@@ -21,13 +21,7 @@ BarNotes = tuple[tuple[int, int, int], ...]  # (position in the bar, pitch, dura
 
 def bar_notes(score: Score) -> list[BarNotes]:
     """The top line bar by bar: each note as (position in its bar, pitch, duration), in ticks."""
-    line = melody(score)
-    starts = score.bar_starts(max((n.onset_tick for n in line), default=0))
-    bars: list[list[tuple[int, int, int]]] = [[] for _ in starts]
-    for note in line:
-        index = int(np.searchsorted(starts, note.onset_tick, side="right")) - 1
-        bars[index].append((note.onset_tick - starts[index], note.pitch, note.duration_tick))
-    return [tuple(bar) for bar in bars]
+    return notes_by_bar(score, melody(score))
 
 
 def playing_windows(score: Score, playing: Playing) -> list[BarNotes]:
