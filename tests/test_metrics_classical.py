@@ -261,3 +261,29 @@ def test_a_melody_after_an_intro_is_found_by_its_shift() -> None:
     assert classical.melody_unchanged(tune, after_intro) == 0.0
     assert classical.melody_unchanged(tune, after_intro, shifts=(0, 4 * Q, 8 * Q)) == 1.0
     assert classical.best_shift(tune, after_intro, (0, 4 * Q, 8 * Q)) == 4 * Q
+
+
+def test_a_humanized_melody_is_found_within_a_tolerance() -> None:
+    tune = voice([60, 62, 64, 65])
+    humanized = [replace(n, onset_tick=n.onset_tick + (7 if i % 2 else -5), duration_tick=n.duration_tick - 9)
+                 for i, n in enumerate(tune)]
+    assert classical.melody_unchanged(tune, humanized) == 0.0
+    assert classical.melody_unchanged(tune, humanized, tolerance=10) == 1.0
+    assert classical.melody_unchanged(tune, humanized, tolerance=8) == 0.0
+
+
+@pytest.mark.parametrize(("pickup", "closing_bars"), [(0, [3, 7]), (3 * Q, [4, 8])], ids=["downbeat", "pickup"])
+def test_phrases_close_every_four_bars(pickup: int, closing_bars: list[int]) -> None:
+    # Quarter notes, with a half note on the first beat of every second bar; the last a whole note.
+    notes, tick = [], pickup
+    if pickup:
+        notes.append(Note(67, 80, 0 + pickup, Q))
+        tick += Q
+    for bar in range(8):
+        lengths = [2 * Q, Q, Q] if bar % 2 else [Q] * 4
+        for length in lengths if bar < 7 else [4 * Q]:
+            notes.append(Note(72, 80, tick, length))
+            tick += length
+    score = score_of(notes)
+    closes = classical.phrase_closes(score, notes)
+    assert [n.onset_tick // (4 * Q) for n in closes] == closing_bars

@@ -296,16 +296,14 @@ def cadence_checks(score: Score, melody: Voice, voices: Sequence[Voice], tonic: 
     """(tick, closed) for each phrase whose melody closes on the tonic: closed when the chord struck there has the
     tonic as root and in the bass, and the last chord of another root before it (within a bar) is the dominant.
     `tonic` is a pitch class, by default the score's key's; `ends` are the melody's notes that close phrases (its
-    fermatas), by default those `melodia.harmony.phrase_ends` finds."""
-    from melodia.harmony import phrase_ends
-
+    fermatas), by default `phrase_closes`."""
     line = sorted(melody, key=lambda n: n.onset_tick)
     if not line:
         return []
     tonic = _tonic(score) if tonic is None else tonic
     onsets = sorted({n.onset_tick for voice in voices for n in voice})
     checks = []
-    for end in sorted(phrase_ends(line, score) if ends is None else ends, key=lambda n: n.onset_tick):
+    for end in sorted(phrase_closes(score, line) if ends is None else ends, key=lambda n: n.onset_tick):
         if end.pitch % 12 != tonic:
             continue
         root, bass = _root(voices, end.onset_tick)
@@ -315,6 +313,25 @@ def cadence_checks(score: Score, melody: Voice, voices: Sequence[Voice], tonic: 
                        and (r := _root(voices, t)[0]) is not None and r != root), None)
         checks.append((end.onset_tick, closed and before == (tonic + 7) % 12))
     return checks
+
+
+def phrase_closes(score: Score, melody: Voice, phrase_bars: int = 4) -> list[Note]:
+    """The melody's notes that close a phrase of `phrase_bars` bars: its last note, and the notes
+    `melodia.harmony.phrase_ends` finds (held a beat and twice the usual length, on a beat) that fall in the last
+    bar of a phrase, counted from the first bar (after a pickup: a first bar whose notes start in its second half)."""
+    from melodia.harmony import phrase_ends
+
+    line = sorted(melody, key=lambda n: n.onset_tick)
+    if not line:
+        return []
+    starts = score.bar_starts(line[-1].onset_tick)
+    first = int(len(starts) > 1 and 2 * line[0].onset_tick >= starts[1])
+
+    def bar_of(note: Note) -> int:
+        return int(np.searchsorted(starts, note.onset_tick, side="right")) - 1
+
+    closes = [n for n in phrase_ends(line, score) if (bar_of(n) - first) % phrase_bars == phrase_bars - 1]
+    return sorted({id(n): n for n in [*closes, line[-1]]}.values(), key=lambda n: n.onset_tick)
 
 
 def _tonic(score: Score) -> int:
@@ -362,18 +379,25 @@ def given_chord_share(score: Score, accompaniment: Sequence[Voice],
 
 # --- the melody ------------------------------------------------------------------------------------------------
 
-def melody_unchanged(original: Voice, output: Voice, shifts: Iterable[int] = (0,)) -> float:
+def melody_unchanged(original: Voice, output: Voice, shifts: Iterable[int] = (0,), tolerance: int = 0) -> float:
     """Share of the original melody's notes found in `output` with the same pitch, duration and onset (moved by
-    one of `shifts` ticks, the best one: an intro's length); 1.0 for an empty original."""
+    one of `shifts` ticks, the best one: an intro's length), onset and duration each within `tolerance` ticks (a
+    humanized performance's); 1.0 for an empty original."""
     if not original:
         return 1.0
-    found = {(n.pitch, n.onset_tick, n.duration_tick) for n in output}
-    return max(sum((n.pitch, n.onset_tick + shift, n.duration_tick) in found for n in original) / len(original)
-               for shift in shifts)
+    return max(_found(original, output, shift, tolerance) for shift in shifts) / len(original)
 
 
-def best_shift(original: Voice, output: Voice, shifts: Iterable[int]) -> int:
+def _found(original: Voice, output: Voice, shift: int, tolerance: int) -> int:
+    """How many of the original notes, moved by `shift`, `output` holds (within `tolerance` ticks)."""
+    by_pitch: dict[int, list[Note]] = {}
+    for note in output:
+        by_pitch.setdefault(note.pitch, []).append(note)
+    return sum(any(abs(n.onset_tick - note.onset_tick - shift) <= tolerance
+                   and abs(n.duration_tick - note.duration_tick) <= tolerance for n in by_pitch.get(note.pitch, []))
+               for note in original)
+
+
+def best_shift(original: Voice, output: Voice, shifts: Iterable[int], tolerance: int = 0) -> int:
     """The shift of `shifts` under which most of the original melody is found unchanged in `output`."""
-    found = {(n.pitch, n.onset_tick, n.duration_tick) for n in output}
-    return max(shifts, key=lambda shift: sum((n.pitch, n.onset_tick + shift, n.duration_tick) in found
-                                              for n in original))
+    return max(shifts, key=lambda shift: _found(original, output, shift, tolerance))
