@@ -123,8 +123,8 @@ def test_notes_per_bar_counts_a_double_stop_once() -> None:
 
 @pytest.mark.parametrize(("name", "program", "instrument"), [
     ("Violin I", 40, "violin"), ("Violoncello", 0, "cello"), ("Viola", 41, "viola"), ("Vc.", 0, "cello"),
-    ("", 42, "cello"), ("Alto", 52, "alto"), ("Bass", 52, "bass"), ("Contrabass", 43, None),
-    ("Piano right hand", 0, None)])
+    ("", 42, "cello"), ("Alto", 52, "alto"), ("Bass", 52, "bass"), ("Bass", 0, "bass"), ("Contrabass", 43, None),
+    ("Piano right hand", 0, None), ("Piano bass", 0, None), ("Bass", 33, None)])
 def test_instrument_of_a_part(name: str, program: int, instrument: str | None) -> None:
     assert classical.instrument_of(Track(name, program)) == instrument
 

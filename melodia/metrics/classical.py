@@ -37,9 +37,11 @@ RANGES = {"violin": (55, 105), "viola": (48, 88), "cello": (36, 81),  # G3-A7, C
           "soprano": (60, 81), "alto": (55, 74), "tenor": (48, 69), "bass": (40, 62)}  # C4-A5, G3-D5, C3-A4, E2-D4
 # The General MIDI programs of the strings, for parts without a telling name.
 STRING_PROGRAMS = {40: "violin", 41: "viola", 42: "cello"}
-# Words in a part's name, in the order they are tried ('violoncello' before 'violin', 'contrabass' is no bass voice).
+# Words in a part's name, in the order they are tried ('violoncello' before 'violin').
 NAME_WORDS = (("cello", "cello"), ("vc", "cello"), ("viola", "viola"), ("vla", "viola"), ("violin", "violin"),
               ("vn", "violin"), ("soprano", "soprano"), ("alto", "alto"), ("tenor", "tenor"), ("bass", "bass"))
+VOICES = ("soprano", "alto", "tenor", "bass")
+SUNG_PROGRAMS = (0, 52, 53, 54)  # unset (music21's chorales), Choir Aahs, Voice Oohs, Synth Voice
 HAND_KEYS = 5  # keys one hand holds at once
 HAND_SPAN = 16  # a tenth, in semitones
 PIANO_BASS_FLOOR = 28  # E1
@@ -192,11 +194,14 @@ def notes_per_bar(score: Score, voice: Voice) -> float:
 
 
 def instrument_of(track: Track) -> str | None:
-    """The instrument or voice of `RANGES` a track is (by a word of its name, else by its string program), or None."""
+    """The instrument or voice of `RANGES` a track is (by a word of its name, else by its string program), or None.
+    A voice's name counts only for a sung part (a choir program, or program 0 as music21 reads a chorale's
+    parts), so that a 'Piano bass' or a bass guitar is no bass voice."""
     name = track.name.lower()
     words = name.replace(".", " ").split()
+    sung = track.program in SUNG_PROGRAMS and "piano" not in name
     for word, instrument in NAME_WORDS:
-        if (word in name if len(word) > 2 else word in words) and not (word == "bass" and "contra" in name):
+        if (word in name if len(word) > 2 else word in words) and (instrument not in VOICES or sung):
             return instrument
     return STRING_PROGRAMS.get(track.program)
 
