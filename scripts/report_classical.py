@@ -69,6 +69,7 @@ QUARTETS = {
                  + [f"beethoven/opus59no{w}/movement{n}" for w in (1, 2, 3) for n in range(1, 5)]}
 K545 = "mozart/k545/movement1_exposition"
 SIXTEEN_BARS = 16
+MISSES_SHOWN = 6
 HUMANIZED = TICKS_PER_QUARTER // 16  # how far a humanized performance may move an onset or a length
 
 
@@ -423,7 +424,7 @@ def main() -> None:
           f"symbols): {', '.join(name for name, _ in tunes)}")
     print()
     print_references(quartets, bach, k545)
-    failures: list[str] = []
+    failures: dict[str, list[str]] = {}
     for preset in presets:
         figures, by_meter = run_preset(preset, tunes)
         reference = all_quartets if KIND[preset] == "quartet" else bach
@@ -436,11 +437,12 @@ def main() -> None:
                 f"{meter} {number(f.rate('parallels'))} / {number(f.rate('crossings'))}"
                 for meter, f in sorted(by_meter.items())))
         print()
-        failures += figures.refused + figures.failures
-    if failures:
-        print(f"misses, first {min(len(failures), 40)} of {len(failures)}:")
-        print("\n".join(f"  {line}" for line in failures[:40]))
-        print()
+        failures[preset] = figures.refused + figures.failures
+    for preset, lines in failures.items():
+        if lines:
+            print(f"{preset}: first {min(len(lines), MISSES_SHOWN)} of {len(lines)} misses")
+            print("\n".join(f"  {line}" for line in lines[:MISSES_SHOWN]))
+    print()
     if args.show:
         show(args.show, presets, tunes, args.show_bars)
 
