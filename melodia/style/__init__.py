@@ -21,12 +21,12 @@ from pathlib import Path
 
 from melodia.errors import MelodiaWarning, StyleError
 from melodia.score import Score, TempoChange
-from melodia.style.arrange import arrange
+from melodia.style.arrange import arrange, melody_track
 from melodia.style.form import check_form
 from melodia.style.form import ritardando as slow_down
 from melodia.style.harmony import Chord, parse_progression
 from melodia.style.rhythm import copy_score, perform, retime, tidy
-from melodia.style.roles import detect_voices
+from melodia.style.roles import detect_voices, melody_track_index
 from melodia.style.templates import (
     Instrumentation,
     Rhythm,
@@ -95,8 +95,11 @@ def stylize(score: Score, instrumentation: str | Path | Instrumentation | None =
         out = harmonizer(combined.harmonizer)(out)
     if instrumentation:
         out = arrange(out, instrumentation, rhythm.accompaniment if rhythm else None, accompaniment,
-                      chords=progression, intro=intro, ending=ending)
-    out = perform(out, rhythm) if rhythm else tidy(copy_score(out))
+                      chords=progression, intro=intro, ending=ending, tempo=tempo)
+        lead = melody_track(out, instrumentation)
+    else:
+        lead = melody_track_index(out)
+    out = perform(out, rhythm, lead) if rhythm else tidy(copy_score(out))
     if tempo is not None:
         out = with_tempo(out, tempo)
     if ritardando:

@@ -30,16 +30,18 @@ def retime(score: Score, rhythm: Rhythm) -> Score:
     return out
 
 
-def perform(score: Score, rhythm: Rhythm) -> Score:
-    """Groove accents and lengths (on the straight grid), swing, then humanizing."""
+def perform(score: Score, rhythm: Rhythm, melody_track: int | None = None) -> Score:
+    """Groove accents and lengths (on the straight grid), swing, then humanizing. The track
+    `melody_track` keeps its written lengths and onsets (the melody is sacred): only swing, a
+    re-timing asked for by name, moves it, and accents and humanizing change its loudness."""
     out = copy_score(score)
     if rhythm.groove.accents or rhythm.groove.lengths or rhythm.groove.other_accent != 1.0 \
             or rhythm.groove.other_length != 1.0:
-        _apply_groove(out, rhythm)
+        _apply_groove(out, rhythm, melody_track)
     if rhythm.swing_ratio != 1.0:
         out = _map_times(out, _swing_map(out, rhythm.swing_ratio, round(rhythm.swing_unit * TICKS_PER_QUARTER)))
     if rhythm.humanize_timing or rhythm.humanize_velocity:
-        _humanize(out, rhythm)
+        _humanize(out, rhythm, melody_track)
     return tidy(out)
 
 
@@ -185,10 +187,10 @@ def _factor(positions: np.ndarray, table: tuple[tuple[float, float], ...], other
     return factors
 
 
-def _apply_groove(score: Score, rhythm: Rhythm) -> None:
+def _apply_groove(score: Score, rhythm: Rhythm, melody_track: int | None = None) -> None:
     groove = rhythm.groove
     cycle = round(groove.cycle * TICKS_PER_QUARTER)
-    for track in score.tracks:
+    for index, track in enumerate(score.tracks):
         if not track.notes:
             continue
         positions = _bar_positions(score, np.array([n.onset_tick for n in track.notes]), cycle)
@@ -196,7 +198,7 @@ def _apply_groove(score: Score, rhythm: Rhythm) -> None:
         lengths = _factor(positions, groove.lengths, groove.other_length)
         for note, accent, length in zip(track.notes, accents, lengths, strict=True):
             note.velocity = int(min(max(round(note.velocity * accent), 1), 127))
-            if not track.is_drum:
+            if not track.is_drum and index != melody_track:
                 note.duration_tick = max(round(note.duration_tick * length), 1)
 
 
@@ -238,12 +240,14 @@ def _swing_beat(ts: TimeSignature, unit: int) -> tuple[int, int]:
     return max(TICKS_PER_QUARTER * 4 // ts.denominator, 2 * unit), unit
 
 
-def _humanize(score: Score, rhythm: Rhythm) -> None:
+def _humanize(score: Score, rhythm: Rhythm, melody_track: int | None = None) -> None:
     rng = np.random.default_rng(rhythm.humanize_seed)
     sigma = rhythm.humanize_timing * TICKS_PER_QUARTER
-    for track in score.tracks:
+    for index, track in enumerate(score.tracks):
         count = len(track.notes)
         shifts = np.clip(rng.normal(0.0, sigma, count), -3 * sigma, 3 * sigma) if sigma else np.zeros(count)
+        if index == melody_track:
+            shifts = np.zeros(count)  # drawn all the same, so the other tracks do not change with it
         velocities = rng.normal(0.0, rhythm.humanize_velocity, count) if rhythm.humanize_velocity else np.zeros(count)
         for note, shift, change in zip(track.notes, shifts, velocities, strict=True):
             onset = max(note.onset_tick + round(shift), 0)
