@@ -160,8 +160,8 @@ def _figure(bars: list[Bar], right: list[Note], figure: str, velocity: int) -> l
 
 def _upper_tones(chord: Chord, bass: int, figure: str, below: int, previous: tuple[int, ...]) -> tuple[int, ...]:
     """The chord tones the figure plays above its bass, under `below` and within a tenth of the
-    bass: two (Alberti, broken chords) or three (stride, block), with the third whenever the
-    bass is not it, close to the previous bar's."""
+    bass: two (Alberti, broken chords) or three (stride, block), with the third (and a seventh
+    chord's seventh) whenever the bass is not it, close to the previous bar's."""
     count = 2 if figure in ("alberti", "broken") else 3
     if figure == "stride":
         top = min(below - 1, 64)
@@ -179,6 +179,7 @@ def _upper_tones(chord: Chord, bass: int, figure: str, below: int, previous: tup
             if len(pcs) < size or combo[-1] - combo[0] > 12:
                 continue
             cost = 4.0 * (third not in pcs and third != bass % 12)
+            cost += 2.0 * (len(classes) == 4 and classes[3] not in pcs and classes[3] != bass % 12)  # the seventh
             cost += 1.5 * (bass % 12 in pcs and len(classes) > size) + (combo[-1] - combo[0]) / 12
             cost += sum(min((abs(p - q) for q in previous), default=0) for p in combo) / 4
             if best is None or cost < best[0]:
