@@ -21,7 +21,7 @@ from pathlib import Path
 
 from melodia.errors import MelodiaWarning, StyleError
 from melodia.score import Score, TempoChange
-from melodia.style.arrange import arrange, melody_track
+from melodia.style.arrange import arrange, check_melody_kept, melody_track
 from melodia.style.form import check_form
 from melodia.style.form import ritardando as slow_down
 from melodia.style.harmony import Chord, parse_progression
@@ -92,7 +92,8 @@ def stylize(score: Score, instrumentation: str | Path | Instrumentation | None =
             warnings.warn(MelodiaWarning(f"style {combined.name!r}: its harmonizer {combined.harmonizer!r} chooses "
                                          "chords of its own; the chords given are not played (name an "
                                          "instrumentation to have them played)"), stacklevel=2)
-        out = harmonizer(combined.harmonizer)(out)
+        tune, out = out, harmonizer(combined.harmonizer)(out)
+        check_melody_kept(detect_voices(tune).melody, out, melody_track_index(out))
     if instrumentation:
         out = arrange(out, instrumentation, rhythm.accompaniment if rhythm else None, accompaniment,
                       chords=progression, intro=intro, ending=ending, tempo=tempo)

@@ -1,0 +1,139 @@
+"""The melody is sacred (issue 29): every preset and option of `stylize` plays the user's melody
+with its pitches, onsets and durations as written (an intro moves it later, all of it together),
+or refuses with one line. Swing moves onsets as asked, and a rhythm that re-times the tune (jig,
+waltz, duple, double- or half-time) maps every onset and end by its declared meter map, keeping
+the pitches and their order; nothing else in the arrangement touches the melody."""
+
+from __future__ import annotations
+
+import warnings
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from conftest import MUSIC21
+
+from melodia.errors import StyleError
+from melodia.io import read_score
+from melodia.score import Note, Score, Track
+from melodia.style import load_style, preset_names, stylize
+from melodia.style.arrange import melody_track
+from melodia.style.roles import detect_voices, melody_track_index
+from melodia.style.templates import Rhythm, load_instrumentation, load_rhythm
+
+DATA = Path(__file__).parent / "data"
+PRIMITIVE = MUSIC21 / "midi" / "testPrimitive"
+ESSEN = MUSIC21 / "corpus" / "essenFolksong"
+INPUTS = [str(DATA / "pop_chords.abc"), f"{DATA / 'tune.abc'}#1", f"{DATA / 'tune.abc'}#2",
+          f"{ESSEN / 'han1.abc'}#1", f"{ESSEN / 'han1.abc'}#2", f"{ESSEN / 'altdeu10.abc'}#3",
+          str(DATA / "waltz_3_4.mid"), str(DATA / "jig_6_8.mid")] + \
+    [str(PRIMITIVE / f"test{n}.mid") for n in ("02", "06", "11", "14", "17", "18")]
+# Every preset, and the options that add form or harmony.
+CASES = [{"instrumentation": name} for name in preset_names("instrumentation")] + \
+    [{"style": name} for name in preset_names("styles")] + \
+    [{"rhythm": name} for name in preset_names("rhythm")] + \
+    [{"instrumentation": name, "intro": "phrase", "ending": "held"} for name in ("piano-solo", "string-quartet")] + \
+    [{"instrumentation": "choir", "intro": "vamp", "ending": "held", "chords": "C | G | Am | F"},
+     {"style": "piano-ballad", "accompaniment": False}, {"style": "jazz-swing", "swing": 3.0},
+     {"instrumentation": "piano-solo", "rhythm": "waltz"}, {"instrumentation": "celtic-session", "rhythm": "jig"}]
+
+
+def case_id(case: dict[str, object]) -> str:
+    return "-".join(str(value) for value in case.values())
+
+
+@pytest.fixture(scope="module")
+def tunes() -> list[tuple[str, Score]]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return [(Path(path).name, read_score(path)) for path in INPUTS]
+
+
+def rhythm_of(case: dict[str, object]) -> Rhythm | None:
+    name = case.get("rhythm") or (load_style(str(case["style"])).rhythm.name  # type: ignore[union-attr]
+                                  if "style" in case and load_style(str(case["style"])).rhythm else None)
+    return load_rhythm(str(name)) if name else None
+
+
+def as_written(notes: list[Note]) -> list[tuple[int, int, int]]:
+    return [(n.pitch, n.onset_tick, n.duration_tick) for n in sorted(notes, key=lambda n: (n.onset_tick, n.pitch))]
+
+
+def melody_alone(score: Score, case: dict[str, object]) -> list[tuple[int, int, int]]:
+    """The input's melody through the case's rhythm (and swing) with nothing else: what the
+    arrangement must play."""
+    alone = Score([Track("melody", 0, False, detect_voices(score).melody)], list(score.tempos),
+                  list(score.time_signatures), list(score.key_signatures), score.title)
+    options = {key: case[key] for key in ("swing",) if key in case}
+    rhythm = rhythm_of(case)
+    out = stylize(alone, rhythm=rhythm, **options) if rhythm or options else alone  # type: ignore[arg-type]
+    return as_written(out.tracks[0].notes)
+
+
+def played_melody(out: Score, case: dict[str, object]) -> list[Note]:
+    """The notes of the track that plays the melody in `out`."""
+    instrumentation = case.get("instrumentation") or ("style" in case and load_style(str(case["style"]))
+                                                      .instrumentation)
+    if instrumentation:
+        index = melody_track(out, instrumentation if not isinstance(instrumentation, str)
+                             else load_instrumentation(instrumentation))
+    else:
+        index = melody_track_index(out)
+    assert index is not None
+    return out.tracks[index].notes
+
+
+def found_at_one_offset(wanted: list[tuple[int, int, int]], played: list[Note]) -> int | None:
+    """The shift (an intro's length) at which every wanted note is in `played`, or None."""
+    have = Counter(as_written(played))
+    first = wanted[0]
+    for offset in sorted({onset - first[1] for pitch, onset, _ in have if pitch == first[0]}):
+        shifted = Counter((p, t + offset, d) for p, t, d in wanted)
+        if all(have[note] >= count for note, count in shifted.items()):
+            return offset
+    return None
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
+def test_every_preset_and_option_plays_the_melody_as_written(case: dict[str, object],
+                                                            tunes: list[tuple[str, Score]]) -> None:
+    re_times = (rhythm := rhythm_of(case)) is not None and (rhythm.meters or rhythm.time_scale != 1.0)
+    swings = "swing" in case or (rhythm is not None and rhythm.swing_ratio != 1.0)
+    for name, score in tunes:
+        written = detect_voices(score).melody
+        wanted = melody_alone(score, case)
+        assert [p for p, _, _ in wanted] == [n.pitch for n in written], name  # the pitches, in order
+        if not re_times and not swings:
+            assert wanted == as_written(written), name  # onsets and durations too
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                out = stylize(score, **case)  # type: ignore[arg-type]
+            except StyleError as error:
+                assert "\n" not in str(error)
+                pytest.fail(f"{name}: refused: {error}")
+        offset = found_at_one_offset(wanted, played_melody(out, case))
+        assert offset is not None, f"{name}: the melody is not played as written"
+        assert offset == 0 or case.get("intro", "none") != "none" or "style" in case, name
+
+
+def test_piano_solo_keeps_the_low_b_of_a_pop_tune() -> None:
+    """The reported case: `melodia style pop.abc --instrumentation piano-solo` moved B3 to B4."""
+    score = read_score(DATA / "pop_chords.abc")
+    out = stylize(score, instrumentation="piano-solo")
+    right = out.tracks[0].notes
+    assert (59, 1920 + 960, 480) in as_written(right)  # bar 2, beat 3: B3, a quarter
+    assert set(as_written(score.tracks[0].notes)) <= set(as_written(right))  # and every other note as written
+
+
+def test_an_arrangement_that_would_change_the_melody_is_refused() -> None:
+    from melodia.style.arrange import check_melody_kept
+
+    score = read_score(DATA / "pop_chords.abc")
+    melody = detect_voices(score).melody
+    moved = Score([Track("lead", 0, False, [Note(n.pitch + 12, n.velocity, n.onset_tick, n.duration_tick)
+                                            for n in melody])], time_signatures=list(score.time_signatures))
+    with pytest.raises(StyleError, match=r"^the melody's E4 in bar 1 would not be played as written") as error:
+        check_melody_kept(melody, moved, 0)
+    assert "\n" not in str(error.value)
+    check_melody_kept(melody, Score([Track("lead", 0, False, list(melody))]), 0)  # as written: accepted
