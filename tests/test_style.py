@@ -31,8 +31,8 @@ from melodia.style import (
     stylize,
 )
 from melodia.style.arrange import fold_into_range, split_by_rank
-from melodia.style.piano import hand_faults
 from melodia.style.harmony import harmonize, tune_key
+from melodia.style.piano import hand_faults
 from melodia.style.rhythm import perform, retime
 from melodia.style.roles import detect_voices, top_line
 from melodia.style.templates import Rhythm

@@ -9,6 +9,7 @@ from __future__ import annotations
 import warnings
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import MUSIC21
@@ -29,7 +30,7 @@ INPUTS = [str(DATA / "pop_chords.abc"), f"{DATA / 'tune.abc'}#1", f"{DATA / 'tun
           str(DATA / "waltz_3_4.mid"), str(DATA / "jig_6_8.mid")] + \
     [str(PRIMITIVE / f"test{n}.mid") for n in ("02", "06", "11", "14", "17", "18")]
 # Every preset, and the options that add form or harmony.
-CASES = [{"instrumentation": name} for name in preset_names("instrumentation")] + \
+CASES: list[dict[str, Any]] = [{"instrumentation": name} for name in preset_names("instrumentation")] + \
     [{"style": name} for name in preset_names("styles")] + \
     [{"rhythm": name} for name in preset_names("rhythm")] + \
     [{"instrumentation": name, "intro": "phrase", "ending": "held"} for name in ("piano-solo", "string-quartet")] + \
@@ -38,7 +39,7 @@ CASES = [{"instrumentation": name} for name in preset_names("instrumentation")] 
      {"instrumentation": "piano-solo", "rhythm": "waltz"}, {"instrumentation": "celtic-session", "rhythm": "jig"}]
 
 
-def case_id(case: dict[str, object]) -> str:
+def case_id(case: dict[str, Any]) -> str:
     return "-".join(str(value) for value in case.values())
 
 
@@ -49,36 +50,33 @@ def tunes() -> list[tuple[str, Score]]:
         return [(Path(path).name, read_score(path)) for path in INPUTS]
 
 
-def rhythm_of(case: dict[str, object]) -> Rhythm | None:
-    name = case.get("rhythm") or (load_style(str(case["style"])).rhythm.name  # type: ignore[union-attr]
-                                  if "style" in case and load_style(str(case["style"])).rhythm else None)
-    return load_rhythm(str(name)) if name else None
+def rhythm_of(case: dict[str, Any]) -> Rhythm | None:
+    if "rhythm" in case:
+        return load_rhythm(case["rhythm"])
+    return load_style(case["style"]).rhythm if "style" in case else None
 
 
 def as_written(notes: list[Note]) -> list[tuple[int, int, int]]:
     return [(n.pitch, n.onset_tick, n.duration_tick) for n in sorted(notes, key=lambda n: (n.onset_tick, n.pitch))]
 
 
-def melody_alone(score: Score, case: dict[str, object]) -> list[tuple[int, int, int]]:
+def melody_alone(score: Score, case: dict[str, Any]) -> list[tuple[int, int, int]]:
     """The input's melody through the case's rhythm (and swing) with nothing else: what the
     arrangement must play."""
     alone = Score([Track("melody", 0, False, detect_voices(score).melody)], list(score.tempos),
                   list(score.time_signatures), list(score.key_signatures), score.title)
     options = {key: case[key] for key in ("swing",) if key in case}
     rhythm = rhythm_of(case)
-    out = stylize(alone, rhythm=rhythm, **options) if rhythm or options else alone  # type: ignore[arg-type]
+    out = stylize(alone, rhythm=rhythm, **options) if rhythm or options else alone
     return as_written(out.tracks[0].notes)
 
 
-def played_melody(out: Score, case: dict[str, object]) -> list[Note]:
+def played_melody(out: Score, case: dict[str, Any]) -> list[Note]:
     """The notes of the track that plays the melody in `out`."""
-    instrumentation = case.get("instrumentation") or ("style" in case and load_style(str(case["style"]))
-                                                      .instrumentation)
-    if instrumentation:
-        index = melody_track(out, instrumentation if not isinstance(instrumentation, str)
-                             else load_instrumentation(instrumentation))
-    else:
-        index = melody_track_index(out)
+    style = load_style(case["style"]) if "style" in case else None
+    instrumentation = load_instrumentation(case["instrumentation"]) if "instrumentation" in case else \
+        style.instrumentation if style is not None else None
+    index = melody_track(out, instrumentation) if instrumentation else melody_track_index(out)
     assert index is not None
     return out.tracks[index].notes
 
@@ -95,7 +93,7 @@ def found_at_one_offset(wanted: list[tuple[int, int, int]], played: list[Note]) 
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
-def test_every_preset_and_option_plays_the_melody_as_written(case: dict[str, object],
+def test_every_preset_and_option_plays_the_melody_as_written(case: dict[str, Any],
                                                             tunes: list[tuple[str, Score]]) -> None:
     re_times = (rhythm := rhythm_of(case)) is not None and (rhythm.meters or rhythm.time_scale != 1.0)
     swings = "swing" in case or (rhythm is not None and rhythm.swing_ratio != 1.0)
@@ -108,7 +106,7 @@ def test_every_preset_and_option_plays_the_melody_as_written(case: dict[str, obj
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                out = stylize(score, **case)  # type: ignore[arg-type]
+                out = stylize(score, **case)
             except StyleError as error:
                 assert "\n" not in str(error)
                 pytest.fail(f"{name}: refused: {error}")

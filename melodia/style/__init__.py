@@ -100,7 +100,7 @@ def stylize(score: Score, instrumentation: str | Path | Instrumentation | None =
         lead = melody_track(out, instrumentation)
     else:
         lead = melody_track_index(out)
-    out = perform(out, rhythm, lead) if rhythm else tidy(copy_score(out))
+    out = perform(out, rhythm, lead) if rhythm else tidy(copy_score(out), lead)
     if tempo is not None:
         out = with_tempo(out, tempo)
     if ritardando:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import warnings
 from bisect import bisect_right
-from dataclasses import dataclass, field, replace
 from collections import Counter
+from dataclasses import dataclass, field, replace
 from itertools import groupby, pairwise
 from statistics import median
 
@@ -276,7 +276,7 @@ def _under_the_melody(played: list[tuple[Part, Track]], instrumentation: Instrum
                     handed.setdefault(id(other_track), []).append(replace(note, pitch=pitch))
                     break
             else:
-                if above.pitch < min(other.low for other, _ in takers + [(part, track)]):
+                if above.pitch < min(other.low for other, _ in [*takers, (part, track)]):
                     kept.append(note)  # a tune below every range (played as written) has its harmony above it
         track.notes = kept
     for _, track in takers:
@@ -373,8 +373,8 @@ def _melody_played(part: Part, notes: list[Note]) -> Track:
     notes.sort(key=lambda n: (n.onset_tick, n.pitch))
     outside = [n.pitch for n in notes if not part.low <= n.pitch <= part.high]
     if outside:
-        warnings.warn(MelodiaWarning(f"{part.name}: the melody goes to {pitch_name(min(outside + [part.low]))}"
-                                     f"-{pitch_name(max(outside + [part.high]))}, outside the part's range "
+        warnings.warn(MelodiaWarning(f"{part.name}: the melody goes to {pitch_name(min([*outside, part.low]))}"
+                                     f"-{pitch_name(max([*outside, part.high]))}, outside the part's range "
                                      f"{pitch_name(part.low)}-{pitch_name(part.high)}; played as written"),
                       stacklevel=4)
     return Track(part.name, part.program, False, notes)

@@ -68,9 +68,9 @@ def two_hands(bars: list[Bar], melody: list[Note], others: list[Note], figure: s
     left = own_left
     if figure is not None:
         left += _figure(bars, right, figure, left_velocity)
-    left = _playable(_under(left, right), set())
-    if figure is not None:
         right, left = _ending(bars, right, left, right_velocity, left_velocity)
+        right = _playable(right, kept)
+    left = _playable(_under(left, right), set())
     return Hands(sorted(right, key=_order), sorted(left, key=_order))
 
 

@@ -42,18 +42,20 @@ def perform(score: Score, rhythm: Rhythm, melody_track: int | None = None) -> Sc
         out = _map_times(out, _swing_map(out, rhythm.swing_ratio, round(rhythm.swing_unit * TICKS_PER_QUARTER)))
     if rhythm.humanize_timing or rhythm.humanize_velocity:
         _humanize(out, rhythm, melody_track)
-    return tidy(out)
+    return tidy(out, melody_track)
 
 
-def tidy(score: Score) -> Score:
-    """Sorts notes, gives each at least `MIN_DURATION` where there is room, and ends a note where
-    the next note of the same pitch in its track begins (MIDI cannot hold both)."""
-    for track in score.tracks:
+def tidy(score: Score, melody_track: int | None = None) -> Score:
+    """Sorts notes, gives each at least `MIN_DURATION` where there is room (not the melody's:
+    it keeps its lengths), and ends a note where the next note of the same pitch in its track
+    begins (MIDI cannot hold both)."""
+    for index, track in enumerate(score.tracks):
         track.notes.sort(key=lambda n: (n.onset_tick, n.pitch))
         next_onset: dict[int, int] = {}
+        shortest = 1 if index == melody_track else MIN_DURATION
         for note in reversed(track.notes):
             limit = next_onset.get(note.pitch)
-            duration = max(note.duration_tick, MIN_DURATION)
+            duration = max(note.duration_tick, shortest)
             if limit is not None:
                 duration = min(duration, limit - note.onset_tick)
             note.duration_tick = max(duration, 1)
@@ -241,16 +243,22 @@ def _swing_beat(ts: TimeSignature, unit: int) -> tuple[int, int]:
 
 
 def _humanize(score: Score, rhythm: Rhythm, melody_track: int | None = None) -> None:
+    """Onsets off the grid and velocities varied, seeded. Each onset of a track moves as one (a
+    chord stays a chord) and a note ending where another begins still does, so humanizing adds
+    no overlaps a player would not make; the melody's track keeps its timing."""
     rng = np.random.default_rng(rhythm.humanize_seed)
     sigma = rhythm.humanize_timing * TICKS_PER_QUARTER
     for index, track in enumerate(score.tracks):
         count = len(track.notes)
         shifts = np.clip(rng.normal(0.0, sigma, count), -3 * sigma, 3 * sigma) if sigma else np.zeros(count)
+        velocities = rng.normal(0.0, rhythm.humanize_velocity, count) if rhythm.humanize_velocity else np.zeros(count)
         if index == melody_track:
             shifts = np.zeros(count)  # drawn all the same, so the other tracks do not change with it
-        velocities = rng.normal(0.0, rhythm.humanize_velocity, count) if rhythm.humanize_velocity else np.zeros(count)
-        for note, shift, change in zip(track.notes, shifts, velocities, strict=True):
-            onset = max(note.onset_tick + round(shift), 0)
-            note.duration_tick = max(note.end_tick - onset, 1) if onset < note.end_tick else note.duration_tick
-            note.onset_tick = onset
+        moved: dict[int, int] = {}
+        for note, shift in zip(track.notes, shifts, strict=True):
+            moved.setdefault(note.onset_tick, round(shift))
+        for note, change in zip(track.notes, velocities, strict=True):
+            onset = max(note.onset_tick + moved[note.onset_tick], 0)
+            end = note.end_tick + moved.get(note.end_tick, moved[note.onset_tick])
+            note.onset_tick, note.duration_tick = onset, max(end - onset, 1)
             note.velocity = int(min(max(round(note.velocity + change), 1), 127))
