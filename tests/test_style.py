@@ -252,7 +252,10 @@ def test_piano_solo_accompaniment_exact_notes() -> None:
     assert [n.pitch for n in right.notes if n.onset_tick == 1920] == [60, 65]  # C4 under F4 where F comes in
     assert [(n.pitch, n.onset_tick, n.duration_tick) for n in left.notes[:4]] == \
         [(48, 0, 240), (55, 240, 240), (52, 480, 240), (55, 720, 240)]  # Alberti on C: C3 G3 E3 G3
-    assert [n.pitch for n in left.notes if n.onset_tick % 1920 == 0] == [48, 41, 43, 48]  # C F G C in the bass
+    assert [min(n.pitch for n in left.notes if n.onset_tick == bar * 1920) for bar in range(4)] == \
+        [48, 41, 43, 48]  # C F G C in the bass
+    assert [n.pitch for n in left.notes if n.onset_tick >= 5760] == [48, 52, 55]  # the last chord, held
+    assert [n.duration_tick for n in left.notes if n.onset_tick >= 5760] == [1920] * 3
     assert [c.symbol for c in out.chord_symbols] == ["C", "F", "G", "C"]
 
 
@@ -521,8 +524,8 @@ def test_a_bar_whose_halves_want_different_chords_gets_two() -> None:
     assert [(b.start, b.chord.symbol(), b.beats, b.number) for b in bars] == \
         [(0, "C", 2, 0), (960, "F", 2, 0), (1920, "G7", 2, 1), (2880, "C", 2, 1)]  # C F | G7 C
     left = stylize(tune, instrumentation="piano-solo").tracks[1]
-    assert [(n.pitch % 12, n.onset_tick) for n in left.notes if n.onset_tick % 960 == 0] == \
-        [(0, 0), (5, 960), (7, 1920), (0, 2880)]  # the left hand's figure starts from each chord's bass
+    assert [(min(n.pitch for n in left.notes if n.onset_tick == tick) % 12, tick) for tick in (0, 960, 1920, 2880)] \
+        == [(0, 0), (5, 960), (7, 1920), (0, 2880)]  # the left hand's figure starts from each chord's bass
     drums = next(t for t in stylize(tune, instrumentation="rock-band").tracks if t.is_drum)
     kicks_and_snares = [(n.pitch, n.onset_tick) for n in drums.notes if n.pitch in (36, 38)]
     assert kicks_and_snares[:4] == [(36, 0), (38, 480), (36, 960), (38, 1440)]  # the groove runs by written bars

@@ -136,14 +136,17 @@ def _bass_pitch(pitch_class: int, previous: int, window: tuple[int, int], below:
 
 
 def _figure(bars: list[Bar], right: list[Note], figure: str, velocity: int) -> list[Note]:
-    """The left hand's figure in every bar but an ending's (see `_ending`)."""
+    """The left hand's figure in every bar but an ending's (see `_ending`); the tune's last chord
+    is struck once and held."""
     notes: list[Note] = []
     window = BASS_WINDOWS[figure]
     previous_bass = (window[0] + window[1]) // 2
     previous_chord: tuple[int, ...] = ()
+    final = max((b.start for b in bars if b.section == "tune"), default=-1)
     for bar in bars:
         if bar.section == "ending":
             continue
+        kind = "held" if bar.start == final else figure  # the tune's last chord struck and held
         stop = bar.start + bar.length
         below = _floor(right, bar.start, stop)
         bass = _bass_pitch(bar.chord.bass_pc, previous_bass, window, below)
@@ -154,7 +157,7 @@ def _figure(bars: list[Bar], right: list[Note], figure: str, velocity: int) -> l
         if len(chord) < 2 and bass - 12 >= LOWEST_BASS + 5:  # a low tune: the figure an octave down
             bass, chord = bass - 12, _upper_tones(bar.chord, bass - 12, figure, below, previous_chord)
         previous_chord = chord or previous_chord
-        notes += _figure_bar(bar, figure, bass, chord, velocity)
+        notes += _figure_bar(bar, kind, bass, chord, velocity)
     return notes
 
 
@@ -166,8 +169,8 @@ def _upper_tones(chord: Chord, bass: int, figure: str, below: int, previous: tup
     if figure == "stride":
         top = min(below - 1, 64)
         low = max(bass + 5, top - 12)
-    else:
-        top = min(bass + HAND_SPAN, below - 1)
+    else:  # Alberti in close position under D4; broken chords and block chords open to a tenth
+        top = min(bass + (12 if figure == "alberti" else HAND_SPAN), below - 1, 62 if figure == "alberti" else 64)
         low = bass + (7 if figure == "broken" else 3)
     classes = chord.pitch_classes
     third = (chord.root + chord.third) % 12
@@ -191,8 +194,8 @@ def _upper_tones(chord: Chord, bass: int, figure: str, below: int, previous: tup
 
 def _figure_bar(bar: Bar, figure: str, bass: int, chord: tuple[int, ...], velocity: int) -> list[Note]:
     stop = bar.start + bar.length
-    if not chord or figure == "block":
-        strikes = [bar.start] + ([bar.start + 2 * bar.beat] if bar.beats == 4 else [])
+    if not chord or figure in ("block", "held"):
+        strikes = [bar.start] + ([bar.start + 2 * bar.beat] if bar.beats == 4 and figure == "block" else [])
         return [Note(p, velocity + 6 * (p == bass), onset, (stop - bar.start) // len(strikes))
                 for onset in strikes for p in (bass, *chord)]
     if figure == "stride":

@@ -244,21 +244,24 @@ def _swing_beat(ts: TimeSignature, unit: int) -> tuple[int, int]:
 
 def _humanize(score: Score, rhythm: Rhythm, melody_track: int | None = None) -> None:
     """Onsets off the grid and velocities varied, seeded. Each onset of a track moves as one (a
-    chord stays a chord) and a note ending where another begins still does, so humanizing adds
-    no overlaps a player would not make; the melody's track keeps its timing."""
+    chord stays a chord). Around a melody that keeps its time (`melody_track`), the other
+    tracks only come late (the melody leads, as a pianist's does) and end no later than
+    written, so humanizing adds no overlap that was not there."""
     rng = np.random.default_rng(rhythm.humanize_seed)
     sigma = rhythm.humanize_timing * TICKS_PER_QUARTER
     for index, track in enumerate(score.tracks):
         count = len(track.notes)
         shifts = np.clip(rng.normal(0.0, sigma, count), -3 * sigma, 3 * sigma) if sigma else np.zeros(count)
         velocities = rng.normal(0.0, rhythm.humanize_velocity, count) if rhythm.humanize_velocity else np.zeros(count)
-        if index == melody_track:
-            shifts = np.zeros(count)  # drawn all the same, so the other tracks do not change with it
+        if melody_track is not None:
+            shifts = np.zeros(count) if index == melody_track else np.abs(shifts)
         moved: dict[int, int] = {}
         for note, shift in zip(track.notes, shifts, strict=True):
             moved.setdefault(note.onset_tick, round(shift))
         for note, change in zip(track.notes, velocities, strict=True):
             onset = max(note.onset_tick + moved[note.onset_tick], 0)
             end = note.end_tick + moved.get(note.end_tick, moved[note.onset_tick])
+            if melody_track is not None:
+                end = min(end, note.end_tick)
             note.onset_tick, note.duration_tick = onset, max(end - onset, 1)
             note.velocity = int(min(max(round(note.velocity + change), 1), 127))
