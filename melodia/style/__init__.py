@@ -67,6 +67,13 @@ def stylize(score: Score, instrumentation: str | Path | Instrumentation | None =
     the last two bars. The meter change of a rhythm comes first, so an added accompaniment is
     written in the new meter; swing, accents and humanizing come last, so they apply to the
     accompaniment too.
+
+    The melody is sacred: its pitches, onsets and lengths come through as written (an intro
+    moves the whole tune later), or a StyleError says why not. Two kinds of rhythm move it on
+    purpose, as asked: swing, and a re-timing (a meter map or time scale: jig, waltz, duple,
+    half- and double-time), which maps every onset and end of the whole score alike, so the
+    melody keeps its pitches in order and its place in the bar by the rhythm's declared map.
+    Groove lengths, articulation and humanized timing are the accompaniment's only.
     """
     combined = (style if isinstance(style, Style) else load_style(style)) if style is not None else None
     if combined is not None:
