@@ -135,3 +135,16 @@ def test_an_arrangement_that_would_change_the_melody_is_refused() -> None:
         check_melody_kept(melody, moved, 0)
     assert "\n" not in str(error.value)
     check_melody_kept(melody, Score([Track("lead", 0, False, list(melody))]), 0)  # as written: accepted
+
+
+def test_an_instrumentation_without_a_melody_part_plays_the_melody_as_written(tmp_path: Path) -> None:
+    template = tmp_path / "low-strings.toml"
+    template.write_text('[[parts]]\nrole = "harmony"\nprogram = "Viola"\npattern = "sustained"\n'
+                        'articulation = "staccato"\n\n[[parts]]\nrole = "bass"\nprogram = "Cello"\n')
+    score = read_score(DATA / "pop_chords.abc")
+    out = stylize(score, instrumentation=template)
+    viola = out.tracks[0].notes  # the melody falls back to the harmony part, folded and shortened no more
+    tune = set(as_written(score.tracks[0].notes))
+    assert tune <= set(as_written(viola))
+    chords = [n for n in viola if (n.pitch, n.onset_tick, n.duration_tick) not in tune]
+    assert chords and max(n.duration_tick for n in chords) == 960  # its own bar-long chords are played staccato

@@ -210,8 +210,8 @@ def _piano(score: Score, instrumentation: Instrumentation, plan: Plan, timeline:
     if drums:
         warnings.warn(f"instrumentation {instrumentation.name!r} has no drums part; {drums} drums notes left out",
                       MelodiaWarning, stacklevel=3)
-    tracks = [Track(right_part.name, right_part.program, False, hands.right),
-              Track(left_part.name, left_part.program, False, hands.left)]
+    tracks = [Track(part.name, part.program, False, notes) for part, notes in
+              ((right_part, hands.right), (left_part, hands.left)) if notes or part is right_part]
     keys = list(timeline.key_signatures) or [KeySignature(0, *plan.key)]
     symbols = _chord_symbols(plan) if figure is not None else list(score.chord_symbols)
     return Score(tracks, list(timeline.tempos), list(timeline.time_signatures), keys, score.title, symbols)
@@ -231,7 +231,8 @@ def _assembled(score: Score, instrumentation: Instrumentation, lines: dict[str, 
         indices = [i for i, part in enumerate(instrumentation.parts) if part.role == target]
         for index, share in zip(indices, split_by_rank(notes, len(indices)), strict=True):
             assigned.setdefault(index, []).extend(share)
-    played = [(instrumentation.parts[i], _played(instrumentation.parts[i], notes))
+    tune = frozenset(id(n) for line in lines["melody"] for n in line)
+    played = [(instrumentation.parts[i], _played(instrumentation.parts[i], notes, tune))
               for i, notes in sorted(assigned.items()) if notes]
     tracks = [track for _, track in _under_the_melody(played, instrumentation)]
     symbols = _chord_symbols(plan) if plan is not None else list(score.chord_symbols)
@@ -334,22 +335,28 @@ def fold_into_range(notes: list[Note], low: int, high: int) -> list[Note]:
     return folded
 
 
-def _played(part: Part, notes: list[Note]) -> Track:
-    """The notes as `part` plays them: in range, at its loudness, with its articulation. A melody
-    part plays its notes as written, whatever its range and articulation (the tune is sacred)."""
+def _played(part: Part, notes: list[Note], tune: frozenset[int] = frozenset()) -> Track:
+    """The notes as `part` plays them: in range, at its loudness, with its articulation. The
+    melody (a melody part's notes, or those whose ids are in `tune`) is played as written,
+    whatever the range and articulation: the tune is sacred."""
     if part.role == "melody":
         return _melody_played(part, notes)
-    notes = fold_into_range(notes, part.low, part.high) if not part.is_drum else [replace(n) for n in notes]
+    written = [replace(n) for n in notes if id(n) in tune]
+    others = [n for n in notes if id(n) not in tune]
+    others = fold_into_range(others, part.low, part.high) if not part.is_drum else [replace(n) for n in others]
+    others = [n for n in others if not any(w.pitch == n.pitch and w.onset_tick < n.end_tick and n.onset_tick
+                                           < w.end_tick for w in written)]  # one key cannot sound twice
     middle = median(n.velocity for n in notes) if notes else part.velocity
-    for note in notes:
+    for note in written + others:
         note.velocity = int(min(max(round(part.velocity + note.velocity - middle), 1), 127))
-    notes.sort(key=lambda n: (n.onset_tick, n.pitch))
+    others.sort(key=lambda n: (n.onset_tick, n.pitch))
     if part.articulation == "legato":
-        _legato(notes)
+        _legato(others)
     elif not part.is_drum:
         factor, shortest = ARTICULATIONS[part.articulation], TICKS_PER_QUARTER // 8
-        for note in notes:
+        for note in others:
             note.duration_tick = max(round(note.duration_tick * factor), min(note.duration_tick, shortest))
+    notes = sorted(written + others, key=lambda n: (n.onset_tick, n.pitch))
     return Track(part.name, 0 if part.is_drum else part.program, part.is_drum, notes)
 
 
