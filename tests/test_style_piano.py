@@ -21,7 +21,8 @@ from melodia.style.piano import HAND_SPAN, LOWEST_BASS, hand_faults, left_hand_f
 DATA = Path(__file__).parent / "data"
 ESSEN = MUSIC21 / "corpus" / "essenFolksong"
 INPUTS = [str(DATA / "pop_chords.abc"), f"{DATA / 'tune.abc'}#1", f"{DATA / 'tune.abc'}#2",
-          f"{ESSEN / 'han1.abc'}#1", f"{ESSEN / 'altdeu10.abc'}#3", str(DATA / "waltz_3_4.mid"),
+          f"{ESSEN / 'han1.abc'}#1", f"{ESSEN / 'altdeu10.abc'}#3", f"{ESSEN / 'irl.abc'}#1",
+          f"{ESSEN / 'kinder0.abc'}#6", str(DATA / "waltz_3_4.mid"),
           *(str(MUSIC21 / "midi" / "testPrimitive" / f"test{n}.mid") for n in ("02", "17"))]
 PIANO_CASES: list[dict[str, Any]] = [{"instrumentation": "piano-solo"}, {"style": "piano-ballad"},
                {"instrumentation": "piano-solo", "rhythm": "waltz"}, {"instrumentation": "piano-solo", "rhythm": "jig"},

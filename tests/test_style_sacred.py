@@ -27,6 +27,7 @@ PRIMITIVE = MUSIC21 / "midi" / "testPrimitive"
 ESSEN = MUSIC21 / "corpus" / "essenFolksong"
 INPUTS = [str(DATA / "pop_chords.abc"), f"{DATA / 'tune.abc'}#1", f"{DATA / 'tune.abc'}#2",
           f"{ESSEN / 'han1.abc'}#1", f"{ESSEN / 'han1.abc'}#2", f"{ESSEN / 'altdeu10.abc'}#3",
+          f"{ESSEN / 'irl.abc'}#1", f"{ESSEN / 'kinder0.abc'}#6",  # 3/4 and 6/8
           str(DATA / "waltz_3_4.mid"), str(DATA / "jig_6_8.mid")] + \
     [str(PRIMITIVE / f"test{n}.mid") for n in ("02", "06", "11", "14", "17", "18")]
 # Every preset, and the options that add form or harmony.
