@@ -44,9 +44,10 @@ CASES: list[dict[str, Any]] = [{"instrumentation": n} for n in preset_names("ins
     [{"instrumentation": "piano-solo", "intro": "phrase", "ending": "held"},
      {"instrumentation": "string-quartet", "intro": "vamp", "ending": "held", "chords": "C | G | Am | F"},
      {"instrumentation": "piano-solo", "rhythm": "waltz"}, {"style": "jazz-swing", "swing": 3.0}]
-PIANO = [{"instrumentation": "piano-solo"}, {"style": "piano-ballad"},
-         {"instrumentation": "piano-solo", "rhythm": "waltz"}, {"instrumentation": "piano-solo", "rhythm": "jig"},
-         {"instrumentation": "piano-solo", "intro": "phrase", "ending": "held", "tempo": 60}]
+PIANO: list[dict[str, Any]] = [
+    {"instrumentation": "piano-solo"}, {"style": "piano-ballad"}, {"instrumentation": "piano-solo", "rhythm": "waltz"},
+    {"instrumentation": "piano-solo", "rhythm": "jig"},
+    {"instrumentation": "piano-solo", "intro": "phrase", "ending": "held", "tempo": 60}]
 
 
 def written(notes: list[Note]) -> Counter[tuple[int, int, int]]:
