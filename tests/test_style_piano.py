@@ -100,6 +100,8 @@ def test_the_left_hand_figure_follows_style_and_tempo() -> None:
     _, stride = piano(score, instrumentation="piano-solo", rhythm="waltz")  # 4/4 -> 3/4
     bar = figure_of(stride, 0, 1440)
     assert bar[0] % 12 == 0 and len(bar) == 7 and min(bar[1:]) > bar[0] + 4  # oom, pah (3), pah (3)
+    _, march = piano(score, instrumentation="piano-solo", rhythm="march")  # a march's bass: oom-pah too
+    assert len([n for n in march if n.onset_tick == 0]) == 1 and len([n for n in march if n.onset_tick == 480]) == 3
 
 
 def test_the_right_hand_adds_chord_tones_under_long_notes_only_where_the_harmony_changes() -> None:

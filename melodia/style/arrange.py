@@ -192,7 +192,8 @@ def _voices_of(part: Part) -> int:
 def _left_hand_figure(plan: Plan, instrumentation: Instrumentation, patterns: dict[str, str], bpm: float
                       ) -> str | None:
     left = next(p for p in instrumentation.parts if not p.is_drum and p.role != "melody")
-    pattern = patterns.get(left.role, left.pattern)
+    oom_pah = "offbeat" if patterns.get("bass") == "oom" else None  # a march's or a jig's bass asks for stride
+    pattern = patterns.get(left.role) or oom_pah or left.pattern
     beat = next((b.beat for b in plan.bars if b.section == "tune"), TICKS_PER_QUARTER)
     return None if pattern == "none" else piano.left_hand_figure(pattern, beat, bpm)
 
