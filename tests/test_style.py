@@ -32,6 +32,7 @@ from melodia.style import (
 )
 from melodia.style.arrange import fold_into_range, split_by_rank
 from melodia.style.harmony import harmonize, tune_key
+from melodia.style.piano import hand_faults
 from melodia.style.rhythm import perform, retime
 from melodia.style.roles import detect_voices, top_line
 from melodia.style.templates import Rhythm
@@ -79,6 +80,12 @@ def eighths_then_quarters(numerator: int = 4, denominator: int = 4) -> Score:
 
 def pitched_onset_classes(score: Score) -> Counter[tuple[int, int]]:
     return Counter((n.onset_tick, n.pitch % 12) for t in score.tracks if not t.is_drum for n in t.notes)
+
+
+def top_notes(track: Track) -> list[Note]:
+    """The highest note struck at each onset of `track`."""
+    return [max(group, key=lambda n: n.pitch) for _, group in itertools.groupby(
+        sorted(track.notes, key=lambda n: n.onset_tick), key=lambda n: n.onset_tick)]
 
 
 def part_of(instrumentation_name: str, track: Track):
@@ -213,8 +220,8 @@ def test_instrumentation_keeps_every_note_in_range_and_pitch_class(name: str, tm
         part = part_of(name, track)
         assert (track.program, track.is_drum) == (0 if part.is_drum else part.program, part.is_drum)
         assert all(part.low <= n.pitch <= part.high for n in track.notes), track.name
-    assert out.tracks[0].name == parts[0].name and [n.pitch % 12 for n in out.tracks[0].notes] == \
-        [p % 12 for p in (72, 71, 72, 74, 76, 74, 72, 71)]
+    assert out.tracks[0].name == parts[0].name and [n.pitch for n in top_notes(out.tracks[0])] == \
+        [72, 71, 72, 74, 76, 74, 72, 71]  # the melody as written, on top of its part
 
 
 @pytest.mark.parametrize("name", INSTRUMENTATIONS)
@@ -224,9 +231,8 @@ def test_instrumentation_accompanies_a_bare_melody(name: str, tmp_path: Path) ->
     template = load_instrumentation(name)
     expected = {p.name for p in template.parts if p.role == "melody" or p.pattern != "none"}
     assert {t.name for t in out.tracks} == expected
-    melody_track = out.tracks[0]
-    assert [(n.pitch % 12, n.onset_tick) for n in melody_track.notes] == \
-        [(n.pitch % 12, n.onset_tick) for n in tune.tracks[0].notes]
+    assert [(n.pitch, n.onset_tick, n.duration_tick) for n in top_notes(out.tracks[0])] == \
+        [(n.pitch, n.onset_tick, n.duration_tick) for n in tune.tracks[0].notes]  # as written, on top
     for track in out.tracks:
         part = part_of(name, track)
         assert all(part.low <= n.pitch <= part.high for n in track.notes), track.name
@@ -240,12 +246,16 @@ def test_instrumentation_accompanies_a_bare_melody(name: str, tmp_path: Path) ->
 
 def test_piano_solo_accompaniment_exact_notes() -> None:
     out = stylize(melody("C4 E4 G4 E4 F4 A4 C5 A4 G4 B4 D5 B4 C5/1 key=C"), instrumentation="piano-solo")
-    right, left, bass = out.tracks
-    assert [n.pitch for n in right.notes][:4] == [60, 64, 67, 64]  # already inside the right hand's C4-C7
+    right, left = out.tracks  # two staves, one pianist
+    assert [(t.name, t.program) for t in out.tracks] == [("Piano RH", 0), ("Piano LH", 0)]
+    assert [n.pitch for n in right.notes if n.onset_tick < 1920] == [60, 64, 67, 64]  # the tune as written
+    assert [n.pitch for n in right.notes if n.onset_tick == 1920] == [60, 65]  # C4 under F4 where F comes in
     assert [(n.pitch, n.onset_tick, n.duration_tick) for n in left.notes[:4]] == \
-        [(52, 0, 240), (60, 240, 240), (55, 480, 240), (60, 720, 240)]  # Alberti on C under the tune: E3 C4 G3 C4
-    assert [(n.pitch, n.onset_tick, n.duration_tick) for n in bass.notes] == \
-        [(36, 0, 1920), (41, 1920, 1920), (43, 3840, 1920), (48, 5760, 1920)]  # C F G C, each near the last
+        [(48, 0, 240), (55, 240, 240), (52, 480, 240), (55, 720, 240)]  # Alberti on C: C3 G3 E3 G3
+    assert [min(n.pitch for n in left.notes if n.onset_tick == bar * 1920) for bar in range(4)] == \
+        [48, 41, 43, 48]  # C F G C in the bass
+    assert [n.pitch for n in left.notes if n.onset_tick >= 5760] == [48, 52, 55]  # the last chord, held
+    assert [n.duration_tick for n in left.notes if n.onset_tick >= 5760] == [1920] * 3
     assert [c.symbol for c in out.chord_symbols] == ["C", "F", "G", "C"]
 
 
@@ -483,8 +493,12 @@ def test_any_score_in_any_preset_stays_valid(score: Score, preset: tuple[str, st
     assert out.problems() == []
     if kind == "rhythm":
         assert out.note_count == score.note_count
-    if kind == "instrumentation" and not detect_voices(score).is_bare_melody:
+    piano = kind == "instrumentation" and load_instrumentation(name).texture == "piano"
+    if kind == "instrumentation" and not detect_voices(score).is_bare_melody and not piano:
         assert pitched_onset_classes(out) == pitched_onset_classes(score)
+    if piano:  # one pianist: what two hands cannot play is left out
+        hands = [t.notes for t in out.tracks] + [[], []]
+        assert hand_faults(hands[0], hands[1]) == []
 
 
 def test_a_bar_one_tick_long_gets_no_accompaniment_notes_outside_it() -> None:
@@ -509,8 +523,9 @@ def test_a_bar_whose_halves_want_different_chords_gets_two() -> None:
     bars = harmonize(tune, tune.tracks[0].notes, (0, "major"))
     assert [(b.start, b.chord.symbol(), b.beats, b.number) for b in bars] == \
         [(0, "C", 2, 0), (960, "F", 2, 0), (1920, "G7", 2, 1), (2880, "C", 2, 1)]  # C F | G7 C
-    bass = stylize(tune, instrumentation="piano-solo").tracks[2]
-    assert [(n.pitch % 12, n.onset_tick) for n in bass.notes] == [(0, 0), (5, 960), (7, 1920), (0, 2880)]
+    left = stylize(tune, instrumentation="piano-solo").tracks[1]
+    assert [(min(n.pitch for n in left.notes if n.onset_tick == tick) % 12, tick) for tick in (0, 960, 1920, 2880)] \
+        == [(0, 0), (5, 960), (7, 1920), (0, 2880)]  # the left hand's figure starts from each chord's bass
     drums = next(t for t in stylize(tune, instrumentation="rock-band").tracks if t.is_drum)
     kicks_and_snares = [(n.pitch, n.onset_tick) for n in drums.notes if n.pitch in (36, 38)]
     assert kicks_and_snares[:4] == [(36, 0), (38, 480), (36, 960), (38, 1440)]  # the groove runs by written bars

@@ -21,12 +21,12 @@ from pathlib import Path
 
 from melodia.errors import MelodiaWarning, StyleError
 from melodia.score import Score, TempoChange
-from melodia.style.arrange import arrange
+from melodia.style.arrange import arrange, check_melody_kept, melody_track
 from melodia.style.form import check_form
 from melodia.style.form import ritardando as slow_down
 from melodia.style.harmony import Chord, parse_progression
 from melodia.style.rhythm import copy_score, perform, retime, tidy
-from melodia.style.roles import detect_voices
+from melodia.style.roles import detect_voices, melody_track_index
 from melodia.style.templates import (
     Instrumentation,
     Rhythm,
@@ -67,6 +67,13 @@ def stylize(score: Score, instrumentation: str | Path | Instrumentation | None =
     the last two bars. The meter change of a rhythm comes first, so an added accompaniment is
     written in the new meter; swing, accents and humanizing come last, so they apply to the
     accompaniment too.
+
+    The melody is sacred: its pitches, onsets and lengths come through as written (an intro
+    moves the whole tune later), or a StyleError says why not. Two kinds of rhythm move it on
+    purpose, as asked: swing, and a re-timing (a meter map or time scale: jig, waltz, duple,
+    half- and double-time), which maps every onset and end of the whole score alike, so the
+    melody keeps its pitches in order and its place in the bar by the rhythm's declared map.
+    Groove lengths, articulation and humanized timing are the accompaniment's only.
     """
     combined = (style if isinstance(style, Style) else load_style(style)) if style is not None else None
     if combined is not None:
@@ -92,11 +99,15 @@ def stylize(score: Score, instrumentation: str | Path | Instrumentation | None =
             warnings.warn(MelodiaWarning(f"style {combined.name!r}: its harmonizer {combined.harmonizer!r} chooses "
                                          "chords of its own; the chords given are not played (name an "
                                          "instrumentation to have them played)"), stacklevel=2)
-        out = harmonizer(combined.harmonizer)(out)
+        tune, out = out, harmonizer(combined.harmonizer)(out)
+        check_melody_kept(detect_voices(tune).melody, out, melody_track_index(out))
     if instrumentation:
         out = arrange(out, instrumentation, rhythm.accompaniment if rhythm else None, accompaniment,
-                      chords=progression, intro=intro, ending=ending)
-    out = perform(out, rhythm) if rhythm else tidy(copy_score(out))
+                      chords=progression, intro=intro, ending=ending, tempo=tempo)
+        lead = melody_track(out, instrumentation)
+    else:
+        lead = melody_track_index(out)
+    out = perform(out, rhythm, lead) if rhythm else tidy(copy_score(out), lead)
     if tempo is not None:
         out = with_tempo(out, tempo)
     if ritardando:

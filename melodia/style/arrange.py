@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import warnings
 from bisect import bisect_right
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from itertools import groupby, pairwise
 from statistics import median
 
-from melodia.errors import MelodiaWarning
-from melodia.score import MAJOR, TICKS_PER_QUARTER, ChordSymbol, KeySignature, Note, Score, Track
-from melodia.style import accompany, form
+from melodia.errors import MelodiaWarning, StyleError
+from melodia.score import MAJOR, PITCH_CLASS_NAMES, TICKS_PER_QUARTER, ChordSymbol, KeySignature, Note, Score, Track
+from melodia.style import accompany, form, piano
 from melodia.style.harmony import Bar, Chord, from_progression, from_symbols, harmonize, tune_key, uses_flats
 from melodia.style.roles import Voices, detect_voices
 from melodia.style.templates import ARTICULATIONS, Instrumentation, Part
@@ -36,11 +37,12 @@ class Plan:
     bars: list[Bar]
     melody: list[Note]
     lines: dict[str, list[list[Note]]] = field(default_factory=dict)
+    offset: int = 0  # how far an intro moves the tune
 
 
 def arrange(score: Score, instrumentation: Instrumentation, patterns: dict[str, str] | None = None,
             accompaniment: bool = True, chords: list[list[Chord]] | None = None, intro: str = "none",
-            ending: str = "none") -> Score:
+            ending: str = "none", tempo: float | None = None) -> Score:
     """`score` played by the parts of `instrumentation` (a new Score).
 
     `patterns` (role -> pattern name) override the parts' own accompaniment patterns; with
@@ -49,6 +51,10 @@ def arrange(score: Score, instrumentation: Instrumentation, patterns: dict[str, 
     without them, the chord symbols `score` carries do (`melodia.style.harmony.from_symbols`);
     `intro` ('none', 'vamp', 'phrase') and `ending` ('none', 'held') add form (see
     `melodia.style.form`). Chord symbols and the key signature are written into the result.
+    The melody is played as written (its pitches, onsets and lengths; an intro moves it later
+    by whole bars): an arrangement that would change it is refused with a StyleError. A piano
+    texture is written for one pianist's two hands (`melodia.style.piano`), its figure chosen
+    by the pattern and `tempo` (the score's own when None).
     """
     form.check_form(intro, ending)
     voices = detect_voices(score)
@@ -56,7 +62,7 @@ def arrange(score: Score, instrumentation: Instrumentation, patterns: dict[str, 
     if not pitched:
         return _assembled(score, instrumentation, _lines(voices, instrumentation), None, score)
     bare = voices.is_bare_melody and accompaniment
-    melody = _folded_melody(voices.melody, instrumentation) if bare else voices.melody
+    melody = voices.melody  # as written: never folded, re-timed or held (the accompaniment moves instead)
     key = tune_key(score, melody if bare else pitched)
     end = max(n.end_tick for n in pitched)
     if chords:
@@ -67,10 +73,19 @@ def arrange(score: Score, instrumentation: Instrumentation, patterns: dict[str, 
         bars = harmonize(score, melody, key, end) if bare else harmonize(score, pitched, key, end, lead=melody)
     plan = Plan(key, bars, melody, _lines(voices, instrumentation, melody))
     if not accompaniment or not bars:
-        return _assembled(score, instrumentation, plan.lines, plan if accompaniment else None, score)
-    timeline = _with_form(score, plan, bare, intro, ending)
-    _accompany(plan, instrumentation, patterns or {}, bare, voices)
-    return _assembled(score, instrumentation, plan.lines, plan, timeline)
+        timeline, kept = score, plan if accompaniment else None
+    else:
+        timeline, kept = _with_form(score, plan, bare, intro, ending), plan
+        if instrumentation.texture != "piano":
+            _accompany(plan, instrumentation, patterns or {}, bare, voices)
+    if instrumentation.texture == "piano":
+        figure = _left_hand_figure(plan, instrumentation, patterns or {}, tempo or score.initial_bpm()) \
+            if accompaniment and bars else None
+        out = _piano(score, instrumentation, plan, timeline, figure, bare)
+    else:
+        out = _assembled(score, instrumentation, plan.lines, kept, timeline)
+    check_melody_kept(melody, out, melody_track(out, instrumentation), plan.offset)
+    return out
 
 
 def _lines(voices: Voices, instrumentation: Instrumentation, melody: list[Note] | None = None
@@ -89,12 +104,6 @@ def _lines(voices: Voices, instrumentation: Instrumentation, melody: list[Note] 
     return lines
 
 
-def _folded_melody(melody: list[Note], instrumentation: Instrumentation) -> list[Note]:
-    """The melody in the octave its part will play it in, so the accompaniment is written under it."""
-    part = next((p for role in FALLBACK["melody"] for p in instrumentation.parts_for(role)), None)
-    return fold_into_range(melody, part.low, part.high) if part is not None else melody
-
-
 def _with_form(score: Score, plan: Plan, bare: bool, intro_kind: str, ending_kind: str) -> Score:
     """The intro and ending added to the plan; returns a score carrying the new tempo, meter and key."""
     tonic = Chord(plan.key[0], "" if plan.key[1] == MAJOR else "m")
@@ -104,6 +113,7 @@ def _with_form(score: Score, plan: Plan, bare: bool, intro_kind: str, ending_kin
     tempos, meters, keys = form.moved_timeline(score, intro.offset, first_meter)
     if not keys:
         keys = [KeySignature(0, *plan.key)]
+    plan.offset = intro.offset
     plan.bars = intro.bars + form.shifted(plan.bars, intro.offset)
     plan.melody = intro.melody + form.shifted_notes(plan.melody, intro.offset)
     plan.lines = {role: [form.shifted_notes(line, intro.offset) for line in lines]
@@ -114,9 +124,8 @@ def _with_form(score: Score, plan: Plan, bare: bool, intro_kind: str, ending_kin
         plan.bars.append(final)
         stop = final.start + final.length
         last_onset = max(n.onset_tick for lines in plan.lines.values() for line in lines for n in line)
-        plan.lines = {role: [form.held_to(line, last_onset, stop) if role != "drums" else line for line in lines]
-                      for role, lines in plan.lines.items()}
-        plan.melody = plan.lines["melody"][0]
+        plan.lines = {role: [form.held_to(line, last_onset, stop) if role not in ("drums", "melody") else line
+                             for line in lines] for role, lines in plan.lines.items()}
     return Score([], tempos, meters, keys, score.title)
 
 
@@ -180,6 +189,35 @@ def _voices_of(part: Part) -> int:
     return 1
 
 
+def _left_hand_figure(plan: Plan, instrumentation: Instrumentation, patterns: dict[str, str], bpm: float
+                      ) -> str | None:
+    left = next(p for p in instrumentation.parts if not p.is_drum and p.role != "melody")
+    oom_pah = "offbeat" if patterns.get("bass") == "oom" else None  # a march's or a jig's bass asks for stride
+    pattern = patterns.get(left.role) or oom_pah or left.pattern
+    beat = next((b.beat for b in plan.bars if b.section == "tune"), TICKS_PER_QUARTER)
+    return None if pattern == "none" else piano.left_hand_figure(pattern, beat, bpm)
+
+
+def _piano(score: Score, instrumentation: Instrumentation, plan: Plan, timeline: Score, figure: str | None,
+           bare: bool) -> Score:
+    """One pianist's two hands: the melody and what fits under it in the right, the rest and the
+    figure (all through a bare melody; in an intro and ending only, around a whole texture) in the left."""
+    right_part, left_part = [p for p in instrumentation.parts if not p.is_drum]
+    melody = _melody_played(right_part, plan.lines["melody"][0]).notes
+    others = [n for role in ("counter_melody", "harmony", "bass") for line in plan.lines[role] for n in line]
+    bars = plan.bars if bare else [b for b in plan.bars if b.section != "tune"]
+    hands = piano.two_hands(bars, melody, others, figure, (right_part.velocity, left_part.velocity))
+    drums = sum(len(line) for line in plan.lines["drums"])
+    if drums:
+        warnings.warn(f"instrumentation {instrumentation.name!r} has no drums part; {drums} drums notes left out",
+                      MelodiaWarning, stacklevel=3)
+    tracks = [Track(part.name, part.program, False, notes) for part, notes in
+              ((right_part, hands.right), (left_part, hands.left)) if notes or part is right_part]
+    keys = list(timeline.key_signatures) or [KeySignature(0, *plan.key)]
+    symbols = _chord_symbols(plan) if figure is not None else list(score.chord_symbols)
+    return Score(tracks, list(timeline.tempos), list(timeline.time_signatures), keys, score.title, symbols)
+
+
 def _assembled(score: Score, instrumentation: Instrumentation, lines: dict[str, list[list[Note]]],
                plan: Plan | None, timeline: Score) -> Score:
     assigned: dict[int, list[Note]] = {}
@@ -194,7 +232,8 @@ def _assembled(score: Score, instrumentation: Instrumentation, lines: dict[str, 
         indices = [i for i, part in enumerate(instrumentation.parts) if part.role == target]
         for index, share in zip(indices, split_by_rank(notes, len(indices)), strict=True):
             assigned.setdefault(index, []).extend(share)
-    played = [(instrumentation.parts[i], _played(instrumentation.parts[i], notes))
+    tune = frozenset(id(n) for line in lines["melody"] for n in line)
+    played = [(instrumentation.parts[i], _played(instrumentation.parts[i], notes, tune))
               for i, notes in sorted(assigned.items()) if notes]
     tracks = [track for _, track in _under_the_melody(played, instrumentation)]
     symbols = _chord_symbols(plan) if plan is not None else list(score.chord_symbols)
@@ -208,8 +247,8 @@ def _under_the_melody(played: list[tuple[Part, Track]], instrumentation: Instrum
     (not below their part's range): an input's inner voice that crossed the tune, or one an
     instrument's range folded up, stays under it. A note its range keeps above the tune goes to
     another harmony or counter-melody part, or else the bass, that can play it under the tune (the
-    highest such octave); only a note none can play there is left out, as an arranger leaves the
-    top to the lead. Returns the parts that play, in the instrumentation's order."""
+    highest such octave); a note none can play there (under a tune lower than every range) stays
+    where it is. Returns the parts that play, in the instrumentation's order."""
     melody = next((sorted(t.notes, key=lambda n: n.onset_tick) for part, t in played if part.role == "melody"), [])
     if not melody:
         return played
@@ -238,6 +277,9 @@ def _under_the_melody(played: list[tuple[Part, Track]], instrumentation: Instrum
                 if other is not part and pitch >= other.low:
                     handed.setdefault(id(other_track), []).append(replace(note, pitch=pitch))
                     break
+            else:
+                if above.pitch < min(other.low for other, _ in [*takers, (part, track)]):
+                    kept.append(note)  # a tune below every range (played as written) has its harmony above it
         track.notes = kept
     for _, track in takers:
         track.notes = sorted(track.notes + handed.get(id(track), []), key=lambda n: (n.onset_tick, n.pitch))
@@ -294,19 +336,28 @@ def fold_into_range(notes: list[Note], low: int, high: int) -> list[Note]:
     return folded
 
 
-def _played(part: Part, notes: list[Note]) -> Track:
-    """The notes as `part` plays them: in range, at its loudness, with its articulation."""
-    notes = fold_into_range(notes, part.low, part.high) if not part.is_drum else [replace(n) for n in notes]
+def _played(part: Part, notes: list[Note], tune: frozenset[int] = frozenset()) -> Track:
+    """The notes as `part` plays them: in range, at its loudness, with its articulation. The
+    melody (a melody part's notes, or those whose ids are in `tune`) is played as written,
+    whatever the range and articulation: the tune is sacred."""
+    if part.role == "melody":
+        return _melody_played(part, notes)
+    written = [replace(n) for n in notes if id(n) in tune]
+    others = [n for n in notes if id(n) not in tune]
+    others = fold_into_range(others, part.low, part.high) if not part.is_drum else [replace(n) for n in others]
+    others = [n for n in others if not any(w.pitch == n.pitch and w.onset_tick < n.end_tick and n.onset_tick
+                                           < w.end_tick for w in written)]  # one key cannot sound twice
     middle = median(n.velocity for n in notes) if notes else part.velocity
-    for note in notes:
+    for note in written + others:
         note.velocity = int(min(max(round(part.velocity + note.velocity - middle), 1), 127))
-    notes.sort(key=lambda n: (n.onset_tick, n.pitch))
+    others.sort(key=lambda n: (n.onset_tick, n.pitch))
     if part.articulation == "legato":
-        _legato(notes)
+        _legato(others)
     elif not part.is_drum:
         factor, shortest = ARTICULATIONS[part.articulation], TICKS_PER_QUARTER // 8
-        for note in notes:
+        for note in others:
             note.duration_tick = max(round(note.duration_tick * factor), min(note.duration_tick, shortest))
+    notes = sorted(written + others, key=lambda n: (n.onset_tick, n.pitch))
     return Track(part.name, 0 if part.is_drum else part.program, part.is_drum, notes)
 
 
@@ -318,3 +369,51 @@ def _legato(notes: list[Note]) -> None:
         after = following.get(note.onset_tick)
         if after is not None and 0 <= after - note.end_tick <= TICKS_PER_QUARTER:
             note.duration_tick = after - note.onset_tick
+
+
+def _melody_played(part: Part, notes: list[Note]) -> Track:
+    """The melody at the part's loudness, pitches, onsets and durations as written; a warning
+    names the notes outside the part's range."""
+    notes = [replace(n) for n in notes]
+    middle = median(n.velocity for n in notes) if notes else part.velocity
+    for note in notes:
+        note.velocity = int(min(max(round(part.velocity + note.velocity - middle), 1), 127))
+    notes.sort(key=lambda n: (n.onset_tick, n.pitch))
+    outside = [n.pitch for n in notes if not part.low <= n.pitch <= part.high]
+    if outside:
+        warnings.warn(MelodiaWarning(f"{part.name}: the melody goes to {pitch_name(min([*outside, part.low]))}"
+                                     f"-{pitch_name(max([*outside, part.high]))}, outside the part's range "
+                                     f"{pitch_name(part.low)}-{pitch_name(part.high)}; played as written"),
+                      stacklevel=4)
+    return Track(part.name, part.program, False, notes)
+
+
+def melody_part(instrumentation: Instrumentation) -> Part | None:
+    """The part that plays the melody: the first of role melody (or of the role it falls back to)."""
+    return next((p for role in FALLBACK["melody"] for p in instrumentation.parts_for(role)), None)
+
+
+def melody_track(score: Score, instrumentation: Instrumentation) -> int | None:
+    """The index of the track of `score` (an arrangement for `instrumentation`) that plays the melody."""
+    part = melody_part(instrumentation)
+    names = [t.name for t in score.tracks]
+    return names.index(part.name) if part is not None and part.name in names else None
+
+
+def check_melody_kept(melody: list[Note], score: Score, track: int | None, offset: int = 0) -> None:
+    """Refuses (StyleError) an arrangement whose melody track does not play every note of `melody`,
+    `offset` ticks later, with its pitch, onset and duration."""
+    played = Counter((n.pitch, n.onset_tick, n.duration_tick) for n in score.tracks[track].notes) \
+        if track is not None else Counter()
+    for note in sorted(melody, key=lambda n: n.onset_tick):
+        wanted = (note.pitch, note.onset_tick + offset, note.duration_tick)
+        if not played[wanted]:
+            bar = bisect_right(score.bar_starts(wanted[1]), wanted[1])
+            raise StyleError(f"the melody's {pitch_name(note.pitch)} in bar {bar} would not be played as written "
+                             "(pitch, onset and length); refused: the arrangement never changes the melody")
+        played[wanted] -= 1
+
+
+def pitch_name(pitch: int) -> str:
+    """MIDI pitch to a name with octave: 59 -> B3."""
+    return f"{PITCH_CLASS_NAMES[pitch % 12]}{pitch // 12 - 1}"

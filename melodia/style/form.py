@@ -3,8 +3,8 @@
 - intro 'vamp': two bars of the tonic chord by the accompaniment; 'phrase': the tune's last
   phrase (4 bars) with its chords, when the tune has at least 8 bars (else a vamp). A pickup
   is kept: it sounds at the end of the intro's last bar, which is shortened by its length.
-- ending 'held': one more bar of the final chord, held by every part (the melody's last note
-  included), with a crash on its downbeat.
+- ending 'held': one more bar of the final chord, held by every part but the melody (its last
+  note keeps its written length), with a crash on its downbeat.
 - `ritardando`: the tempo falls beat by beat over the last bars, to `slowest` of its value.
 """
 

@@ -30,28 +30,32 @@ def retime(score: Score, rhythm: Rhythm) -> Score:
     return out
 
 
-def perform(score: Score, rhythm: Rhythm) -> Score:
-    """Groove accents and lengths (on the straight grid), swing, then humanizing."""
+def perform(score: Score, rhythm: Rhythm, melody_track: int | None = None) -> Score:
+    """Groove accents and lengths (on the straight grid), swing, then humanizing. The track
+    `melody_track` keeps its written lengths and onsets (the melody is sacred): only swing, a
+    re-timing asked for by name, moves it, and accents and humanizing change its loudness."""
     out = copy_score(score)
     if rhythm.groove.accents or rhythm.groove.lengths or rhythm.groove.other_accent != 1.0 \
             or rhythm.groove.other_length != 1.0:
-        _apply_groove(out, rhythm)
+        _apply_groove(out, rhythm, melody_track)
     if rhythm.swing_ratio != 1.0:
         out = _map_times(out, _swing_map(out, rhythm.swing_ratio, round(rhythm.swing_unit * TICKS_PER_QUARTER)))
     if rhythm.humanize_timing or rhythm.humanize_velocity:
-        _humanize(out, rhythm)
-    return tidy(out)
+        _humanize(out, rhythm, melody_track)
+    return tidy(out, melody_track)
 
 
-def tidy(score: Score) -> Score:
-    """Sorts notes, gives each at least `MIN_DURATION` where there is room, and ends a note where
-    the next note of the same pitch in its track begins (MIDI cannot hold both)."""
-    for track in score.tracks:
+def tidy(score: Score, melody_track: int | None = None) -> Score:
+    """Sorts notes, gives each at least `MIN_DURATION` where there is room (not the melody's:
+    it keeps its lengths), and ends a note where the next note of the same pitch in its track
+    begins (MIDI cannot hold both)."""
+    for index, track in enumerate(score.tracks):
         track.notes.sort(key=lambda n: (n.onset_tick, n.pitch))
         next_onset: dict[int, int] = {}
+        shortest = 1 if index == melody_track else MIN_DURATION
         for note in reversed(track.notes):
             limit = next_onset.get(note.pitch)
-            duration = max(note.duration_tick, MIN_DURATION)
+            duration = max(note.duration_tick, shortest)
             if limit is not None:
                 duration = min(duration, limit - note.onset_tick)
             note.duration_tick = max(duration, 1)
@@ -185,10 +189,10 @@ def _factor(positions: np.ndarray, table: tuple[tuple[float, float], ...], other
     return factors
 
 
-def _apply_groove(score: Score, rhythm: Rhythm) -> None:
+def _apply_groove(score: Score, rhythm: Rhythm, melody_track: int | None = None) -> None:
     groove = rhythm.groove
     cycle = round(groove.cycle * TICKS_PER_QUARTER)
-    for track in score.tracks:
+    for index, track in enumerate(score.tracks):
         if not track.notes:
             continue
         positions = _bar_positions(score, np.array([n.onset_tick for n in track.notes]), cycle)
@@ -196,7 +200,7 @@ def _apply_groove(score: Score, rhythm: Rhythm) -> None:
         lengths = _factor(positions, groove.lengths, groove.other_length)
         for note, accent, length in zip(track.notes, accents, lengths, strict=True):
             note.velocity = int(min(max(round(note.velocity * accent), 1), 127))
-            if not track.is_drum:
+            if not track.is_drum and index != melody_track:
                 note.duration_tick = max(round(note.duration_tick * length), 1)
 
 
@@ -238,15 +242,26 @@ def _swing_beat(ts: TimeSignature, unit: int) -> tuple[int, int]:
     return max(TICKS_PER_QUARTER * 4 // ts.denominator, 2 * unit), unit
 
 
-def _humanize(score: Score, rhythm: Rhythm) -> None:
+def _humanize(score: Score, rhythm: Rhythm, melody_track: int | None = None) -> None:
+    """Onsets off the grid and velocities varied, seeded. Each onset of a track moves as one (a
+    chord stays a chord). Around a melody that keeps its time (`melody_track`), the other
+    tracks only come late (the melody leads, as a pianist's does) and end no later than
+    written, so humanizing adds no overlap that was not there."""
     rng = np.random.default_rng(rhythm.humanize_seed)
     sigma = rhythm.humanize_timing * TICKS_PER_QUARTER
-    for track in score.tracks:
+    for index, track in enumerate(score.tracks):
         count = len(track.notes)
         shifts = np.clip(rng.normal(0.0, sigma, count), -3 * sigma, 3 * sigma) if sigma else np.zeros(count)
         velocities = rng.normal(0.0, rhythm.humanize_velocity, count) if rhythm.humanize_velocity else np.zeros(count)
-        for note, shift, change in zip(track.notes, shifts, velocities, strict=True):
-            onset = max(note.onset_tick + round(shift), 0)
-            note.duration_tick = max(note.end_tick - onset, 1) if onset < note.end_tick else note.duration_tick
-            note.onset_tick = onset
+        if melody_track is not None:
+            shifts = np.zeros(count) if index == melody_track else np.abs(shifts)
+        moved: dict[int, int] = {}
+        for note, shift in zip(track.notes, shifts, strict=True):
+            moved.setdefault(note.onset_tick, round(shift))
+        for note, change in zip(track.notes, velocities, strict=True):
+            onset = max(note.onset_tick + moved[note.onset_tick], 0)
+            end = note.end_tick + moved.get(note.end_tick, moved[note.onset_tick])
+            if melody_track is not None:
+                end = min(end, note.end_tick)
+            note.onset_tick, note.duration_tick = onset, max(end - onset, 1)
             note.velocity = int(min(max(round(note.velocity + change), 1), 127))

@@ -34,9 +34,7 @@ def detect_voices(score: Score) -> Voices:
     pitched = [t for t in score.tracks if not t.is_drum and t.notes]
     if not pitched:
         return voices
-    most = max(len(t.notes) for t in pitched)
-    candidates = [t for t in pitched if _named(t, MELODY_NAMES)] or [t for t in pitched if not _is_bass(t)] or pitched
-    melody_track = max(candidates, key=lambda t: _mean_pitch(t) + 12 * len(t.notes) / most)
+    melody_track = _melody_track(pitched)
     others = sorted((t for t in pitched if t is not melody_track), key=_mean_pitch, reverse=True)
     basses = [t for t in others if _is_bass(t)]
     if basses:  # a bass instrument, or a part named bass, plays the bass whatever its register
@@ -53,6 +51,18 @@ def detect_voices(score: Score) -> Voices:
     inner = [[replace(n) for n in t.notes] for t in others] + leftovers
     voices.inner = sorted((line for line in inner if line), key=_mean_of, reverse=True)
     return voices
+
+
+def melody_track_index(score: Score) -> int | None:
+    """The index of the track whose top line `detect_voices` takes for the melody (None: no pitched notes)."""
+    pitched = [t for t in score.tracks if not t.is_drum and t.notes]
+    return next(i for i, t in enumerate(score.tracks) if t is _melody_track(pitched)) if pitched else None
+
+
+def _melody_track(pitched: list[Track]) -> Track:
+    most = max(len(t.notes) for t in pitched)
+    candidates = [t for t in pitched if _named(t, MELODY_NAMES)] or [t for t in pitched if not _is_bass(t)] or pitched
+    return max(candidates, key=lambda t: _mean_pitch(t) + 12 * len(t.notes) / most)
 
 
 MELODY_NAMES = ("melody", "lead", "vocal", "voice", "soprano", "tune", "solo", "theme")

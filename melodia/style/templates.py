@@ -20,6 +20,7 @@ PRESETS = Path(__file__).parent / "presets"
 INTROS = ("none", "vamp", "phrase")
 ENDINGS = ("none", "held")
 KINDS = ("instrumentation", "rhythm", "styles")
+TEXTURES = ("parts", "piano")  # how an instrumentation writes: a line per part, or one pianist's two hands
 ROLES = ("melody", "counter_melody", "harmony", "bass", "drums")
 ARTICULATIONS = {"normal": 1.0, "legato": 1.0, "portato": 0.75, "staccato": 0.5, "staccatissimo": 0.25}
 PATTERNS = {
@@ -58,6 +59,7 @@ class Instrumentation:
     name: str
     description: str
     parts: tuple[Part, ...]
+    texture: str = "parts"
 
     def parts_for(self, role: str) -> tuple[Part, ...]:
         return tuple(part for part in self.parts if part.role == role)
@@ -130,6 +132,7 @@ def load_instrumentation(name_or_path: str | Path) -> Instrumentation:
     fields = Fields(path, table, StyleError)
     parts_table = fields.take("parts", list)
     fields.take("description", str, "")
+    texture = fields.take("texture", str, "parts")
     fields.done()
     if not parts_table:
         raise StyleError(f"{path}: 'parts' must list at least one [[parts]] table")
@@ -137,7 +140,13 @@ def load_instrumentation(name_or_path: str | Path) -> Instrumentation:
     if all(part.is_drum for part in parts):
         raise StyleError(f"{path}: 'parts' needs at least one pitched part (role melody, counter_melody, harmony "
                          "or bass) to play the notes")
-    return Instrumentation(path.stem, str(table.get("description", "")), parts)
+    if texture not in TEXTURES:
+        raise StyleError(f"{path}: texture = {texture!r} is not one of {', '.join(TEXTURES)}")
+    pitched = [part for part in parts if not part.is_drum]
+    if texture == "piano" and (len(pitched) != 2 or pitched[0].role != "melody"):
+        raise StyleError(f"{path}: texture = 'piano' needs two pitched parts, the right hand (role melody) "
+                         "first, then the left hand")
+    return Instrumentation(path.stem, str(table.get("description", "")), parts, texture)
 
 
 def load_rhythm(name_or_path: str | Path) -> Rhythm:

@@ -1,0 +1,113 @@
+"""Piano writing (issue 29): every piano preset is one pianist on two staves, the tune in the
+right hand, the bass and a figure chosen by style and tempo in the left, within what two hands
+can play."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pretty_midi
+import pytest
+from conftest import MUSIC21
+
+from melodia.io import read_score, write_score
+from melodia.score import Note, Score
+from melodia.seed import parse_seed
+from melodia.style import stylize
+from melodia.style.piano import HAND_SPAN, LOWEST_BASS, hand_faults, left_hand_figure
+
+DATA = Path(__file__).parent / "data"
+ESSEN = MUSIC21 / "corpus" / "essenFolksong"
+INPUTS = [str(DATA / "pop_chords.abc"), f"{DATA / 'tune.abc'}#1", f"{DATA / 'tune.abc'}#2",
+          f"{ESSEN / 'han1.abc'}#1", f"{ESSEN / 'altdeu10.abc'}#3", f"{ESSEN / 'irl.abc'}#1",
+          f"{ESSEN / 'kinder0.abc'}#6", str(DATA / "waltz_3_4.mid"),
+          *(str(MUSIC21 / "midi" / "testPrimitive" / f"test{n}.mid") for n in ("02", "17"))]
+PIANO_CASES: list[dict[str, Any]] = [{"instrumentation": "piano-solo"}, {"style": "piano-ballad"},
+               {"instrumentation": "piano-solo", "rhythm": "waltz"}, {"instrumentation": "piano-solo", "rhythm": "jig"},
+               {"instrumentation": "piano-solo", "intro": "phrase", "ending": "held", "tempo": 60}]
+
+
+@pytest.fixture(scope="module")
+def tunes() -> list[tuple[str, Score]]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return [(Path(path).name, read_score(path)) for path in INPUTS]
+
+
+def piano(score: Score, **options: Any) -> tuple[list[Note], list[Note]]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = stylize(score, **options)
+    assert [t.name for t in out.tracks] == ["Piano RH", "Piano LH"]
+    return out.tracks[0].notes, out.tracks[1].notes
+
+
+def crossings(right: list[Note], left: list[Note]) -> list[tuple[int, int, int]]:
+    """(tick, left pitch, right pitch) wherever a left-hand note sounds at or above a right-hand one."""
+    return [(high.onset_tick, low.pitch, high.pitch) for high in right for low in left
+            if low.onset_tick < high.end_tick and high.onset_tick < low.end_tick and low.pitch >= high.pitch]
+
+
+@pytest.mark.parametrize("options", PIANO_CASES, ids=["-".join(map(str, c.values())) for c in PIANO_CASES])
+def test_every_piano_preset_is_two_hands_a_pianist_can_play(options: dict[str, Any],
+                                                            tunes: list[tuple[str, Score]]) -> None:
+    for name, score in tunes:
+        right, left = piano(score, **options)
+        assert right and left, name
+        assert hand_faults(right, left) == [], name  # five notes a hand, a tenth, no key struck twice
+        assert crossings(right, left) == [], name  # the left hand under everything the right holds
+        assert min(n.pitch for n in left) >= LOWEST_BASS, name
+
+
+def test_hand_faults_finds_what_a_pianist_cannot_play() -> None:
+    held_c4 = [Note(60, 80, 0, 960)]
+    assert hand_faults(held_c4, [Note(60, 64, 480, 240)]) == \
+        ["left hand at tick 480 strikes [60], held by the other hand"]  # the old piano-solo's LH on the RH's C4
+    wide = [Note(36, 64, 0, 480), Note(36 + HAND_SPAN + 1, 64, 0, 480)]
+    assert hand_faults([], wide) == ["left hand at tick 0: [36, 53]"]
+    six = [Note(60 + p, 64, 0, 480) for p in (0, 2, 4, 5, 7, 9)]
+    assert len(hand_faults(six, [])) == 1
+
+
+def test_piano_solo_is_two_tracks_in_midi_and_two_named_parts_in_musicxml(tmp_path: Path) -> None:
+    out = stylize(read_score(DATA / "pop_chords.abc"), instrumentation="piano-solo")
+    midi = pretty_midi.PrettyMIDI(str(write_score(out, tmp_path / "pop.mid")))
+    assert [(i.name, i.program, i.is_drum) for i in midi.instruments] == [("Piano RH", 0, False),
+                                                                          ("Piano LH", 0, False)]
+    again = read_score(write_score(out, tmp_path / "pop.musicxml"))
+    assert [t.name for t in again.tracks] == ["Piano RH", "Piano LH"]
+
+
+def figure_of(left: list[Note], start: int, stop: int) -> list[int]:
+    return [n.pitch for n in sorted(left, key=lambda n: (n.onset_tick, n.pitch)) if start <= n.onset_tick < stop]
+
+
+def test_the_left_hand_figure_follows_style_and_tempo() -> None:
+    assert [left_hand_figure("alberti", 480, bpm) for bpm in (60, 100, 180)] == ["broken", "alberti", "alberti"]
+    assert left_hand_figure("alberti", 720, 120) == "broken"  # 6/8: broken chords in threes
+    assert left_hand_figure("offbeat", 480, 120) == "stride"  # a waltz's oom-pah-pah
+    assert left_hand_figure("block", 480, 120) == "block"
+    score = read_score(DATA / "pop_chords.abc")  # 100 BPM, 4/4, "C" on bar 1
+    _, alberti = piano(score, instrumentation="piano-solo")
+    assert figure_of(alberti, 0, 1920) == [48, 55, 52, 55] * 2  # C3 G3 E3 G3: lowest, highest, middle, highest
+    _, broken = piano(score, instrumentation="piano-solo", tempo=66)
+    low = figure_of(broken, 0, 1920)
+    assert low[0] == low[4] and low[0] % 12 == 0 and max(low) - low[0] > 12  # the bass, then the chord over a tenth
+    bass = next(n for n in broken if n.onset_tick == 0 and n.pitch == low[0])
+    assert bass.duration_tick == 960  # rings through its group, as under the pedal
+    _, stride = piano(score, instrumentation="piano-solo", rhythm="waltz")  # 4/4 -> 3/4
+    bar = figure_of(stride, 0, 1440)
+    assert bar[0] % 12 == 0 and len(bar) == 7 and min(bar[1:]) > bar[0] + 4  # oom, pah (3), pah (3)
+    _, march = piano(score, instrumentation="piano-solo", rhythm="march")  # a march's bass: oom-pah too
+    assert len([n for n in march if n.onset_tick == 0]) == 1 and len([n for n in march if n.onset_tick == 480]) == 3
+
+
+def test_the_right_hand_adds_chord_tones_under_long_notes_only_where_the_harmony_changes() -> None:
+    score = parse_seed("E4/2 G4/2 F4/2 A4/2 G4 F4 E4 D4 C5/1 key=C")[0]
+    right, _ = piano(score, instrumentation="piano-solo")
+    tune = {(n.onset_tick, n.pitch) for n in score.notes}
+    added = [(n.onset_tick, n.pitch) for n in right if (n.onset_tick, n.pitch) not in tune]
+    assert added and all(any(t == onset and 3 <= p - q <= 12 for t, p in tune) for onset, q in added)
+    assert all(onset % 960 == 0 for onset, _ in added)  # struck with the tune, on a strong beat
