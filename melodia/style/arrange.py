@@ -12,7 +12,7 @@ from statistics import median
 
 from melodia.errors import MelodiaWarning
 from melodia.score import MAJOR, TICKS_PER_QUARTER, ChordSymbol, KeySignature, Note, Score, Track
-from melodia.style import accompany, form
+from melodia.style import accompany, form, quartet
 from melodia.style.harmony import Bar, Chord, from_progression, from_symbols, harmonize, tune_key, uses_flats
 from melodia.style.roles import Voices, detect_voices
 from melodia.style.templates import ARTICULATIONS, Instrumentation, Part
@@ -69,7 +69,11 @@ def arrange(score: Score, instrumentation: Instrumentation, patterns: dict[str, 
     if not accompaniment or not bars:
         return _assembled(score, instrumentation, plan.lines, plan if accompaniment else None, score)
     timeline = _with_form(score, plan, bare, intro, ending)
-    _accompany(plan, instrumentation, patterns or {}, bare, voices)
+    if bare and quartet.writes_for(instrumentation):  # four real parts under the tune
+        plan.lines.update(quartet.lower_parts(plan.bars, plan.melody, plan.key, instrumentation, patterns,
+                                              given=bool(chords or score.chord_symbols)))
+    else:
+        _accompany(plan, instrumentation, patterns or {}, bare, voices)
     return _assembled(score, instrumentation, plan.lines, plan, timeline)
 
 

@@ -1,0 +1,344 @@
+"""Four-part writing under a bare melody: a string quartet, a choir, a brass quintet.
+
+The melody stays as written in the top part (violin I, soprano, trumpet I). The parts below it
+are voiced beat by beat over the harmony slots (`melodia.style.harmony.Bar`) by dynamic
+programming over every voicing of the slot's chord that fits under the melody:
+
+- each part in its range, none above the part over it (no crossing), upper parts within an
+  octave of each other, the bass on the chord's bass note (its root unless the chord names an
+  inversion), the third and root present, the leading tone never doubled;
+- moving from beat to beat costs the distance the upper parts travel (common tones kept, steps
+  preferred) and the bass's leap (a fourth or fifth costs little, more than an octave a lot);
+- parallel fifths and octaves between any two parts, the melody included, cost far more than
+  any other choice, so they are written only when nothing else fits under the tune.
+
+The voicings are then played in the ensemble's idiom: strings restrike each beat (a quarter,
+an eighth pair in 2/4 and quarter-eighth in 6/8: the repeated-note accompaniment of a classical
+quartet), voices and brass tie what does not move; an inner part moving by a third passes
+through the step between when that makes no parallel with the melody. A style whose harmony
+plays off the beat (a waltz) gets the bass on the downbeat and the inner parts on the others.
+Phrases that end on the tonic close in root position; with estimated harmony the chord before
+a final tonic is the dominant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from itertools import pairwise, product
+
+import numpy as np
+
+from melodia.score import TICKS_PER_QUARTER, Note
+from melodia.style.harmony import Bar, Chord, scale_of
+from melodia.style.templates import Instrumentation, Part
+
+CLASSICAL = ("string-quartet",)  # instrumentations that get an intro and an ending by default
+INNER_ROLES = ("counter_melody", "harmony")
+PARALLEL = 12.0  # what a parallel fifth or octave costs: more than any voicing choice
+CROSSING_RANGE = 12  # semitones between neighbouring upper parts at most
+BASS_SPAN = 24  # semitones between the bass and the part above it at most
+CANDIDATES = 160  # voicings kept per beat (the cheapest by their own cost)
+STRINGS = range(40, 48)
+VOICES = range(52, 55)
+EIGHTH = TICKS_PER_QUARTER // 2
+
+
+@dataclass(frozen=True)
+class Beat:
+    """One beat of a harmony slot: its chord, and the melody over it (sung: whether a melody
+    note starts on it; top: the pitch sounding on the beat; floor: the lowest pitch sounding in
+    it; None when the melody rests)."""
+
+    start: int
+    length: int
+    slot: int
+    chord: Chord
+    first: bool
+    downbeat: bool
+    sung: bool
+    top: int | None
+    floor: int | None
+    section: str
+
+
+def writes_for(instrumentation: Instrumentation) -> bool:
+    """Whether `instrumentation` is an ensemble of single lines this module writes for: one
+    melody part, two or three parts under it (counter-melody or harmony) and one bass, no drums,
+    no keyboard or guitar."""
+    parts = instrumentation.parts
+    roles = [p.role for p in parts]
+    single = all(p.program in STRINGS or 52 <= p.program <= 79 for p in parts)
+    inner = sum(role in INNER_ROLES for role in roles)
+    return single and roles.count("melody") == 1 and roles.count("bass") == 1 and 2 <= inner <= 3 \
+        and "drums" not in roles
+
+
+def default_form(instrumentation: Instrumentation | None) -> tuple[str, str]:
+    """The intro and ending a classical ensemble plays when none is asked for."""
+    if instrumentation is not None and instrumentation.name in CLASSICAL:
+        return "phrase", "held"
+    return "none", "none"
+
+
+def lower_parts(bars: list[Bar], melody: list[Note], key: tuple[int, str], instrumentation: Instrumentation,
+                patterns: dict[str, str] | None = None, given: bool = False) -> dict[str, list[list[Note]]]:
+    """The lines of the parts under the melody, by role (the melody's own line is not among them):
+    `bars` are the harmony slots (given chords when `given`, else estimated ones, whose final
+    cadence may be made a dominant-tonic one), `patterns` the rhythm's accompaniment (a harmony
+    pattern 'offbeat' puts the inner parts off the downbeat)."""
+    parts = [p for p in instrumentation.parts if p.role in (*INNER_ROLES, "bass")]
+    parts.sort(key=lambda p: p.role == "bass")
+    bars = cadenced(bars, melody, key, given)
+    beats = beats_of(bars, melody)
+    if not beats:
+        return {}
+    ranges = [_range_of(part, index == len(parts) - 1) for index, part in enumerate(parts)]
+    voicings = voice_beats(beats, ranges, key)
+    offbeat = (patterns or {}).get("harmony") == "offbeat"
+    sung = all(p.program in VOICES for p in parts)
+    lines: dict[str, list[list[Note]]] = {}
+    for index, part in enumerate(parts):
+        is_bass = index == len(parts) - 1
+        pitches = [int(v[index]) for v in voicings]
+        line = _played_line(beats, pitches, part, sung, offbeat, is_bass)
+        line = _with_passing_notes(line, beats, melody, voicings, index, key)
+        lines.setdefault(part.role, []).append(line)
+    return lines
+
+
+def _range_of(part: Part, is_bass: bool) -> tuple[int, int]:
+    """Where a part writes: its range, a bass's up to a tenth above its lowest note... an octave
+    and a fifth (a cello's bass line stays under C4)."""
+    if is_bass:
+        return part.low, min(part.high, part.low + 24)
+    return part.low, part.high
+
+
+# --- harmony ------------------------------------------------------------------------------------------------
+
+def cadenced(bars: list[Bar], melody: list[Note], key: tuple[int, str], given: bool) -> list[Bar]:
+    """`bars` with every phrase ending on the tonic chord in root position, and (estimated harmony
+    only) the final tonic after a dominant where the melody allows it."""
+    out = list(bars)
+    tonic = key[0]
+    dominant = Chord((tonic + 7) % 12, "")
+    tune = [i for i, b in enumerate(out) if b.section != "ending"]
+    final = tune[-1] if tune else -1
+    for index, bar in enumerate(out):
+        if bar.chord.root == tonic and bar.chord.bass is not None and (bar.phrase_end or bar.section == "ending"
+                                                                      or index == final):
+            out[index] = replace(bar, chord=replace(bar.chord, bass=None))
+    if given or final < 1 or out[final].chord.root != tonic:
+        return out
+    before = out[final - 1]
+    if before.chord.root == dominant.root and before.chord.is_dominant:
+        out[final - 1] = replace(before, chord=replace(before.chord, bass=None))
+        return out
+    heard = [n.pitch % 12 for n in melody if n.onset_tick < before.start + before.length and n.end_tick > before.start]
+    seventh = Chord(dominant.root, "7")
+    if all(pc in seventh.pitch_classes for pc in heard[:1]):
+        chord = dominant if all(pc in dominant.pitch_classes for pc in heard) else seventh
+        out[final - 1] = replace(before, chord=chord)
+    return out
+
+
+# --- beats ----------------------------------------------------------------------------------------------------
+
+def beats_of(bars: list[Bar], melody: list[Note]) -> list[Beat]:
+    """Every slot cut into its beats (an ending's slot is one long beat), with the melody over each."""
+    ordered = sorted(melody, key=lambda n: n.onset_tick)
+    beats: list[Beat] = []
+    for index, bar in enumerate(bars):
+        count = 1 if bar.section == "ending" else max(min(bar.beats, bar.length // max(bar.beat, 1)), 1)
+        for number in range(count):
+            start = bar.start + number * bar.beat
+            stop = bar.start + bar.length if number == count - 1 else start + bar.beat
+            over = [n for n in ordered if n.onset_tick < stop and n.end_tick > start]
+            top = next((n.pitch for n in over if n.onset_tick <= start), None)
+            floor = min((n.pitch for n in over), default=None)
+            downbeat = number == 0 and (index == 0 or bars[index - 1].number != bar.number)
+            sung = any(n.onset_tick == start for n in over)
+            beats.append(Beat(start, stop - start, index, bar.chord, number == 0, downbeat, sung, top, floor,
+                              bar.section))
+    return beats
+
+
+# --- voicing ----------------------------------------------------------------------------------------------------
+
+def voice_beats(beats: list[Beat], ranges: list[tuple[int, int]], key: tuple[int, str]) -> list[tuple[int, ...]]:
+    """A voicing (pitches from the top part under the melody down to the bass) per beat, by
+    dynamic programming (see the module's notes)."""
+    resting = _resting_ceiling(beats, ranges)
+    leading = (key[0] + 11) % 12
+    options = [_candidates(beat, ranges, resting, leading) for beat in beats]
+    total = options[0][1].copy()
+    back: list[np.ndarray] = []
+    for index in range(1, len(beats)):
+        moves = _transition(options[index - 1][0], options[index][0], beats[index - 1], beats[index])
+        paths = total[:, None] + moves
+        back.append(paths.argmin(axis=0))
+        total = paths.min(axis=0) + options[index][1]
+    chosen = [int(total.argmin())]
+    for pointers in reversed(back):
+        chosen.append(int(pointers[chosen[-1]]))
+    chosen.reverse()
+    return [tuple(int(p) for p in options[i][0][c]) for i, c in enumerate(chosen)]
+
+
+def _resting_ceiling(beats: list[Beat], ranges: list[tuple[int, int]]) -> int:
+    """How high the parts go where the melody rests (an intro vamp): a step under its median."""
+    tops = sorted(b.floor for b in beats if b.floor is not None)
+    return tops[len(tops) // 2] - 2 if tops else ranges[0][0] + 14
+
+
+def _candidates(beat: Beat, ranges: list[tuple[int, int]], resting: int, leading: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """The voicings of the beat's chord under its melody, and each one's own cost; the cheapest
+    `CANDIDATES` of them (a loosened search when nothing fits)."""
+    chord = beat.chord
+    ceiling = beat.floor if beat.floor is not None else resting
+    pcs = set(chord.pitch_classes)
+    for strict in (True, False):
+        pools = []
+        for index, (low, high) in enumerate(ranges):
+            is_bass = index == len(ranges) - 1
+            wanted = {chord.bass_pc} if is_bass and strict else pcs
+            top = min(high, ceiling) if strict or not is_bass else high
+            pools.append([p for p in range(low, top + 1) if p % 12 in wanted])
+        voicings = [v for v in product(*pools) if _fits(v, beat, strict)]
+        if voicings:
+            break
+    else:
+        low, high = ranges[-1]
+        voicings = [tuple([min(max(ceiling - 12, low), high)] * len(ranges))]
+    array = np.array(voicings, dtype=np.int64)
+    costs = np.array([_own_cost(v, beat, leading) for v in voicings])
+    keep = np.argsort(costs, kind="stable")[:CANDIDATES]
+    return array[keep], costs[keep]
+
+
+def _fits(voicing: tuple[int, ...], beat: Beat, strict: bool) -> bool:
+    """No part above the one over it; upper parts within an octave of their neighbour, the bass
+    within two octaves (strict only: a loosened search takes whatever does not cross)."""
+    if any(b > a for a, b in pairwise(voicing)):
+        return False
+    if not strict:
+        return True
+    if beat.top is not None and beat.top - voicing[0] > CROSSING_RANGE:
+        return False
+    uppers = voicing[:-1]
+    return all(a - b <= CROSSING_RANGE for a, b in pairwise(uppers)) and uppers[-1] - voicing[-1] <= BASS_SPAN
+
+
+def _own_cost(voicing: tuple[int, ...], beat: Beat, leading: int) -> float:
+    """Doubling and spacing: a chord without its third or root (or a seventh chord without its
+    seventh) costs, a doubled third or leading tone costs, unisons cost, and so does a part that
+    sits far from the melody."""
+    chord = beat.chord
+    heard = [p % 12 for p in voicing] + ([beat.top % 12] if beat.top is not None else [])
+    root, third = chord.root, (chord.root + chord.third) % 12
+    cost = 0.0
+    cost += 4.0 * (third not in heard) + 3.0 * (root not in heard) + 0.4 * ((root + chord.fifth) % 12 not in heard)
+    if len(chord.intervals) == 4:
+        cost += 1.5 * ((root + chord.intervals[3]) % 12 not in heard)
+        cost += 2.0 * (heard.count((root + chord.intervals[3]) % 12) > 1)
+    cost += 1.0 * (heard.count(third) > 1 and chord.third == 4) + 3.0 * (heard.count(leading) > 1)
+    cost += sum(1.2 for a, b in pairwise(voicing) if a == b)
+    if beat.top is not None:
+        cost += 1.5 * (beat.top == voicing[0]) + 0.08 * max(beat.top - voicing[0] - 5, 0)
+    cost += 0.05 * sum(max(a - b - 7, 0) for a, b in pairwise(voicing[:-1]))
+    return cost
+
+
+def _transition(before: np.ndarray, after: np.ndarray, was: Beat, now: Beat) -> np.ndarray:
+    """Cost of each move from a voicing of `before` (rows) to one of `after` (columns): the
+    distance the upper parts travel, the bass's leap, parallel fifths and octaves (the melody
+    counts as a part when it sounds on both beats), parts overlapping the one above's last note."""
+    motion = after[None, :, :] - before[:, None, :]
+    steps = np.abs(motion[:, :, :-1])
+    cost = (0.35 * steps + 1.0 * (steps > 4) + 2.5 * (steps > 7)).sum(axis=2)
+    bass = np.abs(motion[:, :, -1])
+    cost += np.where(np.isin(bass, (0, 1, 2, 5, 7)), 0.1 * bass, 0.25 * bass + 1.0) + 4.0 * (bass > 12)
+    if now.slot == was.slot:
+        cost += 1.5 * (bass > 0) * (bass != 12)
+    lines_before = [before[:, None, i] for i in range(before.shape[1])]
+    lines_after = [after[None, :, i] for i in range(after.shape[1])]
+    if was.top is not None and now.top is not None:
+        lines_before.insert(0, np.full((1, 1), was.top))
+        lines_after.insert(0, np.full((1, 1), now.top))
+    for upper, lower in ((i, j) for i in range(len(lines_before)) for j in range(i + 1, len(lines_before))):
+        a0, a1, b0, b1 = lines_before[upper], lines_after[upper], lines_before[lower], lines_after[lower]
+        interval_before, interval_after = (a0 - b0) % 12, (a1 - b1) % 12
+        perfect = ((interval_before == 0) | (interval_before == 7)) & (interval_after == interval_before)
+        moving = (a1 != a0) & (b1 != b0) & (np.sign(a1 - a0) == np.sign(b1 - b0))
+        cost = cost + PARALLEL * (perfect & moving)
+    for upper in range(after.shape[1] - 1):  # a part rising above where the part over it just was
+        cost += 0.6 * (after[None, :, upper + 1] > before[:, None, upper])
+    return cost
+
+
+# --- playing the voicings --------------------------------------------------------------------------------------
+
+def _played_line(beats: list[Beat], pitches: list[int], part: Part, sung: bool, offbeat: bool,
+                 is_bass: bool) -> list[Note]:
+    """A part's pitches per beat as notes in the ensemble's idiom (see the module's notes)."""
+    velocity = part.velocity
+    notes: list[Note] = []
+    for beat, pitch in zip(beats, pitches, strict=True):
+        if beat.section == "ending":
+            notes.append(Note(pitch, velocity, beat.start, beat.length))
+        elif offbeat:
+            if (beat.downbeat and not is_bass) or (is_bass and not beat.first):
+                continue
+            length = TICKS_PER_QUARTER if is_bass else beat.length
+            notes.append(Note(pitch, velocity, beat.start, min(length, beat.length)))
+        elif sung and notes and notes[-1].pitch == pitch and notes[-1].end_tick == beat.start and \
+                not beat.first and not beat.sung:
+            notes[-1].duration_tick += beat.length  # voices hold where the tune holds
+        elif sung:
+            notes.append(Note(pitch, velocity, beat.start, beat.length))
+        else:
+            notes += [Note(pitch, velocity, onset, length) for onset, length in _figure(beat)]
+    return notes
+
+
+def _figure(beat: Beat) -> list[tuple[int, int]]:
+    """The repeated-note figure of one beat: (onset, length) pairs."""
+    if beat.length % (3 * EIGHTH) == 0 and beat.length % TICKS_PER_QUARTER:
+        third = beat.length // 3  # a compound beat (a dotted quarter): quarter, eighth
+        return [(beat.start, 2 * third), (beat.start + 2 * third, third)]
+    return [(beat.start, beat.length)]
+
+
+def _with_passing_notes(line: list[Note], beats: list[Beat], melody: list[Note], voicings: list[tuple[int, ...]],
+                        index: int, key: tuple[int, str]) -> list[Note]:
+    """Notes a third from the next one split in two, the second half the scale step between,
+    where that makes no fifth or octave with the melody or another part at that moment."""
+    scale = scale_of(*key)
+    out: list[Note] = []
+    starts = [b.start for b in beats]
+    for note, following in zip(line, [*line[1:], None], strict=True):
+        step = None if following is None or following.onset_tick != note.end_tick else \
+            _between(note.pitch, following.pitch, scale)
+        half = note.duration_tick // 2
+        if step is None or half < TICKS_PER_QUARTER // 2 or note.duration_tick > 2 * TICKS_PER_QUARTER:
+            out.append(note)
+            continue
+        tick = note.onset_tick + half
+        beat_index = max(i for i, s in enumerate(starts) if s <= note.onset_tick)
+        others = [v for i, v in enumerate(voicings[beat_index]) if i != index]
+        sounding = [n.pitch for n in melody if n.onset_tick <= tick < n.end_tick]
+        if any(abs(step - p) % 12 in (0, 7) for p in others + sounding):
+            out.append(note)
+            continue
+        out += [replace(note, duration_tick=half), replace(note, pitch=step, onset_tick=tick,
+                                                           duration_tick=note.duration_tick - half)]
+    return out
+
+
+def _between(first: int, second: int, scale: list[int]) -> int | None:
+    """The scale step between two pitches a third apart, or None."""
+    if abs(second - first) not in (3, 4):
+        return None
+    middle = [p for p in range(min(first, second) + 1, max(first, second)) if p % 12 in scale]
+    return middle[0] if len(middle) == 1 else None
