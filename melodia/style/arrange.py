@@ -70,8 +70,8 @@ def arrange(score: Score, instrumentation: Instrumentation, patterns: dict[str, 
         return _assembled(score, instrumentation, plan.lines, plan if accompaniment else None, score)
     timeline = _with_form(score, plan, bare, intro, ending)
     if bare and quartet.writes_for(instrumentation):  # four real parts under the tune
-        plan.lines.update(quartet.lower_parts(plan.bars, plan.melody, plan.key, instrumentation, patterns,
-                                              given=bool(chords or score.chord_symbols)))
+        plan.bars = quartet.cadenced(plan.bars, plan.melody, plan.key, given=bool(chords or score.chord_symbols))
+        plan.lines.update(quartet.lower_parts(plan.bars, plan.melody, plan.key, instrumentation, patterns))
     else:
         _accompany(plan, instrumentation, patterns or {}, bare, voices)
     return _assembled(score, instrumentation, plan.lines, plan, timeline)

@@ -28,8 +28,8 @@ from itertools import pairwise, product
 
 import numpy as np
 
-from melodia.score import TICKS_PER_QUARTER, Note
-from melodia.style.harmony import Bar, Chord, scale_of
+from melodia.score import MAJOR, TICKS_PER_QUARTER, Note
+from melodia.style.harmony import Bar, Chord, _merged, scale_of
 from melodia.style.templates import Instrumentation, Part
 
 CLASSICAL = ("string-quartet",)  # instrumentations that get an intro and an ending by default
@@ -46,8 +46,8 @@ EIGHTH = TICKS_PER_QUARTER // 2
 @dataclass(frozen=True)
 class Beat:
     """One beat of a harmony slot: its chord, and the melody over it (sung: whether a melody
-    note starts on it; top: the pitch sounding on the beat; floor: the lowest pitch sounding in
-    it; None when the melody rests)."""
+    note starts on it; top: the pitch sounding on the beat, or heard just before a short rest;
+    floor: the lowest pitch sounding in it; None when the melody rests)."""
 
     start: int
     length: int
@@ -81,14 +81,12 @@ def default_form(instrumentation: Instrumentation | None) -> tuple[str, str]:
 
 
 def lower_parts(bars: list[Bar], melody: list[Note], key: tuple[int, str], instrumentation: Instrumentation,
-                patterns: dict[str, str] | None = None, given: bool = False) -> dict[str, list[list[Note]]]:
+                patterns: dict[str, str] | None = None) -> dict[str, list[list[Note]]]:
     """The lines of the parts under the melody, by role (the melody's own line is not among them):
-    `bars` are the harmony slots (given chords when `given`, else estimated ones, whose final
-    cadence may be made a dominant-tonic one), `patterns` the rhythm's accompaniment (a harmony
-    pattern 'offbeat' puts the inner parts off the downbeat)."""
+    `bars` are the harmony slots (see `cadenced`), `patterns` the rhythm's accompaniment (a
+    harmony pattern 'offbeat' puts the inner parts off the downbeat)."""
     parts = [p for p in instrumentation.parts if p.role in (*INNER_ROLES, "bass")]
     parts.sort(key=lambda p: p.role == "bass")
-    bars = cadenced(bars, melody, key, given)
     beats = beats_of(bars, melody)
     if not beats:
         return {}
@@ -117,29 +115,82 @@ def _range_of(part: Part, is_bass: bool) -> tuple[int, int]:
 # --- harmony ------------------------------------------------------------------------------------------------
 
 def cadenced(bars: list[Bar], melody: list[Note], key: tuple[int, str], given: bool) -> list[Bar]:
-    """`bars` with every phrase ending on the tonic chord in root position, and (estimated harmony
-    only) the final tonic after a dominant where the melody allows it."""
+    """`bars` with a root-position tonic chord under every phrase end on the tonic (see
+    `phrase_ends`) and, for estimated harmony (not `given`), a dominant before it where the
+    melody there is a tone of the dominant seventh: the whole slot before, or its last beat."""
     out = list(bars)
-    tonic = key[0]
-    dominant = Chord((tonic + 7) % 12, "")
-    tune = [i for i, b in enumerate(out) if b.section != "ending"]
-    final = tune[-1] if tune else -1
-    for index, bar in enumerate(out):
-        if bar.chord.root == tonic and bar.chord.bass is not None and (bar.phrase_end or bar.section == "ending"
-                                                                      or index == final):
-            out[index] = replace(bar, chord=replace(bar.chord, bass=None))
-    if given or final < 1 or out[final].chord.root != tonic:
-        return out
-    before = out[final - 1]
-    if before.chord.root == dominant.root and before.chord.is_dominant:
-        out[final - 1] = replace(before, chord=replace(before.chord, bass=None))
-        return out
-    heard = [n.pitch % 12 for n in melody if n.onset_tick < before.start + before.length and n.end_tick > before.start]
-    seventh = Chord(dominant.root, "7")
-    if all(pc in seventh.pitch_classes for pc in heard[:1]):
-        chord = dominant if all(pc in dominant.pitch_classes for pc in heard) else seventh
-        out[final - 1] = replace(before, chord=chord)
+    for note in phrase_ends(melody, out):
+        if note.pitch % 12 != key[0]:
+            continue
+        out = _split_at(out, note.onset_tick)
+        index = next((i for i, b in enumerate(out) if b.start == note.onset_tick), None)
+        if index is None:
+            continue
+        here = out[index]
+        if here.chord.root == key[0] and here.chord.quality in ("", "m"):
+            out[index] = replace(here, chord=replace(here.chord, bass=None))
+        elif not given:
+            out[index] = replace(here, chord=Chord(key[0], "" if key[1] == MAJOR else "m"))
+        if not given and index > 0:
+            out = _dominant_before(out, index, melody, key)
+    return _merged(out)
+
+
+def phrase_ends(melody: list[Note], bars: list[Bar]) -> list[Note]:
+    """The notes that close phrases: the last, and those held at least a beat and twice the usual
+    length that start on a beat after the first bar."""
+    line = sorted(melody, key=lambda n: n.onset_tick)
+    tune = [b for b in bars if b.section != "ending"]
+    if not line or not tune:
+        return []
+    usual = sorted(n.duration_tick for n in line)[len(line) // 2]
+    first_bar = next((b.start for b in tune if b.number > tune[0].number), tune[0].start)
+    ends = [line[-1]]
+    for note in line[:-1]:
+        bar = next((b for b in reversed(tune) if b.start <= note.onset_tick), tune[0])
+        if note.duration_tick >= max(bar.beat, 2 * usual) and (note.onset_tick - bar.start) % bar.beat == 0 \
+                and note.onset_tick >= first_bar:
+            ends.append(note)
+    return ends
+
+
+def _split_at(bars: list[Bar], tick: int) -> list[Bar]:
+    """`bars` with the slot sounding at `tick` cut there (on its beat)."""
+    out = []
+    for bar in bars:
+        if bar.start < tick < bar.start + bar.length:
+            head = tick - bar.start
+            beats = max(round(head / bar.beat), 1)
+            out += [replace(bar, length=head, beats=beats, phrase_end=False),
+                    replace(bar, start=tick, length=bar.length - head, beats=max(bar.beats - beats, 1))]
+        else:
+            out.append(bar)
     return out
+
+
+def _dominant_before(bars: list[Bar], index: int, melody: list[Note], key: tuple[int, str]) -> list[Bar]:
+    """The slot before `index` made the dominant, or only its last beat or half beat when the
+    melody earlier in it does not fit: the triad or the seventh chord when the melody sings its
+    tones, else the minor dominant (a modal tune's v-i, under a melody with the flat seventh);
+    unchanged when none fits."""
+    before = bars[index - 1]
+    root = (key[0] + 7) % 12
+    if before.chord.root == root:
+        bars[index - 1] = replace(before, chord=replace(before.chord, bass=None))
+        return bars
+    stop = before.start + before.length
+    chords = [Chord(root, quality) for quality in ("", "7", "m", "m7")]
+    for start in (before.start, stop - before.beat, stop - before.beat // 2):
+        if start < before.start or (start - before.start) % EIGHTH:
+            continue
+        heard = {n.pitch % 12 for n in melody if n.onset_tick < stop and n.end_tick > start}
+        chord = next((c for c in chords if heard <= set(c.pitch_classes)), None)
+        if chord is not None:
+            bars = _split_at(bars, start)
+            position = next(i for i, b in enumerate(bars) if b.start == start)
+            bars[position] = replace(bars[position], chord=chord)
+            return bars
+    return bars
 
 
 # --- beats ----------------------------------------------------------------------------------------------------
@@ -155,6 +206,8 @@ def beats_of(bars: list[Bar], melody: list[Note]) -> list[Beat]:
             stop = bar.start + bar.length if number == count - 1 else start + bar.beat
             over = [n for n in ordered if n.onset_tick < stop and n.end_tick > start]
             top = next((n.pitch for n in over if n.onset_tick <= start), None)
+            if top is None:  # a rest of less than a beat: the note just heard still counts for parallels
+                top = next((n.pitch for n in reversed(ordered) if start - bar.beat <= n.end_tick <= start), None)
             floor = min((n.pitch for n in over), default=None)
             downbeat = number == 0 and (index == 0 or bars[index - 1].number != bar.number)
             sung = any(n.onset_tick == start for n in over)
@@ -238,14 +291,15 @@ def _own_cost(voicing: tuple[int, ...], beat: Beat, leading: int) -> float:
     heard = [p % 12 for p in voicing] + ([beat.top % 12] if beat.top is not None else [])
     root, third = chord.root, (chord.root + chord.third) % 12
     cost = 0.0
-    cost += 4.0 * (third not in heard) + 3.0 * (root not in heard) + 0.4 * ((root + chord.fifth) % 12 not in heard)
+    cost += 4.0 * (third not in heard) + 3.0 * (root not in heard) + 0.8 * ((root + chord.fifth) % 12 not in heard)
     if len(chord.intervals) == 4:
         cost += 1.5 * ((root + chord.intervals[3]) % 12 not in heard)
-        cost += 2.0 * (heard.count((root + chord.intervals[3]) % 12) > 1)
-    cost += 1.0 * (heard.count(third) > 1 and chord.third == 4) + 3.0 * (heard.count(leading) > 1)
-    cost += sum(1.2 for a, b in pairwise(voicing) if a == b)
+        cost += 2.0 * max(heard.count((root + chord.intervals[3]) % 12) - 1, 0)
+    cost += (2.0 if chord.third == 4 else 0.8) * max(heard.count(third) - 1, 0)
+    cost += 3.0 * max(heard.count(leading) - 1, 0)
+    cost += sum(2.0 for a, b in pairwise(voicing) if a == b)
     if beat.top is not None:
-        cost += 1.5 * (beat.top == voicing[0]) + 0.08 * max(beat.top - voicing[0] - 5, 0)
+        cost += 2.0 * (beat.top == voicing[0]) + 0.08 * max(beat.top - voicing[0] - 5, 0)
     cost += 0.05 * sum(max(a - b - 7, 0) for a, b in pairwise(voicing[:-1]))
     return cost
 
