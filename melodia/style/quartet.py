@@ -24,7 +24,7 @@ a final tonic is the dominant.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from itertools import pairwise, product
+from itertools import pairwise
 
 import numpy as np
 
@@ -37,7 +37,7 @@ INNER_ROLES = ("counter_melody", "harmony")
 PARALLEL = 12.0  # what a parallel fifth or octave costs: more than any voicing choice
 CROSSING_RANGE = 12  # semitones between neighbouring upper parts at most
 BASS_SPAN = 24  # semitones between the bass and the part above it at most
-CANDIDATES = 160  # voicings kept per beat (the cheapest by their own cost)
+CANDIDATES = 96  # voicings kept per beat (the cheapest by their own cost)
 STRINGS = range(40, 48)
 VOICES = range(52, 55)
 EIGHTH = TICKS_PER_QUARTER // 2
@@ -45,9 +45,9 @@ EIGHTH = TICKS_PER_QUARTER // 2
 
 @dataclass(frozen=True)
 class Beat:
-    """One beat of a harmony slot: its chord, and the melody over it (sung: whether a melody
-    note starts on it; top: the pitch sounding on the beat, or heard just before a short rest;
-    floor: the lowest pitch sounding in it; None when the melody rests)."""
+    """One beat of a harmony slot: its chord, the beats of its written bar, and the melody over
+    it (sung: whether a melody note starts on it; top: the pitch sounding on the beat, or heard
+    just before a short rest; floor: the lowest pitch sounding in it; None when the melody rests)."""
 
     start: int
     length: int
@@ -56,6 +56,7 @@ class Beat:
     first: bool
     downbeat: bool
     sung: bool
+    bar_beats: int
     top: int | None
     floor: int | None
     section: str
@@ -198,6 +199,9 @@ def _dominant_before(bars: list[Bar], index: int, melody: list[Note], key: tuple
 def beats_of(bars: list[Bar], melody: list[Note]) -> list[Beat]:
     """Every slot cut into its beats (an ending's slot is one long beat), with the melody over each."""
     ordered = sorted(melody, key=lambda n: n.onset_tick)
+    bar_beats: dict[int, int] = {}
+    for bar in bars:
+        bar_beats[bar.number] = bar_beats.get(bar.number, 0) + bar.beats
     beats: list[Beat] = []
     for index, bar in enumerate(bars):
         count = 1 if bar.section == "ending" else max(min(bar.beats, bar.length // max(bar.beat, 1)), 1)
@@ -211,8 +215,8 @@ def beats_of(bars: list[Bar], melody: list[Note]) -> list[Beat]:
             floor = min((n.pitch for n in over), default=None)
             downbeat = number == 0 and (index == 0 or bars[index - 1].number != bar.number)
             sung = any(n.onset_tick == start for n in over)
-            beats.append(Beat(start, stop - start, index, bar.chord, number == 0, downbeat, sung, top, floor,
-                              bar.section))
+            beats.append(Beat(start, stop - start, index, bar.chord, number == 0, downbeat, sung, bar_beats[bar.number],
+                              top, floor, bar.section))
     return beats
 
 
@@ -223,7 +227,11 @@ def voice_beats(beats: list[Beat], ranges: list[tuple[int, int]], key: tuple[int
     dynamic programming (see the module's notes)."""
     resting = _resting_ceiling(beats, ranges)
     leading = (key[0] + 11) % 12
-    options = [_candidates(beat, ranges, resting, leading) for beat in beats]
+    cache: dict[tuple[Chord, int | None, int | None], tuple[np.ndarray, np.ndarray]] = {}
+    for beat in beats:
+        if (beat.chord, beat.floor, beat.top) not in cache:
+            cache[(beat.chord, beat.floor, beat.top)] = _candidates(beat, ranges, resting, leading)
+    options = [cache[(beat.chord, beat.floor, beat.top)] for beat in beats]
     total = options[0][1].copy()
     back: list[np.ndarray] = []
     for index in range(1, len(beats)):
@@ -251,17 +259,18 @@ def _candidates(beat: Beat, ranges: list[tuple[int, int]], resting: int, leading
     chord = beat.chord
     ceiling = beat.floor if beat.floor is not None else resting
     pcs = set(chord.pitch_classes)
+    voicings: list[tuple[int, ...]] = []
     for strict in (True, False):
         pools = []
         for index, (low, high) in enumerate(ranges):
             is_bass = index == len(ranges) - 1
             wanted = {chord.bass_pc} if is_bass and strict else pcs
             top = min(high, ceiling) if strict or not is_bass else high
-            pools.append([p for p in range(low, top + 1) if p % 12 in wanted])
-        voicings = [v for v in product(*pools) if _fits(v, beat, strict)]
+            pools.append([p for p in range(top, low - 1, -1) if p % 12 in wanted])
+        voicings = _stacked(pools, beat.top, strict)
         if voicings:
             break
-    else:
+    if not voicings:
         low, high = ranges[-1]
         voicings = [tuple([min(max(ceiling - 12, low), high)] * len(ranges))]
     array = np.array(voicings, dtype=np.int64)
@@ -270,17 +279,28 @@ def _candidates(beat: Beat, ranges: list[tuple[int, int]], resting: int, leading
     return array[keep], costs[keep]
 
 
-def _fits(voicing: tuple[int, ...], beat: Beat, strict: bool) -> bool:
-    """No part above the one over it; upper parts within an octave of their neighbour, the bass
-    within two octaves (strict only: a loosened search takes whatever does not cross)."""
-    if any(b > a for a, b in pairwise(voicing)):
-        return False
-    if not strict:
-        return True
-    if beat.top is not None and beat.top - voicing[0] > CROSSING_RANGE:
-        return False
-    uppers = voicing[:-1]
-    return all(a - b <= CROSSING_RANGE for a, b in pairwise(uppers)) and uppers[-1] - voicing[-1] <= BASS_SPAN
+def _stacked(pools: list[list[int]], melody: int | None, strict: bool) -> list[tuple[int, ...]]:
+    """Every voicing taking one pitch of each pool (top part first) with no part above the one
+    over it; `strict`: upper parts within an octave of the part (or melody) above, the bass within
+    two octaves of the part above it."""
+    found: list[tuple[int, ...]] = []
+
+    def extend(voicing: tuple[int, ...]) -> None:
+        index = len(voicing)
+        if index == len(pools):
+            found.append(voicing)
+            return
+        above = voicing[-1] if voicing else melody
+        span = BASS_SPAN if index == len(pools) - 1 else CROSSING_RANGE
+        for pitch in pools[index]:
+            if voicing and pitch > voicing[-1]:
+                continue
+            if strict and above is not None and above - pitch > span:
+                break  # the pools run downwards: every later pitch is further away
+            extend((*voicing, pitch))
+
+    extend(())
+    return found
 
 
 def _own_cost(voicing: tuple[int, ...], beat: Beat, leading: int) -> float:
@@ -338,11 +358,12 @@ def _played_line(beats: list[Beat], pitches: list[int], part: Part, sung: bool, 
     """A part's pitches per beat as notes in the ensemble's idiom (see the module's notes)."""
     velocity = part.velocity
     notes: list[Note] = []
-    for beat, pitch in zip(beats, pitches, strict=True):
+    for index, (beat, pitch) in enumerate(zip(beats, pitches, strict=True)):
         if beat.section == "ending":
             notes.append(Note(pitch, velocity, beat.start, beat.length))
         elif offbeat:
-            if (beat.downbeat and not is_bass) or (is_bass and not beat.first):
+            change = index == 0 or beats[index - 1].chord != beat.chord
+            if (beat.downbeat and not is_bass and not change) or (is_bass and not beat.first):
                 continue
             length = TICKS_PER_QUARTER if is_bass else beat.length
             notes.append(Note(pitch, velocity, beat.start, min(length, beat.length)))
@@ -352,15 +373,20 @@ def _played_line(beats: list[Beat], pitches: list[int], part: Part, sung: bool, 
         elif sung:
             notes.append(Note(pitch, velocity, beat.start, beat.length))
         else:
-            notes += [Note(pitch, velocity, onset, length) for onset, length in _figure(beat)]
+            notes += [Note(pitch, velocity, onset, length) for onset, length in _figure(beat, is_bass)]
     return notes
 
 
-def _figure(beat: Beat) -> list[tuple[int, int]]:
-    """The repeated-note figure of one beat: (onset, length) pairs."""
+def _figure(beat: Beat, is_bass: bool) -> list[tuple[int, int]]:
+    """The repeated-note figure of one beat, (onset, length) pairs: a compound beat as quarter and
+    eighth; an inner part's beat as two eighths in a bar of two beats (2/4), or where the tune
+    holds through the beat (the accompaniment moves when the tune does not)."""
     if beat.length % (3 * EIGHTH) == 0 and beat.length % TICKS_PER_QUARTER:
-        third = beat.length // 3  # a compound beat (a dotted quarter): quarter, eighth
+        third = beat.length // 3
         return [(beat.start, 2 * third), (beat.start + 2 * third, third)]
+    held = beat.top is not None and not beat.sung and not beat.downbeat
+    if not is_bass and beat.length == TICKS_PER_QUARTER and (beat.bar_beats <= 2 or held):
+        return [(beat.start, EIGHTH), (beat.start + EIGHTH, EIGHTH)]
     return [(beat.start, beat.length)]
 
 
