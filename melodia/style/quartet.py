@@ -100,7 +100,8 @@ def lower_parts(bars: list[Bar], melody: list[Note], key: tuple[int, str], instr
         is_bass = index == len(parts) - 1
         pitches = [int(v[index]) for v in voicings]
         line = _played_line(beats, pitches, part, sung, offbeat, is_bass)
-        line = _with_passing_notes(line, beats, melody, voicings, index, key)
+        if not offbeat:  # a waltz's "pah pah" is chords, not a line
+            line = _with_passing_notes(line, beats, melody, voicings, index, key)
         lines.setdefault(part.role, []).append(line)
     return lines
 
@@ -169,11 +170,25 @@ def _split_at(bars: list[Bar], tick: int) -> list[Bar]:
     return out
 
 
+def _fits_melody(chord: Chord, heard: list[Note], start: int, beat: int) -> bool:
+    """Whether the melody notes `heard` (in time order) sound over `chord`: each a chord tone, a
+    passing note (off the beat, at most half a beat long) or one that moves by step to a chord
+    tone heard next (an appoggiatura, a neighbour); and one of them a chord tone."""
+    tones = set(chord.pitch_classes)
+    for note, following in zip(heard, [*heard[1:], None], strict=False):
+        passing = (note.onset_tick - start) % beat != 0 and note.duration_tick <= beat // 2
+        resolved = following is not None and following.pitch % 12 in tones and \
+            0 < abs(following.pitch - note.pitch) <= 2
+        if note.pitch % 12 not in tones and not passing and not resolved:
+            return False
+    return any(n.pitch % 12 in tones for n in heard)
+
+
 def _dominant_before(bars: list[Bar], index: int, melody: list[Note], key: tuple[int, str]) -> list[Bar]:
-    """The slot before `index` made the dominant, or only its last beat or half beat when the
-    melody earlier in it does not fit: the triad or the seventh chord when the melody sings its
-    tones, else the minor dominant (a modal tune's v-i, under a melody with the flat seventh);
-    unchanged when none fits."""
+    """The slot before `index` made the dominant, or only its last beat when the melody earlier in
+    it does not fit: the triad or the seventh chord when the melody's notes (passing notes aside)
+    are its tones, else the minor dominant (a modal tune's v-i, under a melody with the flat
+    seventh); unchanged when none fits."""
     before = bars[index - 1]
     root = (key[0] + 7) % 12
     if before.chord.root == root:
@@ -181,11 +196,12 @@ def _dominant_before(bars: list[Bar], index: int, melody: list[Note], key: tuple
         return bars
     stop = before.start + before.length
     chords = [Chord(root, quality) for quality in ("", "7", "m", "m7")]
-    for start in (before.start, stop - before.beat, stop - before.beat // 2):
-        if start < before.start or (start - before.start) % EIGHTH:
+    line = sorted(melody, key=lambda n: n.onset_tick)
+    for start in (before.start, stop - before.beat):
+        if start < before.start:
             continue
-        heard = {n.pitch % 12 for n in melody if n.onset_tick < stop and n.end_tick > start}
-        chord = next((c for c in chords if heard <= set(c.pitch_classes)), None)
+        heard = [n for n in line if n.onset_tick < stop and n.end_tick > start]
+        chord = next((c for c in chords if _fits_melody(c, heard, start, before.beat)), None)
         if chord is not None:
             bars = _split_at(bars, start)
             position = next(i for i, b in enumerate(bars) if b.start == start)
@@ -197,26 +213,31 @@ def _dominant_before(bars: list[Bar], index: int, melody: list[Note], key: tuple
 # --- beats ----------------------------------------------------------------------------------------------------
 
 def beats_of(bars: list[Bar], melody: list[Note]) -> list[Beat]:
-    """Every slot cut into its beats (an ending's slot is one long beat), with the melody over each."""
+    """Every slot cut at the beats of its written bar (counted back from the bar's end, so that a
+    pickup's beats fall where the tune's do; an ending's slot is one long beat), with the melody
+    over each."""
     ordered = sorted(melody, key=lambda n: n.onset_tick)
-    bar_beats: dict[int, int] = {}
+    bar_ends: dict[int, int] = {}
     for bar in bars:
-        bar_beats[bar.number] = bar_beats.get(bar.number, 0) + bar.beats
+        bar_ends[bar.number] = max(bar_ends.get(bar.number, 0), bar.start + bar.length)
+    bar_starts = {bar.number: bar.start for bar in reversed(bars)}
     beats: list[Beat] = []
     for index, bar in enumerate(bars):
-        count = 1 if bar.section == "ending" else max(min(bar.beats, bar.length // max(bar.beat, 1)), 1)
-        for number in range(count):
-            start = bar.start + number * bar.beat
-            stop = bar.start + bar.length if number == count - 1 else start + bar.beat
-            over = [n for n in ordered if n.onset_tick < stop and n.end_tick > start]
+        stop = bar.start + bar.length
+        end = bar_ends[bar.number]
+        grid = [] if bar.section == "ending" else range(end - bar.beat, bar.start, -bar.beat)
+        points = [bar.start, *sorted(t for t in grid if t < stop)]
+        in_bar = max(round((end - bar_starts[bar.number]) / bar.beat), 1)
+        for number, (start, finish) in enumerate(zip(points, [*points[1:], stop], strict=True)):
+            over = [n for n in ordered if n.onset_tick < finish and n.end_tick > start]
             top = next((n.pitch for n in over if n.onset_tick <= start), None)
             if top is None:  # a rest of less than a beat: the note just heard still counts for parallels
                 top = next((n.pitch for n in reversed(ordered) if start - bar.beat <= n.end_tick <= start), None)
             floor = min((n.pitch for n in over), default=None)
-            downbeat = number == 0 and (index == 0 or bars[index - 1].number != bar.number)
+            downbeat = start == bar_starts[bar.number]
             sung = any(n.onset_tick == start for n in over)
-            beats.append(Beat(start, stop - start, index, bar.chord, number == 0, downbeat, sung, bar_beats[bar.number],
-                              top, floor, bar.section))
+            beats.append(Beat(start, finish - start, index, bar.chord, number == 0, downbeat, sung, in_bar, top, floor,
+                              bar.section))
     return beats
 
 
@@ -358,12 +379,11 @@ def _played_line(beats: list[Beat], pitches: list[int], part: Part, sung: bool, 
     """A part's pitches per beat as notes in the ensemble's idiom (see the module's notes)."""
     velocity = part.velocity
     notes: list[Note] = []
-    for index, (beat, pitch) in enumerate(zip(beats, pitches, strict=True)):
+    for beat, pitch in zip(beats, pitches, strict=True):
         if beat.section == "ending":
             notes.append(Note(pitch, velocity, beat.start, beat.length))
         elif offbeat:
-            change = index == 0 or beats[index - 1].chord != beat.chord
-            if (beat.downbeat and not is_bass and not change) or (is_bass and not beat.first):
+            if (beat.downbeat and not is_bass) or (is_bass and not beat.first):
                 continue
             length = TICKS_PER_QUARTER if is_bass else beat.length
             notes.append(Note(pitch, velocity, beat.start, min(length, beat.length)))
