@@ -95,13 +95,15 @@ def lower_parts(bars: list[Bar], melody: list[Note], key: tuple[int, str], instr
     voicings = voice_beats(beats, ranges, key)
     offbeat = (patterns or {}).get("harmony") == "offbeat"
     sung = all(p.program in VOICES for p in parts)
+    played = [_played_line(beats, [int(v[index]) for v in voicings], part, sung, offbeat, index == len(parts) - 1)
+              for index, part in enumerate(parts)]
+    if not offbeat:  # a waltz's "pah pah" is chords, not a line
+        arrivals = {n.onset_tick for n in phrase_ends(melody, bars)}
+        for index in range(len(played)):
+            others = [n for other, line in enumerate(played) if other != index for n in line]
+            played[index] = _with_passing_notes(played[index], beats, melody, others, arrivals, key)
     lines: dict[str, list[list[Note]]] = {}
-    for index, part in enumerate(parts):
-        is_bass = index == len(parts) - 1
-        pitches = [int(v[index]) for v in voicings]
-        line = _played_line(beats, pitches, part, sung, offbeat, is_bass)
-        if not offbeat:  # a waltz's "pah pah" is chords, not a line
-            line = _with_passing_notes(line, beats, melody, voicings, index, key)
+    for part, line in zip(parts, played, strict=True):
         lines.setdefault(part.role, []).append(line)
     return lines
 
@@ -385,8 +387,8 @@ def _played_line(beats: list[Beat], pitches: list[int], part: Part, sung: bool, 
         elif offbeat:
             if (beat.downbeat and not is_bass) or (is_bass and not beat.first):
                 continue
-            length = TICKS_PER_QUARTER if is_bass else beat.length
-            notes.append(Note(pitch, velocity, beat.start, min(length, beat.length)))
+            length = sum(b.length for b in beats if b.slot == beat.slot) if is_bass else beat.length
+            notes.append(Note(pitch, velocity, beat.start, length))  # the bass holds under "pah pah"
         elif sung and notes and notes[-1].pitch == pitch and notes[-1].end_tick == beat.start and \
                 not beat.first and not beat.sung:
             notes[-1].duration_tick += beat.length  # voices hold where the tune holds
@@ -410,25 +412,30 @@ def _figure(beat: Beat, is_bass: bool) -> list[tuple[int, int]]:
     return [(beat.start, beat.length)]
 
 
-def _with_passing_notes(line: list[Note], beats: list[Beat], melody: list[Note], voicings: list[tuple[int, ...]],
-                        index: int, key: tuple[int, str]) -> list[Note]:
+def _with_passing_notes(line: list[Note], beats: list[Beat], melody: list[Note], written: list[Note],
+                        arrivals: set[int], key: tuple[int, str]) -> list[Note]:
     """Notes a third from the next one split in two, the second half the scale step between,
-    where that makes no fifth or octave with the melody or another part at that moment."""
+    where that makes no fifth or octave (nor a half step with the tune) with what sounds then:
+    the melody and the parts `written` so far; none into a cadence's tonic (`arrivals`), none
+    beside another part's passing note."""
     scale = scale_of(*key)
     out: list[Note] = []
     starts = [b.start for b in beats]
     for note, following in zip(line, [*line[1:], None], strict=True):
-        step = None if following is None or following.onset_tick != note.end_tick else \
-            _between(note.pitch, following.pitch, scale)
+        step = None if following is None or following.onset_tick != note.end_tick \
+            or following.onset_tick in arrivals else _between(note.pitch, following.pitch, scale)
         half = note.duration_tick // 2
         if step is None or half < TICKS_PER_QUARTER // 2 or note.duration_tick > 2 * TICKS_PER_QUARTER:
             out.append(note)
             continue
         tick = note.onset_tick + half
-        beat_index = max(i for i, s in enumerate(starts) if s <= note.onset_tick)
-        others = [v for i, v in enumerate(voicings[beat_index]) if i != index]
-        sounding = [n.pitch for n in melody if n.onset_tick <= tick < n.end_tick]
-        if any(abs(step - p) % 12 in (0, 7) for p in others + sounding):
+        chord = beats[max(i for i, s in enumerate(starts) if s <= note.onset_tick)].chord
+        others = [n.pitch for n in written if n.onset_tick <= tick < n.end_tick]
+        tune = [n.pitch for n in melody if n.onset_tick <= tick < n.end_tick]
+        perfect = any(abs(step - p) % 12 in (0, 7) for p in others + tune)
+        clash = any(abs(step - p) % 12 in (1, 11) for p in tune)
+        passing = any(p % 12 not in chord.pitch_classes for p in others)
+        if perfect or clash or passing:
             out.append(note)
             continue
         out += [replace(note, duration_tick=half), replace(note, pitch=step, onset_tick=tick,
