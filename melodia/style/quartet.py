@@ -92,8 +92,8 @@ def lower_parts(bars: list[Bar], melody: list[Note], key: tuple[int, str], instr
     if not beats:
         return {}
     ranges = [_range_of(part, index == len(parts) - 1) for index, part in enumerate(parts)]
-    voicings = voice_beats(beats, ranges, key)
     offbeat = (patterns or {}).get("harmony") == "offbeat"
+    voicings = voice_beats(beats, ranges, key, held_bass=offbeat)
     sung = all(p.program in VOICES for p in parts)
     played = [_played_line(beats, [int(v[index]) for v in voicings], part, sung, offbeat, index == len(parts) - 1)
               for index, part in enumerate(parts)]
@@ -245,9 +245,11 @@ def beats_of(bars: list[Bar], melody: list[Note]) -> list[Beat]:
 
 # --- voicing ----------------------------------------------------------------------------------------------------
 
-def voice_beats(beats: list[Beat], ranges: list[tuple[int, int]], key: tuple[int, str]) -> list[tuple[int, ...]]:
+def voice_beats(beats: list[Beat], ranges: list[tuple[int, int]], key: tuple[int, str], held_bass: bool = False
+                ) -> list[tuple[int, ...]]:
     """A voicing (pitches from the top part under the melody down to the bass) per beat, by
-    dynamic programming (see the module's notes)."""
+    dynamic programming (see the module's notes); with `held_bass` the bass keeps its note through
+    a slot (it holds under a waltz's "pah pah")."""
     resting = _resting_ceiling(beats, ranges)
     leading = (key[0] + 11) % 12
     cache: dict[tuple[Chord, int | None, int | None], tuple[np.ndarray, np.ndarray]] = {}
@@ -258,7 +260,7 @@ def voice_beats(beats: list[Beat], ranges: list[tuple[int, int]], key: tuple[int
     total = options[0][1].copy()
     back: list[np.ndarray] = []
     for index in range(1, len(beats)):
-        moves = _transition(options[index - 1][0], options[index][0], beats[index - 1], beats[index])
+        moves = _transition(options[index - 1][0], options[index][0], beats[index - 1], beats[index], held_bass)
         paths = total[:, None] + moves
         back.append(paths.argmin(axis=0))
         total = paths.min(axis=0) + options[index][1]
@@ -347,7 +349,7 @@ def _own_cost(voicing: tuple[int, ...], beat: Beat, leading: int) -> float:
     return cost
 
 
-def _transition(before: np.ndarray, after: np.ndarray, was: Beat, now: Beat) -> np.ndarray:
+def _transition(before: np.ndarray, after: np.ndarray, was: Beat, now: Beat, held_bass: bool) -> np.ndarray:
     """Cost of each move from a voicing of `before` (rows) to one of `after` (columns): the
     distance the upper parts travel, the bass's leap, parallel fifths and octaves (the melody
     counts as a part when it sounds on both beats), parts overlapping the one above's last note."""
@@ -357,7 +359,7 @@ def _transition(before: np.ndarray, after: np.ndarray, was: Beat, now: Beat) -> 
     bass = np.abs(motion[:, :, -1])
     cost += np.where(np.isin(bass, (0, 1, 2, 5, 7)), 0.1 * bass, 0.25 * bass + 1.0) + 4.0 * (bass > 12)
     if now.slot == was.slot:
-        cost += 1.5 * (bass > 0) * (bass != 12)
+        cost += PARALLEL * (bass > 0) if held_bass else 1.5 * (bass > 0) * (bass != 12)
     lines_before = [before[:, None, i] for i in range(before.shape[1])]
     lines_after = [after[None, :, i] for i in range(after.shape[1])]
     if was.top is not None and now.top is not None:
