@@ -66,14 +66,12 @@ def arrange(score: Score, instrumentation: Instrumentation, patterns: dict[str, 
     else:
         bars = harmonize(score, melody, key, end) if bare else harmonize(score, pitched, key, end, lead=melody)
     plan = Plan(key, bars, melody, _lines(voices, instrumentation, melody))
+    if bare and quartet.writes_for(instrumentation):  # four real parts: cadences first (melodia.style.quartet)
+        plan.bars = quartet.cadenced(plan.bars, melody, key, given=bool(chords or score.chord_symbols))
     if not accompaniment or not bars:
         return _assembled(score, instrumentation, plan.lines, plan if accompaniment else None, score)
     timeline = _with_form(score, plan, bare, intro, ending)
-    if bare and quartet.writes_for(instrumentation):  # four real parts under the tune
-        plan.bars = quartet.cadenced(plan.bars, plan.melody, plan.key, given=bool(chords or score.chord_symbols))
-        plan.lines.update(quartet.lower_parts(plan.bars, plan.melody, plan.key, instrumentation, patterns))
-    else:
-        _accompany(plan, instrumentation, patterns or {}, bare, voices)
+    _accompany(plan, instrumentation, patterns or {}, bare, voices)
     return _assembled(score, instrumentation, plan.lines, plan, timeline)
 
 
@@ -128,6 +126,9 @@ def _accompany(plan: Plan, instrumentation: Instrumentation, patterns: dict[str,
                voices: Voices) -> None:
     """Writes the roles the input does not play: everything around a bare melody; drums (and an
     intro) around a texture that has no drums."""
+    if bare and quartet.writes_for(instrumentation):  # four real parts under the tune
+        plan.lines.update(quartet.lower_parts(plan.bars, plan.melody, plan.key, instrumentation, patterns))
+        return
     for role in ("counter_melody", "harmony", "bass", "drums"):
         parts = instrumentation.parts_for(role)
         played = any(plan.lines[role])
