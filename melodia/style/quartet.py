@@ -23,6 +23,7 @@ a final tonic is the dominant.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from itertools import pairwise
 
@@ -34,9 +35,11 @@ from melodia.style.templates import Instrumentation, Part
 
 CLASSICAL = ("string-quartet",)  # instrumentations that get an intro and an ending by default
 INNER_ROLES = ("counter_melody", "harmony")
-PARALLEL = 12.0  # what a parallel fifth or octave costs: more than any voicing choice
+PARALLEL = 40.0  # what a parallel fifth or octave costs: more than any voicing choice
 CROSSING_RANGE = 12  # semitones between neighbouring upper parts at most
 BASS_SPAN = 24  # semitones between the bass and the part above it at most
+INVERSION = 1.0  # what a first inversion the harmony did not ask for costs
+BASS_HOME = 50  # D3: the bass costs a little for each semitone above
 CANDIDATES = 96  # voicings kept per beat (the cheapest by their own cost)
 STRINGS = range(40, 48)
 VOICES = range(52, 55)
@@ -60,6 +63,7 @@ class Beat:
     top: int | None
     floor: int | None
     section: str
+    free_bass: bool = False
 
 
 def writes_for(instrumentation: Instrumentation) -> bool:
@@ -88,7 +92,8 @@ def lower_parts(bars: list[Bar], melody: list[Note], key: tuple[int, str], instr
     harmony pattern 'offbeat' puts the inner parts off the downbeat)."""
     parts = [p for p in instrumentation.parts if p.role in (*INNER_ROLES, "bass")]
     parts.sort(key=lambda p: p.role == "bass")
-    beats = beats_of(bars, melody)
+    arrivals = {n.onset_tick for n in phrase_ends(melody, bars)}
+    beats = beats_of(bars, melody, arrivals)
     if not beats:
         return {}
     ranges = [_range_of(part, index == len(parts) - 1) for index, part in enumerate(parts)]
@@ -98,7 +103,6 @@ def lower_parts(bars: list[Bar], melody: list[Note], key: tuple[int, str], instr
     played = [_played_line(beats, [int(v[index]) for v in voicings], part, sung, offbeat, index == len(parts) - 1)
               for index, part in enumerate(parts)]
     if not offbeat:  # a waltz's "pah pah" is chords, not a line
-        arrivals = {n.onset_tick for n in phrase_ends(melody, bars)}
         for index in range(len(played)):
             others = [n for other, line in enumerate(played) if other != index for n in line]
             played[index] = _with_passing_notes(played[index], beats, melody, others, arrivals, key)
@@ -121,8 +125,9 @@ def _range_of(part: Part, is_bass: bool) -> tuple[int, int]:
 def cadenced(bars: list[Bar], melody: list[Note], key: tuple[int, str], given: bool) -> list[Bar]:
     """`bars` with a root-position tonic chord under every phrase end on the tonic (see
     `phrase_ends`) and, for estimated harmony (not `given`), a dominant before it where the
-    melody there is a tone of the dominant seventh: the whole slot before, or its last beat."""
-    out = list(bars)
+    melody there is a tone of the dominant seventh: the whole slot before, or its last beat.
+    Estimated chords lose their inversions: the voice leading chooses its own bass."""
+    out = list(bars) if given else [replace(b, chord=replace(b.chord, bass=None)) for b in bars]
     for note in phrase_ends(melody, out):
         if note.pitch % 12 != key[0]:
             continue
@@ -214,10 +219,13 @@ def _dominant_before(bars: list[Bar], index: int, melody: list[Note], key: tuple
 
 # --- beats ----------------------------------------------------------------------------------------------------
 
-def beats_of(bars: list[Bar], melody: list[Note]) -> list[Beat]:
+def beats_of(bars: list[Bar], melody: list[Note], arrivals: Collection[int] = ()) -> list[Beat]:
     """Every slot cut at the beats of its written bar (counted back from the bar's end, so that a
     pickup's beats fall where the tune's do; an ending's slot is one long beat), with the melody
-    over each."""
+    over each. The bass of a chord in root position may take its third, except in the slots of a
+    cadence (one starting at a tick of `arrivals`, the one before it, and an ending)."""
+    cadence = {i for i, bar in enumerate(bars) if bar.start in arrivals} | \
+        {i - 1 for i, bar in enumerate(bars) if bar.start in arrivals}
     ordered = sorted(melody, key=lambda n: n.onset_tick)
     bar_ends: dict[int, int] = {}
     for bar in bars:
@@ -238,8 +246,9 @@ def beats_of(bars: list[Bar], melody: list[Note]) -> list[Beat]:
             floor = min((n.pitch for n in over), default=None)
             downbeat = start == bar_starts[bar.number]
             sung = any(n.onset_tick == start for n in over)
+            free_bass = bar.chord.bass is None and index not in cadence and bar.section != "ending"
             beats.append(Beat(start, finish - start, index, bar.chord, number == 0, downbeat, sung, in_bar, top, floor,
-                              bar.section))
+                              bar.section, free_bass))
     return beats
 
 
@@ -252,11 +261,11 @@ def voice_beats(beats: list[Beat], ranges: list[tuple[int, int]], key: tuple[int
     a slot (it holds under a waltz's "pah pah")."""
     resting = _resting_ceiling(beats, ranges)
     leading = (key[0] + 11) % 12
-    cache: dict[tuple[Chord, int | None, int | None], tuple[np.ndarray, np.ndarray]] = {}
+    cache: dict[tuple[Chord, int | None, int | None, bool], tuple[np.ndarray, np.ndarray]] = {}
     for beat in beats:
-        if (beat.chord, beat.floor, beat.top) not in cache:
-            cache[(beat.chord, beat.floor, beat.top)] = _candidates(beat, ranges, resting, leading)
-    options = [cache[(beat.chord, beat.floor, beat.top)] for beat in beats]
+        if (beat.chord, beat.floor, beat.top, beat.free_bass) not in cache:
+            cache[(beat.chord, beat.floor, beat.top, beat.free_bass)] = _candidates(beat, ranges, resting, leading)
+    options = [cache[(beat.chord, beat.floor, beat.top, beat.free_bass)] for beat in beats]
     total = options[0][1].copy()
     back: list[np.ndarray] = []
     for index in range(1, len(beats)):
@@ -289,7 +298,7 @@ def _candidates(beat: Beat, ranges: list[tuple[int, int]], resting: int, leading
         pools = []
         for index, (low, high) in enumerate(ranges):
             is_bass = index == len(ranges) - 1
-            wanted = {chord.bass_pc} if is_bass and strict else pcs
+            wanted = (_bass_choices(chord) if beat.free_bass else {chord.bass_pc}) if is_bass and strict else pcs
             top = min(high, ceiling) if strict or not is_bass else high
             pools.append([p for p in range(top, low - 1, -1) if p % 12 in wanted])
         voicings = _stacked(pools, beat.top, strict)
@@ -302,6 +311,11 @@ def _candidates(beat: Beat, ranges: list[tuple[int, int]], resting: int, leading
     costs = np.array([_own_cost(v, beat, leading) for v in voicings])
     keep = np.argsort(costs, kind="stable")[:CANDIDATES]
     return array[keep], costs[keep]
+
+
+def _bass_choices(chord: Chord) -> set[int]:
+    """The pitch classes a chord in root position may have in its bass: its root or its third."""
+    return {chord.root, (chord.root + chord.third) % 12}
 
 
 def _stacked(pools: list[list[int]], melody: int | None, strict: bool) -> list[tuple[int, ...]]:
@@ -346,6 +360,8 @@ def _own_cost(voicing: tuple[int, ...], beat: Beat, leading: int) -> float:
     if beat.top is not None:
         cost += 2.0 * (beat.top == voicing[0]) + 0.08 * max(beat.top - voicing[0] - 5, 0)
     cost += 0.05 * sum(max(a - b - 7, 0) for a, b in pairwise(voicing[:-1]))
+    cost += 0.1 * max(voicing[-1] - BASS_HOME, 0)  # a bass sounds best in its own low octave
+    cost += INVERSION * (voicing[-1] % 12 != chord.bass_pc)
     return cost
 
 
@@ -357,7 +373,8 @@ def _transition(before: np.ndarray, after: np.ndarray, was: Beat, now: Beat, hel
     steps = np.abs(motion[:, :, :-1])
     cost = (0.35 * steps + 1.0 * (steps > 4) + 2.5 * (steps > 7)).sum(axis=2)
     bass = np.abs(motion[:, :, -1])
-    cost += np.where(np.isin(bass, (0, 1, 2, 5, 7)), 0.1 * bass, 0.25 * bass + 1.0) + 4.0 * (bass > 12)
+    cost += np.where(np.isin(bass, (0, 1, 2, 5, 7)), 0.1 * bass, 0.25 * bass + 1.0) + 4.0 * (bass > 12) + \
+        3.0 * ((bass == 6) | (bass == 10) | (bass == 11))  # a tritone or a seventh is no bass line
     if now.slot == was.slot:
         cost += PARALLEL * (bass > 0) if held_bass else 1.5 * (bass > 0) * (bass != 12)
     lines_before = [before[:, None, i] for i in range(before.shape[1])]
