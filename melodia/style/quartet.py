@@ -100,8 +100,9 @@ def lower_parts(bars: list[Bar], melody: list[Note], key: tuple[int, str], instr
     offbeat = (patterns or {}).get("harmony") == "offbeat"
     voicings = voice_beats(beats, ranges, key, held_bass=offbeat)
     sung = all(p.program in VOICES for p in parts)
-    played = [_played_line(beats, [int(v[index]) for v in voicings], part, sung, offbeat, index == len(parts) - 1)
-              for index, part in enumerate(parts)]
+    onsets = {n.onset_tick for n in melody}
+    played = [_played_line(beats, [int(v[index]) for v in voicings], part, sung, offbeat, index == len(parts) - 1,
+                           onsets) for index, part in enumerate(parts)]
     if not offbeat:  # a waltz's "pah pah" is chords, not a line
         for index in range(len(played)):
             others = [n for other, line in enumerate(played) if other != index for n in line]
@@ -396,8 +397,9 @@ def _transition(before: np.ndarray, after: np.ndarray, was: Beat, now: Beat, hel
 # --- playing the voicings --------------------------------------------------------------------------------------
 
 def _played_line(beats: list[Beat], pitches: list[int], part: Part, sung: bool, offbeat: bool,
-                 is_bass: bool) -> list[Note]:
-    """A part's pitches per beat as notes in the ensemble's idiom (see the module's notes)."""
+                 is_bass: bool, sung_at: Collection[int] = ()) -> list[Note]:
+    """A part's pitches per beat as notes in the ensemble's idiom (see the module's notes);
+    `sung_at` are the melody's onsets, which voices sing with it."""
     velocity = part.velocity
     notes: list[Note] = []
     for beat, pitch in zip(beats, pitches, strict=True):
@@ -411,8 +413,11 @@ def _played_line(beats: list[Beat], pitches: list[int], part: Part, sung: bool, 
         elif sung and notes and notes[-1].pitch == pitch and notes[-1].end_tick == beat.start and \
                 not beat.first and not beat.sung:
             notes[-1].duration_tick += beat.length  # voices hold where the tune holds
-        elif sung:
-            notes.append(Note(pitch, velocity, beat.start, beat.length))
+        elif sung:  # the syllables of the tune: its onsets at the figure's places within the beat
+            figure = [(onset, length) for onset, length in _figure(beat, is_bass)
+                      if onset == beat.start or onset in sung_at]
+            notes += [Note(pitch, velocity, onset, next_onset - onset) for (onset, _), next_onset
+                      in zip(figure, [*(o for o, _ in figure[1:]), beat.start + beat.length], strict=True)]
         else:
             notes += [Note(pitch, velocity, onset, length) for onset, length in _figure(beat, is_bass)]
     return notes
