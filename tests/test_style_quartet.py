@@ -107,6 +107,26 @@ def test_phrases_ending_on_the_tonic_close_with_a_root_position_dominant_tonic(t
     assert before.pitch % 12 == (tonic + 7) % 12
 
 
+def test_the_cello_is_a_bass_line(tunes: dict[str, Score]) -> None:
+    moves = []
+    for tune in tunes.values():
+        cello = [n.pitch for n in parts(quartet(tune))[-1].notes]
+        moves += [abs(b - a) for a, b in zip(cello, cello[1:], strict=False) if a != b]
+    bass_like = [m for m in moves if m <= 2 or m in (5, 7, 12)]  # steps, fourths, fifths, octaves
+    assert len(bass_like) >= 0.85 * len(moves) and 6 not in moves
+
+
+def test_voices_sing_with_the_tunes_syllables(tunes: dict[str, Score]) -> None:
+    tune = tunes["jig (6/8, chords)"]
+    out = stylize(tune, instrumentation="choir", intro="none", ending="none")
+    soprano, *lower = parts(out)
+    sung = {n.onset_tick for n in soprano.notes}
+    for voice in lower:
+        onsets = {n.onset_tick for n in voice.notes}
+        assert onsets <= sung | {t for t in range(0, 8 * 1440, 720)}, voice.name  # the tune's onsets, or beats
+        assert len(onsets) >= 0.8 * len(sung), voice.name
+
+
 def test_the_pop_tunes_default_ends_on_the_tonic_not_a_six_four(tunes: dict[str, Score]) -> None:
     cello = next(t for t in quartet(tunes["pop (4/4, chords)"]).tracks if t.name == "Cello").notes
     assert cello[-1].pitch % 12 == 0 and cello[-1].pitch >= 36  # C, not G2 under the final C chord
