@@ -5,6 +5,7 @@ symbols and on real folk tunes from music21's corpus."""
 from __future__ import annotations
 
 import warnings
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -111,7 +112,7 @@ def test_the_cello_is_a_bass_line(tunes: dict[str, Score]) -> None:
     moves = []
     for tune in tunes.values():
         cello = [n.pitch for n in parts(quartet(tune))[-1].notes]
-        moves += [abs(b - a) for a, b in zip(cello, cello[1:], strict=False) if a != b]
+        moves += [abs(b - a) for a, b in pairwise(cello) if a != b]
     bass_like = [m for m in moves if m <= 2 or m in (5, 7, 12)]  # steps, fourths, fifths, octaves
     assert len(bass_like) >= 0.85 * len(moves) and 6 not in moves
 
