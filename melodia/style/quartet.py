@@ -64,6 +64,7 @@ class Beat:
     floor: int | None
     section: str
     free_bass: bool = False
+    on_grid: bool = True  # on a beat of the meter (a chord may change between)
 
 
 def writes_for(instrumentation: Instrumentation) -> bool:
@@ -249,7 +250,7 @@ def beats_of(bars: list[Bar], melody: list[Note], arrivals: Collection[int] = ()
             sung = any(n.onset_tick == start for n in over)
             free_bass = bar.chord.bass is None and index not in cadence and bar.section != "ending"
             beats.append(Beat(start, finish - start, index, bar.chord, number == 0, downbeat, sung, in_bar, top, floor,
-                              bar.section, free_bass))
+                              bar.section, free_bass, (end - start) % bar.beat == 0))
     return beats
 
 
@@ -271,6 +272,8 @@ def voice_beats(beats: list[Beat], ranges: list[tuple[int, int]], key: tuple[int
     back: list[np.ndarray] = []
     for index in range(1, len(beats)):
         moves = _transition(options[index - 1][0], options[index][0], beats[index - 1], beats[index], held_bass)
+        if beats[index].on_grid and not beats[index - 1].on_grid:
+            moves += PARALLEL * _parallels_across(options, back, beats, index)
         paths = total[:, None] + moves
         back.append(paths.argmin(axis=0))
         total = paths.min(axis=0) + options[index][1]
@@ -279,6 +282,19 @@ def voice_beats(beats: list[Beat], ranges: list[tuple[int, int]], key: tuple[int
         chosen.append(int(pointers[chosen[-1]]))
     chosen.reverse()
     return [tuple(int(p) for p in options[i][0][c]) for i, c in enumerate(chosen)]
+
+
+def _parallels_across(options: list[tuple[np.ndarray, np.ndarray]], back: list[np.ndarray], beats: list[Beat],
+                      index: int) -> np.ndarray:
+    """Parallels from the last beat of the meter before `index` to `index`, across the chords
+    between (a chord changing inside a beat): each way into `index - 1` is followed back along
+    the best path to it, so the voicing that beat of the meter had on that path is known."""
+    rows = np.arange(len(options[index - 1][0]))
+    grid = index - 1
+    while grid > 0 and not beats[grid].on_grid:
+        rows = back[grid - 1][rows]
+        grid -= 1
+    return _parallels(options[grid][0][rows], options[index][0], beats[grid].top, beats[index].top)
 
 
 def _resting_ceiling(beats: list[Beat], ranges: list[tuple[int, int]]) -> int:
@@ -378,20 +394,28 @@ def _transition(before: np.ndarray, after: np.ndarray, was: Beat, now: Beat, hel
         3.0 * ((bass == 6) | (bass == 10) | (bass == 11))  # a tritone or a seventh is no bass line
     if now.slot == was.slot:
         cost += PARALLEL * (bass > 0) if held_bass else 1.5 * (bass > 0) * (bass != 12)
+    cost = cost + PARALLEL * _parallels(before, after, was.top, now.top)
+    for upper in range(after.shape[1] - 1):  # a part rising above where the part over it just was
+        cost += 0.6 * (after[None, :, upper + 1] > before[:, None, upper])
+    return cost
+
+
+def _parallels(before: np.ndarray, after: np.ndarray, top_before: int | None, top_after: int | None) -> np.ndarray:
+    """How many pairs of parts (the melody, when it sounds at both, among them) move in parallel
+    fifths or octaves from each voicing of `before` (rows) to each of `after` (columns)."""
     lines_before = [before[:, None, i] for i in range(before.shape[1])]
     lines_after = [after[None, :, i] for i in range(after.shape[1])]
-    if was.top is not None and now.top is not None:
-        lines_before.insert(0, np.full((1, 1), was.top))
-        lines_after.insert(0, np.full((1, 1), now.top))
+    if top_before is not None and top_after is not None:
+        lines_before.insert(0, np.full((1, 1), top_before))
+        lines_after.insert(0, np.full((1, 1), top_after))
+    count = np.zeros((len(before), len(after)))
     for upper, lower in ((i, j) for i in range(len(lines_before)) for j in range(i + 1, len(lines_before))):
         a0, a1, b0, b1 = lines_before[upper], lines_after[upper], lines_before[lower], lines_after[lower]
         interval_before, interval_after = (a0 - b0) % 12, (a1 - b1) % 12
         perfect = ((interval_before == 0) | (interval_before == 7)) & (interval_after == interval_before)
         moving = (a1 != a0) & (b1 != b0) & (np.sign(a1 - a0) == np.sign(b1 - b0))
-        cost = cost + PARALLEL * (perfect & moving)
-    for upper in range(after.shape[1] - 1):  # a part rising above where the part over it just was
-        cost += 0.6 * (after[None, :, upper + 1] > before[:, None, upper])
-    return cost
+        count = count + (perfect & moving)
+    return count
 
 
 # --- playing the voicings --------------------------------------------------------------------------------------
