@@ -2,23 +2,26 @@
 
 The melody stays as written in the top part (violin I, soprano, trumpet I). The parts below it
 are voiced beat by beat over the harmony slots (`melodia.style.harmony.Bar`) by dynamic
-programming over every voicing of the slot's chord that fits under the melody:
+programming over every voicing of the beat's chord that fits under the melody:
 
 - each part in its range, none above the part over it (no crossing), upper parts within an
-  octave of each other, the bass on the chord's bass note (its root unless the chord names an
-  inversion), the third and root present, the leading tone never doubled;
+  octave of each other, the bass on the chord's bass note (a chord in root position may put its
+  third there, at a cost, outside cadences), the third and root present, the leading tone never
+  doubled;
 - moving from beat to beat costs the distance the upper parts travel (common tones kept, steps
-  preferred) and the bass's leap (a fourth or fifth costs little, more than an octave a lot);
-- parallel fifths and octaves between any two parts, the melody included, cost far more than
-  any other choice, so they are written only when nothing else fits under the tune.
+  preferred) and the bass's leap (a step, fourth or fifth costs little; a tritone, a seventh or
+  more than an octave a lot);
+- parallel fifths and octaves between any two parts, the melody included, from one beat of the
+  meter to the next (across a chord that changes inside the beat too), cost far more than any
+  other choice, so they are written only when nothing else fits under the tune.
 
-The voicings are then played in the ensemble's idiom: strings restrike each beat (a quarter,
-an eighth pair in 2/4 and quarter-eighth in 6/8: the repeated-note accompaniment of a classical
-quartet), voices and brass tie what does not move; an inner part moving by a third passes
-through the step between when that makes no parallel with the melody. A style whose harmony
-plays off the beat (a waltz) gets the bass on the downbeat and the inner parts on the others.
-Phrases that end on the tonic close in root position; with estimated harmony the chord before
-a final tonic is the dominant.
+The voicings are then played in the ensemble's idiom: strings and brass restrike each beat (a
+quarter; eighths in 2/4 and where the tune holds; quarter-eighth in 6/8: the repeated-note
+accompaniment of a classical quartet), voices sing with the tune's syllables and hold where it
+holds; an inner part moving by a third passes through the step between where that makes no
+fifth, octave or half-step clash. A style whose harmony plays off the beat (a waltz) gets the
+bass held from the downbeat and the inner parts on the other beats. Phrases that end on the
+tonic close on a root-position tonic, after a dominant where the melody allows (`cadenced`).
 """
 
 from __future__ import annotations
@@ -115,8 +118,8 @@ def lower_parts(bars: list[Bar], melody: list[Note], key: tuple[int, str], instr
 
 
 def _range_of(part: Part, is_bass: bool) -> tuple[int, int]:
-    """Where a part writes: its range, a bass's up to a tenth above its lowest note... an octave
-    and a fifth (a cello's bass line stays under C4)."""
+    """Where a part writes: its range; a bass's lowest two octaves (a cello's bass line stays
+    at or under C4)."""
     if is_bass:
         return part.low, min(part.high, part.low + 24)
     return part.low, part.high
@@ -127,8 +130,8 @@ def _range_of(part: Part, is_bass: bool) -> tuple[int, int]:
 def cadenced(bars: list[Bar], melody: list[Note], key: tuple[int, str], given: bool) -> list[Bar]:
     """`bars` with a root-position tonic chord under every phrase end on the tonic (see
     `phrase_ends`) and, for estimated harmony (not `given`), a dominant before it where the
-    melody there is a tone of the dominant seventh: the whole slot before, or its last beat.
-    Estimated chords lose their inversions: the voice leading chooses its own bass."""
+    melody fits it (`_dominant_before`). Estimated chords lose their inversions: the voice
+    leading chooses its own bass. Given chords are kept as given."""
     out = list(bars) if given else [replace(b, chord=replace(b.chord, bass=None)) for b in bars]
     for note in phrase_ends(melody, out):
         if note.pitch % 12 != key[0]:
