@@ -14,9 +14,10 @@ from conftest import MUSIC21
 from melodia.io import read_score
 from melodia.metrics import classical
 from melodia.score import Score, Track
+from melodia.seed import parse_seed
 from melodia.style import load_instrumentation, stylize
-from melodia.style.harmony import parse_progression, parse_symbol
-from melodia.style.quartet import writes_for
+from melodia.style.harmony import harmonize, parse_progression, parse_symbol
+from melodia.style.quartet import lower_parts, writes_for
 
 ESSEN = MUSIC21 / "corpus" / "essenFolksong"
 FOLK = {"altdeu10-1 (4/2)": f"{ESSEN / 'altdeu10.abc'}#1", "han1-2 (2/4)": f"{ESSEN / 'han1.abc'}#2",
@@ -184,6 +185,18 @@ def test_the_other_four_part_ensembles_keep_the_same_rules(tunes: dict[str, Scor
         voices = [t.notes for t in parts(out)]
         assert classical.crossings(out, voices, every_onset=True) == 0, name
         assert classical.parallels_per_100_beats(out, voices) <= REAL_PARALLELS / 2, name
+
+
+def test_a_part_with_no_room_under_a_low_tune_rests_rather_than_crossing_it() -> None:
+    tune = parse_seed("F3 E3 D3 E3 F3/2 E3/2 key=C")[0]  # under violin II's lowest G3
+    melody = tune.tracks[0].notes
+    bars = harmonize(tune, melody, (0, "major"))
+    lines = lower_parts(bars, melody, (0, "major"), load_instrumentation("string-quartet"))
+    for role in ("counter_melody", "harmony", "bass"):
+        for note in lines[role][0]:
+            over = next(n for n in melody if n.onset_tick <= note.onset_tick < n.end_tick)
+            assert note.pitch <= over.pitch, role
+    assert not lines["counter_melody"][0] and lines["bass"][0]  # violin II rests, the cello plays
 
 
 def test_only_ensembles_of_single_lines_are_written_in_four_parts() -> None:

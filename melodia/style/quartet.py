@@ -47,6 +47,7 @@ CANDIDATES = 96  # voicings kept per beat (the cheapest by their own cost)
 STRINGS = range(40, 48)
 VOICES = range(52, 55)
 EIGHTH = TICKS_PER_QUARTER // 2
+REST = 0  # a part's pitch where it has no room under the tune
 
 
 @dataclass(frozen=True)
@@ -320,13 +321,13 @@ def _candidates(beat: Beat, ranges: list[tuple[int, int]], resting: int, leading
             is_bass = index == len(ranges) - 1
             wanted = (_bass_choices(chord) if beat.free_bass else {chord.bass_pc}) if is_bass and strict else pcs
             top = min(high, ceiling) if strict or not is_bass else high
-            pools.append([p for p in range(top, low - 1, -1) if p % 12 in wanted])
+            pool = [p for p in range(top, low - 1, -1) if p % 12 in wanted]
+            pools.append(pool if pool or strict else [REST])  # a part with no room under the tune rests
         voicings = _stacked(pools, beat.top, strict)
         if voicings:
             break
     if not voicings:
-        low, high = ranges[-1]
-        voicings = [tuple([min(max(ceiling - 12, low), high)] * len(ranges))]
+        voicings = [tuple([REST] * len(ranges))]
     array = np.array(voicings, dtype=np.int64)
     costs = np.array([_own_cost(v, beat, leading) for v in voicings])
     keep = np.argsort(costs, kind="stable")[:CANDIDATES]
@@ -349,10 +350,11 @@ def _stacked(pools: list[list[int]], melody: int | None, strict: bool) -> list[t
         if index == len(pools):
             found.append(voicing)
             return
-        above = voicing[-1] if voicing else melody
+        sounding = [p for p in voicing if p != REST]
+        above = sounding[-1] if sounding else melody
         span = BASS_SPAN if index == len(pools) - 1 else CROSSING_RANGE
         for pitch in pools[index]:
-            if voicing and pitch > voicing[-1]:
+            if sounding and pitch != REST and pitch > sounding[-1]:
                 continue
             if strict and above is not None and above - pitch > span:
                 break  # the pools run downwards: every later pitch is further away
@@ -367,6 +369,8 @@ def _own_cost(voicing: tuple[int, ...], beat: Beat, leading: int) -> float:
     seventh) costs, a doubled third or leading tone costs, unisons cost, and so does a part that
     sits far from the melody."""
     chord = beat.chord
+    if REST in voicing:  # only where nothing else fits: as rare as can be
+        return 20.0 * voicing.count(REST)
     heard = [p % 12 for p in voicing] + ([beat.top % 12] if beat.top is not None else [])
     root, third = chord.root, (chord.root + chord.third) % 12
     cost = 0.0
@@ -416,7 +420,7 @@ def _parallels(before: np.ndarray, after: np.ndarray, top_before: int | None, to
         a0, a1, b0, b1 = lines_before[upper], lines_after[upper], lines_before[lower], lines_after[lower]
         interval_before, interval_after = (a0 - b0) % 12, (a1 - b1) % 12
         perfect = ((interval_before == 0) | (interval_before == 7)) & (interval_after == interval_before)
-        moving = (a1 != a0) & (b1 != b0) & (np.sign(a1 - a0) == np.sign(b1 - b0))
+        moving = (a1 != a0) & (b1 != b0) & (np.sign(a1 - a0) == np.sign(b1 - b0)) & (a0 * a1 * b0 * b1 != 0)
         count = count + (perfect & moving)
     return count
 
@@ -430,6 +434,8 @@ def _played_line(beats: list[Beat], pitches: list[int], part: Part, sung: bool, 
     velocity = part.velocity
     notes: list[Note] = []
     for beat, pitch in zip(beats, pitches, strict=True):
+        if pitch == REST:
+            continue
         if beat.section == "ending":
             notes.append(Note(pitch, velocity, beat.start, beat.length))
         elif offbeat:
@@ -472,7 +478,7 @@ def _with_passing_notes(line: list[Note], beats: list[Beat], melody: list[Note],
     scale = scale_of(*key)
     out: list[Note] = []
     starts = [b.start for b in beats]
-    for note, following in zip(line, [*line[1:], None], strict=True):
+    for note, following in zip(line, [*line[1:], None], strict=False):
         step = None if following is None or following.onset_tick != note.end_tick \
             or following.onset_tick in arrivals else _between(note.pitch, following.pitch, scale)
         half = note.duration_tick // 2
