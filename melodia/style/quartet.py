@@ -44,8 +44,9 @@ BASS_SPAN = 24  # semitones between the bass and the part above it at most
 INVERSION = 1.0  # what a first inversion the harmony did not ask for costs
 BASS_HOME = 50  # D3: the bass costs a little for each semitone above
 CANDIDATES = 96  # voicings kept per beat (the cheapest by their own cost)
-STRINGS = range(40, 48)
+STRINGS = range(40, 45)  # violin, viola, cello, contrabass, tremolo strings
 VOICES = range(52, 55)
+SINGLE_LINES = {*STRINGS, *VOICES, *range(56, 80)}  # and brass, reeds and pipes
 EIGHTH = TICKS_PER_QUARTER // 2
 REST = 0  # a part's pitch where it has no room under the tune
 
@@ -77,7 +78,7 @@ def writes_for(instrumentation: Instrumentation) -> bool:
     no keyboard or guitar."""
     parts = instrumentation.parts
     roles = [p.role for p in parts]
-    single = all(p.program in STRINGS or 52 <= p.program <= 79 for p in parts)
+    single = all(p.program in SINGLE_LINES for p in parts)
     inner = sum(role in INNER_ROLES for role in roles)
     return single and roles.count("melody") == 1 and roles.count("bass") == 1 and 2 <= inner <= 3 \
         and "drums" not in roles
