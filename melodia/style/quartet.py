@@ -43,6 +43,7 @@ CROSSING_RANGE = 12  # semitones between neighbouring upper parts at most
 BASS_SPAN = 24  # semitones between the bass and the part above it at most
 INVERSION = 1.0  # what a first inversion the harmony did not ask for costs
 BASS_HOME = 50  # D3: the bass costs a little for each semitone above
+HELD_MOTION = 0.8  # what an inner part moving (up to a fourth) under a held note of the tune earns
 CANDIDATES = 96  # voicings kept per beat (the cheapest by their own cost)
 STRINGS = range(40, 45)  # violin, viola, cello, contrabass, tremolo strings
 VOICES = range(52, 55)
@@ -402,6 +403,8 @@ def _transition(before: np.ndarray, after: np.ndarray, was: Beat, now: Beat, hel
         3.0 * ((bass == 6) | (bass == 10) | (bass == 11))  # a tritone or a seventh is no bass line
     if now.slot == was.slot:
         cost += PARALLEL * (bass > 0) if held_bass else 1.5 * (bass > 0) * (bass != 12)
+        if now.top is not None and not now.sung:  # the tune holds: an inner part may move to another chord tone
+            cost -= HELD_MOTION * ((steps > 0) & (steps <= 5)).sum(axis=2)
     cost = cost + PARALLEL * _parallels(before, after, was.top, now.top)
     for upper in range(after.shape[1] - 1):  # a part rising above where the part over it just was
         cost += 0.6 * (after[None, :, upper + 1] > before[:, None, upper])
