@@ -227,7 +227,7 @@ def test_instrumentation_keeps_every_note_in_range_and_pitch_class(name: str, tm
 @pytest.mark.parametrize("name", INSTRUMENTATIONS)
 def test_instrumentation_accompanies_a_bare_melody(name: str, tmp_path: Path) -> None:
     tune = melody("C4 E4 G4 E4 F4 A4 C5 A4 G4 B4 D5 B4 C5/1 key=C")
-    out = stylize(tune, instrumentation=name)
+    out = stylize(tune, instrumentation=name, intro="none", ending="none")  # a quartet's own form aside
     template = load_instrumentation(name)
     expected = {p.name for p in template.parts if p.role == "melody" or p.pattern != "none"}
     assert {t.name for t in out.tracks} == expected
@@ -436,7 +436,8 @@ def test_meter_change_warns_about_bars_it_cannot_convert() -> None:
 
 
 def test_waltz_accompaniment_is_written_in_three_four() -> None:
-    out = stylize(melody("C4 E4 G4 E4 F4 A4 C5 A4 key=C"), instrumentation="string-quartet", rhythm="waltz")
+    out = stylize(melody("C4 E4 G4 E4 F4 A4 C5 A4 key=C"), instrumentation="string-quartet", rhythm="waltz",
+                  intro="none", ending="none")
     assert [str(t) for t in out.time_signatures] == ["3/4"]
     cello = next(t for t in out.tracks if t.name == "Cello")
     assert [n.onset_tick for n in cello.notes] == [0, 1440, 2880, 4320]  # "oom" on each 3/4 downbeat

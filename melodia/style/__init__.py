@@ -25,6 +25,7 @@ from melodia.style.arrange import arrange, check_melody_kept, melody_track
 from melodia.style.form import check_form
 from melodia.style.form import ritardando as slow_down
 from melodia.style.harmony import Chord, parse_progression
+from melodia.style.quartet import default_form
 from melodia.style.rhythm import copy_score, perform, retime, tidy
 from melodia.style.roles import detect_voices, melody_track_index
 from melodia.style.templates import (
@@ -58,9 +59,11 @@ def stylize(score: Score, instrumentation: str | Path | Instrumentation | None =
     """`score` re-timed by `rhythm`, played by `instrumentation`, at `tempo` BPM (a new Score).
 
     A combined `style` preset supplies whichever of the three is not given, and its form
-    (intro, ending, ritardando); `swing` (long:short of each pair of eighths, 2 for a triplet
-    feel) overrides the rhythm's. `chords` ("Am | Dm G | C | E7") replace the estimated harmony,
-    and so, when no `chords` are given, do the chord symbols `score` carries (a style's named
+    (intro, ending, ritardando), and without one a classical ensemble (the string quartet) adds
+    an intro and an ending to a bare melody (`melodia.style.quartet.default_form`); `swing`
+    (long:short of each pair of eighths, 2 for a triplet feel) overrides the rhythm's. `chords`
+    ("Am | Dm G | C | E7") replace the estimated harmony, and so, when no `chords` are given,
+    do the chord symbols `score` carries (a style's named
     harmonizer, which would choose chords of its own, is then used only when no instrumentation
     is there to play them, with a warning);
     `intro` is 'none', 'vamp' or 'phrase', `ending` 'none' or 'held', and `ritardando` slows
@@ -80,12 +83,13 @@ def stylize(score: Score, instrumentation: str | Path | Instrumentation | None =
         instrumentation = instrumentation or combined.instrumentation
         rhythm = rhythm or combined.rhythm
         tempo = tempo if tempo is not None else combined.tempo  # 0 is refused, not replaced
-    intro = intro or (combined.intro if combined else "none")
-    ending = ending or (combined.ending if combined else "none")
-    ritardando = ritardando if ritardando is not None else bool(combined and combined.ritardando)
-    check_form(intro, ending)
     if isinstance(instrumentation, str | Path):
         instrumentation = load_instrumentation(instrumentation)
+    form = (combined.intro, combined.ending) if combined else \
+        default_form(instrumentation if accompaniment and detect_voices(score).is_bare_melody else None)
+    intro, ending = intro or form[0], ending or form[1]
+    ritardando = ritardando if ritardando is not None else bool(combined and combined.ritardando)
+    check_form(intro, ending)
     if isinstance(rhythm, str | Path):
         rhythm = load_rhythm(rhythm)
     if swing is not None:

@@ -13,7 +13,7 @@ from statistics import median
 
 from melodia.errors import MelodiaWarning, StyleError
 from melodia.score import MAJOR, PITCH_CLASS_NAMES, TICKS_PER_QUARTER, ChordSymbol, KeySignature, Note, Score, Track
-from melodia.style import accompany, form, piano
+from melodia.style import accompany, form, piano, quartet
 from melodia.style.harmony import Bar, Chord, from_progression, from_symbols, harmonize, tune_key, uses_flats
 from melodia.style.roles import Voices, detect_voices
 from melodia.style.templates import ARTICULATIONS, Instrumentation, Part
@@ -72,6 +72,8 @@ def arrange(score: Score, instrumentation: Instrumentation, patterns: dict[str, 
     else:
         bars = harmonize(score, melody, key, end) if bare else harmonize(score, pitched, key, end, lead=melody)
     plan = Plan(key, bars, melody, _lines(voices, instrumentation, melody))
+    if bare and quartet.writes_for(instrumentation):  # four real parts: cadences first (melodia.style.quartet)
+        plan.bars = quartet.cadenced(plan.bars, melody, key, given=bool(chords or score.chord_symbols))
     if not accompaniment or not bars:
         timeline, kept = score, plan if accompaniment else None
     else:
@@ -133,6 +135,9 @@ def _accompany(plan: Plan, instrumentation: Instrumentation, patterns: dict[str,
                voices: Voices) -> None:
     """Writes the roles the input does not play: everything around a bare melody; drums (and an
     intro) around a texture that has no drums."""
+    if bare and quartet.writes_for(instrumentation):  # four real parts under the tune
+        plan.lines.update(quartet.lower_parts(plan.bars, plan.melody, plan.key, instrumentation, patterns))
+        return
     for role in ("counter_melody", "harmony", "bass", "drums"):
         parts = instrumentation.parts_for(role)
         played = any(plan.lines[role])
