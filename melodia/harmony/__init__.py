@@ -12,6 +12,7 @@ for the masks that keep the voices in range, uncrossed and free of parallel fift
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
@@ -20,12 +21,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from melodia.errors import MelodiaWarning
 from melodia.harmony.data import STEP_TICKS, Chorale, HarmonyError, grid_steps, metre_features, voice_grid
 from melodia.score import Note, Score, Track
 
 if TYPE_CHECKING:
     from melodia.harmony.inference import Network
-    from melodia.style.harmony import Chord
+    from melodia.style.harmony import Bar, Chord
 
 __all__ = ["HarmonyError", "default_harmonizer_path", "harmonize", "melody_grid", "melody_of"]
 
@@ -148,24 +150,39 @@ def harmonize(score: Score, track: int | str | None = None, model: str | os.Path
     notes = melody_of(score, track)
     progression = parse_progression(chords) if isinstance(chords, str) else chords
     network = load(model)
-    grid, first = tune_grid(score, notes, progression)
-    written = harmonize_grid(network, grid, Sampling(temperature, most_likely or temperature == 0, candidates, seed))
-    return chorale_tracks(score, notes, delayed(written, first), program)
+    grid, first, given = tune_grid(score, notes, progression)
+    written = delayed(harmonize_grid(network, grid, Sampling(temperature, most_likely or temperature == 0, candidates,
+                                                             seed)), first)
+    if given:
+        from melodia.harmony.rules import chords_honoured, meter_rules
+
+        share = chords_honoured(written, given, meter_rules(score, notes, written.steps).beat_start)
+        if share < CHORDS_HONOURED:
+            warnings.warn(MelodiaWarning(f"{score.title or 'score'}: the chords given are the harmony on only "
+                                         f"{100 * share:.0f} % of beats (the melody leaves the voices no chord tone "
+                                         "in range elsewhere)"), stacklevel=2)
+    return chorale_tracks(score, notes, written, program)
 
 
-def tune_grid(score: Score, notes: list[Note], progression: list[list[Chord]] | None = None) -> tuple[Chorale, int]:
+CHORDS_HONOURED = 0.95  # below this share of beats, harmonizing to given chords warns
+
+
+def tune_grid(score: Score, notes: list[Note],
+              progression: list[list[Chord]] | None = None) -> tuple[Chorale, int, list[Bar]]:
     """The melody's grid from its first note on (so that the lower voices enter with a pickup, not before it),
-    carrying the rules of its meter, its final cadence or its given chords (`melodia.harmony.rules`), and the
-    step it starts at."""
+    carrying the rules of its meter, its final cadence or its given chords (`melodia.harmony.rules`); the step
+    it starts at; the given chords over the tune (empty for none)."""
     from melodia.harmony.rules import add_cadence, add_chords, meter_rules
 
     grid = melody_grid(score, notes)
     rules = meter_rules(score, notes, grid.steps)
-    if not add_chords(rules, score, notes, progression):
+    given = add_chords(rules, score, notes, progression)
+    if not given:
         add_cadence(rules, score, notes, grid.pitches[0])
     first = int(np.flatnonzero(grid.pitches[0] > 0)[0])
     return Chorale(grid.name, grid.pitches[:, first:], grid.struck[:, first:], grid.fermata[first:],
-                   grid.bar_position[first:], grid.strength[first:], grid.meter, {"rules": rules.sliced(first)}), first
+                   grid.bar_position[first:], grid.strength[first:], grid.meter,
+                   {"rules": rules.sliced(first)}), first, given
 
 
 def delayed(grid: Chorale, steps: int) -> Chorale:

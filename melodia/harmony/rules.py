@@ -17,7 +17,6 @@ Pitch classes are 12-bit masks (bit p for pitch class p); `ANY` allows all.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -174,3 +173,18 @@ def add_chords(rules: StepRules, score: Score, notes: list[Note],
         rules.pitch_classes[3, first] = bits([stretch.chord.bass_pc])
         rules.may_strike[first] = True
     return chords
+
+
+def chords_honoured(grid: Chorale, chords: list[Bar], beat_start: np.ndarray) -> float:
+    """Share of the beats (`beat_start`) under a given chord where alto, tenor and bass sound only its tones."""
+    heard = kept = 0
+    for stretch in chords:
+        tones = set(stretch.chord.pitch_classes)
+        first = -(-stretch.start // STEP_TICKS)
+        last = min(grid.steps, -(-(stretch.start + stretch.length) // STEP_TICKS))
+        for step in np.flatnonzero(beat_start[first:last]) + first:
+            lower = {int(p) % 12 for p in grid.pitches[1:, step] if p > 0}
+            if lower:
+                heard += 1
+                kept += lower <= tones
+    return kept / heard if heard else 1.0
