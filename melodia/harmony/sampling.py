@@ -90,11 +90,13 @@ def _parallel(candidate: np.ndarray, before: np.ndarray, other: np.ndarray, othe
 
 
 def voice_masks(voice: int, candidates: np.ndarray, previous: np.ndarray, chosen: dict[int, np.ndarray],
-                chosen_before: dict[int, np.ndarray], classes: int = ANY, may_strike: bool = True) -> list[np.ndarray]:
+                chosen_before: dict[int, np.ndarray], classes: int = ANY, may_strike: bool = True,
+                last_beat: dict[int, np.ndarray] | None = None) -> list[np.ndarray]:
     """Masks for `voice` (1 alto, 2 tenor, 3 bass), strongest first, over (n, TOKENS) candidate pitches;
     `chosen` holds this step's pitches of the soprano and the voices written below; `classes` the pitch
     classes the voice may sound (a 12-bit mask: a given chord's, a cadence's), `may_strike` False inside a
-    beat where the voices hold (`melodia.harmony.rules`)."""
+    beat where the voices hold (`melodia.harmony.rules`); on a beat, `last_beat` each voice's pitch on the
+    beat before, so that no parallels are heard from beat to beat either."""
     soprano = chosen[0][:, None]
     low, high = SATB_RANGES[voice]
     masks = [(candidates >= low) & (candidates <= high)]
@@ -112,6 +114,8 @@ def voice_masks(voice: int, candidates: np.ndarray, previous: np.ndarray, chosen
     parallel = np.zeros_like(candidates, dtype=bool)
     for other, pitch in chosen.items():
         parallel |= _parallel(candidates, previous, pitch, chosen_before[other], other < voice)
+        if last_beat is not None:
+            parallel |= _parallel(candidates, last_beat[voice], pitch, last_beat[other], other < voice)
     masks.append(~parallel)
     if voice == 2:  # the tenor leaves the bass its own line
         masks.append(candidates != chosen[3][:, None])
@@ -183,11 +187,12 @@ def draw(model: Network, melody: Chorale, sampling: Sampling,
         context, state = model.decode_step(encoded[:, step], previous[:, [1, 2, 3]], state)
         if vote and rules.beat_start[step]:
             codes, shares = _beat_votes(model, context, previous, before, int(soprano[step]),
-                                        int(soprano_bits[step]), step, rules)
+                                        int(soprano_bits[step]), step, rules, last_beat(lower, soprano, rules, step))
             votes.codes.append(codes)
             votes.shares.append(shares)
         chosen = {0: np.full(count, soprano[step])}
         below: list[np.ndarray] = []
+        beat = last_beat(lower, soprano, rules, step)
         for voice in (3, 2, 1):
             logits = model.voice_logits(context, below)
             candidates = candidate_pitches(previous[:, voice])
@@ -195,7 +200,7 @@ def draw(model: Network, melody: Chorale, sampling: Sampling,
                 candidates[:, HOLD] = 0
             keep = allowed(candidates, voice_masks(voice, candidates, previous[:, voice], chosen, before,
                                                    int(rules.pitch_classes[voice, step]),
-                                                   bool(rules.may_strike[step])))
+                                                   bool(rules.may_strike[step]), beat))
             token, logp = _choose(logits, keep, sampling, rng)
             pitch = candidates[np.arange(count), token]
             lower[:, step, voice], struck[:, step, voice] = pitch, token != HOLD
@@ -205,6 +210,20 @@ def draw(model: Network, melody: Chorale, sampling: Sampling,
     return lower, struck, score, votes if vote else None
 
 
+def last_beat(lower: np.ndarray, soprano: np.ndarray, rules: StepRules, step: int,
+              rows: np.ndarray | None = None) -> dict[int, np.ndarray] | None:
+    """On a beat of the meter, each voice's pitch on the beat before (soprano 0, alto 1, tenor 2, bass 3; for the
+    harmonizations `rows` of `lower`, all by default); None off the beat or before the second one."""
+    if not rules.beat_start[step]:
+        return None
+    earlier = np.flatnonzero(rules.beat_start[:step])
+    if not len(earlier):
+        return None
+    beat = int(earlier[-1])
+    chosen = lower[:, beat] if rows is None else lower[rows, beat]
+    return {0: np.full(len(chosen), soprano[beat]), **{v: chosen[:, v] for v in (1, 2, 3)}}
+
+
 def pitch_class_bits(pitches: np.ndarray) -> np.ndarray:
     """Each pitch's pitch class as a bit of a 12-bit mask (0 for a rest)."""
     return np.where(pitches > 0, np.left_shift(1, pitches % 12), 0)
@@ -212,7 +231,7 @@ def pitch_class_bits(pitches: np.ndarray) -> np.ndarray:
 
 def _beat_votes(model: Network, context: np.ndarray, previous: np.ndarray, before: dict[int, np.ndarray],
                 soprano: int, soprano_bits: int, step: int, rules: StepRules,
-                branch: int = 3) -> tuple[np.ndarray, np.ndarray]:
+                beat: dict[int, np.ndarray] | None = None, branch: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """The draws' votes at a beat: each draw's probabilities (under the masks, at temperature 1) of the chords
     it could sound there, over its `branch` likeliest basses, under each the `branch` likeliest tenors, and
     every alto; the chords as sorted 12-bit masks and their mean probabilities over the draws."""
@@ -228,7 +247,8 @@ def _beat_votes(model: Network, context: np.ndarray, previous: np.ndarray, befor
             candidates[:, HOLD] = 0
         keep = allowed(candidates, voice_masks(voice, candidates, previous[rows, voice], chosen,
                                                {v: pitches[rows] for v, pitches in before.items()},
-                                               int(rules.pitch_classes[voice, step]), bool(rules.may_strike[step])))
+                                               int(rules.pitch_classes[voice, step]), bool(rules.may_strike[step]),
+                                               None if beat is None else {v: p[rows] for v, p in beat.items()}))
         logits = np.where(keep, model.voice_logits(context[rows], below).astype(np.float64), -np.inf)
         return candidates, np.exp(logits - log_sum_exp(logits))
 
