@@ -172,13 +172,14 @@ def tune_grid(score: Score, notes: list[Note],
     """The melody's grid from its first note on (so that the lower voices enter with a pickup, not before it),
     carrying the rules of its meter, its final cadence or its given chords (`melodia.harmony.rules`); the step
     it starts at; the given chords over the tune (empty for none)."""
-    from melodia.harmony.rules import add_cadence, add_chords, meter_rules
+    from melodia.harmony.rules import add_cadences, add_chords, meter_rules
 
-    grid = melody_grid(score, notes)
+    ends = phrase_ends(notes, score)
+    grid = melody_grid(score, notes, ends)
     rules = meter_rules(score, notes, grid.steps)
     given = add_chords(rules, score, notes, progression)
     if not given:
-        add_cadence(rules, score, notes, grid.pitches[0])
+        add_cadences(rules, score, notes, grid.pitches[0], ends)
     first = int(np.flatnonzero(grid.pitches[0] > 0)[0])
     return Chorale(grid.name, grid.pitches[:, first:], grid.struck[:, first:], grid.fermata[first:],
                    grid.bar_position[first:], grid.strength[first:], grid.meter,

@@ -102,42 +102,58 @@ def soprano_before(notes: list[Note], steps: int) -> np.ndarray:
     return heard
 
 
-def add_cadence(rules: StepRules, score: Score, notes: list[Note], soprano: np.ndarray) -> tuple[int, int] | None:
-    """Where the melody ends on its tonic (or the tonic chord's third): the tonic chord in root position from
-    the beat where the melody settles on it (`final_start`), the dominant (seventh) chord over its root before
-    it (`dominant_start`), without a tone a half step from the melody's; returns the steps where the dominant
-    and the tonic start, or None for a melody that ends elsewhere. `soprano` is the melody on the grid."""
+def add_cadences(rules: StepRules, score: Score, notes: list[Note], soprano: np.ndarray,
+                 ends: list[Note]) -> list[tuple[int, int]]:
+    """Where a phrase (one of `ends`, the melody's phrase-ending notes) ends on the tonic, or the tune on the
+    tonic chord's third: the tonic chord in root position from the beat where the melody settles on it
+    (`final_start`) to the phrase's end, the dominant (seventh) chord over its root before it
+    (`dominant_start`), without a tone a half step from the melody's. Returns the steps where each dominant and
+    tonic start. `soprano` is the melody on the grid."""
     from melodia.style.harmony import tonic_triad, tune_key
 
     tonic, mode = tune_key(score, notes)
     triad = tonic_triad(tonic, mode)
-    if notes[-1].pitch % 12 not in triad[:2]:
-        return None
-    final = final_start(rules.beat_start, soprano, notes, triad)
-    if not 0 < final < rules.pitch_classes.shape[1]:
-        return None
-    dominant = dominant_start(rules.beat_start, soprano, final, tonic)
-    rules.pitch_classes[1:3, final:] = bits(list(triad))
-    rules.pitch_classes[3, final:] = bits([tonic])
+    steps = rules.pitch_classes.shape[1]
+    index = {id(note): i for i, note in enumerate(notes)}
+    placed: list[tuple[int, int]] = []
+    stop = 0
+    for end in sorted(ends, key=lambda n: n.onset_tick):
+        last = index.get(id(end))
+        if last is None or end.pitch % 12 not in (triad[:2] if last == len(notes) - 1 else triad[:1]):
+            continue
+        first = last
+        while first > 0 and notes[first - 1].pitch % 12 == end.pitch % 12:
+            first -= 1
+        final = final_start(rules.beat_start, soprano, -(-notes[first].onset_tick // STEP_TICKS), triad)
+        dominant = dominant_start(rules.beat_start, soprano, final, tonic)
+        if not stop <= dominant < final < steps:
+            continue
+        stop = steps if last == len(notes) - 1 else min(steps, max(final + 1, -(-end.end_tick // STEP_TICKS)))
+        _cadence(rules, soprano, tonic, triad, (dominant, final, stop))
+        placed.append((dominant, final))
+    return placed
+
+
+def _cadence(rules: StepRules, soprano: np.ndarray, tonic: int, triad: tuple[int, ...],
+             where: tuple[int, int, int]) -> None:
+    """The dominant (seventh) from the first step of `where` to the second, the tonic from there to the third."""
+    dominant, final, stop = where
+    rules.pitch_classes[1:3, final:stop] = bits(list(triad))
+    rules.pitch_classes[3, final:stop] = bits([tonic])
     for step in range(dominant, final):
         clashes = {(soprano[step] + 1) % 12, (soprano[step] - 1) % 12} if soprano[step] else set()
         rules.pitch_classes[1:3, step] = bits([pc for i in DOMINANT_SEVENTH if (pc := (tonic + i) % 12) not in clashes])
     rules.pitch_classes[3, dominant:final] = bits([tonic + 7])
     rules.may_strike[dominant] = rules.may_strike[final] = True
-    return dominant, final
 
 
-def final_start(beat_start: np.ndarray, soprano: np.ndarray, notes: list[Note], triad: tuple[int, ...]) -> int:
-    """The step the final tonic chord starts on: where the melody's last run of notes of its final pitch class
-    begins, or the beat before it when the melody sounds only tonic-chord tones from that beat on."""
-    first = len(notes) - 1
-    while first > 0 and notes[first - 1].pitch % 12 == notes[-1].pitch % 12:
-        first -= 1
-    final = -(-notes[first].onset_tick // STEP_TICKS)
-    beat = next((s for s in range(min(final, len(beat_start) - 1), -1, -1) if beat_start[s]), final)
-    if 0 < beat < final and all(soprano[s] > 0 and soprano[s] % 12 in triad for s in range(beat, final)):
+def final_start(beat_start: np.ndarray, soprano: np.ndarray, settled: int, triad: tuple[int, ...]) -> int:
+    """The step the tonic chord starts on: `settled` (where the melody's run of notes of its closing pitch class
+    begins), or the beat before it when the melody sounds only tonic-chord tones from that beat on."""
+    beat = next((s for s in range(min(settled, len(beat_start) - 1), -1, -1) if beat_start[s]), settled)
+    if 0 < beat < settled and all(soprano[s] > 0 and soprano[s] % 12 in triad for s in range(beat, settled)):
         return beat
-    return final
+    return settled
 
 
 def dominant_start(beat_start: np.ndarray, soprano: np.ndarray, final: int, tonic: int) -> int:
