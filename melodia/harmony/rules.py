@@ -115,15 +115,19 @@ def add_cadences(rules: StepRules, score: Score, notes: list[Note], soprano: np.
     triad = tonic_triad(tonic, mode)
     steps = rules.pitch_classes.shape[1]
     index = {id(note): i for i, note in enumerate(notes)}
-    placed: list[tuple[int, int]] = []
-    stop = 0
-    for end in sorted(ends, key=lambda n: n.onset_tick):
+    closing: dict[int, int] = {}  # the first note of each run of one pitch class that ends a phrase: its last
+    for end in ends:
         last = index.get(id(end))
         if last is None or end.pitch % 12 not in (triad[:2] if last == len(notes) - 1 else triad[:1]):
             continue
         first = last
         while first > 0 and notes[first - 1].pitch % 12 == end.pitch % 12:
             first -= 1
+        closing[first] = max(last, closing.get(first, last))
+    placed: list[tuple[int, int]] = []
+    stop = 0
+    for first, last in sorted(closing.items()):
+        end = notes[last]
         final = final_start(rules.beat_start, soprano, -(-notes[first].onset_tick // STEP_TICKS), triad)
         dominant = dominant_start(rules.beat_start, soprano, final, tonic)
         if not stop <= dominant < final < steps:

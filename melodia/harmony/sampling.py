@@ -112,11 +112,14 @@ def voice_masks(voice: int, candidates: np.ndarray, previous: np.ndarray, chosen
     if not may_strike:
         masks.append(candidates == previous[:, None])
     parallel = np.zeros_like(candidates, dtype=bool)
+    similar = np.zeros_like(candidates, dtype=bool)  # the same, both voices moving the same way: worse
     for other, pitch in chosen.items():
-        parallel |= _parallel(candidates, previous, pitch, chosen_before[other], other < voice)
-        if last_beat is not None:
-            parallel |= _parallel(candidates, last_beat[voice], pitch, last_beat[other], other < voice)
-    masks.append(~parallel)
+        pairs = [(previous, chosen_before[other])] + ([(last_beat[voice], last_beat[other])] if last_beat else [])
+        for before, other_before in pairs:
+            found = _parallel(candidates, before, pitch, other_before, other < voice)
+            parallel |= found
+            similar |= found & (np.sign(candidates - before[:, None]) == np.sign(pitch - other_before)[:, None])
+    masks += [~parallel, ~similar]
     if voice == 2:  # the tenor leaves the bass its own line
         masks.append(candidates != chosen[3][:, None])
     return masks
