@@ -109,8 +109,8 @@ def voice_masks(voice: int, candidates: np.ndarray, previous: np.ndarray, chosen
     else:
         masks.append((candidates >= chosen[2][:, None]) & (candidates <= soprano) & (soprano - candidates <= 12)
                      & (candidates - chosen[2][:, None] <= 12))
-    if not may_strike:
-        masks.append(candidates == previous[:, None])
+    if not may_strike:  # hold, not strike again
+        masks.append(np.broadcast_to(np.arange(candidates.shape[1]) == HOLD, candidates.shape))
     parallel = np.zeros_like(candidates, dtype=bool)
     similar = np.zeros_like(candidates, dtype=bool)  # the same, both voices moving the same way: worse
     for other, pitch in chosen.items():
