@@ -1,10 +1,13 @@
 """Writing the lower voices under a soprano, step by step: bass, then tenor, then alto at each step.
 
 Every choice is drawn under masks, strongest first: a voice always sounds and holds only a note it
-has; its range (`SATB_RANGES`); no crossing and at most an octave between neighbouring upper voices;
-no parallel fifths or octaves with the voices already written at that step. A mask that would leave
-no choice is dropped (then the next ones still apply), so a melody outside a soprano's compass
-still gets three voices.
+has; its range (`SATB_RANGES`); the pitch classes a tune's rules allow there (a given chord's, a
+cadence's: `melodia.harmony.rules`); no crossing (the tenor under the soprano) and at most an octave
+between neighbouring upper voices; a hold inside a compound beat; no parallel fifths or octaves with
+the voices already written at that step, from the step before or from the beat before, and if that
+cannot be, none in similar motion; no tenor in unison with the bass. A mask that would leave no
+choice is dropped (then the next ones still apply), so a melody outside a soprano's compass still
+gets three voices; the beam search pays for each mask dropped.
 
 The harmonization kept is chosen for its chords: the draws vote on the chord (pitch-class set) of
 every quarter-note beat, each with its own probabilities of the chords it could sound there, and a
@@ -91,11 +94,11 @@ def _parallel(candidate: np.ndarray, before: np.ndarray, other: np.ndarray, othe
 
 def voice_masks(voice: int, candidates: np.ndarray, previous: np.ndarray, chosen: dict[int, np.ndarray],
                 chosen_before: dict[int, np.ndarray], classes: int = ANY, may_strike: bool = True,
-                last_beat: dict[int, np.ndarray] | None = None) -> list[np.ndarray]:
+                beat_before: dict[int, np.ndarray] | None = None) -> list[np.ndarray]:
     """Masks for `voice` (1 alto, 2 tenor, 3 bass), strongest first, over (n, TOKENS) candidate pitches;
     `chosen` holds this step's pitches of the soprano and the voices written below; `classes` the pitch
     classes the voice may sound (a 12-bit mask: a given chord's, a cadence's), `may_strike` False inside a
-    beat where the voices hold (`melodia.harmony.rules`); on a beat, `last_beat` each voice's pitch on the
+    beat where the voices hold (`melodia.harmony.rules`); on a beat, `beat_before` each voice's pitch on the
     beat before, so that no parallels are heard from beat to beat either."""
     soprano = chosen[0][:, None]
     low, high = SATB_RANGES[voice]
@@ -114,7 +117,8 @@ def voice_masks(voice: int, candidates: np.ndarray, previous: np.ndarray, chosen
     parallel = np.zeros_like(candidates, dtype=bool)
     similar = np.zeros_like(candidates, dtype=bool)  # the same, both voices moving the same way: worse
     for other, pitch in chosen.items():
-        pairs = [(previous, chosen_before[other])] + ([(last_beat[voice], last_beat[other])] if last_beat else [])
+        pairs = [(previous, chosen_before[other])] + ([(beat_before[voice], beat_before[other])] if beat_before
+                                                      else [])
         for before, other_before in pairs:
             found = _parallel(candidates, before, pitch, other_before, other < voice)
             parallel |= found
