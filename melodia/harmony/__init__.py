@@ -180,7 +180,7 @@ def tune_grid(score: Score, notes: list[Note],
     given = add_chords(rules, score, notes, progression)
     if not given:
         add_cadences(rules, score, notes, grid.pitches[0], ends)
-    first = int(np.flatnonzero(grid.pitches[0] > 0)[0])
+    first = int(np.argmax(grid.pitches[0] > 0))  # 0 for a melody the grid does not see (all shorter than a step)
     return Chorale(grid.name, grid.pitches[:, first:], grid.struck[:, first:], grid.fermata[first:],
                    grid.bar_position[first:], grid.strength[first:], grid.meter,
                    {"rules": rules.sliced(first)}), first, given

@@ -128,8 +128,7 @@ def add_cadences(rules: StepRules, score: Score, notes: list[Note], soprano: np.
     stop = 0
     for first, last in sorted(closing.items()):
         end = notes[last]
-        final = final_start(rules.beat_start, soprano, -(-notes[first].onset_tick // STEP_TICKS), triad)
-        dominant = dominant_start(rules.beat_start, soprano, final, tonic)
+        final, dominant = _placed(rules.beat_start, soprano, -(-notes[first].onset_tick // STEP_TICKS), tonic, triad)
         if not stop <= dominant < final < steps:
             continue
         stop = steps if last == len(notes) - 1 else min(steps, max(final + 1, -(-end.end_tick // STEP_TICKS)))
@@ -149,6 +148,19 @@ def _cadence(rules: StepRules, soprano: np.ndarray, tonic: int, triad: tuple[int
         rules.pitch_classes[1:3, step] = bits([pc for i in DOMINANT_SEVENTH if (pc := (tonic + i) % 12) not in clashes])
     rules.pitch_classes[3, dominant:final] = bits([tonic + 7])
     rules.may_strike[dominant] = rules.may_strike[final] = True
+
+
+def _placed(beat_start: np.ndarray, soprano: np.ndarray, settled: int, tonic: int,
+            triad: tuple[int, ...]) -> tuple[int, int]:
+    """The steps where the tonic chord and the dominant before it start: the tonic at `final_start`, unless the
+    melody then sounds no tone of the dominant seventh where the dominant would start and it does with the
+    tonic at `settled`."""
+    tones = {(tonic + i) % 12 for i in DOMINANT_SEVENTH}
+    early = final_start(beat_start, soprano, settled, triad)
+    placements = [(final, dominant_start(beat_start, soprano, final, tonic)) for final in dict.fromkeys((early,
+                                                                                                         settled))]
+    return next(((final, dominant) for final, dominant in placements if soprano[dominant] % 12 in tones
+                 and soprano[dominant] > 0), placements[0])
 
 
 def final_start(beat_start: np.ndarray, soprano: np.ndarray, settled: int, triad: tuple[int, ...]) -> int:
