@@ -450,3 +450,17 @@ def write_score_for(score: Score, path: Path) -> Path:
     from melodia.io import write_score
 
     return write_score(score, path)
+
+
+@pytest.mark.parametrize(("meter", "beat_steps", "holds"), [((6, 8), 3, True), ((3, 4), 2, False), ((2, 2), 4, False),
+                                                             ((4, 4), 2, False)])
+def test_the_rules_beat_as_the_meter(meter: tuple[int, int], beat_steps: int, holds: bool) -> None:
+    from melodia.harmony.rules import meter_rules
+
+    steps = 48
+    notes = [Note(67 + (i % 3), 80, 240 * i, 240) for i in range(steps)]
+    tune = Score([Track("tune", 0, False, notes)], time_signatures=[TimeSignature(0, *meter)])
+    rules = meter_rules(tune, notes, steps)
+    assert list(np.flatnonzero(rules.beat_start)) == list(range(0, steps, beat_steps))
+    assert rules.may_strike.all() != holds and (rules.may_strike == rules.beat_start).all() == holds
+    assert rules.soprano_before[0] == 0 and list(rules.soprano_before[1:4]) == [67, 68, 69]
