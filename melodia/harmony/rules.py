@@ -35,17 +35,19 @@ DOMINANT_SEVENTH = (7, 11, 2, 5)  # from the tonic: the dominant, its (leading-t
 class StepRules:
     """Per grid step: the pitch classes each voice may sound ((4, steps) masks; row 0, the soprano, unused),
     whether the lower voices may strike, whether a beat of the meter starts there, and the soprano pitch
-    heard just before it (0 at the start)."""
+    heard just before it (0 at the start); whether the tenor may sing in unison with the bass (as Bach's
+    tenors now and then do; a tune's harmonization keeps them apart)."""
 
     pitch_classes: np.ndarray
     may_strike: np.ndarray
     beat_start: np.ndarray
     soprano_before: np.ndarray
+    tenor_bass_unisons: bool = False
 
     def sliced(self, first: int) -> StepRules:
         """The rules from step `first` on (the first step a beat, where voices strike)."""
         rules = StepRules(self.pitch_classes[:, first:].copy(), self.may_strike[first:].copy(),
-                          self.beat_start[first:].copy(), self.soprano_before[first:].copy())
+                          self.beat_start[first:].copy(), self.soprano_before[first:].copy(), self.tenor_bass_unisons)
         if len(rules.may_strike):
             rules.may_strike[0] = rules.beat_start[0] = True
             rules.soprano_before[0] = 0
@@ -62,7 +64,7 @@ def free_rules(melody: Chorale) -> StepRules:
     steps = melody.steps
     soprano = melody.pitches[0].astype(np.int64)
     return StepRules(np.full((4, steps), ANY, dtype=np.int64), np.ones(steps, dtype=bool),
-                     np.arange(steps) % STEPS_PER_QUARTER == 0, np.concatenate([[0], soprano[:-1]]))
+                     np.arange(steps) % STEPS_PER_QUARTER == 0, np.concatenate([[0], soprano[:-1]]), True)
 
 
 def rules_of(melody: Chorale) -> StepRules:

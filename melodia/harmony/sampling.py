@@ -5,9 +5,9 @@ has; its range (`SATB_RANGES`); the pitch classes a tune's rules allow there (a 
 cadence's: `melodia.harmony.rules`); no crossing (the tenor under the soprano) and at most an octave
 between neighbouring upper voices; a hold inside a compound beat; no parallel fifths or octaves with
 the voices already written at that step, from the step before or from the beat before, and if that
-cannot be, none in similar motion; no tenor in unison with the bass. A mask that would leave no
-choice is dropped (then the next ones still apply), so a melody outside a soprano's compass still
-gets three voices; the beam search pays for each mask dropped.
+cannot be, none in similar motion; in a tune (not a chorale), no tenor in unison with the bass. A
+mask that would leave no choice is dropped (then the next ones still apply), so a melody outside a
+soprano's compass still gets three voices; the beam search pays for each mask dropped.
 
 The harmonization kept is chosen for its chords: the draws vote on the chord (pitch-class set) of
 every quarter-note beat, each with its own probabilities of the chords it could sound there, and a
@@ -94,12 +94,13 @@ def _parallel(candidate: np.ndarray, before: np.ndarray, other: np.ndarray, othe
 
 def voice_masks(voice: int, candidates: np.ndarray, previous: np.ndarray, chosen: dict[int, np.ndarray],
                 chosen_before: dict[int, np.ndarray], classes: int = ANY, may_strike: bool = True,
-                beat_before: dict[int, np.ndarray] | None = None) -> list[np.ndarray]:
+                beat_before: dict[int, np.ndarray] | None = None, tenor_bass_unisons: bool = True) -> list[np.ndarray]:
     """Masks for `voice` (1 alto, 2 tenor, 3 bass), strongest first, over (n, TOKENS) candidate pitches;
     `chosen` holds this step's pitches of the soprano and the voices written below; `classes` the pitch
     classes the voice may sound (a 12-bit mask: a given chord's, a cadence's), `may_strike` False inside a
     beat where the voices hold (`melodia.harmony.rules`); on a beat, `beat_before` each voice's pitch on the
-    beat before, so that no parallels are heard from beat to beat either."""
+    beat before, so that no parallels are heard from beat to beat either; `tenor_bass_unisons` False keeps the
+    tenor off the bass's pitch."""
     soprano = chosen[0][:, None]
     low, high = SATB_RANGES[voice]
     masks = [(candidates >= low) & (candidates <= high)]
@@ -124,7 +125,7 @@ def voice_masks(voice: int, candidates: np.ndarray, previous: np.ndarray, chosen
             parallel |= found
             similar |= found & (np.sign(candidates - before[:, None]) == np.sign(pitch - other_before)[:, None])
     masks += [~parallel, ~similar]
-    if voice == 2:  # the tenor leaves the bass its own line
+    if voice == 2 and not tenor_bass_unisons:  # the tenor leaves the bass its own line
         masks.append(candidates != chosen[3][:, None])
     return masks
 
@@ -207,7 +208,7 @@ def draw(model: Network, melody: Chorale, sampling: Sampling,
                 candidates[:, HOLD] = 0
             keep = allowed(candidates, voice_masks(voice, candidates, previous[:, voice], chosen, before,
                                                    int(rules.pitch_classes[voice, step]),
-                                                   bool(rules.may_strike[step]), beat))
+                                                   bool(rules.may_strike[step]), beat, rules.tenor_bass_unisons))
             token, logp = _choose(logits, keep, sampling, rng)
             pitch = candidates[np.arange(count), token]
             lower[:, step, voice], struck[:, step, voice] = pitch, token != HOLD
@@ -255,7 +256,8 @@ def _beat_votes(model: Network, context: np.ndarray, previous: np.ndarray, befor
         keep = allowed(candidates, voice_masks(voice, candidates, previous[rows, voice], chosen,
                                                {v: pitches[rows] for v, pitches in before.items()},
                                                int(rules.pitch_classes[voice, step]), bool(rules.may_strike[step]),
-                                               None if beat is None else {v: p[rows] for v, p in beat.items()}))
+                                               None if beat is None else {v: p[rows] for v, p in beat.items()},
+                                               rules.tenor_bass_unisons))
         logits = np.where(keep, model.voice_logits(context[rows], below).astype(np.float64), -np.inf)
         return candidates, np.exp(logits - log_sum_exp(logits))
 
