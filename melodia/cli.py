@@ -324,6 +324,9 @@ def _harmonize_command(commands: Any) -> None:
                            help="harmonizations drawn; they vote on each beat's chord, and a beam search writes "
                                 "the likeliest voices under those chords (default: %(default)s)")
     harmonize.add_argument("--random-seed", type=int, default=0, help="fixes the draws (default: %(default)s)")
+    harmonize.add_argument("--chords", metavar="PROGRESSION",
+                           help="the harmony, bar by bar (\"Am | Dm G | C | E7\"; default: the chord symbols the "
+                                "file carries, else the harmonizer's own)")
     harmonize.add_argument("--model", metavar="FILE", help="a harmonizer file (default: the one shipped)")
     harmonize.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
     harmonize.set_defaults(run=_harmonize)
@@ -353,7 +356,7 @@ def _harmonize(args: argparse.Namespace) -> None:
 
     track = int(args.track) if args.track is not None and args.track.isdigit() else args.track
     chorale = harmonize(melody, track, args.model, args.temperature, args.most_likely, args.candidates,
-                        args.random_seed)
+                        args.random_seed, chords=args.chords)
     parts = ", ".join(f"{t.name} ({len(t.notes)} notes)" for t in chorale.tracks)
     print(f"wrote {write_score(chorale, args.output)}: {parts}")
 

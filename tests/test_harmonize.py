@@ -336,3 +336,131 @@ def _numpy_runs_as_torch(twin: Any, network: Any, bach: Any, steps: int) -> None
         for column, below in ((2, []), (1, [bass]), (0, [bass, tenor])):
             assert np.allclose(twin.voice_logits(context, below)[0], logits[0, step, column].numpy(), atol=1e-4)
         previous = bach.pitches[1:, step][None]
+
+
+# --- any tune: the meter's beats, pickups, cadences, parallels and given chords (issue 29) -----------------------
+
+CORPUS = Path(music21.__file__).parent / "corpus"
+# Folk tunes of music21's corpus: a piece number (#N) counts the tunes of a book from 1.
+FOLK = {"Auld Lang Syne (4/4, pickup)": "airdsAirs/book3.abc#128",  # 'Roger's Farewell', Auld Lang Syne's tune
+        "Haste to the Wedding (6/8 jig)": "ryansMammoth/HasteToTheWeddingJig.abc",
+        "Irish Washerwoman (6/8 jig)": "ryansMammoth/IrishWashWomanJig.abc",
+        "Ross Castle (3/4, pickup)": "airdsAirs/book2.abc#125",
+        "Morfa Rhuddlan (3/4, A minor air)": "airdsAirs/book5.abc#43"}
+TONICS = {"Auld Lang Syne (4/4, pickup)": 7, "Haste to the Wedding (6/8 jig)": 2, "Irish Washerwoman (6/8 jig)": 7,
+          "Ross Castle (3/4, pickup)": 7, "Morfa Rhuddlan (3/4, A minor air)": 9}
+# Bach's parallel fifths and octaves per 100 beats by `melodia.metrics.classical` (from one beat of the meter to
+# the next, every pair of voices): 1.49 over the first 60 chorales of music21's corpus; crossings 2.85.
+BACH_PARALLELS = 1.49
+BACH_CROSSINGS = 2.85
+_HARMONIZED: dict[str, tuple[Score, Score]] = {}
+
+
+def folk(name: str) -> tuple[Score, Score]:
+    """The tune and its harmonization (each harmonized once for all the tests here)."""
+    if name not in _HARMONIZED:
+        tune = read_score(f"{CORPUS / FOLK[name]}")
+        _HARMONIZED[name] = tune, harmonize(tune)
+    return _HARMONIZED[name]
+
+
+@pytest.mark.parametrize("name", ["Auld Lang Syne (4/4, pickup)", "Ross Castle (3/4, pickup)",
+                                  "Haste to the Wedding (6/8 jig)"])
+def test_a_pickup_is_harmonized_as_a_pickup(name: str) -> None:
+    tune, chorale = folk(name)
+    entry = min(n.onset_tick for n in tune.tracks[0].notes)
+    assert 0 < entry < tune.initial_time_signature().bar_ticks  # the tune starts with a pickup
+    assert [min(n.onset_tick for n in t.notes) for t in chorale.tracks] == [entry] * 4  # all enter with it
+
+
+@pytest.mark.parametrize("name", list(FOLK))
+def test_a_tune_ending_on_its_tonic_closes_dominant_tonic_in_root_position(name: str) -> None:
+    from melodia.metrics.classical import chord_at
+
+    tune, chorale = folk(name)
+    tonic = TONICS[name]
+    assert tune.tracks[0].notes[-1].pitch % 12 == tonic
+    bass = chorale.tracks[3].notes
+    lower = [t.notes for t in chorale.tracks[1:]]
+    final = bass[-1].onset_tick
+    while bass[-2].pitch % 12 == tonic and bass[-2].end_tick == final:  # the tonic struck again in the bass
+        bass = bass[:-1]
+        final = bass[-1].onset_tick
+    assert bass[-1].pitch % 12 == tonic
+    assert chord_at(lower, final)[0] <= {tonic, (tonic + 3) % 12, (tonic + 4) % 12, (tonic + 7) % 12}
+    assert bass[-2].pitch % 12 == (tonic + 7) % 12 and bass[-2].end_tick == final  # root-position V right before
+    assert chord_at(lower, final - 1)[0] <= {(tonic + i) % 12 for i in (7, 11, 2, 5)}  # V or V7, major in minor
+
+
+@pytest.mark.parametrize("name", list(FOLK))
+def test_parallels_crossings_and_unisons_stay_under_bachs_rate_in_any_meter(name: str) -> None:
+    from melodia.metrics.classical import crossings_per_100_beats, line_at, moments, parallels_per_100_beats
+
+    _, chorale = folk(name)
+    voices = [t.notes for t in chorale.tracks]
+    assert parallels_per_100_beats(chorale, voices) <= BACH_PARALLELS  # 2-50 before this rule, on 6 of 9 tunes
+    assert parallels_per_100_beats(chorale, voices, every_onset=True) <= BACH_PARALLELS
+    assert crossings_per_100_beats(chorale, voices) <= BACH_CROSSINGS
+    beats = moments(chorale, voices)
+    assert not ((line_at(voices[2], beats) == line_at(voices[3], beats)) & (line_at(voices[3], beats) > 0)).any()
+    for (low, high), track in zip(SATB_RANGES[1:], chorale.tracks[1:], strict=True):
+        assert all(low <= n.pitch <= high for n in track.notes), track.name
+
+
+def test_a_jig_is_harmonized_by_the_dotted_quarter() -> None:
+    tune, chorale = folk("Haste to the Wedding (6/8 jig)")
+    dotted_quarter = 720
+    onsets = [n.onset_tick for t in chorale.tracks[1:] for n in t.notes]
+    assert np.mean([tick % dotted_quarter == 0 for tick in onsets]) >= 0.9  # a cadence or a falling melody: off it
+    melody_onsets = {n.onset_tick for n in tune.tracks[0].notes}
+    assert len(set(onsets)) < 0.6 * len(melody_onsets)  # the voices do not follow the jig's running eighths
+
+
+def test_given_chords_are_the_harmony(tmp_path: Path) -> None:
+    import warnings
+
+    from melodia.errors import MelodiaWarning
+    from melodia.metrics.classical import given_chord_share
+    from melodia.score import ChordSymbol
+    from melodia.style import stylize
+    from melodia.style.harmony import from_progression, parse_progression
+
+    tune, _ = folk("Auld Lang Syne (4/4, pickup)")
+    chords = "G | G D | G | C | G | G D7 | Em | C D | G"
+    chorale = harmonize(tune, chords=chords)
+    given = [ChordSymbol(bar.start, bar.chord.symbol()) for bar in from_progression(tune, tune.end_tick,
+                                                                                     parse_progression(chords))]
+    assert given_chord_share(chorale, [t.notes for t in chorale.tracks[1:]], given) >= 0.95
+    # a lead sheet's own chord symbols, through the chorale style: no warning that they are left out
+    lead = read_score(CORPUS / "leadSheet" / "fosterBrownHair.mxl")
+    end = lead.bar_starts()[12]
+    lead = Score([Track(t.name, t.program, t.is_drum, [n for n in t.notes if n.onset_tick < end]) for t in lead.tracks],
+                 list(lead.tempos), list(lead.time_signatures), list(lead.key_signatures), lead.title,
+                 [c for c in lead.chord_symbols if c.tick < end])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MelodiaWarning)
+        styled = stylize(lead, style="chorale")
+    assert [t.name for t in styled.tracks] == ["Soprano", "Alto", "Tenor", "Bass"]
+    assert given_chord_share(styled, [t.notes for t in styled.tracks[1:]], lead.chord_symbols) >= 0.95
+    source = write_score_for(lead, tmp_path / "lead.mid")
+    assert main(["harmonize", str(source), "--chords", "F | Bb F | C7 | F", "-o", str(tmp_path / "out.mid")]) == 0
+
+
+def write_score_for(score: Score, path: Path) -> Path:
+    from melodia.io import write_score
+
+    return write_score(score, path)
+
+
+@pytest.mark.parametrize(("meter", "beat_steps", "holds"), [((6, 8), 3, True), ((3, 4), 2, False), ((2, 2), 4, False),
+                                                             ((4, 4), 2, False)])
+def test_the_rules_beat_as_the_meter(meter: tuple[int, int], beat_steps: int, holds: bool) -> None:
+    from melodia.harmony.rules import meter_rules
+
+    steps = 48
+    notes = [Note(67 + (i % 3), 80, 240 * i, 240) for i in range(steps)]
+    tune = Score([Track("tune", 0, False, notes)], time_signatures=[TimeSignature(0, *meter)])
+    rules = meter_rules(tune, notes, steps)
+    assert list(np.flatnonzero(rules.beat_start)) == list(range(0, steps, beat_steps))
+    assert rules.may_strike.all() != holds and (rules.may_strike == rules.beat_start).all() == holds
+    assert rules.soprano_before[0] == 0 and list(rules.soprano_before[1:4]) == [67, 68, 69]

@@ -12,6 +12,7 @@ for the masks that keep the voices in range, uncrossed and free of parallel fift
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
@@ -20,11 +21,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from melodia.errors import MelodiaWarning
 from melodia.harmony.data import STEP_TICKS, Chorale, HarmonyError, grid_steps, metre_features, voice_grid
 from melodia.score import Note, Score, Track
 
 if TYPE_CHECKING:
     from melodia.harmony.inference import Network
+    from melodia.style.harmony import Bar, Chord
 
 __all__ = ["HarmonyError", "default_harmonizer_path", "harmonize", "melody_grid", "melody_of"]
 
@@ -117,11 +120,15 @@ def melody_grid(score: Score, notes: list[Note], fermatas: list[Note] | None = N
 
 def harmonize(score: Score, track: int | str | None = None, model: str | os.PathLike[str] | None = None,
               temperature: float = 0.5, most_likely: bool = False, candidates: int = 8, seed: int = 0,
-              program: int = CHOIR_AAHS) -> Score:
+              program: int = CHOIR_AAHS, chords: str | list[list[Chord]] | None = None) -> Score:
     """`score`'s melody as the soprano of a four-part harmonization (a new Score of four tracks:
     soprano, alto, tenor, bass, all played by `program`).
 
-    The soprano's notes are the melody's, unchanged; the lower voices move on an eighth-note grid.
+    The soprano's notes are the melody's, unchanged; the lower voices move on an eighth-note grid from the
+    melody's first note (a pickup's with it), chords change on the beats of its meter (in 6/8 the voices
+    hold through each dotted quarter), and a melody ending on a tone of its tonic chord closes V(7)-I in
+    root position (`melodia.harmony.rules`). `chords` ("Am | Dm G | C | E7"), or else the chord symbols the
+    score carries, are the harmony: the lower voices sing only their tones.
     `candidates` harmonizations drawn at `temperature` vote on the chord of each beat (each with its own
     probabilities of the chords it could sound there), and a beam search writes the likeliest voices with a
     bonus for the chords most voted for: the choice that agreed best with Bach's chords on the validation
@@ -132,6 +139,7 @@ def harmonize(score: Score, track: int | str | None = None, model: str | os.Path
         HarmonyError: no melody, a bad setting, or no usable model file.
     """
     from melodia.harmony.sampling import Sampling, harmonize_grid
+    from melodia.style.harmony import parse_progression
 
     if not (temperature >= 0 and np.isfinite(temperature)) or temperature > 5:
         raise HarmonyError(f"temperature {temperature}: expected a number from 0 to 5 (0 = most likely)")
@@ -140,10 +148,48 @@ def harmonize(score: Score, track: int | str | None = None, model: str | os.Path
     if not 0 <= program <= 127:
         raise HarmonyError(f"program {program}: expected a General MIDI program from 0 to 127")
     notes = melody_of(score, track)
+    progression = parse_progression(chords) if isinstance(chords, str) else chords
     network = load(model)
-    grid = harmonize_grid(network, melody_grid(score, notes),
-                          Sampling(temperature, most_likely or temperature == 0, candidates, seed))
-    return chorale_tracks(score, notes, grid, program)
+    grid, first, given = tune_grid(score, notes, progression)
+    written = delayed(harmonize_grid(network, grid, Sampling(temperature, most_likely or temperature == 0, candidates,
+                                                             seed)), first)
+    if given:
+        from melodia.harmony.rules import chords_honoured, meter_rules
+
+        share = chords_honoured(written, given, meter_rules(score, notes, written.steps).beat_start)
+        if share < CHORDS_HONOURED:
+            warnings.warn(MelodiaWarning(f"{score.title or 'score'}: the chords given are the harmony on only "
+                                         f"{100 * share:.0f} % of beats (the melody leaves the voices no chord tone "
+                                         "in range elsewhere)"), stacklevel=2)
+    return chorale_tracks(score, notes, written, program)
+
+
+CHORDS_HONOURED = 0.95  # below this share of beats, harmonizing to given chords warns
+
+
+def tune_grid(score: Score, notes: list[Note],
+              progression: list[list[Chord]] | None = None) -> tuple[Chorale, int, list[Bar]]:
+    """The melody's grid from its first note on (so that the lower voices enter with a pickup, not before it),
+    carrying the rules of its meter, its final cadence or its given chords (`melodia.harmony.rules`); the step
+    it starts at; the given chords over the tune (empty for none)."""
+    from melodia.harmony.rules import add_cadences, add_chords, meter_rules
+
+    ends = phrase_ends(notes, score)
+    grid = melody_grid(score, notes, ends)
+    rules = meter_rules(score, notes, grid.steps)
+    given = add_chords(rules, score, notes, progression)
+    if not given:
+        add_cadences(rules, score, notes, grid.pitches[0], ends)
+    first = int(np.argmax(grid.pitches[0] > 0))  # 0 for a melody the grid does not see (all shorter than a step)
+    return Chorale(grid.name, grid.pitches[:, first:], grid.struck[:, first:], grid.fermata[first:],
+                   grid.bar_position[first:], grid.strength[first:], grid.meter,
+                   {"rules": rules.sliced(first)}), first, given
+
+
+def delayed(grid: Chorale, steps: int) -> Chorale:
+    """`grid` starting `steps` silent steps later."""
+    pad = np.zeros((grid.pitches.shape[0], steps), dtype=grid.pitches.dtype)
+    return replace(grid, pitches=np.hstack([pad, grid.pitches]), struck=np.hstack([pad.astype(bool), grid.struck]))
 
 
 def chorale_tracks(score: Score, notes: list[Note], grid: Chorale, program: int = CHOIR_AAHS) -> Score:

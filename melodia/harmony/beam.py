@@ -8,16 +8,20 @@ from __future__ import annotations
 import numpy as np
 
 from melodia.harmony.config import HOLD, REST
-from melodia.harmony.data import STEPS_PER_QUARTER, Chorale, soprano_inputs
+from melodia.harmony.data import Chorale, soprano_inputs
 from melodia.harmony.inference import LSTMState, Network
+from melodia.harmony.rules import rules_of
 from melodia.harmony.sampling import (
     ChordVotes,
-    allowed,
+    allowed_and_dropped,
     candidate_pitches,
+    last_beat,
     pitch_class_bits,
     soprano_sounding,
     voice_masks,
 )
+
+DROPPED_MASK_COST = 20.0  # nats a harmonization pays for each rule it had to break (no choice kept it)
 
 
 def _log_softmax(logits: np.ndarray) -> np.ndarray:
@@ -39,6 +43,8 @@ def beam_grid(model: Network, melody: Chorale, width: int = 8, branch: int = 3,
     """`melody` with the likeliest alto, tenor and bass the beam finds (with `votes`, the likeliest plus `guide`
     nats times each beat chord's share of the votes)."""
     soprano = soprano_sounding(melody.pitches[0])
+    rules = rules_of(melody)
+    beat_number = np.cumsum(rules.beat_start) - 1
     soprano_bits = pitch_class_bits(melody.pitches[0].astype(np.int64))
     steps = melody.steps
     encoded = model.encode([a[None] for a in soprano_inputs(melody)])[0]
@@ -57,13 +63,16 @@ def beam_grid(model: Network, melody: Chorale, width: int = 8, branch: int = 3,
         picked: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         for voice in (3, 2, 1):
             count = len(rows)
-            before = {0: np.full(count, soprano[step - 1] if step else 0),
+            before = {0: np.full(count, rules.soprano_before[step]),
                       **{v: previous[rows, v] for v in (1, 2, 3)}}
             logp = _log_softmax(model.voice_logits(context[rows], [chosen[v] for v in (3, 2) if v > voice]))
             candidates = candidate_pitches(previous[rows, voice])
             if step == 0:
                 candidates[:, HOLD] = 0
-            keep = allowed(candidates, voice_masks(voice, candidates, previous[rows, voice], chosen, before))
+            keep, dropped = allowed_and_dropped(candidates, voice_masks(
+                voice, candidates, previous[rows, voice], chosen, before, int(rules.pitch_classes[voice, step]),
+                bool(rules.may_strike[step]), last_beat(lower, soprano, rules, step, rows), rules.tenor_bass_unisons))
+            scores = scores - DROPPED_MASK_COST * dropped
             tokens, token_scores = _best_tokens(logp, keep, branch)
             expand = np.repeat(np.arange(count), branch)
             rows, scores = rows[expand], scores[expand] + token_scores.ravel()
@@ -73,10 +82,10 @@ def beam_grid(model: Network, melody: Chorale, width: int = 8, branch: int = 3,
             token = tokens.ravel()
             picked[voice] = (token, candidates[expand, token])
             chosen[voice] = picked[voice][1]
-        if votes is not None and guide and step % STEPS_PER_QUARTER == 0:
+        if votes is not None and guide and rules.beat_start[step]:
             codes = soprano_bits[step] | pitch_class_bits(chosen[1]) | pitch_class_bits(chosen[2]) \
                 | pitch_class_bits(chosen[3])
-            scores = scores + np.where(np.isfinite(scores), guide * votes.share(step // STEPS_PER_QUARTER, codes), 0)
+            scores = scores + np.where(np.isfinite(scores), guide * votes.share(int(beat_number[step]), codes), 0)
         order = [i for i in np.argsort(-scores, kind="stable")[:width] if np.isfinite(scores[i])]
         order = order or [int(np.argmax(scores))]
         lower, struck = lower[rows[order]], struck[rows[order]]

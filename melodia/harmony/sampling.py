@@ -1,10 +1,13 @@
 """Writing the lower voices under a soprano, step by step: bass, then tenor, then alto at each step.
 
 Every choice is drawn under masks, strongest first: a voice always sounds and holds only a note it
-has; its range (`SATB_RANGES`); no crossing and at most an octave between neighbouring upper voices;
-no parallel fifths or octaves with the voices already written at that step. A mask that would leave
-no choice is dropped (then the next ones still apply), so a melody outside a soprano's compass
-still gets three voices.
+has; its range (`SATB_RANGES`); the pitch classes a tune's rules allow there (a given chord's, a
+cadence's: `melodia.harmony.rules`); no crossing (the tenor under the soprano) and at most an octave
+between neighbouring upper voices; a hold inside a compound beat; no parallel fifths or octaves with
+the voices already written at that step, from the step before or from the beat before, and if that
+cannot be, none in similar motion; in a tune (not a chorale), no tenor in unison with the bass. A
+mask that would leave no choice is dropped (then the next ones still apply), so a melody outside a
+soprano's compass still gets three voices; the beam search pays for each mask dropped.
 
 The harmonization kept is chosen for its chords: the draws vote on the chord (pitch-class set) of
 every quarter-note beat, each with its own probabilities of the chords it could sound there, and a
@@ -22,6 +25,7 @@ import numpy as np
 from melodia.harmony.config import HIGHEST, HOLD, LOWEST, REST, TOKENS
 from melodia.harmony.data import STEPS_PER_QUARTER, Chorale, soprano_inputs
 from melodia.harmony.inference import Network, log_sum_exp
+from melodia.harmony.rules import ANY, StepRules, rules_of
 from melodia.harmony.voiceleading import SATB_RANGES, fault_counts
 
 STRUCK_PITCHES = np.arange(LOWEST, HIGHEST + 1)
@@ -89,34 +93,58 @@ def _parallel(candidate: np.ndarray, before: np.ndarray, other: np.ndarray, othe
 
 
 def voice_masks(voice: int, candidates: np.ndarray, previous: np.ndarray, chosen: dict[int, np.ndarray],
-                chosen_before: dict[int, np.ndarray]) -> list[np.ndarray]:
+                chosen_before: dict[int, np.ndarray], classes: int = ANY, may_strike: bool = True,
+                beat_before: dict[int, np.ndarray] | None = None, tenor_bass_unisons: bool = True) -> list[np.ndarray]:
     """Masks for `voice` (1 alto, 2 tenor, 3 bass), strongest first, over (n, TOKENS) candidate pitches;
-    `chosen` holds this step's pitches of the soprano and the voices written below."""
+    `chosen` holds this step's pitches of the soprano and the voices written below; `classes` the pitch
+    classes the voice may sound (a 12-bit mask: a given chord's, a cadence's), `may_strike` False inside a
+    beat where the voices hold (`melodia.harmony.rules`); on a beat, `beat_before` each voice's pitch on the
+    beat before, so that no parallels are heard from beat to beat either; `tenor_bass_unisons` False keeps the
+    tenor off the bass's pitch."""
     soprano = chosen[0][:, None]
     low, high = SATB_RANGES[voice]
     masks = [(candidates >= low) & (candidates <= high)]
+    if classes != ANY:
+        masks.append((np.left_shift(1, candidates % 12) & classes) != 0)
     if voice == 3:
         masks.append(candidates <= soprano - 3)
     elif voice == 2:
-        masks.append((candidates >= chosen[3][:, None]) & (candidates <= soprano) & (soprano - candidates <= 24))
+        masks.append((candidates >= chosen[3][:, None]) & (candidates < soprano) & (soprano - candidates <= 24))
     else:
         masks.append((candidates >= chosen[2][:, None]) & (candidates <= soprano) & (soprano - candidates <= 12)
                      & (candidates - chosen[2][:, None] <= 12))
+    if not may_strike:  # hold, not strike again
+        masks.append(np.broadcast_to(np.arange(candidates.shape[1]) == HOLD, candidates.shape))
     parallel = np.zeros_like(candidates, dtype=bool)
+    similar = np.zeros_like(candidates, dtype=bool)  # the same, both voices moving the same way: worse
     for other, pitch in chosen.items():
-        parallel |= _parallel(candidates, previous, pitch, chosen_before[other], other < voice)
-    masks.append(~parallel)
+        pairs = [(previous, chosen_before[other])] + ([(beat_before[voice], beat_before[other])] if beat_before
+                                                      else [])
+        for before, other_before in pairs:
+            found = _parallel(candidates, before, pitch, other_before, other < voice)
+            parallel |= found
+            similar |= found & (np.sign(candidates - before[:, None]) == np.sign(pitch - other_before)[:, None])
+    masks += [~parallel, ~similar]
+    if voice == 2 and not tenor_bass_unisons:  # the tenor leaves the bass its own line
+        masks.append(candidates != chosen[3][:, None])
     return masks
 
 
 def allowed(candidates: np.ndarray, masks: list[np.ndarray]) -> np.ndarray:
     """Candidates that sound, under every mask that leaves each row some choice."""
+    return allowed_and_dropped(candidates, masks)[0]
+
+
+def allowed_and_dropped(candidates: np.ndarray, masks: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """`allowed`, and per row how many masks had to be dropped (each a fault the beam pays for)."""
     keep = candidates > 0
+    dropped = np.zeros(len(candidates), dtype=np.int64)
     for mask in masks:
         tighter = keep & mask
         rows = tighter.any(axis=1)
         keep = np.where(rows[:, None], tighter, keep)
-    return keep
+        dropped += ~rows
+    return keep, dropped
 
 
 def harmonize_grid(model: Network, melody: Chorale, sampling: Sampling) -> Chorale:
@@ -158,25 +186,29 @@ def draw(model: Network, melody: Chorale, sampling: Sampling,
     struck = np.zeros((count, steps, 4), dtype=bool)
     score = np.zeros(count)
     votes = ChordVotes([], [])
+    rules = rules_of(melody)
     encoded = np.repeat(model.encode([a[None] for a in soprano_inputs(melody)]), count, axis=0)
     state = model.start(count)
     for step in range(steps):
         previous = lower[:, step - 1] if step else np.zeros((count, 4), dtype=np.int64)
-        before = {0: np.full(count, soprano[step - 1] if step else 0), **{v: previous[:, v] for v in (1, 2, 3)}}
+        before = {0: np.full(count, rules.soprano_before[step]), **{v: previous[:, v] for v in (1, 2, 3)}}
         context, state = model.decode_step(encoded[:, step], previous[:, [1, 2, 3]], state)
-        if vote and step % STEPS_PER_QUARTER == 0:
+        if vote and rules.beat_start[step]:
             codes, shares = _beat_votes(model, context, previous, before, int(soprano[step]),
-                                        int(soprano_bits[step]), step == 0)
+                                        int(soprano_bits[step]), step, rules, last_beat(lower, soprano, rules, step))
             votes.codes.append(codes)
             votes.shares.append(shares)
         chosen = {0: np.full(count, soprano[step])}
         below: list[np.ndarray] = []
+        beat = last_beat(lower, soprano, rules, step)
         for voice in (3, 2, 1):
             logits = model.voice_logits(context, below)
             candidates = candidate_pitches(previous[:, voice])
             if step == 0:
                 candidates[:, HOLD] = 0
-            keep = allowed(candidates, voice_masks(voice, candidates, previous[:, voice], chosen, before))
+            keep = allowed(candidates, voice_masks(voice, candidates, previous[:, voice], chosen, before,
+                                                   int(rules.pitch_classes[voice, step]),
+                                                   bool(rules.may_strike[step]), beat, rules.tenor_bass_unisons))
             token, logp = _choose(logits, keep, sampling, rng)
             pitch = candidates[np.arange(count), token]
             lower[:, step, voice], struck[:, step, voice] = pitch, token != HOLD
@@ -186,13 +218,28 @@ def draw(model: Network, melody: Chorale, sampling: Sampling,
     return lower, struck, score, votes if vote else None
 
 
+def last_beat(lower: np.ndarray, soprano: np.ndarray, rules: StepRules, step: int,
+              rows: np.ndarray | None = None) -> dict[int, np.ndarray] | None:
+    """On a beat of the meter, each voice's pitch on the beat before (soprano 0, alto 1, tenor 2, bass 3; for the
+    harmonizations `rows` of `lower`, all by default); None off the beat or before the second one."""
+    if not rules.beat_start[step]:
+        return None
+    earlier = np.flatnonzero(rules.beat_start[:step])
+    if not len(earlier):
+        return None
+    beat = int(earlier[-1])
+    chosen = lower[:, beat] if rows is None else lower[rows, beat]
+    return {0: np.full(len(chosen), soprano[beat]), **{v: chosen[:, v] for v in (1, 2, 3)}}
+
+
 def pitch_class_bits(pitches: np.ndarray) -> np.ndarray:
     """Each pitch's pitch class as a bit of a 12-bit mask (0 for a rest)."""
     return np.where(pitches > 0, np.left_shift(1, pitches % 12), 0)
 
 
 def _beat_votes(model: Network, context: np.ndarray, previous: np.ndarray, before: dict[int, np.ndarray],
-                soprano: int, soprano_bits: int, first: bool, branch: int = 3) -> tuple[np.ndarray, np.ndarray]:
+                soprano: int, soprano_bits: int, step: int, rules: StepRules,
+                beat: dict[int, np.ndarray] | None = None, branch: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """The draws' votes at a beat: each draw's probabilities (under the masks, at temperature 1) of the chords
     it could sound there, over its `branch` likeliest basses, under each the `branch` likeliest tenors, and
     every alto; the chords as sorted 12-bit masks and their mean probabilities over the draws."""
@@ -204,10 +251,13 @@ def _beat_votes(model: Network, context: np.ndarray, previous: np.ndarray, befor
 
     def probabilities_of(voice: int) -> tuple[np.ndarray, np.ndarray]:
         candidates = candidate_pitches(previous[rows, voice])
-        if first:
+        if step == 0:
             candidates[:, HOLD] = 0
         keep = allowed(candidates, voice_masks(voice, candidates, previous[rows, voice], chosen,
-                                               {v: pitches[rows] for v, pitches in before.items()}))
+                                               {v: pitches[rows] for v, pitches in before.items()},
+                                               int(rules.pitch_classes[voice, step]), bool(rules.may_strike[step]),
+                                               None if beat is None else {v: p[rows] for v, p in beat.items()},
+                                               rules.tenor_bass_unisons))
         logits = np.where(keep, model.voice_logits(context[rows], below).astype(np.float64), -np.inf)
         return candidates, np.exp(logits - log_sum_exp(logits))
 

@@ -13,13 +13,12 @@ next; else the chords estimated from the melody in its key (`melodia.style.harmo
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import replace
 from pathlib import Path
 
-from melodia.errors import MelodiaWarning, StyleError
+from melodia.errors import StyleError
 from melodia.score import Score, TempoChange
 from melodia.style.arrange import arrange, check_melody_kept, melody_track
 from melodia.style.form import check_form
@@ -41,12 +40,13 @@ from melodia.style.templates import (
 __all__ = ["HARMONIZERS", "Instrumentation", "Rhythm", "Style", "load_instrumentation", "load_rhythm", "load_style",
            "preset_names", "register_harmonizer", "stylize", "with_swing", "with_tempo"]
 
-# Named harmonizers a style may use instead of the rule-based accompaniment: a bare melody in,
-# a score of parts (melody first) out. `melodia.harmony` registers its own when imported.
-HARMONIZERS: dict[str, Callable[[Score], Score]] = {}
+# Named harmonizers a style may use instead of the rule-based accompaniment: a bare melody in (and
+# `chords=`: a progression, or None for the score's own symbols), a score of parts (melody first)
+# out. `melodia.harmony` registers its own when imported.
+HARMONIZERS: dict[str, Callable[..., Score]] = {}
 
 
-def register_harmonizer(name: str, harmonizer: Callable[[Score], Score]) -> None:
+def register_harmonizer(name: str, harmonizer: Callable[..., Score]) -> None:
     """Make `harmonizer` available to styles that name it (`harmonizer = "NAME"` in a style file)."""
     HARMONIZERS[name] = harmonizer
 
@@ -63,9 +63,8 @@ def stylize(score: Score, instrumentation: str | Path | Instrumentation | None =
     an intro and an ending to a bare melody (`melodia.style.quartet.default_form`); `swing`
     (long:short of each pair of eighths, 2 for a triplet feel) overrides the rhythm's. `chords`
     ("Am | Dm G | C | E7") replace the estimated harmony, and so, when no `chords` are given,
-    do the chord symbols `score` carries (a style's named
-    harmonizer, which would choose chords of its own, is then used only when no instrumentation
-    is there to play them, with a warning);
+    do the chord symbols `score` carries (a style's named harmonizer writes its voices to them
+    where no instrumentation is there to play them);
     `intro` is 'none', 'vamp' or 'phrase', `ending` 'none' or 'held', and `ritardando` slows
     the last two bars. The meter change of a rhythm comes first, so an added accompaniment is
     written in the new meter; swing, accents and humanizing come last, so they apply to the
@@ -99,11 +98,8 @@ def stylize(score: Score, instrumentation: str | Path | Instrumentation | None =
     given = bool(progression or out.chord_symbols)
     if combined is not None and combined.harmonizer and accompaniment and not (given and instrumentation) \
             and detect_voices(out).is_bare_melody:
-        if given:
-            warnings.warn(MelodiaWarning(f"style {combined.name!r}: its harmonizer {combined.harmonizer!r} chooses "
-                                         "chords of its own; the chords given are not played (name an "
-                                         "instrumentation to have them played)"), stacklevel=2)
-        tune, out = out, harmonizer(combined.harmonizer)(out)
+        write, tune = harmonizer(combined.harmonizer), out
+        out = write(out, chords=progression) if given else write(out)  # None: it reads the score's own symbols
         check_melody_kept(detect_voices(tune).melody, out, melody_track_index(out))
     if instrumentation:
         out = arrange(out, instrumentation, rhythm.accompaniment if rhythm else None, accompaniment,
@@ -119,7 +115,7 @@ def stylize(score: Score, instrumentation: str | Path | Instrumentation | None =
     return out.validate()
 
 
-def harmonizer(name: str) -> Callable[[Score], Score]:
+def harmonizer(name: str) -> Callable[..., Score]:
     """The harmonizer registered as `name` (`melodia.harmony` is imported once to register its own)."""
     if name not in HARMONIZERS:
         with suppress(ImportError):

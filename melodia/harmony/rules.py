@@ -1,0 +1,224 @@
+"""What the lower voices may do at each grid step of a tune that is not a chorale: the rules a harmonization
+of any melody keeps, on top of the masks of `melodia.harmony.sampling`.
+
+- the meter's beats: chords are voted for and guided on each beat of the tune's meter (a dotted quarter in
+  6/8, 9/8 and 12/8, a quarter in 3/4 and 4/4, a half in 2/2); inside a compound beat the lower voices hold,
+  so a jig is harmonized by the dotted quarter;
+- the final cadence: a melody that ends on a note of its tonic chord closes V(7)-I in root position, the
+  bass on the dominant then on the tonic;
+- given chords (`--chords` or the chord symbols a file carries): the lower voices sound only their tones,
+  the bass their bass note where each chord starts;
+- the soprano heard just before each step (a note shorter than a step included), so that parallels with a
+  quick melody note are seen.
+
+Pitch classes are 12-bit masks (bit p for pitch class p); `ANY` allows all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from melodia.harmony.data import STEP_TICKS, STEPS_PER_QUARTER, Chorale
+from melodia.score import Note, Score
+
+if TYPE_CHECKING:
+    from melodia.style.harmony import Bar, Chord
+
+ANY = (1 << 12) - 1
+DOMINANT_SEVENTH = (7, 11, 2, 5)  # from the tonic: the dominant, its (leading-tone) third, fifth and seventh
+
+
+@dataclass
+class StepRules:
+    """Per grid step: the pitch classes each voice may sound ((4, steps) masks; row 0, the soprano, unused),
+    whether the lower voices may strike, whether a beat of the meter starts there, and the soprano pitch
+    heard just before it (0 at the start); whether the tenor may sing in unison with the bass (as Bach's
+    tenors now and then do; a tune's harmonization keeps them apart)."""
+
+    pitch_classes: np.ndarray
+    may_strike: np.ndarray
+    beat_start: np.ndarray
+    soprano_before: np.ndarray
+    tenor_bass_unisons: bool = False
+
+    def sliced(self, first: int) -> StepRules:
+        """The rules from step `first` on (the first step a beat, where voices strike)."""
+        rules = StepRules(self.pitch_classes[:, first:].copy(), self.may_strike[first:].copy(),
+                          self.beat_start[first:].copy(), self.soprano_before[first:].copy(), self.tenor_bass_unisons)
+        if len(rules.may_strike):
+            rules.may_strike[0] = rules.beat_start[0] = True
+            rules.soprano_before[0] = 0
+        return rules
+
+
+def bits(pitch_classes: tuple[int, ...] | list[int] | set[int]) -> int:
+    return sum(1 << (pc % 12) for pc in set(pitch_classes))
+
+
+def free_rules(melody: Chorale) -> StepRules:
+    """No rules beyond the masks: any pitch class, strikes on every step, a beat every quarter note, the
+    soprano before a step as the grid holds it (how the harmonizer reads Bach's chorales)."""
+    steps = melody.steps
+    soprano = melody.pitches[0].astype(np.int64)
+    return StepRules(np.full((4, steps), ANY, dtype=np.int64), np.ones(steps, dtype=bool),
+                     np.arange(steps) % STEPS_PER_QUARTER == 0, np.concatenate([[0], soprano[:-1]]), True)
+
+
+def rules_of(melody: Chorale) -> StepRules:
+    """The rules a melody's grid carries (`extra["rules"]`), else `free_rules`."""
+    rules = melody.extra.get("rules")
+    return rules if isinstance(rules, StepRules) else free_rules(melody)
+
+
+def meter_rules(score: Score, notes: list[Note], steps: int) -> StepRules:
+    """Beats of the score's meter, holds inside compound beats, and the soprano heard before each step."""
+    from melodia.metrics import beat_ticks
+
+    beat_start = np.zeros(steps, dtype=bool)
+    may_strike = np.ones(steps, dtype=bool)
+    for start, length, meter in score.bars(steps * STEP_TICKS):
+        beat = beat_ticks(meter)
+        for tick in range(start, start + length, beat):
+            if tick % STEP_TICKS == 0 and tick // STEP_TICKS < steps:
+                beat_start[tick // STEP_TICKS] = True
+        if beat == 3 * STEP_TICKS:  # a compound beat: the lower voices move with it
+            first, last = -(-start // STEP_TICKS), min(steps, -(-(start + length) // STEP_TICKS))
+            may_strike[first:last] = beat_start[first:last]
+    return StepRules(np.full((4, steps), ANY, dtype=np.int64), may_strike, beat_start,
+                     soprano_before(notes, steps))
+
+
+def soprano_before(notes: list[Note], steps: int) -> np.ndarray:
+    """Per step, the pitch of the last melody note struck before the step's tick (0 where none has been)."""
+    heard = np.zeros(steps, dtype=np.int64)
+    onsets = sorted((n.onset_tick, n.pitch) for n in notes)
+    index, pitch = 0, 0
+    for step in range(steps):
+        while index < len(onsets) and onsets[index][0] < step * STEP_TICKS:
+            pitch = onsets[index][1]
+            index += 1
+        heard[step] = pitch
+    return heard
+
+
+def add_cadences(rules: StepRules, score: Score, notes: list[Note], soprano: np.ndarray,
+                 ends: list[Note]) -> list[tuple[int, int]]:
+    """Where a phrase (one of `ends`, the melody's phrase-ending notes) ends on the tonic, or the tune on the
+    tonic chord's third: the tonic chord in root position from the beat where the melody settles on it
+    (`final_start`) to the phrase's end, the dominant (seventh) chord over its root before it
+    (`dominant_start`), without a tone a half step from the melody's. Returns the steps where each dominant and
+    tonic start. `soprano` is the melody on the grid."""
+    from melodia.style.harmony import tonic_triad, tune_key
+
+    tonic, mode = tune_key(score, notes)
+    triad = tonic_triad(tonic, mode)
+    steps = rules.pitch_classes.shape[1]
+    index = {id(note): i for i, note in enumerate(notes)}
+    closing: dict[int, int] = {}  # the first note of each run of one pitch class that ends a phrase: its last
+    for end in ends:
+        last = index.get(id(end))
+        if last is None or end.pitch % 12 not in (triad[:2] if last == len(notes) - 1 else triad[:1]):
+            continue
+        first = last
+        while first > 0 and notes[first - 1].pitch % 12 == end.pitch % 12:
+            first -= 1
+        closing[first] = max(last, closing.get(first, last))
+    placed: list[tuple[int, int]] = []
+    stop = 0
+    for first, last in sorted(closing.items()):
+        end = notes[last]
+        final, dominant = _placed(rules.beat_start, soprano, -(-notes[first].onset_tick // STEP_TICKS), tonic, triad)
+        if not stop <= dominant < final < steps:
+            continue
+        stop = steps if last == len(notes) - 1 else min(steps, max(final + 1, -(-end.end_tick // STEP_TICKS)))
+        _cadence(rules, soprano, tonic, triad, (dominant, final, stop))
+        placed.append((dominant, final))
+    return placed
+
+
+def _cadence(rules: StepRules, soprano: np.ndarray, tonic: int, triad: tuple[int, ...],
+             where: tuple[int, int, int]) -> None:
+    """The dominant (seventh) from the first step of `where` to the second, the tonic from there to the third."""
+    dominant, final, stop = where
+    rules.pitch_classes[1:3, final:stop] = bits(list(triad))
+    rules.pitch_classes[3, final:stop] = bits([tonic])
+    for step in range(dominant, final):
+        clashes = {(soprano[step] + 1) % 12, (soprano[step] - 1) % 12} if soprano[step] else set()
+        rules.pitch_classes[1:3, step] = bits([pc for i in DOMINANT_SEVENTH if (pc := (tonic + i) % 12) not in clashes])
+    rules.pitch_classes[3, dominant:final] = bits([tonic + 7])
+    rules.may_strike[dominant] = rules.may_strike[final] = True
+
+
+def _placed(beat_start: np.ndarray, soprano: np.ndarray, settled: int, tonic: int,
+            triad: tuple[int, ...]) -> tuple[int, int]:
+    """The steps where the tonic chord and the dominant before it start: the tonic at `final_start`, unless the
+    melody then sounds no tone of the dominant seventh where the dominant would start and it does with the
+    tonic at `settled`."""
+    tones = {(tonic + i) % 12 for i in DOMINANT_SEVENTH}
+    early = final_start(beat_start, soprano, settled, triad)
+    placements = [(final, dominant_start(beat_start, soprano, final, tonic)) for final in dict.fromkeys((early,
+                                                                                                         settled))]
+    return next(((final, dominant) for final, dominant in placements if soprano[dominant] % 12 in tones
+                 and soprano[dominant] > 0), placements[0])
+
+
+def final_start(beat_start: np.ndarray, soprano: np.ndarray, settled: int, triad: tuple[int, ...]) -> int:
+    """The step the tonic chord starts on: `settled` (where the melody's run of notes of its closing pitch class
+    begins), or the beat before it when the melody sounds only tonic-chord tones from that beat on."""
+    beat = next((s for s in range(min(settled, len(beat_start) - 1), -1, -1) if beat_start[s]), settled)
+    if 0 < beat < settled and all(soprano[s] > 0 and soprano[s] % 12 in triad for s in range(beat, settled)):
+        return beat
+    return settled
+
+
+def dominant_start(beat_start: np.ndarray, soprano: np.ndarray, final: int, tonic: int) -> int:
+    """The step the dominant starts on, before the tonic at `final`: the last beat before it when the melody
+    sounds a tone of the dominant seventh there, else the first later step where it does, else the step just
+    before `final` (the melody's note then an appoggiatura over the dominant)."""
+    beat = next((s for s in range(final - 1, -1, -1) if beat_start[s]), final - 1)
+    tones = {(tonic + i) % 12 for i in DOMINANT_SEVENTH}
+    return next((s for s in range(beat, final) if soprano[s] > 0 and soprano[s] % 12 in tones), final - 1)
+
+
+def add_chords(rules: StepRules, score: Score, notes: list[Note],
+               progression: list[list[Chord]] | None = None) -> list[Bar]:
+    """The chords given (`progression`, else the chord symbols `score` carries) as the harmony: the lower
+    voices sound only their tones, the bass the chord's bass note where each chord starts (and where it
+    changes on a beat); returns the chords over the tune, as `melodia.style.harmony` lays them out."""
+    from melodia.style.harmony import from_progression, from_symbols
+
+    end = max(n.end_tick for n in notes)
+    if progression:
+        chords = from_progression(score, end, progression)
+    elif score.chord_symbols:
+        chords = from_symbols(score, end, score.chord_symbols)
+    else:
+        return []
+    steps = rules.pitch_classes.shape[1]
+    for stretch in chords:
+        first = -(-stretch.start // STEP_TICKS)
+        last = min(steps, -(-(stretch.start + stretch.length) // STEP_TICKS))
+        if first >= last:
+            continue
+        rules.pitch_classes[1:4, first:last] = bits(list(stretch.chord.pitch_classes))
+        rules.pitch_classes[3, first] = bits([stretch.chord.bass_pc])
+        rules.may_strike[first] = True
+    return chords
+
+
+def chords_honoured(grid: Chorale, chords: list[Bar], beat_start: np.ndarray) -> float:
+    """Share of the beats (`beat_start`) under a given chord where alto, tenor and bass sound only its tones."""
+    heard = kept = 0
+    for stretch in chords:
+        tones = set(stretch.chord.pitch_classes)
+        first = -(-stretch.start // STEP_TICKS)
+        last = min(grid.steps, -(-(stretch.start + stretch.length) // STEP_TICKS))
+        for step in np.flatnonzero(beat_start[first:last]) + first:
+            lower = {int(p) % 12 for p in grid.pitches[1:, step] if p > 0}
+            if lower:
+                heard += 1
+                kept += lower <= tones
+    return kept / heard if heard else 1.0
