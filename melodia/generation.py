@@ -62,7 +62,7 @@ __all__ = ["SCALE_CHOICES", "Constraints", "GenerateError", "GenerationSettings"
 # soft scale: log-probability taken from pitches outside the scale; minor's raised 6th and 7th lose less
 SOFT_OUTSIDE, SOFT_RAISED = 2.5, 0.7
 TONIC_GRAVITY = 0.8  # log-probability given to the tonic chord's pitches on a beat, so that the key is heard
-CHORD_GRAVITY = 1.6  # given to the pitches of the chord asked for (--chords) on a strong beat, so that it is heard
+CHORD_GRAVITY = 2.6  # given to the pitches of the chord asked for (--chords) on a strong beat, so that it is heard
 LEADING_NOTE = 11  # semitones above the tonic
 RETRIES = 12  # draws of a melody that broke a rule (a mask that had to give way) before giving up
 

@@ -48,12 +48,13 @@ class TuneType:
     density: str | None = None  # notes per bar the soft density control asks for (running eighths)
     max_leap: int = 12  # semitones: a tune's line moves within the octave, as players' fingers do
     b_floor: int = 1  # semitones below the first strain's mean pitch a new strain may go (it sits higher)
+    last_fall: float = 3.0  # semitones the tune's closing ending sits below the first strain (so the tune ends low)
 
 
 TUNE_TYPES = {
-    "jig": TuneType("6/8", 8, "AABB", density="6", b_floor=-2),
+    "jig": TuneType("6/8", 8, "AABB", density="6", b_floor=-4),
     "reel": TuneType("4/4", 8, "AABB", density="8"),
-    "hornpipe": TuneType("4/4", 8, "AABB", density="8", b_floor=4),
+    "hornpipe": TuneType("4/4", 8, "AABB", density="8", b_floor=5, last_fall=0.0),  # ends mid-range
     "polka": TuneType("2/4", 8, "AABB", density="4"),
     "waltz": TuneType("3/4", 8, "AABB"),
     "air": TuneType("3/4", 8, "AABA", metre="free", b_floor=-1),
@@ -61,7 +62,6 @@ TUNE_TYPES = {
 FOLK_RANGE = (62, 83)  # D4 to B5, where fiddle and whistle tunes sit (widened to hold the seed)
 B_RISE = 7.0  # semitones a new strain's register sits above the first strain's (as real B strains do)
 LAST_CEILING = 4  # semitones above the first strain's mean pitch that the tune's closing ending may reach
-LAST_FALL = 3.0  # semitones the tune's closing ending sits below the first strain's, so that the tune ends low
 
 PartKey = tuple[str, bool]  # a strain's letter, and whether the playing ends closed
 Part = tuple[list[Note], list[Note]]  # a strain's body and one of its endings, timed from the strain's start
@@ -198,13 +198,14 @@ class TuneWriter:
         strain's mean pitch, so that it sits higher as B strains do."""
         register = self.base.register
         if register is None and played is not None and "register" in _conditions(self.loaded):
-            register = _register(played, self.pickup, index, self.length,
+            fall = self.kind.last_fall if self.kind else TuneType.last_fall
+            register = _register(played, self.pickup, index, self.length, fall,
                                  self.letters[index] not in self.letters[:index], index + 1 == len(self.letters))
         pitch_range = self.base.pitch_range
         if self.kind and played is not None and pitch_range:
             home = round(float(np.nanmean(bar_mean_pitches(played)[self.pickup:self.pickup + self.length])))
             if self.letters[index] not in self.letters[:index]:
-                pitch_range = PitchRange(max(pitch_range[0], min(home - self.kind.b_floor, pitch_range[1] - 12)),
+                pitch_range = PitchRange(max(pitch_range[0], min(home - self.kind.b_floor, pitch_range[1] - 10)),
                                          pitch_range[1])
             elif self.closes(index) and self.letters[index] == self.letters[-1]:  # the tune's last ending ends low
                 pitch_range = PitchRange(pitch_range[0], max(min(home + LAST_CEILING, pitch_range[1]),
@@ -293,10 +294,11 @@ def _same_chords(chords: str | None, first_bar: int, again_bar: int, length: int
     return all(bars[(first_bar + k) % len(bars)] == bars[(again_bar + k) % len(bars)] for k in range(length))
 
 
-def _register(played: Score, pickup: int, index: int, length: int, new_strain: bool, last: bool) -> str:
+def _register(played: Score, pickup: int, index: int, length: int, last_fall: float, new_strain: bool,
+              last: bool) -> str:
     """The register asked of each bar up to the end of playing `index`: the bars played keep their own; a new
     strain's body sits `B_RISE` semitones above the first strain, its ending comes back to the first strain's
-    register, and the tune's closing ending sits `LAST_FALL` below it."""
+    register, and the tune's closing ending sits `last_fall` semitones below it."""
     from melodia.controls import REGISTER_FLOORS, REGISTERS
 
     def register(pitch: float) -> str:
@@ -310,7 +312,7 @@ def _register(played: Score, pickup: int, index: int, length: int, new_strain: b
     earlier = [register(m if np.isfinite(m) else home) for m in means[:before]]
     earlier += [register(home)] * (before - len(earlier))
     body = [register(home + B_RISE if new_strain else home)] * (length - ending)
-    return ",".join(earlier + body + [register(home - LAST_FALL if last else home)] * ending)
+    return ",".join(earlier + body + [register(home - last_fall if last else home)] * ending)
 
 
 def _form(played: Score, letters: str, length: int, parts: set[PartKey], pickup: int = 0) -> Form:
