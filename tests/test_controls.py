@@ -188,9 +188,9 @@ def test_the_style_step_plays_the_generated_chords() -> None:
                       Constraints(bars=4, chords="Am | F | E7 | Am", form="none"))[0]
     styled = stylize(melody, style="piano-ballad", intro="none", ending="none")
     assert [c.symbol for c in styled.chord_symbols][:4] == ["Am", "F", "E7", "Am"]
-    bass = next(t for t in styled.tracks if "bass" in t.name.lower())
+    left_hand = next(t for t in styled.tracks if t.name == "Piano LH")  # the bass and its figure
     bar = 1920
-    assert {n.pitch % 12 for n in bass.notes if bar <= n.onset_tick < 2 * bar} <= {5, 9, 0}  # F major's tones
+    assert {n.pitch % 12 for n in left_hand.notes if bar <= n.onset_tick < 2 * bar} <= {5, 9, 0}  # F major's tones
 
 
 def test_chords_pull_harder_on_strong_beats_than_on_the_other_beats() -> None:
