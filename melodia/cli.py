@@ -923,6 +923,18 @@ def _finetune_commands(commands: Any) -> None:
                       help="list a file no manifest lists in its folder's manifest.json (made when missing), as "
                            "kept; without it, such a file is refused")
     keep.set_defaults(run=_keep)
+    discard = commands.add_parser("discard", help="mark outputs discarded in their folder's manifest (melodia learn "
+                                                  "reads it)")
+    discard.add_argument("files", nargs="+", metavar="FILE", help="melodies to mark, such as out/004.mid")
+    discard.add_argument("--add", action="store_true",
+                         help="list a file no manifest lists in its folder's manifest.json (made when missing)")
+    discard.set_defaults(run=_discard)
+    rate = commands.add_parser("rate", help="rate an output 1 (worst) to 5 (best) in its folder's manifest")
+    rate.add_argument("file", metavar="FILE", help="the melody to rate, such as out/005.mid")
+    rate.add_argument("rating", metavar="N", help="1 to 5")
+    rate.add_argument("--add", action="store_true",
+                      help="list a file no manifest lists in its folder's manifest.json (made when missing)")
+    rate.set_defaults(run=_rate)
 
 
 def _finetune(args: argparse.Namespace) -> None:
@@ -946,6 +958,25 @@ def _keep(args: argparse.Namespace) -> None:
     for name in args.files:
         changed = mark_kept(name, keep=not args.drop, add=args.add)
         print(f"{'dropped' if args.drop else 'kept'} {name} in {', '.join(str(p) for p in changed)}")
+
+
+
+def _discard(args: argparse.Namespace) -> None:
+    from melodia.feedback import mark_discarded
+
+    for name in args.files:
+        changed = mark_discarded(name, add=args.add)
+        print(f"discarded {name} in {', '.join(str(p) for p in changed)}")
+
+
+def _rate(args: argparse.Namespace) -> None:
+    from melodia.feedback import FeedbackError, rate
+
+    if not args.rating.strip().isdigit():
+        raise FeedbackError(f"{args.file}: rating {args.rating!r}; a rating is a whole number from 1 (worst) to 5 "
+                            "(best)")
+    changed = rate(args.file, int(args.rating), add=args.add)
+    print(f"rated {args.file} {int(args.rating)} in {', '.join(str(p) for p in changed)}")
 
 
 if __name__ == "__main__":

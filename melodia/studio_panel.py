@@ -203,7 +203,11 @@ class StudioPanel:
             message.value = f"kept as {html.escape(str(path))}"
 
         def on_discard(_: Any) -> None:
-            self.studio.discard(candidate)
+            try:
+                self.studio.discard(candidate)  # written with "keep": false, for learning
+            except MelodiaError as error:
+                message.value = f'<span style="{ERROR_STYLE}">{html.escape(str(error))}</span>'
+                return
             row = self.rows.pop(candidate.number, None)
             self.candidates_box.children = tuple(self.rows.values())
             if row is not None:

@@ -7,7 +7,8 @@ This module holds the studio's logic, with no widgets: `Studio` loads a model on
 seed phrase, generates `Candidate`s (each with a piano roll, audio, notation and MIDI),
 restyles them with any combined style preset, and keeps them in a folder with a
 `manifest.json` that fine-tuning reads (`melodia finetune --kept DIR`, see `melodia.feedback`: an
-entry with `"keep": true` is a kept melody). The panel itself,
+entry with `"keep": true` is a kept melody; Discard writes the melody too, with `"keep": false`, for
+`melodia learn`). The panel itself,
 built on ipywidgets, is `melodia.studio_panel`; `melodia.studio()` shows it.
 
 The kept folder holds `001.mid`, `002.mid` ... (the melodies, one track each, as generated),
@@ -281,15 +282,27 @@ class Studio:
         candidate.kept_as = None
         candidate._cache.clear()
 
-    def discard(self, candidate: Candidate) -> None:
-        """Drop a candidate from the studio (a kept file stays where it is)."""
+    def discard(self, candidate: Candidate) -> Path:
+        """Drop a candidate from the studio, its melody written as the next NNN.mid in the folder and listed in
+        manifest.json with `"keep": false`, so that learning hears what was not liked too (a kept file is marked
+        discarded instead). Returns the melody's path."""
         self.candidates = [c for c in self.candidates if c is not candidate]
+        if candidate.kept_as is not None:
+            from melodia.feedback import mark_discarded
+
+            mark_discarded(candidate.kept_as)
+            return candidate.kept_as
+        return self._write(candidate, keep=False)
 
     def keep(self, candidate: Candidate) -> Path:
         """Write the candidate's melody as the next NNN.mid in the kept folder (its styled version under
         styled/ when a style is applied) and list it in manifest.json. Returns the melody's path."""
-        if candidate.kept_as is not None:
-            return candidate.kept_as
+        if candidate.kept_as is None:
+            candidate.kept_as = self._write(candidate, keep=True)
+        return candidate.kept_as
+
+    def _write(self, candidate: Candidate, keep: bool) -> Path:
+        """The candidate's melody as the folder's next NNN.mid, listed in manifest.json marked `keep`."""
         from melodia.io.atomic import atomic_write_bytes, atomic_write_text, make_folder
         from melodia.io.midi import score_to_midi_bytes
 
@@ -301,18 +314,17 @@ class Studio:
         path = atomic_write_bytes(self.folder / f"{number:03d}.mid", score_to_midi_bytes(candidate.melody),
                                   overwrite=False)
         styled = None
-        if candidate.style:
+        if candidate.style and keep:
             styled = f"styled/{number:03d}-{candidate.style}.mid"
             atomic_write_bytes(self.folder / styled, candidate.midi(), overwrite=False)
         melody = candidate.melody
         pitches = [n.pitch for n in melody.notes]
-        entries.append({"file": path.name, "keep": True, "settings": candidate.settings, "style": candidate.style,
+        entries.append({"file": path.name, "keep": keep, "settings": candidate.settings, "style": candidate.style,
                         "styled_file": styled, "notes": melody.note_count, "bars": bar_count(melody),
                         "lowest": min(pitches, default=0), "highest": max(pitches, default=0),
                         "key": melody.key_signatures[0].name if melody.key_signatures else None,
                         "note_text": note_text(melody, most=10_000)})
         atomic_write_text(self.folder / MANIFEST, json.dumps(manifest, indent=2))
-        candidate.kept_as = path
         return path
 
 

@@ -143,11 +143,16 @@ def test_keep_into_a_generated_folder_adds_to_its_manifest(tmp_path: Path, candi
     assert [e["file"] for e in read_kept(tmp_path)] == ["002.mid"]
 
 
-def test_discard_drops_the_candidate(candidates: list[Candidate]) -> None:
-    studio = Studio(("model", "tokenizer"))
+def test_discard_drops_the_candidate_and_records_it_discarded(tmp_path: Path, candidates: list[Candidate]) -> None:
+    studio = Studio(("model", "tokenizer"), tmp_path)
     studio.candidates = list(candidates)
-    studio.discard(candidates[1])
+    assert studio.discard(candidates[1]) == tmp_path / "001.mid"
     assert studio.candidates == [candidates[0], candidates[2]]
+    assert _line(read_score(tmp_path / "001.mid")) == _line(candidates[1].melody)
+    studio.keep(candidates[0])
+    studio.discard(candidates[0])  # kept, then discarded: the same file, marked again
+    marks = [(e["file"], e["keep"]) for e in json.loads((tmp_path / "manifest.json").read_text())["outputs"]]
+    assert marks == [("001.mid", False), ("002.mid", False)] and read_kept(tmp_path) == []
 
 
 def _parts(widget: object, name: str) -> list[object]:
@@ -198,6 +203,8 @@ def test_panel_generate_keep_discard_and_errors(studio: Studio, tmp_path: Path) 
     assert "in celtic-jig" in _parts(rows[1], "header")[0].value  # type: ignore[attr-defined]
     _parts(rows[1], "discard")[0].click()  # type: ignore[attr-defined]
     assert _parts(panel.widget, "candidate") == [rows[0]]
+    entries = json.loads((tmp_path / "kept" / "manifest.json").read_text())["outputs"]
+    assert [(e["file"], e["keep"]) for e in entries] == [("001.mid", True), ("002.mid", False)]
     assert rows[1].comm is None and rows[0].comm is not None  # type: ignore[attr-defined]  # closed, not leaked
 
     panel.pitch_range.value = "C6:C4"
