@@ -40,7 +40,7 @@ import csv
 import io
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +80,7 @@ class Mark:
     path: Path
     keep: bool | None = None
     rating: int | None = None
+    settings: dict[str, Any] | None = field(default=None, compare=False)  # what made it, when a manifest says
 
 
 def mark_kept(path: str | os.PathLike[str], keep: bool = True, add: bool = True) -> list[Path]:
@@ -224,7 +225,8 @@ def marks(folder: str | os.PathLike[str]) -> list[Mark]:
                             f"or melodia discard {folder}/002.mid")
     found: dict[str, Mark] = {}
     for manifest in manifests(folder):
-        for entry in _read(manifest).get("outputs", []):
+        data = _read(manifest)
+        for entry in data.get("outputs", []):
             name = entry.get("file") if isinstance(entry, dict) else None
             if not isinstance(name, str) or not (folder / name).is_file():
                 continue
@@ -232,5 +234,6 @@ def marks(folder: str | os.PathLike[str]) -> list[Mark]:
             rating = entry.get(RATING) if entry.get(RATING) in RATINGS and not isinstance(entry.get(RATING), bool) \
                 else None
             if keep is not None or rating is not None:
-                found[name] = Mark(folder / name, keep, rating)
+                settings = entry.get("settings", data.get("settings"))
+                found[name] = Mark(folder / name, keep, rating, settings if isinstance(settings, dict) else None)
     return [found[name] for name in sorted(found)]
