@@ -39,6 +39,7 @@ from melodia.score import TICKS_PER_QUARTER, Score
 
 DEFAULT_SEED = "D4 E4 F#4/8 G4/8 A4/2 key=D meter=6/8"
 DEFAULT_FOLDER = "melodia-kept"
+PERSONAL = "personal"  # the folder's subfolder of personal models, round-1.safetensors ...
 MANIFEST = "manifest.json"
 NO_STYLE = "melody only"
 AUDIO_RATE = 22050
@@ -209,8 +210,26 @@ def bar_count(score: Score) -> int:
     return len(score.bar_starts(score.end_tick - 1)) if score.end_tick else 0
 
 
+@dataclass(frozen=True)
+class Round:
+    """A model the studio can generate with: the one it started with (number 0) or a personal one learnt from
+    `marks` marks of the folder."""
+
+    number: int
+    path: Path | None  # None: a model handed over loaded
+    marks: int
+    model: Any = field(repr=False)
+    name: str = ""
+
+    def label(self) -> str:
+        if self.number == 0:
+            return f"the starting model ({self.name})"
+        return f"round {self.number}: learnt from {self.marks} marks"
+
+
 class Studio:
-    """A model loaded once, the candidates of the last generation, and a folder for kept melodies.
+    """A model loaded once, the candidates of the last generation, a folder for kept and discarded melodies,
+    and the personal models learnt from them, round by round.
 
     Args:
         model: a model file, "default" (shipped in the package), or a loaded (model, tokenizer) pair.
@@ -225,6 +244,48 @@ class Studio:
         self.folder = Path(folder)
         self.candidates: list[Candidate] = []
         self.generated = 0  # candidates made so far, for their numbers
+        self.rounds = [Round(0, Path(str(model)) if isinstance(model, (str, Path)) else None, 0, self.model,
+                             self.model_name)]
+        self.current = 0  # the index in `rounds` of the model that generates
+
+    @property
+    def round(self) -> int:
+        """The round the user is in: 1 before any learning, then one more for each personal model learnt."""
+        return self.rounds[self.current].number + 1
+
+    def learn(self, settings: Any = None) -> Round:
+        """A personal model learnt from every mark in the folder (`melodia.learn`), starting from the model that
+        generates now; it generates from now on. Returns its round.
+
+        Raises:
+            MelodiaError: no marks to learn from, in one line.
+        """
+        from melodia.feedback import marks
+        from melodia.learn import learn
+        from melodia.modelfile import load_model, save_model
+
+        start = self.rounds[self.current]
+        personal = self.folder / PERSONAL
+        personal.mkdir(parents=True, exist_ok=True)
+        source = start.path
+        if source is None:  # a model handed over loaded: written once so that learning can name it
+            source = save_model(personal / "start.safetensors", *start.model, {"studio": "a loaded model"})
+        number = max(r.number for r in self.rounds) + 1
+        output = personal / f"round-{number}.safetensors"
+        learn(source, [self.folder], output, settings=settings)
+        model, tokenizer, _ = load_model(output)
+        self.rounds.append(Round(number, output, len(marks(self.folder)), (model, tokenizer),
+                                 f"{output} (round {number})"))
+        return self.go_back(len(self.rounds) - 1)
+
+    def go_back(self, index: int) -> Round:
+        """Generate with the model of `rounds[index]` (0: the model the studio started with)."""
+        if not 0 <= index < len(self.rounds):
+            raise StudioError(f"round index {index}: expected 0 to {len(self.rounds) - 1}")
+        self.current = index
+        chosen = self.rounds[index]
+        self.model, self.model_name = chosen.model, chosen.name
+        return chosen
 
     @staticmethod
     def check_seed(text: str) -> str:

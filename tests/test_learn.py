@@ -13,7 +13,7 @@ from helpers import MELODY, line, untrained
 from melodia.cli import main
 from melodia.feedback import mark_discarded, mark_kept
 from melodia.io.midi import write_midi
-from melodia.learn import LearnError, LearnSettings, learn, marked_melodies, preference_pairs
+from melodia.learn import LearnSettings, learn, marked_melodies, preference_pairs
 from melodia.modelfile import load_model, save_model
 from melodia.score import Score
 from melodia.taste import TasteModel, features

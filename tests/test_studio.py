@@ -238,3 +238,32 @@ def test_panel_notation_toggle_engraves_the_melody(studio: Studio, candidates: l
     assert "<svg" in sheet.value and sheet.layout.display == "block"  # type: ignore[attr-defined]
     toggle.value = False  # type: ignore[attr-defined]
     assert sheet.layout.display == "none"  # type: ignore[attr-defined]
+
+
+def test_rounds_learn_from_the_marks_and_go_back(studio: Studio, tmp_path: Path) -> None:
+    pytest.importorskip("ipywidgets")
+    from melodia.learn import LearnSettings
+    from melodia.studio_panel import StudioPanel
+
+    panel = StudioPanel(Studio(studio.model, tmp_path / "kept"))
+    assert "round 1" in panel.round_status.value and "nothing learnt yet" in panel.round_status.value
+    panel.learn_button.click()  # nothing marked yet: said in one line, nothing learnt
+    assert "no manifest.json here" in panel.round_status.value and len(panel.studio.rounds) == 1
+    panel.seed.value, panel.bars.value, panel.count.value = "G4 A4 B4 key=G meter=3/4", 4, 3
+    panel.generate_button.click()
+    rows = _parts(panel.widget, "candidate")
+    _parts(rows[0], "keep")[0].click()  # type: ignore[attr-defined]
+    _parts(rows[1], "discard")[0].click()  # type: ignore[attr-defined]
+    _parts(rows[2], "discard")[0].click()  # type: ignore[attr-defined]
+    first = panel.studio.learn(LearnSettings(drawn=8, steps=3))
+    panel._show_round()
+    assert first.number == 1 and first.marks == 3 and first.path == tmp_path / "kept" / "personal" / "round-1.safetensors"
+    assert "<b>round 2</b>" in panel.round_status.value and "learnt from 3 marks" in panel.round_status.value
+    assert panel.studio.model is first.model and "round 1" in panel.studio.model_name
+    panel.generate_button.click()
+    assert len(_parts(panel.widget, "candidate")) == 3
+    assert panel.studio.candidates[0].settings["model"].endswith("round-1.safetensors (round 1)")
+    panel.models.value = 0  # back to the starting model
+    assert panel.studio.model[0] is studio.model[0] and "<b>round 1</b>" in panel.round_status.value
+    assert [label for label, _ in panel.models.options] == ["the starting model (a loaded model)",
+                                                            "round 1: learnt from 3 marks"]
