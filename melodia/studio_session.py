@@ -269,7 +269,8 @@ class Studio:
         personal.mkdir(parents=True, exist_ok=True)
         source = start.path
         if source is None:  # a model handed over loaded: written once so that learning can name it
-            source = save_model(personal / "start.safetensors", *start.model, {"studio": "a loaded model"})
+            model, tokenizer = start.model
+            source = save_model(personal / "start.safetensors", model, tokenizer, {"studio": "a loaded model"})
         number = max(r.number for r in self.rounds) + 1
         output = personal / f"round-{number}.safetensors"
         learn(source, [self.folder], output, settings=settings)

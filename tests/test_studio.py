@@ -257,7 +257,8 @@ def test_rounds_learn_from_the_marks_and_go_back(studio: Studio, tmp_path: Path)
     _parts(rows[2], "discard")[0].click()  # type: ignore[attr-defined]
     first = panel.studio.learn(LearnSettings(drawn=8, steps=3))
     panel._show_round()
-    assert first.number == 1 and first.marks == 3 and first.path == tmp_path / "kept" / "personal" / "round-1.safetensors"
+    assert first.number == 1 and first.marks == 3
+    assert first.path == tmp_path / "kept" / "personal" / "round-1.safetensors"
     assert "<b>round 2</b>" in panel.round_status.value and "learnt from 3 marks" in panel.round_status.value
     assert panel.studio.model is first.model and "round 1" in panel.studio.model_name
     panel.generate_button.click()
