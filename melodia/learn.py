@@ -61,8 +61,10 @@ class LearnSettings:
         supervised: weight of the per-token NLL of the liked melodies and the user's files.
         anchor: weight of the per-token KL divergence from the reference model.
         drawn: melodies drawn from the starting model and judged by the taste model fitted on the marks (0: none).
-        top: the share of the drawn melodies the taste model likes best that count as liked (the lower half as
-            not liked; the rest only anchor).
+        top: 0 (graded): each drawn melody is liked as much as the taste model says; else the share of them it
+            likes best that count as liked (the lower half as not liked, the rest only anchor).
+        caution: the taste model's L2 penalty: the fewer the marks, the closer to indifferent it stays.
+        strength: weight of the reward-weighted term ("rwr") against the anchor.
         rank: rank of the change of the output layer's weights (0: only its biases change).
     """
 
@@ -73,7 +75,9 @@ class LearnSettings:
     supervised: float = 0.2
     anchor: float = 1.0
     drawn: int = 64
-    top: float = 0.25
+    top: float = 0.0
+    caution: float = 4.0
+    strength: float = 4.0
     rank: int = 16
 
     def __post_init__(self) -> None:
@@ -82,7 +86,8 @@ class LearnSettings:
                   ("lr", 0 < self.lr <= 1, "in (0, 1]"), ("beta", self.beta > 0, "> 0"),
                   ("supervised", self.supervised >= 0, ">= 0"), ("anchor", self.anchor >= 0, ">= 0"),
                   ("drawn", isinstance(self.drawn, int) and 0 <= self.drawn <= 1000, "0..1000"),
-                  ("top", 0 < self.top <= 0.5, "in (0, 0.5]"),
+                  ("top", 0 <= self.top <= 0.5, "0..0.5"), ("caution", self.caution >= 0, ">= 0"),
+                  ("strength", self.strength > 0, "> 0"),
                   ("rank", isinstance(self.rank, int) and 0 <= self.rank <= 256, "0..256")]
         for name, ok, accepted in checks:
             if not ok:
@@ -220,10 +225,10 @@ def _encode(tokenizer: Any, score: Any, path: Path, cut: bool = True) -> Any:
     return tokens[:MAX_TOKENS] if cut else tokens
 
 
-def preference_pairs(melodies: Sequence[Liked]) -> list[tuple[int, int]]:
-    """(liked more, liked less) for every two marked melodies liked differently."""
+def preference_pairs(melodies: Sequence[Liked], gap: float = 0.2) -> list[tuple[int, int]]:
+    """(liked more, liked less) for every two melodies whose likings differ by `gap` or more."""
     marked = [(index, m.liking) for index, m in enumerate(melodies) if m.liking is not None]
-    return [(better, worse) for better, high in marked for worse, low in marked if high > low]
+    return [(better, worse) for better, high in marked for worse, low in marked if high >= low + gap]
 
 
 # ---------------------------------------------------------------- learning
@@ -285,7 +290,8 @@ def judged_drawings(model: Any, tokenizer: Any, melodies: Sequence[Liked], setti
     likings = [float(m.liking) for m in marked if m.liking is not None]
     if not settings.drawn or not likings or min(likings) == max(likings):
         return []
-    taste = TasteModel.fit(np.stack([features(m.score, m.request.seed_end_tick) for m in marked]), likings)
+    taste = TasteModel.fit(np.stack([features(m.score, m.request.seed_end_tick) for m in marked]), likings,
+                           settings.caution)
     requests = list({repr((m.request.seed, m.request.constraints)): m.request for m in reversed(marked)}.values())
     requests = requests[:MAX_REQUESTS]
     per_request = math.ceil(settings.drawn / len(requests))
@@ -300,11 +306,14 @@ def judged_drawings(model: Any, tokenizer: Any, melodies: Sequence[Liked], setti
     if not drawings:
         return []
     predicted = taste(np.stack([features(score, request.seed_end_tick) for score, request in drawings]))
-    ranks = np.argsort(np.argsort(-predicted))
-    liked_count, disliked_from = round(settings.top * len(drawings)), len(drawings) // 2
-    return [Liked(f"drawn {number}", tokenizer.encode(score)[:MAX_TOKENS],
-                  1.0 if rank < liked_count else 0.0 if rank >= disliked_from else None, score, request, "drawn")
-            for number, ((score, request), rank) in enumerate(zip(drawings, ranks))]
+    if settings.top == 0:  # graded: the taste model's own liking, as sure as the marks make it
+        judged: list[float | None] = [float(p) for p in predicted]
+    else:
+        ranks = np.argsort(np.argsort(-predicted))
+        liked_count, disliked_from = round(settings.top * len(drawings)), len(drawings) // 2
+        judged = [1.0 if rank < liked_count else 0.0 if rank >= disliked_from else None for rank in ranks]
+    return [Liked(f"drawn {number}", tokenizer.encode(score)[:MAX_TOKENS], liking, score, request, "drawn")
+            for number, ((score, request), liking) in enumerate(zip(drawings, judged))]
 
 
 def fit_output_layer(model: Any, melodies: Sequence[Liked], pairs: Sequence[tuple[int, int]],
@@ -403,8 +412,8 @@ class Objective:
         self.reference_entropy = -(self.reference_probabilities * reference).sum(-1)
         self.better = torch.tensor([p[0] for p in pairs], dtype=torch.long)
         self.worse = torch.tensor([p[1] for p in pairs], dtype=torch.long)
-        self.supervised_rows = torch.tensor([m.kind == "own" or (m.liking is not None and m.liking >= 0.5)
-                                             for m in melodies])
+        self.supervised_rows = torch.tensor([m.kind == "own" or (m.kind == "marked" and m.liking is not None
+                                                                 and m.liking >= 0.5) for m in melodies])
         likings = [m.liking for m in melodies if m.liking is not None]
         mean = sum(likings) / len(likings) if likings else 0.0
         self.advantage = torch.tensor([0.0 if m.liking is None else m.liking - mean for m in melodies])
@@ -417,9 +426,9 @@ class Objective:
         if settings.supervised and bool(self.supervised_rows.any()):
             rows = self.supervised_rows
             loss = loss - settings.supervised * sums[rows].sum() / tokens[rows].sum()
-        if settings.objective == "rwr":
-            weights = self.advantage / max(float(self.advantage.abs().sum()), 1e-9)
-            return loss - (weights * sums / tokens * len(tokens)).sum() / max(1, int((weights != 0).sum()))
+        if settings.objective == "rwr":  # how much more than the mean each melody is liked, per token
+            rated = max(1, int((self.advantage != 0).sum()))
+            return loss - (self.advantage * sums / tokens).sum() / rated * settings.strength
         if len(self.better):
             ratio = sums - self.reference_sums
             margin = ratio[self.better] - ratio[self.worse]
