@@ -7,22 +7,29 @@ or `melodia.learn.learn("default", [Path("melodia-kept")], Path("mine.safetensor
 
 The marks come from the manifests of the feedback folders (`melodia.feedback`): each marked
 melody gets a liking, 1 for kept, 0 for discarded, (rating - 1) / 4 for a rating (a rating wins
-over a keep mark), and every two melodies liked differently make a pair, the one liked more first.
-The objective is DPO on those pairs with the starting model as the frozen reference: for a pair
-(w, l), -log sigmoid(beta * ((log p(w) - log ref(w)) - (log p(l) - log ref(l)))) on whole-sequence
-log-likelihoods; beside it a small supervised term (the per-token NLL of the liked melodies and of
-the files of `--folder`), and an anchor, the per-token KL divergence from the reference on every
-marked melody, so that the personal model keeps the base model's ear and variety. `objective="ipo"`
-takes IPO's squared loss instead, `"rwr"` reward-weighted fine-tuning (the log-likelihood of each
-melody weighted by how much more it was liked than the mean), both measured in
-scripts/bench_feedback.py.
+over a keep mark). A dozen marks are few, so they teach through a taste model (`melodia.taste`: a
+logistic model on what a listener hears, cautious while the marks are few), which judges 64
+melodies drawn from the starting model with the seeds and constraints the marked melodies were
+made with (their manifests record them; else their opening bar and length). Each drawn melody is
+liked as much as the taste model says, and the objective (`objective="rwr"`, reward-weighted) raises
+the per-token log-likelihood of each drawn melody by how much more than the mean it is liked and
+lowers it by how much less. Beside it: a small supervised term (the per-token NLL of the kept
+melodies and of the files of `--folder`), and an anchor, the per-token KL divergence from the
+starting model on every melody of the batch, so that the personal model keeps its ear and variety.
+`objective="dpo"` (or `"ipo"`) takes DPO's (IPO's) loss on pairs instead, every two melodies liked
+0.2 or more apart, the starting model as the frozen reference: for a pair (w, l),
+-log sigmoid(beta * ((log p(w) - log ref(w)) - (log p(l) - log ref(l)))) on whole-sequence
+log-likelihoods. scripts/bench_feedback.py measures them with simulated listeners. Learnt again
+from the personal model of the last round, the melodies are drawn where the user now is: each
+round is a step of policy improvement, and the anchor keeps each step small.
 
-Only the output layer learns (the bottleneck from the LSTM to the embedding width, and the output
-bias): the recurrent layers and the embedding stay the base model's, so the LSTM's states are
-computed once and each step is a few matrix products (a round's update of 40 marks takes seconds on
-one CPU thread), and the personal model cannot forget much. It is written as a whole model file in
-the base's precision (4.6 MB for the default), which every command reads; its record names the base
-model and counts the marks.
+Only the output layer learns, by a low-rank change (rank 16 of the bottleneck from the LSTM to the
+embedding width, with its bias and the output bias): the recurrent layers and the embedding stay the
+starting model's, so the LSTM's states and the starting model's logits are computed once and each of
+the 40 steps is a few small matrix products (a round's update, drawing included, takes seconds on one
+CPU thread). The change is merged into the weights and written as a whole model file in the base's
+precision (4.6 MB for the default), which every command reads; its record names the starting model
+and counts the marks.
 """
 
 from __future__ import annotations
@@ -65,6 +72,8 @@ class LearnSettings:
             likes best that count as liked (the lower half as not liked, the rest only anchor).
         caution: the taste model's L2 penalty: the fewer the marks, the closer to indifferent it stays.
         strength: weight of the reward-weighted term ("rwr") against the anchor.
+        marks_weighted: the reward-weighted term on the marked melodies too (by default only on the drawn ones,
+            when there are).
         rank: rank of the change of the output layer's weights (0: only its biases change).
     """
 
@@ -78,6 +87,7 @@ class LearnSettings:
     top: float = 0.0
     caution: float = 4.0
     strength: float = 4.0
+    marks_weighted: bool = False
     rank: int = 16
 
     def __post_init__(self) -> None:
@@ -105,10 +115,16 @@ class LearnSettings:
             if name not in kinds or not text.strip():
                 raise LearnError(f"--set {pair!r}: expected NAME=VALUE with NAME one of {', '.join(kinds)}")
             try:
-                values[name] = kinds[name](text.strip())
+                values[name] = _boolean(text) if kinds[name] is bool else kinds[name](text.strip())
             except ValueError:
                 raise LearnError(f"--set {pair!r}: {name} takes a {kinds[name].__name__}") from None
         return LearnSettings(**{**asdict(self), **values})
+
+
+def _boolean(text: str) -> bool:
+    if text.strip().lower() not in ("true", "false"):
+        raise ValueError(text)
+    return text.strip().lower() == "true"
 
 
 @dataclass(frozen=True)
@@ -414,9 +430,15 @@ class Objective:
         self.worse = torch.tensor([p[1] for p in pairs], dtype=torch.long)
         self.supervised_rows = torch.tensor([m.kind == "own" or (m.kind == "marked" and m.liking is not None
                                                                  and m.liking >= 0.5) for m in melodies])
-        likings = [m.liking for m in melodies if m.liking is not None]
+        # the reward-weighted term: on the drawn melodies when there are (drawn from the model as it is, they say
+        # where it should go next; the marks spoke through the taste model), else on the marks
+        weighted = [m.kind == "drawn" and m.liking is not None for m in melodies]
+        if not any(weighted) or settings.marks_weighted:
+            weighted = [m.liking is not None for m in melodies]
+        likings = [float(m.liking) for m, w in zip(melodies, weighted) if w and m.liking is not None]
         mean = sum(likings) / len(likings) if likings else 0.0
-        self.advantage = torch.tensor([0.0 if m.liking is None else m.liking - mean for m in melodies])
+        self.advantage = torch.tensor([float(m.liking) - mean if w and m.liking is not None else 0.0
+                                       for m, w in zip(melodies, weighted)])
 
     def __call__(self, batch: Batch, log_probabilities: Any) -> Any:
         settings = self.settings

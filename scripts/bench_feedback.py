@@ -137,34 +137,45 @@ def write_round(folder: Path, melodies: Sequence[Score], likes: Sequence[bool], 
         (mark_kept if liked else mark_discarded)(path)
 
 
+@dataclass
+class Loop:
+    """What one loop of rounds did: the share kept of each round's new melodies (the last: after the last
+    learning), the seconds (wall, CPU) of each learning step, the final model and its file, the round folders."""
+
+    shares: list[float]
+    seconds: list[tuple[float, float]]
+    final: tuple[object, object]
+    model_file: Path | None
+    folders: list[Path]
+
+
 def run_loop(listener: Listener, method: str, rounds: int, threshold: float, work: Path,
-             settings: LearnSettings) -> dict[str, object]:
-    base = load_model("default")[:2]
-    model: object = base
+             settings: LearnSettings) -> Loop:
+    model = load_model("default")[:2]
     seed_end = read_seed(listener.settings.seed)[0].end_tick
-    shares, seconds, folders = [], [], []
+    loop = Loop([], [], model, None, [])
     output = work / f"{listener.name}-{method}.safetensors"
     for number in range(1, rounds + 2):
-        melodies = draw(model, listener, CANDIDATES + EXTRA, 7919 * number)
+        melodies = draw(loop.final, listener, CANDIDATES + EXTRA, 7919 * number)
         likes = [listener.taste(m, seed_end) >= threshold for m in melodies]
-        shares.append(sum(likes) / len(likes))
+        loop.shares.append(sum(likes) / len(likes))
         if number > rounds:
             break
         folder = work / f"{listener.name}-{method}-round{number}"
         write_round(folder, melodies[:CANDIDATES], likes[:CANDIDATES], listener, 7919 * number)
-        folders.append(folder)
-        started = time.perf_counter()
+        loop.folders.append(folder)
+        started, cpu = time.perf_counter(), time.process_time()
         if method == "learn":  # from the last round's personal model, on every mark so far
-            learn(output if output.is_file() else "default", folders, output, settings=settings, random_seed=number)
-        elif method == "keep-only":
-            kept = [f for f in folders if kept_files(f)]
+            learn(output if output.is_file() else "default", loop.folders, output, settings=settings,
+                  random_seed=number)
+        elif method == "keep-only":  # today's: fine-tune the default on every kept melody so far
+            kept = [f for f in loop.folders if kept_files(f)]
             if kept:
                 finetune("default", output, kept=kept, progress_bar=False, guard=False)
-        seconds.append(time.perf_counter() - started)
+        loop.seconds.append((time.perf_counter() - started, time.process_time() - cpu))
         if method != "none" and output.is_file():
-            model = load_model(output)[:2]
-    return {"shares": shares, "seconds": seconds, "model": output if output.is_file() else None,
-            "folders": folders, "final": model}
+            loop.final, loop.model_file = load_model(output)[:2], output
+    return loop
 
 
 def held_out_folk(tokenizer: object) -> list[np.ndarray]:
@@ -198,22 +209,21 @@ def longest_copy(melodies: Sequence[Score], kept: Sequence[Score], seed_end: int
     return max((index.longest_match(continuation(m, seed_end)).notes for m in melodies), default=0)
 
 
-def quality(listener: Listener, result: dict[str, object], folk: Sequence[np.ndarray], base_nll: float,
-            base: object) -> str:
+def quality(listener: Listener, loop: Loop, folk: Sequence[np.ndarray], base_nll: float,
+            base: tuple[object, object]) -> str:
     from melodia.io import read_score
 
-    model = result["final"]
     seed_end = read_seed(listener.settings.seed)[0].end_tick
-    melodies = draw(model, listener, 32, 424242)
+    melodies = draw(loop.final, listener, 32, 424242)
     candidates = melodies[:CANDIDATES]
     key_heard = statistics.mean(heard_key(m).tonic == m.key_signatures[0].tonic for m in melodies)
     tonic = statistics.mean(ends_on_tonic(m, m.key_signatures[0].tonic) for m in melodies)
-    nll = folk_nll(model[0], folk)  # type: ignore[index]
+    nll = folk_nll(loop.final[0], folk)
     distinct = len({tuple((n.pitch, n.onset_tick, n.duration_tick) for n in m.notes) for m in candidates})
-    kept = [read_score(path) for folder in result["folders"] for path in kept_files(folder)]  # type: ignore[attr-defined]
+    kept = [read_score(path) for folder in loop.folders for path in kept_files(folder)]
     copy = longest_copy(melodies, kept, seed_end)
     base_copy = longest_copy(draw(base, listener, 32, 424242), kept, seed_end)
-    size = Path(result["model"]).stat().st_size / 1e6 if result["model"] else 0.0  # type: ignore[arg-type]
+    size = loop.model_file.stat().st_size / 1e6 if loop.model_file else 0.0
     return (f"  {listener.name:11} key heard {key_heard:4.0%}  tonic endings {tonic:4.0%}  folk NLL "
             f"{nll / base_nll:.3f}x base  distinct {distinct}/{CANDIDATES}  longest run copied from kept "
             f"{copy} notes (base model's melodies: {base_copy})  file {size:.1f} MB")
@@ -233,7 +243,7 @@ def main() -> None:
     chosen = [listener for listener in LISTENERS if listener.name in args.listeners.split(",")]
     base = load_model("default")[:2]
     print(f"learn settings: {settings}")
-    table: dict[str, dict[str, dict[str, object]]] = {}
+    table: dict[str, dict[str, Loop]] = {}
     with tempfile.TemporaryDirectory() as temporary:
         work = Path(temporary)
         for listener in chosen:
@@ -242,21 +252,28 @@ def main() -> None:
             threshold = float(np.quantile(tastes, 1 - KEEP_SHARE))
             table[listener.name] = {}
             for method in methods:
-                result = run_loop(listener, method, args.rounds, threshold, work, settings)
-                table[listener.name][method] = result
-                shares = " ".join(f"{s:4.0%}" for s in result["shares"])  # type: ignore[attr-defined]
-                steps = result["seconds"]
-                timing = f"  learning {max(steps):.1f} s at most" if steps and method != "none" else ""  # type: ignore[arg-type]
+                loop = run_loop(listener, method, args.rounds, threshold, work, settings)
+                table[listener.name][method] = loop
+                shares = " ".join(f"{s:4.0%}" for s in loop.shares)
+                timing = ""
+                if loop.seconds and method != "none":
+                    timing = (f"  learning at most {max(w for w, _ in loop.seconds):.1f} s wall, "
+                              f"{max(c for _, c in loop.seconds):.1f} s CPU")
                 print(f"{listener.name:11} {method:9} threshold {threshold:7.3f}: {shares}{timing}", flush=True)
-        print("\nshare of new melodies the listener keeps, rounds 1..N then after the last round's learning")
+        print(f"\nshare of new melodies the listener keeps ({CANDIDATES + EXTRA} a round), rounds 1..N (before "
+              "each round's learning), then after the last round's learning")
         header = " ".join(f"{f'r{n}':>5}" for n in range(1, args.rounds + 1)) + "  after   gain"
         print(f"{'listener':11} {'method':9} {header}")
         for name, rows in table.items():
-            for method, result in rows.items():
-                shares = result["shares"]  # type: ignore[assignment]
-                gain = shares[-1] - shares[0]  # type: ignore[index,operator]
-                print(f"{name:11} {method:9} " + " ".join(f"{s:5.0%}" for s in shares[:-1])  # type: ignore[index]
-                      + f"  {shares[-1]:5.0%}  {gain:+5.0%}")  # type: ignore[index]
+            for method, loop in rows.items():
+                gain = loop.shares[-1] - loop.shares[0]
+                print(f"{name:11} {method:9} " + " ".join(f"{s:5.0%}" for s in loop.shares[:-1])
+                      + f"  {loop.shares[-1]:5.0%}  {gain:+5.0%}")
+            if "learn" in rows and "keep-only" in rows:
+                learnt = rows["learn"].shares[-1] - rows["learn"].shares[0]
+                kept = rows["keep-only"].shares[-1] - rows["keep-only"].shares[0]
+                ratio = f"{learnt / kept:.1f}x" if kept > 0 else "keep-only gained nothing"
+                print(f"{name:11} gain of learn against keep-only: {ratio}")
         if "learn" in methods and not args.no_quality:
             print("\nquality of the final personal models (32 melodies each, the same random seed as the base's)")
             folk = held_out_folk(base[1])
