@@ -8,7 +8,7 @@ or `melodia.learn.learn("default", [Path("melodia-kept")], Path("mine.safetensor
 The marks come from the manifests of the feedback folders (`melodia.feedback`): each marked
 melody gets a liking, 1 for kept, 0 for discarded, (rating - 1) / 4 for a rating (a rating wins
 over a keep mark). A dozen marks are few, so they teach through a taste model (`melodia.taste`: a
-logistic model on what a listener hears, cautious while the marks are few), which judges 64
+logistic model on what a listener hears, cautious while the marks are few), which judges 96
 melodies drawn from the starting model with the seeds and constraints the marked melodies were
 made with (their manifests record them; else their opening bar and length). Each drawn melody is
 liked as much as the taste model says, and the objective (`objective="rwr"`, reward-weighted) raises
@@ -83,10 +83,10 @@ class LearnSettings:
     beta: float = 0.1
     supervised: float = 0.2
     anchor: float = 1.0
-    drawn: int = 64
+    drawn: int = 96
     top: float = 0.0
     caution: float = 4.0
-    strength: float = 4.0
+    strength: float = 6.0
     marks_weighted: bool = False
     rank: int = 16
 
