@@ -126,3 +126,12 @@ def test_learn_refuses_to_overwrite_a_model(tmp_path: Path, tiny_model: Path,
     assert main(["learn", "--from", str(tiny_model), "--feedback", str(folder), "-o", str(tiny_model), "--force",
                  "--set", "drawn=0"]) == 0
     assert "learnt from 2 marked melodies (1 liked, 1 not; 1 pairs)" in capsys.readouterr().out
+
+
+def test_later_rounds_stay_anchored_to_the_first_rounds_start(tmp_path: Path, tiny_model: Path) -> None:
+    folder = _marked_folder(tmp_path / "marks", [line(p) for p in STEPWISE], [line(p) for p in LEAPING])
+    settings = LearnSettings(drawn=0, steps=10, lr=0.03)
+    first = learn(tiny_model, [folder], tmp_path / "round-1.safetensors", settings=settings)
+    second = learn(tmp_path / "round-1.safetensors", [folder], tmp_path / "round-2.safetensors", settings=settings)
+    assert first["learned"]["anchor"] == second["learned"]["anchor"] == str(tiny_model)
+    assert second["learned"]["base_model"] == str(tmp_path / "round-1.safetensors")
