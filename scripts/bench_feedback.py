@@ -30,6 +30,8 @@ Usage: nice -n 10 python scripts/bench_feedback.py [--listeners stepwise,dotted]
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import itertools
 import json
 import statistics
@@ -171,7 +173,8 @@ def run_loop(listener: Listener, method: str, rounds: int, threshold: float, wor
         elif method == "keep-only":  # today's: fine-tune the default on every kept melody so far
             kept = [f for f in loop.folders if kept_files(f)]
             if kept:
-                finetune("default", output, kept=kept, progress_bar=False, guard=False)
+                with contextlib.redirect_stdout(io.StringIO()):  # its epoch lines
+                    finetune("default", output, kept=kept, progress_bar=False, guard=False)
         loop.seconds.append((time.perf_counter() - started, time.process_time() - cpu))
         if method != "none" and output.is_file():
             loop.final, loop.model_file = load_model(output)[:2], output
@@ -209,7 +212,7 @@ def longest_copy(melodies: Sequence[Score], kept: Sequence[Score], seed_end: int
     return max((index.longest_match(continuation(m, seed_end)).notes for m in melodies), default=0)
 
 
-def quality(listener: Listener, loop: Loop, folk: Sequence[np.ndarray], base_nll: float,
+def quality(listener: Listener, method: str, loop: Loop, folk: Sequence[np.ndarray], base_nll: float,
             base: tuple[object, object]) -> str:
     from melodia.io import read_score
 
@@ -227,10 +230,10 @@ def quality(listener: Listener, loop: Loop, folk: Sequence[np.ndarray], base_nll
     form = "  ".join(f"{name} {_mean(melodies, name) / max(_mean(base_melodies, name), 1e-9):.2f}x"
                      for name in ("repetition", "phrase_parallelism", "motif_reuse"))
     size = loop.model_file.stat().st_size / 1e6 if loop.model_file else 0.0
-    return (f"  {listener.name:11} key heard {key_heard:4.0%}  tonic endings {tonic:4.0%}  folk NLL "
+    return (f"  {listener.name:11} {method:9} key heard {key_heard:4.0%}  tonic endings {tonic:4.0%}  folk NLL "
             f"{nll / base_nll:.3f}x base  distinct {distinct}/{CANDIDATES}  longest run copied from kept "
             f"{copy} notes (base model's melodies: {base_copy})  file {size:.1f} MB\n"
-            f"  {'':11} form against the base model's melodies: {form}")
+            f"  {'':21} form against the base model's melodies: {form}")
 
 
 def _mean(melodies: Sequence[Score], metric: str) -> float:
@@ -285,12 +288,16 @@ def main() -> None:
                 ratio = f"{learnt / kept:.1f}x" if kept > 0 else "keep-only gained nothing"
                 print(f"{name:11} gain of learn against keep-only: {ratio}")
         if "learn" in methods and not args.no_quality:
-            print("\nquality of the final personal models (32 melodies each, the same random seed as the base's)")
+            print("\nquality of the final models (32 melodies each, the same random seed as the base's; the longest "
+                  "run copied from the kept melodies counts the notes after the seed)")
             folk = held_out_folk(base[1])
             base_nll = folk_nll(base[0], folk)
             print(f"  held-out folk: {len(folk)} Essen ballads of the test split, base NLL {base_nll:.4f} nats/token")
             for listener in chosen:
-                print(quality(listener, table[listener.name]["learn"], folk, base_nll, base), flush=True)
+                for method in ("learn", "keep-only"):
+                    if method in table[listener.name] and table[listener.name][method].model_file:
+                        print(quality(listener, method, table[listener.name][method], folk, base_nll, base),
+                              flush=True)
 
 
 if __name__ == "__main__":
