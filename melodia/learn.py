@@ -12,8 +12,9 @@ logistic model on what a listener hears, cautious while the marks are few), whic
 melodies drawn from the starting model with the seeds and constraints the marked melodies were
 made with (their manifests record them; else their opening bar and length). Each drawn melody is
 liked as much as the taste model says, and the objective (`objective="rwr"`, reward-weighted) raises
-the per-token log-likelihood of each drawn melody by how much more than the mean it is liked and
-lowers it by how much less. Beside it: a small supervised term (the per-token NLL of the kept
+the per-token log-likelihood of each drawn melody by how much more than the mean it is liked (those
+liked less are not pushed down: unbounded, that made tokens nearly impossible and held-out folk NLL
+rose 57-fold). Beside it: a small supervised term (the per-token NLL of the kept
 melodies and of the files of `--folder`), and an anchor, the per-token KL divergence from the
 starting model on every melody of the batch, so that the personal model keeps its ear and variety.
 `objective="dpo"` (or `"ipo"`) takes DPO's (IPO's) loss on pairs instead, every two melodies liked
@@ -471,7 +472,9 @@ class Objective:
             weighted = [m.liking is not None for m in melodies]
         likings = [float(m.liking) for m, w in zip(melodies, weighted) if w and m.liking is not None]
         mean = sum(likings) / len(likings) if likings else 0.0
-        self.advantage = torch.tensor([float(m.liking) - mean if w and m.liking is not None else 0.0
+        # only the melodies liked more than the mean are raised (a bounded objective): lowering the others
+        # without bound made some tokens nearly impossible, and held-out folk NLL rose 57-fold in a bench run
+        self.advantage = torch.tensor([max(float(m.liking) - mean, 0.0) if w and m.liking is not None else 0.0
                                        for m, w in zip(melodies, weighted)])
 
     def __call__(self, batch: Batch, log_probabilities: Any) -> Any:
