@@ -16,7 +16,8 @@ the per-token log-likelihood of each drawn melody by how much more than the mean
 liked less are not pushed down: unbounded, that made tokens nearly impossible and held-out folk NLL
 rose 57-fold). Beside it: a small supervised term (the per-token NLL of the kept
 melodies and of the files of `--folder`), and an anchor, the per-token KL divergence from the
-starting model on every melody of the batch, so that the personal model keeps its ear and variety.
+starting model on every melody of the batch and on 48 pieces the anchor model writes from nothing
+(no seed, no constraints), so that the personal model keeps its ear and variety beyond the user's seed.
 `objective="dpo"` (or `"ipo"`) takes DPO's (IPO's) loss on pairs instead, every two melodies liked
 0.2 or more apart, the starting model as the frozen reference: for a pair (w, l),
 -log sigmoid(beta * ((log p(w) - log ref(w)) - (log p(l) - log ref(l)))) on whole-sequence
@@ -78,6 +79,7 @@ class LearnSettings:
         strength: weight of the reward-weighted term ("rwr") against the anchor.
         marks_weighted: the reward-weighted term on the marked melodies too (by default only on the drawn ones,
             when there are).
+        free: pieces the anchor model writes from nothing, held near it by the anchor beside the user's melodies.
         rank: rank of the change of the output layer's weights (0: only its biases change).
     """
 
@@ -92,6 +94,7 @@ class LearnSettings:
     caution: float = 4.0
     strength: float = 6.0
     marks_weighted: bool = False
+    free: int = 48
     rank: int = 16
 
     def __post_init__(self) -> None:
@@ -102,6 +105,7 @@ class LearnSettings:
                   ("drawn", isinstance(self.drawn, int) and 0 <= self.drawn <= 1000, "0..1000"),
                   ("top", 0 <= self.top <= 0.5, "0..0.5"), ("caution", self.caution >= 0, ">= 0"),
                   ("strength", self.strength > 0, "> 0"),
+                  ("free", isinstance(self.free, int) and 0 <= self.free <= 1000, "0..1000"),
                   ("rank", isinstance(self.rank, int) and 0 <= self.rank <= 256, "0..256")]
         for name, ok, accepted in checks:
             if not ok:
@@ -284,6 +288,7 @@ def learn(base: str | Path, feedback: Sequence[Path], output: Path, folder: Path
     everything = [*melodies, *drawn, *mine]
     pairs = preference_pairs(everything)
     anchor, anchor_model = anchor_of(base, base_record, model)
+    everything += free_melodies(anchor_model or model, tokenizer, settings.free, random_seed)
     losses = fit_output_layer(model, everything, pairs, settings, anchor_model)
     seconds = time.process_time() - started
     half = bool(base_record.get("config", {}).get("half_weights"))
@@ -296,6 +301,21 @@ def learn(base: str | Path, feedback: Sequence[Path], output: Path, folder: Path
         "settings": asdict(settings), "loss_first": losses[0], "loss_last": losses[-1], "cpu_seconds": seconds}}
     save_model(output, model, tokenizer, record, half=half)
     return record
+
+
+def free_melodies(model: Any, tokenizer: Any, count: int, random_seed: int = 0) -> list[Liked]:
+    """`count` pieces the anchor model writes from nothing (no seed, no constraints, at most `MAX_TOKENS` tokens):
+    the anchor holds the personal model near it on music of every kind, not only near the user's seed."""
+    from melodia.generation import _one_thread
+    from melodia.sampler import SamplingConfig, sample
+    from melodia.tokenizers import BOS
+
+    if not count:
+        return []
+    generator = torch.Generator().manual_seed(random_seed)
+    with _one_thread():
+        drawn = sample(model, tokenizer, [BOS], count, SamplingConfig(max_tokens=MAX_TOKENS // 2), generator)
+    return [Liked(f"free {number}", tokens, None, kind="free") for number, tokens in enumerate(drawn)]
 
 
 def anchor_of(base: str | Path, record: dict[str, Any], model: Any) -> tuple[str, Any]:
