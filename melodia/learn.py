@@ -16,8 +16,9 @@ the per-token log-likelihood of each drawn melody by how much more than the mean
 liked less are not pushed down: unbounded, that made tokens nearly impossible and held-out folk NLL
 rose 57-fold). Beside it: a small supervised term (the per-token NLL of the kept
 melodies and of the files of `--folder`), and an anchor, the per-token KL divergence from the
-starting model on every melody of the batch and on 48 pieces the anchor model writes from nothing
-(no seed, no constraints), so that the personal model keeps its ear and variety beyond the user's seed.
+starting model on every melody of the batch and on 48 melodies the anchor model writes from one
+note in six keys and meters (free of form and scale), so that the personal model keeps its ear and
+variety beyond the user's seed.
 `objective="dpo"` (or `"ipo"`) takes DPO's (IPO's) loss on pairs instead, every two melodies liked
 0.2 or more apart, the starting model as the frozen reference: for a pair (w, l),
 -log sigmoid(beta * ((log p(w) - log ref(w)) - (log p(l) - log ref(l)))) on whole-sequence
@@ -54,6 +55,8 @@ from melodia.errors import MelodiaError
 OBJECTIVES = ("dpo", "ipo", "rwr")
 MAX_TOKENS = 512  # a melody or a window of a user's file longer than this is cut (the LSTM's states are kept)
 FOLDER_WINDOWS = 64  # at most this many windows of the user's own files enter the supervised term
+FREE_SEEDS = ("C4 key=C meter=4/4", "G4 key=G meter=3/4", "D4 key=D meter=6/8", "A4 key=Am meter=4/4",
+              "E4 key=Em meter=2/4", "F4 key=F meter=6/8")
 MAX_REQUESTS = 4  # the latest distinct seeds (and constraints) of the marked melodies that melodies are drawn from
 
 
@@ -304,18 +307,25 @@ def learn(base: str | Path, feedback: Sequence[Path], output: Path, folder: Path
 
 
 def free_melodies(model: Any, tokenizer: Any, count: int, random_seed: int = 0) -> list[Liked]:
-    """`count` pieces the anchor model writes from nothing (no seed, no constraints, at most `MAX_TOKENS` tokens):
-    the anchor holds the personal model near it on music of every kind, not only near the user's seed."""
-    from melodia.generation import _one_thread
-    from melodia.sampler import SamplingConfig, sample
-    from melodia.tokenizers import BOS
+    """`count` melodies the anchor model writes from one note in each of `FREE_SEEDS`' keys and meters, free of
+    form and scale: the anchor holds the personal model near it on music of every kind, not only near the
+    user's seed."""
+    from melodia.constraints import Constraints
+    from melodia.generation import generate
 
-    if not count:
-        return []
-    generator = torch.Generator().manual_seed(random_seed)
-    with _one_thread():
-        drawn = sample(model, tokenizer, [BOS], count, SamplingConfig(max_tokens=MAX_TOKENS // 2), generator)
-    return [Liked(f"free {number}", tokens, None, kind="free") for number, tokens in enumerate(drawn)]
+    melodies: list[Liked] = []
+    for number, seed in enumerate(FREE_SEEDS):
+        wanted = count * (number + 1) // len(FREE_SEEDS) - len(melodies)
+        if wanted < 1:
+            continue
+        try:
+            scores = generate((model, tokenizer), seed, wanted, Constraints(bars=8, form="none", scale="off"),
+                              random_seed=random_seed * 100 + number)
+        except MelodiaError:
+            continue  # a model that cannot write this meter: the other seeds anchor
+        melodies += [Liked(f"free {seed}", tokenizer.encode(score)[:MAX_TOKENS], None, kind="free")
+                     for score in scores]
+    return melodies
 
 
 def anchor_of(base: str | Path, record: dict[str, Any], model: Any) -> tuple[str, Any]:
