@@ -13,7 +13,7 @@ from helpers import MELODY, line, untrained
 from melodia.cli import main
 from melodia.feedback import mark_discarded, mark_kept
 from melodia.io.midi import write_midi
-from melodia.learn import LearnSettings, learn, marked_melodies, preference_pairs
+from melodia.learn import LearnError, LearnSettings, learn, marked_melodies, preference_pairs
 from melodia.modelfile import load_model, save_model
 from melodia.score import Score
 from melodia.taste import TasteModel, features
@@ -135,3 +135,18 @@ def test_later_rounds_stay_anchored_to_the_first_rounds_start(tmp_path: Path, ti
     second = learn(tmp_path / "round-1.safetensors", [folder], tmp_path / "round-2.safetensors", settings=settings)
     assert first["learned"]["anchor"] == second["learned"]["anchor"] == str(tiny_model)
     assert second["learned"]["base_model"] == str(tmp_path / "round-1.safetensors")
+
+
+def test_a_folder_of_the_users_own_files_learns_beside_the_marks(tmp_path: Path, tiny_model: Path) -> None:
+    from conftest import REAL_MIDI
+
+    folder = _marked_folder(tmp_path / "marks", [line(STEPWISE[0])], [line(LEAPING[0])])
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    for path in REAL_MIDI[:3]:
+        (mine / path.name).write_bytes(path.read_bytes())
+    record = learn(tiny_model, [folder], tmp_path / "out.safetensors", mine, settings=LearnSettings(drawn=0, steps=2,
+                                                                                                     free=0))
+    assert record["learned"]["own_windows"] >= 3 and record["learned"]["folder"] == str(mine)
+    with pytest.raises(LearnError, match=r"nowhere: not a folder; --folder takes a folder of MIDI"):
+        learn(tiny_model, [folder], tmp_path / "out.safetensors", tmp_path / "nowhere")
