@@ -220,17 +220,19 @@ def quality(listener: Listener, method: str, loop: Loop, folk: Sequence[np.ndarr
     melodies = draw(loop.final, listener, 32, 424242)
     candidates = melodies[:CANDIDATES]
     key_heard = statistics.mean(heard_key(m).tonic == m.key_signatures[0].tonic for m in melodies)
+    base_melodies = draw(base, listener, 32, 424242)
+    base_key = statistics.mean(heard_key(m).tonic == m.key_signatures[0].tonic for m in base_melodies)
     tonic = statistics.mean(ends_on_tonic(m, m.key_signatures[0].tonic) for m in melodies)
     nll = folk_nll(loop.final[0], folk)
     distinct = len({tuple((n.pitch, n.onset_tick, n.duration_tick) for n in m.notes) for m in candidates})
     kept = [read_score(path) for folder in loop.folders for path in kept_files(folder)]
     copy = longest_copy(melodies, kept, seed_end)
-    base_melodies = draw(base, listener, 32, 424242)
     base_copy = longest_copy(base_melodies, kept, seed_end)
     form = "  ".join(f"{name} {_mean(melodies, name) / max(_mean(base_melodies, name), 1e-9):.2f}x"
                      for name in ("repetition", "phrase_parallelism", "motif_reuse"))
     size = loop.model_file.stat().st_size / 1e6 if loop.model_file else 0.0
-    return (f"  {listener.name:11} {method:9} key heard {key_heard:4.0%}  tonic endings {tonic:4.0%}  folk NLL "
+    return (f"  {listener.name:11} {method:9} key heard {key_heard:4.0%} (base {base_key:.0%})  tonic endings "
+            f"{tonic:4.0%}  folk NLL "
             f"{nll / base_nll:.3f}x base  distinct {distinct}/{CANDIDATES}  longest run copied from kept "
             f"{copy} notes (base model's melodies: {base_copy})  file {size:.1f} MB\n"
             f"  {'':21} form against the base model's melodies: {form}")
