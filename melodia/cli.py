@@ -926,6 +926,29 @@ def _finetune_commands(commands: Any) -> None:
                       help="list a file no manifest lists in its folder's manifest.json (made when missing), as "
                            "kept; without it, such a file is refused")
     keep.set_defaults(run=_keep)
+    discard = commands.add_parser("discard", help="mark outputs discarded in their folder's manifest (melodia learn "
+                                                  "reads it)")
+    discard.add_argument("files", nargs="+", metavar="FILE", help="melodies to mark, such as out/004.mid")
+    discard.add_argument("--add", action="store_true",
+                         help="list a file no manifest lists in its folder's manifest.json (made when missing)")
+    discard.set_defaults(run=_discard)
+    rate = commands.add_parser("rate", help="rate an output 1 (worst) to 5 (best) in its folder's manifest")
+    rate.add_argument("file", metavar="FILE", help="the melody to rate, such as out/005.mid")
+    rate.add_argument("rating", metavar="N", help="1 to 5")
+    rate.add_argument("--add", action="store_true",
+                      help="list a file no manifest lists in its folder's manifest.json (made when missing)")
+    rate.set_defaults(run=_rate)
+    learn = commands.add_parser("learn", help="a personal model from the melodies you kept, discarded and rated")
+    learn.add_argument("--from", dest="base", default="default", metavar="MODEL",
+                       help="the model to start from and to stay near: a model file, or 'default' (the default)")
+    learn.add_argument("--feedback", metavar="DIR", nargs="+", action="extend", default=[],
+                       help="folders of melodies marked with melodia keep / discard / rate (or the studio)")
+    learn.add_argument("--folder", metavar="DIR", help="your own MIDI / ABC / MusicXML files, learnt as liked")
+    learn.add_argument("-o", "--output", required=True, metavar="MODEL", help="the model file to write")
+    learn.add_argument("--set", metavar="KEY=VALUE", action="append", default=[],
+                       help="a learning setting: objective=dpo, steps=60, anchor=2 (see melodia.learn)")
+    learn.add_argument("--force", action="store_true", help="overwrite MODEL if it exists")
+    learn.set_defaults(run=_learn)
 
 
 def _finetune(args: argparse.Namespace) -> None:
@@ -949,6 +972,40 @@ def _keep(args: argparse.Namespace) -> None:
     for name in args.files:
         changed = mark_kept(name, keep=not args.drop, add=args.add)
         print(f"{'dropped' if args.drop else 'kept'} {name} in {', '.join(str(p) for p in changed)}")
+
+
+
+def _discard(args: argparse.Namespace) -> None:
+    from melodia.feedback import mark_discarded
+
+    for name in args.files:
+        changed = mark_discarded(name, add=args.add)
+        print(f"discarded {name} in {', '.join(str(p) for p in changed)}")
+
+
+def _rate(args: argparse.Namespace) -> None:
+    from melodia.feedback import FeedbackError, rate
+
+    if not args.rating.strip().isdigit():
+        raise FeedbackError(f"{args.file}: rating {args.rating!r}; a rating is a whole number from 1 (worst) to 5 "
+                            "(best)")
+    changed = rate(args.file, int(args.rating), add=args.add)
+    print(f"rated {args.file} {int(args.rating)} in {', '.join(str(p) for p in changed)}")
+
+
+
+def _learn(args: argparse.Namespace) -> None:
+    from melodia.io.atomic import check_folder, refuse_overwrite
+    from melodia.learn import LearnSettings, learn, summary
+
+    settings = LearnSettings().with_overrides(args.set)
+    output = Path(args.output)
+    check_folder(output.parent)
+    if not args.force:
+        refuse_overwrite(output)
+    record = learn(args.base, [Path(f) for f in args.feedback], output,
+                   Path(args.folder) if args.folder else None, settings=settings)
+    print(summary(record, output))
 
 
 if __name__ == "__main__":

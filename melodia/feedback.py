@@ -1,15 +1,17 @@
-"""Feedback: the melodies a user keeps, marked in the manifest of the folder they are in.
+"""Feedback: the melodies a user keeps, discards or rates, marked in the manifest of the folder they are in.
 
-The keep mark is one field, `"keep": true`, on a file's entry in a folder's manifest. Every
-manifest melodia writes has the same shape, and `melodia finetune --kept FOLDER` reads any
-of them:
+The marks are two fields on a file's entry in a folder's manifest: `"keep": true` (kept) or
+`"keep": false` (discarded), and `"rating"`, a whole number 1-5. Every manifest melodia writes has
+the same shape; `melodia finetune --kept FOLDER` reads the kept ones, `melodia learn --feedback
+FOLDER` all of them (see `melodia.learn`):
 
     FOLDER/manifest.json   (or manifest-shard-I-of-N.json, or any manifest*.json)
     {
       "settings": {...},                      # free: whatever made the files (optional)
       "outputs": [
         {"file": "003.mid", "keep": true, ...},   # "file": a MIDI / ABC / MusicXML file,
-        {"file": "004.mid", ...},                 #   relative to FOLDER; other fields free
+        {"file": "004.mid", "keep": false, "rating": 2, ...},   # relative to FOLDER; other fields free
+        {"file": "005.mid", ...},                 #   (not marked)
         ...
       ]
     }
@@ -23,8 +25,13 @@ exactly this. An entry without `keep`, or with `"keep": false`, is not kept.
 
     melodia keep out/003.mid            mark it (refused if no manifest of out/ lists it)
     melodia keep liked/tune.mid --add   mark it, adding an entry to liked/manifest.json if none lists it
-    melodia keep out/003.mid --drop     take the mark off
+    melodia keep out/003.mid --drop     take the mark off (the entry says "keep": false)
+    melodia discard out/004.mid         mark it discarded: "keep": false
+    melodia rate out/005.mid 4          rate it 1 (worst) to 5 (best): "rating": 4
     melodia finetune --from MODEL --kept out/ -o mine.safetensors
+    melodia learn --from default --feedback out/ -o mine.safetensors
+
+In Python: `mark_kept`, `mark_discarded`, `rate` and `marks` (every marked file of a folder).
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ import csv
 import io
 import json
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +48,8 @@ from melodia.errors import MelodiaError
 from melodia.io.atomic import atomic_write_text
 
 KEEP = "keep"
+RATING = "rating"
+RATINGS = range(1, 6)
 MANIFEST = "manifest.json"
 
 
@@ -63,8 +73,19 @@ def _read(path: Path) -> dict[str, Any]:
     return data
 
 
+@dataclass(frozen=True)
+class Mark:
+    """What the user said of one file: kept (True), discarded (False) or neither (None), and a rating 1-5."""
+
+    path: Path
+    keep: bool | None = None
+    rating: int | None = None
+    settings: dict[str, Any] | None = field(default=None, compare=False)  # what made it, when a manifest says
+
+
 def mark_kept(path: str | os.PathLike[str], keep: bool = True, add: bool = True) -> list[Path]:
-    """Mark `path` kept (or not) in every manifest of its folder that lists it; the manifests changed.
+    """Mark `path` kept (or, with `keep` false, discarded) in every manifest of its folder that lists it; the
+    manifests changed.
 
     A file no manifest lists gets an entry in its folder's manifest.json (made when missing)
     when it is marked kept and `add` is true, so a folder of melodies collected by hand works too.
@@ -73,9 +94,44 @@ def mark_kept(path: str | os.PathLike[str], keep: bool = True, add: bool = True)
         FeedbackError: `path` is not a file, a manifest of its folder is damaged, or (when `add` is
             false) no manifest of its folder lists it.
     """
+    if not keep and add and not _listed(Path(path)):
+        return []  # nothing to take a mark off
+    return _mark(path, {KEEP: keep}, add=add, command="melodia keep")
+
+
+def mark_discarded(path: str | os.PathLike[str], add: bool = True) -> list[Path]:
+    """Mark `path` discarded (`"keep": false`) in every manifest of its folder that lists it, as `mark_kept`
+    does, adding an entry to its folder's manifest.json when none lists it and `add` is true."""
+    return _mark(path, {KEEP: False}, add=add, command="melodia discard")
+
+
+def rate(path: str | os.PathLike[str], rating: int, add: bool = True) -> list[Path]:
+    """Give `path` a rating, 1 (worst) to 5 (best), in every manifest of its folder that lists it, as
+    `mark_kept` does.
+
+    Raises:
+        FeedbackError: a rating outside 1-5, or what `mark_kept` raises.
+    """
+    if isinstance(rating, bool) or not isinstance(rating, int) or rating not in RATINGS:
+        raise FeedbackError(f"{path}: rating {rating!r}; a rating is a whole number from 1 (worst) to 5 (best)")
+    return _mark(path, {RATING: rating}, add=add, command="melodia rate")
+
+
+def _listed(path: Path) -> bool:
+    """Whether a manifest of `path`'s folder lists it (False for a missing file: `_mark` says so)."""
+    if not path.is_file():
+        return True
+    return any(isinstance(e, dict) and e.get("file") == path.name
+               for manifest in manifests(path.parent) for e in _read(manifest).get("outputs", []))
+
+
+def _mark(path: str | os.PathLike[str], fields: dict[str, Any], add: bool, command: str) -> list[Path]:
+    """Set `fields` on `path`'s entries in the manifests of its folder (one added to manifest.json if `add` and
+    none lists it); the manifests changed."""
     path = Path(path)
     if not path.is_file():
-        raise FeedbackError(f"{path}: no such file to keep; pass a melody a manifest lists (out/003.mid)")
+        verb = command.split()[-1]
+        raise FeedbackError(f"{path}: no such file to {verb}; pass a melody a manifest lists (out/003.mid)")
     changed = []
     for manifest in manifests(path.parent):
         data = _read(manifest)
@@ -83,18 +139,22 @@ def mark_kept(path: str | os.PathLike[str], keep: bool = True, add: bool = True)
         if not entries:
             continue
         for entry in entries:
-            entry[KEEP] = keep
+            entry.update(fields)
         atomic_write_text(manifest, json.dumps(data, indent=2))
-        _mark_csv(manifest.with_suffix(".csv"), path.name, keep)
+        if KEEP in fields:
+            _mark_csv(manifest.with_suffix(".csv"), path.name, fields[KEEP])
         changed.append(manifest)
     if not changed and not add:
-        add_it = f", or pass --add to list it in {path.parent / MANIFEST}" if keep else ""
+        if command == "melodia keep" and fields[KEEP] is False:  # dropping a mark no manifest holds
+            raise FeedbackError(f"{path}: no manifest lists it (looked in {path.parent / 'manifest*.json'}); "
+                                "melodia keep marks the outputs of generate and batch")
         raise FeedbackError(f"{path}: no manifest lists it (looked in {path.parent / 'manifest*.json'}); "
-                            f"melodia keep marks the outputs of generate and batch{add_it}")
-    if not changed and keep:
+                            f"{command} marks the outputs of generate and batch, or pass --add to list it in "
+                            f"{path.parent / MANIFEST}")
+    if not changed:
         manifest = path.parent / MANIFEST
         data = _read(manifest) if manifest.is_file() else {"outputs": []}
-        data.setdefault("outputs", []).append({"file": path.name, KEEP: True})
+        data.setdefault("outputs", []).append({"file": path.name, **fields})
         atomic_write_text(manifest, json.dumps(data, indent=2))
         changed.append(manifest)
     return changed
@@ -148,3 +208,32 @@ def kept_files(folder: str | os.PathLike[str]) -> list[Path]:
     if not manifests(folder):
         raise FeedbackError(f"{folder}: no manifest.json here; mark melodies with: melodia keep {folder}/001.mid")
     return sorted(folder / name for name in kept_names(folder) if (folder / name).is_file())
+
+
+def marks(folder: str | os.PathLike[str]) -> list[Mark]:
+    """The marked files of `folder` that exist (kept, discarded or rated), sorted by name; a file several
+    manifests list counts once, its last marks winning.
+
+    Raises:
+        FeedbackError: `folder` is not a folder, holds no manifest, or a manifest is damaged.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FeedbackError(f"{folder}: not a folder; --feedback takes a folder of melodies with a manifest.json")
+    if not manifests(folder):
+        raise FeedbackError(f"{folder}: no manifest.json here; mark melodies with: melodia keep {folder}/001.mid "
+                            f"or melodia discard {folder}/002.mid")
+    found: dict[str, Mark] = {}
+    for manifest in manifests(folder):
+        data = _read(manifest)
+        for entry in data.get("outputs", []):
+            name = entry.get("file") if isinstance(entry, dict) else None
+            if not isinstance(name, str) or not (folder / name).is_file():
+                continue
+            keep = entry.get(KEEP) if isinstance(entry.get(KEEP), bool) else None
+            rating = entry.get(RATING) if entry.get(RATING) in RATINGS and not isinstance(entry.get(RATING), bool) \
+                else None
+            if keep is not None or rating is not None:
+                settings = entry.get("settings", data.get("settings"))
+                found[name] = Mark(folder / name, keep, rating, settings if isinstance(settings, dict) else None)
+    return [found[name] for name in sorted(found)]

@@ -7,7 +7,10 @@ A seed-phrase field (its parse error shown under it as you type), the settings (
 bars, form, temperature, top-p, style, range, largest leap, scale, ending), Generate with a
 progress bar, then one row per candidate: its piano roll, an audio player, the notes as
 text, a notation toggle, Keep and Discard, a restyle menu and a MIDI download. Everything
-runs in the kernel (see `melodia.studio_session` for the logic); the CSS classes `melodia-*` name
+runs in the kernel (see `melodia.studio_session` for the logic). Below Generate, "Learn from my
+choices" makes a personal model from the melodies kept and discarded so far (`melodia.learn`), which
+generates from then on: the round number and the marks it learnt from are shown, and the model menu
+goes back to an earlier round's model. The CSS classes `melodia-*` name
 the parts for tests and for styling.
 """
 
@@ -60,6 +63,7 @@ class StudioPanel:
         self.studio = studio
         self.rows: dict[int, Any] = {}
         self._steps_per_bar = STEPS_PER_BAR
+        self._listing = False
         self._build()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
@@ -93,20 +97,67 @@ class StudioPanel:
         self.progress = widgets.IntProgress(value=0, min=0, max=1, layout=widgets.Layout(visibility="hidden"))
         self.status = widgets.HTML()
         self.candidates_box = widgets.VBox()
+        self.learn_button = widgets.Button(description="Learn from my choices", icon="graduation-cap",
+                                           tooltip="a personal model from the melodies kept and discarded so far",
+                                           layout=widgets.Layout(width="16em"))
+        self.learn_button.on_click(lambda _: self.learn())
+        self.models = widgets.Dropdown(options=self._model_options(), value=0, description="model",
+                                       layout=widgets.Layout(width="28em"))
+        self.models.observe(lambda change: self.go_back(change["new"]), names="value")
+        self.round_status = widgets.HTML(self._round_text())
         controls = widgets.VBox([
             widgets.HBox([self.seed]), self.seed_error,
             widgets.HBox([self.key, self.meter, self.bars, self.form]),
             widgets.HBox([self.temperature, self.top_p, self.count]),
             widgets.HBox([self.style, self.pitch_range, self.max_leap, self.scale]),
             widgets.HBox([self.end_on_tonic, self.random_seed]),
-            widgets.HBox([self.generate_button, self.progress]), self.status])
+            widgets.HBox([self.generate_button, self.progress]), self.status,
+            widgets.HBox([self.learn_button, self.models]), self.round_status])
         for part, name in ((self.seed, "seed"), (self.seed_error, "seed-error"), (self.generate_button, "generate"),
-                           (self.progress, "progress"), (self.status, "status"), (self.candidates_box, "candidates")):
+                           (self.progress, "progress"), (self.status, "status"), (self.candidates_box, "candidates"),
+                           (self.learn_button, "learn"), (self.models, "models"), (self.round_status, "round")):
             part.add_class(f"melodia-{name}")
         title = widgets.HTML(f"<b>melodia studio</b> &middot; model {html.escape(self.studio.model_name)} &middot; "
                              f"kept melodies go to {html.escape(str(self.studio.folder))}/")
         self.widget = widgets.VBox([title, controls, self.candidates_box])
         self.widget.add_class("melodia-studio")
+
+    def _model_options(self) -> list[tuple[str, int]]:
+        return [(chosen.label(), index) for index, chosen in enumerate(self.studio.rounds)]
+
+    def _round_text(self) -> str:
+        chosen = self.studio.rounds[self.studio.current]
+        learnt = (f"the personal model of round {chosen.number}, learnt from {chosen.marks} marks" if chosen.number
+                  else "the starting model, nothing learnt yet")
+        return f"<b>round {self.studio.round}</b> &middot; generating with {html.escape(learnt)}"
+
+    def learn(self) -> None:
+        """What the Learn button does: a personal model from the folder's marks; it generates from now on."""
+        self.learn_button.disabled = True
+        self.round_status.value = "learning from your choices..."
+        try:
+            self.studio.learn()
+        except MelodiaError as error:
+            self.round_status.value = f'<span style="{ERROR_STYLE}">{html.escape(str(error))}</span>'
+            return
+        finally:
+            self.learn_button.disabled = False
+        self._show_round()
+
+    def go_back(self, index: int) -> None:
+        """What the model menu does: generate with an earlier (or later) personal model, or the starting one."""
+        if index != self.studio.current and not self._listing:
+            self.studio.go_back(index)
+            self._show_round()
+
+    def _show_round(self) -> None:
+        self._listing = True  # new options may move the menu's value on their own: not the user's choice
+        try:
+            self.models.options = self._model_options()
+            self.models.value = self.studio.current
+        finally:
+            self._listing = False
+        self.round_status.value = self._round_text()
 
     def settings(self) -> StudioSettings:
         """The controls' values as `StudioSettings`."""
@@ -203,7 +254,11 @@ class StudioPanel:
             message.value = f"kept as {html.escape(str(path))}"
 
         def on_discard(_: Any) -> None:
-            self.studio.discard(candidate)
+            try:
+                self.studio.discard(candidate)  # written with "keep": false, for learning
+            except MelodiaError as error:
+                message.value = f'<span style="{ERROR_STYLE}">{html.escape(str(error))}</span>'
+                return
             row = self.rows.pop(candidate.number, None)
             self.candidates_box.children = tuple(self.rows.values())
             if row is not None:

@@ -7,7 +7,8 @@ This module holds the studio's logic, with no widgets: `Studio` loads a model on
 seed phrase, generates `Candidate`s (each with a piano roll, audio, notation and MIDI),
 restyles them with any combined style preset, and keeps them in a folder with a
 `manifest.json` that fine-tuning reads (`melodia finetune --kept DIR`, see `melodia.feedback`: an
-entry with `"keep": true` is a kept melody). The panel itself,
+entry with `"keep": true` is a kept melody; Discard writes the melody too, with `"keep": false`, for
+`melodia learn`). The panel itself,
 built on ipywidgets, is `melodia.studio_panel`; `melodia.studio()` shows it.
 
 The kept folder holds `001.mid`, `002.mid` ... (the melodies, one track each, as generated),
@@ -38,6 +39,7 @@ from melodia.score import TICKS_PER_QUARTER, Score
 
 DEFAULT_SEED = "D4 E4 F#4/8 G4/8 A4/2 key=D meter=6/8"
 DEFAULT_FOLDER = "melodia-kept"
+PERSONAL = "personal"  # the folder's subfolder of personal models, round-1.safetensors ...
 MANIFEST = "manifest.json"
 NO_STYLE = "melody only"
 AUDIO_RATE = 22050
@@ -208,8 +210,26 @@ def bar_count(score: Score) -> int:
     return len(score.bar_starts(score.end_tick - 1)) if score.end_tick else 0
 
 
+@dataclass(frozen=True)
+class Round:
+    """A model the studio can generate with: the one it started with (number 0) or a personal one learnt from
+    `marks` marks of the folder."""
+
+    number: int
+    path: Path | None  # None: a model handed over loaded
+    marks: int
+    model: Any = field(repr=False)
+    name: str = ""
+
+    def label(self) -> str:
+        if self.number == 0:
+            return f"the starting model ({self.name})"
+        return f"round {self.number}: learnt from {self.marks} marks"
+
+
 class Studio:
-    """A model loaded once, the candidates of the last generation, and a folder for kept melodies.
+    """A model loaded once, the candidates of the last generation, a folder for kept and discarded melodies,
+    and the personal models learnt from them, round by round.
 
     Args:
         model: a model file, "default" (shipped in the package), or a loaded (model, tokenizer) pair.
@@ -224,6 +244,49 @@ class Studio:
         self.folder = Path(folder)
         self.candidates: list[Candidate] = []
         self.generated = 0  # candidates made so far, for their numbers
+        self.rounds = [Round(0, Path(str(model)) if isinstance(model, (str, Path)) else None, 0, self.model,
+                             self.model_name)]
+        self.current = 0  # the index in `rounds` of the model that generates
+
+    @property
+    def round(self) -> int:
+        """The round the user is in: 1 before any learning, then one more for each personal model learnt."""
+        return self.rounds[self.current].number + 1
+
+    def learn(self, settings: Any = None) -> Round:
+        """A personal model learnt from every mark in the folder (`melodia.learn`), starting from the model that
+        generates now; it generates from now on. Returns its round.
+
+        Raises:
+            MelodiaError: no marks to learn from, in one line.
+        """
+        from melodia.feedback import marks
+        from melodia.learn import learn
+        from melodia.modelfile import load_model, save_model
+
+        start = self.rounds[self.current]
+        personal = self.folder / PERSONAL
+        personal.mkdir(parents=True, exist_ok=True)
+        source = start.path
+        if source is None:  # a model handed over loaded: written once so that learning can name it
+            model, tokenizer = start.model
+            source = save_model(personal / "start.safetensors", model, tokenizer, {"studio": "a loaded model"})
+        number = max(r.number for r in self.rounds) + 1
+        output = personal / f"round-{number}.safetensors"
+        learn(source, [self.folder], output, settings=settings)
+        model, tokenizer, _ = load_model(output)
+        self.rounds.append(Round(number, output, len(marks(self.folder)), (model, tokenizer),
+                                 f"{output} (round {number})"))
+        return self.go_back(len(self.rounds) - 1)
+
+    def go_back(self, index: int) -> Round:
+        """Generate with the model of `rounds[index]` (0: the model the studio started with)."""
+        if not 0 <= index < len(self.rounds):
+            raise StudioError(f"round index {index}: expected 0 to {len(self.rounds) - 1}")
+        self.current = index
+        chosen = self.rounds[index]
+        self.model, self.model_name = chosen.model, chosen.name
+        return chosen
 
     @staticmethod
     def check_seed(text: str) -> str:
@@ -281,15 +344,27 @@ class Studio:
         candidate.kept_as = None
         candidate._cache.clear()
 
-    def discard(self, candidate: Candidate) -> None:
-        """Drop a candidate from the studio (a kept file stays where it is)."""
+    def discard(self, candidate: Candidate) -> Path:
+        """Drop a candidate from the studio, its melody written as the next NNN.mid in the folder and listed in
+        manifest.json with `"keep": false`, so that learning hears what was not liked too (a kept file is marked
+        discarded instead). Returns the melody's path."""
         self.candidates = [c for c in self.candidates if c is not candidate]
+        if candidate.kept_as is not None:
+            from melodia.feedback import mark_discarded
+
+            mark_discarded(candidate.kept_as)
+            return candidate.kept_as
+        return self._write(candidate, keep=False)
 
     def keep(self, candidate: Candidate) -> Path:
         """Write the candidate's melody as the next NNN.mid in the kept folder (its styled version under
         styled/ when a style is applied) and list it in manifest.json. Returns the melody's path."""
-        if candidate.kept_as is not None:
-            return candidate.kept_as
+        if candidate.kept_as is None:
+            candidate.kept_as = self._write(candidate, keep=True)
+        return candidate.kept_as
+
+    def _write(self, candidate: Candidate, keep: bool) -> Path:
+        """The candidate's melody as the folder's next NNN.mid, listed in manifest.json marked `keep`."""
         from melodia.io.atomic import atomic_write_bytes, atomic_write_text, make_folder
         from melodia.io.midi import score_to_midi_bytes
 
@@ -301,18 +376,17 @@ class Studio:
         path = atomic_write_bytes(self.folder / f"{number:03d}.mid", score_to_midi_bytes(candidate.melody),
                                   overwrite=False)
         styled = None
-        if candidate.style:
+        if candidate.style and keep:
             styled = f"styled/{number:03d}-{candidate.style}.mid"
             atomic_write_bytes(self.folder / styled, candidate.midi(), overwrite=False)
         melody = candidate.melody
         pitches = [n.pitch for n in melody.notes]
-        entries.append({"file": path.name, "keep": True, "settings": candidate.settings, "style": candidate.style,
+        entries.append({"file": path.name, "keep": keep, "settings": candidate.settings, "style": candidate.style,
                         "styled_file": styled, "notes": melody.note_count, "bars": bar_count(melody),
                         "lowest": min(pitches, default=0), "highest": max(pitches, default=0),
                         "key": melody.key_signatures[0].name if melody.key_signatures else None,
                         "note_text": note_text(melody, most=10_000)})
         atomic_write_text(self.folder / MANIFEST, json.dumps(manifest, indent=2))
-        candidate.kept_as = path
         return path
 
 

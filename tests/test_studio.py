@@ -143,11 +143,16 @@ def test_keep_into_a_generated_folder_adds_to_its_manifest(tmp_path: Path, candi
     assert [e["file"] for e in read_kept(tmp_path)] == ["002.mid"]
 
 
-def test_discard_drops_the_candidate(candidates: list[Candidate]) -> None:
-    studio = Studio(("model", "tokenizer"))
+def test_discard_drops_the_candidate_and_records_it_discarded(tmp_path: Path, candidates: list[Candidate]) -> None:
+    studio = Studio(("model", "tokenizer"), tmp_path)
     studio.candidates = list(candidates)
-    studio.discard(candidates[1])
+    assert studio.discard(candidates[1]) == tmp_path / "001.mid"
     assert studio.candidates == [candidates[0], candidates[2]]
+    assert _line(read_score(tmp_path / "001.mid")) == _line(candidates[1].melody)
+    studio.keep(candidates[0])
+    studio.discard(candidates[0])  # kept, then discarded: the same file, marked again
+    marks = [(e["file"], e["keep"]) for e in json.loads((tmp_path / "manifest.json").read_text())["outputs"]]
+    assert marks == [("001.mid", False), ("002.mid", False)] and read_kept(tmp_path) == []
 
 
 def _parts(widget: object, name: str) -> list[object]:
@@ -198,6 +203,8 @@ def test_panel_generate_keep_discard_and_errors(studio: Studio, tmp_path: Path) 
     assert "in celtic-jig" in _parts(rows[1], "header")[0].value  # type: ignore[attr-defined]
     _parts(rows[1], "discard")[0].click()  # type: ignore[attr-defined]
     assert _parts(panel.widget, "candidate") == [rows[0]]
+    entries = json.loads((tmp_path / "kept" / "manifest.json").read_text())["outputs"]
+    assert [(e["file"], e["keep"]) for e in entries] == [("001.mid", True), ("002.mid", False)]
     assert rows[1].comm is None and rows[0].comm is not None  # type: ignore[attr-defined]  # closed, not leaked
 
     panel.pitch_range.value = "C6:C4"
@@ -231,3 +238,33 @@ def test_panel_notation_toggle_engraves_the_melody(studio: Studio, candidates: l
     assert "<svg" in sheet.value and sheet.layout.display == "block"  # type: ignore[attr-defined]
     toggle.value = False  # type: ignore[attr-defined]
     assert sheet.layout.display == "none"  # type: ignore[attr-defined]
+
+
+def test_rounds_learn_from_the_marks_and_go_back(studio: Studio, tmp_path: Path) -> None:
+    pytest.importorskip("ipywidgets")
+    from melodia.learn import LearnSettings
+    from melodia.studio_panel import StudioPanel
+
+    panel = StudioPanel(Studio(studio.model, tmp_path / "kept"))
+    assert "round 1" in panel.round_status.value and "nothing learnt yet" in panel.round_status.value
+    panel.learn_button.click()  # nothing marked yet: said in one line, nothing learnt
+    assert "no manifest.json here" in panel.round_status.value and len(panel.studio.rounds) == 1
+    panel.seed.value, panel.bars.value, panel.count.value = "G4 A4 B4 key=G meter=3/4", 4, 3
+    panel.generate_button.click()
+    rows = _parts(panel.widget, "candidate")
+    _parts(rows[0], "keep")[0].click()  # type: ignore[attr-defined]
+    _parts(rows[1], "discard")[0].click()  # type: ignore[attr-defined]
+    _parts(rows[2], "discard")[0].click()  # type: ignore[attr-defined]
+    first = panel.studio.learn(LearnSettings(drawn=8, steps=3))
+    panel._show_round()
+    assert first.number == 1 and first.marks == 3
+    assert first.path == tmp_path / "kept" / "personal" / "round-1.safetensors"
+    assert "<b>round 2</b>" in panel.round_status.value and "learnt from 3 marks" in panel.round_status.value
+    assert panel.studio.model is first.model and "round 1" in panel.studio.model_name
+    panel.generate_button.click()
+    assert len(_parts(panel.widget, "candidate")) == 3
+    assert panel.studio.candidates[0].settings["model"].endswith("round-1.safetensors (round 1)")
+    panel.models.value = 0  # back to the starting model
+    assert panel.studio.model[0] is studio.model[0] and "<b>round 1</b>" in panel.round_status.value
+    assert [label for label, _ in panel.models.options] == ["the starting model (a loaded model)",
+                                                            "round 1: learnt from 3 marks"]

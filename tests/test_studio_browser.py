@@ -1,6 +1,6 @@
 """The studio in a real browser: Voila serves a notebook that calls `melodia.studio()`, headless
 Chromium (driven by Selenium through Debian's chromedriver) types a seed, clicks Generate,
-keeps a melody and types a bad seed.
+keeps a melody and types a bad seed; then a round: discard, Learn from my choices, Generate again.
 
 Skipped, saying why, only where no Chromium and chromedriver are installed
 (`apt-get install chromium chromium-driver`); under CI (the CI variable set) it fails instead,
@@ -182,6 +182,37 @@ def test_studio_in_chromium(page: object, served: tuple[str, Path], tmp_path: Pa
     error = _wait(driver, lambda d: "'H4'" in (text := d.find_element(By.CSS_SELECTOR, ".melodia-seed-error").text)
                   and text, "the bad seed's error")
     assert "seed phrase, word 3 'H4': expected a note like C4" in error  # type: ignore[operator]
+
+
+def test_a_round_in_chromium(page: object, served: tuple[str, Path]) -> None:
+    """Mark (keep one, discard one), learn, generate again with the personal model (runs after the test above,
+    whose kept melody is a mark too)."""
+    from selenium.webdriver.common.by import By
+
+    driver, kept = page, served[1]
+    _type(driver, SEED)
+    _wait(driver, lambda d: not d.find_element(By.CSS_SELECTOR, ".melodia-seed-error").text.strip(),
+          "the seed accepted")
+    rows = driver.find_elements(By.CSS_SELECTOR, ".melodia-candidate")  # type: ignore[attr-defined]
+    rows[1].find_element(By.CSS_SELECTOR, "button.melodia-discard").click()
+    _wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".melodia-candidate")) == 3, "the discarded row gone")
+    driver.find_element(By.CSS_SELECTOR, "button.melodia-learn").click()  # type: ignore[attr-defined]
+    status = _wait(driver, lambda d: "round 2" in (text := d.find_element(By.CSS_SELECTOR, ".melodia-round").text)
+                   and text, "round 2 after learning")
+    assert "learnt from 2 marks" in status  # type: ignore[operator]
+    assert (kept / "personal" / "round-1.safetensors").is_file()
+    assert [e["keep"] for e in json.loads((kept / "manifest.json").read_text())["outputs"]] == [True, False]
+    before = {r.find_element(By.CSS_SELECTOR, ".melodia-header").text  # type: ignore[attr-defined]
+              for r in driver.find_elements(By.CSS_SELECTOR, ".melodia-candidate")}  # type: ignore[attr-defined]
+    driver.find_element(By.CSS_SELECTOR, "button.melodia-generate").click()  # type: ignore[attr-defined]
+
+    def new_rows(d: object) -> bool:
+        rows = d.find_elements(By.CSS_SELECTOR, ".melodia-candidate")  # type: ignore[attr-defined]
+        headers = {r.find_element(By.CSS_SELECTOR, ".melodia-header").text for r in rows}
+        return len(rows) == 4 and not headers & before
+
+    _wait(driver, new_rows, "4 new candidates from the personal model")
+    assert "random seed 1" in driver.find_element(By.CSS_SELECTOR, ".melodia-status").text  # type: ignore[attr-defined]
 
 
 def _screenshot(driver: object, folder: Path) -> None:

@@ -1,0 +1,72 @@
+"""Feedback marks in manifests: keep, discard and rate, from Python and from the command line."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from melodia.cli import main
+from melodia.feedback import FeedbackError, Mark, kept_names, mark_discarded, mark_kept, marks, rate
+
+
+def _folder(tmp_path: Path, names: list[str]) -> Path:
+    """Real MIDI files (music21's test files) listed in a manifest with other fields, as generate writes them."""
+    import music21
+
+    source = sorted((Path(music21.__file__).parent / "midi" / "testPrimitive").glob("*.mid"))[0]
+    for name in names:
+        shutil.copy(source, tmp_path / name)
+    outputs = [{"file": name, "notes": 10 + number} for number, name in enumerate(names)]
+    (tmp_path / "manifest.json").write_text(json.dumps({"settings": {"seed": "D4"}, "outputs": outputs}))
+    return tmp_path
+
+
+def test_keep_discard_and_rate_change_only_their_marks(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, ["001.mid", "002.mid", "003.mid", "004.mid"])
+    mark_kept(folder / "001.mid")
+    mark_discarded(folder / "002.mid")
+    rate(folder / "003.mid", 4)
+    rate(folder / "001.mid", 5)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["settings"] == {"seed": "D4"}
+    assert manifest["outputs"] == [{"file": "001.mid", "notes": 10, "keep": True, "rating": 5},
+                                   {"file": "002.mid", "notes": 11, "keep": False},
+                                   {"file": "003.mid", "notes": 12, "rating": 4}, {"file": "004.mid", "notes": 13}]
+    assert marks(folder) == [Mark(folder / "001.mid", True, 5), Mark(folder / "002.mid", False, None),
+                             Mark(folder / "003.mid", None, 4)]
+    assert kept_names(folder) == {"001.mid"}
+
+
+@pytest.mark.parametrize("rating", [0, 6, 2.5, True, "4"], ids=["zero", "six", "half", "bool", "text"])
+def test_rate_refuses_a_rating_outside_one_to_five(tmp_path: Path, rating: object) -> None:
+    folder = _folder(tmp_path, ["001.mid"])
+    with pytest.raises(FeedbackError, match=r"001.mid: rating .*; a rating is a whole number from 1 \(worst\) to 5"):
+        rate(folder / "001.mid", rating)  # type: ignore[arg-type]
+
+
+def test_discard_adds_an_entry_to_a_folder_collected_by_hand(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, ["a.mid"])
+    (folder / "manifest.json").unlink()
+    with pytest.raises(FeedbackError, match=r"no manifest lists it.*melodia discard.*pass --add"):
+        mark_discarded(folder / "a.mid", add=False)
+    mark_discarded(folder / "a.mid")
+    assert json.loads((folder / "manifest.json").read_text()) == {"outputs": [{"file": "a.mid", "keep": False}]}
+    (tmp_path / "elsewhere").mkdir()
+    with pytest.raises(FeedbackError, match=r"elsewhere: no manifest\.json here"):
+        marks(tmp_path / "elsewhere")
+
+
+def test_discard_and_rate_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = _folder(tmp_path, ["001.mid", "002.mid"])
+    assert main(["discard", str(folder / "001.mid"), str(folder / "002.mid")]) == 0
+    assert main(["rate", str(folder / "002.mid"), "2"]) == 0
+    assert "rated" in capsys.readouterr().out
+    assert marks(folder) == [Mark(folder / "001.mid", False, None), Mark(folder / "002.mid", False, 2)]
+    assert main(["rate", str(folder / "002.mid"), "nine"]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "rating 'nine'; a rating is a whole number from 1 (worst) to 5" in error
+    assert main(["discard", str(folder / "missing.mid")]) == 1
+    assert "missing.mid: no such file to discard" in capsys.readouterr().err
