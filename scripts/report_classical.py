@@ -1,7 +1,8 @@
 """Issue 29's goals: a pop song (or a folk tune) as classical music, measured against real classical music.
 
-Every classical preset (piano-solo, piano-ballad, string-quartet, string-waltz, chorale, choir-hymn and
-`melodia harmonize`) is applied to the test melodies: the pop tunes with chord symbols in corpora/melodies/,
+Every classical preset (piano-solo, piano-ballad, string-quartet, chorale, choir-hymn and
+`melodia harmonize`; string-waltz, a folk preset that re-times a tune into 3/4, only when named) is applied to
+the test melodies: the pop tunes with chord symbols in corpora/melodies/,
 folk tunes in 2/4, 3/4, 4/4 and 6/8 from music21's corpus and music21's two lead sheets. The results are
 measured by `melodia.metrics.classical` beside the same measures of real music from music21's corpus: string
 quartets by Haydn, Mozart and Beethoven, Mozart's K. 545 (the piano) and the Bach chorales.
@@ -52,6 +53,9 @@ FOLK = ["essenFolksong/kinder0.abc#13", "essenFolksong/kinder0.abc#40", "essenFo
         "essenFolksong/kinder0.abc#9", "oneills1850/0001-0050.abc#34", "oneills1850/0001-0050.abc#40",  # 4/4
         "essenFolksong/kinder0.abc#10", "oneills1850/0001-0050.abc#7",  # 6/8
         "ryansMammoth/BannocksOBarleyMealJig.abc"]
+# Presets whose rhythm re-times the tune on purpose (string-waltz: a folk preset that puts any tune in 3/4, as the
+# issue names it): the melody's onsets move by design, so they are measured only when asked for.
+RE_TIMING = ("string-waltz",)
 LEAD_SHEETS = ["leadSheet/berlinAlexandersRagtime.mxl", "leadSheet/fosterBrownHair.mxl"]
 PRESETS: dict[str, dict[str, str]] = {
     "piano-solo": {"instrumentation": "piano-solo"}, "piano-ballad": {"style": "piano-ballad"},
@@ -405,7 +409,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="7 melodies, one movement per composer, 40 chorales")
     parser.add_argument("--melodies", help="the first N melodies, or names (parts of names) separated by commas")
-    parser.add_argument("--presets", default=",".join(PRESETS), help="presets separated by commas")
+    parser.add_argument("--presets", default=",".join(p for p in PRESETS if p not in RE_TIMING),
+                        help="presets separated by commas (string-waltz only when named)")
     parser.add_argument("--show", help="print the note text of these melodies (names separated by commas)")
     parser.add_argument("--show-bars", type=int, default=4)
     args = parser.parse_args()
