@@ -464,3 +464,68 @@ def test_the_rules_beat_as_the_meter(meter: tuple[int, int], beat_steps: int, ho
     assert list(np.flatnonzero(rules.beat_start)) == list(range(0, steps, beat_steps))
     assert rules.may_strike.all() != holds and (rules.may_strike == rules.beat_start).all() == holds
     assert rules.soprano_before[0] == 0 and list(rules.soprano_before[1:4]) == [67, 68, 69]
+
+
+# --- an arranger's reading (review 13): the melody through the beat, the final cadence ----------------------------
+
+REVIEWED = {"jig": "blivens_favorite_a.abc",  # Bliven's Favorite, A part: 6/8, a 16th-note pickup, in G
+            "air": "banks_of_the_black_water.musicxml"}  # The Banks of the Black Water, first strain: 3/4, in G
+
+
+def reviewed(name: str) -> tuple[Score, Score]:
+    """The reviewed tune and its harmonization (once for all the tests here)."""
+    key = f"reviewed {name}"
+    if key not in _HARMONIZED:
+        tune = read_score(Path(__file__).parent / "data" / REVIEWED[name])
+        _HARMONIZED[key] = tune, harmonize(tune)
+    return _HARMONIZED[key]
+
+
+def sounding(track: Track, tick: int) -> list[int]:
+    return [n.pitch for n in track.notes if n.onset_tick <= tick < n.end_tick]
+
+
+def test_a_jigs_beats_fit_the_melody_sounding_through_them() -> None:
+    tune, chorale = reviewed("jig")
+    melody, dotted_quarter = tune.tracks[0].notes, 720
+    lower = chorale.tracks[1:]
+    bar = tune.initial_time_signature().bar_ticks
+    start = -(-min(n.onset_tick for n in melody) // bar) * bar  # the first downbeat after the pickup
+    for beat in range(start, max(n.end_tick for n in melody) - dotted_quarter + 1, dotted_quarter):
+        end = min([beat + dotted_quarter] + [n.end_tick for t in lower for n in t.notes  # while the chord holds
+                                             if n.onset_tick <= beat < n.end_tick])
+        heard: dict[int, int] = {}
+        for note in melody:
+            overlap = min(end, note.end_tick) - max(beat, note.onset_tick)
+            heard[note.pitch % 12] = heard.get(note.pitch % 12, 0) + max(0, overlap)
+        held = {pc for pc, ticks in heard.items() if 3 * ticks >= dotted_quarter}
+        clashes = {(pc + shift) % 12 for pc in held for shift in (1, -1)} - {pc for pc, t in heard.items() if t}
+        chord = {p % 12 for track in lower for p in sounding(track, beat)}
+        assert not chord & clashes, (beat / bar, sorted(chord), sorted(clashes))  # was F# under D G G, bars 1, 5
+    for bar_number in (1, 5):  # `D4 G4 G4`: a G chord (iii6 and V6 before)
+        assert {p % 12 for track in lower for p in sounding(track, bar_number * bar)} <= {7, 11, 2}
+
+
+@pytest.mark.parametrize("name", list(REVIEWED))
+def test_the_final_cadence_resolves_its_leading_tone_over_a_low_tonic(name: str) -> None:
+    _, chorale = reviewed(name)
+    tonic, leading = 7, 6  # both tunes are in G
+    bass = chorale.tracks[3]
+    final = bass.notes[-1].onset_tick
+    while bass.notes[-2].pitch == bass.notes[-1].pitch and bass.notes[-2].end_tick == final:
+        final = bass.notes[-2].onset_tick
+        bass = Track(bass.name, bass.program, bass.is_drum, bass.notes[:-1])
+    assert bass.notes[-1].pitch == 43  # G2, the tonic in the bass's low octave (G3 in the air before)
+    dominant = {track.name: sounding(track, final - 1) for track in chorale.tracks}
+    tonic_chord = {track.name: sounding(track, final) for track in chorale.tracks}
+    assert bass.notes[-2].pitch % 12 == (tonic + 7) % 12 and 38 <= bass.notes[-2].pitch <= 50  # D2-D3
+    leading_tones = [(name, p) for name, pitches in dominant.items() for p in pitches if p % 12 == leading]
+    assert len(leading_tones) <= 1  # not doubled (alto and tenor both on F#4 in the air before)
+    for voice, pitch in leading_tones:
+        if voice in ("Soprano", "Alto"):  # an outer or upper voice rises to the tonic
+            assert pitch + 1 in tonic_chord[voice]
+        else:
+            assert {pitch + 1, pitch - 4} & set(tonic_chord[voice])  # the tenor's may fall to the fifth
+    heard = {p % 12 for pitches in tonic_chord.values() for p in pitches}
+    assert {tonic, (tonic + 4) % 12} <= heard <= {tonic, (tonic + 4) % 12, (tonic + 7) % 12}
+    assert max(p for pitches in tonic_chord.values() for p in pitches) - 43 > 12  # spread over more than an octave

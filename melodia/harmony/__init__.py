@@ -170,16 +170,17 @@ CHORDS_HONOURED = 0.95  # below this share of beats, harmonizing to given chords
 def tune_grid(score: Score, notes: list[Note],
               progression: list[list[Chord]] | None = None) -> tuple[Chorale, int, list[Bar]]:
     """The melody's grid from its first note on (so that the lower voices enter with a pickup, not before it),
-    carrying the rules of its meter, its final cadence or its given chords (`melodia.harmony.rules`); the step
+    carrying the rules of its meter, its cadences or its given chords, and the melody's clashes through each beat
+    (`melodia.harmony.rules`); the step
     it starts at; the given chords over the tune (empty for none)."""
-    from melodia.harmony.rules import add_cadences, add_chords, meter_rules
+    from melodia.harmony.rules import add_cadences, add_chords, add_clashes, meter_rules
 
     ends = phrase_ends(notes, score)
     grid = melody_grid(score, notes, ends)
     rules = meter_rules(score, notes, grid.steps)
     given = add_chords(rules, score, notes, progression)
-    if not given:
-        add_cadences(rules, score, notes, grid.pitches[0], ends)
+    placed = [] if given else add_cadences(rules, score, notes, grid.pitches[0], ends)
+    add_clashes(rules, notes, [step for pair in placed for step in pair])
     first = int(np.argmax(grid.pitches[0] > 0))  # 0 for a melody the grid does not see (all shorter than a step)
     return Chorale(grid.name, grid.pitches[:, first:], grid.struck[:, first:], grid.fermata[first:],
                    grid.bar_position[first:], grid.strength[first:], grid.meter,

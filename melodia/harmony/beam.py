@@ -71,7 +71,8 @@ def beam_grid(model: Network, melody: Chorale, width: int = 8, branch: int = 3,
                 candidates[:, HOLD] = 0
             keep, dropped = allowed_and_dropped(candidates, voice_masks(
                 voice, candidates, previous[rows, voice], chosen, before, int(rules.pitch_classes[voice, step]),
-                bool(rules.may_strike[step]), last_beat(lower, soprano, rules, step, rows), rules.tenor_bass_unisons))
+                bool(rules.may_strike[step]), last_beat(lower, soprano, rules, step, rows), rules.tenor_bass_unisons,
+                rules, step))
             scores = scores - DROPPED_MASK_COST * dropped
             tokens, token_scores = _best_tokens(logp, keep, branch)
             expand = np.repeat(np.arange(count), branch)

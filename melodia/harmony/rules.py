@@ -9,7 +9,14 @@ of any melody keeps, on top of the masks of `melodia.harmony.sampling`.
 - given chords (`--chords` or the chord symbols a file carries): the lower voices sound only their tones,
   the bass their bass note where each chord starts;
 - the soprano heard just before each step (a note shorter than a step included), so that parallels with a
-  quick melody note are seen.
+  quick melody note are seen;
+- clashes through the beat: a lower voice avoids a pitch class a half step from a melody note that sounds at
+  least a third of the rest of the beat (weighted by duration, not only the note on the beat), or a whole step
+  from one that sounds most of it after the beat, unless the melody sounds that pitch class there too, so that a
+  jig's `D G G` is set as a G chord, not over an F# or A;
+- the final cadence: the leading tone in one voice only, resolving up to the tonic in the alto (the tenor's
+  may fall to the fifth), the final tonic chord complete (its third, and its fifth where a voice is free)
+  over the tonic in the bass's low octave (`FINAL_BASS`).
 
 Pitch classes are 12-bit masks (bit p for pitch class p); `ANY` allows all.
 """
@@ -17,6 +24,7 @@ Pitch classes are 12-bit masks (bit p for pitch class p); `ANY` allows all.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -28,6 +36,10 @@ if TYPE_CHECKING:
     from melodia.style.harmony import Bar, Chord
 
 ANY = (1 << 12) - 1
+CLASH_SHARE = 1 / 3  # a melody note sounding this share of the rest of a beat keeps its half steps out
+# `StepRules.cadence`, per step of the final cadence: the dominant's first step and the rest, the tonic chord's
+DOMINANT_START, DOMINANT, FINAL_START, FINAL = 1, 2, 3, 4
+FINAL_BASS = (40, 51)  # the final tonic's bass: E2 to D#3, the bass's low octave (G2, not G3)
 DOMINANT_SEVENTH = (7, 11, 2, 5)  # from the tonic: the dominant, its (leading-tone) third, fifth and seventh
 
 
@@ -36,18 +48,29 @@ class StepRules:
     """Per grid step: the pitch classes each voice may sound ((4, steps) masks; row 0, the soprano, unused),
     whether the lower voices may strike, whether a beat of the meter starts there, and the soprano pitch
     heard just before it (0 at the start); whether the tenor may sing in unison with the bass (as Bach's
-    tenors now and then do; a tune's harmonization keeps them apart)."""
+    tenors now and then do; a tune's harmonization keeps them apart); `avoid`, the pitch classes the lower voices
+    had better not sound (a weaker rule than `pitch_classes`: a melody note's half steps through the beat);
+    `cadence`, per step a code of the final cadence (0 none), its `tonic` pitch class and `mode`, and `closing`
+    the pitch the melody closes on there."""
 
     pitch_classes: np.ndarray
     may_strike: np.ndarray
     beat_start: np.ndarray
     soprano_before: np.ndarray
     tenor_bass_unisons: bool = False
+    avoid: np.ndarray | None = None
+    cadence: np.ndarray | None = None
+    tonic: int = 0
+    mode: str = "major"
+    closing: int = -1
 
     def sliced(self, first: int) -> StepRules:
         """The rules from step `first` on (the first step a beat, where voices strike)."""
         rules = StepRules(self.pitch_classes[:, first:].copy(), self.may_strike[first:].copy(),
-                          self.beat_start[first:].copy(), self.soprano_before[first:].copy(), self.tenor_bass_unisons)
+                          self.beat_start[first:].copy(), self.soprano_before[first:].copy(), self.tenor_bass_unisons,
+                          None if self.avoid is None else self.avoid[first:].copy(),
+                          None if self.cadence is None else self.cadence[first:].copy(), self.tonic, self.mode,
+                          self.closing)
         if len(rules.may_strike):
             rules.may_strike[0] = rules.beat_start[0] = True
             rules.soprano_before[0] = 0
@@ -136,7 +159,63 @@ def add_cadences(rules: StepRules, score: Score, notes: list[Note], soprano: np.
         stop = steps if last == len(notes) - 1 else min(steps, max(final + 1, -(-end.end_tick // STEP_TICKS)))
         _cadence(rules, soprano, tonic, triad, (dominant, final, stop))
         placed.append((dominant, final))
+        if last == len(notes) - 1:
+            _mark_final(rules, (tonic, mode, int(soprano[final])), (dominant, final, stop))
     return placed
+
+
+def _mark_final(rules: StepRules, key: tuple[int, str, int], where: tuple[int, int, int]) -> None:
+    """The final cadence's steps in `rules.cadence` (see `cadence_masks`), its tonic, mode and the melody's
+    closing pitch (`key`)."""
+    dominant, final, stop = where
+    cadence = np.zeros(len(rules.may_strike), dtype=np.int64) if rules.cadence is None else rules.cadence
+    cadence[dominant:final] = DOMINANT
+    cadence[final:stop] = FINAL
+    cadence[dominant], cadence[final] = DOMINANT_START, FINAL_START
+    rules.cadence = cadence
+    rules.tonic, rules.mode, rules.closing = key
+
+
+def cadence_masks(voice: int, candidates: np.ndarray, previous: np.ndarray, chosen: dict[int, np.ndarray],
+                  code: int, rules: StepRules, hold: int) -> tuple[list[np.ndarray], ...]:
+    """The final cadence's masks for `voice` (1 alto, 2 tenor, 3 bass) over (n, TOKENS) `candidates` at a step of
+    cadence `code`: strong ones (the leading tone in one voice, resolving up in the alto, up or down to the fifth
+    in the tenor; the bass of the dominant within a fifth above the final's, the final bass low), ones for the
+    voicing (weaker than no crossing: the dominant's leading tone and the tonic chord's third sounding) and weak
+    ones (the tonic chord's fifth); `chosen` holds the step's soprano and the voices written below; `hold` the
+    token that holds."""
+    from melodia.style.harmony import tonic_triad
+
+    tonic, mode = rules.tonic, rules.mode
+    triad = tonic_triad(tonic, mode)
+    strong: list[np.ndarray] = []
+    voicing: list[np.ndarray] = []
+    weak: list[np.ndarray] = []
+    leading = (tonic + 11) % 12
+    present = np.zeros(len(candidates), dtype=np.int64)
+    for pitches in chosen.values():
+        present |= np.where(pitches > 0, np.left_shift(1, pitches % 12), 0)
+    classes = candidates % 12
+    if code in (DOMINANT_START, DOMINANT) and voice != 3:
+        strong.append((classes != leading) | ((present & (1 << leading)) == 0)[:, None])
+        if code == DOMINANT_START and voice == 1:
+            voicing.append((classes == leading) | ((present & (1 << leading)) != 0)[:, None])
+    if code in (DOMINANT_START, DOMINANT) and voice == 3:
+        strong.append(candidates <= FINAL_BASS[1] + 7)
+    if code == FINAL_START and voice != 3:
+        resolving = (previous % 12 == leading) & (previous > 0)
+        moves = (candidates == (previous + 1)[:, None])
+        if voice == 2:
+            moves |= candidates == (previous - 4)[:, None]
+        strong.append(moves | ~resolving[:, None])
+    if code in (FINAL_START, FINAL) and voice == 3:
+        low = (candidates >= FINAL_BASS[0]) & (candidates <= FINAL_BASS[1])
+        strong.append(low | (np.arange(candidates.shape[1]) == hold)[None, :] if code == FINAL else low)
+    if code == FINAL_START and voice == 1:
+        for pc, masks in ((triad[1], voicing), (triad[2], weak)):
+            missing = (present & (1 << pc)) == 0
+            masks.append((classes == pc) | ~missing[:, None])
+    return strong, voicing, weak
 
 
 def _cadence(rules: StepRules, soprano: np.ndarray, tonic: int, triad: tuple[int, ...],
@@ -181,6 +260,36 @@ def dominant_start(beat_start: np.ndarray, soprano: np.ndarray, final: int, toni
     beat = next((s for s in range(final - 1, -1, -1) if beat_start[s]), final - 1)
     tones = {(tonic + i) % 12 for i in DOMINANT_SEVENTH}
     return next((s for s in range(beat, final) if soprano[s] > 0 and soprano[s] % 12 in tones), final - 1)
+
+
+def add_clashes(rules: StepRules, notes: list[Note], boundaries: list[int] | None = None) -> None:
+    """`rules.avoid`: per step, the pitch classes a half step from a melody note that sounds at least
+    `CLASH_SHARE` of the beat from that step to the beat's end (its duration there counted, not only the note
+    on the beat), and a whole step from one that sounds most of it after the step (`D G G`: not F, F#, A or
+    G#), less those the melody itself sounds there; inside a beat only what its first step avoids (so
+    that a note held from the beat stays allowed), nothing where the voices hold. `boundaries`: steps that also
+    start a beat for this (where a cadence's chord changes)."""
+    steps = len(rules.may_strike)
+    starts = set(np.flatnonzero(rules.beat_start).tolist()) | set(boundaries or []) | {0}
+    edges = [*sorted(s for s in starts if 0 <= s < steps), steps]
+    avoid = np.zeros(steps, dtype=np.int64)
+    for first, last in pairwise(edges):
+        length = (last - first) * STEP_TICKS
+        for step in range(first, last):
+            if step > first and not rules.may_strike[step]:
+                continue
+            start, end = step * STEP_TICKS, last * STEP_TICKS
+            heard, on_beat = np.zeros(12), set()
+            for note in notes:
+                heard[note.pitch % 12] += max(0, min(end, note.end_tick) - max(start, note.onset_tick))
+                if note.onset_tick <= start < note.end_tick:
+                    on_beat.add(note.pitch % 12)
+            sounding = bits([pc for pc in range(12) if heard[pc] > 0])
+            clashing = bits([pc + shift for pc in range(12) if heard[pc] >= CLASH_SHARE * length for shift in (1, -1)])
+            clashing |= bits([pc + shift for pc in range(12) if heard[pc] > length / 2 and pc not in on_beat
+                              for shift in (2, -2)])
+            avoid[step] = clashing & ~sounding & (avoid[first] if step > first else ANY)
+    rules.avoid = avoid
 
 
 def add_chords(rules: StepRules, score: Score, notes: list[Note],

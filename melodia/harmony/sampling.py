@@ -25,7 +25,7 @@ import numpy as np
 from melodia.harmony.config import HIGHEST, HOLD, LOWEST, REST, TOKENS
 from melodia.harmony.data import STEPS_PER_QUARTER, Chorale, soprano_inputs
 from melodia.harmony.inference import Network, log_sum_exp
-from melodia.harmony.rules import ANY, StepRules, rules_of
+from melodia.harmony.rules import ANY, StepRules, cadence_masks, rules_of
 from melodia.harmony.voiceleading import SATB_RANGES, fault_counts
 
 STRUCK_PITCHES = np.arange(LOWEST, HIGHEST + 1)
@@ -94,18 +94,22 @@ def _parallel(candidate: np.ndarray, before: np.ndarray, other: np.ndarray, othe
 
 def voice_masks(voice: int, candidates: np.ndarray, previous: np.ndarray, chosen: dict[int, np.ndarray],
                 chosen_before: dict[int, np.ndarray], classes: int = ANY, may_strike: bool = True,
-                beat_before: dict[int, np.ndarray] | None = None, tenor_bass_unisons: bool = True) -> list[np.ndarray]:
+                beat_before: dict[int, np.ndarray] | None = None, tenor_bass_unisons: bool = True,
+                rules: StepRules | None = None, step: int = 0) -> list[np.ndarray]:
     """Masks for `voice` (1 alto, 2 tenor, 3 bass), strongest first, over (n, TOKENS) candidate pitches;
     `chosen` holds this step's pitches of the soprano and the voices written below; `classes` the pitch
     classes the voice may sound (a 12-bit mask: a given chord's, a cadence's), `may_strike` False inside a
     beat where the voices hold (`melodia.harmony.rules`); on a beat, `beat_before` each voice's pitch on the
     beat before, so that no parallels are heard from beat to beat either; `tenor_bass_unisons` False keeps the
-    tenor off the bass's pitch."""
+    tenor off the bass's pitch; a tune's `rules` at `step` add the final cadence's masks and the pitch classes
+    that clash with the melody through the beat (`melodia.harmony.rules`)."""
     soprano = chosen[0][:, None]
     low, high = SATB_RANGES[voice]
     masks = [(candidates >= low) & (candidates <= high)]
     if classes != ANY:
         masks.append((np.left_shift(1, candidates % 12) & classes) != 0)
+    strong, voicing, weak = tune_masks(voice, candidates, previous, chosen, rules, step)
+    masks += strong
     if voice == 3:
         masks.append(candidates <= soprano - 3)
     elif voice == 2:
@@ -113,6 +117,7 @@ def voice_masks(voice: int, candidates: np.ndarray, previous: np.ndarray, chosen
     else:
         masks.append((candidates >= chosen[2][:, None]) & (candidates <= soprano) & (soprano - candidates <= 12)
                      & (candidates - chosen[2][:, None] <= 12))
+    masks += voicing
     if not may_strike:  # hold, not strike again
         masks.append(np.broadcast_to(np.arange(candidates.shape[1]) == HOLD, candidates.shape))
     parallel = np.zeros_like(candidates, dtype=bool)
@@ -125,9 +130,19 @@ def voice_masks(voice: int, candidates: np.ndarray, previous: np.ndarray, chosen
             parallel |= found
             similar |= found & (np.sign(candidates - before[:, None]) == np.sign(pitch - other_before)[:, None])
     masks += [~parallel, ~similar]
+    if rules is not None and rules.avoid is not None and rules.avoid[step]:
+        masks.append((np.left_shift(1, candidates % 12) & int(rules.avoid[step])) == 0)
     if voice == 2 and not tenor_bass_unisons:  # the tenor leaves the bass its own line
         masks.append(candidates != chosen[3][:, None])
-    return masks
+    return masks + weak
+
+
+def tune_masks(voice: int, candidates: np.ndarray, previous: np.ndarray, chosen: dict[int, np.ndarray],
+               rules: StepRules | None, step: int) -> tuple[list[np.ndarray], ...]:
+    """The final cadence's masks at `step` of a tune's `rules`: strong, for the voicing and weak (none elsewhere)."""
+    if rules is None or rules.cadence is None or not rules.cadence[step]:
+        return [], [], []
+    return cadence_masks(voice, candidates, previous, chosen, int(rules.cadence[step]), rules, HOLD)
 
 
 def allowed(candidates: np.ndarray, masks: list[np.ndarray]) -> np.ndarray:
@@ -208,7 +223,8 @@ def draw(model: Network, melody: Chorale, sampling: Sampling,
                 candidates[:, HOLD] = 0
             keep = allowed(candidates, voice_masks(voice, candidates, previous[:, voice], chosen, before,
                                                    int(rules.pitch_classes[voice, step]),
-                                                   bool(rules.may_strike[step]), beat, rules.tenor_bass_unisons))
+                                                   bool(rules.may_strike[step]), beat, rules.tenor_bass_unisons,
+                                                   rules, step))
             token, logp = _choose(logits, keep, sampling, rng)
             pitch = candidates[np.arange(count), token]
             lower[:, step, voice], struck[:, step, voice] = pitch, token != HOLD
@@ -257,7 +273,7 @@ def _beat_votes(model: Network, context: np.ndarray, previous: np.ndarray, befor
                                                {v: pitches[rows] for v, pitches in before.items()},
                                                int(rules.pitch_classes[voice, step]), bool(rules.may_strike[step]),
                                                None if beat is None else {v: p[rows] for v, p in beat.items()},
-                                               rules.tenor_bass_unisons))
+                                               rules.tenor_bass_unisons, rules, step))
         logits = np.where(keep, model.voice_logits(context[rows], below).astype(np.float64), -np.inf)
         return candidates, np.exp(logits - log_sum_exp(logits))
 
