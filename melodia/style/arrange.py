@@ -77,7 +77,8 @@ def arrange(score: Score, instrumentation: Instrumentation, patterns: dict[str, 
     if not accompaniment or not bars:
         timeline, kept = score, plan if accompaniment else None
     else:
-        timeline, kept = _with_form(score, plan, bare, intro, ending), plan
+        classical = bare and (quartet.writes_for(instrumentation) or instrumentation.texture == "piano")
+        timeline, kept = _with_form(score, plan, bare, intro, ending, classical), plan
         if instrumentation.texture != "piano":
             _accompany(plan, instrumentation, patterns or {}, bare, voices)
     if instrumentation.texture == "piano":
@@ -106,8 +107,10 @@ def _lines(voices: Voices, instrumentation: Instrumentation, melody: list[Note] 
     return lines
 
 
-def _with_form(score: Score, plan: Plan, bare: bool, intro_kind: str, ending_kind: str) -> Score:
-    """The intro and ending added to the plan; returns a score carrying the new tempo, meter and key."""
+def _with_form(score: Score, plan: Plan, bare: bool, intro_kind: str, ending_kind: str, classical: bool = False
+               ) -> Score:
+    """The intro and ending added to the plan; returns a score carrying the new tempo, meter and key.
+    A `classical` held ending keeps the melody's instrument on top (see `melodia.style.form`)."""
     tonic = Chord(plan.key[0], "" if plan.key[1] == MAJOR else "m")
     intro = form.make_intro(plan.bars, plan.melody, intro_kind if bare else ("vamp" if intro_kind != "none"
                                                                              else "none"), tonic)
@@ -121,13 +124,16 @@ def _with_form(score: Score, plan: Plan, bare: bool, intro_kind: str, ending_kin
     plan.lines = {role: [form.shifted_notes(line, intro.offset) for line in lines]
                   for role, lines in plan.lines.items()}
     plan.lines["melody"] = [plan.melody]
-    if ending_kind == "held":
+    if ending_kind == "held" and not (classical and form.ends_on_long_tonic(plan.melody, plan.bars, plan.key)):
         final = form.ending_bar(plan.bars)
         plan.bars.append(final)
         stop = final.start + final.length
         last_onset = max(n.onset_tick for lines in plan.lines.values() for line in lines for n in line)
         plan.lines = {role: [form.held_to(line, last_onset, stop) if role not in ("drums", "melody") else line
                              for line in lines] for role, lines in plan.lines.items()}
+        if classical:
+            plan.melody = [*plan.melody, form.closing_note(plan.melody, final)]
+            plan.lines["melody"] = [plan.melody]
     return Score([], tempos, meters, keys, score.title)
 
 

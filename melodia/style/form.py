@@ -4,7 +4,10 @@
   phrase (4 bars) with its chords, when the tune has at least 8 bars (else a vamp). A pickup
   is kept: it sounds at the end of the intro's last bar, which is shortened by its length.
 - ending 'held': one more bar of the final chord, held by every part but the melody (its last
-  note keeps its written length), with a crash on its downbeat.
+  note keeps its written length), with a crash on its downbeat. In classical writing (four
+  parts, piano) a tune that already ends on a long tonic gets no extra bar, and otherwise the
+  melody's instrument sounds the tonic through the extra bar (`closing_note`): the last thing
+  heard is the tune's own part on top, never the lower parts alone.
 - `ritardando`: the tempo falls beat by beat over the last bars, to `slowest` of its value.
 """
 
@@ -73,6 +76,24 @@ def ending_bar(bars: list[Bar]) -> Bar:
     last = bars[-1]
     _, length, beat, beats = written_bar(bars, last.number)
     return Bar(last.start + last.length, length, beat, beats, last.chord, last.number + 1, "ending")
+
+
+def ends_on_long_tonic(melody: list[Note], bars: list[Bar], key: tuple[int, str]) -> bool:
+    """Whether the tune's last note is the tonic held two beats or more (a close of its own)."""
+    if not melody or not bars:
+        return False
+    last = max(melody, key=lambda n: (n.end_tick, n.onset_tick))
+    return last.pitch % 12 == key[0] % 12 and last.duration_tick >= 2 * bars[-1].beat
+
+
+def closing_note(melody: list[Note], final: Bar) -> Note:
+    """The melody instrument's note through the ending bar `final`: the final chord's root nearest
+    the tune's last note (that note itself when it is the root; below it on a tie)."""
+    last = max(melody, key=lambda n: (n.end_tick, n.onset_tick))
+    root = final.chord.root % 12
+    pitch = min((p for p in range(last.pitch - 6, last.pitch + 7) if p % 12 == root),
+                key=lambda p: (abs(p - last.pitch), p > last.pitch))
+    return Note(pitch, last.velocity, final.start, final.length)
 
 
 def shifted(bars: list[Bar], offset: int) -> list[Bar]:
