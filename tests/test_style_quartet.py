@@ -249,3 +249,20 @@ def test_only_ensembles_of_single_lines_are_written_in_four_parts() -> None:
         [True, True, True]
     assert not any(writes_for(load_instrumentation(name)) for name in ("piano-solo", "rock-band", "jazz-combo",
                                                                        "celtic-session", "woodwind-trio"))
+
+
+@pytest.mark.parametrize("options", [{"instrumentation": "string-quartet"}, {"style": "choir-hymn"}])
+def test_an_intro_runs_straight_into_the_tunes_pickup(tunes: dict[str, Score], options: dict[str, str]) -> None:
+    """Review finding 2: the jig's pickup (written as a full first bar that starts with rests) came
+    in a new bar after the intro, the bar before it silent; it now ends the intro's last bar."""
+    jig = tunes["bliven (6/8, pickup)"]
+    out = stylize(jig, **options)
+    top = parts(out)[0]
+    tune = tune_as_played(top.notes, jig)
+    intro = [n for n in top.notes if n.onset_tick < tune[0].onset_tick]
+    assert intro and intro[-1].end_tick == tune[0].onset_tick  # no gap: the intro's last note, then the pickup
+    bar = out.time_signatures[0].bar_ticks
+    assert (tune[0].end_tick + tune[1].duration_tick) % bar == 0  # the pickup ends on a bar line
+    silent = [t for t in range(0, tune[-1].onset_tick, bar // 2)
+              if not any(n.onset_tick <= t < n.end_tick for voice in parts(out) for n in voice.notes)]
+    assert silent == []  # no dead beat anywhere

@@ -71,6 +71,8 @@ def arrange(score: Score, instrumentation: Instrumentation, patterns: dict[str, 
         bars = from_symbols(score, end, score.chord_symbols)
     else:
         bars = harmonize(score, melody, key, end) if bare else harmonize(score, pitched, key, end, lead=melody)
+    if bare:  # the harmony enters with the tune (a pickup written as a full bar starts with rests)
+        bars = form.from_first_note(bars, min(n.onset_tick for n in melody))
     plan = Plan(key, bars, melody, _lines(voices, instrumentation, melody))
     if bare and quartet.writes_for(instrumentation):  # four real parts: cadences first (melodia.style.quartet)
         plan.bars = quartet.cadenced(plan.bars, melody, key, given=bool(chords or score.chord_symbols))
