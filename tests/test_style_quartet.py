@@ -266,3 +266,18 @@ def test_an_intro_runs_straight_into_the_tunes_pickup(tunes: dict[str, Score], o
     silent = [t for t in range(0, tune[-1].onset_tick, bar // 2)
               if not any(n.onset_tick <= t < n.end_tick for voice in parts(out) for n in voice.notes)]
     assert silent == []  # no dead beat anywhere
+
+
+@pytest.mark.parametrize("options", [{"instrumentation": "string-quartet"}, {"style": "choir-hymn"}])
+def test_no_parallels_from_any_note_of_the_tune_pickup_included(tunes: dict[str, Score], options: dict[str, str]
+                                                                ) -> None:
+    """Review finding 7: the jig's pickup B4 into the downbeat C5 had violin II B3 -> C4 under it
+    (parallel octaves, three times): the voicing counted the tune only at the beats' starts. Every
+    melody note now counts, from each onset to the next."""
+    for name in ("bliven (6/8, pickup)", "jig (6/8, chords)", "pop (4/4, chords)"):
+        out = stylize(tunes[name], **options)
+        top, *lower = parts(out)
+        ticks = classical.moments(out, [t.notes for t in parts(out)], every_onset=True)
+        found = [(int(ticks[i]), kind, voice.name) for voice in lower
+                 for i, kind in classical.parallel_motions(top.notes, voice.notes, ticks, voice is lower[-1])]
+        assert found == [], name

@@ -56,7 +56,8 @@ REST = 0  # a part's pitch where it has no room under the tune
 class Beat:
     """One beat of a harmony slot: its chord, the beats of its written bar, and the melody over
     it (sung: whether a melody note starts on it; top: the pitch sounding on the beat, or heard
-    just before a short rest; floor: the lowest pitch sounding in it; None when the melody rests)."""
+    just before a short rest; floor: the lowest pitch sounding in it; last: the last pitch heard
+    in it, which moves to the next beat's top; None when the melody rests)."""
 
     start: int
     length: int
@@ -71,6 +72,7 @@ class Beat:
     section: str
     free_bass: bool = False
     on_grid: bool = True  # on a beat of the meter (a chord may change between)
+    last: int | None = None
 
 
 def writes_for(instrumentation: Instrumentation) -> bool:
@@ -113,7 +115,8 @@ def lower_parts(bars: list[Bar], melody: list[Note], key: tuple[int, str], instr
     if not offbeat:  # a waltz's "pah pah" is chords, not a line
         for index in range(len(played)):
             others = [n for other, line in enumerate(played) if other != index for n in line]
-            played[index] = _with_passing_notes(played[index], beats, melody, others, arrivals, key)
+            played[index] = _with_passing_notes(played[index], beats, melody, others, arrivals, key,
+                                                onsets if sung else None)
     lines: dict[str, list[list[Note]]] = {}
     for part, line in zip(parts, played, strict=True):
         lines.setdefault(part.role, []).append(line)
@@ -255,8 +258,9 @@ def beats_of(bars: list[Bar], melody: list[Note], arrivals: Collection[int] = ()
             downbeat = start == bar_starts[bar.number]
             sung = any(n.onset_tick == start for n in over)
             free_bass = bar.chord.bass is None and index not in cadence and bar.section != "ending"
+            last = over[-1].pitch if over else top
             beats.append(Beat(start, finish - start, index, bar.chord, number == 0, downbeat, sung, in_bar, top, floor,
-                              bar.section, free_bass, (end - start) % bar.beat == 0))
+                              bar.section, free_bass, (end - start) % bar.beat == 0, last))
     return beats
 
 
@@ -300,7 +304,11 @@ def _parallels_across(options: list[tuple[np.ndarray, np.ndarray]], back: list[n
     while grid > 0 and not beats[grid].on_grid:
         rows = back[grid - 1][rows]
         grid -= 1
-    return _parallels(options[grid][0][rows], options[index][0], beats[grid].top, beats[index].top)
+    count = _parallels(options[grid][0][rows], options[index][0], beats[grid].top, beats[index].top)
+    if beats[index - 1].last != beats[grid].top:  # the tune's last note before `index` against the parts held
+        count = count + _parallels(options[grid][0][rows], options[index][0], beats[index - 1].last,
+                                   beats[index].top, melody_only=True)
+    return count
 
 
 def _resting_ceiling(beats: list[Beat], ranges: list[tuple[int, int]]) -> int:
@@ -406,21 +414,29 @@ def _transition(before: np.ndarray, after: np.ndarray, was: Beat, now: Beat, hel
         if now.top is not None and not now.sung:  # the tune holds: an inner part may move to another chord tone
             cost -= HELD_MOTION * ((steps > 0) & (steps <= 5)).sum(axis=2)
     cost = cost + PARALLEL * _parallels(before, after, was.top, now.top)
+    if was.last != was.top:  # every note of the tune counts: its last in the beat moves to the next beat's top
+        cost = cost + PARALLEL * _parallels(before, after, was.last, now.top, melody_only=True)
     for upper in range(after.shape[1] - 1):  # a part rising above where the part over it just was
         cost += 0.6 * (after[None, :, upper + 1] > before[:, None, upper])
     return cost
 
 
-def _parallels(before: np.ndarray, after: np.ndarray, top_before: int | None, top_after: int | None) -> np.ndarray:
+def _parallels(before: np.ndarray, after: np.ndarray, top_before: int | None, top_after: int | None,
+               melody_only: bool = False) -> np.ndarray:
     """How many pairs of parts (the melody, when it sounds at both, among them) move in parallel
-    fifths or octaves from each voicing of `before` (rows) to each of `after` (columns)."""
+    fifths or octaves from each voicing of `before` (rows) to each of `after` (columns); with
+    `melody_only`, only the pairs of the melody and a part."""
     lines_before = [before[:, None, i] for i in range(before.shape[1])]
     lines_after = [after[None, :, i] for i in range(after.shape[1])]
     if top_before is not None and top_after is not None:
         lines_before.insert(0, np.full((1, 1), top_before))
         lines_after.insert(0, np.full((1, 1), top_after))
     count = np.zeros((len(before), len(after)))
-    for upper, lower in ((i, j) for i in range(len(lines_before)) for j in range(i + 1, len(lines_before))):
+    melody = top_before is not None and top_after is not None
+    if melody_only and not melody:
+        return count
+    for upper, lower in ((i, j) for i in range(1 if melody_only else len(lines_before))
+                         for j in range(i + 1, len(lines_before))):
         a0, a1, b0, b1 = lines_before[upper], lines_after[upper], lines_before[lower], lines_after[lower]
         interval_before, interval_after = (a0 - b0) % 12, (a1 - b1) % 12
         perfect = ((interval_before == 0) | (interval_before == 7)) & (interval_after == interval_before)
@@ -474,11 +490,13 @@ def _figure(beat: Beat, is_bass: bool) -> list[tuple[int, int]]:
 
 
 def _with_passing_notes(line: list[Note], beats: list[Beat], melody: list[Note], written: list[Note],
-                        arrivals: set[int], key: tuple[int, str]) -> list[Note]:
+                        arrivals: set[int], key: tuple[int, str], syllables: Collection[int] | None = None
+                        ) -> list[Note]:
     """Notes a third from the next one split in two, the second half the scale step between,
     where that makes no fifth or octave (nor a half step with the tune) with what sounds then:
     the melody and the parts `written` so far; none into a cadence's tonic (`arrivals`), none
-    beside another part's passing note."""
+    beside another part's passing note. Voices (`syllables`: the tune's onsets) pass only where the
+    tune sings a new syllable."""
     scale = scale_of(*key)
     out: list[Note] = []
     starts = [b.start for b in beats]
@@ -490,6 +508,9 @@ def _with_passing_notes(line: list[Note], beats: list[Beat], melody: list[Note],
             out.append(note)
             continue
         tick = note.onset_tick + half
+        if syllables is not None and tick not in syllables:
+            out.append(note)
+            continue
         chord = beats[max(i for i, s in enumerate(starts) if s <= note.onset_tick)].chord
         others = [n.pitch for n in written if n.onset_tick <= tick < n.end_tick]
         tune = [n.pitch for n in melody if n.onset_tick <= tick < n.end_tick]
