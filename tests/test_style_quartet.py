@@ -281,3 +281,19 @@ def test_no_parallels_from_any_note_of_the_tune_pickup_included(tunes: dict[str,
         found = [(int(ticks[i]), kind, voice.name) for voice in lower
                  for i, kind in classical.parallel_motions(top.notes, voice.notes, ticks, voice is lower[-1])]
         assert found == [], name
+
+
+def test_a_jig_cadence_changes_chord_with_the_melodys_resolution(tunes: dict[str, Score]) -> None:
+    """Review finding 4: in 6/8 the dominant was held under the resolution (`A G G` over D7 for the
+    whole dotted quarter), and the phrase settling on G in bar 4 (`A G G G2 F`) was Am7 all through.
+    The chord now changes inside the beat: the dominant under the A, the tonic from the first G, root
+    position (in the quartet and in the piano's two hands)."""
+    jig = tunes["bliven (6/8, pickup)"]
+    bar, eighth = 1440, 240
+    for options in ({"instrumentation": "string-quartet"}, {"instrumentation": "piano-solo"}):
+        out = stylize(jig, intro="none", ending="none", **options)
+        voices = [t.notes for t in parts(out)]
+        for downbeat in (4 * bar, 8 * bar):  # the first phrase's close and the tune's last bar (after the pickup bar)
+            assert classical._root(voices, downbeat)[0] == 2, (options, downbeat)  # D: the dominant under the A
+            root, bass = classical._root(voices, downbeat + eighth)
+            assert (root, bass is not None and bass % 12) == (7, 7), (options, downbeat)  # G, G in the bass

@@ -74,7 +74,8 @@ def arrange(score: Score, instrumentation: Instrumentation, patterns: dict[str, 
     if bare:  # the harmony enters with the tune (a pickup written as a full bar starts with rests)
         bars = form.from_first_note(bars, min(n.onset_tick for n in melody))
     plan = Plan(key, bars, melody, _lines(voices, instrumentation, melody))
-    if bare and quartet.writes_for(instrumentation):  # four real parts: cadences first (melodia.style.quartet)
+    if bare and (quartet.writes_for(instrumentation) or instrumentation.texture == "piano"):
+        # four real parts or a pianist's two hands: cadences first (melodia.style.quartet)
         plan.bars = quartet.cadenced(plan.bars, melody, key, given=bool(chords or score.chord_symbols))
     if not accompaniment or not bars:
         timeline, kept = score, plan if accompaniment else None

@@ -101,7 +101,8 @@ def lower_parts(bars: list[Bar], melody: list[Note], key: tuple[int, str], instr
     harmony pattern 'offbeat' puts the inner parts off the downbeat)."""
     parts = [p for p in instrumentation.parts if p.role in (*INNER_ROLES, "bass")]
     parts.sort(key=lambda p: p.role == "bass")
-    arrivals = {n.onset_tick for n in phrase_ends(melody, bars)}
+    arrivals = {n.onset_tick for n in phrase_ends(melody, bars)} | \
+        {settled(melody, n, bars) for n in cadence_notes(melody, bars, key) if n.pitch % 12 == key[0]}
     beats = beats_of(bars, melody, arrivals)
     if not beats:
         return {}
@@ -139,11 +140,12 @@ def cadenced(bars: list[Bar], melody: list[Note], key: tuple[int, str], given: b
     melody fits it (`_dominant_before`). Estimated chords lose their inversions: the voice
     leading chooses its own bass. Given chords are kept as given."""
     out = list(bars) if given else [replace(b, chord=replace(b.chord, bass=None)) for b in bars]
-    for note in phrase_ends(melody, out):
+    for note in cadence_notes(melody, out, key):
         if note.pitch % 12 != key[0]:
             continue
-        out = _split_at(out, note.onset_tick)
-        index = next((i for i, b in enumerate(out) if b.start == note.onset_tick), None)
+        arrival = settled(melody, note, out) if not given else note.onset_tick
+        out = _split_at(out, arrival)
+        index = next((i for i, b in enumerate(out) if b.start == arrival), None)
         if index is None:
             continue
         here = out[index]
@@ -154,6 +156,47 @@ def cadenced(bars: list[Bar], melody: list[Note], key: tuple[int, str], given: b
         if not given and index > 0:
             out = _dominant_before(out, index, melody, key)
     return _merged(out)
+
+
+def cadence_notes(melody: list[Note], bars: list[Bar], key: tuple[int, str]) -> list[Note]:
+    """The phrase ends (`phrase_ends`) and, in each bar that ends a phrase of the harmony slots, the
+    last tonic the melody settles on there: on a beat, as long as its usual note or longer (a jig's
+    `A G G | G2 F`, whose last eighth leads on into the next phrase)."""
+    ends = phrase_ends(melody, bars)
+    line = sorted(melody, key=lambda n: n.onset_tick)
+    if not line:
+        return ends
+    usual = sorted(n.duration_tick for n in line)[len(line) // 2]
+    found = {id(n) for n in ends}
+    for slot in bars:
+        if not slot.phrase_end or slot.section != "tune" or slot.number < 0:
+            continue
+        start = min(b.start for b in bars if b.number == slot.number and b.section == slot.section)
+        stop = slot.start + slot.length
+        tonics = [n for n in line if start <= n.onset_tick < stop and n.pitch % 12 == key[0]
+                  and (n.onset_tick - start) % slot.beat == 0 and n.duration_tick >= usual]
+        if tonics and id(tonics[-1]) not in found:
+            ends.append(tonics[-1])
+            found.add(id(tonics[-1]))
+    return sorted(ends, key=lambda n: n.onset_tick)
+
+
+def settled(melody: list[Note], note: Note, bars: list[Bar]) -> int:
+    """Where the melody settles on the tonic that `note` closes with: the first of the notes of
+    its pitch class that run into it without a break, within the beat before it (`A G G | G2`:
+    the second eighth), so that the tonic chord comes with the resolution, not after it."""
+    line = sorted(melody, key=lambda n: n.onset_tick)
+    slot = next((b for b in reversed(bars) if b.start <= note.onset_tick), None)
+    beat = slot.beat if slot is not None else TICKS_PER_QUARTER
+    position = next(i for i, n in enumerate(line) if n is note)
+    arrival = note.onset_tick
+    while position > 0:
+        before = line[position - 1]
+        if before.pitch % 12 != note.pitch % 12 or before.end_tick != arrival or \
+                before.onset_tick < note.onset_tick - beat:
+            break
+        arrival, position = before.onset_tick, position - 1
+    return arrival
 
 
 def phrase_ends(melody: list[Note], bars: list[Bar]) -> list[Note]:
