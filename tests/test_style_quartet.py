@@ -297,3 +297,12 @@ def test_a_jig_cadence_changes_chord_with_the_melodys_resolution(tunes: dict[str
             assert classical._root(voices, downbeat)[0] == 2, (options, downbeat)  # D: the dominant under the A
             root, bass = classical._root(voices, downbeat + eighth)
             assert (root, bass is not None and bass % 12) == (7, 7), (options, downbeat)  # G, G in the bass
+    framed = stylize(jig, instrumentation="string-quartet")  # the phrase intro ends with the same close
+    voices = [t.notes for t in parts(framed)]
+    bar_starts = [n.onset_tick for n in voices[0] if n.onset_tick % bar == 0 and n.pitch == 69]
+    closes = [t for t in bar_starts
+              if [n.pitch for n in voices[0] if t <= n.onset_tick < t + 3 * eighth] == [69, 67, 67]]
+    assert len(closes) == 3  # the intro's last bar, bar 4 and the last bar
+    for tick in closes:
+        assert min(n.pitch for v in voices for n in v if n.onset_tick <= tick < n.end_tick) % 12 == 2, tick
+        assert min(n.pitch for v in voices for n in v if n.onset_tick <= tick + eighth < n.end_tick) % 12 == 7, tick

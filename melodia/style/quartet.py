@@ -168,8 +168,10 @@ def cadence_notes(melody: list[Note], bars: list[Bar], key: tuple[int, str]) -> 
         return ends
     usual = sorted(n.duration_tick for n in line)[len(line) // 2]
     found = {id(n) for n in ends}
+    intro = [b for b in bars if b.section == "intro"]
     for slot in bars:
-        if not slot.phrase_end or slot.section != "tune" or slot.number < 0:
+        closes_intro = bool(intro) and slot is intro[-1]  # a phrase intro ends with the tune's own close
+        if not closes_intro and (not slot.phrase_end or slot.section != "tune" or slot.number < 0):
             continue
         start = min(b.start for b in bars if b.number == slot.number and b.section == slot.section)
         stop = slot.start + slot.length
