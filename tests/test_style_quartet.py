@@ -306,3 +306,17 @@ def test_a_jig_cadence_changes_chord_with_the_melodys_resolution(tunes: dict[str
     for tick in closes:
         assert min(n.pitch for v in voices for n in v if n.onset_tick <= tick < n.end_tick) % 12 == 2, tick
         assert min(n.pitch for v in voices for n in v if n.onset_tick <= tick + eighth < n.end_tick) % 12 == 7, tick
+
+
+def test_inner_parts_tie_common_tones_across_a_change_of_chord(tunes: dict[str, Score]) -> None:
+    """Review finding 8: violin II struck C4 on eight quarters running, across C -> F; a common tone
+    is now held over the change of chord (tied), not struck again."""
+    out = quartet(tunes["pop (4/4, chords)"])
+    changes = {c.tick for c in out.chord_symbols[1:]}
+    tied = 0
+    for track in parts(out)[1:3]:
+        ends = {(n.end_tick, n.pitch) for n in track.notes}
+        struck = [n for n in track.notes if n.onset_tick in changes and (n.onset_tick, n.pitch) in ends]
+        assert struck == [], track.name
+        tied += sum(n.onset_tick < t < n.end_tick for n in track.notes for t in changes)
+    assert tied >= 2

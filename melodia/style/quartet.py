@@ -517,7 +517,12 @@ def _played_line(beats: list[Beat], pitches: list[int], part: Part, sung: bool, 
             notes += [Note(pitch, velocity, onset, next_onset - onset) for (onset, _), next_onset
                       in zip(figure, [*(o for o, _ in figure[1:]), beat.start + beat.length], strict=True)]
         else:
-            notes += [Note(pitch, velocity, onset, length) for onset, length in _figure(beat, is_bass)]
+            figure = _figure(beat, is_bass)
+            if not is_bass and beat.first and notes and notes[-1].pitch == pitch and \
+                    notes[-1].end_tick == beat.start:  # a common tone across a change of chord: tied, not struck
+                notes[-1].duration_tick += figure[0][1]
+                figure = figure[1:]
+            notes += [Note(pitch, velocity, onset, length) for onset, length in figure]
     return notes
 
 
