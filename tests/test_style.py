@@ -530,3 +530,11 @@ def test_a_bar_whose_halves_want_different_chords_gets_two() -> None:
     drums = next(t for t in stylize(tune, instrumentation="rock-band").tracks if t.is_drum)
     kicks_and_snares = [(n.pitch, n.onset_tick) for n in drums.notes if n.pitch in (36, 38)]
     assert kicks_and_snares[:4] == [(36, 0), (38, 480), (36, 960), (38, 1440)]  # the groove runs by written bars
+
+
+def test_double_time_keeps_one_meter_where_two_fall_together() -> None:
+    """Two meters a tick apart fall on the same tick at double time: the later one is kept (the
+    score stayed invalid, found by test_any_score_in_any_preset_stays_valid)."""
+    score = Score([], time_signatures=[TimeSignature(0, 4, 4), TimeSignature(1, 3, 4)])
+    out = stylize(score, rhythm="double-time")
+    assert [(t.tick, t.numerator) for t in out.time_signatures] == [(0, 3)]

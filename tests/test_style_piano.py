@@ -111,3 +111,15 @@ def test_the_right_hand_adds_chord_tones_under_long_notes_only_where_the_harmony
     added = [(n.onset_tick, n.pitch) for n in right if (n.onset_tick, n.pitch) not in tune]
     assert added and all(any(t == onset and 3 <= p - q <= 12 for t, p in tune) for onset, q in added)
     assert all(onset % 960 == 0 for onset, _ in added)  # struck with the tune, on a strong beat
+
+
+def test_the_left_hand_enters_with_the_pickup(tmp_path: Path) -> None:
+    """Review finding 3: a pickup written as a full first bar (rests, then the pickup) had the left
+    hand play the whole bar before the tune entered; it now starts with the tune's first note."""
+    text = "X:1\nM:3/4\nL:1/4\nK:G\nz2 G3/4A/4 | B d g/2e/2 | d B B | A/2G/2F/2E/2D | G2 |]\n"
+    (tmp_path / "air.abc").write_text(text)
+    score = read_score(tmp_path / "air.abc")
+    first = min(n.onset_tick for n in score.tracks[0].notes)
+    assert first == 960  # the pickup: beat three of a full first bar
+    _, left = piano(score, instrumentation="piano-solo")
+    assert left and min(n.onset_tick for n in left) == first

@@ -71,13 +71,17 @@ def arrange(score: Score, instrumentation: Instrumentation, patterns: dict[str, 
         bars = from_symbols(score, end, score.chord_symbols)
     else:
         bars = harmonize(score, melody, key, end) if bare else harmonize(score, pitched, key, end, lead=melody)
+    if bare:  # the harmony enters with the tune (a pickup written as a full bar starts with rests)
+        bars = form.from_first_note(bars, min(n.onset_tick for n in melody))
     plan = Plan(key, bars, melody, _lines(voices, instrumentation, melody))
-    if bare and quartet.writes_for(instrumentation):  # four real parts: cadences first (melodia.style.quartet)
+    if bare and (quartet.writes_for(instrumentation) or instrumentation.texture == "piano"):
+        # four real parts or a pianist's two hands: cadences first (melodia.style.quartet)
         plan.bars = quartet.cadenced(plan.bars, melody, key, given=bool(chords or score.chord_symbols))
     if not accompaniment or not bars:
         timeline, kept = score, plan if accompaniment else None
     else:
-        timeline, kept = _with_form(score, plan, bare, intro, ending), plan
+        classical = bare and (quartet.writes_for(instrumentation) or instrumentation.texture == "piano")
+        timeline, kept = _with_form(score, plan, bare, intro, ending, classical), plan
         if instrumentation.texture != "piano":
             _accompany(plan, instrumentation, patterns or {}, bare, voices)
     if instrumentation.texture == "piano":
@@ -106,8 +110,10 @@ def _lines(voices: Voices, instrumentation: Instrumentation, melody: list[Note] 
     return lines
 
 
-def _with_form(score: Score, plan: Plan, bare: bool, intro_kind: str, ending_kind: str) -> Score:
-    """The intro and ending added to the plan; returns a score carrying the new tempo, meter and key."""
+def _with_form(score: Score, plan: Plan, bare: bool, intro_kind: str, ending_kind: str, classical: bool = False
+               ) -> Score:
+    """The intro and ending added to the plan; returns a score carrying the new tempo, meter and key.
+    A `classical` held ending keeps the melody's instrument on top (see `melodia.style.form`)."""
     tonic = Chord(plan.key[0], "" if plan.key[1] == MAJOR else "m")
     intro = form.make_intro(plan.bars, plan.melody, intro_kind if bare else ("vamp" if intro_kind != "none"
                                                                              else "none"), tonic)
@@ -121,13 +127,16 @@ def _with_form(score: Score, plan: Plan, bare: bool, intro_kind: str, ending_kin
     plan.lines = {role: [form.shifted_notes(line, intro.offset) for line in lines]
                   for role, lines in plan.lines.items()}
     plan.lines["melody"] = [plan.melody]
-    if ending_kind == "held":
+    if ending_kind == "held" and not (classical and form.ends_on_long_tonic(plan.melody, plan.bars, plan.key)):
         final = form.ending_bar(plan.bars)
         plan.bars.append(final)
         stop = final.start + final.length
         last_onset = max(n.onset_tick for lines in plan.lines.values() for line in lines for n in line)
         plan.lines = {role: [form.held_to(line, last_onset, stop) if role not in ("drums", "melody") else line
                              for line in lines] for role, lines in plan.lines.items()}
+        if classical:
+            plan.melody = [*plan.melody, form.closing_note(plan.melody, final)]
+            plan.lines["melody"] = [plan.melody]
     return Score([], tempos, meters, keys, score.title)
 
 

@@ -2,9 +2,14 @@
 
 - intro 'vamp': two bars of the tonic chord by the accompaniment; 'phrase': the tune's last
   phrase (4 bars) with its chords, when the tune has at least 8 bars (else a vamp). A pickup
-  is kept: it sounds at the end of the intro's last bar, which is shortened by its length.
+  is kept: it sounds at the end of the intro's last bar, which is shortened by its length. A
+  first bar that starts with rests (a pickup written as a full bar) is a pickup too: the
+  harmony starts with the tune's first note (`from_first_note`).
 - ending 'held': one more bar of the final chord, held by every part but the melody (its last
-  note keeps its written length), with a crash on its downbeat.
+  note keeps its written length), with a crash on its downbeat. In classical writing (four
+  parts, piano) a tune that already ends on a long tonic gets no extra bar, and otherwise the
+  melody's instrument sounds the tonic through the extra bar (`closing_note`): the last thing
+  heard is the tune's own part on top, never the lower parts alone.
 - `ritardando`: the tempo falls beat by beat over the last bars, to `slowest` of its value.
 """
 
@@ -14,7 +19,7 @@ from dataclasses import dataclass, replace
 
 from melodia.errors import StyleError
 from melodia.score import KeySignature, Note, Score, TempoChange, TimeSignature
-from melodia.style.harmony import Bar, Chord
+from melodia.style.harmony import PHRASE_BARS, Bar, Chord
 from melodia.style.templates import ENDINGS, INTROS
 
 INTRO_BARS = 2
@@ -42,12 +47,36 @@ def written_bar(bars: list[Bar], number: int) -> tuple[int, int, int, int]:
     return own[0].start, sum(b.length for b in own), own[0].beat, sum(b.beats for b in own)
 
 
+def from_first_note(bars: list[Bar], onset: int) -> list[Bar]:
+    """The harmony slots from the tune's first note at `onset`: a first bar that starts with
+    rests is cut to a pickup (numbered -1, the bars after it counted from 0, a phrase every
+    `PHRASE_BARS` bars), so that nothing plays before the tune and an intro ends where it enters."""
+    if not bars or onset <= bars[0].start or any(b.number < 0 for b in bars):
+        return list(bars)
+    first = bars[0].number
+    cut = [b for b in bars if b.start + b.length > onset]
+    if not cut or cut[0].number != first:
+        return list(bars)
+    last = cut[-1].number - 1
+    out = []
+    for bar in cut:
+        start = max(bar.start, onset)
+        length = bar.start + bar.length - start
+        number = bar.number - first - 1
+        beats = max(min(bar.beats, length // bar.beat), 1) if start > bar.start else bar.beats
+        out.append(replace(bar, start=start, length=length, beats=beats, number=number,
+                           phrase_end=number >= 0 and ((number + 1) % PHRASE_BARS == 0 or number == last)
+                           and bar is [b for b in cut if b.number == bar.number][-1]))
+    return out
+
+
 def make_intro(bars: list[Bar], melody: list[Note], kind: str, tonic: Chord) -> Intro:
     """The intro of `kind` for a tune with harmony `bars` (see the module's notes)."""
     tune = [b for b in bars if b.number >= 0]
     if kind == "none" or not tune:
         return Intro([], [], 0)
     pickup = sum(b.length for b in bars if b.number < 0)
+    lead = min(b.start for b in bars)  # where the tune enters (after a first bar's rests)
     _, bar_ticks, beat, beats = written_bar(bars, 0)
     last = tune[-1].number
     if kind == "phrase" and last + 1 >= 8:
@@ -65,7 +94,7 @@ def make_intro(bars: list[Bar], melody: list[Note], kind: str, tonic: Chord) -> 
     intro_bars = [replace(b, length=min(b.length, end - b.start)) for b in intro_bars if b.start < end]
     intro_melody = [replace(n, duration_tick=min(n.duration_tick, end - n.onset_tick)) for n in intro_melody
                     if n.onset_tick < end]
-    return Intro(intro_bars, intro_melody, end)
+    return Intro(intro_bars, intro_melody, end - lead)
 
 
 def ending_bar(bars: list[Bar]) -> Bar:
@@ -73,6 +102,24 @@ def ending_bar(bars: list[Bar]) -> Bar:
     last = bars[-1]
     _, length, beat, beats = written_bar(bars, last.number)
     return Bar(last.start + last.length, length, beat, beats, last.chord, last.number + 1, "ending")
+
+
+def ends_on_long_tonic(melody: list[Note], bars: list[Bar], key: tuple[int, str]) -> bool:
+    """Whether the tune's last note is the tonic held two beats or more (a close of its own)."""
+    if not melody or not bars:
+        return False
+    last = max(melody, key=lambda n: (n.end_tick, n.onset_tick))
+    return last.pitch % 12 == key[0] % 12 and last.duration_tick >= 2 * bars[-1].beat
+
+
+def closing_note(melody: list[Note], final: Bar) -> Note:
+    """The melody instrument's note through the ending bar `final`: the final chord's root nearest
+    the tune's last note (that note itself when it is the root; below it on a tie)."""
+    last = max(melody, key=lambda n: (n.end_tick, n.onset_tick))
+    root = final.chord.root % 12
+    pitch = min((p for p in range(last.pitch - 6, last.pitch + 7) if p % 12 == root),
+                key=lambda p: (abs(p - last.pitch), p > last.pitch))
+    return Note(pitch, last.velocity, final.start, final.length)
 
 
 def shifted(bars: list[Bar], offset: int) -> list[Bar]:

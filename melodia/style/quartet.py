@@ -56,7 +56,8 @@ REST = 0  # a part's pitch where it has no room under the tune
 class Beat:
     """One beat of a harmony slot: its chord, the beats of its written bar, and the melody over
     it (sung: whether a melody note starts on it; top: the pitch sounding on the beat, or heard
-    just before a short rest; floor: the lowest pitch sounding in it; None when the melody rests)."""
+    just before a short rest; floor: the lowest pitch sounding in it; last: the last pitch heard
+    in it, which moves to the next beat's top; None when the melody rests)."""
 
     start: int
     length: int
@@ -71,6 +72,7 @@ class Beat:
     section: str
     free_bass: bool = False
     on_grid: bool = True  # on a beat of the meter (a chord may change between)
+    last: int | None = None
 
 
 def writes_for(instrumentation: Instrumentation) -> bool:
@@ -99,7 +101,8 @@ def lower_parts(bars: list[Bar], melody: list[Note], key: tuple[int, str], instr
     harmony pattern 'offbeat' puts the inner parts off the downbeat)."""
     parts = [p for p in instrumentation.parts if p.role in (*INNER_ROLES, "bass")]
     parts.sort(key=lambda p: p.role == "bass")
-    arrivals = {n.onset_tick for n in phrase_ends(melody, bars)}
+    arrivals = {n.onset_tick for n in phrase_ends(melody, bars)} | \
+        {settled(melody, n, bars) for n in cadence_notes(melody, bars, key) if n.pitch % 12 == key[0]}
     beats = beats_of(bars, melody, arrivals)
     if not beats:
         return {}
@@ -113,7 +116,8 @@ def lower_parts(bars: list[Bar], melody: list[Note], key: tuple[int, str], instr
     if not offbeat:  # a waltz's "pah pah" is chords, not a line
         for index in range(len(played)):
             others = [n for other, line in enumerate(played) if other != index for n in line]
-            played[index] = _with_passing_notes(played[index], beats, melody, others, arrivals, key)
+            played[index] = _with_passing_notes(played[index], beats, melody, others, arrivals, key,
+                                                onsets if sung else None)
     lines: dict[str, list[list[Note]]] = {}
     for part, line in zip(parts, played, strict=True):
         lines.setdefault(part.role, []).append(line)
@@ -136,11 +140,12 @@ def cadenced(bars: list[Bar], melody: list[Note], key: tuple[int, str], given: b
     melody fits it (`_dominant_before`). Estimated chords lose their inversions: the voice
     leading chooses its own bass. Given chords are kept as given."""
     out = list(bars) if given else [replace(b, chord=replace(b.chord, bass=None)) for b in bars]
-    for note in phrase_ends(melody, out):
+    for note in cadence_notes(melody, out, key):
         if note.pitch % 12 != key[0]:
             continue
-        out = _split_at(out, note.onset_tick)
-        index = next((i for i, b in enumerate(out) if b.start == note.onset_tick), None)
+        arrival = settled(melody, note, out) if not given else note.onset_tick
+        out = _split_at(out, arrival)
+        index = next((i for i, b in enumerate(out) if b.start == arrival), None)
         if index is None:
             continue
         here = out[index]
@@ -151,6 +156,49 @@ def cadenced(bars: list[Bar], melody: list[Note], key: tuple[int, str], given: b
         if not given and index > 0:
             out = _dominant_before(out, index, melody, key)
     return _merged(out)
+
+
+def cadence_notes(melody: list[Note], bars: list[Bar], key: tuple[int, str]) -> list[Note]:
+    """The phrase ends (`phrase_ends`) and, in each bar that ends a phrase of the harmony slots, the
+    last tonic the melody settles on there: on a beat, as long as its usual note or longer (a jig's
+    `A G G | G2 F`, whose last eighth leads on into the next phrase)."""
+    ends = phrase_ends(melody, bars)
+    line = sorted(melody, key=lambda n: n.onset_tick)
+    if not line:
+        return ends
+    usual = sorted(n.duration_tick for n in line)[len(line) // 2]
+    found = {id(n) for n in ends}
+    intro = [b for b in bars if b.section == "intro"]
+    for slot in bars:
+        closes_intro = bool(intro) and slot is intro[-1]  # a phrase intro ends with the tune's own close
+        if not closes_intro and (not slot.phrase_end or slot.section != "tune" or slot.number < 0):
+            continue
+        start = min(b.start for b in bars if b.number == slot.number and b.section == slot.section)
+        stop = slot.start + slot.length
+        tonics = [n for n in line if start <= n.onset_tick < stop and n.pitch % 12 == key[0]
+                  and (n.onset_tick - start) % slot.beat == 0 and n.duration_tick >= usual]
+        if tonics and id(tonics[-1]) not in found:
+            ends.append(tonics[-1])
+            found.add(id(tonics[-1]))
+    return sorted(ends, key=lambda n: n.onset_tick)
+
+
+def settled(melody: list[Note], note: Note, bars: list[Bar]) -> int:
+    """Where the melody settles on the tonic that `note` closes with: the first of the notes of
+    its pitch class that run into it without a break, within the beat before it (`A G G | G2`:
+    the second eighth), so that the tonic chord comes with the resolution, not after it."""
+    line = sorted(melody, key=lambda n: n.onset_tick)
+    slot = next((b for b in reversed(bars) if b.start <= note.onset_tick), None)
+    beat = slot.beat if slot is not None else TICKS_PER_QUARTER
+    position = next(i for i, n in enumerate(line) if n is note)
+    arrival = note.onset_tick
+    while position > 0:
+        before = line[position - 1]
+        if before.pitch % 12 != note.pitch % 12 or before.end_tick != arrival or \
+                before.onset_tick < note.onset_tick - beat:
+            break
+        arrival, position = before.onset_tick, position - 1
+    return arrival
 
 
 def phrase_ends(melody: list[Note], bars: list[Bar]) -> list[Note]:
@@ -255,8 +303,9 @@ def beats_of(bars: list[Bar], melody: list[Note], arrivals: Collection[int] = ()
             downbeat = start == bar_starts[bar.number]
             sung = any(n.onset_tick == start for n in over)
             free_bass = bar.chord.bass is None and index not in cadence and bar.section != "ending"
+            last = over[-1].pitch if over else top
             beats.append(Beat(start, finish - start, index, bar.chord, number == 0, downbeat, sung, in_bar, top, floor,
-                              bar.section, free_bass, (end - start) % bar.beat == 0))
+                              bar.section, free_bass, (end - start) % bar.beat == 0, last))
     return beats
 
 
@@ -300,7 +349,11 @@ def _parallels_across(options: list[tuple[np.ndarray, np.ndarray]], back: list[n
     while grid > 0 and not beats[grid].on_grid:
         rows = back[grid - 1][rows]
         grid -= 1
-    return _parallels(options[grid][0][rows], options[index][0], beats[grid].top, beats[index].top)
+    count = _parallels(options[grid][0][rows], options[index][0], beats[grid].top, beats[index].top)
+    if beats[index - 1].last != beats[grid].top:  # the tune's last note before `index` against the parts held
+        count = count + _parallels(options[grid][0][rows], options[index][0], beats[index - 1].last,
+                                   beats[index].top, melody_only=True)
+    return count
 
 
 def _resting_ceiling(beats: list[Beat], ranges: list[tuple[int, int]]) -> int:
@@ -406,21 +459,29 @@ def _transition(before: np.ndarray, after: np.ndarray, was: Beat, now: Beat, hel
         if now.top is not None and not now.sung:  # the tune holds: an inner part may move to another chord tone
             cost -= HELD_MOTION * ((steps > 0) & (steps <= 5)).sum(axis=2)
     cost = cost + PARALLEL * _parallels(before, after, was.top, now.top)
+    if was.last != was.top:  # every note of the tune counts: its last in the beat moves to the next beat's top
+        cost = cost + PARALLEL * _parallels(before, after, was.last, now.top, melody_only=True)
     for upper in range(after.shape[1] - 1):  # a part rising above where the part over it just was
         cost += 0.6 * (after[None, :, upper + 1] > before[:, None, upper])
     return cost
 
 
-def _parallels(before: np.ndarray, after: np.ndarray, top_before: int | None, top_after: int | None) -> np.ndarray:
+def _parallels(before: np.ndarray, after: np.ndarray, top_before: int | None, top_after: int | None,
+               melody_only: bool = False) -> np.ndarray:
     """How many pairs of parts (the melody, when it sounds at both, among them) move in parallel
-    fifths or octaves from each voicing of `before` (rows) to each of `after` (columns)."""
+    fifths or octaves from each voicing of `before` (rows) to each of `after` (columns); with
+    `melody_only`, only the pairs of the melody and a part."""
     lines_before = [before[:, None, i] for i in range(before.shape[1])]
     lines_after = [after[None, :, i] for i in range(after.shape[1])]
     if top_before is not None and top_after is not None:
         lines_before.insert(0, np.full((1, 1), top_before))
         lines_after.insert(0, np.full((1, 1), top_after))
     count = np.zeros((len(before), len(after)))
-    for upper, lower in ((i, j) for i in range(len(lines_before)) for j in range(i + 1, len(lines_before))):
+    melody = top_before is not None and top_after is not None
+    if melody_only and not melody:
+        return count
+    for upper, lower in ((i, j) for i in range(1 if melody_only else len(lines_before))
+                         for j in range(i + 1, len(lines_before))):
         a0, a1, b0, b1 = lines_before[upper], lines_after[upper], lines_before[lower], lines_after[lower]
         interval_before, interval_after = (a0 - b0) % 12, (a1 - b1) % 12
         perfect = ((interval_before == 0) | (interval_before == 7)) & (interval_after == interval_before)
@@ -456,7 +517,12 @@ def _played_line(beats: list[Beat], pitches: list[int], part: Part, sung: bool, 
             notes += [Note(pitch, velocity, onset, next_onset - onset) for (onset, _), next_onset
                       in zip(figure, [*(o for o, _ in figure[1:]), beat.start + beat.length], strict=True)]
         else:
-            notes += [Note(pitch, velocity, onset, length) for onset, length in _figure(beat, is_bass)]
+            figure = _figure(beat, is_bass)
+            if not is_bass and beat.first and notes and notes[-1].pitch == pitch and \
+                    notes[-1].end_tick == beat.start:  # a common tone across a change of chord: tied, not struck
+                notes[-1].duration_tick += figure[0][1]
+                figure = figure[1:]
+            notes += [Note(pitch, velocity, onset, length) for onset, length in figure]
     return notes
 
 
@@ -474,11 +540,13 @@ def _figure(beat: Beat, is_bass: bool) -> list[tuple[int, int]]:
 
 
 def _with_passing_notes(line: list[Note], beats: list[Beat], melody: list[Note], written: list[Note],
-                        arrivals: set[int], key: tuple[int, str]) -> list[Note]:
+                        arrivals: set[int], key: tuple[int, str], syllables: Collection[int] | None = None
+                        ) -> list[Note]:
     """Notes a third from the next one split in two, the second half the scale step between,
     where that makes no fifth or octave (nor a half step with the tune) with what sounds then:
     the melody and the parts `written` so far; none into a cadence's tonic (`arrivals`), none
-    beside another part's passing note."""
+    beside another part's passing note. Voices (`syllables`: the tune's onsets) pass only where the
+    tune sings a new syllable."""
     scale = scale_of(*key)
     out: list[Note] = []
     starts = [b.start for b in beats]
@@ -490,6 +558,9 @@ def _with_passing_notes(line: list[Note], beats: list[Beat], melody: list[Note],
             out.append(note)
             continue
         tick = note.onset_tick + half
+        if syllables is not None and tick not in syllables:
+            out.append(note)
+            continue
         chord = beats[max(i for i, s in enumerate(starts) if s <= note.onset_tick)].chord
         others = [n.pitch for n in written if n.onset_tick <= tick < n.end_tick]
         tune = [n.pitch for n in melody if n.onset_tick <= tick < n.end_tick]

@@ -26,7 +26,8 @@ def retime(score: Score, rhythm: Rhythm) -> Score:
     if rhythm.time_scale != 1.0:
         scale = rhythm.time_scale
         out = _map_times(out, lambda ticks: np.asarray(ticks, dtype=float) * scale)
-        out.time_signatures = [replace(ts, tick=round(ts.tick * scale)) for ts in out.time_signatures]
+        scaled = {round(ts.tick * scale): ts for ts in out.time_signatures}  # two that fall together: the later
+        out.time_signatures = [replace(ts, tick=tick) for tick, ts in sorted(scaled.items())]
     return out
 
 
