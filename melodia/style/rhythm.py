@@ -47,16 +47,20 @@ def perform(score: Score, rhythm: Rhythm, melody_track: int | None = None) -> Sc
 
 
 def tidy(score: Score, melody_track: int | None = None) -> Score:
-    """Sorts notes, gives each at least `MIN_DURATION` where there is room (not the melody's:
-    it keeps its lengths), and ends a note where the next note of the same pitch in its track
+    """Sorts notes, gives each at least `MIN_DURATION` where there is room before the track strikes again
+    (not the melody's: it keeps its lengths), and ends a note where the next note of the same pitch in its track
     begins (MIDI cannot hold both)."""
     for index, track in enumerate(score.tracks):
         track.notes.sort(key=lambda n: (n.onset_tick, n.pitch))
         next_onset: dict[int, int] = {}
         shortest = 1 if index == melody_track else MIN_DURATION
+        onset, following = None, None  # the onset of the notes being read, and of the next notes struck
         for note in reversed(track.notes):
+            if note.onset_tick != onset:
+                onset, following = note.onset_tick, onset
+            room = shortest if following is None else following - note.onset_tick  # up to the next notes struck
             limit = next_onset.get(note.pitch)
-            duration = max(note.duration_tick, shortest)
+            duration = max(note.duration_tick, min(shortest, room))
             if limit is not None:
                 duration = min(duration, limit - note.onset_tick)
             note.duration_tick = max(duration, 1)
