@@ -355,7 +355,7 @@ def _with_passing_notes(beats: list[tuple[int, int, Bar, int]], line: list[int |
         if notes and notes[-1].pitch == pitch and notes[-1].end_tick == tick and bar.section != "ending":
             notes[-1].duration_tick += length  # the same tone again: hold it
             continue
-        passing = _passing(pitch, following, scale) if adjacent and following is not None else None
+        passing = passing_tone(pitch, following, scale) if adjacent and following is not None else None
         split = length * 2 // 3 if length % 3 == 0 and length >= 3 * EIGHTH // 2 else length // 2
         at = tick + split
         above = _sounding(melody, at)
@@ -367,7 +367,7 @@ def _with_passing_notes(beats: list[tuple[int, int, Bar, int]], line: list[int |
     return notes
 
 
-def _passing(first: int, second: int, scale: list[int]) -> int | None:
+def passing_tone(first: int, second: int, scale: list[int]) -> int | None:
     """The scale tone between two notes a third apart, else None."""
     if abs(second - first) not in (3, 4):
         return None

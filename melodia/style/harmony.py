@@ -311,7 +311,7 @@ def harmonize(score: Score, melody: list[Note], key: tuple[int, str], end_tick: 
         chosen = _best_path(costs, moves, [a.number == b.number for a, b in pairwise(beats)],
                             [None if first else priors for first in strong[1:]])
         slots = beats
-    bars = choose_bass(_merged([replace(slot, chord=candidates[i].chord) for slot, i in zip(slots, chosen,
+    bars = choose_bass(merged_slots([replace(slot, chord=candidates[i].chord) for slot, i in zip(slots, chosen,
                                                                                               strict=True)]))
     return _bass_clear_of(bars, melody)
 
@@ -382,7 +382,7 @@ def from_progression(score: Score, melody_end: int, progression: list[list[Chord
                 bars.append(Bar(onset, stop - onset, beat, max(share, 1), chord, number,
                                 phrase_end=group[-1].phrase_end and i == len(chords) - 1))
             onset = stop
-    return _merged(bars)
+    return merged_slots(bars)
 
 
 def from_symbols(score: Score, melody_end: int, symbols: list[ChordSymbol]) -> list[Bar]:
@@ -408,7 +408,7 @@ def from_symbols(score: Score, melody_end: int, symbols: list[ChordSymbol]) -> l
             chord = chords[max(bisect_right(ticks, onset) - 1, 0)]
             bars.append(Bar(onset, end - onset, beat, max(round((end - onset) / beat), 1), chord, number,
                             phrase_end=group[-1].phrase_end and end == stop))
-    return _merged(bars)
+    return merged_slots(bars)
 
 
 def _by_bar(slots: list[Bar]) -> list[tuple[int, list[Bar]]]:
@@ -529,7 +529,7 @@ def _best_path(costs: np.ndarray, moves: np.ndarray, same_bar: list[bool],
     return path[::-1]
 
 
-def _merged(slots: list[Bar]) -> list[Bar]:
+def merged_slots(slots: list[Bar]) -> list[Bar]:
     """Neighbouring slots of one bar with the same chord become one."""
     out: list[Bar] = []
     for slot in slots:

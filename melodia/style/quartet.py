@@ -33,7 +33,8 @@ from itertools import pairwise
 import numpy as np
 
 from melodia.score import MAJOR, TICKS_PER_QUARTER, Note
-from melodia.style.harmony import Bar, Chord, _merged, scale_of
+from melodia.style import accompany
+from melodia.style.harmony import Bar, Chord, merged_slots, scale_of
 from melodia.style.templates import Instrumentation, Part
 
 CLASSICAL = ("string-quartet",)  # instrumentations that get an intro and an ending by default
@@ -155,7 +156,7 @@ def cadenced(bars: list[Bar], melody: list[Note], key: tuple[int, str], given: b
             out[index] = replace(here, chord=Chord(key[0], "" if key[1] == MAJOR else "m"))
         if not given and index > 0:
             out = _dominant_before(out, index, melody, key)
-    return _merged(out)
+    return merged_slots(out)
 
 
 def cadence_notes(melody: list[Note], bars: list[Bar], key: tuple[int, str]) -> list[Note]:
@@ -552,7 +553,7 @@ def _with_passing_notes(line: list[Note], beats: list[Beat], melody: list[Note],
     starts = [b.start for b in beats]
     for note, following in zip(line, [*line[1:], None], strict=False):
         step = None if following is None or following.onset_tick != note.end_tick \
-            or following.onset_tick in arrivals else _between(note.pitch, following.pitch, scale)
+            or following.onset_tick in arrivals else accompany.passing_tone(note.pitch, following.pitch, scale)
         half = note.duration_tick // 2
         if step is None or half < TICKS_PER_QUARTER // 2 or note.duration_tick > 2 * TICKS_PER_QUARTER:
             out.append(note)
@@ -573,11 +574,3 @@ def _with_passing_notes(line: list[Note], beats: list[Beat], melody: list[Note],
         out += [replace(note, duration_tick=half), replace(note, pitch=step, onset_tick=tick,
                                                            duration_tick=note.duration_tick - half)]
     return out
-
-
-def _between(first: int, second: int, scale: list[int]) -> int | None:
-    """The scale step between two pitches a third apart, or None."""
-    if abs(second - first) not in (3, 4):
-        return None
-    middle = [p for p in range(min(first, second) + 1, max(first, second)) if p % 12 in scale]
-    return middle[0] if len(middle) == 1 else None
