@@ -971,8 +971,8 @@ def _keep(args: argparse.Namespace) -> None:
 
     for name in args.files:
         changed = mark_kept(name, keep=not args.drop, add=args.add)
-        print(f"{'dropped' if args.drop else 'kept'} {name} in {', '.join(str(p) for p in changed)}")
-
+        where = ", ".join(str(p) for p in changed) or "no manifest (it had no mark)"
+        print(f"{'dropped' if args.drop else 'kept'} {name} in {where}")
 
 
 def _discard(args: argparse.Namespace) -> None:
@@ -991,7 +991,6 @@ def _rate(args: argparse.Namespace) -> None:
                             "(best)")
     changed = rate(args.file, int(args.rating), add=args.add)
     print(f"rated {args.file} {int(args.rating)} in {', '.join(str(p) for p in changed)}")
-
 
 
 def _learn(args: argparse.Namespace) -> None:

@@ -25,7 +25,7 @@ exactly this. An entry without `keep`, or with `"keep": false`, is not kept.
 
     melodia keep out/003.mid            mark it (refused if no manifest of out/ lists it)
     melodia keep liked/tune.mid --add   mark it, adding an entry to liked/manifest.json if none lists it
-    melodia keep out/003.mid --drop     take the mark off (the entry says "keep": false)
+    melodia keep out/003.mid --drop     take the mark off (the entry loses its "keep": neither kept nor discarded)
     melodia discard out/004.mid         mark it discarded: "keep": false
     melodia rate out/005.mid 4          rate it 1 (worst) to 5 (best): "rating": 4
     melodia finetune --from MODEL --kept out/ -o mine.safetensors
@@ -84,8 +84,8 @@ class Mark:
 
 
 def mark_kept(path: str | os.PathLike[str], keep: bool = True, add: bool = True) -> list[Path]:
-    """Mark `path` kept (or, with `keep` false, discarded) in every manifest of its folder that lists it; the
-    manifests changed.
+    """Mark `path` kept (or, with `keep` false, take its keep or discard mark off) in every manifest of its folder
+    that lists it; the manifests changed.
 
     A file no manifest lists gets an entry in its folder's manifest.json (made when missing)
     when it is marked kept and `add` is true, so a folder of melodies collected by hand works too.
@@ -96,7 +96,7 @@ def mark_kept(path: str | os.PathLike[str], keep: bool = True, add: bool = True)
     """
     if not keep and add and not _listed(Path(path)):
         return []  # nothing to take a mark off
-    return _mark(path, {KEEP: keep}, add=add, command="melodia keep")
+    return _mark(path, {KEEP: True if keep else None}, add=add, command="melodia keep")
 
 
 def mark_discarded(path: str | os.PathLike[str], add: bool = True) -> list[Path]:
@@ -139,13 +139,15 @@ def _mark(path: str | os.PathLike[str], fields: dict[str, Any], add: bool, comma
         if not entries:
             continue
         for entry in entries:
-            entry.update(fields)
+            entry.update({name: value for name, value in fields.items() if value is not None})
+            for name in [name for name, value in fields.items() if value is None]:  # a mark taken off
+                entry.pop(name, None)
         atomic_write_text(manifest, json.dumps(data, indent=2))
         if KEEP in fields:
             _mark_csv(manifest.with_suffix(".csv"), path.name, fields[KEEP])
         changed.append(manifest)
     if not changed and not add:
-        if command == "melodia keep" and fields[KEEP] is False:  # dropping a mark no manifest holds
+        if command == "melodia keep" and fields[KEEP] is None:  # dropping a mark no manifest holds
             raise FeedbackError(f"{path}: no manifest lists it (looked in {path.parent / 'manifest*.json'}); "
                                 "melodia keep marks the outputs of generate and batch")
         raise FeedbackError(f"{path}: no manifest lists it (looked in {path.parent / 'manifest*.json'}); "
@@ -160,7 +162,7 @@ def _mark(path: str | os.PathLike[str], fields: dict[str, Any], add: bool, comma
     return changed
 
 
-def _mark_csv(table: Path, name: str, keep: bool) -> None:
+def _mark_csv(table: Path, name: str, keep: bool | None) -> None:
     """The same mark in a batch job's manifest.csv, as a `keep` column (True or empty)."""
     if not table.is_file():
         return

@@ -271,7 +271,9 @@ class Studio:
         if source is None:  # a model handed over loaded: written once so that learning can name it
             model, tokenizer = start.model
             source = save_model(personal / "start.safetensors", model, tokenizer, {"studio": "a loaded model"})
-        number = max(r.number for r in self.rounds) + 1
+        earlier = [int(p.stem.split("-")[1]) for p in personal.glob("round-*.safetensors")
+                   if p.stem.split("-")[1].isdigit()]  # an earlier session's rounds are never written over
+        number = max([r.number for r in self.rounds] + earlier) + 1
         output = personal / f"round-{number}.safetensors"
         learn(source, [self.folder], output, settings=settings)
         model, tokenizer, _ = load_model(output)

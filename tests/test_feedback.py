@@ -40,6 +40,15 @@ def test_keep_discard_and_rate_change_only_their_marks(tmp_path: Path) -> None:
     assert kept_names(folder) == {"001.mid"}
 
 
+def test_dropping_a_keep_mark_takes_it_off_rather_than_discarding(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, ["001.mid", "002.mid"])
+    mark_kept(folder / "001.mid")
+    mark_kept(folder / "001.mid", keep=False)  # melodia keep --drop
+    mark_discarded(folder / "002.mid")
+    assert json.loads((folder / "manifest.json").read_text())["outputs"][0] == {"file": "001.mid", "notes": 10}
+    assert marks(folder) == [Mark(folder / "002.mid", False, None)]  # only the discard teaches "disliked"
+
+
 @pytest.mark.parametrize("rating", [0, 6, 2.5, True, "4"], ids=["zero", "six", "half", "bool", "text"])
 def test_rate_refuses_a_rating_outside_one_to_five(tmp_path: Path, rating: object) -> None:
     folder = _folder(tmp_path, ["001.mid"])

@@ -192,7 +192,7 @@ def test_keep_marks_the_manifest_and_finetune_learns_from_kept(tmp_path: Path,
     assert main(["keep", "--drop", str(out / "004.mid")]) == 0
     assert kept_files(out) == [out / "002.mid"]
     entries = json.loads((out / "manifest.json").read_text())["outputs"]
-    assert [e.get("keep") for e in entries] == [None, True, None, False] and entries[0]["notes"] > 0
+    assert [e.get("keep") for e in entries] == [None, True, None, None] and entries[0]["notes"] > 0  # mark taken off
     output = tmp_path / "kept.safetensors"
     record = finetune("default", output, kept=[out], overrides=FEW_STEPS, progress_bar=False, guard=False)
     assert record["finetune"]["kept"] == 1 and record["finetune"]["valid_files"] == 0

@@ -268,3 +268,5 @@ def test_rounds_learn_from_the_marks_and_go_back(studio: Studio, tmp_path: Path)
     assert panel.studio.model[0] is studio.model[0] and "<b>round 1</b>" in panel.round_status.value
     assert [label for label, _ in panel.models.options] == ["the starting model (a loaded model)",
                                                             "round 1: learnt from 3 marks"]
+    again = Studio(studio.model, tmp_path / "kept").learn(LearnSettings(drawn=8, steps=3))  # a later session
+    assert again.path is not None and again.path.name == "round-2.safetensors" and first.path.is_file()

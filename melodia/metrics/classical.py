@@ -242,7 +242,7 @@ def hand_problems(hand: Voice, other: Voice, name: str, bass_floor: int | None =
         problems = []
         if len(held) > HAND_KEYS:
             problems.append(f"{len(held)} keys")
-        if max(held) - min(held) > HAND_SPAN:
+        if held and max(held) - min(held) > HAND_SPAN:  # a zero-length note is struck but not held
             problems.append(f"a span of {max(held) - min(held)} semitones")
         shared = struck & _held(theirs, tick)
         if shared:
@@ -390,7 +390,7 @@ def melody_unchanged(original: Voice, output: Voice, shifts: Iterable[int] = (0,
     humanized performance's); 1.0 for an empty original."""
     if not original:
         return 1.0
-    return max(_found(original, output, shift, tolerance) for shift in shifts) / len(original)
+    return max((_found(original, output, shift, tolerance) for shift in shifts), default=0) / len(original)
 
 
 def _found(original: Voice, output: Voice, shift: int, tolerance: int) -> int:
@@ -405,4 +405,4 @@ def _found(original: Voice, output: Voice, shift: int, tolerance: int) -> int:
 
 def best_shift(original: Voice, output: Voice, shifts: Iterable[int], tolerance: int = 0) -> int:
     """The shift of `shifts` under which most of the original melody is found unchanged in `output`."""
-    return max(shifts, key=lambda shift: _found(original, output, shift, tolerance))
+    return max(shifts, key=lambda shift: _found(original, output, shift, tolerance), default=0)
