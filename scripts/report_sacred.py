@@ -24,7 +24,7 @@ import music21
 
 from melodia.errors import StyleError
 from melodia.io import read_score
-from melodia.score import Note, Score, Track
+from melodia.score import TICKS_PER_QUARTER, Note, Score, Track
 from melodia.style import load_instrumentation, load_style, preset_names, stylize
 from melodia.style.arrange import melody_track, pitch_name
 from melodia.style.piano import hand_faults
@@ -101,6 +101,7 @@ def melody_table(scores: list[Score]) -> None:
             unmoved += round(kept_share(detect_voices(score).melody, played) * len(melody))
             in_order += [n.pitch for n in melody] == [n.pitch for n in detect_voices(score).melody]
             total += len(melody)
+        total = max(total, 1)  # every input refused: 0 of 0
         print(f"| {case_name(case)} | {100 * found / total:.1f} % of {total} | {100 * unmoved / total:.1f} % | "
               f"{in_order} of {len(scores) - refused} inputs | {refused} |")
 
@@ -113,12 +114,13 @@ def piano_table(scores: list[Score]) -> None:
         for score in scores:
             out = stylize(score, **case)
             names.add(", ".join(t.name for t in out.tracks))
-            right, left = out.tracks[0].notes, out.tracks[1].notes
+            hands = [t.notes for t in out.tracks] + [[], []]  # a hand with nothing to play has no track
+            right, left = hands[0], hands[1]
             faults += len(hand_faults(right, left))
             onsets += len({n.onset_tick for n in right}) + len({n.onset_tick for n in left})
             crossed += sum(1 for high in right for low in left if low.pitch >= high.pitch
                            and low.onset_tick < high.end_tick and high.onset_tick < low.end_tick)
-            lowest = min(lowest, *(n.pitch for n in left))
+            lowest = min([lowest, *(n.pitch for n in left)])
         print(f"| {case_name(case)} | {' / '.join(sorted(names))} | {faults} of {onsets} | {crossed} | "
               f"{pitch_name(lowest)} |")
 
@@ -138,9 +140,12 @@ def note_text(path: str, **options: Any) -> None:
         for track in out.tracks:
             notes = sorted((n for n in track.notes if start <= n.onset_tick < stop),
                            key=lambda n: (n.onset_tick, n.pitch))
-            groups = [list(g) for _, g in groupby(notes, key=lambda n: round(n.onset_tick / 30))]
+            nearby = TICKS_PER_QUARTER // 16  # onsets this close sound as one chord
+            groups = [list(g) for _, g in groupby(notes, key=lambda n: round(n.onset_tick / nearby))]
+            eighth = TICKS_PER_QUARTER // 2
             hands.append(f"{track.name}: " + " ".join("+".join(pitch_name(n.pitch) for n in g) + (
-                "" if g[-1].duration_tick == 240 else f"/{g[-1].duration_tick / 480:.3g}") for g in groups))
+                "" if g[-1].duration_tick == eighth else f"/{g[-1].duration_tick / TICKS_PER_QUARTER:.3g}")
+                for g in groups))
         print(f"  {index + 1:2d} {' '.join(symbols.get(index, [])):10s}| " + " | ".join(hands))
 
 
