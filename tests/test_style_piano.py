@@ -123,3 +123,23 @@ def test_the_left_hand_enters_with_the_pickup(tmp_path: Path) -> None:
     assert first == 960  # the pickup: beat three of a full first bar
     _, left = piano(score, instrumentation="piano-solo")
     assert left and min(n.onset_tick for n in left) == first
+
+
+@pytest.mark.parametrize("path", [str(Path(__file__).parent.parent / "corpora" / "melodies" / "pop-c.abc"),
+                                  f"{ESSEN / 'kinder0.abc'}#15"])
+def test_phrases_closing_on_the_tonic_close_on_a_dominant_the_ear_hears(path: str) -> None:
+    """Goal 1 of issue 29: the Alberti figure's lone notes under the melody (pop-c bar 6: D3 under E4, read as
+    a D or E chord; kinder0#15 bar 2: G3 under G4) left no dominant chord sounding before the tonic (45.5 % of
+    tonic phrase ends with a root-position V-I). The cadence's dominant is now struck as a chord, the bass held,
+    its seventh added off the beat (given triads stay the harmony on every beat)."""
+    from melodia.harmony import melody_of
+    from melodia.metrics import classical
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tune = read_score(path)
+    styled = stylize(tune, instrumentation="piano-solo")
+    melody = melody_of(tune)
+    voices = [t.notes for t in styled.tracks]
+    checks = classical.cadence_checks(styled, melody, voices, ends=classical.phrase_closes(tune, melody))
+    assert checks and all(closed for _, closed in checks), checks
