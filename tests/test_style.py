@@ -249,11 +249,11 @@ def test_piano_solo_accompaniment_exact_notes() -> None:
     right, left = out.tracks  # two staves, one pianist
     assert [(t.name, t.program) for t in out.tracks] == [("Piano RH", 0), ("Piano LH", 0)]
     assert [n.pitch for n in right.notes if n.onset_tick < 1920] == [60, 64, 67, 64]  # the tune as written
-    assert [n.pitch for n in right.notes if n.onset_tick == 1920] == [60, 65]  # C4 under F4 where F comes in
+    assert [n.pitch for n in right.notes if n.onset_tick == 1920] == [65]  # nothing added under E4 (C4 put the LH low)
     assert [(n.pitch, n.onset_tick, n.duration_tick) for n in left.notes[:4]] == \
         [(48, 0, 240), (55, 240, 240), (52, 480, 240), (55, 720, 240)]  # Alberti on C: C3 G3 E3 G3
     assert [min(n.pitch for n in left.notes if n.onset_tick == bar * 1920) for bar in range(4)] == \
-        [48, 41, 43, 48]  # C F G C in the bass
+        [48, 53, 55, 48]  # C F G C in the bass, F3 and G3 (no longer F2 G2 under a C4 in the right hand)
     assert [n.pitch for n in left.notes if n.onset_tick >= 5760] == [48, 52, 55]  # the last chord, held
     assert [n.duration_tick for n in left.notes if n.onset_tick >= 5760] == [1920] * 3
     assert [c.symbol for c in out.chord_symbols] == ["C", "F", "G", "C"]

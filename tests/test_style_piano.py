@@ -143,3 +143,11 @@ def test_phrases_closing_on_the_tonic_close_on_a_dominant_the_ear_hears(path: st
     voices = [t.notes for t in styled.tracks]
     checks = classical.cadence_checks(styled, melody, voices, ends=classical.phrase_closes(tune, melody))
     assert checks and all(closed for _, closed in checks), checks
+
+
+def test_the_alberti_lies_in_the_tenor_register_under_the_tune() -> None:
+    """Review finding 9: a chord tone the right hand added under the tune (C4 under F4 A4) pushed pop-c's bar 3
+    Alberti down an octave, F2 C3 A2 C3; the right hand's chord tones now stay at E4 or above."""
+    tune = read_score(Path(__file__).parent.parent / "corpora" / "melodies" / "pop-c.abc")
+    _, left = piano(tune, instrumentation="piano-solo")
+    assert [n.pitch for n in left if 3 * 1920 <= n.onset_tick < 3 * 1920 + 960] == [53, 60, 57, 60]  # F3 C4 A3 C4

@@ -25,7 +25,8 @@ EIGHTH = TICKS_PER_QUARTER // 2
 HAND_SPAN = 16  # a major tenth: the widest a hand strikes or holds at once
 HAND_NOTES = 5
 LOWEST_BASS = 28  # E1
-RIGHT_HAND_FLOOR = 60  # C4: chord tones under the tune go no lower, leaving the left hand room
+RIGHT_HAND_FLOOR = 60  # C4: the input's own lower notes go to the right hand no lower, leaving the left hand room
+FILL_FLOOR = 64  # E4: chord tones added under the tune go no lower, leaving the left hand its Alberti in the tenor
 FIGURES = ("alberti", "broken", "stride", "block")
 # Where the left hand's bass note lies for each figure (lowest, highest).
 BASS_WINDOWS = {"alberti": (43, 55), "broken": (36, 48), "stride": (33, 47), "block": (36, 50)}
@@ -94,7 +95,7 @@ def _fills(bars: list[Bar], melody: list[Note], velocity: int) -> list[Note]:
             continue
         count = 2 if note.duration_tick >= 2 * bar.beat else 1
         clash = {(note.pitch + step) % 12 for step in (-1, 0, 1)}
-        options = [p for p in range(note.pitch - 3, max(note.pitch - 13, RIGHT_HAND_FLOOR - 1), -1)
+        options = [p for p in range(note.pitch - 3, max(note.pitch - 13, FILL_FLOOR - 1), -1)
                    if p % 12 in bar.chord.pitch_classes and p % 12 not in clash]
         length = min(note.duration_tick, bar.start + bar.length - note.onset_tick)
         fills += [Note(p, velocity, note.onset_tick, length) for p in options[:count]]
