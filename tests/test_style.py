@@ -538,3 +538,15 @@ def test_double_time_keeps_one_meter_where_two_fall_together() -> None:
     score = Score([], time_signatures=[TimeSignature(0, 4, 4), TimeSignature(1, 3, 4)])
     out = stylize(score, rhythm="double-time")
     assert [(t.tick, t.numerator) for t in out.time_signatures] == [(0, 3)]
+
+
+def test_an_intro_over_a_pickup_keeps_one_tempo_per_tick() -> None:
+    """Found by test_any_score_in_any_preset_stays_valid: a tempo change inside a pickup that the intro's last bar
+    takes was moved onto tick 0 beside the intro's own tempo (an invalid score); it is now left out."""
+    from melodia.score import TempoChange, TimeSignature, Track
+
+    score = Score(tracks=[Track(name="", program=0, is_drum=False, notes=[Note(0, 1, 1, 4)])],
+                  tempos=[TempoChange(0, 20.0), TempoChange(1, 20.0)],
+                  time_signatures=[TimeSignature(3, 4, 4), TimeSignature(4, 4, 4)], key_signatures=[])
+    out = stylize(score, instrumentation="string-quartet")
+    assert [t.tick for t in out.tempos] == [0]

@@ -147,7 +147,7 @@ def moved_timeline(score: Score, offset: int, first_meter: TimeSignature) -> tup
     if offset == 0:
         return list(score.tempos), list(score.time_signatures), list(score.key_signatures)
     tempos = [TempoChange(0, score.initial_bpm())] + [replace(t, tick=t.tick + offset) for t in score.tempos
-                                                      if t.tick > 0]
+                                                      if t.tick + offset > 0]
     pickup_end = next((s.tick for s in score.time_signatures if s.tick > 0), 0) \
         if score.time_signatures and score.initial_time_signature().bar_ticks != first_meter.bar_ticks else 0
     meters = [replace(first_meter, tick=0)]
@@ -155,7 +155,8 @@ def moved_timeline(score: Score, offset: int, first_meter: TimeSignature) -> tup
         if sig.tick >= max(pickup_end, 1) and (sig.numerator, sig.denominator) != (meters[-1].numerator,
                                                                                    meters[-1].denominator):
             meters.append(replace(sig, tick=sig.tick + offset))
-    keys = [replace(k, tick=0 if i == 0 else k.tick + offset) for i, k in enumerate(score.key_signatures)]
+    keys = [replace(k, tick=0 if i == 0 else k.tick + offset) for i, k in enumerate(score.key_signatures)
+            if i == 0 or k.tick + offset > 0]
     return tempos, meters, keys
 
 
