@@ -549,4 +549,17 @@ def test_an_intro_over_a_pickup_keeps_one_tempo_per_tick() -> None:
                   tempos=[TempoChange(0, 20.0), TempoChange(1, 20.0)],
                   time_signatures=[TimeSignature(3, 4, 4), TimeSignature(4, 4, 4)], key_signatures=[])
     out = stylize(score, instrumentation="string-quartet")
-    assert [t.tick for t in out.tempos] == [0]
+    ticks = [t.tick for t in out.tempos]
+    assert ticks[0] == 0 and ticks == sorted(set(ticks))
+
+
+def test_no_intro_where_the_pickup_is_longer_than_it() -> None:
+    """Found by test_any_score_in_any_preset_stays_valid: a 3-tick pickup before a 1-tick first bar (meters at
+    ticks 4 and 5) made an intro shorter than the pickup, moving the tune to tick -1; no intro is added there."""
+    from melodia.score import TempoChange, TimeSignature, Track
+
+    score = Score(tracks=[Track(name="", program=0, is_drum=False, notes=[Note(0, 1, 1, 1), Note(0, 1, 2, 4)])],
+                  tempos=[TempoChange(0, 20.0)], time_signatures=[TimeSignature(4, 4, 4), TimeSignature(5, 4, 4)],
+                  key_signatures=[])
+    out = stylize(score, instrumentation="string-quartet")
+    assert min(n.onset_tick for t in out.tracks for n in t.notes) >= 0

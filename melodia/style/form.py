@@ -91,6 +91,8 @@ def make_intro(bars: list[Bar], melody: list[Note], kind: str, tonic: Chord) -> 
         intro_bars = [Bar(i * bar_ticks, bar_ticks, beat, beats, tonic, i - count, "intro") for i in range(count)]
         intro_melody = []
     end = count * bar_ticks - pickup
+    if end < lead:  # a pickup longer than the intro (a first bar of a tick or two): no room for one
+        return Intro([], [], 0)
     intro_bars = [replace(b, length=min(b.length, end - b.start)) for b in intro_bars if b.start < end]
     intro_melody = [replace(n, duration_tick=min(n.duration_tick, end - n.onset_tick)) for n in intro_melody
                     if n.onset_tick < end]
