@@ -249,11 +249,11 @@ def test_piano_solo_accompaniment_exact_notes() -> None:
     right, left = out.tracks  # two staves, one pianist
     assert [(t.name, t.program) for t in out.tracks] == [("Piano RH", 0), ("Piano LH", 0)]
     assert [n.pitch for n in right.notes if n.onset_tick < 1920] == [60, 64, 67, 64]  # the tune as written
-    assert [n.pitch for n in right.notes if n.onset_tick == 1920] == [60, 65]  # C4 under F4 where F comes in
+    assert [n.pitch for n in right.notes if n.onset_tick == 1920] == [65]  # nothing added under E4 (C4 put the LH low)
     assert [(n.pitch, n.onset_tick, n.duration_tick) for n in left.notes[:4]] == \
         [(48, 0, 240), (55, 240, 240), (52, 480, 240), (55, 720, 240)]  # Alberti on C: C3 G3 E3 G3
     assert [min(n.pitch for n in left.notes if n.onset_tick == bar * 1920) for bar in range(4)] == \
-        [48, 41, 43, 48]  # C F G C in the bass
+        [48, 53, 55, 48]  # C F G C in the bass, F3 and G3 (no longer F2 G2 under a C4 in the right hand)
     assert [n.pitch for n in left.notes if n.onset_tick >= 5760] == [48, 52, 55]  # the last chord, held
     assert [n.duration_tick for n in left.notes if n.onset_tick >= 5760] == [1920] * 3
     assert [c.symbol for c in out.chord_symbols] == ["C", "F", "G", "C"]
@@ -538,3 +538,28 @@ def test_double_time_keeps_one_meter_where_two_fall_together() -> None:
     score = Score([], time_signatures=[TimeSignature(0, 4, 4), TimeSignature(1, 3, 4)])
     out = stylize(score, rhythm="double-time")
     assert [(t.tick, t.numerator) for t in out.time_signatures] == [(0, 3)]
+
+
+def test_an_intro_over_a_pickup_keeps_one_tempo_per_tick() -> None:
+    """Found by test_any_score_in_any_preset_stays_valid: a tempo change inside a pickup that the intro's last bar
+    takes was moved onto tick 0 beside the intro's own tempo (an invalid score); it is now left out."""
+    from melodia.score import TempoChange, TimeSignature, Track
+
+    score = Score(tracks=[Track(name="", program=0, is_drum=False, notes=[Note(0, 1, 1, 4)])],
+                  tempos=[TempoChange(0, 20.0), TempoChange(1, 20.0)],
+                  time_signatures=[TimeSignature(3, 4, 4), TimeSignature(4, 4, 4)], key_signatures=[])
+    out = stylize(score, instrumentation="string-quartet")
+    ticks = [t.tick for t in out.tempos]
+    assert ticks[0] == 0 and ticks == sorted(set(ticks))
+
+
+def test_no_intro_where_the_pickup_is_longer_than_it() -> None:
+    """Found by test_any_score_in_any_preset_stays_valid: a 3-tick pickup before a 1-tick first bar (meters at
+    ticks 4 and 5) made an intro shorter than the pickup, moving the tune to tick -1; no intro is added there."""
+    from melodia.score import TempoChange, TimeSignature, Track
+
+    score = Score(tracks=[Track(name="", program=0, is_drum=False, notes=[Note(0, 1, 1, 1), Note(0, 1, 2, 4)])],
+                  tempos=[TempoChange(0, 20.0)], time_signatures=[TimeSignature(4, 4, 4), TimeSignature(5, 4, 4)],
+                  key_signatures=[])
+    out = stylize(score, instrumentation="string-quartet")
+    assert min(n.onset_tick for t in out.tracks for n in t.notes) >= 0

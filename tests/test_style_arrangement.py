@@ -318,7 +318,7 @@ def test_the_chord_symbols_a_score_carries_are_played() -> None:
             for bar in range(4)] == [5, 10, 0, 5]  # the bass of each bar's figure
     for played, symbol in zip(played_by_bar(out, "Piano LH"), GIVEN, strict=True):
         assert played and played <= set(parse_symbol(symbol).pitch_classes)
-    assert played_by_bar(out, "Piano LH")[2] == {0, 4, 10}  # C7's seventh, not Gm7's tones
+    assert played_by_bar(out, "Piano LH")[2] >= {0, 4, 10}  # C7 with its seventh (a cadence: all of it), not Gm7
     given = stylize(lead_sheet(), instrumentation="piano-solo", chords="F | Dm | Gm7 C7 | F")  # --chords wins
     assert [c.symbol for c in given.chord_symbols] == ["F", "Dm", "Gm7", "C7", "F"]
 

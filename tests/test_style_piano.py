@@ -123,3 +123,31 @@ def test_the_left_hand_enters_with_the_pickup(tmp_path: Path) -> None:
     assert first == 960  # the pickup: beat three of a full first bar
     _, left = piano(score, instrumentation="piano-solo")
     assert left and min(n.onset_tick for n in left) == first
+
+
+@pytest.mark.parametrize("path", [str(Path(__file__).parent.parent / "corpora" / "melodies" / "pop-c.abc"),
+                                  f"{ESSEN / 'kinder0.abc'}#15"])
+def test_phrases_closing_on_the_tonic_close_on_a_dominant_the_ear_hears(path: str) -> None:
+    """Goal 1 of issue 29: the Alberti figure's lone notes under the melody (pop-c bar 6: D3 under E4, read as
+    a D or E chord; kinder0#15 bar 2: G3 under G4) left no dominant chord sounding before the tonic (45.5 % of
+    tonic phrase ends with a root-position V-I). The cadence's dominant is now struck as a chord, the bass held,
+    its seventh added off the beat (given triads stay the harmony on every beat)."""
+    from melodia.harmony import melody_of
+    from melodia.metrics import classical
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tune = read_score(path)
+    styled = stylize(tune, instrumentation="piano-solo")
+    melody = melody_of(tune)
+    voices = [t.notes for t in styled.tracks]
+    checks = classical.cadence_checks(styled, melody, voices, ends=classical.phrase_closes(tune, melody))
+    assert checks and all(closed for _, closed in checks), checks
+
+
+def test_the_alberti_lies_in_the_tenor_register_under_the_tune() -> None:
+    """Review finding 9: a chord tone the right hand added under the tune (C4 under F4 A4) pushed pop-c's bar 3
+    Alberti down an octave, F2 C3 A2 C3; the right hand's chord tones now stay at E4 or above."""
+    tune = read_score(Path(__file__).parent.parent / "corpora" / "melodies" / "pop-c.abc")
+    _, left = piano(tune, instrumentation="piano-solo")
+    assert [n.pitch for n in left if 3 * 1920 <= n.onset_tick < 3 * 1920 + 960] == [53, 60, 57, 60]  # F3 C4 A3 C4

@@ -91,6 +91,8 @@ def make_intro(bars: list[Bar], melody: list[Note], kind: str, tonic: Chord) -> 
         intro_bars = [Bar(i * bar_ticks, bar_ticks, beat, beats, tonic, i - count, "intro") for i in range(count)]
         intro_melody = []
     end = count * bar_ticks - pickup
+    if end < lead:  # a pickup longer than the intro (a first bar of a tick or two): no room for one
+        return Intro([], [], 0)
     intro_bars = [replace(b, length=min(b.length, end - b.start)) for b in intro_bars if b.start < end]
     intro_melody = [replace(n, duration_tick=min(n.duration_tick, end - n.onset_tick)) for n in intro_melody
                     if n.onset_tick < end]
@@ -147,7 +149,7 @@ def moved_timeline(score: Score, offset: int, first_meter: TimeSignature) -> tup
     if offset == 0:
         return list(score.tempos), list(score.time_signatures), list(score.key_signatures)
     tempos = [TempoChange(0, score.initial_bpm())] + [replace(t, tick=t.tick + offset) for t in score.tempos
-                                                      if t.tick > 0]
+                                                      if t.tick + offset > 0]
     pickup_end = next((s.tick for s in score.time_signatures if s.tick > 0), 0) \
         if score.time_signatures and score.initial_time_signature().bar_ticks != first_meter.bar_ticks else 0
     meters = [replace(first_meter, tick=0)]
@@ -155,7 +157,8 @@ def moved_timeline(score: Score, offset: int, first_meter: TimeSignature) -> tup
         if sig.tick >= max(pickup_end, 1) and (sig.numerator, sig.denominator) != (meters[-1].numerator,
                                                                                    meters[-1].denominator):
             meters.append(replace(sig, tick=sig.tick + offset))
-    keys = [replace(k, tick=0 if i == 0 else k.tick + offset) for i, k in enumerate(score.key_signatures)]
+    keys = [replace(k, tick=0 if i == 0 else k.tick + offset) for i, k in enumerate(score.key_signatures)
+            if i == 0 or k.tick + offset > 0]
     return tempos, meters, keys
 
 

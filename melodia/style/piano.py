@@ -15,7 +15,7 @@ beats, chords between: waltz and off-beat grooves) or block chords. A pianist co
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from itertools import combinations, groupby
+from itertools import combinations, groupby, pairwise
 
 from melodia.score import TICKS_PER_QUARTER, Note
 from melodia.style.accompany import voice_chord
@@ -25,7 +25,8 @@ EIGHTH = TICKS_PER_QUARTER // 2
 HAND_SPAN = 16  # a major tenth: the widest a hand strikes or holds at once
 HAND_NOTES = 5
 LOWEST_BASS = 28  # E1
-RIGHT_HAND_FLOOR = 60  # C4: chord tones under the tune go no lower, leaving the left hand room
+RIGHT_HAND_FLOOR = 60  # C4: the input's own lower notes go to the right hand no lower, leaving the left hand room
+FILL_FLOOR = 64  # E4: chord tones added under the tune go no lower, leaving the left hand its Alberti in the tenor
 FIGURES = ("alberti", "broken", "stride", "block")
 # Where the left hand's bass note lies for each figure (lowest, highest).
 BASS_WINDOWS = {"alberti": (43, 55), "broken": (36, 48), "stride": (33, 47), "block": (36, 50)}
@@ -94,7 +95,7 @@ def _fills(bars: list[Bar], melody: list[Note], velocity: int) -> list[Note]:
             continue
         count = 2 if note.duration_tick >= 2 * bar.beat else 1
         clash = {(note.pitch + step) % 12 for step in (-1, 0, 1)}
-        options = [p for p in range(note.pitch - 3, max(note.pitch - 13, RIGHT_HAND_FLOOR - 1), -1)
+        options = [p for p in range(note.pitch - 3, max(note.pitch - 13, FILL_FLOOR - 1), -1)
                    if p % 12 in bar.chord.pitch_classes and p % 12 not in clash]
         length = min(note.duration_tick, bar.start + bar.length - note.onset_tick)
         fills += [Note(p, velocity, note.onset_tick, length) for p in options[:count]]
@@ -143,22 +144,54 @@ def _figure(bars: list[Bar], right: list[Note], figure: str, velocity: int) -> l
     previous_bass = (window[0] + window[1]) // 2
     previous_chord: tuple[int, ...] = ()
     final = max((b.start for b in bars if b.section == "tune"), default=-1)
+    cadences = cadential_dominants(bars)
     for bar in bars:
         if bar.section == "ending":
             continue
         kind = "held" if bar.start == final else figure  # the tune's last chord struck and held
+        if id(bar) in cadences:  # V before a phrase's closing tonic: struck as a chord, the bass held
+            kind = "block"
         stop = bar.start + bar.length
         below = _floor(right, bar.start, stop)
         bass = _bass_pitch(bar.chord.bass_pc, previous_bass, window, below)
         if bass is None:
             continue
         previous_bass = bass
-        chord = _upper_tones(bar.chord, bass, figure, below, previous_chord)
+        voicing = "block" if kind == "block" else figure
+        chord = _upper_tones(bar.chord, bass, voicing, below, previous_chord)
         if len(chord) < 2 and bass - 12 >= LOWEST_BASS + 5:  # a low tune: the figure an octave down
-            bass, chord = bass - 12, _upper_tones(bar.chord, bass - 12, figure, below, previous_chord)
+            bass, chord = bass - 12, _upper_tones(bar.chord, bass - 12, voicing, below, previous_chord)
         previous_chord = chord or previous_chord
         notes += _figure_bar(bar, kind, bass, chord, velocity)
+        if id(bar) in cadences and (seventh := _passing_seventh(bar, bass, chord, velocity)):
+            step = seventh[0]  # the root a step above the seventh moves down to it (8-7)
+            notes = [replace(n, duration_tick=step.onset_tick - n.onset_tick)
+                     if n.pitch == step.pitch + 2 and n.onset_tick < step.onset_tick < n.end_tick else n
+                     for n in notes] + seventh
     return notes
+
+
+def cadential_dominants(bars: list[Bar]) -> set[int]:
+    """The ids of the bars holding a dominant (a major triad or a dominant seventh in root position) that
+    resolves a fifth down to the root-position chord closing a phrase (or the tune)."""
+    closing = {id(b) for b in bars if b.phrase_end} | {id(max(bars, key=lambda b: b.start))} if bars else set()
+    return {id(bar) for bar, after in pairwise(bars)
+            if id(after) in closing and bar.start + bar.length == after.start and bar.chord.is_dominant
+            and bar.chord.bass_pc == bar.chord.root and after.chord.bass_pc == after.chord.root
+            and (bar.chord.root - after.chord.root) % 12 == 7}
+
+
+def _passing_seventh(bar: Bar, bass: int, chord: tuple[int, ...], velocity: int) -> list[Note]:
+    """The seventh a cadence's dominant triad adds on its last eighth (V to V7 off the beat, so a given
+    triad stays the harmony on every beat), placed among the chord's tones within the hand's tenth; none
+    for a seventh chord or a stretch under a beat."""
+    if bar.chord.quality != "" or bar.length < 2 * EIGHTH:
+        return []
+    seventh = (bar.chord.root + 10) % 12
+    options = [p for p in range(bass + 1, bass + HAND_SPAN + 1) if p % 12 == seventh and p not in chord]
+    if not options or len(chord) + 2 > HAND_NOTES:
+        return []
+    return [Note(options[0], velocity - 6, bar.start + bar.length - EIGHTH, EIGHTH)]
 
 
 def _upper_tones(chord: Chord, bass: int, figure: str, below: int, previous: tuple[int, ...]) -> tuple[int, ...]:
