@@ -496,7 +496,7 @@ def test_any_score_in_any_preset_stays_valid(score: Score, preset: tuple[str, st
         assert out.note_count == score.note_count
     piano = kind == "instrumentation" and load_instrumentation(name).texture == "piano"
     if kind == "instrumentation" and not detect_voices(score).is_bare_melody and not piano:
-        assert pitched_onset_classes(out) == pitched_onset_classes(score)
+        assert set(pitched_onset_classes(out)) == set(pitched_onset_classes(score))  # a note struck twice at once
     if piano:  # one pianist: what two hands cannot play is left out
         hands = [t.notes for t in out.tracks] + [[], []]
         assert hand_faults(hands[0], hands[1]) == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
@@ -87,12 +88,18 @@ def _map_times(score: Score, mapping: Callable[[np.ndarray], np.ndarray]) -> Sco
         new_onsets, new_ends = np.rint(mapping(onsets)).astype(int), np.rint(mapping(ends)).astype(int)
         for note, onset, end in zip(track.notes, new_onsets, new_ends, strict=True):
             note.onset_tick, note.duration_tick = int(onset), max(int(end - onset), 1)
-    out.tempos = [TempoChange(int(np.rint(mapping(np.array([t.tick], dtype=float)))[0]), t.bpm) for t in out.tempos]
-    out.key_signatures = [KeySignature(int(np.rint(mapping(np.array([k.tick], dtype=float)))[0]), k.tonic, k.mode)
-                          for k in out.key_signatures]
-    out.chord_symbols = [ChordSymbol(int(np.rint(mapping(np.array([c.tick], dtype=float)))[0]), c.symbol)
-                         for c in out.chord_symbols]
+    out.tempos = _last_per_tick([TempoChange(int(np.rint(mapping(np.array([t.tick], dtype=float)))[0]), t.bpm)
+                                 for t in out.tempos])
+    out.key_signatures = _last_per_tick([KeySignature(int(np.rint(mapping(np.array([k.tick], dtype=float)))[0]),
+                                                      k.tonic, k.mode) for k in out.key_signatures])
+    out.chord_symbols = _last_per_tick([ChordSymbol(int(np.rint(mapping(np.array([c.tick], dtype=float)))[0]),
+                                                    c.symbol) for c in out.chord_symbols])
     return out
+
+
+def _last_per_tick(events: list[Any]) -> list[Any]:
+    """Events in tick order, one per tick: of those a time map put on one tick, the last (the one in force after)."""
+    return list({event.tick: event for event in events}.values())
 
 
 def _map_meters(score: Score, rhythm: Rhythm) -> Score:
