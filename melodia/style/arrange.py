@@ -261,7 +261,7 @@ def _under_the_melody(played: list[tuple[Part, Track]], instrumentation: Instrum
     (not below their part's range): an input's inner voice that crossed the tune, or one an
     instrument's range folded up, stays under it. A note its range keeps above the tune goes to
     another harmony or counter-melody part, or else the bass, that can play it under the tune (the
-    highest such octave); a note none can play there (under a tune lower than the parts reach) stays
+    highest such octave); a note none can play there (under a tune lower than every range) stays
     where it is. Returns the parts that play, in the instrumentation's order."""
     melody = next((sorted(t.notes, key=lambda n: n.onset_tick) for part, t in played if part.role == "melody"), [])
     if not melody:
@@ -292,7 +292,8 @@ def _under_the_melody(played: list[tuple[Part, Track]], instrumentation: Instrum
                     handed.setdefault(id(other_track), []).append(replace(note, pitch=pitch))
                     break
             else:
-                kept.append(note)  # no part reaches under the tune (played as written): nothing pitched is dropped
+                if above.pitch < min(other.low for other, _ in [*takers, (part, track)]):
+                    kept.append(note)  # a tune below every range (played as written) has its harmony above it
         track.notes = kept
     for _, track in takers:
         track.notes = sorted(track.notes + handed.get(id(track), []), key=lambda n: (n.onset_tick, n.pitch))
