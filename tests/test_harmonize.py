@@ -570,3 +570,18 @@ def test_a_third_is_filled_with_its_passing_step() -> None:
     assert passing_tones(quiet, melody, (0, "major"), beats, [(0, 4)]) == 0  # a cadence is left alone
     clash = Chorale("t", quiet.pitches.copy(), struck.copy(), np.zeros(4, bool), np.zeros(4), np.zeros(4), "4/4")
     assert passing_tones(clash, [Note(63, 80, 0, 4 * STEP_TICKS)], (0, "major"), beats, []) == 0  # D4 vs Eb4: no
+
+
+def test_a_phrase_closing_on_a_held_third_then_the_tonic_gets_its_dominant_a_beat_earlier() -> None:
+    from melodia.metrics.classical import cadence_checks
+
+    whole = read_score(f"{CORPUS / 'essenFolksong' / 'kinder0.abc#10'}")  # 6/8 in G: ... A B C | B4. G4. (a phrase end)
+    tune = Score([Track(t.name, t.program, t.is_drum, [n for n in t.notes if 10080 <= n.onset_tick < 17280])
+                  for t in whole.tracks], list(whole.tempos), list(whole.time_signatures), list(whole.key_signatures))
+    chorale = harmonize(tune)
+    melody = chorale.tracks[0].notes
+    close = next(i for i, n in enumerate(melody) if n.onset_tick == 16560)
+    assert [(n.pitch, n.duration_tick) for n in melody[close - 1:close + 1]] == [(71, 720), (67, 720)]
+    voices = [t.notes for t in chorale.tracks]
+    # before: the dominant squeezed under the B's last eighth (D F# D under B: read as B minor), no V-I
+    assert cadence_checks(chorale, melody, voices, 7, [melody[close]]) == [(16560, True)]

@@ -236,13 +236,22 @@ def _placed(beat_start: np.ndarray, soprano: np.ndarray, settled: int, tonic: in
             triad: tuple[int, ...]) -> tuple[int, int]:
     """The steps where the tonic chord and the dominant before it start: the tonic at `final_start`, unless the
     melody then sounds no tone of the dominant seventh where the dominant would start and it does with the
-    tonic at `settled`."""
+    tonic at `settled`, or else with the tonic from the beat before (`earlier_tonic`)."""
     tones = {(tonic + i) % 12 for i in DOMINANT_SEVENTH}
     early = final_start(beat_start, soprano, settled, triad)
-    placements = [(final, dominant_start(beat_start, soprano, final, tonic)) for final in dict.fromkeys((early,
-                                                                                                         settled))]
+    finals = [early, settled, earlier_tonic(beat_start, soprano, settled, triad)]
+    placements = [(final, dominant_start(beat_start, soprano, final, tonic)) for final in dict.fromkeys(finals)]
     return next(((final, dominant) for final, dominant in placements if soprano[dominant] % 12 in tones
                  and soprano[dominant] > 0), placements[0])
+
+
+def earlier_tonic(beat_start: np.ndarray, soprano: np.ndarray, settled: int, triad: tuple[int, ...]) -> int:
+    """The beat before `settled` when the melody sounds only tonic-chord tones from it to `settled` (a 6/8 tune's
+    `B4. G4.` in G: the tonic chord under the B, the dominant a beat earlier), else `settled`."""
+    beat = next((s for s in range(min(settled, len(beat_start)) - 1, -1, -1) if beat_start[s]), 0)
+    if 0 < beat < settled and all(soprano[s] > 0 and soprano[s] % 12 in triad for s in range(beat, settled)):
+        return beat
+    return settled
 
 
 def final_start(beat_start: np.ndarray, soprano: np.ndarray, settled: int, triad: tuple[int, ...]) -> int:
