@@ -529,3 +529,59 @@ def test_the_final_cadence_resolves_its_leading_tone_over_a_low_tonic(name: str)
     heard = {p % 12 for pitches in tonic_chord.values() for p in pitches}
     assert {tonic, (tonic + 4) % 12} <= heard <= {tonic, (tonic + 4) % 12, (tonic + 7) % 12}
     assert max(p for pitches in tonic_chord.values() for p in pitches) - 43 > 12  # spread over more than an octave
+
+
+BACH_INNER_PER_BAR = 4.15  # alto and tenor notes per bar in the Bach chorales (scripts/report_classical.py --quick)
+
+
+def test_inner_voices_move_in_eighths_between_beats() -> None:
+    from melodia.metrics.classical import notes_per_bar, parallel_counts
+    from melodia.score import TICKS_PER_QUARTER
+
+    tune, chorale = folk("Auld Lang Syne (4/4, pickup)")
+    voices = [t.notes for t in chorale.tracks]
+    inner = float(np.mean([notes_per_bar(chorale, v) for v in voices[1:3]]))
+    assert inner >= 0.85 * BACH_INNER_PER_BAR  # 3.40 (0.82x) before the passing tones, 3.84 with them
+    between = [n for v in voices[1:3] for n in v if n.onset_tick % TICKS_PER_QUARTER]
+    assert len(between) >= 8
+    for note in between:  # no half step against the melody sounding there
+        melody = [m.pitch for m in voices[0] if m.onset_tick <= note.onset_tick < m.end_tick]
+        assert all((note.pitch - p) % 12 not in (1, 11) for p in melody), note
+    assert parallel_counts(chorale, voices, every_onset=True) == {"fifths": 0, "octaves": 0}
+    assert [(n.pitch, n.onset_tick, n.duration_tick) for n in voices[0]] == \
+        [(n.pitch, n.onset_tick, n.duration_tick) for n in sorted(tune.tracks[0].notes, key=lambda n: n.onset_tick)]
+
+
+def test_a_third_is_filled_with_its_passing_step() -> None:
+    from melodia.harmony.data import STEP_TICKS, Chorale
+    from melodia.harmony.rules import StepRules, passing_tones
+
+    # C major, four eighths: soprano G4 held; alto C4 (a quarter) up to E4; tenor G3 held; bass C3 held
+    pitches = np.array([[67] * 4, [60, 60, 64, 64], [55] * 4, [48] * 4])
+    struck = np.array([[1, 0, 0, 0], [1, 0, 1, 0], [1, 0, 0, 0], [1, 0, 0, 0]], dtype=bool)
+    grid = Chorale("t", pitches, struck, np.zeros(4, bool), np.zeros(4), np.zeros(4), "4/4")
+    melody = [Note(67, 80, 0, 4 * STEP_TICKS)]
+    beats = StepRules(np.zeros((4, 4), dtype=np.int64), np.ones(4, dtype=bool), np.array([True, False, True, False]),
+                      np.zeros(4, dtype=np.int64))
+    assert passing_tones(grid, melody, (0, "major"), beats, []) == 1
+    assert grid.pitches[1].tolist() == [60, 62, 64, 64] and grid.struck[1].tolist() == [True, True, True, False]
+    quiet = Chorale("t", pitches.copy(), struck.copy(), np.zeros(4, bool), np.zeros(4), np.zeros(4), "4/4")
+    quiet.pitches[1] = [60, 60, 64, 64]
+    assert passing_tones(quiet, melody, (0, "major"), beats, [(0, 4)]) == 0  # a cadence is left alone
+    clash = Chorale("t", quiet.pitches.copy(), struck.copy(), np.zeros(4, bool), np.zeros(4), np.zeros(4), "4/4")
+    assert passing_tones(clash, [Note(63, 80, 0, 4 * STEP_TICKS)], (0, "major"), beats, []) == 0  # D4 vs Eb4: no
+
+
+def test_a_phrase_closing_on_a_held_third_then_the_tonic_gets_its_dominant_a_beat_earlier() -> None:
+    from melodia.metrics.classical import cadence_checks
+
+    whole = read_score(f"{CORPUS / 'essenFolksong' / 'kinder0.abc#10'}")  # 6/8 in G: ... A B C | B4. G4. (a phrase end)
+    tune = Score([Track(t.name, t.program, t.is_drum, [n for n in t.notes if 10080 <= n.onset_tick < 17280])
+                  for t in whole.tracks], list(whole.tempos), list(whole.time_signatures), list(whole.key_signatures))
+    chorale = harmonize(tune)
+    melody = chorale.tracks[0].notes
+    close = next(i for i, n in enumerate(melody) if n.onset_tick == 16560)
+    assert [(n.pitch, n.duration_tick) for n in melody[close - 1:close + 1]] == [(71, 720), (67, 720)]
+    voices = [t.notes for t in chorale.tracks]
+    # before: the dominant squeezed under the B's last eighth (D F# D under B: read as B minor), no V-I
+    assert cadence_checks(chorale, melody, voices, 7, [melody[close]]) == [(16560, True)]

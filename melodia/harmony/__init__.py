@@ -153,6 +153,7 @@ def harmonize(score: Score, track: int | str | None = None, model: str | os.Path
     grid, first, given = tune_grid(score, notes, progression)
     written = delayed(harmonize_grid(network, grid, Sampling(temperature, most_likely or temperature == 0, candidates,
                                                              seed)), first)
+    decorate(score, notes, written)
     if given:
         from melodia.harmony.rules import chords_honoured, meter_rules
 
@@ -162,6 +163,18 @@ def harmonize(score: Score, track: int | str | None = None, model: str | os.Path
                                          f"{100 * share:.0f} % of beats (the melody leaves the voices no chord tone "
                                          "in range elsewhere)"), stacklevel=2)
     return chorale_tracks(score, notes, written, program)
+
+
+def decorate(score: Score, notes: list[Note], grid: Chorale) -> int:
+    """Passing tones, neighbours and anticipations in the alto and tenor of a tune's harmonization `grid`, in place
+    (`melodia.harmony.rules.passing_tones`), none in the bar before a phrase end (its cadence); returns how many."""
+    from melodia.harmony.rules import meter_rules, passing_tones
+    from melodia.style.harmony import tune_key
+
+    bar_steps = score.initial_time_signature().bar_ticks // STEP_TICKS
+    quiet = [(end.onset_tick // STEP_TICKS - bar_steps, -(-end.end_tick // STEP_TICKS))
+             for end in phrase_ends(notes, score)]
+    return passing_tones(grid, notes, tune_key(score, notes), meter_rules(score, notes, grid.steps), quiet)
 
 
 CHORDS_HONOURED = 0.95  # below this share of beats, harmonizing to given chords warns

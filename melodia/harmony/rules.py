@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from melodia.harmony.data import STEP_TICKS, STEPS_PER_QUARTER, Chorale
+from melodia.harmony.voiceleading import SATB_RANGES
 from melodia.score import Note, Score
 
 if TYPE_CHECKING:
@@ -235,13 +236,22 @@ def _placed(beat_start: np.ndarray, soprano: np.ndarray, settled: int, tonic: in
             triad: tuple[int, ...]) -> tuple[int, int]:
     """The steps where the tonic chord and the dominant before it start: the tonic at `final_start`, unless the
     melody then sounds no tone of the dominant seventh where the dominant would start and it does with the
-    tonic at `settled`."""
+    tonic at `settled`, or else with the tonic from the beat before (`earlier_tonic`)."""
     tones = {(tonic + i) % 12 for i in DOMINANT_SEVENTH}
     early = final_start(beat_start, soprano, settled, triad)
-    placements = [(final, dominant_start(beat_start, soprano, final, tonic)) for final in dict.fromkeys((early,
-                                                                                                         settled))]
+    finals = [early, settled, earlier_tonic(beat_start, soprano, settled, triad)]
+    placements = [(final, dominant_start(beat_start, soprano, final, tonic)) for final in dict.fromkeys(finals)]
     return next(((final, dominant) for final, dominant in placements if soprano[dominant] % 12 in tones
                  and soprano[dominant] > 0), placements[0])
+
+
+def earlier_tonic(beat_start: np.ndarray, soprano: np.ndarray, settled: int, triad: tuple[int, ...]) -> int:
+    """The beat before `settled` when the melody sounds only tonic-chord tones from it to `settled` (a 6/8 tune's
+    `B4. G4.` in G: the tonic chord under the B, the dominant a beat earlier), else `settled`."""
+    beat = next((s for s in range(min(settled, len(beat_start)) - 1, -1, -1) if beat_start[s]), 0)
+    if 0 < beat < settled and all(soprano[s] > 0 and soprano[s] % 12 in triad for s in range(beat, settled)):
+        return beat
+    return settled
 
 
 def final_start(beat_start: np.ndarray, soprano: np.ndarray, settled: int, triad: tuple[int, ...]) -> int:
@@ -331,3 +341,96 @@ def chords_honoured(grid: Chorale, chords: list[Bar], beat_start: np.ndarray) ->
                 heard += 1
                 kept += lower <= tones
     return kept / heard if heard else 1.0
+
+
+# --- decoration: passing tones in the inner voices -------------------------------------------------------------
+
+MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
+MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10, 11)  # natural minor with the leading tone
+
+
+def passing_tones(grid: Chorale, notes: list[Note], key: tuple[int, str], meter: StepRules,
+                  quiet: list[tuple[int, int]]) -> int:
+    """Fill thirds in the alto and tenor with the passing scale step, in place, as Bach's inner voices move in
+    eighths between beats: a note held at least a quarter whose next note is a third away gets the step between
+    on its last eighth, where that eighth is off the beat, the melody strikes only on the grid there, the step
+    lies in the key (`key`: tonic pitch class and mode) and the voice's range, is no half step from a melody note
+    sounding then, keeps the voices uncrossed, and makes no parallel fifth or octave with any voice into or out of
+    it (between two notes of one pitch, a neighbour; before a step, the next note anticipated). `meter`: the
+    tune's rules (`meter_rules`): decorations go only where the voices may strike off the beat (not inside a
+    compound beat, where they hold). `quiet`: step ranges left alone (the cadences). Returns how many were
+    added."""
+    scale = {(key[0] + i) % 12 for i in (MAJOR_SCALE if key[1] == "major" else MINOR_SCALE)}
+    steps = grid.steps
+    offgrid = np.zeros(steps + 1, dtype=bool)
+    for note in notes:
+        if note.onset_tick % STEP_TICKS:
+            offgrid[min(steps, note.onset_tick // STEP_TICKS)] = True
+    added = 0
+    for voice in (1, 2):
+        strikes = [int(s) for s in np.flatnonzero(grid.struck[voice])]
+        for start, after in pairwise(strikes):
+            step = after - 1
+            if after - start < 2 or step >= len(meter.beat_start) or meter.beat_start[step] \
+                    or not meter.may_strike[step] or offgrid[step] or offgrid[after] \
+                    or any(a <= step < b for a, b in quiet):
+                continue
+            tone = _passing(grid, voice, step, after, scale, notes)
+            if tone:
+                grid.pitches[voice, step], grid.struck[voice, step] = tone, True
+                added += 1
+    return added
+
+
+def _passing(grid: Chorale, voice: int, step: int, after: int, scale: set[int], notes: list[Note]) -> int:
+    """The passing tone for `voice` at `step` (0 if none fits): see `passing_tones`."""
+    here, there = int(grid.pitches[voice, step]), int(grid.pitches[voice, after])
+    if not here or not there:
+        return 0
+    for tone in _decorations(here, there, scale):
+        if _fits(grid, voice, (step, after), tone, notes):
+            return tone
+    return 0
+
+
+def _decorations(here: int, there: int, scale: set[int]) -> list[int]:
+    """The tones that may decorate the last eighth of a note `here` before `there`, likeliest first: the
+    passing step in a third, the lower then the upper neighbour between two notes of one pitch, the next note
+    anticipated in a step."""
+    gap = abs(there - here)
+    if gap in (3, 4):
+        way = 1 if there > here else -1
+        tones = [p for p in range(here + way, there, way) if p % 12 in scale]
+        return tones if len(tones) == 1 else []
+    if gap == 0:
+        return [*[p for p in (here - 1, here - 2) if p % 12 in scale][:1],
+                *[p for p in (here + 1, here + 2) if p % 12 in scale][:1]]
+    return [there] if gap in (1, 2) else []
+
+
+def _fits(grid: Chorale, voice: int, where: tuple[int, int], tone: int, notes: list[Note]) -> bool:
+    """Whether `tone` in `voice` at the first step of `where` (the next strike at the second) is in the key's
+    scale, no half step from the melody sounding then, uncrossed and free of parallels: see `passing_tones`."""
+    step, after = where
+    pitches = grid.pitches
+    here, there = int(pitches[voice, step]), int(pitches[voice, after])
+    start, end = step * STEP_TICKS, (step + 1) * STEP_TICKS
+    melody = {n.pitch for n in notes if n.onset_tick < end and n.end_tick > start}
+    if not melody or any((tone - p) % 12 in (1, 11) or tone >= p for p in melody):
+        return False
+    above, below = int(pitches[voice - 1, step]) if voice > 1 else max(melody), int(pitches[voice + 1, step])
+    low, high = SATB_RANGES[voice]
+    if not max(below, low - 1) < tone < min(above, high + 1):
+        return False
+    for other in (0, 1, 2, 3):
+        if other == voice:
+            continue
+        line = [int(pitches[other, s]) for s in (step - 1, step, after)]
+        mine = [here, tone, there]
+        for a, b in ((0, 1), (1, 2)):
+            if not (line[a] and line[b]) or line[a] == line[b] or mine[a] == mine[b] \
+                    or (mine[b] > mine[a]) != (line[b] > line[a]):
+                continue
+            if abs(mine[a] - line[a]) % 12 == abs(mine[b] - line[b]) % 12 in (0, 7):
+                return False
+    return True
