@@ -30,20 +30,14 @@ def _line(score: Score) -> list[Note]:
     return [chosen[tick] for tick in sorted(chosen)]
 
 
-def _tonic(score: Score) -> int:
-    if score.key_signatures:
-        return score.key_signatures[0].tonic
-    from melodia.metrics import heard_key
-
-    return heard_key(score).tonic
-
-
 def features(score: Score, after_tick: int = 0) -> np.ndarray:
     """The features of the notes of `score` that start at `after_tick` or later (the seed left out)."""
     line = [note for note in _line(score) if note.onset_tick >= after_tick] or _line(score)
     if not line:
         return np.zeros(FEATURES)
-    tonic = _tonic(score)
+    from melodia.metrics import tonic_of
+
+    tonic = tonic_of(score)
     pitches = np.array([note.pitch for note in line])
     degrees = np.bincount((pitches - tonic) % 12, minlength=12) / len(line)
     moves = np.diff(pitches)

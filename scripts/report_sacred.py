@@ -22,11 +22,12 @@ from typing import Any
 
 import music21
 
+from melodia.display import note_name
 from melodia.errors import StyleError
 from melodia.io import read_score
 from melodia.score import TICKS_PER_QUARTER, Note, Score, Track
 from melodia.style import load_instrumentation, load_style, preset_names, stylize
-from melodia.style.arrange import melody_track, pitch_name
+from melodia.style.arrange import melody_track
 from melodia.style.piano import hand_faults
 from melodia.style.roles import detect_voices, melody_track_index
 
@@ -122,7 +123,7 @@ def piano_table(scores: list[Score]) -> None:
                            and low.onset_tick < high.end_tick and high.onset_tick < low.end_tick)
             lowest = min([lowest, *(n.pitch for n in left)])
         print(f"| {case_name(case)} | {' / '.join(sorted(names))} | {faults} of {onsets} | {crossed} | "
-              f"{pitch_name(lowest)} |")
+              f"{note_name(lowest)} |")
 
 
 def note_text(path: str, **options: Any) -> None:
@@ -143,7 +144,7 @@ def note_text(path: str, **options: Any) -> None:
             nearby = TICKS_PER_QUARTER // 16  # onsets this close sound as one chord
             groups = [list(g) for _, g in groupby(notes, key=lambda n: round(n.onset_tick / nearby))]
             eighth = TICKS_PER_QUARTER // 2
-            hands.append(f"{track.name}: " + " ".join("+".join(pitch_name(n.pitch) for n in g) + (
+            hands.append(f"{track.name}: " + " ".join("+".join(note_name(n.pitch) for n in g) + (
                 "" if g[-1].duration_tick == eighth else f"/{g[-1].duration_tick / TICKS_PER_QUARTER:.3g}")
                 for g in groups))
         print(f"  {index + 1:2d} {' '.join(symbols.get(index, [])):10s}| " + " | ".join(hands))

@@ -293,6 +293,11 @@ def heard_key(score: Score) -> Key:
     return estimate_key([n.pitch for n in notes], [n.duration_tick for n in notes], HEARD)
 
 
+def tonic_of(score: Score) -> int:
+    """The pitch class of the score's tonic: its key signature's, else the key heard (`heard_key`)."""
+    return score.key_signatures[0].tonic if score.key_signatures else heard_key(score).tonic
+
+
 def chord_tone_rate(score: Score) -> float:
     """Share of the top line's notes struck on a strong beat (`on_strong_beat`) whose pitch class belongs to the
     chord symbol sounding there (`score.chord_symbols`); NaN without chord symbols or such notes."""

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from melodia.metrics import beat_ticks, heard_key
+from melodia.metrics import beat_ticks, tonic_of
 from melodia.score import ChordSymbol, Note, Score, Track
 
 Voice = Sequence[Note]
@@ -305,7 +305,7 @@ def cadence_checks(score: Score, melody: Voice, voices: Sequence[Voice], tonic: 
     line = sorted(melody, key=lambda n: n.onset_tick)
     if not line:
         return []
-    tonic = _tonic(score) if tonic is None else tonic
+    tonic = tonic_of(score) if tonic is None else tonic
     onsets = sorted({n.onset_tick for voice in voices for n in voice})
     checks = []
     for end in sorted(phrase_closes(score, line) if ends is None else ends, key=lambda n: n.onset_tick):
@@ -337,12 +337,6 @@ def phrase_closes(score: Score, melody: Voice, phrase_bars: int = 4) -> list[Not
 
     closes = [n for n in phrase_ends(line, score) if (bar_of(n) - first) % phrase_bars == phrase_bars - 1]
     return sorted({id(n): n for n in [*closes, line[-1]]}.values(), key=lambda n: n.onset_tick)
-
-
-def _tonic(score: Score) -> int:
-    if score.key_signatures:
-        return score.key_signatures[0].tonic
-    return heard_key(score).tonic
 
 
 def tonic_cadence_share(score: Score, melody: Voice, voices: Sequence[Voice], tonic: int | None = None,

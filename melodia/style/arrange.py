@@ -11,8 +11,9 @@ from dataclasses import dataclass, field, replace
 from itertools import groupby, pairwise
 from statistics import median
 
+from melodia.display import note_name
 from melodia.errors import MelodiaWarning, StyleError
-from melodia.score import MAJOR, PITCH_CLASS_NAMES, TICKS_PER_QUARTER, ChordSymbol, KeySignature, Note, Score, Track
+from melodia.score import MAJOR, TICKS_PER_QUARTER, ChordSymbol, KeySignature, Note, Score, Track
 from melodia.style import accompany, form, piano, quartet
 from melodia.style.harmony import Bar, Chord, from_progression, from_symbols, harmonize, tune_key, uses_flats
 from melodia.style.roles import Voices, detect_voices
@@ -395,9 +396,9 @@ def _melody_played(part: Part, notes: list[Note]) -> Track:
     notes.sort(key=lambda n: (n.onset_tick, n.pitch))
     outside = [n.pitch for n in notes if not part.low <= n.pitch <= part.high]
     if outside:
-        warnings.warn(MelodiaWarning(f"{part.name}: the melody goes to {pitch_name(min([*outside, part.low]))}"
-                                     f"-{pitch_name(max([*outside, part.high]))}, outside the part's range "
-                                     f"{pitch_name(part.low)}-{pitch_name(part.high)}; played as written"),
+        warnings.warn(MelodiaWarning(f"{part.name}: the melody goes to {note_name(min([*outside, part.low]))}"
+                                     f"-{note_name(max([*outside, part.high]))}, outside the part's range "
+                                     f"{note_name(part.low)}-{note_name(part.high)}; played as written"),
                       stacklevel=4)
     return Track(part.name, part.program, False, notes)
 
@@ -423,11 +424,8 @@ def check_melody_kept(melody: list[Note], score: Score, track: int | None, offse
         wanted = (note.pitch, note.onset_tick + offset, note.duration_tick)
         if not played[wanted]:
             bar = bisect_right(score.bar_starts(wanted[1]), wanted[1])
-            raise StyleError(f"the melody's {pitch_name(note.pitch)} in bar {bar} would not be played as written "
+            raise StyleError(f"the melody's {note_name(note.pitch)} in bar {bar} would not be played as written "
                              "(pitch, onset and length); refused: the arrangement never changes the melody")
         played[wanted] -= 1
 
 
-def pitch_name(pitch: int) -> str:
-    """MIDI pitch to a name with octave: 59 -> B3."""
-    return f"{PITCH_CLASS_NAMES[pitch % 12]}{pitch // 12 - 1}"
