@@ -11,6 +11,7 @@ the key as a key signature.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from collections.abc import Iterator
@@ -36,7 +37,7 @@ from melodia.form import FormCadence, FormCopy, FormPlan, cadence_pitch_classes,
 from melodia.gm import INSTRUMENT_RANGES
 from melodia.io.atomic import atomic_write_bytes, atomic_write_text, refuse_overwrite
 from melodia.metrics import SCALAR_METRICS, STRUCTURE_METRICS, ends_on_tonic, heard_key
-from melodia.sampler import Constraint, Labels, Progress, SamplingConfig, beam_search, sample
+from melodia.sampler import Constraint, Labels, Progress, Row, SamplingConfig, beam_search, sample_rows
 from melodia.score import MINOR, ChordSymbol, KeySignature, Score, TimeSignature
 from melodia.seed import Mode, SeedError, SeedFile, read_seed, requested_key, seed_key
 from melodia.theory.key import SCALES
@@ -124,7 +125,43 @@ def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints | N
                                                 phrase_bars=None),
                             sampling=sampling, random_seed=random_seed, progress=progress)
         return [tune.played for tune in tunes]
-    plan = plan or form_plan(constraints)
+    request = _request(model, tokenizer, seed_score, mode, named, constraints, sampling, plan or form_plan(constraints),
+                       isinstance(seed, SeedFile))
+    return _draw(model, tokenizer, [request] * count, random_seed, progress)
+
+
+def generate_each(model: Any, seeds: list[Score], constraints: list[Constraints], sampling: SamplingConfig | None,
+                  random_seed: int, plan: FormPlan, progress: Progress | None = None) -> list[Score]:
+    """Each of `seeds` continued once under its own constraints (each naming its key) and `plan`, drawn as one
+    batch (`melodia.tunes` writes the later strains of all its tunes so)."""
+    model, tokenizer = _load(model)
+    requests = []
+    for seed, asked in zip(seeds, constraints, strict=True):
+        seed = copy.deepcopy(seed)
+        if asked.meter:
+            seed.time_signatures = [asked.meter.time_signature()]
+        mode = asked.key or seed_key(seed)
+        requests.append(_request(model, tokenizer, seed, mode, asked.key is not None, asked, sampling, plan, False))
+    return _draw(model, tokenizer, requests, random_seed, progress)
+
+
+@dataclass(frozen=True)
+class _Request:
+    """One continuation asked for: the seed and its prompt, the key, the constraints and their rules."""
+
+    seed: Score
+    mode: Mode
+    constraints: Constraints
+    sampling: SamplingConfig
+    row: Row
+    chord_symbols: list[ChordSymbol]
+    closes: bool  # the plan ends the tune: a draw off the tonic is drawn again
+
+
+def _request(model: Any, tokenizer: Tokenizer, seed_score: Score, mode: Mode, named: bool, constraints: Constraints,
+             sampling: SamplingConfig | None, plan: FormPlan | None, from_file: bool) -> _Request:
+    """The prompt, rules and bias that continue `seed_score` in `mode` under `constraints` and `plan`; a
+    `GenerateError` for constraints that cannot hold."""
     if plan is not None:
         constraints = replace(constraints, bars=plan.bars)
     prompt = tokenizer.encode(seed_score).tolist()
@@ -132,7 +169,7 @@ def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints | N
         prompt = prompt[:-1]
     sampling = sampling or SamplingConfig()
     sampling = replace(sampling, max_tokens=token_budget(tokenizer, len(prompt), constraints, sampling))
-    _check_room(seed_score, len(prompt), constraints, sampling, isinstance(seed, SeedFile))
+    _check_room(seed_score, len(prompt), constraints, sampling, from_file)
     allowed = _allowed_pitches(tokenizer, seed_score if not named else None, mode, constraints)
     _check_conflicts(seed_score, mode, constraints, tokenizer, allowed)
     rules = _constraint_rules(tokenizer, mode, constraints, allowed)
@@ -142,36 +179,45 @@ def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints | N
     labels_of, chord_symbols = controls_asked(model, tokenizer, seed_score, constraints)
     if chord_symbols:
         bias = _chord_bias(tokenizer, bias, chord_symbols)
+    closes = plan is not None and plan.phrases[-1].cadence == "final"
+    return _Request(seed_score, mode, constraints, sampling, Row(prompt, rules, bias, labels_of), chord_symbols, closes)
+
+
+def _draw(model: Any, tokenizer: Tokenizer, requests: list[_Request], random_seed: int,
+          progress: Progress | None) -> list[Score]:
+    """A score for each request, drawn as one batch; a draw that breaks a rule (or ends a closing plan off the
+    tonic) is drawn again, up to RETRIES times, and a `GenerateError` if one still breaks a rule."""
     generator = torch.Generator().manual_seed(random_seed)
     torch.manual_seed(random_seed)
+    sampling = requests[0].sampling
 
-    def draw(how_many: int) -> list[Score]:
-        sequences = draw_sequences(model, tokenizer, prompt, how_many, sampling, generator, rules, bias, progress,
-                                   labels_of)
+    def draw(indices: list[int]) -> list[Score]:
+        rows = [requests[i].row for i in indices]
+        sequences = draw_rows(model, tokenizer, rows, sampling, generator, progress)
         return [tokenizer.decode(tokens) for tokens in sequences]
 
-    scores = draw(count)
-    closes = plan is not None and plan.phrases[-1].cadence == "final"
+    def hard(index: int, score: Score) -> str:
+        request = requests[index]
+        return _fault(score, request.seed.note_count, request.mode, request.constraints)
 
-    def hard(score: Score) -> str:
-        return _fault(score, seed_score.note_count, mode, constraints)
+    def closed(index: int, score: Score) -> bool:
+        return not requests[index].closes or ends_on_tonic(score, requests[index].mode.tonic)
 
+    scores = draw(list(range(len(requests))))
     retries = 0 if sampling.beam_size else RETRIES
     for _ in range(retries):
-        failing = [i for i, score in enumerate(scores)
-                   if hard(score) or (closes and not ends_on_tonic(score, mode.tonic))]
+        failing = [i for i, score in enumerate(scores) if hard(i, score) or not closed(i, score)]
         if not failing:
             break
-        for index, again in zip(failing, draw(len(failing))):
-            if not hard(again) and (hard(scores[index]) or (closes and ends_on_tonic(again, mode.tonic))):
+        for index, again in zip(failing, draw(failing)):
+            if not hard(index, again) and (hard(index, scores[index]) or closed(index, again)):
                 scores[index] = again
-    broken = [fault for score in scores if (fault := hard(score))]
+    broken = [fault for index, score in enumerate(scores) if (fault := hard(index, score))]
     if broken:
-        raise GenerateError(unkept_message(broken, len(scores), retries + 1, constraints))
-    signature = KeySignature(0, mode.tonic, mode.quality)
-    for score in scores:
-        score.key_signatures = [signature]
-        score.chord_symbols = [symbol for symbol in chord_symbols if symbol.tick < score.end_tick]
+        raise GenerateError(unkept_message(broken, len(scores), retries + 1, requests[0].constraints))
+    for request, score in zip(requests, scores):
+        score.key_signatures = [KeySignature(0, request.mode.tonic, request.mode.quality)]
+        score.chord_symbols = [symbol for symbol in request.chord_symbols if symbol.tick < score.end_tick]
     return scores
 
 
@@ -214,11 +260,27 @@ def draw_sequences(model: Any, tokenizer: Tokenizer, prompt: list[int], count: i
                    labels_of: Labels | None) -> list[list[int]]:
     """`count` continuations of `prompt`: drawn, or the likeliest by beam search when `sampling.beam_size` is set;
     on one torch thread."""
+    return draw_rows(model, tokenizer, [Row(prompt, rules, bias, labels_of)] * count, sampling, generator, progress)
+
+
+def draw_rows(model: Any, tokenizer: Tokenizer, rows: list[Row], sampling: SamplingConfig,
+              generator: torch.Generator, progress: Progress | None) -> list[list[int]]:
+    """A continuation of each row's prompt under its rules: drawn as one batch, or the likeliest by beam search
+    when `sampling.beam_size` is set (rows alike searched together); on one torch thread."""
     with _one_thread():
-        if sampling.beam_size:
-            return beam_search(model, tokenizer, prompt, sampling, rules, count, bias, progress, labels_of=labels_of)
-        return sample(model, tokenizer, prompt, count, sampling, generator, rules, bias=bias, progress=progress,
-                      labels_of=labels_of)
+        if not sampling.beam_size:
+            return sample_rows(model, tokenizer, rows, sampling, generator, progress)
+        alike: dict[int, list[int]] = {}
+        for index, row in enumerate(rows):
+            alike.setdefault(id(row), []).append(index)
+        found: list[list[int] | None] = [None] * len(rows)
+        for indices in alike.values():
+            row = rows[indices[0]]
+            best = beam_search(model, tokenizer, row.prompt, sampling, row.constraints, len(indices), row.bias,
+                               progress, labels_of=row.labels_of)
+            for index, tokens in zip(indices, best):
+                found[index] = tokens
+        return [tokens for tokens in found if tokens is not None]  # a search may find fewer than asked
 
 
 @contextmanager

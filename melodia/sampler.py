@@ -9,7 +9,9 @@ returns decodes and passes `check()`.
 from __future__ import annotations
 
 import copy
+import hashlib
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, cast
@@ -103,64 +105,170 @@ def filter_logits(logits: torch.Tensor, config: SamplingConfig) -> torch.Tensor:
     return logits
 
 
+@dataclass(frozen=True)
+class Row:
+    """One sequence to draw: its prompt (starting with BOS), the rules it keeps, the log-probability added
+    to its logits (`Bias`), and its labels (`Labels`: every condition "unknown" when None)."""
+
+    prompt: Sequence[int]
+    constraints: Sequence[Constraint] = ()
+    bias: Bias | None = None
+    labels_of: Labels | None = None
+
+
 @torch.no_grad()
 def sample(model: MelodyLM, tokenizer: Tokenizer, prompt: Sequence[int], count: int, config: SamplingConfig,
-           generator: torch.Generator, constraints: Sequence[Constraint] = (),
-           conditions: torch.Tensor | None = None, bias: Bias | None = None,
+           generator: torch.Generator, constraints: Sequence[Constraint] = (), bias: Bias | None = None,
            progress: Progress | None = None, labels_of: Labels | None = None) -> list[list[int]]:
     """`count` sequences that continue `prompt` (which starts with BOS), sampled as one batch.
 
     `bias`, a log-probability per token (or a function of the grammar state giving one), is added to
     the model's logits before the draws are shaped.
     `progress`, when given, is called every step with how many sequences finished in it.
-    `conditions` are one set of condition labels for every token; `labels_of`, when given instead,
-    gives each token's labels from the grammar's state after it (see `melodia.controls.Labeler`).
+    `labels_of`, when given, gives each token's condition labels from the grammar's state after it
+    (see `melodia.controls.Labeler`).
     """
+    return sample_rows(model, tokenizer, [Row(prompt, constraints, bias, labels_of)] * count, config, generator,
+                       progress)
+
+
+@torch.no_grad()
+def sample_rows(model: MelodyLM, tokenizer: Tokenizer, rows: Sequence[Row], config: SamplingConfig,
+                generator: torch.Generator, progress: Progress | None = None) -> list[list[int]]:
+    """One sequence for each of `rows`, each continuing its own prompt under its own rules, sampled as one
+    batch (rows with the same prompt and labels read it once)."""
     model.eval()
     device = next(model.parameters()).device
-    states = [tokenizer.new_state() for _ in range(count)]
-    for state in states:
-        for token in prompt:
+    count = len(rows)
+    states = [tokenizer.new_state() for _ in rows]
+    for state, row in zip(states, rows):
+        for token in row.prompt:
             state.advance(int(token))
-    sequences = [list(map(int, prompt)) for _ in range(count)]
-    labels = None if conditions is None else conditions.to(device).expand(count, -1)
-    if labels_of is not None:
-        logits, carried = _run_prompt(model, prompt, count, _prompt_labels(tokenizer, prompt, labels_of), device)
-    else:
-        logits, carried = _run_prompt(model, prompt, count, labels, device)
-    stepper = Stepper.of(model) if Stepper.fits(model, labels, count) else None
+    sequences = [list(map(int, row.prompt)) for row in rows]
+    logits, carried = _run_prompts(model, tokenizer, rows, device)
+    labelled = any(row.labels_of is not None for row in rows)
+    unknown = np.zeros(len(model.config.conditions), dtype=np.int64)
+    labels = None
+    stepper = Stepper.of(model) if Stepper.fits(model, count) else None
     pitch_tokens = tokenizer.pitch_ids()
     while True:
         alive = [i for i, state in enumerate(states) if not state.ended and len(sequences[i]) < config.max_tokens]
         if not alive:
             break
-        masks = np.stack([_allowed(states[i], constraints) for i in alive])
+        masks = np.stack([_allowed(states[i], rows[i].constraints) for i in alive])
         scores = (logits if len(alive) == count else logits[alive]).float()
+        bias = _bias_of([rows[i] for i in alive], [states[i] for i in alive], len(tokenizer.vocab))
         if bias is not None:
-            scores = scores + _bias_rows(bias, [states[i] for i in alive], device)
+            scores = scores + torch.from_numpy(bias).to(device)
         scores = scores.masked_fill(~torch.from_numpy(masks).to(device), float("-inf"))
         if config.repetition_penalty != 1.0:
             scores = _penalize(scores, [sequences[i] for i in alive], pitch_tokens, config)
         probabilities = torch.softmax(filter_logits(scores, config), dim=-1)
         drawn = torch.multinomial(probabilities.cpu(), 1, generator=generator).squeeze(1).tolist()
         next_tokens = [EOS] * count  # finished sequences are fed EOS; their output is never read
-        for row, token in zip(alive, drawn):
-            states[row].advance(token)
-            sequences[row].append(token)
-            next_tokens[row] = token
+        for index, token in zip(alive, drawn):
+            states[index].advance(token)
+            sequences[index].append(token)
+            next_tokens[index] = token
         if progress is not None:
-            progress(sum(states[row].ended or len(sequences[row]) >= config.max_tokens for row in alive))
+            progress(sum(states[i].ended or len(sequences[i]) >= config.max_tokens for i in alive))
         step = torch.tensor(next_tokens, dtype=torch.long, device=device)
-        if labels_of is not None:
-            rows = [labels_of(state) if not state.ended else np.zeros(len(model.config.conditions), dtype=np.int64)
-                    for state in states]
-            labels = torch.from_numpy(np.stack(rows)).to(device)
+        if labelled:
+            labels = torch.from_numpy(np.stack([
+                row.labels_of(state) if row.labels_of is not None and not state.ended else unknown
+                for row, state in zip(rows, states)])).to(device)
         if stepper is not None:
             logits, carried = stepper(step, carried, labels)
         else:
-            output, carried = model(step.unsqueeze(1), carried, None if labels is None else labels)
+            output, carried = model(step.unsqueeze(1), carried, labels)
             logits = output[:, -1]
     return sequences
+
+
+def _run_prompts(model: MelodyLM, tokenizer: Tokenizer, rows: Sequence[Row],
+                 device: torch.device) -> tuple[torch.Tensor, State]:
+    """The logits after each row's prompt and the state it leaves, each distinct prompt read once, from where
+    it parts from a prompt read before (see `PromptReader`)."""
+    reader = PromptReader.of(model)
+    read: dict[tuple[tuple[int, ...], int], tuple[torch.Tensor, State]] = {}
+    for row in rows:
+        key = (tuple(map(int, row.prompt)), id(row.labels_of))
+        if key not in read:
+            labels = None if row.labels_of is None else _prompt_labels(tokenizer, row.prompt, row.labels_of)
+            read[key] = reader.read(key[0], labels, device)
+    each = [read[tuple(map(int, row.prompt)), id(row.labels_of)] for row in rows]
+    logits = torch.cat([row_logits for row_logits, _ in each])
+    if isinstance(each[0][1], tuple):
+        parts = zip(*(state for _, state in each))
+        return logits, tuple(torch.cat(list(part), dim=1) for part in parts)
+    return logits, torch.cat([state for _, state in each], dim=1)
+
+
+class PromptReader:
+    """Reads prompts through a model and keeps the state where each ends and at the last multiple of `CHUNK`
+    tokens before, so that a prompt that continues one read before (the same tokens and labels) is read only
+    from there: a tune's later strains are drawn after the strains before them, each time read again."""
+
+    CHUNK = 64
+    KEPT = 2048  # states kept, the least recently used dropped first (about 8 kB each for the default model)
+    _made: ClassVar[weakref.WeakKeyDictionary[MelodyLM, tuple[int, PromptReader]]] = weakref.WeakKeyDictionary()
+
+    @classmethod
+    def of(cls, model: MelodyLM) -> PromptReader:
+        """The reader of `model`, made anew (its states forgotten) when the weights have changed since."""
+        version = sum(p._version for p in model.parameters())
+        made = cls._made.get(model)
+        if made is None or made[0] != version:
+            made = cls._made[model] = (version, cls(model))
+        return made[1]
+
+    def __init__(self, model: MelodyLM) -> None:
+        self.model = weakref.proxy(model)
+        self.states: OrderedDict[bytes, tuple[torch.Tensor, State]] = OrderedDict()
+
+    def read(self, tokens: Sequence[int], labels: torch.Tensor | None,
+             device: torch.device) -> tuple[torch.Tensor, State]:
+        """The logits (1, vocab) after `tokens` with their `labels` (1, tokens, conditions) and the state they
+        leave."""
+        digest = hashlib.sha1(b"labelled" if labels is not None else b"unknown")
+        ends = []
+        for start in range(0, len(tokens), self.CHUNK):
+            end = min(start + self.CHUNK, len(tokens))
+            digest.update(np.asarray(tokens[start:end], dtype=np.int64).tobytes())
+            if labels is not None:
+                digest.update(labels[0, start:end].cpu().numpy().tobytes())
+            ends.append((end, digest.digest()))
+        begin, found = 0, None
+        for end, key in reversed(ends):
+            if key in self.states:
+                begin, found = end, self.states[key]
+                self.states.move_to_end(key)
+                break
+        logits, state = found if found is not None else (None, None)
+        # in at most two calls (each call has a cost of its own): to the last chunk's start, then to the end
+        for end, key in ends[-2:] if len(tokens) % self.CHUNK else ends[-1:]:
+            if end <= begin:
+                continue
+            chunk = torch.tensor([list(map(int, tokens[begin:end]))], dtype=torch.long, device=device)
+            output, state = self.model(chunk, state, None if labels is None else labels[:, begin:end].to(device))
+            logits, begin = output[:, -1], end
+            self.states[key] = (logits, state)
+        while len(self.states) > self.KEPT:
+            self.states.popitem(last=False)
+        assert logits is not None
+        return logits, state
+
+
+def _bias_of(rows: Sequence[Row], states: Sequence[GrammarState], vocab: int) -> np.ndarray | None:
+    """The rows' biases as a (1, vocab) or (rows, vocab) array, None when no row has one."""
+    first = rows[0].bias
+    if all(row.bias is first for row in rows):
+        return None if first is None else np.atleast_2d(first if isinstance(first, np.ndarray) else
+                                                         np.stack([first(state) for state in states]))
+    none = np.zeros(vocab, dtype=np.float32)
+    return np.stack([none if row.bias is None else np.broadcast_to(
+        row.bias if isinstance(row.bias, np.ndarray) else row.bias(state), (vocab,))
+        for row, state in zip(rows, states)])
 
 
 def _prompt_labels(tokenizer: Tokenizer, prompt: Sequence[int], labels_of: Labels) -> torch.Tensor:
@@ -182,11 +290,11 @@ class Stepper:
 
     _made: ClassVar[weakref.WeakKeyDictionary[MelodyLM, tuple[int, Stepper]]] = weakref.WeakKeyDictionary()
 
-    largest_batch = 8  # beyond it the cost is arithmetic, and nn.LSTM's fused kernels do that better
+    largest_batch = 128  # beyond it the cost is arithmetic, and nn.LSTM's fused kernels do as well
 
     @classmethod
-    def fits(cls, model: MelodyLM, labels: torch.Tensor | None, batch: int) -> bool:
-        return model.config.cell == "lstm" and (labels is None or labels.dim() == 2) and batch <= cls.largest_batch
+    def fits(cls, model: MelodyLM, batch: int) -> bool:
+        return model.config.cell == "lstm" and batch <= cls.largest_batch
 
     @classmethod
     def of(cls, model: MelodyLM) -> Stepper:

@@ -128,7 +128,7 @@ def write_tunes(model: Any, seed: Any, kind: str | None = None, count: int = 1, 
     openings = generate(loaded, seed_score, count, writer.asked(None, 0, plan), sampling, random_seed, plan=plan,
                         progress=writer.step)
     key = base.key or seed_key(seed_score)  # the key `generate` continued the seed in
-    return [writer.finish(opening, key, random_seed * 1009 + index) for index, opening in enumerate(openings)]
+    return writer.finish(openings, key, random_seed * 1009)
 
 
 def _read_seed(seed: Any, constraints: Constraints) -> tuple[Score, Constraints]:
@@ -192,15 +192,17 @@ class TuneWriter:
             phrases.append(Phrase(letter, first, length, (), cadence))
         return FormPlan(self.letters[:index + 1], length, tuple(phrases))
 
-    def asked(self, played: Score | None, index: int, plan: FormPlan, key: Mode | None = None) -> Constraints:
-        """The constraints of playing `index`: the user's, with its length, the key, (unless the user asked for a
-        register) the register of its strain, and in a tune type a new strain's floor, its `b_floor` below the first
-        strain's mean pitch, so that it sits higher as B strains do."""
+    def asked(self, played: Score | None, index: int, plan: FormPlan, key: Mode | None = None,
+              known: int = 0) -> Constraints:
+        """The constraints of playing `index` after `played` (the tune up to it, and the first `known` bars of the
+        playing when they are known): the user's, with its length, the key, (unless the user asked for a
+        register) the register of its strain (the bars played keep their own), and in a tune type a new strain's
+        floor, its `b_floor` below the first strain's mean pitch, so that it sits higher as B strains do."""
         register = self.base.register
         if register is None and played is not None and "register" in _conditions(self.loaded):
             fall = self.kind.last_fall if self.kind else TuneType.last_fall
             register = _register(played, self.pickup, index, self.length, fall,
-                                 self.letters[index] not in self.letters[:index], index + 1 == len(self.letters))
+                                 self.letters[index] not in self.letters[:index], index + 1 == len(self.letters), known)
         pitch_range = self.base.pitch_range
         if self.kind and played is not None and pitch_range:
             home = round(float(np.nanmean(bar_mean_pitches(played)[self.pickup:self.pickup + self.length])))
@@ -215,35 +217,48 @@ class TuneWriter:
                        and self.letters[index] == self.letters[-1], register=register,
                        pitch_range=pitch_range)
 
-    def finish(self, opening: Score, key: Mode, random_seed: int) -> Tune:
-        """The tune in `key` whose first playing is `opening`: every later part drawn once, in the order played."""
-        from melodia.generation import generate
+    def finish(self, openings: list[Score], key: Mode, random_seed: int) -> list[Tune]:
+        """The tunes in `key` whose first playings are `openings`: every later part drawn once, in the order
+        played, the same part of every tune drawn as one batch."""
+        from melodia.generation import generate_each
 
         ending = ending_bars(self.length)
-        played = opening
-        parts: dict[PartKey, Part] = {(self.letters[0], self.closes(0)): _part(played, self.pickup, self.length,
-                                                                                 ending)}
+        played = list(openings)
+        parts: list[dict[PartKey, Part]] = [{(self.letters[0], self.closes(0)): _part(opening, self.pickup,
+                                                                                       self.length, ending)}
+                                            for opening in openings]
         for index in range(1, len(self.letters)):
             letter, closed, first_bar = self.letters[index], self.closes(index), self.first_bar(index)
-            body = next((part[0] for (name, _), part in parts.items() if name == letter), None)
-            if body is not None and not _same_chords(self.base.chords, self.first_bar(self.letters.index(letter)),
-                                                     first_bar, self.length):
-                body = None  # the chords win: this playing is written anew over its own chords
-            if body is not None and (letter, closed) in parts:
-                played = _with_notes(played, body + parts[letter, closed][1], first_bar)
+            bodies: dict[int, list[Note] | None] = {}
+            for tune, known in enumerate(parts):
+                body = next((part[0] for (name, _), part in known.items() if name == letter), None)
+                if body is not None and not _same_chords(self.base.chords, self.first_bar(self.letters.index(letter)),
+                                                         first_bar, self.length):
+                    body = None  # the chords win: this playing is written anew over its own chords
+                if body is not None and (letter, closed) in known:
+                    played[tune] = _with_notes(played[tune], body + known[letter, closed][1], first_bar)
+                else:
+                    bodies[tune] = body
+            if not bodies:
                 continue
             plan = self.plan(index)
-            prompt = _with_notes(played, body or [], first_bar)
-            drawn = generate(self.loaded, prompt, 1, self.asked(played, index, plan, key), self.sampling,
-                             random_seed + index, plan=plan, progress=self.step)[0]
-            part = _part(drawn, first_bar, self.length, ending)
-            part = (part[0] if body is None else body, part[1])  # a note the model put after the body's end goes
-            parts.setdefault((letter, closed), part)
-            played = _with_notes(drawn, part[0] + part[1], first_bar)
-        played.form = _form(played, self.letters, self.length, set(parts), self.pickup)
+            prompts = [_with_notes(played[tune], body or [], first_bar) for tune, body in bodies.items()]
+            asked = [self.asked(prompt, index, plan, key, 0 if body is None else self.length - ending)
+                     for prompt, body in zip(prompts, bodies.values())]
+            drawn = generate_each(self.loaded, prompts, asked, self.sampling, random_seed + index, plan, self.step)
+            for (tune, body), score in zip(bodies.items(), drawn):
+                part = _part(score, first_bar, self.length, ending)
+                part = (part[0] if body is None else body, part[1])  # a note the model put after the body's end goes
+                parts[tune].setdefault((letter, closed), part)
+                played[tune] = _with_notes(score, part[0] + part[1], first_bar)
+        tunes = []
+        for score, known in zip(played, parts):
+            score.form = _form(score, self.letters, self.length, set(known), self.pickup)
+            tunes.append(Tune(score, key))
         if self.progress is not None:
-            self.progress(1)
-        return Tune(played, key)
+            for _ in tunes:
+                self.progress(1)
+        return tunes
 
 
 def _conditions(loaded: Any) -> tuple[str, ...]:
@@ -295,8 +310,9 @@ def _same_chords(chords: str | None, first_bar: int, again_bar: int, length: int
 
 
 def _register(played: Score, pickup: int, index: int, length: int, last_fall: float, new_strain: bool,
-              last: bool) -> str:
-    """The register asked of each bar up to the end of playing `index`: the bars played keep their own; a new
+              last: bool, known: int = 0) -> str:
+    """The register asked of each bar up to the end of playing `index`: the bars played (and the first `known` of
+    playing `index`) keep their own; a new
     strain's body sits `B_RISE` semitones above the first strain, its ending comes back to the first strain's
     register, and the tune's closing ending sits `last_fall` semitones below it."""
     from melodia.controls import REGISTER_FLOORS, REGISTERS
@@ -308,10 +324,10 @@ def _register(played: Score, pickup: int, index: int, length: int, last_fall: fl
     first = means[pickup:pickup + length]
     home = float(np.nanmean(first)) if np.isfinite(first).any() else 68.0
     ending = ending_bars(length)
-    before = pickup + index * length
+    before = pickup + index * length + known
     earlier = [register(m if np.isfinite(m) else home) for m in means[:before]]
     earlier += [register(home)] * (before - len(earlier))
-    body = [register(home + B_RISE if new_strain else home)] * (length - ending)
+    body = [register(home + B_RISE if new_strain else home)] * (length - ending - known)
     return ",".join(earlier + body + [register(home - last_fall if last else home)] * ending)
 
 

@@ -586,7 +586,12 @@ def musicxml_bytes(score: Score) -> bytes:
 
     score = notatable(score)
     try:
-        return GeneralObjectExporter(_with_repeats(score) or score_to_music21(score)).parse()
+        notation = _with_repeats(score) or score_to_music21(score)
+        # what GeneralObjectExporter.parse does, on this stream of our own rather than on a deep copy of it
+        notation.makeRests(refStreamOrTimeRange=[0.0, notation.highestTime], fillGaps=True, inPlace=True,
+                           hideRests=True, timeRangeFromBarDuration=True)
+        exporter = GeneralObjectExporter(notation)
+        return exporter.parseWellformedObject(exporter.fromScore(notation))
     except Exception as error:  # music21 raises many kinds on notation it cannot spell
         raise WriteError(f"MusicXML: music21 could not notate this score ({type(error).__name__}: {error})") from None
 
@@ -617,8 +622,8 @@ def _with_repeats(score: Score) -> Any:
     notation = music21.stream.Score()
     notation.metadata = result.metadata
     for part in result.parts:
-        measured = part.makeMeasures(meterStream=meter_stream)
-        measured.partName = part.partName
+        part.makeMeasures(meterStream=meter_stream, inPlace=True)
+        measured = part
         measured.makeTies(inPlace=True)
         _mark_repeats(measured, bars, signatures)
         notation.insert(0, measured)
