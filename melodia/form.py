@@ -21,6 +21,7 @@ where the grammar or a stronger constraint leaves them no token.
 
 from __future__ import annotations
 
+import itertools
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -64,6 +65,7 @@ class FormPlan:
     form: str
     phrase_bars: int
     phrases: tuple[Phrase, ...]
+    goes_back: int | None = None  # the earlier bar (1-based) played after the last, where a repeat goes back
 
     @property
     def bars(self) -> int:
@@ -228,6 +230,43 @@ class Restatement(FormCopy):
         narrowed = np.zeros_like(mask)
         narrowed[expected] = True
         return narrowed
+
+
+class FreshBar(FormRule):
+    """No bar heard twice in a row: a bar's last note is not the one that would make it the bar before again,
+    nor the bar played next when that is known: a bar the form copies note for note, or in the plan's last bar
+    the bar a repeat goes back to (`FormPlan.goes_back`); and across such a join no more than `longest_run`
+    notes in a row on one pitch (`SingableLine` sees only the notes before). Real waltzes and airs never play a
+    bar twice in a row."""
+
+    def __init__(self, tokenizer: Tokenizer, plan: FormPlan, first_free_bar: int, longest_run: int = 4) -> None:
+        super().__init__(tokenizer, plan, first_free_bar)
+        self.longest_run = longest_run
+
+    def narrow(self, state: MetricalState, mask: np.ndarray) -> np.ndarray:
+        if state.last_kind != "Position" or state.bars < max(self.first_free_bar, 2):
+            return mask
+        start, length = state.bar_start, state.bar_length
+        done = _bar_line(state.notes, start, length)
+        copied = self.plan.source_bar(state.bars + 1)
+        following = self.plan.goes_back if state.bars == self.plan.bars else copied[0] if copied and copied[1] else None
+        after = [] if following is None else _bar_line(state.notes, start - (state.bars - following) * length, length)
+        narrowed = mask.copy()
+        for bar in (_bar_line(state.notes, start - length, length), after):
+            if len(bar) == len(done) + 1 and bar[:-1] == done and bar[-1][0] == state.position:
+                narrowed[self.pitch_start + bar[-1][1] - self.low] = False
+        if after:
+            first = after[0][1]
+            opening = len(list(itertools.takewhile(lambda note: note[1] == first, after)))
+            closing = len(list(itertools.takewhile(lambda note: note[2] == first, reversed(state.notes))))
+            if closing + 1 + opening > self.longest_run:
+                narrowed[self.pitch_start + first - self.low] = False
+        return narrowed
+
+
+def _bar_line(notes: Sequence[tuple[int, ...]], start: int, length: int) -> list[tuple[int, int, int]]:
+    """The notes of the bar from `start` as (position, pitch, duration) in steps."""
+    return [(n[0] - start, n[2], n[1]) for n in _notes_in(notes, start, length)]
 
 
 def _notes_in(notes: Sequence[tuple[int, ...]], start: int, length: int) -> Sequence[tuple[int, ...]]:

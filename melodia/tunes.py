@@ -190,7 +190,10 @@ class TuneWriter:
             phrases += [Phrase(letter, first, half, (), "half"), Phrase(letter, first + half, half, returns, cadence)]
         else:
             phrases.append(Phrase(letter, first, length, (), cadence))
-        return FormPlan(self.letters[:index + 1], length, tuple(phrases))
+        back = None  # where the next playing starts, when it repeats a strain played before
+        if index + 1 < len(self.letters) and self.letters[index + 1] in self.letters[:index + 1]:
+            back = self.first_bar(self.letters.index(self.letters[index + 1])) + 1
+        return FormPlan(self.letters[:index + 1], length, tuple(phrases), back)
 
     def asked(self, played: Score | None, index: int, plan: FormPlan, key: Mode | None = None,
               known: int = 0) -> Constraints:

@@ -57,3 +57,47 @@ def test_readme_defaults_give_tunes_with_form_endings_and_the_seed_key() -> None
     assert all(bars_of(s)[12:16] == bars_of(s)[4:8] for s in asked)  # AABA asked for is played as written
     free = generate(shipped(), README_SEED, 20, Constraints(bars=16, form="none"), random_seed=5)
     assert sum(phrase_parallelism(s) for s in free) < sum(phrase_parallelism(s) for s in scores)
+
+
+def _state_before_last_pitch(tokenizer: object, score: Score) -> object:
+    """The grammar's state after `score`'s tokens up to (not including) its last note's pitch."""
+    tokens = tokenizer.encode(score).tolist()
+    low, high = tokenizer.vocab.ranges["Pitch"]
+    pitch_tokens = [i for i, token in enumerate(tokens) if low <= token < high]
+    state = tokenizer.new_state()
+    for token in tokens[:pitch_tokens[-1]]:
+        state.advance(int(token))
+    return state
+
+
+def test_fresh_bar_keeps_a_bar_from_being_the_bar_before_or_the_bar_a_repeat_goes_back_to() -> None:
+    from helpers import MELODY, line
+
+    from melodia.form import FormPlan, FreshBar, Phrase
+
+    pitch = MELODY.vocab.ranges["Pitch"][0] - MELODY.config.pitch_range[0]
+    plain = FormPlan("A", 2, (Phrase("A", 1, 2, (), "full"),))
+    state = _state_before_last_pitch(MELODY, line([60, 62, 64, 65, 60, 62, 64, 65]))  # bar 2 about to copy bar 1
+    allowed = state.allowed()
+    assert allowed[pitch + 65]
+    narrowed = FreshBar(MELODY, plain, 2)(state, allowed)
+    assert not narrowed[pitch + 65] and narrowed[pitch + 67]  # its last note may be anything but F4
+    # bar 3 closes a strain whose repeat goes back to bar 1: it may not be bar 1 again, nor hold one pitch
+    # for more than 4 notes across the repeat
+    back = FormPlan("A", 3, (Phrase("A", 1, 3, (), "half"),), goes_back=1)
+    state = _state_before_last_pitch(MELODY, line([60, 62, 64, 65, 67, 69, 71, 72, 60, 62, 64, 65]))
+    assert not FreshBar(MELODY, back, 2)(state, state.allowed())[pitch + 65]
+    state = _state_before_last_pitch(MELODY, line([60, 60, 60, 62, 67, 69, 71, 72, 64, 65, 60, 60]))
+    narrowed = FreshBar(MELODY, back, 2)(state, state.allowed())
+    assert not narrowed[pitch + 60] and narrowed[pitch + 62]  # C4 C4 | C4 C4 C4 D4 would be five C4s
+    assert FreshBar(MELODY, plain, 2)(state, state.allowed())[pitch + 60]  # without a repeat it is free
+
+
+@pytest.mark.parametrize("kind", ["waltz", "air"])
+def test_no_bar_is_heard_twice_in_a_row_and_no_pitch_five_times_across_a_repeat(kind: str) -> None:
+    from melodia.metrics import tunes as measures
+    from melodia.tunes import write_tunes
+
+    tunes = write_tunes(shipped(), "B4/2 A4/4 key=G meter=3/4", kind, count=6, random_seed=5)
+    assert [measures.repeated_bar_rate(t.played) for t in tunes] == [0.0] * 6
+    assert [measures.same_pitch_runs(t.played) for t in tunes] == [0.0] * 6
