@@ -316,15 +316,15 @@ def plan_density(text: str, bars: int | None, eighths: int) -> tuple[int, ...]:
 
 
 def plan_register(text: str, bars: int | None) -> tuple[int, ...]:
-    """'mid,mid,high,mid' (low, mid or high per bar, repeated to the length) or a curve (steady, rising,
-    falling, arch) from low to high."""
+    """'mid,mid,high,mid' (low, mid or high per bar, or any: none asked, repeated to the length) or a curve
+    (steady, rising, falling, arch) from low to high."""
     words = [word.strip().lower() for word in text.split(",")]
-    if all(word in REGISTERS for word in words):
-        return tuple(1 + REGISTERS.index(word) for word in words)
+    if all(word in (*REGISTERS, "any") for word in words):  # "any": none asked of that bar
+        return tuple(1 + REGISTERS.index(word) if word != "any" else 0 for word in words)
     if len(words) > 1:
         bad = next(word for word in words if word not in REGISTERS)
-        raise ControlError(f"constraints.register = {text!r}: {bad!r} is not a register; expected low, mid or high "
-                           f"per bar, or one of the curves {', '.join(CURVES)}")
+        raise ControlError(f"constraints.register = {text!r}: {bad!r} is not a register; expected low, mid, high "
+                           f"or any per bar, or one of the curves {', '.join(CURVES)}")
     return tuple(1 + min(int(level * len(REGISTERS)), len(REGISTERS) - 1)
                  for level in _curve(text, bars, "register"))
 

@@ -145,7 +145,8 @@ def sample_rows(model: MelodyLM, tokenizer: Tokenizer, rows: Sequence[Row], conf
         for token in row.prompt:
             state.advance(int(token))
     sequences = [list(map(int, row.prompt)) for row in rows]
-    logits, carried = _run_prompts(model, tokenizer, rows, device)
+    reader = PromptReader.of(model)
+    logits, carried = _run_prompts(reader, tokenizer, rows, device)
     labelled = any(row.labels_of is not None for row in rows)
     unknown = np.zeros(len(model.config.conditions), dtype=np.int64)
     labels = None
@@ -167,6 +168,8 @@ def sample_rows(model: MelodyLM, tokenizer: Tokenizer, rows: Sequence[Row], conf
         drawn = torch.multinomial(probabilities.cpu(), 1, generator=generator).squeeze(1).tolist()
         next_tokens = [EOS] * count  # finished sequences are fed EOS; their output is never read
         for index, token in zip(alive, drawn):
+            if token == EOS:  # a later prompt may go on from here
+                _remember(reader, tokenizer, sequences[index], rows[index], logits[index:index + 1], carried, index)
             states[index].advance(token)
             sequences[index].append(token)
             next_tokens[index] = token
@@ -185,11 +188,10 @@ def sample_rows(model: MelodyLM, tokenizer: Tokenizer, rows: Sequence[Row], conf
     return sequences
 
 
-def _run_prompts(model: MelodyLM, tokenizer: Tokenizer, rows: Sequence[Row],
+def _run_prompts(reader: PromptReader, tokenizer: Tokenizer, rows: Sequence[Row],
                  device: torch.device) -> tuple[torch.Tensor, State]:
     """The logits after each row's prompt and the state it leaves, each distinct prompt read once, from where
-    it parts from a prompt read before (see `PromptReader`)."""
-    reader = PromptReader.of(model)
+    it parts from a prompt read or drawn before (see `PromptReader`)."""
     read: dict[tuple[tuple[int, ...], int], tuple[torch.Tensor, State]] = {}
     for row in rows:
         key = (tuple(map(int, row.prompt)), id(row.labels_of))
@@ -205,9 +207,10 @@ def _run_prompts(model: MelodyLM, tokenizer: Tokenizer, rows: Sequence[Row],
 
 
 class PromptReader:
-    """Reads prompts through a model and keeps the state where each ends and at the last multiple of `CHUNK`
-    tokens before, so that a prompt that continues one read before (the same tokens and labels) is read only
-    from there: a tune's later strains are drawn after the strains before them, each time read again."""
+    """Reads prompts through a model and keeps the state where each ends (and at the last multiple of `CHUNK`
+    tokens before), and where each sampled sequence ended, so that a prompt that continues one read or drawn
+    before (the same tokens with the same labels) is read only from there: a tune's later strains are drawn
+    after the strains before them."""
 
     CHUNK = 64
     KEPT = 2048  # states kept, the least recently used dropped first (about 8 kB each for the default model)
@@ -226,37 +229,52 @@ class PromptReader:
         self.model = weakref.proxy(model)
         self.states: OrderedDict[bytes, tuple[torch.Tensor, State]] = OrderedDict()
 
+    @staticmethod
+    def keys(tokens: Sequence[int], labels: torch.Tensor | None) -> list[bytes]:
+        """The key of each prefix of `tokens` with its `labels` (1, tokens, conditions): [k] for the first k + 1."""
+        rows = np.asarray(tokens, dtype=np.int64)[:, None]
+        if labels is not None:
+            rows = np.concatenate([rows, labels[0].cpu().numpy().astype(np.int64)], axis=1)
+        digest = hashlib.sha1(b"labelled" if labels is not None else b"unknown")
+        keys = []
+        for row in rows:
+            digest.update(row.tobytes())
+            keys.append(digest.copy().digest())
+        return keys
+
+    def remember(self, key: bytes, logits: torch.Tensor, state: State) -> None:
+        """Keep the logits (1, vocab) and the state after the tokens of `key`."""
+        self.states[key] = (logits, state)
+        self.states.move_to_end(key)
+        while len(self.states) > self.KEPT:
+            self.states.popitem(last=False)
+
     def read(self, tokens: Sequence[int], labels: torch.Tensor | None,
              device: torch.device) -> tuple[torch.Tensor, State]:
         """The logits (1, vocab) after `tokens` with their `labels` (1, tokens, conditions) and the state they
         leave."""
-        digest = hashlib.sha1(b"labelled" if labels is not None else b"unknown")
-        ends = []
-        for start in range(0, len(tokens), self.CHUNK):
-            end = min(start + self.CHUNK, len(tokens))
-            digest.update(np.asarray(tokens[start:end], dtype=np.int64).tobytes())
-            if labels is not None:
-                digest.update(labels[0, start:end].cpu().numpy().tobytes())
-            ends.append((end, digest.digest()))
-        begin, found = 0, None
-        for end, key in reversed(ends):
-            if key in self.states:
-                begin, found = end, self.states[key]
-                self.states.move_to_end(key)
-                break
-        logits, state = found if found is not None else (None, None)
-        # in at most two calls (each call has a cost of its own): to the last chunk's start, then to the end
-        for end, key in ends[-2:] if len(tokens) % self.CHUNK else ends[-1:]:
+        keys = self.keys(tokens, labels)
+        begin = next((end for end in range(len(keys), 0, -1) if keys[end - 1] in self.states), 0)
+        logits, state = self.states[keys[begin - 1]] if begin else (None, None)
+        # at most two calls (each call has a cost of its own): to the last chunk's start, then to the end
+        for end in sorted({len(tokens) - 1 - (len(tokens) - 1) % self.CHUNK, len(tokens)}):
             if end <= begin:
                 continue
             chunk = torch.tensor([list(map(int, tokens[begin:end]))], dtype=torch.long, device=device)
             output, state = self.model(chunk, state, None if labels is None else labels[:, begin:end].to(device))
             logits, begin = output[:, -1], end
-            self.states[key] = (logits, state)
-        while len(self.states) > self.KEPT:
-            self.states.popitem(last=False)
+            self.remember(keys[end - 1], logits, state)
         assert logits is not None
         return logits, state
+
+
+def _remember(reader: PromptReader, tokenizer: Tokenizer, sequence: list[int], row: Row, logits: torch.Tensor,
+              carried: State, index: int) -> None:
+    """Keep, for a later prompt, the state after a drawn `sequence` (row `index` of the batch's state)."""
+    labels = None if row.labels_of is None else _prompt_labels(tokenizer, sequence, row.labels_of)
+    state = tuple(part[:, index:index + 1] for part in carried) if isinstance(carried, tuple) \
+        else carried[:, index:index + 1]
+    reader.remember(PromptReader.keys(sequence, labels)[-1], logits, state)
 
 
 def _bias_of(rows: Sequence[Row], states: Sequence[GrammarState], vocab: int) -> np.ndarray | None:

@@ -196,16 +196,14 @@ class TuneWriter:
         return FormPlan(self.letters[:index + 1], length, tuple(phrases), back)
 
     def asked(self, played: Score | None, index: int, plan: FormPlan, key: Mode | None = None,
-              known: int = 0) -> Constraints:
-        """The constraints of playing `index` after `played` (the tune up to it, and the first `known` bars of the
-        playing when they are known): the user's, with its length, the key, (unless the user asked for a
-        register) the register of its strain (the bars played keep their own), and in a tune type a new strain's
-        floor, its `b_floor` below the first strain's mean pitch, so that it sits higher as B strains do."""
+              drawn: list[str] | None = None) -> Constraints:
+        """The constraints of playing `index` after `played` (the tune up to it, its bars drawn with the registers
+        `drawn`, so that the model reads them as it wrote them): the user's, with its length, the key, (unless the
+        user asked for a register) the register of its strain, and in a tune type a new strain's floor, its
+        `b_floor` below the first strain's mean pitch, so that it sits higher as B strains do."""
         register = self.base.register
-        if register is None and played is not None and "register" in _conditions(self.loaded):
-            fall = self.kind.last_fall if self.kind else TuneType.last_fall
-            register = _register(played, self.pickup, index, self.length, fall,
-                                 self.letters[index] not in self.letters[:index], index + 1 == len(self.letters), known)
+        if register is None and played is not None and drawn is not None and "register" in _conditions(self.loaded):
+            register = ",".join(drawn + self.registers(played, index))
         pitch_range = self.base.pitch_range
         if self.kind and played is not None and pitch_range:
             home = round(float(np.nanmean(bar_mean_pitches(played)[self.pickup:self.pickup + self.length])))
@@ -220,6 +218,14 @@ class TuneWriter:
                        and self.letters[index] == self.letters[-1], register=register,
                        pitch_range=pitch_range)
 
+    def registers(self, played: Score, index: int) -> list[str]:
+        """The register asked of each bar of playing `index` (see `_register`), none ("any") without the control."""
+        if "register" not in _conditions(self.loaded):
+            return ["any"] * self.length
+        fall = self.kind.last_fall if self.kind else TuneType.last_fall
+        return _register(played, self.pickup, self.length, fall, self.letters[index] not in self.letters[:index],
+                         index + 1 == len(self.letters))
+
     def finish(self, openings: list[Score], key: Mode, random_seed: int) -> list[Tune]:
         """The tunes in `key` whose first playings are `openings`: every later part drawn once, in the order
         played, the same part of every tune drawn as one batch."""
@@ -227,6 +233,7 @@ class TuneWriter:
 
         ending = ending_bars(self.length)
         played = list(openings)
+        drawn = [["any"] * self.first_bar(1) for _ in openings]  # the first playings: drawn with no register asked
         parts: list[dict[PartKey, Part]] = [{(self.letters[0], self.closes(0)): _part(opening, self.pickup,
                                                                                        self.length, ending)}
                                             for opening in openings]
@@ -239,6 +246,7 @@ class TuneWriter:
                                                          first_bar, self.length):
                     body = None  # the chords win: this playing is written anew over its own chords
                 if body is not None and (letter, closed) in known:
+                    drawn[tune] += self.registers(played[tune], index)
                     played[tune] = _with_notes(played[tune], body + known[letter, closed][1], first_bar)
                 else:
                     bodies[tune] = body
@@ -246,10 +254,10 @@ class TuneWriter:
                 continue
             plan = self.plan(index)
             prompts = [_with_notes(played[tune], body or [], first_bar) for tune, body in bodies.items()]
-            asked = [self.asked(prompt, index, plan, key, 0 if body is None else self.length - ending)
-                     for prompt, body in zip(prompts, bodies.values())]
-            drawn = generate_each(self.loaded, prompts, asked, self.sampling, random_seed + index, plan, self.step)
-            for (tune, body), score in zip(bodies.items(), drawn):
+            asked = [self.asked(prompt, index, plan, key, drawn[tune]) for tune, prompt in zip(bodies, prompts)]
+            scores = generate_each(self.loaded, prompts, asked, self.sampling, random_seed + index, plan, self.step)
+            for (tune, body), score in zip(bodies.items(), scores):
+                drawn[tune] += self.registers(played[tune], index)
                 part = _part(score, first_bar, self.length, ending)
                 part = (part[0] if body is None else body, part[1])  # a note the model put after the body's end goes
                 parts[tune].setdefault((letter, closed), part)
@@ -312,26 +320,20 @@ def _same_chords(chords: str | None, first_bar: int, again_bar: int, length: int
     return all(bars[(first_bar + k) % len(bars)] == bars[(again_bar + k) % len(bars)] for k in range(length))
 
 
-def _register(played: Score, pickup: int, index: int, length: int, last_fall: float, new_strain: bool,
-              last: bool, known: int = 0) -> str:
-    """The register asked of each bar up to the end of playing `index`: the bars played (and the first `known` of
-    playing `index`) keep their own; a new
-    strain's body sits `B_RISE` semitones above the first strain, its ending comes back to the first strain's
-    register, and the tune's closing ending sits `last_fall` semitones below it."""
+def _register(played: Score, pickup: int, length: int, last_fall: float, new_strain: bool, last: bool) -> list[str]:
+    """The register asked of each bar of a playing: a new strain's body sits `B_RISE` semitones above the first
+    strain (of `played`), its ending comes back to the first strain's register, and the tune's closing ending sits
+    `last_fall` semitones below it."""
     from melodia.controls import REGISTER_FLOORS, REGISTERS
 
     def register(pitch: float) -> str:
         return REGISTERS[sum(pitch >= floor for floor in REGISTER_FLOORS)]
 
-    means = bar_mean_pitches(played)
-    first = means[pickup:pickup + length]
+    first = bar_mean_pitches(played)[pickup:pickup + length]
     home = float(np.nanmean(first)) if np.isfinite(first).any() else 68.0
     ending = ending_bars(length)
-    before = pickup + index * length + known
-    earlier = [register(m if np.isfinite(m) else home) for m in means[:before]]
-    earlier += [register(home)] * (before - len(earlier))
-    body = [register(home + B_RISE if new_strain else home)] * (length - ending - known)
-    return ",".join(earlier + body + [register(home - last_fall if last else home)] * ending)
+    body = [register(home + B_RISE if new_strain else home)] * (length - ending)
+    return body + [register(home - last_fall if last else home)] * ending
 
 
 def _form(played: Score, letters: str, length: int, parts: set[PartKey], pickup: int = 0) -> Form:

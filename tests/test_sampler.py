@@ -94,3 +94,30 @@ def test_beam_search_on_the_shipped_model_makes_a_tune_and_heeds_the_repetition_
     for pitches in plain:  # it used to be G4 over and over
         assert len(set(pitches[3:])) >= 4 and longest_run(pitches) <= 4, pitches
     assert lines(SamplingConfig(beam_size=4, repetition_penalty=1.3)) != plain
+
+
+def test_a_prompt_that_goes_on_from_one_read_or_drawn_before_is_read_from_there_alike() -> None:
+    from melodia.sampler import PromptReader, Row, sample_rows
+
+    torch.manual_seed(0)
+    model = MelodyLM(ModelConfig(len(MELODY), 32, 48, 2)).eval()
+    drawn = sample_rows(model, MELODY, [Row([BOS])] * 3, SamplingConfig(max_tokens=200),
+                        torch.Generator().manual_seed(1))
+    ended = [tokens[:-1] for tokens in drawn if tokens[-1] == 2]  # EOS
+    assert ended, "an untrained model draws EOS within 200 tokens"
+    reader = PromptReader.of(model)
+    prompt = [*ended[0], *ended[0][1:40]]  # the drawn sequence, and more after it
+    assert PromptReader.keys(ended[0], None)[-1] in reader.states  # kept where the draw ended
+    with torch.no_grad():
+        expected, _ = model(torch.tensor([prompt]))
+    calls: list[int] = []
+    model.register_forward_hook(lambda module, inputs, output: calls.append(inputs[0].shape[1]))
+    with torch.no_grad():
+        logits, _ = reader.read(prompt, None, torch.device("cpu"))
+    assert sum(calls) == len(prompt) - len(ended[0])  # only the tokens after the drawn ones were read
+    assert torch.allclose(logits, expected[:, -1], atol=1e-5)
+    calls.clear()
+    with torch.no_grad():
+        again, _ = reader.read(prompt[:-5], None, torch.device("cpu"))
+    assert sum(calls) == len(prompt) - 5 - len(ended[0])  # from the draw's end again, not from the longer prompt
+    assert torch.allclose(again, expected[:, -6], atol=1e-5)
