@@ -542,10 +542,9 @@ def _generate(args: argparse.Namespace) -> None:
                           seed_end_tick=read_seed(seed)[0].end_tick)
     notation = ""
     if args.tune:  # the notation a player reads: each strain once, with repeat signs and first and second endings
-        from melodia.io import write_score
+        from melodia.io import write_notation
 
-        for path, score in zip(paths, scores):
-            write_score(score, path.with_suffix(".musicxml"), overwrite=args.force)
+        write_notation(scores, [path.with_suffix(".musicxml") for path in paths], overwrite=args.force)
         notation = " (and the notation of each, with its repeats, as .musicxml)"
     print(f"wrote {len(paths)} MIDI files, a piano roll of each (.png){notation} and manifest.json to "
           f"{args.output}{moved}")

@@ -11,7 +11,6 @@ the key as a key signature.
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 from collections.abc import Iterator
@@ -137,9 +136,8 @@ def generate_each(model: Any, seeds: list[Score], constraints: list[Constraints]
     model, tokenizer = _load(model)
     requests = []
     for seed, asked in zip(seeds, constraints, strict=True):
-        seed = copy.deepcopy(seed)
         if asked.meter:
-            seed.time_signatures = [asked.meter.time_signature()]
+            seed = replace(seed, time_signatures=[asked.meter.time_signature()])
         mode = asked.key or seed_key(seed)
         requests.append(_request(model, tokenizer, seed, mode, asked.key is not None, asked, sampling, plan, False))
     return _draw(model, tokenizer, requests, random_seed, progress)

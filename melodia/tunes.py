@@ -22,7 +22,6 @@ chords than the strain's first playing is written anew over them.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -300,14 +299,14 @@ def _part(score: Score, first_bar: int, length: int, ending: int) -> Part:
 def _with_notes(score: Score, notes: list[Note], first_bar: int) -> Score:
     """`score` cut at bar `first_bar`, with `notes` (timed from that bar) played from there."""
     begin = _bar_starts(score, first_bar)[first_bar]
-    result = copy.deepcopy(score)
-    track = result.tracks[0]
-    track.notes = [Note(n.pitch, n.velocity, n.onset_tick, min(n.end_tick, begin) - n.onset_tick)
-                   for n in track.notes if n.onset_tick < begin]
-    track.notes += [Note(n.pitch, n.velocity, n.onset_tick + begin, n.duration_tick) for n in notes]
-    for extra in result.tracks[1:]:
-        extra.notes = [n for n in extra.notes if n.onset_tick < begin]
-    return result
+    first, *others = score.tracks
+    kept = [Note(n.pitch, n.velocity, n.onset_tick, min(n.end_tick, begin) - n.onset_tick)
+            for n in first.notes if n.onset_tick < begin]
+    tracks = [replace(first, notes=kept + [Note(n.pitch, n.velocity, n.onset_tick + begin, n.duration_tick)
+                                           for n in notes])]
+    tracks += [replace(track, notes=[replace(n) for n in track.notes if n.onset_tick < begin]) for track in others]
+    return replace(score, tracks=tracks, tempos=list(score.tempos), time_signatures=list(score.time_signatures),
+                   key_signatures=list(score.key_signatures), chord_symbols=list(score.chord_symbols))
 
 
 def _same_chords(chords: str | None, first_bar: int, again_bar: int, length: int) -> bool:

@@ -103,3 +103,32 @@ def write_score(score: Score, path: str | os.PathLike[str], *, overwrite: bool =
         return atomic_write_bytes(path, musicxml_bytes(score), overwrite=overwrite)
     raise WriteError(f"{path}: melodia writes MIDI ({', '.join(MIDI_SUFFIXES)}) and MusicXML (.musicxml, .xml), "
                      f"not {suffix or '(no suffix)'!r}")
+
+
+def write_notation(scores: list[Score], paths: list[Path], *, overwrite: bool = True) -> list[Path]:
+    """Write each score as MusicXML to its path, atomically, the notation (slow: music21 spells it) made on every
+    core of the machine when there are several scores; the files are the same on any number of cores."""
+    from melodia.io.atomic import atomic_write_bytes
+
+    return [atomic_write_bytes(path, notation, overwrite=overwrite)
+            for path, notation in zip(paths, musicxml_all(scores), strict=True)]
+
+
+def musicxml_all(scores: list[Score]) -> list[bytes]:
+    """The MusicXML of each score: on Linux with more than one core, this process makes every n-th and forked
+    copies of it (which import nothing again) the others."""
+    import multiprocessing
+    import sys
+    from concurrent.futures import ProcessPoolExecutor
+
+    from melodia.io.music21 import musicxml_bytes
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    shares = min(cores, len(scores) // 2)
+    if shares < 2 or not sys.platform.startswith("linux"):
+        return [musicxml_bytes(score) for score in scores]
+    with ProcessPoolExecutor(shares - 1, mp_context=multiprocessing.get_context("fork")) as pool:
+        others = {index: pool.submit(musicxml_bytes, score) for index, score in enumerate(scores) if index % shares}
+        mine = {index: musicxml_bytes(score) for index, score in enumerate(scores) if not index % shares}
+        return [mine[index] if index in mine else others[index].result() for index in range(len(scores))]
+

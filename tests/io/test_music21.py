@@ -219,3 +219,20 @@ def test_notation_keeps_what_is_already_notatable() -> None:
     assert kept[:4] == notes[:4]  # 32nds and sixteenth triplets as they were
     assert (kept[4].onset_tick, kept[4].duration_tick) == (720, 120)  # a tick-long note: a sixteenth on the grid
     assert (kept[5].onset_tick, kept[5].duration_tick) == (960, 160)  # nearer the eighth-triplet grid
+
+
+def test_notation_of_several_scores_is_made_on_every_core_alike(tmp_path: Path) -> None:
+    import re
+
+    from melodia.io import write_notation
+    from melodia.io.music21 import musicxml_bytes
+
+    pieces = read_music21_pieces(DATA / "tune.abc")
+    scores = [replace(pieces[index % 2], title=f"tune {index}") for index in range(5)]
+    paths = write_notation(scores, [tmp_path / f"{index}.musicxml" for index in range(5)])
+
+    def content(data: bytes) -> bytes:  # music21 draws its part and instrument ids at random
+        return re.sub(rb'id="[^"]*"|<encoding-date>[^<]*</encoding-date>', b"", data)
+
+    assert [content(path.read_bytes()) for path in paths] == [content(musicxml_bytes(score)) for score in scores]
+    assert [read_score(path).title for path in paths] == [f"tune {index}" for index in range(5)]
