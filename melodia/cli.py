@@ -603,8 +603,8 @@ def _control_options(parser: argparse.ArgumentParser) -> None:
                         help="notes per bar, repeated to the length (2,4,4,8), or a curve: steady, rising, falling, "
                              "arch (from half a note to a note per eighth)")
     parser.add_argument("--register", metavar="R,R,...|CURVE",
-                        help="low, mid or high per bar (mid,mid,high,mid), repeated to the length, or a curve: "
-                             "steady, rising, falling, arch")
+                        help="low, mid, high or any (none asked) per bar (mid,mid,high,mid), repeated to the length, "
+                             "or a curve: steady, rising, falling, arch")
 
 
 def _infill_command(commands: Any) -> None:

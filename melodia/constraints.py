@@ -106,7 +106,7 @@ class Constraints:
     # soft controls (see melodia.controls), which the model is conditioned on rather than held to:
     chords: str | None = None  # "D | G | A7 | D": chords per bar (a bar's chords share it), repeated to the length
     density: str | None = None  # notes per bar, "2,4,4,8" (repeated), or a curve: steady, rising, falling, arch
-    register: str | None = None  # low, mid or high per bar, "mid,mid,high,mid" (repeated), or a curve
+    register: str | None = None  # low, mid, high or any per bar, "mid,mid,high,mid" (repeated), or a curve
 
     def __post_init__(self) -> None:
         """Read text given for key, meter and pitch_range; refuse a value no melody could have, naming the

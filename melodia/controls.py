@@ -333,7 +333,7 @@ def _curve(text: str, bars: int | None, name: str) -> list[float]:
     """The levels 0..1 of a named curve over `bars` bars."""
     curve = text.strip().lower()
     accepted = f"numbers per bar such as 2,4,4,8, or one of the curves {', '.join(CURVES)}" if name == "density" \
-        else f"low, mid or high per bar, or one of the curves {', '.join(CURVES)}"
+        else f"low, mid, high or any per bar, or one of the curves {', '.join(CURVES)}"
     if curve not in CURVES:
         raise ControlError(f"constraints.{name} = {text!r}: expected {accepted}")
     if not bars:

@@ -42,6 +42,7 @@ def test_plans_from_what_users_type() -> None:
     assert [int(v) - 1 for v in plan_density("arch", 5, 6)] == [3, 4, 6, 4, 3]
     assert plan_register("low, MID,high", None) == (1, 2, 3)
     assert plan_register("falling", 3) == (3, 2, 1)
+    assert plan_register("any, high", None) == (0, 3)  # any: no register asked of that bar (the label unknown)
     assert register_index(float("nan")) == 0 and register_index(60.0) == 1 and register_index(74.0) == 3
     for bad, message in [({"density": "rising"}, "a curve needs the length in bars"),
                          ({"register": "mid,top"}, "'top' is not a register"),
