@@ -236,12 +236,14 @@ class FreshBar(FormRule):
     """No bar heard twice in a row: a bar's last note is not the one that would make it the bar before again,
     nor the bar played next when that is known: a bar the form copies note for note, or in the plan's last bar
     the bar a repeat goes back to (`FormPlan.goes_back`); and across such a join no more than `longest_run`
-    notes in a row on one pitch (`SingableLine` sees only the notes before). Real waltzes and airs never play a
-    bar twice in a row."""
+    notes in a row on one pitch (`SingableLine` sees only the notes before), the notes of the bar's last beat
+    within `lead` semitones (a fifth) of the note played next, so that a first ending leads back into the strain.
+    Real waltzes and airs never play a bar twice in a row."""
 
-    def __init__(self, tokenizer: Tokenizer, plan: FormPlan, first_free_bar: int, longest_run: int = 4) -> None:
+    def __init__(self, tokenizer: Tokenizer, plan: FormPlan, first_free_bar: int, longest_run: int = 4,
+                 lead: int = 7) -> None:
         super().__init__(tokenizer, plan, first_free_bar)
-        self.longest_run = longest_run
+        self.longest_run, self.lead = longest_run, lead
 
     def narrow(self, state: MetricalState, mask: np.ndarray) -> np.ndarray:
         if state.last_kind != "Position" or state.bars < max(self.first_free_bar, 2):
@@ -261,6 +263,26 @@ class FreshBar(FormRule):
             closing = len(list(itertools.takewhile(lambda note: note[2] == first, reversed(state.notes))))
             if closing + 1 + opening > self.longest_run:
                 narrowed[self.pitch_start + first - self.low] = False
+            if after[0][0] == 0 and state.position >= length - self.beat(state):  # the bar's last beat leads on
+                narrowed[self.pitch_start:self.pitch_stop] &= np.abs(self.pitches - first) <= self.lead
+        return narrowed
+
+
+class Seam(FormRule):
+    """Where the notes drawn meet the notes before them (a second ending after the strain's body played again, a
+    new strain after the last), the first note drawn moves at most `largest` semitones from the note before: an
+    ending leads on from the body, as a player's does, rather than leaping a seventh into it."""
+
+    def __init__(self, tokenizer: Tokenizer, plan: FormPlan, first_free_bar: int, given_notes: int,
+                 largest: int = 7) -> None:
+        super().__init__(tokenizer, plan, first_free_bar)
+        self.given_notes, self.largest = given_notes, largest
+
+    def narrow(self, state: MetricalState, mask: np.ndarray) -> np.ndarray:
+        if state.last_kind != "Position" or len(state.notes) != self.given_notes or not self.given_notes:
+            return mask
+        narrowed = mask.copy()
+        narrowed[self.pitch_start:self.pitch_stop] &= np.abs(self.pitches - state.notes[-1][2]) <= self.largest
         return narrowed
 
 

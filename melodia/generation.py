@@ -32,7 +32,7 @@ from melodia.controls import (
     plan_density,
     plan_register,
 )
-from melodia.form import FormCadence, FormCopy, FormPlan, FreshBar, cadence_pitch_classes, plan_form
+from melodia.form import FormCadence, FormCopy, FormPlan, FreshBar, Seam, cadence_pitch_classes, plan_form
 from melodia.gm import INSTRUMENT_RANGES
 from melodia.io.atomic import atomic_write_bytes, atomic_write_text, refuse_overwrite
 from melodia.metrics import SCALAR_METRICS, STRUCTURE_METRICS, ends_on_tonic, heard_key
@@ -173,14 +173,24 @@ def _request(model: Any, tokenizer: Tokenizer, seed_score: Score, mode: Mode, na
     rules = _constraint_rules(tokenizer, mode, constraints, allowed)
     if plan is not None:
         rules += _form_rules(tokenizer, plan, mode, seed_score.bar_count() + 1)
-    if constraints.line == "singable":  # after the form's rules, which it gives way to
-        rules.append(FreshBar(tokenizer, plan or FormPlan("A", 1, ()), seed_score.bar_count() + 1))
+    if constraints.line == "singable":  # after the form's rules, which they give way to
+        free = seed_score.bar_count() + 1
+        rules += [FreshBar(tokenizer, plan or FormPlan("A", 1, ()), free),
+                  Seam(tokenizer, plan or FormPlan("A", 1, ()), free, _notes_read(tokenizer, prompt))]
     bias = _key_bias(tokenizer, mode, seed_score, constraints.scale)
     labels_of, chord_symbols = controls_asked(model, tokenizer, seed_score, constraints)
     if chord_symbols:
         bias = _chord_bias(tokenizer, bias, chord_symbols)
     closes = plan is not None and plan.phrases[-1].cadence == "final"
     return _Request(seed_score, mode, constraints, sampling, Row(prompt, rules, bias, labels_of), chord_symbols, closes)
+
+
+def _notes_read(tokenizer: Tokenizer, prompt: list[int]) -> int:
+    """How many notes the grammar has read after `prompt`."""
+    state = tokenizer.new_state()
+    for token in prompt:
+        state.advance(token)
+    return len(getattr(state, "notes", ()))
 
 
 def _draw(model: Any, tokenizer: Tokenizer, requests: list[_Request], random_seed: int,

@@ -32,13 +32,13 @@ from melodia.constraints import Constraints, GenerateError, Meter, PitchRange
 from melodia.form import FormPlan, Phrase, form_letters
 from melodia.metrics import bar_mean_pitches
 from melodia.sampler import SamplingConfig
-from melodia.score import Form, Note, Playing, Score, Strain
+from melodia.score import Form, Note, Playing, Score, Strain, TempoChange
 from melodia.seed import Mode, SeedError, read_seed, requested_key, seed_key
 
 
 @dataclass(frozen=True)
 class TuneType:
-    """A kind of tune: its usual meter, strain length, form, metre, notes per bar and largest leap."""
+    """A kind of tune: its usual meter, strain length, form, metre, notes per bar, largest leap and tempo."""
 
     meter: str
     strain_bars: int
@@ -48,15 +48,16 @@ class TuneType:
     max_leap: int = 12  # semitones: a tune's line moves within the octave, as players' fingers do
     b_floor: int = 1  # semitones below the first strain's mean pitch a new strain may go (it sits higher)
     last_fall: float = 3.0  # semitones the tune's closing ending sits below the first strain (so the tune ends low)
+    tempo: float = 120.0  # quarter notes a minute, at a pace to learn the tune by (a seed's own tempo wins)
 
 
-TUNE_TYPES = {
-    "jig": TuneType("6/8", 8, "AABB", density="6", b_floor=-4),
-    "reel": TuneType("4/4", 8, "AABB", density="8"),
-    "hornpipe": TuneType("4/4", 8, "AABB", density="8", b_floor=5, last_fall=0.0),  # ends mid-range
-    "polka": TuneType("2/4", 8, "AABB", density="4"),
-    "waltz": TuneType("3/4", 8, "AABB"),
-    "air": TuneType("3/4", 8, "AABA", metre="free", b_floor=-1),
+TUNE_TYPES = {  # tempos: a session's pace slowed to learn by (a jig's dotted quarter at 100, a reel's half at 90)
+    "jig": TuneType("6/8", 8, "AABB", density="6", b_floor=-4, tempo=150.0),
+    "reel": TuneType("4/4", 8, "AABB", density="8", tempo=180.0),
+    "hornpipe": TuneType("4/4", 8, "AABB", density="8", b_floor=5, last_fall=0.0, tempo=140.0),  # ends mid-range
+    "polka": TuneType("2/4", 8, "AABB", density="4", tempo=140.0),
+    "waltz": TuneType("3/4", 8, "AABB", tempo=132.0),
+    "air": TuneType("3/4", 8, "AABA", metre="free", b_floor=-1, tempo=66.0),
 }
 FOLK_RANGE = (62, 83)  # D4 to B5, where fiddle and whistle tunes sit (widened to hold the seed)
 B_RISE = 7.0  # semitones a new strain's register sits above the first strain's (as real B strains do)
@@ -127,7 +128,11 @@ def write_tunes(model: Any, seed: Any, kind: str | None = None, count: int = 1, 
     openings = generate(loaded, seed_score, count, writer.asked(None, 0, plan), sampling, random_seed, plan=plan,
                         progress=writer.step)
     key = base.key or seed_key(seed_score)  # the key `generate` continued the seed in
-    return writer.finish(openings, key, random_seed * 1009)
+    tunes = writer.finish(openings, key, random_seed * 1009)
+    if chosen and not seed_score.tempos:
+        for tune in tunes:
+            tune.played.tempos = [TempoChange(0, chosen.tempo)]
+    return tunes
 
 
 def _read_seed(seed: Any, constraints: Constraints) -> tuple[Score, Constraints]:

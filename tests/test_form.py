@@ -101,3 +101,16 @@ def test_no_bar_is_heard_twice_in_a_row_and_no_pitch_five_times_across_a_repeat(
     tunes = write_tunes(shipped(), "B4/2 A4/4 key=G meter=3/4", kind, count=6, random_seed=5)
     assert [measures.repeated_bar_rate(t.played) for t in tunes] == [0.0] * 6
     assert [measures.same_pitch_runs(t.played) for t in tunes] == [0.0] * 6
+
+
+def test_seam_keeps_the_first_note_drawn_within_a_fifth_of_the_note_before() -> None:
+    from helpers import MELODY, line
+
+    from melodia.form import FormPlan, Phrase, Seam
+
+    pitch = MELODY.vocab.ranges["Pitch"][0] - MELODY.config.pitch_range[0]
+    state = _state_before_last_pitch(MELODY, line([60, 62, 64, 65, 72]))  # about to draw after F4
+    rule = Seam(MELODY, FormPlan("A", 2, (Phrase("A", 1, 2, (), "full"),)), 2, given_notes=4)
+    narrowed = rule(state, state.allowed())
+    assert narrowed[pitch + 72] and not narrowed[pitch + 73] and narrowed[pitch + 58] and not narrowed[pitch + 57]
+    assert Seam(MELODY, rule.plan, 2, given_notes=3)(state, state.allowed())[pitch + 80]  # later notes are free

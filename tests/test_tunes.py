@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -111,3 +112,16 @@ def test_a_tune_type_leaves_the_users_own_metre_and_line_and_refuses_no_form() -
         write_tunes(shipped(), "C4 D4", "reel", form="none")
     with pytest.raises(GenerateError, match="the seed fills 8 bars"):
         write_tunes(shipped(), " ".join(["C4/2"] * 16), "reel")
+
+
+def test_a_tune_type_plays_at_its_own_pace_and_leads_smoothly_across_its_repeats(reels: list) -> None:
+    from melodia.metrics import melody
+    from melodia.score import TempoChange
+
+    assert [tune.played.tempos for tune in reels] == [[TempoChange(0, 180.0)]] * len(reels)  # a reel's half at 90
+    for tune in reels:
+        joins = {p.start_tick for p in tune.played.form.playings[1:]}  # into a repeat, or the next strain
+        joins |= {p.ending_tick for p in tune.played.form.playings if p.ending == 2}  # a body played again, then 2nd
+        line = melody(tune.played)
+        leaps = [abs(b.pitch - a.pitch) for a, b in itertools.pairwise(line) if b.onset_tick in joins]
+        assert len(leaps) >= 4 and max(leaps) <= 7  # at most a fifth: the line leads on across every join struck
