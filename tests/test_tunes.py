@@ -125,3 +125,17 @@ def test_a_tune_type_plays_at_its_own_pace_and_leads_smoothly_across_its_repeats
         line = melody(tune.played)
         leaps = [abs(b.pitch - a.pitch) for a, b in itertools.pairwise(line) if b.onset_tick in joins]
         assert len(leaps) >= 4 and max(leaps) <= 7  # at most a fifth: the line leads on across every join struck
+
+
+def test_an_airs_aaba_is_written_with_its_repeat_and_endings_and_its_last_a_written_out(tmp_path: Path) -> None:
+    import warnings
+
+    from melodia.io import read_score, write_score
+
+    tune = write_tunes(shipped(), "A4 C5 E5/2 key=Am meter=3/4", "air", random_seed=3)[0].played
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "cannot be written as repeat signs"
+        written = write_score(tune, tmp_path / "air.musicxml").read_text()
+    assert written.count("<measure ") == 26  # A's body and both endings (10), B (8), the last A (8)
+    assert written.count('<repeat direction="backward"') == 1 and '<ending number="2"' in written
+    assert measures.bar_notes(read_score(tmp_path / "air.musicxml")) == measures.bar_notes(tune)

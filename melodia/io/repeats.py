@@ -200,10 +200,10 @@ class Segment:
 
 
 def written_segments(score: Score) -> list[Segment] | None:
-    """How to write a score read with repeats so that playing it gives its notes: each strain once,
-    with its repeat signs and endings; None when the form cannot be written that way (a strain
-    played again after another, played three times without endings, or whose playings no longer
-    hold the same notes)."""
+    """How to write a score read with repeats so that playing it gives its notes: each run of playings of a
+    strain once, with its repeat signs and endings (a strain that comes back after another, as an AABA air's
+    last A, is written out again there); None when the form cannot be written that way (a strain played three
+    times without endings, or whose playings no longer hold the same notes), or has no repeat left to sign."""
     form = score.form
     if form is None or not form.has_repeats:
         return None
@@ -211,10 +211,10 @@ def written_segments(score: Score) -> list[Segment] | None:
     for playing in form.playings:
         if groups and groups[-1][0].strain == playing.strain:
             groups[-1].append(playing)
-        elif any(group[0].strain == playing.strain for group in groups):
-            return None
         else:
             groups.append([playing])
+    if all(len(group) == 1 for group in groups):
+        return None
     segments: list[Segment] = []
     written = 0
     for group in groups:
