@@ -35,7 +35,7 @@ from melodia.controls import (
 from melodia.form import FormCadence, FormCopy, FormPlan, FreshBar, Seam, cadence_pitch_classes, plan_form
 from melodia.gm import INSTRUMENT_RANGES
 from melodia.io.atomic import atomic_write_bytes, atomic_write_text, refuse_overwrite
-from melodia.metrics import SCALAR_METRICS, STRUCTURE_METRICS, beat_ticks, ends_on_tonic, heard_key
+from melodia.metrics import SCALAR_METRICS, STRUCTURE_METRICS, ends_on_tonic, heard_key
 from melodia.sampler import Constraint, Labels, Progress, Row, SamplingConfig, beam_search, sample_rows
 from melodia.score import MINOR, ChordSymbol, KeySignature, Score, TimeSignature
 from melodia.seed import Mode, SeedError, SeedFile, read_seed, requested_key, seed_key
@@ -228,25 +228,7 @@ def _draw(model: Any, tokenizer: Tokenizer, requests: list[_Request], random_see
     for request, score in zip(requests, scores):
         score.key_signatures = [KeySignature(0, request.mode.tonic, request.mode.quality)]
         score.chord_symbols = [symbol for symbol in request.chord_symbols if symbol.tick < score.end_tick]
-        if request.mode.mode == MINOR and not request.chord_symbols:
-            raise_leading_notes(score, request.seed.note_count, request.mode.tonic)
     return scores
-
-
-def raise_leading_notes(score: Score, given: int, tonic: int) -> int:
-    """In a minor key, the seventh degree that rises a step to the tonic on a beat is raised, the leading note, as
-    minor tunes play it (two in three real minor folk tunes have it; a model trained on them draws it rarely); the
-    first `given` notes (the seed) are left as they are. Returns how many notes were raised."""
-    line = sorted(score.tracks[0].notes, key=lambda n: (n.onset_tick, n.pitch)) if score.tracks else []
-    raised = 0
-    for note, following in zip(line[given:], line[given + 1:]):
-        bar = score.bar_starts(following.onset_tick)[-1]
-        beat = beat_ticks(score.time_signature_at(following.onset_tick))
-        if (note.pitch - tonic) % 12 == LEADING_NOTE - 1 and following.pitch == note.pitch + 2 \
-                and (following.onset_tick - bar) % beat == 0:
-            note.pitch += 1
-            raised += 1
-    return raised
 
 
 CONTROL_FIELDS = {"chord": "chords", "density": "density", "register": "register"}

@@ -251,14 +251,3 @@ def test_giving_up_names_the_constraint_that_failed(monkeypatch: pytest.MonkeyPa
     with pytest.raises(GenerateError, match=r"ending off the tonic\); loosen the pitch range or the largest leap, or"):
         generate(shipped(), "D4 E4 F#4 G4 key=D", 4, Constraints(bars=4, end_on_tonic=True, pitch_range=(55, 86),
                                                                  max_leap=7), random_seed=0)
-
-
-def test_in_minor_the_seventh_that_rises_to_the_tonic_on_a_beat_is_the_leading_note() -> None:
-    from helpers import line
-
-    from melodia.generation import raise_leading_notes
-
-    score = line([67, 69, 67, 69, 64, 67, 65, 67, 69])  # quarters in A minor: G A G A E G F G A
-    assert raise_leading_notes(score, 2, tonic=9) == 2  # the seed's G A is left as written
-    assert [n.pitch for n in score.tracks[0].notes] == [67, 69, 68, 69, 64, 67, 65, 68, 69]
-    assert raise_leading_notes(line([67, 69], length=240), 0, tonic=9) == 0  # eighths: the A falls off the beat
