@@ -151,6 +151,12 @@ def report_kind(kind: str, loaded: object, count: int) -> None:
         goal = "at most 1.5x" if goal_range == RATE_GOAL else "0.75-1.33x"
         print(f"| {name} | {ours:.4f} | {theirs:.4f} | {ours / theirs if theirs else float('nan'):.2f} | "
               f"{goal} ({verdict(ours, theirs, goal_range)}) |")
+    minor = [(t, s) for t, s in zip(made, real) if s.key_signatures and s.key_signatures[0].mode == "minor"]
+    if minor:
+        ours = mean([measures.raised_seventh_share(t.played, t.key.tonic) for t, _ in minor])
+        theirs = mean([measures.raised_seventh_share(s, tonic_of(s)) for _, s in minor])
+        print(f"| minor tunes ({len(minor)}): seventh degree raised | {ours:.3f} | {theirs:.3f} | "
+              f"{ours / theirs if theirs else float('nan'):.2f} | |")
     print(f"\nreal tunes read with repeats: {len(with_form)} of {len(real)}")
 
 

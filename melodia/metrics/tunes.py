@@ -120,6 +120,14 @@ def unrecovered_leap_rate(score: Score, leap: int = 8) -> float:
     return hanging / len(pitches) if pitches else 0.0
 
 
+def raised_seventh_share(score: Score, tonic: int) -> float:
+    """In a minor tune on `tonic` (a pitch class), the share of its seventh-degree notes that are raised, the
+    leading note (NaN when the line has no seventh degree)."""
+    degrees = [(n.pitch - tonic) % 12 for n in melody(score)]
+    sevenths = degrees.count(10) + degrees.count(11)
+    return degrees.count(11) / sevenths if sevenths else float("nan")
+
+
 def common_duration_share(score: Score) -> float:
     """Share of the line's notes that have its most common duration (reels: most notes are eighths)."""
     counts = Counter(n.duration_tick for n in melody(score))
