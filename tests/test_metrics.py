@@ -122,6 +122,8 @@ def test_shape_measures_see_runs_hanging_leaps_and_high_endings() -> None:
 
     assert tunes.same_pitch_runs(line([60] * 5 + [62, 64])) == pytest.approx(1 / 7)
     assert tunes.same_pitch_runs(line([60] * 4 + [62, 64])) == 0.0
+    assert tunes.raised_seventh_share(line([67, 69, 68, 69, 67, 65]), tonic=9) == pytest.approx(1 / 3)  # A minor
+    assert math.isnan(tunes.raised_seventh_share(line([69, 71, 72]), tonic=9))  # no seventh degree
     assert tunes.unrecovered_leap_rate(line([60, 69, 71, 72])) == pytest.approx(1 / 4)  # up a sixth, on up
     assert tunes.unrecovered_leap_rate(line([60, 69, 67, 65])) == 0.0  # up a sixth, then back down
     assert tunes.final_height(line([60, 64, 67, 72])) == 1.0
