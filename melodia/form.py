@@ -233,7 +233,8 @@ class Restatement(FormCopy):
 
 
 class FreshBar(FormRule):
-    """No bar heard twice in a row: a bar's last note is not the one that would make it the bar before again,
+    """No bar heard twice in a row: a bar's last note is not the one that would make it the bar before again (and
+    its second-last, struck as that bar's, takes another length, in case the last is left no other pitch),
     nor the bar played next when that is known: a bar the form copies note for note, or in the plan's last bar
     the bar a repeat goes back to (`FormPlan.goes_back`); and across such a join no more than `longest_run`
     notes in a row on one pitch (`SingableLine` sees only the notes before), the notes of the bar's last beat
@@ -246,7 +247,7 @@ class FreshBar(FormRule):
         self.longest_run, self.lead = longest_run, lead
 
     def narrow(self, state: MetricalState, mask: np.ndarray) -> np.ndarray:
-        if state.last_kind != "Position" or state.bars < max(self.first_free_bar, 2):
+        if state.last_kind not in ("Position", "Pitch") or state.bars < max(self.first_free_bar, 2):
             return mask
         start, length = state.bar_start, state.bar_length
         done = _bar_line(state.notes, start, length)
@@ -255,8 +256,14 @@ class FreshBar(FormRule):
         after = [] if following is None else _bar_line(state.notes, start - (state.bars - following) * length, length)
         narrowed = mask.copy()
         for bar in (_bar_line(state.notes, start - length, length), after):
-            if len(bar) == len(done) + 1 and bar[:-1] == done and bar[-1][0] == state.position:
+            if state.last_kind == "Pitch":  # the bar's second-last note as that bar's: another length (its last
+                if len(bar) == len(done) + 2 and bar[:len(done)] == done \
+                        and bar[len(done)][:2] == (state.position, state.pitch):  # note may be all that is left)
+                    narrowed[self.duration_start + bar[len(done)][2] - 1] = False
+            elif len(bar) == len(done) + 1 and bar[:-1] == done and bar[-1][0] == state.position:
                 narrowed[self.pitch_start + bar[-1][1] - self.low] = False
+        if state.last_kind == "Pitch":
+            return narrowed if narrowed[self.duration_start:self.duration_stop].any() else mask
         if after:
             first = after[0][1]
             opening = len(list(itertools.takewhile(lambda note: note[1] == first, after)))
