@@ -14,7 +14,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar, cast
+from typing import ClassVar, TypeVar, cast
 
 import numpy as np
 import torch
@@ -219,11 +219,7 @@ class PromptReader:
     @classmethod
     def of(cls, model: MelodyLM) -> PromptReader:
         """The reader of `model`, made anew (its states forgotten) when the weights have changed since."""
-        version = sum(p._version for p in model.parameters())
-        made = cls._made.get(model)
-        if made is None or made[0] != version:
-            made = cls._made[model] = (version, cls(model))
-        return made[1]
+        return _kept_for(cls._made, model, cls)
 
     def __init__(self, model: MelodyLM) -> None:
         self.model = weakref.proxy(model)
@@ -299,6 +295,19 @@ def _prompt_labels(tokenizer: Tokenizer, prompt: Sequence[int], labels_of: Label
     return torch.from_numpy(np.stack(rows)).unsqueeze(0)
 
 
+Kept = TypeVar("Kept")
+
+
+def _kept_for(kept: weakref.WeakKeyDictionary[MelodyLM, tuple[int, Kept]], model: MelodyLM,
+              make: Callable[[MelodyLM], Kept]) -> Kept:
+    """`make(model)`, kept for `model` in `kept` and made again only when its weights have changed since."""
+    version = sum(p._version for p in model.parameters())
+    made = kept.get(model)
+    if made is None or made[0] != version:
+        made = kept[model] = (version, make(model))
+    return made[1]
+
+
 class Stepper:
     """One LSTM step for a batch of single tokens, with the weights laid out once.
 
@@ -317,11 +326,7 @@ class Stepper:
     @classmethod
     def of(cls, model: MelodyLM) -> Stepper:
         """The stepper of `model`, made again only when its weights have changed since."""
-        version = sum(p._version for p in model.parameters())
-        made = cls._made.get(model)
-        if made is None or made[0] != version:
-            made = cls._made[model] = (version, cls(model))
-        return made[1]
+        return _kept_for(cls._made, model, cls)
 
     def __init__(self, model: MelodyLM) -> None:
         rnn, hidden = model.rnn, model.config.hidden_size
