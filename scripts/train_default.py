@@ -47,7 +47,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     model, _, record = load_model(stage1)
     corpus = Corpus.open(config.corpus)
     wider = model.widened(len(training_tokenizer(corpus, config)), condition_values(corpus, config.conditions))
-    start = Start(corpus, wider, {"stage1": {k: record.get(k) for k in ("steps", "valid_loss", "config")}})
+    # the start model's whole chain of stages, so that a model continued with --from reports every stage
+    start = Start(corpus, wider, {"stage1": {k: record.get(k) for k in ("steps", "valid_loss", "config", "stage1",
+                                                                        "stage2") if k in record}})
     stage2 = output.with_name(output.stem + ".stage2.safetensors")
     if not stage2.exists():
         _run(config, stage2, start)
