@@ -49,19 +49,20 @@ class TuneType:
     b_floor: int = 1  # semitones below the first strain's mean pitch a new strain may go (it sits higher)
     last_fall: float = 3.0  # semitones the tune's closing ending sits below the first strain (so the tune ends low)
     tempo: float = 120.0  # quarter notes a minute, at a pace to learn the tune by (a seed's own tempo wins)
+    last_ceiling: int = 4  # semitones above the first strain's mean pitch that the tune's closing ending may reach
 
 
 TUNE_TYPES = {  # tempos: a session's pace slowed to learn by (a jig's dotted quarter at 100, a reel's half at 90)
     "jig": TuneType("6/8", 8, "AABB", density="6", b_floor=-4, tempo=150.0),
-    "reel": TuneType("4/4", 8, "AABB", density="8", tempo=180.0),
+    "reel": TuneType("4/4", 8, "AABB", density="8", tempo=180.0, last_ceiling=9),  # may end on the upper tonic
     "hornpipe": TuneType("4/4", 8, "AABB", density="8", b_floor=5, last_fall=0.0, tempo=140.0),  # ends mid-range
     "polka": TuneType("2/4", 8, "AABB", density="4", tempo=140.0),
     "waltz": TuneType("3/4", 8, "AABB", tempo=132.0),
-    "air": TuneType("3/4", 8, "AABA", metre="free", b_floor=-1, tempo=66.0),
+    "air": TuneType("3/4", 8, "AABA", metre="free", b_floor=-1, tempo=66.0, last_fall=6.0,  # ends low, as airs do
+                    last_ceiling=0),
 }
 FOLK_RANGE = (62, 83)  # D4 to B5, where fiddle and whistle tunes sit (widened to hold the seed)
 B_RISE = 7.0  # semitones a new strain's register sits above the first strain's (as real B strains do)
-LAST_CEILING = 4  # semitones above the first strain's mean pitch that the tune's closing ending may reach
 
 PartKey = tuple[str, bool]  # a strain's letter, and whether the playing ends closed
 Part = tuple[list[Note], list[Note]]  # a strain's body and one of its endings, timed from the strain's start
@@ -215,7 +216,7 @@ class TuneWriter:
                 pitch_range = PitchRange(max(pitch_range[0], min(home - self.kind.b_floor, pitch_range[1] - 10)),
                                          pitch_range[1])
             elif self.closes(index) and self.letters[index] == self.letters[-1]:  # the tune's last ending ends low
-                pitch_range = PitchRange(pitch_range[0], max(min(home + LAST_CEILING, pitch_range[1]),
+                pitch_range = PitchRange(pitch_range[0], max(min(home + self.kind.last_ceiling, pitch_range[1]),
                                                              pitch_range[0] + 12))
         return replace(self.base, key=key or self.base.key, bars=plan.bars, form=None, phrase_bars=None,
                        end_on_tonic=self.base.end_on_tonic and self.closes(index)
