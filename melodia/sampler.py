@@ -258,7 +258,7 @@ class PromptReader:
                 continue
             chunk = torch.tensor([list(map(int, tokens[begin:end]))], dtype=torch.long, device=device)
             output, state = self.model(chunk, state, None if labels is None else labels[:, begin:end].to(device))
-            logits, begin = output[:, -1], end
+            logits, begin = output[:, -1].clone(), end  # not a view that would keep the whole chunk's output
             self.remember(keys[end - 1], logits, state)
         assert logits is not None
         return logits, state
@@ -268,9 +268,10 @@ def _remember(reader: PromptReader, tokenizer: Tokenizer, sequence: list[int], r
               carried: State, index: int) -> None:
     """Keep, for a later prompt, the state after a drawn `sequence` (row `index` of the batch's state)."""
     labels = None if row.labels_of is None else _prompt_labels(tokenizer, sequence, row.labels_of)
-    state = tuple(part[:, index:index + 1] for part in carried) if isinstance(carried, tuple) \
-        else carried[:, index:index + 1]
-    reader.remember(PromptReader.keys(sequence, labels)[-1], logits, state)
+    # copies, not views that would keep the whole batch's state alive
+    state = tuple(part[:, index:index + 1].clone() for part in carried) if isinstance(carried, tuple) \
+        else carried[:, index:index + 1].clone()
+    reader.remember(PromptReader.keys(sequence, labels)[-1], logits.clone(), state)
 
 
 def _bias_of(rows: Sequence[Row], states: Sequence[GrammarState], vocab: int) -> np.ndarray | None:
