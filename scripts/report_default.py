@@ -88,15 +88,16 @@ def seed_agreement(scores: list[Score], modes: list[str], wanted: str) -> float:
     return float(np.mean([key_agreement(score) for score in chosen]))
 
 
-def command_seconds(model: str, runs: int = 3) -> float:
-    """Wall time of `melodia generate` for 10 melodies of 16 bars, start-up included: the best of `runs`
-    (other work on the machine only ever adds time)."""
+def command_seconds(model: str, *options: str, runs: int = 3) -> float:
+    """Wall time of `melodia generate` with `options` (by default 10 melodies of 16 bars), start-up included: the
+    best of `runs` (other work on the machine only ever adds time)."""
+    options = options or ("--seed", SEEDS[0][0], "--num", "10", "--bars", "16")
     times = []
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as folder:
             started = time.monotonic()
-            subprocess.run([sys.executable, "-m", "melodia.cli", "generate", "--model", model, "--seed", SEEDS[0][0],
-                            "--num", "10", "--bars", "16", "-o", folder, "--quiet"], check=True, capture_output=True)
+            subprocess.run([sys.executable, "-m", "melodia.cli", "generate", "--model", model, *options, "-o", folder,
+                            "--quiet"], check=True, capture_output=True)
             times.append(time.monotonic() - started)
     return min(times)
 

@@ -307,14 +307,10 @@ def add_chords(rules: StepRules, score: Score, notes: list[Note],
     """The chords given (`progression`, else the chord symbols `score` carries) as the harmony: the lower
     voices sound only their tones, the bass the chord's bass note where each chord starts (and where it
     changes on a beat); returns the chords over the tune, as `melodia.style.harmony` lays them out."""
-    from melodia.style.harmony import from_progression, from_symbols
+    from melodia.style.harmony import given_chords
 
-    end = max(n.end_tick for n in notes)
-    if progression:
-        chords = from_progression(score, end, progression)
-    elif score.chord_symbols:
-        chords = from_symbols(score, end, score.chord_symbols)
-    else:
+    chords = given_chords(score, max(n.end_tick for n in notes), progression)
+    if chords is None:
         return []
     steps = rules.pitch_classes.shape[1]
     for stretch in chords:

@@ -15,7 +15,7 @@ from melodia.display import note_name
 from melodia.errors import MelodiaWarning, StyleError
 from melodia.score import MAJOR, TICKS_PER_QUARTER, ChordSymbol, KeySignature, Note, Score, Track
 from melodia.style import accompany, form, piano, quartet
-from melodia.style.harmony import Bar, Chord, from_progression, from_symbols, harmonize, tune_key, uses_flats
+from melodia.style.harmony import Bar, Chord, given_chords, harmonize, tune_key, uses_flats
 from melodia.style.roles import Voices, detect_voices
 from melodia.style.templates import ARTICULATIONS, Instrumentation, Part
 
@@ -66,11 +66,8 @@ def arrange(score: Score, instrumentation: Instrumentation, patterns: dict[str, 
     melody = voices.melody  # as written: never folded, re-timed or held (the accompaniment moves instead)
     key = tune_key(score, melody if bare else pitched)
     end = max(n.end_tick for n in pitched)
-    if chords:
-        bars = from_progression(score, end, chords)
-    elif score.chord_symbols:
-        bars = from_symbols(score, end, score.chord_symbols)
-    else:
+    bars = given_chords(score, end, chords)
+    if bars is None:
         bars = harmonize(score, melody, key, end) if bare else harmonize(score, pitched, key, end, lead=melody)
     if bare:  # the harmony enters with the tune (a pickup written as a full bar starts with rests)
         bars = form.from_first_note(bars, min(n.onset_tick for n in melody))

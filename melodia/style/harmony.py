@@ -385,6 +385,16 @@ def from_progression(score: Score, melody_end: int, progression: list[list[Chord
     return merged_slots(bars)
 
 
+def given_chords(score: Score, melody_end: int, progression: list[list[Chord]] | None = None) -> list[Bar] | None:
+    """The harmony the user gave: `progression` (a --chords progression) over the bars of `score`, else the chord
+    symbols the score carries; None when it gives none."""
+    if progression:
+        return from_progression(score, melody_end, progression)
+    if score.chord_symbols:
+        return from_symbols(score, melody_end, score.chord_symbols)
+    return None
+
+
 def from_symbols(score: Score, melody_end: int, symbols: list[ChordSymbol]) -> list[Bar]:
     """The chords `symbols` name over the bars of `score`: each from its tick until the next
     symbol's, cut at bar lines, the first also before its tick (a pickup without a symbol takes
