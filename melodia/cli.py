@@ -768,6 +768,10 @@ def _model_commands(commands: Any) -> None:
                           help="also score with an n-gram model fitted on the model's training corpus")
     evaluate.add_argument("--transpositions", type=int, default=0, metavar="K",
                           help="average the model's probability over transpositions by -K..K semitones")
+    evaluate.add_argument("--tempering", type=float, default=1.0, metavar="B",
+                          help="with --transpositions: how far each transposition's weight follows how well it "
+                               "predicted the piece so far (1: the mean of whole-piece probabilities, the default; "
+                               "0: equal weights at every token)")
     evaluate.add_argument("--json", action="store_true", help="print JSON for scripts")
     evaluate.set_defaults(run=_evaluate)
 
@@ -795,7 +799,8 @@ def _evaluate(args: argparse.Namespace) -> None:
     from melodia.evaluate import evaluate_inputs, format_scores
 
     report = evaluate_inputs(Path(args.model), args.inputs, baseline=args.baseline,
-                             transpositions=args.transpositions, say=lambda line: print(line, file=sys.stderr))
+                             transpositions=args.transpositions, tempering=args.tempering,
+                             say=lambda line: print(line, file=sys.stderr))
     print(json.dumps(report, indent=2) if args.json else format_scores(report))
 
 

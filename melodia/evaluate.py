@@ -55,17 +55,23 @@ def total(scores: Sequence[PieceScore], name: str = "total") -> PieceScore:
     return PieceScore(name, sum(s.nll for s in scores), sum(s.tokens for s in scores), sum(s.notes for s in scores))
 
 
-@torch.no_grad()
 def model_nll(model: MelodyLM, sequences: Sequence[np.ndarray], conditions: Sequence[np.ndarray] | None = None,
               batch_tokens: int = 65536) -> list[float]:
     """The NLL (nats) of each token sequence (BOS first) under `model`, in float64 sums.
 
     Pieces are run in padded batches of similar length; padding never touches a piece's score.
     """
+    return [float(losses.sum()) for losses in token_nll(model, sequences, conditions, batch_tokens)]
+
+
+@torch.no_grad()
+def token_nll(model: MelodyLM, sequences: Sequence[np.ndarray], conditions: Sequence[np.ndarray] | None = None,
+              batch_tokens: int = 65536) -> list[np.ndarray]:
+    """-ln p(token | all before it) for every token of each sequence after BOS (float64 values of float32 losses)."""
     model.eval()
     device = next(model.parameters()).device
     order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
-    result = [0.0] * len(sequences)
+    result: list[np.ndarray] = [np.zeros(0)] * len(sequences)
     start = 0
     while start < len(order):
         end = start + 1  # the pieces are in rising length: the batch grows while its padded size fits
@@ -83,51 +89,93 @@ def model_nll(model: MelodyLM, sequences: Sequence[np.ndarray], conditions: Sequ
         logits, _ = model(tokens[:, :-1], None, None if labels is None else labels.to(device))
         losses = nn.functional.cross_entropy(logits.float().transpose(1, 2), tokens[:, 1:], reduction="none")
         for row, index in enumerate(batch):
-            result[index] = float(losses[row, :len(sequences[index]) - 1].double().sum())
+            result[index] = losses[row, :len(sequences[index]) - 1].double().cpu().numpy()
         start = end
     return result
 
 
-def transposition_average_nll(model: MelodyLM, tokenizer: Tokenizer, sequences: Sequence[np.ndarray],
-                              shifts: int, conditions: Sequence[np.ndarray] | None = None) -> list[float]:
-    """NLL under the mixture q(x) = mean over s in -shifts..shifts of p(x transposed by s).
+def transposition_average_nll(model: MelodyLM | Sequence[MelodyLM], tokenizer: Tokenizer,
+                              sequences: Sequence[np.ndarray], shifts: int,
+                              conditions: Sequence[np.ndarray] | None = None, tempering: float = 1.0) -> list[float]:
+    """NLL under a mixture of the model's readings of each piece transposed by s in -shifts..shifts
+    (and, given several models, of every member's): see `component_log_probs` and `mixture_nll`.
 
-    A transposition that takes a note out of range counts as probability 0, so q is a proper
-    distribution; with shifts = 0 this is the plain NLL.
+    With `tempering` 1 this is q(x) = mean over s of p(x transposed by s); with shifts = 0 and one model
+    it is the plain NLL.
+    """
+    models = [model] if isinstance(model, MelodyLM) else list(model)
+    return [mixture_nll(rows, tempering)
+            for rows in component_log_probs(models, tokenizer, sequences, shifts, conditions)]
+
+
+def component_log_probs(models: Sequence[MelodyLM], tokenizer: Tokenizer, sequences: Sequence[np.ndarray],
+                        shifts: int, conditions: Sequence[np.ndarray] | None = None) -> list[np.ndarray]:
+    """For each piece, ln p(token | all before it) under every component, one row each (member by member,
+    shifts -shifts..shifts in each), a column for every token after BOS.
+
+    A transposition that takes a note out of the pitch range gives that note probability 0 (-inf), and the
+    component takes no further part: its row is -inf from there on.
     """
     from melodia.corpus.dataset import PitchMap
 
     pitch_map = PitchMap(tokenizer)
-    variants, owners, labels = [], [], []
+    variants, labels, places = [], [], []
     for index, tokens in enumerate(sequences):
-        pitched = pitch_map.pitched(np.asarray(tokens, dtype=np.int64))
+        tokens = np.asarray(tokens, dtype=np.int64)
+        pitched = pitch_map.pitched(tokens)
+        pitch = pitch_map.pitch_of[tokens]
         for shift in range(-shifts, shifts + 1):
-            moved = pitch_map.transposed(np.asarray(tokens), pitched, shift)
-            if moved is not None:
-                variants.append(moved)
-                owners.append(index)
-                if conditions is not None:
-                    labels.append(conditions[index])
-    nll = model_nll(model, variants, labels or None)
-    log_probabilities: list[list[float]] = [[] for _ in sequences]
-    for owner, value in zip(owners, nll):
-        log_probabilities[owner].append(-value)
-    return [float(-np.logaddexp.reduce(values) + math.log(2 * shifts + 1)) for values in log_probabilities]
+            outside = np.flatnonzero(pitched & ((pitch + shift < pitch_map.low) | (pitch + shift > pitch_map.high)))
+            end = int(outside[0]) if len(outside) else len(tokens)  # the tokens it can read
+            moved = tokens[:end].copy()
+            moved[pitched[:end]] += shift
+            variants.append(moved)
+            places.append((index, shift + shifts, end))
+            if conditions is not None:
+                labels.append(conditions[index])
+    width = 2 * shifts + 1
+    rows = [np.full((len(models) * width, len(tokens) - 1), -np.inf) for tokens in sequences]
+    for member, model in enumerate(models):
+        nll = token_nll(model, variants, labels or None)
+        for (index, row, end), values in zip(places, nll):
+            rows[index][member * width + row, :end - 1] = -values[:end - 1]
+    return rows
+
+
+def mixture_nll(log_probs: np.ndarray, tempering: float = 1.0) -> float:
+    """The NLL of one piece under a mixture of components, from `component_log_probs`' rows.
+
+    Each token's probability is a weighted mean of the components' probabilities for it, the weights
+    proportional to each component's probability of the piece so far raised to `tempering`: 1 is the
+    Bayesian mixture of whole pieces (the mean of the components' probabilities of the whole piece),
+    0 weighs every component still in range equally at every token. Every weight depends only on the
+    tokens before, so the mixture is a proper distribution for any tempering.
+    """
+    if tempering == 1.0:  # the mixture of whole pieces, summed directly
+        return float(-np.logaddexp.reduce(log_probs.sum(axis=1)) + math.log(len(log_probs)))
+    before = np.concatenate([np.zeros((len(log_probs), 1)), np.cumsum(log_probs, axis=1)[:, :-1]], axis=1)
+    alive = np.isfinite(before)
+    scaled = np.where(alive, tempering * np.where(alive, before, 0.0), -np.inf)
+    weights = scaled - np.logaddexp.reduce(scaled, axis=0)
+    return float(-np.logaddexp.reduce(weights + log_probs, axis=0).sum())
 
 
 # ---------------------------------------------------------------- the evaluate command
 
 
 def evaluate_inputs(model_path: Path, inputs: Sequence[str], baseline: bool = False,
-                    transpositions: int = 0, say: Callable[[str], None] | None = None) -> dict[str, Any]:
+                    transpositions: int = 0, tempering: float = 1.0,
+                    say: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Score every input piece with the model (and an n-gram baseline); a JSON-ready report.
 
-    With `transpositions` k > 0 the model's figure is the average over transpositions by
-    -k..k semitones (see `transposition_average_nll`). `say`, when given, is told in a line
+    With `transpositions` k > 0 the model's figure is that of its mixture over transpositions by
+    -k..k semitones, weighted by `tempering` (see `transposition_average_nll`). `say`, when given, is told in a line
     what takes long (fitting the baseline) before it starts.
     """
     from melodia.modelfile import load_model
 
+    if not 0.0 <= tempering <= 1.0:
+        raise EvaluateError(f"tempering {tempering}: expected a number from 0 to 1")
     model, tokenizer, training = load_model(model_path)
     pieces, skipped = _collect(inputs, tokenizer)
     if not pieces:
@@ -140,12 +188,13 @@ def evaluate_inputs(model_path: Path, inputs: Sequence[str], baseline: bool = Fa
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        nll = transposition_average_nll(model, tokenizer, [piece[1] for piece in pieces], transpositions, labels)
+        nll = transposition_average_nll(model, tokenizer, [piece[1] for piece in pieces], transpositions, labels,
+                                        tempering)
     finally:
         torch.set_num_threads(threads)
     scores = [PieceScore(name, value, len(tokens) - 1, notes) for (name, tokens, notes, _), value in zip(pieces, nll)]
     report: dict[str, Any] = {"model": str(model_path), "corpus": training.get("corpus"), "skipped": skipped,
-                              "transpositions": transpositions,
+                              "transpositions": transpositions, "tempering": tempering,
                               "pieces": [s.as_dict() for s in scores], "total": total(scores).as_dict()}
     if baseline:
         report["baseline"] = _baseline(training, tokenizer, pieces, say or (lambda line: None))
@@ -281,5 +330,8 @@ def format_scores(report: dict[str, Any]) -> str:
         ratio = report["total"]["nll"] / baseline["total"]["nll"]
         lines.append(f"baseline: {baseline['kind']} of order {baseline['order']} (chosen on {baseline['corpus']} "
                      f"valid), total NLL {baseline['total']['nll']:.2f} nats; model / n-gram = {ratio:.3f}")
+    if report.get("transpositions"):
+        lines.append(f"the model's figures are its mixture over transpositions by -{report['transpositions']}.."
+                     f"{report['transpositions']} semitones (tempering {report['tempering']:g})")
     lines += [f"skipped: {reason}" for reason in report["skipped"]]
     return "\n".join(lines)

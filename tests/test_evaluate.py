@@ -73,3 +73,22 @@ def test_the_baseline_says_it_is_fitted_and_keeps_its_order_for_next_time(tiny_c
     assert f"fitting the {first['baseline']['order']}-gram baseline on corpus tiny's train split" in said[1]
     assert len(list((tiny_cache / "ngram").glob("tiny-*.json"))) == 1
     assert again["baseline"] == first["baseline"]  # the same order, the same figures
+
+
+def test_the_mixture_weighs_components_by_the_piece_so_far() -> None:
+    from melodia.evaluate import mixture_nll
+
+    half, quarter = math.log(0.5), math.log(0.25)
+    rows = np.array([[half] * 4, [quarter, quarter, -np.inf, -np.inf]])  # the second leaves the range at token 3
+    # equal weights while both are in range (token 3 gets half of the first's 0.5), then only the first's
+    assert mixture_nll(rows, 0.0) == pytest.approx(-2 * math.log(0.375) - math.log(0.25) - half)
+    # tempering 1: the mean of the whole pieces' probabilities (the second's is 0)
+    assert mixture_nll(rows, 1.0) == pytest.approx(-4 * half + math.log(2))
+    # token by token, the posterior weights give the same as the whole pieces' mean
+    assert mixture_nll(rows, 1.0 - 1e-12) == pytest.approx(mixture_nll(rows, 1.0))
+    # in between, the weights follow the probabilities so far raised to the tempering
+    b = 0.5
+    second = np.array([0.5 ** b, 0.25 ** b]) / (0.5 ** b + 0.25 ** b)
+    third = 0.25 ** b / (0.25 ** b + 0.0625 ** b)
+    assert mixture_nll(rows, b) == pytest.approx(
+        -math.log(0.375) - math.log(second @ [0.5, 0.25]) - math.log(third * 0.5) - half)

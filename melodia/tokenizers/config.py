@@ -39,6 +39,9 @@ class TokenizerConfig:
         tempo: emit tempo tokens.
         tempo_bins: number of tempo levels, spaced evenly in log-tempo.
         tempo_range: slowest and fastest tempo in quarter notes per minute.
+        durations: emit a Duration token after each note of the metrical scheme; False makes every
+            note one grid step long and drops the token (a chord of every step spelled out, as the
+            JSB benchmark's, needs no lengths). Needs velocity_bins = 1.
         infill: add the fill-in-the-middle tokens of the metrical scheme (`Gap_N`, `Middle`), so a
             model can regenerate bars between kept ones (see `melodia.infill`). Needs `melody`.
     """
@@ -59,6 +62,7 @@ class TokenizerConfig:
     tempo: bool = True
     tempo_bins: int = 32
     tempo_range: tuple[float, float] = (40.0, 250.0)
+    durations: bool = True
     infill: bool = False
 
     def __post_init__(self) -> None:
@@ -88,6 +92,9 @@ class TokenizerConfig:
             ("tempo_bins", 2 <= self.tempo_bins <= 256, "2..256"),
             ("tempo_range", len(self.tempo_range) == 2 and 0 < self.tempo_range[0] < self.tempo_range[1],
              "(slowest, fastest) with 0 < slowest < fastest"),
+            ("durations", self.durations or (self.scheme == "metrical" and self.velocity_bins == 1
+                                             and not self.infill),
+             "True, or False with the metrical scheme, velocity_bins = 1 and no infill"),
             ("infill", not self.infill or (self.melody and self.scheme == "metrical"),
              "False, or True with melody = True and the metrical scheme"),
         ]

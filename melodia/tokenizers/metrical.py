@@ -2,6 +2,8 @@
 
     BOS TimeSig Tempo  (Bar [TimeSig] (Position [Tempo] ([Program] Pitch [Velocity] Duration)*)*)*  EOS
 
+(without Duration tokens when `durations` is off: every note then lasts one grid step).
+
 Canonical order: positions rise within a bar; at one position programs rise
 (drums last) and pitches rise within a program. A TimeSig after a Bar changes
 the meter from that bar on; a Tempo after a Position changes the tempo there.
@@ -98,7 +100,8 @@ class MetricalTokenizer(Tokenizer):
         groups.append(("Pitch", range(low, high + 1)))
         if config.velocity_bins > 1:
             groups.append(("Velocity", grid.velocity_values))
-        groups.append(("Duration", range(1, config.max_duration_quarters * config.steps_per_quarter + 1)))
+        if config.durations:
+            groups.append(("Duration", range(1, config.max_duration_quarters * config.steps_per_quarter + 1)))
         if config.infill:
             groups += [("Gap", range(1, MAX_GAP_BARS + 1)), ("Middle", [None])]
         return groups
@@ -149,9 +152,10 @@ class MetricalTokenizer(Tokenizer):
             velocity = np.zeros(len(kind), dtype=np.int64)
             velocity[note_rows] = vocab.id("Velocity", 0) + quantized.velocity_bin[note_order]
             columns.append((is_note, velocity))
-        duration = np.zeros(len(kind), dtype=np.int64)
-        duration[note_rows] = vocab.id("Duration", 0) + quantized.duration[note_order] - 1
-        columns.append((is_note, duration))
+        if config.durations:
+            duration = np.zeros(len(kind), dtype=np.int64)
+            duration[note_rows] = vocab.id("Duration", 0) + quantized.duration[note_order] - 1
+            columns.append((is_note, duration))
         return np.concatenate([np.asarray(header, dtype=np.int32), interleave(columns),
                                np.asarray([EOS], dtype=np.int32)])
 
@@ -177,6 +181,8 @@ class MetricalState(GrammarState):
         self.pitch_low = config.pitch_range[0]
         self.key = -1 if config.use_programs else config.default_program
         self.velocity_bins = config.velocity_bins
+        self.durations = config.durations
+        self.closing = "Duration" if config.durations else "Pitch"  # the token that ends a note
         self.bars = 0
         self.bar_start = 0
         self.bar_length = 0
@@ -205,7 +211,7 @@ class MetricalState(GrammarState):
             return self._mask("Tempo") if self.tokenizer.config.tempo else self._opening()
         if last == "Tempo" and self.bars == 0:
             return self._opening()
-        if last == "Pitch":
+        if last == "Pitch" and self.durations:
             return self._durations(self._mask("Velocity")) if self.velocity_bins > 1 else self._durations()
         if last == "Velocity":
             return self._durations()
@@ -228,7 +234,7 @@ class MetricalState(GrammarState):
                 mask[slice(*vocab.ranges["Tempo"])] = True
                 mask[vocab.id("Tempo", self.tempo_bin)] = False
             return self._notes(mask)
-        # after a Tempo or a Duration: more notes here, a later position, a new bar or the end
+        # after a Tempo or a note's last token: more notes here, a later position, a new bar or the end
         mask = self._positions(self._notes(mask))
         self._bar_end(mask, last)
         return mask
@@ -256,16 +262,16 @@ class MetricalState(GrammarState):
         if gap.filling:
             last_bar = self.bars - gap.first_bar >= gap.bars
             mask[self.vocab.id("Bar", 0)] = not last_bar
-            mask[EOS] = last_bar and last in ("Bar", "Duration")
+            mask[EOS] = last_bar and last in ("Bar", self.closing)
             return
         mask[self.vocab.id("Bar", 0)] = True
         if gap.bridging:
             return
         if gap.bars:  # the suffix: it ends where the gap's bars come
-            mask[self.vocab.ranges["Middle"][0]] = last in ("Bar", "Duration")
+            mask[self.vocab.ranges["Middle"][0]] = last in ("Bar", self.closing)
             return
-        mask[EOS] = last == "Duration"
-        if self.infill and last in ("Bar", "Duration"):
+        mask[EOS] = last == self.closing
+        if self.infill and last in ("Bar", self.closing):
             start = self.vocab.ranges["Gap"][0]
             mask[start:start + MAX_GAP_BARS] = True
 
@@ -369,13 +375,18 @@ class MetricalState(GrammarState):
             self.pitch = -1
         elif kind == "Pitch":
             self.pitch = self.pitch_low + index
+            if not self.durations:
+                self._close_note(1)
         elif kind == "Velocity":
             self.velocity_bin = index
         elif kind == "Duration":
-            onset = self.bar_start + self.position
-            self.notes.append((onset, index + 1, self.pitch, self.velocity_bin, self.key))
-            self.held_until[self.key, self.pitch - self.pitch_low] = onset + index + 1
-            self.note_end = onset + index + 1
+            self._close_note(index + 1)
+
+    def _close_note(self, steps: int) -> None:
+        onset = self.bar_start + self.position
+        self.notes.append((onset, steps, self.pitch, self.velocity_bin, self.key))
+        self.held_until[self.key, self.pitch - self.pitch_low] = onset + steps
+        self.note_end = onset + steps
 
     def _new_position(self) -> None:
         self.pitch = -1

@@ -43,6 +43,9 @@ class MetricalRule(ABC):
             raise TokenizerError(f"the {tokenizer.scheme} scheme has no bars to constrain; constraints, forms and "
                                  "key rules need a model with the metrical scheme")
         vocab = tokenizer.vocab
+        if "Duration" not in vocab.ranges:
+            raise TokenizerError("this model's tokens give notes no lengths (durations = false); constraints, forms "
+                                 "and key rules need a model with Duration tokens")
         self.tokenizer = tokenizer
         self.pitch_start, self.pitch_stop = vocab.ranges["Pitch"]
         self.duration_start, self.duration_stop = vocab.ranges["Duration"]
