@@ -760,8 +760,9 @@ def _model_commands(commands: Any) -> None:
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(run=_train)
     evaluate = commands.add_parser("evaluate", help="NLL of pieces under a model, beside an n-gram baseline")
-    evaluate.add_argument("--model", default="default", metavar="FILE",
-                          help="a model file, or 'default' for the one shipped in the package (the default)")
+    evaluate.add_argument("--model", action="append", metavar="FILE",
+                          help="a model file, or 'default' for the one shipped in the package (the default); "
+                               "given more than once, the mixture of those models (trained alike)")
     evaluate.add_argument("inputs", nargs="+", metavar="INPUT",
                           help="music files or folders, or corpus:NAME:SPLIT for a split of a built corpus")
     evaluate.add_argument("--baseline", action="store_true",
@@ -798,7 +799,7 @@ def _evaluate(args: argparse.Namespace) -> None:
 
     from melodia.evaluate import evaluate_inputs, format_scores
 
-    report = evaluate_inputs(Path(args.model), args.inputs, baseline=args.baseline,
+    report = evaluate_inputs([Path(model) for model in args.model or ["default"]], args.inputs, baseline=args.baseline,
                              transpositions=args.transpositions, tempering=args.tempering,
                              say=lambda line: print(line, file=sys.stderr))
     print(json.dumps(report, indent=2) if args.json else format_scores(report))

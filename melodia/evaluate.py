@@ -163,20 +163,21 @@ def mixture_nll(log_probs: np.ndarray, tempering: float = 1.0) -> float:
 # ---------------------------------------------------------------- the evaluate command
 
 
-def evaluate_inputs(model_path: Path, inputs: Sequence[str], baseline: bool = False,
+def evaluate_inputs(model_path: Path | Sequence[Path], inputs: Sequence[str], baseline: bool = False,
                     transpositions: int = 0, tempering: float = 1.0,
                     say: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Score every input piece with the model (and an n-gram baseline); a JSON-ready report.
 
-    With `transpositions` k > 0 the model's figure is that of its mixture over transpositions by
+    Given several model files (members trained alike, with the same tokens), the figure is that of
+    their mixture. With `transpositions` k > 0 it is that of the mixture over transpositions by
     -k..k semitones, weighted by `tempering` (see `transposition_average_nll`). `say`, when given, is told in a line
     what takes long (fitting the baseline) before it starts.
     """
-    from melodia.modelfile import load_model
-
     if not 0.0 <= tempering <= 1.0:
         raise EvaluateError(f"tempering {tempering}: expected a number from 0 to 1")
-    model, tokenizer, training = load_model(model_path)
+    paths = [model_path] if isinstance(model_path, (str, Path)) else list(model_path)
+    members = _members(paths)
+    model, tokenizer, training = members[0]
     pieces, skipped = _collect(inputs, tokenizer)
     if not pieces:
         raise EvaluateError(f"no piece to evaluate among {', '.join(inputs)}")
@@ -188,13 +189,13 @@ def evaluate_inputs(model_path: Path, inputs: Sequence[str], baseline: bool = Fa
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        nll = transposition_average_nll(model, tokenizer, [piece[1] for piece in pieces], transpositions, labels,
-                                        tempering)
+        nll = transposition_average_nll([member[0] for member in members], tokenizer, [piece[1] for piece in pieces],
+                                        transpositions, labels, tempering)
     finally:
         torch.set_num_threads(threads)
     scores = [PieceScore(name, value, len(tokens) - 1, notes) for (name, tokens, notes, _), value in zip(pieces, nll)]
-    report: dict[str, Any] = {"model": str(model_path), "corpus": training.get("corpus"), "skipped": skipped,
-                              "transpositions": transpositions, "tempering": tempering,
+    report: dict[str, Any] = {"model": " + ".join(str(path) for path in paths), "corpus": training.get("corpus"),
+                              "skipped": skipped, "transpositions": transpositions, "tempering": tempering,
                               "pieces": [s.as_dict() for s in scores], "total": total(scores).as_dict()}
     if baseline:
         report["baseline"] = _baseline(training, tokenizer, pieces, say or (lambda line: None))
@@ -203,6 +204,19 @@ def evaluate_inputs(model_path: Path, inputs: Sequence[str], baseline: bool = Fa
 
 class EvaluateError(MelodiaError):
     """Nothing to evaluate, or a corpus that does not match the model."""
+
+
+def _members(paths: Sequence[Path]) -> list[tuple[MelodyLM, Tokenizer, dict[str, Any]]]:
+    """The model files of one mixture, which must read the same tokens with the same conditions."""
+    from melodia.modelfile import load_model
+
+    members = [load_model(path) for path in paths]
+    first, tokenizer, _ = members[0]
+    for path, (model, other, _) in zip(paths[1:], members[1:]):
+        if other.config != tokenizer.config or model.config.conditions != first.config.conditions:
+            raise EvaluateError(f"{path}: its tokens or conditions differ from those of {paths[0]}; the members of "
+                                "a mixture must share them")
+    return members
 
 
 def _condition_id(values: list[str], label: str) -> int:

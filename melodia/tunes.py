@@ -61,7 +61,7 @@ TUNE_TYPES = {  # tempos: a session's pace slowed to learn by (a jig's dotted qu
     "air": TuneType("3/4", 8, "AABA", metre="free", b_floor=-1, tempo=66.0, last_fall=6.0,  # ends low, as airs do
                     last_ceiling=0),
 }
-FOLK_RANGE = (62, 83)  # D4 to B5, where fiddle and whistle tunes sit (widened to hold the seed)
+FOLK_RANGE = (62, 83)  # D4 to B5, where fiddle and whistle tunes sit (see `folk_range`)
 B_RISE = 7.0  # semitones a new strain's register sits above the first strain's (as real B strains do)
 
 PartKey = tuple[str, bool]  # a strain's letter, and whether the playing ends closed
@@ -90,10 +90,10 @@ def write_tunes(model: Any, seed: Any, kind: str | None = None, count: int = 1, 
     """`count` whole tunes from `seed`, each in `form` (by default the tune type's) of strains of `strain_bars`.
 
     `kind` names a tune type (jig, reel, hornpipe, polka, waltz, air), which sets the meter, strain length,
-    form, metre, notes per bar, largest leap and pitch range (D4-B5, widened to hold the seed) unless given, and a
-    singable line; `constraints` (key, range, scale, chords, ...) hold for every
-    part. The first playings are drawn together; the same `random_seed` gives the same tunes. `progress`, when
-    given, is called every sampling step with how many tunes were finished in it.
+    form, metre, notes per bar, largest leap and pitch range (`folk_range`: D4-B5, or from a tonic a tone below,
+    widened to hold the seed) unless given, and a singable line; `constraints` (key, range, scale, chords, ...)
+    hold for every part. The first playings are drawn together; the same `random_seed` gives the same tunes.
+    `progress`, when given, is called every sampling step with how many tunes were finished in it.
 
     Raises:
         GenerateError: an unknown tune type, a strain shorter than 2 bars, or what `generate` refuses.
@@ -114,11 +114,10 @@ def write_tunes(model: Any, seed: Any, kind: str | None = None, count: int = 1, 
         raise GenerateError(f"the seed fills {seed_score.bar_count()} bars, more than a strain of {length} bars "
                             f"leaves before its ending; take fewer of its bars (--seed-bars) or longer strains "
                             f"(--strain-bars)")
+    key = base.key or seed_key(seed_score)  # the key `generate` continues the seed in
     if chosen:
         if base.pitch_range is None:
-            seed_pitches = [n.pitch for n in seed_score.notes] or list(FOLK_RANGE)
-            base = replace(base, pitch_range=PitchRange(min(FOLK_RANGE[0], *seed_pitches),
-                                                        max(FOLK_RANGE[1], *seed_pitches)))
+            base = replace(base, pitch_range=folk_range([n.pitch for n in seed_score.notes], key.tonic))
         density = chosen.density if "density" in _conditions(loaded) else None
         base = replace(base, meter=base.meter or Meter.read_setting(chosen.meter, "tune type"),
                        density=base.density or density,
@@ -128,12 +127,19 @@ def write_tunes(model: Any, seed: Any, kind: str | None = None, count: int = 1, 
     plan = writer.plan(0)
     openings = generate(loaded, seed_score, count, writer.asked(None, 0, plan), sampling, random_seed, plan=plan,
                         progress=writer.step)
-    key = base.key or seed_key(seed_score)  # the key `generate` continued the seed in
     tunes = writer.finish(openings, key, random_seed * 1009)
     if chosen and not seed_score.tempos:
         for tune in tunes:
             tune.played.tempos = [TempoChange(0, chosen.tempo)]
     return tunes
+
+
+def folk_range(seed_pitches: list[int], tonic: int) -> PitchRange:
+    """D4 to B5, widened to hold the seed, and down to the tonic where it lies a tone or less below D4: a tune
+    in C ends on middle C, as fiddlers play it, not an octave up at the top of its range."""
+    low, high = min(FOLK_RANGE[0], *seed_pitches), max(FOLK_RANGE[1], *seed_pitches)
+    below = low - (low - tonic) % 12  # the tonic at or below the range's floor
+    return PitchRange(below if low - below <= 2 else low, high)
 
 
 def _read_seed(seed: Any, constraints: Constraints) -> tuple[Score, Constraints]:

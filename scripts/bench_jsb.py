@@ -1,16 +1,19 @@
 """The JSB Chorales benchmark: test NLL per quarter-note step, beside the published table.
 
-1. builds the `jsb` corpus (the published train / valid / test split),
-2. trains on train with the settings in scripts/bench_jsb.toml (transposition augmentation,
-   a fixed number of steps from a fixed seed, the best valid epoch kept), and saves the model
-   file; the training's CPU time is reported, and nothing about the machine changes the figure,
-3. chooses on valid how many transpositions to average over at test time,
-4. scores the test chorales once: total NLL (nats) / total quarter-note steps, and the
-   n-gram baseline (order chosen on valid) on the same split,
-5. writes the test chorales as MIDI and checks that `melodia evaluate` on them gives the
-   same total.
+1. builds the `jsb` corpus (the published train / valid / test split; every step's chord spelled
+   out, four tokens a step),
+2. trains `--members` models on train with the settings in scripts/bench_jsb.toml, member k from
+   seed + k - 1 (transposition augmentation, a fixed number of steps, the best valid epoch kept),
+   and saves their model files; the training's CPU time is reported, and nothing about the machine
+   changes the figure,
+3. chooses on valid how many transpositions to mix and how their weights follow the piece so far
+   (`melodia.evaluate.mixture_nll`'s tempering),
+4. scores the test chorales once with that choice: total NLL (nats) / total quarter-note steps,
+   beside one member's single pass and the n-gram baseline (order chosen on valid),
+5. writes the test chorales as MIDI and checks that `melodia evaluate` on them gives the same total.
 
-Usage: python scripts/bench_jsb.py [-o jsb.safetensors] [--config scripts/bench_jsb.toml] [--skip-training]
+Usage: python scripts/bench_jsb.py [-o jsb.safetensors] [--members 2] [--config scripts/bench_jsb.toml]
+       [--skip-training]   (member k > 1 is saved beside the first: jsb.2.safetensors, ...)
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from pathlib import Path
 
 from melodia.corpus import build_corpus, find_recipe
 from melodia.corpus.reader import Corpus
-from melodia.evaluate import transposition_average_nll
+from melodia.evaluate import component_log_probs, mixture_nll
 from melodia.io import write_score
 from melodia.io.jsb import read_jsb
 from melodia.modelfile import load_model
@@ -37,68 +40,112 @@ HERE = Path(__file__).resolve().parent
 PUBLISHED = [("tanh RNN (Bai et al. 2018)", 8.91), ("LSTM (Bai et al. 2018)", 8.45), ("GRU (Bai et al. 2018)", 8.43),
              ("TCN (Bai et al. 2018)", 8.10), ("RRU (Zakovskis et al. 2021)", 7.72),
              ("DBN+LSTM (Vohra et al. 2015)", 3.47)]
+MOST_SHIFTS = 6  # the training's transpositions reach +-6 semitones
+TEMPERINGS = (1.0, 0.75, 0.5, 0.25, 0.1, 0.0)
 
 
-def per_step(corpus: Corpus, split: str, nll: list[float]) -> float:
-    return sum(nll) / sum(piece["steps"] for piece in corpus.split(split))
+def member_paths(output: Path, members: int) -> list[Path]:
+    return [output] + [output.with_name(f"{output.stem}.{k}{output.suffix}") for k in range(2, members + 1)]
+
+
+class Mixtures:
+    """Every component's log-probabilities of a split's pieces, from which any mixture is scored."""
+
+    def __init__(self, models: list, tokenizer: object, corpus: Corpus, split: str, shifts: int) -> None:
+        pieces = corpus.split(split)
+        self.steps = sum(piece["steps"] for piece in pieces)
+        self.shifts = shifts
+        self.rows = component_log_probs(models, tokenizer, [corpus.piece_tokens(p) for p in pieces], shifts)
+
+    def nll(self, members: Sequence[int], shifts: int, tempering: float) -> list[float]:
+        """Each piece's NLL under the mixture of `members` over transpositions by -shifts..shifts."""
+        width = 2 * self.shifts + 1
+        chosen = [m * width + self.shifts + s for m in members for s in range(-shifts, shifts + 1)]
+        return [mixture_nll(rows[chosen], tempering) for rows in self.rows]
+
+    def per_step(self, members: Sequence[int], shifts: int, tempering: float) -> float:
+        return sum(self.nll(members, shifts, tempering)) / self.steps
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-o", "--output", default="jsb.safetensors", help="where to save the model file")
+    parser.add_argument("-o", "--output", default="jsb.safetensors", help="where to save the first member")
+    parser.add_argument("--members", type=int, default=2, help="models trained alike from seeds one apart")
     parser.add_argument("--config", default=str(HERE / "bench_jsb.toml"), help="training settings")
-    parser.add_argument("--skip-training", action="store_true", help="score an existing model file")
+    parser.add_argument("--skip-training", action="store_true", help="score existing model files")
     args = parser.parse_args(argv)
     started = time.monotonic()
     build_corpus(find_recipe("jsb"), progress=False)
     corpus = Corpus.open("jsb")
-    output = Path(args.output)
     config = TrainConfig.from_file(Path(args.config))
-    if not args.skip_training:
-        train(config, output, resume=output.with_name(output.name + ".ckpt").exists() and not output.exists())
-    model, tokenizer, record = load_model(output)
+    paths = member_paths(Path(args.output), args.members)
+    for k, path in enumerate(paths):
+        if not args.skip_training:
+            member = config.with_overrides([f"seed={config.seed + k}"])
+            train(member, path, resume=path.with_name(path.name + ".ckpt").exists() and not path.exists())
+    loaded = [load_model(path) for path in paths]
+    models, tokenizer, records = [m for m, _, _ in loaded], loaded[0][1], [r for _, _, r in loaded]
+    everyone = range(len(models))
 
-    def tokens(split: str) -> list:
-        return [corpus.piece_tokens(piece) for piece in corpus.split(split)]
+    valid = Mixtures(models, tokenizer, corpus, "valid", MOST_SHIFTS)
+    choices = {(k, b): valid.per_step(everyone, k, b) for k in range(MOST_SHIFTS + 1) for b in TEMPERINGS}
+    shifts, tempering = min(choices, key=choices.__getitem__)
+    test = Mixtures(models, tokenizer, corpus, "test", shifts)
+    ours = test.per_step(everyone, shifts, tempering)
+    single = test.per_step([0], 0, 1.0)
+    members_only = test.per_step(everyone, 0, tempering)
+    whole_pieces = test.per_step(everyone, shifts, 1.0)
+    tokens = {split: [corpus.piece_tokens(piece) for piece in corpus.split(split)]
+              for split in ("train", "valid", "test")}
+    ngram, by_order = choose_order(tokens["train"], tokens["valid"], len(tokenizer))
+    ngram_test = sum(ngram.nll(t) for t in tokens["test"]) / test.steps
+    test_nll = test.nll(everyone, shifts, tempering)
+    command_total = evaluate_command(paths, shifts, tempering)
 
-    valid_by_shifts = {k: per_step(corpus, "valid", transposition_average_nll(model, tokenizer, tokens("valid"), k))
-                       for k in (0, 1, 2, 3, 4, 5, 6)}
-    shifts = min(valid_by_shifts, key=valid_by_shifts.__getitem__)
-    test_nll = transposition_average_nll(model, tokenizer, tokens("test"), shifts)
-    test_plain = per_step(corpus, "test", transposition_average_nll(model, tokenizer, tokens("test"), 0))
-    ngram, by_order = choose_order(tokens("train"), tokens("valid"), len(tokenizer))
-    ngram_test = per_step(corpus, "test", [ngram.nll(t) for t in tokens("test")])
-    ours = per_step(corpus, "test", test_nll)
-    with tempfile.TemporaryDirectory() as folder:
-        source = find_recipe("jsb").sources[0]
-        for number, (score, _) in enumerate(read_jsb(source.location, source.steps_as)["test"]):
-            write_score(score, Path(folder) / f"test{number:02d}.mid")
-        result = subprocess.run([sys.executable, "-m", "melodia.cli", "evaluate", "--model", str(output), folder,
-                                 "--transpositions", str(shifts), "--json"], capture_output=True, text=True)
-        if result.returncode != 0:
-            raise SystemExit(f"melodia evaluate failed: {result.stderr}")
-        command_total = json.loads(result.stdout)["total"]["nll"]
-    steps = sum(piece["steps"] for piece in corpus.split("test"))
-    print(f"JSB Chorales, test split: {len(corpus.split('test'))} chorales, {steps} quarter-note steps")
-    print(f"model: {record['config']['layers']}-layer {record['config']['cell'].upper()}, "
-          f"{record['config']['hidden_size']} units, {record['parameters']:,} parameters, {record['steps']} steps, "
-          f"best valid {record['valid_loss']:.4f} nats/token at epoch {record['best_epoch'] + 1}; trained in "
-          + (f"{record['cpu_minutes']:.1f} CPU-minutes" if "cpu_minutes" in record else "(CPU time not recorded)"))
-    print("valid NLL per step by transpositions averaged: "
-          + ", ".join(f"+-{k}: {v:.3f}" for k, v in valid_by_shifts.items()) + f" -> chose +-{shifts}")
+    print(f"JSB Chorales, test split: {len(corpus.split('test'))} chorales, {test.steps} quarter-note steps")
+    record = records[0]
+    cpu = [r.get("cpu_minutes") for r in records]
+    print(f"members: {len(models)} of a {record['config']['layers']}-layer {record['config']['cell'].upper()}, "
+          f"{record['config']['hidden_size']} units, {record['parameters']:,} parameters, {record['steps']} steps "
+          "each; "
+          "best valid " + ", ".join(f"{r['valid_loss']:.4f} nats/token (epoch {r['best_epoch'] + 1})" for r in records)
+          + "; trained in " + (f"{sum(cpu):.1f} CPU-minutes (" + " + ".join(f"{c:.1f}" for c in cpu) + ")"
+                                if all(c is not None for c in cpu) else "(CPU time not recorded)"))
+    print("valid NLL per step, transpositions mixed (rows) by tempering (columns):")
+    print("       " + "".join(f"{b:>9g}" for b in TEMPERINGS))
+    for k in range(MOST_SHIFTS + 1):
+        print(f"  +-{k}  " + "".join(f"{choices[k, b]:>9.3f}" for b in TEMPERINGS))
+    print(f"  chose +-{shifts} transpositions, tempering {tempering:g}")
     print("n-gram orders on valid (nats/token): " + ", ".join(f"{k}: {v:.3f}" for k, v in by_order.items()))
     print()
-    print(f"{'model':44}{'test NLL per step (nats)':>26}")
+    print(f"{'model':58}{'test NLL per step (nats)':>26}")
     for name, figure in PUBLISHED:
-        print(f"{name:44}{figure:>26.2f}")
-    print(f"{f'n-gram, interpolated Kneser-Ney, order {ngram.order}':44}{ngram_test:>26.3f}")
-    print(f"{'melodia event LSTM, single pass':44}{test_plain:>26.3f}")
-    print(f"{f'melodia event LSTM, +-{shifts} transpositions averaged':44}{ours:>26.3f}")
+        print(f"{name:58}{figure:>26.2f}")
+    print(f"{f'n-gram, interpolated Kneser-Ney, order {ngram.order}':58}{ngram_test:>26.3f}")
+    print(f"{'melodia event LSTM, one member, single pass':58}{single:>26.3f}")
+    print(f"{f'melodia, {len(models)} members, no transposition':58}{members_only:>26.3f}")
+    print(f"{f'melodia, {len(models)} members, +-{shifts} transpositions, whole pieces':58}{whole_pieces:>26.3f}")
+    print(f"{f'melodia, {len(models)} members, +-{shifts} transpositions, tempering {tempering:g}':58}{ours:>26.3f}")
     print()
     same = abs(command_total - sum(test_nll)) <= 1e-6 * abs(sum(test_nll))
     print(f"melodia evaluate on the test chorales written as MIDI: total {command_total:.4f} nats, "
           f"this script: {sum(test_nll):.4f} ({'the same' if same else 'DIFFERENT'})")
-    print(f"whole run: {(time.monotonic() - started) / 60:.1f} wall minutes; model file: {output}")
+    print(f"whole run: {(time.monotonic() - started) / 60:.1f} wall minutes; model files: "
+          + ", ".join(str(path) for path in paths))
+
+
+def evaluate_command(paths: list[Path], shifts: int, tempering: float) -> float:
+    """The test chorales' total NLL as `melodia evaluate` gives it for their MIDI files."""
+    with tempfile.TemporaryDirectory() as folder:
+        source = find_recipe("jsb").sources[0]
+        for number, (score, _) in enumerate(read_jsb(source.location, source.steps_as)["test"]):
+            write_score(score, Path(folder) / f"test{number:02d}.mid")
+        models = [word for path in paths for word in ("--model", str(path))]
+        result = subprocess.run([sys.executable, "-m", "melodia.cli", "evaluate", *models, folder, "--transpositions",
+                                 str(shifts), "--tempering", repr(tempering), "--json"], capture_output=True, text=True)
+        if result.returncode != 0:
+            raise SystemExit(f"melodia evaluate failed: {result.stderr}")
+        return float(json.loads(result.stdout)["total"]["nll"])
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from helpers import shipped
 
 from melodia.constraints import GenerateError
 from melodia.metrics import tunes as measures
-from melodia.tunes import TUNE_TYPES, write_tunes
+from melodia.tunes import TUNE_TYPES, folk_range, write_tunes
 
 
 @pytest.fixture(scope="module")
@@ -139,3 +139,11 @@ def test_an_airs_aaba_is_written_with_its_repeat_and_endings_and_its_last_a_writ
     assert written.count("<measure ") == 26  # A's body and both endings (10), B (8), the last A (8)
     assert written.count('<repeat direction="backward"') == 1 and '<ending number="2"' in written
     assert measures.bar_notes(read_score(tmp_path / "air.musicxml")) == measures.bar_notes(tune)
+
+
+def test_a_tune_in_c_may_reach_middle_c() -> None:
+    # D4-B5, as fiddle and whistle tunes sit, reaching down to a tonic a tone or less below, and to the seed
+    assert (folk_range([67, 69], 0).low, folk_range([67, 69], 0).high) == (60, 83)
+    assert folk_range([67], 1).low == 61 and folk_range([67], 11).low == 62  # C#4; B3 is too far below D4
+    assert tuple(folk_range([57, 86], 5)) == (57, 86)  # the seed's A3 and D6
+    assert tuple(folk_range([57, 86], 7)) == (55, 86)  # and G3, the tonic a tone below its lowest note
