@@ -123,9 +123,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"{name:58}{figure:>26.2f}")
     print(f"{f'n-gram, interpolated Kneser-Ney, order {ngram.order}':58}{ngram_test:>26.3f}")
     print(f"{'melodia event LSTM, one member, single pass':58}{single:>26.3f}")
-    print(f"{f'melodia, {len(models)} members, no transposition':58}{members_only:>26.3f}")
-    print(f"{f'melodia, {len(models)} members, +-{shifts} transpositions, whole pieces':58}{whole_pieces:>26.3f}")
-    print(f"{f'melodia, {len(models)} members, +-{shifts} transpositions, tempering {tempering:g}':58}{ours:>26.3f}")
+    mixed = f"{len(models)} member{'s' if len(models) > 1 else ''}"
+    if len(models) > 1:
+        print(f"{f'melodia, {mixed}, no transposition':58}{members_only:>26.3f}")
+    print(f"{f'melodia, {mixed}, +-{shifts} transpositions, whole pieces':58}{whole_pieces:>26.3f}")
+    print(f"{f'melodia, {mixed}, +-{shifts} transpositions, tempering {tempering:g}':58}{ours:>26.3f}")
     print()
     same = abs(command_total - sum(test_nll)) <= 1e-6 * abs(sum(test_nll))
     print(f"melodia evaluate on the test chorales written as MIDI: total {command_total:.4f} nats, "
