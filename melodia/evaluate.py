@@ -123,14 +123,10 @@ def component_log_probs(models: Sequence[MelodyLM], tokenizer: Tokenizer, sequen
     for index, tokens in enumerate(sequences):
         tokens = np.asarray(tokens, dtype=np.int64)
         pitched = pitch_map.pitched(tokens)
-        pitch = pitch_map.pitch_of[tokens]
         for shift in range(-shifts, shifts + 1):
-            outside = np.flatnonzero(pitched & ((pitch + shift < pitch_map.low) | (pitch + shift > pitch_map.high)))
-            end = int(outside[0]) if len(outside) else len(tokens)  # the tokens it can read
-            moved = tokens[:end].copy()
-            moved[pitched[:end]] += shift
+            moved = pitch_map.transposed(tokens, pitched, shift)  # the tokens it can read
             variants.append(moved)
-            places.append((index, shift + shifts, end))
+            places.append((index, shift + shifts, len(moved)))
             if conditions is not None:
                 labels.append(conditions[index])
     width = 2 * shifts + 1

@@ -91,7 +91,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     choices = {(k, b): valid.per_step(everyone, k, b) for k in range(MOST_SHIFTS + 1) for b in TEMPERINGS}
     shifts, tempering = min(choices, key=choices.__getitem__)
     test = Mixtures(models, tokenizer, corpus, "test", shifts)
-    ours = test.per_step(everyone, shifts, tempering)
+    test_nll = test.nll(everyone, shifts, tempering)
+    ours = sum(test_nll) / test.steps
     single = test.per_step([0], 0, 1.0)
     members_only = test.per_step(everyone, 0, tempering)
     whole_pieces = test.per_step(everyone, shifts, 1.0)
@@ -99,7 +100,6 @@ def main(argv: Sequence[str] | None = None) -> None:
               for split in ("train", "valid", "test")}
     ngram, by_order = choose_order(tokens["train"], tokens["valid"], len(tokenizer))
     ngram_test = sum(ngram.nll(t) for t in tokens["test"]) / test.steps
-    test_nll = test.nll(everyone, shifts, tempering)
     command_total = evaluate_command(paths, shifts, tempering)
 
     print(f"JSB Chorales, test split: {len(corpus.split('test'))} chorales, {test.steps} quarter-note steps")

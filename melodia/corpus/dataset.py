@@ -48,13 +48,13 @@ class PitchMap:
         pitches = self.pitch_of[tokens[pitched]]
         return self.low - int(pitches.min()), self.high - int(pitches.max())
 
-    def transposed(self, tokens: np.ndarray, pitched: np.ndarray, shift: int) -> np.ndarray | None:
-        """`tokens` moved by `shift` semitones, or None when a note would leave the pitch range."""
-        lowest, highest = self.shift_range(tokens, pitched)
-        if not lowest <= shift <= highest:
-            return None
-        moved = tokens.astype(np.int64)
-        moved[pitched] += shift
+    def transposed(self, tokens: np.ndarray, pitched: np.ndarray, shift: int) -> np.ndarray:
+        """`tokens` moved by `shift` semitones, up to (not including) the first note it would take out of the
+        pitch range: the whole sequence when every note stays in range."""
+        pitch = self.pitch_of[tokens] + shift
+        outside = np.flatnonzero(pitched & ((pitch < self.low) | (pitch > self.high)))
+        moved = tokens[:int(outside[0]) if len(outside) else len(tokens)].astype(np.int64)
+        moved[pitched[:len(moved)]] += shift
         return moved
 
     def pitched(self, tokens: np.ndarray) -> np.ndarray:
