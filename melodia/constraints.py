@@ -22,6 +22,7 @@ from melodia.form import form_letters
 from melodia.gm import INSTRUMENT_RANGES
 from melodia.score import TimeSignature
 from melodia.seed import Mode, parse_meter, parse_range
+from melodia.theory.pitch import note_name
 
 SCALE_CHOICES = ("strict", "soft", "off")
 # The longest melody asked for: sampling time grows with the length (a melody of 1000 bars took 25 CPU-s on a busy
@@ -66,8 +67,6 @@ class PitchRange(NamedTuple):
     high: int
 
     def __str__(self) -> str:
-        from melodia.display import note_name
-
         return f"{note_name(self.low)}:{note_name(self.high)}"
 
     @classmethod

@@ -32,11 +32,11 @@ import numpy as np
 
 from melodia.errors import MelodiaError
 from melodia.io.atomic import atomic_write_bytes
+from melodia.theory.pitch import SHARP_NAMES
 from melodia.tokenizers import GrammarState, Tokenizer
 from melodia.tokenizers.metrical import MetricalState
 
 CONTROL_NAMES = ("chord", "density", "register", "fill")
-ROOTS = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 KINDS = ("", "m", "7", "dim")  # major, minor, dominant seventh, diminished
 KIND_OF_QUALITY = {"": "", "6": "", "maj7": "", "aug": "", "sus4": "", "sus2": "", "m": "m", "m6": "m", "m7": "m",
                    "mmaj7": "m", "7": "7", "7sus4": "7", "dim": "dim", "m7b5": "dim", "dim7": "dim"}
@@ -45,7 +45,7 @@ REGISTERS = ("low", "mid", "high")
 REGISTER_FLOORS = (66.0, 71.0)  # mean pitch where mid (F#4) and high (B4) begin: a quarter of folk bars each
 FILL_TOP = 4
 VALUES: dict[str, list[str]] = {
-    "chord": ["unknown", *[f"{root}{kind}" for root in ROOTS for kind in KINDS]],
+    "chord": ["unknown", *[f"{root}{kind}" for root in SHARP_NAMES for kind in KINDS]],
     "density": ["unknown", *map(str, range(DENSITY_TOP)), f"{DENSITY_TOP}+"],
     "register": ["unknown", *REGISTERS],
     "fill": ["unknown", *map(str, range(1, FILL_TOP)), f"{FILL_TOP}+"],

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from melodia.errors import MelodiaError
-from melodia.score import PITCH_CLASS_NAMES, TICKS_PER_QUARTER, Score
+from melodia.score import TICKS_PER_QUARTER, Score
+from melodia.theory.pitch import note_name
 
 # Track colors (RGB), cycled: distinct on white, drums in grey.
 COLORS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
@@ -29,11 +30,6 @@ def _needs(module: str, what: str) -> Any:
     except ImportError:
         raise MelodiaError(f"{what} needs the Python package {module.split('.')[0]!r}: "
                            "pip install 'melodia[notebook]'") from None
-
-
-def note_name(pitch: int) -> str:
-    """MIDI pitch to a name with octave: 60 -> C4."""
-    return f"{PITCH_CLASS_NAMES[pitch % 12]}{pitch // 12 - 1}"
 
 
 def summary_html(score: Score) -> str:

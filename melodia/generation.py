@@ -40,6 +40,7 @@ from melodia.sampler import Constraint, Labels, Progress, Row, SamplingConfig, b
 from melodia.score import MINOR, ChordSymbol, KeySignature, Score, TimeSignature
 from melodia.seed import Mode, SeedError, SeedFile, read_seed, requested_key, seed_key
 from melodia.theory.key import SCALES
+from melodia.theory.pitch import note_name
 from melodia.tokenizers import EOS, Tokenizer
 from melodia.tokenizers.rules import (
     BarCount,
@@ -427,8 +428,6 @@ def _check_conflicts(seed: Score, mode: Mode, constraints: Constraints, tokenize
     if constraints.max_leap is not None and seed.note_count:
         last = max(seed.notes, key=lambda n: (n.onset_tick, n.pitch)).pitch
         if not (allowed & (np.abs(pitches - last) <= constraints.max_leap)).any():
-            from melodia.display import note_name
-
             raise GenerateError(f"the seed ends on {note_name(last)}, and {' and '.join(named)} with a largest leap of "
                                 f"{constraints.max_leap} leave no note to follow it; widen the range or the leap")
 

@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from melodia.errors import ScoreError
 from melodia.gm import program_name
-from melodia.theory.key import MAJOR, MINOR, PITCH_CLASS_NAMES, estimate_key
+from melodia.theory.key import MAJOR, MINOR, estimate_key
+from melodia.theory.meter import Meter
+from melodia.theory.pitch import PITCH_CLASS_NAMES
 
 if TYPE_CHECKING:
     import pretty_midi
@@ -72,6 +74,16 @@ class TimeSignature:
     @property
     def bar_ticks(self) -> int:
         return self.numerator * TICKS_PER_QUARTER * 4 // self.denominator
+
+    @property
+    def meter(self) -> Meter:
+        """Its beats (`melodia.theory.meter.Meter`)."""
+        return Meter(self.numerator, self.denominator)
+
+    @property
+    def beat_ticks(self) -> int:
+        """One beat in ticks: a dotted quarter in 6/8, 9/8 and 12/8, a dotted eighth in 6/16, else 1/denominator."""
+        return self.meter.beat_in(TICKS_PER_QUARTER)
 
     def __str__(self) -> str:
         return f"{self.numerator}/{self.denominator}"

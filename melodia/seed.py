@@ -23,7 +23,8 @@ from typing import Any
 
 from melodia.errors import MelodiaError
 from melodia.score import TICKS_PER_QUARTER, KeySignature, Note, Score, TempoChange, TimeSignature, Track
-from melodia.theory.key import ACCIDENTALS, LETTERS, MODE_WORDS, MODES, SEED, Key, KeyNameError, estimate_key
+from melodia.theory.key import MODE_WORDS, MODES, SEED, Key, KeyNameError, estimate_key
+from melodia.theory.pitch import ACCIDENTALS, LETTERS
 
 NOTE = re.compile(r"^([A-Ga-g])(##|bb|#|b)?(-?\d)?(?:/(\d+)(t)?(\.{0,2}))?(~)?$")
 REST = re.compile(r"^[rR](?:/(\d+)(t)?(\.{0,2}))?$")

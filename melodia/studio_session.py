@@ -36,6 +36,8 @@ from typing import Any
 
 from melodia.errors import MelodiaError
 from melodia.score import TICKS_PER_QUARTER, Score
+from melodia.theory.key import Key
+from melodia.theory.pitch import note_name
 
 DEFAULT_SEED = "D4 E4 F#4/8 G4/8 A4/2 key=D meter=6/8"
 DEFAULT_FOLDER = "melodia-kept"
@@ -164,9 +166,9 @@ def note_text(score: Score, most: int = NOTE_TEXT_NOTES) -> str:
     """The first `most` notes of the top line (the highest note at each onset) as seed-phrase text
     ('D4 E4 F#4/8 G4 A4/2~ A4/8 r/4 ...'), so that a melody can be read, and pasted back as a seed. A
     length is written when it changes, as the seed phrase reads it; one no single note value spells is
-    written as tied notes (rests: as several rests)."""
-    from melodia.display import note_name
-
+    written as tied notes (rests: as several rests). Notes are spelled in the score's key (G#4 in A minor)."""
+    signature = score.key_signatures[0] if score.key_signatures else None
+    key = Key(signature.tonic, signature.mode) if signature else None
     line = [next(group) for _, group in groupby(sorted(score.notes, key=lambda n: (n.onset_tick, -n.pitch)),
                                                 key=lambda n: n.onset_tick)]
     words: list[str] = []
@@ -177,8 +179,8 @@ def note_text(score: Score, most: int = NOTE_TEXT_NOTES) -> str:
             length = piece
         pieces = _pieces(Fraction(note.duration_tick, TICKS_PER_QUARTER)) or [_nearest(Fraction(1, 32))]
         for number, (text, piece) in enumerate(pieces, start=1):
-            words.append(note_name(note.pitch) + (text if piece != length else "") + ("~" if number < len(pieces)
-                                                                                        else ""))
+            tie = "~" if number < len(pieces) else ""
+            words.append(note_name(note.pitch, key) + (text if piece != length else "") + tie)
             length = piece
         end = max(end, note.end_tick)
     return " ".join(words) + (" ..." if len(line) > most else "")

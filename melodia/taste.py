@@ -46,10 +46,8 @@ def features(score: Score, after_tick: int = 0) -> np.ndarray:
     quarters = np.array([note.duration_tick / TICKS_PER_QUARTER for note in line])
     nearest = np.abs(quarters[:, None] - np.array(LENGTH_BINS)[None, :]).argmin(1)
     lengths = np.bincount(nearest, minlength=len(LENGTH_BINS)) / len(line)
-    from melodia.metrics import beat_ticks
-
     meter = score.time_signatures[0] if score.time_signatures else None
-    beat = beat_ticks(meter) if meter else TICKS_PER_QUARTER
+    beat = meter.beat_ticks if meter else TICKS_PER_QUARTER
     onsets = np.array([note.onset_tick for note in line])
     ends = onsets + np.array([note.duration_tick for note in line])
     off_beat = onsets % beat != 0

@@ -49,7 +49,7 @@ from melodia.finetune import finetune
 from melodia.generation import generate, read_seed, settings_record
 from melodia.io.midi import write_midi
 from melodia.learn import LearnSettings, learn
-from melodia.metrics import SCALAR_METRICS, beat_ticks, ends_on_tonic, heard_key
+from melodia.metrics import SCALAR_METRICS, ends_on_tonic, heard_key
 from melodia.modelfile import load_model
 from melodia.score import Note, Score
 from melodia.studio_session import StudioSettings
@@ -75,7 +75,7 @@ def stepwise(score: Score, seed_end: int) -> float:
 
 def dotted(score: Score, seed_end: int) -> float:
     notes = _continuation(score, seed_end)
-    beat = beat_ticks(score.time_signatures[0])
+    beat = score.time_signatures[0].beat_ticks
     dots = sum(n.duration_tick in (180, 360, 720, 1440) for n in notes)
     syncopated = sum(n.onset_tick % beat != 0 and (n.onset_tick // beat) != ((n.end_tick - 1) // beat)
                      for n in notes)

@@ -36,14 +36,14 @@ from typing import Any
 import music21
 import numpy as np
 
-from melodia.display import note_name
 from melodia.errors import MelodiaError
 from melodia.harmony import harmonize, melody_of
 from melodia.io import read_score
-from melodia.metrics import beat_ticks, classical
+from melodia.metrics import classical
 from melodia.score import TICKS_PER_QUARTER, ChordSymbol, Note, Score
 from melodia.style import load_style, stylize
 from melodia.style.harmony import tune_key
+from melodia.theory.pitch import note_name
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(music21.__file__).parent / "corpus"
@@ -168,7 +168,7 @@ def measure_result(name: str, preset: str, tune: Score, styled: Score, seconds: 
     melody = melody_of(tune)
     voices = voices_of(styled)
     bar = tune.initial_time_signature().bar_ticks
-    beat = beat_ticks(tune.initial_time_signature())
+    beat = tune.initial_time_signature().beat_ticks
     shift = classical.best_shift(melody, voices[0], range(0, 8 * bar + 1, beat), HUMANIZED)
     kept = classical.melody_unchanged(melody, voices[0], (shift,))
     near = classical.melody_unchanged(melody, voices[0], (shift,), HUMANIZED)

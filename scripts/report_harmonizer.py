@@ -33,6 +33,7 @@ from melodia.harmony.sampling import Sampling
 from melodia.harmony.voiceleading import FAULT_KINDS, SATB_RANGES, fault_counts
 from melodia.io import read_score, write_score
 from melodia.seed import parse_seed
+from melodia.theory.pitch import note_name
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -185,8 +186,6 @@ def robustness(model_path: str) -> list[str]:
 
 def note_text(score: melodia.Score, bars: int = 4) -> str:
     """Each voice's notes in its first `bars` bars, as melodia's note names with quarter-note lengths."""
-    from melodia.display import note_name
-
     end = score.bar_starts()[min(bars, len(score.bar_starts()) - 1)] if score.bar_count() > bars else score.end_tick
     lines = []
     for track in score.tracks:

@@ -22,7 +22,6 @@ from typing import Any
 
 import music21
 
-from melodia.display import note_name
 from melodia.errors import StyleError
 from melodia.io import read_score
 from melodia.score import TICKS_PER_QUARTER, Note, Score, Track
@@ -30,6 +29,7 @@ from melodia.style import load_instrumentation, load_style, preset_names, styliz
 from melodia.style.arrange import melody_track
 from melodia.style.piano import hand_faults
 from melodia.style.roles import detect_voices, melody_track_index
+from melodia.theory.pitch import note_name
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"

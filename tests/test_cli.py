@@ -19,7 +19,7 @@ from helpers import MELODY, README_SEED, job_file, untrained
 from melodia import read_score
 from melodia.modelfile import save_model
 from melodia.play import ALSA_OUTPUTS
-from melodia.score import PITCH_CLASS_NAMES
+from melodia.theory.pitch import PITCH_CLASS_NAMES
 from melodia.tokenizers import TokenizerConfig, tokenizer_from_config
 
 

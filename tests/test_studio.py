@@ -9,6 +9,7 @@ import pytest
 
 from melodia.errors import MelodiaError, StyleError
 from melodia.io import read_score
+from melodia.score import MAJOR, MINOR, KeySignature
 from melodia.seed import parse_seed
 from melodia.studio_session import Candidate, Studio, StudioError, StudioSettings, note_text, read_kept
 
@@ -71,6 +72,15 @@ def test_note_text_reads_back_as_the_same_notes(candidates: list[Candidate]) -> 
         text = note_text(candidate.melody, most=1000)
         assert _line(parse_seed(text)[0]) == _line(candidate.melody)
     assert note_text(candidates[0].melody, most=3).endswith("F#4/8 ...")
+
+
+def test_note_text_spells_notes_in_the_melodys_key() -> None:
+    """The leading note of A minor is G#, not Ab (the one name a pitch had before the theory layer)."""
+    melody = parse_seed("A4 B4 C5 Ab4 A4/2")[0]
+    melody.key_signatures = [KeySignature(0, 9, MINOR)]
+    assert note_text(melody) == "A4 B4 C5 G#4 A4/2"
+    melody.key_signatures = [KeySignature(0, 1, MAJOR)]  # Db major: B is Cb
+    assert note_text(parse_seed("Db4 B3 Bb3")[0]) == "C#4 B3 Bb3" and note_text(melody).split()[1] == "Cb5"
 
 
 @pytest.mark.parametrize("number", [2, 4, 7])

@@ -1,5 +1,5 @@
-"""The music-theory layer (melodia/theory/): one Key type, one key estimator with named policies, and the
-meter that bar lines imply."""
+"""The music-theory layer (melodia/theory/): one Key type, one key estimator with named policies, one meter
+(its beats and strong beats), and the meter that bar lines imply."""
 
 from __future__ import annotations
 
@@ -13,10 +13,18 @@ from conftest import DATA
 
 from melodia.analysis import estimate_key as analysis_estimate_key
 from melodia.analysis import key_correlations
+from melodia.harmony.data import OFFBEAT, STEP_TICKS, metre_features
 from melodia.io import read_score
+from melodia.metrics import on_strong_beat
+from melodia.metrics.classical import beat_starts
+from melodia.score import TICKS_PER_QUARTER, Note, Score, TimeSignature, Track
 from melodia.seed import SeedFile, parse_seed, read_seed, seed_key
+from melodia.style.harmony import slots_of
 from melodia.theory.key import HEARD, KEY_POLICIES, KRUMHANSL, OLD_SEED, SEED, Key, KeyNameError, estimate_key
-from melodia.theory.meter import meter_of_bars
+from melodia.theory.meter import Meter, meter_of_bars
+from melodia.theory.pitch import key_signature, note_name, pitch_class_name
+from melodia.tokenizers import MetricalTokenizer, TokenizerConfig
+from melodia.tokenizers.rules import beat_steps, strong_positions
 
 MUSIC21_MIDI = Path(music21.__file__).parent / "midi" / "testPrimitive"
 
@@ -114,3 +122,83 @@ def test_the_meter_of_bar_lines(bars: str, meter: tuple[int, int]) -> None:
 
 def test_no_bars_no_meter() -> None:
     assert meter_of_bars([]) is None
+
+
+@pytest.mark.parametrize(("meter", "beat", "beats", "strong", "compound"), [
+    ((2, 4), Fraction(1), 2, (0,), False),
+    ((3, 4), Fraction(1), 3, (0,), False),
+    ((4, 4), Fraction(1), 4, (0, 2), False),
+    ((2, 2), Fraction(2), 2, (0,), False),
+    ((6, 8), Fraction(3, 2), 2, (0,), True),
+    ((9, 8), Fraction(3, 2), 3, (0,), True),
+    ((12, 8), Fraction(3, 2), 4, (0, 2), True),
+    ((6, 16), Fraction(3, 4), 2, (0,), True),
+    ((12, 16), Fraction(3, 4), 4, (0, 2), True),
+    ((5, 4), Fraction(1), 5, (0,), False),
+    ((7, 8), Fraction(1, 2), 7, (0,), False),
+    ((3, 8), Fraction(1, 2), 3, (0,), False),
+    ((6, 4), Fraction(1), 6, (0, 3), False),
+])
+def test_a_meters_beats(meter: tuple[int, int], beat: Fraction, beats: int, strong: tuple[int, ...],
+                        compound: bool) -> None:
+    each = Meter(*meter)
+    assert (each.beat, each.beats, each.strong_beats, each.compound) == (beat, beats, strong, compound)
+    assert each.beat * each.beats == each.bar
+
+
+@pytest.mark.parametrize("meter", [(2, 4), (3, 4), (4, 4), (6, 8), (9, 8), (12, 8), (6, 16), (5, 4), (7, 8)])
+def test_every_step_asks_the_one_meter(meter: tuple[int, int]) -> None:
+    """Metrics, harmonizer features, generation rules and the style step hear the same beats. Until the theory
+    layer they did not: two of them tested `denominator == 8` for a compound meter and two `>= 8`, so a 6/16
+    bar had six sixteenth beats in the metrics and two dotted-eighth beats in the style step."""
+    signature = TimeSignature(0, *meter)
+    beat = signature.beat_ticks
+    assert beat == Meter(*meter).beat * TICKS_PER_QUARTER
+    bar = signature.bar_ticks
+    score = Score([Track("line", 0, False, [Note(60, 80, tick, 60) for tick in range(0, 2 * bar, 60)])],
+                  time_signatures=[signature])
+    assert beat_starts(score, 0, bar) == list(range(0, bar, beat))
+    assert [t for t in range(0, bar, 60) if on_strong_beat(score, t)] == [b * beat for b in Meter(*meter).strong_beats]
+    tokenizer = MetricalTokenizer(TokenizerConfig())
+    steps_per_quarter = tokenizer.grid.steps_per_quarter
+    assert beat_steps(tokenizer, *meter) * TICKS_PER_QUARTER == beat * steps_per_quarter
+    grid_beat = beat * steps_per_quarter // TICKS_PER_QUARTER
+    assert strong_positions(bar * steps_per_quarter // TICKS_PER_QUARTER, grid_beat) == \
+        [b * grid_beat for b in Meter(*meter).strong_beats]
+    full = [slot for slot in slots_of(score, 2 * bar) if slot.start < bar]
+    assert sum(slot.beats for slot in full) == Meter(*meter).beats
+    assert {slot.beat for slot in full} == {beat}
+    if beat % STEP_TICKS == 0:  # the harmonizer's grid (eighths) holds the beat
+        steps = 2 * bar // STEP_TICKS
+        _, strength = metre_features(score, steps)
+        assert list(np.flatnonzero(strength[: bar // STEP_TICKS] > OFFBEAT) * STEP_TICKS) == list(range(0, bar, beat))
+
+
+@pytest.mark.parametrize(("key", "names"), [
+    ("C", "C C# D Eb E F F# G G# A Bb B"),
+    ("A minor", "C C# D Eb E F F# G G# A Bb B"),  # the raised sixth and seventh: F# and G#
+    ("F", "C Db D Eb E F F# G Ab A Bb B"),
+    ("D minor", "C C# D Eb E F F# G Ab A Bb B"),  # C#, the leading note; Bb from the signature
+    ("E", "B# C# D D# E E# F# G G# A A# B"),  # G natural, the flattened third, not F##
+    ("C# minor", "B# C# D D# E E# F# G G# A A# B"),  # B#, the leading note
+    ("Db", "C Db D Eb Fb F Gb G Ab A Bb Cb"),
+    ("G#m", "B# C# D D# E E# F# F## G# A A# B"),  # F##, the leading note of G# minor
+    ("D mixolydian", "C C# D D# E F F# G G# A Bb B"),  # C natural, its own seventh
+])
+def test_pitch_names_are_spelled_in_the_key(key: str, names: str) -> None:
+    assert " ".join(pitch_class_name(pc, Key.parse(key)) for pc in range(12)) == names
+
+
+def test_a_key_signature_and_note_names_with_octaves() -> None:
+    assert [key_signature(Key.parse(k)) for k in ("C", "G", "F#", "Db", "Am", "Ebm", "D dorian")] == \
+        [0, 1, 6, -5, 0, -6, 0]
+    assert (note_name(68), note_name(68, Key.parse("Am")), note_name(70, Key.parse("F"))) == ("Ab4", "G#4", "Bb4")
+    assert note_name(60, Key.parse("C#m")) == "B#3"  # B#3 sounds as C4: the octave goes with the letter
+    assert note_name(59, Key.parse("Db")) == "Cb4"
+
+
+@pytest.mark.parametrize("key", ["C", "G", "E", "F#", "C#m", "G#m", "Db", "Ebm", "Bb mixolydian", "A dorian"])
+def test_every_spelled_name_reads_back_as_its_pitch(key: str) -> None:
+    pitches = list(range(36, 97))
+    text = " ".join(note_name(pitch, Key.parse(key)) for pitch in pitches)
+    assert [n.pitch for n in parse_seed(text)[0].notes] == pitches

@@ -37,7 +37,8 @@ from melodia.corpus.recipe import Recipe, Source
 from melodia.errors import MelodiaError
 from melodia.io.atomic import atomic_write_bytes, atomic_write_text
 from melodia.io.music21 import patiently
-from melodia.score import PITCH_CLASS_NAMES, Score
+from melodia.score import Score
+from melodia.theory.pitch import PITCH_CLASS_NAMES
 from melodia.tokenizers import TokenizerConfig, tokenizer_from_config
 from melodia.tokenizers.grid import DRUM_KEY, QuantizedScore
 

@@ -85,13 +85,11 @@ def melody_of(score: Score, track: int | str | None = None) -> list[Note]:
 def phrase_ends(notes: list[Note], score: Score) -> list[Note]:
     """Notes that end phrases, where a melody carries no fermatas: the last note, and notes held at least
     a beat and twice the usual length that start on a beat after the first bar."""
-    from melodia.metrics import beat_ticks
-
     usual = median(n.duration_tick for n in notes)
     ends = [notes[-1]]
     bar_ticks = score.initial_time_signature().bar_ticks
     for note in notes[:-1]:
-        beat = beat_ticks(score.time_signature_at(note.onset_tick))
+        beat = score.time_signature_at(note.onset_tick).beat_ticks
         if note.duration_tick >= max(beat, 2 * usual) and note.onset_tick % beat == 0 \
                 and note.onset_tick >= bar_ticks:
             ends.append(note)

@@ -53,20 +53,13 @@ class Chorale:
         return int(self.pitches.shape[1])
 
 
-def beat_steps(numerator: int, denominator: int) -> int:
-    """Steps in one beat: a dotted quarter in 6/8, 9/8 and 12/8, else one 1/denominator note."""
-    if denominator == 8 and numerator % 3 == 0 and numerator > 3:
-        return 3
-    return max(1, 4 * STEPS_PER_QUARTER // denominator)
-
-
 def metre_features(score: Score, steps: int) -> tuple[np.ndarray, np.ndarray]:
     """Per step, the position in its bar (in steps, capped) and its metrical strength."""
     position = np.zeros(steps, dtype=np.int64)
     strength = np.zeros(steps, dtype=np.int64)
-    for start, length, meter in score.bars(steps * STEP_TICKS):
+    for start, length, signature in score.bars(steps * STEP_TICKS):
         first, last = -(-start // STEP_TICKS), min(steps, -(-(start + length) // STEP_TICKS))
-        beat = beat_steps(meter.numerator, meter.denominator)
+        beat = signature.meter.beat_in(STEPS_PER_QUARTER)
         offsets = np.arange(last - first) + (first * STEP_TICKS - start) // STEP_TICKS
         position[first:last] = np.minimum(offsets, MAX_BAR_POSITION)
         strength[first:last] = np.where(offsets == 0, DOWNBEAT, np.where(offsets % beat == 0, BEAT, OFFBEAT))

@@ -99,12 +99,10 @@ def rules_of(melody: Chorale) -> StepRules:
 
 def meter_rules(score: Score, notes: list[Note], steps: int) -> StepRules:
     """Beats of the score's meter, holds inside compound beats, and the soprano heard before each step."""
-    from melodia.metrics import beat_ticks
-
     beat_start = np.zeros(steps, dtype=bool)
     may_strike = np.ones(steps, dtype=bool)
     for start, length, meter in score.bars(steps * STEP_TICKS):
-        beat = beat_ticks(meter)
+        beat = meter.beat_ticks
         for tick in range(start, start + length, beat):
             if tick % STEP_TICKS == 0 and tick // STEP_TICKS < steps:
                 beat_start[tick // STEP_TICKS] = True

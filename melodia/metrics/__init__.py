@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 
 from melodia.analysis import MAJOR_SCALE, MINOR_SCALE, key_of
-from melodia.score import MINOR, TICKS_PER_QUARTER, Note, Score, TimeSignature
+from melodia.score import MINOR, TICKS_PER_QUARTER, Note, Score
 from melodia.theory.key import HEARD, Key, estimate_key
+from melodia.theory.meter import strong_beats
 
 SIXTEENTH = TICKS_PER_QUARTER // 4
 INTERVAL_BINS = 25  # -12..+12 semitones; larger leaps fold into the end bins
@@ -201,13 +202,6 @@ def repetition(score: Score) -> float:
     return repeated / len(bars) if bars else 0.0
 
 
-def beat_ticks(meter: TimeSignature) -> int:
-    """The beat of `meter` in ticks: a dotted quarter in compound meters (6/8, 9/8, 12/8), else 1/denominator."""
-    if meter.denominator == 8 and meter.numerator % 3 == 0 and meter.numerator > 3:
-        return 3 * TICKS_PER_QUARTER // 2
-    return 4 * TICKS_PER_QUARTER // meter.denominator
-
-
 def phrase_parallelism(score: Score) -> float:
     """Share of bars (with notes, from bar 5 on) equal to the bar 4, 8 or 12 bars before."""
     bars = _bar_patterns(score)
@@ -231,17 +225,16 @@ def final_note_beats(score: Score) -> float:
     line = melody(score)
     if not line:
         return 0.0
-    return line[-1].duration_tick / beat_ticks(score.time_signature_at(line[-1].onset_tick))
+    return line[-1].duration_tick / score.time_signature_at(line[-1].onset_tick).beat_ticks
 
 
 def on_strong_beat(score: Score, tick: int) -> bool:
     """Whether `tick` falls on the first beat of its bar, or on the middle beat of a bar of 4 or 6 beats."""
     bar_start = max(start for start in score.bar_starts(tick) if start <= tick)
     meter = score.time_signature_at(tick)
-    beat = beat_ticks(meter)
-    beats = max(1, meter.bar_ticks // beat)
+    beat = meter.beat_ticks
     offset = tick - bar_start
-    return offset % beat == 0 and (offset == 0 or (beats in (4, 6) and offset // beat == beats // 2))
+    return offset % beat == 0 and offset // beat in strong_beats(max(1, meter.bar_ticks // beat))
 
 
 def ends_on_tonic(score: Score, tonic: int) -> bool:
@@ -272,7 +265,7 @@ def cadence_rate(score: Score, phrase_bars: int = 4) -> float:
         last_bar = max(start for start in starts if start < end)
         note = before[-1] if before else None
         stable += bool(note and note.onset_tick >= last_bar and note.pitch % 12 in triad
-                       and note.duration_tick >= beat_ticks(score.time_signature_at(note.onset_tick)))
+                       and note.duration_tick >= score.time_signature_at(note.onset_tick).beat_ticks)
     return stable / len(phrase_ends)
 
 
@@ -349,7 +342,7 @@ def junction(score: Score, tick: int) -> tuple[int, float, float] | None:
     if not before or not after:
         return None
     last, first = before[-1], after[0]
-    beat = beat_ticks(score.time_signature_at(last.onset_tick))
+    beat = score.time_signature_at(last.onset_tick).beat_ticks
     return (abs(first.pitch - last.pitch), max(first.onset_tick - last.end_tick, 0) / beat,
             last.duration_tick / beat)
 

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from melodia.metrics import beat_ticks, tonic_of
+from melodia.metrics import tonic_of
 from melodia.score import ChordSymbol, Note, Score, Track
 
 Voice = Sequence[Note]
@@ -90,7 +90,7 @@ def beat_starts(score: Score, start_tick: int, end_tick: int) -> list[int]:
     """The beats of the score's meter (dotted quarters in 6/8, halves in 2/2) from `start_tick` up to `end_tick`."""
     ticks = []
     for start, length, meter in score.bars(max(start_tick, end_tick - 1)):
-        beat = beat_ticks(meter)
+        beat = meter.beat_ticks
         ticks += [t for t in range(start, start + length, beat) if start_tick <= t < end_tick]
     return ticks
 

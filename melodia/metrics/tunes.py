@@ -12,7 +12,7 @@ from collections import Counter
 
 import numpy as np
 
-from melodia.metrics import beat_ticks, melody, notes_by_bar
+from melodia.metrics import melody, notes_by_bar
 from melodia.score import Note, Playing, Score
 
 SIXTEENTH_TICKS = 120
@@ -76,7 +76,7 @@ def tie_rate(score: Score) -> float:
 def _beat_position(score: Score, note: Note) -> tuple[int, int]:
     """The note's onset within its bar, in ticks, and the beat of the meter there."""
     starts = score.bar_starts(note.onset_tick)
-    return note.onset_tick - starts[-1], beat_ticks(score.time_signature_at(note.onset_tick))
+    return note.onset_tick - starts[-1], score.time_signature_at(note.onset_tick).beat_ticks
 
 
 def held_offbeat_rate(score: Score) -> float:

@@ -12,13 +12,12 @@ from dataclasses import replace
 from itertools import combinations, groupby, pairwise, product
 
 from melodia.score import TICKS_PER_QUARTER, Note
-from melodia.style.harmony import Bar, Chord, beat_of, chord_tones_at, scale_of
+from melodia.style.harmony import Bar, Chord, chord_tones_at, scale_of
 
 __all__ = [
     "Bar",
     "Chord",
     "bass_part",
-    "beat_of",
     "counter_melody",
     "drum_part",
     "harmony_part",

@@ -167,11 +167,9 @@ def ritardando(score: Score, bars: int = 2, slowest: float = 0.6) -> Score:
     written = score.bars(max(score.end_tick - 1, 0))
     if not written or not 0.1 <= slowest <= 1:
         return score
-    from melodia.style.harmony import beat_of
-
     start = written[max(len(written) - bars, 0)][0]
-    beats = sorted({s + b * beat_of(ts)[0] for s, length, ts in written if s >= start
-                    for b in range(-(-length // beat_of(ts)[0])) if s + b * beat_of(ts)[0] < score.end_tick})
+    beats = sorted({s + b * ts.beat_ticks for s, length, ts in written if s >= start
+                    for b in range(-(-length // ts.beat_ticks)) if s + b * ts.beat_ticks < score.end_tick})
     base = next((t.bpm for t in reversed(score.tempos) if t.tick <= start), score.initial_bpm())
     kept = [t for t in score.tempos if t.tick < start]
     steps = max(len(beats) - 1, 1)

@@ -38,7 +38,8 @@ import numpy as np
 
 from melodia.analysis import MAJOR_SCALE, MINOR_SCALE, key_correlations
 from melodia.errors import StyleError
-from melodia.score import MAJOR, MINOR, TICKS_PER_QUARTER, ChordSymbol, Note, Score, TimeSignature
+from melodia.score import MAJOR, MINOR, ChordSymbol, Note, Score
+from melodia.theory.pitch import FLAT_NAMES, LETTERS, SHARP_NAMES
 
 QUALITIES: dict[str, tuple[int, ...]] = {
     "": (0, 4, 7), "m": (0, 3, 7), "dim": (0, 3, 6), "aug": (0, 4, 8), "sus4": (0, 5, 7), "sus2": (0, 2, 7),
@@ -48,9 +49,6 @@ QUALITIES: dict[str, tuple[int, ...]] = {
 ALIASES = {"maj": "", "M": "", "min": "m", "-": "m", "M7": "maj7", "ø": "m7b5", "ø7": "m7b5", "°": "dim",
            "°7": "dim7", "+": "aug", "min7": "m7", "-7": "m7",
            "7sus": "7sus4", "sus": "sus4"}
-SHARP_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
-FLAT_NAMES = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
-LETTERS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 PHRASE_BARS = 4
 
 
@@ -241,13 +239,6 @@ def scale_of(tonic: int, mode: str) -> list[int]:
     return [(tonic + step) % 12 for step in (MAJOR_SCALE if mode == MAJOR else MINOR_SCALE)]
 
 
-def beat_of(ts: TimeSignature) -> tuple[int, int]:
-    """(beat length in ticks, beats in a bar): compound meters (6/8, 9/8, 12/8) beat in dotted quarters."""
-    if ts.denominator >= 8 and ts.numerator % 3 == 0 and ts.numerator > 3:
-        return 3 * TICKS_PER_QUARTER * 4 // ts.denominator, ts.numerator // 3
-    return TICKS_PER_QUARTER * 4 // ts.denominator, ts.numerator
-
-
 # --- slots -------------------------------------------------------------------------------------------
 
 def slots_of(score: Score, end_tick: int) -> list[Bar]:
@@ -260,9 +251,8 @@ def slots_of(score: Score, end_tick: int) -> list[Bar]:
     placeholder = Chord(0)
     for index, (start, length, ts) in enumerate(written):
         number = index - 1 if pickup else index
-        beat, beats = beat_of(ts)
-        if pickup and index == 0:
-            beat, beats = beat_of(written[1][2])
+        meter = written[1][2] if pickup and index == 0 else ts
+        beat, beats = meter.beat_ticks, meter.meter.beats
         beats = max(min(beats, length // beat), 1) if length < ts.bar_ticks or (pickup and index == 0) else beats
         phrase_end = number >= 0 and ((number + 1) % PHRASE_BARS == 0 or index == len(written) - 1)
         halves = length == ts.bar_ticks and (beats == 4 or (beats == 2 and beat % 3 == 0 and beat > 480))

@@ -21,7 +21,7 @@ import numpy as np
 
 from melodia.analysis import estimate_key
 from melodia.score import MINOR, TICKS_PER_QUARTER, Note, Score, TimeSignature, Track
-from melodia.style.harmony import beat_of, parse_symbol, slots_of
+from melodia.style.harmony import parse_symbol, slots_of
 from melodia.style.templates import Instrumentation, Rhythm
 
 SIX_EIGHT = TimeSignature(0, 6, 8)
@@ -126,7 +126,7 @@ def _strong_beats(styled: Score, melody: list[Note]) -> tuple[int, int]:
 def _clashes(melody: list[Note], others: list[Note], styled: Score) -> int:
     count = 0
     for note in melody:
-        beat = beat_of(styled.time_signature_at(note.onset_tick))[0]
+        beat = styled.time_signature_at(note.onset_tick).beat_ticks
         if any(min(note.end_tick, o.end_tick) - max(note.onset_tick, o.onset_tick) >= beat
                and (note.pitch - o.pitch) % 12 in (1, 11) for o in others):
             count += 1
@@ -157,7 +157,7 @@ def beats_moved_by(rhythm: Rhythm, meter: TimeSignature = SIX_EIGHT, bars: int =
     of sixteenths."""
     from melodia.style.rhythm import perform
 
-    beat = beat_of(meter)[0]
+    beat = meter.beat_ticks
     notes = [Note(60 + i % 12, 80, i * 120, 120) for i in range(bars * meter.bar_ticks // 120)]
     out = perform(Score([Track("", 0, False, notes)], time_signatures=[meter]), rhythm)
     after = {n.onset_tick for n in out.tracks[0].notes}

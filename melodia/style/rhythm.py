@@ -247,8 +247,7 @@ def _swing_map(score: Score, ratio: float, unit: int) -> Callable[[np.ndarray], 
 
 def _swing_beat(ts: TimeSignature, unit: int) -> tuple[int, int]:
     """(beat in ticks, swing unit in ticks) for bars of `ts`."""
-    compound = ts.denominator >= 8 and ts.numerator % 3 == 0 and ts.numerator > 3
-    if compound:
+    if ts.meter.compound:
         eighth = TICKS_PER_QUARTER * 4 // ts.denominator
         return eighth, max(unit // 2, 1)
     return max(TICKS_PER_QUARTER * 4 // ts.denominator, 2 * unit), unit

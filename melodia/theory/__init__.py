@@ -1,9 +1,11 @@
-"""Music theory at the bottom of melodia: keys and their estimation (`melodia.theory.key`), meters
-(`melodia.theory.meter`). These modules import nothing else of melodia but its errors, so every
-other module may ask them."""
+"""Music theory at the bottom of melodia: pitch names spelled in a key (`melodia.theory.pitch`), keys and
+their estimation (`melodia.theory.key`), meters and their beats (`melodia.theory.meter`). These modules
+import nothing else of melodia but its errors, so every other module may ask them."""
 
 from __future__ import annotations
 
 from melodia.theory.key import KEY_POLICIES, Key, KeyPolicy, estimate_key
+from melodia.theory.meter import Meter
+from melodia.theory.pitch import note_name, pitch_class_name
 
-__all__ = ["KEY_POLICIES", "Key", "KeyPolicy", "estimate_key"]
+__all__ = ["KEY_POLICIES", "Key", "KeyPolicy", "Meter", "estimate_key", "note_name", "pitch_class_name"]

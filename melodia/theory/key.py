@@ -21,14 +21,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from melodia.errors import MelodiaError
+from melodia.theory.pitch import ACCIDENTALS, LETTERS, PITCH_CLASS_NAMES
 
 if TYPE_CHECKING:  # numpy is imported where keys are estimated, so that `melodia --help` stays light
     import numpy as np
 
 MAJOR, MINOR = "major", "minor"
-PITCH_CLASS_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
-LETTERS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-ACCIDENTALS = {None: 0, "#": 1, "##": 2, "b": -1, "bb": -2}
 
 # Scale steps above the tonic, by mode name (the modes a key may be in).
 SCALES: dict[str, tuple[int, ...]] = {

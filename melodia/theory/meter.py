@@ -6,15 +6,66 @@ A fragment written with bar lines but no time signature ('GAB cBA|BGE D3|') says
 are: 3 quarters here. That length is 3/4 or 6/8; the notes choose between them: the meter whose beats
 the notes keep (no note struck off a beat and held across the next) wins, and where both are kept,
 a line of eighths is read in compound time (jigs), one of quarters in simple time.
+
+A meter's beats (`Meter`), the one definition every other module asks:
+
+    Meter(6, 8).beat -> 3/2 (a dotted quarter)    Meter(6, 8).beats -> 2    Meter(4, 4).strong_beats -> (0, 2)
+
+A meter is compound when its numerator is a multiple of 3 above 3 and its note value an eighth or shorter
+(6/8, 9/8, 12/8, 6/16, 12/16): it beats in dotted notes, three of its written notes each. Every other meter
+beats in its written note value (2/4, 3/4, 4/4, 2/2, 3/8, 6/4; odd meters such as 5/4 and 7/8 count each of
+their notes a beat, their grouping, 3+2 or 2+3, being the piece's own).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 
 Bar = Sequence[tuple[Fraction, Fraction]]  # (onset within the bar, duration) of each note, in quarter notes
+
+
+@dataclass(frozen=True)
+class Meter:
+    """The beats of bars of `numerator` notes of value 1/`denominator` (lengths in quarter notes)."""
+
+    numerator: int
+    denominator: int
+
+    @property
+    def compound(self) -> bool:
+        """Beats in dotted notes, three written notes each: 6/8, 9/8, 12/8, 6/16, 12/16."""
+        return self.denominator >= 8 and self.numerator % 3 == 0 and self.numerator > 3
+
+    @property
+    def bar(self) -> Fraction:
+        return Fraction(4 * self.numerator, self.denominator)
+
+    @property
+    def beat(self) -> Fraction:
+        """One beat: a dotted note in a compound meter, else the written note value."""
+        return Fraction(12 if self.compound else 4, self.denominator)
+
+    @property
+    def beats(self) -> int:
+        """Beats in a bar."""
+        return self.numerator // 3 if self.compound else self.numerator
+
+    @property
+    def strong_beats(self) -> tuple[int, ...]:
+        return strong_beats(self.beats)
+
+    def beat_in(self, units_per_quarter: int) -> int:
+        """The beat in units of 1/`units_per_quarter` quarter note (ticks, grid steps), at least one."""
+        return max(1, int(self.beat * units_per_quarter))
+
+
+def strong_beats(beats: int) -> tuple[int, ...]:
+    """The strong beats of a bar of `beats` beats, counted from 0: the first, and the middle one of a bar of
+    4 or 6 beats."""
+    return (0, beats // 2) if beats in (4, 6) else (0,)
 
 
 def meter_of_bars(bars: Sequence[tuple[Fraction, Bar]]) -> tuple[int, int] | None:
@@ -46,16 +97,9 @@ def _meters(length: Fraction) -> list[tuple[int, int]]:
     return [meter for meter in meters if meter[0] <= 32]
 
 
-def _beat(meter: tuple[int, int]) -> Fraction:
-    numerator, denominator = meter
-    if denominator == 8 and numerator % 3 == 0 and numerator > 3:
-        return Fraction(3, 2)  # compound: a dotted quarter
-    return Fraction(4, denominator)
-
-
 def _syncopations(bars: Sequence[Bar], meter: tuple[int, int]) -> int:
     """Notes struck off the beat and held across the next beat."""
-    beat = _beat(meter)
+    beat = Meter(*meter).beat
     return sum(1 for bar in bars for onset, duration in bar
                if onset % beat and (onset // beat + 1) * beat < onset + duration)
 
@@ -64,5 +108,5 @@ def _tie_break(bars: Sequence[Bar], meter: tuple[int, int]) -> int:
     """0 for the meter a line like this is usually written in: compound for eighths, simple for longer notes."""
     durations = sorted(duration for bar in bars for _, duration in bar)
     eighths = bool(durations) and durations[len(durations) // 2] <= Fraction(1, 2)
-    compound = _beat(meter) == Fraction(3, 2)
+    compound = Meter(*meter).compound
     return 0 if compound == eighths else 1

@@ -14,24 +14,21 @@ from abc import ABC, abstractmethod
 import numpy as np
 
 from melodia.errors import TokenizerError
-from melodia.score import TICKS_PER_QUARTER, TimeSignature
+from melodia.theory.meter import Meter, strong_beats
 from melodia.tokenizers.base import EOS, GrammarState, Tokenizer
 from melodia.tokenizers.metrical import MetricalState
 
 
 def beat_steps(tokenizer: Tokenizer, numerator: int, denominator: int) -> int:
-    """The meter's beat in grid steps (a dotted quarter in 6/8, 9/8, 12/8)."""
-    from melodia.metrics import beat_ticks
-
-    return beat_ticks(TimeSignature(0, numerator, denominator)) * tokenizer.grid.steps_per_quarter \
-        // TICKS_PER_QUARTER
+    """The meter's beat in grid steps (`melodia.theory.meter.Meter`: a dotted quarter in 6/8, 9/8, 12/8)."""
+    return Meter(numerator, denominator).beat_in(tokenizer.grid.steps_per_quarter)
 
 
 def strong_positions(bar_length: int, beat: int, every_beat: bool = False) -> list[int]:
-    """The first beat of a bar, and its middle beat in bars of 4 or 6 beats (or, with `every_beat`, each beat),
-    where a note of a beat fits."""
+    """The strong beats of a bar (`melodia.theory.meter.strong_beats`; with `every_beat`, each beat), in grid
+    steps, where a note of a beat fits."""
     beats = bar_length // max(beat, 1)
-    positions = list(range(beats)) if every_beat else [0] + ([beats // 2] if beats in (4, 6) else [])
+    positions = range(beats) if every_beat else strong_beats(beats)
     return [p * beat for p in positions if (p + 1) * beat <= bar_length]
 
 
