@@ -32,20 +32,18 @@ import numpy as np
 
 from melodia.errors import MelodiaError
 from melodia.io.atomic import atomic_write_bytes
+from melodia.theory.chord import CONTROL_KIND_OF_QUALITY, CONTROL_KINDS, parse_progression
 from melodia.theory.pitch import SHARP_NAMES
 from melodia.tokenizers import GrammarState, Tokenizer
 from melodia.tokenizers.metrical import MetricalState
 
 CONTROL_NAMES = ("chord", "density", "register", "fill")
-KINDS = ("", "m", "7", "dim")  # major, minor, dominant seventh, diminished
-KIND_OF_QUALITY = {"": "", "6": "", "maj7": "", "aug": "", "sus4": "", "sus2": "", "m": "m", "m6": "m", "m7": "m",
-                   "mmaj7": "m", "7": "7", "7sus4": "7", "dim": "dim", "m7b5": "dim", "dim7": "dim"}
 DENSITY_TOP = 16  # bars with this many notes or more share one label
 REGISTERS = ("low", "mid", "high")
 REGISTER_FLOORS = (66.0, 71.0)  # mean pitch where mid (F#4) and high (B4) begin: a quarter of folk bars each
 FILL_TOP = 4
 VALUES: dict[str, list[str]] = {
-    "chord": ["unknown", *[f"{root}{kind}" for root in SHARP_NAMES for kind in KINDS]],
+    "chord": ["unknown", *[f"{root}{kind}" for root in SHARP_NAMES for kind in CONTROL_KINDS]],
     "density": ["unknown", *map(str, range(DENSITY_TOP)), f"{DENSITY_TOP}+"],
     "register": ["unknown", *REGISTERS],
     "fill": ["unknown", *map(str, range(1, FILL_TOP)), f"{FILL_TOP}+"],
@@ -65,7 +63,7 @@ def control_values(names: Sequence[str]) -> dict[str, list[str]]:
 
 def chord_index(root: int, quality: str) -> int:
     """The "chord" label of a root pitch class and a quality of `melodia.style.harmony.QUALITIES`."""
-    return 1 + (root % 12) * len(KINDS) + KINDS.index(KIND_OF_QUALITY.get(quality, ""))
+    return 1 + (root % 12) * len(CONTROL_KINDS) + CONTROL_KINDS.index(CONTROL_KIND_OF_QUALITY.get(quality, ""))
 
 
 def density_index(notes: int) -> int:
@@ -131,7 +129,7 @@ class PieceControls:
                 continue
             if name == "chord":
                 known = self.root >= 0
-                out[known, column] = 1 + ((self.root[known] + shift) % 12) * len(KINDS) + self.kind[known]
+                out[known, column] = 1 + ((self.root[known] + shift) % 12) * len(CONTROL_KINDS) + self.kind[known]
             elif name == "density":
                 out[has_bar, column] = 1 + np.minimum(self.notes[bar[has_bar]], DENSITY_TOP)
             elif name == "register":
@@ -164,7 +162,7 @@ def piece_controls(tokenizer: Tokenizer, tokens: np.ndarray) -> PieceControls:
         ticks = tokenizer.config.ticks_per_step
         starts = np.asarray([span.start // ticks for span in spans], dtype=np.int64)
         roots = np.asarray([span.chord.root for span in spans], dtype=np.int64)
-        kinds = np.asarray([KINDS.index(KIND_OF_QUALITY.get(span.chord.quality, "")) for span in spans])
+        kinds = np.asarray([CONTROL_KINDS.index(CONTROL_KIND_OF_QUALITY.get(span.chord.quality, "")) for span in spans])
         which = np.searchsorted(starts, step, side="right") - 1
         inside = (bar >= 0) & (which >= 0)
         root[inside], kind[inside] = roots[which[inside]], kinds[which[inside]]
@@ -270,7 +268,7 @@ class Labeler:
 def chord_changes(progression: str, bar_steps: int, beat_steps: int, bars: int) -> list[tuple[int, Any, str]]:
     """'D | G | A7 | D' (a bar's chords share it by beats) as (grid step, `Chord`, the symbol as written) changes
     over `bars` bars, the progression repeated to the length."""
-    from melodia.style.harmony import beat_shares, parse_progression
+    from melodia.style.harmony import beat_shares
 
     try:
         chords = parse_progression(progression)

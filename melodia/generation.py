@@ -39,6 +39,7 @@ from melodia.metrics import SCALAR_METRICS, STRUCTURE_METRICS, ends_on_tonic, he
 from melodia.sampler import Constraint, Labels, Progress, Row, SamplingConfig, beam_search, sample_rows
 from melodia.score import MINOR, ChordSymbol, KeySignature, Score, TimeSignature
 from melodia.seed import Mode, SeedError, SeedFile, read_seed, requested_key, seed_key
+from melodia.theory.chord import parse_symbol
 from melodia.theory.key import SCALES
 from melodia.theory.pitch import note_name
 from melodia.tokenizers import EOS, Tokenizer
@@ -458,7 +459,6 @@ def _key_bias(tokenizer: Tokenizer, mode: Mode, seed: Score, scale: str) -> Beat
 
 def _chord_bias(tokenizer: Tokenizer, key_bias: BeatBias | None, symbols: list[ChordSymbol]) -> BeatBias:
     """The key's bias with its pull on the beat moved from the tonic chord to the chord given there."""
-    from melodia.style.harmony import parse_symbol
 
     off_beat = key_bias.off_beat if key_bias is not None else np.zeros(len(tokenizer.vocab), dtype=np.float32)
     start, stop = tokenizer.vocab.ranges["Pitch"]

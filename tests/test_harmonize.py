@@ -28,6 +28,7 @@ from melodia.io import read_score
 from melodia.resources import example_path
 from melodia.score import Note, Score, TimeSignature, Track
 from melodia.seed import parse_seed
+from melodia.theory.chord import parse_progression
 
 TEST_PRIMITIVE = Path(music21.__file__).parent / "midi" / "testPrimitive"
 # Bach's own faults per 100 beats on the held-out chorales (docs/harmonizer.md); the goal is 1.5 times that.
@@ -423,7 +424,7 @@ def test_given_chords_are_the_harmony(tmp_path: Path) -> None:
     from melodia.metrics.classical import given_chord_share
     from melodia.score import ChordSymbol
     from melodia.style import stylize
-    from melodia.style.harmony import from_progression, parse_progression
+    from melodia.style.harmony import from_progression
 
     tune, _ = folk("Auld Lang Syne (4/4, pickup)")
     chords = "G | G D | G | C | G | G D7 | Em | C D | G"

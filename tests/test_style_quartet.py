@@ -16,8 +16,9 @@ from melodia.metrics import classical
 from melodia.score import Note, Score, Track
 from melodia.seed import parse_seed
 from melodia.style import load_instrumentation, stylize
-from melodia.style.harmony import harmonize, parse_progression, parse_symbol
+from melodia.style.harmony import harmonize
 from melodia.style.quartet import lower_parts, writes_for
+from melodia.theory.chord import parse_progression, parse_symbol
 
 ESSEN = MUSIC21 / "corpus" / "essenFolksong"
 FOLK = {"altdeu10-1 (4/2)": f"{ESSEN / 'altdeu10.abc'}#1", "han1-2 (2/4)": f"{ESSEN / 'han1.abc'}#2",

@@ -1,8 +1,10 @@
 """The music-theory layer (melodia/theory/): one Key type, one key estimator with named policies, one meter
-(its beats and strong beats), and the meter that bar lines imply."""
+(its beats and strong beats), the meter that bar lines imply, pitch names spelled in a key, one chord
+vocabulary; and the layer imports nothing above it."""
 
 from __future__ import annotations
 
+import ast
 from fractions import Fraction
 from pathlib import Path
 
@@ -13,14 +15,35 @@ from conftest import DATA
 
 from melodia.analysis import estimate_key as analysis_estimate_key
 from melodia.analysis import key_correlations
-from melodia.harmony.data import OFFBEAT, STEP_TICKS, metre_features
+from melodia.harmony.data import OFFBEAT, STEP_TICKS, melody_tonic, metre_features
 from melodia.io import read_score
 from melodia.metrics import on_strong_beat
 from melodia.metrics.classical import beat_starts
-from melodia.score import TICKS_PER_QUARTER, Note, Score, TimeSignature, Track
+from melodia.score import MAJOR, TICKS_PER_QUARTER, KeySignature, Note, Score, TimeSignature, Track
 from melodia.seed import SeedFile, parse_seed, read_seed, seed_key
-from melodia.style.harmony import slots_of
-from melodia.theory.key import HEARD, KEY_POLICIES, KRUMHANSL, OLD_SEED, SEED, Key, KeyNameError, estimate_key
+from melodia.style.harmony import slots_of, tune_key
+from melodia.theory.chord import (
+    CONTROL_KIND_OF_QUALITY,
+    CONTROL_KINDS,
+    MUSICXML_KINDS,
+    QUALITIES,
+    ROOT_TEMPLATES,
+    Chord,
+    chord_root,
+    parse_symbol,
+)
+from melodia.theory.key import (
+    CHORALE,
+    HEARD,
+    KEY_POLICIES,
+    KRUMHANSL,
+    OLD_SEED,
+    SEED,
+    TUNE,
+    Key,
+    KeyNameError,
+    estimate_key,
+)
 from melodia.theory.meter import Meter, meter_of_bars
 from melodia.theory.pitch import key_signature, note_name, pitch_class_name
 from melodia.tokenizers import MetricalTokenizer, TokenizerConfig
@@ -43,6 +66,25 @@ def test_a_key_has_a_tonic_a_mode_and_a_name() -> None:
 def test_the_policies_are_named_settings() -> None:
     assert KEY_POLICIES["heard"] is HEARD and KEY_POLICIES["seed"] is SEED
     assert HEARD.profiles == "aarden" and KRUMHANSL.profiles == "krumhansl" and SEED.signature == "wins"
+    assert KEY_POLICIES["tune"] is TUNE and KEY_POLICIES["chorale"] is CHORALE
+    assert TUNE.signature == "trusted" and CHORALE.profiles == "krumhansl" and CHORALE.last_tonic > 0
+
+
+def test_the_style_steps_and_the_harmonizers_keys_are_the_one_estimators() -> None:
+    """`style.harmony.tune_key` and `harmony.data.melody_tonic` had estimators of their own; they are the TUNE
+    and CHORALE policies now (the same keys: compared before and after, on
+    policies were written: 49 real tunes, each with four signatures and its first quarter, 490 keys alike)."""
+    tune = parse_seed("G4/8 A4/8 B4/8 G4/8 D5/4 B4/4 C5/8 B4/8 A4/8 F#4/8 G4/2")[0]
+    notes = tune.tracks[0].notes
+    assert tune_key(tune, notes) == (7, "major")
+    tune.key_signatures = [KeySignature(0, 0, MAJOR)]  # a file saying C major for a tune in G: the notes win
+    assert tune_key(tune, notes) == (7, "major")
+    tune.key_signatures = [KeySignature(0, 4, "minor")]  # E minor, G major's relative: the final G decides
+    assert tune_key(tune, notes) == (7, "major")
+    tune.key_signatures = [KeySignature(0, 2, "dorian")]  # a modal signature is read as its quality's key
+    assert tune_key(tune, notes) in ((2, "minor"), (5, "major"), (7, "major"))
+    soprano = np.array([n.pitch for n in notes for _ in range(n.duration_tick // 240)])
+    assert melody_tonic(soprano) == (7, False) and melody_tonic(np.zeros(4, dtype=int)) == (0, False)
 
 
 def _line(score: object) -> tuple[np.ndarray, np.ndarray]:
@@ -202,3 +244,33 @@ def test_every_spelled_name_reads_back_as_its_pitch(key: str) -> None:
     pitches = list(range(36, 97))
     text = " ".join(note_name(pitch, Key.parse(key)) for pitch in pitches)
     assert [n.pitch for n in parse_seed(text)[0].notes] == pitches
+
+
+def test_one_chord_vocabulary() -> None:
+    """The qualities symbols read, MusicXML's kinds, the control kinds and the root templates are one set."""
+    assert set(MUSICXML_KINDS.values()) <= set(QUALITIES)
+    assert set(CONTROL_KIND_OF_QUALITY) == set(QUALITIES)
+    assert set(CONTROL_KIND_OF_QUALITY.values()) == set(CONTROL_KINDS)
+    assert set(ROOT_TEMPLATES) <= set(QUALITIES.values())
+    assert parse_symbol("F#m7b5") == Chord(6, "m7b5") and parse_symbol("C/E") == Chord(0, "", 4)
+    assert Chord(10, "maj7").symbol(flats=True) == "Bbmaj7" and Chord(6, "m7b5").symbol() == "F#m7b5"
+    assert chord_root(frozenset({7, 11, 2, 5})) == 7 and chord_root(frozenset({9, 0, 4}), bass=0) == 9
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    return {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module} | \
+        {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+
+
+def test_the_theory_layer_imports_nothing_above_it() -> None:
+    """melodia.theory sits at the bottom: it may import melodia's errors and itself; io reads chord symbols
+    with the theory's vocabulary, not the style step's (which sat above io)."""
+    package = Path(__file__).resolve().parents[1] / "melodia"
+    for path in sorted((package / "theory").glob("*.py")):
+        above = {m for m in _imports(path) if m.startswith("melodia") and m != "melodia.errors"
+                 and not m.startswith("melodia.theory")}
+        assert not above, f"{path.name} imports {above}"
+    for path in sorted((package / "io").glob("*.py")):
+        above = {m for m in _imports(path) if m.startswith(("melodia.style", "melodia.harmony", "melodia.generation"))}
+        assert not above, f"io/{path.name} imports {above}"

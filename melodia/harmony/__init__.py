@@ -24,10 +24,11 @@ import numpy as np
 from melodia.errors import MelodiaWarning
 from melodia.harmony.data import STEP_TICKS, Chorale, HarmonyError, grid_steps, metre_features, voice_grid
 from melodia.score import Note, Score, Track
+from melodia.theory.chord import Chord, parse_progression
 
 if TYPE_CHECKING:
     from melodia.harmony.inference import Network
-    from melodia.style.harmony import Bar, Chord
+    from melodia.style.harmony import Bar
 
 __all__ = ["HarmonyError", "default_harmonizer_path", "harmonize", "melody_grid", "melody_of"]
 
@@ -137,7 +138,6 @@ def harmonize(score: Score, track: int | str | None = None, model: str | os.Path
         HarmonyError: no melody, a bad setting, or no usable model file.
     """
     from melodia.harmony.sampling import Sampling, harmonize_grid
-    from melodia.style.harmony import parse_progression
 
     if not (temperature >= 0 and np.isfinite(temperature)) or temperature > 5:
         raise HarmonyError(f"temperature {temperature}: expected a number from 0 to 5 (0 = most likely)")

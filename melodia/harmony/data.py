@@ -21,6 +21,7 @@ from melodia.errors import MelodiaError
 from melodia.harmony.config import HOLD, LOWEST, REST
 from melodia.io.atomic import atomic_write_bytes
 from melodia.score import MINOR, TICKS_PER_QUARTER, Note, Score, TimeSignature, Track
+from melodia.theory.key import CHORALE, estimate_key
 
 STEPS_PER_QUARTER = 2
 STEP_TICKS = TICKS_PER_QUARTER // STEPS_PER_QUARTER
@@ -99,22 +100,15 @@ def soprano_inputs(chorale: Chorale) -> list[np.ndarray]:
 
 REST_DEGREE = 12  # the degree input where the soprano rests
 MAX_TO_FERMATA = 15  # steps to the next fermata, capped (also where none follows)
-FINAL_NOTE_BONUS = 0.15  # a melody's last note is most often its tonic
 
 
 def melody_tonic(soprano: np.ndarray) -> tuple[int, bool]:
-    """The tonic pitch class of a melody on the grid (0 = rest) and whether it is minor: the Krumhansl-Kessler
-    key whose profile best fits the steps each pitch class sounds, with a bonus for the key whose tonic is
-    the last note; (0, False) for a silent one."""
-    from melodia.analysis import key_correlations
-
+    """The tonic pitch class of a melody on the grid (0 = rest) and whether it is minor
+    (`melodia.theory.key.CHORALE`: the Krumhansl-Kessler key whose profile best fits the steps each pitch class
+    sounds, with a bonus for the key whose tonic is the last note); (0, False) for a silent one."""
     sounding = soprano[soprano > 0]
-    if not len(sounding):
-        return 0, False
-    fits = key_correlations(sounding, np.ones(len(sounding)))
-    last = int(sounding[-1]) % 12
-    (tonic, mode) = max(fits, key=lambda key: fits[key] + FINAL_NOTE_BONUS * (key[0] == last))
-    return tonic, mode == MINOR
+    key = estimate_key(sounding, np.ones(len(sounding)), CHORALE)
+    return key.tonic, key.mode == MINOR
 
 
 def steps_to_fermata(fermata: np.ndarray) -> np.ndarray:

@@ -32,9 +32,10 @@ import numpy as np
 from melodia.harmony.data import STEP_TICKS, STEPS_PER_QUARTER, Chorale
 from melodia.harmony.voiceleading import SATB_RANGES
 from melodia.score import Note, Score
+from melodia.theory.chord import Chord
 
 if TYPE_CHECKING:
-    from melodia.style.harmony import Bar, Chord
+    from melodia.style.harmony import Bar
 
 ANY = (1 << 12) - 1
 CLASH_SHARE = 1 / 3  # a melody note sounding this share of the rest of a beat keeps its half steps out

@@ -23,13 +23,11 @@ import numpy as np
 from melodia.analysis import estimate_key
 from melodia.harmony.data import STEPS_PER_QUARTER, Chorale
 from melodia.score import MINOR
+from melodia.theory.chord import chord_root
 
 # The textbook SATB ranges: soprano C4-A5, alto G3-D5, tenor C3-A4, bass E2-D4.
 SATB_RANGES = ((60, 81), (55, 74), (48, 69), (40, 62))
 FAULT_KINDS = ("parallel_fifths", "parallel_octaves", "crossing", "spacing", "range")
-# Chord templates from the root, triads before sevenths so that a full triad wins a tie.
-CHORD_TEMPLATES = ((0, 4, 7), (0, 3, 7), (0, 3, 6), (0, 4, 8), (0, 4, 7, 10), (0, 3, 7, 10), (0, 3, 6, 10),
-                   (0, 4, 7, 11), (0, 3, 6, 9))
 CADENCES = ("V-I", "IV-I", "V-vi", "half")
 
 
@@ -96,22 +94,6 @@ def beat_chords(chorale: Chorale) -> list[frozenset[int]]:
     """The pitch-class set sounding at each quarter-note beat."""
     return [frozenset(int(p) % 12 for p in chorale.pitches[:, step] if p > 0)
             for step in range(0, chorale.steps, STEPS_PER_QUARTER)]
-
-
-def chord_root(pitch_classes: frozenset[int], bass: int | None = None) -> int | None:
-    """The root of a pitch-class set by the best-matching triad or seventh-chord template (the bass
-    wins ties); None for no notes."""
-    if not pitch_classes:
-        return None
-    best: tuple[float, int] | None = None
-    for root in sorted(pitch_classes):
-        for order, template in enumerate(CHORD_TEMPLATES):
-            tones = {(root + i) % 12 for i in template}
-            score = 2 * len(pitch_classes & tones) - len(pitch_classes - tones) - len(tones - pitch_classes) \
-                - 0.01 * order + (0.5 if bass is not None and root == bass % 12 else 0.0)
-            if best is None or score > best[0]:
-                best = (score, root)
-    return best[1] if best else None
 
 
 def beat_roots(chorale: Chorale) -> list[int | None]:

@@ -31,6 +31,7 @@ from melodia.score import (
     TimeSignature,
     Track,
 )
+from melodia.theory.chord import ALIASES, QUALITIES
 
 if TYPE_CHECKING:
     import pretty_midi
@@ -49,7 +50,7 @@ _SYMBOL = re.compile(r"([A-G][#b]?)([^/]*)(?:/([A-G][#b]?))?")
 
 def chord_symbol_parts(text: str) -> tuple[str, str, str] | None:
     """(root, quality, bass) of a lead-sheet chord symbol: 'Bbmaj7' gives ('Bb', 'maj7', ''),
-    'C/E' ('C', '', 'E'), 'Gmin' ('G', 'm', ''), the quality as `melodia.style.harmony.QUALITIES`
+    'C/E' ('C', '', 'E'), 'Gmin' ('G', 'm', ''), the quality as `melodia.theory.chord.QUALITIES`
     names it; None when `text` is not one (the chord grammar of `melodia.style.harmony.parse_symbol`).
 
     The text events of a MIDI file and the harmonies of a MusicXML or ABC file are read as chord
@@ -58,7 +59,6 @@ def chord_symbol_parts(text: str) -> tuple[str, str, str] | None:
     match = _SYMBOL.fullmatch(text.strip()) if len(text) <= MAX_SYMBOL_CHARS + 2 else None
     if match is None:
         return None
-    from melodia.style.harmony import ALIASES, QUALITIES  # imported when first needed: style builds on io's types
 
     quality = ALIASES.get(match.group(2), match.group(2))
     return (match.group(1), quality, match.group(3) or "") if quality in QUALITIES else None

@@ -32,6 +32,7 @@ from melodia.score import (
     TimeSignature,
     Track,
 )
+from melodia.theory.chord import MUSICXML_KINDS, QUALITIES
 
 MAX_TEXT_BYTES = 8 * 1024 * 1024
 PARSE_SECONDS = 2.0  # music21's time budget: this much, plus a second per PARSE_BYTES_PER_SECOND
@@ -370,37 +371,24 @@ def _restated_once(events: list[Any]) -> list[Any]:
     return kept
 
 
-# music21's chord kinds as melodia's chord qualities (melodia.style.harmony.QUALITIES); ninths,
-# elevenths and thirteenths are read as the seventh chord under them, as a lead sheet's reader
-# with triads and sevenths plays them. Other kinds (power, augmented sixths, pedal) are not read.
-KIND_QUALITIES = {
-    "major": "", "minor": "m", "diminished": "dim", "augmented": "aug", "suspended-fourth": "sus4",
-    "suspended-second": "sus2", "major-sixth": "6", "minor-sixth": "m6", "dominant-seventh": "7", "dominant": "7",
-    "major-seventh": "maj7", "minor-seventh": "m7", "half-diminished-seventh": "m7b5", "half-diminished": "m7b5",
-    "diminished-seventh": "dim7", "minor-major-seventh": "mmaj7", "dominant-ninth": "7", "dominant-11th": "7",
-    "dominant-13th": "7", "major-ninth": "maj7", "major-11th": "maj7", "major-13th": "maj7", "minor-ninth": "m7",
-    "minor-11th": "m7", "minor-13th": "m7", "minor-major-ninth": "mmaj7", "half-diminished-ninth": "m7b5",
-    "diminished-ninth": "dim7", "suspended-fourth-seventh": "7sus4",
-}
-# and back: melodia's qualities as music21 figures spell them
+# melodia's qualities as music21 figures spell them (`melodia.theory.chord.MUSICXML_KINDS` reads them)
 FIGURE_QUALITIES = {"mmaj7": "mM7", "dim7": "o7", "m7b5": "ø7"}
 
 
 def _symbol_text(symbol: Any) -> str | None:
     """A music21 chord symbol as melodia names it ('Bbmaj7', 'C/E'): the quality whose pitch classes
     the symbol sounds (music21 reads 'F#m7b5' as a minor seventh with a flat fifth), else the one
-    its kind maps to (`KIND_QUALITIES`); None for 'N.C.' and kinds melodia has no quality for."""
+    its kind maps to (`melodia.theory.chord.MUSICXML_KINDS`); None for 'N.C.' and kinds melodia has no quality for."""
     import music21
 
     from melodia.io.midi import chord_symbol_parts
-    from melodia.style.harmony import QUALITIES
 
     root = None if isinstance(symbol, music21.harmony.NoChord) else symbol.root()
     if root is None:
         return None
     sounding = {(p.pitchClass - root.pitchClass) % 12 for p in symbol.pitches}
     quality = next((q for q, steps in QUALITIES.items() if set(steps) == sounding),
-                   KIND_QUALITIES.get(symbol.chordKind))
+                   MUSICXML_KINDS.get(symbol.chordKind))
     if quality is None:
         return None
     bass = symbol.bass()

@@ -14,6 +14,7 @@ import numpy as np
 
 from melodia.analysis import MAJOR_SCALE, MINOR_SCALE, key_of
 from melodia.score import MINOR, TICKS_PER_QUARTER, Note, Score
+from melodia.theory.chord import parse_symbol
 from melodia.theory.key import HEARD, Key, estimate_key
 from melodia.theory.meter import strong_beats
 
@@ -294,7 +295,6 @@ def tonic_of(score: Score) -> int:
 def chord_tone_rate(score: Score) -> float:
     """Share of the top line's notes struck on a strong beat (`on_strong_beat`) whose pitch class belongs to the
     chord symbol sounding there (`score.chord_symbols`); NaN without chord symbols or such notes."""
-    from melodia.style.harmony import parse_symbol
 
     if not score.chord_symbols:
         return float("nan")

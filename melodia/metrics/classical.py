@@ -29,6 +29,7 @@ import numpy as np
 
 from melodia.metrics import tonic_of
 from melodia.score import ChordSymbol, Note, Score, Track
+from melodia.theory.chord import chord_root, parse_symbol
 
 Voice = Sequence[Note]
 
@@ -290,7 +291,6 @@ def chord_at(voices: Sequence[Voice], tick: int) -> tuple[frozenset[int], int | 
 
 
 def _root(voices: Sequence[Voice], tick: int) -> tuple[int | None, int | None]:
-    from melodia.harmony.voiceleading import chord_root
 
     chord, bass = chord_at(voices, tick)
     return chord_root(chord, bass), bass
@@ -352,7 +352,6 @@ def given_chord_checks(score: Score, accompaniment: Sequence[Voice],
     """(tick, fits) at each beat from the first chord symbol to the accompaniment's end where the accompaniment
     sounds: fits when every pitch class it sounds there is a tone of the chord symbol in force (`symbols`, by
     default the score's own)."""
-    from melodia.style.harmony import parse_symbol
 
     symbols = sorted(score.chord_symbols if symbols is None else symbols, key=lambda c: c.tick)
     notes = [n for voice in accompaniment for n in voice]

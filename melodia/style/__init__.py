@@ -23,7 +23,6 @@ from melodia.score import Score, TempoChange
 from melodia.style.arrange import arrange, check_melody_kept, melody_track
 from melodia.style.form import check_form
 from melodia.style.form import ritardando as slow_down
-from melodia.style.harmony import Chord, parse_progression
 from melodia.style.quartet import default_form
 from melodia.style.rhythm import copy_score, perform, retime, tidy
 from melodia.style.roles import detect_voices, melody_track_index
@@ -36,6 +35,7 @@ from melodia.style.templates import (
     load_style,
     preset_names,
 )
+from melodia.theory.chord import Chord, parse_progression
 
 __all__ = ["HARMONIZERS", "Instrumentation", "Rhythm", "Style", "load_instrumentation", "load_rhythm", "load_style",
            "preset_names", "register_harmonizer", "stylize", "with_swing", "with_tempo"]

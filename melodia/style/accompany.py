@@ -12,7 +12,8 @@ from dataclasses import replace
 from itertools import combinations, groupby, pairwise, product
 
 from melodia.score import TICKS_PER_QUARTER, Note
-from melodia.style.harmony import Bar, Chord, chord_tones_at, scale_of
+from melodia.style.harmony import Bar, chord_tones_at, scale_of
+from melodia.theory.chord import Chord
 
 __all__ = [
     "Bar",

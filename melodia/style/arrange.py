@@ -14,9 +14,10 @@ from statistics import median
 from melodia.errors import MelodiaWarning, StyleError
 from melodia.score import MAJOR, TICKS_PER_QUARTER, ChordSymbol, KeySignature, Note, Score, Track
 from melodia.style import accompany, form, piano, quartet
-from melodia.style.harmony import Bar, Chord, given_chords, harmonize, tune_key, uses_flats
+from melodia.style.harmony import Bar, given_chords, harmonize, tune_key, uses_flats
 from melodia.style.roles import Voices, detect_voices
 from melodia.style.templates import ARTICULATIONS, Instrumentation, Part
+from melodia.theory.chord import Chord
 from melodia.theory.pitch import note_name
 
 # Where a role's notes go when the template has no part for it: nothing pitched is dropped.

@@ -19,8 +19,9 @@ from dataclasses import dataclass, replace
 
 from melodia.errors import StyleError
 from melodia.score import KeySignature, Note, Score, TempoChange, TimeSignature
-from melodia.style.harmony import PHRASE_BARS, Bar, Chord
+from melodia.style.harmony import PHRASE_BARS, Bar
 from melodia.style.templates import ENDINGS, INTROS
+from melodia.theory.chord import Chord
 
 INTRO_BARS = 2
 

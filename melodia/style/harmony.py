@@ -29,67 +29,19 @@ estimate.
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_right
 from dataclasses import dataclass, replace
 from itertools import pairwise
 
 import numpy as np
 
-from melodia.analysis import MAJOR_SCALE, MINOR_SCALE, key_correlations
+from melodia.analysis import MAJOR_SCALE, MINOR_SCALE
 from melodia.errors import StyleError
-from melodia.score import MAJOR, MINOR, ChordSymbol, Note, Score
-from melodia.theory.pitch import FLAT_NAMES, LETTERS, SHARP_NAMES
+from melodia.score import MAJOR, ChordSymbol, Note, Score
+from melodia.theory.chord import Chord, parse_symbol
+from melodia.theory.key import TUNE, Key, estimate_key
 
-QUALITIES: dict[str, tuple[int, ...]] = {
-    "": (0, 4, 7), "m": (0, 3, 7), "dim": (0, 3, 6), "aug": (0, 4, 8), "sus4": (0, 5, 7), "sus2": (0, 2, 7),
-    "6": (0, 4, 7, 9), "m6": (0, 3, 7, 9), "7": (0, 4, 7, 10), "maj7": (0, 4, 7, 11), "m7": (0, 3, 7, 10),
-    "m7b5": (0, 3, 6, 10), "dim7": (0, 3, 6, 9), "mmaj7": (0, 3, 7, 11), "7sus4": (0, 5, 7, 10),
-}
-ALIASES = {"maj": "", "M": "", "min": "m", "-": "m", "M7": "maj7", "ø": "m7b5", "ø7": "m7b5", "°": "dim",
-           "°7": "dim7", "+": "aug", "min7": "m7", "-7": "m7",
-           "7sus": "7sus4", "sus": "sus4"}
 PHRASE_BARS = 4
-
-
-@dataclass(frozen=True)
-class Chord:
-    """A chord: root pitch class, quality (a key of `QUALITIES`), and the bass pitch class
-    when it is not the root (an inversion)."""
-
-    root: int
-    quality: str = ""
-    bass: int | None = None
-
-    @property
-    def intervals(self) -> tuple[int, ...]:
-        return QUALITIES[self.quality]
-
-    @property
-    def pitch_classes(self) -> tuple[int, ...]:
-        return tuple((self.root + step) % 12 for step in self.intervals)
-
-    @property
-    def third(self) -> int:
-        return self.intervals[1]
-
-    @property
-    def fifth(self) -> int:
-        return self.intervals[2]
-
-    @property
-    def bass_pc(self) -> int:
-        return self.root if self.bass is None else self.bass
-
-    @property
-    def is_dominant(self) -> bool:
-        return self.quality in ("", "7") and self.intervals[1] == 4
-
-    def symbol(self, flats: bool = False) -> str:
-        """The lead-sheet name: 'Am', 'G7', 'F#m7b5', 'C/E'."""
-        names = FLAT_NAMES if flats else SHARP_NAMES
-        bass = f"/{names[self.bass]}" if self.bass is not None and self.bass != self.root else ""
-        return f"{names[self.root]}{self.quality}{bass}"
 
 
 @dataclass(frozen=True)
@@ -122,38 +74,21 @@ class Bar:
 # --- keys and symbols ------------------------------------------------------------------------------
 
 def tune_key(score: Score, notes: list[Note]) -> tuple[int, str]:
-    """The key of the tune: its key signature's, or the relative key when the notes (Aarden-Essen
-    profiles) and the final note say so clearly; without a signature, the best of all 24 keys,
-    with a pull towards a tonic on the final note."""
-    if not notes:
-        return (score.key_signatures[0].tonic, score.key_signatures[0].mode) if score.key_signatures else (0, MAJOR)
-    correlations = key_correlations(np.array([n.pitch for n in notes]), np.array([n.duration_tick for n in notes]),
-                                    "aarden")
-    final = max(notes, key=lambda n: (n.end_tick, -n.pitch)).pitch % 12
-    best = max(correlations.values())
+    """The key of the tune (`melodia.theory.key.TUNE`): its key signature's, or the relative key when the notes
+    (Aarden-Essen profiles) and the final note say so clearly; without a signature, or with one the notes
+    contradict, the best of all 24 keys, with a pull towards a tonic on the final note (the note that ends
+    last, the lowest of those that do)."""
     signed = score.key_signatures[0] if score.key_signatures else None
-    if signed is not None and max(correlations[(signed.tonic, signed.mode)],
-                                  correlations[_relative(signed.tonic, signed.mode)]) >= best - WRONG_SIGNATURE:
-        candidates = {(signed.tonic, signed.mode): 0.1, _relative(signed.tonic, signed.mode): 0.0}
-    else:  # no signature, or one the notes contradict (a file saying C major for a tune in G)
-        candidates = {key: 0.0 for key in correlations}
-
-    def fit(key: tuple[int, str]) -> float:
-        triad = tonic_triad(*key)
-        return correlations[key] + candidates[key] + 0.2 * (final == key[0]) + 0.05 * (final in triad)
-
-    return max(candidates, key=fit)
-
-
-WRONG_SIGNATURE = 0.1  # how much better another key must fit the notes for a key signature to be ignored
-
-
-def _relative(tonic: int, mode: str) -> tuple[int, str]:
-    return ((tonic + 9) % 12, MINOR) if mode == MAJOR else ((tonic + 3) % 12, MAJOR)
+    if not notes:
+        return (signed.tonic, signed.mode) if signed else (0, MAJOR)
+    ending_last = sorted(notes, key=lambda n: (n.end_tick, -n.pitch))
+    key = estimate_key([n.pitch for n in ending_last], [n.duration_tick for n in ending_last], TUNE,
+                       Key(signed.tonic, signed.mode).as_major_or_minor() if signed else None)
+    return key.tonic, key.mode
 
 
 def tonic_triad(tonic: int, mode: str) -> tuple[int, int, int]:
-    return tonic, (tonic + (4 if mode == MAJOR else 3)) % 12, (tonic + 7) % 12
+    return Key(tonic, mode).tonic_triad
 
 
 def uses_flats(key: tuple[int, str], root: int | None = None) -> bool:
@@ -162,32 +97,6 @@ def uses_flats(key: tuple[int, str], root: int | None = None) -> bool:
     major_tonic = key[0] if key[1] == MAJOR else (key[0] + 3) % 12
     borrowed = root is not None and key[1] == MAJOR and (root - key[0]) % 12 in (3, 8, 10)
     return major_tonic in (5, 10, 3, 8, 1, 6) or borrowed
-
-
-SYMBOL = re.compile(r"^([A-G])([#b]?)([^/]*)(?:/([A-G])([#b]?))?$")
-
-
-def parse_symbol(text: str) -> Chord:
-    """'Am', 'G7', 'Bbmaj7', 'F#m7b5', 'C/E' as a `Chord`."""
-    match = SYMBOL.match(text.strip())
-    quality = match.group(3) if match else ""
-    quality = ALIASES.get(quality, quality)
-    if not match or quality not in QUALITIES:
-        raise StyleError(f"chord {text!r}: not a chord symbol; expected a root A-G with # or b, then one of "
-                         f"{', '.join(repr(q) for q in QUALITIES)}, then /BASS if any (C, Am, G7, Bbmaj7, C/E)")
-    root = (LETTERS[match.group(1)] + {"#": 1, "b": -1, "": 0}[match.group(2)]) % 12
-    bass = None
-    if match.group(4):
-        bass = (LETTERS[match.group(4)] + {"#": 1, "b": -1, "": 0}[match.group(5)]) % 12
-    return Chord(root, quality, bass if bass != root else None)
-
-
-def parse_progression(text: str) -> list[list[Chord]]:
-    """'Am | Dm G | C | E7' as bars of chords (a bar's chords share it evenly)."""
-    bars = [[parse_symbol(word) for word in bar.split()] for bar in text.split("|")]
-    if not bars or any(not bar for bar in bars):
-        raise StyleError(f"chords {text!r}: expected bars of chord symbols between '|', such as 'Am | Dm G | C | E7'")
-    return bars
 
 
 # --- the chords a key offers ---------------------------------------------------------------------

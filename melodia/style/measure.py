@@ -21,8 +21,9 @@ import numpy as np
 
 from melodia.analysis import estimate_key
 from melodia.score import MINOR, TICKS_PER_QUARTER, Note, Score, TimeSignature, Track
-from melodia.style.harmony import parse_symbol, slots_of
+from melodia.style.harmony import slots_of
 from melodia.style.templates import Instrumentation, Rhythm
+from melodia.theory.chord import parse_symbol
 
 SIX_EIGHT = TimeSignature(0, 6, 8)
 HUMANIZED = TICKS_PER_QUARTER // 16  # how far off its beat a played note may be

@@ -19,7 +19,8 @@ from itertools import combinations, groupby, pairwise
 
 from melodia.score import TICKS_PER_QUARTER, Note
 from melodia.style.accompany import voice_chord
-from melodia.style.harmony import Bar, Chord
+from melodia.style.harmony import Bar
+from melodia.theory.chord import Chord
 
 EIGHTH = TICKS_PER_QUARTER // 2
 HAND_SPAN = 16  # a major tenth: the widest a hand strikes or holds at once

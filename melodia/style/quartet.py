@@ -34,8 +34,9 @@ import numpy as np
 
 from melodia.score import MAJOR, TICKS_PER_QUARTER, Note
 from melodia.style import accompany
-from melodia.style.harmony import Bar, Chord, merged_slots, scale_of
+from melodia.style.harmony import Bar, merged_slots, scale_of
 from melodia.style.templates import Instrumentation, Part
+from melodia.theory.chord import Chord
 
 CLASSICAL = ("string-quartet",)  # instrumentations that get an intro and an ending by default
 INNER_ROLES = ("counter_melody", "harmony")

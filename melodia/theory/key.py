@@ -81,6 +81,11 @@ class Key:
         return tuple((self.tonic + step) % 12 for step in SCALES[self.mode])
 
     @property
+    def tonic_triad(self) -> tuple[int, int, int]:
+        """The pitch classes of the tonic triad: major or minor by the key's quality (D dorian: D F A)."""
+        return self.tonic % 12, (self.tonic + (3 if self.quality == MINOR else 4)) % 12, (self.tonic + 7) % 12
+
+    @property
     def relative(self) -> Key:
         """The relative minor of a major key, the relative major of a minor one (other modes: their
         major or minor quality's)."""
@@ -136,22 +141,33 @@ class KeyPolicy:
             the leading note instead finds 1 minor tune in 10 from 4 bars, against 1 in 2.
         first_last: added to the fit of a key whose tonic is the first note, and again the last note
             (its tonic triad's notes get a third of it), to break near-ties.
+        last_tonic: added to the fit of a key whose tonic is the last note (a tune's final).
+        last_triad: added to the fit of a key whose tonic triad holds the last note.
         signature: what a key signature decides: "wins" (its key), "relative" (its major or relative
-            minor, whichever fits the notes) or "ignore".
+            minor, whichever fits the notes), "trusted" (its key, `signature_bonus` ahead, or its relative,
+            unless another key fits the notes better than both by more than `signature_margin`: a file
+            saying C major for a tune in G) or "ignore".
     """
 
     profiles: str = "aarden"
     in_scale: bool = False
     minor_evidence: bool = False
     first_last: float = 0.0
+    last_tonic: float = 0.0
+    last_triad: float = 0.0
     signature: str = "ignore"
+    signature_margin: float = 0.1
+    signature_bonus: float = 0.1
 
 
 HEARD = KeyPolicy()  # a whole piece, as music21 hears it: manifests, key agreement, the corpus
 KRUMHANSL = KeyPolicy(profiles="krumhansl")  # Krumhansl-Kessler, for analyses measured with it
 SEED = KeyPolicy(in_scale=True, minor_evidence=True, first_last=0.03, signature="wins")  # the first bars of a tune
 OLD_SEED = KeyPolicy(in_scale=True, signature="relative")  # seed_key before issue 33, for the report
-KEY_POLICIES = {"heard": HEARD, "krumhansl": KRUMHANSL, "seed": SEED, "old-seed": OLD_SEED}
+TUNE = KeyPolicy(last_tonic=0.2, last_triad=0.05, signature="trusted")  # a whole tune to arrange: the style step
+CHORALE = KeyPolicy(profiles="krumhansl", last_tonic=0.15)  # a melody on the harmonizer's grid
+KEY_POLICIES = {"heard": HEARD, "krumhansl": KRUMHANSL, "seed": SEED, "old-seed": OLD_SEED, "tune": TUNE,
+                "chorale": CHORALE}
 
 
 def key_correlations(pitches: Sequence[int] | np.ndarray, durations: Sequence[float] | np.ndarray,
@@ -183,17 +199,26 @@ def estimate_key(pitches: Sequence[int] | np.ndarray, durations: Sequence[float]
         return signature or Key(0, MAJOR)
     correlations = key_correlations(pitches, durations, policy.profiles)
     candidates = list(correlations)
+    bonus = dict.fromkeys(candidates, 0.0)
     if signature is not None and policy.signature == "relative":
         major = signature if signature.quality == MAJOR else signature.relative
         candidates = [Key(major.tonic, MAJOR), major.relative]
+    elif signature is not None and policy.signature == "trusted" and \
+            max(correlations[signature], correlations[signature.relative]) >= \
+            max(correlations.values()) - policy.signature_margin:
+        candidates = [signature, signature.relative]
+        bonus[signature] = policy.signature_bonus
     elif policy.in_scale:
         used = set((pitches % 12).tolist())
         candidates = [key for key in candidates if used <= _with_raised_steps(key)] or candidates
     if policy.minor_evidence:
         candidates = [key for key in candidates if key.mode == MAJOR or _shows_minor(key, pitches)] or candidates
 
+    last = int(pitches[-1]) % 12
+
     def fit(key: Key) -> float:
-        return correlations[key] + policy.first_last * (_hint(key, pitches[0]) + _hint(key, pitches[-1]))
+        return (correlations[key] + bonus[key] + policy.first_last * (_hint(key, pitches[0]) + _hint(key, pitches[-1]))
+                + policy.last_tonic * (last == key.tonic) + policy.last_triad * (last in key.tonic_triad))
 
     return max(candidates, key=fit)
 
