@@ -72,8 +72,8 @@ def test_the_policies_are_named_settings() -> None:
 
 def test_the_style_steps_and_the_harmonizers_keys_are_the_one_estimators() -> None:
     """`style.harmony.tune_key` and `harmony.data.melody_tonic` had estimators of their own; they are the TUNE
-    and CHORALE policies now (the same keys: compared before and after, on
-    policies were written: 49 real tunes, each with four signatures and its first quarter, 490 keys alike)."""
+    and CHORALE policies now (the same keys before and after, compared when the policies were written on 49
+    real tunes, each whole and its first quarter, with four signatures: 490 keys alike)."""
     tune = parse_seed("G4/8 A4/8 B4/8 G4/8 D5/4 B4/4 C5/8 B4/8 A4/8 F#4/8 G4/2")[0]
     notes = tune.tracks[0].notes
     assert tune_key(tune, notes) == (7, "major")
