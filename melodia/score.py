@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from melodia.errors import ScoreError
 from melodia.gm import program_name
-from melodia.theory.key import MAJOR, MINOR, estimate_key
+from melodia.theory.key import MAJOR, MINOR, Key, estimate_key
 from melodia.theory.meter import Meter
 from melodia.theory.pitch import PITCH_CLASS_NAMES
 
@@ -100,6 +100,10 @@ class KeySignature:
     @property
     def name(self) -> str:
         return f"{PITCH_CLASS_NAMES[self.tonic]} {self.mode}"
+
+    @property
+    def key(self) -> Key:
+        return Key(self.tonic, self.mode)
 
 
 @dataclass(frozen=True, slots=True)

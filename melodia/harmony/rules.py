@@ -33,6 +33,7 @@ from melodia.harmony.data import STEP_TICKS, STEPS_PER_QUARTER, Chorale
 from melodia.harmony.voiceleading import SATB_RANGES
 from melodia.score import Note, Score
 from melodia.theory.chord import Chord
+from melodia.theory.key import Key
 
 if TYPE_CHECKING:
     from melodia.style.harmony import Bar
@@ -344,7 +345,7 @@ MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
 MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10, 11)  # natural minor with the leading tone
 
 
-def passing_tones(grid: Chorale, notes: list[Note], key: tuple[int, str], meter: StepRules,
+def passing_tones(grid: Chorale, notes: list[Note], key: Key, meter: StepRules,
                   quiet: list[tuple[int, int]]) -> int:
     """Fill thirds in the alto and tenor with the passing scale step, in place, as Bach's inner voices move in
     eighths between beats: a note held at least a quarter whose next note is a third away gets the step between

@@ -270,14 +270,14 @@ def cadence_rate(score: Score, phrase_bars: int = 4) -> float:
     return stable / len(phrase_ends)
 
 
-def key_agreement(score: Score, key: tuple[int, str] | None = None) -> float:
+def key_agreement(score: Score, key: Key | None = None) -> float:
     """1 when the key heard in the notes (Aarden-Essen profiles, as music21 hears it) is `key` (tonic,
     'major' or 'minor'; by default the score's first key signature), else 0; NaN with no key to agree with."""
     if key is None:
         if not score.key_signatures:
             return float("nan")
-        key = (score.key_signatures[0].tonic, score.key_signatures[0].mode)
-    return float(heard_key(score) == Key(*key))
+        key = score.key_signatures[0].key
+    return float(heard_key(score) == key)
 
 
 def heard_key(score: Score) -> Key:

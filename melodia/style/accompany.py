@@ -14,6 +14,7 @@ from itertools import combinations, groupby, pairwise, product
 from melodia.score import TICKS_PER_QUARTER, Note
 from melodia.style.harmony import Bar, chord_tones_at, scale_of
 from melodia.theory.chord import Chord
+from melodia.theory.key import Key
 
 __all__ = [
     "Bar",
@@ -26,6 +27,7 @@ __all__ = [
     "voice_chord",
 ]
 
+C_MAJOR = Key(0, "major")  # the key of a part asked for without one
 EIGHTH = TICKS_PER_QUARTER // 2
 SIXTEENTH = TICKS_PER_QUARTER // 4
 KICK, SIDE_STICK, SNARE, CLOSED_HAT, LOW_TOM, PEDAL_HAT, MID_TOM, OPEN_HAT, HIGH_TOM, CRASH, RIDE = \
@@ -198,7 +200,7 @@ def _nearest(pc: int, reference: int, low: int, high: int) -> int:
     return min(options, key=lambda p: (abs(p - reference), p)) if options else low + (pc - low) % 12
 
 
-def bass_part(bars: list[Bar], pattern: str, low: int = 28, high: int = 52, key: tuple[int, str] = (0, "major"),
+def bass_part(bars: list[Bar], pattern: str, low: int = 28, high: int = 52, key: Key = C_MAJOR,
               velocity: int = 72, melody: list[Note] | None = None) -> list[Note]:
     """A bass line for every bar in `pattern` (root, root_fifth, oom, walking); the chord's bass
     note (an inversion's third) on the downbeat, each note near the one before."""
@@ -233,7 +235,7 @@ def bass_part(bars: list[Bar], pattern: str, low: int = 28, high: int = 52, key:
 BAD_LEAPS = (6, 10, 11)  # a tritone, and sevenths, are not walked
 
 
-def _walking_bar(bar: Bar, root: int, following: Bar | None, key: tuple[int, str], span: tuple[int, int],
+def _walking_bar(bar: Bar, root: int, following: Bar | None, key: Key, span: tuple[int, int],
                  velocity: int, melody: list[Note]) -> list[Note]:
     """Quarter notes from the chord's bass note to a half step (or a scale step) from the next
     chord's: chord and scale tones between, no tritone or seventh leaps, no repeated notes, and
@@ -273,7 +275,7 @@ def _walking_bar(bar: Bar, root: int, following: Bar | None, key: tuple[int, str
 
 # --- counter-melody ----------------------------------------------------------------------------------------
 
-def counter_melody(melody: list[Note], bars: list[Bar], key: tuple[int, str], pattern: str, low: int = 48,
+def counter_melody(melody: list[Note], bars: list[Bar], key: Key, pattern: str, low: int = 48,
                    high: int = 84, velocity: int = 68) -> list[Note]:
     """A second line under the melody: a chord tone on every beat, chosen for step motion, thirds
     and sixths with the melody and no parallel fifths or octaves, with a passing note between
@@ -344,7 +346,7 @@ def _motion_cost(previous: int | None, pitch: int | None, before_above: int, abo
 
 
 def _with_passing_notes(beats: list[tuple[int, int, Bar, int]], line: list[int | None], melody: list[Note],
-                        bars: list[Bar], key: tuple[int, str], velocity: int) -> list[Note]:
+                        bars: list[Bar], key: Key, velocity: int) -> list[Note]:
     scale = scale_of(*key)
     notes: list[Note] = []
     for index, ((tick, length, bar, _), pitch) in enumerate(zip(beats, line, strict=True)):

@@ -18,6 +18,7 @@ from melodia.style.harmony import Bar, given_chords, harmonize, tune_key, uses_f
 from melodia.style.roles import Voices, detect_voices
 from melodia.style.templates import ARTICULATIONS, Instrumentation, Part
 from melodia.theory.chord import Chord
+from melodia.theory.key import Key
 from melodia.theory.pitch import note_name
 
 # Where a role's notes go when the template has no part for it: nothing pitched is dropped.
@@ -35,7 +36,7 @@ class Plan:
     """What the arrangement knows of the music: key, harmony slots, the melody as played, and
     the lines each role plays."""
 
-    key: tuple[int, str]
+    key: Key
     bars: list[Bar]
     melody: list[Note]
     lines: dict[str, list[list[Note]]] = field(default_factory=dict)

@@ -22,6 +22,7 @@ from melodia.score import KeySignature, Note, Score, TempoChange, TimeSignature
 from melodia.style.harmony import PHRASE_BARS, Bar
 from melodia.style.templates import ENDINGS, INTROS
 from melodia.theory.chord import Chord
+from melodia.theory.key import Key
 
 INTRO_BARS = 2
 
@@ -107,7 +108,7 @@ def ending_bar(bars: list[Bar]) -> Bar:
     return Bar(last.start + last.length, length, beat, beats, last.chord, last.number + 1, "ending")
 
 
-def ends_on_long_tonic(melody: list[Note], bars: list[Bar], key: tuple[int, str]) -> bool:
+def ends_on_long_tonic(melody: list[Note], bars: list[Bar], key: Key) -> bool:
     """Whether the tune's last note is the tonic held two beats or more (a close of its own)."""
     if not melody or not bars:
         return False

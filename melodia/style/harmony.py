@@ -73,25 +73,24 @@ class Bar:
 
 # --- keys and symbols ------------------------------------------------------------------------------
 
-def tune_key(score: Score, notes: list[Note]) -> tuple[int, str]:
+def tune_key(score: Score, notes: list[Note]) -> Key:
     """The key of the tune (`melodia.theory.key.TUNE`): its key signature's, or the relative key when the notes
     (Aarden-Essen profiles) and the final note say so clearly; without a signature, or with one the notes
     contradict, the best of all 24 keys, with a pull towards a tonic on the final note (the note that ends
     last, the lowest of those that do)."""
     signed = score.key_signatures[0] if score.key_signatures else None
     if not notes:
-        return (signed.tonic, signed.mode) if signed else (0, MAJOR)
+        return signed.key if signed else Key(0, MAJOR)
     ending_last = sorted(notes, key=lambda n: (n.end_tick, -n.pitch))
-    key = estimate_key([n.pitch for n in ending_last], [n.duration_tick for n in ending_last], TUNE,
-                       Key(signed.tonic, signed.mode).as_major_or_minor() if signed else None)
-    return key.tonic, key.mode
+    return estimate_key([n.pitch for n in ending_last], [n.duration_tick for n in ending_last], TUNE,
+                        signed.key.as_major_or_minor() if signed else None)
 
 
 def tonic_triad(tonic: int, mode: str) -> tuple[int, int, int]:
     return Key(tonic, mode).tonic_triad
 
 
-def uses_flats(key: tuple[int, str], root: int | None = None) -> bool:
+def uses_flats(key: Key, root: int | None = None) -> bool:
     """Whether to spell with flats in `key` (Bb, not A#): keys with flats in their signature, and
     chords borrowed from the minor mode (on the flat third, sixth or seventh of a major key)."""
     major_tonic = key[0] if key[1] == MAJOR else (key[0] + 3) % 12
@@ -177,7 +176,7 @@ def slots_of(score: Score, end_tick: int) -> list[Bar]:
 
 # --- choosing chords ---------------------------------------------------------------------------------
 
-def harmonize(score: Score, melody: list[Note], key: tuple[int, str], end_tick: int | None = None, *,
+def harmonize(score: Score, melody: list[Note], key: Key, end_tick: int | None = None, *,
               lead: list[Note] | None = None) -> list[Bar]:
     """One chord per harmony slot of `score` for `melody` in `key` (see the module's rules);
     `melody` may be every note of a texture, whose top line is then given as `lead`."""
@@ -367,7 +366,7 @@ def _fits(tones: np.ndarray, near: np.ndarray, heard: list[Note], slot: Bar) -> 
 
 
 def _cadence_costs(slots: list[Bar], candidates: list[Candidate], melody: list[Note],
-                   key: tuple[int, str]) -> np.ndarray:
+                   key: Key) -> np.ndarray:
     """Per slot and candidate: rewards (negative costs) for cadences at phrase ends."""
     costs = np.zeros((len(slots), len(candidates)))
     tonic = np.array([c.function == "T" and c.chord.root == key[0] and c.chord.quality in ("", "m")

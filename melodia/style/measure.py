@@ -24,6 +24,7 @@ from melodia.score import MINOR, TICKS_PER_QUARTER, Note, Score, TimeSignature, 
 from melodia.style.harmony import slots_of
 from melodia.style.templates import Instrumentation, Rhythm
 from melodia.theory.chord import parse_symbol
+from melodia.theory.key import Key
 
 SIX_EIGHT = TimeSignature(0, 6, 8)
 HUMANIZED = TICKS_PER_QUARTER // 16  # how far off its beat a played note may be
@@ -65,7 +66,7 @@ def roles_of(styled: Score, instrumentation: Instrumentation) -> dict[str, list[
     return roles
 
 
-def measure(styled: Score, instrumentation: Instrumentation, key: tuple[int, str], bare: bool = True,
+def measure(styled: Score, instrumentation: Instrumentation, key: Key, bare: bool = True,
             rhythm: Rhythm | None = None) -> Figures:
     """The figures of `styled` (made with `instrumentation` and `rhythm`) for a tune in `key`; a
     walking bass is measured only where it was written: around a `bare` melody (an input's own
@@ -90,7 +91,7 @@ def measure(styled: Score, instrumentation: Instrumentation, key: tuple[int, str
         if walking else None)
 
 
-def _key_of_chords(styled: Score) -> tuple[int, str]:
+def _key_of_chords(styled: Score) -> Key:
     """The key (Aarden-Essen profiles) of the chord tones the chord symbols name, each weighted by
     how long its chord lasts: the harmony's key, whatever tones a part leaves out (a power chord
     has no third)."""
@@ -146,7 +147,7 @@ def _above(melody: list[Note], upper: list[Note]) -> int:
     return count
 
 
-def _ends_on_tonic(styled: Score, melody: list[Note], key: tuple[int, str]) -> bool | None:
+def _ends_on_tonic(styled: Score, melody: list[Note], key: Key) -> bool | None:
     if not melody or melody[-1].pitch % 12 != key[0] or not styled.chord_symbols:
         return None
     last = parse_symbol(styled.chord_symbols[-1].symbol)

@@ -37,6 +37,7 @@ from melodia.style import accompany
 from melodia.style.harmony import Bar, merged_slots, scale_of
 from melodia.style.templates import Instrumentation, Part
 from melodia.theory.chord import Chord
+from melodia.theory.key import Key
 
 CLASSICAL = ("string-quartet",)  # instrumentations that get an intro and an ending by default
 INNER_ROLES = ("counter_melody", "harmony")
@@ -96,7 +97,7 @@ def default_form(instrumentation: Instrumentation | None) -> tuple[str, str]:
     return "none", "none"
 
 
-def lower_parts(bars: list[Bar], melody: list[Note], key: tuple[int, str], instrumentation: Instrumentation,
+def lower_parts(bars: list[Bar], melody: list[Note], key: Key, instrumentation: Instrumentation,
                 patterns: dict[str, str] | None = None) -> dict[str, list[list[Note]]]:
     """The lines of the parts under the melody, by role (the melody's own line is not among them):
     `bars` are the harmony slots (see `cadenced`), `patterns` the rhythm's accompaniment (a
@@ -136,7 +137,7 @@ def _range_of(part: Part, is_bass: bool) -> tuple[int, int]:
 
 # --- harmony ------------------------------------------------------------------------------------------------
 
-def cadenced(bars: list[Bar], melody: list[Note], key: tuple[int, str], given: bool) -> list[Bar]:
+def cadenced(bars: list[Bar], melody: list[Note], key: Key, given: bool) -> list[Bar]:
     """`bars` with a root-position tonic chord under every phrase end on the tonic (see
     `phrase_ends`) and, for estimated harmony (not `given`), a dominant before it where the
     melody fits it (`_dominant_before`). Estimated chords lose their inversions: the voice
@@ -160,7 +161,7 @@ def cadenced(bars: list[Bar], melody: list[Note], key: tuple[int, str], given: b
     return merged_slots(out)
 
 
-def cadence_notes(melody: list[Note], bars: list[Bar], key: tuple[int, str]) -> list[Note]:
+def cadence_notes(melody: list[Note], bars: list[Bar], key: Key) -> list[Note]:
     """The phrase ends (`phrase_ends`) and, in each bar that ends a phrase of the harmony slots, the
     last tonic the melody settles on there: on a beat, as long as its usual note or longer (a jig's
     `A G G | G2 F`, whose last eighth leads on into the next phrase)."""
@@ -249,7 +250,7 @@ def _fits_melody(chord: Chord, heard: list[Note], start: int, beat: int) -> bool
     return any(n.pitch % 12 in tones for n in heard)
 
 
-def _dominant_before(bars: list[Bar], index: int, melody: list[Note], key: tuple[int, str]) -> list[Bar]:
+def _dominant_before(bars: list[Bar], index: int, melody: list[Note], key: Key) -> list[Bar]:
     """The slot before `index` made the dominant, or only its last beat when the melody earlier in
     it does not fit: the triad or the seventh chord when the melody's notes (passing notes aside)
     are its tones, else the minor dominant (a modal tune's v-i, under a melody with the flat
@@ -313,7 +314,7 @@ def beats_of(bars: list[Bar], melody: list[Note], arrivals: Collection[int] = ()
 
 # --- voicing ----------------------------------------------------------------------------------------------------
 
-def voice_beats(beats: list[Beat], ranges: list[tuple[int, int]], key: tuple[int, str], held_bass: bool = False
+def voice_beats(beats: list[Beat], ranges: list[tuple[int, int]], key: Key, held_bass: bool = False
                 ) -> list[tuple[int, ...]]:
     """A voicing (pitches from the top part under the melody down to the bass) per beat, by
     dynamic programming (see the module's notes); with `held_bass` the bass keeps its note through
@@ -542,7 +543,7 @@ def _figure(beat: Beat, is_bass: bool) -> list[tuple[int, int]]:
 
 
 def _with_passing_notes(line: list[Note], beats: list[Beat], melody: list[Note], written: list[Note],
-                        arrivals: set[int], key: tuple[int, str], syllables: Collection[int] | None = None
+                        arrivals: set[int], key: Key, syllables: Collection[int] | None = None
                         ) -> list[Note]:
     """Notes a third from the next one split in two, the second half the scale step between,
     where that makes no fifth or octave (nor a half step with the tune) with what sounds then:

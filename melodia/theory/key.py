@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from melodia.errors import MelodiaError
 from melodia.theory.pitch import ACCIDENTALS, LETTERS, PITCH_CLASS_NAMES
@@ -55,9 +55,9 @@ class KeyNameError(MelodiaError):
     """A key name that cannot be read."""
 
 
-@dataclass(frozen=True)
-class Key:
-    """A tonic pitch class (C = 0) and a mode from `MODES`: Key(9, "minor") is A minor."""
+class Key(NamedTuple):
+    """A tonic pitch class (C = 0) and a mode from `MODES`: Key(9, "minor") is A minor. A key is also the pair
+    (tonic, mode) that analyses pass around: `tonic, mode = key`, and Key(9, "minor") == (9, "minor")."""
 
     tonic: int
     mode: str = MAJOR
