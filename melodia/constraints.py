@@ -20,8 +20,8 @@ import numpy as np
 from melodia.errors import MelodiaError
 from melodia.form import form_letters
 from melodia.gm import INSTRUMENT_RANGES
-from melodia.score import TimeSignature
-from melodia.seed import Mode, parse_meter, parse_range
+from melodia.seed import Mode, parse_range
+from melodia.theory.meter import Meter
 from melodia.theory.pitch import note_name
 
 SCALE_CHOICES = ("strict", "soft", "off")
@@ -36,28 +36,6 @@ LINE_CHOICES = ("free", "singable")
 class GenerateError(MelodiaError):
     """A generation request that cannot be met as asked: a constraint that cannot be read, or that no
     melody could keep."""
-
-
-class Meter(NamedTuple):
-    """A time signature without a place in time: 6/8 is Meter(6, 8)."""
-
-    numerator: int
-    denominator: int
-
-    def __str__(self) -> str:
-        return f"{self.numerator}/{self.denominator}"
-
-    @classmethod
-    def read_setting(cls, value: object, where: str) -> Meter:
-        """'6/8' (or [6, 8]) as a `Meter`; a numerator 1-255 over 1, 2, 4, 8, 16 or 32."""
-        text = f"{value[0]}/{value[1]}" if isinstance(value, list | tuple) and len(value) == 2 else value
-        if not isinstance(text, str):
-            raise GenerateError(f"{where} = {value!r}: expected a meter like 3/4 or 6/8")
-        signature = parse_meter(text, f"{where} = {value!r}")
-        return cls(signature.numerator, signature.denominator)
-
-    def time_signature(self, tick: int = 0) -> TimeSignature:
-        return TimeSignature(tick, self.numerator, self.denominator)
 
 
 class PitchRange(NamedTuple):

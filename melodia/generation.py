@@ -114,7 +114,7 @@ def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints | N
     model, tokenizer = _load(model)
     seed_score, named_key = read_seed(seed)
     if constraints.meter:
-        seed_score.time_signatures = [constraints.meter.time_signature()]
+        seed_score.time_signatures = [TimeSignature(0, *constraints.meter)]
     try:
         mode = requested_key(named_key, constraints.key)
     except SeedError as error:
@@ -142,7 +142,7 @@ def generate_each(model: Any, seeds: list[Score], constraints: list[Constraints]
     requests = []
     for seed, asked in zip(seeds, constraints, strict=True):
         if asked.meter:
-            seed = replace(seed, time_signatures=[asked.meter.time_signature()])
+            seed = replace(seed, time_signatures=[TimeSignature(0, *asked.meter)])
         mode = asked.key or seed_key(seed)
         requests.append(_request(model, tokenizer, seed, mode, asked.key is not None, asked, sampling, plan, False))
     return _draw(model, tokenizer, requests, random_seed, progress)

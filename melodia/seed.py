@@ -24,6 +24,7 @@ from typing import Any
 from melodia.errors import MelodiaError
 from melodia.score import TICKS_PER_QUARTER, KeySignature, Note, Score, TempoChange, TimeSignature, Track
 from melodia.theory.key import MODE_WORDS, MODES, SEED, Key, KeyNameError, estimate_key
+from melodia.theory.meter import Meter, MeterError
 from melodia.theory.pitch import ACCIDENTALS, LETTERS
 
 NOTE = re.compile(r"^([A-Ga-g])(##|bb|#|b)?(-?\d)?(?:/(\d+)(t)?(\.{0,2}))?(~)?$")
@@ -134,11 +135,12 @@ def _words(text: str) -> list[str]:
 
 
 def parse_meter(text: str, where: str, example: str = "3/4 or 6/8") -> TimeSignature:
-    """'6/8' to a time signature at tick 0: a numerator 1-255 over 1, 2, 4, 8, 16 or 32."""
-    found = re.match(r"^(\d+)/(\d+)$", text.strip())
-    if not found or not 1 <= int(found.group(1)) <= 255 or int(found.group(2)) not in (1, 2, 4, 8, 16, 32):
-        raise SeedError(f"{where}: expected a meter like {example}")
-    return TimeSignature(0, int(found.group(1)), int(found.group(2)))
+    """'6/8' to a time signature at tick 0 (`melodia.theory.meter.Meter.parse`)."""
+    try:
+        meter = Meter.parse(text, where, example)
+    except MeterError as error:
+        raise SeedError(str(error)) from None
+    return TimeSignature(0, *meter)
 
 
 def parse_range(text: str, where: str = "--range") -> tuple[int, int]:

@@ -6,6 +6,7 @@ import pytest
 
 from melodia.constraints import Constraints, GenerateError, Meter, PitchRange
 from melodia.generation import GenerationSettings
+from melodia.score import TimeSignature
 from melodia.seed import Mode
 from melodia.settings import with_overrides
 
@@ -15,7 +16,7 @@ def test_text_is_read_into_typed_values() -> None:
                                      "bars": 16, "form": "aa'bb", "instrument": "flute", "scale": "soft"})
     assert constraints.key == Mode(2, "dorian") and constraints.meter == Meter(6, 8)
     assert constraints.pitch_range == PitchRange(60, 84) and constraints.form == "AABB"
-    assert constraints.meter.time_signature(480).tick == 480
+    assert TimeSignature(480, *constraints.meter) == TimeSignature(480, 6, 8)  # a meter placed in time
 
 
 def test_python_callers_may_give_typed_values_or_text_alike() -> None:

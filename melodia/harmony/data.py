@@ -21,7 +21,7 @@ from melodia.errors import MelodiaError
 from melodia.harmony.config import HOLD, LOWEST, REST
 from melodia.io.atomic import atomic_write_bytes
 from melodia.score import MINOR, TICKS_PER_QUARTER, Note, Score, TimeSignature, Track
-from melodia.theory.key import CHORALE, estimate_key
+from melodia.theory.key import CHORALE, Key, estimate_key
 
 STEPS_PER_QUARTER = 2
 STEP_TICKS = TICKS_PER_QUARTER // STEPS_PER_QUARTER
@@ -88,27 +88,26 @@ def grid_steps(score: Score) -> int:
 
 def soprano_inputs(chorale: Chorale) -> list[np.ndarray]:
     """The encoder's per-step inputs: pitch, struck, fermata, bar position, strength, then the soprano's
-    scale degree and mode in the key estimated from it (`melody_tonic`) and the steps to the next fermata
+    scale degree and mode in the key estimated from it (`melody_key`) and the steps to the next fermata
     (a network without key features reads the first five)."""
     soprano = chorale.pitches[SOPRANO].astype(np.int64)
-    tonic, minor = melody_tonic(soprano)
-    degree = np.where(soprano > 0, (soprano - tonic) % 12, REST_DEGREE)
+    key = melody_key(soprano)
+    degree = np.where(soprano > 0, (soprano - key.tonic) % 12, REST_DEGREE)
     return [soprano, chorale.struck[SOPRANO].astype(np.int64), chorale.fermata.astype(np.int64),
             chorale.bar_position.astype(np.int64), chorale.strength.astype(np.int64), degree,
-            np.full_like(soprano, int(minor)), steps_to_fermata(chorale.fermata)]
+            np.full_like(soprano, int(key.mode == MINOR)), steps_to_fermata(chorale.fermata)]
 
 
 REST_DEGREE = 12  # the degree input where the soprano rests
 MAX_TO_FERMATA = 15  # steps to the next fermata, capped (also where none follows)
 
 
-def melody_tonic(soprano: np.ndarray) -> tuple[int, bool]:
-    """The tonic pitch class of a melody on the grid (0 = rest) and whether it is minor
-    (`melodia.theory.key.CHORALE`: the Krumhansl-Kessler key whose profile best fits the steps each pitch class
-    sounds, with a bonus for the key whose tonic is the last note); (0, False) for a silent one."""
+def melody_key(soprano: np.ndarray) -> Key:
+    """The major or minor key of a melody on the grid (0 = rest) (`melodia.theory.key.CHORALE`: the
+    Krumhansl-Kessler key whose profile best fits the steps each pitch class sounds, with a bonus for the key
+    whose tonic is the last note); C major for a silent one."""
     sounding = soprano[soprano > 0]
-    key = estimate_key(sounding, np.ones(len(sounding)), CHORALE)
-    return key.tonic, key.mode == MINOR
+    return estimate_key(sounding, np.ones(len(sounding)), CHORALE)
 
 
 def steps_to_fermata(fermata: np.ndarray) -> np.ndarray:

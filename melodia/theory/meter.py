@@ -19,20 +19,50 @@ their notes a beat, their grouping, 3+2 or 2+3, being the piece's own).
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from fractions import Fraction
+from typing import NamedTuple
+
+from melodia.errors import MelodiaError
 
 Bar = Sequence[tuple[Fraction, Fraction]]  # (onset within the bar, duration) of each note, in quarter notes
 
 
-@dataclass(frozen=True)
-class Meter:
-    """The beats of bars of `numerator` notes of value 1/`denominator` (lengths in quarter notes)."""
+class MeterError(MelodiaError):
+    """A meter that cannot be read."""
+
+
+class Meter(NamedTuple):
+    """A time signature without a place in time, and its beats: 6/8 is Meter(6, 8) (lengths in quarter notes).
+    A meter is also the pair (numerator, denominator): Meter(6, 8) == (6, 8)."""
 
     numerator: int
     denominator: int
+
+    def __str__(self) -> str:
+        return f"{self.numerator}/{self.denominator}"
+
+    @classmethod
+    def parse(cls, text: str, where: str, example: str = "3/4 or 6/8") -> Meter:
+        """'6/8' as a `Meter`: a numerator 1-255 over 1, 2, 4, 8, 16 or 32.
+
+        Raises:
+            MeterError: naming `where` and what is accepted (`example`).
+        """
+        found = re.match(r"^(\d+)/(\d+)$", text.strip())
+        if not found or not 1 <= int(found.group(1)) <= 255 or int(found.group(2)) not in (1, 2, 4, 8, 16, 32):
+            raise MeterError(f"{where}: expected a meter like {example}")
+        return cls(int(found.group(1)), int(found.group(2)))
+
+    @classmethod
+    def read_setting(cls, value: object, where: str) -> Meter:
+        """'6/8' (or [6, 8]) as a `Meter` (a settings value)."""
+        text = f"{value[0]}/{value[1]}" if isinstance(value, list | tuple) and len(value) == 2 else value
+        if not isinstance(text, str):
+            raise MeterError(f"{where} = {value!r}: expected a meter like 3/4 or 6/8")
+        return cls.parse(text, f"{where} = {value!r}")
 
     @property
     def compound(self) -> bool:
