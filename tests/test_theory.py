@@ -15,7 +15,7 @@ from conftest import DATA
 
 from melodia.analysis import estimate_key as analysis_estimate_key
 from melodia.analysis import key_correlations
-from melodia.harmony.data import OFFBEAT, STEP_TICKS, melody_key, metre_features
+from melodia.harmony.data import OFFBEAT, STEP_TICKS, metre_features, soprano_key
 from melodia.io import read_score
 from melodia.metrics import on_strong_beat
 from melodia.metrics.classical import beat_starts
@@ -71,7 +71,7 @@ def test_the_policies_are_named_settings() -> None:
 
 
 def test_the_style_steps_and_the_harmonizers_keys_are_the_one_estimators() -> None:
-    """`style.harmony.tune_key` and `harmony.data.melody_key` had estimators of their own; they are the TUNE
+    """`style.harmony.tune_key` and `harmony.data.melody_tonic` had estimators of their own; they are the TUNE
     and CHORALE policies now (the same keys before and after, compared when the policies were written on 49
     real tunes, each whole and its first quarter, with four signatures: 490 keys alike)."""
     tune = parse_seed("G4/8 A4/8 B4/8 G4/8 D5/4 B4/4 C5/8 B4/8 A4/8 F#4/8 G4/2")[0]
@@ -84,7 +84,7 @@ def test_the_style_steps_and_the_harmonizers_keys_are_the_one_estimators() -> No
     tune.key_signatures = [KeySignature(0, 2, "dorian")]  # a modal signature is read as its quality's key
     assert tune_key(tune, notes) in ((2, "minor"), (5, "major"), (7, "major"))
     soprano = np.array([n.pitch for n in notes for _ in range(n.duration_tick // 240)])
-    assert melody_key(soprano) == Key(7, "major") and melody_key(np.zeros(4, dtype=int)) == Key(0, "major")
+    assert soprano_key(soprano) == Key(7, "major") and soprano_key(np.zeros(4, dtype=int)) == Key(0, "major")
 
 
 def _line(score: object) -> tuple[np.ndarray, np.ndarray]:

@@ -88,10 +88,10 @@ def grid_steps(score: Score) -> int:
 
 def soprano_inputs(chorale: Chorale) -> list[np.ndarray]:
     """The encoder's per-step inputs: pitch, struck, fermata, bar position, strength, then the soprano's
-    scale degree and mode in the key estimated from it (`melody_key`) and the steps to the next fermata
+    scale degree and mode in the key estimated from it (`soprano_key`) and the steps to the next fermata
     (a network without key features reads the first five)."""
     soprano = chorale.pitches[SOPRANO].astype(np.int64)
-    key = melody_key(soprano)
+    key = soprano_key(soprano)
     degree = np.where(soprano > 0, (soprano - key.tonic) % 12, REST_DEGREE)
     return [soprano, chorale.struck[SOPRANO].astype(np.int64), chorale.fermata.astype(np.int64),
             chorale.bar_position.astype(np.int64), chorale.strength.astype(np.int64), degree,
@@ -102,7 +102,7 @@ REST_DEGREE = 12  # the degree input where the soprano rests
 MAX_TO_FERMATA = 15  # steps to the next fermata, capped (also where none follows)
 
 
-def melody_key(soprano: np.ndarray) -> Key:
+def soprano_key(soprano: np.ndarray) -> Key:
     """The major or minor key of a melody on the grid (0 = rest) (`melodia.theory.key.CHORALE`: the
     Krumhansl-Kessler key whose profile best fits the steps each pitch class sounds, with a bonus for the key
     whose tonic is the last note); C major for a silent one."""
