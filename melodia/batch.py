@@ -305,10 +305,10 @@ def _start_worker(job: Job) -> None:
     """Load the model once per process; one thread each, as the processes share the cores."""
     import torch
 
-    from melodia.generation import _load
+    from melodia.modelfile import open_model
 
     torch.set_num_threads(1)
-    _WORKER.update(job=job, model=_load(job.model), styles={})
+    _WORKER.update(job=job, model=open_model(job.model), styles={})
 
 
 def _make_cell(cell: Cell) -> tuple[Cell, int, str, list[str]]:

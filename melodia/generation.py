@@ -12,7 +12,6 @@ the key as a key signature.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -36,6 +35,7 @@ from melodia.form import FormCadence, FormCopy, FormPlan, FreshBar, Seam, cadenc
 from melodia.gm import INSTRUMENT_RANGES
 from melodia.io.atomic import atomic_write_bytes, atomic_write_text, refuse_overwrite
 from melodia.metrics import SCALAR_METRICS, STRUCTURE_METRICS, ends_on_tonic, heard_key
+from melodia.modelfile import open_model
 from melodia.sampler import Constraint, Labels, Progress, Row, SamplingConfig, beam_search, sample_rows
 from melodia.score import MINOR, ChordSymbol, KeySignature, Score, TimeSignature
 from melodia.seed import Mode, SeedError, SeedFile, read_seed, requested_key, seed_key
@@ -111,7 +111,7 @@ def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints | N
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise GenerateError(f"count {count!r}: expected a whole number of melodies, 1 or more")
     constraints = constraints or Constraints()
-    model, tokenizer = _load(model)
+    model, tokenizer = open_model(model)
     seed_score, named_key = read_seed(seed)
     if constraints.meter:
         seed_score.time_signatures = [TimeSignature(0, *constraints.meter)]
@@ -138,7 +138,7 @@ def generate_each(model: Any, seeds: list[Score], constraints: list[Constraints]
                   random_seed: int, plan: FormPlan, progress: Progress | None = None) -> list[Score]:
     """Each of `seeds` continued once under its own constraints (each naming its key) and `plan`, drawn as one
     batch (`melodia.tunes` writes the later strains of all its tunes so)."""
-    model, tokenizer = _load(model)
+    model, tokenizer = open_model(model)
     requests = []
     for seed, asked in zip(seeds, constraints, strict=True):
         if asked.meter:
@@ -173,7 +173,7 @@ def _request(model: Any, tokenizer: Tokenizer, seed_score: Score, mode: Mode, na
     sampling = sampling or SamplingConfig()
     sampling = replace(sampling, max_tokens=token_budget(tokenizer, len(prompt), constraints, sampling))
     _check_room(seed_score, len(prompt), constraints, sampling, from_file)
-    allowed = _allowed_pitches(tokenizer, seed_score if not named else None, mode, constraints)
+    allowed = allowed_pitches(tokenizer, seed_score if not named else None, mode, constraints)
     _check_conflicts(seed_score, mode, constraints, tokenizer, allowed)
     rules = _constraint_rules(tokenizer, mode, constraints, allowed)
     if plan is not None:
@@ -182,10 +182,10 @@ def _request(model: Any, tokenizer: Tokenizer, seed_score: Score, mode: Mode, na
         free = seed_score.bar_count() + 1
         rules += [FreshBar(tokenizer, plan or FormPlan("A", 1, ()), free),
                   Seam(tokenizer, plan or FormPlan("A", 1, ()), free, _notes_read(tokenizer, prompt))]
-    bias = _key_bias(tokenizer, mode, seed_score, constraints.scale)
+    bias = key_bias(tokenizer, mode, seed_score, constraints.scale)
     labels_of, chord_symbols = controls_asked(model, tokenizer, seed_score, constraints)
     if chord_symbols:
-        bias = _chord_bias(tokenizer, bias, chord_symbols)
+        bias = chord_bias(tokenizer, bias, chord_symbols)
     closes = plan is not None and plan.phrases[-1].cadence == "final"
     return _Request(seed_score, mode, constraints, sampling, Row(prompt, rules, bias, labels_of), chord_symbols, closes)
 
@@ -380,23 +380,7 @@ def _check_room(seed: Score, prompt_tokens: int, constraints: Constraints, sampl
         raise GenerateError(f"the seed phrase already has {seed.note_count} notes; ask for more notes than that")
 
 
-def _load(model: Any) -> tuple[Any, Tokenizer]:
-    """A model file path, "default" (the model shipped in the package), or a (model, tokenizer) pair."""
-    if isinstance(model, (str, os.PathLike)):
-        from melodia.modelfile import load_model
-        from melodia.resources import default_model_path
-
-        if str(model) == "default":
-            model = default_model_path()
-            if not model.is_file():
-                raise GenerateError(f"{model}: this install has no default model yet; train one with "
-                                    "scripts/train_default.py, or pass --model FILE")
-        loaded, tokenizer, _ = load_model(model)
-        return loaded, tokenizer
-    return model[0], model[1]
-
-
-def _allowed_pitches(tokenizer: Tokenizer, seed: Score | None, mode: Mode, constraints: Constraints) -> np.ndarray:
+def allowed_pitches(tokenizer: Tokenizer, seed: Score | None, mode: Mode, constraints: Constraints) -> np.ndarray:
     """Over the tokenizer's pitch range: the pitches the pitch range, the instrument and a strict scale leave (a strict
     scale also keeps the pitch classes of `seed`, given when the key was estimated from it, and in a minor key its
     raised seventh, the leading note of its cadences; a modal minor, aeolian or dorian, keeps its own seventh)."""
@@ -433,7 +417,7 @@ def _check_conflicts(seed: Score, mode: Mode, constraints: Constraints, tokenize
                                 f"{constraints.max_leap} leave no note to follow it; widen the range or the leap")
 
 
-def _key_bias(tokenizer: Tokenizer, mode: Mode, seed: Score, scale: str) -> BeatBias | None:
+def key_bias(tokenizer: Tokenizer, mode: Mode, seed: Score, scale: str) -> BeatBias | None:
     """Log-probability added to each token, by the beat: a note on a beat gets TONIC_GRAVITY for the tonic
     chord's pitches (so the key is heard, while passing notes stay free), and with a soft scale, pitches
     outside it lose SOFT_OUTSIDE, minor's raised 6th and 7th (and the seed's own pitch classes)
@@ -457,7 +441,7 @@ def _key_bias(tokenizer: Tokenizer, mode: Mode, seed: Score, scale: str) -> Beat
     return BeatBias(tokenizer, on_beat, off_beat)
 
 
-def _chord_bias(tokenizer: Tokenizer, key_bias: BeatBias | None, symbols: list[ChordSymbol]) -> BeatBias:
+def chord_bias(tokenizer: Tokenizer, key_bias: BeatBias | None, symbols: list[ChordSymbol]) -> BeatBias:
     """The key's bias with its pull on the beat moved from the tonic chord to the chord given there."""
 
     off_beat = key_bias.off_beat if key_bias is not None else np.zeros(len(tokenizer.vocab), dtype=np.float32)

@@ -36,17 +36,17 @@ import torch
 from melodia.constraints import Constraints, GenerateError
 from melodia.form import FormCadence, FormPlan, Phrase, Restatement, cadence_pitch_classes
 from melodia.generation import (
-    _allowed_pitches,
-    _chord_bias,
-    _key_bias,
-    _load,
+    allowed_pitches,
+    chord_bias,
     controls_asked,
     draw_sequences,
+    key_bias,
     read_seed,
     seed_key,
 )
 from melodia.metrics import ends_on_tonic, melody
 from melodia.metrics.tunes import bar_notes
+from melodia.modelfile import open_model
 from melodia.sampler import Constraint, Progress, SamplingConfig
 from melodia.score import KeySignature, Note, Score, Track
 from melodia.seed import Mode
@@ -105,7 +105,7 @@ def infill(model: Any, source: Any, bars: BarSpan | str, count: int = 1, track: 
     span = BarSpan.read_setting(bars)
     constraints = constraints or Constraints()
     sampling = sampling or SamplingConfig()
-    network, tokenizer = _load(model)
+    network, tokenizer = open_model(model)
     if not tokenizer.config.infill:
         raise InfillError("this model was trained without infilling; use the default model, or train one with "
                           "infill = 0.3")
@@ -115,7 +115,7 @@ def infill(model: Any, source: Any, bars: BarSpan | str, count: int = 1, track: 
     line.tracks = [line.tracks[index]]
     prompt, gap = _prompt(tokenizer, line, span)
     mode = constraints.key or seed_key(line)
-    allowed = _allowed_pitches(tokenizer, line if constraints.key is None else None, mode, constraints)
+    allowed = allowed_pitches(tokenizer, line if constraints.key is None else None, mode, constraints)
     if not allowed.any():
         raise InfillError("the pitch range, the instrument and the key leave no pitch to play; widen the range")
     rules: list[Constraint] = [SteadyMeter(tokenizer), PitchSet(tokenizer, allowed)]
@@ -127,10 +127,10 @@ def infill(model: Any, source: Any, bars: BarSpan | str, count: int = 1, track: 
     returns = _returns(tokenizer, line, span)
     if returns:
         rules.append(Restatement(tokenizer, returns))
-    bias = _key_bias(tokenizer, mode, line, constraints.scale)
+    bias = key_bias(tokenizer, mode, line, constraints.scale)
     labels_of, chords = controls_asked(network, tokenizer, line, constraints)
     if chords:
-        bias = _chord_bias(tokenizer, bias, chords)
+        bias = chord_bias(tokenizer, bias, chords)
     approach = ApproachBias(tokenizer, bias, APPROACH_PULL)
     if labels_of is None and network.config.conditions:
         from melodia.controls import Labeler

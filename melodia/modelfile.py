@@ -60,6 +60,16 @@ def model_path(name: str | os.PathLike[str]) -> Path:
     return path
 
 
+def open_model(model: Any) -> tuple[MelodyLM, Tokenizer]:
+    """The language model and its tokenizer from a model file, `DEFAULT_MODEL` ("default", the model shipped in
+    the package), or a (model, tokenizer) pair already loaded, which is returned as it is: what generate, infill,
+    whole tunes, batch jobs and the studio take as their `model`."""
+    if isinstance(model, (str, os.PathLike)):
+        loaded, tokenizer, _ = load_model(model)
+        return loaded, tokenizer
+    return model[0], model[1]
+
+
 def load_model(path: str | os.PathLike[str], device: str = "cpu") -> tuple[MelodyLM, Tokenizer, dict[str, Any]]:
     """Rebuild the model, its tokenizer and its training record from a model file, or from
     the shipped model when `path` is `DEFAULT_MODEL` ("default").

@@ -239,10 +239,10 @@ class Studio:
     """
 
     def __init__(self, model: Any = "default", folder: str | Path = DEFAULT_FOLDER) -> None:
-        from melodia.generation import _load
+        from melodia.modelfile import open_model
 
         self.model_name = str(model) if isinstance(model, (str, Path)) else "a loaded model"
-        self.model = _load(model)
+        self.model = open_model(model)
         self.folder = Path(folder)
         self.candidates: list[Candidate] = []
         self.generated = 0  # candidates made so far, for their numbers

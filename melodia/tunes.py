@@ -98,9 +98,10 @@ def write_tunes(model: Any, seed: Any, kind: str | None = None, count: int = 1, 
     Raises:
         GenerateError: an unknown tune type, a strain shorter than 2 bars, or what `generate` refuses.
     """
-    from melodia.generation import _load, generate
+    from melodia.generation import generate
+    from melodia.modelfile import open_model
 
-    loaded = _load(model)
+    loaded = open_model(model)
     chosen = tune_type(kind) if kind else None
     letters = form_letters(form or (chosen.form if chosen else "AABB"), "form")
     if letters == "none":

@@ -13,7 +13,9 @@
 5. writes the test chorales as MIDI and checks that `melodia evaluate` on them gives the same total.
 
 Usage: python scripts/bench_jsb.py [-o jsb.safetensors] [--members 2] [--config scripts/bench_jsb.toml]
-       [--skip-training]   (member k > 1 is saved beside the first: jsb.2.safetensors, ...)
+       [--skip-training] [--valid-only]   (member k > 1 is saved beside the first: jsb.2.safetensors, ...)
+
+`--valid-only` stops after step 3: the valid split's figures for trying settings, the test split unseen.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ PUBLISHED = [("tanh RNN (Bai et al. 2018)", 8.91), ("LSTM (Bai et al. 2018)", 8.
              ("TCN (Bai et al. 2018)", 8.10), ("RRU (Zakovskis et al. 2021)", 7.72),
              ("DBN+LSTM (Vohra et al. 2015)", 3.47)]
 MOST_SHIFTS = 6  # the training's transpositions reach +-6 semitones
-TEMPERINGS = (1.0, 0.75, 0.5, 0.25, 0.1, 0.0)
+TEMPERINGS = (1.0, 0.75, 0.5, 0.25, 0.1, 0.05, 0.0)
 
 
 def member_paths(output: Path, members: int) -> list[Path]:
@@ -73,6 +75,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--members", type=int, default=2, help="models trained alike from seeds one apart")
     parser.add_argument("--config", default=str(HERE / "bench_jsb.toml"), help="training settings")
     parser.add_argument("--skip-training", action="store_true", help="score existing model files")
+    parser.add_argument("--valid-only", action="store_true", help="print the valid split's figures and stop")
     args = parser.parse_args(argv)
     started = time.monotonic()
     build_corpus(find_recipe("jsb"), progress=False)
@@ -90,6 +93,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     valid = Mixtures(models, tokenizer, corpus, "valid", MOST_SHIFTS)
     choices = {(k, b): valid.per_step(everyone, k, b) for k in range(MOST_SHIFTS + 1) for b in TEMPERINGS}
     shifts, tempering = min(choices, key=choices.__getitem__)
+    if args.valid_only:
+        print_members(records)
+        print_valid(choices, shifts, tempering)
+        return
     test = Mixtures(models, tokenizer, corpus, "test", shifts)
     test_nll = test.nll(everyone, shifts, tempering)
     ours = sum(test_nll) / test.steps
@@ -103,19 +110,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     command_total = evaluate_command(paths, shifts, tempering)
 
     print(f"JSB Chorales, test split: {len(corpus.split('test'))} chorales, {test.steps} quarter-note steps")
-    record = records[0]
-    cpu = [r.get("cpu_minutes") for r in records]
-    print(f"members: {len(models)} of a {record['config']['layers']}-layer {record['config']['cell'].upper()}, "
-          f"{record['config']['hidden_size']} units, {record['parameters']:,} parameters, {record['steps']} steps "
-          "each; "
-          "best valid " + ", ".join(f"{r['valid_loss']:.4f} nats/token (epoch {r['best_epoch'] + 1})" for r in records)
-          + "; trained in " + (f"{sum(cpu):.1f} CPU-minutes (" + " + ".join(f"{c:.1f}" for c in cpu) + ")"
-                                if all(c is not None for c in cpu) else "(CPU time not recorded)"))
-    print("valid NLL per step, transpositions mixed (rows) by tempering (columns):")
-    print("       " + "".join(f"{b:>9g}" for b in TEMPERINGS))
-    for k in range(MOST_SHIFTS + 1):
-        print(f"  +-{k}  " + "".join(f"{choices[k, b]:>9.3f}" for b in TEMPERINGS))
-    print(f"  chose +-{shifts} transpositions, tempering {tempering:g}")
+    print_members(records)
+    print_valid(choices, shifts, tempering)
     print("n-gram orders on valid (nats/token): " + ", ".join(f"{k}: {v:.3f}" for k, v in by_order.items()))
     print()
     print(f"{'model':58}{'test NLL per step (nats)':>26}")
@@ -134,6 +130,25 @@ def main(argv: Sequence[str] | None = None) -> None:
           f"this script: {sum(test_nll):.4f} ({'the same' if same else 'DIFFERENT'})")
     print(f"whole run: {(time.monotonic() - started) / 60:.1f} wall minutes; model files: "
           + ", ".join(str(path) for path in paths))
+
+
+def print_members(records: list[dict]) -> None:
+    record = records[0]
+    cpu = [r.get("cpu_minutes") for r in records]
+    print(f"members: {len(records)} of a {record['config']['layers']}-layer {record['config']['cell'].upper()}, "
+          f"{record['config']['hidden_size']} units, dropout {record['config']['dropout']:g}, "
+          f"{record['parameters']:,} parameters, {record['steps']} steps each; "
+          "best valid " + ", ".join(f"{r['valid_loss']:.4f} nats/token (epoch {r['best_epoch'] + 1})" for r in records)
+          + "; trained in " + (f"{sum(cpu):.1f} CPU-minutes (" + " + ".join(f"{c:.1f}" for c in cpu) + ")"
+                                if all(c is not None for c in cpu) else "(CPU time not recorded)"))
+
+
+def print_valid(choices: dict[tuple[int, float], float], shifts: int, tempering: float) -> None:
+    print("valid NLL per step, transpositions mixed (rows) by tempering (columns):")
+    print("       " + "".join(f"{b:>9g}" for b in TEMPERINGS))
+    for k in range(MOST_SHIFTS + 1):
+        print(f"  +-{k}  " + "".join(f"{choices[k, b]:>9.3f}" for b in TEMPERINGS))
+    print(f"  chose +-{shifts} transpositions, tempering {tempering:g}")
 
 
 def evaluate_command(paths: list[Path], shifts: int, tempering: float) -> float:

@@ -32,9 +32,10 @@ import torch
 from melodia.constraints import Constraints
 from melodia.controls import Labeler
 from melodia.corpus.reader import Corpus
-from melodia.generation import _load, generate
+from melodia.generation import generate
 from melodia.infill import BarSpan, infill
 from melodia.metrics import bar_mean_pitches, bar_note_counts, chord_tone_rate, junction, spearman
+from melodia.modelfile import open_model
 from melodia.sampler import SamplingConfig, sample
 from melodia.score import ChordSymbol, Score
 from melodia.tokenizers import EOS
@@ -58,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--melodies", type=int, default=40, help="melodies per progression and per control")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    model, tokenizer = _load(args.model)
+    model, tokenizer = open_model(args.model)
     corpus = Corpus.open("folk")
     tunes = _tunes(corpus, args.tunes)
     print(f"model {args.model}; {len(tunes)} held-out folk tunes (test split), gaps of {GAP} bars\n")
@@ -257,7 +258,7 @@ def _plain(model: str, reference: str | None, corpus: Corpus, tunes: list[tuple[
     print("4. Plain continuation: NLL per token of the whole held-out tunes, every control unknown")
     figures = {}
     for name in filter(None, (model, reference)):
-        network, tokenizer = _load(name)
+        network, tokenizer = open_model(name)
         total = count = 0.0
         for tokens, _ in tunes:
             plain = list(map(int, tokens))

@@ -29,8 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from melodia.generation import _load
 from melodia.metrics import tunes as measures
+from melodia.modelfile import open_model
 from melodia.score import KeySignature, Note, Score, TimeSignature, Track
 from melodia.tunes import TUNE_TYPES, write_tunes
 
@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="also N melodies of 16 bars at the defaults against real tunes (issue 16's figures)")
     parser.add_argument("--no-command", action="store_true", help="leave out the time of 10 reels at the command line")
     args = parser.parse_args(argv)
-    loaded = _load(args.model)
+    loaded = open_model(args.model)
     for kind in filter(None, args.kinds.split(",")):
         report_kind(kind, loaded, args.count)
     if not args.no_chords:

@@ -197,10 +197,10 @@ def test_the_style_step_plays_the_generated_chords() -> None:
 def test_chords_pull_harder_on_strong_beats_than_on_the_other_beats() -> None:
     """Over `G | C`, a note on beat 1 or 3 leans to the chord's tones by CHORD_GRAVITY, on beat 2 or 4 by
     TONIC_GRAVITY, between beats not at all; from bar 2 on, C's tones are pulled, not G's."""
-    from melodia.generation import CHORD_GRAVITY, TONIC_GRAVITY, _chord_bias
+    from melodia.generation import CHORD_GRAVITY, TONIC_GRAVITY, chord_bias
     from melodia.score import ChordSymbol
 
-    bias = _chord_bias(INFILL, None, [ChordSymbol(0, "G"), ChordSymbol(1920, "C")])
+    bias = chord_bias(INFILL, None, [ChordSymbol(0, "G"), ChordSymbol(1920, "C")])
     vocab, state = INFILL.vocab, INFILL.new_state()
     low = INFILL.config.pitch_range[0]
     g_tone, c_tone = vocab.id("Pitch", 62 - low), vocab.id("Pitch", 64 - low)  # D4 (in G only), E4 (in C only)
