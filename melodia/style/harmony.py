@@ -21,7 +21,7 @@ chord is chosen per beat: on a beat inside a slot its notes count half (`WEAK_BE
 change there pays the new chord's cost as well as `CHANGE_IN_BAR`, so a chorale's chord per
 quarter note is named as it sounds while a slot's first beat still decides its chord.
 
-Inversions are chosen afterwards for a smooth bass (`choose_bass`). `parse_progression`
+Inversions are chosen afterwards for a smooth bass (`choose_bass`). `melodia.theory.chord.parse_progression`
 reads a user's progression ("Am | Dm G | C | E7"); `from_symbols` plays the chord symbols a
 score carries (a lead sheet's, read from MIDI text events, MusicXML or ABC) instead of an
 estimate.
@@ -83,7 +83,7 @@ def tune_key(score: Score, notes: list[Note]) -> Key:
         return signed.key if signed else Key(0, MAJOR)
     ending_last = sorted(notes, key=lambda n: (n.end_tick, -n.pitch))
     return estimate_key([n.pitch for n in ending_last], [n.duration_tick for n in ending_last], TUNE,
-                        signed.key.as_major_or_minor() if signed else None)
+                        signed.key if signed else None)
 
 
 def tonic_triad(tonic: int, mode: str) -> tuple[int, int, int]:

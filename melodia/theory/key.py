@@ -204,10 +204,10 @@ def estimate_key(pitches: Sequence[int] | np.ndarray, durations: Sequence[float]
         major = signature if signature.quality == MAJOR else signature.relative
         candidates = [Key(major.tonic, MAJOR), major.relative]
     elif signature is not None and policy.signature == "trusted" and \
-            max(correlations[signature], correlations[signature.relative]) >= \
+            max(correlations[signature.as_major_or_minor()], correlations[signature.relative]) >= \
             max(correlations.values()) - policy.signature_margin:
-        candidates = [signature, signature.relative]
-        bonus[signature] = policy.signature_bonus
+        candidates = [signature.as_major_or_minor(), signature.relative]
+        bonus[candidates[0]] = policy.signature_bonus
     elif policy.in_scale:
         used = set((pitches % 12).tolist())
         candidates = [key for key in candidates if used <= _with_raised_steps(key)] or candidates
