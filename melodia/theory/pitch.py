@@ -12,10 +12,25 @@ The key's own tonic is spelled as its signature is shortest (Db major, C# minor;
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:  # keys are read by their tonic, mode, scale and quality; theory.key names keys with these tables
-    from melodia.theory.key import Key
+
+class Tonality(Protocol):
+    """What spelling reads of a key: a `melodia.theory.key.Key` (which names its keys with this module's tables)."""
+
+    @property
+    def tonic(self) -> int: ...
+
+    @property
+    def mode(self) -> str: ...
+
+    @property
+    def quality(self) -> str: ...
+
+    @property
+    def pitch_classes(self) -> tuple[int, ...]: ...
+
+    def as_major_or_minor(self) -> Tonality: ...
 
 LETTERS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}  # the pitch class of each letter
 ACCIDENTALS = {None: 0, "#": 1, "##": 2, "b": -1, "bb": -2}
@@ -33,7 +48,7 @@ MODE_FIFTHS = {"major": 0, "ionian": 0, "lydian": 1, "mixolydian": -1, "dorian":
 Spelling = tuple[int, int]  # (letter 0-6 from C, alteration in semitones)
 
 
-def note_name(pitch: int, key: Key | None = None) -> str:
+def note_name(pitch: int, key: Tonality | None = None) -> str:
     """'C4' for MIDI 60; with `key`, spelled in it ('G#4', not 'Ab4', in A minor)."""
     if key is None:
         return f"{PITCH_CLASS_NAMES[pitch % 12]}{pitch // 12 - 1}"
@@ -41,7 +56,7 @@ def note_name(pitch: int, key: Key | None = None) -> str:
     return f"{LETTER_NAMES[letter]}{ACCIDENTAL_SIGNS[alteration]}{(pitch - alteration) // 12 - 1}"
 
 
-def pitch_class_name(pitch_class: int, key: Key | None = None) -> str:
+def pitch_class_name(pitch_class: int, key: Tonality | None = None) -> str:
     """'G#' for pitch class 8 in A minor, 'Ab' without a key."""
     if key is None:
         return PITCH_CLASS_NAMES[pitch_class % 12]
@@ -49,12 +64,12 @@ def pitch_class_name(pitch_class: int, key: Key | None = None) -> str:
     return LETTER_NAMES[letter] + ACCIDENTAL_SIGNS[alteration]
 
 
-def key_signature(key: Key) -> int:
+def key_signature(key: Tonality) -> int:
     """Sharps (positive) or flats (negative) in the signature of `key`, its tonic spelled as it is written."""
     return _fifths(tonic_spelling(key)) + _mode_fifths(key)
 
 
-def tonic_spelling(key: Key) -> Spelling:
+def tonic_spelling(key: Tonality) -> Spelling:
     """The tonic's letter and alteration: the spelling with the shorter signature (Db major, C# minor), the
     name of `PITCH_CLASS_NAMES` on a tie (F# major, Eb minor)."""
     candidates = [(letter, _alteration(key.tonic - NATURALS[letter])) for letter in range(7)]
@@ -64,7 +79,7 @@ def tonic_spelling(key: Key) -> Spelling:
                                              LETTER_NAMES[each[0]] + ACCIDENTAL_SIGNS[each[1]] != usual))
 
 
-def spell(pitch_class: int, key: Key) -> Spelling:
+def spell(pitch_class: int, key: Tonality) -> Spelling:
     """The letter and alteration of `pitch_class` in `key` (see the module's docstring)."""
     scale = key.pitch_classes if len(key.pitch_classes) == 7 else key.as_major_or_minor().pitch_classes
     tonic_letter, _ = tonic_spelling(key)
@@ -86,7 +101,7 @@ def _fifths(spelling: Spelling) -> int:
     return FIFTHS_OF_LETTER[spelling[0]] + 7 * spelling[1]
 
 
-def _mode_fifths(key: Key) -> int:
+def _mode_fifths(key: Tonality) -> int:
     return MODE_FIFTHS.get(key.mode, MODE_FIFTHS[key.quality])
 
 
