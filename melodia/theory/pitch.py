@@ -34,8 +34,8 @@ class Tonality(Protocol):
 
 LETTERS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}  # the pitch class of each letter
 ACCIDENTALS = {None: 0, "#": 1, "##": 2, "b": -1, "bb": -2}
-LETTER_NAMES = ("C", "D", "E", "F", "G", "A", "B")
-NATURALS = (0, 2, 4, 5, 7, 9, 11)  # the pitch class of each letter
+LETTER_NAMES = tuple(LETTERS)
+NATURALS = tuple(LETTERS.values())
 PITCH_CLASS_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 SHARP_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 FLAT_NAMES = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
