@@ -773,6 +773,12 @@ def _model_commands(commands: Any) -> None:
                           help="with --transpositions: how far each transposition's weight follows how well it "
                                "predicted the piece so far (1: the mean of whole-piece probabilities, the default; "
                                "0: equal weights at every token)")
+    evaluate.add_argument("--forgetting", type=float, default=1.0, metavar="G",
+                          help="how much of its weight a token before keeps a token later (1: all, the default; "
+                               "0.95: the weights follow the last few dozen tokens)")
+    evaluate.add_argument("--ngram-weight", type=float, default=0.0, metavar="W",
+                          help="mix in the n-gram fitted on the model's training split as one more component, of "
+                               "prior weight W (default 0: none)")
     evaluate.add_argument("--json", action="store_true", help="print JSON for scripts")
     evaluate.set_defaults(run=_evaluate)
 
@@ -801,6 +807,7 @@ def _evaluate(args: argparse.Namespace) -> None:
 
     report = evaluate_inputs([Path(model) for model in args.model or ["default"]], args.inputs, baseline=args.baseline,
                              transpositions=args.transpositions, tempering=args.tempering,
+                             forgetting=args.forgetting, ngram_weight=args.ngram_weight,
                              say=lambda line: print(line, file=sys.stderr))
     print(json.dumps(report, indent=2) if args.json else format_scores(report))
 

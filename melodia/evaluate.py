@@ -19,6 +19,7 @@ from torch import nn
 
 from melodia.errors import MelodiaError
 from melodia.model import MelodyLM
+from melodia.ngram import KneserNey
 from melodia.score import Score
 from melodia.tokenizers import Tokenizer
 from melodia.tokenizers.grid import QuantizedScore
@@ -96,16 +97,29 @@ def token_nll(model: MelodyLM, sequences: Sequence[np.ndarray], conditions: Sequ
 
 def transposition_average_nll(model: MelodyLM | Sequence[MelodyLM], tokenizer: Tokenizer,
                               sequences: Sequence[np.ndarray], shifts: int,
-                              conditions: Sequence[np.ndarray] | None = None, tempering: float = 1.0) -> list[float]:
+                              conditions: Sequence[np.ndarray] | None = None, tempering: float = 1.0,
+                              forgetting: float = 1.0, ngram: KneserNey | None = None,
+                              ngram_weight: float = 0.0) -> list[float]:
     """NLL under a mixture of the model's readings of each piece transposed by s in -shifts..shifts
     (and, given several models, of every member's): see `component_log_probs` and `mixture_nll`.
 
     With `tempering` 1 this is q(x) = mean over s of p(x transposed by s); with shifts = 0 and one model
-    it is the plain NLL.
+    it is the plain NLL. Given an `ngram` and an `ngram_weight` w > 0, the n-gram's reading of the piece
+    is one more component, of prior weight w (the model's share 1 - w).
     """
     models = [model] if isinstance(model, MelodyLM) else list(model)
-    return [mixture_nll(rows, tempering)
-            for rows in component_log_probs(models, tokenizer, sequences, shifts, conditions)]
+    rows = component_log_probs(models, tokenizer, sequences, shifts, conditions)
+    if ngram is None or ngram_weight == 0.0:
+        return [mixture_nll(piece_rows, tempering, forgetting) for piece_rows in rows]
+    prior = ngram_prior(len(rows[0]), ngram_weight)
+    return [mixture_nll(np.vstack([piece_rows, ngram.log_probs(tokens)]), tempering, forgetting, prior)
+            for piece_rows, tokens in zip(rows, sequences)]
+
+
+def ngram_prior(components: int, ngram_weight: float) -> list[float]:
+    """The prior weights of `components` model components and an n-gram after them: `ngram_weight` for the
+    n-gram, equal shares of the rest for the others."""
+    return [(1.0 - ngram_weight) / components] * components + [ngram_weight]
 
 
 def component_log_probs(models: Sequence[MelodyLM], tokenizer: Tokenizer, sequences: Sequence[np.ndarray],
@@ -138,39 +152,66 @@ def component_log_probs(models: Sequence[MelodyLM], tokenizer: Tokenizer, sequen
     return rows
 
 
-def mixture_nll(log_probs: np.ndarray, tempering: float = 1.0) -> float:
+def mixture_nll(log_probs: np.ndarray, tempering: float = 1.0, forgetting: float = 1.0,
+                prior: Sequence[float] | None = None) -> float:
     """The NLL of one piece under a mixture of components, from `component_log_probs`' rows.
 
     Each token's probability is a weighted mean of the components' probabilities for it, the weights
-    proportional to each component's probability of the piece so far raised to `tempering`: 1 is the
-    Bayesian mixture of whole pieces (the mean of the components' probabilities of the whole piece),
-    0 weighs every component still in range equally at every token. Every weight depends only on the
-    tokens before, so the mixture is a proper distribution for any tempering.
+    proportional to each component's `prior` weight (equal by default) times its probability of the piece
+    so far raised to `tempering`: 1 is the Bayesian mixture of whole pieces, 0 weighs every component still
+    in range by its prior at every token. With `forgetting` g < 1 the piece so far counts token i, t - i
+    tokens back, g ** (t - i - 1) times, so the weights follow the recent tokens. Every weight depends only
+    on the tokens before, so the mixture is a proper distribution for any tempering and forgetting.
     """
-    if tempering == 1.0:  # the mixture of whole pieces, summed directly
-        return float(-np.logaddexp.reduce(log_probs.sum(axis=1)) + math.log(len(log_probs)))
-    before = np.concatenate([np.zeros((len(log_probs), 1)), np.cumsum(log_probs, axis=1)[:, :-1]], axis=1)
+    prior_log = (np.full(len(log_probs), -math.log(len(log_probs))) if prior is None
+                 else np.log(np.asarray(prior, dtype=np.float64)))
+    if tempering == 1.0 and forgetting == 1.0:  # the mixture of whole pieces, summed directly
+        if prior is None:
+            return float(-np.logaddexp.reduce(log_probs.sum(axis=1)) + math.log(len(log_probs)))
+        return float(-np.logaddexp.reduce(prior_log + log_probs.sum(axis=1)))
+    before = _evidence_before(log_probs, forgetting)
     alive = np.isfinite(before)
-    scaled = np.where(alive, tempering * np.where(alive, before, 0.0), -np.inf)
+    scaled = np.where(alive, tempering * np.where(alive, before, 0.0) + prior_log[:, None], -np.inf)
     weights = scaled - np.logaddexp.reduce(scaled, axis=0)
     return float(-np.logaddexp.reduce(weights + log_probs, axis=0).sum())
+
+
+def _evidence_before(log_probs: np.ndarray, forgetting: float) -> np.ndarray:
+    """Each component's log-probability of the tokens before each token, older ones discounted by `forgetting`
+    a token; -inf from the token after one it gave probability 0."""
+    if forgetting == 1.0:
+        running = np.cumsum(log_probs, axis=1)
+    else:
+        finite = np.where(np.isfinite(log_probs), log_probs, 0.0)
+        running = np.empty_like(finite)
+        carried = np.zeros(len(finite))
+        for token in range(finite.shape[1]):
+            carried = forgetting * carried + finite[:, token]
+            running[:, token] = carried
+        running = np.where(np.cumsum(~np.isfinite(log_probs), axis=1) > 0, -np.inf, running)
+    return np.concatenate([np.zeros((len(log_probs), 1)), running[:, :-1]], axis=1)
 
 
 # ---------------------------------------------------------------- the evaluate command
 
 
 def evaluate_inputs(model_path: Path | Sequence[Path], inputs: Sequence[str], baseline: bool = False,
-                    transpositions: int = 0, tempering: float = 1.0,
-                    say: Callable[[str], None] | None = None) -> dict[str, Any]:
+                    transpositions: int = 0, tempering: float = 1.0, forgetting: float = 1.0,
+                    ngram_weight: float = 0.0, say: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Score every input piece with the model (and an n-gram baseline); a JSON-ready report.
 
     Given several model files (members trained alike, with the same tokens), the figure is that of
     their mixture. With `transpositions` k > 0 it is that of the mixture over transpositions by
-    -k..k semitones, weighted by `tempering` (see `transposition_average_nll`). `say`, when given, is told in a line
-    what takes long (fitting the baseline) before it starts.
+    -k..k semitones, weighted by `tempering` and `forgetting` (see `mixture_nll`); with `ngram_weight`
+    w > 0 the baseline n-gram is one more component of the mixture, of prior weight w. `say`, when given,
+    is told in a line what takes long (fitting the n-gram) before it starts.
     """
     if not 0.0 <= tempering <= 1.0:
         raise EvaluateError(f"tempering {tempering}: expected a number from 0 to 1")
+    if not 0.0 < forgetting <= 1.0:
+        raise EvaluateError(f"forgetting {forgetting}: expected a number above 0, at most 1")
+    if not 0.0 <= ngram_weight < 1.0:
+        raise EvaluateError(f"n-gram weight {ngram_weight}: expected a number from 0 to below 1")
     paths = [model_path] if isinstance(model_path, (str, Path)) else list(model_path)
     members = _members(paths)
     model, tokenizer, training = members[0]
@@ -180,21 +221,24 @@ def evaluate_inputs(model_path: Path | Sequence[Path], inputs: Sequence[str], ba
     names = list(model.config.conditions)
     labels = [np.asarray([_condition_id(model.config.conditions[n], piece[3].get(n, "")) for n in names],
                          dtype=np.int64) for piece in pieces] if names else None
+    fitted = _training_ngram(training, tokenizer, say or (lambda line: None)) if baseline or ngram_weight else None
     # One torch thread, as sampling and fine-tuning: more only wait on each other on a busy machine (2 files under
     # the default model took 8.5-11.8 s on 2 threads of a busy 2-core machine, 0.5 s on 1).
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         nll = transposition_average_nll([member[0] for member in members], tokenizer, [piece[1] for piece in pieces],
-                                        transpositions, labels, tempering)
+                                        transpositions, labels, tempering, forgetting,
+                                        fitted[0] if fitted else None, ngram_weight)
     finally:
         torch.set_num_threads(threads)
     scores = [PieceScore(name, value, len(tokens) - 1, notes) for (name, tokens, notes, _), value in zip(pieces, nll)]
     report: dict[str, Any] = {"model": " + ".join(str(path) for path in paths), "corpus": training.get("corpus"),
                               "skipped": skipped, "transpositions": transpositions, "tempering": tempering,
+                              "forgetting": forgetting, "ngram_weight": ngram_weight,
                               "pieces": [s.as_dict() for s in scores], "total": total(scores).as_dict()}
-    if baseline:
-        report["baseline"] = _baseline(training, tokenizer, pieces, say or (lambda line: None))
+    if baseline and fitted:
+        report["baseline"] = _baseline(fitted, training, pieces)
     return report
 
 
@@ -266,16 +310,17 @@ def _labels(score: Score, quantized: QuantizedScore) -> dict[str, str]:
     return {"meter": f"{numerator}/{denominator}", "mode": mode, "collection": "unknown"}
 
 
-def _baseline(training: dict[str, Any], tokenizer: Tokenizer,
-              pieces: list[tuple[str, np.ndarray, int, dict[str, str]]], say: Callable[[str], None]) -> dict[str, Any]:
+def _training_ngram(training: dict[str, Any], tokenizer: Tokenizer,
+                    say: Callable[[str], None]) -> tuple[KneserNey, dict[int, float], str, str]:
     """The n-gram fitted on the model's training split, its order chosen on the valid split (once: the order is
-    kept in the cache by the corpus's content, so later runs fit that order alone)."""
+    kept in the cache by the corpus's content, so later runs fit that order alone); with the valid figures of
+    each order, the corpus's name and its content hash."""
     from melodia.corpus.reader import Corpus
-    from melodia.ngram import KneserNey, choose_order
+    from melodia.ngram import choose_order
 
     name = training.get("corpus")
     if not name:
-        raise EvaluateError("the model file does not name its training corpus; no baseline possible")
+        raise EvaluateError("the model file does not name its training corpus; no n-gram possible")
     corpus = Corpus.open(name)
     if not corpus.tokenizer.config.encodes_like(tokenizer.config):
         raise EvaluateError(f"corpus {name} is now tokenized differently from the model; rebuild it as trained")
@@ -286,13 +331,19 @@ def _baseline(training: dict[str, Any], tokenizer: Tokenizer,
     size = f"{len(train):,} pieces, {sum(len(t) for t in train):,} tokens"
     if kept:
         say(f"fitting the {kept[0]}-gram baseline on corpus {name}'s train split ({size}; the order chosen before)")
-        ngram, by_order = KneserNey(kept[0], len(tokenizer)).fit(train), kept[1]
-    else:
-        say(f"fitting n-gram baselines on corpus {name}'s train split ({size}) to choose the order on its valid "
-            f"split: once, the order is then kept in {_order_file(name, content, len(tokenizer)).parent}")
-        ngram, by_order = choose_order(train, valid, len(tokenizer))
-        _keep_order(name, content, len(tokenizer), ngram.order, by_order)
-    scores = [PieceScore(name, ngram.nll(tokens), len(tokens) - 1, notes) for name, tokens, notes, _ in pieces]
+        return KneserNey(kept[0], len(tokenizer)).fit(train), kept[1], name, content
+    say(f"fitting n-gram baselines on corpus {name}'s train split ({size}) to choose the order on its valid "
+        f"split: once, the order is then kept in {_order_file(name, content, len(tokenizer)).parent}")
+    ngram, by_order = choose_order(train, valid, len(tokenizer))
+    _keep_order(name, content, len(tokenizer), ngram.order, by_order)
+    return ngram, by_order, name, content
+
+
+def _baseline(fitted: tuple[KneserNey, dict[int, float], str, str], training: dict[str, Any],
+              pieces: list[tuple[str, np.ndarray, int, dict[str, str]]]) -> dict[str, Any]:
+    """The report of the n-gram alone on every piece."""
+    ngram, by_order, name, content = fitted
+    scores = [PieceScore(piece, ngram.nll(tokens), len(tokens) - 1, notes) for piece, tokens, notes, _ in pieces]
     return {"kind": "interpolated Kneser-Ney", "order": ngram.order, "corpus": name,
             "corpus_matches_model": content == training.get("corpus_hash"),
             "valid_nats_per_token_by_order": by_order, "pieces": [s.as_dict() for s in scores],
@@ -342,6 +393,11 @@ def format_scores(report: dict[str, Any]) -> str:
                      f"valid), total NLL {baseline['total']['nll']:.2f} nats; model / n-gram = {ratio:.3f}")
     if report.get("transpositions"):
         lines.append(f"the model's figures are its mixture over transpositions by -{report['transpositions']}.."
-                     f"{report['transpositions']} semitones (tempering {report['tempering']:g})")
+                     f"{report['transpositions']} semitones (tempering {report['tempering']:g}"
+                     + (f", forgetting {report['forgetting']:g}" if report.get("forgetting", 1.0) != 1.0 else "")
+                     + ")")
+    if report.get("ngram_weight"):
+        lines.append(f"mixed with the n-gram fitted on the model's training split, of prior weight "
+                     f"{report['ngram_weight']:g}")
     lines += [f"skipped: {reason}" for reason in report["skipped"]]
     return "\n".join(lines)

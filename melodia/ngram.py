@@ -68,9 +68,13 @@ class KneserNey:
 
     def nll(self, sequence: np.ndarray) -> float:
         """-ln P of every token after the first (BOS)."""
+        return -sum(self.log_probs(sequence).tolist())
+
+    def log_probs(self, sequence: np.ndarray) -> np.ndarray:
+        """ln P(token | the tokens before it) of every token after the first (BOS)."""
         tokens, top = self._padded(sequence), self.order - 1
-        return -sum(math.log(self.probability(tokens[end - top:end], tokens[end]))
-                    for end in range(top + 1, len(tokens)))
+        return np.array([math.log(self.probability(tokens[end - top:end], tokens[end]))
+                         for end in range(top + 1, len(tokens))], dtype=np.float64)
 
 
 def _discount(level: dict[tuple[int, ...], dict[int, int]]) -> float:
