@@ -92,3 +92,46 @@ def test_the_mixture_weighs_components_by_the_piece_so_far() -> None:
     third = 0.25 ** b / (0.25 ** b + 0.0625 ** b)
     assert mixture_nll(rows, b) == pytest.approx(
         -math.log(0.375) - math.log(second @ [0.5, 0.25]) - math.log(third * 0.5) - half)
+
+
+def test_forgetting_and_the_ngram_keep_the_mixture_a_proper_distribution(tiny_cache: Path, tiny_model: Path) -> None:
+    from melodia.evaluate import transposition_average_nll
+    from melodia.ngram import KneserNey
+
+    model, tokenizer, _ = load_model(tiny_model)
+    corpus = Corpus.open("tiny")
+    pieces = [corpus.piece_tokens(p).astype(np.int64) for p in corpus.split("train")]
+    ngram = KneserNey(3, len(tokenizer)).fit(pieces)
+    prefix = pieces[0][:12]
+
+    def nll(sequences: list[np.ndarray], shifts: int) -> list[float]:
+        return transposition_average_nll(model, tokenizer, sequences, shifts, tempering=0.5, forgetting=0.9,
+                                         ngram=ngram, ngram_weight=0.2)
+
+    for shifts in (0, 2):
+        before = nll([prefix], shifts)[0]
+        after = np.array(nll([np.append(prefix, token) for token in range(len(tokenizer))], shifts))
+        probabilities = np.exp(before - after)  # p(next token | prefix) for every token of the vocabulary
+        assert (probabilities > 0).all()
+        if shifts == 0:
+            assert probabilities.sum() == pytest.approx(1.0, abs=1e-9)
+        else:  # a transposed reading gives no probability to a note it would take out of range
+            assert probabilities.sum() <= 1.0 + 1e-9
+        assert nll([prefix], shifts)[0] == before  # a rerun gives the same figure to the last digit
+
+
+def test_the_ngram_weight_mixes_the_baseline_into_the_model(tiny_cache: Path, tiny_model: Path) -> None:
+    from melodia.evaluate import EvaluateError
+
+    inputs = [str(DATA / "waltz_3_4.mid"), str(DATA / "jig_6_8.mid")]
+    alone = evaluate_inputs(tiny_model, inputs)
+    mixed = evaluate_inputs(tiny_model, inputs, baseline=True, ngram_weight=0.2)
+    assert mixed["ngram_weight"] == 0.2
+    # tempering 1, no forgetting: each piece's probability is 0.8 p_model + 0.2 p_ngram
+    for model_piece, ngram_piece, piece in zip(alone["pieces"], mixed["baseline"]["pieces"], mixed["pieces"]):
+        assert piece["nll"] == pytest.approx(-np.logaddexp(math.log(0.8) - model_piece["nll"],
+                                                           math.log(0.2) - ngram_piece["nll"]))
+    with pytest.raises(EvaluateError, match=r"forgetting 0\.0: expected a number above 0, at most 1"):
+        evaluate_inputs(tiny_model, inputs, forgetting=0.0)
+    with pytest.raises(EvaluateError, match=r"n-gram weight 1\.0"):
+        evaluate_inputs(tiny_model, inputs, ngram_weight=1.0)
