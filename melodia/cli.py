@@ -774,8 +774,9 @@ def _model_commands(commands: Any) -> None:
                                "predicted the piece so far (1: the mean of whole-piece probabilities, the default; "
                                "0: equal weights at every token)")
     evaluate.add_argument("--forgetting", type=float, default=1.0, metavar="G",
-                          help="how much of its weight a token before keeps a token later (1: all, the default; "
-                               "0.95: the weights follow the last few dozen tokens)")
+                          help="how much a token counts in the mixture's weights one token later (1: fully, the "
+                               "default, every token before counts alike; 0.95: the weights follow the last few "
+                               "dozen tokens)")
     evaluate.add_argument("--ngram-weight", type=float, default=0.0, metavar="W",
                           help="mix in the n-gram fitted on the model's training split as one more component, of "
                                "prior weight W (default 0: none)")
