@@ -18,6 +18,7 @@ from melodia.score import (
     TimeSignature,
     Track,
 )
+from melodia.version import __version__
 
 if TYPE_CHECKING:
     from melodia.constraints import Constraints
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
     from melodia.studio_panel import studio
     from melodia.style import stylize
 
-__version__ = "0.1.0"
 # imported when first asked for, so that `import melodia` stays light (the sampler and the harmonizer bring torch,
 # the studio ipywidgets); each keeps its own signature and docstring
 _LAZY = {"Constraints": "melodia.constraints", "SamplingConfig": "melodia.sampler", "generate": "melodia.generation",
@@ -75,6 +75,7 @@ __all__ = [
     "TimeSignature",
     "TokenizerError",
     "Track",
+    "__version__",
     "generate",
     "harmonize",
     "infill",

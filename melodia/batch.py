@@ -149,7 +149,7 @@ def _infill_bars(path: Path, value: str | None) -> str | None:
 
 def _check_form(job: Job) -> None:
     """The form fits the job's length, checked before any work (as `melodia generate` would)."""
-    from melodia.generation import form_plan
+    from melodia.draw import form_plan
 
     if job.constraints.notes is None:
         try:

@@ -75,7 +75,7 @@ def _show_warning(message: Warning | str, category: type[Warning], *_: Any, **__
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="melodia", description="Symbolic music generation: read, tokenize and write music.")
-    from melodia import __version__
+    from melodia.version import __version__
 
     parser.add_argument("--version", action="version", version=f"melodia {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")

@@ -300,7 +300,7 @@ def _baseline(training: dict[str, Any], tokenizer: Tokenizer,
 
 
 def _order_file(corpus: str, content: str, vocab_size: int) -> Path:
-    from melodia.corpus.build import cache_root
+    from melodia.resources import cache_root
 
     return cache_root() / "ngram" / f"{corpus}-{content[:16]}-{vocab_size}.json"
 

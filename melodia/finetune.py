@@ -108,10 +108,11 @@ def finetune_corpus(tokenizer: Any, folder: Path | None = None, kept: Sequence[P
     Raises:
         FinetuneError: no files, or files the tokenizer cannot encode (unless `skip_unfit`).
     """
-    from melodia.corpus.build import build_corpus, cache_root
+    from melodia.corpus.build import build_corpus
     from melodia.corpus.reader import Corpus
     from melodia.corpus.recipe import Recipe, Source
     from melodia.feedback import kept_files
+    from melodia.resources import cache_root
 
     sources = []
     if folder is not None:
@@ -284,7 +285,7 @@ def guard_report_path(model: Path) -> Path:
 def checkpoint_path(model: Path) -> Path:
     """Where the checkpoints of a fine-tuning run that writes `model` go: in the cache (`MELODIA_CACHE`), by the
     model's full path, so that they are out of the user's folder and `resume` finds them."""
-    from melodia.corpus.build import cache_root
+    from melodia.resources import cache_root
 
     where = hashlib.sha256(str(Path(model).resolve()).encode()).hexdigest()[:16]
     return cache_root() / "finetune" / "checkpoints" / f"{Path(model).name}-{where}.ckpt"

@@ -6,7 +6,7 @@ returns 4 copies of the tune whose bars 5 to 8 (counted from 1) are new. The mod
 bars before the gap and the bars after it (fill-in-the-middle: prefix, `Gap_N`, suffix,
 `Middle`, the 2 bars before the gap again, then it writes the N bars; see
 `melodia.tokenizers.metrical`), so the new bars lead into what follows; near the gap's end,
-pitches far from the next kept note lose a little likelihood (`APPROACH_PULL`), and the grammar
+pitches far from the next kept note lose a little likelihood (`Biases.approach_pull`), and the grammar
 makes the new bars fill the gap exactly, in its meter, with no note running into the next kept one;
 bars that end a tune which ended on its tonic end on the tonic too, and a bar where the tune returns to an
 earlier bar (bar 5 playing bar 1 again, as a strain's second half restates its opening) is restated.
@@ -34,28 +34,19 @@ import numpy as np
 import torch
 
 from melodia.constraints import Constraints, GenerateError
+from melodia.draw import allowed_pitches, chord_bias, controls_asked, draw_sequences, key_bias
 from melodia.form import FormCadence, FormPlan, Phrase, Restatement, cadence_pitch_classes
-from melodia.generation import (
-    allowed_pitches,
-    chord_bias,
-    controls_asked,
-    draw_sequences,
-    key_bias,
-    read_seed,
-    seed_key,
-)
 from melodia.metrics import ends_on_tonic, melody
 from melodia.metrics.tunes import bar_notes
 from melodia.modelfile import open_model
 from melodia.sampler import Constraint, Progress, SamplingConfig
 from melodia.score import KeySignature, Note, Score, Track
-from melodia.seed import Mode
+from melodia.seed import Mode, read_seed, seed_key
 from melodia.tokenizers import Tokenizer
 from melodia.tokenizers.metrical import MAX_GAP_BARS, MetricalState, fill_prompt
 from melodia.tokenizers.rules import ApproachBias, BarCount, LeapLimit, PitchSet, SteadyMeter
 
 RETRIES = 12  # draws of an infill that broke a rule before giving up
-APPROACH_PULL = 0.6  # log-probability per semitone beyond a step from the note after the gap, near its end
 
 __all__ = ["BarSpan", "InfillError", "infill", "read_source"]
 
@@ -127,11 +118,11 @@ def infill(model: Any, source: Any, bars: BarSpan | str, count: int = 1, track: 
     returns = _returns(tokenizer, line, span)
     if returns:
         rules.append(Restatement(tokenizer, returns))
-    bias = key_bias(tokenizer, mode, line, constraints.scale)
+    bias = key_bias(tokenizer, mode, line, constraints.scale, sampling.biases)
     labels_of, chords = controls_asked(network, tokenizer, line, constraints)
     if chords:
-        bias = chord_bias(tokenizer, bias, chords)
-    approach = ApproachBias(tokenizer, bias, APPROACH_PULL)
+        bias = chord_bias(tokenizer, bias, chords, sampling.biases)
+    approach = ApproachBias(tokenizer, bias, sampling.biases.approach_pull)
     if labels_of is None and network.config.conditions:
         from melodia.controls import Labeler
 

@@ -108,7 +108,7 @@ def music_files(path: str | os.PathLike[str]) -> list[Path]:
 
 def scratch_folder() -> Path:
     """Where `play` writes the WAVs nobody asked to keep: `$MELODIA_CACHE/play` (~/.cache/melodia/play)."""
-    from melodia.corpus.build import cache_root
+    from melodia.resources import cache_root
 
     return cache_root() / "play"
 

@@ -13,7 +13,7 @@ import hashlib
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from typing import ClassVar, TypeVar, cast
 
 import numpy as np
@@ -31,11 +31,43 @@ Progress = Callable[[int], None]  # called every step with how many sequences fi
 Labels = Callable[[GrammarState], np.ndarray]  # the condition labels of the token just read, from the state
 # the likeliest line is a monotone one, so beam search (only) discourages runs of one pitch:
 MAX_RUN = 3  # a pitch sounds at most this many times in a row
-BEAM_REPEAT_COST = 1.0  # log-probability lost by a repeated pitch for each note of the run it extends
 
 
 class SamplingError(MelodiaError):
     """A sampling setting outside what is accepted."""
+
+
+@dataclass(frozen=True)
+class Biases:
+    """The tuned nudges melodia adds to the model's log-probabilities (in nats) so that what was asked for is
+    heard. Each was measured (docs/default-model.md, docs/folk-tunes.md, docs/controls.md); any may be overridden,
+    as `SamplingConfig(biases=Biases(tonic_gravity=1.2))` or `--set tonic_gravity=1.2`, and 0 turns one off.
+
+    Attributes:
+        soft_outside: taken from a pitch outside the key's scale (the soft scale, `scale="soft"`).
+        soft_raised: taken instead from a minor key's raised sixth and seventh, and the seed's own pitch classes.
+        tonic_gravity: given to the tonic chord's pitches on a beat, so that the key is heard.
+        chord_gravity: given to the pitches of the chord asked for (`chords=`) on a strong beat.
+        leading_pull: given to a minor key's leading note: the model, trained on folk tunes that are often
+            modal, raises under 3 % of its sevenths, where real minor tunes of its corpus raise 16 %.
+        approach_pull: taken per semitone beyond a step from the note after an infilled gap, near its end.
+        repeat_cost: lost in beam search by a repeated pitch, for each note of the run it extends.
+    """
+
+    soft_outside: float = 2.5
+    soft_raised: float = 0.7
+    tonic_gravity: float = 0.8
+    chord_gravity: float = 2.6
+    leading_pull: float = 2.6
+    approach_pull: float = 0.6
+    repeat_cost: float = 1.0
+
+    def __post_init__(self) -> None:
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            if not (_number(value) and 0 <= value <= 20):
+                raise SamplingError(f"bias {spec.name} = {value!r}: expected a number of nats from 0 to 20 "
+                                    "(0 turns it off)")
 
 
 @dataclass(frozen=True)
@@ -53,6 +85,7 @@ class SamplingConfig:
         beam_size: search for the likeliest continuations with this many beams instead of
             drawing at random (0 draws).
         branch_factor: how many tokens each beam tries per step.
+        biases: the tuned nudges that make a key, chords and cadences heard (`Biases`).
     """
 
     temperature: float = 1.0
@@ -63,6 +96,7 @@ class SamplingConfig:
     max_tokens: int = 2048
     beam_size: int = 0
     branch_factor: int = 4
+    biases: Biases = field(default_factory=Biases)
 
     def __post_init__(self) -> None:
         checks = [
@@ -462,7 +496,7 @@ def _extend(beams: list[Beam], logits: torch.Tensor, constraints: Sequence[Const
             config: SamplingConfig) -> list[tuple[float, int, int]]:
     """(total log-probability, beam row, token) for each beam's `branch_factor` best allowed next tokens.
 
-    A pitch that would extend a run of the same pitch loses BEAM_REPEAT_COST for each note of the run,
+    A pitch that would extend a run of the same pitch loses `biases.repeat_cost` for each note of the run,
     and cannot make it longer than MAX_RUN while another pitch is allowed.
     """
     log_probs = torch.log_softmax(logits.float(), dim=-1)
@@ -474,7 +508,7 @@ def _extend(beams: list[Beam], logits: torch.Tensor, constraints: Sequence[Const
         mask = _allowed(state, constraints).copy()
         last, run = _last_run(tokens, low, high)
         if run:
-            log_probs[row, last] -= BEAM_REPEAT_COST * run
+            log_probs[row, last] -= config.biases.repeat_cost * run
             if run >= MAX_RUN and mask[low:high + 1].sum() > 1:
                 mask[last] = False
         allowed = log_probs[row].masked_fill(~torch.from_numpy(mask).to(log_probs.device), float("-inf"))

@@ -317,7 +317,7 @@ class Studio:
             load_style(style)
         constraints, sampling = settings.constraints(), settings.sampling()
         scores = generate(self.model, seed, settings.count, constraints, sampling, settings.random_seed,
-                          progress=progress)  # sampled on one torch thread (see generation._one_thread)
+                          progress=progress)  # sampled on one torch thread (see draw.one_thread)
         record = settings_record(settings.seed, constraints, sampling, settings.random_seed, self.model_name,
                                  settings.count)
         seed_end = read_seed(seed)[0].end_tick

@@ -29,8 +29,10 @@ from typing import Any
 import numpy as np
 
 from melodia.constraints import Constraints, GenerateError, Meter, PitchRange
+from melodia.draw import generate_each, melodies, read_request
 from melodia.form import FormPlan, Phrase, form_letters
 from melodia.metrics import bar_mean_pitches
+from melodia.modelfile import open_model
 from melodia.sampler import SamplingConfig
 from melodia.score import Form, Note, Playing, Score, Strain, TempoChange
 from melodia.seed import Mode, SeedError, read_seed, requested_key, seed_key
@@ -98,9 +100,6 @@ def write_tunes(model: Any, seed: Any, kind: str | None = None, count: int = 1, 
     Raises:
         GenerateError: an unknown tune type, a strain shorter than 2 bars, or what `generate` refuses.
     """
-    from melodia.generation import generate
-    from melodia.modelfile import open_model
-
     loaded = open_model(model)
     chosen = tune_type(kind) if kind else None
     letters = form_letters(form or (chosen.form if chosen else "AABB"), "form")
@@ -126,8 +125,9 @@ def write_tunes(model: Any, seed: Any, kind: str | None = None, count: int = 1, 
                        max_leap=chosen.max_leap if base.max_leap is None else base.max_leap)
     writer = TuneWriter(loaded, letters, length, base, sampling, chosen, int(pickup), progress)
     plan = writer.plan(0)
-    openings = generate(loaded, seed_score, count, writer.asked(None, 0, plan), sampling, random_seed, plan=plan,
-                        progress=writer.step)
+    asked = writer.asked(None, 0, plan)
+    opening, mode, named = read_request(seed_score, asked)
+    openings = melodies(loaded, opening, mode, named, count, asked, sampling, random_seed, plan, writer.step)
     tunes = writer.finish(openings, key, random_seed * 1009)
     if chosen and not seed_score.tempos:
         for tune in tunes:
@@ -241,8 +241,6 @@ class TuneWriter:
     def finish(self, openings: list[Score], key: Mode, random_seed: int) -> list[Tune]:
         """The tunes in `key` whose first playings are `openings`: every later part drawn once, in the order
         played, the same part of every tune drawn as one batch."""
-        from melodia.generation import generate_each
-
         ending = ending_bars(self.length)
         played = list(openings)
         drawn = [["any"] * self.first_bar(1) for _ in openings]  # the first playings: drawn with no register asked

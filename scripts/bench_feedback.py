@@ -185,9 +185,10 @@ def held_out_folk(tokenizer: object) -> list[np.ndarray]:
     """Token sequences of Essen ballads in the folk corpus's test split (the default model never saw them)."""
     import music21
 
-    from melodia.corpus.build import build_corpus, cache_root
+    from melodia.corpus.build import build_corpus
     from melodia.corpus.reader import Corpus
     from melodia.corpus.recipe import Recipe, Source
+    from melodia.resources import cache_root
 
     location = Path(music21.__file__).parent / "corpus" / "essenFolksong"
     recipe = Recipe(name="bench-feedback-folk", sources=(Source("essen", "music21", location, HELD_OUT_FILES),),

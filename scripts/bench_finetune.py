@@ -40,7 +40,6 @@ import numpy as np
 import torch
 
 from melodia.compare import compare_sets
-from melodia.corpus.build import cache_root
 from melodia.evaluate import model_nll
 from melodia.finetune import GUARD_NOTES, finetune, finetune_config, finetune_corpus, memorization_check, opening
 from melodia.generation import Constraints, generate
@@ -48,6 +47,7 @@ from melodia.io import read_score
 from melodia.model import MelodyLM, ModelConfig
 from melodia.modelfile import load_model
 from melodia.originality import ReferenceIndex, share_with_runs, symbols
+from melodia.resources import cache_root
 from melodia.score import Score
 from melodia.train import Start, train
 

@@ -84,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     paths = member_paths(Path(args.output), args.members)
     for k, path in enumerate(paths):
         if not args.skip_training:
-            member = config.with_overrides([f"seed={config.seed + k}"])
+            member = config.with_overrides([f"random_seed={config.random_seed + k}"])
             train(member, path, resume=path.with_name(path.name + ".ckpt").exists() and not path.exists())
     loaded = [load_model(path) for path in paths]
     models, tokenizer, records = [m for m, _, _ in loaded], loaded[0][1], [r for _, _, r in loaded]

@@ -199,7 +199,7 @@ def _continued(model: Any, tokenizer: Any, tune: Score, prefix: np.ndarray, firs
 
 
 def _chords(model: str, corpus: Corpus, tunes: list[tuple[np.ndarray, int]], count: int) -> None:
-    from melodia.style.harmony import harmonize, tune_key
+    from melodia.harmony.chords import harmonize, tune_key
 
     print("2. Melodies over chords: strong-beat melody notes that are chord tones")
     over, free = [], []

@@ -24,7 +24,6 @@ import numpy as np
 import torch
 
 import melodia
-from melodia.corpus.build import cache_root
 from melodia.harmony import default_harmonizer_path, harmonize, load, melody_grid, melody_of
 from melodia.harmony.data import STEPS_PER_QUARTER, Chorale, load_chorales, split_of, voice_grid
 from melodia.harmony.evaluate import Comparison, CountBaseline, compare_with_bach, nll_per_quarter
@@ -32,6 +31,7 @@ from melodia.harmony.model import Harmonizer, HarmonizerMix, load_harmonizer
 from melodia.harmony.sampling import Sampling
 from melodia.harmony.voiceleading import FAULT_KINDS, SATB_RANGES, fault_counts
 from melodia.io import read_score, write_score
+from melodia.resources import cache_root
 from melodia.seed import parse_seed
 from melodia.theory.pitch import note_name
 

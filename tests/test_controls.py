@@ -195,10 +195,13 @@ def test_the_style_step_plays_the_generated_chords() -> None:
 
 
 def test_chords_pull_harder_on_strong_beats_than_on_the_other_beats() -> None:
-    """Over `G | C`, a note on beat 1 or 3 leans to the chord's tones by CHORD_GRAVITY, on beat 2 or 4 by
-    TONIC_GRAVITY, between beats not at all; from bar 2 on, C's tones are pulled, not G's."""
-    from melodia.generation import CHORD_GRAVITY, TONIC_GRAVITY, chord_bias
+    """Over `G | C`, a note on beat 1 or 3 leans to the chord's tones by the chord gravity, on beat 2 or 4 by the
+    tonic gravity, between beats not at all; from bar 2 on, C's tones are pulled, not G's (both of `Biases`)."""
+    from melodia.draw import chord_bias
+    from melodia.sampler import Biases
     from melodia.score import ChordSymbol
+
+    chord, tonic = Biases().chord_gravity, Biases().tonic_gravity
 
     bias = chord_bias(INFILL, None, [ChordSymbol(0, "G"), ChordSymbol(1920, "C")])
     vocab, state = INFILL.vocab, INFILL.new_state()
@@ -214,5 +217,5 @@ def test_chords_pull_harder_on_strong_beats_than_on_the_other_beats() -> None:
             pulls.append((round(float(bias(state)[g_tone]), 4), round(float(bias(state)[c_tone]), 4)))
             state.position = -1  # only the bias is read here, not a tune
         state.advance(vocab.id("Bar", 0))
-    assert pulls[:4] == [(CHORD_GRAVITY, 0), (TONIC_GRAVITY, 0), (0, 0), (CHORD_GRAVITY, 0)]
-    assert pulls[4:] == [(0, CHORD_GRAVITY), (0, TONIC_GRAVITY), (0, 0), (0, CHORD_GRAVITY)]
+    assert pulls[:4] == [(chord, 0), (tonic, 0), (0, 0), (chord, 0)]
+    assert pulls[4:] == [(0, chord), (0, tonic), (0, 0), (0, chord)]

@@ -10,12 +10,13 @@ import pytest
 from helpers import MELODY, README_SEED, shipped, untrained
 
 from melodia.form import FormError
-from melodia.generation import SCALES, Constraints, GenerateError, generate, seed_key
+from melodia.generation import Constraints, GenerateError, generate, seed_key
 from melodia.io import read_score
 from melodia.metrics import key_agreement, tonic_ending
 from melodia.sampler import SamplingConfig
 from melodia.score import Score
 from melodia.seed import parse_seed
+from melodia.theory.key import SCALES
 
 
 def test_constraints_hold_on_every_output() -> None:
@@ -240,11 +241,11 @@ def test_a_length_past_the_longest_is_refused_at_once() -> None:
 
 
 def test_giving_up_names_the_constraint_that_failed(monkeypatch: pytest.MonkeyPatch) -> None:
-    import melodia.generation as generation
+    import melodia.draw as draw
 
     # without its form's final cadence and with no redraw, a tune can end off the tonic: that is what is named
-    monkeypatch.setattr(generation, "_form_rules", lambda *args: [])
-    monkeypatch.setattr(generation, "RETRIES", 0)
+    monkeypatch.setattr(draw, "_form_rules", lambda *args: [])
+    monkeypatch.setattr(draw, "RETRIES", 0)
     with pytest.raises(GenerateError) as raised:
         generate(shipped(), "D4 E4 F#4 G4 key=D", 4, Constraints(bars=4, end_on_tonic=True), random_seed=0)
     message = str(raised.value)

@@ -196,3 +196,21 @@ def test_a_wall_clock_limit_is_refused_in_one_line(tmp_path: Path) -> None:
         TrainConfig.from_file(path)
     with pytest.raises(TrainError, match="--set: max_minutes is no longer a training setting"):
         TrainConfig().with_overrides(["max_minutes=1"])
+
+
+def test_the_random_seed_is_random_seed_and_its_former_name_seed_still_reads(tmp_path: Path) -> None:
+    """A random seed is `random_seed` everywhere (issue 31); training files, overrides and model records written
+    before, with `seed`, still read, and nothing writes `seed` again."""
+    old = tmp_path / "old.toml"
+    old.write_text('corpus = "folk"\nseed = 5\n')
+    config = TrainConfig.from_file(old)
+    assert config.random_seed == 5 and "seed" not in config.flat() and config.flat()["random_seed"] == 5
+    assert config.with_overrides(["seed=7"]).random_seed == 7 == config.with_overrides(["random_seed=7"]).random_seed
+    both = tmp_path / "both.toml"
+    both.write_text("seed = 1\nrandom_seed = 2\n")
+    with pytest.raises(TrainError, match="random_seed is set twice"):
+        TrainConfig.from_file(both)
+    harmonizer = tmp_path / "harmonizer.toml"
+    harmonizer.write_text("seed = 3\n[[members]]\nseed = 4\n")
+    settings = HarmonizerTraining.from_toml(harmonizer)
+    assert settings.random_seed == 3 and settings.member(0).random_seed == 4

@@ -51,7 +51,7 @@ _SYMBOL = re.compile(r"([A-G][#b]?)([^/]*)(?:/([A-G][#b]?))?")
 def chord_symbol_parts(text: str) -> tuple[str, str, str] | None:
     """(root, quality, bass) of a lead-sheet chord symbol: 'Bbmaj7' gives ('Bb', 'maj7', ''),
     'C/E' ('C', '', 'E'), 'Gmin' ('G', 'm', ''), the quality as `melodia.theory.chord.QUALITIES`
-    names it; None when `text` is not one (the chord grammar of `melodia.style.harmony.parse_symbol`).
+    names it; None when `text` is not one (the chord grammar of `melodia.theory.chord.parse_symbol`).
 
     The text events of a MIDI file and the harmonies of a MusicXML or ABC file are read as chord
     symbols when they pass this check; other text is left alone.
