@@ -298,10 +298,10 @@ def _batch_command(commands: Any) -> None:
 
 
 def _batch(args: argparse.Namespace) -> None:
-    from melodia.batch import BatchError, load_job, parse_shard, run_job
+    from melodia.batch import BatchError, load_job, parse_shard, run_batch
 
     job = load_job(args.job, args.set)
-    report = run_job(job, parse_shard(args.shard), args.workers, progress=not args.quiet)
+    report = run_batch(job, parse_shard(args.shard), args.workers, progress=not args.quiet)
     print(f"made {report.made}, already there {report.existing}, failed cells {len(report.failed)}; "
           f"manifest {report.manifest}")
     for cell, error in report.failed:
@@ -797,9 +797,9 @@ def _train(args: argparse.Namespace) -> None:
 def _evaluate(args: argparse.Namespace) -> None:
     import json
 
-    from melodia.evaluate import evaluate_inputs, format_scores
+    from melodia.evaluate import evaluate, format_scores
 
-    report = evaluate_inputs([Path(model) for model in args.model or ["default"]], args.inputs, baseline=args.baseline,
+    report = evaluate([Path(model) for model in args.model or ["default"]], args.inputs, baseline=args.baseline,
                              transpositions=args.transpositions, tempering=args.tempering,
                              say=lambda line: print(line, file=sys.stderr))
     print(json.dumps(report, indent=2) if args.json else format_scores(report))
@@ -972,19 +972,19 @@ def _finetune(args: argparse.Namespace) -> None:
 
 
 def _keep(args: argparse.Namespace) -> None:
-    from melodia.feedback import mark_kept
+    from melodia.feedback import keep
 
     for name in args.files:
-        changed = mark_kept(name, keep=not args.drop, add=args.add)
+        changed = keep(name, drop=args.drop, add=args.add)
         where = ", ".join(str(p) for p in changed) or "no manifest (it had no mark)"
         print(f"{'dropped' if args.drop else 'kept'} {name} in {where}")
 
 
 def _discard(args: argparse.Namespace) -> None:
-    from melodia.feedback import mark_discarded
+    from melodia.feedback import discard
 
     for name in args.files:
-        changed = mark_discarded(name, add=args.add)
+        changed = discard(name, add=args.add)
         print(f"discarded {name} in {', '.join(str(p) for p in changed)}")
 
 

@@ -159,7 +159,7 @@ def mixture_nll(log_probs: np.ndarray, tempering: float = 1.0) -> float:
 # ---------------------------------------------------------------- the evaluate command
 
 
-def evaluate_inputs(model_path: Path | Sequence[Path], inputs: Sequence[str], baseline: bool = False,
+def evaluate(model_path: Path | Sequence[Path], inputs: Sequence[str], baseline: bool = False,
                     transpositions: int = 0, tempering: float = 1.0,
                     say: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Score every input piece with the model (and an n-gram baseline); a JSON-ready report.

@@ -20,7 +20,7 @@ FOLDER` all of them (see `melodia.learn`):
 manifest.csv, whose `keep` column is updated alongside). A tool that collects kept
 melodies into a folder of its own (the Jupyter studio's Keep button, say) writes the
 melody file there and adds its entry with `"keep": true` to that folder's manifest.json,
-creating the file as `{"outputs": [...]}` when it does not exist; `mark_kept` does
+creating the file as `{"outputs": [...]}` when it does not exist; `keep` does
 exactly this. An entry without `keep`, or with `"keep": false`, is not kept.
 
     melodia keep out/003.mid            mark it (refused if no manifest of out/ lists it)
@@ -31,7 +31,7 @@ exactly this. An entry without `keep`, or with `"keep": false`, is not kept.
     melodia finetune --from MODEL --kept out/ -o mine.safetensors
     melodia learn --from default --feedback out/ -o mine.safetensors
 
-In Python: `mark_kept`, `mark_discarded`, `rate` and `marks` (every marked file of a folder).
+In Python: `keep`, `discard`, `rate` and `marks` (every marked file of a folder).
 """
 
 from __future__ import annotations
@@ -83,8 +83,8 @@ class Mark:
     settings: dict[str, Any] | None = field(default=None, compare=False)  # what made it, when a manifest says
 
 
-def mark_kept(path: str | os.PathLike[str], keep: bool = True, add: bool = True) -> list[Path]:
-    """Mark `path` kept (or, with `keep` false, take its keep or discard mark off) in every manifest of its folder
+def keep(path: str | os.PathLike[str], drop: bool = False, add: bool = True) -> list[Path]:
+    """Mark `path` kept (or, with `drop`, take its keep or discard mark off) in every manifest of its folder
     that lists it; the manifests changed.
 
     A file no manifest lists gets an entry in its folder's manifest.json (made when missing)
@@ -94,23 +94,23 @@ def mark_kept(path: str | os.PathLike[str], keep: bool = True, add: bool = True)
         FeedbackError: `path` is not a file, a manifest of its folder is damaged, or (when `add` is
             false) no manifest of its folder lists it.
     """
-    if not keep and add and not _listed(Path(path)):
+    if drop and add and not _listed(Path(path)):
         return []  # nothing to take a mark off
-    return _mark(path, {KEEP: True if keep else None}, add=add, command="melodia keep")
+    return _mark(path, {KEEP: None if drop else True}, add=add, command="melodia keep")
 
 
-def mark_discarded(path: str | os.PathLike[str], add: bool = True) -> list[Path]:
-    """Mark `path` discarded (`"keep": false`) in every manifest of its folder that lists it, as `mark_kept`
+def discard(path: str | os.PathLike[str], add: bool = True) -> list[Path]:
+    """Mark `path` discarded (`"keep": false`) in every manifest of its folder that lists it, as `keep`
     does, adding an entry to its folder's manifest.json when none lists it and `add` is true."""
     return _mark(path, {KEEP: False}, add=add, command="melodia discard")
 
 
 def rate(path: str | os.PathLike[str], rating: int, add: bool = True) -> list[Path]:
     """Give `path` a rating, 1 (worst) to 5 (best), in every manifest of its folder that lists it, as
-    `mark_kept` does.
+    `keep` does.
 
     Raises:
-        FeedbackError: a rating outside 1-5, or what `mark_kept` raises.
+        FeedbackError: a rating outside 1-5, or what `keep` raises.
     """
     if isinstance(rating, bool) or not isinstance(rating, int) or rating not in RATINGS:
         raise FeedbackError(f"{path}: rating {rating!r}; a rating is a whole number from 1 (worst) to 5 (best)")

@@ -354,9 +354,9 @@ class Studio:
         discarded instead). Returns the melody's path."""
         self.candidates = [c for c in self.candidates if c is not candidate]
         if candidate.kept_as is not None:
-            from melodia.feedback import mark_discarded
+            from melodia.feedback import discard
 
-            mark_discarded(candidate.kept_as)
+            discard(candidate.kept_as)
             return candidate.kept_as
         return self._write(candidate, keep=False)
 

@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from melodia.feedback import kept_files, mark_discarded, mark_kept
+from melodia.feedback import discard, keep, kept_files
 from melodia.finetune import finetune
 from melodia.generation import generate, read_seed, settings_record
 from melodia.io.midi import write_midi
@@ -136,7 +136,7 @@ def write_round(folder: Path, melodies: Sequence[Score], likes: Sequence[bool], 
     for number, (melody, liked) in enumerate(zip(melodies, likes), start=1):
         path = folder / f"{number:03d}.mid"
         write_midi(melody, path)
-        (mark_kept if liked else mark_discarded)(path)
+        (keep if liked else discard)(path)
 
 
 @dataclass

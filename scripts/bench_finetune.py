@@ -226,7 +226,7 @@ def study_melodies(model: object, tokenizer: object, random_seed: int, each: int
 def report_kept(work: Path) -> None:
     """How many kept melodies move the outputs: keep the most stepwise of 60 default melodies, fine-tune on them
     alone, and measure the mean absolute interval of 60 new melodies (same seeds) before and after."""
-    from melodia.feedback import mark_kept
+    from melodia.feedback import keep
     from melodia.generation import write_outputs
     from melodia.metrics import mean_absolute_interval
 
@@ -242,9 +242,9 @@ def report_kept(work: Path) -> None:
     print(f"  {'none':>9}{'':>11}{before.mean():>9.3f} +- {before.std() / len(before) ** 0.5:.3f}")
     for label, chosen in [*((f"{count}", ranked[:count]) for count in KEPT_COUNTS), ("5 leaping", ranked[-5:])]:
         for path in paths:
-            mark_kept(path, keep=False)
+            keep(path, drop=True)
         for _, path in chosen:
-            mark_kept(path)
+            keep(path)
         output = work / f"kept-{label.replace(' ', '-')}.safetensors"
         finetune("default", output, kept=[pool_folder], progress_bar=False, guard=False)
         tuned, _, _ = load_model(output)

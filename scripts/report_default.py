@@ -30,7 +30,7 @@ import numpy as np
 
 from melodia.compare import compare_sets
 from melodia.corpus.reader import Corpus
-from melodia.evaluate import evaluate_inputs
+from melodia.evaluate import evaluate
 from melodia.generation import Constraints, generate
 from melodia.metrics import SCALAR_METRICS, key_agreement
 from melodia.modelfile import load_model
@@ -169,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print("\n".join([*tune_lines, *originality, *[f"| {length} | {shares_made[length]:.1%} | | "
                                                      f"{shares_real[length]:.1%} |" for length in shares_real]]))
         return
-    nll = evaluate_inputs(Path(args.model), [f"corpus:{corpus.name}:test"], baseline=True)
+    nll = evaluate(Path(args.model), [f"corpus:{corpus.name}:test"], baseline=True)
     rng = np.random.default_rng(0)
     generated: list[Score] = []
     for _, tune in held_out:

@@ -13,7 +13,7 @@ from helpers import cli, tiny_config
 
 from melodia import Note, Score, Track
 from melodia.corpus.reader import Corpus
-from melodia.evaluate import evaluate_inputs
+from melodia.evaluate import evaluate
 from melodia.modelfile import load_model
 from melodia.train import train
 
@@ -28,7 +28,7 @@ def tiny_model(tiny_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
 
 def test_evaluate_files_equals_corpus_split(tiny_cache: Path, tiny_model: Path) -> None:
     path = tiny_model
-    report = evaluate_inputs(path, ["corpus:tiny:train"], baseline=True)
+    report = evaluate(path, ["corpus:tiny:train"], baseline=True)
     total = report["total"]
     assert total["nll"] > 0 and total["tokens"] > 0
     assert total["nats_per_token"] == pytest.approx(total["nll"] / total["tokens"])
@@ -67,8 +67,8 @@ def test_the_baseline_says_it_is_fitted_and_keeps_its_order_for_next_time(tiny_c
     train(tiny_config("epochs=1"), path, progress_bar=False)
     shutil.rmtree(tiny_cache / "ngram", ignore_errors=True)
     said: list[str] = []
-    first = evaluate_inputs(path, [str(DATA / "waltz_3_4.mid")], baseline=True, say=said.append)
-    again = evaluate_inputs(path, [str(DATA / "waltz_3_4.mid")], baseline=True, say=said.append)
+    first = evaluate(path, [str(DATA / "waltz_3_4.mid")], baseline=True, say=said.append)
+    again = evaluate(path, [str(DATA / "waltz_3_4.mid")], baseline=True, say=said.append)
     assert len(said) == 2 and "to choose the order" in said[0] and "the order chosen before" in said[1]
     assert f"fitting the {first['baseline']['order']}-gram baseline on corpus tiny's train split" in said[1]
     assert len(list((tiny_cache / "ngram").glob("tiny-*.json"))) == 1

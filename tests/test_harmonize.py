@@ -237,7 +237,7 @@ def test_bad_input_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 
 
 def test_chorale_style_in_a_batch_job(tmp_path: Path) -> None:
-    from melodia.batch import load_job, run_job
+    from melodia.batch import load_job, run_batch
     from melodia.style import load_style
 
     if not hasattr(load_style("choir-hymn"), "harmonizer"):
@@ -245,7 +245,7 @@ def test_chorale_style_in_a_batch_job(tmp_path: Path) -> None:
     job_file = tmp_path / "job.toml"
     job_file.write_text('seeds = ["G4 A4 B4 key=G"]\ntemperatures = [0.8]\nstyles = ["chorale"]\ncount = 1\n'
                         'bars = 4\nmodel = "default"\noutput = "out"\nrandom_seed = 0\nworkers = 1\n', encoding="utf-8")
-    report = run_job(load_job(job_file), progress=False)
+    report = run_batch(load_job(job_file), progress=False)
     assert not report.failed
     written = [read_score(path) for path in sorted((tmp_path / "out").rglob("*.mid"))]
     assert len(written) == 1 and [t.name for t in written[0].tracks] == ["Soprano", "Alto", "Tenor", "Bass"]
@@ -300,7 +300,7 @@ def test_an_ensemble_file_runs_in_numpy_as_its_torch_mixture_does(tmp_path: Path
     chorales = [c for c in (read_chorale(p) for p in chorale_files()[:8]) if c is not None]
     tiny = HarmonizerTraining(HarmonizerConfig(pitch_size=8, feature_size=4, encoder_size=16, decoder_size=24,
                                                head_size=16), epochs=2, batch_size=4, learning_rate=0.05,
-                              members=({"seed": 1, "key_features": True}, {"seed": 2, "decoder_size": 20,
+                              members=({"random_seed": 1, "key_features": True}, {"random_seed": 2, "decoder_size": 20,
                                                                             "chord_head": True}))
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

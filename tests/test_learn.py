@@ -11,7 +11,7 @@ import pytest
 from helpers import MELODY, line, untrained
 
 from melodia.cli import main
-from melodia.feedback import mark_discarded, mark_kept
+from melodia.feedback import discard, keep
 from melodia.io.midi import write_midi
 from melodia.learn import LearnError, LearnSettings, learn, marked_melodies, preference_pairs
 from melodia.modelfile import load_model, save_model
@@ -27,7 +27,7 @@ def _marked_folder(folder: Path, kept: list[Score], discarded: list[Score]) -> P
     for number, melody in enumerate([*kept, *discarded], start=1):
         path = folder / f"{number:03d}.mid"
         write_midi(melody, path)
-        (mark_kept if number <= len(kept) else mark_discarded)(path)
+        (keep if number <= len(kept) else discard)(path)
     return folder
 
 

@@ -71,7 +71,7 @@ class HarmonizerTraining:
 
     def member(self, index: int) -> HarmonizerTraining:
         """The settings of the ensemble's network `index` (from 0)."""
-        changes = self.members[index]
+        changes = _current(self.members[index])
         sizes = {k: v for k, v in changes.items() if k in HarmonizerConfig.__dataclass_fields__}
         training = {k: v for k, v in changes.items() if k not in sizes}
         return replace(self, model=replace(self.model, **sizes), members=(), **training)
