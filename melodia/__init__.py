@@ -21,20 +21,20 @@ from melodia.score import (
 from melodia.version import __version__
 
 if TYPE_CHECKING:
-    from melodia.constraints import Constraints
-    from melodia.generation import generate
+    from melodia.apps.studio_panel import studio
     from melodia.harmony import harmonize
-    from melodia.infill import infill
-    from melodia.modelfile import load_model
-    from melodia.sampler import SamplingConfig
-    from melodia.studio_panel import studio
+    from melodia.lm.constraints import Constraints
+    from melodia.lm.generation import generate
+    from melodia.lm.infill import infill
+    from melodia.lm.modelfile import load_model
+    from melodia.lm.sampler import SamplingConfig
     from melodia.style import stylize
 
 # imported when first asked for, so that `import melodia` stays light (the sampler and the harmonizer bring torch,
 # the studio ipywidgets); each keeps its own signature and docstring
-_LAZY = {"Constraints": "melodia.constraints", "SamplingConfig": "melodia.sampler", "generate": "melodia.generation",
-         "harmonize": "melodia.harmony", "infill": "melodia.infill", "load_model": "melodia.modelfile",
-         "studio": "melodia.studio_panel", "stylize": "melodia.style"}
+_LAZY = {"Constraints": "melodia.lm.constraints", "SamplingConfig": "melodia.lm.sampler",
+         "generate": "melodia.lm.generation", "harmonize": "melodia.harmony", "infill": "melodia.lm.infill",
+         "load_model": "melodia.lm.modelfile", "studio": "melodia.apps.studio_panel", "stylize": "melodia.style"}
 def __getattr__(name: str) -> Any:
     """The names of `_LAZY`, and melodia's modules (so that `melodia.style.stylize(...)` works after a bare
     `import melodia`), imported when first asked for."""
@@ -42,7 +42,7 @@ def __getattr__(name: str) -> Any:
 
     if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value  # importing melodia.infill made `melodia.infill` the module: the function wins
+        globals()[name] = value  # importing melodia.lm.infill made `melodia.lm.infill` the module: the function wins
         return value
     if name in _modules():
         return importlib.import_module(f"melodia.{name}")

@@ -3,7 +3,7 @@
 The marks are two fields on a file's entry in a folder's manifest: `"keep": true` (kept) or
 `"keep": false` (discarded), and `"rating"`, a whole number 1-5. Every manifest melodia writes has
 the same shape; `melodia finetune --kept FOLDER` reads the kept ones, `melodia learn --feedback
-FOLDER` all of them (see `melodia.learn`):
+FOLDER` all of them (see `melodia.lm.learn`):
 
     FOLDER/manifest.json   (or manifest-shard-I-of-N.json, or any manifest*.json)
     {

@@ -15,7 +15,7 @@ import csv
 from collections.abc import Sequence
 from pathlib import Path
 
-from melodia.batch import load_job, parse_shard, run_batch
+from melodia.apps.batch import load_job, parse_shard, run_batch
 
 HERE = Path(__file__).resolve().parent
 

@@ -7,7 +7,7 @@
    and saves their model files; the training's CPU time is reported, and nothing about the machine
    changes the figure,
 3. chooses on valid how many transpositions to mix and how their weights follow the piece so far
-   (`melodia.evaluate.mixture_nll`'s tempering),
+   (`melodia.lm.evaluate.mixture_nll`'s tempering),
 4. scores the test chorales once with that choice: total NLL (nats) / total quarter-note steps,
    beside one member's single pass and the n-gram baseline (order chosen on valid),
 5. writes the test chorales as MIDI and checks that `melodia evaluate` on them gives the same total.
@@ -31,12 +31,12 @@ from pathlib import Path
 
 from melodia.corpus import build_corpus, find_recipe
 from melodia.corpus.reader import Corpus
-from melodia.evaluate import component_log_probs, mixture_nll
 from melodia.io import write_score
 from melodia.io.jsb import read_jsb
-from melodia.modelfile import load_model
-from melodia.ngram import choose_order
-from melodia.train import TrainConfig, train
+from melodia.lm.evaluate import component_log_probs, mixture_nll
+from melodia.lm.modelfile import load_model
+from melodia.lm.ngram import choose_order
+from melodia.lm.train import TrainConfig, train
 
 HERE = Path(__file__).resolve().parent
 PUBLISHED = [("tanh RNN (Bai et al. 2018)", 8.91), ("LSTM (Bai et al. 2018)", 8.45), ("GRU (Bai et al. 2018)", 8.43),
@@ -158,7 +158,7 @@ def evaluate_command(paths: list[Path], shifts: int, tempering: float) -> float:
         for number, (score, _) in enumerate(read_jsb(source.location, source.steps_as)["test"]):
             write_score(score, Path(folder) / f"test{number:02d}.mid")
         models = [word for path in paths for word in ("--model", str(path))]
-        result = subprocess.run([sys.executable, "-m", "melodia.cli", "evaluate", *models, folder, "--transpositions",
+        result = subprocess.run([sys.executable, "-m", "melodia", "evaluate", *models, folder, "--transpositions",
                                  str(shifts), "--tempering", repr(tempering), "--json"], capture_output=True, text=True)
         if result.returncode != 0:
             raise SystemExit(f"melodia evaluate failed: {result.stderr}")

@@ -266,7 +266,7 @@ SEED_WORDS = ("C4", "D#5/8", "Bb3/4.", "E4/8t", "G##4/16", "Abb2/2..", "r/4", "r
 
 
 def seed_target() -> Target:
-    from melodia.generation import read_seed
+    from melodia.lm.generation import read_seed
 
     def draw(rng: random.Random) -> str:
         words = [rng.choice(SEED_WORDS) for _ in range(rng.randint(0, 12))]
@@ -359,14 +359,14 @@ def _tune() -> Any:
 
 
 def job_target() -> Target:
-    from melodia.batch import grid, load_job
+    from melodia.apps.batch import grid, load_job
 
     return _toml_target("job", [EXAMPLE_JOB], lambda path: grid(load_job(path)))
 
 
 def model_target() -> Target:
-    from melodia.model import MelodyLM, ModelConfig
-    from melodia.modelfile import load_model, save_model
+    from melodia.lm.model import MelodyLM, ModelConfig
+    from melodia.lm.modelfile import load_model, save_model
     from melodia.tokenizers import TokenizerConfig, tokenizer_from_config
 
     tokenizer = tokenizer_from_config(TokenizerConfig(melody=True))

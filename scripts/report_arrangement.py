@@ -23,10 +23,10 @@ import music21
 import torch
 
 from melodia.analysis.roles import detect_voices
-from melodia.constraints import Constraints
-from melodia.generation import generate
 from melodia.harmony.chords import tune_key
 from melodia.io import read_score
+from melodia.lm.constraints import Constraints
+from melodia.lm.generation import generate
 from melodia.resources import default_model_path, example_path
 from melodia.score import Score
 from melodia.style import load_rhythm, load_style, preset_names, stylize

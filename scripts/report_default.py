@@ -28,14 +28,14 @@ from pathlib import Path
 
 import numpy as np
 
-from melodia.compare import compare_sets
 from melodia.corpus.reader import Corpus
-from melodia.evaluate import evaluate
-from melodia.generation import Constraints, generate
+from melodia.lm.evaluate import evaluate
+from melodia.lm.generation import Constraints, generate
+from melodia.lm.modelfile import load_model
+from melodia.lm.sampler import SamplingConfig
 from melodia.metrics import SCALAR_METRICS, key_agreement
-from melodia.modelfile import load_model
-from melodia.originality import ReferenceIndex, share_with_runs
-from melodia.sampler import SamplingConfig
+from melodia.metrics.compare import compare_sets
+from melodia.metrics.originality import ReferenceIndex, share_with_runs
 from melodia.score import Score
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,7 +96,7 @@ def command_seconds(model: str, *options: str, runs: int = 3) -> float:
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as folder:
             started = time.monotonic()
-            subprocess.run([sys.executable, "-m", "melodia.cli", "generate", "--model", model, *options, "-o", folder,
+            subprocess.run([sys.executable, "-m", "melodia", "generate", "--model", model, *options, "-o", folder,
                             "--quiet"], check=True, capture_output=True)
             times.append(time.monotonic() - started)
     return min(times)

@@ -1,4 +1,4 @@
-"""Batch jobs (melodia/batch.py): job files, the grid and its shards, resuming after a kill."""
+"""Batch jobs (melodia/apps/batch.py): job files, the grid and its shards, resuming after a kill."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pretty_midi
 import pytest
 from helpers import job_file
 
-from melodia.batch import BatchError, grid, load_job, parse_shard, run_batch, shard_cells
+from melodia.apps.batch import BatchError, grid, load_job, parse_shard, run_batch, shard_cells
 from melodia.errors import MelodiaError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,7 +99,7 @@ def test_audio_and_styles_and_sharded_manifests(tmp_path: Path) -> None:
 
 
 def batch_process(job: Path, *extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "melodia.cli", "batch", str(job), "--quiet", *extra],
+    return subprocess.Popen([sys.executable, "-m", "melodia.apps.cli", "batch", str(job), "--quiet", *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
@@ -220,7 +220,7 @@ def test_an_infill_job_rewrites_the_bars_of_each_seed_file(tmp_path: Path) -> No
 
     from melodia.io import read_score
     from melodia.io.midi import write_midi
-    from melodia.modelfile import save_model
+    from melodia.lm.modelfile import save_model
 
     save_model(tmp_path / "fim.safetensors", untrained_infill(7), INFILL, {})
     write_midi(tune(), tmp_path / "tune.mid")

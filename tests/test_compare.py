@@ -1,4 +1,4 @@
-"""Set-to-set comparison of metrics (melodia/compare.py)."""
+"""Set-to-set comparison of metrics (melodia/metrics/compare.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 from helpers import C_MAJOR_SCALE, Q, line
 
 from melodia import KeySignature
-from melodia.compare import compare_sets
+from melodia.metrics.compare import compare_sets
 
 
 def test_compare_same_and_different_sets() -> None:

@@ -1,4 +1,4 @@
-"""Evaluation (melodia/evaluate.py): likelihood of files and corpus splits, the transposition average."""
+"""Evaluation (melodia/lm/evaluate.py): likelihood of files and corpus splits, the transposition average."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from helpers import cli, tiny_config
 
 from melodia import Note, Score, Track
 from melodia.corpus.reader import Corpus
-from melodia.evaluate import evaluate
-from melodia.modelfile import load_model
-from melodia.train import train
+from melodia.lm.evaluate import evaluate
+from melodia.lm.modelfile import load_model
+from melodia.lm.train import train
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def test_evaluate_files_equals_corpus_split(tiny_cache: Path, tiny_model: Path) 
 
 
 def test_transposition_average_is_a_proper_mixture(tiny_cache: Path, tiny_model: Path) -> None:
-    from melodia.evaluate import model_nll, transposition_average_nll
+    from melodia.lm.evaluate import model_nll, transposition_average_nll
 
     model, tokenizer, _ = load_model(tiny_model)
     pieces = [Corpus.open("tiny").piece_tokens(p).astype(np.int64) for p in Corpus.open("tiny").split("train")[:3]]
@@ -76,7 +76,7 @@ def test_the_baseline_says_it_is_fitted_and_keeps_its_order_for_next_time(tiny_c
 
 
 def test_the_mixture_weighs_components_by_the_piece_so_far() -> None:
-    from melodia.evaluate import mixture_nll
+    from melodia.lm.evaluate import mixture_nll
 
     half, quarter = math.log(0.5), math.log(0.25)
     rows = np.array([[half] * 4, [quarter, quarter, -np.inf, -np.inf]])  # the second leaves the range at token 3

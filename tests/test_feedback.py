@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from melodia.cli import main
+from melodia.apps.cli import main
 from melodia.feedback import FeedbackError, Mark, discard, keep, kept_names, marks, rate
 
 

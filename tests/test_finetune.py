@@ -10,10 +10,11 @@ import pytest
 import torch
 from conftest import DATA, MUSIC21, REAL_MIDI
 
-from melodia.batch import load_job, run_batch
-from melodia.cli import main
+from melodia.apps.batch import load_job, run_batch
+from melodia.apps.cli import main
 from melodia.feedback import FeedbackError, keep, kept_files, kept_names
-from melodia.finetune import (
+from melodia.io.music21 import abc_tunes
+from melodia.lm.finetune import (
     FinetuneError,
     continuation,
     finetune,
@@ -24,11 +25,10 @@ from melodia.finetune import (
     opening,
     summary,
 )
-from melodia.generation import Constraints, generate, write_outputs
-from melodia.io.music21 import abc_tunes
-from melodia.modelfile import load_model
+from melodia.lm.generation import Constraints, generate, write_outputs
+from melodia.lm.modelfile import load_model
+from melodia.lm.train import TrainError
 from melodia.resources import default_model_path
-from melodia.train import TrainError
 
 ESSEN = MUSIC21 / "corpus" / "essenFolksong"
 FEW_STEPS = ["epochs=2", "max_steps=3"]

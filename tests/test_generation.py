@@ -1,4 +1,4 @@
-"""Generation (melodia/generation.py): constraints on every output, the seed's key, seeds from files, refusals,
+"""Generation (melodia/lm/generation.py): constraints on every output, the seed's key, seeds from files, refusals,
 the Python API; with small untrained models and the shipped one."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from helpers import MELODY, README_SEED, shipped, untrained
 
-from melodia.form import FormError
-from melodia.generation import Constraints, GenerateError, generate, seed_key
 from melodia.io import read_score
+from melodia.lm.form import FormError
+from melodia.lm.generation import Constraints, GenerateError, generate, seed_key
+from melodia.lm.sampler import SamplingConfig
 from melodia.metrics import key_agreement, tonic_ending
-from melodia.sampler import SamplingConfig
 from melodia.score import Score
 from melodia.seed import parse_seed
 from melodia.theory.key import SCALES
@@ -58,7 +58,7 @@ def test_end_on_tonic_meter_and_note_count() -> None:
 def test_seed_from_abc_file_track_and_bars(tmp_path: Path) -> None:
     from conftest import DATA
 
-    from melodia.generation import SeedFile, read_seed
+    from melodia.lm.generation import SeedFile, read_seed
 
     abc, _ = read_seed("X:1\nM:6/8\nL:1/8\nK:D\nA|d2e fef|g2f e2d|\n")
     assert str(abc.time_signatures[0]) == "6/8" and abc.note_count == 10
@@ -89,7 +89,7 @@ def test_beam_search_and_instrument_range() -> None:
 
 
 def test_a_seed_that_leaves_nothing_to_generate_is_refused() -> None:
-    from melodia.generation import GenerateError
+    from melodia.lm.generation import GenerateError
 
     model = untrained(MELODY)
     with pytest.raises(GenerateError, match=r"already fills 9 bars; ask for more bars than that \(13, say\)"):
@@ -215,7 +215,7 @@ def test_a_seed_key_and_a_different_key_asked_for_are_refused() -> None:
 def test_the_manifest_estimated_key_is_the_key_that_key_agreement_hears(tmp_path: Path) -> None:
     import json
 
-    from melodia.generation import write_outputs
+    from melodia.lm.generation import write_outputs
 
     score = parse_seed("A3/2 F4/2 A3/4 D5/2 E5/2 B3/2 key=Am")[0]  # A minor to Aarden-Essen, A major to Krumhansl
     write_outputs([score], tmp_path, {})
@@ -241,7 +241,7 @@ def test_a_length_past_the_longest_is_refused_at_once() -> None:
 
 
 def test_giving_up_names_the_constraint_that_failed(monkeypatch: pytest.MonkeyPatch) -> None:
-    import melodia.draw as draw
+    import melodia.lm.draw as draw
 
     # without its form's final cadence and with no redraw, a tune can end off the tonic: that is what is named
     monkeypatch.setattr(draw, "_form_rules", lambda *args: [])

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import melodia
-from melodia.cli import main
+from melodia.apps.cli import main
 from melodia.harmony import HarmonyError, harmonize, melody_grid
 from melodia.harmony.data import chorale_score, voice_grid
 from melodia.harmony.voiceleading import (
@@ -41,7 +41,7 @@ SIX_EIGHT_TUNE = ("D4/8 F#4/8 A4/8 D5/4 A4/8 B4/4 A4/8 F#4/4 D4/8 E4/8 F#4/8 G4/
 
 @pytest.fixture(scope="module")
 def folk_tune() -> Score:
-    from melodia.generation import Constraints
+    from melodia.lm.generation import Constraints
 
     return melodia.generate("default", "G4 A4 B4 key=G", 1, Constraints(bars=16), random_seed=3)[0]
 
@@ -237,7 +237,7 @@ def test_bad_input_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 
 
 def test_chorale_style_in_a_batch_job(tmp_path: Path) -> None:
-    from melodia.batch import load_job, run_batch
+    from melodia.apps.batch import load_job, run_batch
     from melodia.style import load_style
 
     if not hasattr(load_style("choir-hymn"), "harmonizer"):

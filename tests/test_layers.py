@@ -34,18 +34,16 @@ LAYERS = [
     ("theory", ["theory"]),
     ("score", ["score"]),
     ("io", ["io", "feedback"]),
-    ("analysis", ["analysis", "metrics", "originality", "compare", "seed"]),
-    ("render", ["display", "synth", "play"]),
+    ("analysis", ["analysis", "metrics", "seed"]),
+    ("media", ["media"]),
     ("tokens", ["tokenizers", "corpus"]),
     ("harmony", ["harmony"]),
-    ("language model", ["model", "modelfile", "ngram", "sampler", "train", "evaluate", "controls", "form",
-                        "constraints", "draw", "tunes", "generation", "infill", "finetune", "learn", "taste",
-                        "bench"]),
+    ("language model", ["lm"]),
     ("style", ["style"]),
-    ("apps", ["cli", "batch", "studio_panel", "studio_session"]),
+    ("apps", ["apps", "__main__"]),
 ]
 # Score's convenience methods (`score.write(...)`, `score.show()`) are the one way down to up: io and render.
-CONVENIENCE = ("melodia.score", ("melodia.io", "melodia.display", "melodia.synth"))
+CONVENIENCE = ("melodia.score", ("melodia.io", "melodia.media.display", "melodia.media.synth"))
 
 
 def _modules() -> dict[str, Path]:

@@ -13,16 +13,16 @@ import pretty_midi
 import pytest
 from conftest import MUSIC21
 
-from melodia.cli import main
+from melodia.apps.cli import main
 from melodia.errors import StyleError
 from melodia.harmony.chords import tune_key
 from melodia.io import read_score, write_score
+from melodia.media.synth import SAMPLE_RATE, _drum, synthesize
 from melodia.resources import example_path
 from melodia.score import ChordSymbol, Note, Score, Track
 from melodia.seed import parse_seed
 from melodia.style import load_style, preset_names, register_harmonizer, stylize
 from melodia.style.measure import measure
-from melodia.synth import SAMPLE_RATE, _drum, synthesize
 from melodia.theory.chord import parse_progression, parse_symbol
 
 A_MINOR = "A4 C5 E5 C5 D5 F5 A5 F5 E5 G#5 B5 G#5 A5/1"

@@ -1,4 +1,5 @@
-"""Audio (melodia/synth.py): the built-in synthesizer's families and drums, the tempo map, WAV files, FluidSynth."""
+"""Audio (melodia/media/synth.py): the built-in synthesizer's families and drums, the tempo map, WAV files,
+FluidSynth."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ import numpy as np
 import pytest
 
 from melodia.io import read_score
+from melodia.media.synth import FAMILY_TIMBRES, engine, render, synthesize, wav_bytes, write_wav
 from melodia.resources import example_path
 from melodia.score import Note, Score, Track
-from melodia.synth import FAMILY_TIMBRES, engine, render, synthesize, wav_bytes, write_wav
 
 
 def one_note(pitch: int = 69, program: int = 0, is_drum: bool = False, quarters: int = 2) -> Score:
@@ -96,7 +97,7 @@ def test_wav_bytes_round_trip() -> None:
 def test_fluidsynths_long_silent_tail_is_cut_a_moment_after_the_music_and_faded() -> None:
     import numpy as np
 
-    from melodia.synth import TAIL_SECONDS, _faded
+    from melodia.media.synth import TAIL_SECONDS, _faded
 
     rate = 1000
     rendered = np.ones(10 * rate, dtype=np.float32)  # 10 s rendered for 5 s of music

@@ -1,4 +1,4 @@
-"""Whole tunes as played (melodia.tunes), on the shipped model with fixed random seeds: counts, not timings."""
+"""Whole tunes as played (melodia.lm.tunes), on the shipped model with fixed random seeds: counts, not timings."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from helpers import shipped
 
-from melodia.constraints import GenerateError
+from melodia.lm.constraints import GenerateError
+from melodia.lm.tunes import TUNE_TYPES, folk_range, write_tunes
 from melodia.metrics import tunes as measures
-from melodia.tunes import TUNE_TYPES, folk_range, write_tunes
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +74,7 @@ def test_a_tune_is_written_to_musicxml_with_its_repeats_and_reads_back_as_played
 
 
 def test_chords_win_over_a_repeat_that_would_sit_over_other_chords() -> None:
-    from melodia.constraints import Constraints
+    from melodia.lm.constraints import Constraints
     from melodia.metrics import chord_tone_rate
 
     fits = write_tunes(shipped(), "D4/4 F#4/4 A4/4", "waltz", 2, constraints=Constraints(chords="D | G | A7 | D"),
@@ -103,7 +103,7 @@ def test_a_seed_with_a_pickup_leads_into_strains_of_whole_bars() -> None:
 
 
 def test_a_tune_type_leaves_the_users_own_metre_and_line_and_refuses_no_form() -> None:
-    from melodia.constraints import Constraints
+    from melodia.lm.constraints import Constraints
 
     free = write_tunes(shipped(), "D4/8 E4/8 F#4/8 A4/8", "reel", constraints=Constraints(metre="free", line="free"),
                        random_seed=0)[0]

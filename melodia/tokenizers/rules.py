@@ -2,7 +2,7 @@
 
 A rule is called with the grammar's state and the mask of tokens the grammar allows, and returns
 a narrower mask. The sampler applies the rules in turn; one that would leave no token gives way
-(see `melodia.sampler`), and generation then draws the melody again. Every rule reads the typed
+(see `melodia.lm.sampler`), and generation then draws the melody again. Every rule reads the typed
 `MetricalState` (bar count, bar start and length, position, the notes so far), so the rules hold
 in sampling and in beam search alike and every melody they let through decodes.
 """
@@ -124,7 +124,7 @@ class SingableLine(MetricalRule):
 
 
 class InOrder(MetricalRule):
-    """The melody is written in time order: no fill-in-the-middle Gap (see `melodia.infill` for filling one)."""
+    """The melody is written in time order: no fill-in-the-middle Gap (see `melodia.lm.infill` for filling one)."""
 
     def narrow(self, state: MetricalState, mask: np.ndarray) -> np.ndarray:
         if "Gap" not in self.tokenizer.vocab.ranges:

@@ -9,7 +9,7 @@ restyles them with any combined style preset, and keeps them in a folder with a
 `manifest.json` that fine-tuning reads (`melodia finetune --kept DIR`, see `melodia.feedback`: an
 entry with `"keep": true` is a kept melody; Discard writes the melody too, with `"keep": false`, for
 `melodia learn`). The panel itself,
-built on ipywidgets, is `melodia.studio_panel`; `melodia.studio()` shows it.
+built on ipywidgets, is `melodia.apps.studio_panel`; `melodia.studio()` shows it.
 
 The kept folder holds `001.mid`, `002.mid` ... (the melodies, one track each, as generated),
 `styled/001-jazz-swing.mid` when a style was applied, and `manifest.json`:
@@ -74,7 +74,7 @@ class StudioSettings:
 
     def constraints(self) -> Any:
         """The `Constraints` these settings ask for (checked: a bad value raises a one-line error naming it)."""
-        from melodia.constraints import Constraints
+        from melodia.lm.constraints import Constraints
 
         typed = {"key": self.key.strip() or None, "meter": self.meter.strip() or None,
                  "range": self.pitch_range.strip() or None, "form": self.form.strip() or None}
@@ -83,7 +83,7 @@ class StudioSettings:
 
     def sampling(self) -> Any:
         """The `SamplingConfig` these settings ask for."""
-        from melodia.sampler import SamplingConfig
+        from melodia.lm.sampler import SamplingConfig
 
         return SamplingConfig(temperature=self.temperature, top_p=self.top_p)
 
@@ -125,7 +125,7 @@ class Candidate:
     def pianoroll_png(self) -> bytes:
         """The piano roll (PNG), the seed shaded."""
         if "png" not in self._cache:
-            from melodia.display import pianoroll_png
+            from melodia.media.display import pianoroll_png
 
             self._cache["png"] = pianoroll_png(self.score, seed_end_tick=self.seed_end_tick)
         return self._cache["png"]
@@ -133,7 +133,7 @@ class Candidate:
     def wav(self) -> bytes:
         """The audio (WAV): FluidSynth when installed, else the built-in synthesizer."""
         if "wav" not in self._cache:
-            from melodia.synth import render, wav_bytes
+            from melodia.media.synth import render, wav_bytes
 
             self._cache["wav"] = wav_bytes(*render(self.score, AUDIO_RATE))
         return self._cache["wav"]
@@ -147,7 +147,7 @@ class Candidate:
     def notation_svg(self) -> str:
         """Notation of the melody (not of a styled arrangement) as SVG, engraved by verovio."""
         if "svg" not in self._cache:
-            from melodia.display import score_svg
+            from melodia.media.display import score_svg
 
             self._cache["svg"] = score_svg(self.melody, width=1500)
         return self._cache["svg"]
@@ -239,7 +239,7 @@ class Studio:
     """
 
     def __init__(self, model: Any = "default", folder: str | Path = DEFAULT_FOLDER) -> None:
-        from melodia.modelfile import open_model
+        from melodia.lm.modelfile import open_model
 
         self.model_name = str(model) if isinstance(model, (str, Path)) else "a loaded model"
         self.model = open_model(model)
@@ -256,15 +256,15 @@ class Studio:
         return self.rounds[self.current].number + 1
 
     def learn(self, settings: Any = None) -> Round:
-        """A personal model learnt from every mark in the folder (`melodia.learn`), starting from the model that
+        """A personal model learnt from every mark in the folder (`melodia.lm.learn`), starting from the model that
         generates now; it generates from now on. Returns its round.
 
         Raises:
             MelodiaError: no marks to learn from, in one line.
         """
         from melodia.feedback import marks
-        from melodia.learn import learn
-        from melodia.modelfile import load_model, save_model
+        from melodia.lm.learn import learn
+        from melodia.lm.modelfile import load_model, save_model
 
         start = self.rounds[self.current]
         personal = self.folder / PERSONAL
@@ -307,7 +307,7 @@ class Studio:
         Raises:
             MelodiaError: a bad seed or setting, in one line naming it.
         """
-        from melodia.generation import generate, read_seed, settings_record
+        from melodia.lm.generation import generate, read_seed, settings_record
 
         seed = _seed(settings.seed)
         style = settings.style or None
@@ -333,12 +333,12 @@ class Studio:
 
     def redo(self, candidate: Candidate, bars: str) -> None:
         """Write bars `bars` ("5-8", counted from 1) of the candidate's melody anew, keeping the rest exactly
-        (see `melodia.infill`); a kept candidate counts as not kept until kept again.
+        (see `melodia.lm.infill`); a kept candidate counts as not kept until kept again.
 
         Raises:
             MelodiaError: bars outside the melody, or a model without infilling, in one line.
         """
-        from melodia.infill import infill
+        from melodia.lm.infill import infill
 
         if not self.can_infill:
             raise StudioError(INFILLING_NOTE)
@@ -425,7 +425,7 @@ def _number(name: str) -> int:
 
 def _seed(text: str) -> Any:
     """What `generate` takes for typed seed text: the text itself, or a `SeedFile` when it names a file."""
-    from melodia.generation import SeedFile, read_seed
+    from melodia.lm.generation import SeedFile, read_seed
 
     text = text.strip()
     if not text:

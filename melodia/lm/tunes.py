@@ -9,7 +9,7 @@ an ending. A playing followed by the same strain, or by a return to an earlier o
 tune's last, ends closed on the tonic (the second ending). A strain played again is its body
 note for note, as a repeat sign plays it, with the ending its place asks for. In a tune type
 (`--tune reel`) a strain of 8 bars or more brings its opening back in its second half, varied
-(`melodia.form`'s return), and a new strain after the first sits higher, as B strains do (the
+(`melodia.lm.form`'s return), and a new strain after the first sits higher, as B strains do (the
 soft register control), coming back down for its ending and lower still at the tune's end.
 
 Every part is drawn by the language model as a continuation of all that was played before it,
@@ -28,12 +28,12 @@ from typing import Any
 
 import numpy as np
 
-from melodia.constraints import Constraints, GenerateError, Meter, PitchRange
-from melodia.draw import generate_each, melodies, read_request
-from melodia.form import FormPlan, Phrase, form_letters
+from melodia.lm.constraints import Constraints, GenerateError, Meter, PitchRange
+from melodia.lm.draw import generate_each, melodies, read_request
+from melodia.lm.form import FormPlan, Phrase, form_letters
+from melodia.lm.modelfile import open_model
+from melodia.lm.sampler import SamplingConfig
 from melodia.metrics import bar_mean_pitches
-from melodia.modelfile import open_model
-from melodia.sampler import SamplingConfig
 from melodia.score import Form, Note, Playing, Score, Strain, TempoChange
 from melodia.seed import Mode, SeedError, read_seed, requested_key, seed_key
 
@@ -334,7 +334,7 @@ def _register(played: Score, pickup: int, length: int, last_fall: float, new_str
     """The register asked of each bar of a playing: a new strain's body sits `B_RISE` semitones above the first
     strain (of `played`), its ending comes back to the first strain's register, and the tune's closing ending sits
     `last_fall` semitones below it."""
-    from melodia.controls import REGISTER_FLOORS, REGISTERS
+    from melodia.lm.controls import REGISTER_FLOORS, REGISTERS
 
     def register(pitch: float) -> str:
         return REGISTERS[sum(pitch >= floor for floor in REGISTER_FLOORS)]

@@ -4,7 +4,7 @@
 
 returns `Score`s, each the seed followed by what the model wrote, under the constraints
 asked for (key or mode, pitch range, largest leap, length in bars), all enforced as
-masks while sampling. A tune of known length is given a form (see `melodia.form`):
+masks while sampling. A tune of known length is given a form (see `melodia.lm.form`):
 phrases that return and end on cadences, the last on the tonic. Every output carries
 the key as a key signature.
 """
@@ -16,16 +16,16 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
-from melodia.constraints import SCALE_CHOICES, Constraints, GenerateError, Meter, PitchRange
-from melodia.draw import form_plan, melodies, read_request
-from melodia.form import FormPlan
 from melodia.io.atomic import atomic_write_bytes, atomic_write_text, refuse_overwrite
+from melodia.lm.constraints import SCALE_CHOICES, Constraints, GenerateError, Meter, PitchRange
+from melodia.lm.draw import form_plan, melodies, read_request
+from melodia.lm.form import FormPlan
+from melodia.lm.modelfile import open_model
+from melodia.lm.sampler import Biases, Progress, SamplingConfig
+from melodia.lm.tunes import ending_bars, write_tunes
 from melodia.metrics import SCALAR_METRICS, STRUCTURE_METRICS, heard_key
-from melodia.modelfile import open_model
-from melodia.sampler import Biases, Progress, SamplingConfig
 from melodia.score import Score
 from melodia.seed import SeedFile, read_seed, seed_key
-from melodia.tunes import ending_bars, write_tunes
 
 __all__ = ["SCALE_CHOICES", "Constraints", "GenerateError", "GenerationSettings", "Meter", "PitchRange",
            "SeedFile", "generate", "read_seed", "seed_key", "settings_record", "write_outputs"]
@@ -54,7 +54,7 @@ def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints | N
     `SeedFile(path, bars, track)`; `model` is a model file path or a loaded
     (model, tokenizer) pair. The same `random_seed` gives the same output. `progress`, when
     given, is called every sampling step with how many melodies were finished in it. A form of two strains
-    or more is written strain by strain, each played as written (`melodia.tunes`).
+    or more is written strain by strain, each played as written (`melodia.lm.tunes`).
     """
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise GenerateError(f"count {count!r}: expected a whole number of melodies, 1 or more")
@@ -73,7 +73,7 @@ def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints | N
 
 
 def _strains_fit(plan: FormPlan, constraints: Constraints, seed: Score) -> bool:
-    """Whether a form is written strain by strain (`melodia.tunes`): one asked for (`form`; a length alone gets
+    """Whether a form is written strain by strain (`melodia.lm.tunes`): one asked for (`form`; a length alone gets
     phrases that return varied), of two letters or more, whose seed leaves the first strain its ending."""
     asked = constraints.form not in (None, "none")
     return asked and len(plan.phrases) > 1 and seed.bar_count() <= plan.phrase_bars - ending_bars(plan.phrase_bars)
@@ -83,8 +83,8 @@ def write_outputs(scores: list[Score], folder: Path, settings: dict[str, Any], f
                   seed_end_tick: int = 0) -> list[Path]:
     """MIDI files 001.mid ..., a piano roll of each (001.png ..., the seed shaded up to `seed_end_tick`) and
     manifest.json, each written atomically; nothing overwritten unless `force`."""
-    from melodia.display import pianoroll_png
     from melodia.io.midi import write_midi
+    from melodia.media.display import pianoroll_png
 
     names = [folder / f"{index + 1:03d}.mid" for index in range(len(scores))]
     if not force:

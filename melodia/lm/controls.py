@@ -1,6 +1,6 @@
 """Soft controls: the chord under each note, and each bar's note density and register.
 
-A model trained with these conditions (`melodia.train`, conditions "chord", "density",
+A model trained with these conditions (`melodia.lm.train`, conditions "chord", "density",
 "register" and "fill") reads, beside each token, labels for the bar it is writing:
 
 - chord: the chord sounding at the token's position, as a root and one of four kinds
@@ -8,7 +8,7 @@ A model trained with these conditions (`melodia.train`, conditions "chord", "den
   the kind of their triad;
 - density: how many notes start in the bar (0 to 15, or "16+");
 - register: the mean pitch of the bar's notes: low (below F#4), mid (F#4 up to B4) or high (B4 and up);
-- fill: while a gap is filled (`melodia.infill`), how many of its bars are left, this one included.
+- fill: while a gap is filled (`melodia.lm.infill`), how many of its bars are left, this one included.
 
 Each label has an "unknown" value. Training gives "unknown" in place of a piece's chords,
 densities or registers at random, so the model also writes without them, drawing them from

@@ -38,19 +38,19 @@ import torch.distributed as dist
 from torch import nn
 
 from melodia import settings
-from melodia.controls import CONTROL_NAMES, PieceControls, control_values, corpus_controls, fill_index
 from melodia.corpus.dataset import Augmentation, PitchMap, augment
 from melodia.corpus.reader import Corpus
 from melodia.errors import MelodiaError
 from melodia.io.atomic import atomic_write_bytes, atomic_write_text
-from melodia.model import MelodyLM, ModelConfig, detach_state
-from melodia.modelfile import save_model
+from melodia.lm.controls import CONTROL_NAMES, PieceControls, control_values, corpus_controls, fill_index
+from melodia.lm.model import MelodyLM, ModelConfig, detach_state
+from melodia.lm.modelfile import save_model
 from melodia.tokenizers import EOS, Tokenizer, tokenizer_from_config
 from melodia.tokenizers.metrical import fill_layout
 from melodia.version import __version__
 
 PIECE_CONDITIONS = ("meter", "mode", "collection")  # one label for a whole piece
-CONDITION_NAMES = (*PIECE_CONDITIONS, *CONTROL_NAMES)  # the controls: a label for each token (melodia.controls)
+CONDITION_NAMES = (*PIECE_CONDITIONS, *CONTROL_NAMES)  # the controls: a label for each token (melodia.lm.controls)
 
 
 class TrainError(MelodiaError):
@@ -73,7 +73,7 @@ class TrainConfig:
     `infill` is the share of training pieces written fill-in-the-middle (a gap of 1 to 8 bars, see
     `melodia.tokenizers.metrical`), which adds the Gap and Middle tokens to the tokenizer;
     `control_dropout` the chance that a piece's chords, densities or registers (each on its own) are
-    hidden as "unknown" (see `melodia.controls`). `passes` is how many times an epoch goes over the training
+    hidden as "unknown" (see `melodia.lm.controls`). `passes` is how many times an epoch goes over the training
     split (each pass in its own order and transpositions), so that the epochs of a small corpus, which end with
     validation, early stopping and a checkpoint, are long enough for them.
     """

@@ -85,7 +85,7 @@ def play(score: Score, sample_rate: int = 22050) -> Any:
     """An `IPython.display.Audio` player: FluidSynth with a GM SoundFont when installed, else
     melodia's built-in synthesizer."""
     display = _needs("IPython.display", "play")
-    from melodia.synth import render
+    from melodia.media.synth import render
 
     samples, rate = render(score, sample_rate)
     return display.Audio(data=samples, rate=rate, normalize=False)

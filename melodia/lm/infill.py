@@ -13,7 +13,7 @@ earlier bar (bar 5 playing bar 1 again, as a strain's second half restates its o
 Of a file with several tracks one track is rewritten (the gap as a single line) and every other note,
 track, tempo and signature is kept as it was.
 
-The constraints of `melodia.constraints` apply to the new bars: key and scale (by default the
+The constraints of `melodia.lm.constraints` apply to the new bars: key and scale (by default the
 tune's own key, estimated from all of it, with the tune's own chromatic notes allowed), pitch
 range, largest leap, instrument, and the soft controls chords, density and register (bars
 counted from the tune's first).
@@ -33,13 +33,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from melodia.constraints import Constraints, GenerateError
-from melodia.draw import allowed_pitches, chord_bias, controls_asked, draw_sequences, key_bias
-from melodia.form import FormCadence, FormPlan, Phrase, Restatement, cadence_pitch_classes
+from melodia.lm.constraints import Constraints, GenerateError
+from melodia.lm.draw import allowed_pitches, chord_bias, controls_asked, draw_sequences, key_bias
+from melodia.lm.form import FormCadence, FormPlan, Phrase, Restatement, cadence_pitch_classes
+from melodia.lm.modelfile import open_model
+from melodia.lm.sampler import Constraint, Progress, SamplingConfig
 from melodia.metrics import ends_on_tonic, melody
 from melodia.metrics.tunes import bar_notes
-from melodia.modelfile import open_model
-from melodia.sampler import Constraint, Progress, SamplingConfig
 from melodia.score import KeySignature, Note, Score, Track
 from melodia.seed import Mode, read_seed, seed_key
 from melodia.tokenizers import Tokenizer
@@ -124,7 +124,7 @@ def infill(model: Any, source: Any, bars: BarSpan | str, count: int = 1, track: 
         bias = chord_bias(tokenizer, bias, chords, sampling.biases)
     approach = ApproachBias(tokenizer, bias, sampling.biases.approach_pull)
     if labels_of is None and network.config.conditions:
-        from melodia.controls import Labeler
+        from melodia.lm.controls import Labeler
 
         labels_of = Labeler(tuple(network.config.conditions))  # the gap's bars left, with every control unknown
     generator = torch.Generator().manual_seed(random_seed)

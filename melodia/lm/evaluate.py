@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from melodia.errors import MelodiaError
-from melodia.model import MelodyLM
+from melodia.lm.model import MelodyLM
 from melodia.score import Score
 from melodia.tokenizers import Tokenizer
 from melodia.tokenizers.grid import QuantizedScore
@@ -204,7 +204,7 @@ class EvaluateError(MelodiaError):
 
 def _members(paths: Sequence[Path]) -> list[tuple[MelodyLM, Tokenizer, dict[str, Any]]]:
     """The model files of one mixture, which must read the same tokens with the same conditions."""
-    from melodia.modelfile import load_model
+    from melodia.lm.modelfile import load_model
 
     members = [load_model(path) for path in paths]
     first, tokenizer, _ = members[0]
@@ -271,7 +271,7 @@ def _baseline(training: dict[str, Any], tokenizer: Tokenizer,
     """The n-gram fitted on the model's training split, its order chosen on the valid split (once: the order is
     kept in the cache by the corpus's content, so later runs fit that order alone)."""
     from melodia.corpus.reader import Corpus
-    from melodia.ngram import KneserNey, choose_order
+    from melodia.lm.ngram import KneserNey, choose_order
 
     name = training.get("corpus")
     if not name:

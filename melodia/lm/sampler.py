@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from melodia.errors import MelodiaError
-from melodia.model import MelodyLM, State
+from melodia.lm.model import MelodyLM, State
 from melodia.tokenizers import EOS, GrammarState, Tokenizer
 
 Constraint = Callable[[GrammarState, np.ndarray], np.ndarray]  # (state, allowed mask) -> narrower mask
@@ -160,7 +160,7 @@ def sample(model: MelodyLM, tokenizer: Tokenizer, prompt: Sequence[int], count: 
     the model's logits before the draws are shaped.
     `progress`, when given, is called every step with how many sequences finished in it.
     `labels_of`, when given, gives each token's condition labels from the grammar's state after it
-    (see `melodia.controls.Labeler`).
+    (see `melodia.lm.controls.Labeler`).
     """
     return sample_rows(model, tokenizer, [Row(prompt, constraints, bias, labels_of)] * count, config, generator,
                        progress)

@@ -13,7 +13,7 @@ from typing import Any
 
 from melodia.errors import MelodiaError
 from melodia.io.atomic import atomic_write_bytes
-from melodia.model import MelodyLM, ModelConfig
+from melodia.lm.model import MelodyLM, ModelConfig
 from melodia.tokenizers import Tokenizer, tokenizer_from_dict
 from melodia.version import __version__
 

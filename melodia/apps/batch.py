@@ -19,7 +19,7 @@ A job file (TOML):
     chords = "D | G | A7 | D"              # and the soft controls chords, density and register
 
 With `infill = "5-8"` (and `track = "0"` for a file of several tracks) each seed, a music file,
-is not continued: each melody is that file with bars 5 to 8 written anew (see `melodia.infill`).
+is not continued: each melody is that file with bars 5 to 8 written anew (see `melodia.lm.infill`).
 
 Every cell has its own random seed derived from the job's, so a rerun remakes exactly what a
 killed run did not finish, and every file is written whole or not at all.
@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from melodia.errors import MelodiaError
-from melodia.generation import Constraints
+from melodia.lm.generation import Constraints
 from melodia.settings import Fields, beside, read_file, table_with_overrides
 
 MAX_ITEMS = 1_000_000
@@ -139,7 +139,7 @@ def _infill_bars(path: Path, value: str | None) -> str | None:
     """The bars an infill job writes anew, checked ('5-8')."""
     if value is None:
         return None
-    from melodia.infill import BarSpan
+    from melodia.lm.infill import BarSpan
 
     try:
         return str(BarSpan.read_setting(value, "infill"))
@@ -149,7 +149,7 @@ def _infill_bars(path: Path, value: str | None) -> str | None:
 
 def _check_form(job: Job) -> None:
     """The form fits the job's length, checked before any work (as `melodia generate` would)."""
-    from melodia.draw import form_plan
+    from melodia.lm.draw import form_plan
 
     if job.constraints.notes is None:
         try:
@@ -305,7 +305,7 @@ def _start_worker(job: Job) -> None:
     """Load the model once per process; one thread each, as the processes share the cores."""
     import torch
 
-    from melodia.modelfile import open_model
+    from melodia.lm.modelfile import open_model
 
     torch.set_num_threads(1)
     _WORKER.update(job=job, model=open_model(job.model), styles={})
@@ -313,12 +313,12 @@ def _start_worker(job: Job) -> None:
 
 def _make_cell(cell: Cell) -> tuple[Cell, int, str, list[str]]:
     """Generate one cell and write the outputs it still lacks; errors are returned, not raised."""
-    from melodia.generation import SeedFile, generate
     from melodia.io import seed_file
     from melodia.io.midi import write_midi
-    from melodia.sampler import SamplingConfig
+    from melodia.lm.generation import SeedFile, generate
+    from melodia.lm.sampler import SamplingConfig
+    from melodia.media.synth import write_wav
     from melodia.style import load_style, stylize
-    from melodia.synth import write_wav
 
     job: Job = _WORKER["job"]
     wanted = missing(job, cell)
@@ -329,7 +329,7 @@ def _make_cell(cell: Cell) -> tuple[Cell, int, str, list[str]]:
             seed: Any = SeedFile(seed_path) if seed_path else cell.seed
             sampling = SamplingConfig(temperature=cell.temperature, top_p=job.top_p)
             if job.infill:
-                from melodia.infill import infill
+                from melodia.lm.infill import infill
 
                 track = int(job.track) if job.track is not None and job.track.isdigit() else job.track
                 scores = infill(_WORKER["model"], seed_path or cell.seed, job.infill, len(cell.names), track,

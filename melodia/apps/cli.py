@@ -203,7 +203,7 @@ def _metrics(args: argparse.Namespace) -> None:
 def _compare(args: argparse.Namespace) -> None:
     import json
 
-    from melodia.compare import compare_sets, format_comparison, summary
+    from melodia.metrics.compare import compare_sets, format_comparison, summary
 
     generated = [score for _, score in _read_all(args.generated, args.recursive)]
     reference = [score for _, score in _read_all(args.reference, args.recursive)]
@@ -219,7 +219,7 @@ def _originality(args: argparse.Namespace) -> None:
     import json
 
     from melodia.corpus.reader import Corpus
-    from melodia.originality import ReferenceIndex, share_with_runs
+    from melodia.metrics.originality import ReferenceIndex, share_with_runs
 
     corpus = Corpus.open(args.corpus)
     index = ReferenceIndex(corpus.scores(None if args.split == "all" else args.split))
@@ -257,12 +257,12 @@ def _render(args: argparse.Namespace) -> None:
         refuse_overwrite(args.output)
     score = read_score(args.input)
     if suffix == ".wav":
-        from melodia.synth import engine, write_wav
+        from melodia.media.synth import engine, write_wav
 
         path = write_wav(score, args.output)
         print(f"wrote {path}: {score.duration_seconds():.1f} s of audio by {engine()}")
     elif suffix == ".png":
-        from melodia.display import pianoroll_png
+        from melodia.media.display import pianoroll_png
 
         print(f"wrote {atomic_write_bytes(args.output, pianoroll_png(score))}: a piano roll")
     else:
@@ -280,7 +280,7 @@ def _play_command(commands: Any) -> None:
 
 
 def _play(args: argparse.Namespace) -> None:
-    from melodia.play import play
+    from melodia.media.play import play
 
     play(args.input, args.wav_dir, args.force)
 
@@ -298,7 +298,7 @@ def _batch_command(commands: Any) -> None:
 
 
 def _batch(args: argparse.Namespace) -> None:
-    from melodia.batch import BatchError, load_job, parse_shard, run_batch
+    from melodia.apps.batch import BatchError, load_job, parse_shard, run_batch
 
     job = load_job(args.job, args.set)
     report = run_batch(job, parse_shard(args.shard), args.workers, progress=not args.quiet)
@@ -514,7 +514,7 @@ def _generate_command(commands: Any) -> None:
 
 def _generate(args: argparse.Namespace) -> None:
     _check_seed_text(args)
-    from melodia.generation import SeedFile, generate, read_seed, settings_record, write_outputs
+    from melodia.lm.generation import SeedFile, generate, read_seed, settings_record, write_outputs
 
     constraints, sampling = _generation_settings(args)
     moved = _default_output(args, _output_names(args.num, bool(args.tune)))
@@ -549,7 +549,7 @@ def _generate(args: argparse.Namespace) -> None:
     print(f"wrote {len(paths)} MIDI files, a piano roll of each (.png){notation} and manifest.json to "
           f"{args.output}{moved}")
     if args.play:
-        from melodia.play import play_outputs
+        from melodia.media.play import play_outputs
 
         play_outputs(paths, args.force)
 
@@ -578,11 +578,11 @@ def _sampling_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _whole_tunes(args: argparse.Namespace, seed: Any, constraints: Any, sampling: Any) -> list[Any]:
-    """`generate --tune`: whole tunes as played (melodia.tunes), their length set by their form."""
+    """`generate --tune`: whole tunes as played (melodia.lm.tunes), their length set by their form."""
     from dataclasses import replace
 
     from melodia.errors import MelodiaError
-    from melodia.tunes import write_tunes
+    from melodia.lm.tunes import write_tunes
 
     if args.bars or args.notes or args.phrase_bars:
         raise MelodiaError(f"--tune {args.tune}: the length follows from the form and --strain-bars; leave out "
@@ -594,7 +594,7 @@ def _whole_tunes(args: argparse.Namespace, seed: Any, constraints: Any, sampling
 
 
 def _control_options(parser: argparse.ArgumentParser) -> None:
-    """The soft controls (melodia.controls), which the model is conditioned on."""
+    """The soft controls (melodia.lm.controls), which the model is conditioned on."""
     parser.add_argument("--chords", metavar="PROGRESSION",
                         help='chords to write the melody over, per bar, repeated to the length: "D | G | A7 | D" '
                              '(a bar\'s chords share it by beats: "D G | A7 D"); written with the melody as chord '
@@ -632,10 +632,10 @@ def _infill_command(commands: Any) -> None:
 
 def _infill(args: argparse.Namespace) -> None:
     from melodia.errors import MelodiaError
-    from melodia.generation import Constraints, write_outputs
-    from melodia.infill import BarSpan, infill
     from melodia.io.atomic import check_folder, refuse_overwrite
-    from melodia.sampler import SamplingConfig
+    from melodia.lm.generation import Constraints, write_outputs
+    from melodia.lm.infill import BarSpan, infill
+    from melodia.lm.sampler import SamplingConfig
 
     if args.num < 1:
         raise MelodiaError(f"--num {args.num}: expected 1 or more versions")
@@ -668,8 +668,8 @@ def _generation_settings(args: argparse.Namespace) -> tuple[Any, Any]:
     from dataclasses import replace
 
     from melodia.errors import MelodiaError
-    from melodia.generation import Constraints, GenerateError, GenerationSettings
-    from melodia.sampler import SamplingConfig
+    from melodia.lm.generation import Constraints, GenerateError, GenerationSettings
+    from melodia.lm.sampler import SamplingConfig
     from melodia.settings import with_overrides
 
     if args.num < 1:
@@ -779,7 +779,7 @@ def _model_commands(commands: Any) -> None:
 
 def _train(args: argparse.Namespace) -> None:
     from melodia.io.atomic import refuse_overwrite
-    from melodia.train import TrainConfig, train
+    from melodia.lm.train import TrainConfig, train
 
     config = TrainConfig.from_file(Path(args.config)) if args.config else TrainConfig()
     if args.corpus:
@@ -797,7 +797,7 @@ def _train(args: argparse.Namespace) -> None:
 def _evaluate(args: argparse.Namespace) -> None:
     import json
 
-    from melodia.evaluate import evaluate, format_scores
+    from melodia.lm.evaluate import evaluate, format_scores
 
     report = evaluate([Path(model) for model in args.model or ["default"]], args.inputs, baseline=args.baseline,
                              transpositions=args.transpositions, tempering=args.tempering,
@@ -915,7 +915,7 @@ def _finetune_commands(commands: Any) -> None:
                           help="a folder of outputs whose manifest marks some kept (melodia keep); repeatable")
     finetune.add_argument("-o", "--output", required=True, metavar="MODEL", help="the model file to write")
     finetune.add_argument("--set", metavar="KEY=VALUE", action="append", default=[],
-                          help="override a training setting: epochs=10, lr=0.001 (see melodia.finetune)")
+                          help="override a training setting: epochs=10, lr=0.001 (see melodia.lm.finetune)")
     finetune.add_argument("--skip-unfit", action="store_true",
                           help="leave out files the base model's tokenizer cannot encode instead of stopping")
     finetune.add_argument("--no-guard", action="store_true", help="skip the memorization check afterwards")
@@ -951,14 +951,14 @@ def _finetune_commands(commands: Any) -> None:
     learn.add_argument("--folder", metavar="DIR", help="your own MIDI / ABC / MusicXML files, learnt as liked")
     learn.add_argument("-o", "--output", required=True, metavar="MODEL", help="the model file to write")
     learn.add_argument("--set", metavar="KEY=VALUE", action="append", default=[],
-                       help="a learning setting: objective=dpo, steps=60, anchor=2 (see melodia.learn)")
+                       help="a learning setting: objective=dpo, steps=60, anchor=2 (see melodia.lm.learn)")
     learn.add_argument("--force", action="store_true", help="overwrite MODEL if it exists")
     learn.set_defaults(run=_learn)
 
 
 def _finetune(args: argparse.Namespace) -> None:
-    from melodia.finetune import finetune, guard_report_path, summary
     from melodia.io.atomic import refuse_overwrite
+    from melodia.lm.finetune import finetune, guard_report_path, summary
 
     output = Path(args.output)
     if not args.resume and not args.force:
@@ -1000,7 +1000,7 @@ def _rate(args: argparse.Namespace) -> None:
 
 def _learn(args: argparse.Namespace) -> None:
     from melodia.io.atomic import check_folder, refuse_overwrite
-    from melodia.learn import LearnSettings, learn, summary
+    from melodia.lm.learn import LearnSettings, learn, summary
 
     settings = LearnSettings().with_overrides(args.set)
     output = Path(args.output)

@@ -1,7 +1,7 @@
 """Melodies drawn from the model under rules: a seed phrase read into a request (its prompt, the masks that keep
 the constraints and the form, the biases that make its key and chords heard), the requests drawn as one batch,
-and a draw that broke a rule drawn again (up to RETRIES times). `melodia.generate`, `melodia.infill` and the
-strains of `melodia.tunes` all draw through here.
+and a draw that broke a rule drawn again (up to RETRIES times). `melodia.generate`, `melodia.lm.infill` and the
+strains of `melodia.lm.tunes` all draw through here.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from melodia.constraints import Constraints, GenerateError
-from melodia.controls import (
+from melodia.gm import INSTRUMENT_RANGES
+from melodia.lm.constraints import Constraints, GenerateError
+from melodia.lm.controls import (
     ControlError,
     ControlPlan,
     Labeler,
@@ -24,11 +25,10 @@ from melodia.controls import (
     plan_density,
     plan_register,
 )
-from melodia.form import FormCadence, FormCopy, FormPlan, FreshBar, Seam, cadence_pitch_classes, plan_form
-from melodia.gm import INSTRUMENT_RANGES
+from melodia.lm.form import FormCadence, FormCopy, FormPlan, FreshBar, Seam, cadence_pitch_classes, plan_form
+from melodia.lm.modelfile import open_model
+from melodia.lm.sampler import Biases, Constraint, Labels, Progress, Row, SamplingConfig, beam_search, sample_rows
 from melodia.metrics import ends_on_tonic
-from melodia.modelfile import open_model
-from melodia.sampler import Biases, Constraint, Labels, Progress, Row, SamplingConfig, beam_search, sample_rows
 from melodia.score import MINOR, ChordSymbol, KeySignature, Score, TimeSignature
 from melodia.seed import Mode, SeedError, read_seed, requested_key, seed_key
 from melodia.theory.chord import parse_symbol
@@ -85,7 +85,7 @@ def melodies(model: Any, seed: Score, mode: Mode, named: bool, count: int, const
              sampling: SamplingConfig | None, random_seed: int, plan: FormPlan | None,
              progress: Progress | None = None, from_file: bool = False) -> list[Score]:
     """`count` continuations of `seed` (from `read_request`) in `mode` under `constraints` and `plan`, drawn as
-    one batch (`melodia.generate` without a form, and each first playing of `melodia.tunes`)."""
+    one batch (`melodia.generate` without a form, and each first playing of `melodia.lm.tunes`)."""
     model, tokenizer = open_model(model)
     request = request_for(model, tokenizer, seed, mode, named, constraints, sampling, plan, from_file)
     return draw_requests(model, tokenizer, [request] * count, random_seed, progress)
@@ -94,7 +94,7 @@ def melodies(model: Any, seed: Score, mode: Mode, named: bool, count: int, const
 def generate_each(model: Any, seeds: list[Score], constraints: list[Constraints], sampling: SamplingConfig | None,
                   random_seed: int, plan: FormPlan, progress: Progress | None = None) -> list[Score]:
     """Each of `seeds` continued once under its own constraints (each naming its key) and `plan`, drawn as one
-    batch (`melodia.tunes` writes the later strains of all its tunes so)."""
+    batch (`melodia.lm.tunes` writes the later strains of all its tunes so)."""
     model, tokenizer = open_model(model)
     requests = []
     for seed, asked in zip(seeds, constraints, strict=True):
