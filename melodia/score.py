@@ -362,10 +362,10 @@ class Score:
         return show_pianoroll(self, **options)
 
     def play(self, **options: Any) -> Any:
-        """An audio player for a notebook; see `melodia.media.display.play`."""
-        from melodia.media.display import play
+        """An audio player for a notebook; see `melodia.media.display.listen`."""
+        from melodia.media.display import listen
 
-        return play(self, **options)
+        return listen(self, **options)
 
     def show_score(self, **options: Any) -> Any:
         """Notation, engraved inline; see `melodia.media.display.show_score`."""

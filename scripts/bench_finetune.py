@@ -46,7 +46,7 @@ from melodia.lm.generation import Constraints, generate
 from melodia.lm.model import MelodyLM, ModelConfig
 from melodia.lm.modelfile import load_model
 from melodia.lm.train import Start, train
-from melodia.metrics.compare import compare_sets
+from melodia.metrics.compare import compare
 from melodia.metrics.originality import ReferenceIndex, share_with_runs, symbols
 from melodia.resources import cache_root
 from melodia.score import Score
@@ -173,8 +173,8 @@ def report_nll(base: MelodyLM, tuned: MelodyLM, scratch: dict[str, MelodyLM], to
 
 def report_compare(base: MelodyLM, tuned: MelodyLM, tokenizer: object, held: Sequence[Score]) -> None:
     reference = [opening(piece, BARS) for piece in held]
-    before = compare_sets(melodies(base, tokenizer, held), reference)
-    after = compare_sets(melodies(tuned, tokenizer, held), reference)
+    before = compare(melodies(base, tokenizer, held), reference)
+    after = compare(melodies(tuned, tokenizer, held), reference)
     print(f"\ncompare: {BARS}-bar melodies from each held-out line's opening bar against the lines' first {BARS} "
           "bars; overlap area (higher is closer), mean of the metric")
     print(f"  {'metric':26}{'default':>9}{'tuned':>9}{'gen. mean default':>19}{'tuned':>9}{'real':>9}")

@@ -34,7 +34,7 @@ from melodia.lm.generation import Constraints, generate
 from melodia.lm.modelfile import load_model
 from melodia.lm.sampler import SamplingConfig
 from melodia.metrics import SCALAR_METRICS, key_agreement
-from melodia.metrics.compare import compare_sets
+from melodia.metrics.compare import compare
 from melodia.metrics.originality import ReferenceIndex, share_with_runs
 from melodia.score import Score
 
@@ -176,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         bars = max(4, min(16, len(tune.bar_starts(tune.end_tick - 1))))
         generated += generate((model, tokenizer), first_bar(tune), 1, Constraints(bars=bars),
                               SamplingConfig(temperature=0.9, top_p=0.95), random_seed=int(rng.integers(1 << 30)))
-    comparison = compare_sets(generated, [score for _, score in held_out])
+    comparison = compare(generated, [score for _, score in held_out])
     shares_generated = share_with_runs([index.longest_match(s) for s in generated])
     ratio = nll["total"]["nll"] / nll["baseline"]["total"]["nll"]
     lines = [

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import mido
 import pretty_midi
@@ -521,3 +522,64 @@ def test_generate_tune_writes_whole_tunes_with_their_notation(tmp_path: Path,
     assert notation.form is not None and notation.form.describe() == "AABB, 8 + 8 bars, endings 1-2"
     status = main(["generate", "--tune", "reel", "--bars", "16", "--seed", "D4 E4", "-o", str(tmp_path / "r")])
     assert status == 1 and "--tune reel: the length follows from the form" in capsys.readouterr().err
+
+
+# Each command's Python twin, as a notebook reaches it (`melodia.NAME`). The twin has the command's name, or
+# contains it ("corpus build": build_corpus) -- but for these two, whose own names are taken:
+TWINS_BY_ANOTHER_NAME = {
+    "style": "stylize",  # melodia.style is the package of styles
+    "demo": "example_path",  # the demo round-trips the bundled example; in Python: melodia.read_score(example_path())
+}
+TWINS = {"demo": "example_path", "inspect": "inspect", "tokenize": "tokenize", "metrics": "all_metrics",
+         "compare": "compare", "originality": "originality", "render": "render", "play": "play",
+         "batch": "run_batch", "harmonize": "harmonize", "style": "stylize", "generate": "generate",
+         "infill": "infill", "train": "train", "evaluate": "evaluate", "corpus build": "build_corpus",
+         "corpus stats": "corpus_stats", "corpus list": "corpus_names", "finetune": "finetune", "keep": "keep",
+         "discard": "discard", "rate": "rate", "learn": "learn"}
+
+
+def _commands(parser: Any, prefix: str = "") -> list[str]:
+    """Every command and subcommand the parser takes, as typed ("corpus build")."""
+    import argparse
+
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                inner = _commands(sub, f"{prefix}{name} ")
+                found += inner or [f"{prefix}{name}"]
+    return found
+
+
+def test_every_command_has_a_python_twin_of_the_same_or_a_matching_name() -> None:
+    """`melodia generate` is `melodia.generate`, `melodia keep` is `melodia.keep`: a notebook user finds each command
+    under its own name in `dir(melodia)` (issue 31: keep/mark_kept, batch/run_job, evaluate/evaluate_inputs were
+    three names apart, and render, inspect, tokenize, originality and corpus stats had none)."""
+    import melodia
+    from melodia.apps.cli import _parser
+
+    commands = _commands(_parser())
+    assert sorted(commands) == sorted(TWINS), "a command without a twin in TWINS, or a twin of no command"
+    for command in commands:
+        name = TWINS[command]
+        words = command.split()
+        assert name in dir(melodia) and name in melodia.__all__, name
+        twin = getattr(melodia, name)
+        assert callable(twin) and not isinstance(twin, type(melodia)), f"melodia.{name} is not a function"
+        assert any(word in name.split("_") for word in words) or TWINS_BY_ANOTHER_NAME.get(command) == name, \
+            f"melodia {command}: its twin {name} has another name"
+
+
+def test_random_seed_is_called_random_seed_in_every_public_function() -> None:
+    """A random seed is `random_seed` in every public function that takes one; `seed` is a seed phrase."""
+    import inspect
+
+    import melodia
+
+    for name in melodia.__all__:
+        value = getattr(melodia, name)
+        if callable(value) and not isinstance(value, type):
+            parameters = inspect.signature(value).parameters
+            assert "seed" not in parameters or name in ("generate", "tokenize"), name
+            assert not any(p.endswith("_seed") and p != "random_seed" for p in parameters), name
+    assert "random_seed" in inspect.signature(melodia.harmonize).parameters

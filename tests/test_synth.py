@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from melodia.io import read_score
-from melodia.media.synth import FAMILY_TIMBRES, engine, render, synthesize, wav_bytes, write_wav
+from melodia.media.synth import FAMILY_TIMBRES, engine, sound, synthesize, wav_bytes, write_wav
 from melodia.resources import example_path
 from melodia.score import Note, Score, Track
 
@@ -51,7 +51,7 @@ def test_builtin_drums_kick_is_low_and_hat_is_bright() -> None:
 
 def test_tempo_map_places_notes_in_time() -> None:
     score = read_score(Path(__file__).parent / "data" / "tempo_changes.mid")
-    samples, rate = render(score, 8000, use_fluidsynth=False)
+    samples, rate = sound(score, 8000, use_fluidsynth=False)
     assert abs(len(samples) / rate - (score.duration_seconds() + 1.0)) < 0.01
 
 
@@ -80,11 +80,11 @@ with wave.open(args[args.index("-F") + 1], "wb") as w:
     soundfont.write_bytes(b"RIFF")
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("MELODIA_SOUNDFONT", str(soundfont))
-    samples, rate = render(one_note(), 16000)
+    samples, rate = sound(one_note(), 16000)
     assert rate == 16000 and len(samples) == 1000 and np.allclose(samples, 0.9)  # normalized like the built-in
     assert engine() == f"FluidSynth with {soundfont}"
     monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))  # no fluidsynth at all
-    assert len(render(one_note(), 16000)[0]) > 1000 and engine() == "the built-in synthesizer"
+    assert len(sound(one_note(), 16000)[0]) > 1000 and engine() == "the built-in synthesizer"
 
 
 def test_wav_bytes_round_trip() -> None:

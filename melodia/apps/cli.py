@@ -203,11 +203,11 @@ def _metrics(args: argparse.Namespace) -> None:
 def _compare(args: argparse.Namespace) -> None:
     import json
 
-    from melodia.metrics.compare import compare_sets, format_comparison, summary
+    from melodia.metrics.compare import compare, format_comparison, summary
 
     generated = [score for _, score in _read_all(args.generated, args.recursive)]
     reference = [score for _, score in _read_all(args.reference, args.recursive)]
-    result = compare_sets(generated, reference)
+    result = compare(generated, reference)
     if args.json:
         print(f"melodia: {len(generated)} generated pieces against {len(reference)} reference pieces",
               file=sys.stderr)
@@ -219,11 +219,12 @@ def _originality(args: argparse.Namespace) -> None:
     import json
 
     from melodia.corpus.reader import Corpus
-    from melodia.metrics.originality import ReferenceIndex, share_with_runs
+    from melodia.metrics.originality import originality, share_with_runs
 
     corpus = Corpus.open(args.corpus)
-    index = ReferenceIndex(corpus.scores(None if args.split == "all" else args.split))
-    matches = [(name, index.longest_match(score)) for name, score in _read_all(args.files, args.recursive)]
+    pieces = _read_all(args.files, args.recursive)
+    matches = list(zip([name for name, _ in pieces],
+                       originality(pieces, corpus.scores(None if args.split == "all" else args.split)), strict=True))
     shares = share_with_runs([m for _, m in matches])
     if args.json:
         print(json.dumps({"pieces": [{"name": n, "notes": m.notes, "reference": m.reference, "at_note": m.position}
@@ -246,27 +247,18 @@ def _render_command(commands: Any) -> None:
 
 
 def _render(args: argparse.Namespace) -> None:
-    from melodia.errors import MelodiaError
-    from melodia.io import read_score, write_score
-    from melodia.io.atomic import atomic_write_bytes, refuse_overwrite
+    from melodia.io import read_score
+    from melodia.media.render import check_output, render
 
-    suffix = Path(args.output).suffix.lower()
-    if suffix not in (".wav", ".png", ".musicxml", ".xml", ".mid", ".midi"):
-        raise MelodiaError(f"-o {args.output}: expected a .wav, .png, .musicxml, .xml or .mid file")
-    if not args.force:
-        refuse_overwrite(args.output)
+    check_output(args.output, args.force)  # before the input is read
     score = read_score(args.input)
-    if suffix == ".wav":
-        from melodia.media.synth import engine, write_wav
+    path = render(score, args.output, force=True)
+    if path.suffix.lower() == ".wav":
+        from melodia.media.synth import engine
 
-        path = write_wav(score, args.output)
         print(f"wrote {path}: {score.duration_seconds():.1f} s of audio by {engine()}")
-    elif suffix == ".png":
-        from melodia.media.display import pianoroll_png
-
-        print(f"wrote {atomic_write_bytes(args.output, pianoroll_png(score))}: a piano roll")
     else:
-        print(f"wrote {write_score(score, args.output)}")
+        print(f"wrote {path}" + (": a piano roll" if path.suffix.lower() == ".png" else ""))
 
 
 def _play_command(commands: Any) -> None:
@@ -461,7 +453,8 @@ def _generate_command(commands: Any) -> None:
                                "or a MIDI / ABC / MusicXML file")
     generate.add_argument("--seed-bars", type=int, metavar="N", help="take only the first N bars of a seed file")
     generate.add_argument("--seed-track", type=int, metavar="T", help="take only track T of a seed file")
-    generate.add_argument("--num", type=int, default=10, help="how many melodies (default: %(default)s)")
+    generate.add_argument("--count", "--num", dest="num", type=int, default=10, metavar="N",
+                          help="how many melodies, as generate(count=) (default: %(default)s)")
     generate.add_argument("--bars", type=int, help="length in bars, seed included (default: 8 unless --notes)")
     generate.add_argument("--key", help='key and mode, e.g. "D dorian" (default: the seed\'s)')
     generate.add_argument("--range", metavar="LOW:HIGH", help="pitch range, e.g. C4:C6")
@@ -611,7 +604,8 @@ def _infill_command(commands: Any) -> None:
     infill = commands.add_parser("infill", help="write chosen bars of a melody anew, keeping the rest exactly")
     infill.add_argument("file", help="a MIDI, ABC or MusicXML file")
     infill.add_argument("--bars", required=True, metavar="FIRST-LAST", help="the bars to rewrite, from 1: 5-8")
-    infill.add_argument("--num", type=int, default=10, help="how many versions (default: %(default)s)")
+    infill.add_argument("--count", "--num", dest="num", type=int, default=10, metavar="N",
+                        help="how many versions, as infill(count=) (default: %(default)s)")
     infill.add_argument("--track", metavar="T", help="the track to rewrite, an index from 0 or a name (needed when "
                                                    "the file has more than one pitched track)")
     infill.add_argument("--model", default="default", metavar="FILE",
@@ -836,16 +830,16 @@ def _corpus_build(args: argparse.Namespace) -> None:
 def _corpus_stats(args: argparse.Namespace) -> None:
     import json
 
-    from melodia.corpus.reader import Corpus, format_stats
+    from melodia.corpus.reader import corpus_stats, format_stats
 
-    stats = Corpus.open(args.corpus).stats()
+    stats = corpus_stats(args.corpus)
     print(json.dumps(stats, indent=2) if args.json else format_stats(stats))
 
 
 def _corpus_list(args: argparse.Namespace) -> None:
-    from melodia.corpus import find_recipe, recipe_names
+    from melodia.corpus import corpus_names, find_recipe
 
-    for name in recipe_names():
+    for name in corpus_names():
         recipe = find_recipe(name)
         print(f"{name:10} {recipe.description}")
 
@@ -866,9 +860,9 @@ def _make_tokenizer(args: argparse.Namespace) -> Any:
 
 
 def _inspect(args: argparse.Namespace) -> None:
-    from melodia.io import read_score
+    from melodia.io import inspect
 
-    print(read_score(args.file).summary())
+    print(inspect(args.file))
 
 
 def _tokenize(args: argparse.Namespace) -> None:

@@ -133,9 +133,9 @@ class Candidate:
     def wav(self) -> bytes:
         """The audio (WAV): FluidSynth when installed, else the built-in synthesizer."""
         if "wav" not in self._cache:
-            from melodia.media.synth import render, wav_bytes
+            from melodia.media.synth import sound, wav_bytes
 
-            self._cache["wav"] = wav_bytes(*render(self.score, AUDIO_RATE))
+            self._cache["wav"] = wav_bytes(*sound(self.score, AUDIO_RATE))
         return self._cache["wav"]
 
     def midi(self) -> bytes:

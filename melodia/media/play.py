@@ -141,12 +141,12 @@ def play_file(file: Path, player: Player | None, wav_path: Path, force: bool = F
     Returns the WAV written, or None when the file was played."""
     from melodia.io import read_score
     from melodia.io.atomic import atomic_write_bytes, refuse_overwrite
-    from melodia.media.synth import engine, render, wav_bytes
+    from melodia.media.synth import engine, sound, wav_bytes
 
     if player is None and not force:
         refuse_overwrite(wav_path)  # before rendering
     score = read_score(file)
-    audio = wav_bytes(*render(score))
+    audio = wav_bytes(*sound(score))
     heard = f"{file.name}{count}: {score.duration_seconds():.1f} s by {engine()}"
     if player is not None:
         say(f"playing {heard} through {player.name}")

@@ -10,7 +10,7 @@ from melodia.tokenizers.base import (
 from melodia.tokenizers.config import TokenizerConfig
 from melodia.tokenizers.metrical import MetricalTokenizer
 from melodia.tokenizers.performance import PerformanceTokenizer
-from melodia.tokenizers.schemes import load_tokenizer, tokenizer_from_config, tokenizer_from_dict
+from melodia.tokenizers.schemes import load_tokenizer, tokenize, tokenizer_from_config, tokenizer_from_dict
 
 __all__ = [
     "BOS",
@@ -22,6 +22,7 @@ __all__ = [
     "Tokenizer",
     "TokenizerConfig",
     "load_tokenizer",
+    "tokenize",
     "tokenizer_from_config",
     "tokenizer_from_dict",
 ]

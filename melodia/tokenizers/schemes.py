@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from melodia.errors import TokenizerError
+from melodia.io import read_score
+from melodia.score import Score
 from melodia.tokenizers.base import FORMAT, FORMAT_VERSION, Tokenizer
 from melodia.tokenizers.config import TokenizerConfig
 from melodia.tokenizers.metrical import MetricalTokenizer
@@ -45,3 +47,11 @@ def load_tokenizer(path: str | os.PathLike[str]) -> Tokenizer:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise TokenizerError(f"{path}: cannot read tokenizer JSON ({error})") from error
     return tokenizer_from_dict(data, str(path))
+
+
+def tokenize(source: Score | str | os.PathLike[str], tokenizer: Tokenizer | None = None) -> list[str]:
+    """What `melodia tokenize` prints: a score's (or a music file's) tokens, as words, by `tokenizer` (by default
+    the metrical scheme's)."""
+    score = source if isinstance(source, Score) else read_score(source)
+    tokenizer = tokenizer or tokenizer_from_config(TokenizerConfig())
+    return tokenizer.to_strings(tokenizer.encode(score))
