@@ -33,7 +33,7 @@ LAYERS = [
     ("base", ["errors", "version", "settings", "limits", "gm", "resources"]),
     ("theory", ["theory"]),
     ("score", ["score"]),
-    ("io", ["io", "feedback"]),
+    ("io", ["io", "feedback", "manifest"]),
     ("analysis", ["analysis", "metrics", "seed"]),
     ("media", ["media"]),
     ("tokens", ["tokenizers", "corpus"]),

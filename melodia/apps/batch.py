@@ -30,7 +30,6 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-import json
 import os
 import signal
 import threading
@@ -364,6 +363,7 @@ def write_manifest(job: Job, cells: list[Cell], shard: tuple[int, int], report: 
     from melodia.feedback import previously_kept
     from melodia.io import read_score
     from melodia.io.atomic import atomic_write_text
+    from melodia.manifest import Manifest
     from melodia.metrics import SCALAR_METRICS
 
     failed = dict(report.failed)
@@ -395,7 +395,7 @@ def write_manifest(job: Job, cells: list[Cell], shard: tuple[int, int], report: 
     settings = {"job": str(job.path), "model": job.model, "bars": job.bars, "count": job.count, "top_p": job.top_p,
                 "random_seed": job.random_seed, "shard": f"{shard[0]}/{shard[1]}",
                 "constraints": job.constraints.as_text(), "infill": job.infill, "track": job.track}
-    atomic_write_text(job.output / f"{stem}.json", json.dumps({"settings": settings, "outputs": rows}, indent=2))
+    Manifest(job.output / f"{stem}.json", rows, settings).write()
     lines = [f"{len(rows)} outputs in this {'job' if shard == (1, 1) else 'shard'}: {report.made} made now, "
              f"{report.existing} already there, {sum('error' in r for r in rows)} missing"]
     lines += [f"failed: {cell}: {error}" for cell, error in report.failed]

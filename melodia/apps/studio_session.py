@@ -25,7 +25,6 @@ generate` wrote, say) keeps it: the new entries are added to its "outputs", numb
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -35,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from melodia.errors import MelodiaError
+from melodia.manifest import MANIFEST, Manifest, ManifestError
 from melodia.score import TICKS_PER_QUARTER, Score
 from melodia.theory.key import Key
 from melodia.theory.pitch import note_name
@@ -42,7 +42,6 @@ from melodia.theory.pitch import note_name
 DEFAULT_SEED = "D4 E4 F#4/8 G4/8 A4/2 key=D meter=6/8"
 DEFAULT_FOLDER = "melodia-kept"
 PERSONAL = "personal"  # the folder's subfolder of personal models, round-1.safetensors ...
-MANIFEST = "manifest.json"
 NO_STYLE = "melody only"
 AUDIO_RATE = 22050
 NOTE_TEXT_NOTES = 40  # notes of a candidate shown as text above its piano roll
@@ -369,12 +368,12 @@ class Studio:
 
     def _write(self, candidate: Candidate, keep: bool) -> Path:
         """The candidate's melody as the folder's next NNN.mid, listed in manifest.json marked `keep`."""
-        from melodia.io.atomic import atomic_write_bytes, atomic_write_text, make_folder
+        from melodia.io.atomic import atomic_write_bytes, make_folder
         from melodia.io.midi import score_to_midi_bytes
 
         make_folder(self.folder)
         manifest = read_manifest(self.folder)
-        entries = manifest["outputs"]
+        entries = manifest.outputs
         number = 1 + max([_number(e["file"]) for e in entries] + [_number(p.name) for p in self.folder.glob("*.mid")]
                          + [0])
         path = atomic_write_bytes(self.folder / f"{number:03d}.mid", score_to_midi_bytes(candidate.melody),
@@ -390,32 +389,25 @@ class Studio:
                         "lowest": min(pitches, default=0), "highest": max(pitches, default=0),
                         "key": melody.key_signatures[0].name if melody.key_signatures else None,
                         "note_text": note_text(melody, most=10_000)})
-        atomic_write_text(self.folder / MANIFEST, json.dumps(manifest, indent=2))
+        manifest.write()
         return path
 
 
-def read_manifest(folder: str | Path) -> dict[str, Any]:
-    """A folder's manifest.json ({"outputs": []} when there is none yet).
+def read_manifest(folder: str | Path) -> Manifest:
+    """A folder's manifest.json (an empty one when there is none yet).
 
     Raises:
         StudioError: a manifest without a list of {"file": NAME, ...} entries in "outputs".
     """
-    path = Path(folder) / MANIFEST
-    if not path.is_file():
-        return {"outputs": []}
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-        if not all(isinstance(e, dict) and isinstance(e.get("file"), str) for e in manifest["outputs"]):
-            raise TypeError
-    except (ValueError, KeyError, TypeError):
-        raise StudioError(f"{path}: not a manifest of melodies; expected {{\"outputs\": [{{\"file\": ...}}]}}"
-                          " as melodia writes it (choose another folder)") from None
-    return manifest
+        return Manifest.read(Path(folder) / MANIFEST, missing_ok=True)
+    except ManifestError as error:
+        raise StudioError(f"{error} (choose another folder)") from None
 
 
 def read_kept(folder: str | Path) -> list[dict[str, Any]]:
     """The entries of a folder's manifest.json marked `"keep": true`."""
-    return [e for e in read_manifest(folder)["outputs"] if e.get("keep") is True]
+    return [e for e in read_manifest(folder).outputs if e.get("keep") is True]
 
 
 def _number(name: str) -> int:

@@ -6,10 +6,10 @@ strains of `melodia.lm.tunes` all draw through here.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -27,7 +27,7 @@ from melodia.lm.controls import (
 )
 from melodia.lm.form import FormCadence, FormCopy, FormPlan, FreshBar, Seam, cadence_pitch_classes, plan_form
 from melodia.lm.modelfile import open_model
-from melodia.lm.sampler import Biases, Constraint, Labels, Progress, Row, SamplingConfig, beam_search, sample_rows
+from melodia.lm.sampler import Biases, Labels, Progress, Row, Rule, SamplingConfig, beam_search, sample_rows
 from melodia.metrics import ends_on_tonic
 from melodia.score import MINOR, ChordSymbol, KeySignature, Score, TimeSignature
 from melodia.seed import Mode, SeedError, read_seed, requested_key, seed_key
@@ -155,8 +155,28 @@ def _notes_read(tokenizer: Tokenizer, prompt: list[int]) -> int:
     return len(getattr(state, "notes", ()))
 
 
+T = TypeVar("T")
+
+
+def redraw(drawings: list[T], draw: Callable[[list[int]], list[T]], trouble: Callable[[int, T], int],
+           retries: int = RETRIES) -> list[T]:
+    """`drawings` with each one in trouble drawn again (`draw(indices)` draws those), up to `retries` times: a new
+    drawing takes an old one's place when it is in less trouble (`trouble`: 2 for a broken rule, 1 for a closing
+    that does not close on the tonic, 0 for none). `generate`, `infill` and whole tunes all redraw so."""
+    drawings = list(drawings)
+    for _ in range(retries):
+        levels = [trouble(index, drawing) for index, drawing in enumerate(drawings)]
+        failing = [index for index, level in enumerate(levels) if level]
+        if not failing:
+            break
+        for index, again in zip(failing, draw(failing), strict=True):
+            if trouble(index, again) < levels[index]:
+                drawings[index] = again
+    return drawings
+
+
 def draw_requests(model: Any, tokenizer: Tokenizer, requests: list[Request], random_seed: int,
-          progress: Progress | None) -> list[Score]:
+                  progress: Progress | None) -> list[Score]:
     """A score for each request, drawn as one batch; a draw that breaks a rule (or ends a closing plan off the
     tonic) is drawn again, up to RETRIES times, and a `GenerateError` if one still breaks a rule."""
     generator = torch.Generator().manual_seed(random_seed)
@@ -172,18 +192,12 @@ def draw_requests(model: Any, tokenizer: Tokenizer, requests: list[Request], ran
         request = requests[index]
         return _fault(score, request.seed.note_count, request.mode, request.constraints)
 
-    def closed(index: int, score: Score) -> bool:
-        return not requests[index].closes or ends_on_tonic(score, requests[index].mode.tonic)
+    def trouble(index: int, score: Score) -> int:
+        closed = not requests[index].closes or ends_on_tonic(score, requests[index].mode.tonic)
+        return 2 if hard(index, score) else int(not closed)
 
-    scores = draw(list(range(len(requests))))
     retries = 0 if sampling.beam_size else RETRIES
-    for _ in range(retries):
-        failing = [i for i, score in enumerate(scores) if hard(i, score) or not closed(i, score)]
-        if not failing:
-            break
-        for index, again in zip(failing, draw(failing)):
-            if not hard(index, again) and (hard(index, scores[index]) or closed(index, again)):
-                scores[index] = again
+    scores = redraw(draw(list(range(len(requests)))), draw, trouble, retries)
     broken = [fault for index, score in enumerate(scores) if (fault := hard(index, score))]
     if broken:
         raise GenerateError(unkept_message(broken, len(scores), retries + 1, requests[0].constraints))
@@ -228,7 +242,7 @@ def controls_asked(model: Any, tokenizer: Tokenizer, score: Score,
 
 
 def draw_sequences(model: Any, tokenizer: Tokenizer, prompt: list[int], count: int, sampling: SamplingConfig,
-                   generator: torch.Generator, rules: list[Constraint], bias: Any, progress: Progress | None,
+                   generator: torch.Generator, rules: list[Rule], bias: Any, progress: Progress | None,
                    labels_of: Labels | None) -> list[list[int]]:
     """`count` continuations of `prompt`: drawn, or the likeliest by beam search when `sampling.beam_size` is set;
     on one torch thread."""
@@ -248,7 +262,7 @@ def draw_rows(model: Any, tokenizer: Tokenizer, rows: list[Row], sampling: Sampl
         found: list[list[int] | None] = [None] * len(rows)
         for indices in alike.values():
             row = rows[indices[0]]
-            best = beam_search(model, tokenizer, row.prompt, sampling, row.constraints, len(indices), row.bias,
+            best = beam_search(model, tokenizer, row.prompt, sampling, row.rules, len(indices), row.bias,
                                progress, labels_of=row.labels_of)
             for index, tokens in zip(indices, best):
                 found[index] = tokens
@@ -409,15 +423,15 @@ def chord_bias(tokenizer: Tokenizer, key_bias: BeatBias | None, symbols: list[Ch
     return ChordBeatBias(tokenizer, [symbol.tick // ticks for symbol in symbols], on_beats, strong_beats, off_beat)
 
 
-def _form_rules(tokenizer: Tokenizer, plan: FormPlan, mode: Mode, first_free_bar: int) -> list[Constraint]:
+def _form_rules(tokenizer: Tokenizer, plan: FormPlan, mode: Mode, first_free_bar: int) -> list[Rule]:
     cadences = {kind: cadence_pitch_classes(kind, mode.tonic, mode.mode) for kind in ("final", "half", "full")}
     return [FormCadence(tokenizer, plan, first_free_bar, cadences), FormCopy(tokenizer, plan, first_free_bar)]
 
 
 def _constraint_rules(tokenizer: Tokenizer, mode: Mode, constraints: Constraints,
-                      allowed_pitch: np.ndarray) -> list[Constraint]:
+                      allowed_pitch: np.ndarray) -> list[Rule]:
     """The rules over the metrical grammar that keep `constraints` (see `melodia.tokenizers.rules`)."""
-    rules: list[Constraint] = [InOrder(tokenizer), SteadyMeter(tokenizer), PitchSet(tokenizer, allowed_pitch)]
+    rules: list[Rule] = [InOrder(tokenizer), SteadyMeter(tokenizer), PitchSet(tokenizer, allowed_pitch)]
     if constraints.metre == "strict":
         rules.append(DanceMetre(tokenizer))
     if constraints.line == "singable":

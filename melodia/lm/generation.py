@@ -11,18 +11,18 @@ the key as a key signature.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
-from melodia.io.atomic import atomic_write_bytes, atomic_write_text, refuse_overwrite
+from melodia.io.atomic import atomic_write_bytes, refuse_overwrite
 from melodia.lm.constraints import SCALE_CHOICES, Constraints, GenerateError, Meter, PitchRange
 from melodia.lm.draw import form_plan, melodies, read_request
 from melodia.lm.form import FormPlan
 from melodia.lm.modelfile import open_model
 from melodia.lm.sampler import Biases, Progress, SamplingConfig
 from melodia.lm.tunes import ending_bars, write_tunes
+from melodia.manifest import MANIFEST, Manifest
 from melodia.metrics import SCALAR_METRICS, STRUCTURE_METRICS, heard_key
 from melodia.score import Score
 from melodia.seed import SeedFile, read_seed, seed_key
@@ -88,7 +88,7 @@ def write_outputs(scores: list[Score], folder: Path, settings: dict[str, Any], f
 
     names = [folder / f"{index + 1:03d}.mid" for index in range(len(scores))]
     if not force:
-        for path in [*names, *(p.with_suffix(".png") for p in names), folder / "manifest.json"]:
+        for path in [*names, *(p.with_suffix(".png") for p in names), folder / MANIFEST]:
             refuse_overwrite(path)
     outputs = []
     for path, score in zip(names, scores):
@@ -101,7 +101,7 @@ def write_outputs(scores: list[Score], folder: Path, settings: dict[str, Any], f
                         "key": score.key_signatures[0].name if score.key_signatures else None,
                         "estimated_key": str(heard_key(score)),
                         **{name: round(float(SCALAR_METRICS[name](score)), 4) for name in STRUCTURE_METRICS}})
-    atomic_write_text(folder / "manifest.json", json.dumps({"settings": settings, "outputs": outputs}, indent=2))
+    Manifest(folder / MANIFEST, outputs, settings).write()
     return names
 
 

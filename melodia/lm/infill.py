@@ -34,10 +34,10 @@ import numpy as np
 import torch
 
 from melodia.lm.constraints import Constraints, GenerateError
-from melodia.lm.draw import allowed_pitches, chord_bias, controls_asked, draw_sequences, key_bias
+from melodia.lm.draw import RETRIES, allowed_pitches, chord_bias, controls_asked, draw_sequences, key_bias, redraw
 from melodia.lm.form import FormCadence, FormPlan, Phrase, Restatement, cadence_pitch_classes
 from melodia.lm.modelfile import open_model
-from melodia.lm.sampler import Constraint, Progress, SamplingConfig
+from melodia.lm.sampler import Progress, Rule, SamplingConfig
 from melodia.metrics import ends_on_tonic, melody
 from melodia.metrics.tunes import bar_notes
 from melodia.score import KeySignature, Note, Score, Track
@@ -45,8 +45,6 @@ from melodia.seed import Mode, read_seed, seed_key
 from melodia.tokenizers import Tokenizer
 from melodia.tokenizers.metrical import MAX_GAP_BARS, MetricalState, fill_prompt
 from melodia.tokenizers.rules import ApproachBias, BarCount, LeapLimit, PitchSet, SteadyMeter
-
-RETRIES = 12  # draws of an infill that broke a rule before giving up
 
 __all__ = ["BarSpan", "InfillError", "infill", "read_source"]
 
@@ -109,7 +107,7 @@ def infill(model: Any, source: Any, bars: BarSpan | str, count: int = 1, track: 
     allowed = allowed_pitches(tokenizer, line if constraints.key is None else None, mode, constraints)
     if not allowed.any():
         raise InfillError("the pitch range, the instrument and the key leave no pitch to play; widen the range")
-    rules: list[Constraint] = [SteadyMeter(tokenizer), PitchSet(tokenizer, allowed)]
+    rules: list[Rule] = [SteadyMeter(tokenizer), PitchSet(tokenizer, allowed)]
     if constraints.max_leap is not None:
         rules.append(LeapLimit(tokenizer, constraints.max_leap))
     closing = gap.limit is None and _ends_home(line, mode.tonic)  # the gap ends a tune that closes
@@ -135,21 +133,13 @@ def infill(model: Any, source: Any, bars: BarSpan | str, count: int = 1, track: 
                                    progress, labels_of)
         return [_gap_notes(tokenizer, tokens, gap) for tokens in sequences]
 
-    def trouble(notes: list[Note]) -> int:
+    def trouble(_: int, notes: list[Note]) -> int:
         """2 for a broken constraint, 1 for a tune's closing bars that no longer close, else 0."""
         if _fault(notes, line, gap, constraints):
             return 2
         return int(closing and not ends_on_tonic(_with_gap(line, 0, notes, gap), mode.tonic))
 
-    fillings = draw(count)
-    for _ in range(0 if sampling.beam_size else RETRIES):
-        troubles = [trouble(notes) for notes in fillings]
-        failing = [i for i, level in enumerate(troubles) if level]
-        if not failing:
-            break
-        for i, again in zip(failing, draw(len(failing))):
-            if trouble(again) < troubles[i]:
-                fillings[i] = again
+    fillings = redraw(draw(count), lambda failing: draw(len(failing)), trouble, 0 if sampling.beam_size else RETRIES)
     broken = [fault for notes in fillings if (fault := _fault(notes, line, gap, constraints))]
     if broken:
         raise InfillError(f"{len(broken)} of {count} infills could not keep every constraint ({broken[0]}); "

@@ -1,7 +1,7 @@
-"""Sampling token sequences from a model, masked by the tokenizer's grammar and by constraints.
+"""Sampling token sequences from a model, masked by the tokenizer's grammar and by rules.
 
 The sampler knows tokens and tensors, not files. Every step, each sequence's grammar
-state gives the tokens that may come next, constraints remove more, and only then are
+state gives the tokens that may come next, rules remove more, and only then are
 temperature, top-k, top-p and the repetition control applied, so every sequence it
 returns decodes and passes `check()`.
 """
@@ -24,7 +24,7 @@ from melodia.errors import MelodiaError
 from melodia.lm.model import MelodyLM, State
 from melodia.tokenizers import EOS, GrammarState, Tokenizer
 
-Constraint = Callable[[GrammarState, np.ndarray], np.ndarray]  # (state, allowed mask) -> narrower mask
+Rule = Callable[[GrammarState, np.ndarray], np.ndarray]  # a mask: (state, allowed mask) -> narrower mask
 # a log-probability per token added to the logits: the same at every step, or one for the state reached
 Bias = np.ndarray | Callable[[GrammarState], np.ndarray]
 Progress = Callable[[int], None]  # called every step with how many sequences finished in it
@@ -145,14 +145,14 @@ class Row:
     to its logits (`Bias`), and its labels (`Labels`: every condition "unknown" when None)."""
 
     prompt: Sequence[int]
-    constraints: Sequence[Constraint] = ()
+    rules: Sequence[Rule] = ()
     bias: Bias | None = None
     labels_of: Labels | None = None
 
 
 @torch.no_grad()
 def sample(model: MelodyLM, tokenizer: Tokenizer, prompt: Sequence[int], count: int, config: SamplingConfig,
-           generator: torch.Generator, constraints: Sequence[Constraint] = (), bias: Bias | None = None,
+           generator: torch.Generator, rules: Sequence[Rule] = (), bias: Bias | None = None,
            progress: Progress | None = None, labels_of: Labels | None = None) -> list[list[int]]:
     """`count` sequences that continue `prompt` (which starts with BOS), sampled as one batch.
 
@@ -162,7 +162,7 @@ def sample(model: MelodyLM, tokenizer: Tokenizer, prompt: Sequence[int], count: 
     `labels_of`, when given, gives each token's condition labels from the grammar's state after it
     (see `melodia.lm.controls.Labeler`).
     """
-    return sample_rows(model, tokenizer, [Row(prompt, constraints, bias, labels_of)] * count, config, generator,
+    return sample_rows(model, tokenizer, [Row(prompt, rules, bias, labels_of)] * count, config, generator,
                        progress)
 
 
@@ -190,7 +190,7 @@ def sample_rows(model: MelodyLM, tokenizer: Tokenizer, rows: Sequence[Row], conf
         alive = [i for i, state in enumerate(states) if not state.ended and len(sequences[i]) < config.max_tokens]
         if not alive:
             break
-        masks = np.stack([_allowed(states[i], rows[i].constraints) for i in alive])
+        masks = np.stack([_allowed(states[i], rows[i].rules) for i in alive])
         scores = (logits if len(alive) == count else logits[alive]).float()
         bias = _bias_of([rows[i] for i in alive], [states[i] for i in alive], len(tokenizer.vocab))
         if bias is not None:
@@ -416,15 +416,15 @@ def _bias_rows(bias: Bias, states: Sequence[GrammarState], device: torch.device)
     return torch.from_numpy(np.atleast_2d(rows)).to(device)
 
 
-def _allowed(state: GrammarState, constraints: Sequence[Constraint]) -> np.ndarray:
-    """The grammar's mask narrowed by each constraint in turn.
+def _allowed(state: GrammarState, rules: Sequence[Rule]) -> np.ndarray:
+    """The grammar's mask narrowed by each rule in turn.
 
-    A constraint that would leave nothing gives way: to EOS when the grammar allows it
+    A rule that would leave nothing gives way: to EOS when the grammar allows it
     (the piece ends rather than break a rule), else to the mask before it.
     """
     mask = state.allowed()
-    for constraint in constraints:
-        narrowed = constraint(state, mask)
+    for rule in rules:
+        narrowed = rule(state, mask)
         if narrowed.any():
             mask = narrowed
         elif mask[EOS]:
@@ -449,9 +449,9 @@ Beam = tuple[float, list[int], GrammarState]  # (total log-probability, tokens, 
 
 @torch.no_grad()
 def beam_search(model: MelodyLM, tokenizer: Tokenizer, prompt: Sequence[int], config: SamplingConfig,
-                constraints: Sequence[Constraint] = (), count: int = 1, bias: Bias | None = None,
+                rules: Sequence[Rule] = (), count: int = 1, bias: Bias | None = None,
                 progress: Progress | None = None, labels_of: Labels | None = None) -> list[list[int]]:
-    """The `count` likeliest continuations found by beam search under the grammar and constraints.
+    """The `count` likeliest continuations found by beam search under the grammar and rules.
 
     Each step every live hypothesis is extended by its `config.branch_factor` likeliest allowed
     tokens, and the `config.beam_size` best by total log-probability live on. Finished hypotheses
@@ -473,7 +473,7 @@ def beam_search(model: MelodyLM, tokenizer: Tokenizer, prompt: Sequence[int], co
     finished: list[tuple[float, list[int]]] = []
     while beams and len(finished) < max(count, config.beam_size):
         shifted = logits if bias is None else logits + _bias_rows(bias, [state for _, _, state in beams], device)
-        candidates = _extend(beams, shifted, constraints, pitch_tokens, config)
+        candidates = _extend(beams, shifted, rules, pitch_tokens, config)
         found = min(len(finished), count)
         beams, rows, ended = _survivors(candidates, beams, config, len(prompt))
         finished += ended
@@ -492,7 +492,7 @@ def beam_search(model: MelodyLM, tokenizer: Tokenizer, prompt: Sequence[int], co
     return [tokens for _, tokens in finished[:count]]
 
 
-def _extend(beams: list[Beam], logits: torch.Tensor, constraints: Sequence[Constraint], pitch_tokens: np.ndarray,
+def _extend(beams: list[Beam], logits: torch.Tensor, rules: Sequence[Rule], pitch_tokens: np.ndarray,
             config: SamplingConfig) -> list[tuple[float, int, int]]:
     """(total log-probability, beam row, token) for each beam's `branch_factor` best allowed next tokens.
 
@@ -505,7 +505,7 @@ def _extend(beams: list[Beam], logits: torch.Tensor, constraints: Sequence[Const
     low, high = int(pitch_tokens[0]), int(pitch_tokens[-1])
     candidates = []
     for row, (score, tokens, state) in enumerate(beams):
-        mask = _allowed(state, constraints).copy()
+        mask = _allowed(state, rules).copy()
         last, run = _last_run(tokens, low, high)
         if run:
             log_probs[row, last] -= config.biases.repeat_cost * run
