@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from melodia.lm.constraints import Constraints, GenerateError
+from melodia.lm.controls import Labeler
 from melodia.lm.draw import RETRIES, allowed_pitches, chord_bias, controls_asked, draw_sequences, key_bias, redraw
 from melodia.lm.form import FormCadence, FormPlan, Phrase, Restatement, cadence_pitch_classes
 from melodia.lm.modelfile import open_model
@@ -104,27 +105,9 @@ def infill(model: Any, source: Any, bars: BarSpan | str, count: int = 1, track: 
     line.tracks = [line.tracks[index]]
     prompt, gap = _prompt(tokenizer, line, span)
     mode = constraints.key or seed_key(line)
-    allowed = allowed_pitches(tokenizer, line if constraints.key is None else None, mode, constraints)
-    if not allowed.any():
-        raise InfillError("the pitch range, the instrument and the key leave no pitch to play; widen the range")
-    rules: list[Rule] = [SteadyMeter(tokenizer), PitchSet(tokenizer, allowed)]
-    if constraints.max_leap is not None:
-        rules.append(LeapLimit(tokenizer, constraints.max_leap))
     closing = gap.limit is None and _ends_home(line, mode.tonic)  # the gap ends a tune that closes
-    if closing:
-        rules += [BarCount(tokenizer, span.last), _final_cadence(tokenizer, span, mode)]
-    returns = _returns(tokenizer, line, span)
-    if returns:
-        rules.append(Restatement(tokenizer, returns))
-    bias = key_bias(tokenizer, mode, line, constraints.scale, sampling.biases)
-    labels_of, chords = controls_asked(network, tokenizer, line, constraints)
-    if chords:
-        bias = chord_bias(tokenizer, bias, chords, sampling.biases)
-    approach = ApproachBias(tokenizer, bias, sampling.biases.approach_pull)
-    if labels_of is None and network.config.conditions:
-        from melodia.lm.controls import Labeler
-
-        labels_of = Labeler(tuple(network.config.conditions))  # the gap's bars left, with every control unknown
+    rules = _rules(tokenizer, line, span, mode, constraints, closing)
+    approach, labels_of = _steering(network, tokenizer, line, mode, constraints, sampling)
     generator = torch.Generator().manual_seed(random_seed)
     torch.manual_seed(random_seed)
 
@@ -145,6 +128,37 @@ def infill(model: Any, source: Any, bars: BarSpan | str, count: int = 1, track: 
         raise InfillError(f"{len(broken)} of {count} infills could not keep every constraint ({broken[0]}); "
                           "loosen the pitch range or the largest leap")
     return [_with_gap(score, index, notes, gap) for notes in fillings]
+
+
+def _rules(tokenizer: Tokenizer, line: Score, span: BarSpan, mode: Mode, constraints: Constraints,
+           closing: bool) -> list[Rule]:
+    """The masks an infill keeps: the meter, the pitches allowed, the largest leap, the closing cadence of a tune
+    whose gap ends it (`closing`), and the restatements of the opening where the original has them."""
+    allowed = allowed_pitches(tokenizer, line if constraints.key is None else None, mode, constraints)
+    if not allowed.any():
+        raise InfillError("the pitch range, the instrument and the key leave no pitch to play; widen the range")
+    rules: list[Rule] = [SteadyMeter(tokenizer), PitchSet(tokenizer, allowed)]
+    if constraints.max_leap is not None:
+        rules.append(LeapLimit(tokenizer, constraints.max_leap))
+    if closing:
+        rules += [BarCount(tokenizer, span.last), _final_cadence(tokenizer, span, mode)]
+    returns = _returns(tokenizer, line, span)
+    if returns:
+        rules.append(Restatement(tokenizer, returns))
+    return rules
+
+
+def _steering(network: Any, tokenizer: Tokenizer, line: Score, mode: Mode, constraints: Constraints,
+              sampling: SamplingConfig) -> tuple[ApproachBias, Any]:
+    """The biases of an infill (the key's, the chords' asked for, the approach to the note after the gap) and its
+    labels (the controls asked for; every control unknown for a model trained with them when none is)."""
+    bias = key_bias(tokenizer, mode, line, constraints.scale, sampling.biases)
+    labels_of, chords = controls_asked(network, tokenizer, line, constraints)
+    if chords:
+        bias = chord_bias(tokenizer, bias, chords, sampling.biases)
+    if labels_of is None and network.config.conditions:
+        labels_of = Labeler(tuple(network.config.conditions))  # the gap's bars left, with every control unknown
+    return ApproachBias(tokenizer, bias, sampling.biases.approach_pull), labels_of
 
 
 def _ends_home(line: Score, tonic: int) -> bool:
