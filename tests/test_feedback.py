@@ -79,3 +79,24 @@ def test_discard_and_rate_commands(tmp_path: Path, capsys: pytest.CaptureFixture
     assert error.count("\n") == 1 and "rating 'nine'; a rating is a whole number from 1 (worst) to 5" in error
     assert main(["discard", str(folder / "missing.mid")]) == 1
     assert "missing.mid: no such file to discard" in capsys.readouterr().err
+
+
+def test_one_manifest_reader_for_marks_the_studio_and_generate(tmp_path: Path) -> None:
+    """Marks, the studio and `generate` read a manifest through `melodia.manifest` alone: the fields it does not
+    know are written back as they were, and a damaged one is refused alike (marks used to skip entries that were
+    not {"file": ...} objects, where the studio refused them)."""
+    from melodia.apps.studio_session import StudioError, read_kept
+    from melodia.manifest import Manifest
+
+    folder = _folder(tmp_path, ["001.mid"])
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "made_by": "a tool of mine"}))
+    keep(folder / "001.mid")
+    again = Manifest.read(folder / "manifest.json")
+    assert again.extra == {"made_by": "a tool of mine"} and again.settings == {"seed": "D4"}
+    assert again.entries("001.mid") == [{"file": "001.mid", "notes": 10, "keep": True}]
+    (folder / "manifest.json").write_text(json.dumps({"outputs": [3]}))
+    with pytest.raises(FeedbackError, match="not a manifest of melodies"):
+        marks(folder)
+    with pytest.raises(StudioError, match="not a manifest of melodies"):
+        read_kept(folder)
