@@ -30,7 +30,7 @@ import numpy as np
 
 from melodia.constraints import Constraints, GenerateError, Meter, PitchRange
 from melodia.form import FormPlan, Phrase, form_letters
-from melodia.metrics import bar_mean_pitches
+from melodia.metrics import bar_mean_pitches, melody
 from melodia.sampler import SamplingConfig
 from melodia.score import Form, Note, Playing, Score, Strain, TempoChange
 from melodia.seed import Mode, SeedError, read_seed, requested_key, seed_key
@@ -57,7 +57,7 @@ TUNE_TYPES = {  # tempos: a session's pace slowed to learn by (a jig's dotted qu
     "reel": TuneType("4/4", 8, "AABB", density="8", tempo=180.0, last_ceiling=9),  # may end on the upper tonic
     "hornpipe": TuneType("4/4", 8, "AABB", density="8", b_floor=5, last_fall=0.0, tempo=140.0),  # ends mid-range
     "polka": TuneType("2/4", 8, "AABB", density="4", tempo=140.0),
-    "waltz": TuneType("3/4", 8, "AABB", tempo=132.0),
+    "waltz": TuneType("3/4", 8, "AABB", tempo=132.0, last_fall=5.0),
     "air": TuneType("3/4", 8, "AABA", metre="free", b_floor=-1, tempo=66.0, last_fall=6.0,  # ends low, as airs do
                     last_ceiling=0),
 }
@@ -212,16 +212,18 @@ class TuneWriter:
         """The constraints of playing `index` after `played` (the tune up to it, its bars drawn with the registers
         `drawn`, so that the model reads them as it wrote them): the user's, with its length, the key, (unless the
         user asked for a register) the register of its strain, and in a tune type a new strain's floor, its
-        `b_floor` below the first strain's mean pitch, so that it sits higher as B strains do."""
+        `b_floor` below the first strain's mean pitch, so that it sits higher as B strains do (but within a leap
+        of the note it follows: an air in C whose A strain ends on middle C)."""
         register = self.base.register
         if register is None and played is not None and drawn is not None and "register" in _conditions(self.loaded):
             register = ",".join(drawn + self.registers(played, index))
         pitch_range = self.base.pitch_range
         if self.kind and played is not None and pitch_range:
             home = round(float(np.nanmean(bar_mean_pitches(played)[self.pickup:self.pickup + self.length])))
-            if self.letters[index] not in self.letters[:index]:
-                pitch_range = PitchRange(max(pitch_range[0], min(home - self.kind.b_floor, pitch_range[1] - 10)),
-                                         pitch_range[1])
+            if self.letters[index] not in self.letters[:index]:  # within a leap of the note it follows
+                reach = melody(played)[-1].pitch + (self.base.max_leap or self.kind.max_leap) - 1
+                pitch_range = PitchRange(max(pitch_range[0], min(home - self.kind.b_floor, pitch_range[1] - 10,
+                                                                 reach)), pitch_range[1])
             elif self.closes(index) and self.letters[index] == self.letters[-1]:  # the tune's last ending ends low
                 pitch_range = PitchRange(pitch_range[0], max(min(home + self.kind.last_ceiling, pitch_range[1]),
                                                              pitch_range[0] + 12))
