@@ -147,3 +147,29 @@ def test_a_tune_in_c_may_reach_middle_c() -> None:
     assert folk_range([67], 1).low == 61 and folk_range([67], 11).low == 62  # C#4; B3 is too far below D4
     assert tuple(folk_range([57, 86], 5)) == (57, 86)  # the seed's A3 and D6
     assert tuple(folk_range([57, 86], 7)) == (55, 86)  # and G3, the tonic a tone below its lowest note
+
+
+def test_a_waltz_comes_home_below_its_first_strain() -> None:
+    import numpy as np
+
+    from melodia.metrics import bar_mean_pitches, melody
+
+    # real waltzes (O'Neill's, Aird's: 39 of 40) end at or under their first strain's mean pitch, on the lower tonic
+    tunes = write_tunes(shipped(), "A4 C5 E5/2 key=Am meter=3/4", "waltz", count=8, random_seed=0)
+    homes = [float(np.nanmean(bar_mean_pitches(t.played)[:8])) for t in tunes]
+    lasts = [melody(t.played)[-1].pitch for t in tunes]
+    assert all(last % 12 == 9 for last in lasts)  # on the tonic, A
+    assert sum(last > home for last, home in zip(lasts, homes)) == 0  # 2 of 8 ended on A5 above it before
+    assert max(homes) > 76  # one sits around E5-G5, and still comes down to A4
+
+
+def test_a_new_strain_starts_within_a_leap_of_an_a_strain_ending_on_middle_c() -> None:
+    from melodia.metrics import melody
+
+    # an air in C whose A strain closes on C4: the B strain's floor (above the A strain) stays within a leap of it
+    tune = write_tunes(shipped(), "r/2 r/8 D5/8 key=C meter=6/8", "air", random_seed=22)[0].played
+    assert tune.form is not None and tune.form.letters == "AABA"
+    b_start = tune.form.playings[2].start_tick
+    before = [n for n in melody(tune) if n.onset_tick < b_start]
+    assert before[-1].pitch == 60  # middle C, 13 semitones under the floor a B strain asked before (C#5)
+    assert min(n.pitch for n in melody(tune) if b_start <= n.onset_tick < tune.form.playings[3].start_tick) <= 72

@@ -33,7 +33,7 @@ from melodia.lm.draw import generate_each, melodies, read_request
 from melodia.lm.form import FormPlan, Phrase, form_letters
 from melodia.lm.modelfile import open_model
 from melodia.lm.sampler import SamplingConfig
-from melodia.metrics import bar_mean_pitches
+from melodia.metrics import bar_mean_pitches, melody
 from melodia.score import Form, Note, Playing, Score, Strain, TempoChange
 from melodia.seed import Mode, SeedError, read_seed, requested_key, seed_key
 
@@ -52,6 +52,7 @@ class TuneType:
     last_fall: float = 3.0  # semitones the tune's closing ending sits below the first strain (so the tune ends low)
     tempo: float = 120.0  # quarter notes a minute, at a pace to learn the tune by (a seed's own tempo wins)
     last_ceiling: int = 4  # semitones above the first strain's mean pitch that the tune's closing ending may reach
+    last_top: str = "high"  # the highest register the tune's closing ending is asked for (see `_register`)
 
 
 TUNE_TYPES = {  # tempos: a session's pace slowed to learn by (a jig's dotted quarter at 100, a reel's half at 90)
@@ -59,7 +60,7 @@ TUNE_TYPES = {  # tempos: a session's pace slowed to learn by (a jig's dotted qu
     "reel": TuneType("4/4", 8, "AABB", density="8", tempo=180.0, last_ceiling=9),  # may end on the upper tonic
     "hornpipe": TuneType("4/4", 8, "AABB", density="8", b_floor=5, last_fall=0.0, tempo=140.0),  # ends mid-range
     "polka": TuneType("2/4", 8, "AABB", density="4", tempo=140.0),
-    "waltz": TuneType("3/4", 8, "AABB", tempo=132.0),
+    "waltz": TuneType("3/4", 8, "AABB", tempo=132.0, last_fall=5.0, last_top="mid"),  # comes home low, as waltzes do
     "air": TuneType("3/4", 8, "AABA", metre="free", b_floor=-1, tempo=66.0, last_fall=6.0,  # ends low, as airs do
                     last_ceiling=0),
 }
@@ -212,16 +213,18 @@ class TuneWriter:
         """The constraints of playing `index` after `played` (the tune up to it, its bars drawn with the registers
         `drawn`, so that the model reads them as it wrote them): the user's, with its length, the key, (unless the
         user asked for a register) the register of its strain, and in a tune type a new strain's floor, its
-        `b_floor` below the first strain's mean pitch, so that it sits higher as B strains do."""
+        `b_floor` below the first strain's mean pitch, so that it sits higher as B strains do (but within a leap
+        of the note it follows: an air in C whose A strain ends on middle C)."""
         register = self.base.register
         if register is None and played is not None and drawn is not None and "register" in _conditions(self.loaded):
             register = ",".join(drawn + self.registers(played, index))
         pitch_range = self.base.pitch_range
         if self.kind and played is not None and pitch_range:
             home = round(float(np.nanmean(bar_mean_pitches(played)[self.pickup:self.pickup + self.length])))
-            if self.letters[index] not in self.letters[:index]:
-                pitch_range = PitchRange(max(pitch_range[0], min(home - self.kind.b_floor, pitch_range[1] - 10)),
-                                         pitch_range[1])
+            if self.letters[index] not in self.letters[:index]:  # within a leap of the note it follows
+                reach = melody(played)[-1].pitch + (self.base.max_leap or self.kind.max_leap) - 1
+                pitch_range = PitchRange(max(pitch_range[0], min(home - self.kind.b_floor, pitch_range[1] - 10,
+                                                                 reach)), pitch_range[1])
             elif self.closes(index) and self.letters[index] == self.letters[-1]:  # the tune's last ending ends low
                 pitch_range = PitchRange(pitch_range[0], max(min(home + self.kind.last_ceiling, pitch_range[1]),
                                                              pitch_range[0] + 12))
@@ -234,9 +237,9 @@ class TuneWriter:
         """The register asked of each bar of playing `index` (see `_register`), none ("any") without the control."""
         if "register" not in _conditions(self.loaded):
             return ["any"] * self.length
-        fall = self.kind.last_fall if self.kind else TuneType.last_fall
+        fall, top = (self.kind.last_fall, self.kind.last_top) if self.kind else (TuneType.last_fall, TuneType.last_top)
         return _register(played, self.pickup, self.length, fall, self.letters[index] not in self.letters[:index],
-                         index + 1 == len(self.letters))
+                         index + 1 == len(self.letters), top)
 
     def finish(self, openings: list[Score], key: Mode, random_seed: int) -> list[Tune]:
         """The tunes in `key` whose first playings are `openings`: every later part drawn once, in the order
@@ -330,10 +333,11 @@ def _same_chords(chords: str | None, first_bar: int, again_bar: int, length: int
     return all(bars[(first_bar + k) % len(bars)] == bars[(again_bar + k) % len(bars)] for k in range(length))
 
 
-def _register(played: Score, pickup: int, length: int, last_fall: float, new_strain: bool, last: bool) -> list[str]:
+def _register(played: Score, pickup: int, length: int, last_fall: float, new_strain: bool, last: bool,
+              last_top: str = "high") -> list[str]:
     """The register asked of each bar of a playing: a new strain's body sits `B_RISE` semitones above the first
     strain (of `played`), its ending comes back to the first strain's register, and the tune's closing ending sits
-    `last_fall` semitones below it."""
+    `last_fall` semitones below it, no higher than the register `last_top` (a waltz's close is never high)."""
     from melodia.lm.controls import REGISTER_FLOORS, REGISTERS
 
     def register(pitch: float) -> str:
@@ -343,7 +347,8 @@ def _register(played: Score, pickup: int, length: int, last_fall: float, new_str
     home = float(np.nanmean(first)) if np.isfinite(first).any() else 68.0
     ending = ending_bars(length)
     body = [register(home + B_RISE if new_strain else home)] * (length - ending)
-    return body + [register(home - last_fall if last else home)] * ending
+    close = min(register(home - last_fall), last_top, key=REGISTERS.index) if last else register(home)
+    return body + [close] * ending
 
 
 def _form(played: Score, letters: str, length: int, parts: set[PartKey], pickup: int = 0) -> Form:
