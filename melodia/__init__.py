@@ -73,7 +73,8 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY, *_modules()})
+    """The public names, lazy ones included, and the modules: what tab completion in a notebook offers."""
+    return sorted({*__all__, *_modules(), *(name for name in globals() if name.startswith("__"))})
 
 
 def _modules() -> set[str]:

@@ -560,6 +560,7 @@ def test_every_command_has_a_python_twin_of_the_same_or_a_matching_name() -> Non
 
     commands = _commands(_parser())
     assert sorted(commands) == sorted(TWINS), "a command without a twin in TWINS, or a twin of no command"
+    assert not {"Any", "TYPE_CHECKING"} & set(dir(melodia))  # the package's own typing names are not offered
     for command in commands:
         name = TWINS[command]
         words = command.split()
