@@ -45,6 +45,7 @@ from melodia.tokenizers.rules import (
     LeapLimit,
     NoteCount,
     PitchSet,
+    RunningBias,
     SingableLine,
     SteadyMeter,
     beat_steps,
@@ -143,6 +144,9 @@ def request_for(model: Any, tokenizer: Tokenizer, seed_score: Score, mode: Mode,
     labels_of, chord_symbols = controls_asked(model, tokenizer, seed_score, constraints)
     if chord_symbols:
         bias = chord_bias(tokenizer, bias, chord_symbols, sampling.biases)
+    running = running_steps(tokenizer, seed_score, constraints)
+    if running and sampling.biases.running_pull:
+        bias = RunningBias(tokenizer, bias, running, sampling.biases.running_pull)
     closes = plan is not None and plan.phrases[-1].cadence == "final"
     return Request(seed_score, mode, constraints, sampling, Row(prompt, rules, bias, labels_of), chord_symbols, closes)
 
@@ -402,6 +406,18 @@ def key_bias(tokenizer: Tokenizer, mode: Mode, seed: Score, scale: str, biases: 
     on_beat = off_beat.copy()
     on_beat[start:stop] += np.where(np.isin(degrees, [0, 3 if minor else 4, 7]), biases.tonic_gravity, 0.0)
     return BeatBias(tokenizer, on_beat, off_beat)
+
+
+def running_steps(tokenizer: Tokenizer, seed: Score, constraints: Constraints) -> int | None:
+    """The running note's length in grid steps of a dance tune in a strict metre asked for a steady number of
+    notes a bar (`density="8"` in 4/4: an eighth), or None."""
+    density = (constraints.density or "").strip()
+    if constraints.metre != "strict" or not density.isdigit() or int(density) < 1:
+        return None
+    bar_ticks = seed.initial_time_signature().bar_ticks
+    steps, left = divmod(bar_ticks // tokenizer.config.ticks_per_step, int(density))
+    largest = tokenizer.config.max_duration_quarters * tokenizer.config.steps_per_quarter
+    return steps if not left and 1 <= steps <= largest and tokenizer.config.durations else None
 
 
 def chord_bias(tokenizer: Tokenizer, key_bias: BeatBias | None, symbols: list[ChordSymbol],

@@ -53,12 +53,14 @@ class TuneType:
     tempo: float = 120.0  # quarter notes a minute, at a pace to learn the tune by (a seed's own tempo wins)
     last_ceiling: int = 4  # semitones above the first strain's mean pitch that the tune's closing ending may reach
     last_top: str = "high"  # the highest register the tune's closing ending is asked for (see `_register`)
+    running: bool = True  # leans to its running note (`Biases.running_pull`); a hornpipe's dotted pairs are its own
 
 
 TUNE_TYPES = {  # tempos: a session's pace slowed to learn by (a jig's dotted quarter at 100, a reel's half at 90)
     "jig": TuneType("6/8", 8, "AABB", density="6", b_floor=-4, tempo=150.0),
     "reel": TuneType("4/4", 8, "AABB", density="8", tempo=180.0, last_ceiling=9),  # may end on the upper tonic
-    "hornpipe": TuneType("4/4", 8, "AABB", density="8", b_floor=5, last_fall=0.0, tempo=140.0),  # ends mid-range
+    "hornpipe": TuneType("4/4", 8, "AABB", density="8", b_floor=5, last_fall=0.0, tempo=140.0,  # ends mid-range
+                         running=False),
     "polka": TuneType("2/4", 8, "AABB", density="4", tempo=140.0),
     "waltz": TuneType("3/4", 8, "AABB", tempo=132.0, last_fall=5.0, last_top="mid"),  # comes home low, as waltzes do
     "air": TuneType("3/4", 8, "AABA", metre="free", b_floor=-1, tempo=66.0, last_fall=6.0,  # ends low, as airs do
@@ -124,6 +126,9 @@ def write_tunes(model: Any, seed: Any, kind: str | None = None, count: int = 1, 
                        density=base.density or density,
                        metre=base.metre or chosen.metre, line=base.line or "singable",
                        max_leap=chosen.max_leap if base.max_leap is None else base.max_leap)
+    if chosen and not chosen.running:
+        sampling = sampling or SamplingConfig()
+        sampling = replace(sampling, biases=replace(sampling.biases, running_pull=0.0))
     writer = TuneWriter(loaded, letters, length, base, sampling, chosen, int(pickup), progress)
     plan = writer.plan(0)
     asked = writer.asked(None, 0, plan)

@@ -260,6 +260,20 @@ class ChordBeatBias(BeatBias):
         return self.strong_beats[which] if strong else self.on_beats[which]
 
 
+class RunningBias:
+    """A sampler bias that leans every note towards the running length of a dance tune (`steps`: an eighth in a
+    reel or a jig), `pull` log-probability given to that Duration, on top of `base` (a `BeatBias`, or none):
+    the model's dotted pairs and held notes stay possible, only rarer."""
+
+    def __init__(self, tokenizer: Tokenizer, base: BeatBias | None, steps: int, pull: float) -> None:
+        self.base = base
+        self.lean = np.zeros(len(tokenizer.vocab), dtype=np.float32)
+        self.lean[tokenizer.vocab.id("Duration", 0) + steps - 1] = pull
+
+    def __call__(self, state: GrammarState) -> np.ndarray:
+        return self.lean if self.base is None else self.base(state) + self.lean
+
+
 class ApproachBias:
     """A sampler bias for filling a gap: `base` (a `BeatBias`, or none), and for a note that starts in the gap's
     last half bar (a beat at least) before the first note after it, `pull` log-probability taken per semitone by
