@@ -27,7 +27,7 @@ from melodia.lm.controls import (
 )
 from melodia.lm.form import FormCadence, FormCopy, FormPlan, FreshBar, Seam, cadence_pitch_classes, plan_form
 from melodia.lm.modelfile import open_model
-from melodia.lm.sampler import Biases, Labels, Progress, Row, Rule, SamplingConfig, beam_search, sample_rows
+from melodia.lm.sampler import Bias, Biases, Labels, Progress, Row, Rule, SamplingConfig, beam_search, sample_rows
 from melodia.metrics import ends_on_tonic
 from melodia.score import MINOR, ChordSymbol, KeySignature, Score, TimeSignature
 from melodia.seed import Mode, SeedError, read_seed, requested_key, seed_key
@@ -140,13 +140,14 @@ def request_for(model: Any, tokenizer: Tokenizer, seed_score: Score, mode: Mode,
         free = seed_score.bar_count() + 1
         rules += [FreshBar(tokenizer, plan or FormPlan("A", 1, ()), free),
                   Seam(tokenizer, plan or FormPlan("A", 1, ()), free, _notes_read(tokenizer, prompt))]
-    bias = key_bias(tokenizer, mode, seed_score, constraints.scale, sampling.biases)
+    key = key_bias(tokenizer, mode, seed_score, constraints.scale, sampling.biases)
     labels_of, chord_symbols = controls_asked(model, tokenizer, seed_score, constraints)
     if chord_symbols:
-        bias = chord_bias(tokenizer, bias, chord_symbols, sampling.biases)
+        key = chord_bias(tokenizer, key, chord_symbols, sampling.biases)
+    bias: Bias | None = key
     running = running_steps(tokenizer, seed_score, constraints)
     if running and sampling.biases.running_pull:
-        bias = RunningBias(tokenizer, bias, running, sampling.biases.running_pull)
+        bias = RunningBias(tokenizer, key, running, sampling.biases.running_pull)
     closes = plan is not None and plan.phrases[-1].cadence == "final"
     return Request(seed_score, mode, constraints, sampling, Row(prompt, rules, bias, labels_of), chord_symbols, closes)
 
