@@ -18,23 +18,46 @@ from melodia.score import (
     TimeSignature,
     Track,
 )
+from melodia.version import __version__
 
 if TYPE_CHECKING:
-    from melodia.constraints import Constraints
-    from melodia.generation import generate
+    from melodia.apps.batch import run_batch
+    from melodia.apps.studio_panel import studio
+    from melodia.corpus import build_corpus, corpus_names
+    from melodia.corpus.reader import corpus_stats
+    from melodia.feedback import discard, keep, rate
     from melodia.harmony import harmonize
-    from melodia.infill import infill
-    from melodia.modelfile import load_model
-    from melodia.sampler import SamplingConfig
-    from melodia.studio_panel import studio
+    from melodia.io import inspect
+    from melodia.lm.constraints import Constraints
+    from melodia.lm.evaluate import evaluate
+    from melodia.lm.finetune import finetune
+    from melodia.lm.generation import generate
+    from melodia.lm.infill import infill
+    from melodia.lm.learn import learn
+    from melodia.lm.modelfile import load_model
+    from melodia.lm.sampler import Biases, SamplingConfig
+    from melodia.lm.train import train
+    from melodia.media.play import play
+    from melodia.media.render import render
+    from melodia.metrics import all_metrics
+    from melodia.metrics.compare import compare
+    from melodia.metrics.originality import originality
+    from melodia.resources import example_path
     from melodia.style import stylize
+    from melodia.tokenizers import tokenize
 
-__version__ = "0.1.0"
 # imported when first asked for, so that `import melodia` stays light (the sampler and the harmonizer bring torch,
 # the studio ipywidgets); each keeps its own signature and docstring
-_LAZY = {"Constraints": "melodia.constraints", "SamplingConfig": "melodia.sampler", "generate": "melodia.generation",
-         "harmonize": "melodia.harmony", "infill": "melodia.infill", "load_model": "melodia.modelfile",
-         "studio": "melodia.studio_panel", "stylize": "melodia.style"}
+_LAZY = {"Constraints": "melodia.lm.constraints", "SamplingConfig": "melodia.lm.sampler",
+         "Biases": "melodia.lm.sampler", "generate": "melodia.lm.generation", "infill": "melodia.lm.infill",
+         "load_model": "melodia.lm.modelfile", "train": "melodia.lm.train", "finetune": "melodia.lm.finetune",
+         "learn": "melodia.lm.learn", "evaluate": "melodia.lm.evaluate", "harmonize": "melodia.harmony",
+         "stylize": "melodia.style", "studio": "melodia.apps.studio_panel", "run_batch": "melodia.apps.batch",
+         "render": "melodia.media.render", "play": "melodia.media.play", "all_metrics": "melodia.metrics",
+         "compare": "melodia.metrics.compare", "originality": "melodia.metrics.originality",
+         "tokenize": "melodia.tokenizers", "build_corpus": "melodia.corpus", "corpus_names": "melodia.corpus",
+         "corpus_stats": "melodia.corpus.reader", "keep": "melodia.feedback", "discard": "melodia.feedback",
+         "rate": "melodia.feedback", "inspect": "melodia.io", "example_path": "melodia.resources"}
 def __getattr__(name: str) -> Any:
     """The names of `_LAZY`, and melodia's modules (so that `melodia.style.stylize(...)` works after a bare
     `import melodia`), imported when first asked for."""
@@ -42,7 +65,7 @@ def __getattr__(name: str) -> Any:
 
     if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value  # importing melodia.infill made `melodia.infill` the module: the function wins
+        globals()[name] = value  # importing melodia.lm.infill made `melodia.lm.infill` the module: the function wins
         return value
     if name in _modules():
         return importlib.import_module(f"melodia.{name}")
@@ -50,7 +73,8 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY, *_modules()})
+    """The public names, lazy ones included, and the modules: what tab completion in a notebook offers."""
+    return sorted({*__all__, *_modules(), *(name for name in globals() if name.startswith("__"))})
 
 
 def _modules() -> set[str]:
@@ -62,6 +86,7 @@ def _modules() -> set[str]:
 
 __all__ = [
     "TICKS_PER_QUARTER",
+    "Biases",
     "Constraints",
     "KeySignature",
     "MelodiaError",
@@ -75,12 +100,32 @@ __all__ = [
     "TimeSignature",
     "TokenizerError",
     "Track",
+    "__version__",
+    "all_metrics",
+    "build_corpus",
+    "compare",
+    "corpus_names",
+    "corpus_stats",
+    "discard",
+    "evaluate",
+    "example_path",
+    "finetune",
     "generate",
     "harmonize",
     "infill",
+    "inspect",
+    "keep",
+    "learn",
     "load_model",
+    "originality",
+    "play",
+    "rate",
     "read_score",
+    "render",
+    "run_batch",
     "studio",
     "stylize",
+    "tokenize",
+    "train",
     "write_score",
 ]

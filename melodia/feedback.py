@@ -3,7 +3,7 @@
 The marks are two fields on a file's entry in a folder's manifest: `"keep": true` (kept) or
 `"keep": false` (discarded), and `"rating"`, a whole number 1-5. Every manifest melodia writes has
 the same shape; `melodia finetune --kept FOLDER` reads the kept ones, `melodia learn --feedback
-FOLDER` all of them (see `melodia.learn`):
+FOLDER` all of them (see `melodia.lm.learn`):
 
     FOLDER/manifest.json   (or manifest-shard-I-of-N.json, or any manifest*.json)
     {
@@ -20,7 +20,7 @@ FOLDER` all of them (see `melodia.learn`):
 manifest.csv, whose `keep` column is updated alongside). A tool that collects kept
 melodies into a folder of its own (the Jupyter studio's Keep button, say) writes the
 melody file there and adds its entry with `"keep": true` to that folder's manifest.json,
-creating the file as `{"outputs": [...]}` when it does not exist; `mark_kept` does
+creating the file as `{"outputs": [...]}` when it does not exist; `keep` does
 exactly this. An entry without `keep`, or with `"keep": false`, is not kept.
 
     melodia keep out/003.mid            mark it (refused if no manifest of out/ lists it)
@@ -31,14 +31,13 @@ exactly this. An entry without `keep`, or with `"keep": false`, is not kept.
     melodia finetune --from MODEL --kept out/ -o mine.safetensors
     melodia learn --from default --feedback out/ -o mine.safetensors
 
-In Python: `mark_kept`, `mark_discarded`, `rate` and `marks` (every marked file of a folder).
+In Python: `keep`, `discard`, `rate` and `marks` (every marked file of a folder).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,31 +45,22 @@ from typing import Any
 
 from melodia.errors import MelodiaError
 from melodia.io.atomic import atomic_write_text
+from melodia.manifest import MANIFEST, Manifest, ManifestError, manifests
 
 KEEP = "keep"
 RATING = "rating"
 RATINGS = range(1, 6)
-MANIFEST = "manifest.json"
 
 
 class FeedbackError(MelodiaError):
     """A file that cannot be marked, or a manifest that cannot be read."""
 
 
-def manifests(folder: Path) -> list[Path]:
-    """The JSON manifests of a folder: manifest.json and the shards' manifest-shard-*.json, sorted."""
-    return sorted(p for p in Path(folder).glob("manifest*.json") if p.is_file())
-
-
-def _read(path: Path) -> dict[str, Any]:
+def _read(path: Path) -> Manifest:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise FeedbackError(f"{path}: not a readable manifest ({str(error)[:120]})") from error
-    if not isinstance(data, dict) or not isinstance(data.get("outputs", []), list):
-        raise FeedbackError(f"{path}: a manifest is a JSON object with a list 'outputs' of "
-                            "{\"file\": NAME, \"keep\": true} entries")
-    return data
+        return Manifest.read(path)
+    except ManifestError as error:
+        raise FeedbackError(str(error)) from None
 
 
 @dataclass(frozen=True)
@@ -83,8 +73,8 @@ class Mark:
     settings: dict[str, Any] | None = field(default=None, compare=False)  # what made it, when a manifest says
 
 
-def mark_kept(path: str | os.PathLike[str], keep: bool = True, add: bool = True) -> list[Path]:
-    """Mark `path` kept (or, with `keep` false, take its keep or discard mark off) in every manifest of its folder
+def keep(path: str | os.PathLike[str], drop: bool = False, add: bool = True) -> list[Path]:
+    """Mark `path` kept (or, with `drop`, take its keep or discard mark off) in every manifest of its folder
     that lists it; the manifests changed.
 
     A file no manifest lists gets an entry in its folder's manifest.json (made when missing)
@@ -94,23 +84,23 @@ def mark_kept(path: str | os.PathLike[str], keep: bool = True, add: bool = True)
         FeedbackError: `path` is not a file, a manifest of its folder is damaged, or (when `add` is
             false) no manifest of its folder lists it.
     """
-    if not keep and add and not _listed(Path(path)):
+    if drop and add and not _listed(Path(path)):
         return []  # nothing to take a mark off
-    return _mark(path, {KEEP: True if keep else None}, add=add, command="melodia keep")
+    return _mark(path, {KEEP: None if drop else True}, add=add, command="melodia keep")
 
 
-def mark_discarded(path: str | os.PathLike[str], add: bool = True) -> list[Path]:
-    """Mark `path` discarded (`"keep": false`) in every manifest of its folder that lists it, as `mark_kept`
+def discard(path: str | os.PathLike[str], add: bool = True) -> list[Path]:
+    """Mark `path` discarded (`"keep": false`) in every manifest of its folder that lists it, as `keep`
     does, adding an entry to its folder's manifest.json when none lists it and `add` is true."""
     return _mark(path, {KEEP: False}, add=add, command="melodia discard")
 
 
 def rate(path: str | os.PathLike[str], rating: int, add: bool = True) -> list[Path]:
     """Give `path` a rating, 1 (worst) to 5 (best), in every manifest of its folder that lists it, as
-    `mark_kept` does.
+    `keep` does.
 
     Raises:
-        FeedbackError: a rating outside 1-5, or what `mark_kept` raises.
+        FeedbackError: a rating outside 1-5, or what `keep` raises.
     """
     if isinstance(rating, bool) or not isinstance(rating, int) or rating not in RATINGS:
         raise FeedbackError(f"{path}: rating {rating!r}; a rating is a whole number from 1 (worst) to 5 (best)")
@@ -121,8 +111,7 @@ def _listed(path: Path) -> bool:
     """Whether a manifest of `path`'s folder lists it (False for a missing file: `_mark` says so)."""
     if not path.is_file():
         return True
-    return any(isinstance(e, dict) and e.get("file") == path.name
-               for manifest in manifests(path.parent) for e in _read(manifest).get("outputs", []))
+    return any(_read(manifest).entries(path.name) for manifest in manifests(path.parent))
 
 
 def _mark(path: str | os.PathLike[str], fields: dict[str, Any], add: bool, command: str) -> list[Path]:
@@ -133,19 +122,18 @@ def _mark(path: str | os.PathLike[str], fields: dict[str, Any], add: bool, comma
         verb = command.split()[-1]
         raise FeedbackError(f"{path}: no such file to {verb}; pass a melody a manifest lists (out/003.mid)")
     changed = []
-    for manifest in manifests(path.parent):
-        data = _read(manifest)
-        entries = [e for e in data.get("outputs", []) if isinstance(e, dict) and e.get("file") == path.name]
+    for manifest in map(_read, manifests(path.parent)):
+        entries = manifest.entries(path.name)
         if not entries:
             continue
         for entry in entries:
             entry.update({name: value for name, value in fields.items() if value is not None})
             for name in [name for name, value in fields.items() if value is None]:  # a mark taken off
                 entry.pop(name, None)
-        atomic_write_text(manifest, json.dumps(data, indent=2))
+        manifest.write()
         if KEEP in fields:
-            _mark_csv(manifest.with_suffix(".csv"), path.name, fields[KEEP])
-        changed.append(manifest)
+            _mark_csv(manifest.path.with_suffix(".csv"), path.name, fields[KEEP])
+        changed.append(manifest.path)
     if not changed and not add:
         if command == "melodia keep" and fields[KEEP] is None:  # dropping a mark no manifest holds
             raise FeedbackError(f"{path}: no manifest lists it (looked in {path.parent / 'manifest*.json'}); "
@@ -154,11 +142,10 @@ def _mark(path: str | os.PathLike[str], fields: dict[str, Any], add: bool, comma
                             f"{command} marks the outputs of generate and batch, or pass --add to list it in "
                             f"{path.parent / MANIFEST}")
     if not changed:
-        manifest = path.parent / MANIFEST
-        data = _read(manifest) if manifest.is_file() else {"outputs": []}
-        data.setdefault("outputs", []).append({"file": path.name, **fields})
-        atomic_write_text(manifest, json.dumps(data, indent=2))
-        changed.append(manifest)
+        manifest = _read(path.parent / MANIFEST) if (path.parent / MANIFEST).is_file() else \
+            Manifest(path.parent / MANIFEST)
+        manifest.outputs.append({"file": path.name, **fields})
+        changed.append(manifest.write())
     return changed
 
 
@@ -184,9 +171,7 @@ def kept_names(folder: str | os.PathLike[str]) -> set[str]:
     """The file names the manifests of `folder` mark kept (files that may since have gone included)."""
     names = set()
     for manifest in manifests(Path(folder)):
-        for entry in _read(manifest).get("outputs", []):
-            if isinstance(entry, dict) and entry.get(KEEP) is True and isinstance(entry.get("file"), str):
-                names.add(entry["file"])
+        names |= {entry["file"] for entry in _read(manifest).outputs if entry.get(KEEP) is True}
     return names
 
 
@@ -226,16 +211,15 @@ def marks(folder: str | os.PathLike[str]) -> list[Mark]:
         raise FeedbackError(f"{folder}: no manifest.json here; mark melodies with: melodia keep {folder}/001.mid "
                             f"or melodia discard {folder}/002.mid")
     found: dict[str, Mark] = {}
-    for manifest in manifests(folder):
-        data = _read(manifest)
-        for entry in data.get("outputs", []):
-            name = entry.get("file") if isinstance(entry, dict) else None
-            if not isinstance(name, str) or not (folder / name).is_file():
+    for manifest in map(_read, manifests(folder)):
+        for entry in manifest.outputs:
+            name = entry["file"]
+            if not (folder / name).is_file():
                 continue
             keep = entry.get(KEEP) if isinstance(entry.get(KEEP), bool) else None
             rating = entry.get(RATING) if entry.get(RATING) in RATINGS and not isinstance(entry.get(RATING), bool) \
                 else None
             if keep is not None or rating is not None:
-                settings = entry.get("settings", data.get("settings"))
+                settings = entry.get("settings", manifest.settings)
                 found[name] = Mark(folder / name, keep, rating, settings if isinstance(settings, dict) else None)
     return [found[name] for name in sorted(found)]

@@ -1,7 +1,8 @@
-"""Files shipped inside the package."""
+"""Files shipped inside the package, and the folder where melodia caches what it builds."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 DATA = Path(__file__).parent / "data"
@@ -15,3 +16,10 @@ def example_path() -> Path:
 def default_model_path() -> Path:
     """The model shipped in the package (trained by scripts/train_default.py)."""
     return DATA / "default.safetensors"
+
+
+def cache_root() -> Path:
+    """Where melodia keeps what it can build again (corpora, n-gram baselines, scratch audio): `$MELODIA_CACHE`,
+    else ~/.cache/melodia."""
+    configured = os.environ.get("MELODIA_CACHE")
+    return Path(configured) if configured else Path.home() / ".cache" / "melodia"

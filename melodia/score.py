@@ -351,25 +351,25 @@ class Score:
         return f"none given; the notes sound in {heard}"
 
     def _repr_html_(self) -> str:
-        from melodia.display import summary_html
+        from melodia.media.display import summary_html
 
         return summary_html(self)
 
     def show_pianoroll(self, **options: Any) -> Any:
-        """A piano roll (matplotlib Figure); see `melodia.display.show_pianoroll`."""
-        from melodia.display import show_pianoroll
+        """A piano roll (matplotlib Figure); see `melodia.media.display.show_pianoroll`."""
+        from melodia.media.display import show_pianoroll
 
         return show_pianoroll(self, **options)
 
     def play(self, **options: Any) -> Any:
-        """An audio player for a notebook; see `melodia.display.play`."""
-        from melodia.display import play
+        """An audio player for a notebook; see `melodia.media.display.listen`."""
+        from melodia.media.display import listen
 
-        return play(self, **options)
+        return listen(self, **options)
 
     def show_score(self, **options: Any) -> Any:
-        """Notation, engraved inline; see `melodia.display.show_score`."""
-        from melodia.display import show_score
+        """Notation, engraved inline; see `melodia.media.display.show_score`."""
+        from melodia.media.display import show_score
 
         return show_score(self, **options)
 

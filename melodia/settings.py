@@ -4,8 +4,9 @@ Every mistake is one error naming the file, the field, the value and what would 
 A settings class is read field by field from its type hints (nested dataclasses from nested
 tables, lists into tuples, a class with a `read_setting(value, where)` classmethod by that
 reader: a key from "D dorian"); a class may declare `ALIASES`, flat names that stand for nested
-fields (`hidden_size` for `model.hidden_size`), in files and overrides alike. Files whose
-shape is not a dataclass (style templates, batch jobs, recipes) are read with `Fields`.
+fields (`hidden_size` for `model.hidden_size`), in files and overrides alike, and `RENAMED`, a field's
+former names (`seed` for `random_seed`), still read from older files, records and overrides but never
+written. Files whose shape is not a dataclass (style templates, batch jobs, recipes) are read with `Fields`.
 
 This module imports nothing of melodia but its errors, so any module may use it.
 """
@@ -101,7 +102,8 @@ def with_overrides(settings: T, pairs: list[str], error: type[MelodiaError]) -> 
     updates: dict[str, Any] = {}
     for pair in pairs:
         key, sep, text = pair.partition("=")
-        path = _aliases(cls).get(key.strip(), key.strip()).split(".")
+        name = _renamed(cls).get(key.strip(), key.strip())
+        path = _aliases(cls).get(name, name).split(".")
         hint = _field_hint(cls, path) if sep else None
         if hint is None:
             raise error(f"--set {pair!r}: expected key=value with key one of {', '.join(_settable(cls))}")
@@ -164,6 +166,22 @@ def _aliases(cls: type) -> Mapping[str, str]:
     return getattr(cls, "ALIASES", {})
 
 
+def _renamed(cls: type) -> Mapping[str, str]:
+    return getattr(cls, "RENAMED", {})
+
+
+def current_names(cls: type, data: dict[str, Any], error: type[MelodiaError], source: str = "") -> dict[str, Any]:
+    """`data` with every former name of a field of `cls` (its `RENAMED`) under the field's name."""
+    renamed = _renamed(cls)
+    current: dict[str, Any] = {}
+    for key, value in data.items():
+        name = renamed.get(key, key)
+        if name in current:
+            raise error(f"{_at(source)}{name} is set twice (as {key} and as {name})")
+        current[name] = value
+    return current
+
+
 def _join(where: str, name: str) -> str:
     return f"{where}.{name}" if where else name
 
@@ -177,7 +195,8 @@ def _required(spec: dataclasses.Field[Any]) -> bool:
 
 
 def _unalias(cls: type, data: dict[str, Any], error: type[MelodiaError], source: str) -> dict[str, Any]:
-    """`data` with every alias moved into the nested table it stands for."""
+    """`data` with every former name renamed and every alias moved into the nested table it stands for."""
+    data = current_names(cls, data, error, source)
     aliases = _aliases(cls)
     if not any(key in aliases for key in data):
         return data

@@ -15,7 +15,7 @@ import csv
 from collections.abc import Sequence
 from pathlib import Path
 
-from melodia.batch import load_job, parse_shard, run_job
+from melodia.apps.batch import load_job, parse_shard, run_batch
 
 HERE = Path(__file__).resolve().parent
 
@@ -27,7 +27,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--workers", type=int)
     args = parser.parse_args(argv)
     job = load_job(args.job)  # every field checked before any work starts
-    report = run_job(job, parse_shard(args.shard), args.workers)
+    report = run_batch(job, parse_shard(args.shard), args.workers)
     print(f"made {report.made}, already there {report.existing}, failed cells {len(report.failed)}")
     for cell, error in report.failed:
         print(f"  failed: {cell}: {error}")

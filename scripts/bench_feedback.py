@@ -14,7 +14,7 @@ A round: the model makes 8 candidates from the listener's seed (the studio's set
 form, strict scale); the listener keeps those whose taste score reaches its threshold, set on 64
 melodies of the base model so that about 25 % are kept at the start, and discards the rest; the
 model learns (from the base, on every mark so far). Three loops run from the same random seeds:
-`melodia.learn` (the preference objective), today's keep-only fine-tuning (`melodia.finetune` on the
+`melodia.lm.learn` (the preference objective), today's keep-only fine-tuning (`melodia.lm.finetune` on the
 kept melodies), and no learning. Printed, per listener and round: the share of new melodies the
 listener would keep, on the 8 candidates and 56 more drawn with them (64 in all), before the round's
 learning; "after" is the share after the last round's. Then the checks on each final personal model:
@@ -44,15 +44,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from melodia.feedback import kept_files, mark_discarded, mark_kept
-from melodia.finetune import finetune
-from melodia.generation import generate, read_seed, settings_record
+from melodia.apps.studio_session import StudioSettings
+from melodia.feedback import discard, keep, kept_files
 from melodia.io.midi import write_midi
-from melodia.learn import LearnSettings, learn
+from melodia.lm.finetune import finetune
+from melodia.lm.generation import generate, read_seed, settings_record
+from melodia.lm.learn import LearnSettings, learn
+from melodia.lm.modelfile import load_model
 from melodia.metrics import SCALAR_METRICS, ends_on_tonic, heard_key
-from melodia.modelfile import load_model
 from melodia.score import Note, Score
-from melodia.studio_session import StudioSettings
 
 CANDIDATES = 8
 EXTRA = 56  # melodies drawn beside the candidates to measure the share kept
@@ -136,7 +136,7 @@ def write_round(folder: Path, melodies: Sequence[Score], likes: Sequence[bool], 
     for number, (melody, liked) in enumerate(zip(melodies, likes), start=1):
         path = folder / f"{number:03d}.mid"
         write_midi(melody, path)
-        (mark_kept if liked else mark_discarded)(path)
+        (keep if liked else discard)(path)
 
 
 @dataclass
@@ -185,9 +185,10 @@ def held_out_folk(tokenizer: object) -> list[np.ndarray]:
     """Token sequences of Essen ballads in the folk corpus's test split (the default model never saw them)."""
     import music21
 
-    from melodia.corpus.build import build_corpus, cache_root
+    from melodia.corpus.build import build_corpus
     from melodia.corpus.reader import Corpus
     from melodia.corpus.recipe import Recipe, Source
+    from melodia.resources import cache_root
 
     location = Path(music21.__file__).parent / "corpus" / "essenFolksong"
     recipe = Recipe(name="bench-feedback-folk", sources=(Source("essen", "music21", location, HELD_OUT_FILES),),
@@ -198,15 +199,15 @@ def held_out_folk(tokenizer: object) -> list[np.ndarray]:
 
 
 def folk_nll(model: object, sequences: Sequence[np.ndarray]) -> float:
-    from melodia.evaluate import model_nll
+    from melodia.lm.evaluate import model_nll
 
     return sum(model_nll(model, sequences)) / sum(len(s) - 1 for s in sequences)  # type: ignore[arg-type]
 
 
 def longest_copy(melodies: Sequence[Score], kept: Sequence[Score], seed_end: int) -> int:
     """The longest run of notes (pitch and length) any melody's continuation shares with a kept melody's."""
-    from melodia.finetune import continuation
-    from melodia.originality import ReferenceIndex
+    from melodia.lm.finetune import continuation
+    from melodia.metrics.originality import ReferenceIndex
 
     index = ReferenceIndex([(str(i), continuation(s, seed_end)) for i, s in enumerate(kept)])
     return max((index.longest_match(continuation(m, seed_end)).notes for m in melodies), default=0)

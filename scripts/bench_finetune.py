@@ -5,7 +5,7 @@ line of each Bach chorale is written as MIDI (one harmonization per tune: lines 
 their first 12 notes count once); the first 50 in the corpus's order (every other one) are
 the user's folder, the 50 between them are held out. Then, in one run:
 
-1. `melodia.finetune.finetune("default", ..., folder=the 50)`: its own train/valid split,
+1. `melodia.lm.finetune.finetune("default", ..., folder=the 50)`: its own train/valid split,
    early stopping, at most `STEPS` steps;
 2. models trained from scratch on the same files and split for 5 CPU-minutes: one of the
    default's shape for `STEPS` steps, and a small one (1 layer of 192 units) for
@@ -39,17 +39,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from melodia.compare import compare_sets
-from melodia.corpus.build import cache_root
-from melodia.evaluate import model_nll
-from melodia.finetune import GUARD_NOTES, finetune, finetune_config, finetune_corpus, memorization_check, opening
-from melodia.generation import Constraints, generate
 from melodia.io import read_score
-from melodia.model import MelodyLM, ModelConfig
-from melodia.modelfile import load_model
-from melodia.originality import ReferenceIndex, share_with_runs, symbols
+from melodia.lm.evaluate import model_nll
+from melodia.lm.finetune import GUARD_NOTES, finetune, finetune_config, finetune_corpus, memorization_check, opening
+from melodia.lm.generation import Constraints, generate
+from melodia.lm.model import MelodyLM, ModelConfig
+from melodia.lm.modelfile import load_model
+from melodia.lm.train import Start, train
+from melodia.metrics.compare import compare
+from melodia.metrics.originality import ReferenceIndex, share_with_runs, symbols
+from melodia.resources import cache_root
 from melodia.score import Score
-from melodia.train import Start, train
 
 STEPS = 2300
 SECONDS_PER_STEP = 0.123
@@ -173,8 +173,8 @@ def report_nll(base: MelodyLM, tuned: MelodyLM, scratch: dict[str, MelodyLM], to
 
 def report_compare(base: MelodyLM, tuned: MelodyLM, tokenizer: object, held: Sequence[Score]) -> None:
     reference = [opening(piece, BARS) for piece in held]
-    before = compare_sets(melodies(base, tokenizer, held), reference)
-    after = compare_sets(melodies(tuned, tokenizer, held), reference)
+    before = compare(melodies(base, tokenizer, held), reference)
+    after = compare(melodies(tuned, tokenizer, held), reference)
     print(f"\ncompare: {BARS}-bar melodies from each held-out line's opening bar against the lines' first {BARS} "
           "bars; overlap area (higher is closer), mean of the metric")
     print(f"  {'metric':26}{'default':>9}{'tuned':>9}{'gen. mean default':>19}{'tuned':>9}{'real':>9}")
@@ -226,8 +226,8 @@ def study_melodies(model: object, tokenizer: object, random_seed: int, each: int
 def report_kept(work: Path) -> None:
     """How many kept melodies move the outputs: keep the most stepwise of 60 default melodies, fine-tune on them
     alone, and measure the mean absolute interval of 60 new melodies (same seeds) before and after."""
-    from melodia.feedback import mark_kept
-    from melodia.generation import write_outputs
+    from melodia.feedback import keep
+    from melodia.lm.generation import write_outputs
     from melodia.metrics import mean_absolute_interval
 
     base, tokenizer, _ = load_model("default")
@@ -242,9 +242,9 @@ def report_kept(work: Path) -> None:
     print(f"  {'none':>9}{'':>11}{before.mean():>9.3f} +- {before.std() / len(before) ** 0.5:.3f}")
     for label, chosen in [*((f"{count}", ranked[:count]) for count in KEPT_COUNTS), ("5 leaping", ranked[-5:])]:
         for path in paths:
-            mark_kept(path, keep=False)
+            keep(path, drop=True)
         for _, path in chosen:
-            mark_kept(path)
+            keep(path)
         output = work / f"kept-{label.replace(' ', '-')}.safetensors"
         finetune("default", output, kept=[pool_folder], progress_bar=False, guard=False)
         tuned, _, _ = load_model(output)

@@ -4,7 +4,7 @@ Both use the same 2-layer LSTM (512 units, embedding 256) over the folk tokenize
 vocabulary, in one run. The naive loop embeds, steps `nn.LSTM`, projects, softmaxes and
 draws, one token at a time, with no grammar. melodia's sampler also computes the
 grammar mask of every sequence at every step (EOS is masked so that every sequence runs
-to full length in both). The four loops take turns (`melodia.bench.interleaved`), so that other
+to full length in both). The four loops take turns (`melodia.lm.bench.interleaved`), so that other
 work on the machine slows them alike. Prints the median tokens/s at batch 1 and batch 64
 (aggregate), and the ratios the generation issue asks for (median over rounds).
 
@@ -19,10 +19,10 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from melodia.bench import interleaved
 from melodia.corpus import find_recipe
-from melodia.model import MelodyLM, ModelConfig
-from melodia.sampler import SamplingConfig, sample
+from melodia.lm.bench import interleaved
+from melodia.lm.model import MelodyLM, ModelConfig
+from melodia.lm.sampler import SamplingConfig, sample
 from melodia.tokenizers import BOS, EOS, GrammarState, Tokenizer, tokenizer_from_config
 
 

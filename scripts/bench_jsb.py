@@ -7,7 +7,7 @@
    and saves their model files; the training's CPU time is reported, and nothing about the machine
    changes the figure,
 3. chooses on valid how many transpositions to mix and how their weights follow the piece so far
-   (`melodia.evaluate.mixture_nll`'s tempering), then, at that many transpositions, how fast the weights
+   (`melodia.lm.evaluate.mixture_nll`'s tempering), then, at that many transpositions, how fast the weights
    forget older tokens and what prior weight the n-gram (fitted on train, its order chosen on valid) has as
    one more component,
 4. scores the test chorales once with that choice: total NLL (nats) / total quarter-note steps,
@@ -35,12 +35,12 @@ import numpy as np
 
 from melodia.corpus import build_corpus, find_recipe
 from melodia.corpus.reader import Corpus
-from melodia.evaluate import component_log_probs, mixture_nll, ngram_prior
 from melodia.io import write_score
 from melodia.io.jsb import read_jsb
-from melodia.modelfile import load_model
-from melodia.ngram import KneserNey, choose_order
-from melodia.train import TrainConfig, train
+from melodia.lm.evaluate import component_log_probs, mixture_nll, ngram_prior
+from melodia.lm.modelfile import load_model
+from melodia.lm.ngram import KneserNey, choose_order
+from melodia.lm.train import TrainConfig, train
 
 HERE = Path(__file__).resolve().parent
 PUBLISHED = [("tanh RNN (Bai et al. 2018)", 8.91), ("LSTM (Bai et al. 2018)", 8.45), ("GRU (Bai et al. 2018)", 8.43),
@@ -100,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     paths = member_paths(Path(args.output), args.members)
     for k, path in enumerate(paths):
         if not args.skip_training:
-            member = config.with_overrides([f"seed={config.seed + k}"])
+            member = config.with_overrides([f"random_seed={config.random_seed + k}"])
             train(member, path, resume=path.with_name(path.name + ".ckpt").exists() and not path.exists())
     loaded = [load_model(path) for path in paths]
     models, tokenizer, records = [m for m, _, _ in loaded], loaded[0][1], [r for _, _, r in loaded]
@@ -194,7 +194,7 @@ def evaluate_command(paths: list[Path], shifts: int, tempering: float, forgettin
         for number, (score, _) in enumerate(read_jsb(source.location, source.steps_as)["test"]):
             write_score(score, Path(folder) / f"test{number:02d}.mid")
         models = [word for path in paths for word in ("--model", str(path))]
-        result = subprocess.run([sys.executable, "-m", "melodia.cli", "evaluate", *models, folder, "--transpositions",
+        result = subprocess.run([sys.executable, "-m", "melodia", "evaluate", *models, folder, "--transpositions",
                                  str(shifts), "--tempering", repr(tempering), "--forgetting", repr(forgetting),
                                  "--ngram-weight", repr(ngram_weight), "--json"], capture_output=True, text=True)
         if result.returncode != 0:

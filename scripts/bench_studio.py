@@ -9,7 +9,7 @@ the median and the slowest time of:
   browser    (with --browser) Generate clicked in headless Chromium, Voila serving the panel, until all
              4 rows show an audio player and a loaded piano roll
 
-The reference and the kernel take turns, run by run (`melodia.bench.interleaved`), so that other work on
+The reference and the kernel take turns, run by run (`melodia.lm.bench.interleaved`), so that other work on
 the machine slows them alike; the kernel's time over the reference's is the median of each run's.
 
 Usage: python scripts/bench_studio.py [--runs 5] [--browser]
@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from melodia.bench import interleaved
+from melodia.lm.bench import interleaved
 
 SEED = "D4 E4 F#4/8 G4/8 A4/2 key=D meter=6/8"
 GOAL_SECONDS = 3.0
@@ -63,9 +63,9 @@ def in_kernel(runs: int) -> tuple[dict[str, list[float]], list[float], float]:
     import torch
 
     import melodia
-    from melodia.generation import Constraints
-    from melodia.studio_panel import StudioPanel
-    from melodia.studio_session import Studio
+    from melodia.apps.studio_panel import StudioPanel
+    from melodia.apps.studio_session import Studio
+    from melodia.lm.generation import Constraints
 
     studio = Studio("default", tempfile.mkdtemp(prefix="melodia-bench-"))
 

@@ -8,7 +8,7 @@ on one process:
   encode:         from each library's own in-memory score to token ids
   file to tokens: from the file on disk (melodia's reader; MidiTok reads with symusic)
 
-The four take turns (`melodia.bench.interleaved`), so that other work on the machine slows
+The four take turns (`melodia.lm.bench.interleaved`), so that other work on the machine slows
 them alike; the figures are medians over the rounds, the ratios medians of each round's.
 
 MidiTok is installed for this benchmark only: pip install -e .[bench]
@@ -24,8 +24,8 @@ from pathlib import Path
 
 import music21
 
-from melodia.bench import interleaved
 from melodia.io import read_score
+from melodia.lm.bench import interleaved
 from melodia.tokenizers import TokenizerConfig, tokenizer_from_config
 
 ROOT = Path(__file__).resolve().parent.parent

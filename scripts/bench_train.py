@@ -2,8 +2,8 @@
 
 Both run the same model shape (embedding, 2-layer LSTM, tied projection), batch, bptt,
 AdamW and gradient clipping for the same number of steps, in one run, taking turns in
-chunks (`melodia.bench.interleaved`) so that other work on the machine slows both alike.
-melodia's figure includes its whole data path: its own loop (`melodia.train`: slicing,
+chunks (`melodia.lm.bench.interleaved`) so that other work on the machine slows both alike.
+melodia's figure includes its whole data path: its own loop (`melodia.lm.train`: slicing,
 conditions, steps) and the epoch stream (order, augmentation, batching), which a real run
 makes once an epoch: it is made once a round too, and its time spread over an epoch's steps.
 The bare loop feeds one pre-made random tensor. Prints the median tokens/s of each and the
@@ -29,14 +29,14 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from melodia import train as training
-from melodia.bench import interleaved, median_ratio
 from melodia.corpus import build_corpus, find_recipe
 from melodia.corpus.dataset import Augmentation
 from melodia.corpus.reader import Corpus
 from melodia.errors import MelodiaError
-from melodia.model import ModelConfig
-from melodia.train import TrainConfig
+from melodia.lm import train as training
+from melodia.lm.bench import interleaved, median_ratio
+from melodia.lm.model import ModelConfig
+from melodia.lm.train import TrainConfig
 
 
 def bare_loop(vocab: int, embedding: int, hidden: int, batch: int, bptt: int, steps: int,
@@ -78,7 +78,7 @@ def bare_loop(vocab: int, embedding: int, hidden: int, batch: int, bptt: int, st
 
 
 class MelodiaLoop:
-    """melodia's training loop (`melodia.train`'s own set-up and epoch loop), `steps` steps at a time.
+    """melodia's training loop (`melodia.lm.train`'s own set-up and epoch loop), `steps` steps at a time.
 
     `steps_chunk` runs the loop's steps on the current epoch's stream; `stream_chunk` makes the next
     epoch's stream (order, transposition, rows), which a real run does once an epoch."""

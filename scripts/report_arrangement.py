@@ -22,15 +22,15 @@ from pathlib import Path
 import music21
 import torch
 
-from melodia.constraints import Constraints
-from melodia.generation import generate
+from melodia.analysis.roles import detect_voices
+from melodia.harmony.chords import tune_key
 from melodia.io import read_score
+from melodia.lm.constraints import Constraints
+from melodia.lm.generation import generate
 from melodia.resources import default_model_path, example_path
 from melodia.score import Score
 from melodia.style import load_rhythm, load_style, preset_names, stylize
-from melodia.style.harmony import tune_key
 from melodia.style.measure import Figures, beats_moved_by, measure
-from melodia.style.roles import detect_voices
 
 SEEDS = [("A4 C5 E5 key=Am meter=4/4", 1), ("D4 G4 B4 key=G meter=6/8", 2), ("D4 F#4 A4 key=D meter=3/4", 3),
          ("E4 G4 B4 key=Em meter=2/4", 4)]

@@ -38,11 +38,11 @@ import numpy as np
 
 from melodia.errors import MelodiaError
 from melodia.harmony import harmonize, melody_of
+from melodia.harmony.chords import tune_key
 from melodia.io import read_score
 from melodia.metrics import classical
 from melodia.score import TICKS_PER_QUARTER, ChordSymbol, Note, Score
 from melodia.style import load_style, stylize
-from melodia.style.harmony import tune_key
 from melodia.theory.pitch import note_name
 
 ROOT = Path(__file__).resolve().parent.parent

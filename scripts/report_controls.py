@@ -29,14 +29,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from melodia.constraints import Constraints
-from melodia.controls import Labeler
 from melodia.corpus.reader import Corpus
-from melodia.generation import generate
-from melodia.infill import BarSpan, infill
+from melodia.lm.constraints import Constraints
+from melodia.lm.controls import Labeler
+from melodia.lm.generation import generate
+from melodia.lm.infill import BarSpan, infill
+from melodia.lm.modelfile import open_model
+from melodia.lm.sampler import SamplingConfig, sample
 from melodia.metrics import bar_mean_pitches, bar_note_counts, chord_tone_rate, junction, spearman
-from melodia.modelfile import open_model
-from melodia.sampler import SamplingConfig, sample
 from melodia.score import ChordSymbol, Score
 from melodia.tokenizers import EOS
 from melodia.tokenizers.metrical import fill_prompt
@@ -199,7 +199,7 @@ def _continued(model: Any, tokenizer: Any, tune: Score, prefix: np.ndarray, firs
 
 
 def _chords(model: str, corpus: Corpus, tunes: list[tuple[np.ndarray, int]], count: int) -> None:
-    from melodia.style.harmony import harmonize, tune_key
+    from melodia.harmony.chords import harmonize, tune_key
 
     print("2. Melodies over chords: strong-beat melody notes that are chord tones")
     over, free = [], []
@@ -285,7 +285,7 @@ def _infill_timing(model: str) -> None:
         corpus = Corpus.open("folk")
         write_midi(corpus.tokenizer.decode(_tunes(corpus, 1)[0][0]), tune)
         started = time.monotonic()
-        subprocess.run([sys.executable, "-m", "melodia.cli", "infill", str(tune), "--bars", "3-6", "--num", "10",
+        subprocess.run([sys.executable, "-m", "melodia.apps.cli", "infill", str(tune), "--bars", "3-6", "--num", "10",
                         "--model", model, "-o", str(Path(folder) / "out"), "--quiet"], check=True,
                        capture_output=True)
         print(f"   10 infills of 4 bars from the command line: {time.monotonic() - started:.2f} s (goal 3 s)")

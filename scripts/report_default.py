@@ -28,14 +28,14 @@ from pathlib import Path
 
 import numpy as np
 
-from melodia.compare import compare_sets
 from melodia.corpus.reader import Corpus
-from melodia.evaluate import evaluate_inputs
-from melodia.generation import Constraints, generate
+from melodia.lm.evaluate import evaluate
+from melodia.lm.generation import Constraints, generate
+from melodia.lm.modelfile import load_model
+from melodia.lm.sampler import SamplingConfig
 from melodia.metrics import SCALAR_METRICS, key_agreement
-from melodia.modelfile import load_model
-from melodia.originality import ReferenceIndex, share_with_runs
-from melodia.sampler import SamplingConfig
+from melodia.metrics.compare import compare
+from melodia.metrics.originality import ReferenceIndex, share_with_runs
 from melodia.score import Score
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,7 +96,7 @@ def command_seconds(model: str, *options: str, runs: int = 3) -> float:
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as folder:
             started = time.monotonic()
-            subprocess.run([sys.executable, "-m", "melodia.cli", "generate", "--model", model, *options, "-o", folder,
+            subprocess.run([sys.executable, "-m", "melodia", "generate", "--model", model, *options, "-o", folder,
                             "--quiet"], check=True, capture_output=True)
             times.append(time.monotonic() - started)
     return min(times)
@@ -169,14 +169,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         print("\n".join([*tune_lines, *originality, *[f"| {length} | {shares_made[length]:.1%} | | "
                                                      f"{shares_real[length]:.1%} |" for length in shares_real]]))
         return
-    nll = evaluate_inputs(Path(args.model), [f"corpus:{corpus.name}:test"], baseline=True)
+    nll = evaluate(Path(args.model), [f"corpus:{corpus.name}:test"], baseline=True)
     rng = np.random.default_rng(0)
     generated: list[Score] = []
     for _, tune in held_out:
         bars = max(4, min(16, len(tune.bar_starts(tune.end_tick - 1))))
         generated += generate((model, tokenizer), first_bar(tune), 1, Constraints(bars=bars),
                               SamplingConfig(temperature=0.9, top_p=0.95), random_seed=int(rng.integers(1 << 30)))
-    comparison = compare_sets(generated, [score for _, score in held_out])
+    comparison = compare(generated, [score for _, score in held_out])
     shares_generated = share_with_runs([index.longest_match(s) for s in generated])
     ratio = nll["total"]["nll"] / nll["baseline"]["total"]["nll"]
     lines = [

@@ -2,7 +2,7 @@
 
 For each kind (jigs in 6/8, reels and hornpipes, waltzes, airs) it reads real tunes from music21's corpus with
 their repeats expanded (Ryan's Mammoth Collection for jigs, reels and hornpipes; O'Neill's 1850 and Aird's
-Airs for waltzes and airs), writes as many tunes with `melodia.tunes.write_tunes` (32 bars as played where the
+Airs for waltzes and airs), writes as many tunes with `melodia.lm.tunes.write_tunes` (32 bars as played where the
 kind has two strains, seeded with the first bar of a real tune of that kind), and prints the measures of
 `melodia.metrics.tunes` side by side with their ratio and the issue's goal.
 
@@ -29,10 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
+from melodia.lm.modelfile import open_model
+from melodia.lm.tunes import TUNE_TYPES, write_tunes
 from melodia.metrics import tunes as measures
-from melodia.modelfile import open_model
 from melodia.score import KeySignature, Note, Score, TimeSignature, Track
-from melodia.tunes import TUNE_TYPES, write_tunes
 
 RATE_GOAL = (None, 1.5)  # at most 1.5x real tunes
 RATIO_GOAL = (0.75, 1.33)
@@ -164,7 +164,7 @@ PROGRESSIONS = ("D | G | A7 | D", "D | Bm | G | A7", "D G | A7 D | Em | A7", "D 
 def report_chords(loaded: object, count: int) -> None:
     """Reels and waltzes over chord progressions (one of 3 bars, which a repeat of 8 bars does not fit): the share
     of strong-beat notes on chord tones, and the share of repeats kept (a repeat over other chords is rewritten)."""
-    from melodia.constraints import Constraints
+    from melodia.lm.constraints import Constraints
     from melodia.metrics import chord_tone_rate
 
     print("\n## with --chords: strong-beat melody notes on chord tones (goal: at least 90 %)\n")

@@ -24,7 +24,6 @@ import numpy as np
 import torch
 
 import melodia
-from melodia.corpus.build import cache_root
 from melodia.harmony import default_harmonizer_path, harmonize, load, melody_grid, melody_of
 from melodia.harmony.data import STEPS_PER_QUARTER, Chorale, load_chorales, split_of, voice_grid
 from melodia.harmony.evaluate import Comparison, CountBaseline, compare_with_bach, nll_per_quarter
@@ -32,6 +31,7 @@ from melodia.harmony.model import Harmonizer, HarmonizerMix, load_harmonizer
 from melodia.harmony.sampling import Sampling
 from melodia.harmony.voiceleading import FAULT_KINDS, SATB_RANGES, fault_counts
 from melodia.io import read_score, write_score
+from melodia.resources import cache_root
 from melodia.seed import parse_seed
 from melodia.theory.pitch import note_name
 
@@ -145,7 +145,7 @@ def goal_table(goals: dict[str, Comparison], spread: dict[str, list[float]]) -> 
 
 def generated_tune(seed: str, random_seed: int) -> melodia.Score:
     """A 16-bar tune by the default melody model from `seed`."""
-    from melodia.generation import Constraints
+    from melodia.lm.generation import Constraints
 
     return melodia.generate("default", seed, 1, Constraints(bars=16), random_seed=random_seed)[0]
 
@@ -209,7 +209,7 @@ def speed_and_size(model_path: str, train_log: str | None, train_minutes: float 
     with tempfile.TemporaryDirectory() as folder:
         tune = generated_tune("G4 A4 B4 key=G", 7)
         source = write_score(tune, Path(folder) / "tune.mid")
-        command = [sys.executable, "-m", "melodia.cli"]
+        command = [sys.executable, "-m", "melodia.apps.cli"]
         harmonize_time = best_of(3, [*command, "harmonize", str(source), "-o", str(Path(folder) / "out.mid"),
                                      "--force", "--model", model_path])
         inspect_time = best_of(3, [*command, "inspect", str(source)])

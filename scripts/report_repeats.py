@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-from melodia.io.repeats import agreement_with_music21
+from melodia.io.music21 import agreement_with_music21
 
 COLLECTIONS = ("ryansMammoth", "oneills1850", "airdsAirs")
 

@@ -22,13 +22,13 @@ from typing import Any
 
 import music21
 
+from melodia.analysis.roles import detect_voices, melody_track_index
 from melodia.errors import StyleError
 from melodia.io import read_score
 from melodia.score import TICKS_PER_QUARTER, Note, Score, Track
 from melodia.style import load_instrumentation, load_style, preset_names, stylize
 from melodia.style.arrange import melody_track
 from melodia.style.piano import hand_faults
-from melodia.style.roles import detect_voices, melody_track_index
 from melodia.theory.pitch import note_name
 
 ROOT = Path(__file__).resolve().parent.parent

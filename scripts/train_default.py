@@ -3,7 +3,7 @@
 Three stages, each with fixed settings and seed:
 1. scripts/default_model.toml: plain continuation from scratch (about 40 min on 2 CPU cores);
 2. scripts/default_model_controls.toml: from the stage-1 model, widened with the
-   fill-in-the-middle tokens and the control conditions (see `melodia.model.MelodyLM.widened`),
+   fill-in-the-middle tokens and the control conditions (see `melodia.lm.model.MelodyLM.widened`),
    it learns infilling and the soft controls (about 40 min on one core);
 3. scripts/default_model_polish.toml: 3 more epochs of the same, with more infilling (about 25 min).
 `--from MODEL` skips stage 1 and starts stage 2 from MODEL: the shipped model was made from the
@@ -22,8 +22,8 @@ from pathlib import Path
 
 from melodia.corpus import build_corpus, find_recipe
 from melodia.corpus.reader import Corpus
-from melodia.modelfile import load_model
-from melodia.train import Start, TrainConfig, condition_values, train, training_tokenizer
+from melodia.lm.modelfile import load_model
+from melodia.lm.train import Start, TrainConfig, condition_values, train, training_tokenizer
 
 ROOT = Path(__file__).resolve().parent.parent
 

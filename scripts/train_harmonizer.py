@@ -13,8 +13,8 @@ from pathlib import Path
 
 import torch
 
-from melodia.corpus.build import cache_root
 from melodia.harmony.train import HarmonizerTraining, train_ensemble
+from melodia.resources import cache_root
 
 HERE = Path(__file__).resolve().parent
 

@@ -15,8 +15,8 @@ from melodia import Note, Score, TimeSignature, Track
 from melodia.tokenizers import Tokenizer, TokenizerConfig, tokenizer_from_config
 
 if TYPE_CHECKING:
-    from melodia.model import MelodyLM
-    from melodia.train import TrainConfig
+    from melodia.lm.model import MelodyLM
+    from melodia.lm.train import TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,7 +28,7 @@ MELODY = tokenizer_from_config(TokenizerConfig(melody=True, velocity_bins=1, pit
 def untrained(tokenizer: Tokenizer, seed: int = 0) -> MelodyLM:
     import torch
 
-    from melodia.model import MelodyLM, ModelConfig
+    from melodia.lm.model import MelodyLM, ModelConfig
 
     torch.manual_seed(seed)
     return MelodyLM(ModelConfig(len(tokenizer), 32, 48, 2))
@@ -41,14 +41,14 @@ TINY = ["hidden_size=32", "embedding_size=16", "layers=2", "batch_size=4", "bptt
 
 
 def tiny_config(*extra: str) -> TrainConfig:
-    from melodia.train import TrainConfig
+    from melodia.lm.train import TrainConfig
 
     return TrainConfig(corpus="tiny").with_overrides([*TINY, *extra])
 
 
 def cli(*args: str, cache: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "MELODIA_CACHE": str(cache)}
-    return subprocess.run([sys.executable, "-m", "melodia.cli", *args], capture_output=True, text=True, env=env,
+    return subprocess.run([sys.executable, "-m", "melodia.apps.cli", *args], capture_output=True, text=True, env=env,
                           timeout=300)
 
 
@@ -71,7 +71,7 @@ README_SEED = "D4 E4 F#4/8 G4/8 A4/2 key=D meter=6/8"
 
 @cache
 def shipped() -> tuple[object, object]:
-    from melodia.modelfile import load_model
+    from melodia.lm.modelfile import load_model
 
     model, tokenizer, _ = load_model("default")
     return model, tokenizer

@@ -1,4 +1,4 @@
-"""Batch jobs (melodia/batch.py): job files, the grid and its shards, resuming after a kill."""
+"""Batch jobs (melodia/apps/batch.py): job files, the grid and its shards, resuming after a kill."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pretty_midi
 import pytest
 from helpers import job_file
 
-from melodia.batch import BatchError, grid, load_job, parse_shard, run_job, shard_cells
+from melodia.apps.batch import BatchError, grid, load_job, parse_shard, run_batch, shard_cells
 from melodia.errors import MelodiaError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,7 +76,7 @@ def test_shards_are_disjoint_and_cover_the_grid(tmp_path: Path) -> None:
 
 def test_a_bad_seed_is_skipped_and_reported(tmp_path: Path) -> None:
     job = load_job(job_file(tmp_path, 'seeds = ["G4 A4 B4", "C4 X9"]\ncount = 2\nbars = 2\n'))
-    report = run_job(job, progress=False)
+    report = run_batch(job, progress=False)
     assert report.made == 2 and len(report.failed) == 1 and "word 2 'X9'" in report.failed[0][1]
     rows = list(csv.DictReader((job.output / "manifest.csv").open()))
     assert [r["file"] for r in rows] == ["01-t1-plain-001.mid", "01-t1-plain-002.mid", "02-t1-plain-001.mid",
@@ -88,18 +88,18 @@ def test_a_bad_seed_is_skipped_and_reported(tmp_path: Path) -> None:
 def test_audio_and_styles_and_sharded_manifests(tmp_path: Path) -> None:
     job = load_job(job_file(tmp_path, 'seeds = ["D4 E4 F#4 key=D"]\nstyles = ["none", "rock"]\ncount = 1\n'
                                       "bars = 2\naudio = true\n"))
-    first = run_job(job, shard=(1, 2), progress=False)
-    second = run_job(job, shard=(2, 2), progress=False)
+    first = run_batch(job, shard=(1, 2), progress=False)
+    second = run_batch(job, shard=(2, 2), progress=False)
     assert (first.made, second.made) == (1, 1)
     assert sorted(p.name for p in job.output.glob("*.wav")) == ["01-t1-plain-001.wav", "01-t1-rock-001.wav"]
     shard = json.loads((job.output / "manifest-shard-2-of-2.json").read_text())
     assert [o["style"] for o in shard["outputs"]] == ["rock"] and shard["settings"]["shard"] == "2/2"
-    again = run_job(job, progress=False)
+    again = run_batch(job, progress=False)
     assert (again.made, again.existing) == (0, 2)
 
 
-def run_batch(job: Path, *extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "melodia.cli", "batch", str(job), "--quiet", *extra],
+def batch_process(job: Path, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "melodia.apps.cli", "batch", str(job), "--quiet", *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
@@ -108,7 +108,7 @@ def test_killed_batch_resumes_to_the_full_set(tmp_path: Path) -> None:
             'temperatures = [0.9, 1.1]\nstyles = ["none", "jazz-swing"]\ncount = 2\nbars = 4\naudio = true\n')
     job = load_job(job_file(tmp_path, text))
     expected = {f"{name}{suffix}" for cell in grid(job) for name in cell.names for suffix in (".mid", ".wav")}
-    process = run_batch(job.path, "--workers", "2")
+    process = batch_process(job.path, "--workers", "2")
     deadline = time.monotonic() + 120
     while not list(job.output.glob("*.wav")) and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.02)
@@ -117,7 +117,7 @@ def test_killed_batch_resumes_to_the_full_set(tmp_path: Path) -> None:
     done_at_kill = {p.name for p in job.output.iterdir() if not p.name.startswith(".")}
     assert done_at_kill and done_at_kill < expected | {"manifest.csv"}, "the kill came too late to test resuming"
     assert not (job.output / "manifest.csv").exists()
-    rerun = run_batch(job.path, "--workers", "2")
+    rerun = batch_process(job.path, "--workers", "2")
     out, err = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, err
     made = int(out.split("made ")[1].split(",")[0])
@@ -132,7 +132,7 @@ def test_killed_batch_resumes_to_the_full_set(tmp_path: Path) -> None:
     # the rerun made exactly what an uninterrupted run makes, on any number of workers
     (tmp_path / "fresh").mkdir()
     fresh = load_job(job_file(tmp_path / "fresh", text))
-    run_job(fresh, workers=1, progress=False)  # in this process: the same files as two workers make
+    run_batch(fresh, workers=1, progress=False)  # in this process: the same files as two workers make
     for name in sorted(n for n in expected if n.endswith(".mid")):
         assert (fresh.output / name).read_bytes() == (job.output / name).read_bytes(), name
 
@@ -153,7 +153,7 @@ def _importing_workers(pid: int) -> list[int]:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="child processes are found in /proc")
 def test_ctrl_c_while_the_workers_start_is_one_line(tmp_path: Path) -> None:
     job = job_file(tmp_path, 'seeds = ["D4 E4 F#4 key=D", "A4 B4 C5 key=Am"]\ncount = 2\nbars = 4\n')
-    process = run_batch(job, "--workers", "2")
+    process = batch_process(job, "--workers", "2")
     deadline = time.monotonic() + 60
     while len(_importing_workers(process.pid)) < 2 and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.01)
@@ -172,7 +172,7 @@ def test_an_output_folder_that_is_a_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "taken").write_text("a file\n")
     job = load_job(job_file(tmp_path, 'seeds = ["C4"]\noutput = "taken"\n'))
     with pytest.raises(MelodiaError, match="taken: is a file, not a folder"):
-        run_job(job, progress=False)
+        run_batch(job, progress=False)
 
 
 def test_a_job_gives_its_melodies_a_form_and_refuses_one_that_does_not_fit(tmp_path: Path) -> None:
@@ -181,7 +181,7 @@ def test_a_job_gives_its_melodies_a_form_and_refuses_one_that_does_not_fit(tmp_p
                         '[constraints]\nform = "AABB"\nphrase_bars = 2\nscale = "soft"\n')
     job = load_job(job_file)
     assert (job.constraints.form, job.constraints.phrase_bars, job.constraints.scale) == ("AABB", 2, "soft")
-    run_job(job, workers=1, progress=False)
+    run_batch(job, workers=1, progress=False)
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     rows = manifest["outputs"] if isinstance(manifest, dict) else manifest
     assert len(rows) == 2 and all(row["tonic_ending"] == 1.0 and row["bars"] == 8 for row in rows)
@@ -220,13 +220,13 @@ def test_an_infill_job_rewrites_the_bars_of_each_seed_file(tmp_path: Path) -> No
 
     from melodia.io import read_score
     from melodia.io.midi import write_midi
-    from melodia.modelfile import save_model
+    from melodia.lm.modelfile import save_model
 
     save_model(tmp_path / "fim.safetensors", untrained_infill(7), INFILL, {})
     write_midi(tune(), tmp_path / "tune.mid")
     job = load_job(job_file(tmp_path, 'seeds = ["tune.mid", "missing.mid"]\nmodel = "fim.safetensors"\ncount = 3\n'
                                       'infill = "3-4"\n[constraints]\nchords = "D | G"\n'))
-    report = run_job(job, progress=False)
+    report = run_batch(job, progress=False)
     assert report.made == 3 and len(report.failed) == 1 and "missing.mid" in report.failed[0][1]
     source = read_score(tmp_path / "tune.mid")
     for path in sorted(job.output.glob("01-*.mid")):

@@ -1,4 +1,4 @@
-"""Benchmarks' interleaving (melodia/bench.py), timed by a clock the test moves: load that comes and goes."""
+"""Benchmarks' interleaving (melodia/lm/bench.py), timed by a clock the test moves: load that comes and goes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from melodia.bench import interleaved, median_ratio
+from melodia.lm.bench import interleaved, median_ratio
 
 # how much slower the machine runs in each round; round 3's burst hits only the second side to run
 LOAD = [1.0, 3.0, 1.0, 2.5, 1.0]

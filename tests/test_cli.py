@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import mido
 import pretty_midi
@@ -17,20 +18,20 @@ from conftest import DATA, MUSIC21
 from helpers import MELODY, README_SEED, job_file, untrained
 
 from melodia import read_score
-from melodia.modelfile import save_model
-from melodia.play import ALSA_OUTPUTS
+from melodia.lm.modelfile import save_model
+from melodia.media.play import ALSA_OUTPUTS
 from melodia.theory.pitch import PITCH_CLASS_NAMES
 from melodia.tokenizers import TokenizerConfig, tokenizer_from_config
 
 
 def melodia(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "melodia.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "melodia.apps.cli", *args], capture_output=True, text=True,
                           cwd=cwd, timeout=120)
 
 
 def test_help_does_not_import_heavy_packages() -> None:
-    code = ("import sys; from melodia.cli import main; main(['--help']) if False else None; "
-            "import melodia.cli as c; c._parser(); "
+    code = ("import sys; from melodia.apps.cli import main; main(['--help']) if False else None; "
+            "import melodia.apps.cli as c; c._parser(); "
             "print(','.join(m for m in ('torch', 'music21', 'numpy', 'mido') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.strip() == ""
@@ -95,7 +96,7 @@ def test_corpus_build_and_stats_commands(tmp_path: Path) -> None:
     for name in ("jig_6_8.mid", "waltz_3_4.mid", "tune.abc", "not_midi.mid"):
         shutil.copy(DATA / name, folder / name)
     env = {**os.environ, "MELODIA_CACHE": str(tmp_path / "cache")}
-    run = [sys.executable, "-m", "melodia.cli", "corpus"]
+    run = [sys.executable, "-m", "melodia.apps.cli", "corpus"]
     built = subprocess.run([*run, "build", str(folder), "--quiet", "--workers", "2"], capture_output=True,
                            text=True, env=env, timeout=300)
     assert built.returncode == 0, built.stderr
@@ -112,7 +113,7 @@ def test_corpus_build_and_stats_commands(tmp_path: Path) -> None:
                          ids=["tempo-alone", "tempo-over-a-style", "negative"])
 def test_style_refuses_a_tempo_of_0_as_it_refuses_a_negative_one(options: list[str], tmp_path: Path,
                                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    from melodia.cli import main
+    from melodia.apps.cli import main
 
     source = Path(__file__).resolve().parent.parent / "melodia" / "data" / "bwv66.6.mid"
     status = main(["style", str(source), *options, "-o", str(tmp_path / "x.mid")])
@@ -123,7 +124,7 @@ def test_style_refuses_a_tempo_of_0_as_it_refuses_a_negative_one(options: list[s
 
 
 def test_a_seed_typo_is_reported_before_torch_is_loaded(tmp_path: Path) -> None:
-    code = ("import sys; from melodia.cli import main; status = main(['generate', '--seed', 'C4 X9', '-o', "
+    code = ("import sys; from melodia.apps.cli import main; status = main(['generate', '--seed', 'C4 X9', '-o', "
             f"{str(tmp_path / 'out')!r}]); print(status, 'torch' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.split() == ["1", "False"]
@@ -244,7 +245,7 @@ BAD_OPTIONS = [
 @pytest.mark.parametrize(("option", "message"), BAD_OPTIONS, ids=[" ".join(o) for o, _ in BAD_OPTIONS])
 def test_generate_refuses_settings_outside_their_range(option: list[str], message: str, tmp_path: Path,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
-    from melodia.cli import main
+    from melodia.apps.cli import main
 
     status = main(["generate", "--seed", "C4 D4 E4 key=C", *option, "-o", str(tmp_path / "out")])
     error = capsys.readouterr().err
@@ -268,7 +269,7 @@ class Stream(io.StringIO):
 ], ids=["terminal", "terminal-quiet", "pipe"])
 def test_generate_shows_a_progress_bar_only_on_a_terminal_and_not_when_quiet(
         terminal: bool, option: list[str], shown: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from melodia.cli import main
+    from melodia.apps.cli import main
 
     stderr = Stream(terminal)
     monkeypatch.setattr(sys, "stderr", stderr)
@@ -285,7 +286,7 @@ def test_generate_shows_a_progress_bar_only_on_a_terminal_and_not_when_quiet(
     ["temperature=0.9", "max_leap=5"],
 ], ids=["dotted", "flat"])
 def test_generate_set_overrides_the_settings_of_the_flags(pairs: list[str]) -> None:
-    from melodia.cli import _generation_settings, _parser
+    from melodia.apps.cli import _generation_settings, _parser
 
     options = [word for pair in pairs for word in ("--set", pair)]
     args = _parser().parse_args(["generate", "--seed", "C4", "--temperature", "1.2", "--max-leap", "7", *options])
@@ -294,7 +295,7 @@ def test_generate_set_overrides_the_settings_of_the_flags(pairs: list[str]) -> N
 
 
 def test_generate_set_with_a_form_leaves_the_length_to_the_form() -> None:
-    from melodia.cli import _generation_settings, _parser
+    from melodia.apps.cli import _generation_settings, _parser
 
     args = _parser().parse_args(["generate", "--seed", "C4", "--set", "form=AABB", "--set", "phrase_bars=2"])
     constraints, _ = _generation_settings(args)
@@ -308,7 +309,7 @@ def test_generate_set_with_a_form_leaves_the_length_to_the_form() -> None:
 ], ids=["unknown", "top_p", "max_leap"])
 def test_generate_set_refuses_unknown_keys_and_bad_values(pair: str, message: str, tmp_path: Path,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
-    from melodia.cli import main
+    from melodia.apps.cli import main
 
     status = main(["generate", "--seed", "C4 D4 E4 key=C", "--set", pair, "-o", str(tmp_path / "out")])
     error = capsys.readouterr().err
@@ -319,7 +320,7 @@ def test_generate_set_refuses_unknown_keys_and_bad_values(pair: str, message: st
 def test_generate_command_writes_files_and_manifest(tmp_path: Path) -> None:
     model_path = save_model(tmp_path / "m.safetensors", untrained(MELODY), MELODY, {"corpus": "none"})
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "melodia.cli", "generate", "--model", str(model_path), "--seed",
+    command = [sys.executable, "-m", "melodia.apps.cli", "generate", "--model", str(model_path), "--seed",
                "D4 E4 F#4/8 G4/8 A4/2 key=D meter=6/8", "--num", "4", "--bars", "4", "--range", "C4:C6",
                "--max-leap", "7", "--random-seed", "5", "-o", str(out)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
@@ -334,7 +335,7 @@ def test_generate_command_writes_files_and_manifest(tmp_path: Path) -> None:
 
 
 def test_generate_with_a_style(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "melodia.cli", "generate", "--seed", "G4 A4 B4 key=G", "--num",
+    result = subprocess.run([sys.executable, "-m", "melodia.apps.cli", "generate", "--seed", "G4 A4 B4 key=G", "--num",
                              "2", "--bars", "4", "--style", "celtic-jig", "-o", str(tmp_path)],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
@@ -342,13 +343,13 @@ def test_generate_with_a_style(tmp_path: Path) -> None:
     assert {t.name for t in score.tracks} >= {"Fiddle", "Guitar"} and any(t.is_drum for t in score.tracks)
     assert str(score.time_signatures[0]) == "6/8" and round(score.initial_bpm()) == 180
     assert json.loads((tmp_path / "manifest.json").read_text())["settings"]["style"] == "celtic-jig"
-    bad = subprocess.run([sys.executable, "-m", "melodia.cli", "generate", "--seed", "G4", "--style", "polka",
+    bad = subprocess.run([sys.executable, "-m", "melodia.apps.cli", "generate", "--seed", "G4", "--style", "polka",
                           "-o", str(tmp_path / "x")], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 1 and "style 'polka': no such preset" in bad.stderr
 
 
 def test_generate_command_takes_form_and_records_it(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "melodia.cli", "generate", "--seed", README_SEED, "--num", "3",
+    result = subprocess.run([sys.executable, "-m", "melodia.apps.cli", "generate", "--seed", README_SEED, "--num", "3",
                              "--form", "AABB", "--phrase-bars", "2", "-o", str(tmp_path)],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
@@ -361,12 +362,12 @@ def test_generate_command_takes_form_and_records_it(tmp_path: Path) -> None:
 
 
 def test_metrics_and_compare_commands(tmp_path) -> None:
-    result = subprocess.run([sys.executable, "-m", "melodia.cli", "metrics", str(DATA / "waltz_3_4.mid"), "--json"],
+    result = subprocess.run([sys.executable, "-m", "melodia", "metrics", str(DATA / "waltz_3_4.mid"), "--json"],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     values = json.loads(result.stdout)[str(DATA / "waltz_3_4.mid")]
     assert values["pitch_range"] == 7 and values["scale_consistency"] == 1.0
-    compared = subprocess.run([sys.executable, "-m", "melodia.cli", "compare", "--generated", str(DATA),
+    compared = subprocess.run([sys.executable, "-m", "melodia.apps.cli", "compare", "--generated", str(DATA),
                                "--reference", str(DATA / "jig_6_8.mid"), str(DATA / "waltz_3_4.mid"),
                                str(DATA / "tune.abc")], capture_output=True, text=True)
     assert compared.returncode == 0, compared.stderr
@@ -375,7 +376,7 @@ def test_metrics_and_compare_commands(tmp_path) -> None:
 
 def test_failed_cells_give_a_failing_exit_status_with_the_count(tmp_path: Path) -> None:
     job = job_file(tmp_path, 'seeds = ["C4 X9", "nope.mid"]\ncount = 1\nbars = 2\n')
-    result = subprocess.run([sys.executable, "-m", "melodia.cli", "batch", str(job), "--quiet"],
+    result = subprocess.run([sys.executable, "-m", "melodia.apps.cli", "batch", str(job), "--quiet"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
@@ -386,7 +387,7 @@ def test_failed_cells_give_a_failing_exit_status_with_the_count(tmp_path: Path) 
 
 
 def test_the_batch_command_takes_set(tmp_path: Path) -> None:
-    from melodia.cli import main
+    from melodia.apps.cli import main
 
     job = job_file(tmp_path, 'seeds = ["C4 D4 E4 key=C"]\ncount = 3\nbars = 2\noutput = "out"\n')
     assert main(["batch", str(job), "--quiet", "--set", "count=1", "--set", "constraints.max_leap=4"]) == 0
@@ -397,9 +398,9 @@ def test_the_batch_command_takes_set(tmp_path: Path) -> None:
 
 def test_play_command_and_generate_play(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                         capsys: pytest.CaptureFixture[str]) -> None:
-    from melodia.cli import main
+    from melodia.apps.cli import main
 
-    monkeypatch.setenv("MELODIA_PLAYER", "none")  # no audio output: WAVs are written (melodia.play, test_play.py)
+    monkeypatch.setenv("MELODIA_PLAYER", "none")  # no audio output: WAVs are written (melodia.media.play, test_play.py)
     out = tmp_path / "out"
     assert main(["generate", "--seed", "G4 A4 B4 key=G", "--num", "2", "--bars", "4", "-o", str(out), "--quiet",
                  "--play"]) == 0
@@ -420,7 +421,7 @@ def test_play_with_a_missing_player_says_so_once_and_plays_as_without_it(tmp_pat
            "XDG_RUNTIME_DIR": str(tmp_path), "PULSE_SERVER": ""}  # and no sound server: a WAV
     wav = tmp_path / "cache" / "play" / "jig_6_8.wav"
     for _ in range(2):  # the second run replaces the scratch WAV
-        result = subprocess.run([sys.executable, "-m", "melodia.cli", "play", str(DATA / "jig_6_8.mid")],
+        result = subprocess.run([sys.executable, "-m", "melodia.apps.cli", "play", str(DATA / "jig_6_8.mid")],
                                 capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
         assert result.returncode == 0, result.stderr
         assert result.stderr.splitlines() == ["melodia: warning: MELODIA_PLAYER='no-such-player-here': no such "
@@ -439,7 +440,7 @@ def test_play_with_a_missing_player_says_so_once_and_plays_as_without_it(tmp_pat
 ])
 def test_a_misspelled_option_gets_the_commands_usage_and_the_close_match(
         words: list[str], usage: str, message: str, capsys: pytest.CaptureFixture[str]) -> None:
-    from melodia.cli import main
+    from melodia.apps.cli import main
 
     with pytest.raises(SystemExit) as exit_status:
         main(words)
@@ -449,7 +450,7 @@ def test_a_misspelled_option_gets_the_commands_usage_and_the_close_match(
 
 @pytest.mark.parametrize("option", ["--temperature", "--top-k", "--top-p", "--repetition-penalty"])
 def test_sampling_options_have_help(option: str, capsys: pytest.CaptureFixture[str]) -> None:
-    from melodia.cli import main
+    from melodia.apps.cli import main
 
     with pytest.raises(SystemExit):
         main(["generate", "--help"])
@@ -460,7 +461,7 @@ def test_sampling_options_have_help(option: str, capsys: pytest.CaptureFixture[s
 
 
 def test_compare_names_a_missing_or_empty_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from melodia.cli import main
+    from melodia.apps.cli import main
 
     (tmp_path / "emptydir").mkdir()
     (tmp_path / "emptydir" / "notes.txt").write_text("not music")
@@ -473,7 +474,7 @@ def test_compare_names_a_missing_or_empty_folder(tmp_path: Path, capsys: pytest.
 
 def test_keep_refuses_a_file_no_manifest_lists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                capsys: pytest.CaptureFixture[str]) -> None:
-    from melodia.cli import main
+    from melodia.apps.cli import main
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "tune.mid").write_bytes((DATA / "jig_6_8.mid").read_bytes())
@@ -492,7 +493,7 @@ def test_inspect_reads_a_japanese_title_and_sums_up_many_tempo_changes(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from conftest import MUSIC21
 
-    from melodia.cli import main
+    from melodia.apps.cli import main
     from melodia.io import write_score
 
     assert main(["inspect", str(MUSIC21 / "midi" / "testPrimitive" / "test04.mid")]) == 0
@@ -508,7 +509,7 @@ def test_inspect_reads_a_japanese_title_and_sums_up_many_tempo_changes(
 
 def test_generate_tune_writes_whole_tunes_with_their_notation(tmp_path: Path,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
-    from melodia.cli import main
+    from melodia.apps.cli import main
     from melodia.io import read_score
 
     out = tmp_path / "jigs"
@@ -521,3 +522,65 @@ def test_generate_tune_writes_whole_tunes_with_their_notation(tmp_path: Path,
     assert notation.form is not None and notation.form.describe() == "AABB, 8 + 8 bars, endings 1-2"
     status = main(["generate", "--tune", "reel", "--bars", "16", "--seed", "D4 E4", "-o", str(tmp_path / "r")])
     assert status == 1 and "--tune reel: the length follows from the form" in capsys.readouterr().err
+
+
+# Each command's Python twin, as a notebook reaches it (`melodia.NAME`). The twin has the command's name, or
+# contains it ("corpus build": build_corpus) -- but for these two, whose own names are taken:
+TWINS_BY_ANOTHER_NAME = {
+    "style": "stylize",  # melodia.style is the package of styles
+    "demo": "example_path",  # the demo round-trips the bundled example; in Python: melodia.read_score(example_path())
+}
+TWINS = {"demo": "example_path", "inspect": "inspect", "tokenize": "tokenize", "metrics": "all_metrics",
+         "compare": "compare", "originality": "originality", "render": "render", "play": "play",
+         "batch": "run_batch", "harmonize": "harmonize", "style": "stylize", "generate": "generate",
+         "infill": "infill", "train": "train", "evaluate": "evaluate", "corpus build": "build_corpus",
+         "corpus stats": "corpus_stats", "corpus list": "corpus_names", "finetune": "finetune", "keep": "keep",
+         "discard": "discard", "rate": "rate", "learn": "learn"}
+
+
+def _commands(parser: Any, prefix: str = "") -> list[str]:
+    """Every command and subcommand the parser takes, as typed ("corpus build")."""
+    import argparse
+
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                inner = _commands(sub, f"{prefix}{name} ")
+                found += inner or [f"{prefix}{name}"]
+    return found
+
+
+def test_every_command_has_a_python_twin_of_the_same_or_a_matching_name() -> None:
+    """`melodia generate` is `melodia.generate`, `melodia keep` is `melodia.keep`: a notebook user finds each command
+    under its own name in `dir(melodia)` (issue 31: keep/mark_kept, batch/run_job, evaluate/evaluate_inputs were
+    three names apart, and render, inspect, tokenize, originality and corpus stats had none)."""
+    import melodia
+    from melodia.apps.cli import _parser
+
+    commands = _commands(_parser())
+    assert sorted(commands) == sorted(TWINS), "a command without a twin in TWINS, or a twin of no command"
+    assert not {"Any", "TYPE_CHECKING"} & set(dir(melodia))  # the package's own typing names are not offered
+    for command in commands:
+        name = TWINS[command]
+        words = command.split()
+        assert name in dir(melodia) and name in melodia.__all__, name
+        twin = getattr(melodia, name)
+        assert callable(twin) and not isinstance(twin, type(melodia)), f"melodia.{name} is not a function"
+        assert any(word in name.split("_") for word in words) or TWINS_BY_ANOTHER_NAME.get(command) == name, \
+            f"melodia {command}: its twin {name} has another name"
+
+
+def test_random_seed_is_called_random_seed_in_every_public_function() -> None:
+    """A random seed is `random_seed` in every public function that takes one; `seed` is a seed phrase."""
+    import inspect
+
+    import melodia
+
+    for name in melodia.__all__:
+        value = getattr(melodia, name)
+        if callable(value) and not isinstance(value, type):
+            parameters = inspect.signature(value).parameters
+            assert "seed" not in parameters or name in ("generate", "tokenize"), name
+            assert not any(p.endswith("_seed") and p != "random_seed" for p in parameters), name
+    assert "random_seed" in inspect.signature(melodia.harmonize).parameters

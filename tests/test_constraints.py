@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from melodia.constraints import Constraints, GenerateError, Meter, PitchRange
-from melodia.generation import GenerationSettings
+from melodia.lm.constraints import Constraints, GenerateError, Meter, PitchRange
+from melodia.lm.generation import GenerationSettings
 from melodia.score import TimeSignature
 from melodia.seed import Mode
 from melodia.settings import with_overrides

@@ -1,4 +1,4 @@
-"""Soft controls (melodia/controls.py): plans from what users type, training labels that match the labels
+"""Soft controls (melodia/lm/controls.py): plans from what users type, training labels that match the labels
 sampling gives, a stepper and a widened model that read them, and the metrics that measure them."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from conftest import DATA, REAL_MIDI
 from helpers import MELODY, line
 from test_infill import INFILL, untrained_infill
 
-from melodia.constraints import Constraints
-from melodia.controls import (
+from melodia.lm.constraints import Constraints
+from melodia.lm.controls import (
     ControlError,
     ControlPlan,
     Labeler,
@@ -26,10 +26,10 @@ from melodia.controls import (
     plan_register,
     register_index,
 )
-from melodia.generation import GenerateError
+from melodia.lm.generation import GenerateError
+from melodia.lm.model import MelodyLM, ModelConfig
+from melodia.lm.sampler import Stepper
 from melodia.metrics import bar_mean_pitches, bar_note_counts, chord_tone_rate, junction, spearman
-from melodia.model import MelodyLM, ModelConfig
-from melodia.sampler import Stepper
 from melodia.score import ChordSymbol
 
 
@@ -85,7 +85,7 @@ def test_training_labels_are_the_labels_sampling_reads(melody_corpus: object) ->
     """For every piece, in order and rearranged fill-in-the-middle: the density and fill labels training gives each
     token are the ones `Labeler` gives from the grammar's state when told the piece's own densities; the chord labels
     are analysed chords, transposed with the piece."""
-    from melodia.train import EpochStreams, TrainConfig, condition_values, training_tokenizer
+    from melodia.lm.train import EpochStreams, TrainConfig, condition_values, training_tokenizer
 
     names = ("chord", "density", "register", "fill")
     config = TrainConfig(corpus="controlled", conditions=names, infill=0.5, control_dropout=0.0)
@@ -161,8 +161,8 @@ def test_metrics_of_chords_bars_and_junctions() -> None:
 
 
 def test_controls_need_a_model_trained_with_them() -> None:
-    from melodia.generation import generate
-    from melodia.model import MelodyLM
+    from melodia.lm.generation import generate
+    from melodia.lm.model import MelodyLM
 
     plain = MelodyLM(ModelConfig(len(INFILL), 16, 16, 1))
     with pytest.raises(GenerateError, match=r"constraints.chords: this model was trained without the chord control"):
@@ -170,8 +170,8 @@ def test_controls_need_a_model_trained_with_them() -> None:
 
 
 def test_generated_chords_reach_the_midi_file(tmp_path: Path) -> None:
-    from melodia.generation import generate, write_outputs
     from melodia.io import read_score
+    from melodia.lm.generation import generate, write_outputs
 
     outputs = generate((untrained_infill(6), INFILL), "G4 A4 key=G", 2, Constraints(bars=4, chords="G | C D7"))
     assert [(c.tick, c.symbol) for c in outputs[0].chord_symbols] == [(0, "G"), (1920, "C"), (2880, "D7"),
@@ -182,7 +182,7 @@ def test_generated_chords_reach_the_midi_file(tmp_path: Path) -> None:
 
 
 def test_the_style_step_plays_the_generated_chords() -> None:
-    from melodia.generation import generate
+    from melodia.lm.generation import generate
     from melodia.style import stylize
 
     melody = generate((untrained_infill(8), INFILL), "A4 B4 C5 key=Am", 1,
@@ -195,10 +195,13 @@ def test_the_style_step_plays_the_generated_chords() -> None:
 
 
 def test_chords_pull_harder_on_strong_beats_than_on_the_other_beats() -> None:
-    """Over `G | C`, a note on beat 1 or 3 leans to the chord's tones by CHORD_GRAVITY, on beat 2 or 4 by
-    TONIC_GRAVITY, between beats not at all; from bar 2 on, C's tones are pulled, not G's."""
-    from melodia.generation import CHORD_GRAVITY, TONIC_GRAVITY, chord_bias
+    """Over `G | C`, a note on beat 1 or 3 leans to the chord's tones by the chord gravity, on beat 2 or 4 by the
+    tonic gravity, between beats not at all; from bar 2 on, C's tones are pulled, not G's (both of `Biases`)."""
+    from melodia.lm.draw import chord_bias
+    from melodia.lm.sampler import Biases
     from melodia.score import ChordSymbol
+
+    chord, tonic = Biases().chord_gravity, Biases().tonic_gravity
 
     bias = chord_bias(INFILL, None, [ChordSymbol(0, "G"), ChordSymbol(1920, "C")])
     vocab, state = INFILL.vocab, INFILL.new_state()
@@ -214,5 +217,5 @@ def test_chords_pull_harder_on_strong_beats_than_on_the_other_beats() -> None:
             pulls.append((round(float(bias(state)[g_tone]), 4), round(float(bias(state)[c_tone]), 4)))
             state.position = -1  # only the bias is read here, not a tune
         state.advance(vocab.id("Bar", 0))
-    assert pulls[:4] == [(CHORD_GRAVITY, 0), (TONIC_GRAVITY, 0), (0, 0), (CHORD_GRAVITY, 0)]
-    assert pulls[4:] == [(0, CHORD_GRAVITY), (0, TONIC_GRAVITY), (0, 0), (0, CHORD_GRAVITY)]
+    assert pulls[:4] == [(chord, 0), (tonic, 0), (0, 0), (chord, 0)]
+    assert pulls[4:] == [(0, chord), (0, tonic), (0, 0), (0, chord)]

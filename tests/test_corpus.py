@@ -1,5 +1,5 @@
 """Corpus recipes, the incremental parallel build, and augmentation over the cache (through a
-small dataset kept here: training itself streams with `melodia.train.EpochStreams`)."""
+small dataset kept here: training itself streams with `melodia.lm.train.EpochStreams`)."""
 
 from __future__ import annotations
 

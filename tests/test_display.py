@@ -1,4 +1,4 @@
-"""Notebook helpers (melodia/display.py): HTML summary, piano rolls, the audio player, notation."""
+"""Notebook helpers (melodia/media/display.py): HTML summary, piano rolls, the audio player, notation."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import io
 
 import numpy as np
 
-from melodia.display import (
+from melodia.io import read_score
+from melodia.media.display import (
     INK,
     LEFT_MARGIN,
     MIN_PITCHES,
@@ -17,7 +18,6 @@ from melodia.display import (
     show_pianoroll,
     summary_html,
 )
-from melodia.io import read_score
 from melodia.resources import example_path
 from melodia.score import Note, Score, Track
 
@@ -88,7 +88,7 @@ def test_score_svg_engraves_every_note() -> None:
 def test_a_long_piece_is_squeezed_into_a_bounded_picture() -> None:
     import matplotlib.image
 
-    from melodia.display import MAX_WIDTH
+    from melodia.media.display import MAX_WIDTH
 
     score = Score([Track("T", 0, False, [Note(60, 80, 0, 480), Note(62, 80, 200_000 * 480, 480)])])
     image = matplotlib.image.imread(io.BytesIO(pianoroll_png(score)), format="png")

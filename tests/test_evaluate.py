@@ -1,4 +1,4 @@
-"""Evaluation (melodia/evaluate.py): likelihood of files and corpus splits, the transposition average."""
+"""Evaluation (melodia/lm/evaluate.py): likelihood of files and corpus splits, the transposition average."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from helpers import cli, tiny_config
 
 from melodia import Note, Score, Track
 from melodia.corpus.reader import Corpus
-from melodia.evaluate import evaluate_inputs
-from melodia.modelfile import load_model
-from melodia.train import train
+from melodia.lm.evaluate import evaluate
+from melodia.lm.modelfile import load_model
+from melodia.lm.train import train
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def tiny_model(tiny_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
 
 def test_evaluate_files_equals_corpus_split(tiny_cache: Path, tiny_model: Path) -> None:
     path = tiny_model
-    report = evaluate_inputs(path, ["corpus:tiny:train"], baseline=True)
+    report = evaluate(path, ["corpus:tiny:train"], baseline=True)
     total = report["total"]
     assert total["nll"] > 0 and total["tokens"] > 0
     assert total["nats_per_token"] == pytest.approx(total["nll"] / total["tokens"])
@@ -44,7 +44,7 @@ def test_evaluate_files_equals_corpus_split(tiny_cache: Path, tiny_model: Path) 
 
 
 def test_transposition_average_is_a_proper_mixture(tiny_cache: Path, tiny_model: Path) -> None:
-    from melodia.evaluate import model_nll, transposition_average_nll
+    from melodia.lm.evaluate import model_nll, transposition_average_nll
 
     model, tokenizer, _ = load_model(tiny_model)
     pieces = [Corpus.open("tiny").piece_tokens(p).astype(np.int64) for p in Corpus.open("tiny").split("train")[:3]]
@@ -67,8 +67,8 @@ def test_the_baseline_says_it_is_fitted_and_keeps_its_order_for_next_time(tiny_c
     train(tiny_config("epochs=1"), path, progress_bar=False)
     shutil.rmtree(tiny_cache / "ngram", ignore_errors=True)
     said: list[str] = []
-    first = evaluate_inputs(path, [str(DATA / "waltz_3_4.mid")], baseline=True, say=said.append)
-    again = evaluate_inputs(path, [str(DATA / "waltz_3_4.mid")], baseline=True, say=said.append)
+    first = evaluate(path, [str(DATA / "waltz_3_4.mid")], baseline=True, say=said.append)
+    again = evaluate(path, [str(DATA / "waltz_3_4.mid")], baseline=True, say=said.append)
     assert len(said) == 2 and "to choose the order" in said[0] and "the order chosen before" in said[1]
     assert f"fitting the {first['baseline']['order']}-gram baseline on corpus tiny's train split" in said[1]
     assert len(list((tiny_cache / "ngram").glob("tiny-*.json"))) == 1
@@ -76,7 +76,7 @@ def test_the_baseline_says_it_is_fitted_and_keeps_its_order_for_next_time(tiny_c
 
 
 def test_the_mixture_weighs_components_by_the_piece_so_far() -> None:
-    from melodia.evaluate import mixture_nll
+    from melodia.lm.evaluate import mixture_nll
 
     half, quarter = math.log(0.5), math.log(0.25)
     rows = np.array([[half] * 4, [quarter, quarter, -np.inf, -np.inf]])  # the second leaves the range at token 3
@@ -95,8 +95,8 @@ def test_the_mixture_weighs_components_by_the_piece_so_far() -> None:
 
 
 def test_forgetting_and_the_ngram_keep_the_mixture_a_proper_distribution(tiny_cache: Path, tiny_model: Path) -> None:
-    from melodia.evaluate import transposition_average_nll
-    from melodia.ngram import KneserNey
+    from melodia.lm.evaluate import transposition_average_nll
+    from melodia.lm.ngram import KneserNey
 
     model, tokenizer, _ = load_model(tiny_model)
     corpus = Corpus.open("tiny")
@@ -121,17 +121,17 @@ def test_forgetting_and_the_ngram_keep_the_mixture_a_proper_distribution(tiny_ca
 
 
 def test_the_ngram_weight_mixes_the_baseline_into_the_model(tiny_cache: Path, tiny_model: Path) -> None:
-    from melodia.evaluate import EvaluateError
+    from melodia.lm.evaluate import EvaluateError
 
     inputs = [str(DATA / "waltz_3_4.mid"), str(DATA / "jig_6_8.mid")]
-    alone = evaluate_inputs(tiny_model, inputs)
-    mixed = evaluate_inputs(tiny_model, inputs, baseline=True, ngram_weight=0.2)
+    alone = evaluate(tiny_model, inputs)
+    mixed = evaluate(tiny_model, inputs, baseline=True, ngram_weight=0.2)
     assert mixed["ngram_weight"] == 0.2
     # tempering 1, no forgetting: each piece's probability is 0.8 p_model + 0.2 p_ngram
     for model_piece, ngram_piece, piece in zip(alone["pieces"], mixed["baseline"]["pieces"], mixed["pieces"]):
         assert piece["nll"] == pytest.approx(-np.logaddexp(math.log(0.8) - model_piece["nll"],
                                                            math.log(0.2) - ngram_piece["nll"]))
     with pytest.raises(EvaluateError, match=r"forgetting 0\.0: expected a number above 0, at most 1"):
-        evaluate_inputs(tiny_model, inputs, forgetting=0.0)
+        evaluate(tiny_model, inputs, forgetting=0.0)
     with pytest.raises(EvaluateError, match=r"n-gram weight 1\.0"):
-        evaluate_inputs(tiny_model, inputs, ngram_weight=1.0)
+        evaluate(tiny_model, inputs, ngram_weight=1.0)

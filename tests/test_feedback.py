@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from melodia.cli import main
-from melodia.feedback import FeedbackError, Mark, kept_names, mark_discarded, mark_kept, marks, rate
+from melodia.apps.cli import main
+from melodia.feedback import FeedbackError, Mark, discard, keep, kept_names, marks, rate
 
 
 def _folder(tmp_path: Path, names: list[str]) -> Path:
@@ -26,8 +26,8 @@ def _folder(tmp_path: Path, names: list[str]) -> Path:
 
 def test_keep_discard_and_rate_change_only_their_marks(tmp_path: Path) -> None:
     folder = _folder(tmp_path, ["001.mid", "002.mid", "003.mid", "004.mid"])
-    mark_kept(folder / "001.mid")
-    mark_discarded(folder / "002.mid")
+    keep(folder / "001.mid")
+    discard(folder / "002.mid")
     rate(folder / "003.mid", 4)
     rate(folder / "001.mid", 5)
     manifest = json.loads((folder / "manifest.json").read_text())
@@ -42,9 +42,9 @@ def test_keep_discard_and_rate_change_only_their_marks(tmp_path: Path) -> None:
 
 def test_dropping_a_keep_mark_takes_it_off_rather_than_discarding(tmp_path: Path) -> None:
     folder = _folder(tmp_path, ["001.mid", "002.mid"])
-    mark_kept(folder / "001.mid")
-    mark_kept(folder / "001.mid", keep=False)  # melodia keep --drop
-    mark_discarded(folder / "002.mid")
+    keep(folder / "001.mid")
+    keep(folder / "001.mid", drop=True)  # melodia keep --drop
+    discard(folder / "002.mid")
     assert json.loads((folder / "manifest.json").read_text())["outputs"][0] == {"file": "001.mid", "notes": 10}
     assert marks(folder) == [Mark(folder / "002.mid", False, None)]  # only the discard teaches "disliked"
 
@@ -60,8 +60,8 @@ def test_discard_adds_an_entry_to_a_folder_collected_by_hand(tmp_path: Path) -> 
     folder = _folder(tmp_path, ["a.mid"])
     (folder / "manifest.json").unlink()
     with pytest.raises(FeedbackError, match=r"no manifest lists it.*melodia discard.*pass --add"):
-        mark_discarded(folder / "a.mid", add=False)
-    mark_discarded(folder / "a.mid")
+        discard(folder / "a.mid", add=False)
+    discard(folder / "a.mid")
     assert json.loads((folder / "manifest.json").read_text()) == {"outputs": [{"file": "a.mid", "keep": False}]}
     (tmp_path / "elsewhere").mkdir()
     with pytest.raises(FeedbackError, match=r"elsewhere: no manifest\.json here"):
@@ -79,3 +79,24 @@ def test_discard_and_rate_commands(tmp_path: Path, capsys: pytest.CaptureFixture
     assert error.count("\n") == 1 and "rating 'nine'; a rating is a whole number from 1 (worst) to 5" in error
     assert main(["discard", str(folder / "missing.mid")]) == 1
     assert "missing.mid: no such file to discard" in capsys.readouterr().err
+
+
+def test_one_manifest_reader_for_marks_the_studio_and_generate(tmp_path: Path) -> None:
+    """Marks, the studio and `generate` read a manifest through `melodia.manifest` alone: the fields it does not
+    know are written back as they were, and a damaged one is refused alike (marks used to skip entries that were
+    not {"file": ...} objects, where the studio refused them)."""
+    from melodia.apps.studio_session import StudioError, read_kept
+    from melodia.manifest import Manifest
+
+    folder = _folder(tmp_path, ["001.mid"])
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "made_by": "a tool of mine"}))
+    keep(folder / "001.mid")
+    again = Manifest.read(folder / "manifest.json")
+    assert again.extra == {"made_by": "a tool of mine"} and again.settings == {"seed": "D4"}
+    assert again.entries("001.mid") == [{"file": "001.mid", "notes": 10, "keep": True}]
+    (folder / "manifest.json").write_text(json.dumps({"outputs": [3]}))
+    with pytest.raises(FeedbackError, match="not a manifest of melodies"):
+        marks(folder)
+    with pytest.raises(StudioError, match="not a manifest of melodies"):
+        read_kept(folder)

@@ -10,10 +10,11 @@ import pytest
 import torch
 from conftest import DATA, MUSIC21, REAL_MIDI
 
-from melodia.batch import load_job, run_job
-from melodia.cli import main
-from melodia.feedback import FeedbackError, kept_files, kept_names, mark_kept
-from melodia.finetune import (
+from melodia.apps.batch import load_job, run_batch
+from melodia.apps.cli import main
+from melodia.feedback import FeedbackError, keep, kept_files, kept_names
+from melodia.io.music21 import abc_tunes
+from melodia.lm.finetune import (
     FinetuneError,
     continuation,
     finetune,
@@ -24,11 +25,10 @@ from melodia.finetune import (
     opening,
     summary,
 )
-from melodia.generation import Constraints, generate, write_outputs
-from melodia.io.music21 import abc_tunes
-from melodia.modelfile import load_model
+from melodia.lm.generation import Constraints, generate, write_outputs
+from melodia.lm.modelfile import load_model
+from melodia.lm.train import TrainError
 from melodia.resources import default_model_path
-from melodia.train import TrainError
 
 ESSEN = MUSIC21 / "corpus" / "essenFolksong"
 FEW_STEPS = ["epochs=2", "max_steps=3"]
@@ -202,11 +202,11 @@ def test_keep_in_a_batch_manifest_survives_running_the_job_again(tmp_path: Path)
     job_file = tmp_path / "job.toml"
     job_file.write_text('seeds = ["D4 E4 F#4 key=D"]\ncount = 2\nbars = 2\n')
     job = load_job(job_file)
-    run_job(job, progress=False)
-    mark_kept(job.output / "01-t1-plain-002.mid")
+    run_batch(job, progress=False)
+    keep(job.output / "01-t1-plain-002.mid")
     table = (job.output / "manifest.csv").read_text().splitlines()
     assert table[0].endswith(",keep") and table[1].endswith(",") and table[2].endswith(",True")
-    again = run_job(job, progress=False)
+    again = run_batch(job, progress=False)
     assert again.made == 0 and kept_files(job.output) == [job.output / "01-t1-plain-002.mid"]
     assert (job.output / "manifest.csv").read_text().splitlines() == table
 
@@ -215,9 +215,9 @@ def test_keep_in_a_folder_collected_by_hand(tmp_path: Path) -> None:
     hand = tmp_path / "liked"
     hand.mkdir()
     (hand / "tune.mid").write_bytes((DATA / "jig_6_8.mid").read_bytes())
-    assert mark_kept(hand / "tune.mid") == [hand / "manifest.json"]
+    assert keep(hand / "tune.mid") == [hand / "manifest.json"]
     assert kept_files(hand) == [hand / "tune.mid"]
     with pytest.raises(FeedbackError, match=r"no manifest\.json"):
         kept_files(tmp_path)
     with pytest.raises(FeedbackError, match="no such file"):
-        mark_kept(hand / "missing.mid")
+        keep(hand / "missing.mid")

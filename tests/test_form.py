@@ -1,4 +1,4 @@
-"""Form (melodia/form.py): the plan of a tune, and its returns and cadences counted over a batch of the shipped
+"""Form (melodia/lm/form.py): the plan of a tune, and its returns and cadences counted over a batch of the shipped
 model's melodies."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from helpers import README_SEED, shipped
 
-from melodia.form import FormError, plan_form
-from melodia.generation import Constraints, generate
+from melodia.lm.form import FormError, plan_form
+from melodia.lm.generation import Constraints, generate
 from melodia.metrics import key_agreement, phrase_parallelism, repetition, tonic_ending
 from melodia.score import Score
 
@@ -73,7 +73,7 @@ def _state_before_last_pitch(tokenizer: object, score: Score) -> object:
 def test_fresh_bar_keeps_a_bar_from_being_the_bar_before_or_the_bar_a_repeat_goes_back_to() -> None:
     from helpers import MELODY, line
 
-    from melodia.form import FormPlan, FreshBar, Phrase
+    from melodia.lm.form import FormPlan, FreshBar, Phrase
 
     pitch = MELODY.vocab.ranges["Pitch"][0] - MELODY.config.pitch_range[0]
     plain = FormPlan("A", 2, (Phrase("A", 1, 2, (), "full"),))
@@ -95,8 +95,8 @@ def test_fresh_bar_keeps_a_bar_from_being_the_bar_before_or_the_bar_a_repeat_goe
 
 @pytest.mark.parametrize("kind", ["waltz", "air"])
 def test_no_bar_is_heard_twice_in_a_row_and_no_pitch_five_times_across_a_repeat(kind: str) -> None:
+    from melodia.lm.tunes import write_tunes
     from melodia.metrics import tunes as measures
-    from melodia.tunes import write_tunes
 
     tunes = write_tunes(shipped(), "B4/2 A4/4 key=G meter=3/4", kind, count=6, random_seed=5)
     assert [measures.repeated_bar_rate(t.played) for t in tunes] == [0.0] * 6
@@ -106,7 +106,7 @@ def test_no_bar_is_heard_twice_in_a_row_and_no_pitch_five_times_across_a_repeat(
 def test_seam_keeps_the_first_note_drawn_within_a_fifth_of_the_note_before() -> None:
     from helpers import MELODY, line
 
-    from melodia.form import FormPlan, Phrase, Seam
+    from melodia.lm.form import FormPlan, Phrase, Seam
 
     pitch = MELODY.vocab.ranges["Pitch"][0] - MELODY.config.pitch_range[0]
     state = _state_before_last_pitch(MELODY, line([60, 62, 64, 65, 72]))  # about to draw after F4

@@ -1,4 +1,4 @@
-"""Generation (melodia/generation.py): constraints on every output, the seed's key, seeds from files, refusals,
+"""Generation (melodia/lm/generation.py): constraints on every output, the seed's key, seeds from files, refusals,
 the Python API; with small untrained models and the shipped one."""
 
 from __future__ import annotations
@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 from helpers import MELODY, README_SEED, shipped, untrained
 
-from melodia.form import FormError
-from melodia.generation import SCALES, Constraints, GenerateError, generate, seed_key
 from melodia.io import read_score
+from melodia.lm.form import FormError
+from melodia.lm.generation import Constraints, GenerateError, generate, seed_key
+from melodia.lm.sampler import SamplingConfig
 from melodia.metrics import key_agreement, tonic_ending
-from melodia.sampler import SamplingConfig
 from melodia.score import Score
 from melodia.seed import parse_seed
+from melodia.theory.key import SCALES
 
 
 def test_constraints_hold_on_every_output() -> None:
@@ -57,7 +58,7 @@ def test_end_on_tonic_meter_and_note_count() -> None:
 def test_seed_from_abc_file_track_and_bars(tmp_path: Path) -> None:
     from conftest import DATA
 
-    from melodia.generation import SeedFile, read_seed
+    from melodia.lm.generation import SeedFile, read_seed
 
     abc, _ = read_seed("X:1\nM:6/8\nL:1/8\nK:D\nA|d2e fef|g2f e2d|\n")
     assert str(abc.time_signatures[0]) == "6/8" and abc.note_count == 10
@@ -88,7 +89,7 @@ def test_beam_search_and_instrument_range() -> None:
 
 
 def test_a_seed_that_leaves_nothing_to_generate_is_refused() -> None:
-    from melodia.generation import GenerateError
+    from melodia.lm.generation import GenerateError
 
     model = untrained(MELODY)
     with pytest.raises(GenerateError, match=r"already fills 9 bars; ask for more bars than that \(13, say\)"):
@@ -214,7 +215,7 @@ def test_a_seed_key_and_a_different_key_asked_for_are_refused() -> None:
 def test_the_manifest_estimated_key_is_the_key_that_key_agreement_hears(tmp_path: Path) -> None:
     import json
 
-    from melodia.generation import write_outputs
+    from melodia.lm.generation import write_outputs
 
     score = parse_seed("A3/2 F4/2 A3/4 D5/2 E5/2 B3/2 key=Am")[0]  # A minor to Aarden-Essen, A major to Krumhansl
     write_outputs([score], tmp_path, {})
@@ -240,11 +241,11 @@ def test_a_length_past_the_longest_is_refused_at_once() -> None:
 
 
 def test_giving_up_names_the_constraint_that_failed(monkeypatch: pytest.MonkeyPatch) -> None:
-    import melodia.generation as generation
+    import melodia.lm.draw as draw
 
     # without its form's final cadence and with no redraw, a tune can end off the tonic: that is what is named
-    monkeypatch.setattr(generation, "_form_rules", lambda *args: [])
-    monkeypatch.setattr(generation, "RETRIES", 0)
+    monkeypatch.setattr(draw, "_form_rules", lambda *args: [])
+    monkeypatch.setattr(draw, "RETRIES", 0)
     with pytest.raises(GenerateError) as raised:
         generate(shipped(), "D4 E4 F#4 G4 key=D", 4, Constraints(bars=4, end_on_tonic=True), random_seed=0)
     message = str(raised.value)
@@ -253,3 +254,31 @@ def test_giving_up_names_the_constraint_that_failed(monkeypatch: pytest.MonkeyPa
     with pytest.raises(GenerateError, match=r"ending off the tonic\); loosen the pitch range or the largest leap, or"):
         generate(shipped(), "D4 E4 F#4 G4 key=D", 4, Constraints(bars=4, end_on_tonic=True, pitch_range=(55, 86),
                                                                  max_leap=7), random_seed=0)
+
+
+def test_a_dance_tune_asked_a_steady_density_leans_to_its_running_note() -> None:
+    """`density="8"` in a strict 4/4 metre (a reel) leans every note towards an eighth, `"6"` in 6/8 (a jig) too,
+    by `Biases.running_pull` on that Duration alone; a density that changes, or a free metre, asks no running
+    note. Drawn, reels keep more of their notes in eighths with the lean than without it."""
+    from melodia.lm.draw import running_steps
+    from melodia.lm.sampler import Biases
+    from melodia.tokenizers.rules import RunningBias
+
+    model, tokenizer = shipped()
+    reel, jig = parse_seed("D4/8 F#4/8 A4/8 F#4/8 D5/8 A4/8 F#4/8 A4/8")[0], parse_seed("D4/8 F#4/8 A4/8 meter=6/8")[0]
+    eighth = tokenizer.config.steps_per_quarter // 2
+    assert running_steps(tokenizer, reel, Constraints(density="8", metre="strict")) == eighth
+    assert running_steps(tokenizer, jig, Constraints(density="6", metre="strict")) == eighth
+    assert running_steps(tokenizer, reel, Constraints(density="2,4,4,8", metre="strict")) is None
+    assert running_steps(tokenizer, reel, Constraints(density="8")) is None
+    lean = RunningBias(tokenizer, None, eighth, 1.5)(tokenizer.new_state())
+    assert lean.sum() == 1.5 and lean[tokenizer.vocab.id("Duration", 0) + eighth - 1] == 1.5
+
+    def eighths(pull: float) -> float:
+        asked = Constraints(bars=8, density="8", metre="strict", key="D")
+        melodies = generate((model, tokenizer), reel, 8, asked, SamplingConfig(biases=Biases(running_pull=pull)),
+                            random_seed=3)
+        notes = [n for melody in melodies for n in melody.notes[8:]]
+        return sum(n.duration_tick == 240 for n in notes) / len(notes)
+
+    assert eighths(1.0) > eighths(0.0)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import melodia
-from melodia.cli import main
+from melodia.apps.cli import main
 from melodia.harmony import HarmonyError, harmonize, melody_grid
 from melodia.harmony.data import chorale_score, voice_grid
 from melodia.harmony.voiceleading import (
@@ -41,7 +41,7 @@ SIX_EIGHT_TUNE = ("D4/8 F#4/8 A4/8 D5/4 A4/8 B4/4 A4/8 F#4/4 D4/8 E4/8 F#4/8 G4/
 
 @pytest.fixture(scope="module")
 def folk_tune() -> Score:
-    from melodia.generation import Constraints
+    from melodia.lm.generation import Constraints
 
     return melodia.generate("default", "G4 A4 B4 key=G", 1, Constraints(bars=16), random_seed=3)[0]
 
@@ -79,7 +79,8 @@ def test_held_out_bach_sopranos_get_bach_like_chords() -> None:
     from melodia.harmony import load
     from melodia.harmony.data import chorale_files, read_chorale, split_of
     from melodia.harmony.evaluate import soprano_only
-    from melodia.harmony.sampling import Sampling, harmonize_grid
+    from melodia.harmony.grid import harmonize_grid
+    from melodia.harmony.sampling import Sampling
 
     agreements = []
     for name in ("bwv136.6", "bwv180.7", "bwv227.11"):  # held out: not in training
@@ -96,13 +97,14 @@ def test_most_likely_repeats_and_seeds_vary(folk_tune: Score) -> None:
         return [(n.pitch, n.onset_tick) for t in score.tracks[1:] for n in t.notes]
 
     assert lower(harmonize(folk_tune, most_likely=True)) == lower(harmonize(folk_tune, most_likely=True))
-    assert lower(harmonize(folk_tune, seed=1)) == lower(harmonize(folk_tune, seed=1))
-    assert lower(harmonize(folk_tune, seed=1, temperature=1.0)) != lower(harmonize(folk_tune, seed=2, temperature=1.0))
+    assert lower(harmonize(folk_tune, random_seed=1)) == lower(harmonize(folk_tune, random_seed=1))
+    warm = {"temperature": 1.0}
+    assert lower(harmonize(folk_tune, random_seed=1, **warm)) != lower(harmonize(folk_tune, random_seed=2, **warm))
 
 
 def test_consensus_keeps_the_candidate_whose_chords_the_others_share() -> None:
     from melodia.harmony.data import Chorale
-    from melodia.harmony.sampling import _best, consensus
+    from melodia.harmony.sampling import best_draw, consensus
 
     steps = 4  # two quarter beats
     soprano = np.array([72, 72, 74, 74])
@@ -116,8 +118,8 @@ def test_consensus_keeps_the_candidate_whose_chords_the_others_share() -> None:
     struck = np.array([[[False, True, True, True], [False] * 4] * 2] * 3)
     assert np.allclose(consensus(lower, melody), [0.0, 0.5, 0.5])  # the mean over the other two
     score = np.array([0.0, -2.0, -1.0])  # the first is the likeliest, the third the likelier of the others
-    assert _best(lower, struck, melody, score, "likeliest") == 0
-    assert _best(lower, struck, melody, score, "consensus") == 2
+    assert best_draw(lower, struck, melody, score, "likeliest") == 0
+    assert best_draw(lower, struck, melody, score, "consensus") == 2
 
 
 def test_draws_vote_on_each_beats_chord() -> None:
@@ -235,7 +237,7 @@ def test_bad_input_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 
 
 def test_chorale_style_in_a_batch_job(tmp_path: Path) -> None:
-    from melodia.batch import load_job, run_job
+    from melodia.apps.batch import load_job, run_batch
     from melodia.style import load_style
 
     if not hasattr(load_style("choir-hymn"), "harmonizer"):
@@ -243,7 +245,7 @@ def test_chorale_style_in_a_batch_job(tmp_path: Path) -> None:
     job_file = tmp_path / "job.toml"
     job_file.write_text('seeds = ["G4 A4 B4 key=G"]\ntemperatures = [0.8]\nstyles = ["chorale"]\ncount = 1\n'
                         'bars = 4\nmodel = "default"\noutput = "out"\nrandom_seed = 0\nworkers = 1\n', encoding="utf-8")
-    report = run_job(load_job(job_file), progress=False)
+    report = run_batch(load_job(job_file), progress=False)
     assert not report.failed
     written = [read_score(path) for path in sorted((tmp_path / "out").rglob("*.mid"))]
     assert len(written) == 1 and [t.name for t in written[0].tracks] == ["Soprano", "Alto", "Tenor", "Bass"]
@@ -289,15 +291,16 @@ def test_an_ensemble_file_runs_in_numpy_as_its_torch_mixture_does(tmp_path: Path
     from melodia.harmony.config import HarmonizerConfig
     from melodia.harmony.data import chorale_files, read_chorale
     from melodia.harmony.evaluate import soprano_only
+    from melodia.harmony.grid import harmonize_grid
     from melodia.harmony.inference import HarmonizerEnsemble, load_numpy_harmonizer
     from melodia.harmony.model import HarmonizerMix, load_harmonizer
-    from melodia.harmony.sampling import Sampling, harmonize_grid
+    from melodia.harmony.sampling import Sampling
     from melodia.harmony.train import HarmonizerTraining, train_ensemble
 
     chorales = [c for c in (read_chorale(p) for p in chorale_files()[:8]) if c is not None]
     tiny = HarmonizerTraining(HarmonizerConfig(pitch_size=8, feature_size=4, encoder_size=16, decoder_size=24,
                                                head_size=16), epochs=2, batch_size=4, learning_rate=0.05,
-                              members=({"seed": 1, "key_features": True}, {"seed": 2, "decoder_size": 20,
+                              members=({"random_seed": 1, "key_features": True}, {"random_seed": 2, "decoder_size": 20,
                                                                             "chord_head": True}))
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -421,10 +424,10 @@ def test_given_chords_are_the_harmony(tmp_path: Path) -> None:
     import warnings
 
     from melodia.errors import MelodiaWarning
+    from melodia.harmony.chords import from_progression
     from melodia.metrics.classical import given_chord_share
     from melodia.score import ChordSymbol
     from melodia.style import stylize
-    from melodia.style.harmony import from_progression
 
     tune, _ = folk("Auld Lang Syne (4/4, pickup)")
     chords = "G | G D | G | C | G | G D7 | Em | C D | G"

@@ -1,4 +1,4 @@
-"""Infilling (melodia/infill.py and the fill-in-the-middle grammar of tokenizers/metrical.py): sequences that
+"""Infilling (melodia/lm/infill.py and the fill-in-the-middle grammar of tokenizers/metrical.py): sequences that
 decode to the tune, 1,000 infills that fit their gaps and keep every other note, refusals, and the command."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import pytest
 from conftest import DATA, REAL_MIDI
 from helpers import MELODY, cli, tiny_config
 
-from melodia.infill import BarSpan, InfillError, infill
 from melodia.io import read_score
-from melodia.model import MelodyLM, ModelConfig
+from melodia.lm.infill import BarSpan, InfillError, infill
+from melodia.lm.model import MelodyLM, ModelConfig
 from melodia.score import Note, Score, TimeSignature, Track
 from melodia.tokenizers import EOS, tokenizer_from_config
 from melodia.tokenizers.metrical import fill_layout, fill_prompt
@@ -26,7 +26,7 @@ CONTROLS = {"chord": None, "density": None, "register": None, "fill": None}
 def untrained_infill(seed: int = 0) -> MelodyLM:
     import torch
 
-    from melodia.controls import control_values
+    from melodia.lm.controls import control_values
 
     torch.manual_seed(seed)
     return MelodyLM(ModelConfig(len(INFILL), 32, 48, 2, conditions=control_values(list(CONTROLS))))
@@ -99,8 +99,8 @@ def test_a_thousand_infills_fit_their_gaps_and_keep_every_other_note() -> None:
 
 
 def test_500_melodies_over_chords_with_controls_decode_and_fit() -> None:
-    from melodia.constraints import Constraints
-    from melodia.generation import generate
+    from melodia.lm.constraints import Constraints
+    from melodia.lm.generation import generate
     from melodia.metrics import bar_note_counts
 
     model = untrained_infill(2)
@@ -158,7 +158,7 @@ def test_trained_infill_model_from_the_command_line(tiny_cache: Path, tmp_path: 
     import shutil
 
     from melodia.corpus import build_corpus, find_recipe
-    from melodia.train import TrainError, train
+    from melodia.lm.train import TrainError, train
 
     with pytest.raises(TrainError, match=r"infill = 1.0: fill-in-the-middle needs a corpus of melodies"):
         train(tiny_config("infill=1.0"), tmp_path / "no.safetensors", progress_bar=False)

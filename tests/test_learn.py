@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from helpers import MELODY, line, untrained
 
-from melodia.cli import main
-from melodia.feedback import mark_discarded, mark_kept
+from melodia.apps.cli import main
+from melodia.feedback import discard, keep
 from melodia.io.midi import write_midi
-from melodia.learn import LearnError, LearnSettings, learn, marked_melodies, preference_pairs
-from melodia.modelfile import load_model, save_model
+from melodia.lm.learn import LearnError, LearnSettings, learn, marked_melodies, preference_pairs
+from melodia.lm.modelfile import load_model, save_model
+from melodia.lm.taste import TasteModel, features
 from melodia.score import Score
-from melodia.taste import TasteModel, features
 
 STEPWISE = [[60, 62, 64, 65, 67, 65, 64, 62], [67, 65, 64, 62, 60, 62, 64, 65], [62, 64, 65, 67, 69, 67, 65, 64]]
 LEAPING = [[60, 67, 60, 72, 64, 55, 69, 60], [72, 60, 67, 55, 71, 62, 74, 59], [55, 67, 57, 72, 60, 65, 53, 70]]
@@ -27,7 +27,7 @@ def _marked_folder(folder: Path, kept: list[Score], discarded: list[Score]) -> P
     for number, melody in enumerate([*kept, *discarded], start=1):
         path = folder / f"{number:03d}.mid"
         write_midi(melody, path)
-        (mark_kept if number <= len(kept) else mark_discarded)(path)
+        (keep if number <= len(kept) else discard)(path)
     return folder
 
 
@@ -38,7 +38,7 @@ def tiny_model(tmp_path: Path) -> Path:
 
 def _margin(model_path: Path, folder: Path) -> float:
     """Mean log-likelihood (nats) of the kept melodies minus that of the discarded ones."""
-    from melodia.evaluate import model_nll
+    from melodia.lm.evaluate import model_nll
 
     model, tokenizer, _ = load_model(model_path)
     melodies = marked_melodies(tokenizer, [folder])
@@ -81,8 +81,8 @@ def test_the_taste_model_learns_stepwise_from_real_tunes() -> None:
 
 
 def test_the_default_model_learns_into_a_small_file_that_generates(tmp_path: Path) -> None:
-    from melodia.generation import generate
-    from melodia.studio_session import StudioSettings
+    from melodia.apps.studio_session import StudioSettings
+    from melodia.lm.generation import generate
 
     settings = StudioSettings(count=4, bars=4)
     melodies = generate("default", settings.seed, 4, settings.constraints(), random_seed=3)

@@ -1,11 +1,11 @@
-"""The language model (melodia/model.py): shapes, tied weights, the cells it accepts."""
+"""The language model (melodia/lm/model.py): shapes, tied weights, the cells it accepts."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from melodia.model import MelodyLM, ModelConfig, ModelConfigError
+from melodia.lm.model import MelodyLM, ModelConfig, ModelConfigError
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])

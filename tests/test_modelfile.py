@@ -1,4 +1,4 @@
-"""Model files (melodia/modelfile.py): everything a model needs in one file, hostile and damaged files refused."""
+"""Model files (melodia/lm/modelfile.py): everything a model needs in one file, hostile and damaged files refused."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from conftest import DATA
 from helpers import cli, tiny_config
 
 from melodia.corpus.reader import Corpus
-from melodia.modelfile import ModelFileError, load_model, save_model
-from melodia.train import train
+from melodia.lm.modelfile import ModelFileError, load_model, save_model
+from melodia.lm.train import train
 
 
 def test_model_file_holds_everything_needed(tiny_cache: Path, tmp_path: Path) -> None:
@@ -71,7 +71,7 @@ def test_truncated_and_foreign_model_files(tiny_cache: Path, tmp_path: Path) -> 
 
 
 def test_default_names_the_shipped_model_everywhere(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from melodia.cli import main
+    from melodia.apps.cli import main
     from melodia.resources import default_model_path
 
     shipped = load_model(default_model_path())

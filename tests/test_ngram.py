@@ -1,11 +1,11 @@
-"""The n-gram baseline (melodia/ngram.py)."""
+"""The n-gram baseline (melodia/lm/ngram.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from melodia.ngram import KneserNey, choose_order
+from melodia.lm.ngram import KneserNey, choose_order
 
 
 def test_ngram_is_a_distribution_and_prefers_its_data() -> None:

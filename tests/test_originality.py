@@ -1,11 +1,11 @@
-"""The originality check (melodia/originality.py): the longest run a piece shares with a reference."""
+"""The originality check (melodia/metrics/originality.py): the longest run a piece shares with a reference."""
 
 from __future__ import annotations
 
 import numpy as np
 from helpers import line
 
-from melodia.originality import ReferenceIndex, share_with_runs
+from melodia.metrics.originality import ReferenceIndex, share_with_runs
 
 
 def test_originality_finds_a_planted_transposed_run() -> None:

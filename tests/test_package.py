@@ -62,9 +62,19 @@ def test_the_wheel_installs_and_every_main_command_works_outside_the_checkout(tm
 def test_the_top_level_functions_keep_their_own_signatures_and_import_torch_only_when_used() -> None:
     code = ("import inspect, sys, melodia\n"
             "assert 'torch' not in sys.modules\n"
-            "from melodia.generation import generate\n"
+            "from melodia.lm.generation import generate\n"
             "from melodia.harmony import harmonize\n"
             "assert inspect.signature(melodia.generate) == inspect.signature(generate)\n"
-            "assert melodia.harmonize is harmonize and melodia.Constraints.__module__ == 'melodia.constraints'\n"
+            "assert melodia.harmonize is harmonize and melodia.Constraints.__module__ == 'melodia.lm.constraints'\n"
             "assert 'constraints' in inspect.signature(melodia.generate).parameters\n")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_every_package_of_melodia_is_in_the_wheel() -> None:
+    """pyproject.toml lists the packages the wheel holds: one left out installs a melodia that cannot import it
+    (melodia.analysis, then melodia.apps, did so when they were made)."""
+    from melodia.settings import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    packages = {".".join(init.parent.relative_to(ROOT).parts) for init in (ROOT / "melodia").rglob("__init__.py")}
+    assert packages <= listed, sorted(packages - listed)

@@ -11,7 +11,7 @@ import pytest
 
 from melodia.errors import WriteError
 from melodia.io import read_score
-from melodia.play import Player, PlayError, find_player, has_audio_output, music_files, play, scratch_folder
+from melodia.media.play import Player, PlayError, find_player, has_audio_output, music_files, play, scratch_folder
 
 DATA = Path(__file__).resolve().parent / "data"
 RECORDER = """import sys
@@ -109,7 +109,7 @@ def test_a_failing_player_falls_back_to_a_wav(tunes: Path, tmp_path: Path, scrat
 
 def test_a_missing_player_is_one_warning_and_the_usual_choice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MELODIA_PLAYER", "no-such-player-here --flag")
-    monkeypatch.setattr("melodia.play.has_audio_output", lambda: False)
+    monkeypatch.setattr("melodia.media.play.has_audio_output", lambda: False)
     with pytest.warns(UserWarning, match="MELODIA_PLAYER='no-such-player-here --flag': no such program") as caught:
         assert find_player() is None
     assert len(caught) == 1
@@ -128,7 +128,7 @@ def test_the_player_is_chosen_by_the_audio_output(tmp_path: Path, monkeypatch: p
     monkeypatch.delenv("MELODIA_PLAYER", raising=False)
     monkeypatch.delenv("PULSE_SERVER", raising=False)
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
-    monkeypatch.setattr("melodia.play.ALSA_OUTPUTS", str(tmp_path / "snd" / "pcmC*D*p"))
+    monkeypatch.setattr("melodia.media.play.ALSA_OUTPUTS", str(tmp_path / "snd" / "pcmC*D*p"))
     assert not has_audio_output() and find_player() is None
     (tmp_path / "pulse").mkdir()
     (tmp_path / "pulse" / "native").touch()

@@ -1,4 +1,4 @@
-"""Every example in README.md runs as written: its shell commands (through `melodia.cli.main`, in a folder
+"""Every example in README.md runs as written: its shell commands (through `melodia.apps.cli.main`, in a folder
 holding the files they name), its Python blocks and its inline Python calls (each in a fresh interpreter, as a
 reader would run them after `import melodia`). A command that is not run is left out by a rule of `SKIPPED`,
 which says why; the tests fail on a command no rule covers and on a rule that covers nothing."""
@@ -88,7 +88,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     the melody as track 1), tune.abc, my_tunes/ (with a broken file), folk.safetensors (the shipped model, which
     was trained on folk) and out/ (8 melodies with their manifest, for the examples that read them)."""
     from melodia import Constraints, Score, Track, generate, write_score
-    from melodia.cli import main
+    from melodia.apps.cli import main
     from melodia.resources import default_model_path
     from melodia.score import Note
 
@@ -117,7 +117,7 @@ def run_command(command: str, folder: Path) -> int:
     assert words[0] == "melodia", command
     expanded = [match for word in words[1:]
                 for match in (sorted(glob.glob(word, root_dir=folder)) if "*" in word else [word])]
-    from melodia.cli import main
+    from melodia.apps.cli import main
 
     return main([*expanded, "--quiet"] if words[1] in ("generate", "infill", "batch") else expanded)
 

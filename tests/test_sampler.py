@@ -1,4 +1,4 @@
-"""Sampling (melodia/sampler.py): grammar-safe samples, the fast stepper, sampling settings, beam search and the
+"""Sampling (melodia/lm/sampler.py): grammar-safe samples, the fast stepper, sampling settings, beam search and the
 repetition penalty, with small untrained models and the shipped one."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import pytest
 import torch
 from helpers import MELODY, untrained
 
-from melodia.generation import Constraints, generate
-from melodia.model import MelodyLM, ModelConfig
-from melodia.sampler import SamplingConfig, sample
+from melodia.lm.generation import Constraints, generate
+from melodia.lm.model import MelodyLM, ModelConfig
+from melodia.lm.sampler import SamplingConfig, sample
 from melodia.tokenizers import BOS, TokenizerConfig, tokenizer_from_config
 
 
@@ -32,7 +32,7 @@ def test_thousands_of_untrained_samples_all_decode_and_pass_check(config: Tokeni
 
 
 def test_fast_stepper_matches_the_model() -> None:
-    from melodia.sampler import Stepper
+    from melodia.lm.sampler import Stepper
 
     torch.manual_seed(0)
     model = MelodyLM(ModelConfig(len(MELODY), 32, 48, 2)).eval()
@@ -97,7 +97,7 @@ def test_beam_search_on_the_shipped_model_makes_a_tune_and_heeds_the_repetition_
 
 
 def test_a_prompt_that_goes_on_from_one_read_or_drawn_before_is_read_from_there_alike() -> None:
-    from melodia.sampler import PromptReader, Row, sample_rows
+    from melodia.lm.sampler import PromptReader, Row, sample_rows
 
     torch.manual_seed(0)
     model = MelodyLM(ModelConfig(len(MELODY), 32, 48, 2)).eval()

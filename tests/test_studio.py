@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from melodia.apps.studio_session import Candidate, Studio, StudioError, StudioSettings, note_text, read_kept
 from melodia.errors import MelodiaError, StyleError
 from melodia.io import read_score
 from melodia.score import MAJOR, MINOR, KeySignature
 from melodia.seed import parse_seed
-from melodia.studio_session import Candidate, Studio, StudioError, StudioSettings, note_text, read_kept
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = "D4 E4 F#4/8 G4/8 A4/2 key=D meter=6/8"
@@ -173,7 +173,7 @@ def _parts(widget: object, name: str) -> list[object]:
 
 def test_panel_generate_keep_discard_and_errors(studio: Studio, tmp_path: Path) -> None:
     pytest.importorskip("ipywidgets")
-    from melodia.studio_panel import StudioPanel
+    from melodia.apps.studio_panel import StudioPanel
 
     panel = StudioPanel(Studio(studio.model, tmp_path / "kept"))
     panel.seed.value = "G4 A4 H4"
@@ -228,7 +228,7 @@ def test_panel_generate_keep_discard_and_errors(studio: Studio, tmp_path: Path) 
 def test_melodia_studio_shows_the_panel_as_a_widget(studio: Studio, tmp_path: Path) -> None:
     pytest.importorskip("ipywidgets")
     import melodia
-    from melodia.studio_panel import StudioPanel
+    from melodia.apps.studio_panel import StudioPanel
 
     panel = melodia.studio(studio.model, folder=str(tmp_path / "kept"))
     assert isinstance(panel, StudioPanel) and panel.studio.folder == tmp_path / "kept"
@@ -239,7 +239,7 @@ def test_melodia_studio_shows_the_panel_as_a_widget(studio: Studio, tmp_path: Pa
 def test_panel_notation_toggle_engraves_the_melody(studio: Studio, candidates: list[Candidate]) -> None:
     pytest.importorskip("ipywidgets")
     pytest.importorskip("verovio")
-    from melodia.studio_panel import StudioPanel
+    from melodia.apps.studio_panel import StudioPanel
 
     panel = StudioPanel(studio)
     row = panel._row(candidates[0])
@@ -252,8 +252,8 @@ def test_panel_notation_toggle_engraves_the_melody(studio: Studio, candidates: l
 
 def test_rounds_learn_from_the_marks_and_go_back(studio: Studio, tmp_path: Path) -> None:
     pytest.importorskip("ipywidgets")
-    from melodia.learn import LearnSettings
-    from melodia.studio_panel import StudioPanel
+    from melodia.apps.studio_panel import StudioPanel
+    from melodia.lm.learn import LearnSettings
 
     panel = StudioPanel(Studio(studio.model, tmp_path / "kept"))
     assert "round 1" in panel.round_status.value and "nothing learnt yet" in panel.round_status.value

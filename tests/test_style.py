@@ -18,7 +18,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_tokenizers import scores
 
+from melodia.analysis.roles import detect_voices, top_line
 from melodia.errors import StyleError
+from melodia.harmony.chords import harmonize, tune_key
 from melodia.io import read_score, write_score
 from melodia.resources import example_path
 from melodia.score import Note, Score, TimeSignature, Track
@@ -31,10 +33,8 @@ from melodia.style import (
     stylize,
 )
 from melodia.style.arrange import fold_into_range, split_by_rank
-from melodia.style.harmony import harmonize, tune_key
 from melodia.style.piano import hand_faults
 from melodia.style.rhythm import perform, retime
-from melodia.style.roles import detect_voices, top_line
 from melodia.style.templates import Rhythm
 
 INSTRUMENTATIONS = preset_names("instrumentation")

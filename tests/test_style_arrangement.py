@@ -13,16 +13,16 @@ import pretty_midi
 import pytest
 from conftest import MUSIC21
 
-from melodia.cli import main
+from melodia.apps.cli import main
 from melodia.errors import StyleError
+from melodia.harmony.chords import tune_key
 from melodia.io import read_score, write_score
+from melodia.media.synth import SAMPLE_RATE, _drum, synthesize
 from melodia.resources import example_path
 from melodia.score import ChordSymbol, Note, Score, Track
 from melodia.seed import parse_seed
 from melodia.style import load_style, preset_names, register_harmonizer, stylize
-from melodia.style.harmony import tune_key
 from melodia.style.measure import measure
-from melodia.synth import SAMPLE_RATE, _drum, synthesize
 from melodia.theory.chord import parse_progression, parse_symbol
 
 A_MINOR = "A4 C5 E5 C5 D5 F5 A5 F5 E5 G#5 B5 G#5 A5/1"
@@ -135,7 +135,7 @@ def test_harmony_and_counter_melody_stay_under_the_melody(name: str, folk_tunes:
 @pytest.mark.parametrize("name", ["jazz-swing", "bossa-nova"])
 def test_a_piano_pieces_inner_voices_stay_under_its_tune(name: str) -> None:
     """test09.mid's inner voices cross its tune; those its parts' ranges cannot take under it are left out."""
-    from melodia.style.roles import detect_voices
+    from melodia.analysis.roles import detect_voices
 
     score = read_score(MUSIC21 / "midi" / "testPrimitive" / "test09.mid")
     voices = detect_voices(score)

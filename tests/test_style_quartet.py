@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from conftest import MUSIC21
 
+from melodia.harmony.chords import harmonize
 from melodia.io import read_score
 from melodia.metrics import classical
 from melodia.score import Note, Score, Track
 from melodia.seed import parse_seed
 from melodia.style import load_instrumentation, stylize
-from melodia.style.harmony import harmonize
 from melodia.style.quartet import lower_parts, writes_for
 from melodia.theory.chord import parse_progression, parse_symbol
 

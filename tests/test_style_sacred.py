@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from conftest import MUSIC21
 
+from melodia.analysis.roles import detect_voices, melody_track_index
 from melodia.errors import StyleError
 from melodia.io import read_score
 from melodia.score import Note, Score, Track
 from melodia.style import load_style, preset_names, stylize
 from melodia.style.arrange import melody_track
 from melodia.style.quartet import default_form
-from melodia.style.roles import detect_voices, melody_track_index
 from melodia.style.templates import Rhythm, load_instrumentation, load_rhythm
 
 DATA = Path(__file__).parent / "data"

@@ -1,4 +1,5 @@
-"""Audio (melodia/synth.py): the built-in synthesizer's families and drums, the tempo map, WAV files, FluidSynth."""
+"""Audio (melodia/media/synth.py): the built-in synthesizer's families and drums, the tempo map, WAV files,
+FluidSynth."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ import numpy as np
 import pytest
 
 from melodia.io import read_score
+from melodia.media.synth import FAMILY_TIMBRES, engine, sound, synthesize, wav_bytes, write_wav
 from melodia.resources import example_path
 from melodia.score import Note, Score, Track
-from melodia.synth import FAMILY_TIMBRES, engine, render, synthesize, wav_bytes, write_wav
 
 
 def one_note(pitch: int = 69, program: int = 0, is_drum: bool = False, quarters: int = 2) -> Score:
@@ -50,7 +51,7 @@ def test_builtin_drums_kick_is_low_and_hat_is_bright() -> None:
 
 def test_tempo_map_places_notes_in_time() -> None:
     score = read_score(Path(__file__).parent / "data" / "tempo_changes.mid")
-    samples, rate = render(score, 8000, use_fluidsynth=False)
+    samples, rate = sound(score, 8000, use_fluidsynth=False)
     assert abs(len(samples) / rate - (score.duration_seconds() + 1.0)) < 0.01
 
 
@@ -79,11 +80,11 @@ with wave.open(args[args.index("-F") + 1], "wb") as w:
     soundfont.write_bytes(b"RIFF")
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("MELODIA_SOUNDFONT", str(soundfont))
-    samples, rate = render(one_note(), 16000)
+    samples, rate = sound(one_note(), 16000)
     assert rate == 16000 and len(samples) == 1000 and np.allclose(samples, 0.9)  # normalized like the built-in
     assert engine() == f"FluidSynth with {soundfont}"
     monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))  # no fluidsynth at all
-    assert len(render(one_note(), 16000)[0]) > 1000 and engine() == "the built-in synthesizer"
+    assert len(sound(one_note(), 16000)[0]) > 1000 and engine() == "the built-in synthesizer"
 
 
 def test_wav_bytes_round_trip() -> None:
@@ -96,7 +97,7 @@ def test_wav_bytes_round_trip() -> None:
 def test_fluidsynths_long_silent_tail_is_cut_a_moment_after_the_music_and_faded() -> None:
     import numpy as np
 
-    from melodia.synth import TAIL_SECONDS, _faded
+    from melodia.media.synth import TAIL_SECONDS, _faded
 
     rate = 1000
     rendered = np.ones(10 * rate, dtype=np.float32)  # 10 s rendered for 5 s of music

@@ -15,13 +15,13 @@ from conftest import DATA
 
 from melodia.analysis import estimate_key as analysis_estimate_key
 from melodia.analysis import key_correlations
+from melodia.harmony.chords import slots_of, tune_key
 from melodia.harmony.data import OFFBEAT, STEP_TICKS, metre_features, soprano_key
 from melodia.io import read_score
 from melodia.metrics import on_strong_beat
 from melodia.metrics.classical import beat_starts
 from melodia.score import MAJOR, TICKS_PER_QUARTER, KeySignature, Note, Score, TimeSignature, Track
 from melodia.seed import SeedFile, parse_seed, read_seed, seed_key
-from melodia.style.harmony import slots_of, tune_key
 from melodia.theory.chord import (
     CONTROL_KIND_OF_QUALITY,
     CONTROL_KINDS,
@@ -71,7 +71,7 @@ def test_the_policies_are_named_settings() -> None:
 
 
 def test_the_style_steps_and_the_harmonizers_keys_are_the_one_estimators() -> None:
-    """`style.harmony.tune_key` and `harmony.data.melody_tonic` had estimators of their own; they are the TUNE
+    """`harmony.chords.tune_key` and `harmony.data.melody_tonic` had estimators of their own; they are the TUNE
     and CHORALE policies now (the same keys before and after, compared when the policies were written on 49
     real tunes, each whole and its first quarter, with four signatures: 490 keys alike)."""
     tune = parse_seed("G4/8 A4/8 B4/8 G4/8 D5/4 B4/4 C5/8 B4/8 A4/8 F#4/8 G4/2")[0]
@@ -272,5 +272,5 @@ def test_the_theory_layer_imports_nothing_above_it() -> None:
                  and not m.startswith("melodia.theory")}
         assert not above, f"{path.name} imports {above}"
     for path in sorted((package / "io").glob("*.py")):
-        above = {m for m in _imports(path) if m.startswith(("melodia.style", "melodia.harmony", "melodia.generation"))}
+        above = {m for m in _imports(path) if m.startswith(("melodia.style", "melodia.harmony", "melodia.lm"))}
         assert not above, f"io/{path.name} imports {above}"

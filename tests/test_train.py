@@ -1,4 +1,4 @@
-"""Training (melodia/train.py) on a tiny corpus: reproducible, resumable after a kill, distributed; its settings."""
+"""Training (melodia/lm/train.py) on a tiny corpus: reproducible, resumable after a kill, distributed; its settings."""
 
 from __future__ import annotations
 
@@ -14,13 +14,13 @@ import pytest
 import torch
 from helpers import ROOT, TINY, cli, tiny_config
 
-from melodia import train as training
 from melodia.corpus.reader import Corpus
 from melodia.harmony.train import HarmonizerTraining
-from melodia.model import MelodyLM, ModelConfig
-from melodia.modelfile import load_model
+from melodia.lm import train as training
+from melodia.lm.model import MelodyLM, ModelConfig
+from melodia.lm.modelfile import load_model
+from melodia.lm.train import Start, TrainConfig, TrainError, train
 from melodia.settings import tomllib
-from melodia.train import Start, TrainConfig, TrainError, train
 
 TIMINGS = ("training_tokens_per_s", "cpu_minutes")  # what a record measures of the machine, not of the model
 
@@ -50,7 +50,7 @@ def test_kill_and_resume_gives_the_same_weights(tiny_cache: Path, tmp_path: Path
     assert whole.returncode == 0, whole.stderr
     target = tmp_path / "killed.safetensors"
     env = {**os.environ, "MELODIA_CACHE": str(tiny_cache)}
-    process = subprocess.Popen([sys.executable, "-m", "melodia.cli", "train", "--corpus", "tiny", *settings,
+    process = subprocess.Popen([sys.executable, "-m", "melodia.apps.cli", "train", "--corpus", "tiny", *settings,
                                 "-o", str(target), "--quiet"], env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     checkpoint = tmp_path / "killed.safetensors.ckpt"
@@ -129,7 +129,7 @@ def test_torchrun_trains_two_cpu_processes(tiny_cache: Path, tmp_path: Path) -> 
     target = tmp_path / "ddp.safetensors"
     env = {**os.environ, "MELODIA_CACHE": str(tiny_cache), "OMP_NUM_THREADS": "1"}
     result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-                             "--standalone", "-m", "melodia.cli", "train", "--corpus", "tiny",
+                             "--standalone", "-m", "melodia.apps.cli", "train", "--corpus", "tiny",
                              *[f"--set={s}" for s in [*TINY, "epochs=1", "batch_size=2"]], "-o", str(target),
                              "--quiet"], capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -196,3 +196,21 @@ def test_a_wall_clock_limit_is_refused_in_one_line(tmp_path: Path) -> None:
         TrainConfig.from_file(path)
     with pytest.raises(TrainError, match="--set: max_minutes is no longer a training setting"):
         TrainConfig().with_overrides(["max_minutes=1"])
+
+
+def test_the_random_seed_is_random_seed_and_its_former_name_seed_still_reads(tmp_path: Path) -> None:
+    """A random seed is `random_seed` everywhere (issue 31); training files, overrides and model records written
+    before, with `seed`, still read, and nothing writes `seed` again."""
+    old = tmp_path / "old.toml"
+    old.write_text('corpus = "folk"\nseed = 5\n')
+    config = TrainConfig.from_file(old)
+    assert config.random_seed == 5 and "seed" not in config.flat() and config.flat()["random_seed"] == 5
+    assert config.with_overrides(["seed=7"]).random_seed == 7 == config.with_overrides(["random_seed=7"]).random_seed
+    both = tmp_path / "both.toml"
+    both.write_text("seed = 1\nrandom_seed = 2\n")
+    with pytest.raises(TrainError, match="random_seed is set twice"):
+        TrainConfig.from_file(both)
+    harmonizer = tmp_path / "harmonizer.toml"
+    harmonizer.write_text("seed = 3\n[[members]]\nseed = 4\n")
+    settings = HarmonizerTraining.from_toml(harmonizer)
+    assert settings.random_seed == 3 and settings.member(0).random_seed == 4

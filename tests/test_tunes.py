@@ -1,4 +1,4 @@
-"""Whole tunes as played (melodia.tunes), on the shipped model with fixed random seeds: counts, not timings."""
+"""Whole tunes as played (melodia.lm.tunes), on the shipped model with fixed random seeds: counts, not timings."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from helpers import shipped
 
-from melodia.constraints import GenerateError
+from melodia.lm.constraints import GenerateError
+from melodia.lm.tunes import TUNE_TYPES, folk_range, write_tunes
 from melodia.metrics import tunes as measures
-from melodia.tunes import TUNE_TYPES, folk_range, write_tunes
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +74,7 @@ def test_a_tune_is_written_to_musicxml_with_its_repeats_and_reads_back_as_played
 
 
 def test_chords_win_over_a_repeat_that_would_sit_over_other_chords() -> None:
-    from melodia.constraints import Constraints
+    from melodia.lm.constraints import Constraints
     from melodia.metrics import chord_tone_rate
 
     fits = write_tunes(shipped(), "D4/4 F#4/4 A4/4", "waltz", 2, constraints=Constraints(chords="D | G | A7 | D"),
@@ -103,7 +103,7 @@ def test_a_seed_with_a_pickup_leads_into_strains_of_whole_bars() -> None:
 
 
 def test_a_tune_type_leaves_the_users_own_metre_and_line_and_refuses_no_form() -> None:
-    from melodia.constraints import Constraints
+    from melodia.lm.constraints import Constraints
 
     free = write_tunes(shipped(), "D4/8 E4/8 F#4/8 A4/8", "reel", constraints=Constraints(metre="free", line="free"),
                        random_seed=0)[0]
@@ -147,3 +147,52 @@ def test_a_tune_in_c_may_reach_middle_c() -> None:
     assert folk_range([67], 1).low == 61 and folk_range([67], 11).low == 62  # C#4; B3 is too far below D4
     assert tuple(folk_range([57, 86], 5)) == (57, 86)  # the seed's A3 and D6
     assert tuple(folk_range([57, 86], 7)) == (55, 86)  # and G3, the tonic a tone below its lowest note
+
+
+def test_a_waltz_comes_home_below_its_first_strain() -> None:
+    import numpy as np
+
+    from melodia.metrics import bar_mean_pitches, melody
+
+    # real waltzes (O'Neill's, Aird's: 39 of 40) end at or under their first strain's mean pitch, on the lower tonic
+    tunes = write_tunes(shipped(), "A4 C5 E5/2 key=Am meter=3/4", "waltz", count=8, random_seed=0)
+    homes = [float(np.nanmean(bar_mean_pitches(t.played)[:8])) for t in tunes]
+    lasts = [melody(t.played)[-1].pitch for t in tunes]
+    assert all(last % 12 == 9 for last in lasts)  # on the tonic, A
+    assert sum(last > home for last, home in zip(lasts, homes)) == 0  # 2 of 8 ended on A5 above it before
+    assert max(homes) > 76  # one sits around E5-G5, and still comes down to A4
+
+
+def test_a_new_strain_starts_within_a_leap_of_an_a_strain_ending_on_middle_c() -> None:
+    from melodia.metrics import melody
+
+    # an air in C whose A strain closes on C4: the B strain's floor (above the A strain) stays within a leap of it
+    tune = write_tunes(shipped(), "r/2 r/8 D5/8 key=C meter=6/8", "air", random_seed=22)[0].played
+    assert tune.form is not None and tune.form.letters == "AABA"
+    b_start = tune.form.playings[2].start_tick
+    before = [n for n in melody(tune) if n.onset_tick < b_start]
+    assert before[-1].pitch == 60  # middle C, 13 semitones under the floor a B strain asked before (C#5)
+    assert min(n.pitch for n in melody(tune) if b_start <= n.onset_tick < tune.form.playings[3].start_tick) <= 72
+
+
+def test_reels_run_in_eighths_and_hornpipes_keep_their_dotted_pairs() -> None:
+    """A reel leans to its running eighth (`Biases.running_pull`): from this seed the model alone wrote dotted
+    strathspey pairs in 23 and 21 of 33 bars of two of four reels; a hornpipe is not leaned (its pairs are its own)."""
+    from melodia.lm.sampler import Biases, SamplingConfig
+
+    seed = "D4/8 F#4/8 A4/8 F#4/8 D5/8 A4/8 F#4/8 A4/8"
+
+    def dotted_bars(kind: str, pull: float) -> list[int]:
+        tunes = write_tunes(shipped(), seed, kind, count=4, random_seed=1,
+                            sampling=SamplingConfig(biases=Biases(running_pull=pull)))
+        counts = []
+        for tune in tunes:
+            notes, starts = tune.played.notes, tune.played.bar_starts(tune.played.end_tick)
+            bars = zip(starts, [*starts[1:], tune.played.end_tick])
+            counts.append(sum(any(n.duration_tick in (120, 360) for n in notes if a <= n.onset_tick < b)
+                              for a, b in bars))
+        return counts
+
+    leaned, alone = dotted_bars("reel", 1.0), dotted_bars("reel", 0.0)
+    assert max(leaned) <= 6 < max(alone), (leaned, alone)
+    assert dotted_bars("hornpipe", 1.0) == dotted_bars("hornpipe", 0.0)

@@ -1,7 +1,7 @@
 """Training corpora: recipes, the cache builder, and reading a built corpus."""
 
 from melodia.corpus.build import BuildResult, build_corpus, cache_root, corpus_folder
-from melodia.corpus.recipe import Recipe, RecipeError, find_recipe, load_recipe, recipe_names
+from melodia.corpus.recipe import Recipe, RecipeError, corpus_names, find_recipe, load_recipe
 
 __all__ = [
     "BuildResult",
@@ -10,7 +10,7 @@ __all__ = [
     "build_corpus",
     "cache_root",
     "corpus_folder",
+    "corpus_names",
     "find_recipe",
     "load_recipe",
-    "recipe_names",
 ]

@@ -31,27 +31,22 @@ from typing import Any
 
 import numpy as np
 
-from melodia import __version__
 from melodia.analysis import estimate_key
 from melodia.corpus.recipe import Recipe, Source
 from melodia.errors import MelodiaError
 from melodia.io.atomic import atomic_write_bytes, atomic_write_text
 from melodia.io.music21 import patiently
+from melodia.resources import cache_root
 from melodia.score import Score
 from melodia.theory.pitch import PITCH_CLASS_NAMES
 from melodia.tokenizers import TokenizerConfig, tokenizer_from_config
 from melodia.tokenizers.grid import DRUM_KEY, QuantizedScore
+from melodia.version import __version__
 
 # 3: pieces read as played (repeats expanded), each with its form;
 # 2: music21 budgets in CPU time, retried once; ABC tunes get the standard's default L: and K:
 CACHE_FORMAT = 3
 TOKEN_DTYPE = np.uint16
-
-
-def cache_root() -> Path:
-    """`$MELODIA_CACHE`, else ~/.cache/melodia."""
-    configured = os.environ.get("MELODIA_CACHE")
-    return Path(configured) if configured else Path.home() / ".cache" / "melodia"
 
 
 def corpus_folder(name: str) -> Path:

@@ -2,7 +2,7 @@
 
 Augmentation moves whole pieces: a random transposition that keeps every pitched note
 inside the tokenizer's pitch range (drums never move), and an optional tempo shift by
-whole tempo levels. Training (`melodia.train`) draws it per piece and epoch, only from
+whole tempo levels. Training (`melodia.lm.train`) draws it per piece and epoch, only from
 the pieces of the split it reads, so augmentation cannot carry a piece across splits.
 """
 

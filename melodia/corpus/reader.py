@@ -96,6 +96,11 @@ class Corpus:
         }
 
 
+def corpus_stats(name_or_folder: str | Path) -> dict[str, Any]:
+    """What `melodia corpus stats` prints of a built corpus: pieces, notes, tokens, vocabulary use, splits."""
+    return Corpus.open(name_or_folder).stats()
+
+
 def format_stats(stats: dict[str, Any]) -> str:
     """`Corpus.stats()` as a short readable table."""
     lines = [f"corpus {stats['name']}: {stats['pieces']} pieces ({stats['skipped']} skipped, "

@@ -74,7 +74,7 @@ def corpora_folder() -> Path:
     return Path(next(iter(melodia.corpora.__path__)))
 
 
-def recipe_names() -> list[str]:
+def corpus_names() -> list[str]:
     return sorted(p.stem for p in corpora_folder().glob("*.toml") if p.stem != "folder")
 
 
@@ -88,7 +88,7 @@ def find_recipe(name_or_path: str) -> Recipe:
     named = corpora_folder() / f"{name_or_path}.toml"
     if named.is_file():
         return load_recipe(named)
-    raise RecipeError(f"{name_or_path}: not a corpus name ({', '.join(recipe_names())}), "
+    raise RecipeError(f"{name_or_path}: not a corpus name ({', '.join(corpus_names())}), "
                       "a recipe .toml file or a folder of music files")
 
 

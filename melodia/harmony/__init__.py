@@ -16,19 +16,19 @@ import warnings
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
-from statistics import median
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from melodia.analysis import phrase_ends
 from melodia.errors import MelodiaWarning
 from melodia.harmony.data import STEP_TICKS, Chorale, HarmonyError, grid_steps, metre_features, voice_grid
 from melodia.score import Note, Score, Track
 from melodia.theory.chord import Chord, parse_progression
 
 if TYPE_CHECKING:
+    from melodia.harmony.chords import Bar
     from melodia.harmony.inference import Network
-    from melodia.style.harmony import Bar
 
 __all__ = ["HarmonyError", "default_harmonizer_path", "harmonize", "melody_grid", "melody_of"]
 
@@ -63,7 +63,7 @@ def load(model: str | os.PathLike[str] | None = None) -> Network:
 def melody_of(score: Score, track: int | str | None = None) -> list[Note]:
     """The tune to harmonize: the top line of track `track` (an index from 0, or a name), else of the
     only pitched track, else of the melody part as style conversion finds it."""
-    from melodia.style.roles import detect_voices, top_line
+    from melodia.analysis.roles import detect_voices, top_line
 
     pitched = [t for t in score.tracks if not t.is_drum and t.notes]
     if track is not None:
@@ -81,20 +81,6 @@ def melody_of(score: Score, track: int | str | None = None) -> list[Note]:
         raise HarmonyError(f"{score.title or 'score'}: no pitched notes to harmonize"
                            + (f" in track {track!r}" if track is not None else ""))
     return sorted(notes, key=lambda n: n.onset_tick)
-
-
-def phrase_ends(notes: list[Note], score: Score) -> list[Note]:
-    """Notes that end phrases, where a melody carries no fermatas: the last note, and notes held at least
-    a beat and twice the usual length that start on a beat after the first bar."""
-    usual = median(n.duration_tick for n in notes)
-    ends = [notes[-1]]
-    bar_ticks = score.initial_time_signature().bar_ticks
-    for note in notes[:-1]:
-        beat = score.time_signature_at(note.onset_tick).beat_ticks
-        if note.duration_tick >= max(beat, 2 * usual) and note.onset_tick % beat == 0 \
-                and note.onset_tick >= bar_ticks:
-            ends.append(note)
-    return ends
 
 
 def melody_grid(score: Score, notes: list[Note], fermatas: list[Note] | None = None) -> Chorale:
@@ -118,7 +104,7 @@ def melody_grid(score: Score, notes: list[Note], fermatas: list[Note] | None = N
 
 
 def harmonize(score: Score, track: int | str | None = None, model: str | os.PathLike[str] | None = None,
-              temperature: float = 0.5, most_likely: bool = False, candidates: int = 8, seed: int = 0,
+              temperature: float = 0.5, most_likely: bool = False, candidates: int = 8, random_seed: int = 0,
               program: int = CHOIR_AAHS, chords: str | list[list[Chord]] | None = None) -> Score:
     """`score`'s melody as the soprano of a four-part harmonization (a new Score of four tracks:
     soprano, alto, tenor, bass, all played by `program`).
@@ -132,12 +118,13 @@ def harmonize(score: Score, track: int | str | None = None, model: str | os.Path
     probabilities of the chords it could sound there), and a beam search writes the likeliest voices with a
     bonus for the chords most voted for: the choice that agreed best with Bach's chords on the validation
     chorales; `most_likely` (or temperature 0) lets 32 draws at the model's own temperature vote instead,
-    so that the chords are the ones the model finds likeliest on each beat; `seed` fixes the draws.
+    so that the chords are the ones the model finds likeliest on each beat; `random_seed` fixes the draws.
 
     Raises:
         HarmonyError: no melody, a bad setting, or no usable model file.
     """
-    from melodia.harmony.sampling import Sampling, harmonize_grid
+    from melodia.harmony.grid import harmonize_grid
+    from melodia.harmony.sampling import Sampling
 
     if not (temperature >= 0 and np.isfinite(temperature)) or temperature > 5:
         raise HarmonyError(f"temperature {temperature}: expected a number from 0 to 5 (0 = most likely)")
@@ -150,7 +137,7 @@ def harmonize(score: Score, track: int | str | None = None, model: str | os.Path
     network = load(model)
     grid, first, given = tune_grid(score, notes, progression)
     written = delayed(harmonize_grid(network, grid, Sampling(temperature, most_likely or temperature == 0, candidates,
-                                                             seed)), first)
+                                                             random_seed)), first)
     decorate(score, notes, written)
     if given:
         from melodia.harmony.rules import chords_honoured, meter_rules
@@ -166,8 +153,8 @@ def harmonize(score: Score, track: int | str | None = None, model: str | os.Path
 def decorate(score: Score, notes: list[Note], grid: Chorale) -> int:
     """Passing tones, neighbours and anticipations in the alto and tenor of a tune's harmonization `grid`, in place
     (`melodia.harmony.rules.passing_tones`), none in the bar before a phrase end (its cadence); returns how many."""
+    from melodia.harmony.chords import tune_key
     from melodia.harmony.rules import meter_rules, passing_tones
-    from melodia.style.harmony import tune_key
 
     bar_steps = score.initial_time_signature().bar_ticks // STEP_TICKS
     quiet = [(end.onset_tick // STEP_TICKS - bar_steps, -(-end.end_tick // STEP_TICKS))
@@ -219,15 +206,3 @@ def chorale_tracks(score: Score, notes: list[Note], grid: Chorale, program: int 
         tracks.append(Track(name, program, False, voice))
     return Score(tracks, list(score.tempos), list(score.time_signatures), list(score.key_signatures),
                  score.title).validate()
-
-
-def _register() -> None:
-    """Offer `harmonize` to style files as `harmonizer = "chorale"` (where this melodia's styles take one)."""
-    try:
-        from melodia.style import register_harmonizer
-    except ImportError:
-        return
-    register_harmonizer("chorale", harmonize)
-
-
-_register()

@@ -10,9 +10,10 @@ import numpy as np
 
 from melodia.harmony.config import TOKENS
 from melodia.harmony.data import STEPS_PER_QUARTER, Chorale, lower_tokens
+from melodia.harmony.grid import harmonize_grid
 from melodia.harmony.inference import Network
 from melodia.harmony.model import Harmonizer, HarmonizerMix
-from melodia.harmony.sampling import Sampling, harmonize_grid
+from melodia.harmony.sampling import Sampling
 from melodia.harmony.train import nll_per_step, shifts_that_fit, transposed
 from melodia.harmony.voiceleading import (
     FAULT_KINDS,

@@ -36,7 +36,7 @@ from melodia.theory.chord import Chord
 from melodia.theory.key import Key
 
 if TYPE_CHECKING:
-    from melodia.style.harmony import Bar
+    from melodia.harmony.chords import Bar
 
 ANY = (1 << 12) - 1
 CLASH_SHARE = 1 / 3  # a melody note sounding this share of the rest of a beat keeps its half steps out
@@ -135,7 +135,7 @@ def add_cadences(rules: StepRules, score: Score, notes: list[Note], soprano: np.
     (`final_start`) to the phrase's end, the dominant (seventh) chord over its root before it
     (`dominant_start`), without a tone a half step from the melody's. Returns the steps where each dominant and
     tonic start. `soprano` is the melody on the grid."""
-    from melodia.style.harmony import tonic_triad, tune_key
+    from melodia.harmony.chords import tonic_triad, tune_key
 
     tonic, mode = tune_key(score, notes)
     triad = tonic_triad(tonic, mode)
@@ -185,7 +185,7 @@ def cadence_masks(voice: int, candidates: np.ndarray, previous: np.ndarray, chos
     voicing (weaker than no crossing: the dominant's leading tone and the tonic chord's third sounding) and weak
     ones (the tonic chord's fifth); `chosen` holds the step's soprano and the voices written below; `hold` the
     token that holds."""
-    from melodia.style.harmony import tonic_triad
+    from melodia.harmony.chords import tonic_triad
 
     tonic, mode = rules.tonic, rules.mode
     triad = tonic_triad(tonic, mode)
@@ -306,8 +306,8 @@ def add_chords(rules: StepRules, score: Score, notes: list[Note],
                progression: list[list[Chord]] | None = None) -> list[Bar]:
     """The chords given (`progression`, else the chord symbols `score` carries) as the harmony: the lower
     voices sound only their tones, the bass the chord's bass note where each chord starts (and where it
-    changes on a beat); returns the chords over the tune, as `melodia.style.harmony` lays them out."""
-    from melodia.style.harmony import given_chords
+    changes on a beat); returns the chords over the tune, as `melodia.harmony.chords` lays them out."""
+    from melodia.harmony.chords import given_chords
 
     chords = given_chords(score, max(n.end_tick for n in notes), progression)
     if chords is None:

@@ -44,12 +44,12 @@ class Sampling:
     "likeliest" the draw of highest total log-probability. `most_likely`: the likeliest voices under the
     chords the model itself finds likeliest (`votes` draws at temperature 1 vote; `guide` 0 for the
     likeliest harmonization alone), a beam search `beam_width` wide, or the likeliest choice at every step
-    for a width of 1. `seed` fixes the draws."""
+    for a width of 1. `random_seed` fixes the draws."""
 
     temperature: float = 0.5
     most_likely: bool = False
     candidates: int = 8
-    seed: int = 0
+    random_seed: int = 0
     beam_width: int = 8
     choose: str = "chords"
     votes: int = 32
@@ -162,38 +162,13 @@ def allowed_and_dropped(candidates: np.ndarray, masks: list[np.ndarray]) -> tupl
     return keep, dropped
 
 
-def harmonize_grid(model: Network, melody: Chorale, sampling: Sampling) -> Chorale:
-    """`melody` (its soprano row and features) with alto, tenor and bass written under it."""
-    if sampling.choose not in CHOICES:
-        raise ValueError(f"choose {sampling.choose!r}: expected one of {', '.join(CHOICES)}")
-    if sampling.most_likely and sampling.beam_width > 1:
-        from melodia.harmony.beam import beam_grid
-
-        guided = sampling.guide > 0 and sampling.votes > 0
-        votes = draw(model, melody, Sampling(1.0, False, sampling.votes, sampling.seed), vote=True)[3] \
-            if guided else None
-        return beam_grid(model, melody, sampling.beam_width, votes=votes, guide=sampling.guide if guided else 0.0)
-    by_chords = not sampling.most_likely and sampling.choose == "chords" and sampling.beam_width > 1 \
-        and sampling.guide > 0
-    lower, struck, score, votes = draw(model, melody, sampling, vote=by_chords)
-    if by_chords:
-        from melodia.harmony.beam import beam_grid
-
-        return beam_grid(model, melody, sampling.beam_width, votes=votes, guide=sampling.guide)
-    best = _best(lower, struck, melody, score, "likeliest" if sampling.choose == "likeliest" else "consensus")
-    pitches = np.stack([melody.pitches[0], *(lower[best, :, v] for v in (1, 2, 3))])
-    struck_rows = np.stack([melody.struck[0], *(struck[best, :, v] for v in (1, 2, 3))])
-    return Chorale(melody.name, pitches, struck_rows, melody.fermata, melody.bar_position, melody.strength,
-                   melody.meter)
-
-
 def draw(model: Network, melody: Chorale, sampling: Sampling,
          vote: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, ChordVotes | None]:
     """`sampling.candidates` harmonizations drawn together (the likeliest choice at each step, one of them,
     when `most_likely`): lower pitches and strikes (candidates, steps, 4: column 0 unused; 1 alto, 2 tenor,
     3 bass), total log-probabilities, and where `vote`, their votes on each beat's chord."""
     count = 1 if sampling.most_likely else max(1, sampling.candidates)
-    rng = np.random.default_rng(sampling.seed)
+    rng = np.random.default_rng(sampling.random_seed)
     soprano = soprano_sounding(melody.pitches[0])
     soprano_bits = pitch_class_bits(melody.pitches[0].astype(np.int64))
     steps = melody.steps
@@ -324,7 +299,7 @@ def _choose(logits: np.ndarray, keep: np.ndarray, sampling: Sampling,
     return token, log_probabilities[np.arange(len(token)), token]
 
 
-def _best(lower: np.ndarray, struck: np.ndarray, melody: Chorale, score: np.ndarray,
+def best_draw(lower: np.ndarray, struck: np.ndarray, melody: Chorale, score: np.ndarray,
           choose: str = "consensus") -> int:
     """Of the candidates with the fewest voice-leading faults, the one whose beat chords agree most with
     the other candidates' ("consensus", then the likeliest), or the likeliest ("likeliest")."""

@@ -42,23 +42,25 @@ class HarmonizerTraining:
     clip: float = 1.0
     fermata_dropout: float = 0.2  # share of chorales shown without their fermatas
     chord_weight: float = 0.5  # weight of the chord head's loss, where the network has one
-    seed: int = 17
+    random_seed: int = 17
     members: tuple[dict[str, Any], ...] = ()  # an ensemble: what each network changes of these settings
 
     @classmethod
     def from_toml(cls, path: str | Path) -> HarmonizerTraining:
         """Settings from a TOML file: top-level training fields, a [model] table, and for an ensemble a
-        [[members]] table per network with the training or model fields it changes (its seed, say)."""
+        [[members]] table per network with the training or model fields it changes (its random_seed, say;
+        `seed`, its former name, is still read)."""
         try:
             values = tomllib.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as error:
             raise HarmonyError(f"{path}: cannot read harmonizer settings ({error})") from error
+        values = _current(values)
         unknown = set(values) - set(cls.__dataclass_fields__)
         if unknown:
             raise HarmonyError(f"{path}: unknown fields {sorted(unknown)}; accepted: "
                                f"{', '.join(cls.__dataclass_fields__)}")
         model = HarmonizerConfig.from_dict(values.pop("model", {}))
-        members = tuple(values.pop("members", []))
+        members = tuple(_current(member) for member in values.pop("members", []))
         changeable = (set(cls.__dataclass_fields__) | set(HarmonizerConfig.__dataclass_fields__)) - {"model", "members"}
         for index, changes in enumerate(members):
             wrong = set(changes) - changeable
@@ -69,7 +71,7 @@ class HarmonizerTraining:
 
     def member(self, index: int) -> HarmonizerTraining:
         """The settings of the ensemble's network `index` (from 0)."""
-        changes = self.members[index]
+        changes = _current(self.members[index])
         sizes = {k: v for k, v in changes.items() if k in HarmonizerConfig.__dataclass_fields__}
         training = {k: v for k, v in changes.items() if k not in sizes}
         return replace(self, model=replace(self.model, **sizes), members=(), **training)
@@ -142,9 +144,9 @@ def train_harmonizer(settings: HarmonizerTraining, out: str | Path, cache: str |
                      log: Any = print, chorales: list[Chorale] | None = None) -> dict[str, Any]:
     """Train on the chorales' train split (music21's, read through `cache`, unless `chorales` are given),
     write the model to `out`, return the training record."""
-    random.seed(settings.seed)
-    np.random.seed(settings.seed)
-    torch.manual_seed(settings.seed)
+    random.seed(settings.random_seed)
+    np.random.seed(settings.random_seed)
+    torch.manual_seed(settings.random_seed)
     chorales = load_chorales(cache) if chorales is None else chorales
     train = [c for c in chorales if split_of(c) == "train"]
     valid = [c for c in chorales if split_of(c) == "valid"]
@@ -154,7 +156,7 @@ def train_harmonizer(settings: HarmonizerTraining, out: str | Path, cache: str |
     total_steps = settings.epochs * batches
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: min(1.0, (step + 1) / 100) * 0.5 * (1 + math.cos(math.pi * step / total_steps)))
-    rng = random.Random(settings.seed)
+    rng = random.Random(settings.random_seed)
     started, cpu_started = time.perf_counter(), time.process_time()
     history = []
     for epoch in range(settings.epochs):
@@ -241,3 +243,8 @@ __all__ = [
     "train_harmonizer",
     "transposed",
 ]
+
+
+def _current(table: dict[str, Any]) -> dict[str, Any]:
+    """`table` with the former name `seed` read as `random_seed`."""
+    return {("random_seed" if key == "seed" else key): value for key, value in table.items()}

@@ -132,3 +132,7 @@ def musicxml_all(scores: list[Score]) -> list[bytes]:
         mine = {index: musicxml_bytes(score) for index, score in enumerate(scores) if not index % shares}
         return [mine[index] if index in mine else others[index].result() for index in range(len(scores))]
 
+
+def inspect(path: str | os.PathLike[str]) -> str:
+    """What `melodia inspect` prints of a music file: its tracks, notes, tempo, meter, key, length and form."""
+    return read_score(path).summary()

@@ -51,7 +51,7 @@ _SYMBOL = re.compile(r"([A-G][#b]?)([^/]*)(?:/([A-G][#b]?))?")
 def chord_symbol_parts(text: str) -> tuple[str, str, str] | None:
     """(root, quality, bass) of a lead-sheet chord symbol: 'Bbmaj7' gives ('Bb', 'maj7', ''),
     'C/E' ('C', '', 'E'), 'Gmin' ('G', 'm', ''), the quality as `melodia.theory.chord.QUALITIES`
-    names it; None when `text` is not one (the chord grammar of `melodia.style.harmony.parse_symbol`).
+    names it; None when `text` is not one (the chord grammar of `melodia.theory.chord.parse_symbol`).
 
     The text events of a MIDI file and the harmonies of a MusicXML or ABC file are read as chord
     symbols when they pass this check; other text is left alone.
@@ -251,13 +251,20 @@ def _parse_track(data: bytes, position: int, end: int, track_index: int, max_tic
         raise ReadError(source, f"track {track_index} reaches tick {tick}, over "
                                 f"{MAX_QUARTERS} quarter notes; likely corrupt")
     parse.end_tick = max(parse.end_tick, tick)
+    _file_notes(parse, track_index, open_notes, finished)
+
+
+def _file_notes(parse: _Parse, track_index: int, open_notes: dict[int, deque[tuple[int, int, int]]],
+                finished: list[tuple[int, int, int, int, int, int]]) -> None:
+    """File a track's notes under (track, channel, program), the notes never switched off with them (to be
+    held to the end of the piece)."""
     for key, started in open_notes.items():
         for onset, velocity, program in started:
             parse.unfinished += 1
             finished.append((key // 128, program, key % 128, velocity, onset, -1))
     parse.note_count += len(finished)
     if parse.note_count > MAX_NOTES:
-        raise ReadError(source, f"more than {MAX_NOTES} notes; refusing to read")
+        raise ReadError(parse.source, f"more than {MAX_NOTES} notes; refusing to read")
     for channel, program, pitch, velocity, onset, stop in finished:
         part = (track_index, channel, -1 if channel == DRUM_CHANNEL else program)
         notes = parse.notes.get(part)

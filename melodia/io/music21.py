@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from melodia.errors import MelodiaError, MelodiaWarning, ReadError, WriteError
+from melodia.io.repeats import expand_parts, form_of, has_repeats, written_bars, written_score, written_segments
 from melodia.limits import TimeLimitExceeded, time_limit
 from melodia.score import (
     MAJOR,
@@ -322,7 +323,6 @@ def score_from_music21(stream: Any) -> Score:
     """Build a `Score` from a music21 Score, Part or Stream, one track per part."""
     import music21
 
-    from melodia.io.repeats import expand_parts, form_of
 
     parts = list(stream.parts) if hasattr(stream, "parts") and len(stream.parts) else [stream]
     title = str(stream.metadata.bestTitle or "") if stream.metadata is not None else ""
@@ -590,7 +590,6 @@ def _with_repeats(score: Score) -> Any:
     so (see `written_segments`) is written as played, with a warning."""
     import music21
 
-    from melodia.io.repeats import written_bars, written_score, written_segments
 
     if score.form is None or not score.form.has_repeats:
         return None
@@ -658,3 +657,78 @@ def _mark_repeats(part: Any, bars: list[Any], signatures: dict[int, TimeSignatur
     for segment in {id(b[2]): b[2] for b in bars if b[2].ending}.values():
         spanned = [m for m, b in zip(measures, bars, strict=True) if b[2] is segment]
         part.insert(0, music21.spanner.RepeatBracket(spanned, number=segment.ending))
+
+
+# ---------------------------------------------------------------- repeats read against music21's own
+
+
+def music21_played_notes(part: Any) -> tuple[list[tuple[int, int, int]], int]:
+    """(onset tick, pitch, length in ticks) of every note of `part` as `expandRepeats` plays it, ties
+    merged, grace notes left out; and the ticks it lasts."""
+
+    played = part.expandRepeats()
+    measures = played.getElementsByClass("Measure")
+    shift = Fraction(measures[0].paddingLeft) if measures else Fraction(0)
+    notes: list[list[int]] = []
+    held: dict[int, list[int]] = {}  # pitch -> the note a tie carries on (music21's stripTies ties any pitches)
+    for element in played.flatten().notes:
+        if element.quarterLength == 0:
+            continue
+        onset = round((Fraction(element.offset) + shift) * TICKS_PER_QUARTER)
+        length = round(Fraction(element.quarterLength) * TICKS_PER_QUARTER)
+        for member in element.notes if element.isChord else (element,) if element.isNote else ():
+            pitch, tie = round(member.pitch.ps), member.tie.type if member.tie is not None else None
+            note = held.pop(pitch, None)
+            if note is not None and tie in ("stop", "continue") and note[0] + note[2] == onset:
+                note[2] += length
+            else:
+                note = [onset, pitch, length]
+                notes.append(note)
+            if tie in ("start", "continue"):
+                held[pitch] = note
+    bars = sum(Fraction(m.duration.quarterLength) for m in measures)
+    return sorted((a, b, c) for a, b, c in notes), round((bars + shift) * TICKS_PER_QUARTER)
+
+
+def agreement_with_music21(tune: str) -> tuple[str, str, bool]:
+    """(outcome, reason, whether it has endings) for one ABC tune read by melodia, against music21's
+    `expandRepeats`: 'plain' (no repeats), 'agrees', 'folk' (agrees once the start repeat a folk
+    player reads is written), 'written' (music21 cannot expand it; kept as written), 'differs'
+    or 'unread'."""
+    import music21
+
+    stream: Any
+    try:
+        stream = music21.converter.parse(abc_with_defaults(tune), format="abc")
+    except Exception as error:  # music21 raises many kinds on bad ABC
+        return "unread", f"music21 cannot parse it: {type(error).__name__}", False
+    if isinstance(stream, music21.stream.Opus):
+        stream = stream.scores[0]
+    part = stream.parts[0] if stream.parts else stream
+    if not has_repeats(part):
+        return "plain", "", False
+    try:
+        reference = music21_played_notes(part)
+    except Exception as error:  # music21 finds the repeats incoherent
+        reference = None
+        why = f"{type(error).__name__}: {str(error).splitlines()[0][:80] if str(error) else ''}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        score = score_from_music21(stream)
+    notes = sorted((n.onset_tick, n.pitch, n.duration_tick) for n in score.tracks[0].notes)
+    length = score.form.playings[-1].end_tick if score.form is not None else None
+    endings = bool(part.spannerBundle.getByClass(music21.spanner.RepeatBracket))
+    if reference is None:
+        return ("written", why, endings) if score.form is None else \
+            ("differs", f"melodia expanded what music21 cannot: {why}", endings)
+    if score.form is None:
+        return "differs", "melodia kept it as written", endings
+    if (notes, length) == reference:
+        return "agrees", "", endings
+    folk = music21_played_notes(stream.parts[0] if stream.parts else stream)  # now with the implied start repeats
+    if folk != reference and (notes, length) == folk:
+        return "folk", "", endings
+    first = next((i for i, (a, b) in enumerate(zip(notes, reference[0], strict=False)) if a != b),
+                 min(len(notes), len(reference[0])))
+    return "differs", (f"{len(notes)} notes over {length} ticks, expandRepeats {len(reference[0])} over "
+                       f"{reference[1]}; first difference at note {first}"), endings

@@ -322,9 +322,9 @@ def cadence_checks(score: Score, melody: Voice, voices: Sequence[Voice], tonic: 
 
 def phrase_closes(score: Score, melody: Voice, phrase_bars: int = 4) -> list[Note]:
     """The melody's notes that close a phrase of `phrase_bars` bars: its last note, and the notes
-    `melodia.harmony.phrase_ends` finds (held a beat and twice the usual length, on a beat) that fall in the last
+    `melodia.analysis.phrase_ends` finds (held a beat and twice the usual length, on a beat) that fall in the last
     bar of a phrase, counted from the first bar (after a pickup: a first bar whose notes start in its second half)."""
-    from melodia.harmony import phrase_ends
+    from melodia.analysis import phrase_ends
 
     line = sorted(melody, key=lambda n: n.onset_tick)
     if not line:

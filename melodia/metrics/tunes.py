@@ -2,7 +2,7 @@
 
 Each measure is a small pure function of a `Score`'s top line (`melody`) and its bars (`Score.bar_starts`).
 Rates are shares of the line's notes (or bars), so tunes of any length compare. Measures of form read the
-strains as played from `Score.form` (a tune read with repeats, or written by `melodia.tunes`).
+strains as played from `Score.form` (a tune read with repeats, or written by `melodia.lm.tunes`).
 """
 
 from __future__ import annotations

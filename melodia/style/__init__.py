@@ -8,16 +8,16 @@ Each argument is a preset name, a path to a TOML template of your own, or a load
 The harmony of an added accompaniment is, in this order: the progression given as `chords`;
 else the chord symbols the score carries (a lead sheet's: MIDI text events such as 'Am' or
 'G7', MusicXML harmonies, ABC chord annotations such as "Am"), each from its tick until the
-next; else the chords estimated from the melody in its key (`melodia.style.harmony`).
+next; else the chords estimated from the melody in its key (`melodia.harmony.chords`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import suppress
 from dataclasses import replace
 from pathlib import Path
 
+from melodia.analysis.roles import detect_voices, melody_track_index
 from melodia.errors import StyleError
 from melodia.score import Score, TempoChange
 from melodia.style.arrange import arrange, check_melody_kept, melody_track
@@ -25,7 +25,6 @@ from melodia.style.form import check_form
 from melodia.style.form import ritardando as slow_down
 from melodia.style.quartet import default_form
 from melodia.style.rhythm import copy_score, perform, retime, tidy
-from melodia.style.roles import detect_voices, melody_track_index
 from melodia.style.templates import (
     Instrumentation,
     Rhythm,
@@ -42,7 +41,7 @@ __all__ = ["HARMONIZERS", "Instrumentation", "Rhythm", "Style", "load_instrument
 
 # Named harmonizers a style may use instead of the rule-based accompaniment: a bare melody in (and
 # `chords=`: a progression, or None for the score's own symbols), a score of parts (melody first)
-# out. `melodia.harmony` registers its own when imported.
+# out. "chorale" is `melodia.harmony.harmonize`, the learned Bach harmonizer.
 HARMONIZERS: dict[str, Callable[..., Score]] = {}
 
 
@@ -116,12 +115,13 @@ def stylize(score: Score, instrumentation: str | Path | Instrumentation | None =
 
 
 def harmonizer(name: str) -> Callable[..., Score]:
-    """The harmonizer registered as `name` (`melodia.harmony` is imported once to register its own)."""
+    """The harmonizer registered as `name`, or the learned Bach harmonizer for "chorale"."""
+    if name == "chorale" and name not in HARMONIZERS:
+        from melodia.harmony import harmonize  # imported when a style asks for it: it brings the model file
+
+        HARMONIZERS[name] = harmonize
     if name not in HARMONIZERS:
-        with suppress(ImportError):
-            import melodia.harmony  # noqa: F401
-    if name not in HARMONIZERS:
-        known = ", ".join(sorted(HARMONIZERS)) or "none registered"
+        known = ", ".join(sorted({"chorale", *HARMONIZERS}))
         raise StyleError(f"harmonizer {name!r}: not available ({known})")
     return HARMONIZERS[name]
 

@@ -1,4 +1,4 @@
-"""Accompaniment for a melody over harmony slots (`melodia.style.harmony.Bar`): voiced chords
+"""Accompaniment for a melody over harmony slots (`melodia.harmony.chords.Bar`): voiced chords
 below the melody, a counter-melody of chord tones with passing notes, bass lines (a walking
 bass by step and chromatic approach) and a drum kit that follows the sections.
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import replace
 from itertools import combinations, groupby, pairwise, product
 
+from melodia.harmony.chords import Bar, chord_tones_at, scale_of
 from melodia.score import TICKS_PER_QUARTER, Note
-from melodia.style.harmony import Bar, chord_tones_at, scale_of
 from melodia.theory.chord import Chord
 from melodia.theory.key import Key
 

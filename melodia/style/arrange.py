@@ -11,11 +11,11 @@ from dataclasses import dataclass, field, replace
 from itertools import groupby, pairwise
 from statistics import median
 
+from melodia.analysis.roles import Voices, detect_voices
 from melodia.errors import MelodiaWarning, StyleError
+from melodia.harmony.chords import Bar, given_chords, harmonize, tune_key, uses_flats
 from melodia.score import MAJOR, TICKS_PER_QUARTER, ChordSymbol, KeySignature, Note, Score, Track
 from melodia.style import accompany, form, piano, quartet
-from melodia.style.harmony import Bar, given_chords, harmonize, tune_key, uses_flats
-from melodia.style.roles import Voices, detect_voices
 from melodia.style.templates import ARTICULATIONS, Instrumentation, Part
 from melodia.theory.chord import Chord
 from melodia.theory.key import Key
@@ -50,8 +50,8 @@ def arrange(score: Score, instrumentation: Instrumentation, patterns: dict[str, 
 
     `patterns` (role -> pattern name) override the parts' own accompaniment patterns; with
     `accompaniment` False a bare melody stays bare and nothing is added. `chords` (bars of
-    chords, see `melodia.style.harmony.parse_progression`) replace the estimated harmony;
-    without them, the chord symbols `score` carries do (`melodia.style.harmony.from_symbols`);
+    chords, see `melodia.harmony.chords.parse_progression`) replace the estimated harmony;
+    without them, the chord symbols `score` carries do (`melodia.harmony.chords.from_symbols`);
     `intro` ('none', 'vamp', 'phrase') and `ending` ('none', 'held') add form (see
     `melodia.style.form`). Chord symbols and the key signature are written into the result.
     The melody is played as written (its pitches, onsets and lengths; an intro moves it later

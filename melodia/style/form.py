@@ -18,8 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from melodia.errors import StyleError
+from melodia.harmony.chords import PHRASE_BARS, Bar
 from melodia.score import KeySignature, Note, Score, TempoChange, TimeSignature
-from melodia.style.harmony import PHRASE_BARS, Bar
 from melodia.style.templates import ENDINGS, INTROS
 from melodia.theory.chord import Chord
 from melodia.theory.key import Key

@@ -20,8 +20,8 @@ from itertools import pairwise
 import numpy as np
 
 from melodia.analysis import estimate_key
+from melodia.harmony.chords import slots_of
 from melodia.score import MINOR, TICKS_PER_QUARTER, Note, Score, TimeSignature, Track
-from melodia.style.harmony import slots_of
 from melodia.style.templates import Instrumentation, Rhythm
 from melodia.theory.chord import parse_symbol
 from melodia.theory.key import Key

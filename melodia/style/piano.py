@@ -17,9 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from itertools import combinations, groupby, pairwise
 
+from melodia.harmony.chords import Bar
 from melodia.score import TICKS_PER_QUARTER, Note
 from melodia.style.accompany import voice_chord
-from melodia.style.harmony import Bar
 from melodia.theory.chord import Chord
 
 EIGHTH = TICKS_PER_QUARTER // 2

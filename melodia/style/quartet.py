@@ -1,7 +1,7 @@
 """Four-part writing under a bare melody: a string quartet, a choir, a brass quintet.
 
 The melody stays as written in the top part (violin I, soprano, trumpet I). The parts below it
-are voiced beat by beat over the harmony slots (`melodia.style.harmony.Bar`) by dynamic
+are voiced beat by beat over the harmony slots (`melodia.harmony.chords.Bar`) by dynamic
 programming over every voicing of the beat's chord that fits under the melody:
 
 - each part in its range, none above the part over it (no crossing), upper parts within an
@@ -32,9 +32,9 @@ from itertools import pairwise
 
 import numpy as np
 
+from melodia.harmony.chords import Bar, merged_slots, scale_of
 from melodia.score import MAJOR, TICKS_PER_QUARTER, Note
 from melodia.style import accompany
-from melodia.style.harmony import Bar, merged_slots, scale_of
 from melodia.style.templates import Instrumentation, Part
 from melodia.theory.chord import Chord
 from melodia.theory.key import Key

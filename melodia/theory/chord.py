@@ -39,7 +39,7 @@ MUSICXML_KINDS = {
     "minor-11th": "m7", "minor-13th": "m7", "minor-major-ninth": "mmaj7", "half-diminished-ninth": "m7b5",
     "diminished-ninth": "dim7", "suspended-fourth-seventh": "7sus4",
 }
-# The chord kinds a bar's chord control names (`melodia.controls`), and which of them each quality is
+# The chord kinds a bar's chord control names (`melodia.lm.controls`), and which of them each quality is
 CONTROL_KINDS = ("", "m", "7", "dim")  # major, minor, dominant seventh, diminished
 CONTROL_KIND_OF_QUALITY = {"": "", "6": "", "maj7": "", "aug": "", "sus4": "", "sus2": "", "m": "m", "m6": "m",
                            "m7": "m", "mmaj7": "m", "7": "7", "7sus4": "7", "dim": "dim", "m7b5": "dim",

@@ -6,13 +6,11 @@ from melodia.tokenizers.base import (
     PAD,
     GrammarState,
     Tokenizer,
-    load_tokenizer,
-    tokenizer_from_config,
-    tokenizer_from_dict,
 )
 from melodia.tokenizers.config import TokenizerConfig
 from melodia.tokenizers.metrical import MetricalTokenizer
 from melodia.tokenizers.performance import PerformanceTokenizer
+from melodia.tokenizers.schemes import load_tokenizer, tokenize, tokenizer_from_config, tokenizer_from_dict
 
 __all__ = [
     "BOS",
@@ -24,6 +22,7 @@ __all__ = [
     "Tokenizer",
     "TokenizerConfig",
     "load_tokenizer",
+    "tokenize",
     "tokenizer_from_config",
     "tokenizer_from_dict",
 ]

@@ -213,40 +213,6 @@ class Tokenizer(ABC):
         return atomic_write_text(path, json.dumps(self.to_dict(), indent=1) + "\n")
 
 
-def tokenizer_from_config(config: TokenizerConfig) -> Tokenizer:
-    """The tokenizer of `config.scheme`."""
-    from melodia.tokenizers.metrical import MetricalTokenizer
-    from melodia.tokenizers.performance import PerformanceTokenizer
-
-    schemes: dict[str, type[Tokenizer]] = {"metrical": MetricalTokenizer, "performance": PerformanceTokenizer}
-    return schemes[config.scheme](config)
-
-
-def tokenizer_from_dict(data: Any, source: str = "tokenizer") -> Tokenizer:
-    """Rebuild a tokenizer from `Tokenizer.to_dict()`, checking format, version and vocabulary."""
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise TokenizerError(f"{source}: not a melodia tokenizer (no format {FORMAT!r})")
-    if data.get("version") != FORMAT_VERSION:
-        raise TokenizerError(f"{source}: tokenizer format version {data.get('version')!r}; this melodia "
-                             f"reads version {FORMAT_VERSION}")
-    if not isinstance(data.get("config"), dict):
-        raise TokenizerError(f"{source}: missing 'config' object")
-    tokenizer = tokenizer_from_config(TokenizerConfig.from_dict(data["config"], source))
-    if data.get("vocabulary") != tokenizer.vocab.tokens:
-        raise TokenizerError(f"{source}: its vocabulary differs from the one its config makes; "
-                             "it was written by an incompatible melodia")
-    return tokenizer
-
-
-def load_tokenizer(path: str | os.PathLike[str]) -> Tokenizer:
-    """Load a tokenizer saved with `Tokenizer.save`."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise TokenizerError(f"{path}: cannot read tokenizer JSON ({error})") from error
-    return tokenizer_from_dict(data, str(path))
-
-
 def interleave(rows: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
     """Tokens of many rows, each row giving up to one token per column, in column order.
 

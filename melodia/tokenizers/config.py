@@ -43,7 +43,7 @@ class TokenizerConfig:
             note one grid step long and drops the token (a chord of every step spelled out, as the
             JSB benchmark's, needs no lengths). Needs velocity_bins = 1.
         infill: add the fill-in-the-middle tokens of the metrical scheme (`Gap_N`, `Middle`), so a
-            model can regenerate bars between kept ones (see `melodia.infill`). Needs `melody`.
+            model can regenerate bars between kept ones (see `melodia.lm.infill`). Needs `melody`.
     """
 
     scheme: str = "metrical"

@@ -2,7 +2,7 @@
 
 A rule is called with the grammar's state and the mask of tokens the grammar allows, and returns
 a narrower mask. The sampler applies the rules in turn; one that would leave no token gives way
-(see `melodia.sampler`), and generation then draws the melody again. Every rule reads the typed
+(see `melodia.lm.sampler`), and generation then draws the melody again. Every rule reads the typed
 `MetricalState` (bar count, bar start and length, position, the notes so far), so the rules hold
 in sampling and in beam search alike and every melody they let through decodes.
 """
@@ -124,7 +124,7 @@ class SingableLine(MetricalRule):
 
 
 class InOrder(MetricalRule):
-    """The melody is written in time order: no fill-in-the-middle Gap (see `melodia.infill` for filling one)."""
+    """The melody is written in time order: no fill-in-the-middle Gap (see `melodia.lm.infill` for filling one)."""
 
     def narrow(self, state: MetricalState, mask: np.ndarray) -> np.ndarray:
         if "Gap" not in self.tokenizer.vocab.ranges:
@@ -258,6 +258,20 @@ class ChordBeatBias(BeatBias):
         which = max(int(np.searchsorted(self.starts, state.bar_start + state.position, side="right")) - 1, 0)
         strong = state.position in strong_positions(state.bar_length, beat)
         return self.strong_beats[which] if strong else self.on_beats[which]
+
+
+class RunningBias:
+    """A sampler bias that leans every note towards the running length of a dance tune (`steps`: an eighth in a
+    reel or a jig), `pull` log-probability given to that Duration, on top of `base` (a `BeatBias`, or none):
+    the model's dotted pairs and held notes stay possible, only rarer."""
+
+    def __init__(self, tokenizer: Tokenizer, base: BeatBias | None, steps: int, pull: float) -> None:
+        self.base = base
+        self.lean = np.zeros(len(tokenizer.vocab), dtype=np.float32)
+        self.lean[tokenizer.vocab.id("Duration", 0) + steps - 1] = pull
+
+    def __call__(self, state: GrammarState) -> np.ndarray:
+        return self.lean if self.base is None else self.base(state) + self.lean
 
 
 class ApproachBias:

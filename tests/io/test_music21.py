@@ -138,7 +138,7 @@ def test_a_file_of_several_tunes_picks_one_by_number() -> None:
         read_score(f"{DATA / 'waltz_3_4.mid'}#2")
 
 
-# --- what the fuzzer (melodia/fuzz.py) found ---------------------------------------------------
+# --- what the fuzzer (scripts/fuzz.py) found ---------------------------------------------------
 
 def test_a_triplet_in_an_overfull_bar_does_not_hang_music21() -> None:
     """music21 gave such a bar a meter like 4879784/1125899906842624 and ran for minutes."""

@@ -13,8 +13,7 @@ from conftest import DATA, MUSIC21
 
 from melodia import read_score, write_score
 from melodia.errors import MelodiaWarning
-from melodia.io.music21 import abc_tunes, read_music21_pieces
-from melodia.io.repeats import agreement_with_music21
+from melodia.io.music21 import abc_tunes, agreement_with_music21, read_music21_pieces
 from melodia.score import Score, Track
 
 CORPUS = MUSIC21 / "corpus"

@@ -36,7 +36,7 @@ class ModelConfig:
         dropout: dropout between layers and on embeddings and outputs.
         tie_weights: share the input embedding with the output projection.
         conditions: labels the model is conditioned on, name -> list of values: per piece (for
-            example meter -> ["3/4", "4/4", "6/8"]) or per token (the controls of `melodia.controls`);
+            example meter -> ["3/4", "4/4", "6/8"]) or per token (the controls of `melodia.lm.controls`);
             index 0 of each list is "unknown".
     """
 

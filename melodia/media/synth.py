@@ -2,7 +2,7 @@
 else a small built-in synthesizer (numpy only) with a timbre per General MIDI family and a
 drum kit.
 
-    samples, rate = render(score)            # float32 mono in [-1, 1]
+    samples, rate = sound(score)             # float32 mono in [-1, 1]
     write_wav(score, "tune.wav")             # 16-bit PCM, written atomically
 """
 
@@ -66,7 +66,7 @@ FAMILY_TIMBRES: tuple[Timbre, ...] = (
 )
 
 
-def render(score: Score, sample_rate: int = SAMPLE_RATE, use_fluidsynth: bool = True) -> tuple[np.ndarray, int]:
+def sound(score: Score, sample_rate: int = SAMPLE_RATE, use_fluidsynth: bool = True) -> tuple[np.ndarray, int]:
     """(mono float32 samples, sample rate): FluidSynth when available and wanted, else built in."""
     if score.duration_seconds() > MAX_SECONDS:
         raise SynthError(f"the score lasts {score.duration_seconds() / 60:.0f} minutes; audio is made for "
@@ -103,7 +103,7 @@ def fluidsynth_soundfont() -> Path | None:
 
 
 def engine() -> str:
-    """Which synthesizer `render` uses here, in words."""
+    """Which synthesizer `sound` uses here, in words."""
     soundfont = fluidsynth_soundfont()
     return f"FluidSynth with {soundfont}" if soundfont else "the built-in synthesizer"
 
@@ -237,5 +237,5 @@ def write_wav(score: Score, path: str | os.PathLike[str], sample_rate: int = SAM
     """Render `score` and write it as a WAV file (atomically)."""
     from melodia.io.atomic import atomic_write_bytes
 
-    samples, rate = render(score, sample_rate)
+    samples, rate = sound(score, sample_rate)
     return atomic_write_bytes(path, wav_bytes(samples, rate))

@@ -9,7 +9,7 @@ restyles them with any combined style preset, and keeps them in a folder with a
 `manifest.json` that fine-tuning reads (`melodia finetune --kept DIR`, see `melodia.feedback`: an
 entry with `"keep": true` is a kept melody; Discard writes the melody too, with `"keep": false`, for
 `melodia learn`). The panel itself,
-built on ipywidgets, is `melodia.studio_panel`; `melodia.studio()` shows it.
+built on ipywidgets, is `melodia.apps.studio_panel`; `melodia.studio()` shows it.
 
 The kept folder holds `001.mid`, `002.mid` ... (the melodies, one track each, as generated),
 `styled/001-jazz-swing.mid` when a style was applied, and `manifest.json`:
@@ -25,7 +25,6 @@ generate` wrote, say) keeps it: the new entries are added to its "outputs", numb
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -35,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from melodia.errors import MelodiaError
+from melodia.manifest import MANIFEST, Manifest, ManifestError
 from melodia.score import TICKS_PER_QUARTER, Score
 from melodia.theory.key import Key
 from melodia.theory.pitch import note_name
@@ -42,7 +42,6 @@ from melodia.theory.pitch import note_name
 DEFAULT_SEED = "D4 E4 F#4/8 G4/8 A4/2 key=D meter=6/8"
 DEFAULT_FOLDER = "melodia-kept"
 PERSONAL = "personal"  # the folder's subfolder of personal models, round-1.safetensors ...
-MANIFEST = "manifest.json"
 NO_STYLE = "melody only"
 AUDIO_RATE = 22050
 NOTE_TEXT_NOTES = 40  # notes of a candidate shown as text above its piano roll
@@ -74,7 +73,7 @@ class StudioSettings:
 
     def constraints(self) -> Any:
         """The `Constraints` these settings ask for (checked: a bad value raises a one-line error naming it)."""
-        from melodia.constraints import Constraints
+        from melodia.lm.constraints import Constraints
 
         typed = {"key": self.key.strip() or None, "meter": self.meter.strip() or None,
                  "range": self.pitch_range.strip() or None, "form": self.form.strip() or None}
@@ -83,7 +82,7 @@ class StudioSettings:
 
     def sampling(self) -> Any:
         """The `SamplingConfig` these settings ask for."""
-        from melodia.sampler import SamplingConfig
+        from melodia.lm.sampler import SamplingConfig
 
         return SamplingConfig(temperature=self.temperature, top_p=self.top_p)
 
@@ -125,7 +124,7 @@ class Candidate:
     def pianoroll_png(self) -> bytes:
         """The piano roll (PNG), the seed shaded."""
         if "png" not in self._cache:
-            from melodia.display import pianoroll_png
+            from melodia.media.display import pianoroll_png
 
             self._cache["png"] = pianoroll_png(self.score, seed_end_tick=self.seed_end_tick)
         return self._cache["png"]
@@ -133,9 +132,9 @@ class Candidate:
     def wav(self) -> bytes:
         """The audio (WAV): FluidSynth when installed, else the built-in synthesizer."""
         if "wav" not in self._cache:
-            from melodia.synth import render, wav_bytes
+            from melodia.media.synth import sound, wav_bytes
 
-            self._cache["wav"] = wav_bytes(*render(self.score, AUDIO_RATE))
+            self._cache["wav"] = wav_bytes(*sound(self.score, AUDIO_RATE))
         return self._cache["wav"]
 
     def midi(self) -> bytes:
@@ -147,7 +146,7 @@ class Candidate:
     def notation_svg(self) -> str:
         """Notation of the melody (not of a styled arrangement) as SVG, engraved by verovio."""
         if "svg" not in self._cache:
-            from melodia.display import score_svg
+            from melodia.media.display import score_svg
 
             self._cache["svg"] = score_svg(self.melody, width=1500)
         return self._cache["svg"]
@@ -239,7 +238,7 @@ class Studio:
     """
 
     def __init__(self, model: Any = "default", folder: str | Path = DEFAULT_FOLDER) -> None:
-        from melodia.modelfile import open_model
+        from melodia.lm.modelfile import open_model
 
         self.model_name = str(model) if isinstance(model, (str, Path)) else "a loaded model"
         self.model = open_model(model)
@@ -256,15 +255,15 @@ class Studio:
         return self.rounds[self.current].number + 1
 
     def learn(self, settings: Any = None) -> Round:
-        """A personal model learnt from every mark in the folder (`melodia.learn`), starting from the model that
+        """A personal model learnt from every mark in the folder (`melodia.lm.learn`), starting from the model that
         generates now; it generates from now on. Returns its round.
 
         Raises:
             MelodiaError: no marks to learn from, in one line.
         """
         from melodia.feedback import marks
-        from melodia.learn import learn
-        from melodia.modelfile import load_model, save_model
+        from melodia.lm.learn import learn
+        from melodia.lm.modelfile import load_model, save_model
 
         start = self.rounds[self.current]
         personal = self.folder / PERSONAL
@@ -307,7 +306,7 @@ class Studio:
         Raises:
             MelodiaError: a bad seed or setting, in one line naming it.
         """
-        from melodia.generation import generate, read_seed, settings_record
+        from melodia.lm.generation import generate, read_seed, settings_record
 
         seed = _seed(settings.seed)
         style = settings.style or None
@@ -317,7 +316,7 @@ class Studio:
             load_style(style)
         constraints, sampling = settings.constraints(), settings.sampling()
         scores = generate(self.model, seed, settings.count, constraints, sampling, settings.random_seed,
-                          progress=progress)  # sampled on one torch thread (see generation._one_thread)
+                          progress=progress)  # sampled on one torch thread (see draw.one_thread)
         record = settings_record(settings.seed, constraints, sampling, settings.random_seed, self.model_name,
                                  settings.count)
         seed_end = read_seed(seed)[0].end_tick
@@ -333,12 +332,12 @@ class Studio:
 
     def redo(self, candidate: Candidate, bars: str) -> None:
         """Write bars `bars` ("5-8", counted from 1) of the candidate's melody anew, keeping the rest exactly
-        (see `melodia.infill`); a kept candidate counts as not kept until kept again.
+        (see `melodia.lm.infill`); a kept candidate counts as not kept until kept again.
 
         Raises:
             MelodiaError: bars outside the melody, or a model without infilling, in one line.
         """
-        from melodia.infill import infill
+        from melodia.lm.infill import infill
 
         if not self.can_infill:
             raise StudioError(INFILLING_NOTE)
@@ -354,9 +353,9 @@ class Studio:
         discarded instead). Returns the melody's path."""
         self.candidates = [c for c in self.candidates if c is not candidate]
         if candidate.kept_as is not None:
-            from melodia.feedback import mark_discarded
+            from melodia.feedback import discard
 
-            mark_discarded(candidate.kept_as)
+            discard(candidate.kept_as)
             return candidate.kept_as
         return self._write(candidate, keep=False)
 
@@ -369,12 +368,12 @@ class Studio:
 
     def _write(self, candidate: Candidate, keep: bool) -> Path:
         """The candidate's melody as the folder's next NNN.mid, listed in manifest.json marked `keep`."""
-        from melodia.io.atomic import atomic_write_bytes, atomic_write_text, make_folder
+        from melodia.io.atomic import atomic_write_bytes, make_folder
         from melodia.io.midi import score_to_midi_bytes
 
         make_folder(self.folder)
         manifest = read_manifest(self.folder)
-        entries = manifest["outputs"]
+        entries = manifest.outputs
         number = 1 + max([_number(e["file"]) for e in entries] + [_number(p.name) for p in self.folder.glob("*.mid")]
                          + [0])
         path = atomic_write_bytes(self.folder / f"{number:03d}.mid", score_to_midi_bytes(candidate.melody),
@@ -390,32 +389,25 @@ class Studio:
                         "lowest": min(pitches, default=0), "highest": max(pitches, default=0),
                         "key": melody.key_signatures[0].name if melody.key_signatures else None,
                         "note_text": note_text(melody, most=10_000)})
-        atomic_write_text(self.folder / MANIFEST, json.dumps(manifest, indent=2))
+        manifest.write()
         return path
 
 
-def read_manifest(folder: str | Path) -> dict[str, Any]:
-    """A folder's manifest.json ({"outputs": []} when there is none yet).
+def read_manifest(folder: str | Path) -> Manifest:
+    """A folder's manifest.json (an empty one when there is none yet).
 
     Raises:
         StudioError: a manifest without a list of {"file": NAME, ...} entries in "outputs".
     """
-    path = Path(folder) / MANIFEST
-    if not path.is_file():
-        return {"outputs": []}
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-        if not all(isinstance(e, dict) and isinstance(e.get("file"), str) for e in manifest["outputs"]):
-            raise TypeError
-    except (ValueError, KeyError, TypeError):
-        raise StudioError(f"{path}: not a manifest of melodies; expected {{\"outputs\": [{{\"file\": ...}}]}}"
-                          " as melodia writes it (choose another folder)") from None
-    return manifest
+        return Manifest.read(Path(folder) / MANIFEST, missing_ok=True)
+    except ManifestError as error:
+        raise StudioError(f"{error} (choose another folder)") from None
 
 
 def read_kept(folder: str | Path) -> list[dict[str, Any]]:
     """The entries of a folder's manifest.json marked `"keep": true`."""
-    return [e for e in read_manifest(folder)["outputs"] if e.get("keep") is True]
+    return [e for e in read_manifest(folder).outputs if e.get("keep") is True]
 
 
 def _number(name: str) -> int:
@@ -425,7 +417,7 @@ def _number(name: str) -> int:
 
 def _seed(text: str) -> Any:
     """What `generate` takes for typed seed text: the text itself, or a `SeedFile` when it names a file."""
-    from melodia.generation import SeedFile, read_seed
+    from melodia.lm.generation import SeedFile, read_seed
 
     text = text.strip()
     if not text:

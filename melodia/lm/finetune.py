@@ -3,7 +3,7 @@
     melodia finetune --from default --folder my_tunes/ -o mine.safetensors
     melodia finetune --from mine.safetensors --kept out/ -o mine2.safetensors
 
-or `melodia.finetune.finetune("default", Path("mine.safetensors"), folder=Path("my_tunes"))`.
+or `melodia.lm.finetune.finetune("default", Path("mine.safetensors"), folder=Path("my_tunes"))`.
 
 The user's files (and the melodies kept in `--kept` folders, see `melodia.feedback`) are
 tokenized with the base model's own tokenizer; a file it cannot encode (unreadable, no
@@ -23,7 +23,7 @@ The model file records the base model and the user's corpus (hash, file counts).
 
 Then the memorization guard (`memorization_check`): melodies are sampled from the opening
 bar of the user's training files and each continuation (the seed left out) is looked up in
-the user's files with `melodia.originality`. When more than `GUARD_RATE` of them repeat a
+the user's files with `melodia.metrics.originality`. When more than `GUARD_RATE` of them repeat a
 run of `GUARD_NOTES` notes or more of one tune, a one-line warning says so and what to
 change; the full figures go into `MODEL.memorization.txt` beside the model either way.
 """
@@ -108,10 +108,11 @@ def finetune_corpus(tokenizer: Any, folder: Path | None = None, kept: Sequence[P
     Raises:
         FinetuneError: no files, or files the tokenizer cannot encode (unless `skip_unfit`).
     """
-    from melodia.corpus.build import build_corpus, cache_root
+    from melodia.corpus.build import build_corpus
     from melodia.corpus.reader import Corpus
     from melodia.corpus.recipe import Recipe, Source
     from melodia.feedback import kept_files
+    from melodia.resources import cache_root
 
     sources = []
     if folder is not None:
@@ -190,7 +191,7 @@ def finetune_config(base: Any, corpus: Any, overrides: Sequence[str] = (), half_
     the batch made smaller when the user's files are too few to fill it, and the length, the epochs and the
     warm-up fitted to the data (see `fitted_length`) unless `overrides` set them. `half_weights`: the base's
     precision, which the result keeps."""
-    from melodia.train import TrainConfig
+    from melodia.lm.train import TrainConfig
 
     config = TrainConfig(corpus=str(corpus.folder), model=base.config, conditions=tuple(base.config.conditions),
                          infill=0.3 if corpus.tokenizer.config.infill else 0.0,  # a base that infills still does
@@ -247,14 +248,14 @@ def finetune(base: str | Path, output: Path, folder: Path | None = None, kept: S
     Raises:
         FinetuneError: no files, files the base tokenizer cannot encode, or too few notes to train on.
     """
-    from melodia.modelfile import load_model
-    from melodia.train import Start, split_loss, train
+    from melodia.lm.modelfile import load_model
+    from melodia.lm.train import Start, split_loss, train
 
     model, tokenizer, base_record = load_model(base)
     corpus = finetune_corpus(tokenizer, folder, kept, skip_unfit, progress_bar)
     config = finetune_config(model, corpus, overrides, bool(base_record.get("config", {}).get("half_weights")))
     if config.model != model.config:  # another dropout: the same weights in a model that drops differently
-        from melodia.model import MelodyLM
+        from melodia.lm.model import MelodyLM
 
         weights, model = model.state_dict(), MelodyLM(config.model)
         model.load_state_dict(weights)
@@ -284,7 +285,7 @@ def guard_report_path(model: Path) -> Path:
 def checkpoint_path(model: Path) -> Path:
     """Where the checkpoints of a fine-tuning run that writes `model` go: in the cache (`MELODIA_CACHE`), by the
     model's full path, so that they are out of the user's folder and `resume` finds them."""
-    from melodia.corpus.build import cache_root
+    from melodia.resources import cache_root
 
     where = hashlib.sha256(str(Path(model).resolve()).encode()).hexdigest()[:16]
     return cache_root() / "finetune" / "checkpoints" / f"{Path(model).name}-{where}.ckpt"
@@ -343,8 +344,8 @@ def memorization_check(model: Any, tokenizer: Any, seeds: Sequence[tuple[str, Sc
     The melodies are drawn free of form and scale (what the model learnt, not what the form rules make of it):
     a form's returns and cadences break up a copied tune, so with them an over-trained model looks innocent.
     """
-    from melodia.generation import Constraints, generate
-    from melodia.originality import Match, ReferenceIndex, share_with_runs
+    from melodia.lm.generation import Constraints, generate
+    from melodia.metrics.originality import Match, ReferenceIndex, share_with_runs
 
     index = ReferenceIndex(list(references))
     chosen = list(seeds)[:samples] or list(references)[:samples]

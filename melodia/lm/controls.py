@@ -1,6 +1,6 @@
 """Soft controls: the chord under each note, and each bar's note density and register.
 
-A model trained with these conditions (`melodia.train`, conditions "chord", "density",
+A model trained with these conditions (`melodia.lm.train`, conditions "chord", "density",
 "register" and "fill") reads, beside each token, labels for the bar it is writing:
 
 - chord: the chord sounding at the token's position, as a root and one of four kinds
@@ -8,13 +8,13 @@ A model trained with these conditions (`melodia.train`, conditions "chord", "den
   the kind of their triad;
 - density: how many notes start in the bar (0 to 15, or "16+");
 - register: the mean pitch of the bar's notes: low (below F#4), mid (F#4 up to B4) or high (B4 and up);
-- fill: while a gap is filled (`melodia.infill`), how many of its bars are left, this one included.
+- fill: while a gap is filled (`melodia.lm.infill`), how many of its bars are left, this one included.
 
 Each label has an "unknown" value. Training gives "unknown" in place of a piece's chords,
 densities or registers at random, so the model also writes without them, drawing them from
 what the corpus does; at generation time every control not asked for is "unknown".
 
-Training chords come from harmonic analysis (`melodia.style.harmony.harmonize`, a chord per
+Training chords come from harmonic analysis (`melodia.harmony.chords.harmonize`, a chord per
 bar or half bar chosen for the melody in its key): the folk corpus's sources carry no chord
 symbols. The per-piece analysis is cached beside the corpus (`controls.npz`).
 """
@@ -62,7 +62,7 @@ def control_values(names: Sequence[str]) -> dict[str, list[str]]:
 
 
 def chord_index(root: int, quality: str) -> int:
-    """The "chord" label of a root pitch class and a quality of `melodia.style.harmony.QUALITIES`."""
+    """The "chord" label of a root pitch class and a quality of `melodia.harmony.chords.QUALITIES`."""
     return 1 + (root % 12) * len(CONTROL_KINDS) + CONTROL_KINDS.index(CONTROL_KIND_OF_QUALITY.get(quality, ""))
 
 
@@ -141,7 +141,7 @@ class PieceControls:
 
 def piece_controls(tokenizer: Tokenizer, tokens: np.ndarray) -> PieceControls:
     """Bars, per-bar note counts and mean pitches, and the analysed chord at each token of a piece."""
-    from melodia.style.harmony import harmonize, tune_key
+    from melodia.harmony.chords import harmonize, tune_key
 
     tokens = np.asarray(tokens, dtype=np.int64)
     bar, step = token_bars(tokenizer, tokens)
@@ -268,7 +268,7 @@ class Labeler:
 def chord_changes(progression: str, bar_steps: int, beat_steps: int, bars: int) -> list[tuple[int, Any, str]]:
     """'D | G | A7 | D' (a bar's chords share it by beats) as (grid step, `Chord`, the symbol as written) changes
     over `bars` bars, the progression repeated to the length."""
-    from melodia.style.harmony import beat_shares
+    from melodia.harmony.chords import beat_shares
 
     try:
         chords = parse_progression(progression)

@@ -81,13 +81,13 @@ def show_pianoroll(score: Score, ax: Any = None, figsize: tuple[float, float] = 
     return figure if figure is not None else ax.figure
 
 
-def play(score: Score, sample_rate: int = 22050) -> Any:
+def listen(score: Score, sample_rate: int = 22050) -> Any:
     """An `IPython.display.Audio` player: FluidSynth with a GM SoundFont when installed, else
     melodia's built-in synthesizer."""
-    display = _needs("IPython.display", "play")
-    from melodia.synth import render
+    display = _needs("IPython.display", "listen")
+    from melodia.media.synth import sound
 
-    samples, rate = render(score, sample_rate)
+    samples, rate = sound(score, sample_rate)
     return display.Audio(data=samples, rate=rate, normalize=False)
 
 

@@ -37,19 +37,20 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from melodia import __version__, settings
-from melodia.controls import CONTROL_NAMES, PieceControls, control_values, corpus_controls, fill_index
+from melodia import settings
 from melodia.corpus.dataset import Augmentation, PitchMap, augment
 from melodia.corpus.reader import Corpus
 from melodia.errors import MelodiaError
 from melodia.io.atomic import atomic_write_bytes, atomic_write_text
-from melodia.model import MelodyLM, ModelConfig, detach_state
-from melodia.modelfile import save_model
+from melodia.lm.controls import CONTROL_NAMES, PieceControls, control_values, corpus_controls, fill_index
+from melodia.lm.model import MelodyLM, ModelConfig, detach_state
+from melodia.lm.modelfile import save_model
 from melodia.tokenizers import EOS, Tokenizer, tokenizer_from_config
 from melodia.tokenizers.metrical import fill_layout
+from melodia.version import __version__
 
 PIECE_CONDITIONS = ("meter", "mode", "collection")  # one label for a whole piece
-CONDITION_NAMES = (*PIECE_CONDITIONS, *CONTROL_NAMES)  # the controls: a label for each token (melodia.controls)
+CONDITION_NAMES = (*PIECE_CONDITIONS, *CONTROL_NAMES)  # the controls: a label for each token (melodia.lm.controls)
 
 
 class TrainError(MelodiaError):
@@ -72,7 +73,7 @@ class TrainConfig:
     `infill` is the share of training pieces written fill-in-the-middle (a gap of 1 to 8 bars, see
     `melodia.tokenizers.metrical`), which adds the Gap and Middle tokens to the tokenizer;
     `control_dropout` the chance that a piece's chords, densities or registers (each on its own) are
-    hidden as "unknown" (see `melodia.controls`). `passes` is how many times an epoch goes over the training
+    hidden as "unknown" (see `melodia.lm.controls`). `passes` is how many times an epoch goes over the training
     split (each pass in its own order and transpositions), so that the epochs of a small corpus, which end with
     validation, early stopping and a checkpoint, are long enough for them.
     """
@@ -80,6 +81,7 @@ class TrainConfig:
     ALIASES: ClassVar[dict[str, str]] = {**{name: f"model.{name}" for name in MODEL_ALIASES},
                                          "transpose": "augmentation.transpose",
                                          "tempo_levels": "augmentation.tempo_levels"}
+    RENAMED: ClassVar[dict[str, str]] = {"seed": "random_seed"}
 
     corpus: str = "folk"
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -98,7 +100,7 @@ class TrainConfig:
     min_lr_ratio: float = 0.05
     clip: float = 1.0
     patience: int = 3
-    seed: int = 0
+    random_seed: int = 0
     checkpoint_minutes: float = 10.0
     checkpoint_steps: int = 0
     valid_batch_size: int = 16
@@ -179,18 +181,18 @@ class EpochStreams:
     def _pass(self, epoch: int, shuffle: bool) -> tuple[np.ndarray, np.ndarray]:
         """One pass over the pieces as one stream of tokens and one of their labels, drawn as for `epoch` (pass p of
         epoch e of `passes` draws as epoch e * passes + p: with one pass, as it always did)."""
-        order = np.random.default_rng((self.config.seed, epoch)).permutation(len(self.tokens)) if shuffle \
+        order = np.random.default_rng((self.config.random_seed, epoch)).permutation(len(self.tokens)) if shuffle \
             else np.arange(len(self.tokens))
         augmentation = self.config.augmentation if shuffle else Augmentation()
         pieces, labels = [], []
         for index in order:
             tokens = written = self.tokens[index]
             if augmentation.transpose or augmentation.tempo_levels:
-                rng = np.random.default_rng((self.config.seed, epoch, int(index)))
+                rng = np.random.default_rng((self.config.random_seed, epoch, int(index)))
                 tokens = augment(tokens, self.pitched[index], self.pitch_map, augmentation, rng)
             piece_labels = np.broadcast_to(self.labels[index], (len(tokens), self.labels.shape[1]))
             if self.controls or self.config.infill:
-                rng = np.random.default_rng((self.config.seed, epoch, int(index), 1))
+                rng = np.random.default_rng((self.config.random_seed, epoch, int(index), 1))
                 shift = int(tokens[self.pitched[index]][0] - written[self.pitched[index]][0]) \
                     if self.pitched[index].any() else 0
                 tokens, piece_labels = self._controlled(int(index), tokens, piece_labels, shift, rng)
@@ -385,7 +387,7 @@ def _set_up(config: TrainConfig, output: Path, resume: bool, start: Start | None
     if config.threads:
         torch.set_num_threads(config.threads)
     corpus = start.corpus if start else Corpus.open(config.corpus)
-    torch.manual_seed(config.seed)
+    torch.manual_seed(config.random_seed)
     tokenizer = training_tokenizer(corpus, config)
     if start:
         conditions = start.model.config.conditions
@@ -408,7 +410,7 @@ def _set_up(config: TrainConfig, output: Path, resume: bool, start: Start | None
     if resume:
         _resume(run)
     else:
-        torch.manual_seed(config.seed * 1000 + rank)  # dropout draws differ between processes
+        torch.manual_seed(config.random_seed * 1000 + rank)  # dropout draws differ between processes
     if world > 1:
         run.network = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda"
                                                           else None)
@@ -636,7 +638,8 @@ def _resume(run: Run) -> None:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many kinds on a damaged or hostile file
         raise TrainError(f"{path}: not a usable checkpoint ({str(error).splitlines()[0][:160]})") from error
-    saved = {name: value for name, value in json.loads(payload["config"]).items() if name not in RETIRED}
+    saved = {name: value for name, value in settings.current_names(TrainConfig, json.loads(payload["config"]),
+                                                                   TrainError).items() if name not in RETIRED}
     changed = _changed_settings(saved, json.loads(json.dumps(dataclasses.asdict(run.config))))
     if changed:
         raise TrainError(f"{path}: the checkpoint was made with other settings ({', '.join(changed)}); "

@@ -9,7 +9,7 @@ an ending. A playing followed by the same strain, or by a return to an earlier o
 tune's last, ends closed on the tonic (the second ending). A strain played again is its body
 note for note, as a repeat sign plays it, with the ending its place asks for. In a tune type
 (`--tune reel`) a strain of 8 bars or more brings its opening back in its second half, varied
-(`melodia.form`'s return), and a new strain after the first sits higher, as B strains do (the
+(`melodia.lm.form`'s return), and a new strain after the first sits higher, as B strains do (the
 soft register control), coming back down for its ending and lower still at the tune's end.
 
 Every part is drawn by the language model as a continuation of all that was played before it,
@@ -28,10 +28,12 @@ from typing import Any
 
 import numpy as np
 
-from melodia.constraints import Constraints, GenerateError, Meter, PitchRange
-from melodia.form import FormPlan, Phrase, form_letters
-from melodia.metrics import bar_mean_pitches
-from melodia.sampler import SamplingConfig
+from melodia.lm.constraints import Constraints, GenerateError, Meter, PitchRange
+from melodia.lm.draw import generate_each, melodies, read_request
+from melodia.lm.form import FormPlan, Phrase, form_letters
+from melodia.lm.modelfile import open_model
+from melodia.lm.sampler import SamplingConfig
+from melodia.metrics import bar_mean_pitches, melody
 from melodia.score import Form, Note, Playing, Score, Strain, TempoChange
 from melodia.seed import Mode, SeedError, read_seed, requested_key, seed_key
 
@@ -50,14 +52,17 @@ class TuneType:
     last_fall: float = 3.0  # semitones the tune's closing ending sits below the first strain (so the tune ends low)
     tempo: float = 120.0  # quarter notes a minute, at a pace to learn the tune by (a seed's own tempo wins)
     last_ceiling: int = 4  # semitones above the first strain's mean pitch that the tune's closing ending may reach
+    last_top: str = "high"  # the highest register the tune's closing ending is asked for (see `_register`)
+    running: bool = True  # leans to its running note (`Biases.running_pull`); a hornpipe's dotted pairs are its own
 
 
 TUNE_TYPES = {  # tempos: a session's pace slowed to learn by (a jig's dotted quarter at 100, a reel's half at 90)
     "jig": TuneType("6/8", 8, "AABB", density="6", b_floor=-4, tempo=150.0),
     "reel": TuneType("4/4", 8, "AABB", density="8", tempo=180.0, last_ceiling=9),  # may end on the upper tonic
-    "hornpipe": TuneType("4/4", 8, "AABB", density="8", b_floor=5, last_fall=0.0, tempo=140.0),  # ends mid-range
+    "hornpipe": TuneType("4/4", 8, "AABB", density="8", b_floor=5, last_fall=0.0, tempo=140.0,  # ends mid-range
+                         running=False),
     "polka": TuneType("2/4", 8, "AABB", density="4", tempo=140.0),
-    "waltz": TuneType("3/4", 8, "AABB", tempo=132.0),
+    "waltz": TuneType("3/4", 8, "AABB", tempo=132.0, last_fall=5.0, last_top="mid"),  # comes home low, as waltzes do
     "air": TuneType("3/4", 8, "AABA", metre="free", b_floor=-1, tempo=66.0, last_fall=6.0,  # ends low, as airs do
                     last_ceiling=0),
 }
@@ -98,9 +103,6 @@ def write_tunes(model: Any, seed: Any, kind: str | None = None, count: int = 1, 
     Raises:
         GenerateError: an unknown tune type, a strain shorter than 2 bars, or what `generate` refuses.
     """
-    from melodia.generation import generate
-    from melodia.modelfile import open_model
-
     loaded = open_model(model)
     chosen = tune_type(kind) if kind else None
     letters = form_letters(form or (chosen.form if chosen else "AABB"), "form")
@@ -124,10 +126,14 @@ def write_tunes(model: Any, seed: Any, kind: str | None = None, count: int = 1, 
                        density=base.density or density,
                        metre=base.metre or chosen.metre, line=base.line or "singable",
                        max_leap=chosen.max_leap if base.max_leap is None else base.max_leap)
+    if chosen and not chosen.running:
+        sampling = sampling or SamplingConfig()
+        sampling = replace(sampling, biases=replace(sampling.biases, running_pull=0.0))
     writer = TuneWriter(loaded, letters, length, base, sampling, chosen, int(pickup), progress)
     plan = writer.plan(0)
-    openings = generate(loaded, seed_score, count, writer.asked(None, 0, plan), sampling, random_seed, plan=plan,
-                        progress=writer.step)
+    asked = writer.asked(None, 0, plan)
+    opening, mode, named = read_request(seed_score, asked)
+    openings = melodies(loaded, opening, mode, named, count, asked, sampling, random_seed, plan, writer.step)
     tunes = writer.finish(openings, key, random_seed * 1009)
     if chosen and not seed_score.tempos:
         for tune in tunes:
@@ -212,16 +218,18 @@ class TuneWriter:
         """The constraints of playing `index` after `played` (the tune up to it, its bars drawn with the registers
         `drawn`, so that the model reads them as it wrote them): the user's, with its length, the key, (unless the
         user asked for a register) the register of its strain, and in a tune type a new strain's floor, its
-        `b_floor` below the first strain's mean pitch, so that it sits higher as B strains do."""
+        `b_floor` below the first strain's mean pitch, so that it sits higher as B strains do (but within a leap
+        of the note it follows: an air in C whose A strain ends on middle C)."""
         register = self.base.register
         if register is None and played is not None and drawn is not None and "register" in _conditions(self.loaded):
             register = ",".join(drawn + self.registers(played, index))
         pitch_range = self.base.pitch_range
         if self.kind and played is not None and pitch_range:
             home = round(float(np.nanmean(bar_mean_pitches(played)[self.pickup:self.pickup + self.length])))
-            if self.letters[index] not in self.letters[:index]:
-                pitch_range = PitchRange(max(pitch_range[0], min(home - self.kind.b_floor, pitch_range[1] - 10)),
-                                         pitch_range[1])
+            if self.letters[index] not in self.letters[:index]:  # within a leap of the note it follows
+                reach = melody(played)[-1].pitch + (self.base.max_leap or self.kind.max_leap) - 1
+                pitch_range = PitchRange(max(pitch_range[0], min(home - self.kind.b_floor, pitch_range[1] - 10,
+                                                                 reach)), pitch_range[1])
             elif self.closes(index) and self.letters[index] == self.letters[-1]:  # the tune's last ending ends low
                 pitch_range = PitchRange(pitch_range[0], max(min(home + self.kind.last_ceiling, pitch_range[1]),
                                                              pitch_range[0] + 12))
@@ -234,15 +242,13 @@ class TuneWriter:
         """The register asked of each bar of playing `index` (see `_register`), none ("any") without the control."""
         if "register" not in _conditions(self.loaded):
             return ["any"] * self.length
-        fall = self.kind.last_fall if self.kind else TuneType.last_fall
+        fall, top = (self.kind.last_fall, self.kind.last_top) if self.kind else (TuneType.last_fall, TuneType.last_top)
         return _register(played, self.pickup, self.length, fall, self.letters[index] not in self.letters[:index],
-                         index + 1 == len(self.letters))
+                         index + 1 == len(self.letters), top)
 
     def finish(self, openings: list[Score], key: Mode, random_seed: int) -> list[Tune]:
         """The tunes in `key` whose first playings are `openings`: every later part drawn once, in the order
         played, the same part of every tune drawn as one batch."""
-        from melodia.generation import generate_each
-
         ending = ending_bars(self.length)
         played = list(openings)
         drawn = [["any"] * self.first_bar(1) for _ in openings]  # the first playings: drawn with no register asked
@@ -332,11 +338,12 @@ def _same_chords(chords: str | None, first_bar: int, again_bar: int, length: int
     return all(bars[(first_bar + k) % len(bars)] == bars[(again_bar + k) % len(bars)] for k in range(length))
 
 
-def _register(played: Score, pickup: int, length: int, last_fall: float, new_strain: bool, last: bool) -> list[str]:
+def _register(played: Score, pickup: int, length: int, last_fall: float, new_strain: bool, last: bool,
+              last_top: str = "high") -> list[str]:
     """The register asked of each bar of a playing: a new strain's body sits `B_RISE` semitones above the first
     strain (of `played`), its ending comes back to the first strain's register, and the tune's closing ending sits
-    `last_fall` semitones below it."""
-    from melodia.controls import REGISTER_FLOORS, REGISTERS
+    `last_fall` semitones below it, no higher than the register `last_top` (a waltz's close is never high)."""
+    from melodia.lm.controls import REGISTER_FLOORS, REGISTERS
 
     def register(pitch: float) -> str:
         return REGISTERS[sum(pitch >= floor for floor in REGISTER_FLOORS)]
@@ -345,7 +352,8 @@ def _register(played: Score, pickup: int, length: int, last_fall: float, new_str
     home = float(np.nanmean(first)) if np.isfinite(first).any() else 68.0
     ending = ending_bars(length)
     body = [register(home + B_RISE if new_strain else home)] * (length - ending)
-    return body + [register(home - last_fall if last else home)] * ending
+    close = min(register(home - last_fall), last_top, key=REGISTERS.index) if last else register(home)
+    return body + [close] * ending
 
 
 def _form(played: Score, letters: str, length: int, parts: set[PartKey], pickup: int = 0) -> Form:

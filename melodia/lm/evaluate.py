@@ -18,8 +18,8 @@ import torch
 from torch import nn
 
 from melodia.errors import MelodiaError
-from melodia.model import MelodyLM
-from melodia.ngram import KneserNey
+from melodia.lm.model import MelodyLM
+from melodia.lm.ngram import KneserNey
 from melodia.score import Score
 from melodia.tokenizers import Tokenizer
 from melodia.tokenizers.grid import QuantizedScore
@@ -195,9 +195,9 @@ def _evidence_before(log_probs: np.ndarray, forgetting: float) -> np.ndarray:
 # ---------------------------------------------------------------- the evaluate command
 
 
-def evaluate_inputs(model_path: Path | Sequence[Path], inputs: Sequence[str], baseline: bool = False,
-                    transpositions: int = 0, tempering: float = 1.0, forgetting: float = 1.0,
-                    ngram_weight: float = 0.0, say: Callable[[str], None] | None = None) -> dict[str, Any]:
+def evaluate(model_path: Path | Sequence[Path], inputs: Sequence[str], baseline: bool = False,
+             transpositions: int = 0, tempering: float = 1.0, forgetting: float = 1.0,
+             ngram_weight: float = 0.0, say: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Score every input piece with the model (and an n-gram baseline); a JSON-ready report.
 
     Given several model files (members trained alike, with the same tokens), the figure is that of
@@ -248,7 +248,7 @@ class EvaluateError(MelodiaError):
 
 def _members(paths: Sequence[Path]) -> list[tuple[MelodyLM, Tokenizer, dict[str, Any]]]:
     """The model files of one mixture, which must read the same tokens with the same conditions."""
-    from melodia.modelfile import load_model
+    from melodia.lm.modelfile import load_model
 
     members = [load_model(path) for path in paths]
     first, tokenizer, _ = members[0]
@@ -316,7 +316,7 @@ def _training_ngram(training: dict[str, Any], tokenizer: Tokenizer,
     kept in the cache by the corpus's content, so later runs fit that order alone); with the valid figures of
     each order, the corpus's name and its content hash."""
     from melodia.corpus.reader import Corpus
-    from melodia.ngram import choose_order
+    from melodia.lm.ngram import choose_order
 
     name = training.get("corpus")
     if not name:
@@ -351,7 +351,7 @@ def _baseline(fitted: tuple[KneserNey, dict[int, float], str, str], training: di
 
 
 def _order_file(corpus: str, content: str, vocab_size: int) -> Path:
-    from melodia.corpus.build import cache_root
+    from melodia.resources import cache_root
 
     return cache_root() / "ngram" / f"{corpus}-{content[:16]}-{vocab_size}.json"
 

@@ -3,11 +3,11 @@
     melodia learn --from default --feedback melodia-kept/ -o mine.safetensors
     melodia generate --model mine.safetensors --seed "D4 E4 F#4/8 G4/8 A4/2 key=D meter=6/8"
 
-or `melodia.learn.learn("default", [Path("melodia-kept")], Path("mine.safetensors"))`.
+or `melodia.lm.learn.learn("default", [Path("melodia-kept")], Path("mine.safetensors"))`.
 
 The marks come from the manifests of the feedback folders (`melodia.feedback`): each marked
 melody gets a liking, 1 for kept, 0 for discarded, (rating - 1) / 4 for a rating (a rating wins
-over a keep mark). A dozen marks are few, so they teach through a taste model (`melodia.taste`: a
+over a keep mark). A dozen marks are few, so they teach through a taste model (`melodia.lm.taste`: a
 logistic model on what a listener hears, cautious while the marks are few), which judges 96
 melodies drawn from the starting model with the seeds and constraints the marked melodies were
 made with (their manifests record them; else their opening bar and length). Each drawn melody is
@@ -197,9 +197,9 @@ def marked_melodies(tokenizer: Any, feedback: Sequence[Path]) -> list[Liked]:
 def request_of(score: Any, settings: dict[str, Any] | None) -> Request:
     """The seed and constraints a melody was made with, as its manifest records them (`settings_record`); for
     a melody without them, its opening bar and its length in bars."""
-    from melodia.constraints import Constraints
-    from melodia.finetune import opening
-    from melodia.generation import read_seed
+    from melodia.lm.constraints import Constraints
+    from melodia.lm.finetune import opening
+    from melodia.lm.generation import read_seed
 
     if settings and isinstance(settings.get("seed"), str) and isinstance(settings.get("constraints"), dict):
         try:
@@ -271,7 +271,7 @@ def learn(base: str | Path, feedback: Sequence[Path], output: Path, folder: Path
         LearnError: no marks, nothing liked more than something else and no file to learn from, or a
             marked file that cannot be encoded.
     """
-    from melodia.modelfile import load_model, model_path, save_model
+    from melodia.lm.modelfile import load_model, model_path, save_model
 
     settings = settings or LearnSettings()
     if not feedback and folder is None:
@@ -310,8 +310,8 @@ def free_melodies(model: Any, tokenizer: Any, count: int, random_seed: int = 0) 
     """`count` melodies the anchor model writes from one note in each of `FREE_SEEDS`' keys and meters, free of
     form and scale: the anchor holds the personal model near it on music of every kind, not only near the
     user's seed."""
-    from melodia.constraints import Constraints
-    from melodia.generation import generate
+    from melodia.lm.constraints import Constraints
+    from melodia.lm.generation import generate
 
     melodies: list[Liked] = []
     for number, seed in enumerate(FREE_SEEDS):
@@ -332,7 +332,7 @@ def anchor_of(base: str | Path, record: dict[str, Any], model: Any) -> tuple[str
     """The model the anchor holds the personal model near, and its name: for a personal model, the model its
     first round started from (so that the rounds do not drift away from it one small step at a time), else
     the starting model itself (None). Only an anchor whose LSTM and embedding are the starting model's serves."""
-    from melodia.modelfile import ModelFileError, load_model
+    from melodia.lm.modelfile import ModelFileError, load_model
 
     name = record.get("learned", {}).get("anchor")
     if not isinstance(name, str) or name == str(base):
@@ -355,8 +355,8 @@ def judged_drawings(model: Any, tokenizer: Any, melodies: Sequence[Liked], setti
     marks do not differ)."""
     import numpy as np
 
-    from melodia.generation import generate
-    from melodia.taste import TasteModel, features
+    from melodia.lm.generation import generate
+    from melodia.lm.taste import TasteModel, features
 
     marked = [m for m in melodies if m.liking is not None and m.score is not None]
     likings = [float(m.liking) for m in marked if m.liking is not None]

@@ -7,8 +7,8 @@ A seed-phrase field (its parse error shown under it as you type), the settings (
 bars, form, temperature, top-p, style, range, largest leap, scale, ending), Generate with a
 progress bar, then one row per candidate: its piano roll, an audio player, the notes as
 text, a notation toggle, Keep and Discard, a restyle menu and a MIDI download. Everything
-runs in the kernel (see `melodia.studio_session` for the logic). Below Generate, "Learn from my
-choices" makes a personal model from the melodies kept and discarded so far (`melodia.learn`), which
+runs in the kernel (see `melodia.apps.studio_session` for the logic). Below Generate, "Learn from my
+choices" makes a personal model from the melodies kept and discarded so far (`melodia.lm.learn`), which
 generates from then on: the round number and the marks it learnt from are shown, and the model menu
 goes back to an earlier round's model. The CSS classes `melodia-*` name
 the parts for tests and for styling.
@@ -20,8 +20,7 @@ import base64
 import html
 from typing import Any
 
-from melodia.errors import MelodiaError
-from melodia.studio_session import (
+from melodia.apps.studio_session import (
     DEFAULT_FOLDER,
     INFILLING_NOTE,
     NO_STYLE,
@@ -32,6 +31,7 @@ from melodia.studio_session import (
     note_text,
     with_next_seed,
 )
+from melodia.errors import MelodiaError
 
 METERS = ("the seed's", "2/4", "3/4", "4/4", "6/8", "9/8", "12/8", "5/4", "7/8")
 LEAPS = ("any", *(str(n) for n in range(1, 13)))

@@ -1,6 +1,6 @@
 """A listener's taste guessed from a few marks: musical features of a melody and a small logistic model on them.
 
-`melodia.learn` fits a `TasteModel` on the melodies a user kept and discarded, then lets it judge many
+`melodia.lm.learn` fits a `TasteModel` on the melodies a user kept and discarded, then lets it judge many
 more melodies the model draws, so that a dozen marks teach as a few hundred would. The features are
 what a listener hears without a score: which degrees of the key sound, the sizes and directions of the
 steps and leaps, note lengths, dotted and syncopated notes, where the tune is highest, its range, its

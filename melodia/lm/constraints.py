@@ -18,8 +18,8 @@ from typing import Any, ClassVar, NamedTuple
 import numpy as np
 
 from melodia.errors import MelodiaError
-from melodia.form import form_letters
 from melodia.gm import INSTRUMENT_RANGES
+from melodia.lm.form import form_letters
 from melodia.seed import Mode, parse_range
 from melodia.theory.meter import Meter
 from melodia.theory.pitch import note_name
@@ -80,7 +80,7 @@ class Constraints:
     # triplets); "free" or None (a tune type's own) otherwise
     line: str | None = None  # "singable": at most 4 notes in a row on one pitch, a leap of a minor sixth or more
     # turns back; "free" or None (a tune type's own) otherwise
-    # soft controls (see melodia.controls), which the model is conditioned on rather than held to:
+    # soft controls (see melodia.lm.controls), which the model is conditioned on rather than held to:
     chords: str | None = None  # "D | G | A7 | D": chords per bar (a bar's chords share it), repeated to the length
     density: str | None = None  # notes per bar, "2,4,4,8" (repeated), or a curve: steady, rising, falling, arch
     register: str | None = None  # low, mid, high or any per bar, "mid,mid,high,mid" (repeated), or a curve
@@ -132,7 +132,7 @@ class Constraints:
             raise GenerateError(f"constraints.end_on_tonic = {self.end_on_tonic!r}: expected true or false")
 
     def _check_controls(self) -> None:
-        from melodia.controls import plan_chords, plan_density, plan_register
+        from melodia.lm.controls import plan_chords, plan_density, plan_register
 
         for name in ("chords", "density", "register"):
             value = getattr(self, name)

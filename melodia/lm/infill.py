@@ -6,14 +6,14 @@ returns 4 copies of the tune whose bars 5 to 8 (counted from 1) are new. The mod
 bars before the gap and the bars after it (fill-in-the-middle: prefix, `Gap_N`, suffix,
 `Middle`, the 2 bars before the gap again, then it writes the N bars; see
 `melodia.tokenizers.metrical`), so the new bars lead into what follows; near the gap's end,
-pitches far from the next kept note lose a little likelihood (`APPROACH_PULL`), and the grammar
+pitches far from the next kept note lose a little likelihood (`Biases.approach_pull`), and the grammar
 makes the new bars fill the gap exactly, in its meter, with no note running into the next kept one;
 bars that end a tune which ended on its tonic end on the tonic too, and a bar where the tune returns to an
 earlier bar (bar 5 playing bar 1 again, as a strain's second half restates its opening) is restated.
 Of a file with several tracks one track is rewritten (the gap as a single line) and every other note,
 track, tempo and signature is kept as it was.
 
-The constraints of `melodia.constraints` apply to the new bars: key and scale (by default the
+The constraints of `melodia.lm.constraints` apply to the new bars: key and scale (by default the
 tune's own key, estimated from all of it, with the tune's own chromatic notes allowed), pitch
 range, largest leap, instrument, and the soft controls chords, density and register (bars
 counted from the tune's first).
@@ -33,29 +33,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from melodia.constraints import Constraints, GenerateError
-from melodia.form import FormCadence, FormPlan, Phrase, Restatement, cadence_pitch_classes
-from melodia.generation import (
-    allowed_pitches,
-    chord_bias,
-    controls_asked,
-    draw_sequences,
-    key_bias,
-    read_seed,
-    seed_key,
-)
+from melodia.lm.constraints import Constraints, GenerateError
+from melodia.lm.controls import Labeler
+from melodia.lm.draw import RETRIES, allowed_pitches, chord_bias, controls_asked, draw_sequences, key_bias, redraw
+from melodia.lm.form import FormCadence, FormPlan, Phrase, Restatement, cadence_pitch_classes
+from melodia.lm.modelfile import open_model
+from melodia.lm.sampler import Progress, Rule, SamplingConfig
 from melodia.metrics import ends_on_tonic, melody
 from melodia.metrics.tunes import bar_notes
-from melodia.modelfile import open_model
-from melodia.sampler import Constraint, Progress, SamplingConfig
 from melodia.score import KeySignature, Note, Score, Track
-from melodia.seed import Mode
+from melodia.seed import Mode, read_seed, seed_key
 from melodia.tokenizers import Tokenizer
 from melodia.tokenizers.metrical import MAX_GAP_BARS, MetricalState, fill_prompt
 from melodia.tokenizers.rules import ApproachBias, BarCount, LeapLimit, PitchSet, SteadyMeter
-
-RETRIES = 12  # draws of an infill that broke a rule before giving up
-APPROACH_PULL = 0.6  # log-probability per semitone beyond a step from the note after the gap, near its end
 
 __all__ = ["BarSpan", "InfillError", "infill", "read_source"]
 
@@ -115,27 +105,9 @@ def infill(model: Any, source: Any, bars: BarSpan | str, count: int = 1, track: 
     line.tracks = [line.tracks[index]]
     prompt, gap = _prompt(tokenizer, line, span)
     mode = constraints.key or seed_key(line)
-    allowed = allowed_pitches(tokenizer, line if constraints.key is None else None, mode, constraints)
-    if not allowed.any():
-        raise InfillError("the pitch range, the instrument and the key leave no pitch to play; widen the range")
-    rules: list[Constraint] = [SteadyMeter(tokenizer), PitchSet(tokenizer, allowed)]
-    if constraints.max_leap is not None:
-        rules.append(LeapLimit(tokenizer, constraints.max_leap))
     closing = gap.limit is None and _ends_home(line, mode.tonic)  # the gap ends a tune that closes
-    if closing:
-        rules += [BarCount(tokenizer, span.last), _final_cadence(tokenizer, span, mode)]
-    returns = _returns(tokenizer, line, span)
-    if returns:
-        rules.append(Restatement(tokenizer, returns))
-    bias = key_bias(tokenizer, mode, line, constraints.scale)
-    labels_of, chords = controls_asked(network, tokenizer, line, constraints)
-    if chords:
-        bias = chord_bias(tokenizer, bias, chords)
-    approach = ApproachBias(tokenizer, bias, APPROACH_PULL)
-    if labels_of is None and network.config.conditions:
-        from melodia.controls import Labeler
-
-        labels_of = Labeler(tuple(network.config.conditions))  # the gap's bars left, with every control unknown
+    rules = _rules(tokenizer, line, span, mode, constraints, closing)
+    approach, labels_of = _steering(network, tokenizer, line, mode, constraints, sampling)
     generator = torch.Generator().manual_seed(random_seed)
     torch.manual_seed(random_seed)
 
@@ -144,26 +116,49 @@ def infill(model: Any, source: Any, bars: BarSpan | str, count: int = 1, track: 
                                    progress, labels_of)
         return [_gap_notes(tokenizer, tokens, gap) for tokens in sequences]
 
-    def trouble(notes: list[Note]) -> int:
+    def trouble(_: int, notes: list[Note]) -> int:
         """2 for a broken constraint, 1 for a tune's closing bars that no longer close, else 0."""
         if _fault(notes, line, gap, constraints):
             return 2
         return int(closing and not ends_on_tonic(_with_gap(line, 0, notes, gap), mode.tonic))
 
-    fillings = draw(count)
-    for _ in range(0 if sampling.beam_size else RETRIES):
-        troubles = [trouble(notes) for notes in fillings]
-        failing = [i for i, level in enumerate(troubles) if level]
-        if not failing:
-            break
-        for i, again in zip(failing, draw(len(failing))):
-            if trouble(again) < troubles[i]:
-                fillings[i] = again
+    fillings = redraw(draw(count), lambda failing: draw(len(failing)), trouble, 0 if sampling.beam_size else RETRIES)
     broken = [fault for notes in fillings if (fault := _fault(notes, line, gap, constraints))]
     if broken:
         raise InfillError(f"{len(broken)} of {count} infills could not keep every constraint ({broken[0]}); "
                           "loosen the pitch range or the largest leap")
     return [_with_gap(score, index, notes, gap) for notes in fillings]
+
+
+def _rules(tokenizer: Tokenizer, line: Score, span: BarSpan, mode: Mode, constraints: Constraints,
+           closing: bool) -> list[Rule]:
+    """The masks an infill keeps: the meter, the pitches allowed, the largest leap, the closing cadence of a tune
+    whose gap ends it (`closing`), and the restatements of the opening where the original has them."""
+    allowed = allowed_pitches(tokenizer, line if constraints.key is None else None, mode, constraints)
+    if not allowed.any():
+        raise InfillError("the pitch range, the instrument and the key leave no pitch to play; widen the range")
+    rules: list[Rule] = [SteadyMeter(tokenizer), PitchSet(tokenizer, allowed)]
+    if constraints.max_leap is not None:
+        rules.append(LeapLimit(tokenizer, constraints.max_leap))
+    if closing:
+        rules += [BarCount(tokenizer, span.last), _final_cadence(tokenizer, span, mode)]
+    returns = _returns(tokenizer, line, span)
+    if returns:
+        rules.append(Restatement(tokenizer, returns))
+    return rules
+
+
+def _steering(network: Any, tokenizer: Tokenizer, line: Score, mode: Mode, constraints: Constraints,
+              sampling: SamplingConfig) -> tuple[ApproachBias, Any]:
+    """The biases of an infill (the key's, the chords' asked for, the approach to the note after the gap) and its
+    labels (the controls asked for; every control unknown for a model trained with them when none is)."""
+    bias = key_bias(tokenizer, mode, line, constraints.scale, sampling.biases)
+    labels_of, chords = controls_asked(network, tokenizer, line, constraints)
+    if chords:
+        bias = chord_bias(tokenizer, bias, chords, sampling.biases)
+    if labels_of is None and network.config.conditions:
+        labels_of = Labeler(tuple(network.config.conditions))  # the gap's bars left, with every control unknown
+    return ApproachBias(tokenizer, bias, sampling.biases.approach_pull), labels_of
 
 
 def _ends_home(line: Score, tonic: int) -> bool:

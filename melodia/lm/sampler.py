@@ -1,7 +1,7 @@
-"""Sampling token sequences from a model, masked by the tokenizer's grammar and by constraints.
+"""Sampling token sequences from a model, masked by the tokenizer's grammar and by rules.
 
 The sampler knows tokens and tensors, not files. Every step, each sequence's grammar
-state gives the tokens that may come next, constraints remove more, and only then are
+state gives the tokens that may come next, rules remove more, and only then are
 temperature, top-k, top-p and the repetition control applied, so every sequence it
 returns decodes and passes `check()`.
 """
@@ -13,7 +13,7 @@ import hashlib
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from typing import ClassVar, TypeVar, cast
 
 import numpy as np
@@ -21,21 +21,57 @@ import torch
 from torch import nn
 
 from melodia.errors import MelodiaError
-from melodia.model import MelodyLM, State
+from melodia.lm.model import MelodyLM, State
 from melodia.tokenizers import EOS, GrammarState, Tokenizer
 
-Constraint = Callable[[GrammarState, np.ndarray], np.ndarray]  # (state, allowed mask) -> narrower mask
+Rule = Callable[[GrammarState, np.ndarray], np.ndarray]  # a mask: (state, allowed mask) -> narrower mask
 # a log-probability per token added to the logits: the same at every step, or one for the state reached
 Bias = np.ndarray | Callable[[GrammarState], np.ndarray]
 Progress = Callable[[int], None]  # called every step with how many sequences finished in it
 Labels = Callable[[GrammarState], np.ndarray]  # the condition labels of the token just read, from the state
 # the likeliest line is a monotone one, so beam search (only) discourages runs of one pitch:
 MAX_RUN = 3  # a pitch sounds at most this many times in a row
-BEAM_REPEAT_COST = 1.0  # log-probability lost by a repeated pitch for each note of the run it extends
 
 
 class SamplingError(MelodiaError):
     """A sampling setting outside what is accepted."""
+
+
+@dataclass(frozen=True)
+class Biases:
+    """The tuned nudges melodia adds to the model's log-probabilities (in nats) so that what was asked for is
+    heard. Each was measured (docs/default-model.md, docs/folk-tunes.md, docs/controls.md); any may be overridden,
+    as `SamplingConfig(biases=Biases(tonic_gravity=1.2))` or `--set tonic_gravity=1.2`, and 0 turns one off.
+
+    Attributes:
+        soft_outside: taken from a pitch outside the key's scale (the soft scale, `scale="soft"`).
+        soft_raised: taken instead from a minor key's raised sixth and seventh, and the seed's own pitch classes.
+        tonic_gravity: given to the tonic chord's pitches on a beat, so that the key is heard.
+        chord_gravity: given to the pitches of the chord asked for (`chords=`) on a strong beat.
+        leading_pull: given to a minor key's leading note: the model, trained on folk tunes that are often
+            modal, raises under 3 % of its sevenths, where real minor tunes of its corpus raise 16 %.
+        approach_pull: taken per semitone beyond a step from the note after an infilled gap, near its end.
+        running_pull: given to the running note's length of a dance tune asked for a steady density in a strict
+            metre (an eighth for 8 notes a bar of 4/4, 6 of 6/8): reels run in eighths (86 % of their notes in
+            Ryan's collection), where the model alone drew dotted pairs in bar after bar.
+        repeat_cost: lost in beam search by a repeated pitch, for each note of the run it extends.
+    """
+
+    soft_outside: float = 2.5
+    soft_raised: float = 0.7
+    tonic_gravity: float = 0.8
+    chord_gravity: float = 2.6
+    leading_pull: float = 2.6
+    approach_pull: float = 0.6
+    running_pull: float = 1.0
+    repeat_cost: float = 1.0
+
+    def __post_init__(self) -> None:
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            if not (_number(value) and 0 <= value <= 20):
+                raise SamplingError(f"bias {spec.name} = {value!r}: expected a number of nats from 0 to 20 "
+                                    "(0 turns it off)")
 
 
 @dataclass(frozen=True)
@@ -53,6 +89,7 @@ class SamplingConfig:
         beam_size: search for the likeliest continuations with this many beams instead of
             drawing at random (0 draws).
         branch_factor: how many tokens each beam tries per step.
+        biases: the tuned nudges that make a key, chords and cadences heard (`Biases`).
     """
 
     temperature: float = 1.0
@@ -63,6 +100,7 @@ class SamplingConfig:
     max_tokens: int = 2048
     beam_size: int = 0
     branch_factor: int = 4
+    biases: Biases = field(default_factory=Biases)
 
     def __post_init__(self) -> None:
         checks = [
@@ -111,14 +149,14 @@ class Row:
     to its logits (`Bias`), and its labels (`Labels`: every condition "unknown" when None)."""
 
     prompt: Sequence[int]
-    constraints: Sequence[Constraint] = ()
+    rules: Sequence[Rule] = ()
     bias: Bias | None = None
     labels_of: Labels | None = None
 
 
 @torch.no_grad()
 def sample(model: MelodyLM, tokenizer: Tokenizer, prompt: Sequence[int], count: int, config: SamplingConfig,
-           generator: torch.Generator, constraints: Sequence[Constraint] = (), bias: Bias | None = None,
+           generator: torch.Generator, rules: Sequence[Rule] = (), bias: Bias | None = None,
            progress: Progress | None = None, labels_of: Labels | None = None) -> list[list[int]]:
     """`count` sequences that continue `prompt` (which starts with BOS), sampled as one batch.
 
@@ -126,9 +164,9 @@ def sample(model: MelodyLM, tokenizer: Tokenizer, prompt: Sequence[int], count: 
     the model's logits before the draws are shaped.
     `progress`, when given, is called every step with how many sequences finished in it.
     `labels_of`, when given, gives each token's condition labels from the grammar's state after it
-    (see `melodia.controls.Labeler`).
+    (see `melodia.lm.controls.Labeler`).
     """
-    return sample_rows(model, tokenizer, [Row(prompt, constraints, bias, labels_of)] * count, config, generator,
+    return sample_rows(model, tokenizer, [Row(prompt, rules, bias, labels_of)] * count, config, generator,
                        progress)
 
 
@@ -156,7 +194,7 @@ def sample_rows(model: MelodyLM, tokenizer: Tokenizer, rows: Sequence[Row], conf
         alive = [i for i, state in enumerate(states) if not state.ended and len(sequences[i]) < config.max_tokens]
         if not alive:
             break
-        masks = np.stack([_allowed(states[i], rows[i].constraints) for i in alive])
+        masks = np.stack([_allowed(states[i], rows[i].rules) for i in alive])
         scores = (logits if len(alive) == count else logits[alive]).float()
         bias = _bias_of([rows[i] for i in alive], [states[i] for i in alive], len(tokenizer.vocab))
         if bias is not None:
@@ -382,15 +420,15 @@ def _bias_rows(bias: Bias, states: Sequence[GrammarState], device: torch.device)
     return torch.from_numpy(np.atleast_2d(rows)).to(device)
 
 
-def _allowed(state: GrammarState, constraints: Sequence[Constraint]) -> np.ndarray:
-    """The grammar's mask narrowed by each constraint in turn.
+def _allowed(state: GrammarState, rules: Sequence[Rule]) -> np.ndarray:
+    """The grammar's mask narrowed by each rule in turn.
 
-    A constraint that would leave nothing gives way: to EOS when the grammar allows it
+    A rule that would leave nothing gives way: to EOS when the grammar allows it
     (the piece ends rather than break a rule), else to the mask before it.
     """
     mask = state.allowed()
-    for constraint in constraints:
-        narrowed = constraint(state, mask)
+    for rule in rules:
+        narrowed = rule(state, mask)
         if narrowed.any():
             mask = narrowed
         elif mask[EOS]:
@@ -415,9 +453,9 @@ Beam = tuple[float, list[int], GrammarState]  # (total log-probability, tokens, 
 
 @torch.no_grad()
 def beam_search(model: MelodyLM, tokenizer: Tokenizer, prompt: Sequence[int], config: SamplingConfig,
-                constraints: Sequence[Constraint] = (), count: int = 1, bias: Bias | None = None,
+                rules: Sequence[Rule] = (), count: int = 1, bias: Bias | None = None,
                 progress: Progress | None = None, labels_of: Labels | None = None) -> list[list[int]]:
-    """The `count` likeliest continuations found by beam search under the grammar and constraints.
+    """The `count` likeliest continuations found by beam search under the grammar and rules.
 
     Each step every live hypothesis is extended by its `config.branch_factor` likeliest allowed
     tokens, and the `config.beam_size` best by total log-probability live on. Finished hypotheses
@@ -439,7 +477,7 @@ def beam_search(model: MelodyLM, tokenizer: Tokenizer, prompt: Sequence[int], co
     finished: list[tuple[float, list[int]]] = []
     while beams and len(finished) < max(count, config.beam_size):
         shifted = logits if bias is None else logits + _bias_rows(bias, [state for _, _, state in beams], device)
-        candidates = _extend(beams, shifted, constraints, pitch_tokens, config)
+        candidates = _extend(beams, shifted, rules, pitch_tokens, config)
         found = min(len(finished), count)
         beams, rows, ended = _survivors(candidates, beams, config, len(prompt))
         finished += ended
@@ -458,11 +496,11 @@ def beam_search(model: MelodyLM, tokenizer: Tokenizer, prompt: Sequence[int], co
     return [tokens for _, tokens in finished[:count]]
 
 
-def _extend(beams: list[Beam], logits: torch.Tensor, constraints: Sequence[Constraint], pitch_tokens: np.ndarray,
+def _extend(beams: list[Beam], logits: torch.Tensor, rules: Sequence[Rule], pitch_tokens: np.ndarray,
             config: SamplingConfig) -> list[tuple[float, int, int]]:
     """(total log-probability, beam row, token) for each beam's `branch_factor` best allowed next tokens.
 
-    A pitch that would extend a run of the same pitch loses BEAM_REPEAT_COST for each note of the run,
+    A pitch that would extend a run of the same pitch loses `biases.repeat_cost` for each note of the run,
     and cannot make it longer than MAX_RUN while another pitch is allowed.
     """
     log_probs = torch.log_softmax(logits.float(), dim=-1)
@@ -471,10 +509,10 @@ def _extend(beams: list[Beam], logits: torch.Tensor, constraints: Sequence[Const
     low, high = int(pitch_tokens[0]), int(pitch_tokens[-1])
     candidates = []
     for row, (score, tokens, state) in enumerate(beams):
-        mask = _allowed(state, constraints).copy()
+        mask = _allowed(state, rules).copy()
         last, run = _last_run(tokens, low, high)
         if run:
-            log_probs[row, last] -= BEAM_REPEAT_COST * run
+            log_probs[row, last] -= config.biases.repeat_cost * run
             if run >= MAX_RUN and mask[low:high + 1].sum() > 1:
                 mask[last] = False
         allowed = log_probs[row].masked_fill(~torch.from_numpy(mask).to(log_probs.device), float("-inf"))

@@ -68,7 +68,7 @@ def overlap_and_kl(intra: np.ndarray, inter: np.ndarray) -> tuple[float, float]:
     return overlap, kl
 
 
-def compare_sets(generated: Sequence[Score], reference: Sequence[Score]) -> dict[str, dict[str, float]]:
+def compare(generated: Sequence[Score], reference: Sequence[Score]) -> dict[str, dict[str, float]]:
     """Per metric: overlap area, KL divergence, and the mean value in each set (pieces a metric cannot
     measure, such as key agreement without a key signature, are left out of that metric)."""
     ours, theirs = features(generated), features(reference)

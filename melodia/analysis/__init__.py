@@ -1,19 +1,21 @@
-"""Small musical analyses over note arrays: scales and key estimation, as (tonic, mode) pairs.
+"""Small musical analyses over note arrays: scales and key estimation, as (tonic, mode) pairs; phrase ends.
 
 The keys themselves are `melodia.theory.key`'s: one estimator, whose named policies these wrap.
 """
 
 from __future__ import annotations
 
+from statistics import median
+
 import numpy as np
 
-from melodia.score import MAJOR, MINOR, Score
+from melodia.score import MAJOR, MINOR, Note, Score
 from melodia.theory.key import AARDEN_PROFILES, HEARD, KRUMHANSL, KRUMHANSL_PROFILES, SCALES, Key, mode_quality
 from melodia.theory.key import estimate_key as estimate
 from melodia.theory.key import key_correlations as correlations_by_key
 
 __all__ = ["MAJOR_SCALE", "MINOR_SCALE", "PROFILES", "SCALES", "estimate_key", "key_correlations", "key_of",
-           "mode_quality"]
+           "mode_quality", "phrase_ends"]
 
 MAJOR_SCALE, MINOR_SCALE = SCALES[MAJOR], SCALES[MINOR]
 PROFILES = {"krumhansl": KRUMHANSL_PROFILES, "aarden": AARDEN_PROFILES}
@@ -41,3 +43,16 @@ def key_of(score: Score) -> Key:
     return estimate_key(np.asarray([n.pitch for n in notes], dtype=int),
                         np.asarray([n.duration_tick for n in notes], dtype=float))
 
+
+def phrase_ends(notes: list[Note], score: Score) -> list[Note]:
+    """Notes that end phrases, where a melody carries no fermatas: the last note, and notes held at least
+    a beat and twice the usual length that start on a beat after the first bar."""
+    usual = median(n.duration_tick for n in notes)
+    ends = [notes[-1]]
+    bar_ticks = score.initial_time_signature().bar_ticks
+    for note in notes[:-1]:
+        beat = score.time_signature_at(note.onset_tick).beat_ticks
+        if note.duration_tick >= max(beat, 2 * usual) and note.onset_tick % beat == 0 \
+                and note.onset_tick >= bar_ticks:
+            ends.append(note)
+    return ends

@@ -1,7 +1,7 @@
 """Listening from the command line: `melodia play FILE|FOLDER` and `melodia generate --play`.
 
 A score is rendered to audio (FluidSynth with a General MIDI SoundFont when both are
-installed, else melodia's built-in synthesizer, see `melodia.synth`) and piped to an audio
+installed, else melodia's built-in synthesizer, see `melodia.media.synth`) and piped to an audio
 player when this machine has an audio output: `pw-play`, `paplay`, `aplay`, `ffplay` or
 `play` (SoX) on Linux, `afplay` on macOS, `winsound` on Windows. Without one (a server, a
 container) the audio is written as a WAV file, and the message says where: into the folder
@@ -108,7 +108,7 @@ def music_files(path: str | os.PathLike[str]) -> list[Path]:
 
 def scratch_folder() -> Path:
     """Where `play` writes the WAVs nobody asked to keep: `$MELODIA_CACHE/play` (~/.cache/melodia/play)."""
-    from melodia.corpus.build import cache_root
+    from melodia.resources import cache_root
 
     return cache_root() / "play"
 
@@ -141,12 +141,12 @@ def play_file(file: Path, player: Player | None, wav_path: Path, force: bool = F
     Returns the WAV written, or None when the file was played."""
     from melodia.io import read_score
     from melodia.io.atomic import atomic_write_bytes, refuse_overwrite
-    from melodia.synth import engine, render, wav_bytes
+    from melodia.media.synth import engine, sound, wav_bytes
 
     if player is None and not force:
         refuse_overwrite(wav_path)  # before rendering
     score = read_score(file)
-    audio = wav_bytes(*render(score))
+    audio = wav_bytes(*sound(score))
     heard = f"{file.name}{count}: {score.duration_seconds():.1f} s by {engine()}"
     if player is not None:
         say(f"playing {heard} through {player.name}")

@@ -1,28 +1,22 @@
-"""New music from a seed phrase: the seed is tokenized, continued by the model, decoded.
-
-    melodia.generate("folk.safetensors", "D4 E4 F#4/8 G4/8 A4/2 key=D meter=6/8", 10, Constraints(bars=8))
-
-returns `Score`s, each the seed followed by what the model wrote, under the constraints
-asked for (key or mode, pitch range, largest leap, length in bars), all enforced as
-masks while sampling. A tune of known length is given a form (see `melodia.form`):
-phrases that return and end on cadences, the last on the tonic. Every output carries
-the key as a key signature.
+"""Melodies drawn from the model under rules: a seed phrase read into a request (its prompt, the masks that keep
+the constraints and the form, the biases that make its key and chords heard), the requests drawn as one batch,
+and a draw that broke a rule drawn again (up to RETRIES times). `melodia.generate`, `melodia.lm.infill` and the
+strains of `melodia.lm.tunes` all draw through here.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields, replace
-from pathlib import Path
-from typing import Any, ClassVar
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 
-from melodia.constraints import SCALE_CHOICES, Constraints, GenerateError, Meter, PitchRange
-from melodia.controls import (
+from melodia.gm import INSTRUMENT_RANGES
+from melodia.lm.constraints import Constraints, GenerateError
+from melodia.lm.controls import (
     ControlError,
     ControlPlan,
     Labeler,
@@ -31,14 +25,12 @@ from melodia.controls import (
     plan_density,
     plan_register,
 )
-from melodia.form import FormCadence, FormCopy, FormPlan, FreshBar, Seam, cadence_pitch_classes, plan_form
-from melodia.gm import INSTRUMENT_RANGES
-from melodia.io.atomic import atomic_write_bytes, atomic_write_text, refuse_overwrite
-from melodia.metrics import SCALAR_METRICS, STRUCTURE_METRICS, ends_on_tonic, heard_key
-from melodia.modelfile import open_model
-from melodia.sampler import Constraint, Labels, Progress, Row, SamplingConfig, beam_search, sample_rows
+from melodia.lm.form import FormCadence, FormCopy, FormPlan, FreshBar, Seam, cadence_pitch_classes, plan_form
+from melodia.lm.modelfile import open_model
+from melodia.lm.sampler import Bias, Biases, Labels, Progress, Row, Rule, SamplingConfig, beam_search, sample_rows
+from melodia.metrics import ends_on_tonic
 from melodia.score import MINOR, ChordSymbol, KeySignature, Score, TimeSignature
-from melodia.seed import Mode, SeedError, SeedFile, read_seed, requested_key, seed_key
+from melodia.seed import Mode, SeedError, read_seed, requested_key, seed_key
 from melodia.theory.chord import parse_symbol
 from melodia.theory.key import SCALES
 from melodia.theory.pitch import note_name
@@ -53,36 +45,15 @@ from melodia.tokenizers.rules import (
     LeapLimit,
     NoteCount,
     PitchSet,
+    RunningBias,
     SingableLine,
     SteadyMeter,
     beat_steps,
 )
 
-__all__ = ["SCALE_CHOICES", "Constraints", "GenerateError", "GenerationSettings", "Meter", "PitchRange",
-           "SeedFile", "generate", "read_seed", "seed_key", "settings_record", "write_outputs"]
-
-# soft scale: log-probability taken from pitches outside the scale; minor's raised 6th and 7th lose less
-SOFT_OUTSIDE, SOFT_RAISED = 2.5, 0.7
-TONIC_GRAVITY = 0.8  # log-probability given to the tonic chord's pitches on a beat, so that the key is heard
-CHORD_GRAVITY = 2.6  # given to the pitches of the chord asked for (--chords) on a strong beat, so that it is heard
-# given to a minor key's leading note (the raised 7th): the model, trained on folk tunes that are often modal, draws
-# it for under 3 % of its sevenths, where real minor tunes of its corpus (O'Neill's, Essen) raise 16 %
-LEADING_PULL = 2.6
+DEFAULT_BIASES = Biases()
 LEADING_NOTE = 11  # semitones above the tonic
 RETRIES = 12  # draws of a melody that broke a rule (a mask that had to give way) before giving up
-
-
-@dataclass(frozen=True)
-class GenerationSettings:
-    """The constraints and the sampling settings of one request, so that `--set` reaches either:
-    `constraints.max_leap=5` and `sampling.temperature=0.9`, or by flat name `max_leap=5`."""
-
-    ALIASES: ClassVar[dict[str, str]] = {
-        **{spec.name: f"constraints.{spec.name}" for spec in fields(Constraints)}, "range": "constraints.pitch_range",
-        **{spec.name: f"sampling.{spec.name}" for spec in fields(SamplingConfig)}}
-
-    constraints: Constraints = field(default_factory=Constraints)
-    sampling: SamplingConfig = field(default_factory=SamplingConfig)
 
 
 def form_plan(constraints: Constraints) -> FormPlan | None:
@@ -97,21 +68,10 @@ def form_plan(constraints: Constraints) -> FormPlan | None:
     return plan_form(constraints.form, constraints.phrase_bars, constraints.bars)
 
 
-def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints | None = None,
-             sampling: SamplingConfig | None = None, random_seed: int = 0, *,
-             progress: Progress | None = None, plan: FormPlan | None = None) -> list[Score]:
-    """`count` continuations of `seed` by `model`, sampled as one batch.
 
-    `seed` is note text ("C4 D4 E4/8"), an ABC fragment, a `Score`, a music21 stream, or
-    `SeedFile(path, bars, track)`; `model` is a model file path or a loaded
-    (model, tokenizer) pair. The same `random_seed` gives the same output. `progress`, when
-    given, is called every sampling step with how many melodies were finished in it. `plan`, when given,
-    is the form to keep instead of the one the constraints ask for (`melodia.tunes` plans strains with it).
-    """
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise GenerateError(f"count {count!r}: expected a whole number of melodies, 1 or more")
-    constraints = constraints or Constraints()
-    model, tokenizer = open_model(model)
+def read_request(seed: Any, constraints: Constraints) -> tuple[Score, Mode, bool]:
+    """The seed as a `Score` (in the meter asked for), the key to continue it in, and whether that key was named
+    (by the seed or the constraints) rather than heard in the seed's notes."""
     seed_score, named_key = read_seed(seed)
     if constraints.meter:
         seed_score.time_signatures = [TimeSignature(0, *constraints.meter)]
@@ -119,37 +79,35 @@ def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints | N
         mode = requested_key(named_key, constraints.key)
     except SeedError as error:
         raise GenerateError(str(error)) from None
-    named = mode is not None
-    mode = mode or seed_key(seed_score)
-    if plan is None and (asked := form_plan(constraints)) is not None and _strains_fit(asked, constraints, seed_score):
-        from melodia.tunes import write_tunes  # a form asked for: strains played as written
+    return seed_score, mode or seed_key(seed_score), mode is not None
 
-        tunes = write_tunes((model, tokenizer), seed_score, count=count, form=asked.form, strain_bars=asked.phrase_bars,
-                            constraints=replace(constraints, key=mode if named else None, bars=None, form=None,
-                                                phrase_bars=None),
-                            sampling=sampling, random_seed=random_seed, progress=progress)
-        return [tune.played for tune in tunes]
-    request = _request(model, tokenizer, seed_score, mode, named, constraints, sampling, plan or form_plan(constraints),
-                       isinstance(seed, SeedFile))
-    return _draw(model, tokenizer, [request] * count, random_seed, progress)
+
+def melodies(model: Any, seed: Score, mode: Mode, named: bool, count: int, constraints: Constraints,
+             sampling: SamplingConfig | None, random_seed: int, plan: FormPlan | None,
+             progress: Progress | None = None, from_file: bool = False) -> list[Score]:
+    """`count` continuations of `seed` (from `read_request`) in `mode` under `constraints` and `plan`, drawn as
+    one batch (`melodia.generate` without a form, and each first playing of `melodia.lm.tunes`)."""
+    model, tokenizer = open_model(model)
+    request = request_for(model, tokenizer, seed, mode, named, constraints, sampling, plan, from_file)
+    return draw_requests(model, tokenizer, [request] * count, random_seed, progress)
 
 
 def generate_each(model: Any, seeds: list[Score], constraints: list[Constraints], sampling: SamplingConfig | None,
                   random_seed: int, plan: FormPlan, progress: Progress | None = None) -> list[Score]:
     """Each of `seeds` continued once under its own constraints (each naming its key) and `plan`, drawn as one
-    batch (`melodia.tunes` writes the later strains of all its tunes so)."""
+    batch (`melodia.lm.tunes` writes the later strains of all its tunes so)."""
     model, tokenizer = open_model(model)
     requests = []
     for seed, asked in zip(seeds, constraints, strict=True):
         if asked.meter:
             seed = replace(seed, time_signatures=[TimeSignature(0, *asked.meter)])
         mode = asked.key or seed_key(seed)
-        requests.append(_request(model, tokenizer, seed, mode, asked.key is not None, asked, sampling, plan, False))
-    return _draw(model, tokenizer, requests, random_seed, progress)
+        requests.append(request_for(model, tokenizer, seed, mode, asked.key is not None, asked, sampling, plan, False))
+    return draw_requests(model, tokenizer, requests, random_seed, progress)
 
 
 @dataclass(frozen=True)
-class _Request:
+class Request:
     """One continuation asked for: the seed and its prompt, the key, the constraints and their rules."""
 
     seed: Score
@@ -161,8 +119,8 @@ class _Request:
     closes: bool  # the plan ends the tune: a draw off the tonic is drawn again
 
 
-def _request(model: Any, tokenizer: Tokenizer, seed_score: Score, mode: Mode, named: bool, constraints: Constraints,
-             sampling: SamplingConfig | None, plan: FormPlan | None, from_file: bool) -> _Request:
+def request_for(model: Any, tokenizer: Tokenizer, seed_score: Score, mode: Mode, named: bool, constraints: Constraints,
+             sampling: SamplingConfig | None, plan: FormPlan | None, from_file: bool) -> Request:
     """The prompt, rules and bias that continue `seed_score` in `mode` under `constraints` and `plan`; a
     `GenerateError` for constraints that cannot hold."""
     if plan is not None:
@@ -182,12 +140,16 @@ def _request(model: Any, tokenizer: Tokenizer, seed_score: Score, mode: Mode, na
         free = seed_score.bar_count() + 1
         rules += [FreshBar(tokenizer, plan or FormPlan("A", 1, ()), free),
                   Seam(tokenizer, plan or FormPlan("A", 1, ()), free, _notes_read(tokenizer, prompt))]
-    bias = key_bias(tokenizer, mode, seed_score, constraints.scale)
+    key = key_bias(tokenizer, mode, seed_score, constraints.scale, sampling.biases)
     labels_of, chord_symbols = controls_asked(model, tokenizer, seed_score, constraints)
     if chord_symbols:
-        bias = chord_bias(tokenizer, bias, chord_symbols)
+        key = chord_bias(tokenizer, key, chord_symbols, sampling.biases)
+    bias: Bias | None = key
+    running = running_steps(tokenizer, seed_score, constraints)
+    if running and sampling.biases.running_pull:
+        bias = RunningBias(tokenizer, key, running, sampling.biases.running_pull)
     closes = plan is not None and plan.phrases[-1].cadence == "final"
-    return _Request(seed_score, mode, constraints, sampling, Row(prompt, rules, bias, labels_of), chord_symbols, closes)
+    return Request(seed_score, mode, constraints, sampling, Row(prompt, rules, bias, labels_of), chord_symbols, closes)
 
 
 def _notes_read(tokenizer: Tokenizer, prompt: list[int]) -> int:
@@ -198,8 +160,28 @@ def _notes_read(tokenizer: Tokenizer, prompt: list[int]) -> int:
     return len(getattr(state, "notes", ()))
 
 
-def _draw(model: Any, tokenizer: Tokenizer, requests: list[_Request], random_seed: int,
-          progress: Progress | None) -> list[Score]:
+T = TypeVar("T")
+
+
+def redraw(drawings: list[T], draw: Callable[[list[int]], list[T]], trouble: Callable[[int, T], int],
+           retries: int = RETRIES) -> list[T]:
+    """`drawings` with each one in trouble drawn again (`draw(indices)` draws those), up to `retries` times: a new
+    drawing takes an old one's place when it is in less trouble (`trouble`: 2 for a broken rule, 1 for a closing
+    that does not close on the tonic, 0 for none). `generate`, `infill` and whole tunes all redraw so."""
+    drawings = list(drawings)
+    for _ in range(retries):
+        levels = [trouble(index, drawing) for index, drawing in enumerate(drawings)]
+        failing = [index for index, level in enumerate(levels) if level]
+        if not failing:
+            break
+        for index, again in zip(failing, draw(failing), strict=True):
+            if trouble(index, again) < levels[index]:
+                drawings[index] = again
+    return drawings
+
+
+def draw_requests(model: Any, tokenizer: Tokenizer, requests: list[Request], random_seed: int,
+                  progress: Progress | None) -> list[Score]:
     """A score for each request, drawn as one batch; a draw that breaks a rule (or ends a closing plan off the
     tonic) is drawn again, up to RETRIES times, and a `GenerateError` if one still breaks a rule."""
     generator = torch.Generator().manual_seed(random_seed)
@@ -215,18 +197,12 @@ def _draw(model: Any, tokenizer: Tokenizer, requests: list[_Request], random_see
         request = requests[index]
         return _fault(score, request.seed.note_count, request.mode, request.constraints)
 
-    def closed(index: int, score: Score) -> bool:
-        return not requests[index].closes or ends_on_tonic(score, requests[index].mode.tonic)
+    def trouble(index: int, score: Score) -> int:
+        closed = not requests[index].closes or ends_on_tonic(score, requests[index].mode.tonic)
+        return 2 if hard(index, score) else int(not closed)
 
-    scores = draw(list(range(len(requests))))
     retries = 0 if sampling.beam_size else RETRIES
-    for _ in range(retries):
-        failing = [i for i, score in enumerate(scores) if hard(i, score) or not closed(i, score)]
-        if not failing:
-            break
-        for index, again in zip(failing, draw(failing)):
-            if not hard(index, again) and (hard(index, scores[index]) or closed(index, again)):
-                scores[index] = again
+    scores = redraw(draw(list(range(len(requests)))), draw, trouble, retries)
     broken = [fault for index, score in enumerate(scores) if (fault := hard(index, score))]
     if broken:
         raise GenerateError(unkept_message(broken, len(scores), retries + 1, requests[0].constraints))
@@ -271,7 +247,7 @@ def controls_asked(model: Any, tokenizer: Tokenizer, score: Score,
 
 
 def draw_sequences(model: Any, tokenizer: Tokenizer, prompt: list[int], count: int, sampling: SamplingConfig,
-                   generator: torch.Generator, rules: list[Constraint], bias: Any, progress: Progress | None,
+                   generator: torch.Generator, rules: list[Rule], bias: Any, progress: Progress | None,
                    labels_of: Labels | None) -> list[list[int]]:
     """`count` continuations of `prompt`: drawn, or the likeliest by beam search when `sampling.beam_size` is set;
     on one torch thread."""
@@ -282,7 +258,7 @@ def draw_rows(model: Any, tokenizer: Tokenizer, rows: list[Row], sampling: Sampl
               generator: torch.Generator, progress: Progress | None) -> list[list[int]]:
     """A continuation of each row's prompt under its rules: drawn as one batch, or the likeliest by beam search
     when `sampling.beam_size` is set (rows alike searched together); on one torch thread."""
-    with _one_thread():
+    with one_thread():
         if not sampling.beam_size:
             return sample_rows(model, tokenizer, rows, sampling, generator, progress)
         alike: dict[int, list[int]] = {}
@@ -291,7 +267,7 @@ def draw_rows(model: Any, tokenizer: Tokenizer, rows: list[Row], sampling: Sampl
         found: list[list[int] | None] = [None] * len(rows)
         for indices in alike.values():
             row = rows[indices[0]]
-            best = beam_search(model, tokenizer, row.prompt, sampling, row.constraints, len(indices), row.bias,
+            best = beam_search(model, tokenizer, row.prompt, sampling, row.rules, len(indices), row.bias,
                                progress, labels_of=row.labels_of)
             for index, tokens in zip(indices, best):
                 found[index] = tokens
@@ -299,7 +275,7 @@ def draw_rows(model: Any, tokenizer: Tokenizer, rows: list[Row], sampling: Sampl
 
 
 @contextmanager
-def _one_thread() -> Iterator[None]:
+def one_thread() -> Iterator[None]:
     """torch on one intra-op thread inside the block, restored after it. Sampling is a chain of small matrix
     products, one step at a time: more threads only wait on each other (on a busy 2-core machine, 4 melodies
     of 8 bars took 2 to 27 s on 2 threads and 0.2 to 0.5 s on 1), and one thread gives the same numbers on
@@ -310,15 +286,6 @@ def _one_thread() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
-
-
-def _strains_fit(plan: FormPlan, constraints: Constraints, seed: Score) -> bool:
-    """Whether a form is written strain by strain (`melodia.tunes`): one asked for (`form`; a length alone gets
-    phrases that return varied), of two letters or more, whose seed leaves the first strain its ending."""
-    from melodia.tunes import ending_bars
-
-    asked = constraints.form not in (None, "none")
-    return asked and len(plan.phrases) > 1 and seed.bar_count() <= plan.phrase_bars - ending_bars(plan.phrase_bars)
 
 
 def unkept_message(faults: list[str], count: int, draws: int, constraints: Constraints) -> str:
@@ -417,11 +384,12 @@ def _check_conflicts(seed: Score, mode: Mode, constraints: Constraints, tokenize
                                 f"{constraints.max_leap} leave no note to follow it; widen the range or the leap")
 
 
-def key_bias(tokenizer: Tokenizer, mode: Mode, seed: Score, scale: str) -> BeatBias | None:
-    """Log-probability added to each token, by the beat: a note on a beat gets TONIC_GRAVITY for the tonic
+def key_bias(tokenizer: Tokenizer, mode: Mode, seed: Score, scale: str, biases: Biases = DEFAULT_BIASES
+             ) -> BeatBias | None:
+    """Log-probability added to each token, by the beat: a note on a beat gets `tonic_gravity` for the tonic
     chord's pitches (so the key is heard, while passing notes stay free), and with a soft scale, pitches
-    outside it lose SOFT_OUTSIDE, minor's raised 6th and 7th (and the seed's own pitch classes)
-    SOFT_RAISED; a minor key's leading note gains LEADING_PULL. None with the scale off."""
+    outside it lose `soft_outside`, minor's raised 6th and 7th (and the seed's own pitch classes)
+    `soft_raised`; a minor key's leading note gains `leading_pull` (all of `biases`). None with the scale off."""
     if scale == "off":
         return None
     off_beat = np.zeros(len(tokenizer.vocab), dtype=np.float32)
@@ -433,15 +401,28 @@ def key_bias(tokenizer: Tokenizer, mode: Mode, seed: Score, scale: str) -> BeatB
         mild = np.isin(degrees, [(n.pitch - mode.tonic) % 12 for n in seed.notes])
         if minor:
             mild |= np.isin(degrees, [9, 11])
-        off_beat[start:stop] = np.where(in_scale, 0.0, np.where(mild, -SOFT_RAISED, -SOFT_OUTSIDE))
+        off_beat[start:stop] = np.where(in_scale, 0.0, np.where(mild, -biases.soft_raised, -biases.soft_outside))
     if mode.mode == MINOR:  # not aeolian, dorian or phrygian: a modal minor keeps its own seventh
-        off_beat[start:stop] += np.where(degrees == LEADING_NOTE, LEADING_PULL, 0.0)
+        off_beat[start:stop] += np.where(degrees == LEADING_NOTE, biases.leading_pull, 0.0)
     on_beat = off_beat.copy()
-    on_beat[start:stop] += np.where(np.isin(degrees, [0, 3 if minor else 4, 7]), TONIC_GRAVITY, 0.0)
+    on_beat[start:stop] += np.where(np.isin(degrees, [0, 3 if minor else 4, 7]), biases.tonic_gravity, 0.0)
     return BeatBias(tokenizer, on_beat, off_beat)
 
 
-def chord_bias(tokenizer: Tokenizer, key_bias: BeatBias | None, symbols: list[ChordSymbol]) -> BeatBias:
+def running_steps(tokenizer: Tokenizer, seed: Score, constraints: Constraints) -> int | None:
+    """The running note's length in grid steps of a dance tune in a strict metre asked for a steady number of
+    notes a bar (`density="8"` in 4/4: an eighth), or None."""
+    density = (constraints.density or "").strip()
+    if constraints.metre != "strict" or not density.isdigit() or int(density) < 1:
+        return None
+    bar_ticks = seed.initial_time_signature().bar_ticks
+    steps, left = divmod(bar_ticks // tokenizer.config.ticks_per_step, int(density))
+    largest = tokenizer.config.max_duration_quarters * tokenizer.config.steps_per_quarter
+    return steps if not left and 1 <= steps <= largest and tokenizer.config.durations else None
+
+
+def chord_bias(tokenizer: Tokenizer, key_bias: BeatBias | None, symbols: list[ChordSymbol],
+               biases: Biases = DEFAULT_BIASES) -> BeatBias:
     """The key's bias with its pull on the beat moved from the tonic chord to the chord given there."""
 
     off_beat = key_bias.off_beat if key_bias is not None else np.zeros(len(tokenizer.vocab), dtype=np.float32)
@@ -451,23 +432,23 @@ def chord_bias(tokenizer: Tokenizer, key_bias: BeatBias | None, symbols: list[Ch
     for symbol in symbols:
         tones = np.isin(classes, parse_symbol(symbol.symbol).pitch_classes)
         on_beat, strong_beat = off_beat.copy(), off_beat.copy()
-        on_beat[start:stop] += np.where(tones, TONIC_GRAVITY, 0.0)
-        strong_beat[start:stop] += np.where(tones, CHORD_GRAVITY, 0.0)
+        on_beat[start:stop] += np.where(tones, biases.tonic_gravity, 0.0)
+        strong_beat[start:stop] += np.where(tones, biases.chord_gravity, 0.0)
         on_beats.append(on_beat)
         strong_beats.append(strong_beat)
     ticks = tokenizer.config.ticks_per_step
     return ChordBeatBias(tokenizer, [symbol.tick // ticks for symbol in symbols], on_beats, strong_beats, off_beat)
 
 
-def _form_rules(tokenizer: Tokenizer, plan: FormPlan, mode: Mode, first_free_bar: int) -> list[Constraint]:
+def _form_rules(tokenizer: Tokenizer, plan: FormPlan, mode: Mode, first_free_bar: int) -> list[Rule]:
     cadences = {kind: cadence_pitch_classes(kind, mode.tonic, mode.mode) for kind in ("final", "half", "full")}
     return [FormCadence(tokenizer, plan, first_free_bar, cadences), FormCopy(tokenizer, plan, first_free_bar)]
 
 
 def _constraint_rules(tokenizer: Tokenizer, mode: Mode, constraints: Constraints,
-                      allowed_pitch: np.ndarray) -> list[Constraint]:
+                      allowed_pitch: np.ndarray) -> list[Rule]:
     """The rules over the metrical grammar that keep `constraints` (see `melodia.tokenizers.rules`)."""
-    rules: list[Constraint] = [InOrder(tokenizer), SteadyMeter(tokenizer), PitchSet(tokenizer, allowed_pitch)]
+    rules: list[Rule] = [InOrder(tokenizer), SteadyMeter(tokenizer), PitchSet(tokenizer, allowed_pitch)]
     if constraints.metre == "strict":
         rules.append(DanceMetre(tokenizer))
     if constraints.line == "singable":
@@ -482,37 +463,4 @@ def _constraint_rules(tokenizer: Tokenizer, mode: Mode, constraints: Constraints
             rules.append(LastNoteHome(tokenizer, constraints.notes, mode.tonic))
     return rules
 
-
-def write_outputs(scores: list[Score], folder: Path, settings: dict[str, Any], force: bool = False,
-                  seed_end_tick: int = 0) -> list[Path]:
-    """MIDI files 001.mid ..., a piano roll of each (001.png ..., the seed shaded up to `seed_end_tick`) and
-    manifest.json, each written atomically; nothing overwritten unless `force`."""
-    from melodia.display import pianoroll_png
-    from melodia.io.midi import write_midi
-
-    names = [folder / f"{index + 1:03d}.mid" for index in range(len(scores))]
-    if not force:
-        for path in [*names, *(p.with_suffix(".png") for p in names), folder / "manifest.json"]:
-            refuse_overwrite(path)
-    outputs = []
-    for path, score in zip(names, scores):
-        write_midi(score, path)
-        atomic_write_bytes(path.with_suffix(".png"), pianoroll_png(score, seed_end_tick=seed_end_tick))
-        notes = score.notes
-        pitches = [n.pitch for n in notes]
-        outputs.append({"file": path.name, "notes": len(notes), "bars": len(score.bar_starts(score.end_tick - 1)),
-                        "lowest": min(pitches, default=0), "highest": max(pitches, default=0),
-                        "key": score.key_signatures[0].name if score.key_signatures else None,
-                        "estimated_key": str(heard_key(score)),
-                        **{name: round(float(SCALAR_METRICS[name](score)), 4) for name in STRUCTURE_METRICS}})
-    atomic_write_text(folder / "manifest.json", json.dumps({"settings": settings, "outputs": outputs}, indent=2))
-    return names
-
-
-def settings_record(seed: str, constraints: Constraints, sampling: SamplingConfig, random_seed: int,
-                    model: str, count: int) -> dict[str, Any]:
-    plan = form_plan(constraints)
-    return {"model": model, "seed": seed, "count": count, "random_seed": random_seed,
-            "constraints": constraints.as_text(), "sampling": asdict(sampling),
-            "form": plan.form if plan else None, "phrase_bars": plan.phrase_bars if plan else None}
 

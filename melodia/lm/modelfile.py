@@ -11,11 +11,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from melodia import __version__
 from melodia.errors import MelodiaError
 from melodia.io.atomic import atomic_write_bytes
-from melodia.model import MelodyLM, ModelConfig
+from melodia.lm.model import MelodyLM, ModelConfig
 from melodia.tokenizers import Tokenizer, tokenizer_from_dict
+from melodia.version import __version__
 
 MODEL_FORMAT = "melodia-model"
 MODEL_VERSION = 1

@@ -75,7 +75,7 @@ def _show_warning(message: Warning | str, category: type[Warning], *_: Any, **__
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="melodia", description="Symbolic music generation: read, tokenize and write music.")
-    from melodia import __version__
+    from melodia.version import __version__
 
     parser.add_argument("--version", action="version", version=f"melodia {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
@@ -203,11 +203,11 @@ def _metrics(args: argparse.Namespace) -> None:
 def _compare(args: argparse.Namespace) -> None:
     import json
 
-    from melodia.compare import compare_sets, format_comparison, summary
+    from melodia.metrics.compare import compare, format_comparison, summary
 
     generated = [score for _, score in _read_all(args.generated, args.recursive)]
     reference = [score for _, score in _read_all(args.reference, args.recursive)]
-    result = compare_sets(generated, reference)
+    result = compare(generated, reference)
     if args.json:
         print(f"melodia: {len(generated)} generated pieces against {len(reference)} reference pieces",
               file=sys.stderr)
@@ -219,11 +219,12 @@ def _originality(args: argparse.Namespace) -> None:
     import json
 
     from melodia.corpus.reader import Corpus
-    from melodia.originality import ReferenceIndex, share_with_runs
+    from melodia.metrics.originality import originality, share_with_runs
 
     corpus = Corpus.open(args.corpus)
-    index = ReferenceIndex(corpus.scores(None if args.split == "all" else args.split))
-    matches = [(name, index.longest_match(score)) for name, score in _read_all(args.files, args.recursive)]
+    pieces = _read_all(args.files, args.recursive)
+    matches = list(zip([name for name, _ in pieces],
+                       originality(pieces, corpus.scores(None if args.split == "all" else args.split)), strict=True))
     shares = share_with_runs([m for _, m in matches])
     if args.json:
         print(json.dumps({"pieces": [{"name": n, "notes": m.notes, "reference": m.reference, "at_note": m.position}
@@ -246,27 +247,18 @@ def _render_command(commands: Any) -> None:
 
 
 def _render(args: argparse.Namespace) -> None:
-    from melodia.errors import MelodiaError
-    from melodia.io import read_score, write_score
-    from melodia.io.atomic import atomic_write_bytes, refuse_overwrite
+    from melodia.io import read_score
+    from melodia.media.render import check_output, render
 
-    suffix = Path(args.output).suffix.lower()
-    if suffix not in (".wav", ".png", ".musicxml", ".xml", ".mid", ".midi"):
-        raise MelodiaError(f"-o {args.output}: expected a .wav, .png, .musicxml, .xml or .mid file")
-    if not args.force:
-        refuse_overwrite(args.output)
+    check_output(args.output, args.force)  # before the input is read
     score = read_score(args.input)
-    if suffix == ".wav":
-        from melodia.synth import engine, write_wav
+    path = render(score, args.output, force=True)
+    if path.suffix.lower() == ".wav":
+        from melodia.media.synth import engine
 
-        path = write_wav(score, args.output)
         print(f"wrote {path}: {score.duration_seconds():.1f} s of audio by {engine()}")
-    elif suffix == ".png":
-        from melodia.display import pianoroll_png
-
-        print(f"wrote {atomic_write_bytes(args.output, pianoroll_png(score))}: a piano roll")
     else:
-        print(f"wrote {write_score(score, args.output)}")
+        print(f"wrote {path}" + (": a piano roll" if path.suffix.lower() == ".png" else ""))
 
 
 def _play_command(commands: Any) -> None:
@@ -280,7 +272,7 @@ def _play_command(commands: Any) -> None:
 
 
 def _play(args: argparse.Namespace) -> None:
-    from melodia.play import play
+    from melodia.media.play import play
 
     play(args.input, args.wav_dir, args.force)
 
@@ -298,10 +290,10 @@ def _batch_command(commands: Any) -> None:
 
 
 def _batch(args: argparse.Namespace) -> None:
-    from melodia.batch import BatchError, load_job, parse_shard, run_job
+    from melodia.apps.batch import BatchError, load_job, parse_shard, run_batch
 
     job = load_job(args.job, args.set)
-    report = run_job(job, parse_shard(args.shard), args.workers, progress=not args.quiet)
+    report = run_batch(job, parse_shard(args.shard), args.workers, progress=not args.quiet)
     print(f"made {report.made}, already there {report.existing}, failed cells {len(report.failed)}; "
           f"manifest {report.manifest}")
     for cell, error in report.failed:
@@ -461,7 +453,8 @@ def _generate_command(commands: Any) -> None:
                                "or a MIDI / ABC / MusicXML file")
     generate.add_argument("--seed-bars", type=int, metavar="N", help="take only the first N bars of a seed file")
     generate.add_argument("--seed-track", type=int, metavar="T", help="take only track T of a seed file")
-    generate.add_argument("--num", type=int, default=10, help="how many melodies (default: %(default)s)")
+    generate.add_argument("--count", "--num", dest="num", type=int, default=10, metavar="N",
+                          help="how many melodies, as generate(count=) (default: %(default)s)")
     generate.add_argument("--bars", type=int, help="length in bars, seed included (default: 8 unless --notes)")
     generate.add_argument("--key", help='key and mode, e.g. "D dorian" (default: the seed\'s)')
     generate.add_argument("--range", metavar="LOW:HIGH", help="pitch range, e.g. C4:C6")
@@ -514,7 +507,7 @@ def _generate_command(commands: Any) -> None:
 
 def _generate(args: argparse.Namespace) -> None:
     _check_seed_text(args)
-    from melodia.generation import SeedFile, generate, read_seed, settings_record, write_outputs
+    from melodia.lm.generation import SeedFile, generate, read_seed, settings_record, write_outputs
 
     constraints, sampling = _generation_settings(args)
     moved = _default_output(args, _output_names(args.num, bool(args.tune)))
@@ -549,7 +542,7 @@ def _generate(args: argparse.Namespace) -> None:
     print(f"wrote {len(paths)} MIDI files, a piano roll of each (.png){notation} and manifest.json to "
           f"{args.output}{moved}")
     if args.play:
-        from melodia.play import play_outputs
+        from melodia.media.play import play_outputs
 
         play_outputs(paths, args.force)
 
@@ -578,11 +571,11 @@ def _sampling_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _whole_tunes(args: argparse.Namespace, seed: Any, constraints: Any, sampling: Any) -> list[Any]:
-    """`generate --tune`: whole tunes as played (melodia.tunes), their length set by their form."""
+    """`generate --tune`: whole tunes as played (melodia.lm.tunes), their length set by their form."""
     from dataclasses import replace
 
     from melodia.errors import MelodiaError
-    from melodia.tunes import write_tunes
+    from melodia.lm.tunes import write_tunes
 
     if args.bars or args.notes or args.phrase_bars:
         raise MelodiaError(f"--tune {args.tune}: the length follows from the form and --strain-bars; leave out "
@@ -594,7 +587,7 @@ def _whole_tunes(args: argparse.Namespace, seed: Any, constraints: Any, sampling
 
 
 def _control_options(parser: argparse.ArgumentParser) -> None:
-    """The soft controls (melodia.controls), which the model is conditioned on."""
+    """The soft controls (melodia.lm.controls), which the model is conditioned on."""
     parser.add_argument("--chords", metavar="PROGRESSION",
                         help='chords to write the melody over, per bar, repeated to the length: "D | G | A7 | D" '
                              '(a bar\'s chords share it by beats: "D G | A7 D"); written with the melody as chord '
@@ -611,7 +604,8 @@ def _infill_command(commands: Any) -> None:
     infill = commands.add_parser("infill", help="write chosen bars of a melody anew, keeping the rest exactly")
     infill.add_argument("file", help="a MIDI, ABC or MusicXML file")
     infill.add_argument("--bars", required=True, metavar="FIRST-LAST", help="the bars to rewrite, from 1: 5-8")
-    infill.add_argument("--num", type=int, default=10, help="how many versions (default: %(default)s)")
+    infill.add_argument("--count", "--num", dest="num", type=int, default=10, metavar="N",
+                        help="how many versions, as infill(count=) (default: %(default)s)")
     infill.add_argument("--track", metavar="T", help="the track to rewrite, an index from 0 or a name (needed when "
                                                    "the file has more than one pitched track)")
     infill.add_argument("--model", default="default", metavar="FILE",
@@ -632,10 +626,10 @@ def _infill_command(commands: Any) -> None:
 
 def _infill(args: argparse.Namespace) -> None:
     from melodia.errors import MelodiaError
-    from melodia.generation import Constraints, write_outputs
-    from melodia.infill import BarSpan, infill
     from melodia.io.atomic import check_folder, refuse_overwrite
-    from melodia.sampler import SamplingConfig
+    from melodia.lm.generation import Constraints, write_outputs
+    from melodia.lm.infill import BarSpan, infill
+    from melodia.lm.sampler import SamplingConfig
 
     if args.num < 1:
         raise MelodiaError(f"--num {args.num}: expected 1 or more versions")
@@ -668,8 +662,8 @@ def _generation_settings(args: argparse.Namespace) -> tuple[Any, Any]:
     from dataclasses import replace
 
     from melodia.errors import MelodiaError
-    from melodia.generation import Constraints, GenerateError, GenerationSettings
-    from melodia.sampler import SamplingConfig
+    from melodia.lm.generation import Constraints, GenerateError, GenerationSettings
+    from melodia.lm.sampler import SamplingConfig
     from melodia.settings import with_overrides
 
     if args.num < 1:
@@ -786,7 +780,7 @@ def _model_commands(commands: Any) -> None:
 
 def _train(args: argparse.Namespace) -> None:
     from melodia.io.atomic import refuse_overwrite
-    from melodia.train import TrainConfig, train
+    from melodia.lm.train import TrainConfig, train
 
     config = TrainConfig.from_file(Path(args.config)) if args.config else TrainConfig()
     if args.corpus:
@@ -804,12 +798,12 @@ def _train(args: argparse.Namespace) -> None:
 def _evaluate(args: argparse.Namespace) -> None:
     import json
 
-    from melodia.evaluate import evaluate_inputs, format_scores
+    from melodia.lm.evaluate import evaluate, format_scores
 
-    report = evaluate_inputs([Path(model) for model in args.model or ["default"]], args.inputs, baseline=args.baseline,
-                             transpositions=args.transpositions, tempering=args.tempering,
-                             forgetting=args.forgetting, ngram_weight=args.ngram_weight,
-                             say=lambda line: print(line, file=sys.stderr))
+    report = evaluate([Path(model) for model in args.model or ["default"]], args.inputs, baseline=args.baseline,
+                      transpositions=args.transpositions, tempering=args.tempering,
+                      forgetting=args.forgetting, ngram_weight=args.ngram_weight,
+                      say=lambda line: print(line, file=sys.stderr))
     print(json.dumps(report, indent=2) if args.json else format_scores(report))
 
 
@@ -844,16 +838,16 @@ def _corpus_build(args: argparse.Namespace) -> None:
 def _corpus_stats(args: argparse.Namespace) -> None:
     import json
 
-    from melodia.corpus.reader import Corpus, format_stats
+    from melodia.corpus.reader import corpus_stats, format_stats
 
-    stats = Corpus.open(args.corpus).stats()
+    stats = corpus_stats(args.corpus)
     print(json.dumps(stats, indent=2) if args.json else format_stats(stats))
 
 
 def _corpus_list(args: argparse.Namespace) -> None:
-    from melodia.corpus import find_recipe, recipe_names
+    from melodia.corpus import corpus_names, find_recipe
 
-    for name in recipe_names():
+    for name in corpus_names():
         recipe = find_recipe(name)
         print(f"{name:10} {recipe.description}")
 
@@ -874,9 +868,9 @@ def _make_tokenizer(args: argparse.Namespace) -> Any:
 
 
 def _inspect(args: argparse.Namespace) -> None:
-    from melodia.io import read_score
+    from melodia.io import inspect
 
-    print(read_score(args.file).summary())
+    print(inspect(args.file))
 
 
 def _tokenize(args: argparse.Namespace) -> None:
@@ -923,7 +917,7 @@ def _finetune_commands(commands: Any) -> None:
                           help="a folder of outputs whose manifest marks some kept (melodia keep); repeatable")
     finetune.add_argument("-o", "--output", required=True, metavar="MODEL", help="the model file to write")
     finetune.add_argument("--set", metavar="KEY=VALUE", action="append", default=[],
-                          help="override a training setting: epochs=10, lr=0.001 (see melodia.finetune)")
+                          help="override a training setting: epochs=10, lr=0.001 (see melodia.lm.finetune)")
     finetune.add_argument("--skip-unfit", action="store_true",
                           help="leave out files the base model's tokenizer cannot encode instead of stopping")
     finetune.add_argument("--no-guard", action="store_true", help="skip the memorization check afterwards")
@@ -959,14 +953,14 @@ def _finetune_commands(commands: Any) -> None:
     learn.add_argument("--folder", metavar="DIR", help="your own MIDI / ABC / MusicXML files, learnt as liked")
     learn.add_argument("-o", "--output", required=True, metavar="MODEL", help="the model file to write")
     learn.add_argument("--set", metavar="KEY=VALUE", action="append", default=[],
-                       help="a learning setting: objective=dpo, steps=60, anchor=2 (see melodia.learn)")
+                       help="a learning setting: objective=dpo, steps=60, anchor=2 (see melodia.lm.learn)")
     learn.add_argument("--force", action="store_true", help="overwrite MODEL if it exists")
     learn.set_defaults(run=_learn)
 
 
 def _finetune(args: argparse.Namespace) -> None:
-    from melodia.finetune import finetune, guard_report_path, summary
     from melodia.io.atomic import refuse_overwrite
+    from melodia.lm.finetune import finetune, guard_report_path, summary
 
     output = Path(args.output)
     if not args.resume and not args.force:
@@ -980,19 +974,19 @@ def _finetune(args: argparse.Namespace) -> None:
 
 
 def _keep(args: argparse.Namespace) -> None:
-    from melodia.feedback import mark_kept
+    from melodia.feedback import keep
 
     for name in args.files:
-        changed = mark_kept(name, keep=not args.drop, add=args.add)
+        changed = keep(name, drop=args.drop, add=args.add)
         where = ", ".join(str(p) for p in changed) or "no manifest (it had no mark)"
         print(f"{'dropped' if args.drop else 'kept'} {name} in {where}")
 
 
 def _discard(args: argparse.Namespace) -> None:
-    from melodia.feedback import mark_discarded
+    from melodia.feedback import discard
 
     for name in args.files:
-        changed = mark_discarded(name, add=args.add)
+        changed = discard(name, add=args.add)
         print(f"discarded {name} in {', '.join(str(p) for p in changed)}")
 
 
@@ -1008,7 +1002,7 @@ def _rate(args: argparse.Namespace) -> None:
 
 def _learn(args: argparse.Namespace) -> None:
     from melodia.io.atomic import check_folder, refuse_overwrite
-    from melodia.learn import LearnSettings, learn, summary
+    from melodia.lm.learn import LearnSettings, learn, summary
 
     settings = LearnSettings().with_overrides(args.set)
     output = Path(args.output)

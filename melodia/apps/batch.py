@@ -19,7 +19,7 @@ A job file (TOML):
     chords = "D | G | A7 | D"              # and the soft controls chords, density and register
 
 With `infill = "5-8"` (and `track = "0"` for a file of several tracks) each seed, a music file,
-is not continued: each melody is that file with bars 5 to 8 written anew (see `melodia.infill`).
+is not continued: each melody is that file with bars 5 to 8 written anew (see `melodia.lm.infill`).
 
 Every cell has its own random seed derived from the job's, so a rerun remakes exactly what a
 killed run did not finish, and every file is written whole or not at all.
@@ -30,7 +30,6 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-import json
 import os
 import signal
 import threading
@@ -43,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from melodia.errors import MelodiaError
-from melodia.generation import Constraints
+from melodia.lm.generation import Constraints
 from melodia.settings import Fields, beside, read_file, table_with_overrides
 
 MAX_ITEMS = 1_000_000
@@ -139,7 +138,7 @@ def _infill_bars(path: Path, value: str | None) -> str | None:
     """The bars an infill job writes anew, checked ('5-8')."""
     if value is None:
         return None
-    from melodia.infill import BarSpan
+    from melodia.lm.infill import BarSpan
 
     try:
         return str(BarSpan.read_setting(value, "infill"))
@@ -149,7 +148,7 @@ def _infill_bars(path: Path, value: str | None) -> str | None:
 
 def _check_form(job: Job) -> None:
     """The form fits the job's length, checked before any work (as `melodia generate` would)."""
-    from melodia.generation import form_plan
+    from melodia.lm.draw import form_plan
 
     if job.constraints.notes is None:
         try:
@@ -219,7 +218,7 @@ def missing(job: Job, cell: Cell) -> list[str]:
     return [name for name in cell.names if not all((job.output / f"{name}{s}").is_file() for s in suffixes)]
 
 
-def run_job(job: Job, shard: tuple[int, int] = (1, 1), workers: int | None = None,
+def run_batch(job: Job, shard: tuple[int, int] = (1, 1), workers: int | None = None,
             progress: bool = True) -> BatchReport:
     """Make whatever the job's shard still lacks, then write its manifest (CSV and JSON)."""
     from tqdm import tqdm
@@ -305,7 +304,7 @@ def _start_worker(job: Job) -> None:
     """Load the model once per process; one thread each, as the processes share the cores."""
     import torch
 
-    from melodia.modelfile import open_model
+    from melodia.lm.modelfile import open_model
 
     torch.set_num_threads(1)
     _WORKER.update(job=job, model=open_model(job.model), styles={})
@@ -313,12 +312,12 @@ def _start_worker(job: Job) -> None:
 
 def _make_cell(cell: Cell) -> tuple[Cell, int, str, list[str]]:
     """Generate one cell and write the outputs it still lacks; errors are returned, not raised."""
-    from melodia.generation import SeedFile, generate
     from melodia.io import seed_file
     from melodia.io.midi import write_midi
-    from melodia.sampler import SamplingConfig
+    from melodia.lm.generation import SeedFile, generate
+    from melodia.lm.sampler import SamplingConfig
+    from melodia.media.synth import write_wav
     from melodia.style import load_style, stylize
-    from melodia.synth import write_wav
 
     job: Job = _WORKER["job"]
     wanted = missing(job, cell)
@@ -329,7 +328,7 @@ def _make_cell(cell: Cell) -> tuple[Cell, int, str, list[str]]:
             seed: Any = SeedFile(seed_path) if seed_path else cell.seed
             sampling = SamplingConfig(temperature=cell.temperature, top_p=job.top_p)
             if job.infill:
-                from melodia.infill import infill
+                from melodia.lm.infill import infill
 
                 track = int(job.track) if job.track is not None and job.track.isdigit() else job.track
                 scores = infill(_WORKER["model"], seed_path or cell.seed, job.infill, len(cell.names), track,
@@ -364,6 +363,7 @@ def write_manifest(job: Job, cells: list[Cell], shard: tuple[int, int], report: 
     from melodia.feedback import previously_kept
     from melodia.io import read_score
     from melodia.io.atomic import atomic_write_text
+    from melodia.manifest import Manifest
     from melodia.metrics import SCALAR_METRICS
 
     failed = dict(report.failed)
@@ -395,7 +395,7 @@ def write_manifest(job: Job, cells: list[Cell], shard: tuple[int, int], report: 
     settings = {"job": str(job.path), "model": job.model, "bars": job.bars, "count": job.count, "top_p": job.top_p,
                 "random_seed": job.random_seed, "shard": f"{shard[0]}/{shard[1]}",
                 "constraints": job.constraints.as_text(), "infill": job.infill, "track": job.track}
-    atomic_write_text(job.output / f"{stem}.json", json.dumps({"settings": settings, "outputs": rows}, indent=2))
+    Manifest(job.output / f"{stem}.json", rows, settings).write()
     lines = [f"{len(rows)} outputs in this {'job' if shard == (1, 1) else 'shard'}: {report.made} made now, "
              f"{report.existing} already there, {sum('error' in r for r in rows)} missing"]
     lines += [f"failed: {cell}: {error}" for cell, error in report.failed]

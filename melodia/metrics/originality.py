@@ -71,6 +71,12 @@ class ReferenceIndex:
         return best
 
 
+def originality(pieces: Sequence[tuple[str, Score]], reference: Sequence[tuple[str, Score]]) -> list[Match]:
+    """For each of `pieces` (name, score), the longest run of notes it shares with any `reference` piece."""
+    index = ReferenceIndex(reference)
+    return [index.longest_match(score) for _, score in pieces]
+
+
 def share_with_runs(matches: Sequence[Match], lengths: Sequence[int] = (8, 12, 16, 24)) -> dict[int, float]:
     """For each run length, the share of pieces sharing at least that many consecutive notes."""
     return {length: sum(m.notes >= length for m in matches) / max(len(matches), 1) for length in lengths}
