@@ -65,7 +65,7 @@ def __getattr__(name: str) -> Any:
 
     if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value  # importing melodia.lm.infill made `melodia.lm.infill` the module: the function wins
+        globals()[name] = value  # asked once: later lookups find it without `__getattr__`
         return value
     if name in _modules():
         return importlib.import_module(f"melodia.{name}")

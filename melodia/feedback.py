@@ -73,7 +73,7 @@ class Mark:
     settings: dict[str, Any] | None = field(default=None, compare=False)  # what made it, when a manifest says
 
 
-def keep(path: str | os.PathLike[str], drop: bool = False, add: bool = True) -> list[Path]:
+def keep(path: str | os.PathLike[str], *, drop: bool = False, add: bool = True) -> list[Path]:
     """Mark `path` kept (or, with `drop`, take its keep or discard mark off) in every manifest of its folder
     that lists it; the manifests changed.
 
@@ -176,11 +176,16 @@ def kept_names(folder: str | os.PathLike[str]) -> set[str]:
 
 
 def previously_kept(folder: str | os.PathLike[str]) -> set[str]:
-    """`kept_names`, or nothing when the folder's manifests are missing or damaged (they are about to be rewritten)."""
-    try:
-        return kept_names(folder)
-    except FeedbackError:
-        return set()
+    """The file names the manifests of `folder` mark kept, read leniently (a batch run again is about to rewrite
+    them): a damaged entry is left out, a manifest that cannot be read at all gives none, the others still count."""
+    names: set[str] = set()
+    for manifest in manifests(Path(folder)):
+        try:
+            names |= {entry["file"] for entry in Manifest.read(manifest, lenient=True).outputs
+                      if entry.get(KEEP) is True}
+        except ManifestError:
+            continue
+    return names
 
 
 def kept_files(folder: str | os.PathLike[str]) -> list[Path]:

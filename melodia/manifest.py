@@ -36,8 +36,9 @@ class Manifest:
     extra: dict[str, Any] = field(default_factory=dict)  # other top-level fields, written back as they were
 
     @classmethod
-    def read(cls, path: str | os.PathLike[str], missing_ok: bool = False) -> Manifest:
-        """The manifest at `path` (an empty one when there is none and `missing_ok`).
+    def read(cls, path: str | os.PathLike[str], missing_ok: bool = False, lenient: bool = False) -> Manifest:
+        """The manifest at `path` (an empty one when there is none and `missing_ok`); `lenient` leaves out the
+        entries that are not {"file": NAME, ...} objects instead of refusing the manifest (for reading only).
 
         Raises:
             ManifestError: the file cannot be read as JSON, or is not an object whose "outputs" is a list of
@@ -51,13 +52,16 @@ class Manifest:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
             raise ManifestError(f"{path}: not a readable manifest ({str(error)[:120]})") from error
         outputs = data.get("outputs", []) if isinstance(data, dict) else None
+        if lenient and isinstance(outputs, list):
+            outputs = [e for e in outputs if isinstance(e, dict) and isinstance(e.get("file"), str)]
         if not isinstance(outputs, list) or not all(isinstance(e, dict) and isinstance(e.get("file"), str)
                                                     for e in outputs):
             raise ManifestError(f"{path}: not a manifest of melodies; expected {{\"outputs\": [{{\"file\": NAME, "
                                 "...}]} as melodia writes it")
         settings = data.get("settings")
+        known = ("settings", "outputs") if isinstance(settings, dict) else ("outputs",)
         return cls(path, outputs, settings if isinstance(settings, dict) else None,
-                   {key: value for key, value in data.items() if key not in ("settings", "outputs")})
+                   {key: value for key, value in data.items() if key not in known})
 
     def entries(self, name: str) -> list[dict[str, Any]]:
         """The entries of the file called `name`."""

@@ -86,6 +86,7 @@ def test_one_manifest_reader_for_marks_the_studio_and_generate(tmp_path: Path) -
     know are written back as they were, and a damaged one is refused alike (marks used to skip entries that were
     not {"file": ...} objects, where the studio refused them)."""
     from melodia.apps.studio_session import StudioError, read_kept
+    from melodia.feedback import previously_kept
     from melodia.manifest import Manifest
 
     folder = _folder(tmp_path, ["001.mid"])
@@ -95,7 +96,8 @@ def test_one_manifest_reader_for_marks_the_studio_and_generate(tmp_path: Path) -
     again = Manifest.read(folder / "manifest.json")
     assert again.extra == {"made_by": "a tool of mine"} and again.settings == {"seed": "D4"}
     assert again.entries("001.mid") == [{"file": "001.mid", "notes": 10, "keep": True}]
-    (folder / "manifest.json").write_text(json.dumps({"outputs": [3]}))
+    (folder / "manifest.json").write_text(json.dumps({"outputs": [{"file": "001.mid", "keep": True}, 3]}))
+    assert previously_kept(folder) == {"001.mid"}  # a batch run again keeps the marks it can read
     with pytest.raises(FeedbackError, match="not a manifest of melodies"):
         marks(folder)
     with pytest.raises(StudioError, match="not a manifest of melodies"):

@@ -1,4 +1,4 @@
-"""Metrics (melodia/metrics.py) on hand-made scores whose values are known."""
+"""Metrics (melodia/metrics/) on hand-made scores whose values are known."""
 
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ import torch
 from helpers import ROOT, TINY, cli, tiny_config
 
 from melodia.corpus.reader import Corpus
+from melodia.harmony.data import HarmonyError
 from melodia.harmony.train import HarmonizerTraining
 from melodia.lm import train as training
 from melodia.lm.model import MelodyLM, ModelConfig
@@ -214,3 +215,6 @@ def test_the_random_seed_is_random_seed_and_its_former_name_seed_still_reads(tmp
     harmonizer.write_text("seed = 3\n[[members]]\nseed = 4\n")
     settings = HarmonizerTraining.from_toml(harmonizer)
     assert settings.random_seed == 3 and settings.member(0).random_seed == 4
+    harmonizer.write_text("random_seed = 2\nseed = 1\n")
+    with pytest.raises(HarmonyError, match="random_seed is set twice"):
+        HarmonizerTraining.from_toml(harmonizer)

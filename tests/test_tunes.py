@@ -57,6 +57,8 @@ def test_each_tune_type_keeps_its_meter_and_form(kind: str) -> None:
 def test_an_unknown_tune_type_or_a_short_strain_is_refused() -> None:
     with pytest.raises(GenerateError, match="tune type 'gavotte': expected one of jig, reel"):
         write_tunes(shipped(), "C4 D4", "gavotte")
+    with pytest.raises(GenerateError, match="count 0: expected a whole number of tunes"):
+        write_tunes(shipped(), "C4 D4", "reel", count=0)
     with pytest.raises(GenerateError, match="strain_bars 1: expected a whole number of bars, at least 2"):
         write_tunes(shipped(), "C4 D4", "reel", strain_bars=1)
 

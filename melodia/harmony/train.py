@@ -11,7 +11,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import tomllib
@@ -28,11 +28,14 @@ from melodia.harmony.data import (
     split_of,
 )
 from melodia.harmony.model import Harmonizer, HarmonizerMix, load_harmonizer, save_harmonizer
+from melodia.settings import current_names
 
 
 @dataclass(frozen=True)
 class HarmonizerTraining:
     """What a training run does: sizes, steps and augmentation."""
+
+    RENAMED: ClassVar[dict[str, str]] = {"seed": "random_seed"}  # former names, still read
 
     model: HarmonizerConfig = field(default_factory=HarmonizerConfig)
     epochs: int = 90
@@ -54,13 +57,13 @@ class HarmonizerTraining:
             values = tomllib.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as error:
             raise HarmonyError(f"{path}: cannot read harmonizer settings ({error})") from error
-        values = _current(values)
+        values = _current(values, str(path))
         unknown = set(values) - set(cls.__dataclass_fields__)
         if unknown:
             raise HarmonyError(f"{path}: unknown fields {sorted(unknown)}; accepted: "
                                f"{', '.join(cls.__dataclass_fields__)}")
         model = HarmonizerConfig.from_dict(values.pop("model", {}))
-        members = tuple(_current(member) for member in values.pop("members", []))
+        members = tuple(_current(member, str(path)) for member in values.pop("members", []))
         changeable = (set(cls.__dataclass_fields__) | set(HarmonizerConfig.__dataclass_fields__)) - {"model", "members"}
         for index, changes in enumerate(members):
             wrong = set(changes) - changeable
@@ -245,6 +248,6 @@ __all__ = [
 ]
 
 
-def _current(table: dict[str, Any]) -> dict[str, Any]:
-    """`table` with the former name `seed` read as `random_seed`."""
-    return {("random_seed" if key == "seed" else key): value for key, value in table.items()}
+def _current(table: dict[str, Any], source: str = "harmonizer settings") -> dict[str, Any]:
+    """`table` with the former name `seed` read as `random_seed` (both given: refused)."""
+    return current_names(HarmonizerTraining, table, HarmonyError, source)

@@ -62,7 +62,7 @@ def control_values(names: Sequence[str]) -> dict[str, list[str]]:
 
 
 def chord_index(root: int, quality: str) -> int:
-    """The "chord" label of a root pitch class and a quality of `melodia.harmony.chords.QUALITIES`."""
+    """The "chord" label of a root pitch class and a quality of `melodia.theory.chord.QUALITIES`."""
     return 1 + (root % 12) * len(CONTROL_KINDS) + CONTROL_KINDS.index(CONTROL_KIND_OF_QUALITY.get(quality, ""))
 
 

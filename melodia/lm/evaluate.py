@@ -390,12 +390,14 @@ def format_scores(report: dict[str, Any]) -> str:
         baseline = report["baseline"]
         ratio = report["total"]["nll"] / baseline["total"]["nll"]
         lines.append(f"baseline: {baseline['kind']} of order {baseline['order']} (chosen on {baseline['corpus']} "
-                     f"valid), total NLL {baseline['total']['nll']:.2f} nats; model / n-gram = {ratio:.3f}")
+                     f"valid), total NLL {baseline['total']['nll']:.2f} nats; """
+                     f"{'mixture' if report.get('ngram_weight') else 'model'} / n-gram = {ratio:.3f}")
+    forgetting = f", forgetting {report['forgetting']:g}" if report.get("forgetting", 1.0) != 1.0 else ""
     if report.get("transpositions"):
         lines.append(f"the model's figures are its mixture over transpositions by -{report['transpositions']}.."
-                     f"{report['transpositions']} semitones (tempering {report['tempering']:g}"
-                     + (f", forgetting {report['forgetting']:g}" if report.get("forgetting", 1.0) != 1.0 else "")
-                     + ")")
+                     f"{report['transpositions']} semitones (tempering {report['tempering']:g}{forgetting})")
+    elif forgetting:
+        lines.append(f"the mixture's weights: tempering {report['tempering']:g}{forgetting}")
     if report.get("ngram_weight"):
         lines.append(f"mixed with the n-gram fitted on the model's training split, of prior weight "
                      f"{report['ngram_weight']:g}")

@@ -103,6 +103,8 @@ def write_tunes(model: Any, seed: Any, kind: str | None = None, count: int = 1, 
     Raises:
         GenerateError: an unknown tune type, a strain shorter than 2 bars, or what `generate` refuses.
     """
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise GenerateError(f"count {count!r}: expected a whole number of tunes, 1 or more")
     loaded = open_model(model)
     chosen = tune_type(kind) if kind else None
     letters = form_letters(form or (chosen.form if chosen else "AABB"), "form")
@@ -227,7 +229,8 @@ class TuneWriter:
         if self.kind and played is not None and pitch_range:
             home = round(float(np.nanmean(bar_mean_pitches(played)[self.pickup:self.pickup + self.length])))
             if self.letters[index] not in self.letters[:index]:  # within a leap of the note it follows
-                reach = melody(played)[-1].pitch + (self.base.max_leap or self.kind.max_leap) - 1
+                leap = self.kind.max_leap if self.base.max_leap is None else self.base.max_leap
+                reach = melody(played)[-1].pitch + leap - 1
                 pitch_range = PitchRange(max(pitch_range[0], min(home - self.kind.b_floor, pitch_range[1] - 10,
                                                                  reach)), pitch_range[1])
             elif self.closes(index) and self.letters[index] == self.letters[-1]:  # the tune's last ending ends low

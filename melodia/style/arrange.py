@@ -50,7 +50,7 @@ def arrange(score: Score, instrumentation: Instrumentation, patterns: dict[str, 
 
     `patterns` (role -> pattern name) override the parts' own accompaniment patterns; with
     `accompaniment` False a bare melody stays bare and nothing is added. `chords` (bars of
-    chords, see `melodia.harmony.chords.parse_progression`) replace the estimated harmony;
+    chords, see `melodia.theory.chord.parse_progression`) replace the estimated harmony;
     without them, the chord symbols `score` carries do (`melodia.harmony.chords.from_symbols`);
     `intro` ('none', 'vamp', 'phrase') and `ending` ('none', 'held') add form (see
     `melodia.style.form`). Chord symbols and the key signature are written into the result.
