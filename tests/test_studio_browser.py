@@ -126,11 +126,12 @@ def page(served: tuple[str, Path], browser_paths: tuple[str, str],
 
 
 def _wait(driver: object, condition: object, what: str) -> object:
-    from selenium.common.exceptions import TimeoutException
+    from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    try:
-        return WebDriverWait(driver, WAIT_SECONDS, poll_frequency=0.2).until(condition)
+    try:  # a row the panel replaces while the condition reads it is asked again at the next poll
+        return WebDriverWait(driver, WAIT_SECONDS, poll_frequency=0.2,
+                             ignored_exceptions=(StaleElementReferenceException,)).until(condition)
     except TimeoutException:
         text = driver.find_element("css selector", "body").text[-1500:]  # type: ignore[attr-defined]
         pytest.fail(f"the page never showed {what}; it shows: {text}")
