@@ -449,8 +449,9 @@ def _generate_command(commands: Any) -> None:
     generate.add_argument("--model", default="default", metavar="FILE",
                           help="a model file, or 'default' for the one shipped in the package (the default)")
     generate.add_argument("--seed", required=True, metavar="NOTES|FILE",
-                          help='the seed phrase, e.g. "D4 E4 F#4/8 G4/8 A4/2 key=D meter=6/8", an ABC fragment, '
-                               "or a MIDI / ABC / MusicXML file")
+                          help='the seed phrase, e.g. "D4 E4 F#4/8 G4/8 A4/2 key=D meter=6/8" (a note without a '
+                               "length takes the length of the note before: D4/2 F#4 is two half notes), an ABC "
+                               "fragment, or a MIDI / ABC / MusicXML file")
     generate.add_argument("--seed-bars", type=int, metavar="N", help="take only the first N bars of a seed file")
     generate.add_argument("--seed-track", type=int, metavar="T", help="take only track T of a seed file")
     generate.add_argument("--count", "--num", dest="num", type=int, default=10, metavar="N",
