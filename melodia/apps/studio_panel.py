@@ -211,97 +211,112 @@ class StudioPanel:
             self.progress.layout.visibility = "hidden"
 
     def _row(self, candidate: Candidate) -> Any:
+        return CandidateRow(self, candidate).widget
+
+    def drop(self, number: int) -> None:
+        """Take candidate `number`'s row off the panel."""
+        row = self.rows.pop(number, None)
+        self.candidates_box.children = tuple(self.rows.values())
+        if row is not None:
+            _close(row)
+
+
+class CandidateRow:
+    """One candidate on the panel: its header, piano roll, audio and download; Keep, Discard, restyle, notation and
+    redo bars; a line for what happened."""
+
+    def __init__(self, panel: StudioPanel, candidate: Candidate) -> None:
+        self.panel, self.candidate, self.studio = panel, candidate, panel.studio
         widgets = _widgets()
-        header = widgets.HTML()
-        roll = widgets.Image(format="png", layout=widgets.Layout(max_width="100%", align_self="flex-start"))
-        audio = widgets.Audio(format="wav", autoplay=False, loop=False, controls=True)
-        download = widgets.HTML()
-        keep = widgets.Button(description="Keep", icon="check", button_style="success")
-        discard = widgets.Button(description="Discard", icon="times")
-        restyle = widgets.Dropdown(options=_style_options(), value=candidate.style or NO_STYLE,
-                                   description="restyle", layout=widgets.Layout(width="16em"))
-        notation = widgets.ToggleButton(description="notation", icon="music")
+        self.header = widgets.HTML()
+        self.roll = widgets.Image(format="png", layout=widgets.Layout(max_width="100%", align_self="flex-start"))
+        self.audio = widgets.Audio(format="wav", autoplay=False, loop=False, controls=True)
+        self.download = widgets.HTML()
+        self.keep = widgets.Button(description="Keep", icon="check", button_style="success")
+        self.discard = widgets.Button(description="Discard", icon="times")
+        self.restyle = widgets.Dropdown(options=_style_options(), value=candidate.style or NO_STYLE,
+                                        description="restyle", layout=widgets.Layout(width="16em"))
+        self.notation = widgets.ToggleButton(description="notation", icon="music")
         bars = bar_count(candidate.melody)
-        redo_bars = widgets.Text(value=f"{bars // 2 + 1}-{bars}" if bars > 1 else "1", description="bars",
-                                 layout=widgets.Layout(width="10em"))
-        redo = widgets.Button(description="redo bars", icon="refresh", disabled=not self.studio.can_infill,
-                              tooltip="write these bars anew, keeping the rest" if self.studio.can_infill
-                              else INFILLING_NOTE)
-        sheet = widgets.HTML(layout=widgets.Layout(display="none"))
-        message = widgets.HTML()
-        parts = {"header": header, "pianoroll": roll, "audio": audio, "download": download, "keep": keep,
-                 "discard": discard, "restyle": restyle, "notation": notation, "redo": redo, "redo_bars": redo_bars,
-                 "sheet": sheet,
-                 "message": message}
-        for name, part in parts.items():
-            part.add_class(f"melodia-{name}")
+        self.redo_bars = widgets.Text(value=f"{bars // 2 + 1}-{bars}" if bars > 1 else "1", description="bars",
+                                      layout=widgets.Layout(width="10em"))
+        self.redo = widgets.Button(description="redo bars", icon="refresh", disabled=not self.studio.can_infill,
+                                   tooltip="write these bars anew, keeping the rest" if self.studio.can_infill
+                                   else INFILLING_NOTE)
+        self.sheet = widgets.HTML(layout=widgets.Layout(display="none"))
+        self.message = widgets.HTML()
+        for name in ("header", "keep", "discard", "restyle", "notation", "redo", "redo_bars", "sheet", "message",
+                     "audio", "download"):
+            getattr(self, name).add_class(f"melodia-{name}")
+        self.roll.add_class("melodia-pianoroll")
+        self.keep.on_click(self.on_keep)
+        self.redo.on_click(self.on_redo)
+        self.discard.on_click(self.on_discard)
+        self.restyle.observe(self.on_restyle, names="value")
+        self.notation.observe(self.on_notation, names="value")
+        self.show()
+        self.widget = widgets.VBox(
+            [self.header, self.roll, widgets.HBox([self.audio, self.download]),
+             widgets.HBox([self.keep, self.discard, self.restyle, self.notation, self.redo_bars, self.redo]),
+             self.message, self.sheet],
+            layout=widgets.Layout(border="1px solid #ddd", padding="6px", margin="4px 0"))
+        self.widget.add_class("melodia-candidate")
 
-        def show() -> None:
-            header.value = (f"<b>#{candidate.number}</b> {html.escape(candidate.summary())}"
-                            f"{' in ' + html.escape(candidate.style) if candidate.style else ''}: "
-                            f"<code>{html.escape(note_text(candidate.melody))}</code>")
-            roll.value = candidate.pianoroll_png()
-            audio.value = candidate.wav()
-            download.value = _download_link(candidate)
+    def show(self) -> None:
+        candidate = self.candidate
+        self.header.value = (f"<b>#{candidate.number}</b> {html.escape(candidate.summary())}"
+                             f"{' in ' + html.escape(candidate.style) if candidate.style else ''}: "
+                             f"<code>{html.escape(note_text(candidate.melody))}</code>")
+        self.roll.value = candidate.pianoroll_png()
+        self.audio.value = candidate.wav()
+        self.download.value = _download_link(candidate)
 
-        def on_keep(_: Any) -> None:
+    def fail(self, error: MelodiaError) -> None:
+        self.message.value = f'<span style="{ERROR_STYLE}">{html.escape(str(error))}</span>'
+
+    def on_keep(self, _: Any) -> None:
+        try:
+            path = self.studio.keep(self.candidate)
+        except MelodiaError as error:
+            self.fail(error)
+            return
+        self.keep.disabled, self.keep.description = True, "Kept"
+        self.message.value = f"kept as {html.escape(str(path))}"
+
+    def on_discard(self, _: Any) -> None:
+        try:
+            self.studio.discard(self.candidate)  # written with "keep": false, for learning
+        except MelodiaError as error:
+            self.fail(error)
+            return
+        self.panel.drop(self.candidate.number)
+
+    def on_restyle(self, change: dict[str, Any]) -> None:
+        try:
+            self.candidate.restyle(None if change["new"] == NO_STYLE else change["new"])
+            self.show()
+            self.message.value = "" if self.candidate.kept_as is None else self.message.value
+        except MelodiaError as error:
+            self.fail(error)
+
+    def on_notation(self, change: dict[str, Any]) -> None:
+        if change["new"] and not self.sheet.value:
             try:
-                path = self.studio.keep(candidate)
+                self.sheet.value = self.candidate.notation_svg()
             except MelodiaError as error:
-                message.value = f'<span style="{ERROR_STYLE}">{html.escape(str(error))}</span>'
-                return
-            keep.disabled, keep.description = True, "Kept"
-            message.value = f"kept as {html.escape(str(path))}"
+                self.sheet.value = f'<span style="{ERROR_STYLE}">{html.escape(str(error))}</span>'
+        self.sheet.layout.display = "block" if change["new"] else "none"
 
-        def on_discard(_: Any) -> None:
-            try:
-                self.studio.discard(candidate)  # written with "keep": false, for learning
-            except MelodiaError as error:
-                message.value = f'<span style="{ERROR_STYLE}">{html.escape(str(error))}</span>'
-                return
-            row = self.rows.pop(candidate.number, None)
-            self.candidates_box.children = tuple(self.rows.values())
-            if row is not None:
-                _close(row)
-
-        def on_restyle(change: dict[str, Any]) -> None:
-            try:
-                candidate.restyle(None if change["new"] == NO_STYLE else change["new"])
-                show()
-                message.value = "" if candidate.kept_as is None else message.value
-            except MelodiaError as error:
-                message.value = f'<span style="{ERROR_STYLE}">{html.escape(str(error))}</span>'
-
-        def on_notation(change: dict[str, Any]) -> None:
-            if change["new"] and not sheet.value:
-                try:
-                    sheet.value = candidate.notation_svg()
-                except MelodiaError as error:
-                    sheet.value = f'<span style="{ERROR_STYLE}">{html.escape(str(error))}</span>'
-            sheet.layout.display = "block" if change["new"] else "none"
-
-        def on_redo(_: Any) -> None:
-            try:
-                self.studio.redo(candidate, redo_bars.value)
-            except MelodiaError as error:
-                message.value = f'<span style="{ERROR_STYLE}">{html.escape(str(error))}</span>'
-                return
-            keep.disabled, keep.description = False, "Keep"
-            sheet.value, notation.value = "", False
-            message.value = f"bars {html.escape(redo_bars.value)} written anew"
-            show()
-
-        keep.on_click(on_keep)
-        redo.on_click(on_redo)
-        discard.on_click(on_discard)
-        restyle.observe(on_restyle, names="value")
-        notation.observe(on_notation, names="value")
-        show()
-        row = widgets.VBox([header, roll, widgets.HBox([audio, download]),
-                            widgets.HBox([keep, discard, restyle, notation, redo_bars, redo]), message, sheet],
-                           layout=widgets.Layout(border="1px solid #ddd", padding="6px", margin="4px 0"))
-        row.add_class("melodia-candidate")
-        return row
+    def on_redo(self, _: Any) -> None:
+        try:
+            self.studio.redo(self.candidate, self.redo_bars.value)
+        except MelodiaError as error:
+            self.fail(error)
+            return
+        self.keep.disabled, self.keep.description = False, "Keep"
+        self.sheet.value, self.notation.value = "", False
+        self.message.value = f"bars {html.escape(self.redo_bars.value)} written anew"
+        self.show()
 
 
 def _close(widget: Any) -> None:
