@@ -73,21 +73,21 @@ class StudioPanel:
         widgets = _widgets()
         defaults = StudioSettings()
         narrow, label = widgets.Layout(width="16em"), {"description_width": "initial"}
-        self.seed = widgets.Text(value=defaults.seed, description="seed", layout=widgets.Layout(width="40em"),
+        self.seed = _text(value=defaults.seed, description="seed", layout=widgets.Layout(width="40em"),
                                  placeholder="notes such as D4 E4 F#4/8, an ABC fragment, or a file's path")
         self.seed_error = widgets.HTML()
         self.seed.observe(lambda _: self._check_seed(), names="value")
-        self.key = widgets.Text(description="key", placeholder="the seed's", layout=narrow)
+        self.key = _text(description="key", placeholder="the seed's", layout=narrow)
         self.meter = widgets.Dropdown(options=METERS, description="meter", layout=narrow)
         self.bars = widgets.BoundedIntText(value=defaults.bars, min=2, max=64, description="bars", layout=narrow)
-        self.form = widgets.Text(description="form", placeholder="AA for 8 bars, AABA for 16", layout=narrow)
+        self.form = _text(description="form", placeholder="AA for 8 bars, AABA for 16", layout=narrow)
         self.count = widgets.BoundedIntText(value=defaults.count, min=1, max=16, description="melodies",
                                             layout=narrow)
         self.temperature = widgets.FloatSlider(value=1.0, min=0.1, max=2.0, step=0.05, description="temperature",
                                                style=label)
         self.top_p = widgets.FloatSlider(value=1.0, min=0.05, max=1.0, step=0.05, description="top-p", style=label)
         self.style = widgets.Dropdown(options=_style_options(), description="style", layout=narrow)
-        self.pitch_range = widgets.Text(description="range", placeholder="C4:C6", layout=narrow)
+        self.pitch_range = _text(description="range", placeholder="C4:C6", layout=narrow)
         self.max_leap = widgets.Dropdown(options=LEAPS, description="max leap", layout=narrow)
         self.scale = widgets.Dropdown(options=SCALES, description="scale", layout=narrow)
         self.end_on_tonic = widgets.Checkbox(description="end on the tonic", indent=False)
@@ -238,7 +238,7 @@ class CandidateRow:
                                         description="restyle", layout=widgets.Layout(width="16em"))
         self.notation = widgets.ToggleButton(description="notation", icon="music")
         bars = bar_count(candidate.melody)
-        self.redo_bars = widgets.Text(value=f"{bars // 2 + 1}-{bars}" if bars > 1 else "1", description="bars",
+        self.redo_bars = _text(value=f"{bars // 2 + 1}-{bars}" if bars > 1 else "1", description="bars",
                                       layout=widgets.Layout(width="10em"))
         self.redo = widgets.Button(description="redo bars", icon="refresh", disabled=not self.studio.can_infill,
                                    tooltip="write these bars anew, keeping the rest" if self.studio.can_infill
@@ -317,6 +317,13 @@ class CandidateRow:
         self.sheet.value, self.notation.value = "", False
         self.message.value = f"bars {html.escape(self.redo_bars.value)} written anew"
         self.show()
+
+
+def _text(**options: Any) -> Any:
+    """A text field whose value reaches the kernel when the user leaves it (Tab, Enter, or a click on Generate),
+    in one message: typed key by key, a busy kernel could take a button's click before the field's last keys, and
+    draw from the seed as it was (the browser test saw it on a loaded machine)."""
+    return _widgets().Text(continuous_update=False, **options)
 
 
 def _close(widget: Any) -> None:
