@@ -3,7 +3,7 @@
     import melodia
     melodia.studio(model="default", folder="melodia-kept")
 
-A seed-phrase field (its parse error shown under it as you type), the settings (key, meter,
+A seed-phrase field (its parse error shown under it when the user leaves it), the settings (key, meter,
 bars, form, temperature, top-p, style, range, largest leap, scale, ending), Generate with a
 progress bar, then one row per candidate: its piano roll, an audio player, the notes as
 text, a notation toggle, Keep and Discard, a restyle menu and a MIDI download. Everything
