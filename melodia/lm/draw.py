@@ -1,6 +1,6 @@
 """Melodies drawn from the model under rules: a seed phrase read into a request (its prompt, the masks that keep
 the constraints and the form, the biases that make its key and chords heard), the requests drawn as one batch,
-and a draw that broke a rule drawn again (up to RETRIES times). `melodia.generate`, `melodia.lm.infill` and the
+and a draw that broke a rule drawn again (up to RETRIES times). `melodia.generate`, `melodia.infill` and the
 strains of `melodia.lm.tunes` all draw through here.
 """
 
