@@ -56,9 +56,9 @@ class FeedbackError(MelodiaError):
     """A file that cannot be marked, or a manifest that cannot be read."""
 
 
-def _read(path: Path) -> Manifest:
+def _read(path: Path, missing_ok: bool = False) -> Manifest:
     try:
-        return Manifest.read(path)
+        return Manifest.read(path, missing_ok)
     except ManifestError as error:
         raise FeedbackError(str(error)) from None
 
@@ -142,8 +142,7 @@ def _mark(path: str | os.PathLike[str], fields: dict[str, Any], add: bool, comma
                             f"{command} marks the outputs of generate and batch, or pass --add to list it in "
                             f"{path.parent / MANIFEST}")
     if not changed:
-        manifest = _read(path.parent / MANIFEST) if (path.parent / MANIFEST).is_file() else \
-            Manifest(path.parent / MANIFEST)
+        manifest = _read(path.parent / MANIFEST, missing_ok=True)
         manifest.outputs.append({"file": path.name, **fields})
         changed.append(manifest.write())
     return changed
@@ -169,10 +168,7 @@ def _mark_csv(table: Path, name: str, keep: bool | None) -> None:
 
 def kept_names(folder: str | os.PathLike[str]) -> set[str]:
     """The file names the manifests of `folder` mark kept (files that may since have gone included)."""
-    names = set()
-    for manifest in manifests(Path(folder)):
-        names |= {entry["file"] for entry in _read(manifest).outputs if entry.get(KEEP) is True}
-    return names
+    return {name for manifest in manifests(Path(folder)) for name in _kept(_read(manifest))}
 
 
 def previously_kept(folder: str | os.PathLike[str]) -> set[str]:
@@ -181,11 +177,14 @@ def previously_kept(folder: str | os.PathLike[str]) -> set[str]:
     names: set[str] = set()
     for manifest in manifests(Path(folder)):
         try:
-            names |= {entry["file"] for entry in Manifest.read(manifest, lenient=True).outputs
-                      if entry.get(KEEP) is True}
+            names |= _kept(Manifest.read(manifest, lenient=True))
         except ManifestError:
             continue
     return names
+
+
+def _kept(manifest: Manifest) -> set[str]:
+    return {entry["file"] for entry in manifest.outputs if entry.get(KEEP) is True}
 
 
 def kept_files(folder: str | os.PathLike[str]) -> list[Path]:

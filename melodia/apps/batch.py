@@ -219,7 +219,7 @@ def missing(job: Job, cell: Cell) -> list[str]:
 
 
 def run_batch(job: Job, shard: tuple[int, int] = (1, 1), workers: int | None = None,
-            progress: bool = True) -> BatchReport:
+              progress: bool = True) -> BatchReport:
     """Make whatever the job's shard still lacks, then write its manifest (CSV and JSON)."""
     from tqdm import tqdm
 

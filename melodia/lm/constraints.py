@@ -175,6 +175,12 @@ class Constraints:
         return fields
 
 
+def check_count(count: object, what: str, error: type[GenerateError] = GenerateError) -> None:
+    """Refuse a `count` of `what` (melodies, tunes, versions) that is not a whole number, 1 or more."""
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise error(f"count {count!r}: expected a whole number of {what}, 1 or more")
+
+
 def _whole(value: object, least: int) -> bool:
     return isinstance(value, int | np.integer) and not isinstance(value, bool) and bool(value >= least)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from melodia.io.atomic import atomic_write_bytes, refuse_overwrite
-from melodia.lm.constraints import SCALE_CHOICES, Constraints, GenerateError, Meter, PitchRange
+from melodia.lm.constraints import SCALE_CHOICES, Constraints, GenerateError, Meter, PitchRange, check_count
 from melodia.lm.draw import form_plan, melodies, read_request
 from melodia.lm.form import FormPlan
 from melodia.lm.modelfile import open_model
@@ -29,6 +29,7 @@ from melodia.seed import SeedFile, read_seed, seed_key
 
 __all__ = ["SCALE_CHOICES", "Constraints", "GenerateError", "GenerationSettings", "Meter", "PitchRange",
            "SeedFile", "generate", "read_seed", "seed_key", "settings_record", "write_outputs"]
+
 
 @dataclass(frozen=True)
 class GenerationSettings:
@@ -56,8 +57,7 @@ def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints | N
     given, is called every sampling step with how many melodies were finished in it. A form of two strains
     or more is written strain by strain, each played as written (`melodia.lm.tunes`).
     """
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise GenerateError(f"count {count!r}: expected a whole number of melodies, 1 or more")
+    check_count(count, "melodies")
     constraints = constraints or Constraints()
     loaded = open_model(model)
     seed_score, mode, named = read_request(seed, constraints)

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from melodia.lm.constraints import Constraints, GenerateError
+from melodia.lm.constraints import Constraints, GenerateError, check_count
 from melodia.lm.controls import Labeler
 from melodia.lm.draw import RETRIES, allowed_pitches, chord_bias, controls_asked, draw_sequences, key_bias, redraw
 from melodia.lm.form import FormCadence, FormPlan, Phrase, Restatement, cadence_pitch_classes
@@ -90,8 +90,7 @@ def infill(model: Any, source: Any, bars: BarSpan | str, count: int = 1, track: 
     or a name; needed when the source has more than one pitched track). `model` is a model file, "default" or a
     (model, tokenizer) pair, trained with infilling. The same `random_seed` gives the same output.
     """
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise InfillError(f"count {count!r}: expected a whole number of versions, 1 or more")
+    check_count(count, "versions", InfillError)
     span = BarSpan.read_setting(bars)
     constraints = constraints or Constraints()
     sampling = sampling or SamplingConfig()

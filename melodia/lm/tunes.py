@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from melodia.lm.constraints import Constraints, GenerateError, Meter, PitchRange
+from melodia.lm.constraints import Constraints, GenerateError, Meter, PitchRange, check_count
 from melodia.lm.draw import generate_each, melodies, read_request
 from melodia.lm.form import FormPlan, Phrase, form_letters
 from melodia.lm.modelfile import open_model
@@ -103,8 +103,7 @@ def write_tunes(model: Any, seed: Any, kind: str | None = None, count: int = 1, 
     Raises:
         GenerateError: an unknown tune type, a strain shorter than 2 bars, or what `generate` refuses.
     """
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise GenerateError(f"count {count!r}: expected a whole number of tunes, 1 or more")
+    check_count(count, "tunes")
     loaded = open_model(model)
     chosen = tune_type(kind) if kind else None
     letters = form_letters(form or (chosen.form if chosen else "AABB"), "form")
