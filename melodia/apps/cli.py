@@ -908,7 +908,6 @@ def _demo(args: argparse.Namespace) -> None:
     print(f"wrote {target}")
 
 
-
 def _finetune_commands(commands: Any) -> None:
     finetune = commands.add_parser("finetune", help="fine-tune a model on your own files and the melodies you kept")
     finetune.add_argument("--from", dest="base", default="default", metavar="MODEL",

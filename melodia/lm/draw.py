@@ -68,7 +68,6 @@ def form_plan(constraints: Constraints) -> FormPlan | None:
     return plan_form(constraints.form, constraints.phrase_bars, constraints.bars)
 
 
-
 def read_request(seed: Any, constraints: Constraints) -> tuple[Score, Mode, bool]:
     """The seed as a `Score` (in the meter asked for), the key to continue it in, and whether that key was named
     (by the seed or the constraints) rather than heard in the seed's notes."""
