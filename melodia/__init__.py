@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from melodia.harmony import harmonize
     from melodia.io import inspect
     from melodia.lm.constraints import Constraints
+    from melodia.lm.controls import Controls
     from melodia.lm.evaluate import evaluate
     from melodia.lm.finetune import finetune
     from melodia.lm.generation import generate
@@ -48,8 +49,9 @@ if TYPE_CHECKING:
 
 # imported when first asked for, so that `import melodia` stays light (the sampler and the harmonizer bring torch,
 # the studio ipywidgets); each keeps its own signature and docstring
-_LAZY = {"Constraints": "melodia.lm.constraints", "SamplingConfig": "melodia.lm.sampler",
-         "Biases": "melodia.lm.sampler", "generate": "melodia.lm.generation", "infill": "melodia.lm.infill",
+_LAZY = {"Constraints": "melodia.lm.constraints", "Controls": "melodia.lm.controls",
+         "SamplingConfig": "melodia.lm.sampler", "Biases": "melodia.lm.sampler", "generate": "melodia.lm.generation",
+         "infill": "melodia.lm.infill",
          "load_model": "melodia.lm.modelfile", "train": "melodia.lm.train", "finetune": "melodia.lm.finetune",
          "learn": "melodia.lm.learn", "evaluate": "melodia.lm.evaluate", "harmonize": "melodia.harmony",
          "stylize": "melodia.style", "studio": "melodia.apps.studio_panel", "run_batch": "melodia.apps.batch",
@@ -58,6 +60,8 @@ _LAZY = {"Constraints": "melodia.lm.constraints", "SamplingConfig": "melodia.lm.
          "tokenize": "melodia.tokenizers", "build_corpus": "melodia.corpus", "corpus_names": "melodia.corpus",
          "corpus_stats": "melodia.corpus.reader", "keep": "melodia.feedback", "discard": "melodia.feedback",
          "rate": "melodia.feedback", "inspect": "melodia.io", "example_path": "melodia.resources"}
+
+
 def __getattr__(name: str) -> Any:
     """The names of `_LAZY`, and melodia's modules (so that `melodia.style.stylize(...)` works after a bare
     `import melodia`), imported when first asked for."""
@@ -88,6 +92,7 @@ __all__ = [
     "TICKS_PER_QUARTER",
     "Biases",
     "Constraints",
+    "Controls",
     "KeySignature",
     "MelodiaError",
     "MelodiaWarning",

@@ -31,7 +31,7 @@ import torch
 
 from melodia.corpus.reader import Corpus
 from melodia.lm.constraints import Constraints
-from melodia.lm.controls import Labeler
+from melodia.lm.controls import Controls, Labeler
 from melodia.lm.generation import generate
 from melodia.lm.infill import BarSpan, infill
 from melodia.lm.modelfile import open_model
@@ -204,7 +204,8 @@ def _chords(model: str, corpus: Corpus, tunes: list[tuple[np.ndarray, int]], cou
     print("2. Melodies over chords: strong-beat melody notes that are chord tones")
     over, free = [], []
     for seed, meter, progression in PROGRESSIONS:
-        asked = generate(model, seed, count, Constraints(bars=8, chords=progression), random_seed=7)
+        asked = generate(model, seed, count, Constraints(bars=8), random_seed=7,
+                         controls=Controls(chords=progression))
         plain = generate(model, seed, count, Constraints(bars=8), random_seed=7)
         rate = np.nanmean([chord_tone_rate(s) for s in asked])
         for score in plain:
@@ -235,12 +236,14 @@ def _controls(model: str, count: int) -> None:
     for index in range(count):
         density = [int(v) for v in rng.integers(2, 9, size=8)]
         register = [str(v) for v in rng.choice(["low", "mid", "high"], size=8)]
-        constraints = Constraints(bars=8, form="none", density=",".join(map(str, density)))
-        made = generate(model, seed, 1, constraints, random_seed=index)[0]
+        constraints = Constraints(bars=8, form="none")
+        made = generate(model, seed, 1, constraints, random_seed=index,
+                        controls=Controls(density=",".join(map(str, density))))[0]
         asked_density += density[1:]
         made_density += list(bar_note_counts(made)[1:8])
-        constraints = Constraints(bars=8, form="none", register=",".join(register), scale="strict")
-        made = generate(model, seed, 1, constraints, random_seed=index)[0]
+        constraints = Constraints(bars=8, form="none", scale="strict")
+        made = generate(model, seed, 1, constraints, random_seed=index,
+                        controls=Controls(register=",".join(register)))[0]
         asked_register += [["low", "mid", "high"].index(r) for r in register[1:]]
         made_register += list(bar_mean_pitches(made)[1:8])
     pairs = [(a, m) for a, m in zip(asked_register, made_register, strict=True) if not math.isnan(m)]

@@ -164,16 +164,16 @@ PROGRESSIONS = ("D | G | A7 | D", "D | Bm | G | A7", "D G | A7 D | Em | A7", "D 
 def report_chords(loaded: object, count: int) -> None:
     """Reels and waltzes over chord progressions (one of 3 bars, which a repeat of 8 bars does not fit): the share
     of strong-beat notes on chord tones, and the share of repeats kept (a repeat over other chords is rewritten)."""
-    from melodia.lm.constraints import Constraints
+    from melodia.lm.controls import Controls
     from melodia.metrics import chord_tone_rate
 
     print("\n## with --chords: strong-beat melody notes on chord tones (goal: at least 90 %)\n")
     print("| progression | reels: chord tones | reels: repeats kept | waltzes: chord tones |")
     print("| --- | --- | --- | --- |")
     for progression in PROGRESSIONS:
-        asked = Constraints(chords=progression)
-        reels = write_tunes(loaded, "D4/8 E4/8 F#4/8 A4/8", "reel", count, constraints=asked, random_seed=1)
-        waltzes = write_tunes(loaded, "D4/4 F#4/4 A4/4", "waltz", count, constraints=asked, random_seed=1)
+        asked = Controls(chords=progression)
+        reels = write_tunes(loaded, "D4/8 E4/8 F#4/8 A4/8", "reel", count, controls=asked, random_seed=1)
+        waltzes = write_tunes(loaded, "D4/4 F#4/4 A4/4", "waltz", count, controls=asked, random_seed=1)
         cell = progression.replace("|", "\\|")  # a bar line inside a table cell
         print(f"| {cell} | {mean([chord_tone_rate(t.played) for t in reels]):.3f} | "
               f"{mean([measures.strain_return_share(t.played) for t in reels]):.3f} | "

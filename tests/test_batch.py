@@ -203,8 +203,8 @@ def test_set_overrides_the_fields_of_a_job_file(tmp_path: Path, pairs: list[str]
 
 
 @pytest.mark.parametrize(("pair", "message"), [
-    ("colour=red", "unknown field 'colour'; expected one of audio, bars, constraints, count, "),
-    ("constraints.speed=2", "unknown field 'constraints.speed'; expected one of bars, chords, density, "),
+    ("colour=red", "unknown field 'colour'; expected one of audio, bars, constraints, controls, count, "),
+    ("constraints.speed=2", "unknown field 'constraints.speed'; expected one of bars, end_on_tonic, form, "),
     ("count=0", "count = 0 should be a whole number from 1 to 100000"),
     ("max_leap=-1", "constraints.max_leap = -1: expected a whole number >= 1"),
     ("count", "--set 'count': expected key=value"),
@@ -213,6 +213,16 @@ def test_set_values_are_checked_as_the_files_are(tmp_path: Path, pair: str, mess
     with pytest.raises(BatchError) as error:
         load_job(job_file(tmp_path, 'seeds = ["C4"]\n'), [pair])
     assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_a_job_reads_its_controls_table_and_the_controls_older_jobs_gave_as_constraints(tmp_path: Path) -> None:
+    job = load_job(job_file(tmp_path, 'seeds = ["C4"]\n[constraints]\nmax_leap = 5\n[controls]\nchords = "C | G"\n'),
+                   ["density=rising"])
+    assert (job.constraints.max_leap, job.controls.chords, job.controls.density) == (5, "C | G", "rising")
+    older = load_job(job_file(tmp_path, 'seeds = ["C4"]\n[constraints]\nmax_leap = 5\nregister = "high"\n'))
+    assert (older.constraints.max_leap, older.controls.register) == (5, "high")
+    with pytest.raises(BatchError, match=r"controls\.register = 'top': expected low, mid, high"):
+        load_job(job_file(tmp_path, 'seeds = ["C4"]\n[controls]\nregister = "top"\n'))
 
 
 def test_an_infill_job_rewrites_the_bars_of_each_seed_file(tmp_path: Path) -> None:
@@ -225,7 +235,7 @@ def test_an_infill_job_rewrites_the_bars_of_each_seed_file(tmp_path: Path) -> No
     save_model(tmp_path / "fim.safetensors", untrained_infill(7), INFILL, {})
     write_midi(tune(), tmp_path / "tune.mid")
     job = load_job(job_file(tmp_path, 'seeds = ["tune.mid", "missing.mid"]\nmodel = "fim.safetensors"\ncount = 3\n'
-                                      'infill = "3-4"\n[constraints]\nchords = "D | G"\n'))
+                                      'infill = "3-4"\n[controls]\nchords = "D | G"\n'))
     report = run_batch(job, progress=False)
     assert report.made == 3 and len(report.failed) == 1 and "missing.mid" in report.failed[0][1]
     source = read_score(tmp_path / "tune.mid")

@@ -237,7 +237,7 @@ BAD_OPTIONS = [
     (["--phrase-bars", "0"], "constraints.phrase_bars = 0: expected a whole number >= 1"),
     (["--seed-bars", "0"], "--seed-bars 0: expected 1 or more bars"),
     (["--max-leap", "0"], "constraints.max_leap = 0: expected a whole number >= 1 (semitones; 0 would repeat"),
-    (["--density", "0,0,0"], "constraints.density = '0,0,0': no bar with a note; expected notes per bar"),
+    (["--density", "0,0,0"], "controls.density = '0,0,0': no bar with a note; expected notes per bar"),
     (["--key", "F# major"], "the seed names key=C major and the constraints ask for key F# major; give one"),
 ]
 
@@ -282,23 +282,23 @@ def test_generate_shows_a_progress_bar_only_on_a_terminal_and_not_when_quiet(
 
 
 @pytest.mark.parametrize("pairs", [
-    ["sampling.temperature=0.9", "constraints.max_leap=5"],
-    ["temperature=0.9", "max_leap=5"],
+    ["sampling.temperature=0.9", "constraints.max_leap=5", "controls.density=rising"],
+    ["temperature=0.9", "max_leap=5", "density=rising"],
 ], ids=["dotted", "flat"])
 def test_generate_set_overrides_the_settings_of_the_flags(pairs: list[str]) -> None:
     from melodia.apps.cli import _generation_settings, _parser
 
     options = [word for pair in pairs for word in ("--set", pair)]
     args = _parser().parse_args(["generate", "--seed", "C4", "--temperature", "1.2", "--max-leap", "7", *options])
-    constraints, sampling = _generation_settings(args)
-    assert (sampling.temperature, constraints.max_leap, constraints.bars) == (0.9, 5, 8)
+    constraints, controls, sampling = _generation_settings(args)
+    assert (sampling.temperature, constraints.max_leap, constraints.bars, controls.density) == (0.9, 5, 8, "rising")
 
 
 def test_generate_set_with_a_form_leaves_the_length_to_the_form() -> None:
     from melodia.apps.cli import _generation_settings, _parser
 
     args = _parser().parse_args(["generate", "--seed", "C4", "--set", "form=AABB", "--set", "phrase_bars=2"])
-    constraints, _ = _generation_settings(args)
+    constraints, _, _ = _generation_settings(args)
     assert (constraints.form, constraints.phrase_bars, constraints.bars) == ("AABB", 2, None)
 
 

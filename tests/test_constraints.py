@@ -1,11 +1,14 @@
-"""Constraints read once into typed values, from text, tables and `--set`, and refused with a named value."""
+"""Constraints (kept by every output) and controls (leaned towards) read once into typed values, from text, tables
+and `--set`, and refused with a named value."""
 
 from __future__ import annotations
 
 import pytest
 
 from melodia.lm.constraints import Constraints, GenerateError, Meter, PitchRange
-from melodia.lm.generation import GenerationSettings
+from melodia.lm.controls import Controls
+from melodia.lm.generation import GenerationSettings, read_record, settings_record
+from melodia.lm.sampler import SamplingConfig
 from melodia.score import TimeSignature
 from melodia.seed import Mode
 from melodia.settings import with_overrides
@@ -44,7 +47,6 @@ BAD = [
     ({"notes": 0}, "constraints.notes = 0: expected a whole number >= 1"),
     ({"max_leap": -1}, "constraints.max_leap = -1: expected a whole number >= 1"),
     ({"max_leap": 0}, "constraints.max_leap = 0: expected a whole number >= 1 (semitones; 0 would repeat one note)"),
-    ({"density": "0,0,0"}, "constraints.density = '0,0,0': no bar with a note; expected notes per bar with at least"),
     ({"key": "A bluesy"}, "constraints.key = 'A bluesy': mode 'bluesy' is not one of"),
     ({"phrase_bars": 0}, "constraints.phrase_bars = 0: expected a whole number >= 1"),
     ({"bars": True}, "constraints.bars = True: expected a whole number >= 1"),
@@ -75,3 +77,41 @@ def test_a_table_names_its_source_and_unknown_fields() -> None:
     with pytest.raises(GenerateError, match=r"^job\.toml: constraints\.max_leap = 'far' should be"):
         Constraints.parse({"max_leap": "far"}, "job.toml", "constraints")
     assert Constraints(bars=1, notes=1, max_leap=1, phrase_bars=1, pitch_range=PitchRange(0, 127)).max_leap == 1
+
+
+CONTROLS_BAD = [
+    ({"density": "0,0,0"}, "controls.density = '0,0,0': no bar with a note; expected notes per bar with at least"),
+    ({"density": "swelling"}, "controls.density = 'swelling': expected numbers per bar such as 2,4,4,8, or one of"),
+    ({"register": "mid,top"}, "controls.register = 'mid,top': 'top' is not a register; expected low, mid, high"),
+    ({"chords": "D | | G"}, "controls.chords = 'D | | G': "),
+    ({"chords": " "}, "controls.chords = ' ': expected text, such as 'D | G | A7 | D'"),
+]
+
+
+@pytest.mark.parametrize(("values", "message"), CONTROLS_BAD, ids=[str(v) for v, _ in CONTROLS_BAD])
+def test_a_control_that_cannot_be_read_is_named_with_what_is_accepted(values: dict[str, str], message: str) -> None:
+    with pytest.raises(GenerateError) as error:
+        Controls(**values)
+    assert str(error.value).startswith(message) and "\n" not in str(error.value)
+
+
+def test_controls_are_not_constraints_and_set_reaches_both() -> None:
+    """A control is steered towards, not kept: `Constraints` has no field for one, and `--set` reaches either
+    table by its flat name."""
+    with pytest.raises(GenerateError, match=r"unknown field 'constraints\.chords'; expected one of"):
+        Constraints.parse({"chords": "D | G"}, "job.toml", "constraints")
+    settings = with_overrides(GenerationSettings(), ["density=rising", "controls.chords=D | G", "max_leap=5"],
+                              GenerateError)
+    assert settings.controls == Controls(chords="D | G", density="rising") and settings.constraints.max_leap == 5
+    assert not Controls() and Controls(register="high")
+
+
+def test_a_manifest_record_reads_back_its_constraints_and_controls() -> None:
+    """`settings_record` writes both tables and `read_record` reads them back; a record written when the controls
+    were constraints' fields is read the same."""
+    constraints, controls = Constraints(bars=8, key="D"), Controls(chords="D | G", density="4")
+    record = settings_record("D4 E4", constraints, SamplingConfig(), 0, "default", 1, controls)
+    assert record["controls"] == {"chords": "D | G", "density": "4", "register": None}
+    assert read_record(record) == (constraints, controls)
+    older = {"constraints": {**constraints.as_text(), "chords": "D | G", "density": "4"}}
+    assert read_record(older) == (constraints, controls)

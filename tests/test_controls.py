@@ -18,6 +18,7 @@ from melodia.lm.constraints import Constraints
 from melodia.lm.controls import (
     ControlError,
     ControlPlan,
+    Controls,
     Labeler,
     chord_index,
     density_index,
@@ -50,10 +51,10 @@ def test_plans_from_what_users_type() -> None:
         with pytest.raises(ControlError, match=message):
             plan_density(bad["density"], None, 8) if "density" in bad else \
                 plan_register(bad["register"], None) if "register" in bad else plan_chords(bad["chords"], 48, 12, 4)
-    with pytest.raises(GenerateError, match=r"constraints.chords = 'H7': chord 'H7': not a chord symbol"):
-        Constraints(chords="H7")
-    with pytest.raises(GenerateError, match=r"constraints.density = 3: expected text"):
-        Constraints(density=3)  # type: ignore[arg-type]
+    with pytest.raises(GenerateError, match=r"controls.chords = 'H7': chord 'H7': not a chord symbol"):
+        Controls(chords="H7")
+    with pytest.raises(GenerateError, match=r"controls.density = 3: expected text"):
+        Controls(density=3)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")
@@ -165,15 +166,16 @@ def test_controls_need_a_model_trained_with_them() -> None:
     from melodia.lm.model import MelodyLM
 
     plain = MelodyLM(ModelConfig(len(INFILL), 16, 16, 1))
-    with pytest.raises(GenerateError, match=r"constraints.chords: this model was trained without the chord control"):
-        generate((plain, INFILL), "D4 E4", 1, Constraints(bars=4, chords="D | G"))
+    with pytest.raises(GenerateError, match=r"controls.chords: this model was trained without the chord control"):
+        generate((plain, INFILL), "D4 E4", 1, Constraints(bars=4), controls=Controls(chords="D | G"))
 
 
 def test_generated_chords_reach_the_midi_file(tmp_path: Path) -> None:
     from melodia.io import read_score
     from melodia.lm.generation import generate, write_outputs
 
-    outputs = generate((untrained_infill(6), INFILL), "G4 A4 key=G", 2, Constraints(bars=4, chords="G | C D7"))
+    outputs = generate((untrained_infill(6), INFILL), "G4 A4 key=G", 2, Constraints(bars=4),
+                       controls=Controls(chords="G | C D7"))
     assert [(c.tick, c.symbol) for c in outputs[0].chord_symbols] == [(0, "G"), (1920, "C"), (2880, "D7"),
                                                                        (3840, "G"), (5760, "C"), (6720, "D7")][
         :len(outputs[0].chord_symbols)]
@@ -186,7 +188,7 @@ def test_the_style_step_plays_the_generated_chords() -> None:
     from melodia.style import stylize
 
     melody = generate((untrained_infill(8), INFILL), "A4 B4 C5 key=Am", 1,
-                      Constraints(bars=4, chords="Am | F | E7 | Am", form="none"))[0]
+                      Constraints(bars=4, form="none"), controls=Controls(chords="Am | F | E7 | Am"))[0]
     styled = stylize(melody, style="piano-ballad", intro="none", ending="none")
     assert [c.symbol for c in styled.chord_symbols][:4] == ["Am", "F", "E7", "Am"]
     left_hand = next(t for t in styled.tracks if t.name == "Piano LH")  # the bass and its figure

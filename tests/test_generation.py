@@ -11,7 +11,7 @@ from helpers import MELODY, README_SEED, shipped, untrained
 
 from melodia.io import read_score
 from melodia.lm.form import FormError
-from melodia.lm.generation import Constraints, GenerateError, generate, seed_key
+from melodia.lm.generation import Constraints, Controls, GenerateError, generate, seed_key
 from melodia.lm.sampler import SamplingConfig
 from melodia.metrics import key_agreement, tonic_ending
 from melodia.score import Score
@@ -267,17 +267,18 @@ def test_a_dance_tune_asked_a_steady_density_leans_to_its_running_note() -> None
     model, tokenizer = shipped()
     reel, jig = parse_seed("D4/8 F#4/8 A4/8 F#4/8 D5/8 A4/8 F#4/8 A4/8")[0], parse_seed("D4/8 F#4/8 A4/8 meter=6/8")[0]
     eighth = tokenizer.config.steps_per_quarter // 2
-    assert running_steps(tokenizer, reel, Constraints(density="8", metre="strict")) == eighth
-    assert running_steps(tokenizer, jig, Constraints(density="6", metre="strict")) == eighth
-    assert running_steps(tokenizer, reel, Constraints(density="2,4,4,8", metre="strict")) is None
-    assert running_steps(tokenizer, reel, Constraints(density="8")) is None
+    strict = Constraints(metre="strict")
+    assert running_steps(tokenizer, reel, strict, Controls(density="8")) == eighth
+    assert running_steps(tokenizer, jig, strict, Controls(density="6")) == eighth
+    assert running_steps(tokenizer, reel, strict, Controls(density="2,4,4,8")) is None
+    assert running_steps(tokenizer, reel, Constraints(), Controls(density="8")) is None
     lean = RunningBias(tokenizer, None, eighth, 1.5)(tokenizer.new_state())
     assert lean.sum() == 1.5 and lean[tokenizer.vocab.id("Duration", 0) + eighth - 1] == 1.5
 
     def eighths(pull: float) -> float:
-        asked = Constraints(bars=8, density="8", metre="strict", key="D")
+        asked = Constraints(bars=8, metre="strict", key="D")
         melodies = generate((model, tokenizer), reel, 8, asked, SamplingConfig(biases=Biases(running_pull=pull)),
-                            random_seed=3)
+                            random_seed=3, controls=Controls(density="8"))
         notes = [n for melody in melodies for n in melody.notes[8:]]
         return sum(n.duration_tick == 240 for n in notes) / len(notes)
 

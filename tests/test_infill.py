@@ -100,6 +100,7 @@ def test_a_thousand_infills_fit_their_gaps_and_keep_every_other_note() -> None:
 
 def test_500_melodies_over_chords_with_controls_decode_and_fit() -> None:
     from melodia.lm.constraints import Constraints
+    from melodia.lm.controls import Controls
     from melodia.lm.generation import generate
     from melodia.metrics import bar_note_counts
 
@@ -107,9 +108,10 @@ def test_500_melodies_over_chords_with_controls_decode_and_fit() -> None:
     melodies = []
     for seed, (meter, chords) in enumerate([("4/4", "D | G A7 | D"), ("6/8", "Am | E7"), ("3/4", "C | F | G7 | C"),
                                             ("2/4", "G | D7"), ("4/4", "Bb | Eb | F7 | Bb")]):
-        constraints = Constraints(bars=6, meter=meter, chords=chords, density="rising", register="low,mid,high",
-                                  form="none")  # one batch of 100 (a form is written tune by tune: test_tunes.py)
-        melodies += generate((model, INFILL), "D4 E4", 100, constraints, random_seed=seed)
+        constraints = Constraints(bars=6, meter=meter, form="none")  # one batch of 100 (a form is written tune by
+        # tune: test_tunes.py)
+        controls = Controls(chords=chords, density="rising", register="low,mid,high")
+        melodies += generate((model, INFILL), "D4 E4", 100, constraints, random_seed=seed, controls=controls)
     assert len(melodies) == 500
     for score in melodies:
         assert len(bar_note_counts(score)) <= 6 and score.chord_symbols and score.chord_symbols[0].tick == 0

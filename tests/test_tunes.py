@@ -76,14 +76,14 @@ def test_a_tune_is_written_to_musicxml_with_its_repeats_and_reads_back_as_played
 
 
 def test_chords_win_over_a_repeat_that_would_sit_over_other_chords() -> None:
-    from melodia.lm.constraints import Constraints
+    from melodia.lm.controls import Controls
     from melodia.metrics import chord_tone_rate
 
-    fits = write_tunes(shipped(), "D4/4 F#4/4 A4/4", "waltz", 2, constraints=Constraints(chords="D | G | A7 | D"),
+    fits = write_tunes(shipped(), "D4/4 F#4/4 A4/4", "waltz", 2, controls=Controls(chords="D | G | A7 | D"),
                        random_seed=1)
     assert all(measures.strain_return_share(t.played) == 1.0 for t in fits)  # 4 bars fit an 8-bar strain
     assert all(chord_tone_rate(t.played) >= 0.8 for t in fits)
-    misfit = write_tunes(shipped(), "D4/4 F#4/4 A4/4", "waltz", 2, constraints=Constraints(chords="D | G | A7"),
+    misfit = write_tunes(shipped(), "D4/4 F#4/4 A4/4", "waltz", 2, controls=Controls(chords="D | G | A7"),
                          random_seed=1)
     assert all(measures.strain_return_share(t.played) < 0.5 for t in misfit)  # each playing over its own chords
     assert all(chord_tone_rate(t.played) >= 0.8 for t in misfit)

@@ -15,8 +15,12 @@ A job file (TOML):
     audio = false                          # also a WAV per melody
     workers = 2
     [constraints]                          # as `melodia generate`: key, range, max_leap, meter,
-    range = "C4:C6"                        # end_on_tonic, instrument, notes, form, phrase_bars, scale,
-    chords = "D | G | A7 | D"              # and the soft controls chords, density and register
+    range = "C4:C6"                        # end_on_tonic, instrument, notes, form, phrase_bars, scale
+    [controls]                             # the soft controls: chords, density and register
+    chords = "D | G | A7 | D"
+
+A job file written before the controls had a table of their own gives them under [constraints]; they are
+read from there as well.
 
 With `infill = "5-8"` (and `track = "0"` for a file of several tracks) each seed, a music file,
 is not continued: each melody is that file with bars 5 to 8 written anew (see `melodia.lm.infill`).
@@ -42,13 +46,15 @@ from pathlib import Path
 from typing import Any
 
 from melodia.errors import MelodiaError
-from melodia.lm.generation import Constraints
+from melodia.lm.generation import Constraints, Controls
 from melodia.settings import Fields, beside, read_file, table_with_overrides
 
 MAX_ITEMS = 1_000_000
-# the fields of a job's [constraints] table; `--set form=AABB` stands for `--set constraints.form=AABB`
+# the fields of a job's [constraints] and [controls] tables; `--set form=AABB` stands for
+# `--set constraints.form=AABB`, `--set chords="D | G"` for `--set controls.chords="D | G"`
 CONSTRAINT_FIELDS = ("key", "range", "pitch_range", "max_leap", "meter", "end_on_tonic", "instrument", "notes",
-                     "form", "phrase_bars", "scale", "chords", "density", "register")
+                     "form", "phrase_bars", "scale")
+CONTROL_FIELDS = ("chords", "density", "register")
 
 
 class BatchError(MelodiaError):
@@ -72,6 +78,7 @@ class Job:
     audio: bool = False
     workers: int = 1
     constraints: Constraints = field(default_factory=Constraints)
+    controls: Controls = field(default_factory=Controls)
     infill: str | None = None  # "5-8": each seed, a music file, with these bars written anew (bars unused)
     track: str | None = None  # with infill: the track to rewrite (an index from 0, or a name)
 
@@ -109,7 +116,8 @@ def load_job(path: str | os.PathLike[str], overrides: Iterable[str] = ()) -> Job
     """
     path = Path(path)
     table = table_with_overrides(read_file(path, BatchError, "job", adjective="readable"), list(overrides),
-                                 BatchError, {name: f"constraints.{name}" for name in CONSTRAINT_FIELDS})
+                                 BatchError, {**{name: f"constraints.{name}" for name in CONSTRAINT_FIELDS},
+                                              **{name: f"controls.{name}" for name in CONTROL_FIELDS}})
     fields = Fields(path, table, BatchError)
     seeds = fields.strings("seeds", None)
     temperatures = fields.numbers("temperatures", [1.0], 0.05, 5.0)
@@ -126,7 +134,7 @@ def load_job(path: str | os.PathLike[str], overrides: Iterable[str] = ()) -> Job
               top_p=fields.number("top_p", 1.0, 0.01, 1.0),
               audio=fields.boolean("audio", False),
               workers=int(fields.number("workers", 1, 1, 256, whole=True)),
-              constraints=_constraints(path, fields.take("constraints", dict, {})),
+              **_request(path, fields.take("constraints", dict, {}), fields.take("controls", dict, {})),
               infill=_infill_bars(path, fields.take("infill", str, "") or None),
               track=fields.take("track", str, "") or None)
     fields.done()
@@ -178,12 +186,16 @@ def _check_styles(path: Path, styles: Iterable[str]) -> None:
                 raise BatchError(f"{path}: styles entry {style!r}: {error}") from None
 
 
-def _constraints(path: Path, table: dict[str, Any]) -> Constraints:
-    """The [constraints] table, read as `melodia generate` reads its options (the length is the job's `bars`)."""
-    if "bars" in table:
+def _request(path: Path, constraints: dict[str, Any], controls: dict[str, Any]) -> dict[str, Any]:
+    """The [constraints] and [controls] tables, read as `melodia generate` reads its options (the length is the
+    job's `bars`; a control under [constraints], as older job files give them, is read as one)."""
+    if "bars" in constraints:
         raise BatchError(f"{path}: constraints.bars: the length in bars is the job's own field `bars`")
+    controls = {**{name: value for name, value in constraints.items() if name in CONTROL_FIELDS}, **controls}
+    constraints = {name: value for name, value in constraints.items() if name not in CONTROL_FIELDS}
     try:
-        return Constraints.parse(table, str(path), "constraints")
+        return {"constraints": Constraints.parse(constraints, str(path), "constraints"),
+                "controls": Controls.parse(controls, str(path), "controls")}
     except MelodiaError as error:
         raise BatchError(str(error)) from None
 
@@ -332,10 +344,11 @@ def _make_cell(cell: Cell) -> tuple[Cell, int, str, list[str]]:
 
                 track = int(job.track) if job.track is not None and job.track.isdigit() else job.track
                 scores = infill(_WORKER["model"], seed_path or cell.seed, job.infill, len(cell.names), track,
-                                job.constraints, sampling, cell.random_seed)
+                                job.constraints, sampling, cell.random_seed, controls=job.controls)
             else:
                 constraints = job.constraints if job.constraints.notes else replace(job.constraints, bars=job.bars)
-                scores = generate(_WORKER["model"], seed, len(cell.names), constraints, sampling, cell.random_seed)
+                scores = generate(_WORKER["model"], seed, len(cell.names), constraints, sampling, cell.random_seed,
+                                  controls=job.controls)
             if cell.style != "none":
                 styles = _WORKER["styles"]
                 style = styles.setdefault(cell.style, load_style(beside(job.path, cell.style)))
@@ -394,7 +407,8 @@ def write_manifest(job: Job, cells: list[Cell], shard: tuple[int, int], report: 
     atomic_write_text(job.output / f"{stem}.csv", table.getvalue())
     settings = {"job": str(job.path), "model": job.model, "bars": job.bars, "count": job.count, "top_p": job.top_p,
                 "random_seed": job.random_seed, "shard": f"{shard[0]}/{shard[1]}",
-                "constraints": job.constraints.as_text(), "infill": job.infill, "track": job.track}
+                "constraints": job.constraints.as_text(), "controls": job.controls.as_text(), "infill": job.infill,
+                "track": job.track}
     Manifest(job.output / f"{stem}.json", rows, settings).write()
     lines = [f"{len(rows)} outputs in this {'job' if shard == (1, 1) else 'shard'}: {report.made} made now, "
              f"{report.existing} already there, {sum('error' in r for r in rows)} missing"]

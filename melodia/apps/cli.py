@@ -510,7 +510,7 @@ def _generate(args: argparse.Namespace) -> None:
     _check_seed_text(args)
     from melodia.lm.generation import SeedFile, generate, read_seed, settings_record, write_outputs
 
-    constraints, sampling = _generation_settings(args)
+    constraints, controls, sampling = _generation_settings(args)
     moved = _default_output(args, _output_names(args.num, bool(args.tune)))
     _check_generate_paths(args)
     seed: Any = args.seed
@@ -522,13 +522,14 @@ def _generate(args: argparse.Namespace) -> None:
 
         style = load_style(args.style)  # before generating: a bad name fails at once
     if args.tune:
-        scores = _whole_tunes(args, seed, constraints, sampling)
+        scores = _whole_tunes(args, seed, constraints, controls, sampling)
     else:
         with _sampling_progress(args.num, args.quiet) as progress:
-            scores = generate(args.model, seed, args.num, constraints, sampling, args.random_seed, progress=progress)
+            scores = generate(args.model, seed, args.num, constraints, sampling, args.random_seed, controls=controls,
+                              progress=progress)
     if style is not None:
         scores = [stylize(score, style=style) for score in scores]
-    settings = settings_record(args.seed, constraints, sampling, args.random_seed, args.model, args.num)
+    settings = settings_record(args.seed, constraints, sampling, args.random_seed, args.model, args.num, controls)
     settings["style"] = args.style
     if args.tune:
         settings.update(tune=args.tune, strain_bars=args.strain_bars, form=scores[0].form and scores[0].form.letters)
@@ -571,7 +572,7 @@ def _sampling_options(parser: argparse.ArgumentParser) -> None:
                              "(1: all; default: %(default)s)")
 
 
-def _whole_tunes(args: argparse.Namespace, seed: Any, constraints: Any, sampling: Any) -> list[Any]:
+def _whole_tunes(args: argparse.Namespace, seed: Any, constraints: Any, controls: Any, sampling: Any) -> list[Any]:
     """`generate --tune`: whole tunes as played (melodia.lm.tunes), their length set by their form."""
     from dataclasses import replace
 
@@ -583,7 +584,7 @@ def _whole_tunes(args: argparse.Namespace, seed: Any, constraints: Any, sampling
                            "--bars, --notes and --phrase-bars")
     constraints = replace(constraints, bars=None, form=None, phrase_bars=None)
     tunes = write_tunes(args.model, seed, args.tune, args.num, form=args.form, strain_bars=args.strain_bars,
-                        constraints=constraints, sampling=sampling, random_seed=args.random_seed)
+                        constraints=constraints, controls=controls, sampling=sampling, random_seed=args.random_seed)
     return [tune.played for tune in tunes]
 
 
@@ -628,15 +629,16 @@ def _infill_command(commands: Any) -> None:
 def _infill(args: argparse.Namespace) -> None:
     from melodia.errors import MelodiaError
     from melodia.io.atomic import check_folder, refuse_overwrite
-    from melodia.lm.generation import Constraints, write_outputs
+    from melodia.lm.generation import Constraints, Controls, write_outputs
     from melodia.lm.infill import BarSpan, infill
     from melodia.lm.sampler import SamplingConfig
 
     if args.num < 1:
         raise MelodiaError(f"--num {args.num}: expected 1 or more versions")
     span = BarSpan.read_setting(args.bars, "--bars")
-    constraints = Constraints.parse({name: getattr(args, name) for name in (
-        "key", "range", "max_leap", "scale", "chords", "density", "register")}, "", "constraints")
+    constraints = Constraints.parse({name: getattr(args, name) for name in ("key", "range", "max_leap", "scale")},
+                                    "", "constraints")
+    controls = Controls.parse({name: getattr(args, name) for name in ("chords", "density", "register")}, "", "controls")
     sampling = SamplingConfig(temperature=args.temperature, top_p=args.top_p)
     if not Path(args.file).is_file():
         raise MelodiaError(f"{args.file}: no such file; infill rewrites bars of a MIDI, ABC or MusicXML file")
@@ -649,21 +651,21 @@ def _infill(args: argparse.Namespace) -> None:
     track = int(args.track) if args.track is not None and args.track.isdigit() else args.track
     with _sampling_progress(args.num, args.quiet) as progress:
         scores = infill(args.model, Path(args.file), span, args.num, track, constraints, sampling, args.random_seed,
-                        progress=progress)
+                        controls=controls, progress=progress)
     settings = {"model": args.model, "source": args.file, "bars": str(span), "track": args.track,
                 "count": args.num, "random_seed": args.random_seed, "constraints": constraints.as_text(),
-                "sampling": {"temperature": args.temperature, "top_p": args.top_p}}
+                "controls": controls.as_text(), "sampling": {"temperature": args.temperature, "top_p": args.top_p}}
     paths = write_outputs(scores, folder, settings, force=args.force)
     print(f"wrote {len(paths)} MIDI files with bars {span} written anew, a piano roll of each (.png) and "
           f"manifest.json to {args.output}{moved}")
 
 
-def _generation_settings(args: argparse.Namespace) -> tuple[Any, Any]:
-    """The constraints and sampling settings asked for, checked before any file is touched."""
+def _generation_settings(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+    """The constraints, controls and sampling settings asked for, checked before any file is touched."""
     from dataclasses import replace
 
     from melodia.errors import MelodiaError
-    from melodia.lm.generation import Constraints, GenerateError, GenerationSettings
+    from melodia.lm.generation import Constraints, Controls, GenerateError, GenerationSettings
     from melodia.lm.sampler import SamplingConfig
     from melodia.settings import with_overrides
 
@@ -673,16 +675,17 @@ def _generation_settings(args: argparse.Namespace) -> tuple[Any, Any]:
         raise MelodiaError(f"--seed-bars {args.seed_bars}: expected 1 or more bars")
     constraints = Constraints.parse({name: getattr(args, name) for name in (
         "key", "range", "max_leap", "bars", "notes", "meter", "end_on_tonic", "instrument", "form", "phrase_bars",
-        "scale", "metre", "line", "chords", "density", "register")}, "", "constraints")
+        "scale", "metre", "line")}, "", "constraints")
+    controls = Controls.parse({name: getattr(args, name) for name in ("chords", "density", "register")}, "", "controls")
     sampling = SamplingConfig(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
                               repetition_penalty=args.repetition_penalty, beam_size=args.beam_size,
                               branch_factor=args.branch_factor)
-    settings = with_overrides(GenerationSettings(constraints, sampling), args.set, GenerateError)
+    settings = with_overrides(GenerationSettings(constraints, controls, sampling), args.set, GenerateError)
     constraints = settings.constraints
     if constraints.bars is None and constraints.notes is None:  # 8 bars, unless a form and its phrases give it
         form = constraints.form
         constraints = replace(constraints, bars=None if form and form.lower() != "none" else 8)
-    return constraints, settings.sampling
+    return constraints, settings.controls, settings.sampling
 
 
 @contextmanager

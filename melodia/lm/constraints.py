@@ -1,4 +1,5 @@
-"""What every generated melody must respect, parsed once into typed values.
+"""What every generated melody must respect, parsed once into typed values: hard limits, kept by masks while
+sampling (the soft controls, which the model leans towards, are `melodia.lm.controls.Controls`).
 
     Constraints(key=Mode(2, "dorian"), meter=Meter(6, 8), pitch_range=PitchRange(60, 84), bars=16)
     Constraints.parse({"key": "D dorian", "meter": "6/8", "range": "C4:C6", "bars": 16})
@@ -80,10 +81,6 @@ class Constraints:
     # triplets); "free" or None (a tune type's own) otherwise
     line: str | None = None  # "singable": at most 4 notes in a row on one pitch, a leap of a minor sixth or more
     # turns back; "free" or None (a tune type's own) otherwise
-    # soft controls (see melodia.lm.controls), which the model is conditioned on rather than held to:
-    chords: str | None = None  # "D | G | A7 | D": chords per bar (a bar's chords share it), repeated to the length
-    density: str | None = None  # notes per bar, "2,4,4,8" (repeated), or a curve: steady, rising, falling, arch
-    register: str | None = None  # low, mid, high or any per bar, "mid,mid,high,mid" (repeated), or a curve
 
     def __post_init__(self) -> None:
         """Read text given for key, meter and pitch_range; refuse a value no melody could have, naming the
@@ -127,25 +124,8 @@ class Constraints:
             if not isinstance(self.form, str):
                 raise GenerateError(f"constraints.form = {self.form!r}: expected letters such as AABB, or none")
             object.__setattr__(self, "form", form_letters(self.form, "constraints.form ="))
-        self._check_controls()
         if not isinstance(self.end_on_tonic, bool):
             raise GenerateError(f"constraints.end_on_tonic = {self.end_on_tonic!r}: expected true or false")
-
-    def _check_controls(self) -> None:
-        from melodia.lm.controls import plan_chords, plan_density, plan_register
-
-        for name in ("chords", "density", "register"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, str) or not value.strip()):
-                raise GenerateError(f"constraints.{name} = {value!r}: expected text, such as "
-                                    + {"chords": "'D | G | A7 | D'", "density": "'2,4,4,8' or 'rising'",
-                                       "register": "'mid,mid,high,mid' or 'rising'"}[name])
-        if self.chords is not None:
-            plan_chords(self.chords, 48, 12, 1)
-        if self.density is not None:
-            plan_density(self.density, self.bars or 1, 8)
-        if self.register is not None:
-            plan_register(self.register, self.bars or 1)
 
     @classmethod
     def parse(cls, values: Mapping[str, Any], source: str = "constraints", where: str = "") -> Constraints:

@@ -1,5 +1,11 @@
 """Soft controls: the chord under each note, and each bar's note density and register.
 
+    Controls(chords="D | G | A7 | D", density="rising", register="mid,mid,high,mid")
+
+`Controls` is what a user asks the model to lean towards; `melodia.lm.constraints.Constraints` is what every
+output must keep. The model is conditioned on the controls rather than held to them (a bar asked for 8 notes may
+have 7), and only a model trained with the matching conditions reads them.
+
 A model trained with these conditions (`melodia.lm.train`, conditions "chord", "density",
 "register" and "fill") reads, beside each token, labels for the bar it is writing:
 
@@ -23,8 +29,8 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +38,7 @@ import numpy as np
 
 from melodia.errors import MelodiaError
 from melodia.io.atomic import atomic_write_bytes
+from melodia.lm.constraints import GenerateError
 from melodia.theory.chord import CONTROL_KIND_OF_QUALITY, CONTROL_KINDS, parse_progression
 from melodia.theory.pitch import SHARP_NAMES
 from melodia.tokenizers import GrammarState, Tokenizer
@@ -54,6 +61,53 @@ CACHE_VERSION = 1
 
 class ControlError(MelodiaError):
     """A control value outside what is accepted."""
+
+
+CONTROL_EXAMPLES = {"chords": "'D | G | A7 | D'", "density": "'2,4,4,8' or 'rising'",
+                    "register": "'mid,mid,high,mid' or 'rising'"}
+
+
+@dataclass(frozen=True)
+class Controls:
+    """What the model is steered towards, bar by bar, rather than held to; None leaves a control off."""
+
+    chords: str | None = None  # "D | G | A7 | D": chords per bar (a bar's chords share it), repeated to the length
+    density: str | None = None  # notes per bar, "2,4,4,8" (repeated), or a curve: steady, rising, falling, arch
+    register: str | None = None  # low, mid, high or any per bar, "mid,mid,high,mid" (repeated), or a curve
+
+    def __post_init__(self) -> None:
+        """Refuse a control that cannot be read, naming it, the value and what is accepted (a `GenerateError`);
+        a curve's length is checked where the length is known."""
+        for name in ("chords", "density", "register"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise GenerateError(f"controls.{name} = {value!r}: expected text, such as {CONTROL_EXAMPLES[name]}")
+        try:
+            if self.chords is not None:
+                plan_chords(self.chords, 48, 12, 1)
+            if self.density is not None:
+                plan_density(self.density, 1, 8)
+            if self.register is not None:
+                plan_register(self.register, 1)
+        except ControlError as error:
+            raise GenerateError(str(error)) from None
+
+    def __bool__(self) -> bool:
+        """Whether any control is asked for."""
+        return any(value is not None for value in asdict(self).values())
+
+    @classmethod
+    def parse(cls, values: Mapping[str, Any], source: str = "controls", where: str = "") -> Controls:
+        """Controls from a table of text (a job file's [controls], the command line's options), read as
+        `Constraints.parse` reads its table; None is "not given"."""
+        from melodia.settings import from_dict
+
+        return from_dict(cls, {name: value for name, value in values.items() if value is not None},
+                         GenerateError, source, where)
+
+    def as_text(self) -> dict[str, str | None]:
+        """The controls as a user writes them, for manifests and job files; `Controls.parse` reads them back."""
+        return asdict(self)
 
 
 def control_values(names: Sequence[str]) -> dict[str, list[str]]:
@@ -273,7 +327,7 @@ def chord_changes(progression: str, bar_steps: int, beat_steps: int, bars: int) 
     try:
         chords = parse_progression(progression)
     except MelodiaError as error:
-        raise ControlError(f"constraints.chords = {progression!r}: {error}") from error
+        raise ControlError(f"controls.chords = {progression!r}: {error}") from error
     words = [bar.split() for bar in progression.split("|")]
     beats = max(bar_steps // max(beat_steps, 1), 1)
     out: list[tuple[int, Any, str]] = []
@@ -306,7 +360,7 @@ def plan_density(text: str, bars: int | None, eighths: int) -> tuple[int, ...]:
     if NUMBER_LIST.match(text):
         counts = [int(part) for part in text.split(",")]
         if not any(counts):
-            raise ControlError(f"constraints.density = {text!r}: no bar with a note; expected notes per bar with "
+            raise ControlError(f"controls.density = {text!r}: no bar with a note; expected notes per bar with "
                                "at least one above 0, such as 2,4,4,8 (a 0 is a bar held over from the last)")
         return tuple(density_index(count) for count in counts)
     low, high = max(eighths // 2, 1), max(eighths, 2)
@@ -321,7 +375,7 @@ def plan_register(text: str, bars: int | None) -> tuple[int, ...]:
         return tuple(1 + REGISTERS.index(word) if word != "any" else 0 for word in words)
     if len(words) > 1:
         bad = next(word for word in words if word not in REGISTERS)
-        raise ControlError(f"constraints.register = {text!r}: {bad!r} is not a register; expected low, mid, high "
+        raise ControlError(f"controls.register = {text!r}: {bad!r} is not a register; expected low, mid, high "
                            f"or any per bar, or one of the curves {', '.join(CURVES)}")
     return tuple(1 + min(int(level * len(REGISTERS)), len(REGISTERS) - 1)
                  for level in _curve(text, bars, "register"))
@@ -333,9 +387,9 @@ def _curve(text: str, bars: int | None, name: str) -> list[float]:
     accepted = f"numbers per bar such as 2,4,4,8, or one of the curves {', '.join(CURVES)}" if name == "density" \
         else f"low, mid, high or any per bar, or one of the curves {', '.join(CURVES)}"
     if curve not in CURVES:
-        raise ControlError(f"constraints.{name} = {text!r}: expected {accepted}")
+        raise ControlError(f"controls.{name} = {text!r}: expected {accepted}")
     if not bars:
-        raise ControlError(f"constraints.{name} = {text!r}: a curve needs the length in bars; give bars as well")
+        raise ControlError(f"controls.{name} = {text!r}: a curve needs the length in bars; give bars as well")
     if bars == 1 or curve == "steady":
         return [0.5] * bars
     ramp = [i / (bars - 1) for i in range(bars)]

@@ -19,6 +19,7 @@ from melodia.lm.constraints import Constraints, GenerateError
 from melodia.lm.controls import (
     ControlError,
     ControlPlan,
+    Controls,
     Labeler,
     chord_changes,
     chord_labels,
@@ -82,26 +83,29 @@ def read_request(seed: Any, constraints: Constraints) -> tuple[Score, Mode, bool
 
 
 def melodies(model: Any, seed: Score, mode: Mode, named: bool, count: int, constraints: Constraints,
-             sampling: SamplingConfig | None, random_seed: int, plan: FormPlan | None,
+             controls: Controls, sampling: SamplingConfig | None, random_seed: int, plan: FormPlan | None,
              progress: Progress | None = None, from_file: bool = False) -> list[Score]:
-    """`count` continuations of `seed` (from `read_request`) in `mode` under `constraints` and `plan`, drawn as
-    one batch (`melodia.generate` without a form, and each first playing of `melodia.lm.tunes`)."""
+    """`count` continuations of `seed` (from `read_request`) in `mode` under `constraints` and `plan`, steered by
+    `controls`, drawn as one batch (`melodia.generate` without a form, and each first playing of
+    `melodia.lm.tunes`)."""
     model, tokenizer = open_model(model)
-    request = request_for(model, tokenizer, seed, mode, named, constraints, sampling, plan, from_file)
+    request = request_for(model, tokenizer, seed, mode, named, constraints, controls, sampling, plan, from_file)
     return draw_requests(model, tokenizer, [request] * count, random_seed, progress)
 
 
-def generate_each(model: Any, seeds: list[Score], constraints: list[Constraints], sampling: SamplingConfig | None,
-                  random_seed: int, plan: FormPlan, progress: Progress | None = None) -> list[Score]:
-    """Each of `seeds` continued once under its own constraints (each naming its key) and `plan`, drawn as one
-    batch (`melodia.lm.tunes` writes the later strains of all its tunes so)."""
+def generate_each(model: Any, seeds: list[Score], asked: list[tuple[Constraints, Controls]],
+                  sampling: SamplingConfig | None, random_seed: int, plan: FormPlan,
+                  progress: Progress | None = None) -> list[Score]:
+    """Each of `seeds` continued once under its own constraints (each naming its key) and controls, and `plan`,
+    drawn as one batch (`melodia.lm.tunes` writes the later strains of all its tunes so)."""
     model, tokenizer = open_model(model)
     requests = []
-    for seed, asked in zip(seeds, constraints, strict=True):
-        if asked.meter:
-            seed = replace(seed, time_signatures=[TimeSignature(0, *asked.meter)])
-        mode = asked.key or seed_key(seed)
-        requests.append(request_for(model, tokenizer, seed, mode, asked.key is not None, asked, sampling, plan, False))
+    for seed, (constraints, controls) in zip(seeds, asked, strict=True):
+        if constraints.meter:
+            seed = replace(seed, time_signatures=[TimeSignature(0, *constraints.meter)])
+        mode = constraints.key or seed_key(seed)
+        requests.append(request_for(model, tokenizer, seed, mode, constraints.key is not None, constraints, controls,
+                                    sampling, plan, False))
     return draw_requests(model, tokenizer, requests, random_seed, progress)
 
 
@@ -112,6 +116,7 @@ class Request:
     seed: Score
     mode: Mode
     constraints: Constraints
+    controls: Controls
     sampling: SamplingConfig
     row: Row
     chord_symbols: list[ChordSymbol]
@@ -119,9 +124,9 @@ class Request:
 
 
 def request_for(model: Any, tokenizer: Tokenizer, seed_score: Score, mode: Mode, named: bool, constraints: Constraints,
-             sampling: SamplingConfig | None, plan: FormPlan | None, from_file: bool) -> Request:
-    """The prompt, rules and bias that continue `seed_score` in `mode` under `constraints` and `plan`; a
-    `GenerateError` for constraints that cannot hold."""
+                controls: Controls, sampling: SamplingConfig | None, plan: FormPlan | None, from_file: bool) -> Request:
+    """The prompt, rules and bias that continue `seed_score` in `mode` under `constraints` and `plan`, steered by
+    `controls`; a `GenerateError` for constraints that cannot hold."""
     if plan is not None:
         constraints = replace(constraints, bars=plan.bars)
     prompt = tokenizer.encode(seed_score).tolist()
@@ -140,15 +145,16 @@ def request_for(model: Any, tokenizer: Tokenizer, seed_score: Score, mode: Mode,
         rules += [FreshBar(tokenizer, plan or FormPlan("A", 1, ()), free),
                   Seam(tokenizer, plan or FormPlan("A", 1, ()), free, _notes_read(tokenizer, prompt))]
     key = key_bias(tokenizer, mode, seed_score, constraints.scale, sampling.biases)
-    labels_of, chord_symbols = controls_asked(model, tokenizer, seed_score, constraints)
+    labels_of, chord_symbols = controls_asked(model, tokenizer, seed_score, controls, constraints.bars)
     if chord_symbols:
         key = chord_bias(tokenizer, key, chord_symbols, sampling.biases)
     bias: Bias | None = key
-    running = running_steps(tokenizer, seed_score, constraints)
+    running = running_steps(tokenizer, seed_score, constraints, controls)
     if running and sampling.biases.running_pull:
         bias = RunningBias(tokenizer, key, running, sampling.biases.running_pull)
     closes = plan is not None and plan.phrases[-1].cadence == "final"
-    return Request(seed_score, mode, constraints, sampling, Row(prompt, rules, bias, labels_of), chord_symbols, closes)
+    return Request(seed_score, mode, constraints, controls, sampling, Row(prompt, rules, bias, labels_of),
+                   chord_symbols, closes)
 
 
 def _notes_read(tokenizer: Tokenizer, prompt: list[int]) -> int:
@@ -211,34 +217,34 @@ def draw_requests(model: Any, tokenizer: Tokenizer, requests: list[Request], ran
     return scores
 
 
-CONTROL_FIELDS = {"chord": "chords", "density": "density", "register": "register"}
+CONTROL_FIELDS = {"chord": "chords", "density": "density", "register": "register"}  # condition: `Controls` field
 PLAN_BARS = 512  # bars a progression is laid over when the length is not given (more than a sampler makes)
 
 
-def controls_asked(model: Any, tokenizer: Tokenizer, score: Score,
-                   constraints: Constraints) -> tuple[Labeler | None, list[ChordSymbol]]:
+def controls_asked(model: Any, tokenizer: Tokenizer, score: Score, controls: Controls,
+                   bars: int | None) -> tuple[Labeler | None, list[ChordSymbol]]:
     """The labels the model reads for the controls asked for (None when none is), and the chord symbols of a
-    progression, to be written with the melody; bars are counted from the tune's first, seed included."""
-    asked = [name for name, spec in CONTROL_FIELDS.items() if getattr(constraints, spec) is not None]
+    progression, to be written with the melody; `bars` (the length, if known) are counted from the tune's
+    first, seed included."""
+    asked = [name for name, spec in CONTROL_FIELDS.items() if getattr(controls, spec) is not None]
     if not asked:
         return None, []
     names = tuple(model.config.conditions)
     for name in asked:
         if name not in names:
-            raise GenerateError(f"constraints.{CONTROL_FIELDS[name]}: this model was trained without the {name} "
+            raise GenerateError(f"controls.{CONTROL_FIELDS[name]}: this model was trained without the {name} "
                                 "control; use the default model, or train one with conditions = [\"chord\", "
                                 "\"density\", \"register\"]")
     meter = score.time_signatures[0] if score.time_signatures else TimeSignature(0, 4, 4)
     bar_steps = tokenizer.grid.bar_steps(meter.numerator, meter.denominator)
     beat = beat_steps(tokenizer, meter.numerator, meter.denominator)
-    bars = constraints.bars or PLAN_BARS
     eighths = bar_steps * 2 // tokenizer.config.steps_per_quarter
     try:
-        changes = chord_changes(constraints.chords, bar_steps, beat, bars) if constraints.chords else []
+        changes = chord_changes(controls.chords, bar_steps, beat, bars or PLAN_BARS) if controls.chords else []
         plan = ControlPlan(
             chords=chord_labels(changes) or None,
-            density=plan_density(constraints.density, constraints.bars, eighths) if constraints.density else None,
-            register=plan_register(constraints.register, constraints.bars) if constraints.register else None)
+            density=plan_density(controls.density, bars, eighths) if controls.density else None,
+            register=plan_register(controls.register, bars) if controls.register else None)
     except ControlError as error:
         raise GenerateError(str(error)) from None
     ticks = tokenizer.config.ticks_per_step
@@ -408,10 +414,10 @@ def key_bias(tokenizer: Tokenizer, mode: Mode, seed: Score, scale: str, biases: 
     return BeatBias(tokenizer, on_beat, off_beat)
 
 
-def running_steps(tokenizer: Tokenizer, seed: Score, constraints: Constraints) -> int | None:
+def running_steps(tokenizer: Tokenizer, seed: Score, constraints: Constraints, controls: Controls) -> int | None:
     """The running note's length in grid steps of a dance tune in a strict metre asked for a steady number of
     notes a bar (`density="8"` in 4/4: an eighth), or None."""
-    density = (constraints.density or "").strip()
+    density = (controls.density or "").strip()
     if constraints.metre != "strict" or not density.isdigit() or int(density) < 1:
         return None
     bar_ticks = seed.initial_time_signature().bar_ticks

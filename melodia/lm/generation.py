@@ -11,12 +11,14 @@ the key as a key signature.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
 from melodia.io.atomic import atomic_write_bytes, refuse_overwrite
 from melodia.lm.constraints import SCALE_CHOICES, Constraints, GenerateError, Meter, PitchRange, check_count
+from melodia.lm.controls import Controls
 from melodia.lm.draw import form_plan, melodies, read_request
 from melodia.lm.form import FormPlan
 from melodia.lm.modelfile import open_model
@@ -27,38 +29,42 @@ from melodia.metrics import SCALAR_METRICS, STRUCTURE_METRICS, heard_key
 from melodia.score import Score
 from melodia.seed import SeedFile, read_seed, seed_key
 
-__all__ = ["SCALE_CHOICES", "Constraints", "GenerateError", "GenerationSettings", "Meter", "PitchRange",
-           "SeedFile", "generate", "read_seed", "seed_key", "settings_record", "write_outputs"]
+__all__ = ["SCALE_CHOICES", "Constraints", "Controls", "GenerateError", "GenerationSettings", "Meter", "PitchRange",
+           "SeedFile", "generate", "read_record", "read_seed", "seed_key", "settings_record", "write_outputs"]
 
 
 @dataclass(frozen=True)
 class GenerationSettings:
-    """The constraints and the sampling settings of one request, so that `--set` reaches either:
-    `constraints.max_leap=5`, `sampling.temperature=0.9` and `sampling.biases.tonic_gravity=1.2`, or by flat
-    name `max_leap=5`, `tonic_gravity=1.2`."""
+    """The constraints, the controls and the sampling settings of one request, so that `--set` reaches any:
+    `constraints.max_leap=5`, `controls.density=rising`, `sampling.temperature=0.9` and
+    `sampling.biases.tonic_gravity=1.2`, or by flat name `max_leap=5`, `density=rising`, `tonic_gravity=1.2`."""
 
     ALIASES: ClassVar[dict[str, str]] = {
         **{spec.name: f"constraints.{spec.name}" for spec in fields(Constraints)}, "range": "constraints.pitch_range",
+        **{spec.name: f"controls.{spec.name}" for spec in fields(Controls)},
         **{spec.name: f"sampling.{spec.name}" for spec in fields(SamplingConfig) if spec.name != "biases"},
         **{spec.name: f"sampling.biases.{spec.name}" for spec in fields(Biases)}}
 
     constraints: Constraints = field(default_factory=Constraints)
+    controls: Controls = field(default_factory=Controls)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
 
 
 def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints | None = None,
-             sampling: SamplingConfig | None = None, random_seed: int = 0, *,
+             sampling: SamplingConfig | None = None, random_seed: int = 0, *, controls: Controls | None = None,
              progress: Progress | None = None) -> list[Score]:
     """`count` continuations of `seed` by `model`, sampled as one batch.
 
     `seed` is note text ("C4 D4 E4/8"), an ABC fragment, a `Score`, a music21 stream, or
     `SeedFile(path, bars, track)`; `model` is a model file path or a loaded
-    (model, tokenizer) pair. The same `random_seed` gives the same output. `progress`, when
+    (model, tokenizer) pair. Every output keeps the `constraints`; the `controls` (chords, notes per bar,
+    register) steer a model trained with them. The same `random_seed` gives the same output. `progress`, when
     given, is called every sampling step with how many melodies were finished in it. A form of two strains
     or more is written strain by strain, each played as written (`melodia.lm.tunes`).
     """
     check_count(count, "melodies")
     constraints = constraints or Constraints()
+    controls = controls or Controls()
     loaded = open_model(model)
     seed_score, mode, named = read_request(seed, constraints)
     plan = form_plan(constraints)
@@ -66,10 +72,10 @@ def generate(model: Any, seed: Any, count: int = 1, constraints: Constraints | N
         tunes = write_tunes(loaded, seed_score, count=count, form=plan.form, strain_bars=plan.phrase_bars,
                             constraints=replace(constraints, key=mode if named else None, bars=None, form=None,
                                                 phrase_bars=None),
-                            sampling=sampling, random_seed=random_seed, progress=progress)
+                            controls=controls, sampling=sampling, random_seed=random_seed, progress=progress)
         return [tune.played for tune in tunes]
-    return melodies(loaded, seed_score, mode, named, count, constraints, sampling, random_seed, plan, progress,
-                    from_file=isinstance(seed, SeedFile))
+    return melodies(loaded, seed_score, mode, named, count, constraints, controls, sampling, random_seed, plan,
+                    progress, from_file=isinstance(seed, SeedFile))
 
 
 def _strains_fit(plan: FormPlan, constraints: Constraints, seed: Score) -> bool:
@@ -106,9 +112,26 @@ def write_outputs(scores: list[Score], folder: Path, settings: dict[str, Any], f
 
 
 def settings_record(seed: str, constraints: Constraints, sampling: SamplingConfig, random_seed: int,
-                    model: str, count: int) -> dict[str, Any]:
+                    model: str, count: int, controls: Controls | None = None) -> dict[str, Any]:
+    """What a manifest records of a request: `read_record` reads its constraints and controls back."""
     plan = form_plan(constraints)
     return {"model": model, "seed": seed, "count": count, "random_seed": random_seed,
-            "constraints": constraints.as_text(), "sampling": asdict(sampling),
+            "constraints": constraints.as_text(), "controls": (controls or Controls()).as_text(),
+            "sampling": asdict(sampling),
             "form": plan.form if plan else None, "phrase_bars": plan.phrase_bars if plan else None}
 
+
+
+def read_record(settings: Mapping[str, Any], source: str = "manifest") -> tuple[Constraints, Controls]:
+    """The constraints and the controls of a request as `settings_record` wrote them; a record written before the
+    controls had a table of their own holds them among the constraints.
+
+    Raises:
+        GenerateError: starting with `source`, naming a field that cannot be read.
+    """
+    constraints = dict(settings.get("constraints") or {})
+    controls = dict(settings.get("controls") or {})
+    for name in [spec.name for spec in fields(Controls)]:
+        if name in constraints:
+            controls.setdefault(name, constraints.pop(name))
+    return Constraints.parse(constraints, source, "constraints"), Controls.parse(controls, source, "controls")

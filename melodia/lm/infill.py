@@ -15,8 +15,8 @@ track, tempo and signature is kept as it was.
 
 The constraints of `melodia.lm.constraints` apply to the new bars: key and scale (by default the
 tune's own key, estimated from all of it, with the tune's own chromatic notes allowed), pitch
-range, largest leap, instrument, and the soft controls chords, density and register (bars
-counted from the tune's first).
+range, largest leap, instrument; the controls of `melodia.lm.controls` (chords, density and register, bars
+counted from the tune's first) steer them.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from melodia.lm.constraints import Constraints, GenerateError, check_count
-from melodia.lm.controls import Labeler
+from melodia.lm.controls import Controls, Labeler
 from melodia.lm.draw import RETRIES, allowed_pitches, chord_bias, controls_asked, draw_sequences, key_bias, redraw
 from melodia.lm.form import FormCadence, FormPlan, Phrase, Restatement, cadence_pitch_classes
 from melodia.lm.modelfile import open_model
@@ -83,16 +83,19 @@ class BarSpan:
 
 def infill(model: Any, source: Any, bars: BarSpan | str, count: int = 1, track: int | str | None = None,
            constraints: Constraints | None = None, sampling: SamplingConfig | None = None, random_seed: int = 0,
-           *, progress: Progress | None = None) -> list[Score]:
+           *, controls: Controls | None = None, progress: Progress | None = None) -> list[Score]:
     """`count` versions of `source` with `bars` written anew, sampled as one batch.
 
     `source` is a music file path, a `Score` or note text; `track` picks the track to rewrite (an index from 0
     or a name; needed when the source has more than one pitched track). `model` is a model file, "default" or a
-    (model, tokenizer) pair, trained with infilling. The same `random_seed` gives the same output.
+    (model, tokenizer) pair, trained with infilling. The new bars keep the `constraints` and lean towards the
+    `controls` (chords, notes per bar, register: bars counted from the source's first). The same `random_seed`
+    gives the same output.
     """
     check_count(count, "versions", InfillError)
     span = BarSpan.read_setting(bars)
     constraints = constraints or Constraints()
+    controls = controls or Controls()
     sampling = sampling or SamplingConfig()
     network, tokenizer = open_model(model)
     if not tokenizer.config.infill:
@@ -106,7 +109,7 @@ def infill(model: Any, source: Any, bars: BarSpan | str, count: int = 1, track: 
     mode = constraints.key or seed_key(line)
     closing = gap.limit is None and _ends_home(line, mode.tonic)  # the gap ends a tune that closes
     rules = _rules(tokenizer, line, span, mode, constraints, closing)
-    approach, labels_of = _steering(network, tokenizer, line, mode, constraints, sampling)
+    approach, labels_of = _steering(network, tokenizer, line, mode, constraints, controls, sampling)
     generator = torch.Generator().manual_seed(random_seed)
     torch.manual_seed(random_seed)
 
@@ -148,11 +151,11 @@ def _rules(tokenizer: Tokenizer, line: Score, span: BarSpan, mode: Mode, constra
 
 
 def _steering(network: Any, tokenizer: Tokenizer, line: Score, mode: Mode, constraints: Constraints,
-              sampling: SamplingConfig) -> tuple[ApproachBias, Any]:
+              controls: Controls, sampling: SamplingConfig) -> tuple[ApproachBias, Any]:
     """The biases of an infill (the key's, the chords' asked for, the approach to the note after the gap) and its
     labels (the controls asked for; every control unknown for a model trained with them when none is)."""
     bias = key_bias(tokenizer, mode, line, constraints.scale, sampling.biases)
-    labels_of, chords = controls_asked(network, tokenizer, line, constraints)
+    labels_of, chords = controls_asked(network, tokenizer, line, controls, constraints.bars)
     if chords:
         bias = chord_bias(tokenizer, bias, chords, sampling.biases)
     if labels_of is None and network.config.conditions:

@@ -147,17 +147,19 @@ class Liked:
     tokens: Any  # np.ndarray of token ids, BOS first
     liking: float | None
     score: Any = None  # the Score of a marked or drawn melody
-    request: Any = None  # (seed, Constraints) that made it, or that would make its like
+    request: Any = None  # the `Request` that made it, or that would make its like
     kind: str = "marked"  # "marked", "own" (a file of the user's folder) or "drawn"
 
 
 @dataclass(frozen=True)
 class Request:
-    """A seed and constraints that the marked melodies came from: more melodies like them are drawn from it."""
+    """A seed, constraints and controls that the marked melodies came from: more melodies like them are drawn
+    from it."""
 
     seed: Any  # note text or a Score
     constraints: Any
     seed_end_tick: int
+    controls: Any = None
 
 
 # ---------------------------------------------------------------- the marks
@@ -195,16 +197,17 @@ def marked_melodies(tokenizer: Any, feedback: Sequence[Path]) -> list[Liked]:
 
 
 def request_of(score: Any, settings: dict[str, Any] | None) -> Request:
-    """The seed and constraints a melody was made with, as its manifest records them (`settings_record`); for
-    a melody without them, its opening bar and its length in bars."""
+    """The seed, constraints and controls a melody was made with, as its manifest records them
+    (`settings_record`); for a melody without them, its opening bar and its length in bars."""
     from melodia.lm.constraints import Constraints
     from melodia.lm.finetune import opening
-    from melodia.lm.generation import read_seed
+    from melodia.lm.generation import read_record, read_seed
 
     if settings and isinstance(settings.get("seed"), str) and isinstance(settings.get("constraints"), dict):
         try:
             seed = settings["seed"]
-            return Request(seed, Constraints.parse(settings["constraints"], "manifest"), read_seed(seed)[0].end_tick)
+            constraints, controls = read_record(settings)
+            return Request(seed, constraints, read_seed(seed)[0].end_tick, controls)
         except MelodiaError:
             pass  # a seed file that has gone, say: the melody's own opening serves
     seed = opening(score)
@@ -364,14 +367,15 @@ def judged_drawings(model: Any, tokenizer: Any, melodies: Sequence[Liked], setti
         return []
     taste = TasteModel.fit(np.stack([features(m.score, m.request.seed_end_tick) for m in marked]), likings,
                            settings.caution)
-    requests = list({repr((m.request.seed, m.request.constraints)): m.request for m in reversed(marked)}.values())
+    requests = list({repr((m.request.seed, m.request.constraints, m.request.controls)): m.request
+                     for m in reversed(marked)}.values())
     requests = requests[:MAX_REQUESTS]
     per_request = math.ceil(settings.drawn / len(requests))
     drawings = []
     for index, request in enumerate(requests):
         try:
             scores = generate((model, tokenizer), request.seed, per_request, request.constraints,
-                              random_seed=random_seed * 1000 + index)
+                              random_seed=random_seed * 1000 + index, controls=request.controls)
         except MelodiaError:
             continue  # a request the constraints cannot meet now: the others still draw
         drawings += [(score, request) for score in scores]

@@ -47,7 +47,7 @@ class Biases:
         soft_outside: taken from a pitch outside the key's scale (the soft scale, `scale="soft"`).
         soft_raised: taken instead from a minor key's raised sixth and seventh, and the seed's own pitch classes.
         tonic_gravity: given to the tonic chord's pitches on a beat, so that the key is heard.
-        chord_gravity: given to the pitches of the chord asked for (`chords=`) on a strong beat.
+        chord_gravity: given to the pitches of the chord asked for (`Controls.chords`) on a strong beat.
         leading_pull: given to a minor key's leading note: the model, trained on folk tunes that are often
             modal, raises under 3 % of its sevenths, where real minor tunes of its corpus raise 16 %.
         approach_pull: taken per semitone beyond a step from the note after an infilled gap, near its end.

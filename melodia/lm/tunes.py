@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from melodia.lm.constraints import Constraints, GenerateError, Meter, PitchRange, check_count
+from melodia.lm.controls import Controls
 from melodia.lm.draw import generate_each, melodies, read_request
 from melodia.lm.form import FormPlan, Phrase, form_letters
 from melodia.lm.modelfile import open_model
@@ -46,7 +47,7 @@ class TuneType:
     strain_bars: int
     form: str
     metre: str = "strict"  # dance tunes keep a strict metre (see `Constraints.metre`)
-    density: str | None = None  # notes per bar the soft density control asks for (running eighths)
+    density: str | None = None  # notes per bar the density control asks for (`Controls.density`: running eighths)
     max_leap: int = 12  # semitones: a tune's line moves within the octave, as players' fingers do
     b_floor: int = 1  # semitones below the first strain's mean pitch a new strain may go (it sits higher)
     last_fall: float = 3.0  # semitones the tune's closing ending sits below the first strain (so the tune ends low)
@@ -90,14 +91,15 @@ def tune_type(name: str) -> TuneType:
 
 def write_tunes(model: Any, seed: Any, kind: str | None = None, count: int = 1, *, form: str | None = None,
                 strain_bars: int | None = None, constraints: Constraints | None = None,
-                sampling: SamplingConfig | None = None, random_seed: int = 0,
+                controls: Controls | None = None, sampling: SamplingConfig | None = None, random_seed: int = 0,
                 progress: Callable[[int], None] | None = None) -> list[Tune]:
     """`count` whole tunes from `seed`, each in `form` (by default the tune type's) of strains of `strain_bars`.
 
     `kind` names a tune type (jig, reel, hornpipe, polka, waltz, air), which sets the meter, strain length,
     form, metre, notes per bar, largest leap and pitch range (`folk_range`: D4-B5, or from a tonic a tone below,
-    widened to hold the seed) unless given, and a singable line; `constraints` (key, range, scale, chords, ...)
-    hold for every part. The first playings are drawn together; the same `random_seed` gives the same tunes.
+    widened to hold the seed) unless given, and a singable line; `constraints` (key, range, scale, ...) hold for
+    every part, and `controls` (chords, notes per bar, register) steer it. The first playings are drawn together;
+    the same `random_seed` gives the same tunes.
     `progress`, when given, is called every sampling step with how many tunes were finished in it.
 
     Raises:
@@ -113,6 +115,7 @@ def write_tunes(model: Any, seed: Any, kind: str | None = None, count: int = 1, 
     if isinstance(length, bool) or not isinstance(length, int) or length < 2:
         raise GenerateError(f"strain_bars {length!r}: expected a whole number of bars, at least 2")
     seed_score, base = _read_seed(seed, constraints or Constraints())
+    steer = controls or Controls()
     pickup = _has_pickup(seed_score)
     if seed_score.bar_count() - pickup > length - ending_bars(length):
         raise GenerateError(f"the seed fills {seed_score.bar_count()} bars, more than a strain of {length} bars "
@@ -123,18 +126,19 @@ def write_tunes(model: Any, seed: Any, kind: str | None = None, count: int = 1, 
         if base.pitch_range is None:
             base = replace(base, pitch_range=folk_range([n.pitch for n in seed_score.notes], key.tonic))
         density = chosen.density if "density" in _conditions(loaded) else None
+        steer = replace(steer, density=steer.density or density)
         base = replace(base, meter=base.meter or Meter.read_setting(chosen.meter, "tune type"),
-                       density=base.density or density,
                        metre=base.metre or chosen.metre, line=base.line or "singable",
                        max_leap=chosen.max_leap if base.max_leap is None else base.max_leap)
     if chosen and not chosen.running:
         sampling = sampling or SamplingConfig()
         sampling = replace(sampling, biases=replace(sampling.biases, running_pull=0.0))
-    writer = TuneWriter(loaded, letters, length, base, sampling, chosen, int(pickup), progress)
+    writer = TuneWriter(loaded, letters, length, base, steer, sampling, chosen, int(pickup), progress)
     plan = writer.plan(0)
-    asked = writer.asked(None, 0, plan)
+    asked, steering = writer.asked(None, 0, plan)
     opening, mode, named = read_request(seed_score, asked)
-    openings = melodies(loaded, opening, mode, named, count, asked, sampling, random_seed, plan, writer.step)
+    openings = melodies(loaded, opening, mode, named, count, asked, steering, sampling, random_seed, plan,
+                        writer.step)
     tunes = writer.finish(openings, key, random_seed * 1009)
     if chosen and not seed_score.tempos:
         for tune in tunes:
@@ -179,6 +183,7 @@ class TuneWriter:
     letters: str
     length: int
     base: Constraints
+    controls: Controls
     sampling: SamplingConfig | None
     kind: TuneType | None = None  # a tune type: its strains bring their opening back, a new one sits higher
     pickup: int = 0  # 1 when the seed opens with a pickup bar: the strains start at the tune's second bar
@@ -215,13 +220,13 @@ class TuneWriter:
         return FormPlan(self.letters[:index + 1], length, tuple(phrases), back)
 
     def asked(self, played: Score | None, index: int, plan: FormPlan, key: Mode | None = None,
-              drawn: list[str] | None = None) -> Constraints:
-        """The constraints of playing `index` after `played` (the tune up to it, its bars drawn with the registers
-        `drawn`, so that the model reads them as it wrote them): the user's, with its length, the key, (unless the
-        user asked for a register) the register of its strain, and in a tune type a new strain's floor, its
-        `b_floor` below the first strain's mean pitch, so that it sits higher as B strains do (but within a leap
+              drawn: list[str] | None = None) -> tuple[Constraints, Controls]:
+        """The constraints and controls of playing `index` after `played` (the tune up to it, its bars drawn with
+        the registers `drawn`, so that the model reads them as it wrote them): the user's, with its length, the key,
+        (unless the user asked for a register) the register of its strain, and in a tune type a new strain's floor,
+        its `b_floor` below the first strain's mean pitch, so that it sits higher as B strains do (but within a leap
         of the note it follows: an air in C whose A strain ends on middle C)."""
-        register = self.base.register
+        register = self.controls.register
         if register is None and played is not None and drawn is not None and "register" in _conditions(self.loaded):
             register = ",".join(drawn + self.registers(played, index))
         pitch_range = self.base.pitch_range
@@ -235,10 +240,10 @@ class TuneWriter:
             elif self.closes(index) and self.letters[index] == self.letters[-1]:  # the tune's last ending ends low
                 pitch_range = PitchRange(pitch_range[0], max(min(home + self.kind.last_ceiling, pitch_range[1]),
                                                              pitch_range[0] + 12))
-        return replace(self.base, key=key or self.base.key, bars=plan.bars, form=None, phrase_bars=None,
-                       end_on_tonic=self.base.end_on_tonic and self.closes(index)
-                       and self.letters[index] == self.letters[-1], register=register,
-                       pitch_range=pitch_range)
+        constraints = replace(self.base, key=key or self.base.key, bars=plan.bars, form=None, phrase_bars=None,
+                              end_on_tonic=self.base.end_on_tonic and self.closes(index)
+                              and self.letters[index] == self.letters[-1], pitch_range=pitch_range)
+        return constraints, replace(self.controls, register=register)
 
     def registers(self, played: Score, index: int) -> list[str]:
         """The register asked of each bar of playing `index` (see `_register`), none ("any") without the control."""
@@ -262,8 +267,8 @@ class TuneWriter:
             bodies: dict[int, list[Note] | None] = {}
             for tune, known in enumerate(parts):
                 body = next((part[0] for (name, _), part in known.items() if name == letter), None)
-                if body is not None and not _same_chords(self.base.chords, self.first_bar(self.letters.index(letter)),
-                                                         first_bar, self.length):
+                again = self.first_bar(self.letters.index(letter))
+                if body is not None and not _same_chords(self.controls.chords, again, first_bar, self.length):
                     body = None  # the chords win: this playing is written anew over its own chords
                 if body is not None and (letter, closed) in known:
                     drawn[tune] += self.registers(played[tune], index)
@@ -331,7 +336,7 @@ def _with_notes(score: Score, notes: list[Note], first_bar: int) -> Score:
 
 
 def _same_chords(chords: str | None, first_bar: int, again_bar: int, length: int) -> bool:
-    """Whether a progression (`Constraints.chords`: bars between '|', repeated to the length from the tune's
+    """Whether a progression (`Controls.chords`: bars between '|', repeated to the length from the tune's
     first bar) puts the same chords over the `length` bars from `again_bar` as over those from `first_bar`
     (always, without chords)."""
     if not chords:
