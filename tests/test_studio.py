@@ -55,8 +55,8 @@ def test_settings_become_constraints_and_sampling() -> None:
     constraints, sampling = settings.constraints(), settings.sampling()
     assert constraints.as_text() | {"notes": 0} == {
         "key": "D dorian", "meter": "3/4", "bars": 16, "form": "AABA", "pitch_range": "C4:C6", "max_leap": 5,
-        "end_on_tonic": True, "scale": "soft", "notes": 0, "instrument": None, "phrase_bars": None, "chords": None,
-        "density": None, "register": None, "metre": None, "line": None}
+        "end_on_tonic": True, "scale": "soft", "notes": 0, "instrument": None, "phrase_bars": None, "metre": None,
+        "line": None}
     assert (sampling.temperature, sampling.top_p) == (0.8, 0.9)
     assert StudioSettings().constraints().key is None  # blank fields leave the seed's key and meter
     with pytest.raises(MelodiaError, match="C6:C4"):
