@@ -43,6 +43,7 @@ METRE_AND_SHAPE: dict[str, tuple[Callable[[Score], float], tuple[float | None, f
     "notes off the sixteenth grid": (measures.off_grid_rate, RATE_GOAL),
     "same-pitch runs of 5+ (per note)": (measures.same_pitch_runs, RATE_GOAL),
     "unrecovered leaps of a minor 6th+": (measures.unrecovered_leap_rate, RATE_GOAL),
+    "leaps of a fifth or more (per interval)": (measures.leap_rate, RATE_GOAL),
     "share in the commonest duration": (measures.common_duration_share, RATIO_GOAL),
     "final note's height in the range": (measures.final_height, RATIO_GOAL),
 }
@@ -149,6 +150,11 @@ def report_kind(kind: str, loaded: object, count: int) -> None:
         goal = "at most 1.5x" if goal_range == RATE_GOAL else "0.75-1.33x"
         print(f"| {name} | {ours:.4f} | {theirs:.4f} | {ours / theirs if theirs else float('nan'):.2f} | "
               f"{goal} ({verdict(ours, theirs, goal_range)}) |")
+    if kind == "hornpipe":  # its strains close on a stop cadence, three beats struck one by one (`G2 B2 G2`)
+        ours = mean([measures.stop_cadence_share(t.played) for t in made])
+        theirs = mean([measures.stop_cadence_share(s) for s in with_form])
+        print(f"| playings closing on a stop cadence | {ours:.3f} | {theirs:.3f} | "
+              f"{ours / theirs if theirs else float('nan'):.2f} | |")
     minor = [(t, s) for t, s in zip(made, real) if s.key_signatures and s.key_signatures[0].mode == "minor"]
     if minor:
         ours = mean([measures.raised_seventh_share(t.played, t.key.tonic) for t, _ in minor])

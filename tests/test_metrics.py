@@ -129,6 +129,22 @@ def test_shape_measures_see_runs_hanging_leaps_and_high_endings() -> None:
     assert tunes.final_height(line([60, 64, 67, 72])) == 1.0
     assert tunes.final_height(line([67, 72, 64, 60])) == 0.0
     assert tunes.common_duration_share(line([60, 62, 64])) == 1.0
+    assert tunes.leap_rate(line([60, 67, 65, 72, 60])) == pytest.approx(3 / 4)  # up a fifth, down a step, ...
+    assert tunes.leap_rate(line([60, 62, 64, 65])) == 0.0
+
+
+def test_a_stop_cadence_is_three_beats_struck_one_by_one_at_a_strain_end() -> None:
+    """Two hornpipe strains (Ryan's style, AABB): the A strain's endings close `G2 B2 G2` after running eighths (a
+    stop cadence), the B strain's on a held note; a score without a form has no playings to judge."""
+    from melodia.io.music21 import score_from_text
+    from melodia.metrics import tunes
+
+    abc = ("X:1\nT:stops\nM:4/4\nL:1/8\nK:G\n|:GABc dedB|dedB dedB|c2ec B2dB|1 A>G G2 B2 G2:|2 A>G G2 B2 G2||\n"
+           "|:gfga bgab|gfga bgab|egfg dgBd|1 cBAB c4:|2 cBAB G4|]\n")
+    score = score_from_text(abc, "abc", "stops")
+    assert score.form is not None and score.form.letters == "AABB"
+    assert tunes.stop_cadence_share(score) == pytest.approx(2 / 4)
+    assert math.isnan(tunes.stop_cadence_share(line([60, 62, 64])))
 
 
 def test_strain_measures_read_the_form_of_a_real_tune_as_played() -> None:

@@ -120,6 +120,29 @@ def unrecovered_leap_rate(score: Score, leap: int = 8) -> float:
     return hanging / len(pitches) if pitches else 0.0
 
 
+def leap_rate(score: Score, leap: int = 7) -> float:
+    """Share of the line's intervals that leap `leap` semitones or more (a fifth by default)."""
+    pitches = [n.pitch for n in melody(score)]
+    return sum(abs(b - a) >= leap for a, b in itertools.pairwise(pitches)) / max(len(pitches) - 1, 1)
+
+
+def stop_cadence_share(score: Score) -> float:
+    """Share of the playings of a tune with a form that close on a stop cadence: their last three notes alike in
+    length, each longer than the tune's commonest note (a hornpipe's `G2 B2 G2` among running eighths); NaN for
+    a score without a form."""
+    if score.form is None or not score.form.playings:
+        return float("nan")
+    line = melody(score)
+    if not line:
+        return float("nan")
+    running = Counter(n.duration_tick for n in line).most_common(1)[0][0]
+    stops = 0
+    for playing in score.form.playings:
+        last = [n.duration_tick for n in line if playing.start_tick <= n.onset_tick < playing.end_tick][-3:]
+        stops += len(last) == 3 and len(set(last)) == 1 and last[0] > running
+    return stops / len(score.form.playings)
+
+
 def raised_seventh_share(score: Score, tonic: int) -> float:
     """In a minor tune on `tonic` (a pitch class), the share of its seventh-degree notes that are raised, the
     leading note (NaN when the line has no seventh degree)."""
