@@ -49,6 +49,7 @@ from melodia.tokenizers.rules import (
     RunningBias,
     SingableLine,
     SteadyMeter,
+    StopCadence,
     beat_steps,
 )
 
@@ -139,7 +140,7 @@ def request_for(model: Any, tokenizer: Tokenizer, seed_score: Score, mode: Mode,
     _check_conflicts(seed_score, mode, constraints, tokenizer, allowed)
     rules = _constraint_rules(tokenizer, mode, constraints, allowed)
     if plan is not None:
-        rules += _form_rules(tokenizer, plan, mode, seed_score.bar_count() + 1)
+        rules += _form_rules(tokenizer, plan, mode, seed_score.bar_count() + 1, bool(sampling.biases.stop_pull))
     if constraints.line == "singable":  # after the form's rules, which they give way to
         free = seed_score.bar_count() + 1
         rules += [FreshBar(tokenizer, plan or FormPlan("A", 1, ()), free),
@@ -152,6 +153,8 @@ def request_for(model: Any, tokenizer: Tokenizer, seed_score: Score, mode: Mode,
     running = running_steps(tokenizer, seed_score, constraints, controls)
     if running and sampling.biases.running_pull:
         bias = RunningBias(tokenizer, key, running, sampling.biases.running_pull)
+    if plan is not None and sampling.biases.stop_pull:
+        bias = StopCadence(tokenizer, bias, plan.bars, sampling.biases.stop_pull)
     closes = plan is not None and plan.phrases[-1].cadence == "final"
     return Request(seed_score, mode, constraints, controls, sampling, Row(prompt, rules, bias, labels_of),
                    chord_symbols, closes)
@@ -445,9 +448,9 @@ def chord_bias(tokenizer: Tokenizer, key_bias: BeatBias | None, symbols: list[Ch
     return ChordBeatBias(tokenizer, [symbol.tick // ticks for symbol in symbols], on_beats, strong_beats, off_beat)
 
 
-def _form_rules(tokenizer: Tokenizer, plan: FormPlan, mode: Mode, first_free_bar: int) -> list[Rule]:
+def _form_rules(tokenizer: Tokenizer, plan: FormPlan, mode: Mode, first_free_bar: int, stop: bool) -> list[Rule]:
     cadences = {kind: cadence_pitch_classes(kind, mode.tonic, mode.mode) for kind in ("final", "half", "full")}
-    return [FormCadence(tokenizer, plan, first_free_bar, cadences), FormCopy(tokenizer, plan, first_free_bar)]
+    return [FormCadence(tokenizer, plan, first_free_bar, cadences, stop), FormCopy(tokenizer, plan, first_free_bar)]
 
 
 def _constraint_rules(tokenizer: Tokenizer, mode: Mode, constraints: Constraints,

@@ -306,12 +306,14 @@ def _notes_in(notes: Sequence[tuple[int, ...]], start: int, length: int) -> Sequ
 
 
 class FormCadence(FormRule):
-    """In a bar that closes a phrase, the bar's last note is a cadence note: on a beat (strong at the end), at
-    least a beat long, on a pitch of the cadence's kind (`cadences` maps a kind to its pitch classes)."""
+    """In a bar that closes a phrase, the bar's last note is a cadence note: on a beat (strong at the end, or any
+    beat with `stop`: a stop cadence's last beat), at least a beat long, on a pitch of the cadence's kind
+    (`cadences` maps a kind to its pitch classes)."""
 
     def __init__(self, tokenizer: Tokenizer, plan: FormPlan, first_free_bar: int,
-                 cadences: dict[str, set[int]]) -> None:
+                 cadences: dict[str, set[int]], stop: bool = False) -> None:
         super().__init__(tokenizer, plan, first_free_bar)
+        self.stop = stop
         pitch_classes = self.pitches % 12
         self.cadence_pitches = {kind: np.isin(pitch_classes, sorted(classes)) for kind, classes in cadences.items()}
 
@@ -320,7 +322,7 @@ class FormCadence(FormRule):
         if kind is None or state.bars < self.first_free_bar or not state.meters:
             return mask
         beat, length, position = self.beat(state), state.bar_length, state.position
-        strong = strong_positions(length, beat, every_beat=kind != "final")
+        strong = strong_positions(length, beat, every_beat=kind != "final" or self.stop)
         if not strong:
             return mask
         narrowed = mask.copy()

@@ -10,6 +10,7 @@ in sampling and in beam search alike and every melody they let through decodes.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 
 import numpy as np
 
@@ -272,6 +273,31 @@ class RunningBias:
 
     def __call__(self, state: GrammarState) -> np.ndarray:
         return self.lean if self.base is None else self.base(state) + self.lean
+
+
+class StopCadence:
+    """A sampler bias for a stop cadence: in bar `bar` (1-based: a strain's closing bar), a note starting on a beat
+    after the bar's first gets `pull` log-probability on the Duration of one beat, on top of `base` (a bias or
+    none), so that the strain closes on beats struck one by one (a hornpipe's `B2 d2 B2`)."""
+
+    def __init__(self, tokenizer: Tokenizer, base: np.ndarray | Callable[[GrammarState], np.ndarray] | None,
+                 bar: int, pull: float) -> None:
+        self.tokenizer, self.base, self.bar, self.pull = tokenizer, base, bar, pull
+        self.zeros = np.zeros(len(tokenizer.vocab), dtype=np.float32)
+        self.first_duration = tokenizer.vocab.id("Duration", 0)
+
+    def __call__(self, state: GrammarState) -> np.ndarray:
+        base = self.zeros if self.base is None else self.base if isinstance(self.base, np.ndarray) \
+            else self.base(state)
+        if not isinstance(state, MetricalState) or state.bars != self.bar or not state.meters \
+                or state.last_kind not in ("Pitch", "Velocity"):
+            return base
+        beat = beat_steps(self.tokenizer, *state.meters[-1][1:])
+        if state.position < beat or state.position % beat:
+            return base
+        out = base.copy()
+        out[self.first_duration + beat - 1] += self.pull
+        return out
 
 
 class ApproachBias:
