@@ -206,7 +206,8 @@ def draw_requests(model: Any, tokenizer: Tokenizer, requests: list[Request], ran
         return _fault(score, request.seed.note_count, request.mode, request.constraints)
 
     def trouble(index: int, score: Score) -> int:
-        closed = not requests[index].closes or ends_on_tonic(score, requests[index].mode.tonic)
+        request = requests[index]
+        closed = not request.closes or ends_on_tonic(score, request.mode.tonic, bool(request.sampling.biases.stop_pull))
         return 2 if hard(index, score) else int(not closed)
 
     retries = 0 if sampling.beam_size else RETRIES

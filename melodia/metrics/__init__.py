@@ -229,20 +229,22 @@ def final_note_beats(score: Score) -> float:
     return line[-1].duration_tick / score.time_signature_at(line[-1].onset_tick).beat_ticks
 
 
-def on_strong_beat(score: Score, tick: int) -> bool:
-    """Whether `tick` falls on the first beat of its bar, or on the middle beat of a bar of 4 or 6 beats."""
+def on_strong_beat(score: Score, tick: int, any_beat: bool = False) -> bool:
+    """Whether `tick` falls on the first beat of its bar, or on the middle beat of a bar of 4 or 6 beats (on any
+    beat, with `any_beat`)."""
     bar_start = max(start for start in score.bar_starts(tick) if start <= tick)
     meter = score.time_signature_at(tick)
     beat = meter.beat_ticks
     offset = tick - bar_start
-    return offset % beat == 0 and offset // beat in strong_beats(max(1, meter.bar_ticks // beat))
+    return offset % beat == 0 and (any_beat or offset // beat in strong_beats(max(1, meter.bar_ticks // beat)))
 
 
-def ends_on_tonic(score: Score, tonic: int) -> bool:
-    """Whether the top line's last note is `tonic` (a pitch class), on a strong beat, lasting at least a beat."""
+def ends_on_tonic(score: Score, tonic: int, any_beat: bool = False) -> bool:
+    """Whether the top line's last note is `tonic` (a pitch class), on a strong beat (on any beat, with
+    `any_beat`: a stop cadence's last), lasting at least a beat."""
     line = melody(score)
     return bool(line) and line[-1].pitch % 12 == tonic and final_note_beats(score) >= 1 \
-        and on_strong_beat(score, line[-1].onset_tick)
+        and on_strong_beat(score, line[-1].onset_tick, any_beat)
 
 
 def tonic_ending(score: Score) -> float:
