@@ -43,6 +43,7 @@ from melodia.tokenizers.rules import (
     DanceMetre,
     InOrder,
     LastNoteHome,
+    LeadingNote,
     LeapLimit,
     NoteCount,
     PitchSet,
@@ -149,10 +150,10 @@ def request_for(model: Any, tokenizer: Tokenizer, seed_score: Score, mode: Mode,
     labels_of, chord_symbols = controls_asked(model, tokenizer, seed_score, controls, constraints.bars)
     if chord_symbols:
         key = chord_bias(tokenizer, key, chord_symbols, sampling.biases)
-    bias: Bias | None = key
+    bias: Bias | None = resolving(tokenizer, key, mode, sampling.biases)
     running = running_steps(tokenizer, seed_score, constraints, controls)
     if running and sampling.biases.running_pull:
-        bias = RunningBias(tokenizer, key, running, sampling.biases.running_pull)
+        bias = RunningBias(tokenizer, bias, running, sampling.biases.running_pull)
     if plan is not None and sampling.biases.stop_pull:
         bias = StopCadence(tokenizer, bias, plan.bars, sampling.biases.stop_pull)
     closes = plan is not None and plan.phrases[-1].cadence == "final"
@@ -416,6 +417,15 @@ def key_bias(tokenizer: Tokenizer, mode: Mode, seed: Score, scale: str, biases: 
     on_beat = off_beat.copy()
     on_beat[start:stop] += np.where(np.isin(degrees, [0, 3 if minor else 4, 7]), biases.tonic_gravity, 0.0)
     return BeatBias(tokenizer, on_beat, off_beat)
+
+
+def resolving(tokenizer: Tokenizer, bias: BeatBias | None, mode: Mode, biases: Biases = DEFAULT_BIASES
+              ) -> BeatBias | LeadingNote | None:
+    """`bias` (a key's, from `key_bias`), with a minor key's leading note resolving (`LeadingNote`): the pull
+    `key_bias` gives it goes, after it, to the tonic above."""
+    if bias is None or mode.mode != MINOR or not biases.leading_pull:
+        return bias
+    return LeadingNote(tokenizer, bias, mode.tonic + LEADING_NOTE, biases.leading_pull)
 
 
 def running_steps(tokenizer: Tokenizer, seed: Score, constraints: Constraints, controls: Controls) -> int | None:

@@ -35,7 +35,16 @@ import torch
 
 from melodia.lm.constraints import Constraints, GenerateError, check_count
 from melodia.lm.controls import Controls, Labeler
-from melodia.lm.draw import RETRIES, allowed_pitches, chord_bias, controls_asked, draw_sequences, key_bias, redraw
+from melodia.lm.draw import (
+    RETRIES,
+    allowed_pitches,
+    chord_bias,
+    controls_asked,
+    draw_sequences,
+    key_bias,
+    redraw,
+    resolving,
+)
 from melodia.lm.form import FormCadence, FormPlan, Phrase, Restatement, cadence_pitch_classes
 from melodia.lm.modelfile import open_model
 from melodia.lm.sampler import Progress, Rule, SamplingConfig
@@ -158,9 +167,10 @@ def _steering(network: Any, tokenizer: Tokenizer, line: Score, mode: Mode, const
     labels_of, chords = controls_asked(network, tokenizer, line, controls, constraints.bars)
     if chords:
         bias = chord_bias(tokenizer, bias, chords, sampling.biases)
+    resolved = resolving(tokenizer, bias, mode, sampling.biases)
     if labels_of is None and network.config.conditions:
         labels_of = Labeler(tuple(network.config.conditions))  # the gap's bars left, with every control unknown
-    return ApproachBias(tokenizer, bias, sampling.biases.approach_pull), labels_of
+    return ApproachBias(tokenizer, resolved, sampling.biases.approach_pull), labels_of
 
 
 def _ends_home(line: Score, tonic: int) -> bool:

@@ -266,13 +266,44 @@ class RunningBias:
     reel or a jig), `pull` log-probability given to that Duration, on top of `base` (a `BeatBias`, or none):
     the model's dotted pairs and held notes stay possible, only rarer."""
 
-    def __init__(self, tokenizer: Tokenizer, base: BeatBias | None, steps: int, pull: float) -> None:
+    def __init__(self, tokenizer: Tokenizer, base: np.ndarray | Callable[[GrammarState], np.ndarray] | None,
+                 steps: int, pull: float) -> None:
         self.base = base
         self.lean = np.zeros(len(tokenizer.vocab), dtype=np.float32)
         self.lean[tokenizer.vocab.id("Duration", 0) + steps - 1] = pull
 
     def __call__(self, state: GrammarState) -> np.ndarray:
-        return self.lean if self.base is None else self.base(state) + self.lean
+        if self.base is None:
+            return self.lean
+        return (self.base if isinstance(self.base, np.ndarray) else self.base(state)) + self.lean
+
+
+class LeadingNote:
+    """A sampler bias for a minor key's leading note (`leading`, a pitch class), on top of `base` (which gives it
+    `pull`): the pull holds only while the line has not sounded the leading note in its last `memory` notes (it
+    brings the leading note in, the model then keeps it as the tune does), and after a leading note the pull
+    goes to the tonic a semitone above, so that the line resolves rather than lingers (`G#4 A4`, not
+    `G#4 G#4 G#4 G#4`)."""
+
+    def __init__(self, tokenizer: Tokenizer, base: np.ndarray | Callable[[GrammarState], np.ndarray],
+                 leading: int, pull: float, memory: int = 16) -> None:
+        self.base, self.leading, self.pull, self.memory = base, leading % 12, pull, memory
+        low, high = tokenizer.config.pitch_range
+        self.low, self.high = low, high
+        self.pitch_start = tokenizer.vocab.ranges["Pitch"][0]
+        self.away = np.zeros(len(tokenizer.vocab), dtype=np.float32)
+        pitches = np.arange(low, high + 1)
+        self.away[self.pitch_start:self.pitch_start + len(pitches)] = np.where(pitches % 12 == self.leading, -pull, 0.0)
+
+    def __call__(self, state: GrammarState) -> np.ndarray:
+        base = self.base if isinstance(self.base, np.ndarray) else self.base(state)
+        if not isinstance(state, MetricalState) or not any(
+                note[2] % 12 == self.leading for note in state.notes[-self.memory:]):
+            return base
+        out = base + self.away
+        if state.notes[-1][2] % 12 == self.leading and state.notes[-1][2] < self.high:
+            out[self.pitch_start + state.notes[-1][2] + 1 - self.low] += self.pull
+        return out
 
 
 class StopCadence:
@@ -305,7 +336,7 @@ class ApproachBias:
     last half bar (a beat at least) before the first note after it, `pull` log-probability taken per semitone by
     which its pitch lies more than a step from that note's, so that the gap leads into what follows."""
 
-    def __init__(self, tokenizer: Tokenizer, base: BeatBias | None, pull: float) -> None:
+    def __init__(self, tokenizer: Tokenizer, base: Callable[[GrammarState], np.ndarray] | None, pull: float) -> None:
         self.tokenizer, self.base, self.pull = tokenizer, base, pull
         self.zeros = np.zeros(len(tokenizer.vocab), dtype=np.float32)
         start, stop = tokenizer.vocab.ranges["Pitch"]
