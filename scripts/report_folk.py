@@ -161,6 +161,10 @@ def report_kind(kind: str, loaded: object, count: int) -> None:
         theirs = mean([measures.raised_seventh_share(s, tonic_of(s)) for _, s in minor])
         print(f"| minor tunes ({len(minor)}): seventh degree raised | {ours:.3f} | {theirs:.3f} | "
               f"{ours / theirs if theirs else float('nan'):.2f} | |")
+        ours = mean([measures.leading_note_share(t.played, t.key.tonic) for t, _ in minor])
+        theirs = mean([measures.leading_note_share(s, tonic_of(s)) for _, s in minor])
+        print(f"| minor tunes ({len(minor)}): leading note's share of the notes | {ours:.3f} | {theirs:.3f} | "
+              f"{ours / theirs if theirs else float('nan'):.2f} | |")
     print(f"\nreal tunes read with repeats: {len(with_form)} of {len(real)}")
 
 

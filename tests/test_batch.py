@@ -221,6 +221,8 @@ def test_a_job_reads_its_controls_table_and_the_controls_older_jobs_gave_as_cons
     assert (job.constraints.max_leap, job.controls.chords, job.controls.density) == (5, "C | G", "rising")
     older = load_job(job_file(tmp_path, 'seeds = ["C4"]\n[constraints]\nmax_leap = 5\nregister = "high"\n'))
     assert (older.constraints.max_leap, older.controls.register) == (5, "high")
+    with pytest.raises(BatchError, match=r"chords is given under both \[constraints\] and \[controls\]; give it"):
+        load_job(job_file(tmp_path, 'seeds = ["C4"]\n[controls]\nchords = "D | G"\n'), ['constraints.chords=A | E'])
     with pytest.raises(BatchError, match=r"controls\.register = 'top': expected low, mid, high"):
         load_job(job_file(tmp_path, 'seeds = ["C4"]\n[controls]\nregister = "top"\n'))
 

@@ -131,6 +131,7 @@ def test_shape_measures_see_runs_hanging_leaps_and_high_endings() -> None:
     assert tunes.common_duration_share(line([60, 62, 64])) == 1.0
     assert tunes.leap_rate(line([60, 67, 65, 72, 60])) == pytest.approx(3 / 4)  # up a fifth, down a step, ...
     assert tunes.leap_rate(line([60, 62, 64, 65])) == 0.0
+    assert tunes.leading_note_share(line([68, 68, 69, 71]), tonic=9) == 0.5  # G#, G#, A, B in A minor
 
 
 def test_a_stop_cadence_is_three_beats_struck_one_by_one_at_a_strain_end() -> None:

@@ -191,6 +191,9 @@ def _request(path: Path, constraints: dict[str, Any], controls: dict[str, Any]) 
     job's `bars`; a control under [constraints], as older job files give them, is read as one)."""
     if "bars" in constraints:
         raise BatchError(f"{path}: constraints.bars: the length in bars is the job's own field `bars`")
+    if twice := sorted(set(constraints) & set(controls) & set(CONTROL_FIELDS)):
+        raise BatchError(f"{path}: {twice[0]} is given under both [constraints] and [controls]; give it once, "
+                         "under [controls]")
     controls = {**{name: value for name, value in constraints.items() if name in CONTROL_FIELDS}, **controls}
     constraints = {name: value for name, value in constraints.items() if name not in CONTROL_FIELDS}
     try:

@@ -123,6 +123,7 @@ class Request:
     row: Row
     chord_symbols: list[ChordSymbol]
     closes: bool  # the plan ends the tune: a draw off the tonic is drawn again
+    stop: bool = False  # it closes on a stop cadence: its closing note may fall on any beat
 
 
 def request_for(model: Any, tokenizer: Tokenizer, seed_score: Score, mode: Mode, named: bool, constraints: Constraints,
@@ -131,17 +132,18 @@ def request_for(model: Any, tokenizer: Tokenizer, seed_score: Score, mode: Mode,
     `controls`; a `GenerateError` for constraints that cannot hold."""
     if plan is not None:
         constraints = replace(constraints, bars=plan.bars)
+    sampling = sampling or SamplingConfig()
+    stop = plan is not None and plan.stop and bool(sampling.biases.stop_pull)
     prompt = tokenizer.encode(seed_score).tolist()
     if prompt[-1] == EOS:
         prompt = prompt[:-1]
-    sampling = sampling or SamplingConfig()
     sampling = replace(sampling, max_tokens=token_budget(tokenizer, len(prompt), constraints, sampling))
     _check_room(seed_score, len(prompt), constraints, sampling, from_file)
     allowed = allowed_pitches(tokenizer, seed_score if not named else None, mode, constraints)
     _check_conflicts(seed_score, mode, constraints, tokenizer, allowed)
     rules = _constraint_rules(tokenizer, mode, constraints, allowed)
     if plan is not None:
-        rules += _form_rules(tokenizer, plan, mode, seed_score.bar_count() + 1, bool(sampling.biases.stop_pull))
+        rules += _form_rules(tokenizer, plan, mode, seed_score.bar_count() + 1, stop)
     if constraints.line == "singable":  # after the form's rules, which they give way to
         free = seed_score.bar_count() + 1
         rules += [FreshBar(tokenizer, plan or FormPlan("A", 1, ()), free),
@@ -154,11 +156,11 @@ def request_for(model: Any, tokenizer: Tokenizer, seed_score: Score, mode: Mode,
     running = running_steps(tokenizer, seed_score, constraints, controls)
     if running and sampling.biases.running_pull:
         bias = RunningBias(tokenizer, bias, running, sampling.biases.running_pull)
-    if plan is not None and sampling.biases.stop_pull:
+    if stop and plan is not None:
         bias = StopCadence(tokenizer, bias, plan.bars, sampling.biases.stop_pull)
     closes = plan is not None and plan.phrases[-1].cadence == "final"
     return Request(seed_score, mode, constraints, controls, sampling, Row(prompt, rules, bias, labels_of),
-                   chord_symbols, closes)
+                   chord_symbols, closes, stop)
 
 
 def _notes_read(tokenizer: Tokenizer, prompt: list[int]) -> int:
@@ -208,7 +210,7 @@ def draw_requests(model: Any, tokenizer: Tokenizer, requests: list[Request], ran
 
     def trouble(index: int, score: Score) -> int:
         request = requests[index]
-        closed = not request.closes or ends_on_tonic(score, request.mode.tonic, bool(request.sampling.biases.stop_pull))
+        closed = not request.closes or ends_on_tonic(score, request.mode.tonic, request.stop)
         return 2 if hard(index, score) else int(not closed)
 
     retries = 0 if sampling.beam_size else RETRIES

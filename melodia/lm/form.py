@@ -66,6 +66,7 @@ class FormPlan:
     phrase_bars: int
     phrases: tuple[Phrase, ...]
     goes_back: int | None = None  # the earlier bar (1-based) played after the last, where a repeat goes back
+    stop: bool = False  # the last bar closes on a stop cadence, beats struck one by one (a hornpipe's strains)
 
     @property
     def bars(self) -> int:

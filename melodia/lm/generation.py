@@ -121,7 +121,6 @@ def settings_record(seed: str, constraints: Constraints, sampling: SamplingConfi
             "form": plan.form if plan else None, "phrase_bars": plan.phrase_bars if plan else None}
 
 
-
 def read_record(settings: Mapping[str, Any], source: str = "manifest") -> tuple[Constraints, Controls]:
     """The constraints and the controls of a request as `settings_record` wrote them; a record written before the
     controls had a table of their own holds them among the constraints.

@@ -54,10 +54,10 @@ class Biases:
         running_pull: given to the running note's length of a dance tune asked for a steady density in a strict
             metre (an eighth for 8 notes a bar of 4/4, 6 of 6/8): reels run in eighths (86 % of their notes in
             Ryan's collection), where the model alone drew dotted pairs in bar after bar.
-        stop_pull: given, in a strain's closing bar, to a note a beat long on each beat after the first (and the
-            closing note may then fall on the last beat): a hornpipe's stop cadence (`B2 d2 B2` after a dotted
-            pair), which closes 80 % of the playings of Ryan's hornpipes and none of the model's alone; set by the
-            hornpipe tune type (0: off).
+        stop_pull: given, in the closing bar of a strain whose form asks for a stop cadence (`FormPlan.stop`: a
+            hornpipe's), to a note a beat long on each beat after the first, the closing note then free to fall on
+            the last beat (`B2 d2 B2` after a dotted pair): it closes 80 % of the playings of Ryan's hornpipes and
+            none of the model's alone.
         repeat_cost: lost in beam search by a repeated pitch, for each note of the run it extends.
     """
 
@@ -68,7 +68,7 @@ class Biases:
     leading_pull: float = 2.6
     approach_pull: float = 0.6
     running_pull: float = 1.0
-    stop_pull: float = 0.0
+    stop_pull: float = 6.0
     repeat_cost: float = 1.0
 
     def __post_init__(self) -> None:

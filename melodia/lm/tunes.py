@@ -55,15 +55,14 @@ class TuneType:
     last_ceiling: int = 4  # semitones above the first strain's mean pitch that the tune's closing ending may reach
     last_top: str = "high"  # the highest register the tune's closing ending is asked for (see `_register`)
     running: bool = True  # leans to its running note (`Biases.running_pull`); a hornpipe's dotted pairs are its own
-    stop_pull: float = 0.0  # its strains close on beats struck one by one (`Biases.stop_pull`), as hornpipes do
+    stop: bool = False  # its strains close on beats struck one by one (`FormPlan.stop`, `Biases.stop_pull`)
 
 
-STOP_PULL = 6.0  # nats: a hornpipe's strains close on a stop cadence (see `metrics.tunes.stop_cadence_share`)
 TUNE_TYPES = {  # tempos: a session's pace slowed to learn by (a jig's dotted quarter at 100, a reel's half at 90)
     "jig": TuneType("6/8", 8, "AABB", density="6", b_floor=-4, tempo=150.0),
     "reel": TuneType("4/4", 8, "AABB", density="8", tempo=180.0, last_ceiling=9),  # may end on the upper tonic
     "hornpipe": TuneType("4/4", 8, "AABB", density="8", b_floor=5, last_fall=0.0, tempo=140.0,  # ends mid-range
-                         running=False, stop_pull=STOP_PULL),
+                         running=False, stop=True),
     "polka": TuneType("2/4", 8, "AABB", density="4", tempo=140.0),
     "waltz": TuneType("3/4", 8, "AABB", tempo=132.0, last_fall=5.0, last_top="mid"),  # comes home low, as waltzes do
     "air": TuneType("3/4", 8, "AABA", metre="free", b_floor=-1, tempo=66.0, last_fall=6.0,  # ends low, as airs do
@@ -135,9 +134,6 @@ def write_tunes(model: Any, seed: Any, kind: str | None = None, count: int = 1, 
     if chosen and not chosen.running:
         sampling = sampling or SamplingConfig()
         sampling = replace(sampling, biases=replace(sampling.biases, running_pull=0.0))
-    if chosen and chosen.stop_pull and not (sampling and sampling.biases.stop_pull):
-        sampling = sampling or SamplingConfig()
-        sampling = replace(sampling, biases=replace(sampling.biases, stop_pull=chosen.stop_pull))
     writer = TuneWriter(loaded, letters, length, base, steer, sampling, chosen, int(pickup), progress)
     plan = writer.plan(0)
     asked, steering = writer.asked(None, 0, plan)
@@ -222,7 +218,7 @@ class TuneWriter:
         back = None  # where the next playing starts, when it repeats a strain played before
         if index + 1 < len(self.letters) and self.letters[index + 1] in self.letters[:index + 1]:
             back = self.first_bar(self.letters.index(self.letters[index + 1])) + 1
-        return FormPlan(self.letters[:index + 1], length, tuple(phrases), back)
+        return FormPlan(self.letters[:index + 1], length, tuple(phrases), back, bool(self.kind and self.kind.stop))
 
     def asked(self, played: Score | None, index: int, plan: FormPlan, key: Mode | None = None,
               drawn: list[str] | None = None) -> tuple[Constraints, Controls]:

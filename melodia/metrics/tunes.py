@@ -151,6 +151,13 @@ def raised_seventh_share(score: Score, tonic: int) -> float:
     return degrees.count(11) / sevenths if sevenths else float("nan")
 
 
+def leading_note_share(score: Score, tonic: int) -> float:
+    """Share of the line's notes that are the leading note of a key on `tonic` (a pitch class): a minor tune that
+    lingers on it (`G# G# G# G#` in A minor) gives it many times the 1-2 % of real minor tunes."""
+    pitches = [n.pitch for n in melody(score)]
+    return sum((p - tonic) % 12 == 11 for p in pitches) / len(pitches) if pitches else 0.0
+
+
 def common_duration_share(score: Score) -> float:
     """Share of the line's notes that have its most common duration (reels: most notes are eighths)."""
     counts = Counter(n.duration_tick for n in melody(score))

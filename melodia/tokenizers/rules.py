@@ -263,7 +263,7 @@ class ChordBeatBias(BeatBias):
 
 class RunningBias:
     """A sampler bias that leans every note towards the running length of a dance tune (`steps`: an eighth in a
-    reel or a jig), `pull` log-probability given to that Duration, on top of `base` (a `BeatBias`, or none):
+    reel or a jig), `pull` log-probability given to that Duration, on top of `base` (a bias, or none):
     the model's dotted pairs and held notes stay possible, only rarer."""
 
     def __init__(self, tokenizer: Tokenizer, base: np.ndarray | Callable[[GrammarState], np.ndarray] | None,
@@ -332,7 +332,7 @@ class StopCadence:
 
 
 class ApproachBias:
-    """A sampler bias for filling a gap: `base` (a `BeatBias`, or none), and for a note that starts in the gap's
+    """A sampler bias for filling a gap: `base` (a bias, or none), and for a note that starts in the gap's
     last half bar (a beat at least) before the first note after it, `pull` log-probability taken per semitone by
     which its pitch lies more than a step from that note's, so that the gap leads into what follows."""
 
