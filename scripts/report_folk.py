@@ -142,7 +142,10 @@ def report_kind(kind: str, loaded: object, count: int) -> None:
              mean([measures.strain_tonic_endings(s, tonic_of(s)) for s in with_form]), "at least 0.90"),
             ("B strain's mean pitch above A's (semitones)",
              mean([measures.strain_pitch_rise(t.played) for t in made]),
-             mean([measures.strain_pitch_rise(s) for s in with_form]), "0.75-1.33x")]
+             mean([measures.strain_pitch_rise(s) for s in with_form]), "0.75-1.33x"),
+            ("B strain's compass (semitones, first playing)",
+             mean([measures.strain_compass(t.played) for t in made]),
+             mean([measures.strain_compass(s) for s in with_form]), "")]
     for name, ours, theirs, goal in rows:
         print(f"| {name} | {ours:.3f} | {theirs:.3f} | {ours / theirs if theirs else float('nan'):.2f} | {goal} |")
     for name, (measure, goal_range) in METRE_AND_SHAPE.items():

@@ -159,6 +159,7 @@ def test_strain_measures_read_the_form_of_a_real_tune_as_played() -> None:
     assert tunes.strain_return_share(score) == 1.0
     assert tunes.strain_tonic_endings(score, 7) == 1.0  # both strains close on G
     assert tunes.strain_pitch_rise(score) > 5  # the B strain sits an octave up
+    assert (tunes.strain_compass(score, 0), tunes.strain_compass(score)) == (10.0, 14.0)  # F#4-E5, A4-B5
     assert tunes.repeated_bar_rate(score) == pytest.approx(2 / 15)  # 16 bars as played: gfga bgab, twice
     without_form = line([60, 62, 64])
     assert math.isnan(tunes.strain_return_share(without_form))

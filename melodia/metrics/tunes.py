@@ -178,6 +178,16 @@ def strain_pitch_rise(score: Score) -> float:
     return mean_pitch(1) - mean_pitch(0)
 
 
+def strain_compass(score: Score, strain: int = 1) -> float:
+    """Semitones from the lowest to the highest note of a strain's first playing (the second strain by default;
+    NaN without it): real reels' and jigs' B strains span about as much as their A strains, 15-17 semitones."""
+    if score.form is None or len(score.form.strains) <= strain:
+        return float("nan")
+    playing = next(p for p in score.form.playings if p.strain == strain)
+    pitches = [n.pitch for n in melody(score) if playing.start_tick <= n.onset_tick < playing.end_tick]
+    return float(max(pitches) - min(pitches)) if pitches else float("nan")
+
+
 def final_height(score: Score) -> float:
     """Where the last note sits in the line's range: 0 at its lowest pitch, 1 at its highest."""
     pitches = [n.pitch for n in melody(score)]
