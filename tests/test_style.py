@@ -480,6 +480,14 @@ def test_stylize_leaves_its_input_alone() -> None:
     assert source == pristine
 
 
+def test_a_held_ending_stays_in_midi_s_range() -> None:
+    """A brass march's held ending sounds the final chord's root nearest the tune's last note: under a tune ending
+    on C#-1 that root (Bb) lies below MIDI's pitch 0, so the one above is held (Hypothesis found it)."""
+    low = Score([Track(notes=[Note(0, 1, 0, 1), Note(1, 1, 1, 1)])])
+    ending = max(stylize(low, style="brass-march").tracks[0].notes, key=lambda n: n.onset_tick)
+    assert ending.pitch == 10
+
+
 PRESETS = [("instrumentation", n) for n in INSTRUMENTATIONS] + [("rhythm", n) for n in RHYTHMS] + \
     [("style", n) for n in RULE_STYLES]
 

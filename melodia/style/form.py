@@ -118,11 +118,11 @@ def ends_on_long_tonic(melody: list[Note], bars: list[Bar], key: Key) -> bool:
 
 def closing_note(melody: list[Note], final: Bar) -> Note:
     """The melody instrument's note through the ending bar `final`: the final chord's root nearest
-    the tune's last note (that note itself when it is the root; below it on a tie)."""
+    the tune's last note (that note itself when it is the root; below it on a tie), within MIDI's 0-127."""
     last = max(melody, key=lambda n: (n.end_tick, n.onset_tick))
     root = final.chord.root % 12
-    pitch = min((p for p in range(last.pitch - 6, last.pitch + 7) if p % 12 == root),
-                key=lambda p: (abs(p - last.pitch), p > last.pitch))
+    pitch = min((p for p in range(last.pitch - 11, last.pitch + 12) if p % 12 == root and 0 <= p <= 127),
+                key=lambda p: (abs(p - last.pitch) > 6, abs(p - last.pitch), p > last.pitch))
     return Note(pitch, last.velocity, final.start, final.length)
 
 
