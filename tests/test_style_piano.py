@@ -151,3 +151,21 @@ def test_the_alberti_lies_in_the_tenor_register_under_the_tune() -> None:
     tune = read_score(Path(__file__).parent.parent / "corpora" / "melodies" / "pop-c.abc")
     _, left = piano(tune, instrumentation="piano-solo")
     assert [n.pitch for n in left if 3 * 1920 <= n.onset_tick < 3 * 1920 + 960] == [53, 60, 57, 60]  # F3 C4 A3 C4
+
+
+@pytest.mark.parametrize("number", [12, 31])
+def test_a_tonic_settled_on_before_the_barline_gets_its_dominant_struck_as_a_chord(number: int) -> None:
+    """O'Neill's 3/4 airs #12 and #31 settle on the tonic an eighth before the closing bar (`A3 G | G3`): the
+    quartet writing's arrival there was not a phrase's close to the piano, so the dominant before it went on
+    as the Alberti's lone notes (A3 under A4, read as an A chord) and no V-I was heard at 5 of their 6 closes."""
+    from melodia.harmony import melody_of
+    from melodia.metrics import classical
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tune = read_score(f"{MUSIC21 / 'corpus' / 'oneills1850' / '0001-0050.abc'}#{number}")
+    styled = stylize(tune, instrumentation="piano-solo")
+    melody = melody_of(tune)
+    voices = [t.notes for t in styled.tracks]
+    checks = classical.cadence_checks(styled, melody, voices, ends=classical.phrase_closes(tune, melody))
+    assert len(checks) >= 2 and all(closed for _, closed in checks), checks
