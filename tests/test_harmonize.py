@@ -599,8 +599,8 @@ def test_a_given_v_i_keeps_the_dominants_root_in_the_bass() -> None:
 
     lead = read_score(CORPUS / "leadSheet" / "fosterBrownHair.mxl")
     end = lead.bar_starts()[12]
-    lead = Score([Track(t.name, t.program, t.is_drum, [n for n in t.notes if n.onset_tick <= end]) for t in lead.tracks],
-                 list(lead.tempos), list(lead.time_signatures), list(lead.key_signatures), lead.title,
+    tracks = [Track(t.name, t.program, t.is_drum, [n for n in t.notes if n.onset_tick <= end]) for t in lead.tracks]
+    lead = Score(tracks, list(lead.tempos), list(lead.time_signatures), list(lead.key_signatures), lead.title,
                  [c for c in lead.chord_symbols if c.tick <= end])
     chorale = harmonize(lead)
     melody = chorale.tracks[0].notes
