@@ -169,3 +169,17 @@ def test_a_tonic_settled_on_before_the_barline_gets_its_dominant_struck_as_a_cho
     voices = [t.notes for t in styled.tracks]
     checks = classical.cadence_checks(styled, melody, voices, ends=classical.phrase_closes(tune, melody))
     assert len(checks) >= 2 and all(closed for _, closed in checks), checks
+
+
+def test_a_humanized_left_hand_strikes_a_phrases_closing_chord_with_the_melody() -> None:
+    """piano-ballad humanizes its left hand late; at pop-minor-am's close (`"E" B ^G | "Am" A8`) the A4 sounded
+    a few ticks alone and was heard as the closing chord (no root-position tonic). The close is struck together."""
+    from melodia.harmony import melody_of
+
+    tune = read_score(Path(__file__).parent.parent / "corpora" / "melodies" / "pop-minor-am.abc")
+    styled = stylize(tune, style="piano-ballad")
+    last = melody_of(tune)[-1]
+    right = [n for n in styled.tracks[0].notes if n.pitch == last.pitch and n.duration_tick == last.duration_tick]
+    close = right[-1].onset_tick
+    left = [n for n in styled.tracks[1].notes if n.onset_tick == close]
+    assert left and min(n.pitch for n in left) % 12 == 9  # the bass's A under the melody's closing A
