@@ -188,12 +188,12 @@ def measure_result(name: str, preset: str, tune: Score, styled: Score, seconds: 
         part_writing(styled, voices, figures)
     tonic = tune_key(tune, melody)[0]
     ends = shifted(classical.phrase_closes(tune, melody), shift)
-    checks = classical.cadence_checks(styled, shifted(melody, shift), voices, tonic, ends)
+    given = [ChordSymbol(c.tick + shift, c.symbol) for c in tune.chord_symbols]
+    checks = classical.cadence_checks(styled, shifted(melody, shift), voices, tonic, ends, given)
     figures.tonic_ends, figures.cadences = len(checks), sum(closed for _, closed in checks)
     figures.failures += [f"{preset} / {name}: no root-position V-I at tick {tick}" for tick, closed in checks
                          if not closed]
     if tune.chord_symbols:
-        given = [ChordSymbol(c.tick + shift, c.symbol) for c in tune.chord_symbols]
         tune_notes = {(n.pitch, n.onset_tick, n.duration_tick) for n in shifted(melody, shift)}
         accompaniment = [[n for n in voice if index or (n.pitch, n.onset_tick, n.duration_tick) not in tune_notes]
                          for index, voice in enumerate(voices)]

@@ -589,3 +589,22 @@ def test_a_phrase_closing_on_a_held_third_then_the_tonic_gets_its_dominant_a_bea
     voices = [t.notes for t in chorale.tracks]
     # before: the dominant squeezed under the B's last eighth (D F# D under B: read as B minor), no V-I
     assert cadence_checks(chorale, melody, voices, 7, [melody[close]]) == [(16560, True)]
+
+
+def test_a_given_v_i_keeps_the_dominants_root_in_the_bass() -> None:
+    """Foster's *Jeanie with the Light Brown Hair* (F major) closes bar 12 with `"C" C4 D4 | "F" F2`: the bass
+    left C for G2 under the passing D4 (G C D, heard as a G chord: ii-I, not V-I) at each of five such closes.
+    A given V going straight to I now holds its root in the bass."""
+    from melodia.metrics.classical import cadence_checks, phrase_closes
+
+    lead = read_score(CORPUS / "leadSheet" / "fosterBrownHair.mxl")
+    end = lead.bar_starts()[12]
+    tracks = [Track(t.name, t.program, t.is_drum, [n for n in t.notes if n.onset_tick <= end]) for t in lead.tracks]
+    lead = Score(tracks, list(lead.tempos), list(lead.time_signatures), list(lead.key_signatures), lead.title,
+                 [c for c in lead.chord_symbols if c.tick <= end])
+    chorale = harmonize(lead)
+    melody = chorale.tracks[0].notes
+    voices = [t.notes for t in chorale.tracks]
+    checks = cadence_checks(chorale, melody, voices, 5, phrase_closes(lead, melody), lead.chord_symbols)
+    assert (end, True) in checks
+    assert all(closed for _, closed in checks), checks

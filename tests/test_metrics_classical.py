@@ -287,3 +287,22 @@ def test_phrases_close_every_four_bars(pickup: int, closing_bars: list[int]) -> 
     score = score_of(notes)
     closes = classical.phrase_closes(score, notes)
     assert [n.onset_tick // (4 * Q) for n in closes] == closing_bars
+
+
+def test_a_phrase_end_the_user_harmonized_otherwise_is_not_the_arrangers_cadence() -> None:
+    # pop-ballad-g (G major): bar 12 closes on G4 over the user's Em (not counted), bar 16 on G4 after "D7" | "G"
+    # (counted); a tune without symbols leaves every cadence to the arranger.
+    from pathlib import Path
+
+    from melodia.io import read_score
+
+    tune = read_score(Path(__file__).parent.parent / "corpora" / "melodies" / "pop-ballad-g.abc")
+    bar = tune.initial_time_signature().bar_ticks
+    assert not classical.given_cadence(tune.chord_symbols, 11 * bar + bar // 2, 7, bar)  # "Em" B4 G4
+    assert classical.given_cadence(tune.chord_symbols, 15 * bar, 7, bar)  # "D7" G2 F2 | "G" G8
+    assert classical.given_cadence([], 11 * bar, 7, bar)
+    score = chorale_ending(48, 7)
+    voices = [list(t.notes) for t in score.tracks]
+    assert classical.cadence_checks(score, voices[0], voices, given=[ChordSymbol(0, "G"), ChordSymbol(Q, "Am")]) == []
+    assert classical.cadence_checks(score, voices[0], voices, given=[ChordSymbol(0, "G7"), ChordSymbol(2 * Q, "C")]) \
+        == [(2 * Q, True)]

@@ -151,3 +151,35 @@ def test_the_alberti_lies_in_the_tenor_register_under_the_tune() -> None:
     tune = read_score(Path(__file__).parent.parent / "corpora" / "melodies" / "pop-c.abc")
     _, left = piano(tune, instrumentation="piano-solo")
     assert [n.pitch for n in left if 3 * 1920 <= n.onset_tick < 3 * 1920 + 960] == [53, 60, 57, 60]  # F3 C4 A3 C4
+
+
+@pytest.mark.parametrize("number", [12, 31])
+def test_a_tonic_settled_on_before_the_barline_gets_its_dominant_struck_as_a_chord(number: int) -> None:
+    """O'Neill's 3/4 airs #12 and #31 settle on the tonic an eighth before the closing bar (`A3 G | G3`): the
+    quartet writing's arrival there was not a phrase's close to the piano, so the dominant before it went on
+    as the Alberti's lone notes (A3 under A4, read as an A chord) and no V-I was heard at 5 of their 6 closes."""
+    from melodia.harmony import melody_of
+    from melodia.metrics import classical
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tune = read_score(f"{MUSIC21 / 'corpus' / 'oneills1850' / '0001-0050.abc'}#{number}")
+    styled = stylize(tune, instrumentation="piano-solo")
+    melody = melody_of(tune)
+    voices = [t.notes for t in styled.tracks]
+    checks = classical.cadence_checks(styled, melody, voices, ends=classical.phrase_closes(tune, melody))
+    assert len(checks) >= 2 and all(closed for _, closed in checks), checks
+
+
+def test_a_humanized_left_hand_strikes_a_phrases_closing_chord_with_the_melody() -> None:
+    """piano-ballad humanizes its left hand late; at pop-minor-am's close (`"E" B ^G | "Am" A8`) the A4 sounded
+    a few ticks alone and was heard as the closing chord (no root-position tonic). The close is struck together."""
+    from melodia.harmony import melody_of
+
+    tune = read_score(Path(__file__).parent.parent / "corpora" / "melodies" / "pop-minor-am.abc")
+    styled = stylize(tune, style="piano-ballad")
+    last = melody_of(tune)[-1]
+    right = [n for n in styled.tracks[0].notes if n.pitch == last.pitch and n.duration_tick == last.duration_tick]
+    close = right[-1].onset_tick
+    left = [n for n in styled.tracks[1].notes if n.onset_tick == close]
+    assert left and min(n.pitch for n in left) % 12 == 9  # the bass's A under the melody's closing A

@@ -321,3 +321,27 @@ def test_inner_parts_tie_common_tones_across_a_change_of_chord(tunes: dict[str, 
         assert struck == [], track.name
         tied += sum(n.onset_tick < t < n.end_tick for n in track.notes for t in changes)
     assert tied >= 2
+
+
+@pytest.mark.parametrize("preset", [{"instrumentation": "string-quartet"}, {"style": "choir-hymn"},
+                                    {"style": "piano-ballad"}])
+def test_a_tonic_reached_before_the_barline_closes_v_i_over_it(preset: dict[str, str]) -> None:
+    """O'Neill's *The Brown Thorn* (3/4) settles on its tonic an eighth before the barline (`A3 G | G3`): the tonic
+    chord was put on that eighth, and the closing bar kept the estimate, IV (C3 under the held G4), so bars 4 and 8
+    closed IV-I-IV. The tonic now holds through the closing note, after the dominant."""
+    from melodia.harmony import melody_of
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tune = read_score(f"{MUSIC21 / 'corpus' / 'oneills1850' / '0001-0050.abc'}#31")
+    out = stylize(tune, **preset)  # type: ignore[arg-type]
+    melody = melody_of(tune)
+    voices = [list(t.notes) for t in out.tracks if not t.is_drum and t.notes]
+    bar = tune.initial_time_signature().bar_ticks
+    beat = tune.initial_time_signature().beat_ticks
+    shift = classical.best_shift(melody, voices[0], range(0, 8 * bar + 1, beat), 30)
+    moved = [Note(n.pitch, n.velocity, n.onset_tick + shift, n.duration_tick) for n in melody]
+    ends = [n for n in moved if n.onset_tick - shift in (5760, 11520)]  # bars 4 and 8 close on G4
+    assert [n.pitch for n in ends] == [67, 67]
+    checks = classical.cadence_checks(out, moved, voices, tonic=7, ends=ends)
+    assert checks == [(5760 + shift, True), (11520 + shift, True)]

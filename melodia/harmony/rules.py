@@ -307,21 +307,32 @@ def add_chords(rules: StepRules, score: Score, notes: list[Note],
     """The chords given (`progression`, else the chord symbols `score` carries) as the harmony: the lower
     voices sound only their tones, the bass the chord's bass note where each chord starts (and where it
     changes on a beat); returns the chords over the tune, as `melodia.harmony.chords` lays them out."""
-    from melodia.harmony.chords import given_chords
+    from melodia.harmony.chords import given_chords, tune_key
 
     chords = given_chords(score, max(n.end_tick for n in notes), progression)
     if chords is None:
         return []
     steps = rules.pitch_classes.shape[1]
-    for stretch in chords:
+    dominants = _given_dominants(chords, tune_key(score, notes)[0])
+    for index, stretch in enumerate(chords):
         first = -(-stretch.start // STEP_TICKS)
         last = min(steps, -(-(stretch.start + stretch.length) // STEP_TICKS))
         if first >= last:
             continue
         rules.pitch_classes[1:4, first:last] = bits(list(stretch.chord.pitch_classes))
-        rules.pitch_classes[3, first] = bits([stretch.chord.bass_pc])
+        rules.pitch_classes[3, first:last if index in dominants else first + 1] = bits([stretch.chord.bass_pc])
         rules.may_strike[first] = True
     return chords
+
+
+def _given_dominants(chords: list[Bar], tonic: int) -> set[int]:
+    """The indices of the given chords on the dominant, in root position, that go straight to the tonic chord in
+    root position: a V-I the user wrote, whose bass holds the dominant's root (a bass moving to the fifth under a
+    passing note, G2 under C C4 D4 | F, was heard as a G chord, the close as ii-I)."""
+    return {index for index, (chord, after) in enumerate(pairwise(chords))
+            if chord.chord.root == (tonic + 7) % 12 and chord.chord.bass_pc == chord.chord.root
+            and after.chord.root == tonic and after.chord.bass_pc == tonic
+            and chord.start + chord.length == after.start}
 
 
 def chords_honoured(grid: Chorale, chords: list[Bar], beat_start: np.ndarray) -> float:

@@ -296,12 +296,28 @@ def _root(voices: Sequence[Voice], tick: int) -> tuple[int | None, int | None]:
     return chord_root(chord, bass), bass
 
 
+def given_cadence(symbols: Sequence[ChordSymbol], tick: int, tonic: int, bar_ticks: int) -> bool:
+    """Whether chord symbols leave the cadence at `tick` to the arranger: none are given, or the symbol in force
+    there has the tonic as root and the last symbol of another root before it (within a bar) the dominant. A phrase
+    end the user harmonized otherwise (vi under the tune's tonic, I held through the bar, V7 held over it) is the
+    user's harmony, kept as given, and not the arranger's cadence."""
+    if not symbols:
+        return True
+    ordered = sorted(symbols, key=lambda c: c.tick)
+    roots = [(c.tick, parse_symbol(c.symbol).root) for c in ordered]
+    here = next((root for at, root in reversed(roots) if at <= tick), None)
+    before = next((root for at, root in reversed(roots) if tick - bar_ticks <= at < tick and root != here), None)
+    return here == tonic and before == (tonic + 7) % 12
+
+
 def cadence_checks(score: Score, melody: Voice, voices: Sequence[Voice], tonic: int | None = None,
-                   ends: Voice | None = None) -> list[tuple[int, bool]]:
+                   ends: Voice | None = None, given: Sequence[ChordSymbol] | None = None
+                   ) -> list[tuple[int, bool]]:
     """(tick, closed) for each phrase whose melody closes on the tonic: closed when the chord struck there has the
     tonic as root and in the bass, and the last chord of another root before it (within a bar) is the dominant.
     `tonic` is a pitch class, by default the score's key's; `ends` are the melody's notes that close phrases (its
-    fermatas), by default `phrase_closes`."""
+    fermatas), by default `phrase_closes`. With `given` chord symbols only the phrase ends whose cadence they leave
+    to the arranger count (`given_cadence`): where the user wrote another harmony, the arranger keeps it."""
     line = sorted(melody, key=lambda n: n.onset_tick)
     if not line:
         return []
@@ -309,7 +325,8 @@ def cadence_checks(score: Score, melody: Voice, voices: Sequence[Voice], tonic: 
     onsets = sorted({n.onset_tick for voice in voices for n in voice})
     checks = []
     for end in sorted(phrase_closes(score, line) if ends is None else ends, key=lambda n: n.onset_tick):
-        if end.pitch % 12 != tonic:
+        if end.pitch % 12 != tonic or (given and not given_cadence(
+                given, end.onset_tick, tonic, score.time_signature_at(end.onset_tick).bar_ticks)):
             continue
         root, bass = _root(voices, end.onset_tick)
         closed = root == tonic and bass is not None and bass % 12 == tonic

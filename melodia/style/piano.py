@@ -69,7 +69,7 @@ def two_hands(bars: list[Bar], melody: list[Note], others: list[Note], figure: s
     right = _playable(right + own_right, kept)
     left = own_left
     if figure is not None:
-        left += _figure(bars, right, figure, left_velocity)
+        left += _figure(bars, right, figure, left_velocity, arrivals(bars, melody))
         right, left = _ending(bars, right, left, right_velocity, left_velocity)
         right = _playable(right, kept)
     left = _playable(_under(left, right), set())
@@ -137,15 +137,25 @@ def _bass_pitch(pitch_class: int, previous: int, window: tuple[int, int], below:
     return pitch if pitch < below else None
 
 
-def _figure(bars: list[Bar], right: list[Note], figure: str, velocity: int) -> list[Note]:
+def arrivals(bars: list[Bar], melody: list[Note]) -> set[int]:
+    """Where the melody closes its phrases (`quartet.phrase_ends`), from where it settles on the closing note
+    (`quartet.settled`): the ticks a cadence's chord arrives at, as the quartet writing has them."""
+    from melodia.style import quartet
+
+    return {quartet.settled(melody, n, bars) for n in quartet.phrase_ends(melody, bars)}
+
+
+def _figure(bars: list[Bar], right: list[Note], figure: str, velocity: int,
+            arrive: set[int] | frozenset[int] = frozenset()) -> list[Note]:
     """The left hand's figure in every bar but an ending's (see `_ending`); the tune's last chord
-    is struck once and held."""
+    is struck once and held; a cadence's dominant before a phrase's close (or an arrival in `arrive`) struck as
+    a chord."""
     notes: list[Note] = []
     window = BASS_WINDOWS[figure]
     previous_bass = (window[0] + window[1]) // 2
     previous_chord: tuple[int, ...] = ()
     final = max((b.start for b in bars if b.section == "tune"), default=-1)
-    cadences = cadential_dominants(bars)
+    cadences = cadential_dominants(bars, arrive)
     for bar in bars:
         if bar.section == "ending":
             continue
@@ -172,10 +182,12 @@ def _figure(bars: list[Bar], right: list[Note], figure: str, velocity: int) -> l
     return notes
 
 
-def cadential_dominants(bars: list[Bar]) -> set[int]:
+def cadential_dominants(bars: list[Bar], arrive: set[int] | frozenset[int] = frozenset()) -> set[int]:
     """The ids of the bars holding a dominant (a major triad or a dominant seventh in root position) that
-    resolves a fifth down to the root-position chord closing a phrase (or the tune)."""
-    closing = {id(b) for b in bars if b.phrase_end} | {id(max(bars, key=lambda b: b.start))} if bars else set()
+    resolves a fifth down to the root-position chord closing a phrase (or the tune), or to the chord starting
+    at a tick of `arrive` (where the melody settles on a phrase's close: `A3 G | G3`)."""
+    closing = {id(b) for b in bars if b.phrase_end or b.start in arrive} | \
+        {id(max(bars, key=lambda b: b.start))} if bars else set()
     return {id(bar) for bar, after in pairwise(bars)
             if id(after) in closing and bar.start + bar.length == after.start and bar.chord.is_dominant
             and bar.chord.bass_pc == bar.chord.root and after.chord.bass_pc == after.chord.root

@@ -156,9 +156,22 @@ def cadenced(bars: list[Bar], melody: list[Note], key: Key, given: bool) -> list
             out[index] = replace(here, chord=replace(here.chord, bass=None))
         elif not given:
             out[index] = replace(here, chord=Chord(key[0], "" if key[1] == MAJOR else "m"))
+        if not given:
+            out = _tonic_through(out, arrival, note, key)
         if not given and index > 0:
             out = _dominant_before(out, index, melody, key)
     return merged_slots(out)
+
+
+def _tonic_through(bars: list[Bar], arrival: int, note: Note, key: Key) -> list[Bar]:
+    """The tonic chord held from where the melody settles (`arrival`) through the closing `note`: a
+    tonic reached on the eighth before a barline (`A G | G2`) keeps its chord over the barline,
+    not the next slot's estimate."""
+    if note.onset_tick == arrival:
+        return bars
+    tonic = Chord(key[0], "" if key[1] == MAJOR else "m")
+    out = _split_at(_split_at(bars, note.onset_tick), note.end_tick)
+    return [replace(b, chord=tonic) if arrival < b.start < note.end_tick else b for b in out]
 
 
 def cadence_notes(melody: list[Note], bars: list[Bar], key: Key) -> list[Note]:

@@ -257,16 +257,18 @@ def _humanize(score: Score, rhythm: Rhythm, melody_track: int | None = None) -> 
     """Onsets off the grid and velocities varied, seeded. Each onset of a track moves as one (a
     chord stays a chord). Around a melody that keeps its time (`melody_track`), the other
     tracks only come late (the melody leads, as a pianist's does) and end no later than
-    written, so humanizing adds no overlap that was not there."""
+    written, so humanizing adds no overlap that was not there; where the melody closes a phrase
+    (`melodia.analysis.phrase_ends`) the cadence's chord is struck with it, on time."""
     rng = np.random.default_rng(rhythm.humanize_seed)
     sigma = rhythm.humanize_timing * TICKS_PER_QUARTER
+    closes = _phrase_close_ticks(score, melody_track)
     for index, track in enumerate(score.tracks):
         count = len(track.notes)
         shifts = np.clip(rng.normal(0.0, sigma, count), -3 * sigma, 3 * sigma) if sigma else np.zeros(count)
         velocities = rng.normal(0.0, rhythm.humanize_velocity, count) if rhythm.humanize_velocity else np.zeros(count)
         if melody_track is not None:
             shifts = np.zeros(count) if index == melody_track else np.abs(shifts)
-        moved: dict[int, int] = {}
+        moved: dict[int, int] = {tick: 0 for tick in closes}
         for note, shift in zip(track.notes, shifts, strict=True):
             moved.setdefault(note.onset_tick, round(shift))
         for note, change in zip(track.notes, velocities, strict=True):
@@ -276,3 +278,13 @@ def _humanize(score: Score, rhythm: Rhythm, melody_track: int | None = None) -> 
                 end = min(end, note.end_tick)
             note.onset_tick, note.duration_tick = onset, max(end - onset, 1)
             note.velocity = int(min(max(round(note.velocity + change), 1), 127))
+
+
+def _phrase_close_ticks(score: Score, melody_track: int | None) -> set[int]:
+    """The onsets of the melody's phrase ends (none without a melody that keeps its time)."""
+    from melodia.analysis import phrase_ends
+
+    if melody_track is None or not score.tracks[melody_track].notes:
+        return set()
+    line = sorted(score.tracks[melody_track].notes, key=lambda n: n.onset_tick)
+    return {n.onset_tick for n in phrase_ends(line, score)}
