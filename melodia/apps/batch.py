@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from melodia.errors import MelodiaError
+from melodia.lm.controls import CONTROL_EXAMPLES, moved_controls
 from melodia.lm.generation import Constraints, Controls
 from melodia.settings import Fields, beside, read_file, table_with_overrides
 
@@ -54,7 +55,6 @@ MAX_ITEMS = 1_000_000
 # `--set constraints.form=AABB`, `--set chords="D | G"` for `--set controls.chords="D | G"`
 CONSTRAINT_FIELDS = ("key", "range", "pitch_range", "max_leap", "meter", "end_on_tonic", "instrument", "notes",
                      "form", "phrase_bars", "scale")
-CONTROL_FIELDS = ("chords", "density", "register")
 
 
 class BatchError(MelodiaError):
@@ -117,7 +117,7 @@ def load_job(path: str | os.PathLike[str], overrides: Iterable[str] = ()) -> Job
     path = Path(path)
     table = table_with_overrides(read_file(path, BatchError, "job", adjective="readable"), list(overrides),
                                  BatchError, {**{name: f"constraints.{name}" for name in CONSTRAINT_FIELDS},
-                                              **{name: f"controls.{name}" for name in CONTROL_FIELDS}})
+                                              **{name: f"controls.{name}" for name in CONTROL_EXAMPLES}})
     fields = Fields(path, table, BatchError)
     seeds = fields.strings("seeds", None)
     temperatures = fields.numbers("temperatures", [1.0], 0.05, 5.0)
@@ -191,11 +191,10 @@ def _request(path: Path, constraints: dict[str, Any], controls: dict[str, Any]) 
     job's `bars`; a control under [constraints], as older job files give them, is read as one)."""
     if "bars" in constraints:
         raise BatchError(f"{path}: constraints.bars: the length in bars is the job's own field `bars`")
-    if twice := sorted(set(constraints) & set(controls) & set(CONTROL_FIELDS)):
+    constraints, controls, twice = moved_controls(constraints, controls)
+    if twice:
         raise BatchError(f"{path}: {twice[0]} is given under both [constraints] and [controls]; give it once, "
                          "under [controls]")
-    controls = {**{name: value for name, value in constraints.items() if name in CONTROL_FIELDS}, **controls}
-    constraints = {name: value for name, value in constraints.items() if name not in CONTROL_FIELDS}
     try:
         return {"constraints": Constraints.parse(constraints, str(path), "constraints"),
                 "controls": Controls.parse(controls, str(path), "controls")}

@@ -63,7 +63,7 @@ class ControlError(MelodiaError):
     """A control value outside what is accepted."""
 
 
-CONTROL_EXAMPLES = {"chords": "'D | G | A7 | D'", "density": "'2,4,4,8' or 'rising'",
+CONTROL_EXAMPLES = {"chords": "'D | G | A7 | D'", "density": "'2,4,4,8' or 'rising'",  # `Controls`' fields
                     "register": "'mid,mid,high,mid' or 'rising'"}
 
 
@@ -78,10 +78,10 @@ class Controls:
     def __post_init__(self) -> None:
         """Refuse a control that cannot be read, naming it, the value and what is accepted (a `GenerateError`);
         a curve's length is checked where the length is known."""
-        for name in ("chords", "density", "register"):
+        for name, example in CONTROL_EXAMPLES.items():
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value.strip()):
-                raise GenerateError(f"controls.{name} = {value!r}: expected text, such as {CONTROL_EXAMPLES[name]}")
+                raise GenerateError(f"controls.{name} = {value!r}: expected text, such as {example}")
         try:
             if self.chords is not None:
                 plan_chords(self.chords, 48, 12, 1)
@@ -108,6 +108,17 @@ class Controls:
     def as_text(self) -> dict[str, str | None]:
         """The controls as a user writes them, for manifests and job files; `Controls.parse` reads them back."""
         return asdict(self)
+
+
+def moved_controls(constraints: Mapping[str, Any], controls: Mapping[str, Any]
+                   ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    """A [constraints] table as job files and manifests wrote it before the controls had a table of their own
+    (with chords, density or register among its fields) beside a [controls] table: the constraints alone, the
+    controls together (the [controls] table's where both give one) and the names both give."""
+    names = CONTROL_EXAMPLES.keys()
+    moved = {name: value for name, value in constraints.items() if name in names}
+    return ({name: value for name, value in constraints.items() if name not in names}, {**moved, **controls},
+            sorted(set(moved) & set(controls)))
 
 
 def control_values(names: Sequence[str]) -> dict[str, list[str]]:

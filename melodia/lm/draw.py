@@ -28,7 +28,7 @@ from melodia.lm.controls import (
 )
 from melodia.lm.form import FormCadence, FormCopy, FormPlan, FreshBar, Seam, cadence_pitch_classes, plan_form
 from melodia.lm.modelfile import open_model
-from melodia.lm.sampler import Bias, Biases, Labels, Progress, Row, Rule, SamplingConfig, beam_search, sample_rows
+from melodia.lm.sampler import Biases, Labels, Progress, Row, Rule, SamplingConfig, beam_search, sample_rows
 from melodia.metrics import ends_on_tonic
 from melodia.score import MINOR, ChordSymbol, KeySignature, Score, TimeSignature
 from melodia.seed import Mode, SeedError, read_seed, requested_key, seed_key
@@ -49,6 +49,7 @@ from melodia.tokenizers.rules import (
     PitchSet,
     RunningBias,
     SingableLine,
+    StateBias,
     SteadyMeter,
     StopCadence,
     beat_steps,
@@ -152,11 +153,12 @@ def request_for(model: Any, tokenizer: Tokenizer, seed_score: Score, mode: Mode,
     labels_of, chord_symbols = controls_asked(model, tokenizer, seed_score, controls, constraints.bars)
     if chord_symbols:
         key = chord_bias(tokenizer, key, chord_symbols, sampling.biases)
-    bias: Bias | None = resolving(tokenizer, key, mode, sampling.biases)
+    bias: StateBias | None = resolving(tokenizer, key, mode, sampling.biases)
     running = running_steps(tokenizer, seed_score, constraints, controls)
     if running and sampling.biases.running_pull:
         bias = RunningBias(tokenizer, bias, running, sampling.biases.running_pull)
-    if stop and plan is not None:
+    if stop:
+        assert plan is not None
         bias = StopCadence(tokenizer, bias, plan.bars, sampling.biases.stop_pull)
     closes = plan is not None and plan.phrases[-1].cadence == "final"
     return Request(seed_score, mode, constraints, controls, sampling, Row(prompt, rules, bias, labels_of),

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from melodia.io.atomic import atomic_write_bytes, refuse_overwrite
 from melodia.lm.constraints import SCALE_CHOICES, Constraints, GenerateError, Meter, PitchRange, check_count
-from melodia.lm.controls import Controls
+from melodia.lm.controls import Controls, moved_controls
 from melodia.lm.draw import form_plan, melodies, read_request
 from melodia.lm.form import FormPlan
 from melodia.lm.modelfile import open_model
@@ -128,9 +128,5 @@ def read_record(settings: Mapping[str, Any], source: str = "manifest") -> tuple[
     Raises:
         GenerateError: starting with `source`, naming a field that cannot be read.
     """
-    constraints = dict(settings.get("constraints") or {})
-    controls = dict(settings.get("controls") or {})
-    for name in [spec.name for spec in fields(Controls)]:
-        if name in constraints:
-            controls.setdefault(name, constraints.pop(name))
+    constraints, controls, _ = moved_controls(settings.get("constraints") or {}, settings.get("controls") or {})
     return Constraints.parse(constraints, source, "constraints"), Controls.parse(controls, source, "controls")

@@ -261,21 +261,26 @@ class ChordBeatBias(BeatBias):
         return self.strong_beats[which] if strong else self.on_beats[which]
 
 
+StateBias = Callable[[GrammarState], np.ndarray]  # a sampler bias that depends on the state reached
+
+
+def _under(base: StateBias | None, state: GrammarState, zeros: np.ndarray) -> np.ndarray:
+    """What the bias under another gives at `state` (`zeros` without one)."""
+    return zeros if base is None else base(state)
+
+
 class RunningBias:
     """A sampler bias that leans every note towards the running length of a dance tune (`steps`: an eighth in a
     reel or a jig), `pull` log-probability given to that Duration, on top of `base` (a bias, or none):
     the model's dotted pairs and held notes stay possible, only rarer."""
 
-    def __init__(self, tokenizer: Tokenizer, base: np.ndarray | Callable[[GrammarState], np.ndarray] | None,
-                 steps: int, pull: float) -> None:
+    def __init__(self, tokenizer: Tokenizer, base: StateBias | None, steps: int, pull: float) -> None:
         self.base = base
         self.lean = np.zeros(len(tokenizer.vocab), dtype=np.float32)
         self.lean[tokenizer.vocab.id("Duration", 0) + steps - 1] = pull
 
     def __call__(self, state: GrammarState) -> np.ndarray:
-        if self.base is None:
-            return self.lean
-        return (self.base if isinstance(self.base, np.ndarray) else self.base(state)) + self.lean
+        return self.lean if self.base is None else self.base(state) + self.lean
 
 
 class LeadingNote:
@@ -285,8 +290,7 @@ class LeadingNote:
     goes to the tonic a semitone above, so that the line resolves rather than lingers (`G#4 A4`, not
     `G#4 G#4 G#4 G#4`)."""
 
-    def __init__(self, tokenizer: Tokenizer, base: np.ndarray | Callable[[GrammarState], np.ndarray],
-                 leading: int, pull: float, memory: int = 16) -> None:
+    def __init__(self, tokenizer: Tokenizer, base: StateBias, leading: int, pull: float, memory: int = 16) -> None:
         self.base, self.leading, self.pull, self.memory = base, leading % 12, pull, memory
         low, high = tokenizer.config.pitch_range
         self.low, self.high = low, high
@@ -296,7 +300,7 @@ class LeadingNote:
         self.away[self.pitch_start:self.pitch_start + len(pitches)] = np.where(pitches % 12 == self.leading, -pull, 0.0)
 
     def __call__(self, state: GrammarState) -> np.ndarray:
-        base = self.base if isinstance(self.base, np.ndarray) else self.base(state)
+        base = self.base(state)
         if not isinstance(state, MetricalState) or not any(
                 note[2] % 12 == self.leading for note in state.notes[-self.memory:]):
             return base
@@ -311,15 +315,13 @@ class StopCadence:
     after the bar's first gets `pull` log-probability on the Duration of one beat, on top of `base` (a bias or
     none), so that the strain closes on beats struck one by one (a hornpipe's `B2 d2 B2`)."""
 
-    def __init__(self, tokenizer: Tokenizer, base: np.ndarray | Callable[[GrammarState], np.ndarray] | None,
-                 bar: int, pull: float) -> None:
+    def __init__(self, tokenizer: Tokenizer, base: StateBias | None, bar: int, pull: float) -> None:
         self.tokenizer, self.base, self.bar, self.pull = tokenizer, base, bar, pull
         self.zeros = np.zeros(len(tokenizer.vocab), dtype=np.float32)
         self.first_duration = tokenizer.vocab.id("Duration", 0)
 
     def __call__(self, state: GrammarState) -> np.ndarray:
-        base = self.zeros if self.base is None else self.base if isinstance(self.base, np.ndarray) \
-            else self.base(state)
+        base = _under(self.base, state, self.zeros)
         if not isinstance(state, MetricalState) or state.bars != self.bar or not state.meters \
                 or state.last_kind not in ("Pitch", "Velocity"):
             return base
@@ -336,7 +338,7 @@ class ApproachBias:
     last half bar (a beat at least) before the first note after it, `pull` log-probability taken per semitone by
     which its pitch lies more than a step from that note's, so that the gap leads into what follows."""
 
-    def __init__(self, tokenizer: Tokenizer, base: Callable[[GrammarState], np.ndarray] | None, pull: float) -> None:
+    def __init__(self, tokenizer: Tokenizer, base: StateBias | None, pull: float) -> None:
         self.tokenizer, self.base, self.pull = tokenizer, base, pull
         self.zeros = np.zeros(len(tokenizer.vocab), dtype=np.float32)
         start, stop = tokenizer.vocab.ranges["Pitch"]
@@ -344,7 +346,7 @@ class ApproachBias:
         self.pitches = np.arange(tokenizer.config.pitch_range[0], tokenizer.config.pitch_range[1] + 1)
 
     def __call__(self, state: GrammarState) -> np.ndarray:
-        base = self.zeros if self.base is None else self.base(state)
+        base = _under(self.base, state, self.zeros)
         if not isinstance(state, MetricalState) or state.last_kind != "Position" or not state.gap.filling \
                 or state.gap.limit is None or not state.meters:
             return base
